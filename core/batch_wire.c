@@ -1,0 +1,830 @@
+/*
+ * batch_wire.c
+ *     A batch's wire form and the decoding of its change lines, with
+ *     jansson.
+ *
+ * The wire form is one header line, a compact JSON object ending in '\n',
+ * followed by exactly "data_bytes" bytes of change lines:
+ *
+ *   {"teleport_batch":1,"kind":"changes","source":"s","target":"t",
+ *    "seq":1,"changes":2,"first_tick":10,"last_tick":12,
+ *    "apply_schema":"public","data_bytes":180}\n
+ *   {"id":1,...}\n{"id":2,...}\n
+ *
+ * Parsing is strict: every member of the header is required, none other is
+ * allowed (a change of the header is a new TELEPORT_BATCH_FORMAT), and the
+ * data must be "changes" non-empty lines, each ending in '\n', with no NUL
+ * byte anywhere. Change lines are fully decoded only by tp_change_next; the
+ * parse checks that each looks like an object ("{" ... "}").
+ */
+#include "tp_autoconf.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "batch_wire.h"
+#include "log.h"
+
+/* What a cursor keeps between calls: the decoded line and the sub-objects. */
+typedef struct change_state
+{
+	json_t	   *root;			/* the current line; owns schema and table */
+	char	   *key;			/* json_dumps of "key", or NULL */
+	char	   *row;
+	char	   *ddl;
+} change_state;
+
+/* The header members, in the order tp_batch_header writes them. */
+static const char *const header_members[] = {
+	"teleport_batch", "kind", "source", "target", "seq", "changes",
+	"first_tick", "last_tick", "apply_schema", "data_bytes", NULL
+};
+
+/* Write a one-sentence reason into reason (if any); always returns TP_ERROR. */
+static tp_result
+fail(char *reason, size_t reason_len, const char *fmt,...)
+TP_PRINTF(3, 4);
+
+static tp_result
+fail(char *reason, size_t reason_len, const char *fmt,...)
+{
+	if (reason != NULL && reason_len > 0)
+	{
+		va_list		ap;
+
+		va_start(ap, fmt);
+		vsnprintf(reason, reason_len, fmt, ap);
+		va_end(ap);
+	}
+	return TP_ERROR;
+}
+
+/* The wire name of kind, or NULL when kind is not one we know. */
+static const char *
+kind_name(tp_batch_kind kind)
+{
+	switch (kind)
+	{
+		case TP_BATCH_CHANGES:
+			return "changes";
+		case TP_BATCH_LOAD:
+			return "load";
+	}
+	return NULL;
+}
+
+/*
+ * Count the lines of data (len bytes), checking that it is a sequence of
+ * non-empty lines each ending in '\n', without NUL bytes. Returns true and
+ * sets *n_lines, or false with a reason.
+ */
+static bool
+count_lines(const char *data, size_t len, uint64_t *n_lines,
+			char *reason, size_t reason_len)
+{
+	size_t		offset = 0;
+	uint64_t	n = 0;
+
+	if (len > 0 && memchr(data, '\0', len) != NULL)
+	{
+		fail(reason, reason_len, "the batch's data contains a NUL byte");
+		return false;
+	}
+	while (offset < len)
+	{
+		const char *line = data + offset;
+		const char *nl = memchr(line, '\n', len - offset);
+		size_t		line_len;
+
+		n++;
+		if (nl == NULL)
+		{
+			fail(reason, reason_len,
+				 "line %" PRIu64 " of the batch's data does not end in a newline",
+				 n);
+			return false;
+		}
+		line_len = (size_t) (nl - line);
+		if (line_len == 0)
+		{
+			fail(reason, reason_len,
+				 "line %" PRIu64 " of the batch's data is empty", n);
+			return false;
+		}
+		if (line[0] != '{' || line[line_len - 1] != '}')
+		{
+			fail(reason, reason_len,
+				 "line %" PRIu64 " of the batch's data is not a JSON object", n);
+			return false;
+		}
+		offset += line_len + 1;
+	}
+	*n_lines = n;
+	return true;
+}
+
+/*
+ * The header line of batch's wire form; see batch_wire.h. The result is
+ * malloc'd and owned by the caller.
+ */
+char *
+tp_batch_header(const tp_batch *batch)
+{
+	json_t	   *obj;
+	char	   *text;
+	char	   *line;
+	size_t		len;
+	const char *kind;
+	uint64_t	n_lines;
+	char		reason[256];
+
+	if (batch == NULL || !TP_HAS_FIELD(batch, tp_batch, data_len))
+	{
+		tp_error("batch", "cannot write the header of a batch: %s",
+				 batch == NULL ? "no batch" : "its struct is too small");
+		return NULL;
+	}
+	kind = kind_name(batch->kind);
+	if (kind == NULL || batch->source == NULL || batch->target == NULL ||
+		batch->apply_schema == NULL || batch->source[0] == '\0' ||
+		batch->target[0] == '\0' || batch->apply_schema[0] == '\0')
+	{
+		tp_error("batch", "cannot write the header of batch %" PRIu64 ": its kind, source, target or apply_schema is missing",
+				 batch->seq);
+		return NULL;
+	}
+	if (batch->seq == 0 || batch->seq > INT64_MAX ||
+		batch->n_changes > INT64_MAX || batch->first_tick > INT64_MAX ||
+		batch->last_tick > INT64_MAX || batch->first_tick > batch->last_tick ||
+		(uint64_t) batch->data_len > INT64_MAX)
+	{
+		tp_error("batch", "cannot write the header of batch %" PRIu64 " of \"%s\" to \"%s\": seq, a count or the tick range is out of range",
+				 batch->seq, batch->source, batch->target);
+		return NULL;
+	}
+	if (batch->data == NULL && batch->data_len > 0)
+	{
+		tp_error("batch", "cannot write the header of batch %" PRIu64 " of \"%s\" to \"%s\": it has no data",
+				 batch->seq, batch->source, batch->target);
+		return NULL;
+	}
+	if (!count_lines(batch->data, batch->data_len, &n_lines,
+					 reason, sizeof(reason)))
+	{
+		tp_error("batch", "cannot write the header of batch %" PRIu64 " of \"%s\" to \"%s\": %s",
+				 batch->seq, batch->source, batch->target, reason);
+		return NULL;
+	}
+	if (n_lines != batch->n_changes)
+	{
+		snprintf(reason, sizeof(reason),
+				 "it has %" PRIu64 " lines of data but counts %" PRIu64 " changes",
+				 n_lines, batch->n_changes);
+		tp_error("batch", "cannot write the header of batch %" PRIu64 " of \"%s\" to \"%s\": %s",
+				 batch->seq, batch->source, batch->target, reason);
+		return NULL;
+	}
+
+	obj = json_object();
+	if (obj == NULL ||
+		json_object_set_new(obj, "teleport_batch",
+							json_integer(TELEPORT_BATCH_FORMAT)) != 0 ||
+		json_object_set_new(obj, "kind", json_string(kind)) != 0 ||
+		json_object_set_new(obj, "source", json_string(batch->source)) != 0 ||
+		json_object_set_new(obj, "target", json_string(batch->target)) != 0 ||
+		json_object_set_new(obj, "seq",
+							json_integer((json_int_t) batch->seq)) != 0 ||
+		json_object_set_new(obj, "changes",
+							json_integer((json_int_t) batch->n_changes)) != 0 ||
+		json_object_set_new(obj, "first_tick",
+							json_integer((json_int_t) batch->first_tick)) != 0 ||
+		json_object_set_new(obj, "last_tick",
+							json_integer((json_int_t) batch->last_tick)) != 0 ||
+		json_object_set_new(obj, "apply_schema",
+							json_string(batch->apply_schema)) != 0 ||
+		json_object_set_new(obj, "data_bytes",
+							json_integer((json_int_t) batch->data_len)) != 0)
+	{
+		/* json_string returns NULL for text that is not UTF-8 */
+		json_decref(obj);
+		tp_error("batch", "cannot write the header of batch %" PRIu64 ": its source, target or apply_schema is not valid UTF-8, or memory ran out",
+				 batch->seq);
+		return NULL;
+	}
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (text == NULL)
+	{
+		tp_error("batch", "out of memory");
+		return NULL;
+	}
+	len = strlen(text);
+	line = malloc(len + 2);
+	if (line == NULL)
+	{
+		free(text);
+		tp_error("batch", "out of memory");
+		return NULL;
+	}
+	memcpy(line, text, len);
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	free(text);
+	return line;
+}
+
+/*
+ * Read header member name of obj as a non-negative JSON integer into *value.
+ * False with a reason when it is missing, not an integer or negative.
+ */
+static bool
+header_uint(json_t *obj, const char *name, uint64_t *value,
+			char *reason, size_t reason_len)
+{
+	json_t	   *member = json_object_get(obj, name);
+	json_int_t	v;
+
+	if (member == NULL)
+	{
+		fail(reason, reason_len, "the batch header has no \"%s\" member", name);
+		return false;
+	}
+	if (!json_is_integer(member))
+	{
+		fail(reason, reason_len,
+			 "the batch header's \"%s\" member is not an integer", name);
+		return false;
+	}
+	v = json_integer_value(member);
+	if (v < 0)
+	{
+		fail(reason, reason_len,
+			 "the batch header's \"%s\" member is negative", name);
+		return false;
+	}
+	/* jansson refuses integers beyond json_int_t (int64) while parsing */
+	*value = (uint64_t) v;
+	return true;
+}
+
+/*
+ * Read header member name of obj as a non-empty JSON string. Returns it
+ * (owned by obj) or NULL with a reason.
+ */
+static const char *
+header_string(json_t *obj, const char *name, char *reason, size_t reason_len)
+{
+	json_t	   *member = json_object_get(obj, name);
+
+	if (member == NULL)
+	{
+		fail(reason, reason_len, "the batch header has no \"%s\" member", name);
+		return NULL;
+	}
+	if (!json_is_string(member))
+	{
+		fail(reason, reason_len,
+			 "the batch header's \"%s\" member is not a string", name);
+		return NULL;
+	}
+	if (json_string_length(member) == 0)
+	{
+		fail(reason, reason_len,
+			 "the batch header's \"%s\" member is empty", name);
+		return NULL;
+	}
+	return json_string_value(member);
+}
+
+/*
+ * Check the header object's members and fill *b from it (strings still
+ * pointing into obj). False with a reason.
+ */
+static bool
+read_header(json_t *obj, tp_batch *b, uint64_t *data_bytes,
+			char *reason, size_t reason_len)
+{
+	const char *key;
+	json_t	   *value;
+	json_t	   *version;
+	const char *kind;
+
+	if (!json_is_object(obj))
+	{
+		fail(reason, reason_len, "the batch header is not a JSON object");
+		return false;
+	}
+	version = json_object_get(obj, "teleport_batch");
+	if (version == NULL)
+	{
+		fail(reason, reason_len,
+			 "the batch header has no \"teleport_batch\" member");
+		return false;
+	}
+	if (!json_is_integer(version))
+	{
+		fail(reason, reason_len,
+			 "the batch header's \"teleport_batch\" member is not an integer");
+		return false;
+	}
+	if (json_integer_value(version) != TELEPORT_BATCH_FORMAT)
+	{
+		fail(reason, reason_len,
+			 "the batch format version %" JSON_INTEGER_FORMAT " is not known here (this teleport reads version %d)",
+			 json_integer_value(version), TELEPORT_BATCH_FORMAT);
+		return false;
+	}
+	json_object_foreach(obj, key, value)
+	{
+		bool		known = false;
+
+		for (int i = 0; header_members[i] != NULL; i++)
+		{
+			if (strcmp(key, header_members[i]) == 0)
+				known = true;
+		}
+		if (!known)
+		{
+			fail(reason, reason_len,
+				 "the batch header has an unknown member \"%s\"", key);
+			return false;
+		}
+	}
+
+	kind = header_string(obj, "kind", reason, reason_len);
+	if (kind == NULL)
+		return false;
+	if (strcmp(kind, "changes") == 0)
+		b->kind = TP_BATCH_CHANGES;
+	else if (strcmp(kind, "load") == 0)
+		b->kind = TP_BATCH_LOAD;
+	else
+	{
+		fail(reason, reason_len,
+			 "the batch header's kind \"%s\" is neither \"changes\" nor \"load\"",
+			 kind);
+		return false;
+	}
+	b->source = header_string(obj, "source", reason, reason_len);
+	if (b->source == NULL)
+		return false;
+	b->target = header_string(obj, "target", reason, reason_len);
+	if (b->target == NULL)
+		return false;
+	b->apply_schema = header_string(obj, "apply_schema", reason, reason_len);
+	if (b->apply_schema == NULL)
+		return false;
+	if (!header_uint(obj, "seq", &b->seq, reason, reason_len) ||
+		!header_uint(obj, "changes", &b->n_changes, reason, reason_len) ||
+		!header_uint(obj, "first_tick", &b->first_tick, reason, reason_len) ||
+		!header_uint(obj, "last_tick", &b->last_tick, reason, reason_len) ||
+		!header_uint(obj, "data_bytes", data_bytes, reason, reason_len))
+		return false;
+	if (b->seq == 0)
+	{
+		fail(reason, reason_len, "the batch header's \"seq\" member is 0");
+		return false;
+	}
+	if (b->first_tick > b->last_tick)
+	{
+		fail(reason, reason_len,
+			 "the batch header's first_tick %" PRIu64 " is after its last_tick %" PRIu64,
+			 b->first_tick, b->last_tick);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Parse a wire form; see batch_wire.h. On TP_OK *batch is one malloc'd
+ * block holding the struct, its strings and a copy of the data (plus a
+ * terminating NUL not counted in data_len).
+ */
+tp_result
+tp_batch_parse(const char *buf, size_t len, tp_batch **batch,
+			   char *reason, size_t reason_len)
+{
+	const char *nl;
+	size_t		header_len;
+	size_t		data_len;
+	json_t	   *obj;
+	json_error_t err;
+	tp_batch	b;
+	uint64_t	data_bytes;
+	uint64_t	n_lines;
+	size_t		source_len,
+				target_len,
+				schema_len;
+	char	   *block;
+	char	   *p;
+	tp_batch   *result;
+
+	*batch = NULL;
+	if (buf == NULL || len == 0)
+		return fail(reason, reason_len, "the batch is empty");
+	nl = memchr(buf, '\n', len);
+	if (nl == NULL)
+		return fail(reason, reason_len,
+					"the batch is truncated: its header line does not end in a newline");
+	header_len = (size_t) (nl - buf);
+	if (memchr(buf, '\0', header_len) != NULL)
+		return fail(reason, reason_len, "the batch header contains a NUL byte");
+
+	obj = json_loadb(buf, header_len, JSON_REJECT_DUPLICATES, &err);
+	if (obj == NULL)
+		return fail(reason, reason_len,
+					"the batch header is not valid JSON: %s", err.text);
+
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(tp_batch);
+	b.format = TELEPORT_BATCH_FORMAT;
+	if (!read_header(obj, &b, &data_bytes, reason, reason_len))
+	{
+		json_decref(obj);
+		return TP_ERROR;
+	}
+
+	data_len = len - header_len - 1;
+	if ((uint64_t) data_len < data_bytes)
+	{
+		json_decref(obj);
+		return fail(reason, reason_len,
+					"the batch is truncated: its header announces %" PRIu64 " bytes of data but %zu follow",
+					data_bytes, data_len);
+	}
+	if ((uint64_t) data_len > data_bytes)
+	{
+		json_decref(obj);
+		return fail(reason, reason_len,
+					"the batch has %zu bytes after the %" PRIu64 " bytes of data its header announces",
+					data_len - (size_t) data_bytes, data_bytes);
+	}
+	if (!count_lines(nl + 1, data_len, &n_lines, reason, reason_len))
+	{
+		json_decref(obj);
+		return TP_ERROR;
+	}
+	if (n_lines != b.n_changes)
+	{
+		json_decref(obj);
+		return fail(reason, reason_len,
+					"the batch header announces %" PRIu64 " changes but its data has %" PRIu64 " lines",
+					b.n_changes, n_lines);
+	}
+
+	/* one block: the struct, then source, target, apply_schema, data */
+	source_len = strlen(b.source);
+	target_len = strlen(b.target);
+	schema_len = strlen(b.apply_schema);
+	block = malloc(sizeof(tp_batch) + source_len + target_len + schema_len +
+				   data_len + 4);
+	if (block == NULL)
+	{
+		json_decref(obj);
+		return fail(reason, reason_len, "the receiver ran out of memory");
+	}
+	result = (tp_batch *) block;
+	*result = b;
+	p = block + sizeof(tp_batch);
+	memcpy(p, b.source, source_len + 1);
+	result->source = p;
+	p += source_len + 1;
+	memcpy(p, b.target, target_len + 1);
+	result->target = p;
+	p += target_len + 1;
+	memcpy(p, b.apply_schema, schema_len + 1);
+	result->apply_schema = p;
+	p += schema_len + 1;
+	if (data_len > 0)
+		memcpy(p, nl + 1, data_len);
+	p[data_len] = '\0';
+	result->data = p;
+	result->data_len = data_len;
+	json_decref(obj);
+
+	*batch = result;
+	return TP_OK;
+}
+
+/* Free a batch made by tp_batch_parse (NULL is fine). */
+void
+tp_batch_free(tp_batch *batch)
+{
+	free(batch);
+}
+
+/* Drop what state holds from the previous line; keep state itself. */
+static void
+change_state_clear(change_state *state)
+{
+	json_decref(state->root);
+	free(state->key);
+	free(state->row);
+	free(state->ddl);
+	memset(state, 0, sizeof(*state));
+}
+
+/* Map an op's wire name to its value; 0 when unknown. */
+static tp_change_op
+parse_op(const char *op)
+{
+	static const struct
+	{
+		const char *name;
+		tp_change_op op;
+	}			ops[] = {
+		{"INSERT", TP_CHANGE_INSERT},
+		{"UPDATE", TP_CHANGE_UPDATE},
+		{"DELETE", TP_CHANGE_DELETE},
+		{"TRUNCATE", TP_CHANGE_TRUNCATE},
+		{"DDL", TP_CHANGE_DDL},
+	};
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+	{
+		if (strcmp(op, ops[i].name) == 0)
+			return ops[i].op;
+	}
+	return (tp_change_op) 0;
+}
+
+/*
+ * Read row image member name of line object obj ("key" or "row"): absent or
+ * null leaves *text NULL; else it must be an object whose values are
+ * strings or null, re-serialised compactly into a malloc'd *text. False
+ * with a reason (prefixed by where) otherwise.
+ */
+static bool
+row_image(json_t *obj, const char *name, char **text, const char *where,
+		  char *reason, size_t reason_len)
+{
+	json_t	   *image = json_object_get(obj, name);
+	const char *column;
+	json_t	   *value;
+
+	*text = NULL;
+	if (image == NULL || json_is_null(image))
+		return true;
+	if (!json_is_object(image))
+	{
+		fail(reason, reason_len, "%s: \"%s\" is not a JSON object", where, name);
+		return false;
+	}
+	json_object_foreach(image, column, value)
+	{
+		if (!json_is_string(value) && !json_is_null(value))
+		{
+			fail(reason, reason_len,
+				 "%s: the value of column \"%s\" in \"%s\" is not a string or null",
+				 where, column, name);
+			return false;
+		}
+	}
+	*text = json_dumps(image, JSON_COMPACT);
+	if (*text == NULL)
+	{
+		fail(reason, reason_len, "%s: out of memory", where);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Decode one line (without its '\n') into change, keeping what change
+ * points to in state. False with a reason.
+ */
+static bool
+decode_line(const char *line, size_t line_len, uint64_t line_no,
+			change_state *state, tp_change *change,
+			char *reason, size_t reason_len)
+{
+	char		where[64];
+	json_error_t err;
+	json_t	   *obj;
+	json_t	   *member;
+	tp_change_op op;
+	json_t	   *ddl;
+
+	snprintf(where, sizeof(where), "line %" PRIu64 " of the batch's data",
+			 line_no);
+	if (memchr(line, '\0', line_len) != NULL)
+	{
+		fail(reason, reason_len, "%s contains a NUL byte", where);
+		return false;
+	}
+	obj = json_loadb(line, line_len, JSON_REJECT_DUPLICATES, &err);
+	if (obj == NULL)
+	{
+		fail(reason, reason_len, "%s is not valid JSON: %s", where, err.text);
+		return false;
+	}
+	state->root = obj;
+	if (!json_is_object(obj))
+	{
+		fail(reason, reason_len, "%s is not a JSON object", where);
+		return false;
+	}
+
+	member = json_object_get(obj, "op");
+	if (member == NULL || !json_is_string(member))
+	{
+		fail(reason, reason_len, "%s: \"op\" is missing or not a string", where);
+		return false;
+	}
+	op = parse_op(json_string_value(member));
+	if (op == 0)
+	{
+		fail(reason, reason_len, "%s: unknown op \"%s\"", where,
+			 json_string_value(member));
+		return false;
+	}
+	change->op = op;
+
+	member = json_object_get(obj, "id");
+	if (member == NULL || !json_is_integer(member))
+	{
+		fail(reason, reason_len, "%s: \"id\" is missing or not an integer",
+			 where);
+		return false;
+	}
+	change->id = json_integer_value(member);
+	member = json_object_get(obj, "txid");
+	if (member == NULL || !json_is_integer(member))
+	{
+		fail(reason, reason_len, "%s: \"txid\" is missing or not an integer",
+			 where);
+		return false;
+	}
+	change->txid = json_integer_value(member);
+
+	member = json_object_get(obj, "schema");
+	if (member == NULL || !json_is_string(member))
+	{
+		fail(reason, reason_len, "%s: \"schema\" is missing or not a string",
+			 where);
+		return false;
+	}
+	change->schema = json_string_value(member);
+	member = json_object_get(obj, "table");
+	if (member != NULL && json_is_string(member))
+		change->table = json_string_value(member);
+	else if (op != TP_CHANGE_DDL || (member != NULL && !json_is_null(member)))
+	{
+		fail(reason, reason_len, "%s: \"table\" is missing or not a string",
+			 where);
+		return false;
+	}
+
+	if (!row_image(obj, "key", &state->key, where, reason, reason_len) ||
+		!row_image(obj, "row", &state->row, where, reason, reason_len))
+		return false;
+	ddl = json_object_get(obj, "ddl");
+	if (ddl != NULL && json_is_null(ddl))
+		ddl = NULL;
+
+	switch (op)
+	{
+		case TP_CHANGE_INSERT:
+		case TP_CHANGE_UPDATE:
+		case TP_CHANGE_DELETE:
+			if (state->key == NULL && op != TP_CHANGE_INSERT)
+			{
+				fail(reason, reason_len, "%s: %s has no \"key\"", where,
+					 op == TP_CHANGE_UPDATE ? "an UPDATE" : "a DELETE");
+				return false;
+			}
+			if (state->row == NULL && op != TP_CHANGE_DELETE)
+			{
+				fail(reason, reason_len, "%s: %s has no \"row\"", where,
+					 op == TP_CHANGE_UPDATE ? "an UPDATE" : "an INSERT");
+				return false;
+			}
+			if (ddl != NULL)
+			{
+				fail(reason, reason_len, "%s: only a DDL has a \"ddl\" member",
+					 where);
+				return false;
+			}
+			break;
+		case TP_CHANGE_TRUNCATE:
+		case TP_CHANGE_DDL:
+			if (state->key != NULL || state->row != NULL)
+			{
+				fail(reason, reason_len, "%s: a %s has a \"key\" or \"row\"",
+					 where, op == TP_CHANGE_DDL ? "DDL" : "TRUNCATE");
+				return false;
+			}
+			if (op == TP_CHANGE_TRUNCATE && ddl != NULL)
+			{
+				fail(reason, reason_len, "%s: only a DDL has a \"ddl\" member",
+					 where);
+				return false;
+			}
+			if (op == TP_CHANGE_DDL)
+			{
+				if (ddl == NULL || !json_is_object(ddl))
+				{
+					fail(reason, reason_len,
+						 "%s: a DDL has no \"ddl\" object", where);
+					return false;
+				}
+				state->ddl = json_dumps(ddl, JSON_COMPACT);
+				if (state->ddl == NULL)
+				{
+					fail(reason, reason_len, "%s: out of memory", where);
+					return false;
+				}
+			}
+			break;
+	}
+	change->key = state->key;
+	change->row = state->row;
+	change->ddl = state->ddl;
+	change->line = line;
+	change->line_len = line_len;
+	return true;
+}
+
+/*
+ * Decode the next change line; see batch_wire.h. What change points to is
+ * owned by the cursor (its state) and by batch->data, valid until the next
+ * call or tp_change_cursor_done. Nothing is logged.
+ */
+tp_result
+tp_change_next(const tp_batch *batch, tp_change_cursor *cursor,
+			   tp_change *change, char *reason, size_t reason_len)
+{
+	change_state *state;
+	const char *line;
+	const char *nl;
+	size_t		line_len;
+
+	memset(change, 0, sizeof(*change));
+	if (cursor == NULL || cursor->size == 0)
+		return fail(reason, reason_len,
+					"the change cursor was not initialised (its size is 0)");
+	if (batch == NULL || (batch->data == NULL && batch->data_len > 0))
+		return fail(reason, reason_len, "there is no batch to read");
+
+	state = cursor->state;
+	if (state == NULL)
+	{
+		state = calloc(1, sizeof(change_state));
+		if (state == NULL)
+			return fail(reason, reason_len, "out of memory");
+		cursor->state = state;
+	}
+	else
+		change_state_clear(state);
+
+	if (cursor->offset >= batch->data_len)
+	{
+		if (cursor->offset > batch->data_len)
+			return fail(reason, reason_len,
+						"the change cursor is beyond the batch's data");
+		if (cursor->index != batch->n_changes)
+			return fail(reason, reason_len,
+						"the batch counts %" PRIu64 " changes but its data has %" PRIu64 " lines",
+						batch->n_changes, cursor->index);
+		return TP_OK;			/* the end: change->size stays 0 */
+	}
+
+	line = batch->data + cursor->offset;
+	nl = memchr(line, '\n', batch->data_len - cursor->offset);
+	if (nl == NULL)
+		return fail(reason, reason_len,
+					"line %" PRIu64 " of the batch's data does not end in a newline",
+					cursor->index + 1);
+	line_len = (size_t) (nl - line);
+	if (line_len == 0)
+		return fail(reason, reason_len,
+					"line %" PRIu64 " of the batch's data is empty",
+					cursor->index + 1);
+	if (!decode_line(line, line_len, cursor->index + 1, state, change,
+					 reason, reason_len))
+	{
+		change_state_clear(state);
+		memset(change, 0, sizeof(*change));
+		return TP_ERROR;
+	}
+	change->size = sizeof(tp_change);
+	cursor->offset += line_len + 1;
+	cursor->index++;
+	return TP_OK;
+}
+
+/* Free what the cursor holds (calling it again is harmless). */
+void
+tp_change_cursor_done(tp_change_cursor *cursor)
+{
+	if (cursor == NULL || cursor->state == NULL)
+		return;
+	change_state_clear(cursor->state);
+	free(cursor->state);
+	cursor->state = NULL;
+}

@@ -1,0 +1,45 @@
+/*
+ * batch_wire.h
+ *     A batch's wire form (header line + change lines) and the decoding of
+ *     its change lines; the core of the host's batch services.
+ */
+#ifndef TP_BATCH_WIRE_H
+#define TP_BATCH_WIRE_H
+
+#include <teleport/batch.h>
+
+/*
+ * The header line of batch's wire form, ending in '\n': a JSON object with
+ * "teleport_batch" (TELEPORT_BATCH_FORMAT), "kind" ("changes" or "load"),
+ * "source", "target", "seq", "changes", "first_tick", "last_tick",
+ * "apply_schema" and "data_bytes". Returns a new string owned by the caller
+ * (free), or NULL after logging when batch is not valid (no source, target
+ * or apply_schema, seq 0, counts beyond int64).
+ */
+char	   *tp_batch_header(const tp_batch *batch);
+
+/*
+ * Parse a wire form: a header line then exactly data_bytes of change lines
+ * ("changes" lines, each a JSON object ending in '\n'). Anything else
+ * (truncated, trailing bytes, unknown format version, a missing or
+ * mistyped field, a line count that disagrees) is TP_ERROR with a one
+ * sentence reason; nothing is logged. On TP_OK *batch is new and owns a
+ * copy of everything it points to (tp_batch_free).
+ */
+tp_result	tp_batch_parse(const char *buf, size_t len, tp_batch **batch,
+						   char *reason, size_t reason_len);
+
+void		tp_batch_free(tp_batch *batch);
+
+/*
+ * Decode the next change line of batch. TP_OK with change filled, TP_OK
+ * with change->size == 0 at the end, TP_ERROR with reason for a malformed
+ * line (not JSON, unknown op, a row value that is a number, ...).
+ */
+tp_result	tp_change_next(const tp_batch *batch, tp_change_cursor *cursor,
+						   tp_change *change, char *reason, size_t reason_len);
+
+/* Release what the cursor holds. */
+void		tp_change_cursor_done(tp_change_cursor *cursor);
+
+#endif							/* TP_BATCH_WIRE_H */

@@ -1,0 +1,455 @@
+/*
+ * daemon.c
+ *     Running an instance: load and check its plugins, start them, keep its
+ *     database connection (reconnecting with backoff), drive the plugins'
+ *     periodic work at the configured intervals, and stop them cleanly on
+ *     SIGINT or SIGTERM.
+ *
+ * The batcher, transmitter and applier loops that move batches are built on
+ * this life cycle by the capture, transport and applier work; this file
+ * owns the order: plugins are loaded and initialised before any thread
+ * starts, started before the database is used, and shut down in reverse.
+ */
+#include "tp_autoconf.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <teleport/teleport.h>
+
+#include "backoff.h"
+#include "conninfo.h"
+#include "daemon.h"
+#include "exit_codes.h"
+#include "host.h"
+#include "loader.h"
+#include "log.h"
+#include "pgsql.h"
+#include "plan.h"
+#include "xalloc.h"
+
+#define LOG_COMPONENT "daemon"
+
+/* One plugin instance of the plan, and when its periodic work is due. */
+typedef struct member
+{
+	tp_plan_entry *entry;
+	tp_plugin_ctx *ctx;
+	bool		started;		/* startup succeeded: shutdown is owed */
+	bool		ready;			/* install/prepare/receive_start done */
+	int			interval_ms;	/* of its periodic work */
+	long long	due_ms;			/* next periodic work */
+} member;
+
+typedef struct instance
+{
+	const tp_config *config;
+	char	   *conninfo;
+	tp_plugin_set set;
+	tp_plan		plan;
+	member	   *members;
+	tp_pgsql	db;
+	bool		db_up;
+	tp_backoff	db_backoff;
+	long long	db_retry_ms;	/* next connection attempt */
+} instance;
+
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SIGINT, SIGTERM: ask everything to stop. */
+static void
+on_stop_signal(int signo)
+{
+	(void) signo;
+	tp_host_request_stop();
+}
+
+/* Route SIGINT and SIGTERM to a clean stop; ignore SIGPIPE (peers close). */
+static void
+install_signal_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* The interval of an entry's periodic work, from processing_intervals. */
+static int
+interval_of(const tp_config *config, tp_role role)
+{
+	switch (role)
+	{
+		case TP_ROLE_CAPTURE_ROWS:
+			return config->intervals.batcher;
+		case TP_ROLE_CAPTURE_DDL:
+			return config->intervals.ddlwatcher;
+		case TP_ROLE_SEND:
+			return config->intervals.transmitter;
+		case TP_ROLE_RECEIVE:
+		case TP_ROLE_APPLY:
+			return config->intervals.applier;
+	}
+	return config->intervals.batcher;
+}
+
+/*
+ * Load, resolve and initialise the plugins of the plan. Returns an exit
+ * status; problems were logged.
+ */
+static int
+load_plugins(instance *inst, const char *plugin_dirs)
+{
+	bool		ok;
+
+	ok = tp_loader_scan(plugin_dirs, &inst->set);
+	tp_plan_build(inst->config, &inst->plan);
+	if (!tp_plan_resolve(&inst->plan, &inst->set, inst->config))
+		ok = false;
+	if (!ok)
+	{
+		tp_error(LOG_COMPONENT, "cannot start: fix the plugin problems above (teleport --list-plugins shows what the plugin path holds)");
+		return TP_EXIT_PLUGIN;
+	}
+	for (size_t i = 0; i < inst->plan.n; i++)
+	{
+		if (!tp_plugin_initialize(inst->plan.entries[i].plugin, tp_host_api_get()))
+			return TP_EXIT_PLUGIN;
+	}
+	return TP_EXIT_OK;
+}
+
+/* Call the startup callback of m's plugin, if it has one. */
+static tp_result
+member_startup(member *m)
+{
+	void	   *cb = m->entry->plugin->callbacks;
+	tp_result	(*startup) (tp_plugin_ctx *) = NULL;
+
+	switch (m->entry->kind)
+	{
+		case TP_PLUGIN_SOURCE:
+			startup = ((tp_source_callbacks *) cb)->startup;
+			break;
+		case TP_PLUGIN_TRANSPORT:
+			startup = ((tp_transport_callbacks *) cb)->startup;
+			break;
+		case TP_PLUGIN_APPLIER:
+			startup = ((tp_applier_callbacks *) cb)->startup;
+			break;
+	}
+	return startup != NULL ? startup(m->ctx) : TP_OK;
+}
+
+/*
+ * Make m ready to work once the database is up: a source installs what it
+ * needs, an applier prepares the target, a receiving transport starts
+ * listening.
+ */
+static tp_result
+member_ready(member *m, PGconn *conn)
+{
+	void	   *cb = m->entry->plugin->callbacks;
+
+	switch (m->entry->role)
+	{
+		case TP_ROLE_CAPTURE_ROWS:
+		case TP_ROLE_CAPTURE_DDL:
+			return ((tp_source_callbacks *) cb)->install(m->ctx, conn);
+		case TP_ROLE_APPLY:
+			{
+				tp_applier_callbacks *a = cb;
+
+				return a->prepare != NULL ? a->prepare(m->ctx, conn) : TP_OK;
+			}
+		case TP_ROLE_RECEIVE:
+			{
+				tp_transport_callbacks *t = cb;
+
+				return t->receive_start != NULL ? t->receive_start(m->ctx) : TP_OK;
+			}
+		case TP_ROLE_SEND:
+			return TP_OK;
+	}
+	return TP_OK;
+}
+
+/* m's periodic work, when its plugin has any. */
+static tp_result
+member_poll(member *m, PGconn *conn)
+{
+	void	   *cb = m->entry->plugin->callbacks;
+
+	switch (m->entry->role)
+	{
+		case TP_ROLE_CAPTURE_ROWS:
+		case TP_ROLE_CAPTURE_DDL:
+			{
+				tp_source_callbacks *s = cb;
+
+				return s->poll != NULL ? s->poll(m->ctx, conn) : TP_OK;
+			}
+		case TP_ROLE_RECEIVE:
+			{
+				tp_transport_callbacks *t = cb;
+
+				return t->receive_poll != NULL ? t->receive_poll(m->ctx) : TP_OK;
+			}
+		case TP_ROLE_SEND:
+		case TP_ROLE_APPLY:
+			return TP_OK;
+	}
+	return TP_OK;
+}
+
+/* Stop m: a receiver stops accepting, then the plugin releases its state. */
+static void
+member_stop(member *m)
+{
+	void	   *cb = m->entry->plugin->callbacks;
+	void		(*shutdown) (tp_plugin_ctx *) = NULL;
+
+	if (!m->started)
+		return;
+	switch (m->entry->kind)
+	{
+		case TP_PLUGIN_SOURCE:
+			shutdown = ((tp_source_callbacks *) cb)->shutdown;
+			break;
+		case TP_PLUGIN_TRANSPORT:
+			{
+				tp_transport_callbacks *t = cb;
+
+				if (m->entry->role == TP_ROLE_RECEIVE && m->ready &&
+					t->receive_stop != NULL)
+					t->receive_stop(m->ctx);
+				shutdown = t->shutdown;
+				break;
+			}
+		case TP_PLUGIN_APPLIER:
+			shutdown = ((tp_applier_callbacks *) cb)->shutdown;
+			break;
+	}
+	if (shutdown != NULL)
+		shutdown(m->ctx);
+	m->started = false;
+}
+
+/*
+ * Try to (re)connect when the connection is down and the backoff allows.
+ * A failure is logged by pgsql.c with the reason; here only when the next
+ * attempt is.
+ */
+static void
+keep_connected(instance *inst)
+{
+	if (inst->db_up)
+	{
+		if (PQstatus(inst->db.conn) == CONNECTION_OK)
+			return;
+		tp_warning(LOG_COMPONENT, "lost the connection to database \"%s\"",
+				   inst->config->database.name);
+		tp_pgsql_close(&inst->db);
+		inst->db_up = false;
+		for (size_t i = 0; i < inst->plan.n; i++)
+		{
+			if (inst->members[i].entry->role != TP_ROLE_RECEIVE)
+				inst->members[i].ready = false;
+		}
+	}
+	if (now_ms() < inst->db_retry_ms)
+		return;
+	if (tp_pgsql_connect(&inst->db, inst->conninfo, "the instance") &&
+		tp_pgsql_pin_session(&inst->db))
+	{
+		inst->db_up = true;
+		tp_backoff_reset(&inst->db_backoff);
+		tp_info(LOG_COMPONENT, "connected to database \"%s\"", inst->config->database.name);
+		return;
+	}
+	tp_pgsql_close(&inst->db);
+	int			wait = tp_backoff_next(&inst->db_backoff);
+
+	inst->db_retry_ms = now_ms() + wait;
+	tp_info(LOG_COMPONENT, "retrying the connection in %d ms (attempt %u)",
+			wait, inst->db_backoff.attempts);
+}
+
+/*
+ * One pass over the members: make ready what is not, run periodic work that
+ * is due. Returns false on a failure that retrying cannot mend (logged).
+ */
+static bool
+run_members(instance *inst)
+{
+	long long	now = now_ms();
+
+	for (size_t i = 0; i < inst->plan.n && inst->db_up; i++)
+	{
+		member	   *m = &inst->members[i];
+		tp_result	r;
+
+		if (!m->ready)
+		{
+			r = member_ready(m, inst->db.conn);
+			if (r == TP_OK)
+				m->ready = true;
+		}
+		else if (now >= m->due_ms)
+		{
+			r = member_poll(m, inst->db.conn);
+			m->due_ms = now + m->interval_ms;
+		}
+		else
+			continue;
+		if (r == TP_ERROR)
+		{
+			tp_error(LOG_COMPONENT, "%s plugin \"%s\" (%s) failed; stopping",
+					 tp_role_name(m->entry->role), m->entry->plugin_name,
+					 m->entry->wanted_by);
+			return false;
+		}
+		if (r == TP_RETRY)
+			m->due_ms = now + m->interval_ms;
+		/* a callback may have found the connection dead */
+		if (PQstatus(inst->db.conn) != CONNECTION_OK)
+			keep_connected(inst);
+	}
+	return true;
+}
+
+/* Sleep up to ms milliseconds; a stop signal cuts it short. */
+static void
+nap(long long ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t) (ms / 1000);
+	ts.tv_nsec = (long) (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+/* The instance's main loop, until a stop is requested or a fatal error. */
+static int
+main_loop(instance *inst)
+{
+	int			tick = inst->config->intervals.batcher;
+
+	for (size_t i = 0; i < inst->plan.n; i++)
+	{
+		if (inst->members[i].interval_ms < tick)
+			tick = inst->members[i].interval_ms;
+	}
+	while (!tp_host_stop_requested())
+	{
+		keep_connected(inst);
+		if (!run_members(inst))
+			return TP_EXIT_FAILURE;
+		nap(inst->db_up ? tick : (inst->db_retry_ms - now_ms() < tick
+								  ? inst->db_retry_ms - now_ms() : tick));
+	}
+	tp_info(LOG_COMPONENT, "stop requested; shutting down");
+	return TP_EXIT_OK;
+}
+
+/* Free what the instance holds; plugins must have been stopped. */
+static void
+instance_free(instance *inst)
+{
+	if (inst->members != NULL)
+	{
+		for (size_t i = 0; i < inst->plan.n; i++)
+			tp_host_ctx_free(inst->members[i].ctx);
+		free(inst->members);
+	}
+	tp_pgsql_close(&inst->db);
+	tp_plan_free(&inst->plan);
+	tp_loader_free(&inst->set);
+	free(inst->conninfo);
+}
+
+/* See daemon.h. */
+int
+tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dirs)
+{
+	instance	inst;
+	int			status;
+
+	memset(&inst, 0, sizeof(inst));
+	inst.config = config;
+	if (cli->mode == TP_MODE_INITIAL_LOAD &&
+		tp_config_target(config, cli->load_target) == NULL)
+	{
+		tp_error(LOG_COMPONENT, "-load-target \"%s\" is not a target of %s",
+				 cli->load_target, config->path);
+		return TP_EXIT_USAGE;
+	}
+	inst.conninfo = tp_conninfo_build(config);
+	if (inst.conninfo == NULL)
+		return TP_EXIT_CONFIG;
+
+	status = load_plugins(&inst, plugin_dirs);
+	if (status == TP_EXIT_OK && cli->mode == TP_MODE_INITIAL_LOAD)
+	{
+		tp_error(LOG_COMPONENT, "initial load is not available in teleport %s yet",
+				 PACKAGE_VERSION);
+		status = TP_EXIT_FAILURE;
+	}
+	if (status != TP_EXIT_OK)
+	{
+		instance_free(&inst);
+		return status;
+	}
+
+	install_signal_handlers();
+	tp_backoff_init(&inst.db_backoff, 100, 30000);
+	inst.members = tp_xcalloc(inst.plan.n, sizeof(member));
+	for (size_t i = 0; i < inst.plan.n && status == TP_EXIT_OK; i++)
+	{
+		member	   *m = &inst.members[i];
+
+		m->entry = &inst.plan.entries[i];
+		m->ctx = tp_host_ctx_new(config, inst.conninfo, m->entry);
+		m->interval_ms = interval_of(config, m->entry->role);
+		if (member_startup(m) != TP_OK)
+		{
+			tp_error(LOG_COMPONENT, "%s plugin \"%s\" (%s) did not start",
+					 tp_role_name(m->entry->role), m->entry->plugin_name,
+					 m->entry->wanted_by);
+			status = TP_EXIT_FAILURE;
+		}
+		else
+			m->started = true;
+	}
+	if (status == TP_EXIT_OK)
+	{
+		tp_info(LOG_COMPONENT, "instance \"%s\" running (teleport %s, %zu plugin instances)",
+				config->database.name, PACKAGE_VERSION, inst.plan.n);
+		status = main_loop(&inst);
+	}
+	for (size_t i = inst.plan.n; i-- > 0;)
+	{
+		if (inst.members[i].entry != NULL)
+			member_stop(&inst.members[i]);
+	}
+	instance_free(&inst);
+	return status;
+}

@@ -1,0 +1,222 @@
+/*
+ * host.c
+ *     The host services table handed to plugins, and plugin contexts.
+ */
+#include "tp_autoconf.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <teleport/teleport.h>
+
+#include "batch_wire.h"
+#include "host.h"
+#include "log.h"
+#include "xalloc.h"
+
+/* What the host keeps with a context; ctx is first so the two convert. */
+typedef struct host_ctx
+{
+	tp_plugin_ctx ctx;
+	const tp_config *config;
+	const char *conninfo;
+	const tp_node *options;
+	const tp_option_desc *table;
+	char	   *component;		/* the log component: plugin[target] */
+} host_ctx;
+
+/* Set by tp_host_request_stop, possibly from a signal handler. */
+static atomic_bool stop_requested;
+
+/* The host_ctx around a plugin's ctx. */
+static const host_ctx *
+host_of(const tp_plugin_ctx *ctx)
+{
+	return (const host_ctx *) ctx;
+}
+
+/* host->log: one line tagged with the plugin instance's name. */
+static void
+host_log(const tp_plugin_ctx *ctx, tp_log_level level, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (level < TP_LOG_ERROR || level > TP_LOG_DEBUG)
+		level = TP_LOG_ERROR;
+	va_start(ap, fmt);
+	tp_logv(level, ctx != NULL ? host_of(ctx)->component : "plugin", fmt, ap);
+	va_end(ap);
+}
+
+/* host->option: a declared option's checked value or default. */
+static const char *
+host_option(const tp_plugin_ctx *ctx, const char *name)
+{
+	const host_ctx *h = host_of(ctx);
+
+	return tp_config_option(h->options, h->table, name);
+}
+
+/* host->config_value: any scalar of the instance's config. */
+static const char *
+host_config_value(const tp_plugin_ctx *ctx, const char *path)
+{
+	return tp_config_value(host_of(ctx)->config, path);
+}
+
+/* host->conninfo: the instance database's conninfo. */
+static const char *
+host_conninfo(const tp_plugin_ctx *ctx)
+{
+	return host_of(ctx)->conninfo;
+}
+
+/* host->change_next: decode one change; a malformed line is logged here. */
+static tp_result
+host_change_next(const tp_plugin_ctx *ctx, const tp_batch *batch,
+				 tp_change_cursor *cursor, tp_change *change)
+{
+	char		reason[256];
+	tp_result	r = tp_change_next(batch, cursor, change, reason, sizeof(reason));
+
+	if (r != TP_OK)
+		host_log(ctx, TP_LOG_ERROR,
+				 "malformed change in batch %llu from \"%s\": %s",
+				 (unsigned long long) batch->seq,
+				 batch->source ? batch->source : "?", reason);
+	return r;
+}
+
+/* host->batch_header. */
+static char *
+host_batch_header(const tp_plugin_ctx *ctx, const tp_batch *batch)
+{
+	(void) ctx;
+	return tp_batch_header(batch);
+}
+
+/* host->batch_parse. */
+static tp_result
+host_batch_parse(const tp_plugin_ctx *ctx, const char *buf, size_t len,
+				 tp_batch **batch, char *reason, size_t reason_len)
+{
+	(void) ctx;
+	return tp_batch_parse(buf, len, batch, reason, reason_len);
+}
+
+/*
+ * host->deliver: the receiving side's hand-off to the durable inbox. The
+ * inbox is not part of this release: the batch is refused, and says so, so
+ * that a sender keeps it and nothing is lost.
+ */
+static tp_result
+host_deliver(const tp_plugin_ctx *ctx, const tp_batch *batch, char *reason,
+			 size_t reason_len)
+{
+	(void) batch;
+	snprintf(reason, reason_len,
+			 "this teleport %s cannot store received batches yet", PACKAGE_VERSION);
+	host_log(ctx, TP_LOG_ERROR, "refused a batch: %s", reason);
+	return TP_RETRY;
+}
+
+/* host->stopping. */
+static bool
+host_stopping(const tp_plugin_ctx *ctx)
+{
+	(void) ctx;
+	return tp_host_stop_requested();
+}
+
+/* host->free. */
+static void
+host_free(void *ptr)
+{
+	free(ptr);
+}
+
+static const tp_host_api host_api = {
+	.size = sizeof(tp_host_api),
+	.abi_major = TELEPORT_ABI_MAJOR,
+	.abi_minor = TELEPORT_ABI_MINOR,
+	.teleport_version = PACKAGE_VERSION,
+	.log = host_log,
+	.option = host_option,
+	.config_value = host_config_value,
+	.conninfo = host_conninfo,
+	.change_next = host_change_next,
+	.change_cursor_done = tp_change_cursor_done,
+	.batch_header = host_batch_header,
+	.batch_parse = host_batch_parse,
+	.batch_free = tp_batch_free,
+	.deliver = host_deliver,
+	.stopping = host_stopping,
+	.free = host_free,
+};
+
+/* See host.h. */
+const tp_host_api *
+tp_host_api_get(void)
+{
+	return &host_api;
+}
+
+/* See host.h. */
+tp_plugin_ctx *
+tp_host_ctx_new(const tp_config *config, const char *conninfo,
+				const tp_plan_entry *entry)
+{
+	host_ctx   *h = tp_xcalloc(1, sizeof(host_ctx));
+	const char *name = entry->plugin->info->name;
+	size_t		len;
+
+	h->config = config;
+	h->conninfo = conninfo;
+	h->options = entry->options;
+	h->table = entry->plugin->info->options;
+	len = strlen(name) + (entry->target ? strlen(entry->target) : 0) + 3;
+	h->component = tp_xmalloc(len);
+	if (entry->target != NULL)
+		snprintf(h->component, len, "%s[%s]", name, entry->target);
+	else
+		snprintf(h->component, len, "%s", name);
+
+	h->ctx.size = sizeof(tp_plugin_ctx);
+	h->ctx.host = &host_api;
+	h->ctx.instance = config->database.name;
+	h->ctx.plugin = name;
+	h->ctx.section = entry->section;
+	h->ctx.target = entry->target;
+	h->ctx.receiving = entry->role == TP_ROLE_RECEIVE;
+	return &h->ctx;
+}
+
+/* See host.h. */
+void
+tp_host_ctx_free(tp_plugin_ctx *ctx)
+{
+	host_ctx   *h = (host_ctx *) ctx;
+
+	if (h == NULL)
+		return;
+	free(h->component);
+	free(h);
+}
+
+/* See host.h. */
+void
+tp_host_request_stop(void)
+{
+	atomic_store(&stop_requested, true);
+}
+
+/* See host.h. */
+bool
+tp_host_stop_requested(void)
+{
+	return atomic_load(&stop_requested);
+}

@@ -1,0 +1,128 @@
+/*
+ * main.c
+ *     teleport's entry point: parse the command line, load the config, and
+ *     hand over to the command asked for.
+ */
+#include "tp_autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <teleport/abi.h>
+
+#include "cli.h"
+#include "cmd_check_config.h"
+#include "cmd_list_plugins.h"
+#include "config.h"
+#include "daemon.h"
+#include "exit_codes.h"
+#include "loader.h"
+#include "log.h"
+#include "sentry.h"
+
+int			main(int argc, char **argv);
+
+/* Set the log level: --log-level wins over the config's log_level. */
+static void
+apply_log_level(const tp_cli *cli, const tp_config *config)
+{
+	tp_log_level level;
+
+	if (cli->log_level_set)
+		tp_log_set_level(cli->log_level);
+	else if (config != NULL && config->log_level != NULL &&
+			 tp_log_parse_level(config->log_level, &level))
+		tp_log_set_level(level);
+}
+
+/* Run a command that needs the config: --check-config or the instance. */
+static int
+run_with_config(const tp_cli *cli)
+{
+	tp_config  *config = NULL;
+	tp_sentry  *sentry = NULL;
+	const char *dirs;
+	int			status;
+
+	if (!tp_config_load(cli->config_path, &config))
+		return TP_EXIT_CONFIG;
+	apply_log_level(cli, config);
+	dirs = tp_loader_search_path(cli->plugin_dir != NULL ? cli->plugin_dir
+								 : config->plugin_dir);
+
+	if (cli->command == TP_CMD_CHECK_CONFIG)
+		status = tp_cmd_check_config(config, dirs);
+	else
+	{
+		if (config->sentry_endpoint != NULL)
+		{
+			sentry = tp_sentry_start(config->sentry_endpoint,
+									 "teleport@" PACKAGE_VERSION,
+									 config->database.name);
+			if (sentry != NULL)
+				tp_log_set_sink(tp_sentry_capture, sentry);
+		}
+		status = tp_daemon_run(config, cli, dirs);
+		if (sentry != NULL)
+		{
+			tp_log_set_sink(NULL, NULL);
+			tp_sentry_stop(sentry, 2000);
+		}
+	}
+	tp_config_free(config);
+	return status;
+}
+
+/* --list-plugins: the path from --plugin-dir, else the config's, else default. */
+static int
+list_plugins(const tp_cli *cli)
+{
+	tp_config  *config = NULL;
+	const char *explicit_dirs = cli->plugin_dir;
+	int			status;
+
+	if (explicit_dirs == NULL && cli->config_path != NULL)
+	{
+		if (!tp_config_load(cli->config_path, &config))
+			return TP_EXIT_CONFIG;
+		explicit_dirs = config->plugin_dir;
+	}
+	status = tp_cmd_list_plugins(tp_loader_search_path(explicit_dirs), stdout);
+	tp_config_free(config);
+	return status;
+}
+
+/* See the usage text in cli.c. */
+int
+main(int argc, char **argv)
+{
+	tp_cli		cli;
+	int			status;
+
+	if (!tp_cli_parse(argc, argv, &cli, stderr))
+		return TP_EXIT_USAGE;
+	apply_log_level(&cli, NULL);
+
+	switch (cli.command)
+	{
+		case TP_CMD_HELP:
+			tp_cli_usage(stdout);
+			status = TP_EXIT_OK;
+			break;
+		case TP_CMD_VERSION:
+			printf("teleport %s (plugin ABI %d.%d)\n", PACKAGE_VERSION,
+				   TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR);
+			status = TP_EXIT_OK;
+			break;
+		case TP_CMD_LIST_PLUGINS:
+			status = list_plugins(&cli);
+			break;
+		case TP_CMD_CHECK_CONFIG:
+		case TP_CMD_RUN:
+		default:
+			status = run_with_config(&cli);
+			break;
+	}
+	tp_cli_free(&cli);
+	return status;
+}

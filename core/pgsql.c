@@ -1,0 +1,217 @@
+/*
+ * pgsql.c
+ *     Connections and queries; see pgsql.h.
+ *
+ * Queries are sent with PQexecParams in text mode, one at a time, and their
+ * failures logged here with the server's message and the caller's purpose.
+ * Server notices go to teleport's log instead of libpq's default stderr
+ * printing.
+ */
+#include "tp_autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conninfo.h"
+#include "log.h"
+#include "pgsql.h"
+
+#define COMPONENT "pgsql"
+
+/* Log a server notice or warning at the matching level. */
+static void
+log_notice(void *arg, const PGresult *res)
+{
+	const char *purpose = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	tp_log_level level = TP_LOG_DEBUG;
+
+	if (severity != NULL && strcmp(severity, "WARNING") == 0)
+		level = TP_LOG_WARNING;
+	else if (severity != NULL && strcmp(severity, "NOTICE") == 0)
+		level = TP_LOG_INFO;
+	tp_log(level, COMPONENT, "%s: server %s: %s", purpose,
+		   severity ? severity : "notice", message ? message : "");
+}
+
+/* The database name libpq used or would use for conn; static or conn's. */
+static const char *
+database_name(PGconn *conn)
+{
+	const char *db = conn ? PQdb(conn) : NULL;
+
+	return (db != NULL && db[0] != '\0') ? db : "(default)";
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_connect(tp_pgsql *pg, const char *conninfo, const char *purpose)
+{
+	char	   *redacted;
+
+	memset(pg, 0, sizeof(*pg));
+	pg->purpose = strdup(purpose);
+	if (pg->purpose == NULL)
+	{
+		tp_error(COMPONENT, "out of memory");
+		return false;
+	}
+	redacted = tp_conninfo_redacted(conninfo);
+	tp_debug(COMPONENT, "connecting for %s: %s", purpose,
+			 redacted ? redacted : "(conninfo not shown)");
+	free(redacted);
+
+	pg->conn = PQconnectdb(conninfo);
+	if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK)
+	{
+		tp_error(COMPONENT, "could not connect to database \"%s\" for %s: %s",
+				 database_name(pg->conn), purpose,
+				 pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+		tp_pgsql_close(pg);
+		return false;
+	}
+	PQsetNoticeReceiver(pg->conn, log_notice, pg->purpose);
+	return true;
+}
+
+/*
+ * Log a failed query: the server's message, and the query itself at debug
+ * level (it may be long).
+ */
+static void
+log_query_error(const tp_pgsql *pg, const PGresult *res, const char *sql)
+{
+	const char *message = res ? PQresultErrorMessage(res) : "";
+
+	if (message == NULL || message[0] == '\0')
+		message = PQerrorMessage(pg->conn);
+	tp_error(COMPONENT, "query failed for %s: %s", pg->purpose, message);
+	tp_debug(COMPONENT, "the query was: %s", sql);
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
+			   const char *const *params, tp_pgsql_row_fn row_fn, void *arg)
+{
+	PGresult   *res;
+	ExecStatusType status;
+	bool		ok = true;
+
+	if (pg->conn == NULL)
+	{
+		tp_error(COMPONENT, "query for %s on a closed connection",
+				 pg->purpose ? pg->purpose : "(unknown)");
+		return false;
+	}
+	res = PQexecParams(pg->conn, sql, n_params, NULL, params, NULL, NULL, 0);
+	status = PQresultStatus(res);
+	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+	{
+		log_query_error(pg, res, sql);
+		PQclear(res);
+		return false;
+	}
+	if (row_fn != NULL)
+	{
+		int			rows = PQntuples(res);
+
+		for (int i = 0; i < rows && ok; i++)
+			ok = row_fn(arg, res, i);
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* Row callback of tp_pgsql_query_value: keep the one value. */
+typedef struct single_value
+{
+	const char *purpose;
+	int			rows;
+	char	   *value;
+} single_value;
+
+/* Collect the single value; refuse more than one row or column. */
+static bool
+collect_value(void *arg, const PGresult *res, int row)
+{
+	single_value *sv = arg;
+
+	sv->rows++;
+	if (PQnfields(res) != 1 || row > 0)
+	{
+		if (PQnfields(res) != 1)
+			tp_error(COMPONENT, "query for %s returned %d columns, expected "
+					 "one value", sv->purpose, PQnfields(res));
+		else
+			tp_error(COMPONENT, "query for %s returned more than one row, "
+					 "expected one value", sv->purpose);
+		return false;
+	}
+	if (!PQgetisnull(res, row, 0))
+	{
+		sv->value = strdup(PQgetvalue(res, row, 0));
+		if (sv->value == NULL)
+		{
+			tp_error(COMPONENT, "out of memory");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_query_value(tp_pgsql *pg, const char *sql, int n_params,
+					 const char *const *params, char **value)
+{
+	single_value sv = {pg->purpose, 0, NULL};
+
+	*value = NULL;
+	if (!tp_pgsql_query(pg, sql, n_params, params, collect_value, &sv))
+	{
+		free(sv.value);
+		return false;
+	}
+	if (sv.rows != 1)
+	{
+		tp_error(COMPONENT, "query for %s returned %d rows, expected one value",
+				 pg->purpose, sv.rows);
+		tp_debug(COMPONENT, "the query was: %s", sql);
+		return false;
+	}
+	*value = sv.value;
+	return true;
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_pin_session(tp_pgsql *pg)
+{
+	static const char sql[] =
+		"SELECT pg_catalog.set_config('datestyle', 'ISO', false), "
+		"pg_catalog.set_config('intervalstyle', 'postgres', false), "
+		"pg_catalog.set_config('extra_float_digits', '3', false), "
+		"pg_catalog.set_config('search_path', 'pg_catalog', false)";
+
+	return tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL);
+}
+
+/* See pgsql.h. */
+int
+tp_pgsql_server_version(const tp_pgsql *pg)
+{
+	return pg->conn ? PQserverVersion(pg->conn) : 0;
+}
+
+/* See pgsql.h. */
+void
+tp_pgsql_close(tp_pgsql *pg)
+{
+	if (pg->conn != NULL)
+		PQfinish(pg->conn);
+	pg->conn = NULL;
+	free(pg->purpose);
+	pg->purpose = NULL;
+}

@@ -1,0 +1,68 @@
+/*
+ * pgsql.h
+ *     The one place where teleport talks to PostgreSQL: connect, run a
+ *     query with text parameters, close.
+ *
+ * Every function logs its own errors, once, with the purpose the caller
+ * gave ("the configuration check", "the applier"); callers only return.
+ * Passwords are never logged: a conninfo is only shown redacted.
+ */
+#ifndef TP_PGSQL_H
+#define TP_PGSQL_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+/* A connection and what it is for. */
+typedef struct tp_pgsql
+{
+	PGconn	   *conn;
+	char	   *purpose;		/* for messages, e.g. "the applier" */
+} tp_pgsql;
+
+/*
+ * Called once per result row; return false to stop (the query then counts
+ * as failed, and the callback should have logged why).
+ */
+typedef bool (*tp_pgsql_row_fn) (void *arg, const PGresult *res, int row);
+
+/*
+ * Connect to conninfo (libpq keyword/value or URI; libpq's environment and
+ * .pgpass apply). On success fills *pg (tp_pgsql_close) and returns true;
+ * otherwise logs `could not connect to database "DB" for PURPOSE: MESSAGE`
+ * and returns false with *pg closed.
+ */
+bool		tp_pgsql_connect(tp_pgsql *pg, const char *conninfo,
+							 const char *purpose);
+
+/*
+ * Run sql with n_params text parameters ($1 ...; a NULL element is SQL
+ * NULL), calling row_fn for each result row when it is not NULL. Returns
+ * false after logging when the query fails or row_fn returns false.
+ */
+bool		tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
+						   const char *const *params, tp_pgsql_row_fn row_fn,
+						   void *arg);
+
+/*
+ * Run sql, which must return exactly one row of one column, into *value: a
+ * new string (free), or NULL for SQL NULL. Returns false after logging
+ * otherwise.
+ */
+bool		tp_pgsql_query_value(tp_pgsql *pg, const char *sql, int n_params,
+								 const char *const *params, char **value);
+
+/*
+ * Pin the session settings that values depend on: DateStyle=ISO,
+ * IntervalStyle=postgres, extra_float_digits=3, search_path=pg_catalog.
+ * Returns false after logging.
+ */
+bool		tp_pgsql_pin_session(tp_pgsql *pg);
+
+/* The server's version number (150004), or 0 when not connected. */
+int			tp_pgsql_server_version(const tp_pgsql *pg);
+
+/* Close the connection and free pg's contents; pg may be closed already. */
+void		tp_pgsql_close(tp_pgsql *pg);
+
+#endif							/* TP_PGSQL_H */
