@@ -1,21 +1,27 @@
 /*
  * batch_wire.c
- *     A batch's wire form and the decoding of its change lines, with
- *     jansson.
+ *     A batch's wire form and the decoding of its change lines.
  *
  * The wire form is one header line, a compact JSON object ending in '\n',
  * followed by exactly "data_bytes" bytes of change lines:
  *
  *   {"teleport_batch":1,"kind":"changes","source":"s","target":"t",
  *    "seq":1,"changes":2,"first_tick":10,"last_tick":12,
- *    "apply_schema":"public","data_bytes":180}\n
- *   {"id":1,...}\n{"id":2,...}\n
+ *    "apply_schema":"public","data_bytes":180,"partial":false}\n
+ *   {"op":"c",...}\n{"op":"u",...}\n
  *
  * Parsing is strict: every member of the header is required, none other is
  * allowed (a change of the header is a new TELEPORT_BATCH_FORMAT), and the
  * data must be "changes" non-empty lines, each ending in '\n', with no NUL
  * byte anywhere. Change lines are fully decoded only by tp_change_next; the
  * parse checks that each looks like an object ("{" ... "}").
+ *
+ * The header holds only strings and int64 counts, so jansson reads and
+ * writes it. Change lines (the envelope of teleport/batch.h) carry column
+ * values as PostgreSQL's json renders them, numbers of any length included,
+ * which jansson would round or refuse: they are decoded with json_span, a
+ * strict scanner that locates values without converting them, and before,
+ * after and ddl are handed on as their exact bytes.
  */
 #include "tp_autoconf.h"
 
@@ -28,21 +34,27 @@
 #include <jansson.h>
 
 #include "batch_wire.h"
+#include "json_span.h"
 #include "log.h"
 
-/* What a cursor keeps between calls: the decoded line and the sub-objects. */
+/*
+ * What a cursor keeps between calls: the current change's strings, all
+ * malloc'd (NULL when absent).
+ */
 typedef struct change_state
 {
-	json_t	   *root;			/* the current line; owns schema and table */
-	char	   *key;			/* json_dumps of "key", or NULL */
-	char	   *row;
-	char	   *ddl;
+	char	   *origin;			/* source.name, decoded */
+	char	   *schema;			/* source.schema, decoded */
+	char	   *table;			/* source.table, decoded */
+	char	   *before;			/* the exact bytes of "before" */
+	char	   *after;			/* the exact bytes of "after" */
+	char	   *ddl;			/* the exact bytes of "ddl" */
 } change_state;
 
 /* The header members, in the order tp_batch_header writes them. */
 static const char *const header_members[] = {
 	"teleport_batch", "kind", "source", "target", "seq", "changes",
-	"first_tick", "last_tick", "apply_schema", "data_bytes", NULL
+	"first_tick", "last_tick", "apply_schema", "data_bytes", "partial", NULL
 };
 
 /* Write a one-sentence reason into reason (if any); always returns TP_ERROR. */
@@ -208,7 +220,10 @@ tp_batch_header(const tp_batch *batch)
 		json_object_set_new(obj, "apply_schema",
 							json_string(batch->apply_schema)) != 0 ||
 		json_object_set_new(obj, "data_bytes",
-							json_integer((json_int_t) batch->data_len)) != 0)
+							json_integer((json_int_t) batch->data_len)) != 0 ||
+		json_object_set_new(obj, "partial",
+							json_boolean(TP_HAS_FIELD(batch, tp_batch, flags) &&
+										 (batch->flags & TP_BATCH_PARTIAL) != 0)) != 0)
 	{
 		/* json_string returns NULL for text that is not UTF-8 */
 		json_decref(obj);
@@ -397,6 +412,15 @@ read_header(json_t *obj, tp_batch *b, uint64_t *data_bytes,
 			 b->first_tick, b->last_tick);
 		return false;
 	}
+	value = json_object_get(obj, "partial");
+	if (value == NULL || !json_is_boolean(value))
+	{
+		fail(reason, reason_len,
+			 "the batch header's \"partial\" member is %s",
+			 value == NULL ? "missing" : "not a boolean");
+		return false;
+	}
+	b->flags = json_is_true(value) ? TP_BATCH_PARTIAL : 0;
 	return true;
 }
 
@@ -522,81 +546,174 @@ tp_batch_free(tp_batch *batch)
 static void
 change_state_clear(change_state *state)
 {
-	json_decref(state->root);
-	free(state->key);
-	free(state->row);
+	free(state->origin);
+	free(state->schema);
+	free(state->table);
+	free(state->before);
+	free(state->after);
 	free(state->ddl);
 	memset(state, 0, sizeof(*state));
 }
 
-/* Map an op's wire name to its value; 0 when unknown. */
-static tp_change_op
-parse_op(const char *op)
+/* The ops: wire name, value, and how a reason names one. */
+static const struct
 {
-	static const struct
-	{
-		const char *name;
-		tp_change_op op;
-	}			ops[] = {
-		{"INSERT", TP_CHANGE_INSERT},
-		{"UPDATE", TP_CHANGE_UPDATE},
-		{"DELETE", TP_CHANGE_DELETE},
-		{"TRUNCATE", TP_CHANGE_TRUNCATE},
-		{"DDL", TP_CHANGE_DDL},
-	};
+	const char *name;
+	tp_change_op op;
+	const char *phrase;
+}			change_ops[] = {
+	{"c", TP_CHANGE_INSERT, "an insert (\"c\")"},
+	{"u", TP_CHANGE_UPDATE, "an update (\"u\")"},
+	{"d", TP_CHANGE_DELETE, "a delete (\"d\")"},
+	{"t", TP_CHANGE_TRUNCATE, "a truncate (\"t\")"},
+	{"ddl", TP_CHANGE_DDL, "a ddl event"},
+};
 
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+/* The members of a change line that are read, and those of its source. */
+enum
+{
+	M_OP, M_SOURCE, M_TS_MS, M_BEFORE, M_AFTER, M_DDL, N_LINE_MEMBERS
+};
+static const char *const line_members[N_LINE_MEMBERS] = {
+	"op", "source", "ts_ms", "before", "after", "ddl"
+};
+enum
+{
+	S_NAME, S_SCHEMA, S_TABLE, S_TXID, S_SEQ, S_BATCH, N_SOURCE_MEMBERS
+};
+static const char *const source_members[N_SOURCE_MEMBERS] = {
+	"name", "schema", "table", "txid", "seq", "batch"
+};
+
+/*
+ * Find members names[0, n) of obj (an object span of the checked text) in
+ * one pass: spans[i] is the value of names[i], or has type 0 when obj has
+ * no such member. Other members are ignored; keys are known to be unique.
+ */
+static void
+find_members(const char *text, tp_json_span obj, const char *const *names,
+			 tp_json_span *spans, size_t n)
+{
+	tp_json_members it;
+	tp_json_span value;
+
+	memset(spans, 0, n * sizeof(tp_json_span));
+	tp_json_members_init(&it, text, obj);
+	while (tp_json_members_next(&it, &value))
 	{
-		if (strcmp(op, ops[i].name) == 0)
-			return ops[i].op;
+		for (size_t i = 0; i < n; i++)
+		{
+			if (it.key_len == strlen(names[i]) &&
+				memcmp(it.key, names[i], it.key_len) == 0)
+			{
+				spans[i] = value;
+				break;
+			}
+		}
 	}
-	return (tp_change_op) 0;
+	tp_json_members_done(&it);
 }
 
 /*
- * Read row image member name of line object obj ("key" or "row"): absent or
- * null leaves *text NULL; else it must be an object whose values are
- * strings or null, re-serialised compactly into a malloc'd *text. False
- * with a reason (prefixed by where) otherwise.
+ * Decode v, string member name of the source object (its path in reasons
+ * is "source.<name>"), into a new string in *out. A member that is absent
+ * (type 0) or null leaves *out NULL and is fine only when optional. False
+ * with a reason (prefixed by where) when it is not a non-empty string
+ * without NUL.
  */
 static bool
-row_image(json_t *obj, const char *name, char **text, const char *where,
-		  char *reason, size_t reason_len)
+source_string(const char *line, tp_json_span v, const char *name,
+			  bool optional, char **out, const char *where,
+			  char *reason, size_t reason_len)
 {
-	json_t	   *image = json_object_get(obj, name);
-	const char *column;
-	json_t	   *value;
+	size_t		len;
 
-	*text = NULL;
-	if (image == NULL || json_is_null(image))
+	*out = NULL;
+	if (optional && (v.type == 0 || v.type == TP_JSON_NULL))
 		return true;
-	if (!json_is_object(image))
+	if (v.type != TP_JSON_STRING)
 	{
-		fail(reason, reason_len, "%s: \"%s\" is not a JSON object", where, name);
+		fail(reason, reason_len, "%s: \"source.%s\" is missing or not a string",
+			 where, name);
 		return false;
 	}
-	json_object_foreach(image, column, value)
+	*out = tp_json_string(line, v, &len);
+	if (len == 0 || strlen(*out) != len)
 	{
-		if (!json_is_string(value) && !json_is_null(value))
-		{
-			fail(reason, reason_len,
-				 "%s: the value of column \"%s\" in \"%s\" is not a string or null",
-				 where, column, name);
-			return false;
-		}
-	}
-	*text = json_dumps(image, JSON_COMPACT);
-	if (*text == NULL)
-	{
-		fail(reason, reason_len, "%s: out of memory", where);
+		fail(reason, reason_len, "%s: \"source.%s\" is %s", where, name,
+			 len == 0 ? "empty" : "a string with a NUL character");
 		return false;
 	}
 	return true;
 }
 
 /*
+ * Read v, member label of the line (a path like "source.txid" for
+ * reasons), as an int64 integer into *value; non-negative unless
+ * allow_negative. False with a reason (prefixed by where) otherwise.
+ */
+static bool
+read_integer(const char *line, tp_json_span v, const char *label,
+			 bool allow_negative, int64_t *value, const char *where,
+			 char *reason, size_t reason_len)
+{
+	switch (tp_json_int64(line, v, value))
+	{
+		case TP_JSON_INT_OK:
+			break;
+		case TP_JSON_INT_RANGE:
+			fail(reason, reason_len, "%s: \"%s\" is out of the 64-bit range",
+				 where, label);
+			return false;
+		case TP_JSON_INT_NOT_INTEGER:
+		default:
+			fail(reason, reason_len, "%s: \"%s\" is missing or not an integer",
+				 where, label);
+			return false;
+	}
+	if (!allow_negative && *value < 0)
+	{
+		fail(reason, reason_len, "%s: \"%s\" is negative", where, label);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Copy v, member name of the line ("before", "after" or "ddl"), into a new
+ * NUL-terminated string in *text, its exact bytes. Absent (type 0) or null
+ * leaves *text NULL; anything but an object, or an object with a duplicate
+ * member name, is false with a reason (prefixed by where).
+ */
+static bool
+object_member(const char *line, tp_json_span v, const char *name,
+			  char **text, const char *where, char *reason, size_t reason_len)
+{
+	char		why[128];
+
+	*text = NULL;
+	if (v.type == 0 || v.type == TP_JSON_NULL)
+		return true;
+	if (v.type != TP_JSON_OBJECT)
+	{
+		fail(reason, reason_len, "%s: \"%s\" is not a JSON object or null",
+			 where, name);
+		return false;
+	}
+	if (!tp_json_unique_keys(line, v, why, sizeof(why)))
+	{
+		fail(reason, reason_len, "%s: \"%s\" has a %s", where, name, why);
+		return false;
+	}
+	*text = tp_json_span_dup(line, v);
+	return true;
+}
+
+/*
  * Decode one line (without its '\n') into change, keeping what change
- * points to in state. False with a reason.
+ * points to in state. The line is checked completely as JSON first; its
+ * values are located, never converted (see json_span.h). False with a
+ * reason.
  */
 static bool
 decode_line(const char *line, size_t line_len, uint64_t line_no,
@@ -604,11 +721,14 @@ decode_line(const char *line, size_t line_len, uint64_t line_no,
 			char *reason, size_t reason_len)
 {
 	char		where[64];
-	json_error_t err;
-	json_t	   *obj;
-	json_t	   *member;
-	tp_change_op op;
-	json_t	   *ddl;
+	char		why[160];
+	tp_json_span top;
+	tp_json_span m[N_LINE_MEMBERS];
+	tp_json_span src[N_SOURCE_MEMBERS];
+	const char *phrase = NULL;
+	tp_change_op op = (tp_change_op) 0;
+	bool		before_allowed,
+				after_allowed;
 
 	snprintf(where, sizeof(where), "line %" PRIu64 " of the batch's data",
 			 line_no);
@@ -617,133 +737,123 @@ decode_line(const char *line, size_t line_len, uint64_t line_no,
 		fail(reason, reason_len, "%s contains a NUL byte", where);
 		return false;
 	}
-	obj = json_loadb(line, line_len, JSON_REJECT_DUPLICATES, &err);
-	if (obj == NULL)
+	if (!tp_json_check(line, line_len, &top, why, sizeof(why)))
 	{
-		fail(reason, reason_len, "%s is not valid JSON: %s", where, err.text);
+		fail(reason, reason_len, "%s is not valid JSON: %s", where, why);
 		return false;
 	}
-	state->root = obj;
-	if (!json_is_object(obj))
+	if (top.type != TP_JSON_OBJECT)
 	{
 		fail(reason, reason_len, "%s is not a JSON object", where);
 		return false;
 	}
+	if (!tp_json_unique_keys(line, top, why, sizeof(why)))
+	{
+		fail(reason, reason_len, "%s has a %s", where, why);
+		return false;
+	}
 
-	member = json_object_get(obj, "op");
-	if (member == NULL || !json_is_string(member))
+	find_members(line, top, line_members, m, N_LINE_MEMBERS);
+
+	/* op */
+	if (m[M_OP].type != TP_JSON_STRING)
 	{
 		fail(reason, reason_len, "%s: \"op\" is missing or not a string", where);
 		return false;
 	}
-	op = parse_op(json_string_value(member));
+	for (size_t i = 0; i < sizeof(change_ops) / sizeof(change_ops[0]); i++)
+	{
+		if (tp_json_string_eq(line, m[M_OP], change_ops[i].name))
+		{
+			op = change_ops[i].op;
+			phrase = change_ops[i].phrase;
+		}
+	}
 	if (op == 0)
 	{
-		fail(reason, reason_len, "%s: unknown op \"%s\"", where,
-			 json_string_value(member));
+		char	   *name = tp_json_string(line, m[M_OP], NULL);
+
+		fail(reason, reason_len, "%s: unknown op \"%.32s\"", where, name);
+		free(name);
 		return false;
 	}
 	change->op = op;
 
-	member = json_object_get(obj, "id");
-	if (member == NULL || !json_is_integer(member))
+	/* source */
+	if (m[M_SOURCE].type != TP_JSON_OBJECT)
 	{
-		fail(reason, reason_len, "%s: \"id\" is missing or not an integer",
+		fail(reason, reason_len, "%s: \"source\" is missing or not a JSON object",
 			 where);
 		return false;
 	}
-	change->id = json_integer_value(member);
-	member = json_object_get(obj, "txid");
-	if (member == NULL || !json_is_integer(member))
+	if (!tp_json_unique_keys(line, m[M_SOURCE], why, sizeof(why)))
 	{
-		fail(reason, reason_len, "%s: \"txid\" is missing or not an integer",
-			 where);
+		fail(reason, reason_len, "%s: \"source\" has a %s", where, why);
 		return false;
 	}
-	change->txid = json_integer_value(member);
+	find_members(line, m[M_SOURCE], source_members, src, N_SOURCE_MEMBERS);
+	if (!source_string(line, src[S_NAME], "name", false, &state->origin,
+					   where, reason, reason_len) ||
+		!source_string(line, src[S_SCHEMA], "schema", false, &state->schema,
+					   where, reason, reason_len) ||
+		!source_string(line, src[S_TABLE], "table", op == TP_CHANGE_DDL,
+					   &state->table, where, reason, reason_len) ||
+		!read_integer(line, src[S_TXID], "source.txid", false,
+					  &change->txid, where, reason, reason_len) ||
+		!read_integer(line, src[S_SEQ], "source.seq", false,
+					  &change->seq, where, reason, reason_len) ||
+		!read_integer(line, src[S_BATCH], "source.batch", false,
+					  &change->batch, where, reason, reason_len))
+		return false;
+	if (!read_integer(line, m[M_TS_MS], "ts_ms", true, &change->ts_ms,
+					  where, reason, reason_len))
+		return false;
 
-	member = json_object_get(obj, "schema");
-	if (member == NULL || !json_is_string(member))
+	/* before, after, ddl: which each op has */
+	if (!object_member(line, m[M_BEFORE], "before", &state->before, where,
+					   reason, reason_len) ||
+		!object_member(line, m[M_AFTER], "after", &state->after, where,
+					   reason, reason_len) ||
+		!object_member(line, m[M_DDL], "ddl", &state->ddl, where,
+					   reason, reason_len))
+		return false;
+	before_allowed = op == TP_CHANGE_UPDATE || op == TP_CHANGE_DELETE;
+	after_allowed = op == TP_CHANGE_INSERT || op == TP_CHANGE_UPDATE;
+	if (before_allowed && state->before == NULL)
 	{
-		fail(reason, reason_len, "%s: \"schema\" is missing or not a string",
-			 where);
+		fail(reason, reason_len, "%s: %s has no \"before\"", where, phrase);
 		return false;
 	}
-	change->schema = json_string_value(member);
-	member = json_object_get(obj, "table");
-	if (member != NULL && json_is_string(member))
-		change->table = json_string_value(member);
-	else if (op != TP_CHANGE_DDL || (member != NULL && !json_is_null(member)))
+	if (after_allowed && state->after == NULL)
 	{
-		fail(reason, reason_len, "%s: \"table\" is missing or not a string",
+		fail(reason, reason_len, "%s: %s has no \"after\"", where, phrase);
+		return false;
+	}
+	if ((!before_allowed && state->before != NULL) ||
+		(!after_allowed && state->after != NULL))
+	{
+		fail(reason, reason_len, "%s: %s must have a null or absent \"%s\"",
+			 where, phrase,
+			 state->before != NULL && !before_allowed ? "before" : "after");
+		return false;
+	}
+	if (op == TP_CHANGE_DDL && state->ddl == NULL)
+	{
+		fail(reason, reason_len, "%s: a ddl event has no \"ddl\" object", where);
+		return false;
+	}
+	if (op != TP_CHANGE_DDL && state->ddl != NULL)
+	{
+		fail(reason, reason_len, "%s: only a ddl event has a \"ddl\" member",
 			 where);
 		return false;
 	}
 
-	if (!row_image(obj, "key", &state->key, where, reason, reason_len) ||
-		!row_image(obj, "row", &state->row, where, reason, reason_len))
-		return false;
-	ddl = json_object_get(obj, "ddl");
-	if (ddl != NULL && json_is_null(ddl))
-		ddl = NULL;
-
-	switch (op)
-	{
-		case TP_CHANGE_INSERT:
-		case TP_CHANGE_UPDATE:
-		case TP_CHANGE_DELETE:
-			if (state->key == NULL && op != TP_CHANGE_INSERT)
-			{
-				fail(reason, reason_len, "%s: %s has no \"key\"", where,
-					 op == TP_CHANGE_UPDATE ? "an UPDATE" : "a DELETE");
-				return false;
-			}
-			if (state->row == NULL && op != TP_CHANGE_DELETE)
-			{
-				fail(reason, reason_len, "%s: %s has no \"row\"", where,
-					 op == TP_CHANGE_UPDATE ? "an UPDATE" : "an INSERT");
-				return false;
-			}
-			if (ddl != NULL)
-			{
-				fail(reason, reason_len, "%s: only a DDL has a \"ddl\" member",
-					 where);
-				return false;
-			}
-			break;
-		case TP_CHANGE_TRUNCATE:
-		case TP_CHANGE_DDL:
-			if (state->key != NULL || state->row != NULL)
-			{
-				fail(reason, reason_len, "%s: a %s has a \"key\" or \"row\"",
-					 where, op == TP_CHANGE_DDL ? "DDL" : "TRUNCATE");
-				return false;
-			}
-			if (op == TP_CHANGE_TRUNCATE && ddl != NULL)
-			{
-				fail(reason, reason_len, "%s: only a DDL has a \"ddl\" member",
-					 where);
-				return false;
-			}
-			if (op == TP_CHANGE_DDL)
-			{
-				if (ddl == NULL || !json_is_object(ddl))
-				{
-					fail(reason, reason_len,
-						 "%s: a DDL has no \"ddl\" object", where);
-					return false;
-				}
-				state->ddl = json_dumps(ddl, JSON_COMPACT);
-				if (state->ddl == NULL)
-				{
-					fail(reason, reason_len, "%s: out of memory", where);
-					return false;
-				}
-			}
-			break;
-	}
-	change->key = state->key;
-	change->row = state->row;
+	change->origin = state->origin;
+	change->schema = state->schema;
+	change->table = state->table;
+	change->before = state->before;
+	change->after = state->after;
 	change->ddl = state->ddl;
 	change->line = line;
 	change->line_len = line_len;

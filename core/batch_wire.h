@@ -32,9 +32,19 @@ tp_result	tp_batch_parse(const char *buf, size_t len, tp_batch **batch,
 void		tp_batch_free(tp_batch *batch);
 
 /*
- * Decode the next change line of batch. TP_OK with change filled, TP_OK
- * with change->size == 0 at the end, TP_ERROR with reason for a malformed
- * line (not JSON, unknown op, a row value that is a number, ...).
+ * Decode the next change line of batch: the envelope of teleport/batch.h,
+ * checked completely as JSON (RFC 8259, strict UTF-8, nesting limited,
+ * duplicate member names refused in the line, its "source", "before",
+ * "after" and "ddl") without converting any value. Required: "op" (c, u,
+ * d, t or ddl), "source" with string "name" and "schema" and non-negative
+ * integers "txid", "seq" and "batch", integer "ts_ms", and string
+ * "source.table" except for ddl; "before" (an object) for u and d, "after"
+ * for c and u, each null or absent otherwise; a "ddl" object exactly for
+ * ddl. Unknown members of the line or of "source" are ignored. before,
+ * after and ddl are returned as their exact bytes, so a numeric(40) or -0
+ * survives. TP_OK with change filled, TP_OK with change->size == 0 at the
+ * end, TP_ERROR with a one-sentence reason for a malformed line or a line
+ * count that disagrees with batch->n_changes.
  */
 tp_result	tp_change_next(const tp_batch *batch, tp_change_cursor *cursor,
 						   tp_change *change, char *reason, size_t reason_len);

@@ -114,7 +114,11 @@ print_instance(const tp_config *config)
 	put_line("intervals", "batcher %d ms, transmitter %d ms, applier %d ms,",
 			 iv->batcher, iv->transmitter, iv->applier);
 	put_line("", "vacuum %d ms, ddlwatcher %d ms", iv->vacuum, iv->ddlwatcher);
-	if (config->use_event_triggers)
+	if (config->n_targets == 0)
+		return;					/* not a source: no schema changes to find */
+	if (!config->replicate_ddl)
+		put_line("schema changes", "not replicated (replicate_ddl: false)");
+	else if (config->use_event_triggers)
 		put_line("schema changes", "by event triggers (use_event_triggers)");
 	else
 		put_line("schema changes", "by catalog diff every %d ms", iv->ddlwatcher);

@@ -54,7 +54,8 @@ static const char *const top_keys[] = {
 	"batch_size", "max_events_per_batch", "use_event_triggers",
 	"processing_intervals", "database", "server", "targets",
 	"sentry_endpoint", "plugin_dir", "applier", "applier_options",
-	"source_options", "log_level", NULL
+	"source_options", "log_level", "max_batch_bytes", "queue_retention",
+	"replicate_ddl", NULL
 };
 static const char *const interval_keys[] = {
 	"batcher", "transmitter", "applier", "vacuum", "ddlwatcher", NULL
@@ -679,6 +680,18 @@ read_target(cfg_ctx *cx, const tp_node_pair *pair, tp_target_config *t)
 	}
 	check_keys(cx, map, path, target_keys);
 	read_expressions(cx, map, path, t);
+	if (t->n_expressions > 0)
+	{
+		char		reason[256];
+		const tp_node_pair *expr = tp_node_get_pair(map, "target_expression");
+		char		kpath[CFG_PATH_LEN];
+
+		join_path(kpath, sizeof(kpath), path, "target_expression");
+		if (!tp_table_filter_compile(&t->filter, t->expressions,
+									 t->n_expressions, reason, sizeof(reason)))
+			report(cx, expr->value->line, expr->value->column, kpath, "%s",
+				   reason);
+	}
 	get_string(cx, map, path, "apply_schema", true, true, &t->apply_schema);
 	get_string(cx, map, path, "transport", false, true, &t->transport);
 	if (t->transport == NULL)
@@ -723,7 +736,12 @@ read_top(cfg_ctx *cx, const tp_node *root)
 			&config->batch_size);
 	get_int(cx, root, "", "max_events_per_batch", false, 1, INT64_MAX,
 			&config->max_events_per_batch);
+	get_int(cx, root, "", "max_batch_bytes", false, 1024, INT64_C(1) << 40,
+			&config->max_batch_bytes);
+	get_int(cx, root, "", "queue_retention", false, 60, INT64_MAX,
+			&config->queue_retention);
 	get_bool(cx, root, "", "use_event_triggers", &config->use_event_triggers);
+	get_bool(cx, root, "", "replicate_ddl", &config->replicate_ddl);
 	if (get_string(cx, root, "", "sentry_endpoint", false, false,
 				   &config->sentry_endpoint) == CFG_SET)
 	{
@@ -764,7 +782,10 @@ config_new(const char *name)
 	config->path = tp_xstrdup(name);
 	config->batch_size = 10000;
 	config->max_events_per_batch = 10000;
+	config->max_batch_bytes = INT64_C(16) << 20;
+	config->queue_retention = 7 * 24 * 3600;
 	config->use_event_triggers = false;
+	config->replicate_ddl = true;
 	config->intervals.batcher = 100;
 	config->intervals.transmitter = 100;
 	config->intervals.applier = 100;
@@ -883,6 +904,7 @@ tp_config_free(tp_config *config)
 		for (size_t j = 0; j < t->n_expressions; j++)
 			free(t->expressions[j]);
 		free(t->expressions);
+		tp_table_filter_free(&t->filter);
 		free(t->apply_schema);
 		free(t->transport);
 		endpoint_free(&t->endpoint);

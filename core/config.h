@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <teleport/plugin.h>
 
+#include "table_pattern.h"
 #include "yaml_tree.h"
 
 /* Where a target's batches go: the seed's endpoint, plus HTTP extras. */
@@ -34,6 +35,7 @@ typedef struct tp_target_config
 	char	   *name;			/* its key under targets: */
 	char	  **expressions;	/* target_expression: one pattern or a list */
 	size_t		n_expressions;
+	tp_table_filter filter;		/* the expressions, compiled */
 	char	   *apply_schema;
 	bool		has_endpoint;
 	tp_endpoint_config endpoint;
@@ -84,7 +86,11 @@ typedef struct tp_config
 	tp_node    *root;			/* the parsed document */
 	int64_t		batch_size;		/* default 10000 */
 	int64_t		max_events_per_batch;	/* default 10000 */
+	int64_t		max_batch_bytes;	/* row images per batch; default 16 MiB */
+	int64_t		queue_retention;	/* seconds a target may lag before it is
+									 * marked for resync; default 7 days */
 	bool		use_event_triggers; /* default false */
+	bool		replicate_ddl;	/* capture schema changes; default true */
 	tp_intervals_config intervals;
 	tp_database_config database;
 	bool		has_server;		/* a server: section is present */

@@ -21,6 +21,7 @@
 #include <teleport/teleport.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "conninfo.h"
 #include "daemon.h"
 #include "exit_codes.h"
@@ -29,6 +30,9 @@
 #include "log.h"
 #include "pgsql.h"
 #include "plan.h"
+#include "queue.h"
+#include "sentry.h"
+#include "transmitter.h"
 #include "xalloc.h"
 
 #define LOG_COMPONENT "daemon"
@@ -55,17 +59,15 @@ typedef struct instance
 	bool		db_up;
 	tp_backoff	db_backoff;
 	long long	db_retry_ms;	/* next connection attempt */
+
+	/* the source role: the queue and one transmitter per target */
+	bool		queue_ready;	/* installed on the current connection */
+	tp_transmitter *transmitters;
+	size_t		n_transmitters;
+	long long	tick_due_ms;
+	long long	send_due_ms;
+	long long	vacuum_due_ms;
 } instance;
-
-/* Milliseconds on the monotonic clock. */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* SIGINT, SIGTERM: ask everything to stop. */
 static void
@@ -97,7 +99,7 @@ interval_of(const tp_config *config, tp_role role)
 	switch (role)
 	{
 		case TP_ROLE_CAPTURE_ROWS:
-			return config->intervals.batcher;
+			/* looking for new tables: their rows are copied when found */
 		case TP_ROLE_CAPTURE_DDL:
 			return config->intervals.ddlwatcher;
 		case TP_ROLE_SEND:
@@ -267,13 +269,14 @@ keep_connected(instance *inst)
 				   inst->config->database.name);
 		tp_pgsql_close(&inst->db);
 		inst->db_up = false;
+		inst->queue_ready = false;
 		for (size_t i = 0; i < inst->plan.n; i++)
 		{
 			if (inst->members[i].entry->role != TP_ROLE_RECEIVE)
 				inst->members[i].ready = false;
 		}
 	}
-	if (now_ms() < inst->db_retry_ms)
+	if (tp_clock_ms() < inst->db_retry_ms)
 		return;
 	if (tp_pgsql_connect(&inst->db, inst->conninfo, "the instance") &&
 		tp_pgsql_pin_session(&inst->db))
@@ -286,7 +289,7 @@ keep_connected(instance *inst)
 	tp_pgsql_close(&inst->db);
 	int			wait = tp_backoff_next(&inst->db_backoff);
 
-	inst->db_retry_ms = now_ms() + wait;
+	inst->db_retry_ms = tp_clock_ms() + wait;
 	tp_info(LOG_COMPONENT, "retrying the connection in %d ms (attempt %u)",
 			wait, inst->db_backoff.attempts);
 }
@@ -298,15 +301,20 @@ keep_connected(instance *inst)
 static bool
 run_members(instance *inst)
 {
-	long long	now = now_ms();
+	long long	now = tp_clock_ms();
 
 	for (size_t i = 0; i < inst->plan.n && inst->db_up; i++)
 	{
 		member	   *m = &inst->members[i];
 		tp_result	r;
 
+		/* sources write into the queue: not before it is installed */
+		if (m->entry->kind == TP_PLUGIN_SOURCE && !inst->queue_ready)
+			continue;
 		if (!m->ready)
 		{
+			if (now < m->due_ms)
+				continue;
 			r = member_ready(m, inst->db.conn);
 			if (r == TP_OK)
 				m->ready = true;
@@ -330,6 +338,92 @@ run_members(instance *inst)
 		/* a callback may have found the connection dead */
 		if (PQstatus(inst->db.conn) != CONNECTION_OK)
 			keep_connected(inst);
+	}
+	return true;
+}
+
+/*
+ * A source's own work once its queue is installed: tick and cut batches at
+ * the batcher interval, send at the transmitter interval, maintain the
+ * queue at the vacuum interval. Failures are logged where they happen; a
+ * lost connection is noticed by keep_connected.
+ */
+static void
+run_source(instance *inst)
+{
+	const tp_config *config = inst->config;
+	long long	now = tp_clock_ms();
+
+	if (config->n_targets == 0 || !inst->db_up)
+		return;
+	if (!inst->queue_ready)
+	{
+		/* before any source plugin installs: they write into it */
+		if (!tp_queue_install(&inst->db, config))
+			return;
+		inst->queue_ready = true;
+	}
+	if (now >= inst->tick_due_ms)
+	{
+		bool		ticked = false;
+
+		inst->tick_due_ms = now + config->intervals.batcher;
+		if (tp_queue_tick(&inst->db, 1000, 60000, &ticked))
+		{
+			for (size_t i = 0; i < config->n_targets; i++)
+			{
+				int			made = 0;
+
+				if (!tp_queue_cut_batches(&inst->db, &config->targets[i],
+										  config->max_events_per_batch,
+										  config->max_batch_bytes, &made))
+					break;
+				if (made > 0)
+					inst->send_due_ms = now;	/* no need to wait */
+			}
+		}
+	}
+	if (now >= inst->send_due_ms)
+	{
+		inst->send_due_ms = now + config->intervals.transmitter;
+		for (size_t i = 0; i < inst->n_transmitters; i++)
+		{
+			if (!tp_transmitter_run(&inst->transmitters[i], &inst->db,
+									config->database.name, 100))
+				break;
+		}
+	}
+	if (now >= inst->vacuum_due_ms)
+	{
+		inst->vacuum_due_ms = now + config->intervals.vacuum;
+		tp_queue_vacuum(&inst->db, config->queue_retention);
+	}
+}
+
+/*
+ * One transmitter per target, sending through the target's transport
+ * instance. Returns false after logging when a transport cannot send.
+ */
+static bool
+make_transmitters(instance *inst)
+{
+	inst->transmitters = tp_xcalloc(inst->config->n_targets, sizeof(tp_transmitter));
+	for (size_t i = 0; i < inst->plan.n; i++)
+	{
+		member	   *m = &inst->members[i];
+		const tp_transport_callbacks *cb = m->entry->plugin->callbacks;
+
+		if (m->entry->role != TP_ROLE_SEND)
+			continue;
+		if (cb->send == NULL)
+		{
+			tp_error(LOG_COMPONENT, "%s names transport \"%s\", which cannot send (it has only a receiving half)",
+					 m->entry->wanted_by, m->entry->plugin_name);
+			return false;
+		}
+		tp_transmitter_init(&inst->transmitters[inst->n_transmitters++],
+							tp_config_target(inst->config, m->entry->target),
+							m->ctx, cb);
 	}
 	return true;
 }
@@ -361,10 +455,11 @@ main_loop(instance *inst)
 	while (!tp_host_stop_requested())
 	{
 		keep_connected(inst);
+		run_source(inst);
 		if (!run_members(inst))
 			return TP_EXIT_FAILURE;
-		nap(inst->db_up ? tick : (inst->db_retry_ms - now_ms() < tick
-								  ? inst->db_retry_ms - now_ms() : tick));
+		nap(inst->db_up ? tick : (inst->db_retry_ms - tp_clock_ms() < tick
+								  ? inst->db_retry_ms - tp_clock_ms() : tick));
 	}
 	tp_info(LOG_COMPONENT, "stop requested; shutting down");
 	return TP_EXIT_OK;
@@ -380,6 +475,7 @@ instance_free(instance *inst)
 			tp_host_ctx_free(inst->members[i].ctx);
 		free(inst->members);
 	}
+	free(inst->transmitters);
 	tp_pgsql_close(&inst->db);
 	tp_plan_free(&inst->plan);
 	tp_loader_free(&inst->set);
@@ -391,6 +487,7 @@ int
 tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dirs)
 {
 	instance	inst;
+	tp_sentry  *sentry = NULL;
 	int			status;
 
 	memset(&inst, 0, sizeof(inst));
@@ -419,6 +516,14 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 		return status;
 	}
 
+	/* the first thread of the process: only now that plugins are loaded */
+	if (config->sentry_endpoint != NULL)
+	{
+		sentry = tp_sentry_start(config->sentry_endpoint,
+								 "teleport@" PACKAGE_VERSION, config->database.name);
+		if (sentry != NULL)
+			tp_log_set_sink(tp_sentry_capture, sentry);
+	}
 	install_signal_handlers();
 	tp_backoff_init(&inst.db_backoff, 100, 30000);
 	inst.members = tp_xcalloc(inst.plan.n, sizeof(member));
@@ -439,6 +544,8 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 		else
 			m->started = true;
 	}
+	if (status == TP_EXIT_OK && !make_transmitters(&inst))
+		status = TP_EXIT_PLUGIN;
 	if (status == TP_EXIT_OK)
 	{
 		tp_info(LOG_COMPONENT, "instance \"%s\" running (teleport %s, %zu plugin instances)",
@@ -451,5 +558,10 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 			member_stop(&inst.members[i]);
 	}
 	instance_free(&inst);
+	if (sentry != NULL)
+	{
+		tp_log_set_sink(NULL, NULL);
+		tp_sentry_stop(sentry, 2000);
+	}
 	return status;
 }

@@ -132,6 +132,22 @@ host_stopping(const tp_plugin_ctx *ctx)
 	return tp_host_stop_requested();
 }
 
+/* host->table_selected: does any target of the instance select the table? */
+static bool
+host_table_selected(const tp_plugin_ctx *ctx, const char *schema,
+					const char *table)
+{
+	const tp_config *config = host_of(ctx)->config;
+
+	for (size_t i = 0; i < config->n_targets; i++)
+	{
+		if (config->targets[i].n_expressions > 0 &&
+			tp_table_filter_match(&config->targets[i].filter, schema, table))
+			return true;
+	}
+	return false;
+}
+
 /* host->free. */
 static void
 host_free(void *ptr)
@@ -156,6 +172,7 @@ static const tp_host_api host_api = {
 	.deliver = host_deliver,
 	.stopping = host_stopping,
 	.free = host_free,
+	.table_selected = host_table_selected,
 };
 
 /* See host.h. */

@@ -18,7 +18,6 @@
 #include "exit_codes.h"
 #include "loader.h"
 #include "log.h"
-#include "sentry.h"
 
 int			main(int argc, char **argv);
 
@@ -40,7 +39,6 @@ static int
 run_with_config(const tp_cli *cli)
 {
 	tp_config  *config = NULL;
-	tp_sentry  *sentry = NULL;
 	const char *dirs;
 	int			status;
 
@@ -53,22 +51,7 @@ run_with_config(const tp_cli *cli)
 	if (cli->command == TP_CMD_CHECK_CONFIG)
 		status = tp_cmd_check_config(config, dirs);
 	else
-	{
-		if (config->sentry_endpoint != NULL)
-		{
-			sentry = tp_sentry_start(config->sentry_endpoint,
-									 "teleport@" PACKAGE_VERSION,
-									 config->database.name);
-			if (sentry != NULL)
-				tp_log_set_sink(tp_sentry_capture, sentry);
-		}
 		status = tp_daemon_run(config, cli, dirs);
-		if (sentry != NULL)
-		{
-			tp_log_set_sink(NULL, NULL);
-			tp_sentry_stop(sentry, 2000);
-		}
-	}
 	tp_config_free(config);
 	return status;
 }

@@ -62,9 +62,10 @@ tp_plan_build(const tp_config *config, tp_plan *plan)
 	if (config->n_targets > 0)
 	{
 		add_source(plan, config, TP_ROLE_CAPTURE_ROWS, "trigger", "targets");
-		add_source(plan, config, TP_ROLE_CAPTURE_DDL,
-				   config->use_event_triggers ? "event-trigger" : "schema-diff",
-				   "use_event_triggers");
+		if (config->replicate_ddl)
+			add_source(plan, config, TP_ROLE_CAPTURE_DDL,
+					   config->use_event_triggers ? "event-trigger" : "schema-diff",
+					   "use_event_triggers");
 	}
 	for (size_t i = 0; i < config->n_targets; i++)
 	{

@@ -2,7 +2,8 @@
  * plan.h
  *     Which plugins an instance uses, in which role, derived from its config:
  *     the trigger source always on a source (an instance with targets), the
- *     event-trigger or schema-diff source by use_event_triggers, each
+ *     event-trigger or schema-diff source by use_event_triggers (unless
+ *     replicate_ddl is false), each
  *     target's transport, and, on an instance with a server section, the
  *     receiving transport and the applier.
  */

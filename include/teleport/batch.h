@@ -7,16 +7,28 @@
  * (source, target, seq); seq starts at 1 and has no gaps for one pair.
  *
  * Its changes travel as "data": UTF-8 text, one JSON object per line, each
- * line ending in '\n', in source commit order. A change line looks like
+ * line ending in '\n', in source commit order. Each line is a change event
+ * in an envelope modelled on Debezium's:
  *
- *   {"id":42,"txid":7311,"op":"UPDATE","schema":"public","table":"t",
- *    "key":{"id":"1"},"row":{"id":"2","note":null}}
+ *   {"op":"u","before":{"id":1},"after":{"id":2,"note":null,"f":-0},
+ *    "source":{"name":"finops-db","schema":"public","table":"t",
+ *              "txid":7311,"seq":42,"batch":3},
+ *    "ts_ms":1795000000000}
  *
- * Row images ("key", "row") are JSON objects that map a column name to the
- * column's text representation as PostgreSQL printed it (a JSON string), or
- * to null. Values are never JSON numbers: a JSON library must not be able to
- * round them. A DDL event has op "DDL" and a "ddl" member (an object that the
- * DDL source plugins define). A TRUNCATE has neither key nor row.
+ * op is "c" (insert), "u" (update), "d" (delete), "t" (truncate) or "ddl".
+ * before is the old key (u, d), after the new row (c, u); otherwise null.
+ * A "ddl" event carries a "ddl" object that the DDL source plugins define.
+ * source.name is the change's origin: the instance where it was first
+ * written, kept when a chain forwards it; txid is the source transaction
+ * (64-bit, with epoch), seq the event's position in the source's queue
+ * (commit order within a transaction), batch the batch's seq. ts_ms is the
+ * time of the tick that closed the batch (there is no commit time).
+ *
+ * Column values in before and after are exactly as PostgreSQL's json type
+ * renders them (numbers as numbers, with every digit and sign, -0 included;
+ * NaN and Infinity as strings). Never pass them through a JSON library's
+ * number type: jansson, for one, would round a numeric(40) or refuse it.
+ * The host's change_next keeps them as text.
  *
  * On the wire (transports) a batch is its header line, a JSON object that
  * carries the fields of tp_batch below, followed by data; the host's
@@ -51,32 +63,44 @@ typedef struct tp_batch
 	const char *apply_schema;	/* the schema the target applies into */
 	const char *data;			/* change lines; not NUL-terminated */
 	size_t		data_len;
+	uint32_t	flags;			/* TP_BATCH_* below */
 } tp_batch;
+
+/*
+ * More parts of the same source transaction follow in the next batches of
+ * this (source, target): apply them all in one target transaction. A source
+ * transaction larger than one batch is split into such parts.
+ */
+#define TP_BATCH_PARTIAL 0x1
 
 typedef enum tp_change_op
 {
-	TP_CHANGE_INSERT = 1,
-	TP_CHANGE_UPDATE = 2,
-	TP_CHANGE_DELETE = 3,
-	TP_CHANGE_TRUNCATE = 4,
-	TP_CHANGE_DDL = 5
+	TP_CHANGE_INSERT = 1,		/* "c" */
+	TP_CHANGE_UPDATE = 2,		/* "u" */
+	TP_CHANGE_DELETE = 3,		/* "d" */
+	TP_CHANGE_TRUNCATE = 4,		/* "t" */
+	TP_CHANGE_DDL = 5			/* "ddl" */
 } tp_change_op;
 
 /*
  * One change, as the host's change_next service decodes it from a batch's
  * data. The strings are owned by the cursor and stay valid until the next
- * call on the same cursor or change_cursor_done.
+ * call on the same cursor or change_cursor_done. before, after and ddl are
+ * JSON text exactly as they stand in the line (values unconverted).
  */
 typedef struct tp_change
 {
 	uint32_t	size;
 	tp_change_op op;
-	int64_t		id;				/* event id: commit order within a txid */
-	int64_t		txid;			/* source transaction (64-bit, with epoch) */
-	const char *schema;
-	const char *table;
-	const char *key;			/* JSON object text, or NULL */
-	const char *row;			/* JSON object text, or NULL */
+	const char *origin;			/* source.name */
+	const char *schema;			/* source.schema */
+	const char *table;			/* source.table; NULL for some DDL */
+	int64_t		txid;			/* source.txid */
+	int64_t		seq;			/* source.seq: the event's queue position */
+	int64_t		batch;			/* source.batch */
+	int64_t		ts_ms;			/* tick time, ms since the epoch */
+	const char *before;			/* JSON object text, or NULL */
+	const char *after;			/* JSON object text, or NULL */
 	const char *ddl;			/* JSON object text for TP_CHANGE_DDL, or NULL */
 	const char *line;			/* the whole line, without its '\n' */
 	size_t		line_len;

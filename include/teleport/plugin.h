@@ -160,6 +160,13 @@ struct tp_host_api
 
 	/* Free memory the host returned to the plugin. */
 	void		(*free) (void *ptr);
+
+	/*
+	 * Source plugins: whether schema.table is selected by the
+	 * target_expression of at least one of this instance's targets.
+	 */
+	bool		(*table_selected) (const tp_plugin_ctx *ctx, const char *schema,
+								   const char *table);
 };
 
 /*

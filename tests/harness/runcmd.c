@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "runcmd.h"
 
 extern char **environ;
@@ -58,16 +59,6 @@ capture_read(capture *c)
 	return true;
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The child's side of tp_run_cmd: wire the pipes, set env, exec. */
 static void
 run_child(char *const argv[], char *const env[], int out_fd, int err_fd)
@@ -95,7 +86,7 @@ tp_run_cmd(char *const argv[], char *const env[], int timeout_s,
 	capture		caps[2] = {{0}, {0}};
 	pid_t		pid;
 	int			wstatus = 0;
-	long long	deadline = now_ms() + (long long) timeout_s * 1000;
+	long long	deadline = tp_clock_ms() + (long long) timeout_s * 1000;
 	bool		killed = false;
 
 	memset(res, 0, sizeof(*res));
@@ -120,7 +111,7 @@ tp_run_cmd(char *const argv[], char *const env[], int timeout_s,
 	while (caps[0].fd >= 0 || caps[1].fd >= 0)
 	{
 		struct pollfd pfd[2];
-		long long	left = deadline - now_ms();
+		long long	left = deadline - tp_clock_ms();
 
 		if (left <= 0 && !killed)
 		{
@@ -197,26 +188,39 @@ tp_cmd_result_free(tp_cmd_result *res)
 
 /* See runcmd.h. */
 pid_t
+tp_spawn_split(char *const argv[], char *const env[], const char *out_path,
+			   const char *err_path)
+{
+	int			out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int			err = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	pid_t		pid = -1;
+
+	if (out >= 0 && err >= 0)
+	{
+		fflush(NULL);
+		pid = fork();
+		if (pid == 0)
+			run_child(argv, env, out, err);
+	}
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
+	return pid;
+}
+
+/* See runcmd.h. */
+pid_t
 tp_spawn(char *const argv[], char *const env[], const char *log_path)
 {
-	int			fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	pid_t		pid;
-
-	if (fd < 0)
-		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
-		run_child(argv, env, fd, fd);
-	close(fd);
-	return pid;
+	return tp_spawn_split(argv, env, log_path, log_path);
 }
 
 /* See runcmd.h. */
 int
 tp_wait_exit(pid_t pid, int timeout_s)
 {
-	long long	deadline = now_ms() + (long long) timeout_s * 1000;
+	long long	deadline = tp_clock_ms() + (long long) timeout_s * 1000;
 	int			wstatus;
 
 	for (;;)
@@ -227,7 +231,7 @@ tp_wait_exit(pid_t pid, int timeout_s)
 			break;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		if (now_ms() >= deadline)
+		if (tp_clock_ms() >= deadline)
 			return -1;
 		usleep(20000);
 	}
@@ -269,7 +273,7 @@ tp_read_file(const char *path)
 bool
 tp_wait_for_text(const char *path, const char *needle, int timeout_s)
 {
-	long long	deadline = now_ms() + (long long) timeout_s * 1000;
+	long long	deadline = tp_clock_ms() + (long long) timeout_s * 1000;
 
 	for (;;)
 	{
@@ -279,7 +283,7 @@ tp_wait_for_text(const char *path, const char *needle, int timeout_s)
 		free(text);
 		if (found)
 			return true;
-		if (now_ms() >= deadline)
+		if (tp_clock_ms() >= deadline)
 			return false;
 		usleep(50000);
 	}

@@ -38,6 +38,10 @@ void		tp_cmd_result_free(tp_cmd_result *res);
  */
 pid_t		tp_spawn(char *const argv[], char *const env[], const char *log_path);
 
+/* The same with stdout appended to out_path and stderr to err_path. */
+pid_t		tp_spawn_split(char *const argv[], char *const env[],
+						   const char *out_path, const char *err_path);
+
 /*
  * Wait up to timeout_s seconds for pid to exit; returns its status as in
  * tp_cmd_result, or -1 on time-out (the process is then left running).

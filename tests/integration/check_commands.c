@@ -42,13 +42,13 @@ START_TEST(test_version_and_help)
 	tp_cmd_result res;
 	char		expect[64];
 
-	ck_assert(tp_run_teleport(&res, "--version", NULL));
+	ck_assert(tp_run_teleport(&res, "--version", (char *) NULL));
 	ck_assert_int_eq(res.status, TP_EXIT_OK);
 	snprintf(expect, sizeof(expect), "teleport %s (plugin ABI 1.0)", PACKAGE_VERSION);
 	ck_assert_msg(tp_contains(res.out, expect), "out: %s", res.out);
 	tp_cmd_result_free(&res);
 
-	ck_assert(tp_run_teleport(&res, "--help", NULL));
+	ck_assert(tp_run_teleport(&res, "--help", (char *) NULL));
 	ck_assert_int_eq(res.status, TP_EXIT_OK);
 	ck_assert(tp_contains(res.out, "teleport -config FILE [-mode replication|initial-load]"));
 	tp_cmd_result_free(&res);
@@ -59,7 +59,7 @@ START_TEST(test_usage_error_exit_status)
 {
 	tp_cmd_result res;
 
-	ck_assert(tp_run_teleport(&res, "-mode", "initial-load", NULL));
+	ck_assert(tp_run_teleport(&res, "-mode", "initial-load", (char *) NULL));
 	ck_assert_int_eq(res.status, TP_EXIT_USAGE);
 	ck_assert(tp_contains(res.err, "-config FILE is required"));
 	ck_assert(tp_contains(res.err, "Usage:"));
@@ -73,7 +73,7 @@ START_TEST(test_list_plugins)
 	tp_cmd_result res;
 	char	   *dir = plugins("good");
 
-	ck_assert(tp_run_teleport(&res, "--list-plugins", "--plugin-dir", dir, NULL));
+	ck_assert(tp_run_teleport(&res, "--list-plugins", "--plugin-dir", dir, (char *) NULL));
 	ck_assert_msg(res.status == TP_EXIT_OK, "status %d, err: %s", res.status, res.err);
 	ck_assert_msg(tp_contains(res.out, "testgood     transport  1.2.3       1.0"),
 				  "out: %s", res.out);
@@ -89,7 +89,7 @@ START_TEST(test_list_builtin_plugins)
 	tp_cmd_result res;
 
 	/* the default path: $TELEPORT_PLUGIN_DIR, the build tree's plugins */
-	ck_assert(tp_run_teleport(&res, "--list-plugins", NULL));
+	ck_assert(tp_run_teleport(&res, "--list-plugins", (char *) NULL));
 	ck_assert_msg(res.status == TP_EXIT_OK, "status %d, err: %s", res.status, res.err);
 	ck_assert_msg(tp_contains(res.out, "stdout") && tp_contains(res.out, "file "),
 				  "out: %s", res.out);
@@ -104,7 +104,7 @@ assert_refused(const char *sub, const char *expect)
 	tp_cmd_result res;
 	char	   *dir = plugins(sub);
 
-	ck_assert(tp_run_teleport(&res, "--list-plugins", "--plugin-dir", dir, NULL));
+	ck_assert(tp_run_teleport(&res, "--list-plugins", "--plugin-dir", dir, (char *) NULL));
 	ck_assert_msg(res.status == TP_EXIT_PLUGIN, "%s: status %d", sub, res.status);
 	ck_assert_msg(tp_contains(res.err, expect), "%s: err: %s", sub, res.err);
 	ck_assert(tp_contains(res.out, "1 file(s) refused"));
@@ -128,7 +128,7 @@ START_TEST(test_run_refuses_duplicate)
 	char		dirs[8192];
 
 	snprintf(dirs, sizeof(dirs), "%s:%s", good, dup);
-	ck_assert(tp_run_teleport(&res, "--list-plugins", "--plugin-dir", dirs, NULL));
+	ck_assert(tp_run_teleport(&res, "--list-plugins", "--plugin-dir", dirs, (char *) NULL));
 	ck_assert_int_eq(res.status, TP_EXIT_PLUGIN);
 	ck_assert_msg(tp_contains(res.err, "two plugins are named \"testgood\""), "err: %s", res.err);
 	tp_cmd_result_free(&res);
@@ -157,7 +157,7 @@ START_TEST(test_run_missing_and_wrong_kind)
 		"    apply_schema: \"test\"\n"
 		"    transport: testgood\n", &dir);
 
-	ck_assert(tp_run_teleport(&res, "-config", path, "--plugin-dir", good, NULL));
+	ck_assert(tp_run_teleport(&res, "-config", path, "--plugin-dir", good, (char *) NULL));
 	ck_assert_msg(res.status == TP_EXIT_PLUGIN, "status %d, err: %s", res.status, res.err);
 	ck_assert_msg(tp_contains(res.err, "targets names source plugin \"trigger\", which is not in the plugin path"),
 				  "err: %s", res.err);
@@ -190,7 +190,7 @@ START_TEST(test_plugin_options_checked)
 		"    colour: blue\n"
 		"applier: testapplier\n", &dir);
 
-	ck_assert(tp_run_teleport(&res, "-config", path, "--plugin-dir", good, NULL));
+	ck_assert(tp_run_teleport(&res, "-config", path, "--plugin-dir", good, (char *) NULL));
 	ck_assert_msg(res.status == TP_EXIT_PLUGIN, "status %d, err: %s", res.status, res.err);
 	ck_assert_msg(tp_contains(res.err, "teleport.yml:8:12: server.options.count"), "err: %s", res.err);
 	ck_assert_msg(tp_contains(res.err, "teleport.yml:9:5: server.options.colour"), "err: %s", res.err);
@@ -212,7 +212,7 @@ START_TEST(test_invalid_config_and_log_format)
 		"  port: \"fifty\"\n", &dir);
 	regex_t		re;
 
-	ck_assert(tp_run_teleport(&res, "-config", path, NULL));
+	ck_assert(tp_run_teleport(&res, "-config", path, (char *) NULL));
 	ck_assert_msg(res.status == TP_EXIT_CONFIG, "status %d, err: %s", res.status, res.err);
 	ck_assert_msg(tp_contains(res.err, "teleport.yml:3:9: database.port"), "err: %s", res.err);
 	/* one line per event: time, level, component */
@@ -222,7 +222,7 @@ START_TEST(test_invalid_config_and_log_format)
 	regfree(&re);
 	tp_cmd_result_free(&res);
 
-	ck_assert(tp_run_teleport(&res, "-config", "/nonexistent/teleport.yml", NULL));
+	ck_assert(tp_run_teleport(&res, "-config", "/nonexistent/teleport.yml", (char *) NULL));
 	ck_assert_int_eq(res.status, TP_EXIT_CONFIG);
 	ck_assert_msg(tp_contains(res.err, "/nonexistent/teleport.yml"), "err: %s", res.err);
 	tp_cmd_result_free(&res);
@@ -247,7 +247,7 @@ START_TEST(test_load_target_must_exist)
 		"    transport: testgood\n", &dir);
 
 	ck_assert(tp_run_teleport(&res, "-config", path, "-mode", "initial-load",
-							  "-load-target", "nosuch", "--plugin-dir", good, NULL));
+							  "-load-target", "nosuch", "--plugin-dir", good, (char *) NULL));
 	ck_assert_msg(res.status == TP_EXIT_USAGE, "status %d, err: %s", res.status, res.err);
 	ck_assert_msg(tp_contains(res.err, "-load-target \"nosuch\" is not a target of"), "err: %s", res.err);
 	tp_cmd_result_free(&res);

@@ -2,12 +2,14 @@
  * check_daemon.c
  *     An instance's life cycle against a real PostgreSQL: plugins started,
  *     the database connection made (and retried with backoff while the
- *     server is down), plugins stopped in reverse order on SIGTERM, exit 0.
- *     The test plugins note each callback in a marker file.
+ *     server is down), plugins stopped in reverse order on SIGTERM, exit 0;
+ *     errors reported to Sentry (a local HTTP sink) when sentry_endpoint is
+ *     set. The test plugins note each callback in a marker file.
  */
 #include "tp_autoconf.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include "checkmain.h"
 #include "exit_codes.h"
+#include "httpsink.h"
 #include "pgcluster.h"
 #include "runcmd.h"
 
@@ -48,13 +51,18 @@ create_db(const char *db)
 	free(conninfo);
 }
 
-/* Write the config of a receiving instance on database db and start it. */
+/*
+ * Write the config of a receiving instance on database db of the cluster's
+ * socket directory at port, with the top-level settings extra (NULL: none)
+ * appended, and start it. No proxy is used, so that HTTP goes to 127.0.0.1.
+ */
 static void
-instance_start(instance *inst, const char *db)
+instance_start(instance *inst, const char *db, int port, const char *extra)
 {
 	char		text[4096];
 	char		plugins[4096];
 	char	   *argv[8];
+	char	   *env[] = {"no_proxy=*", "NO_PROXY=*", NULL};
 
 	inst->dir = tp_make_temp_dir("tp-daemon");
 	ck_assert_ptr_nonnull(inst->dir);
@@ -80,9 +88,10 @@ instance_start(instance *inst, const char *db)
 			 "    count: 7\n"
 			 "applier: testapplier\n"
 			 "applier_options:\n"
-			 "  marker: \"%s\"\n",
-			 db, cluster->dir, cluster->port, TP_CLUSTER_SUPERUSER,
-			 inst->marker, inst->marker);
+			 "  marker: \"%s\"\n"
+			 "%s",
+			 db, cluster->dir, port, TP_CLUSTER_SUPERUSER,
+			 inst->marker, inst->marker, extra != NULL ? extra : "");
 	inst->config = tp_write_file(inst->dir, "edge.yml", text);
 	ck_assert_ptr_nonnull(inst->config);
 	snprintf(plugins, sizeof(plugins), "%s/good", getenv("TP_TEST_PLUGINS"));
@@ -92,7 +101,7 @@ instance_start(instance *inst, const char *db)
 	argv[3] = "--plugin-dir";
 	argv[4] = plugins;
 	argv[5] = NULL;
-	inst->pid = tp_spawn(argv, NULL, inst->log);
+	inst->pid = tp_spawn(argv, env, inst->log);
 	ck_assert_int_gt(inst->pid, 0);
 }
 
@@ -140,7 +149,7 @@ START_TEST(test_life_cycle)
 	char	   *marker;
 
 	create_db("life_cycle");
-	instance_start(&inst, "life_cycle");
+	instance_start(&inst, "life_cycle", cluster->port, NULL);
 	ck_assert_msg(tp_wait_for_text(inst.marker, "prepare testapplier", 30),
 				  "the applier was never prepared");
 	ck_assert(tp_wait_for_text(inst.marker, "receive_start testgood", 10));
@@ -168,7 +177,7 @@ START_TEST(test_database_down_at_start)
 
 	create_db("down_at_start");
 	ck_assert(tp_cluster_stop(cluster));
-	instance_start(&inst, "down_at_start");
+	instance_start(&inst, "down_at_start", cluster->port, NULL);
 	ck_assert_msg(tp_wait_for_text(inst.log, "retrying the connection in", 20),
 				  "no retry was logged");
 	ck_assert(tp_wait_for_text(inst.log, "(attempt 2)", 20));
@@ -188,6 +197,72 @@ START_TEST(test_database_down_at_start)
 }
 END_TEST
 
+/*
+ * Whether req is a Sentry event of the instance "edge" for its failure to
+ * connect: posted to project 8's store with the DSN's public key, level
+ * error.
+ */
+static bool
+is_connect_error_event(const tp_httpsink_request *req, void *arg)
+{
+	const char *auth = tp_httpsink_header_value(req, "X-Sentry-Auth");
+	json_t	   *event;
+	const char *level;
+	const char *server_name;
+	const char *message;
+	bool		match;
+
+	(void) arg;
+	if (strcmp(req->method, "POST") != 0 ||
+		strcmp(req->url, "/api/8/store/") != 0 ||
+		!tp_contains(auth, "sentry_key=publickey"))
+		return false;
+	event = json_loads(req->body, 0, NULL);
+	level = json_string_value(json_object_get(event, "level"));
+	server_name = json_string_value(json_object_get(event, "server_name"));
+	message = json_string_value(json_object_get(event, "message"));
+	match = level != NULL && strcmp(level, "error") == 0 &&
+		server_name != NULL && strcmp(server_name, "edge") == 0 &&
+		tp_contains(message, "could not connect to database");
+	json_decref(event);
+	return match;
+}
+
+/*
+ * With sentry_endpoint set, the error of a failed database connection
+ * reaches the Sentry server, and the instance still stops cleanly.
+ */
+START_TEST(test_errors_reach_sentry)
+{
+	instance	inst;
+	tp_httpsink *sink = tp_httpsink_start(200);
+	char		extra[256];
+	char	   *log;
+
+	ck_assert_ptr_nonnull(sink);
+	snprintf(extra, sizeof(extra),
+			 "sentry_endpoint: \"http://publickey@127.0.0.1:%u/8\"\n",
+			 tp_httpsink_port(sink));
+	/* nothing listens on the next port: every connection attempt fails */
+	instance_start(&inst, "sentry", cluster->port + 1, extra);
+	if (tp_httpsink_wait_match(sink, is_connect_error_event, NULL, 20000) == NULL)
+	{
+		log = tp_read_file(inst.log);
+		kill(inst.pid, SIGKILL);
+		tp_wait_exit(inst.pid, 10);
+		instance_free(&inst);
+		ck_abort_msg("no connection error reached Sentry (%d requests), log:\n%s",
+					 tp_httpsink_count(sink), log);
+	}
+	log = tp_read_file(inst.log);
+	ck_assert_msg(tp_contains(log, "could not connect to database"), "log:\n%s", log);
+	free(log);
+	instance_stop(&inst);
+	instance_free(&inst);
+	tp_httpsink_stop(sink);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 daemon_suite(void)
@@ -199,6 +274,7 @@ daemon_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_life_cycle);
 	tcase_add_test(tc, test_database_down_at_start);
+	tcase_add_test(tc, test_errors_reach_sentry);
 	suite_add_tcase(s, tc);
 	return s;
 }

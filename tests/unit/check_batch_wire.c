@@ -13,20 +13,33 @@
 #include "batch_wire.h"
 #include "checkmain.h"
 
-/* A 40-digit numeric value, which a double or an int64 would round. */
-#define BIG_NUMBER "1234567890123456789012345678901234567890.5"
+/* A 45-digit numeric value, which a double or an int64 would round. */
+#define BIG_NUMBER "123456789012345678901234567890123456789012345"
+
+/*
+ * A source member of origin "finops-db", schema "public" and batch 42, with
+ * table (a '"table":..,' piece or ""), txid and seq (number literals).
+ */
+#define SOURCE(table, txid, seq) "\"source\":{\"name\":\"finops-db\"," \
+	"\"schema\":\"public\"," table "\"txid\":" txid ",\"seq\":" seq ",\"batch\":42}"
 
 /* The change lines of the round-trip batch: every op, odd values. */
 static const char sample_data[] =
-	"{\"id\":1,\"txid\":7311,\"op\":\"INSERT\",\"schema\":\"public\",\"table\":\"t\","
-	"\"row\":{\"id\":\"1\",\"n\":\"" BIG_NUMBER "\",\"note\":null}}\n"
-	"{\"id\":2,\"txid\":7311,\"op\":\"UPDATE\",\"schema\":\"public\",\"table\":\"t\","
-	"\"key\":{\"id\":\"1\"},\"row\":{\"id\":\"2\",\"note\":\"\U0001F600 \\\"q\\\" \\\\ b\"}}\n"
-	"{\"id\":3,\"txid\":7312,\"op\":\"DELETE\",\"schema\":\"public\",\"table\":\"t\","
-	"\"key\":{\"id\":\"2\"}}\n"
-	"{\"id\":4,\"txid\":7313,\"op\":\"TRUNCATE\",\"schema\":\"s p\",\"table\":\"t\\\"x\"}\n"
-	"{\"id\":5,\"txid\":7314,\"op\":\"DDL\",\"schema\":\"public\","
-	"\"ddl\":{\"command\":\"CREATE TABLE\",\"query\":\"create table u (a int)\",\"n\":3}}\n";
+	"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1,\"n\":" BIG_NUMBER
+	",\"z\":-0,\"e\":1e400,\"f\":0.1,\"neg\":-98765432109876543210987,"
+	"\"note\":null},"
+	SOURCE("\"table\":\"t\",", "7311", "1") ",\"ts_ms\":1795000000000}\n"
+	"{\"op\":\"u\",\"before\":{\"id\":1},\"after\":{\"id\":2,"
+	"\"note\":\"\U0001F600 \\\"q\\\" \\\\ b\",\"e\":\"\\u00e9\\ud83d\\ude00\"},"
+	SOURCE("\"table\":\"t\",", "7311", "2") ",\"ts_ms\":1795000000000}\n"
+	"{\"op\":\"d\",\"before\":{\"id\":2},"
+	SOURCE("\"table\":\"t\",", "7312", "3") ",\"ts_ms\":1795000000000}\n"
+	"{\"ts_ms\":1795000000001,\"op\":\"t\",\"future\":{\"x\":[1,2.5e9]},"
+	"\"source\":{\"lsn\":\"0/1\",\"name\":\"n\\u00e9\",\"schema\":\"s p\","
+	"\"table\":\"t\\\"x\",\"txid\":9223372036854775807,\"seq\":0,\"batch\":42}}\n"
+	"{\"op\":\"ddl\",\"before\":null,\"after\":null,"
+	"\"ddl\":{\"command\":\"CREATE TABLE\",\"query\":\"create table u (a int)\",\"n\":3},"
+	SOURCE("", "7314", "5") ",\"ts_ms\":1795000000002}\n";
 
 /* A batch over data (a string literal), with fixed header fields. */
 static tp_batch
@@ -76,9 +89,15 @@ START_TEST(test_header_text)
 			 "{\"teleport_batch\":1,\"kind\":\"changes\",\"source\":\"src\","
 			 "\"target\":\"my-target\",\"seq\":42,\"changes\":5,"
 			 "\"first_tick\":10,\"last_tick\":12,\"apply_schema\":\"test\","
-			 "\"data_bytes\":%zu}\n", strlen(sample_data));
+			 "\"data_bytes\":%zu,\"partial\":false}\n", strlen(sample_data));
 	ck_assert_str_eq(header, expected);
 	free(header);
+
+	b.flags = TP_BATCH_PARTIAL;
+	header = tp_batch_header(&b);
+	ck_assert_ptr_nonnull(strstr(header, "\"partial\":true}"));
+	free(header);
+	b.flags = 0;
 
 	b.kind = TP_BATCH_LOAD;
 	header = tp_batch_header(&b);
@@ -122,7 +141,10 @@ END_TEST
 START_TEST(test_round_trip)
 {
 	tp_batch	b = make_batch(sample_data, 5);
-	char	   *header = tp_batch_header(&b);
+	char	   *header;
+
+	b.flags = TP_BATCH_PARTIAL;
+	header = tp_batch_header(&b);
 	size_t		len;
 	char	   *buf = concat(header, b.data, b.data_len, &len);
 	tp_batch   *p = NULL;
@@ -142,6 +164,7 @@ START_TEST(test_round_trip)
 	ck_assert_uint_eq(p->n_changes, 5);
 	ck_assert_uint_eq(p->first_tick, 10);
 	ck_assert_uint_eq(p->last_tick, 12);
+	ck_assert_uint_eq(p->flags, TP_BATCH_PARTIAL);
 	ck_assert_uint_eq(p->data_len, b.data_len);
 	ck_assert_int_eq(memcmp(p->data, b.data, b.data_len), 0);
 
@@ -197,10 +220,16 @@ typedef struct bad_wire
 } bad_wire;
 
 #define H(members) "{\"teleport_batch\":1,\"kind\":\"changes\",\"source\":\"s\"," \
-	"\"target\":\"t\",\"first_tick\":1,\"last_tick\":2,\"apply_schema\":\"a\"," members "}\n"
+	"\"target\":\"t\",\"first_tick\":1,\"last_tick\":2,\"apply_schema\":\"a\"," \
+	"\"partial\":false," members "}\n"
+#define H_NO_PARTIAL(members) "{\"teleport_batch\":1,\"kind\":\"changes\"," \
+	"\"source\":\"s\",\"target\":\"t\",\"first_tick\":1,\"last_tick\":2," \
+	"\"apply_schema\":\"a\"," members "}\n"
 #define LINE "{\"id\":1}\n"
 
 static const bad_wire bad_wires[] = {
+	{H_NO_PARTIAL("\"seq\":1,\"changes\":0,\"data_bytes\":0"), 0, "\"partial\" member is missing"},
+	{H_NO_PARTIAL("\"seq\":1,\"changes\":0,\"data_bytes\":0,\"partial\":1"), 0, "\"partial\" member is not a boolean"},
 	{"", 0, "empty"},
 	{"{\"teleport_batch\":1", 0, "header line does not end in a newline"},
 	{"not json\n", 0, "not valid JSON"},
@@ -341,17 +370,21 @@ START_TEST(test_change_each_op)
 
 	ck_assert_int_eq(tp_batch_parse(buf, len, &p, reason, sizeof(reason)), TP_OK);
 
-	/* INSERT: row kept digit for digit, no key */
+	/* insert: after kept byte for byte, numbers never converted */
 	ck_assert_int_eq(tp_change_next(p, &cur, &ch, reason, sizeof(reason)), TP_OK);
 	ck_assert_uint_eq(ch.size, sizeof(tp_change));
 	ck_assert_int_eq(ch.op, TP_CHANGE_INSERT);
-	ck_assert_int_eq(ch.id, 1);
-	ck_assert_int_eq(ch.txid, 7311);
+	ck_assert_str_eq(ch.origin, "finops-db");
 	ck_assert_str_eq(ch.schema, "public");
 	ck_assert_str_eq(ch.table, "t");
-	ck_assert_ptr_null(ch.key);
-	ck_assert_str_eq(ch.row,
-					 "{\"id\":\"1\",\"n\":\"" BIG_NUMBER "\",\"note\":null}");
+	ck_assert_int_eq(ch.txid, 7311);
+	ck_assert_int_eq(ch.seq, 1);
+	ck_assert_int_eq(ch.batch, 42);
+	ck_assert_int_eq(ch.ts_ms, 1795000000000LL);
+	ck_assert_ptr_null(ch.before);
+	ck_assert_str_eq(ch.after,
+					 "{\"id\":1,\"n\":" BIG_NUMBER ",\"z\":-0,\"e\":1e400,"
+					 "\"f\":0.1,\"neg\":-98765432109876543210987,\"note\":null}");
 	ck_assert_ptr_null(ch.ddl);
 	ck_assert_ptr_eq(ch.line, p->data);
 	line1_end = strchr(p->data, '\n');
@@ -359,39 +392,49 @@ START_TEST(test_change_each_op)
 	ck_assert_uint_eq(cur.index, 1);
 	ck_assert_uint_eq(cur.offset, ch.line_len + 1);
 
-	/* UPDATE: unicode, quotes and backslashes come back as they were sent */
+	/* update: unicode, escapes and quotes come back exactly as sent */
 	ck_assert_int_eq(tp_change_next(p, &cur, &ch, reason, sizeof(reason)), TP_OK);
 	ck_assert_int_eq(ch.op, TP_CHANGE_UPDATE);
-	ck_assert_int_eq(ch.id, 2);
-	ck_assert_str_eq(ch.key, "{\"id\":\"1\"}");
-	ck_assert_str_eq(ch.row,
-					 "{\"id\":\"2\",\"note\":\"\U0001F600 \\\"q\\\" \\\\ b\"}");
-	ck_assert_ptr_nonnull(strstr(sample_data, ch.row));
+	ck_assert_int_eq(ch.seq, 2);
+	ck_assert_str_eq(ch.before, "{\"id\":1}");
+	ck_assert_str_eq(ch.after,
+					 "{\"id\":2,\"note\":\"\U0001F600 \\\"q\\\" \\\\ b\","
+					 "\"e\":\"\\u00e9\\ud83d\\ude00\"}");
+	ck_assert_ptr_nonnull(strstr(sample_data, ch.after));
 
-	/* DELETE: key only */
+	/* delete: before only (after absent) */
 	ck_assert_int_eq(tp_change_next(p, &cur, &ch, reason, sizeof(reason)), TP_OK);
 	ck_assert_int_eq(ch.op, TP_CHANGE_DELETE);
 	ck_assert_int_eq(ch.txid, 7312);
-	ck_assert_str_eq(ch.key, "{\"id\":\"2\"}");
-	ck_assert_ptr_null(ch.row);
+	ck_assert_int_eq(ch.seq, 3);
+	ck_assert_str_eq(ch.before, "{\"id\":2}");
+	ck_assert_ptr_null(ch.after);
 
-	/* TRUNCATE: neither; names decoded from JSON escapes */
+	/*
+	 * truncate: neither; names decoded from JSON escapes; members in any
+	 * order; unknown members of the line and of source ignored
+	 */
 	ck_assert_int_eq(tp_change_next(p, &cur, &ch, reason, sizeof(reason)), TP_OK);
 	ck_assert_int_eq(ch.op, TP_CHANGE_TRUNCATE);
+	ck_assert_str_eq(ch.origin, "n\u00e9");
 	ck_assert_str_eq(ch.schema, "s p");
 	ck_assert_str_eq(ch.table, "t\"x");
-	ck_assert_ptr_null(ch.key);
-	ck_assert_ptr_null(ch.row);
+	ck_assert_int_eq(ch.txid, INT64_MAX);
+	ck_assert_int_eq(ch.seq, 0);
+	ck_assert_int_eq(ch.ts_ms, 1795000000001LL);
+	ck_assert_ptr_null(ch.before);
+	ck_assert_ptr_null(ch.after);
 	ck_assert_ptr_null(ch.ddl);
 
-	/* DDL: no table, ddl object as text (its values may be anything) */
+	/* ddl: no table, before and after null, ddl object as its bytes */
 	ck_assert_int_eq(tp_change_next(p, &cur, &ch, reason, sizeof(reason)), TP_OK);
 	ck_assert_int_eq(ch.op, TP_CHANGE_DDL);
-	ck_assert_int_eq(ch.id, 5);
+	ck_assert_int_eq(ch.txid, 7314);
 	ck_assert_ptr_null(ch.table);
 	ck_assert_str_eq(ch.ddl,
 					 "{\"command\":\"CREATE TABLE\",\"query\":\"create table u (a int)\",\"n\":3}");
-	ck_assert_ptr_null(ch.key);
+	ck_assert_ptr_null(ch.before);
+	ck_assert_ptr_null(ch.after);
 
 	/* the end, and it stays the end */
 	ck_assert_int_eq(tp_change_next(p, &cur, &ch, reason, sizeof(reason)), TP_OK);
@@ -411,21 +454,46 @@ START_TEST(test_change_each_op)
 }
 END_TEST
 
-START_TEST(test_change_unicode_escapes)
+/* The source member of the test lines below. */
+#define SRC "\"source\":{\"name\":\"n\",\"schema\":\"public\",\"table\":\"t\"," \
+	"\"txid\":2,\"seq\":3,\"batch\":4}"
+#define TS "\"ts_ms\":5"
+
+START_TEST(test_change_exact_values)
 {
-	/* \u escapes (a surrogate pair) decode to UTF-8 and stay text */
+	/* whitespace, number spellings and escapes survive as they stand */
 	static const char data[] =
-		"{\"id\":1,\"txid\":2,\"op\":\"INSERT\",\"schema\":\"\\u00e9\",\"table\":\"t\","
-		"\"row\":{\"e\":\"\\ud83d\\ude00\",\"n\":\"0.10\",\"s\":\"a\\\\\\\"b\\n\"}}\n";
-	tp_batch	b = make_batch(data, 1);
+		"{\"op\":\"u\",\"before\": { \"id\" : -0 } ,\"after\":{\"id\":-0,"
+		"\"n\":-123456789012345678901234567890.000000000000001,"
+		"\"x\":1E+400,\"y\":-1e-400,\"s\":\"a\\\\\\\"b\\n\\u0000\\/\","
+		"\"j\":{\"k\":[1,{\"k\":2,\"k\":3}]},\"nan\":\"NaN\"}," SRC "," TS "}\n"
+		"{\"op\":\"ddl\",\"ddl\":{},\"source\":{\"name\":\"n\",\"schema\":\"p\","
+		"\"table\":null,\"txid\":0,\"seq\":0,\"batch\":0},\"ts_ms\":-1}\n"
+		"{\"op\":\"ddl\",\"ddl\":{\"q\":null}," SRC "," TS "}\n";
+	tp_batch	b = make_batch(data, 3);
 	tp_change_cursor cur = new_cursor();
 	tp_change	ch;
-	char		reason[256];
+	char		reason[256] = "";
 
 	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
-	ck_assert_str_eq(ch.schema, "\u00e9");
-	ck_assert_str_eq(ch.row,
-					 "{\"e\":\"\U0001F600\",\"n\":\"0.10\",\"s\":\"a\\\\\\\"b\\n\"}");
+	ck_assert_str_eq(ch.before, "{ \"id\" : -0 }");
+	/* nested json values may repeat keys (PostgreSQL's json keeps them) */
+	ck_assert_str_eq(ch.after,
+					 "{\"id\":-0,\"n\":-123456789012345678901234567890.000000000000001,"
+					 "\"x\":1E+400,\"y\":-1e-400,\"s\":\"a\\\\\\\"b\\n\\u0000\\/\","
+					 "\"j\":{\"k\":[1,{\"k\":2,\"k\":3}]},\"nan\":\"NaN\"}");
+
+	/* a ddl event may have a null table, and a negative ts_ms is read */
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_int_eq(ch.op, TP_CHANGE_DDL);
+	ck_assert_ptr_null(ch.table);
+	ck_assert_str_eq(ch.ddl, "{}");
+	ck_assert_int_eq(ch.ts_ms, -1);
+
+	/* ... or a table */
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_str_eq(ch.table, "t");
+	ck_assert_str_eq(ch.ddl, "{\"q\":null}");
 	tp_change_cursor_done(&cur);
 }
 END_TEST
@@ -437,36 +505,116 @@ typedef struct bad_line
 	const char *reason;
 } bad_line;
 
-#define PRE "{\"id\":1,\"txid\":2,\"schema\":\"public\",\"table\":\"t\","
+/* The pieces of a source member, to build ones with a piece changed. */
+#define SRC_WITH(members) "\"source\":{" members "}"
+#define SRC_IDS "\"txid\":2,\"seq\":3,\"batch\":4"
+#define SRC_NAMES "\"name\":\"n\",\"schema\":\"public\",\"table\":\"t\""
+#define C_AFTER "{\"op\":\"c\",\"after\":{\"a\":1},"
 
 static const bad_line bad_lines[] = {
-	{PRE "\"op\":\"INSERT\",\"row\":{\"n\":12345678901234567890123}}\n", "not valid JSON"},
-	{PRE "\"op\":\"INSERT\",\"row\":{\"n\":1}}\n", "column \"n\" in \"row\" is not a string or null"},
-	{PRE "\"op\":\"INSERT\",\"row\":{\"n\":1.5}}\n", "column \"n\" in \"row\" is not a string or null"},
-	{PRE "\"op\":\"INSERT\",\"row\":{\"b\":true}}\n", "column \"b\" in \"row\" is not a string or null"},
-	{PRE "\"op\":\"INSERT\",\"row\":{\"a\":[\"1\"]}}\n", "column \"a\" in \"row\" is not a string or null"},
-	{PRE "\"op\":\"INSERT\",\"row\":{\"o\":{}}}\n", "column \"o\" in \"row\" is not a string or null"},
-	{PRE "\"op\":\"UPDATE\",\"key\":{\"id\":1},\"row\":{}}\n", "column \"id\" in \"key\""},
-	{PRE "\"op\":\"INSERT\",\"row\":[\"1\"]}\n", "\"row\" is not a JSON object"},
-	{PRE "\"op\":\"INSERT\"}\n", "an INSERT has no \"row\""},
-	{PRE "\"op\":\"UPDATE\",\"key\":{\"id\":\"1\"}}\n", "an UPDATE has no \"row\""},
-	{PRE "\"op\":\"UPDATE\",\"row\":{\"id\":\"1\"}}\n", "an UPDATE has no \"key\""},
-	{PRE "\"op\":\"DELETE\"}\n", "a DELETE has no \"key\""},
-	{PRE "\"op\":\"TRUNCATE\",\"row\":{}}\n", "a TRUNCATE has a \"key\" or \"row\""},
-	{PRE "\"op\":\"INSERT\",\"row\":{},\"ddl\":{}}\n", "only a DDL has a \"ddl\" member"},
-	{PRE "\"op\":\"DDL\"}\n", "a DDL has no \"ddl\" object"},
-	{PRE "\"op\":\"DDL\",\"ddl\":\"create table x ()\"}\n", "a DDL has no \"ddl\" object"},
-	{PRE "\"op\":\"MERGE\"}\n", "unknown op \"MERGE\""},
-	{PRE "\"op\":7}\n", "\"op\" is missing or not a string"},
-	{"{\"txid\":2,\"op\":\"TRUNCATE\",\"schema\":\"p\",\"table\":\"t\"}\n", "\"id\" is missing"},
-	{"{\"id\":1,\"txid\":\"2\",\"op\":\"TRUNCATE\",\"schema\":\"p\",\"table\":\"t\"}\n", "\"txid\" is missing or not an integer"},
-	{"{\"id\":1,\"txid\":2,\"op\":\"TRUNCATE\",\"table\":\"t\"}\n", "\"schema\" is missing"},
-	{"{\"id\":1,\"txid\":2,\"op\":\"TRUNCATE\",\"schema\":\"p\"}\n", "\"table\" is missing"},
-	{"{\"id\":1,\"txid\":2,\"op\":\"TRUNCATE\",\"schema\":\"p\",\"table\":3}\n", "\"table\" is missing or not a string"},
-	{PRE "\"op\":\"TRUNCATE\",\"op\":\"TRUNCATE\"}\n", "duplicate"},
-	{"{\"id\":1,\"txid\":2}x\n", "not valid JSON"},
-	{"[]\n", "not a JSON object"},
-	{PRE "\"op\":\"TRUNCATE\"}", "does not end in a newline"},
+	/* op */
+	{"{\"after\":{}," SRC "," TS "}\n", "line 1 of the batch's data: \"op\" is missing or not a string"},
+	{"{\"op\":7,\"after\":{}," SRC "," TS "}\n", "\"op\" is missing or not a string"},
+	{"{\"op\":null}\n", "\"op\" is missing or not a string"},
+	{"{\"op\":\"INSERT\",\"after\":{}," SRC "," TS "}\n", "unknown op \"INSERT\""},
+	{"{\"op\":\"C\",\"after\":{}," SRC "," TS "}\n", "unknown op \"C\""},
+	{"{\"op\":\"c\\u0000\",\"after\":{}," SRC "," TS "}\n", "unknown op \"c\""},
+	/* source */
+	{C_AFTER TS "}\n", "\"source\" is missing or not a JSON object"},
+	{C_AFTER "\"source\":\"db\"," TS "}\n", "\"source\" is missing or not a JSON object"},
+	{C_AFTER "\"source\":null," TS "}\n", "\"source\" is missing or not a JSON object"},
+	{C_AFTER SRC_WITH("\"schema\":\"p\",\"table\":\"t\"," SRC_IDS) "," TS "}\n",
+	"\"source.name\" is missing or not a string"},
+	{C_AFTER SRC_WITH("\"name\":3,\"schema\":\"p\",\"table\":\"t\"," SRC_IDS) "," TS "}\n",
+	"\"source.name\" is missing or not a string"},
+	{C_AFTER SRC_WITH("\"name\":\"\",\"schema\":\"p\",\"table\":\"t\"," SRC_IDS) "," TS "}\n",
+	"\"source.name\" is empty"},
+	{C_AFTER SRC_WITH("\"name\":\"a\\u0000b\",\"schema\":\"p\",\"table\":\"t\"," SRC_IDS) "," TS "}\n",
+	"\"source.name\" is a string with a NUL character"},
+	{C_AFTER SRC_WITH("\"name\":\"n\",\"table\":\"t\"," SRC_IDS) "," TS "}\n",
+	"\"source.schema\" is missing or not a string"},
+	{C_AFTER SRC_WITH("\"name\":\"n\",\"schema\":[],\"table\":\"t\"," SRC_IDS) "," TS "}\n",
+	"\"source.schema\" is missing or not a string"},
+	{C_AFTER SRC_WITH("\"name\":\"n\",\"schema\":\"p\"," SRC_IDS) "," TS "}\n",
+	"\"source.table\" is missing or not a string"},
+	{C_AFTER SRC_WITH("\"name\":\"n\",\"schema\":\"p\",\"table\":\"\"," SRC_IDS) "," TS "}\n",
+	"\"source.table\" is empty"},
+	{"{\"op\":\"t\"," SRC_WITH("\"name\":\"n\",\"schema\":\"p\",\"table\":null," SRC_IDS) "," TS "}\n",
+	"\"source.table\" is missing or not a string"},
+	{"{\"op\":\"ddl\",\"ddl\":{}," SRC_WITH("\"name\":\"n\",\"schema\":\"p\",\"table\":3," SRC_IDS) "," TS "}\n",
+	"\"source.table\" is missing or not a string"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"seq\":3,\"batch\":4") "," TS "}\n",
+	"\"source.txid\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":\"2\",\"seq\":3,\"batch\":4") "," TS "}\n",
+	"\"source.txid\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":2.0,\"seq\":3,\"batch\":4") "," TS "}\n",
+	"\"source.txid\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":1e3,\"seq\":3,\"batch\":4") "," TS "}\n",
+	"\"source.txid\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":-1,\"seq\":3,\"batch\":4") "," TS "}\n",
+	"\"source.txid\" is negative"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":9223372036854775808,\"seq\":3,\"batch\":4") "," TS "}\n",
+	"\"source.txid\" is out of the 64-bit range"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":2,\"batch\":4") "," TS "}\n",
+	"\"source.seq\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":2,\"seq\":-3,\"batch\":4") "," TS "}\n",
+	"\"source.seq\" is negative"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":2,\"seq\":3") "," TS "}\n",
+	"\"source.batch\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":2,\"seq\":3,\"batch\":null") "," TS "}\n",
+	"\"source.batch\" is missing or not an integer"},
+	/* ts_ms */
+	{C_AFTER SRC "}\n", "\"ts_ms\" is missing or not an integer"},
+	{C_AFTER SRC ",\"ts_ms\":\"5\"}\n", "\"ts_ms\" is missing or not an integer"},
+	{C_AFTER SRC ",\"ts_ms\":5.5}\n", "\"ts_ms\" is missing or not an integer"},
+	{C_AFTER SRC ",\"ts_ms\":-92233720368547758080}\n", "\"ts_ms\" is out of the 64-bit range"},
+	/* before, after and ddl by op */
+	{"{\"op\":\"u\",\"before\":[1],\"after\":{}," SRC "," TS "}\n", "\"before\" is not a JSON object or null"},
+	{"{\"op\":\"c\",\"after\":\"x\"," SRC "," TS "}\n", "\"after\" is not a JSON object or null"},
+	{"{\"op\":\"c\",\"after\":0," SRC "," TS "}\n", "\"after\" is not a JSON object or null"},
+	{"{\"op\":\"c\"," SRC "," TS "}\n", "an insert (\"c\") has no \"after\""},
+	{"{\"op\":\"c\",\"after\":null," SRC "," TS "}\n", "an insert (\"c\") has no \"after\""},
+	{"{\"op\":\"c\",\"before\":{},\"after\":{}," SRC "," TS "}\n", "an insert (\"c\") must have a null or absent \"before\""},
+	{"{\"op\":\"u\",\"after\":{}," SRC "," TS "}\n", "an update (\"u\") has no \"before\""},
+	{"{\"op\":\"u\",\"before\":{}," SRC "," TS "}\n", "an update (\"u\") has no \"after\""},
+	{"{\"op\":\"d\"," SRC "," TS "}\n", "a delete (\"d\") has no \"before\""},
+	{"{\"op\":\"d\",\"before\":{},\"after\":{}," SRC "," TS "}\n", "a delete (\"d\") must have a null or absent \"after\""},
+	{"{\"op\":\"t\",\"before\":{}," SRC "," TS "}\n", "a truncate (\"t\") must have a null or absent \"before\""},
+	{"{\"op\":\"t\",\"after\":{}," SRC "," TS "}\n", "a truncate (\"t\") must have a null or absent \"after\""},
+	{"{\"op\":\"ddl\",\"after\":{},\"ddl\":{}," SRC "," TS "}\n", "a ddl event must have a null or absent \"after\""},
+	{"{\"op\":\"ddl\"," SRC "," TS "}\n", "a ddl event has no \"ddl\" object"},
+	{"{\"op\":\"ddl\",\"ddl\":null," SRC "," TS "}\n", "a ddl event has no \"ddl\" object"},
+	{"{\"op\":\"ddl\",\"ddl\":\"create table x ()\"," SRC "," TS "}\n", "\"ddl\" is not a JSON object or null"},
+	{"{\"op\":\"c\",\"after\":{},\"ddl\":{}," SRC "," TS "}\n", "only a ddl event has a \"ddl\" member"},
+	{"{\"op\":\"t\",\"ddl\":{}," SRC "," TS "}\n", "only a ddl event has a \"ddl\" member"},
+	/* duplicate member names */
+	{"{\"op\":\"t\",\"op\":\"t\"," SRC "," TS "}\n", "has a duplicate member name \"op\""},
+	{"{\"op\":\"t\",\"x\":1," SRC "," TS ",\"x\":2}\n", "has a duplicate member name \"x\""},
+	{"{\"op\":\"t\",\"\\u006fp\":\"t\"," SRC "," TS "}\n", "has a duplicate member name \"op\""},
+	{"{\"op\":\"t\"," SRC_WITH(SRC_NAMES "," SRC_IDS ",\"txid\":2") "," TS "}\n",
+	"\"source\" has a duplicate member name \"txid\""},
+	{C_AFTER SRC_WITH(SRC_NAMES "," SRC_IDS ",\"lsn\":1,\"lsn\":1") "," TS "}\n",
+	"\"source\" has a duplicate member name \"lsn\""},
+	{"{\"op\":\"c\",\"after\":{\"a\":1,\"a\":1}," SRC "," TS "}\n", "\"after\" has a duplicate member name \"a\""},
+	{"{\"op\":\"d\",\"before\":{\"a\":1,\"b\":1,\"a\":2}," SRC "," TS "}\n", "\"before\" has a duplicate member name \"a\""},
+	{"{\"op\":\"ddl\",\"ddl\":{\"q\":1,\"q\":1}," SRC "," TS "}\n", "\"ddl\" has a duplicate member name \"q\""},
+	/* not JSON */
+	{"{\"op\":\"t\"," SRC "," TS ",}\n", "is not valid JSON: trailing comma in an object at byte"},
+	{"{\"op\":\"t\"," SRC "," TS ",\"x\":\"abc}\n", "is not valid JSON: unterminated string starting at byte"},
+	{C_AFTER "\"b\":\"a\\qb\"," SRC "," TS "}\n", "is not valid JSON: invalid escape \"\\q\" in a string at byte 32"},
+	{"{\"op\":\"c\",\"after\":{\"a\":\"\xff\"}," SRC "," TS "}\n", "is not valid JSON: invalid UTF-8 in a string at byte 24"},
+	{"{\"op\":\"c\",\"after\":{\"a\":\"\xc0\x80\"}," SRC "," TS "}\n", "invalid UTF-8"},
+	{"{\"op\":\"c\",\"after\":{\"a\":012}," SRC "," TS "}\n", "is not valid JSON: invalid number: leading zero at byte 23"},
+	{"{\"op\":\"c\",\"after\":{\"a\":1.}," SRC "," TS "}\n", "is not valid JSON: invalid number"},
+	{"{\"op\":\"c\",\"after\":{\"a\":NaN}," SRC "," TS "}\n", "is not valid JSON: unexpected character \"N\""},
+	{"{\"op\":\"c\",\"after\":{\"a\":\"\\ud800\"}," SRC "," TS "}\n", "is not valid JSON: unpaired high surrogate \\ud800"},
+	{"{\"op\":\"c\",\"after\":{\"a\":\"\\udc00x\"}," SRC "," TS "}\n", "is not valid JSON: unpaired low surrogate"},
+	{"{\"op\":\"c\",\"after\":{\"a\":\"tab\there\"}," SRC "," TS "}\n", "is not valid JSON: control character 0x09"},
+	{"{\"op\":\"t\"," SRC "," TS "} {}\n", "is not valid JSON: unexpected data after the JSON value"},
+	{"{\"op\":\"t\"," SRC "," TS "}x\n", "is not valid JSON: unexpected data after the JSON value"},
+	{"[]\n", "line 1 of the batch's data is not a JSON object"},
+	{"\"op\"\n", "line 1 of the batch's data is not a JSON object"},
+	{"{\"op\":\"t\"," SRC "," TS "}", "does not end in a newline"},
 	{"\n", "line 1 of the batch's data is empty"},
 };
 
@@ -482,8 +630,76 @@ START_TEST(test_change_refusals)
 				  == TP_ERROR, "accepted: %s", l->line);
 	ck_assert_msg(strstr(reason, l->reason) != NULL,
 				  "reason \"%s\" lacks \"%s\"", reason, l->reason);
+	ck_assert_msg(strncmp(reason, "line 1 of the batch's data", 26) == 0,
+				  "reason \"%s\" does not name the line", reason);
+	ck_assert_int_ne(reason[strlen(reason) - 1], '.');
 	ck_assert_uint_eq(ch.size, 0);
+	ck_assert_ptr_null(ch.after);
 	ck_assert_uint_eq(cur.index, 0);
+	ck_assert_uint_eq(cur.offset, 0);
+	tp_change_cursor_done(&cur);
+}
+END_TEST
+
+/* A line whose after's column "a" holds depth nested arrays, malloc'd. */
+static char *
+deep_line(int depth)
+{
+	static const char head[] = "{\"op\":\"c\",\"after\":{\"a\":";
+	static const char tail[] = "}," SRC "," TS "}\n";
+	size_t		len = strlen(head) + 2 * (size_t) depth + 1 + strlen(tail);
+	char	   *s = malloc(len + 1);
+	char	   *p = s;
+
+	ck_assert_ptr_nonnull(s);
+	memcpy(p, head, strlen(head));
+	p += strlen(head);
+	memset(p, '[', (size_t) depth);
+	p += depth;
+	*p++ = '1';
+	memset(p, ']', (size_t) depth);
+	p += depth;
+	memcpy(p, tail, strlen(tail) + 1);
+	return s;
+}
+
+START_TEST(test_change_depth_limit)
+{
+	/* the line is level 1 and after level 2: 62 arrays reach 64 */
+	char	   *ok = deep_line(62);
+	char	   *deep = deep_line(63);
+	tp_batch	b;
+	tp_change_cursor cur = new_cursor();
+	tp_change	ch;
+	char		reason[256] = "";
+
+	b = make_batch(ok, 1);
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_ptr_nonnull(strstr(ok, ch.after));
+	tp_change_cursor_done(&cur);
+
+	cur = new_cursor();
+	b = make_batch(deep, 1);
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_ERROR);
+	ck_assert_ptr_nonnull(strstr(reason,
+								 "is not valid JSON: arrays and objects nested deeper than 64 levels at byte"));
+	tp_change_cursor_done(&cur);
+	free(ok);
+	free(deep);
+}
+END_TEST
+
+START_TEST(test_change_nul_byte)
+{
+	char		data[] = "{\"op\":\"t\"," SRC "," TS ",\"x\":\"a b\"}\n";
+	tp_batch	b = make_batch(data, 1);
+	tp_change_cursor cur = new_cursor();
+	tp_change	ch;
+	char		reason[256] = "";
+
+	*strchr(data, ' ') = '\0';	/* data_len still counts the whole line */
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_ERROR);
+	ck_assert_str_eq(reason, "line 1 of the batch's data contains a NUL byte");
 	tp_change_cursor_done(&cur);
 }
 END_TEST
@@ -491,8 +707,8 @@ END_TEST
 START_TEST(test_change_second_line_bad)
 {
 	static const char data[] =
-		"{\"id\":1,\"txid\":2,\"op\":\"TRUNCATE\",\"schema\":\"p\",\"table\":\"t\"}\n"
-		"{\"id\":2,\"txid\":2,\"op\":\"INSERT\",\"schema\":\"p\",\"table\":\"t\",\"row\":{\"a\":false}}\n";
+		"{\"op\":\"t\"," SRC "," TS "}\n"
+		"{\"op\":\"c\",\"after\":{\"a\":false,}," SRC "," TS "}\n";
 	tp_batch	b = make_batch(data, 2);
 	tp_change_cursor cur = new_cursor();
 	tp_change	ch;
@@ -501,15 +717,15 @@ START_TEST(test_change_second_line_bad)
 	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
 	ck_assert_int_eq(ch.op, TP_CHANGE_TRUNCATE);
 	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_ERROR);
-	ck_assert_ptr_nonnull(strstr(reason, "line 2 of the batch's data"));
+	ck_assert_ptr_nonnull(strstr(reason, "line 2 of the batch's data is not valid JSON: trailing comma"));
+	ck_assert_uint_eq(cur.index, 1);
 	tp_change_cursor_done(&cur);
 }
 END_TEST
 
 START_TEST(test_change_cursor_checks)
 {
-	static const char data[] =
-		"{\"id\":1,\"txid\":2,\"op\":\"TRUNCATE\",\"schema\":\"p\",\"table\":\"t\"}\n";
+	static const char data[] = "{\"op\":\"t\"," SRC "," TS "}\n";
 	tp_batch	b = make_batch(data, 1);
 	tp_change_cursor cur;
 	tp_change	ch;
@@ -560,9 +776,11 @@ batch_wire_suite(void)
 
 	tc = tcase_create("change");
 	tcase_add_test(tc, test_change_each_op);
-	tcase_add_test(tc, test_change_unicode_escapes);
+	tcase_add_test(tc, test_change_exact_values);
 	tcase_add_loop_test(tc, test_change_refusals, 0,
 						(int) (sizeof(bad_lines) / sizeof(bad_lines[0])));
+	tcase_add_test(tc, test_change_depth_limit);
+	tcase_add_test(tc, test_change_nul_byte);
 	tcase_add_test(tc, test_change_second_line_bad);
 	tcase_add_test(tc, test_change_cursor_checks);
 	suite_add_tcase(s, tc);

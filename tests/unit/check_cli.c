@@ -48,7 +48,7 @@ START_TEST(test_seed_spelling)
 {
 	tp_cli		cli;
 
-	ck_assert(parse(&cli, "-config", "source_config.yml", NULL));
+	ck_assert(parse(&cli, "-config", "source_config.yml", (char *) NULL));
 	ck_assert_int_eq(cli.command, TP_CMD_RUN);
 	ck_assert_str_eq(cli.config_path, "source_config.yml");
 	ck_assert_int_eq(cli.mode, TP_MODE_REPLICATION);
@@ -56,7 +56,7 @@ START_TEST(test_seed_spelling)
 	tp_cli_free(&cli);
 
 	ck_assert(parse(&cli, "-config", "source_config.yml", "-mode", "initial-load",
-					"-load-target", "my-target", NULL));
+					"-load-target", "my-target", (char *) NULL));
 	ck_assert_int_eq(cli.mode, TP_MODE_INITIAL_LOAD);
 	ck_assert_str_eq(cli.load_target, "my-target");
 	tp_cli_free(&cli);
@@ -69,7 +69,7 @@ START_TEST(test_double_dash_forms)
 
 	ck_assert(parse(&cli, "--config=a.yml", "--mode", "replication",
 					"--log-level", "debug", "--plugin-dir", "/p1",
-					"--plugin-dir=/p2", NULL));
+					"--plugin-dir=/p2", (char *) NULL));
 	ck_assert_str_eq(cli.config_path, "a.yml");
 	ck_assert_int_eq(cli.mode, TP_MODE_REPLICATION);
 	ck_assert(cli.log_level_set);
@@ -77,7 +77,7 @@ START_TEST(test_double_dash_forms)
 	ck_assert_str_eq(cli.plugin_dir, "/p1:/p2");
 	tp_cli_free(&cli);
 
-	ck_assert(parse(&cli, "--check-config", "-config", "t.yml", NULL));
+	ck_assert(parse(&cli, "--check-config", "-config", "t.yml", (char *) NULL));
 	ck_assert_int_eq(cli.command, TP_CMD_CHECK_CONFIG);
 	tp_cli_free(&cli);
 }
@@ -87,17 +87,17 @@ START_TEST(test_commands_without_config)
 {
 	tp_cli		cli;
 
-	ck_assert(parse(&cli, "--list-plugins", NULL));
+	ck_assert(parse(&cli, "--list-plugins", (char *) NULL));
 	ck_assert_int_eq(cli.command, TP_CMD_LIST_PLUGINS);
 	ck_assert_ptr_null(cli.config_path);
 	tp_cli_free(&cli);
-	ck_assert(parse(&cli, "-list-plugins", "-plugin-dir", "/x", NULL));
+	ck_assert(parse(&cli, "-list-plugins", "-plugin-dir", "/x", (char *) NULL));
 	ck_assert_int_eq(cli.command, TP_CMD_LIST_PLUGINS);
 	ck_assert_str_eq(cli.plugin_dir, "/x");
 	tp_cli_free(&cli);
-	ck_assert(parse(&cli, "--version", NULL));
+	ck_assert(parse(&cli, "--version", (char *) NULL));
 	ck_assert_int_eq(cli.command, TP_CMD_VERSION);
-	ck_assert(parse(&cli, "-help", NULL));
+	ck_assert(parse(&cli, "-help", (char *) NULL));
 	ck_assert_int_eq(cli.command, TP_CMD_HELP);
 }
 END_TEST
@@ -106,7 +106,7 @@ END_TEST
 #define ASSERT_USAGE_ERROR(expect, ...) \
 	do { \
 		tp_cli cli_; \
-		ck_assert(!parse(&cli_, __VA_ARGS__, NULL)); \
+		ck_assert(!parse(&cli_, __VA_ARGS__, (char *) NULL)); \
 		ck_assert_msg(tp_contains(errbuf, (expect)), "printed: %s", errbuf); \
 		ck_assert_msg(tp_contains(errbuf, "Usage:"), "no usage in: %s", errbuf); \
 		ck_assert_ptr_null(cli_.plugin_dir); \

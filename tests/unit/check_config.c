@@ -13,6 +13,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 
+#include "checkmain.h"
 #include "config.h"
 #include "conninfo.h"
 #include "log.h"
@@ -417,7 +418,10 @@ START_TEST(test_seed_target)
 	ck_assert_msg(load_data("target_config.yml", &config, &cap), "%s", cap.text);
 	ck_assert_int_eq(config->batch_size, 10000);
 	ck_assert_int_eq(config->max_events_per_batch, 10000);
+	ck_assert_int_eq(config->max_batch_bytes, 16 << 20);
+	ck_assert_int_eq(config->queue_retention, 7 * 24 * 3600);
 	ck_assert(!config->use_event_triggers);
+	ck_assert(config->replicate_ddl);
 	ck_assert_int_eq(config->intervals.batcher, 100);
 	ck_assert_int_eq(config->intervals.transmitter, 100);
 	ck_assert_int_eq(config->intervals.applier, 100);
@@ -583,7 +587,7 @@ END_TEST
 START_TEST(test_unknown_top)
 {
 	assert_one_error(MINIMAL "batchsize: 5\n",
-					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level)");
+					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level, max_batch_bytes, queue_retention, replicate_ddl)");
 }
 END_TEST
 
@@ -787,6 +791,42 @@ START_TEST(test_target_expression_forms)
 END_TEST
 
 /* Target names are letters, digits, '_', '.' and '-'. */
+/* target_expression patterns are checked when the file is read. */
+START_TEST(test_target_expression_patterns)
+{
+	tp_config  *config;
+
+	assert_one_error(MINIMAL
+					 "targets:\n"
+					 "  t:\n"
+					 "    target_expression: \"public\"\n"
+					 "    apply_schema: test\n"
+					 "    transport: file\n",
+					 "test.yml:5:24: targets.t.target_expression: \"public\" is not SCHEMA.TABLE (use * as a wildcard, e.g. \"public.*\")");
+	assert_one_error(MINIMAL
+					 "targets:\n"
+					 "  t:\n"
+					 "    target_expression: [\"!public.tmp_*\"]\n"
+					 "    apply_schema: test\n"
+					 "    transport: file\n",
+					 "test.yml:5:24: targets.t.target_expression: only exclusions (\"!...\"): add a pattern that selects tables");
+	config = load_ok(MINIMAL
+					 "targets:\n"
+					 "  t:\n"
+					 "    target_expression: [\"public.*\", \"sales.order_*\", \"!public.tmp_*\"]\n"
+					 "    apply_schema: test\n"
+					 "    transport: file\n");
+	ck_assert(tp_table_filter_match(&config->targets[0].filter, "public", "users"));
+	ck_assert(tp_table_filter_match(&config->targets[0].filter, "sales", "order_lines"));
+	/* "_" is literal, not LIKE's any-character */
+	ck_assert(!tp_table_filter_match(&config->targets[0].filter, "sales", "orderXlines"));
+	ck_assert(!tp_table_filter_match(&config->targets[0].filter, "sales", "orders"));
+	ck_assert(!tp_table_filter_match(&config->targets[0].filter, "public", "tmp_x"));
+	ck_assert(!tp_table_filter_match(&config->targets[0].filter, "publicx", "users"));
+	tp_config_free(config);
+}
+END_TEST
+
 START_TEST(test_target_name)
 {
 	assert_one_error(MINIMAL
@@ -1179,6 +1219,7 @@ config_suite(void)
 	tcase_add_test(tc, test_missing_target_keys);
 	tcase_add_test(tc, test_target_other_transport);
 	tcase_add_test(tc, test_target_expression_forms);
+	tcase_add_test(tc, test_target_expression_patterns);
 	tcase_add_test(tc, test_target_name);
 	tcase_add_test(tc, test_server_pairs);
 	tcase_add_test(tc, test_collects_all_errors);
@@ -1204,16 +1245,9 @@ config_suite(void)
 	return s;
 }
 
-/* Run the suite in fork mode; exit status 0 when every test passed. */
+/* Run the suite. */
 int
 main(void)
 {
-	SRunner    *sr = srunner_create(config_suite());
-	int			failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tp_check_run(config_suite());
 }

@@ -1,8 +1,8 @@
 /*
  * check_sentry.c
  *     Unit tests of the Sentry reporter (core/sentry.c): DSN validation, and
- *     events sent to a libmicrohttpd receiver on 127.0.0.1, to a port where
- *     nothing listens and to one that never answers.
+ *     events sent to a local HTTP receiver (tests/harness/httpsink.h), to a
+ *     port where nothing listens and to one that never answers.
  */
 #include "tp_autoconf.h"
 
@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,41 +21,9 @@
 #include <unistd.h>
 
 #include "checkmain.h"
+#include "httpsink.h"
 #include "log.h"
 #include "sentry.h"
-
-#define MAX_REQUESTS 256
-
-/* One request the receiver got. */
-typedef struct received
-{
-	char	   *path;
-	char	   *method;
-	char	   *auth;			/* X-Sentry-Auth, or NULL */
-	char	   *content_type;
-	char	   *body;
-} received;
-
-/* A request body being uploaded. */
-typedef struct upload
-{
-	char	   *data;
-	size_t		len;
-} upload;
-
-/* A local Sentry: records requests and answers with status. */
-typedef struct receiver
-{
-	struct MHD_Daemon *daemon;
-	unsigned short port;
-	unsigned int status;		/* HTTP status of every answer */
-	const char *retry_after;	/* Retry-After header, or NULL */
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	received reqs[MAX_REQUESTS];
-	int			nreqs;
-	bool		gate_closed;	/* hold answers until receiver_open_gate */
-} receiver;
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 static long long
@@ -68,190 +35,49 @@ now_ms(void)
 	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A malloc'd copy of s (NULL stays NULL); aborts the test when out of memory. */
-static char *
-xstrdup_or_null(const char *s)
+/* A local Sentry answering status (free with tp_httpsink_stop). */
+static tp_httpsink *
+receiver_start(unsigned int status)
 {
-	char	   *copy;
+	tp_httpsink *r = tp_httpsink_start(status);
 
-	if (s == NULL)
-		return NULL;
-	copy = strdup(s);
-	ck_assert_ptr_nonnull(copy);
-	return copy;
+	ck_assert_msg(r != NULL, "could not start the HTTP receiver");
+	tp_httpsink_set_response_body(r, "{\"id\":\"0\"}");
+	return r;
 }
 
-/* MHD access handler: gather the body, record the request, answer. */
-static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url,
-		   const char *method, const char *version, const char *upload_data,
-		   size_t *upload_size, void **con_cls)
+/* Request i of r, which must exist. Owned by r. */
+static const tp_httpsink_request *
+request(tp_httpsink *r, int i)
 {
-	receiver   *r = cls;
-	upload	   *up = *con_cls;
-	struct MHD_Response *resp;
-	static const char answer[] = "{\"id\":\"0\"}";
-	enum MHD_Result ret;
+	const tp_httpsink_request *req = tp_httpsink_request_at(r, i);
 
-	if (up == NULL)
-	{
-		up = calloc(1, sizeof(*up));
-		if (up == NULL)
-			return MHD_NO;
-		*con_cls = up;
-		return MHD_YES;
-	}
-	if (*upload_size > 0)
-	{
-		char	   *grown = realloc(up->data, up->len + *upload_size + 1);
-
-		if (grown == NULL)
-			return MHD_NO;
-		up->data = grown;
-		memcpy(up->data + up->len, upload_data, *upload_size);
-		up->len += *upload_size;
-		up->data[up->len] = '\0';
-		*upload_size = 0;
-		return MHD_YES;
-	}
-
-	pthread_mutex_lock(&r->lock);
-	if (r->nreqs < MAX_REQUESTS)
-	{
-		received   *q = &r->reqs[r->nreqs++];
-
-		q->path = strdup(url);
-		q->method = strdup(method);
-		q->auth = xstrdup_or_null(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-															  "X-Sentry-Auth"));
-		q->content_type = xstrdup_or_null(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-																	  "Content-Type"));
-		q->body = strdup(up->data != NULL ? up->data : "");
-	}
-	pthread_cond_broadcast(&r->changed);
-	while (r->gate_closed)
-		pthread_cond_wait(&r->changed, &r->lock);
-	pthread_mutex_unlock(&r->lock);
-
-	resp = MHD_create_response_from_buffer(sizeof(answer) - 1, (void *) answer,
-										   MHD_RESPMEM_PERSISTENT);
-	if (resp == NULL)
-		return MHD_NO;
-	if (r->retry_after != NULL)
-		MHD_add_response_header(resp, "Retry-After", r->retry_after);
-	ret = MHD_queue_response(conn, r->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	ck_assert_msg(req != NULL, "no request %d (%d received)", i,
+				  tp_httpsink_count(r));
+	return req;
 }
 
-/* MHD completion callback: free the request's upload. */
-static void
-on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+/* Header name of request i of r, failing when absent. Owned by r. */
+static const char *
+request_header(tp_httpsink *r, int i, const char *name)
 {
-	upload	   *up = *con_cls;
+	const char *value = tp_httpsink_header_value(request(r, i), name);
 
-	if (up != NULL)
-	{
-		free(up->data);
-		free(up);
-		*con_cls = NULL;
-	}
-}
-
-/* Start r on 127.0.0.1, on a port the kernel picks, answering status. */
-static void
-receiver_start(receiver *r, unsigned int status)
-{
-	struct sockaddr_in addr;
-	const union MHD_DaemonInfo *info;
-
-	memset(r, 0, sizeof(*r));
-	r->status = status;
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->changed, NULL);
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_port = 0;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	r->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-								 MHD_USE_THREAD_PER_CONNECTION,
-								 0, NULL, NULL, on_request, r,
-								 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-								 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-								 MHD_OPTION_END);
-	ck_assert_msg(r->daemon != NULL, "could not start the HTTP receiver");
-	info = MHD_get_daemon_info(r->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	ck_assert_ptr_nonnull(info);
-	r->port = info->port;
-	ck_assert_uint_ne(r->port, 0);
-}
-
-/* Let answers held by gate_closed go. */
-static void
-receiver_open_gate(receiver *r)
-{
-	pthread_mutex_lock(&r->lock);
-	r->gate_closed = false;
-	pthread_cond_broadcast(&r->changed);
-	pthread_mutex_unlock(&r->lock);
-}
-
-/* Wait up to timeout_ms for r to have n requests; returns how many it has. */
-static int
-receiver_wait(receiver *r, int n, int timeout_ms)
-{
-	long long	deadline = now_ms() + timeout_ms;
-	int			got;
-
-	pthread_mutex_lock(&r->lock);
-	while (r->nreqs < n && now_ms() < deadline)
-	{
-		pthread_mutex_unlock(&r->lock);
-		usleep(5000);
-		pthread_mutex_lock(&r->lock);
-	}
-	got = r->nreqs;
-	pthread_mutex_unlock(&r->lock);
-	return got;
-}
-
-/* How many requests r has. */
-static int
-receiver_count(receiver *r)
-{
-	return receiver_wait(r, 0, 0);
-}
-
-/* Stop r and free what it recorded. */
-static void
-receiver_stop(receiver *r)
-{
-	receiver_open_gate(r);
-	MHD_stop_daemon(r->daemon);
-	for (int i = 0; i < r->nreqs; i++)
-	{
-		free(r->reqs[i].path);
-		free(r->reqs[i].method);
-		free(r->reqs[i].auth);
-		free(r->reqs[i].content_type);
-		free(r->reqs[i].body);
-	}
-	pthread_cond_destroy(&r->changed);
-	pthread_mutex_destroy(&r->lock);
+	ck_assert_msg(value != NULL, "request %d has no %s header", i, name);
+	return value;
 }
 
 /* Request i's body parsed as a JSON object (json_decref it). */
 static json_t *
-request_json(receiver *r, int i)
+request_json(tp_httpsink *r, int i)
 {
+	const tp_httpsink_request *req = request(r, i);
 	json_error_t err;
 	json_t	   *event;
 
-	ck_assert_int_lt(i, r->nreqs);
-	event = json_loads(r->reqs[i].body, 0, &err);
+	event = json_loads(req->body, 0, &err);
 	ck_assert_msg(event != NULL, "body is not JSON (%s): %s", err.text,
-				  r->reqs[i].body);
+				  req->body);
 	ck_assert(json_is_object(event));
 	return event;
 }
@@ -473,7 +299,7 @@ END_TEST
 /* Events reach the store endpoint with the auth header and the JSON fields. */
 START_TEST(test_event_delivered)
 {
-	receiver	r;
+	tp_httpsink *r;
 	char		dsn[128];
 	char		auth[256];
 	tp_sentry  *s;
@@ -484,27 +310,27 @@ START_TEST(test_event_delivered)
 	char		zone;
 	time_t		stamp;
 
-	receiver_start(&r, 200);
-	local_dsn(dsn, sizeof(dsn), "pubkey:seckey", r.port, "8");
+	r = receiver_start(200);
+	local_dsn(dsn, sizeof(dsn), "pubkey:seckey", tp_httpsink_port(r), "8");
 	s = tp_sentry_start(dsn, "teleport@9.9.9", "test-host");
 	ck_assert_ptr_nonnull(s);
 	tp_sentry_capture(s, TP_LOG_ERROR, "config", "could not open file \"x\"");
 	tp_sentry_capture(s, TP_LOG_WARNING, "applier", "second");
 	/* stop flushes: both are at the server when it returns */
 	tp_sentry_stop(s, 3000);
-	ck_assert_int_eq(receiver_count(&r), 2);
+	ck_assert_int_eq(tp_httpsink_count(r), 2);
 
-	ck_assert_str_eq(r.reqs[0].method, "POST");
-	ck_assert_str_eq(r.reqs[0].path, "/api/8/store/");
-	ck_assert_ptr_nonnull(r.reqs[0].content_type);
-	ck_assert_str_eq(r.reqs[0].content_type, "application/json");
-	ck_assert_ptr_nonnull(r.reqs[0].auth);
+	ck_assert_str_eq(request(r, 0)->method, "POST");
+	ck_assert_str_eq(request(r, 0)->url, "/api/8/store/");
+	ck_assert_ptr_nonnull(tp_httpsink_header_value(request(r, 0), "Content-Type"));
+	ck_assert_str_eq(request_header(r, 0, "Content-Type"), "application/json");
+	ck_assert_ptr_nonnull(tp_httpsink_header_value(request(r, 0), "X-Sentry-Auth"));
 	snprintf(auth, sizeof(auth),
 			 "Sentry sentry_version=7, sentry_client=teleport/%s, "
 			 "sentry_key=pubkey, sentry_secret=seckey", PACKAGE_VERSION);
-	ck_assert_str_eq(r.reqs[0].auth, auth);
+	ck_assert_str_eq(request_header(r, 0, "X-Sentry-Auth"), auth);
 
-	ev = request_json(&r, 0);
+	ev = request_json(r, 0);
 	ck_assert_str_eq(json_str(ev, "level"), "error");
 	ck_assert_str_eq(json_str(ev, "logger"), "config");
 	ck_assert_str_eq(json_str(ev, "message"), "could not open file \"x\"");
@@ -527,7 +353,7 @@ START_TEST(test_event_delivered)
 	ck_assert_int_lt(llabs((long long) (time(NULL) - stamp)), 60);
 
 	/* the second: in order, its own level and id */
-	ev2 = request_json(&r, 1);
+	ev2 = request_json(r, 1);
 	ck_assert_str_eq(json_str(ev2, "level"), "warning");
 	ck_assert_str_eq(json_str(ev2, "logger"), "applier");
 	ck_assert_str_eq(json_str(ev2, "message"), "second");
@@ -535,32 +361,32 @@ START_TEST(test_event_delivered)
 	ck_assert_str_ne(json_str(ev, "event_id"), json_str(ev2, "event_id"));
 	json_decref(ev);
 	json_decref(ev2);
-	receiver_stop(&r);
+	tp_httpsink_stop(r);
 }
 END_TEST
 
 /* A DSN with a path and no secret: the path is kept, no sentry_secret. */
 START_TEST(test_path_without_secret)
 {
-	receiver	r;
+	tp_httpsink *r;
 	char		dsn[128];
 	char		auth[256];
 	tp_sentry  *s;
 	json_t	   *ev;
 
-	receiver_start(&r, 200);
-	local_dsn(dsn, sizeof(dsn), "onlykey", r.port, "sub/path/42");
+	r = receiver_start(200);
+	local_dsn(dsn, sizeof(dsn), "onlykey", tp_httpsink_port(r), "sub/path/42");
 	s = tp_sentry_start(dsn, NULL, NULL);
 	ck_assert_ptr_nonnull(s);
 	tp_sentry_capture(s, TP_LOG_ERROR, NULL, "bad \xff byte");
 	tp_sentry_stop(s, 3000);
-	ck_assert_int_eq(receiver_count(&r), 1);
-	ck_assert_str_eq(r.reqs[0].path, "/sub/path/api/42/store/");
+	ck_assert_int_eq(tp_httpsink_count(r), 1);
+	ck_assert_str_eq(request(r, 0)->url, "/sub/path/api/42/store/");
 	snprintf(auth, sizeof(auth),
 			 "Sentry sentry_version=7, sentry_client=teleport/%s, "
 			 "sentry_key=onlykey", PACKAGE_VERSION);
-	ck_assert_str_eq(r.reqs[0].auth, auth);
-	ev = request_json(&r, 0);
+	ck_assert_str_eq(request_header(r, 0, "X-Sentry-Auth"), auth);
+	ev = request_json(r, 0);
 	/* defaults: release from the version, logger when no component */
 	ck_assert_str_eq(json_str(ev, "release"), "teleport@" PACKAGE_VERSION);
 	ck_assert_str_eq(json_str(ev, "logger"), "teleport");
@@ -568,22 +394,22 @@ START_TEST(test_path_without_secret)
 	/* invalid UTF-8 still makes a valid event */
 	ck_assert_str_eq(json_str(ev, "message"), "bad ? byte");
 	json_decref(ev);
-	receiver_stop(&r);
+	tp_httpsink_stop(r);
 }
 END_TEST
 
 /* As the log's sink: errors are reported, warnings and infos are not. */
 START_TEST(test_log_sink)
 {
-	receiver	r;
+	tp_httpsink *r;
 	char		dsn[128];
 	tp_sentry  *s;
 	json_t	   *ev;
 	stderr_capture cap;
 	char	   *err;
 
-	receiver_start(&r, 200);
-	local_dsn(dsn, sizeof(dsn), "pub", r.port, "8");
+	r = receiver_start(200);
+	local_dsn(dsn, sizeof(dsn), "pub", tp_httpsink_port(r), "8");
 	s = tp_sentry_start(dsn, "teleport@1", "host-a");
 	ck_assert_ptr_nonnull(s);
 	stderr_begin(&cap);
@@ -591,21 +417,21 @@ START_TEST(test_log_sink)
 	tp_warning("applier", "only a warning");
 	tp_info("applier", "only an info");
 	tp_error("applier", "could not apply batch %d", 7);
-	ck_assert_int_eq(receiver_wait(&r, 1, 3000), 1);
+	ck_assert_int_eq(tp_httpsink_wait(r, 1, 3000), 1);
 	tp_log_set_sink(NULL, NULL);
 	tp_sentry_stop(s, 3000);
 	err = stderr_end(&cap);
 	ck_assert(strstr(err, "could not apply batch 7") != NULL);
 	ck_assert(strstr(err, "only a warning") != NULL);
 
-	ck_assert_int_eq(receiver_count(&r), 1);
-	ev = request_json(&r, 0);
+	ck_assert_int_eq(tp_httpsink_count(r), 1);
+	ev = request_json(r, 0);
 	ck_assert_str_eq(json_str(ev, "level"), "error");
 	ck_assert_str_eq(json_str(ev, "logger"), "applier");
 	ck_assert_str_eq(json_str(ev, "message"), "could not apply batch 7");
 	json_decref(ev);
 	free(err);
-	receiver_stop(&r);
+	tp_httpsink_stop(r);
 }
 END_TEST
 
@@ -630,15 +456,15 @@ capture_thread(void *arg)
 /* Four threads log 20 errors each through the sink. */
 START_TEST(test_concurrent_capture)
 {
-	receiver	r;
+	tp_httpsink *r;
 	char		dsn[128];
 	capture_args args;
 	pthread_t	threads[4];
 	stderr_capture cap;
 	char	   *err;
 
-	receiver_start(&r, 200);
-	local_dsn(dsn, sizeof(dsn), "pub", r.port, "8");
+	r = receiver_start(200);
+	local_dsn(dsn, sizeof(dsn), "pub", tp_httpsink_port(r), "8");
 	args.s = tp_sentry_start(dsn, NULL, "h");
 	args.n = 20;
 	ck_assert_ptr_nonnull(args.s);
@@ -655,10 +481,10 @@ START_TEST(test_concurrent_capture)
 	ck_assert(strstr(err, "sentry") == NULL);
 	free(err);
 	/* 80 fit in the queue (100) even if the sender had sent none */
-	ck_assert_int_eq(receiver_count(&r), 80);
+	ck_assert_int_eq(tp_httpsink_count(r), 80);
 	for (int i = 0; i < 80; i++)
-		ck_assert_str_eq(r.reqs[i].path, "/api/8/store/");
-	receiver_stop(&r);
+		ck_assert_str_eq(request(r, i)->url, "/api/8/store/");
+	tp_httpsink_stop(r);
 }
 END_TEST
 
@@ -777,44 +603,44 @@ END_TEST
  */
 START_TEST(test_queue_bounded)
 {
-	receiver	r;
+	tp_httpsink *r;
 	char		dsn[128];
 	tp_sentry  *s;
 	stderr_capture cap;
 	char	   *err;
 
-	receiver_start(&r, 200);
-	r.gate_closed = true;
-	local_dsn(dsn, sizeof(dsn), "pub", r.port, "8");
+	r = receiver_start(200);
+	tp_httpsink_close_gate(r);
+	local_dsn(dsn, sizeof(dsn), "pub", tp_httpsink_port(r), "8");
 	stderr_begin(&cap);
 	s = tp_sentry_start(dsn, NULL, "h");
 	ck_assert_ptr_nonnull(s);
 	tp_sentry_capture(s, TP_LOG_ERROR, "test", "first");
-	ck_assert_int_eq(receiver_wait(&r, 1, 3000), 1);
+	ck_assert_int_eq(tp_httpsink_wait(r, 1, 3000), 1);
 	for (int i = 0; i < 150; i++)
 		tp_sentry_capture(s, TP_LOG_ERROR, "test", "more");
-	receiver_open_gate(&r);
+	tp_httpsink_open_gate(r);
 	tp_sentry_stop(s, 4000);
 	err = stderr_end(&cap);
-	ck_assert_int_eq(receiver_count(&r), 101);
+	ck_assert_int_eq(tp_httpsink_count(r), 101);
 	ck_assert(strstr(err, "50 of 151 events were not reported to Sentry "
 					 "(50 dropped, 0 failed)") != NULL);
 	free(err);
-	receiver_stop(&r);
+	tp_httpsink_stop(r);
 }
 END_TEST
 
 /* A failing server: each event is tried once, failures logged once. */
 START_TEST(test_server_error_not_retried)
 {
-	receiver	r;
+	tp_httpsink *r;
 	char		dsn[128];
 	tp_sentry  *s;
 	stderr_capture cap;
 	char	   *err;
 
-	receiver_start(&r, 500);
-	local_dsn(dsn, sizeof(dsn), "pub", r.port, "8");
+	r = receiver_start(500);
+	local_dsn(dsn, sizeof(dsn), "pub", tp_httpsink_port(r), "8");
 	stderr_begin(&cap);
 	s = tp_sentry_start(dsn, NULL, "h");
 	ck_assert_ptr_nonnull(s);
@@ -823,29 +649,29 @@ START_TEST(test_server_error_not_retried)
 	tp_sentry_stop(s, 3000);
 	err = stderr_end(&cap);
 	/* no retry: still 5 a while later */
-	ck_assert_int_eq(receiver_count(&r), 5);
+	ck_assert_int_eq(tp_httpsink_count(r), 5);
 	usleep(200 * 1000);
-	ck_assert_int_eq(receiver_count(&r), 5);
+	ck_assert_int_eq(tp_httpsink_count(r), 5);
 	ck_assert_int_eq(count_of(err, "refused an event: HTTP status 500"), 1);
 	ck_assert(strstr(err, "5 of 5 events were not reported to Sentry "
 					 "(0 dropped, 5 failed)") != NULL);
 	free(err);
-	receiver_stop(&r);
+	tp_httpsink_stop(r);
 }
 END_TEST
 
 /* A 429 with Retry-After: the events that follow are dropped, not sent. */
 START_TEST(test_rate_limited)
 {
-	receiver	r;
+	tp_httpsink *r;
 	char		dsn[128];
 	tp_sentry  *s;
 	stderr_capture cap;
 	char	   *err;
 
-	receiver_start(&r, 429);
-	r.retry_after = "60";
-	local_dsn(dsn, sizeof(dsn), "pub", r.port, "8");
+	r = receiver_start(429);
+	tp_httpsink_add_response_header(r, "Retry-After", "60");
+	local_dsn(dsn, sizeof(dsn), "pub", tp_httpsink_port(r), "8");
 	stderr_begin(&cap);
 	s = tp_sentry_start(dsn, NULL, "h");
 	ck_assert_ptr_nonnull(s);
@@ -853,12 +679,12 @@ START_TEST(test_rate_limited)
 		tp_sentry_capture(s, TP_LOG_ERROR, "test", "an error");
 	tp_sentry_stop(s, 3000);
 	err = stderr_end(&cap);
-	ck_assert_int_eq(receiver_count(&r), 1);
+	ck_assert_int_eq(tp_httpsink_count(r), 1);
 	ck_assert(strstr(err, "rate limiting: events dropped for 60 s") != NULL);
 	ck_assert(strstr(err, "4 of 4 events were not reported to Sentry "
 					 "(3 dropped, 1 failed)") != NULL);
 	free(err);
-	receiver_stop(&r);
+	tp_httpsink_stop(r);
 }
 END_TEST
 

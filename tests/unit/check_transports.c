@@ -30,16 +30,23 @@
 
 /* Three change lines, with a value no double could hold. */
 static const char data_a[] =
-	"{\"id\":1,\"txid\":10,\"op\":\"INSERT\",\"schema\":\"public\",\"table\":\"t\","
-	"\"row\":{\"id\":\"1\",\"n\":\"1234567890123456789012345678901234567890\"}}\n"
-	"{\"id\":2,\"txid\":10,\"op\":\"UPDATE\",\"schema\":\"public\",\"table\":\"t\","
-	"\"key\":{\"id\":\"1\"},\"row\":{\"id\":\"1\",\"note\":\"\U0001F600\"}}\n"
-	"{\"id\":3,\"txid\":11,\"op\":\"DELETE\",\"schema\":\"public\",\"table\":\"t\","
-	"\"key\":{\"id\":\"1\"}}\n";
+	"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1,"
+	"\"n\":1234567890123456789012345678901234567890,\"z\":-0},"
+	"\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":\"t\","
+	"\"txid\":10,\"seq\":1,\"batch\":1},\"ts_ms\":1795000000000}\n"
+	"{\"op\":\"u\",\"before\":{\"id\":1},\"after\":{\"id\":1,"
+	"\"note\":\"\U0001F600\"},"
+	"\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":\"t\","
+	"\"txid\":10,\"seq\":2,\"batch\":1},\"ts_ms\":1795000000000}\n"
+	"{\"op\":\"d\",\"before\":{\"id\":1},\"after\":null,"
+	"\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":\"t\","
+	"\"txid\":11,\"seq\":3,\"batch\":1},\"ts_ms\":1795000000000}\n";
 
 /* One other change line. */
 static const char data_b[] =
-	"{\"id\":4,\"txid\":12,\"op\":\"TRUNCATE\",\"schema\":\"public\",\"table\":\"t\"}\n";
+	"{\"op\":\"t\",\"before\":null,\"after\":null,"
+	"\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":\"t\","
+	"\"txid\":12,\"seq\":4,\"batch\":2},\"ts_ms\":1795000001000}\n";
 
 /* $TELEPORT_PLUGIN_DIR, the built plugins; the test fails without it. */
 static const char *

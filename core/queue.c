@@ -1,0 +1,1565 @@
+/*
+ * queue.c
+ *     teleport's queue on a source database; see queue.h, and docs/queue.md
+ *     for the SQL contract and the reasoning behind each rule.
+ *
+ * In short: events go into one of three tables (teleport.event_0..2); the
+ * one in use is the value of the sequence teleport.current_event_table,
+ * read without regard to snapshots so that no transaction can write into a
+ * table that was switched out long ago. A single ticker records
+ * txid_current_snapshot() in teleport.tick. Cutting a target's batches
+ * selects, through the txid index, the events of the transactions that
+ * became visible between the target's cursor tick and the latest tick, and
+ * stores each batch as a range of event ids within that selection, so its
+ * data can be rebuilt identically. Vacuum forgets acknowledged batches and
+ * unneeded ticks, switches the current table, and TRUNCATEs a switched-out
+ * table once no target can need it.
+ *
+ * Every query goes through pgsql.c, which logs its failures; this file
+ * logs what it decides.
+ */
+#include "tp_autoconf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "log.h"
+#include "queue.h"
+#include "xalloc.h"
+
+#define COMPONENT "queue"
+
+/* Advisory lock keys, as (classid, objid): classid is "tele" in ASCII. */
+#define LOCK_CLASS "1952803941"
+#define LOCK_INSTALL "1"
+#define LOCK_TICK "2"
+#define LOCK_VACUUM "3"
+
+/* lock_timeout of schema changes, and of TRUNCATE in vacuum */
+#define INSTALL_LOCK_TIMEOUT "5s"
+#define TRUNCATE_LOCK_TIMEOUT "1s"
+
+/* Waiting for another instance that installs: attempts and backoff. */
+#define INSTALL_ATTEMPTS 40
+#define INSTALL_BACKOFF_MIN_MS 20
+#define INSTALL_BACKOFF_MAX_MS 1000
+
+/* Rows fetched at a time when cutting batches. */
+#define CUT_FETCH "FETCH FORWARD 10000 FROM tp_cut"
+
+/* What each change line adds to its row images, for max_bytes. */
+#define LINE_OVERHEAD_BYTES 128
+
+/* The number of event tables. */
+#define N_EVENT_TABLES 3
+
+/*
+ * The schema, by version: steps[v - 1] takes an installed version v - 1 to
+ * v (version 0: nothing installed). Install runs the steps above the
+ * recorded version, in one transaction, and records the new version. A
+ * later release appends a step and bumps TP_QUEUE_SCHEMA_VERSION; a step
+ * that alters existing event tables must take their locks with the
+ * transaction's lock_timeout, which install sets.
+ */
+static const char *const schema_v1[] = {
+	"CREATE SCHEMA IF NOT EXISTS teleport",
+	"REVOKE ALL ON SCHEMA teleport FROM PUBLIC",
+	"CREATE TABLE IF NOT EXISTS teleport.schema_version ("
+	" component text PRIMARY KEY,"
+	" version integer NOT NULL,"
+	" installed_at timestamptz NOT NULL DEFAULT clock_timestamp())",
+	"CREATE SEQUENCE IF NOT EXISTS teleport.event_id_seq CACHE 1",
+	/* the table in use; read without snapshot by insert_event */
+	"CREATE SEQUENCE IF NOT EXISTS teleport.current_event_table"
+	" MINVALUE 0 MAXVALUE 2 START WITH 0 CACHE 1 NO CYCLE",
+	"CREATE TABLE IF NOT EXISTS teleport.event_0 ("
+	" id bigint NOT NULL,"
+	" txid bigint NOT NULL,"
+	" op text NOT NULL CHECK (op IN ('c', 'u', 'd', 't', 'ddl')),"
+	" schema_name text NOT NULL,"
+	" table_name text,"
+	" before json,"
+	" after json,"
+	" ddl json,"
+	" origin text)",
+	"CREATE TABLE IF NOT EXISTS teleport.event_1"
+	" (LIKE teleport.event_0 INCLUDING CONSTRAINTS)",
+	"CREATE TABLE IF NOT EXISTS teleport.event_2"
+	" (LIKE teleport.event_0 INCLUDING CONSTRAINTS)",
+	"CREATE INDEX IF NOT EXISTS event_0_txid ON teleport.event_0 (txid, id)",
+	"CREATE INDEX IF NOT EXISTS event_1_txid ON teleport.event_1 (txid, id)",
+	"CREATE INDEX IF NOT EXISTS event_2_txid ON teleport.event_2 (txid, id)",
+	"CREATE INDEX IF NOT EXISTS event_0_id ON teleport.event_0 (id)",
+	"CREATE INDEX IF NOT EXISTS event_1_id ON teleport.event_1 (id)",
+	"CREATE INDEX IF NOT EXISTS event_2_id ON teleport.event_2 (id)",
+	"CREATE TABLE IF NOT EXISTS teleport.event_table ("
+	" nr integer PRIMARY KEY CHECK (nr BETWEEN 0 AND 2),"
+	" state text NOT NULL CHECK (state IN ('current', 'retired', 'free')),"
+	" switched_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	" switch_xmax bigint)",
+	"INSERT INTO teleport.event_table (nr, state)"
+	" VALUES (0, 'current'), (1, 'free'), (2, 'free')"
+	" ON CONFLICT (nr) DO NOTHING",
+	"CREATE TABLE IF NOT EXISTS teleport.tick ("
+	" id bigserial PRIMARY KEY,"
+	" snapshot txid_snapshot NOT NULL,"
+	" created_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	" last_event_id bigint NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS teleport.target ("
+	" name text PRIMARY KEY,"
+	" cursor_tick bigint NOT NULL,"
+	" next_seq bigint NOT NULL DEFAULT 1,"
+	" needs_resync boolean NOT NULL DEFAULT false,"
+	" resync_reason text,"
+	" registered_at timestamptz NOT NULL DEFAULT clock_timestamp())",
+	"CREATE TABLE IF NOT EXISTS teleport.batch ("
+	" target text NOT NULL,"
+	" seq bigint NOT NULL,"
+	" tick_from bigint NOT NULL,"
+	" tick_to bigint NOT NULL,"
+	" first_event_id bigint NOT NULL,"
+	" last_event_id bigint NOT NULL,"
+	" n_events bigint NOT NULL,"
+	" bytes bigint NOT NULL,"
+	" partial boolean NOT NULL,"
+	" include_re text[] NOT NULL,"
+	" exclude_re text[] NOT NULL,"
+	" schema_include_re text[] NOT NULL,"
+	" schema_exclude_re text[] NOT NULL,"
+	" created_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	" acked_at timestamptz,"
+	" PRIMARY KEY (target, seq))",
+	"CREATE INDEX IF NOT EXISTS batch_unacked ON teleport.batch (target, seq)"
+	" WHERE acked_at IS NULL",
+	/*
+	 * txid_current() first, then the current table: a writer that still
+	 * reads a table number from before a switch got its txid before the
+	 * switch, so it is below the xmax recorded after the switch.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.insert_event(op text,"
+	" schema_name text, table_name text, before json, after json, ddl json)"
+	" RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+	" SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"DECLARE\n"
+	"  v_txid bigint := txid_current();\n"
+	"  v_table bigint;\n"
+	"  v_origin text := nullif(current_setting('teleport.origin', true), '');\n"
+	"BEGIN\n"
+	"  SELECT last_value INTO v_table FROM teleport.current_event_table;\n"
+	"  IF v_table = 0 THEN\n"
+	"    INSERT INTO teleport.event_0 (id, txid, op, schema_name, table_name,"
+	" before, after, ddl, origin)\n"
+	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
+	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
+	" insert_event.after, insert_event.ddl, v_origin);\n"
+	"  ELSIF v_table = 1 THEN\n"
+	"    INSERT INTO teleport.event_1 (id, txid, op, schema_name, table_name,"
+	" before, after, ddl, origin)\n"
+	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
+	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
+	" insert_event.after, insert_event.ddl, v_origin);\n"
+	"  ELSE\n"
+	"    INSERT INTO teleport.event_2 (id, txid, op, schema_name, table_name,"
+	" before, after, ddl, origin)\n"
+	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
+	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
+	" insert_event.after, insert_event.ddl, v_origin);\n"
+	"  END IF;\n"
+	"END\n"
+	"$f$",
+	/* TRUNCATE under the caller's lock_timeout; false when it expired */
+	"CREATE OR REPLACE FUNCTION teleport.truncate_event_table(nr integer)"
+	" RETURNS boolean LANGUAGE plpgsql"
+	" SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"BEGIN\n"
+	"  IF nr = 0 THEN\n"
+	"    TRUNCATE teleport.event_0;\n"
+	"  ELSIF nr = 1 THEN\n"
+	"    TRUNCATE teleport.event_1;\n"
+	"  ELSIF nr = 2 THEN\n"
+	"    TRUNCATE teleport.event_2;\n"
+	"  ELSE\n"
+	"    RAISE EXCEPTION 'no event table %', nr;\n"
+	"  END IF;\n"
+	"  RETURN true;\n"
+	"EXCEPTION WHEN lock_not_available THEN\n"
+	"  RETURN false;\n"
+	"END\n"
+	"$f$",
+	"REVOKE ALL ON ALL TABLES IN SCHEMA teleport FROM PUBLIC",
+	"REVOKE ALL ON ALL SEQUENCES IN SCHEMA teleport FROM PUBLIC",
+	"REVOKE ALL ON FUNCTION teleport.insert_event(text, text, text, json,"
+	" json, json) FROM PUBLIC",
+	"REVOKE ALL ON FUNCTION teleport.truncate_event_table(integer) FROM PUBLIC",
+	NULL
+};
+
+static const char *const *const schema_steps[] = {
+	schema_v1,
+};
+
+_Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) ==
+			   TP_QUEUE_SCHEMA_VERSION,
+			   "one schema step per version");
+
+/*
+ * Small helpers over pgsql.c
+ */
+
+/* Run sql without parameters or rows; false after pgsql.c logged. */
+static bool
+run(tp_pgsql *pg, const char *sql)
+{
+	return tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL);
+}
+
+/* End a failed transaction, if one is open; errors are logged only. */
+static void
+rollback(tp_pgsql *pg)
+{
+	if (pg->conn != NULL && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		(void) run(pg, "ROLLBACK");
+}
+
+/* The value of sql (one row, one column) as an int64; NULL is absent. */
+static bool
+query_int64(tp_pgsql *pg, const char *sql, int n_params,
+			const char *const *params, int64_t *value, bool *isnull)
+{
+	char	   *text = NULL;
+
+	if (!tp_pgsql_query_value(pg, sql, n_params, params, &text))
+		return false;
+	*isnull = text == NULL;
+	*value = text ? strtoll(text, NULL, 10) : 0;
+	free(text);
+	return true;
+}
+
+/* The value of sql as a bool ("t"); NULL counts as false. */
+static bool
+query_bool(tp_pgsql *pg, const char *sql, int n_params,
+		   const char *const *params, bool *value)
+{
+	char	   *text = NULL;
+
+	if (!tp_pgsql_query_value(pg, sql, n_params, params, &text))
+		return false;
+	*value = text != NULL && strcmp(text, "t") == 0;
+	free(text);
+	return true;
+}
+
+/* Sleep ms milliseconds. */
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long) (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+/* A growing string. */
+typedef struct strbuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} strbuf;
+
+/* Append n bytes of s to sb. */
+static void
+sb_add(strbuf *sb, const char *s, size_t n)
+{
+	if (sb->len + n + 1 > sb->cap)
+	{
+		sb->cap = (sb->len + n + 1) * 2;
+		sb->data = tp_xrealloc(sb->data, sb->cap);
+	}
+	memcpy(sb->data + sb->len, s, n);
+	sb->len += n;
+	sb->data[sb->len] = '\0';
+}
+
+/* Append the NUL-terminated s to sb. */
+static void
+sb_str(strbuf *sb, const char *s)
+{
+	sb_add(sb, s, strlen(s));
+}
+
+/*
+ * The PostgreSQL text-array literal of the n strings of items, each quoted
+ * with '"' and '\' escaped. A new string (free).
+ */
+static char *
+array_literal(const char *const *items, size_t n)
+{
+	strbuf		sb = {NULL, 0, 0};
+
+	sb_str(&sb, "{");
+	for (size_t i = 0; i < n; i++)
+	{
+		if (i > 0)
+			sb_str(&sb, ",");
+		sb_str(&sb, "\"");
+		for (const char *p = items[i]; *p != '\0'; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				sb_add(&sb, "\\", 1);
+			sb_add(&sb, p, 1);
+		}
+		sb_str(&sb, "\"");
+	}
+	sb_str(&sb, "}");
+	return sb.data;
+}
+
+/*
+ * Install
+ */
+
+/* Apply the schema steps above version from, in the open transaction. */
+static bool
+migrate(tp_pgsql *pg, int from)
+{
+	for (int v = from < 0 ? 0 : from; v < TP_QUEUE_SCHEMA_VERSION; v++)
+	{
+		const char *const *step = schema_steps[v];
+
+		for (int i = 0; step[i] != NULL; i++)
+		{
+			if (!run(pg, step[i]))
+			{
+				tp_error(COMPONENT, "could not install version %d of the queue's schema",
+						 v + 1);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* Row callback: warn about a registered target missing from the config. */
+static bool
+warn_unconfigured(void *arg, const PGresult *res, int row)
+{
+	(void) arg;
+	tp_warning(COMPONENT, "target \"%s\" is registered in the queue but not configured: "
+			   "it holds back the queue's cleanup until it lags past queue_retention "
+			   "and is marked as needing a resync",
+			   PQgetvalue(res, row, 0));
+	return true;
+}
+
+/*
+ * Register each target of config that the queue does not know, with its
+ * cursor at the latest tick (made when there is none), in the open
+ * transaction.
+ */
+static bool
+register_targets(tp_pgsql *pg, const tp_config *config)
+{
+	bool		has_tick;
+	const char **names;
+	char	   *array;
+	bool		ok;
+
+	if (!query_bool(pg, "SELECT EXISTS (SELECT 1 FROM teleport.tick)", 0, NULL,
+					&has_tick))
+		return false;
+	if (!has_tick)
+	{
+		/* the ticker's lock keeps ticks in snapshot order */
+		if (!run(pg, "SELECT pg_advisory_xact_lock(" LOCK_CLASS ", " LOCK_TICK ")") ||
+			!run(pg, "INSERT INTO teleport.tick (snapshot, last_event_id)"
+				 " SELECT txid_current_snapshot(), 0"
+				 " WHERE NOT EXISTS (SELECT 1 FROM teleport.tick)"))
+			return false;
+	}
+	names = tp_xcalloc(config->n_targets, sizeof(char *));
+	for (size_t i = 0; i < config->n_targets; i++)
+		names[i] = config->targets[i].name;
+	array = array_literal(names, config->n_targets);
+	free(names);
+	{
+		const char *params[1] = {array};
+
+		ok = tp_pgsql_query(pg,
+							"INSERT INTO teleport.target (name, cursor_tick)"
+							" SELECT n, (SELECT max(id) FROM teleport.tick)"
+							" FROM unnest($1::text[]) n"
+							" ON CONFLICT (name) DO NOTHING",
+							1, params, NULL, NULL) &&
+			tp_pgsql_query(pg,
+						   "SELECT name FROM teleport.target"
+						   " WHERE name <> ALL ($1::text[]) AND NOT needs_resync"
+						   " ORDER BY name",
+						   1, params, warn_unconfigured, NULL);
+	}
+	free(array);
+	return ok;
+}
+
+/*
+ * One attempt at install, in a transaction. *busy is set when another
+ * instance holds the install lock (nothing was done; try again).
+ */
+static bool
+install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
+{
+	bool		locked;
+	char	   *regclass = NULL;
+	int64_t		version = 0;
+	bool		isnull = true;
+
+	*busy = false;
+	if (!run(pg, "BEGIN") ||
+		!run(pg, "SET LOCAL lock_timeout = '" INSTALL_LOCK_TIMEOUT "'") ||
+		!query_bool(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS ", "
+					LOCK_INSTALL ")", 0, NULL, &locked))
+		goto fail;
+	if (!locked)
+	{
+		*busy = true;
+		rollback(pg);
+		return false;
+	}
+	if (!tp_pgsql_query_value(pg, "SELECT to_regclass('teleport.schema_version')::text",
+							  0, NULL, &regclass))
+		goto fail;
+	if (regclass != NULL &&
+		!query_int64(pg, "SELECT max(version) FROM teleport.schema_version"
+					 " WHERE component = 'queue'", 0, NULL, &version, &isnull))
+		goto fail;
+	free(regclass);
+	regclass = NULL;
+	if (isnull)
+		version = 0;
+	if (version > TP_QUEUE_SCHEMA_VERSION)
+	{
+		tp_error(COMPONENT, "the queue's schema is at version %" PRId64
+				 ", newer than this teleport's version %d: upgrade teleport",
+				 version, TP_QUEUE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version < TP_QUEUE_SCHEMA_VERSION)
+	{
+		char		v[16];
+		const char *params[1] = {v};
+
+		if (!migrate(pg, (int) version))
+			goto fail;
+		snprintf(v, sizeof(v), "%d", TP_QUEUE_SCHEMA_VERSION);
+		if (!tp_pgsql_query(pg,
+							"INSERT INTO teleport.schema_version (component, version)"
+							" VALUES ('queue', $1::integer)"
+							" ON CONFLICT (component) DO UPDATE"
+							" SET version = EXCLUDED.version,"
+							" installed_at = EXCLUDED.installed_at",
+							1, params, NULL, NULL))
+			goto fail;
+		tp_info(COMPONENT, "installed version %d of the queue's schema (was %" PRId64 ")",
+				TP_QUEUE_SCHEMA_VERSION, version);
+	}
+	if (!register_targets(pg, config) || !run(pg, "COMMIT"))
+		goto fail;
+	return true;
+
+fail:
+	free(regclass);
+	rollback(pg);
+	return false;
+}
+
+/* See queue.h. */
+bool
+tp_queue_install(tp_pgsql *pg, const tp_config *config)
+{
+	tp_backoff	backoff;
+
+	tp_backoff_init(&backoff, INSTALL_BACKOFF_MIN_MS, INSTALL_BACKOFF_MAX_MS);
+	for (int attempt = 0; attempt < INSTALL_ATTEMPTS; attempt++)
+	{
+		bool		busy;
+
+		if (install_once(pg, config, &busy))
+			return true;
+		if (!busy)
+			return false;
+		sleep_ms(tp_backoff_next(&backoff));
+	}
+	tp_error(COMPONENT, "could not install the queue's schema: another instance "
+			 "holds its install lock; trying again later");
+	return false;
+}
+
+/*
+ * Ticks
+ */
+
+/* See queue.h. */
+bool
+tp_queue_tick(tp_pgsql *pg, int min_gap_ms, int idle_ms, bool *ticked)
+{
+	char		gap[24];
+	char		idle[24];
+	char	   *reason = NULL;
+	char	   *last_id = NULL;
+	bool		locked;
+
+	*ticked = false;
+	snprintf(gap, sizeof(gap), "%d", min_gap_ms);
+	snprintf(idle, sizeof(idle), "%d", idle_ms);
+	if (!run(pg, "BEGIN") ||
+		!query_bool(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS ", "
+					LOCK_TICK ")", 0, NULL, &locked))
+		goto fail;
+	if (!locked)
+	{
+		rollback(pg);
+		return true;			/* another ticker is at work */
+	}
+
+	/*
+	 * The sequence is read before the snapshot is taken (next statement):
+	 * an event id allocated later is above last_event_id, so the next call
+	 * sees it.
+	 */
+	if (!tp_pgsql_query_value(pg,
+							  "SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+							  " FROM teleport.event_id_seq", 0, NULL, &last_id))
+		goto fail;
+	if (!tp_pgsql_query_value(pg,
+							  "WITH last AS (SELECT id, snapshot, created_at, last_event_id"
+							  "  FROM teleport.tick ORDER BY id DESC LIMIT 1)"
+							  " SELECT CASE"
+							  " WHEN NOT EXISTS (SELECT 1 FROM last) THEN 'first'"
+							  " WHEN (SELECT last_event_id FROM last) < $3::bigint THEN 'events'"
+							  " WHEN (SELECT created_at FROM last) <="
+							  "  clock_timestamp() - $2::bigint * interval '1 millisecond'"
+							  "  THEN 'idle'"
+							  " WHEN (SELECT created_at FROM last) <="
+							  "  clock_timestamp() - $1::bigint * interval '1 millisecond'"
+							  "  AND EXISTS (SELECT 1 FROM last,"
+							  "   txid_snapshot_xip(last.snapshot) x"
+							  "   WHERE txid_visible_in_snapshot(x, txid_current_snapshot())"
+							  "   AND (EXISTS (SELECT 1 FROM teleport.event_0 e WHERE e.txid = x)"
+							  "    OR EXISTS (SELECT 1 FROM teleport.event_1 e WHERE e.txid = x)"
+							  "    OR EXISTS (SELECT 1 FROM teleport.event_2 e WHERE e.txid = x)))"
+							  "  THEN 'ended' END",
+							  3, (const char *const[]) {gap, idle, last_id}, &reason))
+		goto fail;
+	if (reason != NULL)
+	{
+		const char *ins[1] = {last_id};
+
+		if (!tp_pgsql_query(pg,
+							"INSERT INTO teleport.tick (snapshot, last_event_id)"
+							" VALUES (txid_current_snapshot(), $1::bigint)",
+							1, ins, NULL, NULL))
+			goto fail;
+	}
+	if (!run(pg, "COMMIT"))
+		goto fail;
+	if (reason != NULL)
+	{
+		tp_debug(COMPONENT, "ticked (%s)", reason);
+		*ticked = true;
+	}
+	free(reason);
+	free(last_id);
+	return true;
+
+fail:
+	free(reason);
+	free(last_id);
+	rollback(pg);
+	return false;
+}
+
+/*
+ * Selecting a target's events
+ */
+
+/*
+ * The filter of a target as the four array parameters of the event
+ * selection: table regexes (include, exclude) for events naming a table,
+ * and schema regexes for DDL events that name none. A DDL event without a
+ * table is selected when its schema matches the schema part of an include
+ * pattern, unless an exclusion pattern covers the whole schema ("!s.*").
+ */
+typedef struct filter_params
+{
+	char	   *include;
+	char	   *exclude;
+	char	   *schema_include;
+	char	   *schema_exclude;
+} filter_params;
+
+/*
+ * The schema part of the anchored regex re ("^S\.T$"), anchored: "^S$",
+ * as a new string. The schema part holds no unescaped-dot escape "\.",
+ * since a pattern's schema ends at its first dot; so the first "\." that
+ * does not close an escaped backslash is the separator. *whole_schema says
+ * whether the table part matches every table (".*").
+ */
+static char *
+schema_regex(const char *re, bool *whole_schema)
+{
+	const char *p = re;
+	char	   *out;
+
+	*whole_schema = false;
+	while (*p != '\0')
+	{
+		if (p[0] == '\\' && p[1] == '.')
+			break;
+		if (p[0] == '\\' && p[1] != '\0')
+			p += 2;
+		else
+			p++;
+	}
+	out = tp_xmalloc((size_t) (p - re) + 2);
+	memcpy(out, re, (size_t) (p - re));
+	out[p - re] = '$';
+	out[p - re + 1] = '\0';
+	if (*p != '\0')
+		*whole_schema = strcmp(p + 2, ".*$") == 0;
+	return out;
+}
+
+/* Fill *fp from filter (free with filter_params_free). */
+static void
+filter_params_make(filter_params *fp, const tp_table_filter *filter)
+{
+	char	  **sinc = tp_xcalloc(filter->n_include, sizeof(char *));
+	char	  **sexc = tp_xcalloc(filter->n_exclude, sizeof(char *));
+	size_t		n_sexc = 0;
+
+	fp->include = array_literal((const char *const *) filter->include_re,
+								filter->n_include);
+	fp->exclude = array_literal((const char *const *) filter->exclude_re,
+								filter->n_exclude);
+	for (size_t i = 0; i < filter->n_include; i++)
+	{
+		bool		whole;
+
+		sinc[i] = schema_regex(filter->include_re[i], &whole);
+	}
+	for (size_t i = 0; i < filter->n_exclude; i++)
+	{
+		bool		whole;
+		char	   *s = schema_regex(filter->exclude_re[i], &whole);
+
+		if (whole)
+			sexc[n_sexc++] = s;
+		else
+			free(s);
+	}
+	fp->schema_include = array_literal((const char *const *) sinc,
+									   filter->n_include);
+	fp->schema_exclude = array_literal((const char *const *) sexc, n_sexc);
+	for (size_t i = 0; i < filter->n_include; i++)
+		free(sinc[i]);
+	for (size_t i = 0; i < n_sexc; i++)
+		free(sexc[i]);
+	free(sinc);
+	free(sexc);
+}
+
+/* Free what filter_params_make made. */
+static void
+filter_params_free(filter_params *fp)
+{
+	free(fp->include);
+	free(fp->exclude);
+	free(fp->schema_include);
+	free(fp->schema_exclude);
+}
+
+/*
+ * Append to sb the selection of a target's events between two ticks, as a
+ * FROM item "e" with the event tables' columns. Its parameters: $1 and $2
+ * the snapshots of the ticks (S1, S2), $3..$6 the filter arrays, $7 the
+ * target's name. Candidates come through the txid index only: txids in
+ * [xmax(S1), xmax(S2)) and those running at S1 but not at S2; never a scan
+ * from xmin(S1), which would go back to the oldest open transaction.
+ */
+static void
+append_selection(strbuf *sb)
+{
+	char		part[768];
+
+	sb_str(sb, "(SELECT c.* FROM (");
+	for (int i = 0; i < N_EVENT_TABLES; i++)
+	{
+		snprintf(part, sizeof(part),
+				 "%sSELECT * FROM teleport.event_%d"
+				 " WHERE txid >= txid_snapshot_xmax($1::txid_snapshot)"
+				 " AND txid < txid_snapshot_xmax($2::txid_snapshot)"
+				 " UNION ALL SELECT * FROM teleport.event_%d"
+				 " WHERE txid = ANY (ARRAY(SELECT txid_snapshot_xip($1::txid_snapshot)"
+				 " EXCEPT SELECT txid_snapshot_xip($2::txid_snapshot)))",
+				 i == 0 ? "" : " UNION ALL ", i, i);
+		sb_str(sb, part);
+	}
+	sb_str(sb,
+		   ") c"
+		   " WHERE txid_visible_in_snapshot(c.txid, $2::txid_snapshot)"
+		   " AND NOT txid_visible_in_snapshot(c.txid, $1::txid_snapshot)"
+		   " AND c.origin IS DISTINCT FROM $7::text"
+		   " AND CASE WHEN c.table_name IS NOT NULL THEN"
+		   "  (c.schema_name || '.' || c.table_name) ~ ANY ($3::text[])"
+		   "  AND NOT (c.schema_name || '.' || c.table_name) ~ ANY ($4::text[])"
+		   " ELSE"
+		   "  c.schema_name ~ ANY ($5::text[])"
+		   "  AND NOT c.schema_name ~ ANY ($6::text[])"
+		   " END) e");
+}
+
+/*
+ * Cutting batches
+ */
+
+/* A batch being cut: a run of events of the selection. */
+typedef struct chunk
+{
+	int64_t		first_id;
+	int64_t		last_id;
+	int64_t		n_events;
+	int64_t		bytes;
+	int64_t		max_txid_last;	/* the last event id of its transactions */
+} chunk;
+
+/* The state of one cut. */
+typedef struct cut_state
+{
+	int64_t		max_events;
+	int64_t		max_bytes;
+	chunk		open;			/* the chunk being filled; n_events 0: none */
+	chunk	   *done;			/* closed chunks not yet stored */
+	size_t		n_done;
+	size_t		cap_done;
+	int64_t		rows;			/* rows of the last FETCH */
+} cut_state;
+
+/* Close the open chunk into the done list. */
+static void
+close_chunk(cut_state *cs)
+{
+	if (cs->open.n_events == 0)
+		return;
+	if (cs->n_done == cs->cap_done)
+	{
+		cs->cap_done = cs->cap_done ? cs->cap_done * 2 : 16;
+		cs->done = tp_xrealloc(cs->done, cs->cap_done * sizeof(chunk));
+	}
+	cs->done[cs->n_done++] = cs->open;
+	memset(&cs->open, 0, sizeof(cs->open));
+}
+
+/* Row callback of the FETCH: (id, txid, bytes, last id of the txid). */
+static bool
+cut_row(void *arg, const PGresult *res, int row)
+{
+	cut_state  *cs = arg;
+	int64_t		id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	int64_t		bytes = strtoll(PQgetvalue(res, row, 2), NULL, 10);
+	int64_t		txid_last = strtoll(PQgetvalue(res, row, 3), NULL, 10);
+
+	cs->rows++;
+	if (cs->open.n_events > 0 &&
+		(cs->open.n_events >= cs->max_events ||
+		 cs->open.bytes + bytes > cs->max_bytes))
+		close_chunk(cs);
+	if (cs->open.n_events == 0)
+		cs->open.first_id = id;
+	cs->open.last_id = id;
+	cs->open.n_events++;
+	cs->open.bytes += bytes;
+	if (txid_last > cs->open.max_txid_last)
+		cs->open.max_txid_last = txid_last;
+	return true;
+}
+
+/* The target's cut, as read at its start. */
+typedef struct cut_range
+{
+	char	   *cursor;			/* tick ids, as text */
+	char	   *latest;
+	char	   *s1;				/* their snapshots */
+	char	   *s2;
+	int64_t		next_seq;
+	bool		needs_resync;
+} cut_range;
+
+/* Row callback: read the cut's range. */
+static bool
+cut_range_row(void *arg, const PGresult *res, int row)
+{
+	cut_range  *cr = arg;
+
+	cr->cursor = tp_xstrdup(PQgetvalue(res, row, 0));
+	cr->latest = tp_xstrdup(PQgetvalue(res, row, 1));
+	cr->s1 = PQgetisnull(res, row, 2) ? NULL : tp_xstrdup(PQgetvalue(res, row, 2));
+	cr->s2 = tp_xstrdup(PQgetvalue(res, row, 3));
+	cr->next_seq = strtoll(PQgetvalue(res, row, 4), NULL, 10);
+	cr->needs_resync = strcmp(PQgetvalue(res, row, 5), "t") == 0;
+	return true;
+}
+
+/* Free the strings of cr. */
+static void
+cut_range_free(cut_range *cr)
+{
+	free(cr->cursor);
+	free(cr->latest);
+	free(cr->s1);
+	free(cr->s2);
+}
+
+/*
+ * Store the closed chunks of cs as batches seq, seq + 1 ... of target;
+ * *seq is advanced past them.
+ */
+static bool
+store_chunks(tp_pgsql *pg, cut_state *cs, const char *target,
+			 const cut_range *cr, const filter_params *fp, int64_t *seq)
+{
+	for (size_t i = 0; i < cs->n_done; i++)
+	{
+		const chunk *c = &cs->done[i];
+		char		s_seq[24],
+					s_first[24],
+					s_last[24],
+					s_n[24],
+					s_bytes[24];
+		const char *params[14] = {
+			target, s_seq, cr->cursor, cr->latest, s_first, s_last, s_n,
+			s_bytes, c->max_txid_last > c->last_id ? "t" : "f",
+			fp->include, fp->exclude, fp->schema_include, fp->schema_exclude,
+			NULL
+		};
+
+		snprintf(s_seq, sizeof(s_seq), "%" PRId64, *seq);
+		snprintf(s_first, sizeof(s_first), "%" PRId64, c->first_id);
+		snprintf(s_last, sizeof(s_last), "%" PRId64, c->last_id);
+		snprintf(s_n, sizeof(s_n), "%" PRId64, c->n_events);
+		snprintf(s_bytes, sizeof(s_bytes), "%" PRId64, c->bytes);
+		if (!tp_pgsql_query(pg,
+							"INSERT INTO teleport.batch (target, seq, tick_from, tick_to,"
+							" first_event_id, last_event_id, n_events, bytes, partial,"
+							" include_re, exclude_re, schema_include_re, schema_exclude_re)"
+							" VALUES ($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint,"
+							" $6::bigint, $7::bigint, $8::bigint, $9::boolean, $10::text[],"
+							" $11::text[], $12::text[], $13::text[])",
+							13, params, NULL, NULL))
+			return false;
+		(*seq)++;
+	}
+	cs->n_done = 0;
+	return true;
+}
+
+/* See queue.h. */
+bool
+tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
+					 int64_t max_events, int64_t max_bytes, int *made)
+{
+	const char *name_param[1] = {target->name};
+	cut_range	cr;
+	cut_state	cs;
+	filter_params fp;
+	strbuf		sql = {NULL, 0, 0};
+	int64_t		seq;
+	bool		ok = false;
+
+	*made = 0;
+	memset(&cr, 0, sizeof(cr));
+	memset(&cs, 0, sizeof(cs));
+	cs.max_events = max_events > 0 ? max_events : 1;
+	cs.max_bytes = max_bytes > 0 ? max_bytes : 1;
+	filter_params_make(&fp, &target->filter);
+
+	if (!run(pg, "BEGIN"))
+		goto done;
+	if (!tp_pgsql_query(pg,
+						"SELECT t.cursor_tick, l.id, c.snapshot, l.snapshot,"
+						" t.next_seq, t.needs_resync"
+						" FROM teleport.target t"
+						" LEFT JOIN teleport.tick c ON c.id = t.cursor_tick,"
+						" LATERAL (SELECT id, snapshot FROM teleport.tick"
+						"  ORDER BY id DESC LIMIT 1) l"
+						" WHERE t.name = $1"
+						" FOR UPDATE OF t",
+						1, name_param, cut_range_row, &cr))
+		goto done;
+	if (cr.cursor == NULL)
+	{
+		tp_error(COMPONENT, "target \"%s\" is not registered in the queue",
+				 target->name);
+		goto done;
+	}
+	if (cr.needs_resync)
+	{
+		/* its changes are no longer kept: a new initial load is needed */
+		ok = run(pg, "COMMIT");
+		goto done;
+	}
+	if (cr.s1 == NULL)
+	{
+		tp_error(COMPONENT, "the cursor tick %s of target \"%s\" is missing from the queue",
+				 cr.cursor, target->name);
+		goto done;
+	}
+	seq = cr.next_seq;
+	if (strcmp(cr.cursor, cr.latest) != 0)
+	{
+		const char *params[7] = {
+			cr.s1, cr.s2, fp.include, fp.exclude, fp.schema_include,
+			fp.schema_exclude, target->name
+		};
+		char		bytes_sql[256];
+
+		sb_str(&sql, "DECLARE tp_cut NO SCROLL CURSOR FOR"
+			   " SELECT id, txid, bytes, max(id) OVER (PARTITION BY txid)"
+			   " FROM (SELECT e.id, e.txid, ");
+		snprintf(bytes_sql, sizeof(bytes_sql),
+				 "coalesce(octet_length(e.before::text), 0)"
+				 " + coalesce(octet_length(e.after::text), 0)"
+				 " + coalesce(octet_length(e.ddl::text), 0)"
+				 " + octet_length(e.schema_name)"
+				 " + coalesce(octet_length(e.table_name), 0) + %d AS bytes FROM ",
+				 LINE_OVERHEAD_BYTES);
+		sb_str(&sql, bytes_sql);
+		append_selection(&sql);
+		sb_str(&sql, ") s ORDER BY id");
+		if (!tp_pgsql_query(pg, sql.data, 7, params, NULL, NULL))
+			goto done;
+		for (;;)
+		{
+			cs.rows = 0;
+			if (!tp_pgsql_query(pg, CUT_FETCH, 0, NULL, cut_row, &cs))
+				goto done;
+			if (cs.rows == 0)
+				break;
+			if (!store_chunks(pg, &cs, target->name, &cr, &fp, &seq))
+				goto done;
+		}
+		close_chunk(&cs);
+		if (!store_chunks(pg, &cs, target->name, &cr, &fp, &seq) ||
+			!run(pg, "CLOSE tp_cut"))
+			goto done;
+	}
+	{
+		char		s_seq[24];
+		const char *params[3] = {target->name, cr.latest, s_seq};
+
+		snprintf(s_seq, sizeof(s_seq), "%" PRId64, seq);
+		if (!tp_pgsql_query(pg,
+							"UPDATE teleport.target SET cursor_tick = $2::bigint,"
+							" next_seq = $3::bigint WHERE name = $1",
+							3, params, NULL, NULL) ||
+			!run(pg, "COMMIT"))
+			goto done;
+	}
+	*made = (int) (seq - cr.next_seq);
+	if (*made > 0)
+		tp_debug(COMPONENT, "cut %d batches for target \"%s\" up to tick %s",
+				 *made, target->name, cr.latest);
+	ok = true;
+
+done:
+	if (!ok)
+	{
+		rollback(pg);
+		*made = 0;
+	}
+	free(sql.data);
+	free(cs.done);
+	cut_range_free(&cr);
+	filter_params_free(&fp);
+	return ok;
+}
+
+/*
+ * Sending
+ */
+
+/* A stored batch, as next_batch reads it. */
+typedef struct stored_batch
+{
+	bool		found;
+	char	   *seq;
+	char	   *tick_from;
+	char	   *tick_to;
+	char	   *s1;
+	char	   *s2;
+	char	   *first_id;
+	char	   *last_id;
+	char	   *include;
+	char	   *exclude;
+	char	   *schema_include;
+	char	   *schema_exclude;
+	char	   *ts_ms;
+	int64_t		n_events;
+	bool		partial;
+	bool		ticks_missing;
+} stored_batch;
+
+/* Row callback: read the oldest unacknowledged batch. */
+static bool
+stored_batch_row(void *arg, const PGresult *res, int row)
+{
+	stored_batch *sb = arg;
+	char	  **fields[] = {
+		&sb->seq, &sb->tick_from, &sb->tick_to, &sb->s1, &sb->s2,
+		&sb->first_id, &sb->last_id, &sb->include, &sb->exclude,
+		&sb->schema_include, &sb->schema_exclude, &sb->ts_ms
+	};
+
+	sb->found = true;
+	for (int i = 0; i < (int) (sizeof(fields) / sizeof(fields[0])); i++)
+	{
+		if (PQgetisnull(res, row, i))
+			sb->ticks_missing = true;
+		else
+			*fields[i] = tp_xstrdup(PQgetvalue(res, row, i));
+	}
+	sb->n_events = strtoll(PQgetvalue(res, row, 12), NULL, 10);
+	sb->partial = strcmp(PQgetvalue(res, row, 13), "t") == 0;
+	return true;
+}
+
+/* Free the strings of sb. */
+static void
+stored_batch_free(stored_batch *sb)
+{
+	free(sb->seq);
+	free(sb->tick_from);
+	free(sb->tick_to);
+	free(sb->s1);
+	free(sb->s2);
+	free(sb->first_id);
+	free(sb->last_id);
+	free(sb->include);
+	free(sb->exclude);
+	free(sb->schema_include);
+	free(sb->schema_exclude);
+	free(sb->ts_ms);
+}
+
+/* The rebuilt data of a batch: its count and its lines. */
+typedef struct batch_data
+{
+	int64_t		count;
+	char	   *data;
+	size_t		len;
+} batch_data;
+
+/* Row callback: keep the count and the lines. */
+static bool
+batch_data_row(void *arg, const PGresult *res, int row)
+{
+	batch_data *bd = arg;
+	size_t		len = (size_t) PQgetlength(res, row, 1);
+
+	bd->count = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	bd->data = tp_xmalloc(len + 1);
+	memcpy(bd->data, PQgetvalue(res, row, 1), len + 1);
+	bd->len = len;
+	return true;
+}
+
+/*
+ * The change lines of a batch: the selection of its tick range restricted
+ * to its event id range, each event in the envelope of teleport/batch.h,
+ * built by concatenation so that the JSON is compact and the stored row
+ * images are embedded verbatim (json, not jsonb: every digit and -0 are
+ * kept). A raw newline can only be whitespace between JSON tokens, so it
+ * is turned into a space and cannot split a line. Parameters after the
+ * selection's: $8 and $9 the id range, $10 the source instance, $11 the
+ * batch's seq, $12 ts_ms.
+ */
+static char *
+batch_data_sql(void)
+{
+	strbuf		sql = {NULL, 0, 0};
+
+	sb_str(&sql,
+		   "SELECT count(*), coalesce(string_agg(line, '' ORDER BY id), '') FROM ("
+		   "SELECT e.id, '{\"op\":' || to_json(e.op)::text"
+		   " || ',\"before\":' || coalesce(replace(e.before::text, E'\\n', ' '), 'null')"
+		   " || ',\"after\":' || coalesce(replace(e.after::text, E'\\n', ' '), 'null')"
+		   " || CASE WHEN e.ddl IS NULL THEN ''"
+		   "  ELSE ',\"ddl\":' || replace(e.ddl::text, E'\\n', ' ') END"
+		   " || ',\"source\":{\"name\":' || to_json(coalesce(e.origin, $10::text))::text"
+		   " || ',\"schema\":' || to_json(e.schema_name)::text"
+		   " || ',\"table\":' || coalesce(to_json(e.table_name)::text, 'null')"
+		   " || ',\"txid\":' || e.txid::text"
+		   " || ',\"seq\":' || e.id::text"
+		   " || ',\"batch\":' || ($11::bigint)::text"
+		   " || '},\"ts_ms\":' || ($12::bigint)::text || E'}\\n' AS line"
+		   " FROM ");
+	append_selection(&sql);
+	sb_str(&sql, " WHERE e.id BETWEEN $8::bigint AND $9::bigint) x");
+	return sql.data;
+}
+
+/*
+ * Lay out qb's buffer: source, target and apply_schema as strings, then the
+ * data; point batch's fields into it.
+ */
+static void
+fill_queued_batch(tp_queued_batch *qb, const char *source,
+				  const tp_target_config *target, const batch_data *bd)
+{
+	const char *apply = target->apply_schema ? target->apply_schema : "";
+	size_t		ls = strlen(source) + 1;
+	size_t		lt = strlen(target->name) + 1;
+	size_t		la = strlen(apply) + 1;
+	char	   *p;
+
+	qb->buf = tp_xmalloc(ls + lt + la + bd->len + 1);
+	p = qb->buf;
+	memcpy(p, source, ls);
+	qb->batch.source = p;
+	p += ls;
+	memcpy(p, target->name, lt);
+	qb->batch.target = p;
+	p += lt;
+	memcpy(p, apply, la);
+	qb->batch.apply_schema = target->apply_schema ? p : NULL;
+	p += la;
+	memcpy(p, bd->data, bd->len);
+	p[bd->len] = '\0';
+	qb->batch.data = p;
+	qb->batch.data_len = bd->len;
+}
+
+/* See queue.h. */
+bool
+tp_queue_next_batch(tp_pgsql *pg, const char *source,
+					const tp_target_config *target, tp_queued_batch *out,
+					bool *found)
+{
+	const char *name_param[1] = {target->name};
+	stored_batch sb;
+	batch_data	bd = {0, NULL, 0};
+	char	   *sql = NULL;
+	bool		ok = false;
+
+	memset(out, 0, sizeof(*out));
+	memset(&sb, 0, sizeof(sb));
+	*found = false;
+	if (!tp_pgsql_query(pg,
+						"SELECT b.seq, b.tick_from, b.tick_to, t1.snapshot, t2.snapshot,"
+						" b.first_event_id, b.last_event_id, b.include_re, b.exclude_re,"
+						" b.schema_include_re, b.schema_exclude_re,"
+						" floor(extract(epoch FROM t2.created_at) * 1000)::bigint,"
+						" b.n_events, b.partial"
+						" FROM teleport.batch b"
+						" JOIN teleport.target g ON g.name = b.target"
+						" LEFT JOIN teleport.tick t1 ON t1.id = b.tick_from"
+						" LEFT JOIN teleport.tick t2 ON t2.id = b.tick_to"
+						" WHERE b.target = $1 AND b.acked_at IS NULL"
+						" AND NOT g.needs_resync"
+						" ORDER BY b.seq LIMIT 1",
+						1, name_param, stored_batch_row, &sb))
+		goto done;
+	if (!sb.found)
+	{
+		ok = true;
+		goto done;
+	}
+	if (sb.ticks_missing)
+	{
+		tp_error(COMPONENT, "batch %s of target \"%s\" cannot be rebuilt: its ticks are "
+				 "missing from the queue", sb.seq ? sb.seq : "?", target->name);
+		goto done;
+	}
+	sql = batch_data_sql();
+	{
+		const char *params[12] = {
+			sb.s1, sb.s2, sb.include, sb.exclude, sb.schema_include,
+			sb.schema_exclude, target->name, sb.first_id, sb.last_id, source,
+			sb.seq, sb.ts_ms
+		};
+
+		if (!tp_pgsql_query(pg, sql, 12, params, batch_data_row, &bd))
+			goto done;
+	}
+	if (bd.count != sb.n_events)
+	{
+		tp_error(COMPONENT, "batch %s of target \"%s\" cannot be rebuilt: it had %" PRId64
+				 " events, the queue now holds %" PRId64 " of them",
+				 sb.seq, target->name, sb.n_events, bd.count);
+		goto done;
+	}
+	out->batch.size = sizeof(tp_batch);
+	out->batch.format = TELEPORT_BATCH_FORMAT;
+	out->batch.kind = TP_BATCH_CHANGES;
+	out->batch.seq = strtoull(sb.seq, NULL, 10);
+	out->batch.n_changes = (uint64_t) bd.count;
+	out->batch.first_tick = strtoull(sb.tick_from, NULL, 10);
+	out->batch.last_tick = strtoull(sb.tick_to, NULL, 10);
+	out->batch.flags = sb.partial ? TP_BATCH_PARTIAL : 0;
+	out->tick_time_ms = strtoll(sb.ts_ms, NULL, 10);
+	fill_queued_batch(out, source, target, &bd);
+	*found = true;
+	ok = true;
+
+done:
+	free(sql);
+	free(bd.data);
+	stored_batch_free(&sb);
+	return ok;
+}
+
+/* See queue.h. */
+void
+tp_queued_batch_free(tp_queued_batch *qb)
+{
+	if (qb == NULL)
+		return;
+	free(qb->buf);
+	memset(qb, 0, sizeof(*qb));
+}
+
+/* See queue.h. */
+bool
+tp_queue_ack(tp_pgsql *pg, const char *target, uint64_t seq)
+{
+	char		s_seq[24];
+	const char *params[2] = {target, s_seq};
+
+	snprintf(s_seq, sizeof(s_seq), "%" PRIu64, seq);
+	return tp_pgsql_query(pg,
+						  "UPDATE teleport.batch SET acked_at = clock_timestamp()"
+						  " WHERE target = $1 AND seq <= $2::bigint AND acked_at IS NULL",
+						  2, params, NULL, NULL);
+}
+
+/* Row callback of backlog_of: (batches, oldest age ms, needs_resync). */
+static bool
+backlog_row(void *arg, const PGresult *res, int row)
+{
+	tp_queue_backlog *out = arg;
+
+	out->batches = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	out->oldest_age_ms = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+	if (out->oldest_age_ms < 0)
+		out->oldest_age_ms = 0;
+	out->needs_resync = strcmp(PQgetvalue(res, row, 2), "t") == 0;
+	return true;
+}
+
+/* See queue.h. */
+bool
+tp_queue_backlog_of(tp_pgsql *pg, const char *target, tp_queue_backlog *out)
+{
+	const char *params[1] = {target};
+	bool		known;
+
+	memset(out, 0, sizeof(*out));
+	if (!query_bool(pg, "SELECT EXISTS (SELECT 1 FROM teleport.target WHERE name = $1)",
+					1, params, &known))
+		return false;
+	if (!known)
+	{
+		tp_error(COMPONENT, "target \"%s\" is not registered in the queue", target);
+		return false;
+	}
+	/* the age is the lag: from the tick that closed the oldest batch */
+	return tp_pgsql_query(pg,
+						  "SELECT count(b.seq), coalesce(floor(extract(epoch FROM"
+						  "  clock_timestamp() - min(coalesce(k.created_at, b.created_at)))"
+						  "  * 1000)::bigint, 0), g.needs_resync"
+						  " FROM teleport.target g"
+						  " LEFT JOIN teleport.batch b ON b.target = g.name"
+						  "  AND b.acked_at IS NULL"
+						  " LEFT JOIN teleport.tick k ON k.id = b.tick_to"
+						  " WHERE g.name = $1 GROUP BY g.name, g.needs_resync",
+						  1, params, backlog_row, out);
+}
+
+/*
+ * Vacuum
+ */
+
+/* Row callback: log a target that lagged past retention. */
+static bool
+log_resync(void *arg, const PGresult *res, int row)
+{
+	const int64_t *retention_s = arg;
+
+	tp_error(COMPONENT, "target \"%s\" has lagged for %s s, past queue_retention (%" PRId64
+			 " s): it is marked as needing a resync and the queue no longer keeps its "
+			 "changes; start a new initial load of this target",
+			 PQgetvalue(res, row, 0), PQgetvalue(res, row, 1), *retention_s);
+	return true;
+}
+
+/*
+ * Mark the targets that lag past retention_s as needing a resync: their
+ * oldest unacknowledged batch is older than that, or their cursor has been
+ * behind the latest tick for that long (nothing cuts them: a target removed
+ * from the configuration, or one whose cut keeps failing).
+ */
+static bool
+mark_lagging(tp_pgsql *pg, int64_t retention_s)
+{
+	char		s_ret[24];
+	const char *params[1] = {s_ret};
+
+	snprintf(s_ret, sizeof(s_ret), "%" PRId64, retention_s);
+	return tp_pgsql_query(pg,
+						  "WITH lag AS (SELECT g.name, least("
+						  "  (SELECT min(b.created_at) FROM teleport.batch b"
+						  "   WHERE b.target = g.name AND b.acked_at IS NULL),"
+						  "  (SELECT min(k.created_at) FROM teleport.tick k"
+						  "   WHERE k.id > g.cursor_tick)) AS since"
+						  "  FROM teleport.target g WHERE NOT g.needs_resync)"
+						  " UPDATE teleport.target g SET needs_resync = true,"
+						  " resync_reason = 'lagged past queue_retention'"
+						  " FROM lag WHERE g.name = lag.name"
+						  " AND lag.since < clock_timestamp() - $1::bigint * interval '1 second'"
+						  " RETURNING g.name,"
+						  " floor(extract(epoch FROM clock_timestamp() - lag.since))::bigint",
+						  1, params, log_resync, &retention_s);
+}
+
+/* A list of event table numbers. */
+typedef struct table_list
+{
+	int			nr[N_EVENT_TABLES];
+	int			n;
+} table_list;
+
+/* Row callback: collect a table number. */
+static bool
+table_row(void *arg, const PGresult *res, int row)
+{
+	table_list *tl = arg;
+
+	if (tl->n < N_EVENT_TABLES)
+		tl->nr[tl->n++] = atoi(PQgetvalue(res, row, 0));
+	return true;
+}
+
+/*
+ * Bring teleport.event_table in line with the sequence that writers read
+ * (a switch interrupted between its setval and its commit), and record the
+ * switch xmax of newly retired tables: a snapshot taken now, after the
+ * switch, has an xmax above the txid of every transaction that could still
+ * read the old table number. *cur is the current table.
+ */
+static bool
+reconcile_tables(tp_pgsql *pg, int *cur)
+{
+	int64_t		value;
+	bool		isnull;
+	char		s_cur[8];
+	const char *params[1] = {s_cur};
+
+	if (!query_int64(pg, "SELECT last_value FROM teleport.current_event_table",
+					 0, NULL, &value, &isnull))
+		return false;
+	*cur = (int) value;
+	snprintf(s_cur, sizeof(s_cur), "%d", *cur);
+	return tp_pgsql_query(pg,
+						  "UPDATE teleport.event_table SET state = 'retired',"
+						  " switch_xmax = NULL, switched_at = clock_timestamp()"
+						  " WHERE state = 'current' AND nr <> $1::integer",
+						  1, params, NULL, NULL) &&
+		tp_pgsql_query(pg,
+					   "UPDATE teleport.event_table SET state = 'current',"
+					   " switch_xmax = NULL, switched_at = clock_timestamp()"
+					   " WHERE state <> 'current' AND nr = $1::integer",
+					   1, params, NULL, NULL) &&
+		run(pg, "UPDATE teleport.event_table"
+			" SET switch_xmax = txid_snapshot_xmax(txid_current_snapshot())"
+			" WHERE state = 'retired' AND switch_xmax IS NULL");
+}
+
+/*
+ * TRUNCATE event table nr and mark it free, waiting for its lock at most
+ * TRUNCATE_LOCK_TIMEOUT; a table in use is left for the next vacuum.
+ */
+static bool
+truncate_table(tp_pgsql *pg, int nr)
+{
+	char		s_nr[8];
+	const char *params[1] = {s_nr};
+	bool		done;
+
+	snprintf(s_nr, sizeof(s_nr), "%d", nr);
+	if (!run(pg, "BEGIN") ||
+		!run(pg, "SET LOCAL lock_timeout = '" TRUNCATE_LOCK_TIMEOUT "'") ||
+		!query_bool(pg, "SELECT teleport.truncate_event_table($1::integer)",
+					1, params, &done))
+		goto fail;
+	if (done &&
+		!tp_pgsql_query(pg,
+						"UPDATE teleport.event_table SET state = 'free',"
+						" switch_xmax = NULL WHERE nr = $1::integer",
+						1, params, NULL, NULL))
+		goto fail;
+	if (!run(pg, "COMMIT"))
+		goto fail;
+	if (done)
+		tp_debug(COMPONENT, "emptied teleport.event_%d", nr);
+	else
+		tp_debug(COMPONENT, "teleport.event_%d is in use; emptying it later", nr);
+	return true;
+
+fail:
+	rollback(pg);
+	return false;
+}
+
+/*
+ * Switch writers from the current table cur to the next one when cur holds
+ * events, has been current for rotate_ms and the next one is free. The
+ * sequence is set last: writers see it at once, even before the commit;
+ * reconcile_tables repairs an interrupted switch.
+ */
+static bool
+maybe_switch(tp_pgsql *pg, int cur, int64_t rotate_ms)
+{
+	int			next = (cur + 1) % N_EVENT_TABLES;
+	char		sql[512];
+	char		s_cur[8],
+				s_next[8],
+				s_rot[24];
+	const char *params[3] = {s_cur, s_next, s_rot};
+	bool		due;
+
+	snprintf(s_cur, sizeof(s_cur), "%d", cur);
+	snprintf(s_next, sizeof(s_next), "%d", next);
+	snprintf(s_rot, sizeof(s_rot), "%" PRId64, rotate_ms);
+	snprintf(sql, sizeof(sql),
+			 "SELECT EXISTS (SELECT 1 FROM teleport.event_table c, teleport.event_table n"
+			 " WHERE c.nr = $1::integer AND n.nr = $2::integer AND n.state = 'free'"
+			 " AND c.switched_at <= clock_timestamp() - $3::bigint * interval '1 millisecond')"
+			 " AND EXISTS (SELECT 1 FROM teleport.event_%d)", cur);
+	if (!query_bool(pg, sql, 3, params, &due))
+		return false;
+	if (!due)
+		return true;
+	if (!run(pg, "BEGIN") ||
+		!tp_pgsql_query(pg,
+						"UPDATE teleport.event_table SET state = 'retired',"
+						" switch_xmax = NULL, switched_at = clock_timestamp()"
+						" WHERE nr = $1::integer",
+						1, params, NULL, NULL) ||
+		!tp_pgsql_query(pg,
+						"UPDATE teleport.event_table SET state = 'current',"
+						" switch_xmax = NULL, switched_at = clock_timestamp()"
+						" WHERE nr = $1::integer",
+						1, params + 1, NULL, NULL) ||
+		!tp_pgsql_query(pg, "SELECT setval('teleport.current_event_table', $1::bigint)",
+						1, params + 1, NULL, NULL) ||
+		!run(pg, "COMMIT"))
+	{
+		rollback(pg);
+		return false;
+	}
+	tp_debug(COMPONENT, "switched events from teleport.event_%d to teleport.event_%d",
+			 cur, next);
+	/* the switch xmax, from a snapshot taken after the switch */
+	return reconcile_tables(pg, &cur);
+}
+
+/* The body of vacuum, under its advisory lock. */
+static bool
+vacuum_locked(tp_pgsql *pg, int64_t retention_s, int64_t rotate_ms)
+{
+	int64_t		needed;
+	bool		isnull;
+	char		s_needed[24];
+	char		s_cur[8];
+	const char *params[2] = {s_needed, s_cur};
+	table_list	tl = {{0}, 0};
+	int			cur;
+
+	if (!mark_lagging(pg, retention_s) ||
+		!run(pg, "DELETE FROM teleport.batch WHERE acked_at IS NOT NULL"))
+		return false;
+
+	/*
+	 * The oldest tick a target still needs: the start of its oldest
+	 * unacknowledged batch (to rebuild it), else its cursor; the latest
+	 * tick counts too, for targets registered from now on.
+	 */
+	if (!query_int64(pg,
+					 "SELECT min(n) FROM ("
+					 " SELECT coalesce((SELECT min(b.tick_from) FROM teleport.batch b"
+					 "  WHERE b.target = g.name AND b.acked_at IS NULL), g.cursor_tick) AS n"
+					 " FROM teleport.target g WHERE NOT g.needs_resync"
+					 " UNION ALL SELECT max(id) FROM teleport.tick) x",
+					 0, NULL, &needed, &isnull))
+		return false;
+	if (isnull)
+		return true;			/* no tick yet */
+	snprintf(s_needed, sizeof(s_needed), "%" PRId64, needed);
+	if (!tp_pgsql_query(pg, "DELETE FROM teleport.tick WHERE id < $1::bigint",
+						1, params, NULL, NULL))
+		return false;
+
+	/*
+	 * A retired table may be emptied when every transaction that could
+	 * write into it (txid below its switch xmax) had ended at the needed
+	 * tick: all their events are then in acknowledged batches, or in none.
+	 */
+	if (!reconcile_tables(pg, &cur))
+		return false;
+	snprintf(s_cur, sizeof(s_cur), "%d", cur);
+	if (!tp_pgsql_query(pg,
+						"SELECT e.nr FROM teleport.event_table e, teleport.tick k"
+						" WHERE k.id = $1::bigint AND e.state = 'retired'"
+						" AND e.nr <> $2::integer AND e.switch_xmax IS NOT NULL"
+						" AND txid_snapshot_xmin(k.snapshot) >= e.switch_xmax"
+						" ORDER BY e.switched_at",
+						2, params, table_row, &tl))
+		return false;
+	for (int i = 0; i < tl.n; i++)
+	{
+		if (!truncate_table(pg, tl.nr[i]))
+			return false;
+	}
+	return maybe_switch(pg, cur, rotate_ms);
+}
+
+/* See queue.h. */
+bool
+tp_queue_vacuum_with(tp_pgsql *pg, int64_t retention_s, int64_t rotate_ms)
+{
+	bool		locked;
+	bool		ok;
+
+	if (!query_bool(pg, "SELECT pg_try_advisory_lock(" LOCK_CLASS ", " LOCK_VACUUM ")",
+					0, NULL, &locked))
+		return false;
+	if (!locked)
+		return true;			/* another instance is at it */
+	ok = vacuum_locked(pg, retention_s, rotate_ms);
+	rollback(pg);
+	if (!run(pg, "SELECT pg_advisory_unlock(" LOCK_CLASS ", " LOCK_VACUUM ")"))
+		ok = false;
+	return ok;
+}
+
+/* See queue.h. */
+bool
+tp_queue_vacuum(tp_pgsql *pg, int64_t retention_s)
+{
+	return tp_queue_vacuum_with(pg, retention_s, TP_QUEUE_ROTATE_MS);
+}

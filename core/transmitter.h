@@ -1,0 +1,44 @@
+/*
+ * transmitter.h
+ *     Sending one target's batches, oldest first, through its transport,
+ *     marking each acknowledged only after the transport said TP_OK.
+ */
+#ifndef TP_TRANSMITTER_H
+#define TP_TRANSMITTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <teleport/teleport.h>
+
+#include "backoff.h"
+#include "config.h"
+#include "pgsql.h"
+
+typedef struct tp_transmitter
+{
+	const tp_target_config *target;
+	tp_plugin_ctx *ctx;			/* the target's transport instance */
+	const tp_transport_callbacks *cb;
+	tp_backoff	backoff;		/* after TP_RETRY or TP_ERROR */
+	long long	retry_at_ms;	/* no attempt before (monotonic ms) */
+	uint64_t	failing_seq;	/* the batch that failed last, or 0 */
+	uint64_t	sent;			/* batches acknowledged by this process */
+} tp_transmitter;
+
+/* Set up the transmitter of target, sending through ctx with cb. */
+void		tp_transmitter_init(tp_transmitter *tx, const tp_target_config *target,
+								tp_plugin_ctx *ctx,
+								const tp_transport_callbacks *cb);
+
+/*
+ * Send up to max_batches of the target's ready batches, in seq order, each
+ * acknowledged in the queue right after the transport accepted it. A batch
+ * the transport refuses (TP_RETRY or TP_ERROR) is kept and tried again
+ * after a backoff; nothing overtakes it. Returns false only when the queue
+ * could not be read or written (logged), so that the caller reconnects.
+ */
+bool		tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg,
+							   const char *source, int max_batches);
+
+#endif							/* TP_TRANSMITTER_H */

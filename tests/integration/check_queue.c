@@ -1,0 +1,932 @@
+/*
+ * check_queue.c
+ *     The queue on a real PostgreSQL: install (idempotent, concurrent,
+ *     versioned, private), ticks, batches in commit order for each target
+ *     with its filter and without its own changes, the exact change lines,
+ *     splitting with TP_BATCH_PARTIAL, identical rebuilds, acknowledgement,
+ *     rotation and TRUNCATE only once every target has passed a table,
+ *     retention, and lock_timeout on TRUNCATE.
+ *
+ * Events are written with teleport.insert_event directly, as a source
+ * plugin would. Each test has its own database in the program's cluster.
+ */
+#include "tp_autoconf.h"
+
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkmain.h"
+#include "config.h"
+#include "pgcluster.h"
+#include "pgsql.h"
+#include "queue.h"
+
+static tp_cluster *cluster;
+
+/* Once per program: the shared cluster. */
+static void
+start_cluster(void)
+{
+	cluster = tp_cluster_shared();
+}
+
+/* Two targets: t1 takes all of public, t2 public.b* but public.bx. */
+static const char config_yaml[] =
+"database:\n"
+"  name: src\n"
+"targets:\n"
+"  t1:\n"
+"    target_expression: \"public.*\"\n"
+"    apply_schema: a\n"
+"    transport: stdout\n"
+"  t2:\n"
+"    target_expression: [\"public.b*\", \"!public.bx\"]\n"
+"    apply_schema: b\n"
+"    transport: stdout\n";
+
+/* A test's database: its conninfo, a connection and the config. */
+typedef struct fixture
+{
+	char	   *conninfo;
+	tp_pgsql	pg;
+	tp_config  *config;
+	const tp_target_config *t1;
+	const tp_target_config *t2;
+} fixture;
+
+/* Create database db, connect, load the config; install unless asked not. */
+static void
+setup(fixture *fx, const char *db, bool install)
+{
+	memset(fx, 0, sizeof(*fx));
+	fx->conninfo = tp_cluster_create_db(cluster, db);
+	ck_assert_ptr_nonnull(fx->conninfo);
+	ck_assert(tp_pgsql_connect(&fx->pg, fx->conninfo, "the queue test"));
+	ck_assert(tp_config_load_string(config_yaml, strlen(config_yaml), "test.yml",
+									&fx->config));
+	fx->t1 = tp_config_target(fx->config, "t1");
+	fx->t2 = tp_config_target(fx->config, "t2");
+	ck_assert_ptr_nonnull(fx->t1);
+	ck_assert_ptr_nonnull(fx->t2);
+	if (install)
+		ck_assert(tp_queue_install(&fx->pg, fx->config));
+}
+
+/* Free what setup made. */
+static void
+teardown(fixture *fx)
+{
+	tp_pgsql_close(&fx->pg);
+	tp_config_free(fx->config);
+	free(fx->conninfo);
+}
+
+/* Another connection to the fixture's database. */
+static void
+connect_more(const fixture *fx, tp_pgsql *pg)
+{
+	ck_assert(tp_pgsql_connect(pg, fx->conninfo, "another session"));
+}
+
+/* Run sql; it must succeed. */
+static void
+exec_ok(tp_pgsql *pg, const char *sql)
+{
+	ck_assert_msg(tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL), "failed: %s", sql);
+}
+
+/* The one value of sql as a new string (NULL for SQL NULL). */
+static char *
+value_of(tp_pgsql *pg, const char *sql)
+{
+	char	   *v = NULL;
+
+	ck_assert_msg(tp_pgsql_query_value(pg, sql, 0, NULL, &v), "failed: %s", sql);
+	return v;
+}
+
+/* The one value of sql as an integer. */
+static int64_t
+int_of(tp_pgsql *pg, const char *sql)
+{
+	char	   *v = value_of(pg, sql);
+	int64_t		n;
+
+	ck_assert_ptr_nonnull(v);
+	n = strtoll(v, NULL, 10);
+	free(v);
+	return n;
+}
+
+/* Write one event through insert_event (NULL arguments are SQL NULL). */
+static void
+event(tp_pgsql *pg, const char *op, const char *schema, const char *table,
+	  const char *before, const char *after, const char *ddl)
+{
+	const char *params[6] = {op, schema, table, before, after, ddl};
+
+	ck_assert(tp_pgsql_query(pg,
+							 "SELECT teleport.insert_event($1, $2, $3, $4::json,"
+							 " $5::json, $6::json)",
+							 6, params, NULL, NULL));
+}
+
+/* An insert into public.NAME of {"id":id}. */
+static void
+insert_row(tp_pgsql *pg, const char *table, int id)
+{
+	char		after[32];
+
+	snprintf(after, sizeof(after), "{\"id\":%d}", id);
+	event(pg, "c", "public", table, NULL, after, NULL);
+}
+
+/* Make a tick now; it must be made. */
+static void
+force_tick(tp_pgsql *pg)
+{
+	bool		ticked = false;
+
+	ck_assert(tp_queue_tick(pg, 0, 0, &ticked));
+	ck_assert(ticked);
+}
+
+/* Cut target's batches; returns how many were made. */
+static int
+cut(tp_pgsql *pg, const tp_target_config *target, int64_t max_events,
+	int64_t max_bytes)
+{
+	int			made = -1;
+
+	ck_assert(tp_queue_cut_batches(pg, target, max_events, max_bytes, &made));
+	return made;
+}
+
+/* Tick and cut both targets with large limits. */
+static void
+tick_and_cut(fixture *fx)
+{
+	force_tick(&fx->pg);
+	cut(&fx->pg, fx->t1, 10000, 1 << 24);
+	cut(&fx->pg, fx->t2, 10000, 1 << 24);
+}
+
+/* The next batch of target as its data (a new string), or NULL. */
+static char *
+next_data(tp_pgsql *pg, const tp_target_config *target, tp_queued_batch *qb)
+{
+	bool		found = false;
+	char	   *data;
+
+	ck_assert(tp_queue_next_batch(pg, "src", target, qb, &found));
+	if (!found)
+		return NULL;
+	data = malloc(qb->batch.data_len + 1);
+	memcpy(data, qb->batch.data, qb->batch.data_len);
+	data[qb->batch.data_len] = '\0';
+	return data;
+}
+
+/*
+ * The event ids ("seq") of the lines of data, space-separated, e.g.
+ * "3 5", into out.
+ */
+static void
+seqs_of(const char *data, char *out, size_t len)
+{
+	const char *p = data;
+
+	out[0] = '\0';
+	while ((p = strstr(p, "\"seq\":")) != NULL)
+	{
+		char		num[24];
+		size_t		n = strspn(p + 6, "0123456789");
+
+		snprintf(num, sizeof(num), "%s%.*s", out[0] ? " " : "", (int) n, p + 6);
+		strncat(out, num, len - strlen(out) - 1);
+		p += 6;
+	}
+}
+
+/* The ids of the next batch of target (acknowledging it), or "none". */
+static void
+take_batch(fixture *fx, const tp_target_config *target, char *out, size_t len)
+{
+	tp_queued_batch qb;
+	char	   *data = next_data(&fx->pg, target, &qb);
+
+	if (data == NULL)
+	{
+		snprintf(out, len, "none");
+		return;
+	}
+	seqs_of(data, out, len);
+	ck_assert(tp_queue_ack(&fx->pg, target->name, qb.batch.seq));
+	free(data);
+	tp_queued_batch_free(&qb);
+}
+
+/* Sleep ms milliseconds. */
+static void
+nap_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------------------- install */
+
+/* Install twice: same schema, version recorded, targets registered once. */
+START_TEST(test_install_idempotent)
+{
+	fixture		fx;
+	tp_pgsql	other;
+	char	   *v;
+
+	setup(&fx, "q_install", true);
+	ck_assert(tp_queue_install(&fx.pg, fx.config));
+	connect_more(&fx, &other);
+	ck_assert(tp_queue_install(&other, fx.config));
+	tp_pgsql_close(&other);
+
+	v = value_of(&fx.pg, "SELECT component || ' ' || version FROM teleport.schema_version");
+	ck_assert_str_eq(v, "queue 1");
+	free(v);
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.target"), 2);
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.tick"), 1);
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.target t"
+							" JOIN teleport.tick k ON k.id = t.cursor_tick"), 2);
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM pg_class c"
+							" JOIN pg_namespace n ON n.oid = c.relnamespace"
+							" WHERE n.nspname = 'teleport' AND c.relname ~ '^event_[0-2]$'"), 3);
+
+	/* a schema newer than this teleport is refused */
+	exec_ok(&fx.pg, "UPDATE teleport.schema_version SET version = 99");
+	ck_assert(!tp_queue_install(&fx.pg, fx.config));
+	teardown(&fx);
+}
+END_TEST
+
+/*
+ * Concurrent installs: two processes start while a third session holds
+ * the install lock, so both must wait and retry; then both succeed and
+ * the schema is there once.
+ */
+START_TEST(test_install_concurrent)
+{
+	fixture		fx;
+	tp_pgsql	holder;
+	pid_t		pids[2];
+
+	setup(&fx, "q_install_conc", false);
+	connect_more(&fx, &holder);
+	exec_ok(&holder, "SELECT pg_advisory_lock(1952803941, 1)");
+	for (int i = 0; i < 2; i++)
+	{
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0)
+		{
+			tp_pgsql	pg;
+			bool		ok;
+
+			if (!tp_pgsql_connect(&pg, fx.conninfo, "an installer"))
+				_exit(2);
+			ok = tp_queue_install(&pg, fx.config);
+			tp_pgsql_close(&pg);
+			_exit(ok ? 0 : 1);
+		}
+	}
+	nap_ms(300);
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM pg_namespace"
+							" WHERE nspname = 'teleport'"), 0);
+	exec_ok(&holder, "SELECT pg_advisory_unlock(1952803941, 1)");
+	for (int i = 0; i < 2; i++)
+	{
+		int			status;
+
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_eq(WEXITSTATUS(status), 0);
+	}
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.schema_version"), 1);
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.target"), 2);
+	tp_pgsql_close(&holder);
+	teardown(&fx);
+}
+END_TEST
+
+/* The queue is private: a role with no grants can neither call nor read. */
+START_TEST(test_install_private)
+{
+	fixture		fx;
+	char	   *v;
+
+	setup(&fx, "q_private", true);
+	exec_ok(&fx.pg, "DROP ROLE IF EXISTS tp_queue_app");
+	exec_ok(&fx.pg, "CREATE ROLE tp_queue_app LOGIN");
+	v = value_of(&fx.pg,
+				 "SELECT has_function_privilege('tp_queue_app',"
+				 " 'teleport.insert_event(text, text, text, json, json, json)', 'EXECUTE')"
+				 " || ' ' || has_table_privilege('tp_queue_app', 'teleport.event_0', 'SELECT')"
+				 " || ' ' || has_table_privilege('tp_queue_app', 'teleport.event_0', 'INSERT')"
+				 " || ' ' || has_schema_privilege('tp_queue_app', 'teleport', 'USAGE')"
+				 " || ' ' || (SELECT prosecdef FROM pg_proc WHERE proname = 'insert_event')");
+	ck_assert_str_eq(v, "false false false false true");
+	free(v);
+	exec_ok(&fx.pg, "DROP ROLE tp_queue_app");
+	teardown(&fx);
+}
+END_TEST
+
+/* ---------------------------------------------------------- the lines */
+
+/*
+ * The exact change lines: values verbatim (45 digits, -0, escapes), a DDL
+ * event whose JSON had a newline, and every field of tp_batch.
+ */
+START_TEST(test_exact_lines)
+{
+	fixture		fx;
+	tp_queued_batch qb;
+	char	   *data;
+	char	   *txid;
+	char	   *ts;
+	char		expected[2048];
+	int64_t		first_tick;
+
+	setup(&fx, "q_lines", true);
+	first_tick = int_of(&fx.pg, "SELECT max(id) FROM teleport.tick");
+	exec_ok(&fx.pg, "BEGIN");
+	exec_ok(&fx.pg,
+			"SELECT teleport.insert_event('u', 'public', 'tab',"
+			" '{\"id\":1}', row_to_json(r), NULL)"
+			" FROM (SELECT 1 AS id,"
+			" 123456789012345678901234567890123456789012345::numeric(45) AS big,"
+			" '-0'::float8 AS f, E'a\"b\\\\c\\n' AS s, NULL::text AS z) r");
+	event(&fx.pg, "ddl", "public", NULL, NULL, NULL,
+		  "{\"sql\":\"CREATE TABLE public.x ()\",\n\"k\":1}");
+	txid = value_of(&fx.pg, "SELECT txid_current()");
+	exec_ok(&fx.pg, "COMMIT");
+	force_tick(&fx.pg);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	data = next_data(&fx.pg, fx.t1, &qb);
+	ck_assert_ptr_nonnull(data);
+	ts = value_of(&fx.pg, "SELECT floor(extract(epoch FROM created_at) * 1000)::bigint"
+				  " FROM teleport.tick ORDER BY id DESC LIMIT 1");
+	snprintf(expected, sizeof(expected),
+			 "{\"op\":\"u\",\"before\":{\"id\":1},\"after\":{\"id\":1,"
+			 "\"big\":123456789012345678901234567890123456789012345,\"f\":-0,"
+			 "\"s\":\"a\\\"b\\\\c\\n\",\"z\":null},"
+			 "\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":\"tab\","
+			 "\"txid\":%s,\"seq\":1,\"batch\":1},\"ts_ms\":%s}\n"
+			 "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
+			 "\"ddl\":{\"sql\":\"CREATE TABLE public.x ()\", \"k\":1},"
+			 "\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":null,"
+			 "\"txid\":%s,\"seq\":2,\"batch\":1},\"ts_ms\":%s}\n",
+			 txid, ts, txid, ts);
+	ck_assert_str_eq(data, expected);
+	ck_assert_uint_eq(qb.batch.data_len, strlen(expected));
+	ck_assert_uint_eq(qb.batch.size, sizeof(tp_batch));
+	ck_assert_uint_eq(qb.batch.format, TELEPORT_BATCH_FORMAT);
+	ck_assert_int_eq(qb.batch.kind, TP_BATCH_CHANGES);
+	ck_assert_str_eq(qb.batch.source, "src");
+	ck_assert_str_eq(qb.batch.target, "t1");
+	ck_assert_str_eq(qb.batch.apply_schema, "a");
+	ck_assert_uint_eq(qb.batch.seq, 1);
+	ck_assert_uint_eq(qb.batch.n_changes, 2);
+	ck_assert_uint_eq(qb.batch.first_tick, (uint64_t) first_tick);
+	ck_assert_uint_eq(qb.batch.last_tick, (uint64_t) first_tick + 1);
+	ck_assert_uint_eq(qb.batch.flags, 0);
+	ck_assert_int_eq(qb.tick_time_ms, strtoll(ts, NULL, 10));
+	free(data);
+	free(txid);
+	free(ts);
+	tp_queued_batch_free(&qb);
+
+	/* an unknown target is an error, not an empty queue */
+	{
+		tp_target_config ghost = *fx.t1;
+		tp_queue_backlog bl;
+		int			made;
+
+		ghost.name = "ghost";
+		ck_assert(!tp_queue_cut_batches(&fx.pg, &ghost, 10, 1000, &made));
+		ck_assert(!tp_queue_backlog_of(&fx.pg, "ghost", &bl));
+	}
+	teardown(&fx);
+}
+END_TEST
+
+/* ------------------------------------------------------------ ordering */
+
+/*
+ * A long transaction T1 writes first and commits last: the batch of the
+ * tick before its commit has only T2; the next one has T1, entire.
+ */
+START_TEST(test_long_transaction)
+{
+	fixture		fx;
+	tp_pgsql	t1;
+	char		ids[256];
+
+	setup(&fx, "q_long", true);
+	connect_more(&fx, &t1);
+	exec_ok(&t1, "BEGIN");
+	insert_row(&t1, "a", 1);	/* id 1 */
+	insert_row(&fx.pg, "a", 2); /* id 2, committed */
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "2");
+	insert_row(&t1, "a", 3);	/* id 3 */
+	exec_ok(&t1, "COMMIT");
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "1 3");
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "none");
+	tp_pgsql_close(&t1);
+	teardown(&fx);
+}
+END_TEST
+
+/*
+ * A transaction across several ticks, and the ticker's rules: no tick
+ * without cause; one for new events; one when a transaction with events
+ * that was running at the last tick ends; an empty range makes no batch
+ * but moves the cursor.
+ */
+START_TEST(test_across_ticks)
+{
+	fixture		fx;
+	tp_pgsql	t1;
+	char		ids[256];
+	bool		ticked;
+
+	setup(&fx, "q_ticks", true);
+	connect_more(&fx, &t1);
+
+	/* nothing happened: no tick unless idle */
+	ck_assert(tp_queue_tick(&fx.pg, 0, 3600000, &ticked));
+	ck_assert(!ticked);
+
+	exec_ok(&t1, "BEGIN");
+	insert_row(&t1, "a", 1);	/* id 1 */
+	ck_assert(tp_queue_tick(&fx.pg, 0, 3600000, &ticked));
+	ck_assert(ticked);			/* new events */
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 0);
+	insert_row(&fx.pg, "a", 2); /* id 2 */
+	ck_assert(tp_queue_tick(&fx.pg, 0, 3600000, &ticked));
+	ck_assert(ticked);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	insert_row(&t1, "a", 3);	/* id 3 */
+	ck_assert(tp_queue_tick(&fx.pg, 0, 3600000, &ticked));
+	ck_assert(ticked);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 0);
+
+	/* t1 still runs: nothing to tick for */
+	ck_assert(tp_queue_tick(&fx.pg, 0, 3600000, &ticked));
+	ck_assert(!ticked);
+	exec_ok(&t1, "COMMIT");
+	/* it ended: a tick is due, but not before min_gap_ms */
+	ck_assert(tp_queue_tick(&fx.pg, 3600000, 3600000, &ticked));
+	ck_assert(!ticked);
+	ck_assert(tp_queue_tick(&fx.pg, 0, 3600000, &ticked));
+	ck_assert(ticked);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "2");
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "1 3");
+
+	/* an empty range: no batch, the cursor moves */
+	force_tick(&fx.pg);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 0);
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.target"
+							" WHERE name = 't1'"
+							" AND cursor_tick = (SELECT max(id) FROM teleport.tick)"
+							" AND next_seq = 3"), 1);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "none");
+	tp_pgsql_close(&t1);
+	teardown(&fx);
+}
+END_TEST
+
+/* ------------------------------------------------------------- targets */
+
+/*
+ * Two targets, two filters: different batches, independent seqs; DDL
+ * without a table goes to targets that select tables of its schema; a
+ * target never receives its own changes back.
+ */
+START_TEST(test_targets_and_origin)
+{
+	fixture		fx;
+	tp_pgsql	applier;
+	tp_queued_batch qb;
+	char		ids[256];
+	char	   *data;
+
+	setup(&fx, "q_targets", true);
+	insert_row(&fx.pg, "a", 1); /* id 1: t1 */
+	insert_row(&fx.pg, "b1", 2);	/* id 2: t1, t2 */
+	insert_row(&fx.pg, "bx", 3);	/* id 3: t1 */
+	event(&fx.pg, "c", "other", "b1", NULL, "{\"id\":4}", NULL);	/* id 4: none */
+	event(&fx.pg, "ddl", "public", NULL, NULL, NULL, "{\"x\":1}");	/* 5: t1, t2 */
+	event(&fx.pg, "ddl", "other", NULL, NULL, NULL, "{\"x\":2}");	/* 6: none */
+	event(&fx.pg, "ddl", "public", "bx", NULL, NULL, "{\"x\":3}");	/* 7: t1 */
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "1 2 3 5 7");
+	take_batch(&fx, fx.t2, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "2 5");
+
+	/* only t1 has news: t1's seq 2, none for t2 */
+	insert_row(&fx.pg, "a", 8); /* id 8 */
+	force_tick(&fx.pg);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	ck_assert_int_eq(cut(&fx.pg, fx.t2, 100, 1 << 20), 0);
+	data = next_data(&fx.pg, fx.t1, &qb);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(qb.batch.seq, 2);
+	ck_assert_ptr_nonnull(strstr(data, "\"batch\":2}"));
+	free(data);
+	tp_queued_batch_free(&qb);
+	ck_assert(tp_queue_ack(&fx.pg, "t1", 2));
+
+	/* an applier for t1 writes with teleport.origin = t1 */
+	connect_more(&fx, &applier);
+	exec_ok(&applier, "SET teleport.origin = 't1'");
+	insert_row(&applier, "b2", 9);	/* id 9: origin t1 */
+	exec_ok(&applier, "SET teleport.origin = ''");
+	insert_row(&applier, "b3", 10); /* id 10: origin here */
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "10");
+	data = next_data(&fx.pg, fx.t2, &qb);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(qb.batch.seq, 2);
+	ck_assert_ptr_nonnull(strstr(data, "\"source\":{\"name\":\"t1\",\"schema\":\"public\","
+								 "\"table\":\"b2\""));
+	ck_assert_ptr_nonnull(strstr(data, "\"source\":{\"name\":\"src\",\"schema\":\"public\","
+								 "\"table\":\"b3\""));
+	free(data);
+	tp_queued_batch_free(&qb);
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.event_0"
+							" WHERE origin IS NULL"), 9);
+	tp_pgsql_close(&applier);
+	teardown(&fx);
+}
+END_TEST
+
+/* ------------------------------------------------------------ splitting */
+
+/*
+ * max_events splits a batch; a split inside a transaction flags the
+ * earlier part partial; max_bytes splits too. The parts rebuild the same
+ * after a restart (a new connection).
+ */
+START_TEST(test_split_and_rebuild)
+{
+	fixture		fx;
+	tp_pgsql	again;
+	uint32_t	flags[8];
+	char	   *first[8];
+	int			n = 0;
+
+	setup(&fx, "q_split", true);
+	exec_ok(&fx.pg, "BEGIN");
+	for (int i = 1; i <= 5; i++)
+		insert_row(&fx.pg, "a", i); /* ids 1..5, one transaction */
+	exec_ok(&fx.pg, "COMMIT");
+	exec_ok(&fx.pg, "BEGIN");
+	insert_row(&fx.pg, "a", 6); /* ids 6, 7 */
+	insert_row(&fx.pg, "a", 7);
+	exec_ok(&fx.pg, "COMMIT");
+	force_tick(&fx.pg);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 2, 1 << 20), 4);
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT next_seq FROM teleport.target"
+							" WHERE name = 't1'"), 5);
+
+	/* read all four without acknowledging (ack later), then reconnect */
+	for (uint64_t seq = 1; seq <= 4; seq++)
+	{
+		tp_queued_batch qb;
+
+		first[n] = next_data(&fx.pg, fx.t1, &qb);
+		ck_assert_ptr_nonnull(first[n]);
+		ck_assert_uint_eq(qb.batch.seq, seq);
+		flags[n++] = qb.batch.flags;
+		/* rebuilt twice on this connection: the same bytes */
+		{
+			tp_queued_batch qb2;
+			char	   *twice = next_data(&fx.pg, fx.t1, &qb2);
+
+			ck_assert_str_eq(twice, first[n - 1]);
+			free(twice);
+			tp_queued_batch_free(&qb2);
+		}
+		ck_assert(tp_queue_ack(&fx.pg, "t1", seq));
+		tp_queued_batch_free(&qb);
+	}
+	ck_assert_uint_eq(flags[0], TP_BATCH_PARTIAL);
+	ck_assert_uint_eq(flags[1], TP_BATCH_PARTIAL);
+	ck_assert_uint_eq(flags[2], TP_BATCH_PARTIAL);	/* 5 | 6, and 7 follows */
+	ck_assert_uint_eq(flags[3], 0);
+
+	/* undo the acks: a restart must rebuild every batch identically */
+	exec_ok(&fx.pg, "UPDATE teleport.batch SET acked_at = NULL");
+	tp_pgsql_close(&fx.pg);
+	connect_more(&fx, &again);
+	for (int i = 0; i < n; i++)
+	{
+		tp_queued_batch qb;
+		char	   *data = next_data(&again, fx.t1, &qb);
+
+		ck_assert_ptr_nonnull(data);
+		ck_assert_str_eq(data, first[i]);
+		ck_assert_uint_eq(qb.batch.flags, flags[i]);
+		ck_assert(tp_queue_ack(&again, "t1", qb.batch.seq));
+		free(data);
+		tp_queued_batch_free(&qb);
+		free(first[i]);
+	}
+
+	/* max_bytes: every event alone */
+	for (int i = 0; i < 3; i++)
+		insert_row(&again, "a", 10 + i);
+	force_tick(&again);
+	ck_assert_int_eq(cut(&again, fx.t1, 100, 1), 3);
+	fx.pg = again;
+	teardown(&fx);
+}
+END_TEST
+
+/* --------------------------------------------------------------- vacuum */
+
+/* The state of event table nr and its row count, e.g. "retired 3". */
+static char *
+table_state(tp_pgsql *pg, int nr)
+{
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT state || ' ' || (SELECT count(*) FROM teleport.event_%d)"
+			 " FROM teleport.event_table WHERE nr = %d", nr, nr);
+	return value_of(pg, sql);
+}
+
+/* Assert the state of event table nr. */
+#define assert_table(pg, nr, expected) \
+	do { \
+		char	   *s_ = table_state((pg), (nr)); \
+		ck_assert_str_eq(s_, (expected)); \
+		free(s_); \
+	} while (0)
+
+/*
+ * Rotation: a table is switched out, and emptied only once every target
+ * has passed it: here t2 lags behind t1. Acknowledged batches and unneeded
+ * ticks go; a lagging target's batch still rebuilds from a switched-out
+ * table.
+ */
+START_TEST(test_rotation)
+{
+	fixture		fx;
+	char		ids[256];
+	tp_queued_batch qb;
+	char	   *before;
+	char	   *after;
+
+	setup(&fx, "q_rotation", true);
+	insert_row(&fx.pg, "b1", 1);	/* ids 1, 2 in event_0 */
+	insert_row(&fx.pg, "b1", 2);
+	tick_and_cut(&fx);
+	before = next_data(&fx.pg, fx.t2, &qb);
+	ck_assert_ptr_nonnull(before);
+	tp_queued_batch_free(&qb);
+
+	/* nothing to switch when rotation is not due */
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 3600000));
+	assert_table(&fx.pg, 0, "current 2");
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
+	assert_table(&fx.pg, 0, "retired 2");
+	assert_table(&fx.pg, 1, "current 0");
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT last_value FROM teleport.current_event_table"), 1);
+
+	/* t1 passes event_0 and acknowledges; t2 does not */
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "1 2");
+	insert_row(&fx.pg, "b1", 3);	/* id 3 in event_1 */
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "3");
+	force_tick(&fx.pg);
+	cut(&fx.pg, fx.t1, 100, 1 << 20);
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
+	assert_table(&fx.pg, 0, "retired 2");	/* t2 still needs it */
+	assert_table(&fx.pg, 1, "retired 1");
+	assert_table(&fx.pg, 2, "current 0");
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
+	assert_table(&fx.pg, 0, "retired 2");
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.batch"
+							" WHERE target = 't1'"), 0);
+
+	/* t2's batch still rebuilds from the switched-out table */
+	after = next_data(&fx.pg, fx.t2, &qb);
+	ck_assert_ptr_nonnull(after);
+	ck_assert_str_eq(after, before);
+	free(after);
+
+	/* t2 acknowledges both batches and catches up: event_0 is emptied */
+	ck_assert(tp_queue_ack(&fx.pg, "t2", qb.batch.seq));
+	tp_queued_batch_free(&qb);
+	take_batch(&fx, fx.t2, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "3");
+	force_tick(&fx.pg);
+	cut(&fx.pg, fx.t1, 100, 1 << 20);
+	cut(&fx.pg, fx.t2, 100, 1 << 20);
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
+	assert_table(&fx.pg, 0, "free 0");
+	assert_table(&fx.pg, 1, "free 0");
+	assert_table(&fx.pg, 2, "current 0");
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.batch"), 0);
+	/* only the ticks still needed: the cursors' (both at the latest) */
+	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.tick"), 1);
+
+	/* writers now go to event_2, then on to event_0 again */
+	insert_row(&fx.pg, "b1", 4);
+	assert_table(&fx.pg, 2, "current 1");
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
+	assert_table(&fx.pg, 0, "current 0");
+	insert_row(&fx.pg, "b1", 5);
+	assert_table(&fx.pg, 0, "current 1");
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t2, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "4 5");
+	free(before);
+	teardown(&fx);
+}
+END_TEST
+
+/*
+ * A REPEATABLE READ transaction whose snapshot predates a switch still
+ * writes into the new current table (its number is read from a sequence,
+ * outside snapshots), so the old table can be emptied under it.
+ */
+START_TEST(test_switch_under_old_snapshot)
+{
+	fixture		fx;
+	tp_pgsql	rr;
+	char		ids[256];
+
+	setup(&fx, "q_switch_rr", true);
+	connect_more(&fx, &rr);
+	insert_row(&fx.pg, "a", 1);
+	exec_ok(&rr, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+	exec_ok(&rr, "SELECT count(*) FROM teleport.event_table");
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
+	assert_table(&fx.pg, 1, "current 0");
+	insert_row(&rr, "a", 2);
+	assert_table(&fx.pg, 0, "retired 1");
+	exec_ok(&rr, "COMMIT");
+	assert_table(&fx.pg, 1, "current 1");
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "1 2");
+	tp_pgsql_close(&rr);
+	teardown(&fx);
+}
+END_TEST
+
+/*
+ * Retention: a target whose batch waits too long is marked as needing a
+ * resync, gets no more batches, and no longer holds back the cleanup.
+ */
+START_TEST(test_retention)
+{
+	fixture		fx;
+	tp_queue_backlog bl;
+	tp_queued_batch qb;
+	char		ids[256];
+	bool		found = true;
+
+	setup(&fx, "q_retention", true);
+	insert_row(&fx.pg, "b1", 1);
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert(tp_queue_backlog_of(&fx.pg, "t2", &bl));
+	ck_assert_int_eq(bl.batches, 1);
+	ck_assert(!bl.needs_resync);
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));	/* switch to event_1 */
+	ck_assert(tp_queue_backlog_of(&fx.pg, "t2", &bl));
+	ck_assert(!bl.needs_resync);
+	assert_table(&fx.pg, 0, "retired 1");
+
+	nap_ms(1100);
+	ck_assert_int_ge(int_of(&fx.pg, "SELECT 1"), 1);
+	force_tick(&fx.pg);
+	cut(&fx.pg, fx.t1, 100, 1 << 20);
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 1, 0));
+	ck_assert(tp_queue_backlog_of(&fx.pg, "t2", &bl));
+	ck_assert(bl.needs_resync);
+	ck_assert_int_ge(bl.oldest_age_ms, 1000);
+	ck_assert(tp_queue_backlog_of(&fx.pg, "t1", &bl));
+	ck_assert(!bl.needs_resync);
+	ck_assert_int_eq(bl.batches, 0);
+	ck_assert_int_eq(bl.oldest_age_ms, 0);
+	ck_assert(tp_queue_next_batch(&fx.pg, "src", fx.t2, &qb, &found));
+	ck_assert(!found);
+	insert_row(&fx.pg, "b1", 2);
+	force_tick(&fx.pg);
+	ck_assert_int_eq(cut(&fx.pg, fx.t2, 100, 1 << 20), 0);
+	/* t2 no longer pins event_0 */
+	assert_table(&fx.pg, 0, "free 0");
+	teardown(&fx);
+}
+END_TEST
+
+/*
+ * TRUNCATE waits at most its lock_timeout: a session holding a lock on the
+ * table makes vacuum give up quickly, and a later vacuum succeeds.
+ */
+START_TEST(test_truncate_lock_timeout)
+{
+	fixture		fx;
+	tp_pgsql	reader;
+	char		ids[256];
+	struct timespec t0,
+				t1;
+	double		took;
+
+	setup(&fx, "q_locktimeout", true);
+	insert_row(&fx.pg, "a", 1);
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));	/* event_0 retired */
+	force_tick(&fx.pg);
+	cut(&fx.pg, fx.t1, 100, 1 << 20);
+	cut(&fx.pg, fx.t2, 100, 1 << 20);
+
+	connect_more(&fx, &reader);
+	exec_ok(&reader, "BEGIN");
+	exec_ok(&reader, "LOCK TABLE teleport.event_0 IN ACCESS SHARE MODE");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (double) (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(took < 4.0, "vacuum waited %.1f s for the lock", took);
+	assert_table(&fx.pg, 0, "retired 1");
+	/* writers were not held up meanwhile */
+	insert_row(&fx.pg, "a", 2);
+
+	exec_ok(&reader, "COMMIT");
+	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
+	assert_table(&fx.pg, 0, "free 0");
+	tp_pgsql_close(&reader);
+	teardown(&fx);
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+queue_suite(void)
+{
+	Suite	   *s = suite_create("queue");
+	TCase	   *tc = tcase_create("queue");
+
+	tcase_add_unchecked_fixture(tc, start_cluster, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_install_idempotent);
+	tcase_add_test(tc, test_install_concurrent);
+	tcase_add_test(tc, test_install_private);
+	tcase_add_test(tc, test_exact_lines);
+	tcase_add_test(tc, test_long_transaction);
+	tcase_add_test(tc, test_across_ticks);
+	tcase_add_test(tc, test_targets_and_origin);
+	tcase_add_test(tc, test_split_and_rebuild);
+	tcase_add_test(tc, test_rotation);
+	tcase_add_test(tc, test_switch_under_old_snapshot);
+	tcase_add_test(tc, test_retention);
+	tcase_add_test(tc, test_truncate_lock_timeout);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int			main(void);
+
+/* Run the suite. */
+int
+main(void)
+{
+	return tp_check_run(queue_suite());
+}

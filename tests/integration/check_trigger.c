@@ -1,0 +1,851 @@
+/*
+ * check_trigger.c
+ *     The trigger source plugin against a real PostgreSQL: loaded from the
+ *     build tree through the core's loader and plan, configured from YAML,
+ *     run with the real host services on top of the real queue
+ *     (tp_queue_install); what it captures is read back from the queue's
+ *     event tables with SQL.
+ *
+ * One shared cluster, one database per test case.
+ */
+#include "tp_autoconf.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <teleport/teleport.h>
+
+#include "checkmain.h"
+#include "config.h"
+#include "host.h"
+#include "loader.h"
+#include "pgcluster.h"
+#include "pgsql.h"
+#include "plan.h"
+#include "queue.h"
+#include "runcmd.h"
+
+static tp_cluster *cluster;
+
+/* Once per program: the shared cluster. */
+static void
+start_cluster(void)
+{
+	cluster = tp_cluster_shared();
+}
+
+/* The trigger source set up as the daemon sets it up, on one database. */
+typedef struct trig_env
+{
+	char	   *db;
+	char	   *conninfo;		/* teleport's, for the host and the queue */
+	tp_config  *config;
+	tp_plugin_set set;
+	tp_plan		plan;
+	tp_plan_entry *entry;
+	tp_plugin_ctx *ctx;
+	const tp_source_callbacks *cb;
+	tp_pgsql	pg;				/* teleport's connection */
+	PGconn	   *su;				/* the superuser's, for the test's SQL */
+	char	   *log_path;		/* standard error goes there */
+} trig_env;
+
+/* Milliseconds since some fixed point. */
+static long long
+now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Run sql on conn; fail the test when it fails. */
+static void
+exec_ok(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK,
+				  "%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+/* Run sql on conn, expecting it to fail with SQLSTATE state. */
+static void
+exec_fails(PGconn *conn, const char *sql, const char *state)
+{
+	PGresult   *res = PQexec(conn, sql);
+	const char *got = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_FATAL_ERROR,
+				  "%s succeeded, expected SQLSTATE %s", sql, state);
+	ck_assert_msg(got != NULL && strcmp(got, state) == 0,
+				  "%s failed with %s, expected %s: %s", sql, got ? got : "none",
+				  state, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+/* The one value sql returns ("" for NULL), as a new string (free). */
+static char *
+query_text(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	char	   *v;
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
+				  "%s: %s", sql, PQerrorMessage(conn));
+	v = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/* Assert that sql's one value is expected. */
+static void
+assert_query(PGconn *conn, const char *sql, const char *expected)
+{
+	char	   *v = query_text(conn, sql);
+
+	ck_assert_msg(strcmp(v, expected) == 0, "%s:\n got: %s\nwant: %s", sql, v,
+				  expected);
+	free(v);
+}
+
+#define ALL_EVENTS \
+	"(SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1" \
+	" UNION ALL SELECT * FROM teleport.event_2)"
+
+/*
+ * The events in the queue, one line each in id order:
+ * "op|schema|table|before|after|ddl" with "-" for NULL.
+ */
+static char *
+events(PGconn *conn)
+{
+	return query_text(conn,
+					  "SELECT coalesce(string_agg(concat_ws('|', op, schema_name,"
+					  " coalesce(table_name, '-'), coalesce(before::text, '-'),"
+					  " coalesce(after::text, '-'), coalesce(ddl::text, '-')),"
+					  " E'\\n' ORDER BY id), '') FROM " ALL_EVENTS " e");
+}
+
+/* Assert the queue holds exactly expected (see events()), then empty it. */
+static void
+assert_events(PGconn *conn, const char *expected)
+{
+	char	   *got = events(conn);
+
+	ck_assert_msg(strcmp(got, expected) == 0, "events:\n%s\nexpected:\n%s", got,
+				  expected);
+	free(got);
+	exec_ok(conn, "DELETE FROM teleport.event_0; DELETE FROM teleport.event_1;"
+			" DELETE FROM teleport.event_2");
+}
+
+/* The text of the log written so far (free). */
+static char *
+log_text(const trig_env *env)
+{
+	char	   *text;
+
+	fflush(stderr);
+	text = tp_read_file(env->log_path);
+	ck_assert_ptr_nonnull(text);
+	return text;
+}
+
+/* How many times needle occurs in haystack. */
+static int
+count_of(const char *haystack, const char *needle)
+{
+	int			n = 0;
+
+	for (const char *p = strstr(haystack, needle); p != NULL;
+		 p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/*
+ * Create database db (as the superuser), after running setup_sql in it when
+ * not NULL (before teleport installs), and set up the trigger source on it
+ * as user (NULL: the superuser; else with password) with target_expression
+ * exprs (a YAML flow sequence) and lock_timeout_ms. Standard error goes to a
+ * file (log_text reads it). The queue is installed, the plugin started, not
+ * installed.
+ */
+static void
+env_open(trig_env *env, const char *db, const char *setup_sql, const char *user,
+		 const char *password, const char *exprs, int lock_timeout_ms)
+{
+	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
+	char		yaml[4096];
+	char	   *tmp;
+	char	   *conninfo;
+	int			fd;
+
+	memset(env, 0, sizeof(*env));
+	ck_assert_msg(dir != NULL, "TELEPORT_PLUGIN_DIR is not set");
+	env->db = strdup(db);
+	tmp = tp_cluster_create_db(cluster, db);
+	ck_assert_ptr_nonnull(tmp);
+	free(tmp);
+	env->su = tp_cluster_connect(cluster, db);
+	ck_assert_ptr_nonnull(env->su);
+	if (setup_sql != NULL)
+		exec_ok(env->su, setup_sql);
+
+	/* the log */
+	tmp = tp_cluster_make_dir(cluster, "trig");
+	ck_assert_ptr_nonnull(tmp);
+	env->log_path = malloc(strlen(tmp) + 8);
+	sprintf(env->log_path, "%s/log", tmp);
+	free(tmp);
+	fflush(stderr);
+	fd = open(env->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+
+	snprintf(yaml, sizeof(yaml),
+			 "database:\n"
+			 "  name: src\n"
+			 "  database: \"%s\"\n"
+			 "  hostname: \"%s\"\n"
+			 "  port: %d\n"
+			 "  username: \"%s\"\n"
+			 "%s%s%s"
+			 "source_options:\n"
+			 "  trigger:\n"
+			 "    lock_timeout: %d\n"
+			 "targets:\n"
+			 "  out:\n"
+			 "    target_expression: %s\n"
+			 "    apply_schema: test\n"
+			 "    transport: stdout\n",
+			 db, cluster->dir, cluster->port,
+			 user ? user : TP_CLUSTER_SUPERUSER,
+			 password ? "  password: \"" : "", password ? password : "",
+			 password ? "\"\n" : "", lock_timeout_ms, exprs);
+	ck_assert_msg(tp_config_load_string(yaml, strlen(yaml), "test.yml",
+										&env->config), "config refused:\n%s", yaml);
+	conninfo = tp_cluster_conninfo(cluster, db, user);
+	ck_assert_ptr_nonnull(conninfo);
+	env->conninfo = malloc(strlen(conninfo) + 64);
+	sprintf(env->conninfo, "%s%s%s", conninfo, password ? " password=" : "",
+			password ? password : "");
+	free(conninfo);
+
+	/* the directory may hold other plugins; only ours matters here */
+	(void) tp_loader_scan(dir, &env->set);
+	tp_plan_build(env->config, &env->plan);
+	for (size_t i = 0; i < env->plan.n; i++)
+	{
+		if (env->plan.entries[i].role == TP_ROLE_CAPTURE_ROWS)
+			env->entry = &env->plan.entries[i];
+	}
+	ck_assert_ptr_nonnull(env->entry);
+	ck_assert_str_eq(env->entry->plugin_name, "trigger");
+	{
+		tp_plan	one = {env->entry, 1};
+
+		ck_assert_msg(tp_plan_resolve(&one, &env->set, env->config),
+					  "plugin \"trigger\" not found in %s or options refused", dir);
+	}
+	ck_assert_int_eq(env->entry->plugin->info->kind, TP_PLUGIN_SOURCE);
+	ck_assert(tp_plugin_initialize(env->entry->plugin, tp_host_api_get()));
+	env->cb = env->entry->plugin->callbacks;
+	ck_assert_ptr_nonnull(env->cb->install);
+	ck_assert_ptr_nonnull(env->cb->poll);
+	ck_assert_ptr_nonnull(env->cb->uninstall);
+	env->ctx = tp_host_ctx_new(env->config, env->conninfo, env->entry);
+	ck_assert_ptr_nonnull(env->ctx);
+
+	ck_assert(tp_pgsql_connect(&env->pg, env->conninfo, "the test"));
+	ck_assert(tp_pgsql_pin_session(&env->pg));
+	ck_assert_msg(tp_queue_install(&env->pg, env->config), "queue install failed");
+	ck_assert_int_eq(env->cb->startup(env->ctx), TP_OK);
+}
+
+/* Call install, expecting result; the connection must be left idle. */
+static void
+env_install(trig_env *env, tp_result expected)
+{
+	tp_result	r = env->cb->install(env->ctx, env->pg.conn);
+
+	ck_assert_msg(r == expected, "install returned %d, expected %d; log:\n%s",
+				  r, expected, log_text(env));
+	ck_assert_int_eq(PQtransactionStatus(env->pg.conn), PQTRANS_IDLE);
+}
+
+/* Call poll, expecting result; the connection must be left idle. */
+static void
+env_poll(trig_env *env, tp_result expected)
+{
+	tp_result	r = env->cb->poll(env->ctx, env->pg.conn);
+
+	ck_assert_msg(r == expected, "poll returned %d, expected %d; log:\n%s",
+				  r, expected, log_text(env));
+	ck_assert_int_eq(PQtransactionStatus(env->pg.conn), PQTRANS_IDLE);
+}
+
+/* Shut the plugin down and free everything of env. */
+static void
+env_close(trig_env *env)
+{
+	if (env->ctx != NULL && env->cb->shutdown != NULL)
+		env->cb->shutdown(env->ctx);
+	ck_assert_ptr_null(env->ctx->private_data);
+	tp_host_ctx_free(env->ctx);
+	tp_pgsql_close(&env->pg);
+	PQfinish(env->su);
+	tp_plan_free(&env->plan);
+	tp_loader_free(&env->set);
+	tp_config_free(env->config);
+	free(env->conninfo);
+	free(env->log_path);
+	free(env->db);
+}
+
+/* The arguments of table's capture trigger, comma-separated, or "". */
+static char *
+trigger_args(PGconn *conn, const char *table, const char *trigger)
+{
+	char		sql[1024];
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce((SELECT array_to_string(string_to_array("
+			 "rtrim(encode(tgargs, 'escape'), '\\000'), '\\000'), ',')"
+			 " FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname = '%s'), '')",
+			 table, trigger);
+	return query_text(conn, sql);
+}
+
+/* Assert table's capture trigger arguments. */
+static void
+assert_trigger_args(PGconn *conn, const char *table, const char *expected)
+{
+	char	   *got = trigger_args(conn, table, "teleport_capture");
+
+	ck_assert_msg(strcmp(got, expected) == 0, "trigger args of %s: %s, expected %s",
+				  table, got, expected);
+	free(got);
+	got = trigger_args(conn, table, "teleport_capture_truncate");
+	ck_assert_msg(strcmp(got, expected) == 0,
+				  "truncate trigger args of %s: %s, expected %s",
+				  table, got, expected);
+	free(got);
+}
+
+static const char ops_setup[] =
+	"CREATE TABLE public.one (id int PRIMARY KEY, v text);"
+	"CREATE TABLE public.comp (b text, a int, c int, PRIMARY KEY (b, a));"
+	"CREATE TABLE public.ri (x int NOT NULL, y int);"
+	"CREATE UNIQUE INDEX ri_x ON public.ri (x);"
+	"ALTER TABLE public.ri REPLICA IDENTITY USING INDEX ri_x;"
+	"CREATE TABLE public.full1 (p int, q text);"
+	"ALTER TABLE public.full1 REPLICA IDENTITY FULL;"
+	"CREATE SCHEMA \"odd \"\"s\";"
+	"CREATE TABLE \"odd \"\"s\".\"T 1\" (\"K,1\" int PRIMARY KEY);"
+	"INSERT INTO public.one VALUES (100, 'before install');";
+
+/*
+ * Every operation, with single, composite, replica-identity and FULL keys;
+ * a key change; TRUNCATE; odd names; install twice; uninstall.
+ */
+START_TEST(test_operations)
+{
+	trig_env	env;
+
+	env_open(&env, "trig_ops", ops_setup, NULL, NULL, "[\"*.*\"]", 2000);
+	env_install(&env, TP_OK);
+	/* tables present at the first install are left to the initial load */
+	assert_events(env.su, "");
+	assert_trigger_args(env.su, "public.one", "public,one,id");
+	assert_trigger_args(env.su, "public.comp", "public,comp,b,a");
+	assert_trigger_args(env.su, "public.ri", "public,ri,x");
+	assert_trigger_args(env.su, "public.full1", "public,full1,p,q");
+	assert_trigger_args(env.su, "\"odd \"\"s\".\"T 1\"", "odd \"s,T 1,K,1");
+	assert_query(env.su,
+				 "SELECT string_agg(schema_name || '.' || table_name || ':' ||"
+				 " key_columns::text || ':' || rows_copied, ' ' ORDER BY relid)"
+				 " FROM teleport.trigger_table",
+				 "public.one:{id}:false public.comp:{b,a}:false"
+				 " public.ri:{x}:false public.full1:{p,q}:false"
+				 " odd \"s.T 1:{\"K,1\"}:false");
+	assert_query(env.su, "SELECT version FROM teleport.schema_version"
+				 " WHERE component = 'trigger'", "1");
+
+	exec_ok(env.su,
+			"INSERT INTO public.one VALUES (1, 'a');"
+			"UPDATE public.one SET v = 'b' WHERE id = 1;"
+			"UPDATE public.one SET id = 2 WHERE id = 1;"
+			"DELETE FROM public.one WHERE id = 2;"
+			"INSERT INTO public.comp VALUES ('x', 1, 10);"
+			"UPDATE public.comp SET a = 2, c = 20;"
+			"DELETE FROM public.comp;"
+			"INSERT INTO public.ri VALUES (5, 6);"
+			"UPDATE public.ri SET y = 7;"
+			"DELETE FROM public.ri;"
+			"INSERT INTO public.full1 VALUES (1, NULL);"
+			"UPDATE public.full1 SET q = 'z';"
+			"DELETE FROM public.full1;"
+			"INSERT INTO \"odd \"\"s\".\"T 1\" VALUES (3);"
+			"DELETE FROM \"odd \"\"s\".\"T 1\";"
+			"TRUNCATE public.one, public.comp;");
+	assert_events(env.su,
+				  "c|public|one|-|{\"id\":1,\"v\":\"a\"}|-\n"
+				  "u|public|one|{\"id\":1}|{\"id\":1,\"v\":\"b\"}|-\n"
+				  "u|public|one|{\"id\":1}|{\"id\":2,\"v\":\"b\"}|-\n"
+				  "d|public|one|{\"id\":2}|-|-\n"
+				  "c|public|comp|-|{\"b\":\"x\",\"a\":1,\"c\":10}|-\n"
+				  "u|public|comp|{\"b\":\"x\",\"a\":1}|{\"b\":\"x\",\"a\":2,\"c\":20}|-\n"
+				  "d|public|comp|{\"b\":\"x\",\"a\":2}|-|-\n"
+				  "c|public|ri|-|{\"x\":5,\"y\":6}|-\n"
+				  "u|public|ri|{\"x\":5}|{\"x\":5,\"y\":7}|-\n"
+				  "d|public|ri|{\"x\":5}|-|-\n"
+				  "c|public|full1|-|{\"p\":1,\"q\":null}|-\n"
+				  "u|public|full1|{\"p\":1,\"q\":null}|{\"p\":1,\"q\":\"z\"}|-\n"
+				  "d|public|full1|{\"p\":1,\"q\":\"z\"}|-|-\n"
+				  "c|odd \"s|T 1|-|{\"K,1\":3}|-\n"
+				  "d|odd \"s|T 1|{\"K,1\":3}|-|-\n"
+				  "t|public|one|-|-|-\n"
+				  "t|public|comp|-|-|-");
+
+	/* a second install changes nothing and copies nothing */
+	env_install(&env, TP_OK);
+	env_poll(&env, TP_OK);
+	assert_events(env.su, "");
+	assert_query(env.su, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
+				 "10");
+
+	/* uninstall: triggers, functions and tables gone; writes not captured */
+	ck_assert_int_eq(env.cb->uninstall(env.ctx, env.pg.conn), TP_OK);
+	ck_assert_int_eq(PQtransactionStatus(env.pg.conn), PQTRANS_IDLE);
+	assert_query(env.su, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
+				 "0");
+	assert_query(env.su, "SELECT count(*) FROM pg_proc WHERE pronamespace ="
+				 " 'teleport'::regnamespace AND (proname LIKE 'capture%'"
+				 " OR proname LIKE 'trigger_%')", "0");
+	assert_query(env.su, "SELECT to_regclass('teleport.trigger_table') IS NULL", "t");
+	assert_query(env.su, "SELECT count(*) FROM teleport.schema_version"
+				 " WHERE component = 'trigger'", "0");
+	exec_ok(env.su, "INSERT INTO public.one VALUES (7, 'after')");
+	assert_events(env.su, "");
+	/* uninstalling again is harmless */
+	ck_assert_int_eq(env.cb->uninstall(env.ctx, env.pg.conn), TP_OK);
+	env_close(&env);
+}
+END_TEST
+
+static const char values_setup[] =
+	"CREATE TABLE public.v (id int PRIMARY KEY, f float8, r real, n numeric,"
+	" ts timestamptz, t timestamp, d date, iv interval, b bytea,"
+	" dr daterange, ta timestamptz[], j jsonb, u text);";
+
+/* The row written by both sessions (id is formatted in). */
+#define VALUES_ROW \
+	"INSERT INTO public.v VALUES (%d, '-0', '1e-30', " \
+	"'123456789012345678901234567890.123456789012345'," \
+	" '2021-03-04 05:06:07.5+02', '2021-03-04 05:06:07', '2021-03-04'," \
+	" '1 year 2 days 03:04:05', '\\x00ff', '[2021-01-01,2021-02-01)'," \
+	" '{\"2021-03-04 05:06:07+00\"}', '{\"a\": 1.50}', 'é\U0001F600')"
+
+/*
+ * A writer with unusual settings captures the same text as a default one;
+ * -0, tiny floats and a 45-digit numeric are exact.
+ */
+START_TEST(test_values_independent_of_session)
+{
+	trig_env	env;
+	char		sql[1024];
+	char	   *a;
+	char	   *b;
+
+	env_open(&env, "trig_values", values_setup, NULL, NULL, "\"public.*\"", 2000);
+	env_install(&env, TP_OK);
+	snprintf(sql, sizeof(sql), VALUES_ROW, 1);
+	exec_ok(env.su, sql);
+	exec_ok(env.su, "UPDATE public.v SET f = 1e-300 WHERE id = 1");
+	exec_ok(env.su, "SET DateStyle = 'SQL, DMY'; SET IntervalStyle = 'sql_standard';"
+			" SET extra_float_digits = -10; SET TimeZone = 'Asia/Tokyo';"
+			" SET bytea_output = 'escape'");
+	snprintf(sql, sizeof(sql), VALUES_ROW, 2);
+	exec_ok(env.su, sql);
+	exec_ok(env.su, "UPDATE public.v SET f = 1e-300 WHERE id = 2");
+	exec_ok(env.su, "RESET ALL");
+
+	a = query_text(env.su, "SELECT string_agg(after::text, E'\\n' ORDER BY id)"
+				   " FROM " ALL_EVENTS " e WHERE after->>'id' = '1'");
+	b = query_text(env.su, "SELECT string_agg(after::text, E'\\n' ORDER BY id)"
+				   " FROM " ALL_EVENTS " e WHERE after->>'id' = '2'");
+	{
+		/* the same but for the id */
+		char	   *p = strstr(b, "\"id\":2");
+
+		while (p != NULL)
+		{
+			p[5] = '1';
+			p = strstr(p, "\"id\":2");
+		}
+	}
+	ck_assert_str_eq(a, b);
+	ck_assert_str_eq(a,
+					 "{\"id\":1,\"f\":-0,\"r\":1e-30,"
+					 "\"n\":123456789012345678901234567890.123456789012345,"
+					 "\"ts\":\"2021-03-04T03:06:07.5+00:00\","
+					 "\"t\":\"2021-03-04T05:06:07\",\"d\":\"2021-03-04\","
+					 "\"iv\":\"1 year 2 days 03:04:05\",\"b\":\"\\\\x00ff\","
+					 "\"dr\":\"[2021-01-01,2021-02-01)\","
+					 "\"ta\":[\"2021-03-04T05:06:07+00:00\"],\"j\":{\"a\": 1.50},"
+					 "\"u\":\"é\U0001F600\"}\n"
+					 "{\"id\":1,\"f\":1e-300,\"r\":1e-30,"
+					 "\"n\":123456789012345678901234567890.123456789012345,"
+					 "\"ts\":\"2021-03-04T03:06:07.5+00:00\","
+					 "\"t\":\"2021-03-04T05:06:07\",\"d\":\"2021-03-04\","
+					 "\"iv\":\"1 year 2 days 03:04:05\",\"b\":\"\\\\x00ff\","
+					 "\"dr\":\"[2021-01-01,2021-02-01)\","
+					 "\"ta\":[\"2021-03-04T05:06:07+00:00\"],\"j\":{\"a\": 1.50},"
+					 "\"u\":\"é\U0001F600\"}");
+	free(a);
+	free(b);
+	/* the writer's own settings are back after the trigger ran */
+	exec_ok(env.su, "SET DateStyle = 'SQL, DMY'");
+	exec_ok(env.su, "INSERT INTO public.v (id) VALUES (3)");
+	assert_query(env.su, "SHOW DateStyle", "SQL, DMY");
+	env_close(&env);
+}
+END_TEST
+
+static const char partition_setup[] =
+	"CREATE TABLE public.m (id int, at date, v text, PRIMARY KEY (id, at))"
+	" PARTITION BY RANGE (at);"
+	"CREATE TABLE public.m_2020 PARTITION OF public.m"
+	" FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');"
+	"CREATE TABLE public.m_2021 PARTITION OF public.m"
+	" FOR VALUES FROM ('2021-01-01') TO ('2022-01-01')"
+	" PARTITION BY RANGE (at);"
+	"CREATE TABLE public.m_2021_h1 PARTITION OF public.m_2021"
+	" FOR VALUES FROM ('2021-01-01') TO ('2021-07-01');";
+
+/* A partitioned table is captured once, under its root's name. */
+START_TEST(test_partitioned)
+{
+	trig_env	env;
+
+	env_open(&env, "trig_part", partition_setup, NULL, NULL, "\"public.*\"", 2000);
+	env_install(&env, TP_OK);
+	assert_query(env.su, "SELECT string_agg(table_name, ',') FROM teleport.trigger_table",
+				 "m");
+	exec_ok(env.su,
+			"INSERT INTO public.m VALUES (1, '2020-05-01', 'x'), (2, '2021-05-01', 'x');"
+			"UPDATE public.m SET v = 'y' WHERE id = 2;"
+			"UPDATE public.m SET at = '2021-06-01' WHERE id = 1;"	/* moves */
+			"INSERT INTO public.m_2020 VALUES (3, '2020-07-01', 'z');"
+			"DELETE FROM public.m_2021_h1 WHERE id = 2;"
+			"TRUNCATE public.m;");
+	assert_events(env.su,
+				  "c|public|m|-|{\"id\":1,\"at\":\"2020-05-01\",\"v\":\"x\"}|-\n"
+				  "c|public|m|-|{\"id\":2,\"at\":\"2021-05-01\",\"v\":\"x\"}|-\n"
+				  "u|public|m|{\"id\":2,\"at\":\"2021-05-01\"}|{\"id\":2,\"at\":\"2021-05-01\",\"v\":\"y\"}|-\n"
+				  "d|public|m|{\"id\":1,\"at\":\"2020-05-01\"}|-|-\n"
+				  "c|public|m|-|{\"id\":1,\"at\":\"2021-06-01\",\"v\":\"x\"}|-\n"
+				  "c|public|m|-|{\"id\":3,\"at\":\"2020-07-01\",\"v\":\"z\"}|-\n"
+				  "d|public|m|{\"id\":2,\"at\":\"2021-05-01\"}|-|-\n"
+				  "t|public|m|-|-|-");
+	/* a partition added later is covered by its root's trigger */
+	exec_ok(env.su, "CREATE TABLE public.m_2022 PARTITION OF public.m"
+			" FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');"
+			"INSERT INTO public.m VALUES (4, '2022-02-02', 'w')");
+	env_poll(&env, TP_OK);
+	assert_events(env.su,
+				  "c|public|m|-|{\"id\":4,\"at\":\"2022-02-02\",\"v\":\"w\"}|-");
+	assert_query(env.su, "SELECT count(*) FROM teleport.trigger_table", "1");
+	env_close(&env);
+}
+END_TEST
+
+static const char select_setup[] =
+	"CREATE TABLE public.keep (id int PRIMARY KEY);"
+	"CREATE TABLE public.tmp_scratch (id int PRIMARY KEY);"
+	"CREATE TABLE public.nokey (a int, b text);"
+	"CREATE TABLE other.elsewhere (id int PRIMARY KEY);";
+
+/*
+ * Only selected tables get triggers: exclusions are respected, other
+ * schemas ignored, and a table without key is reported once and skipped.
+ */
+START_TEST(test_selection_and_keyless)
+{
+	trig_env	env;
+	char	   *log;
+	const char *msg = "table \"public.nokey\" is not replicated: it has no "
+		"primary key or replica identity index";
+
+	env_open(&env, "trig_sel", "CREATE SCHEMA other;", NULL, NULL,
+			 "[\"public.*\", \"!public.tmp_*\"]", 2000);
+	exec_ok(env.su, select_setup);
+	env_install(&env, TP_OK);
+	env_poll(&env, TP_OK);
+	assert_query(env.su, "SELECT string_agg(table_name, ',' ORDER BY table_name)"
+				 " FROM teleport.trigger_table", "keep");
+	assert_query(env.su, "SELECT string_agg(tgrelid::regclass::text, ','"
+				 " ORDER BY tgrelid::regclass::text) FROM pg_trigger"
+				 " WHERE tgname LIKE 'teleport%'", "keep,keep");
+	log = log_text(&env);
+	ck_assert_msg(count_of(log, msg) == 1, "log:\n%s", log);
+	ck_assert_msg(strstr(log, "hint: add a primary key") != NULL, "log:\n%s", log);
+	ck_assert_msg(strstr(log, "tmp_scratch") == NULL, "log:\n%s", log);
+	free(log);
+	exec_ok(env.su, "INSERT INTO public.keep VALUES (1); INSERT INTO public.tmp_scratch VALUES (1);"
+			"INSERT INTO public.nokey VALUES (1, 'x'); INSERT INTO other.elsewhere VALUES (1)");
+	assert_events(env.su, "c|public|keep|-|{\"id\":1}|-");
+
+	/* given a key, it is captured (its rows copied: it is new to capture) */
+	exec_ok(env.su, "ALTER TABLE public.nokey ADD PRIMARY KEY (a)");
+	env_poll(&env, TP_OK);
+	assert_trigger_args(env.su, "public.nokey", "public,nokey,a");
+	assert_events(env.su, "c|public|nokey|-|{\"a\":1,\"b\":\"x\"}|-");
+	/* losing it again takes the trigger off, and is reported again */
+	exec_ok(env.su, "ALTER TABLE public.nokey DROP CONSTRAINT nokey_pkey");
+	env_poll(&env, TP_OK);
+	assert_query(env.su, "SELECT count(*) FROM pg_trigger WHERE tgrelid ="
+				 " 'public.nokey'::regclass", "0");
+	log = log_text(&env);
+	ck_assert_msg(count_of(log, msg) == 2, "log:\n%s", log);
+	free(log);
+	env_close(&env);
+}
+END_TEST
+
+static const char new_table_setup[] =
+	"CREATE TABLE public.old (id serial PRIMARY KEY, v text);"
+	"INSERT INTO public.old (v) VALUES ('a'), ('b');";
+
+/*
+ * Tables created while running are picked up by poll with their rows
+ * copied; key changes remake the trigger; dropped tables are forgotten;
+ * sequences are sent when they move.
+ */
+START_TEST(test_new_tables_and_sequences)
+{
+	trig_env	env;
+
+	env_open(&env, "trig_new", new_table_setup, NULL, NULL, "\"public.*\"", 2000);
+	env_install(&env, TP_OK);
+	assert_events(env.su, "");
+	env_poll(&env, TP_OK);
+	/* the first poll sends the sequence as it is */
+	assert_events(env.su, "ddl|public|-|-|-|{\"type\" : \"sequence_value\","
+				  " \"schema\" : \"public\", \"sequence\" : \"old_id_seq\","
+				  " \"value\" : 2}");
+	env_poll(&env, TP_OK);
+	assert_events(env.su, "");
+
+	exec_ok(env.su, "CREATE TABLE public.fresh (id int GENERATED ALWAYS AS IDENTITY"
+			" PRIMARY KEY, v text);"
+			"INSERT INTO public.fresh (v) VALUES ('x'), ('y');"
+			"INSERT INTO public.old (v) VALUES ('c');");
+	env_poll(&env, TP_OK);
+	assert_events(env.su,
+				  "c|public|old|-|{\"id\":3,\"v\":\"c\"}|-\n"
+				  "c|public|fresh|-|{\"id\":1,\"v\":\"x\"}|-\n"
+				  "c|public|fresh|-|{\"id\":2,\"v\":\"y\"}|-\n"
+				  "ddl|public|-|-|-|{\"type\" : \"sequence_value\","
+				  " \"schema\" : \"public\", \"sequence\" : \"fresh_id_seq\","
+				  " \"value\" : 2}\n"
+				  "ddl|public|-|-|-|{\"type\" : \"sequence_value\","
+				  " \"schema\" : \"public\", \"sequence\" : \"old_id_seq\","
+				  " \"value\" : 3}");
+	assert_query(env.su, "SELECT string_agg(table_name || ':' || rows_copied, ','"
+				 " ORDER BY table_name) FROM teleport.trigger_table",
+				 "fresh:true,old:false");
+	exec_ok(env.su, "UPDATE public.fresh SET v = 'z' WHERE id = 2");
+	assert_events(env.su, "u|public|fresh|{\"id\":2}|{\"id\":2,\"v\":\"z\"}|-");
+
+	/* a new key: the trigger is remade, and the old key no longer used */
+	exec_ok(env.su, "ALTER TABLE public.fresh DROP CONSTRAINT fresh_pkey;"
+			"ALTER TABLE public.fresh ADD PRIMARY KEY (v, id)");
+	env_poll(&env, TP_OK);
+	assert_trigger_args(env.su, "public.fresh", "public,fresh,v,id");
+	assert_events(env.su, "");	/* not copied again */
+	exec_ok(env.su, "DELETE FROM public.fresh WHERE id = 2");
+	assert_events(env.su, "d|public|fresh|{\"v\":\"z\",\"id\":2}|-|-");
+
+	/* renamed: recorded under its new name */
+	exec_ok(env.su, "ALTER TABLE public.fresh RENAME TO renamed");
+	env_poll(&env, TP_OK);
+	assert_trigger_args(env.su, "public.renamed", "public,renamed,v,id");
+	exec_ok(env.su, "DELETE FROM public.renamed");
+	assert_events(env.su, "d|public|renamed|{\"v\":\"x\",\"id\":1}|-|-");
+
+	/* dropped: forgotten, with its sequence */
+	exec_ok(env.su, "DROP TABLE public.renamed");
+	env_poll(&env, TP_OK);
+	assert_query(env.su, "SELECT string_agg(table_name, ',') FROM teleport.trigger_table",
+				 "old");
+	assert_query(env.su, "SELECT string_agg(sequence_name, ',')"
+				 " FROM teleport.trigger_sequence", "old_id_seq");
+	assert_events(env.su, "");
+	env_close(&env);
+}
+END_TEST
+
+/*
+ * A transaction holding a table's lock makes install and poll give up
+ * within lock_timeout (TP_RETRY), without blocking; the next poll after it
+ * ends installs the trigger.
+ */
+START_TEST(test_lock_timeout)
+{
+	trig_env	env;
+	PGconn	   *holder;
+	long long	start;
+	char	   *log;
+
+	env_open(&env, "trig_lock",
+			 "CREATE TABLE public.busy (id int PRIMARY KEY);"
+			 "CREATE TABLE public.idle (id int PRIMARY KEY);",
+			 NULL, NULL, "\"public.*\"", 1000);
+	holder = tp_cluster_connect(cluster, "trig_lock");
+	ck_assert_ptr_nonnull(holder);
+	exec_ok(holder, "BEGIN; LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE");
+	start = now_ms();
+	env_install(&env, TP_RETRY);
+	ck_assert_msg(now_ms() - start < 5000, "install took %lld ms",
+				  now_ms() - start);
+	/* the other table was installed all the same */
+	assert_query(env.su, "SELECT string_agg(table_name, ',') FROM teleport.trigger_table",
+				 "idle");
+	log = log_text(&env);
+	ck_assert_msg(strstr(log, "table \"public.busy\"") != NULL &&
+				  strstr(log, "will retry") != NULL, "log:\n%s", log);
+	free(log);
+	exec_ok(holder, "COMMIT");
+
+	/* a SHARE lock (CREATE INDEX) blocks CREATE TRIGGER too */
+	exec_ok(holder, "BEGIN; LOCK TABLE public.busy IN SHARE MODE");
+	start = now_ms();
+	env_poll(&env, TP_RETRY);
+	ck_assert_msg(now_ms() - start < 5000, "poll took %lld ms", now_ms() - start);
+	exec_ok(holder, "COMMIT");
+	PQfinish(holder);
+
+	env_poll(&env, TP_OK);
+	assert_query(env.su, "SELECT string_agg(table_name || ':' || rows_copied, ','"
+				 " ORDER BY table_name) FROM teleport.trigger_table",
+				 "busy:false,idle:false");
+	exec_ok(env.su, "INSERT INTO public.busy VALUES (1)");
+	assert_events(env.su, "c|public|busy|-|{\"id\":1}|-");
+	env_close(&env);
+}
+END_TEST
+
+static const char perm_setup[] =
+	"GRANT CREATE ON DATABASE trig_perm TO tp_source;"
+	"CREATE TABLE public.acct (id serial PRIMARY KEY, v int);"
+	"ALTER TABLE public.acct OWNER TO tp_source;"
+	"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.acct TO tp_writer;"
+	"GRANT USAGE ON SEQUENCE public.acct_id_seq TO tp_writer;";
+
+/*
+ * Teleport as a non-superuser owning the tables, with CREATE on the
+ * database; a writer with rights on the tables only. The writer's changes
+ * are captured; a table teleport may not trigger is reported, once, until
+ * it is granted TRIGGER and SELECT.
+ */
+START_TEST(test_permissions)
+{
+	trig_env	env;
+	PGconn	   *writer;
+	char	   *ci;
+	char	   *log;
+	char		conninfo[2048];
+	const char *denied = "permission denied for table foreign_t";
+
+	ck_assert(tp_cluster_create_role(cluster, "tp_source", "source-pw"));
+	ck_assert(tp_cluster_create_role(cluster, "tp_writer", "writer-pw"));
+	env_open(&env, "trig_perm", perm_setup, "tp_source", "source-pw",
+			 "\"public.*\"", 2000);
+	assert_query(env.pg.conn, "SELECT rolsuper::text || rolreplication::text"
+				 " FROM pg_roles WHERE rolname = current_user", "falsefalse");
+	env_install(&env, TP_OK);
+
+	ci = tp_cluster_conninfo(cluster, "trig_perm", "tp_writer");
+	snprintf(conninfo, sizeof(conninfo), "%s password=writer-pw", ci);
+	free(ci);
+	writer = PQconnectdb(conninfo);
+	ck_assert_msg(PQstatus(writer) == CONNECTION_OK, "%s", PQerrorMessage(writer));
+	exec_ok(writer, "INSERT INTO public.acct (v) VALUES (1);"
+			"UPDATE public.acct SET v = 2; DELETE FROM public.acct; TRUNCATE public.acct");
+	assert_events(env.su,
+				  "c|public|acct|-|{\"id\":1,\"v\":1}|-\n"
+				  "u|public|acct|{\"id\":1}|{\"id\":1,\"v\":2}|-\n"
+				  "d|public|acct|{\"id\":1}|-|-\n"
+				  "t|public|acct|-|-|-");
+	/* the writer has no way into the queue itself */
+	exec_fails(writer, "SELECT teleport.insert_event('c', 'public', 'acct',"
+			   " NULL, NULL, NULL)", "42501");
+	exec_fails(writer, "SELECT count(*) FROM teleport.trigger_table", "42501");
+
+	/* a table teleport's role may not put a trigger on */
+	exec_ok(env.su, "CREATE TABLE public.foreign_t (id int PRIMARY KEY);"
+			"INSERT INTO public.foreign_t VALUES (1);"
+			"GRANT INSERT ON public.foreign_t TO tp_writer");
+	env_poll(&env, TP_OK);		/* reported; the others go on */
+	env_poll(&env, TP_OK);
+	log = log_text(&env);
+	ck_assert_msg(count_of(log, denied) == 1, "log:\n%s", log);
+	ck_assert_msg(strstr(log, "ownership of, or TRIGGER and SELECT on") != NULL,
+				  "log:\n%s", log);
+	free(log);
+	env_install(&env, TP_ERROR);	/* at startup it is an error */
+	ck_assert_int_eq(PQtransactionStatus(env.pg.conn), PQTRANS_IDLE);
+
+	/* granted TRIGGER and SELECT, it is captured, its rows copied */
+	exec_ok(env.su, "GRANT TRIGGER, SELECT ON public.foreign_t TO tp_source");
+	env_poll(&env, TP_OK);
+	exec_ok(writer, "INSERT INTO public.foreign_t VALUES (2)");
+	assert_events(env.su,
+				  "ddl|public|-|-|-|{\"type\" : \"sequence_value\","
+				  " \"schema\" : \"public\", \"sequence\" : \"acct_id_seq\","
+				  " \"value\" : 1}\n"
+				  "c|public|foreign_t|-|{\"id\":1}|-\n"
+				  "c|public|foreign_t|-|{\"id\":2}|-");
+	PQfinish(writer);
+	env_close(&env);
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+trigger_suite(void)
+{
+	Suite	   *s = suite_create("trigger");
+	TCase	   *tc = tcase_create("trigger");
+
+	tcase_add_unchecked_fixture(tc, start_cluster, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_operations);
+	tcase_add_test(tc, test_values_independent_of_session);
+	tcase_add_test(tc, test_partitioned);
+	tcase_add_test(tc, test_selection_and_keyless);
+	tcase_add_test(tc, test_new_tables_and_sequences);
+	tcase_add_test(tc, test_lock_timeout);
+	tcase_add_test(tc, test_permissions);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Run the suite. */
+int
+main(void)
+{
+	return tp_check_run(trigger_suite());
+}
