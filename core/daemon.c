@@ -67,7 +67,11 @@ typedef struct instance
 	long long	tick_due_ms;
 	long long	send_due_ms;
 	long long	vacuum_due_ms;
+	long long	report_due_ms;	/* the backlog report */
 } instance;
+
+/* How often a source reports the backlog of targets that have one. */
+#define BACKLOG_REPORT_MS 60000
 
 /* SIGINT, SIGTERM: ask everything to stop. */
 static void
@@ -343,6 +347,32 @@ run_members(instance *inst)
 }
 
 /*
+ * Log each target that has batches waiting: how many, and the lag (the age
+ * of the tick that closed the oldest), so that a target that is down or
+ * slow is visible without a status endpoint.
+ */
+static void
+report_backlog(instance *inst)
+{
+	for (size_t i = 0; i < inst->config->n_targets; i++)
+	{
+		const tp_target_config *t = &inst->config->targets[i];
+		tp_queue_backlog b;
+
+		if (!tp_queue_backlog_of(&inst->db, t->name, &b))
+			return;
+		if (b.needs_resync)
+			tp_error(LOG_COMPONENT, "target \"%s\" needs a resync: it lagged beyond queue_retention (%lld s); run an initial load for it",
+					 t->name, (long long) inst->config->queue_retention);
+		else if (b.batches > 0)
+			tp_info(LOG_COMPONENT, "target \"%s\": %lld batches waiting, lag %lld.%03lld s",
+					t->name, (long long) b.batches,
+					(long long) (b.oldest_age_ms / 1000),
+					(long long) (b.oldest_age_ms % 1000));
+	}
+}
+
+/*
  * A source's own work once its queue is installed: tick and cut batches at
  * the batcher interval, send at the transmitter interval, maintain the
  * queue at the vacuum interval. Failures are logged where they happen; a
@@ -397,6 +427,11 @@ run_source(instance *inst)
 	{
 		inst->vacuum_due_ms = now + config->intervals.vacuum;
 		tp_queue_vacuum(&inst->db, config->queue_retention);
+	}
+	if (now >= inst->report_due_ms)
+	{
+		inst->report_due_ms = now + BACKLOG_REPORT_MS;
+		report_backlog(inst);
 	}
 }
 

@@ -888,6 +888,32 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 	cs.max_bytes = max_bytes > 0 ? max_bytes : 1;
 	filter_params_make(&fp, &target->filter);
 
+	/* most calls find no new tick: answer those without a transaction */
+	{
+		char	   *state = NULL;
+
+		if (!tp_pgsql_query_value(pg,
+								  "SELECT CASE WHEN t.name IS NULL THEN 'unknown'"
+								  " WHEN t.needs_resync OR t.cursor_tick >="
+								  "  (SELECT max(id) FROM teleport.tick) THEN 'idle'"
+								  " ELSE 'work' END"
+								  " FROM (SELECT 1) x LEFT JOIN teleport.target t"
+								  " ON t.name = $1",
+								  1, name_param, &state))
+			goto done;
+		if (state != NULL && strcmp(state, "idle") == 0)
+			ok = true;
+		else if (state != NULL && strcmp(state, "unknown") == 0)
+			tp_error(COMPONENT, "target \"%s\" is not registered in the queue",
+					 target->name);
+		if (state == NULL || strcmp(state, "work") != 0)
+		{
+			free(state);
+			goto done;
+		}
+		free(state);
+	}
+
 	if (!run(pg, "BEGIN"))
 		goto done;
 	if (!tp_pgsql_query(pg,
@@ -920,7 +946,12 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 		goto done;
 	}
 	seq = cr.next_seq;
-	if (strcmp(cr.cursor, cr.latest) != 0)
+	if (strcmp(cr.cursor, cr.latest) == 0)
+	{
+		/* no new tick: nothing to write (no dead row in teleport.target) */
+		ok = run(pg, "COMMIT");
+		goto done;
+	}
 	{
 		const char *params[7] = {
 			cr.s1, cr.s2, fp.include, fp.exclude, fp.schema_include,

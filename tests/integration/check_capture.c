@@ -771,6 +771,46 @@ START_TEST(test_unprivileged_roles)
 }
 END_TEST
 
+/* A target that cannot take batches holds them, in order, until it can. */
+START_TEST(test_target_down_then_back)
+{
+	static const char *const tables[] = {"items", "marker", NULL};
+	source		src;
+	char	   *blocker;
+	char	   *log;
+
+	source_prepare(&src, "cap_down",
+				   "CREATE TABLE public.items (id int PRIMARY KEY, v text);"
+				   "CREATE TABLE public.marker (label text PRIMARY KEY)",
+				   "file", "\"public.*\"", NULL);
+	/* a regular file where the spool directory should be: writes fail */
+	blocker = tp_write_file(src.dir, "spool", "not a directory\n");
+	ck_assert_ptr_nonnull(blocker);
+	source_start(&src);
+	wait_for_trigger(&src, "public.items");
+	for (int i = 1; i <= 5; i++)
+	{
+		char		sql[128];
+
+		snprintf(sql, sizeof(sql), "INSERT INTO public.items VALUES (%d, 'v%d')", i, i);
+		exec_sql(&src, sql);
+	}
+	ck_assert_msg(tp_wait_for_text(src.log, "it is kept and sent again", 30),
+				  "the refused batch was not reported");
+	/* the target comes back: everything arrives, in order, once */
+	ck_assert_int_eq(unlink(blocker), 0);
+	drain(&src, "down-done");
+	source_stop(&src);
+	log = tp_read_file(src.log);
+	ck_assert_msg(tp_contains(log, "accepted batch 1 again after"), "log:\n%s", log);
+	free(log);
+	make_copies(&src, tables);
+	assert_replay_equal(&src, tables);
+	free(blocker);
+	source_free(&src);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 capture_suite(void)
@@ -786,6 +826,7 @@ capture_suite(void)
 	tcase_add_test(tc, test_partitioned_and_truncate);
 	tcase_add_test(tc, test_settings_exclusions_and_keyless);
 	tcase_add_test(tc, test_unprivileged_roles);
+	tcase_add_test(tc, test_target_down_then_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
