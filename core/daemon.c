@@ -32,7 +32,8 @@
 #include "plan.h"
 #include "queue.h"
 #include "sentry.h"
-#include "transmitter.h"
+#include "status.h"
+#include "target_worker.h"
 #include "xalloc.h"
 
 #define LOG_COMPONENT "daemon"
@@ -62,15 +63,23 @@ typedef struct instance
 
 	/* the source role: the queue and one transmitter per target */
 	bool		queue_ready;	/* installed on the current connection */
-	tp_transmitter *transmitters;
-	size_t		n_transmitters;
+	tp_target_worker *workers;	/* one sending thread per target */
+	size_t		n_workers;
 	long long	tick_due_ms;
-	long long	send_due_ms;
 	long long	vacuum_due_ms;
-	long long	report_due_ms;	/* the backlog report */
+	long long	status_due_ms;	/* the backlog measurement */
+	long long	report_due_ms;	/* the backlog report in the log */
+
+	/* what plugins reach through the host: inbox and status */
+	tp_inbox   *inbox;
+	tp_status  *status;
+	tp_host_services services;
 } instance;
 
-/* How often a source reports the backlog of targets that have one. */
+static bool start_workers(instance *inst);
+
+/* How often a source measures its targets' backlog, and logs it. */
+#define BACKLOG_MEASURE_MS 1000
 #define BACKLOG_REPORT_MS 60000
 
 /* SIGINT, SIGTERM: ask everything to stop. */
@@ -347,12 +356,13 @@ run_members(instance *inst)
 }
 
 /*
- * Log each target that has batches waiting: how many, and the lag (the age
- * of the tick that closed the oldest), so that a target that is down or
- * slow is visible without a status endpoint.
+ * Measure each target's backlog for the status endpoint, and when log is
+ * true, log each target that has batches waiting: how many, and the lag
+ * (the age of the tick that closed the oldest), so that a target that is
+ * down or slow is visible in the log too.
  */
 static void
-report_backlog(instance *inst)
+measure_backlog(instance *inst, bool log)
 {
 	for (size_t i = 0; i < inst->config->n_targets; i++)
 	{
@@ -361,6 +371,9 @@ report_backlog(instance *inst)
 
 		if (!tp_queue_backlog_of(&inst->db, t->name, &b))
 			return;
+		tp_status_set_backlog(inst->status, i, &b);
+		if (!log)
+			continue;
 		if (b.needs_resync)
 			tp_error(LOG_COMPONENT, "target \"%s\" needs a resync: it lagged beyond queue_retention (%lld s); run an initial load for it",
 					 t->name, (long long) inst->config->queue_retention);
@@ -369,6 +382,17 @@ report_backlog(instance *inst)
 					t->name, (long long) b.batches,
 					(long long) (b.oldest_age_ms / 1000),
 					(long long) (b.oldest_age_ms % 1000));
+	}
+}
+
+/* Wake the sending thread of target. */
+static void
+wake_worker(instance *inst, const tp_target_config *target)
+{
+	for (size_t i = 0; i < inst->n_workers; i++)
+	{
+		if (inst->workers[i].tx.target == target)
+			tp_target_worker_wake(&inst->workers[i]);
 	}
 }
 
@@ -392,6 +416,8 @@ run_source(instance *inst)
 		if (!tp_queue_install(&inst->db, config))
 			return;
 		inst->queue_ready = true;
+		if (inst->workers == NULL && !start_workers(inst))
+			tp_host_request_stop();
 	}
 	if (now >= inst->tick_due_ms)
 	{
@@ -409,18 +435,8 @@ run_source(instance *inst)
 										  config->max_batch_bytes, &made))
 					break;
 				if (made > 0)
-					inst->send_due_ms = now;	/* no need to wait */
+					wake_worker(inst, &config->targets[i]);
 			}
-		}
-	}
-	if (now >= inst->send_due_ms)
-	{
-		inst->send_due_ms = now + config->intervals.transmitter;
-		for (size_t i = 0; i < inst->n_transmitters; i++)
-		{
-			if (!tp_transmitter_run(&inst->transmitters[i], &inst->db,
-									config->database.name, 100))
-				break;
 		}
 	}
 	if (now >= inst->vacuum_due_ms)
@@ -428,39 +444,72 @@ run_source(instance *inst)
 		inst->vacuum_due_ms = now + config->intervals.vacuum;
 		tp_queue_vacuum(&inst->db, config->queue_retention);
 	}
-	if (now >= inst->report_due_ms)
+	if (now >= inst->status_due_ms)
 	{
-		inst->report_due_ms = now + BACKLOG_REPORT_MS;
-		report_backlog(inst);
+		bool		log = now >= inst->report_due_ms;
+
+		inst->status_due_ms = now + BACKLOG_MEASURE_MS;
+		if (log)
+			inst->report_due_ms = now + BACKLOG_REPORT_MS;
+		measure_backlog(inst, log);
 	}
 }
 
 /*
- * One transmitter per target, sending through the target's transport
- * instance. Returns false after logging when a transport cannot send.
+ * Check that every target's transport has a sending half. Returns false
+ * after logging otherwise.
  */
 static bool
-make_transmitters(instance *inst)
+check_senders(const instance *inst)
 {
-	inst->transmitters = tp_xcalloc(inst->config->n_targets, sizeof(tp_transmitter));
+	for (size_t i = 0; i < inst->plan.n; i++)
+	{
+		const tp_plan_entry *e = &inst->plan.entries[i];
+		const tp_transport_callbacks *cb = e->plugin->callbacks;
+
+		if (e->role == TP_ROLE_SEND && cb->send == NULL)
+		{
+			tp_error(LOG_COMPONENT, "%s names transport \"%s\", which cannot send (it has only a receiving half)",
+					 e->wanted_by, e->plugin_name);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * One sending thread per target, through the target's transport instance,
+ * once the queue they read is installed. Returns false after logging when
+ * a thread cannot start.
+ */
+static bool
+start_workers(instance *inst)
+{
+	inst->workers = tp_xcalloc(inst->config->n_targets, sizeof(tp_target_worker));
 	for (size_t i = 0; i < inst->plan.n; i++)
 	{
 		member	   *m = &inst->members[i];
-		const tp_transport_callbacks *cb = m->entry->plugin->callbacks;
 
 		if (m->entry->role != TP_ROLE_SEND)
 			continue;
-		if (cb->send == NULL)
-		{
-			tp_error(LOG_COMPONENT, "%s names transport \"%s\", which cannot send (it has only a receiving half)",
-					 m->entry->wanted_by, m->entry->plugin_name);
+		if (!tp_target_worker_start(&inst->workers[inst->n_workers],
+									tp_config_target(inst->config, m->entry->target),
+									m->ctx, m->entry->plugin->callbacks,
+									inst->conninfo, inst->config->database.name,
+									inst->config->intervals.transmitter))
 			return false;
-		}
-		tp_transmitter_init(&inst->transmitters[inst->n_transmitters++],
-							tp_config_target(inst->config, m->entry->target),
-							m->ctx, cb);
+		inst->n_workers++;
 	}
 	return true;
+}
+
+/* Stop every sending thread (before the transports shut down). */
+static void
+stop_workers(instance *inst)
+{
+	for (size_t i = 0; i < inst->n_workers; i++)
+		tp_target_worker_stop(&inst->workers[i]);
+	inst->n_workers = 0;
 }
 
 /* Sleep up to ms milliseconds; a stop signal cuts it short. */
@@ -510,7 +559,9 @@ instance_free(instance *inst)
 			tp_host_ctx_free(inst->members[i].ctx);
 		free(inst->members);
 	}
-	free(inst->transmitters);
+	free(inst->workers);
+	tp_status_free(inst->status);
+	tp_inbox_free(inst->inbox);
 	tp_pgsql_close(&inst->db);
 	tp_plan_free(&inst->plan);
 	tp_loader_free(&inst->set);
@@ -561,6 +612,12 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 	}
 	install_signal_handlers();
 	tp_backoff_init(&inst.db_backoff, 100, 30000);
+	if (config->has_server)
+		inst.inbox = tp_inbox_new(inst.conninfo, config->database.name);
+	inst.status = tp_status_new(config, inst.inbox);
+	inst.services.inbox = inst.inbox;
+	inst.services.status_json = tp_status_json;
+	inst.services.status_arg = inst.status;
 	inst.members = tp_xcalloc(inst.plan.n, sizeof(member));
 	for (size_t i = 0; i < inst.plan.n && status == TP_EXIT_OK; i++)
 	{
@@ -568,6 +625,7 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 
 		m->entry = &inst.plan.entries[i];
 		m->ctx = tp_host_ctx_new(config, inst.conninfo, m->entry);
+		tp_host_ctx_set_services(m->ctx, &inst.services);
 		m->interval_ms = interval_of(config, m->entry->role);
 		if (member_startup(m) != TP_OK)
 		{
@@ -579,7 +637,7 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 		else
 			m->started = true;
 	}
-	if (status == TP_EXIT_OK && !make_transmitters(&inst))
+	if (status == TP_EXIT_OK && !check_senders(&inst))
 		status = TP_EXIT_PLUGIN;
 	if (status == TP_EXIT_OK)
 	{
@@ -587,6 +645,7 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 				config->database.name, PACKAGE_VERSION, inst.plan.n);
 		status = main_loop(&inst);
 	}
+	stop_workers(&inst);
 	for (size_t i = inst.plan.n; i-- > 0;)
 	{
 		if (inst.members[i].entry != NULL)

@@ -27,6 +27,7 @@ typedef struct host_ctx
 	const tp_node *options;
 	const tp_option_desc *table;
 	char	   *component;		/* the log component: plugin[target] */
+	const tp_host_services *services;	/* or NULL */
 } host_ctx;
 
 /* Set by tp_host_request_stop, possibly from a signal handler. */
@@ -108,20 +109,34 @@ host_batch_parse(const tp_plugin_ctx *ctx, const char *buf, size_t len,
 	return tp_batch_parse(buf, len, batch, reason, reason_len);
 }
 
-/*
- * host->deliver: the receiving side's hand-off to the durable inbox. The
- * inbox is not part of this release: the batch is refused, and says so, so
- * that a sender keeps it and nothing is lost.
- */
+/* host->deliver: the receiving side's hand-off to the durable inbox. */
 static tp_result
-host_deliver(const tp_plugin_ctx *ctx, const tp_batch *batch, char *reason,
-			 size_t reason_len)
+host_deliver(const tp_plugin_ctx *ctx, const tp_batch *batch,
+			 tp_delivery *outcome)
 {
-	(void) batch;
-	snprintf(reason, reason_len,
-			 "this teleport %s cannot store received batches yet", PACKAGE_VERSION);
-	host_log(ctx, TP_LOG_ERROR, "refused a batch: %s", reason);
-	return TP_RETRY;
+	const tp_host_services *svc = host_of(ctx)->services;
+
+	if (svc == NULL || svc->inbox == NULL)
+	{
+		outcome->status = TP_DELIVERY_UNAVAILABLE;
+		snprintf(outcome->reason, sizeof(outcome->reason),
+				 "instance \"%s\" has no inbox: it has no server section",
+				 ctx->instance);
+		host_log(ctx, TP_LOG_ERROR, "refused a batch: %s", outcome->reason);
+		return TP_RETRY;
+	}
+	return tp_inbox_store(svc->inbox, batch, outcome);
+}
+
+/* host->status_json: the instance's status, from the daemon. */
+static char *
+host_status_json(const tp_plugin_ctx *ctx)
+{
+	const tp_host_services *svc = host_of(ctx)->services;
+
+	if (svc == NULL || svc->status_json == NULL)
+		return NULL;
+	return svc->status_json(svc->status_arg);
 }
 
 /* host->stopping. */
@@ -173,6 +188,7 @@ static const tp_host_api host_api = {
 	.stopping = host_stopping,
 	.free = host_free,
 	.table_selected = host_table_selected,
+	.status_json = host_status_json,
 };
 
 /* See host.h. */
@@ -210,6 +226,13 @@ tp_host_ctx_new(const tp_config *config, const char *conninfo,
 	h->ctx.target = entry->target;
 	h->ctx.receiving = entry->role == TP_ROLE_RECEIVE;
 	return &h->ctx;
+}
+
+/* See host.h. */
+void
+tp_host_ctx_set_services(tp_plugin_ctx *ctx, const tp_host_services *services)
+{
+	((host_ctx *) ctx)->services = services;
 }
 
 /* See host.h. */

@@ -8,6 +8,7 @@
 #include <teleport/plugin.h>
 
 #include "config.h"
+#include "inbox.h"
 #include "plan.h"
 
 /* The table handed to every plugin; static, valid for the process. */
@@ -20,6 +21,22 @@ const tp_host_api *tp_host_api_get(void);
 tp_plugin_ctx *tp_host_ctx_new(const tp_config *config, const char *conninfo,
 							   const tp_plan_entry *entry);
 void		tp_host_ctx_free(tp_plugin_ctx *ctx);
+
+/* What an instance offers its plugins beyond the config. */
+typedef struct tp_host_services
+{
+	tp_inbox   *inbox;			/* a receiving instance's inbox, or NULL */
+	/* the instance's status as JSON (new string); thread-safe */
+	char	   *(*status_json) (void *arg);
+	void	   *status_arg;
+} tp_host_services;
+
+/*
+ * Give ctx the instance's services (they must outlive it). Without them
+ * deliver answers UNAVAILABLE and status_json NULL.
+ */
+void		tp_host_ctx_set_services(tp_plugin_ctx *ctx,
+									 const tp_host_services *services);
 
 /* Ask every loop and plugin to stop (async-signal-safe). */
 void		tp_host_request_stop(void);

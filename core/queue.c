@@ -422,6 +422,7 @@ install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 	*busy = false;
 	if (!run(pg, "BEGIN") ||
 		!run(pg, "SET LOCAL lock_timeout = '" INSTALL_LOCK_TIMEOUT "'") ||
+		!run(pg, "SET LOCAL client_min_messages = warning") ||
 		!query_bool(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS ", "
 					LOCK_INSTALL ")", 0, NULL, &locked))
 		goto fail;

@@ -22,6 +22,25 @@
 
 typedef struct tp_host_api tp_host_api;
 
+/* What became of a batch handed to host->deliver. */
+typedef enum tp_delivery_status
+{
+	TP_DELIVERY_STORED = 1,		/* new, committed */
+	TP_DELIVERY_DUPLICATE = 2,	/* stored before, identical */
+	TP_DELIVERY_GAP = 3,		/* seq beyond the next expected */
+	TP_DELIVERY_CONFLICT = 4,	/* seq stored before with other content */
+	TP_DELIVERY_INVALID = 5,	/* unacceptable batch */
+	TP_DELIVERY_UNAVAILABLE = 6 /* the store cannot be reached now */
+} tp_delivery_status;
+
+typedef struct tp_delivery
+{
+	uint32_t	size;
+	tp_delivery_status status;
+	uint64_t	expected_seq;	/* the next seq the store expects */
+	char		reason[256];	/* one sentence, for the peer */
+} tp_delivery;
+
 /* The type of a plugin option, checked by the host when it reads config. */
 typedef enum tp_option_type
 {
@@ -147,13 +166,17 @@ struct tp_host_api
 	void		(*batch_free) (tp_batch *batch);
 
 	/*
-	 * Receiving half of a transport: hand a received batch to the core. TP_OK
-	 * means it is stored durably (or was already): acknowledge it. TP_RETRY:
-	 * the store is unavailable for now. TP_ERROR: refused (reason says why,
-	 * a gap in seq for example); nothing of it was stored.
+	 * Receiving half of a transport: hand a received batch to the core,
+	 * which stores it durably (committed) before it returns. The outcome
+	 * (zero-filled, size set by the caller) says what to answer the peer:
+	 * STORED or DUPLICATE: acknowledge; GAP: refuse, the sender must resend
+	 * from expected_seq; CONFLICT or INVALID: refuse, reason says why;
+	 * UNAVAILABLE: ask the sender to retry later. Returns TP_OK for STORED
+	 * and DUPLICATE, TP_RETRY for UNAVAILABLE, TP_ERROR otherwise. Nothing
+	 * of a refused batch is stored. Thread-safe.
 	 */
 	tp_result	(*deliver) (const tp_plugin_ctx *ctx, const tp_batch *batch,
-							char *reason, size_t reason_len);
+							tp_delivery *outcome);
 
 	/* True once the instance is shutting down; long loops should return. */
 	bool		(*stopping) (const tp_plugin_ctx *ctx);
@@ -167,6 +190,15 @@ struct tp_host_api
 	 */
 	bool		(*table_selected) (const tp_plugin_ctx *ctx, const char *schema,
 								   const char *table);
+
+	/*
+	 * The instance's state as a JSON object text, for a status endpoint:
+	 * its name and version, each target's backlog (batches waiting, lag,
+	 * needs_resync) on a source, the inbox on a receiver. A new string
+	 * (free with host->free); NULL after logging when it cannot be had now.
+	 * Thread-safe.
+	 */
+	char	   *(*status_json) (const tp_plugin_ctx *ctx);
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <teleport/teleport.h>
@@ -71,11 +72,12 @@ typedef struct tx_env
 
 /*
  * Load the config text, the plugins of $TELEPORT_PLUGIN_DIR and the plan;
- * find the sending transport of target "out", check its options and
- * initialise it. The caller then calls env->cb->startup.
+ * find the transport of role (the sending half of target "out", or the
+ * receiving half), check its options and initialise it. The caller then
+ * calls env->cb->startup.
  */
 static void
-env_open(tx_env *env, const char *yaml)
+env_open_role(tx_env *env, const char *yaml, tp_role role)
 {
 	const char *dir = plugin_dir();
 
@@ -89,7 +91,8 @@ env_open(tx_env *env, const char *yaml)
 	{
 		tp_plan_entry *e = &env->plan.entries[i];
 
-		if (e->role == TP_ROLE_SEND && strcmp(e->target, "out") == 0)
+		if (e->role == role &&
+			(role != TP_ROLE_SEND || strcmp(e->target, "out") == 0))
 			env->entry = e;
 	}
 	ck_assert_ptr_nonnull(env->entry);
@@ -107,9 +110,24 @@ env_open(tx_env *env, const char *yaml)
 	env->cb = env->entry->plugin->callbacks;
 	ck_assert_ptr_nonnull(env->cb);
 	ck_assert_ptr_nonnull(env->cb->send);
-	ck_assert_ptr_null(env->cb->receive_start);
+	if (strcmp(env->entry->plugin->info->name, "stdout") == 0)
+		ck_assert_ptr_null(env->cb->receive_start);
+	else
+	{
+		ck_assert_ptr_nonnull(env->cb->receive_start);
+		ck_assert_ptr_nonnull(env->cb->receive_poll);
+		ck_assert_ptr_nonnull(env->cb->receive_stop);
+	}
 	env->ctx = tp_host_ctx_new(env->config, "dbname=src", env->entry);
 	ck_assert_ptr_nonnull(env->ctx);
+	ck_assert(env->ctx->receiving == (role == TP_ROLE_RECEIVE));
+}
+
+/* env_open_role for the sending half of target "out". */
+static void
+env_open(tx_env *env, const char *yaml)
+{
+	env_open_role(env, yaml, TP_ROLE_SEND);
 }
 
 /* Shut the instance down (if started) and free everything of env. */
@@ -591,6 +609,288 @@ START_TEST(test_file_directory_required)
 }
 END_TEST
 
+/* A receiving instance "edge" importing from directory, options extra. */
+static char *
+file_server_yaml(const char *directory, const char *extra)
+{
+	static const char fmt[] =
+		"database:\n"
+		"  name: edge\n"
+		"  database: postgres\n"
+		"server:\n"
+		"  hostname: 127.0.0.1\n"
+		"  port: 3001\n"
+		"  transport: file\n"
+		"  options:\n"
+		"    directory: \"%s\"\n"
+		"%s";
+	size_t		len = sizeof(fmt) + strlen(directory) + strlen(extra);
+	char	   *yaml = malloc(len);
+
+	ck_assert_ptr_nonnull(yaml);
+	snprintf(yaml, len, fmt, directory, extra);
+	return yaml;
+}
+
+/* Set the modification time of path a minute back: no longer being written. */
+static void
+backdate(const char *path)
+{
+	struct timespec times[2];
+
+	clock_gettime(CLOCK_REALTIME, &times[0]);
+	times[0].tv_sec -= 60;
+	times[1] = times[0];
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* Error lines of the log, gathered by the log sink. */
+typedef struct error_lines
+{
+	char		text[16384];
+	size_t		len;
+} error_lines;
+
+/* Log sink: append the line to the error_lines arg (truncating). */
+static void
+gather_errors(void *arg, tp_log_level level, const char *component,
+			  const char *message)
+{
+	error_lines *e = arg;
+	int			n;
+
+	(void) level;
+	if (e->len >= sizeof(e->text) - 1)
+		return;
+	n = snprintf(e->text + e->len, sizeof(e->text) - e->len, "%s: %s\n",
+				 component, message);
+	if (n > 0)
+		e->len += (size_t) n < sizeof(e->text) - e->len ?
+			(size_t) n : sizeof(e->text) - e->len - 1;
+}
+
+START_TEST(test_file_receive_options)
+{
+	static const char no_options[] =
+		"database:\n"
+		"  name: edge\n"
+		"server:\n"
+		"  hostname: 127.0.0.1\n"
+		"  port: 3001\n"
+		"  transport: file\n";
+	tp_config  *config = NULL;
+	tp_plugin_set set;
+	tp_plugin  *plugin;
+	char	   *yaml;
+	tx_env		env;
+
+	/* receiving needs a directory too */
+	ck_assert(tp_config_load_string(no_options, strlen(no_options), "test.yml",
+									&config));
+	(void) tp_loader_scan(plugin_dir(), &set);
+	plugin = tp_loader_require(&set, "file", TP_PLUGIN_TRANSPORT,
+							   "server.transport");
+	ck_assert_ptr_nonnull(plugin);
+	ck_assert(config->has_server);
+	ck_assert(!tp_config_check_options(config, "server.options",
+									   config->server.options,
+									   plugin->info->options));
+	tp_config_free(config);
+
+	/* a boolean that is not one is refused by the host */
+	yaml = file_server_yaml("/nonexistent/spool", "    keep_delivered: maybe\n");
+	ck_assert(tp_config_load_string(yaml, strlen(yaml), "test.yml", &config));
+	ck_assert(!tp_config_check_options(config, "server.options",
+									   config->server.options,
+									   plugin->info->options));
+	tp_config_free(config);
+	free(yaml);
+	tp_loader_free(&set);
+
+	/* and a count that is not positive by the plugin */
+	yaml = file_server_yaml("/nonexistent/spool", "    max_files_per_poll: 0\n");
+	env_open_role(&env, yaml, TP_ROLE_RECEIVE);
+	ck_assert_int_eq(env.cb->startup(env.ctx), TP_ERROR);
+	ck_assert_ptr_null(env.ctx->private_data);
+	env_close(&env);
+	free(yaml);
+}
+END_TEST
+
+START_TEST(test_file_receive_start)
+{
+	tx_env		env;
+	char	   *dir = tp_make_temp_dir("tp-file");
+	char		spool[1024];
+	char	   *yaml;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(dir);
+	/* missing: created, like the sending half does */
+	snprintf(spool, sizeof(spool), "%s/in/spool", dir);
+	yaml = file_server_yaml(spool, "");
+	env_open_role(&env, yaml, TP_ROLE_RECEIVE);
+	ck_assert_int_eq(env.cb->startup(env.ctx), TP_OK);
+	ck_assert(!exists(spool));
+	ck_assert_int_eq(env.cb->receive_start(env.ctx), TP_OK);
+	ck_assert_int_eq(stat(spool, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+	/* nothing there: nothing to do */
+	ck_assert_int_eq(env.cb->receive_poll(env.ctx), TP_OK);
+	ck_assert_int_eq(count_entries(spool), 0);
+	env.cb->receive_stop(env.ctx);
+	env_close(&env);
+	free(yaml);
+
+	/* not mounted: wait for it, do not create it */
+	snprintf(spool, sizeof(spool), "%s/mnt", dir);
+	yaml = file_server_yaml(spool, "    create_directory: false\n");
+	env_open_role(&env, yaml, TP_ROLE_RECEIVE);
+	ck_assert_int_eq(env.cb->startup(env.ctx), TP_OK);
+	ck_assert_int_eq(env.cb->receive_start(env.ctx), TP_RETRY);
+	ck_assert_int_eq(env.cb->receive_start(env.ctx), TP_RETRY);
+	ck_assert(!exists(spool));
+	ck_assert_int_eq(mkdir(spool, 0700), 0);
+	ck_assert_int_eq(env.cb->receive_start(env.ctx), TP_OK);
+	ck_assert_int_eq(env.cb->receive_poll(env.ctx), TP_OK);
+	/* unmounted again while running */
+	ck_assert_int_eq(rmdir(spool), 0);
+	ck_assert_int_eq(env.cb->receive_poll(env.ctx), TP_RETRY);
+	ck_assert(!exists(spool));
+	env.cb->receive_stop(env.ctx);
+	env_close(&env);
+	free(yaml);
+
+	tp_remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+/*
+ * Without an inbox (no services: deliver answers UNAVAILABLE) good files
+ * stay; what can never be imported is rejected all the same, and what is
+ * no batch file is left alone.
+ */
+START_TEST(test_file_receive_rejects)
+{
+	tx_env		send_env;
+	tx_env		env;
+	char	   *dir = tp_make_temp_dir("tp-file");
+	char		spool[1024];
+	char		rejected[2048];
+	char		path[4096];
+	char	   *send_yaml;
+	char	   *yaml;
+	char	   *file;
+	char	   *wire;
+	size_t		wire_len;
+	tp_batch	a = make_batch(1, data_a, 3);
+	tp_batch	b = make_batch(2, data_b, 1);
+	error_lines *errors = calloc(1, sizeof(error_lines));
+
+	ck_assert_ptr_nonnull(dir);
+	ck_assert_ptr_nonnull(errors);
+	snprintf(spool, sizeof(spool), "%s/spool", dir);
+	snprintf(rejected, sizeof(rejected), "%s/rejected", spool);
+	send_yaml = file_yaml(spool, "");
+	env_open(&send_env, send_yaml);
+	ck_assert_int_eq(send_env.cb->startup(send_env.ctx), TP_OK);
+	ck_assert_int_eq(send_env.cb->send(send_env.ctx, &a), TP_OK);
+	ck_assert_int_eq(send_env.cb->send(send_env.ctx, &b), TP_OK);
+	snprintf(path, sizeof(path), "%s/src.out.00000000000000000001.batch", spool);
+	wire = slurp(path, &wire_len);
+
+	/* a writer's temporary file, and a file that is no batch's */
+	free(tp_write_file(spool, ".tmp-src.out.00000000000000000003.batch.AbCdEf",
+					   "partial"));
+	free(tp_write_file(spool, "notes.txt", "not a batch\n"));
+	/* garbage, settled */
+	file = tp_write_file(spool, "a.b.00000000000000000001.batch", "garbage\n");
+	backdate(file);
+	free(file);
+	/* a valid batch under another batch's name */
+	file = tp_write_file(spool, "a.c.00000000000000000002.batch", wire);
+	free(file);
+	/* a name that is no batch file's */
+	file = tp_write_file(spool, "junk.batch", wire);
+	free(file);
+	/* a truncated batch written just now: perhaps still being copied */
+	wire[wire_len / 2] = '\0';
+	file = tp_write_file(spool, "b.x.00000000000000000001.batch", wire);
+
+	yaml = file_server_yaml(spool, "");
+	env_open_role(&env, yaml, TP_ROLE_RECEIVE);
+	ck_assert_int_eq(env.cb->startup(env.ctx), TP_OK);
+	ck_assert_int_eq(env.cb->receive_start(env.ctx), TP_OK);
+	tp_log_set_sink(gather_errors, errors);
+	/* the inbox is unavailable: retry later */
+	ck_assert_int_eq(env.cb->receive_poll(env.ctx), TP_RETRY);
+
+	ck_assert_int_eq(count_entries(rejected), 3);
+	snprintf(path, sizeof(path), "%s/a.b.00000000000000000001.batch", rejected);
+	ck_assert(exists(path));
+	snprintf(path, sizeof(path), "%s/a.c.00000000000000000002.batch", rejected);
+	ck_assert(exists(path));
+	snprintf(path, sizeof(path), "%s/junk.batch", rejected);
+	ck_assert(exists(path));
+	/* each logged with its name and why */
+	ck_assert_msg(tp_contains(errors->text,
+							  "/a.b.00000000000000000001.batch\": the batch header"),
+				  "log:\n%s", errors->text);
+	ck_assert_msg(tp_contains(errors->text,
+							  "whose file name is \"src.out.00000000000000000001.batch\""),
+				  "log:\n%s", errors->text);
+	ck_assert_msg(tp_contains(errors->text, "is not \"<source>.<target>.<seq as 20 digits>.batch\""),
+				  "log:\n%s", errors->text);
+	ck_assert_msg(tp_contains(errors->text, "nothing of it was imported"),
+				  "log:\n%s", errors->text);
+
+	/* left: the good files, the fresh one, and what is not ours */
+	ck_assert(exists(file));
+	snprintf(path, sizeof(path), "%s/src.out.00000000000000000001.batch", spool);
+	ck_assert(exists(path));
+	snprintf(path, sizeof(path), "%s/src.out.00000000000000000002.batch", spool);
+	ck_assert(exists(path));
+	snprintf(path, sizeof(path), "%s/.tmp-src.out.00000000000000000003.batch.AbCdEf",
+			 spool);
+	ck_assert(exists(path));
+	snprintf(path, sizeof(path), "%s/notes.txt", spool);
+	ck_assert(exists(path));
+	ck_assert_int_eq(count_entries(spool), 6);
+
+	/* the fresh one stays malformed: rejected once it settled */
+	ck_assert_int_eq(env.cb->receive_poll(env.ctx), TP_RETRY);
+	ck_assert(exists(file));
+	backdate(file);
+	ck_assert_int_eq(env.cb->receive_poll(env.ctx), TP_RETRY);
+	ck_assert(!exists(file));
+	ck_assert_int_eq(count_entries(rejected), 4);
+
+	/* the same bad name again does not overwrite the first one */
+	free(file);
+	file = tp_write_file(spool, "junk.batch", "other garbage\n");
+	ck_assert_int_eq(env.cb->receive_poll(env.ctx), TP_RETRY);
+	ck_assert(!exists(file));
+	snprintf(path, sizeof(path), "%s/junk.batch.1", rejected);
+	ck_assert(exists(path));
+	ck_assert_int_eq(count_entries(rejected), 5);
+	ck_assert_int_eq(count_entries(spool), 5);
+	tp_log_set_sink(NULL, NULL);
+
+	env.cb->receive_stop(env.ctx);
+	env_close(&env);
+	env_close(&send_env);
+	tp_remove_tree(dir);
+	free(errors);
+	free(file);
+	free(wire);
+	free(yaml);
+	free(send_yaml);
+	free(dir);
+}
+END_TEST
+
 /*
  * Check with nm that the plugin library stem exports only its entry and
  * needs no symbol of the core.
@@ -656,6 +956,9 @@ transports_suite(void)
 	tcase_add_test(tc, test_file_unwritable);
 	tcase_add_test(tc, test_file_no_create);
 	tcase_add_test(tc, test_file_directory_required);
+	tcase_add_test(tc, test_file_receive_options);
+	tcase_add_test(tc, test_file_receive_start);
+	tcase_add_test(tc, test_file_receive_rejects);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("exports");

@@ -31,6 +31,8 @@
 static const tp_option_desc trigger_options[] = {
 	{"lock_timeout", TP_OPTION_INT, "2000", false,
 	"Milliseconds that creating or dropping a capture trigger waits for a table's lock before it gives up until the next poll."},
+	{"statement_triggers", TP_OPTION_BOOL, "false", false,
+	"Capture INSERT and DELETE with statement triggers and transition tables (one trigger call per statement) on ordinary tables outside inheritance; UPDATE, and partitioned tables, stay with row triggers."},
 	{NULL, 0, NULL, false, NULL}
 };
 
@@ -102,6 +104,7 @@ static tp_result
 trigger_startup(tp_plugin_ctx *ctx)
 {
 	const char *text = ctx->host->option(ctx, "lock_timeout");
+	const char *statement = ctx->host->option(ctx, "statement_triggers");
 	trigger_state *state;
 	char	   *end;
 	long		ms;
@@ -116,6 +119,15 @@ trigger_startup(tp_plugin_ctx *ctx)
 					   text ? text : "");
 		return TP_ERROR;
 	}
+	if (statement != NULL && strcmp(statement, "true") != 0 &&
+		strcmp(statement, "false") != 0)
+	{
+		ctx->host->log(ctx, TP_LOG_ERROR,
+					   "option \"statement_triggers\" of %s must be true or false, not \"%s\"",
+					   ctx->section ? ctx->section : "the trigger source",
+					   statement);
+		return TP_ERROR;
+	}
 	state = calloc(1, sizeof(trigger_state));
 	if (state == NULL)
 	{
@@ -123,6 +135,8 @@ trigger_startup(tp_plugin_ctx *ctx)
 		return TP_ERROR;
 	}
 	state->lock_timeout_ms = (int) ms;
+	state->statement_triggers = statement != NULL &&
+		strcmp(statement, "true") == 0;
 	ctx->private_data = state;
 	return TP_OK;
 }

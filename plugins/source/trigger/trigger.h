@@ -26,6 +26,7 @@
 typedef struct trigger_state
 {
 	int			lock_timeout_ms;	/* for CREATE/DROP TRIGGER */
+	bool		statement_triggers; /* INSERT and DELETE by statement */
 	bool		initial_done;	/* the first install completed once */
 	char	  **reported;		/* "why:schema.table" already reported */
 	size_t		n_reported;
@@ -111,7 +112,8 @@ void		trigger_forget_reported(trigger_state *state, const char *what,
 /*
  * Bring the capture triggers in line with the database and the targets'
  * selection: install them on selected tables with a key, reinstall them
- * where the names or the key changed, remove them from tables no longer
+ * where the names, the key or the kind of triggers (state->statement_triggers,
+ * teleport.trigger_wanted) changed, remove them from tables no longer
  * selected, keyless or gone. Each table is handled in its own transaction
  * under lock_timeout. A table installed after the first install has its
  * existing rows copied into the queue as 'c' events in that transaction.

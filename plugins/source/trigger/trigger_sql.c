@@ -6,8 +6,14 @@
  * Objects (all in schema teleport, owned by teleport's role):
  *
  *   capture()            row trigger, AFTER INSERT OR UPDATE OR DELETE
+ *                        (AFTER UPDATE only, when the table has statement
+ *                        triggers)
+ *   capture_insert()     statement trigger, AFTER INSERT, transition table
+ *                        new_rows (option statement_triggers)
+ *   capture_delete()     statement trigger, AFTER DELETE, transition table
+ *                        old_rows (option statement_triggers)
  *   capture_truncate()   statement trigger, AFTER TRUNCATE
- *       Both SECURITY DEFINER with a pinned search_path, so that the roles
+ *       All SECURITY DEFINER with a pinned search_path, so that the roles
  *       that write the tables need no rights on schema teleport, and with
  *       the settings that change how values are rendered pinned in their
  *       SET clauses, so that a writer's session cannot change what is
@@ -16,6 +22,23 @@
  *       rows of a partition are recorded under the root's name), [2..] the
  *       key columns. Events go through teleport.insert_event (the queue's).
  *       Row images are json, not jsonb: jsonb would lose -0 and digits.
+ *       The statement triggers record exactly the text the row trigger
+ *       records, one event per row in the order the statement processed
+ *       the rows.
+ *
+ *   Trigger names: teleport_capture (row, all three operations) and
+ *   teleport_capture_truncate; or, with statement triggers,
+ *   teleport_capture_update (row), teleport_capture_insert,
+ *   teleport_capture_delete and teleport_capture_truncate.
+ *   trigger_wanted(relid, statement) says which set a table gets:
+ *   statement triggers only on an ordinary table outside any inheritance
+ *   tree. A partitioned table keeps the row trigger: its statement triggers
+ *   would not fire for statements that name a partition, and statement
+ *   triggers are not cloned onto partitions created later, so rows written
+ *   straight into a new partition would be lost until the next poll. An
+ *   inheritance parent's statement trigger would record its children's
+ *   rows under its own name (its transition tables hold them), and a
+ *   child's would miss the statements that name the parent.
  *
  *   trigger_table        the tables given capture triggers, their key, and
  *                        whether their rows were copied when installed
@@ -25,6 +48,8 @@
  *   trigger_table_keys(relid)    a table's key: primary key, else replica
  *                        identity index, all columns for REPLICA IDENTITY
  *                        FULL; NULL when it has none
+ *   trigger_wanted(relid, statement)  the names of the capture triggers
+ *                        the table should have, sorted
  *   trigger_install_table(...)   (re)create one table's triggers, and copy
  *                        its rows as 'c' events when asked to
  *   trigger_remove_table(relid)  drop one table's triggers, forget it
@@ -48,6 +73,12 @@
 	"SET extra_float_digits = 1\n" \
 	"SET TimeZone = 'UTC'\n" \
 	"SET bytea_output = 'hex'\n"
+
+/* Every name a capture trigger may have, as an SQL text[] literal. */
+#define CAPTURE_TRIGGER_NAMES \
+	"ARRAY['teleport_capture', 'teleport_capture_update'," \
+	" 'teleport_capture_insert', 'teleport_capture_delete'," \
+	" 'teleport_capture_truncate']::pg_catalog.text[]"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -155,6 +186,56 @@ const char	trigger_sql_setup[] =
 	"END\n"
 	"$body$;\n"
 
+	/*
+	 * The statement triggers: one insert_event per row of the transition
+	 * table, in the order the statement processed the rows (a scan of a
+	 * transition table returns them in that order), with the same text as
+	 * capture() records. With a single-column key, the old key is built as
+	 * capture() builds it; otherwise each row's key is built from the key
+	 * names, quoted once per statement.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.capture_insert() RETURNS trigger\n"
+	"LANGUAGE plpgsql SECURITY DEFINER\n"
+	PINNED_SETTINGS
+	"AS $body$\n"
+	"BEGIN\n"
+	"	PERFORM teleport.insert_event('c', TG_ARGV[0], TG_ARGV[1], NULL,\n"
+	"								  row_to_json(n), NULL)\n"
+	"	FROM new_rows n;\n"
+	"	RETURN NULL;\n"
+	"END\n"
+	"$body$;\n"
+
+	"CREATE OR REPLACE FUNCTION teleport.capture_delete() RETURNS trigger\n"
+	"LANGUAGE plpgsql SECURITY DEFINER\n"
+	PINNED_SETTINGS
+	"AS $body$\n"
+	"DECLARE\n"
+	"	names text[];\n"
+	"BEGIN\n"
+	"	IF TG_NARGS = 3 THEN\n"
+	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1],\n"
+	"			('{' || to_json(TG_ARGV[2])::text || ':' ||\n"
+	"			 coalesce(row_to_json(o) -> TG_ARGV[2], 'null')::text || '}')::json,\n"
+	"			NULL, NULL)\n"
+	"		FROM old_rows o;\n"
+	"	ELSIF TG_NARGS > 3 THEN\n"
+	"		names := TG_ARGV[2:];\n"
+	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1],\n"
+	"			('{' || (SELECT string_agg(to_json(k.name)::text || ':' ||\n"
+	"						coalesce(r.j -> k.name, 'null')::text, ',' ORDER BY k.i)\n"
+	"					FROM unnest(names) WITH ORDINALITY AS k(name, i)) || '}')::json,\n"
+	"			NULL, NULL)\n"
+	"		FROM (SELECT row_to_json(o) AS j FROM old_rows o) r;\n"
+	"	ELSE\n"
+	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1],\n"
+	"			row_to_json(o), NULL, NULL)\n"
+	"		FROM old_rows o;\n"
+	"	END IF;\n"
+	"	RETURN NULL;\n"
+	"END\n"
+	"$body$;\n"
+
 	/* a table's key columns */
 	"CREATE OR REPLACE FUNCTION teleport.trigger_table_keys(p_relid oid)\n"
 	"RETURNS text[]\n"
@@ -180,16 +261,42 @@ const char	trigger_sql_setup[] =
 	"FROM pg_class c WHERE c.oid = p_relid\n"
 	"$body$;\n"
 
+	/* which capture triggers a table should have; see the file's header */
+	"CREATE OR REPLACE FUNCTION teleport.trigger_wanted(p_relid oid,\n"
+	"	p_statement boolean)\n"
+	"RETURNS text[]\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT CASE WHEN p_statement AND c.relkind = 'r' AND NOT c.relispartition\n"
+	"		AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)\n"
+	"		AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid)\n"
+	"	THEN ARRAY['teleport_capture_delete', 'teleport_capture_insert',\n"
+	"			   'teleport_capture_truncate', 'teleport_capture_update']\n"
+	"	ELSE ARRAY['teleport_capture', 'teleport_capture_truncate']\n"
+	"	END\n"
+	"FROM pg_class c WHERE c.oid = p_relid\n"
+	"$body$;\n"
+
+	/*
+	 * The install function of schema version 1 had no p_statement; drop it
+	 * rather than keep an overload that makes the old triggers.
+	 */
+	"DROP FUNCTION IF EXISTS teleport.trigger_install_table(oid, text, text, text[], boolean);\n"
+
 	/*
 	 * (Re)create one table's triggers. The caller holds lock_timeout. Once
 	 * CREATE TRIGGER holds the table's lock, the names and key the triggers
 	 * record are checked again; a change in between is a serialization
-	 * failure, tried again at the next poll. Copies the rows (in the pinned
-	 * settings) when p_copy. Returns the rows copied, or -1 when the table
-	 * is gone.
+	 * failure, tried again at the next poll. Makes the statement triggers
+	 * when p_statement and the table can have them (trigger_wanted), else
+	 * the row trigger; drops any other capture trigger of the table. Copies
+	 * the rows (in the pinned settings) when p_copy. Returns the rows
+	 * copied, or -1 when the table is gone.
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.trigger_install_table(p_relid oid,\n"
-	"	p_schema text, p_table text, p_keys text[], p_copy boolean)\n"
+	"	p_schema text, p_table text, p_keys text[], p_copy boolean,\n"
+	"	p_statement boolean)\n"
 	"RETURNS bigint\n"
 	"LANGUAGE plpgsql\n"
 	PINNED_SETTINGS
@@ -199,23 +306,35 @@ const char	trigger_sql_setup[] =
 	"	copied bigint := 0;\n"
 	"	cur_schema text;\n"
 	"	cur_table text;\n"
+	"	t name;\n"
 	"BEGIN\n"
 	"	IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = p_relid) THEN\n"
 	"		RETURN -1;\n"
 	"	END IF;\n"
 	"	SELECT string_agg(quote_literal(a.v), ', ' ORDER BY a.i) INTO args\n"
 	"	FROM unnest(ARRAY[p_schema, p_table] || p_keys) WITH ORDINALITY AS a(v, i);\n"
-	"	IF EXISTS (SELECT 1 FROM pg_trigger\n"
-	"			   WHERE tgrelid = p_relid AND tgname = 'teleport_capture') THEN\n"
-	"		EXECUTE format('DROP TRIGGER teleport_capture ON %s', p_relid::regclass);\n"
-	"	END IF;\n"
-	"	IF EXISTS (SELECT 1 FROM pg_trigger\n"
-	"			   WHERE tgrelid = p_relid AND tgname = 'teleport_capture_truncate') THEN\n"
-	"		EXECUTE format('DROP TRIGGER teleport_capture_truncate ON %s', p_relid::regclass);\n"
-	"	END IF;\n"
-	"	EXECUTE format('CREATE TRIGGER teleport_capture"
+	"	FOR t IN SELECT tgname FROM pg_trigger\n"
+	"			 WHERE tgrelid = p_relid AND tgname = ANY (" CAPTURE_TRIGGER_NAMES ")\n"
+	"	LOOP\n"
+	"		EXECUTE format('DROP TRIGGER %I ON %s', t, p_relid::regclass);\n"
+	"	END LOOP;\n"
+	"	IF 'teleport_capture' = ANY (teleport.trigger_wanted(p_relid, p_statement)) THEN\n"
+	"		EXECUTE format('CREATE TRIGGER teleport_capture"
 	" AFTER INSERT OR UPDATE OR DELETE ON %s"
 	" FOR EACH ROW EXECUTE FUNCTION teleport.capture(%s)', p_relid::regclass, args);\n"
+	"	ELSE\n"
+	"		EXECUTE format('CREATE TRIGGER teleport_capture_update"
+	" AFTER UPDATE ON %s"
+	" FOR EACH ROW EXECUTE FUNCTION teleport.capture(%s)', p_relid::regclass, args);\n"
+	"		EXECUTE format('CREATE TRIGGER teleport_capture_insert"
+	" AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows"
+	" FOR EACH STATEMENT EXECUTE FUNCTION teleport.capture_insert(%s)',"
+	" p_relid::regclass, args);\n"
+	"		EXECUTE format('CREATE TRIGGER teleport_capture_delete"
+	" AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows"
+	" FOR EACH STATEMENT EXECUTE FUNCTION teleport.capture_delete(%s)',"
+	" p_relid::regclass, args);\n"
+	"	END IF;\n"
 	"	EXECUTE format('CREATE TRIGGER teleport_capture_truncate"
 	" AFTER TRUNCATE ON %s"
 	" FOR EACH STATEMENT EXECUTE FUNCTION teleport.capture_truncate(%s)',"
@@ -260,8 +379,7 @@ const char	trigger_sql_setup[] =
 	"	t name;\n"
 	"BEGIN\n"
 	"	FOR t IN SELECT tgname FROM pg_trigger\n"
-	"			 WHERE tgrelid = p_relid\n"
-	"			 AND tgname IN ('teleport_capture', 'teleport_capture_truncate')\n"
+	"			 WHERE tgrelid = p_relid AND tgname = ANY (" CAPTURE_TRIGGER_NAMES ")\n"
 	"	LOOP\n"
 	"		BEGIN\n"
 	"			EXECUTE format('DROP TRIGGER %I ON %s', t, p_relid::regclass);\n"
@@ -336,7 +454,8 @@ const char	trigger_sql_setup[] =
 
 	/* the helpers are teleport's own */
 	"REVOKE ALL ON FUNCTION teleport.trigger_table_keys(oid) FROM PUBLIC;\n"
-	"REVOKE ALL ON FUNCTION teleport.trigger_install_table(oid, text, text, text[], boolean) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.trigger_wanted(oid, boolean) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.trigger_install_table(oid, text, text, text[], boolean, boolean) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_remove_table(oid) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_poll_sequences() FROM PUBLIC;\n";
 
@@ -372,7 +491,8 @@ const char	trigger_sql_mark_initial_done[] =
  * Every table that could be captured (ordinary or partitioned, not a
  * partition, not temporary, outside the system schemas and teleport's), with
  * its key (NULL when none), whether it is in trigger_table, and whether its
- * triggers are in place and record its current names and key; then every
+ * triggers are in place, are the set trigger_wanted asks for given $1 (the
+ * option statement_triggers), and record its current names and key; then every
  * table in trigger_table that is no longer such a table (gone, or now a
  * partition). Columns: relid, schema, table, keys (text[] literal), installed,
  * current, candidate.
@@ -382,9 +502,10 @@ const char	trigger_sql_discover[] =
 	"	t.relid IS NOT NULL AS installed,\n"
 	"	(t.relid IS NOT NULL AND t.schema_name = n.nspname\n"
 	"	 AND t.table_name = c.relname AND t.key_columns = k.keys\n"
-	"	 AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g\n"
-	"		  WHERE g.tgrelid = c.oid\n"
-	"		  AND g.tgname IN ('teleport_capture', 'teleport_capture_truncate')) = 2)\n"
+	"	 AND (SELECT pg_catalog.array_agg(g.tgname::pg_catalog.text ORDER BY g.tgname)\n"
+	"		  FROM pg_catalog.pg_trigger g\n"
+	"		  WHERE g.tgrelid = c.oid AND g.tgname::pg_catalog.text = ANY (" CAPTURE_TRIGGER_NAMES "))\n"
+	"		 = teleport.trigger_wanted(c.oid, $1::pg_catalog.bool))\n"
 	"		AS current,\n"
 	"	true AS candidate\n"
 	"FROM pg_catalog.pg_class c\n"
@@ -403,10 +524,13 @@ const char	trigger_sql_discover[] =
 	"				  AND NOT c.relispartition)\n"
 	"ORDER BY 2, 3";
 
-/* $1 relid, $2 schema, $3 table, $4 keys (text[]), $5 copy the rows. */
+/*
+ * $1 relid, $2 schema, $3 table, $4 keys (text[]), $5 copy the rows, $6
+ * statement triggers where the table can have them.
+ */
 const char	trigger_sql_install_table[] =
 	"SELECT teleport.trigger_install_table($1::pg_catalog.oid, $2, $3,"
-	" $4::pg_catalog.text[], $5::pg_catalog.bool)";
+	" $4::pg_catalog.text[], $5::pg_catalog.bool, $6::pg_catalog.bool)";
 
 /* $1 relid. */
 const char	trigger_sql_remove_table[] =
@@ -436,7 +560,11 @@ const char	trigger_sql_uninstall[] =
 	"SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('teleport.trigger'));\n"
 	"DROP FUNCTION IF EXISTS teleport.capture() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_truncate() CASCADE;\n"
+	"DROP FUNCTION IF EXISTS teleport.capture_insert() CASCADE;\n"
+	"DROP FUNCTION IF EXISTS teleport.capture_delete() CASCADE;\n"
+	"DROP FUNCTION IF EXISTS teleport.trigger_install_table(oid, text, text, text[], boolean, boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_install_table(oid, text, text, text[], boolean);\n"
+	"DROP FUNCTION IF EXISTS teleport.trigger_wanted(oid, boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_remove_table(oid);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_poll_sequences();\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_table_keys(oid);\n"

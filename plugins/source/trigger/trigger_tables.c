@@ -9,6 +9,13 @@
  * (host->table_selected), and it has a key. One without a key is reported
  * once per process, by name and reason.
  *
+ * With the option statement_triggers, INSERT and DELETE are captured by
+ * statement triggers with transition tables where the table allows it
+ * (teleport.trigger_wanted, in trigger_sql.c); UPDATE stays a row trigger.
+ * A table whose installed triggers are not the set the option asks for is
+ * reinstalled like one whose key changed, so switching the option and
+ * restarting replaces the triggers.
+ *
  * Each table is changed in a transaction of its own, with lock_timeout, so
  * that a long transaction holding a table never makes teleport queue a lock
  * that stalls every writer behind it: a busy table is logged and tried again
@@ -115,7 +122,8 @@ static tp_result
 install_table(tp_plugin_ctx *ctx, PGconn *conn, const table_row *row,
 			  bool copy)
 {
-	const char *params[5];
+	trigger_state *state = ctx->private_data;
+	const char *params[6];
 	char	   *copied = NULL;
 	tp_result	r;
 
@@ -124,7 +132,8 @@ install_table(tp_plugin_ctx *ctx, PGconn *conn, const table_row *row,
 	params[2] = row->table;
 	params[3] = row->keys;
 	params[4] = copy ? "true" : "false";
-	r = table_step(ctx, conn, row, trigger_sql_install_table, 5, params,
+	params[5] = state->statement_triggers ? "true" : "false";
+	r = table_step(ctx, conn, row, trigger_sql_install_table, 6, params,
 				   row->installed ? "reinstall the capture trigger"
 				   : "install the capture trigger", &copied);
 	if (r != TP_OK)
@@ -201,11 +210,13 @@ tp_result
 trigger_sync_tables(tp_plugin_ctx *ctx, PGconn *conn, trigger_state *state,
 					bool refusal_is_error)
 {
+	const char *params[1];
 	PGresult   *res;
 	tp_result	result = TP_OK;
 	int			n;
 
-	res = trigger_run(conn, trigger_sql_discover, 0, NULL);
+	params[0] = state->statement_triggers ? "true" : "false";
+	res = trigger_run(conn, trigger_sql_discover, 1, params);
 	if (!trigger_result_ok(res))
 		return trigger_failure(ctx, conn, res, "list the tables to capture");
 	n = PQntuples(res);

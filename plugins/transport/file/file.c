@@ -1,34 +1,24 @@
 /*
  * file.c
- *     The file transport: a spool directory. The sending half writes each
- *     batch, in its full wire form (header line and change lines), to a
- *     file of its own; something else carries the files to the target
- *     (a shared disk, rsync, removable media for an air-gapped target),
- *     whose receiving half imports them (not yet: receive_* are NULL).
+ *     The file transport: a spool directory. The sending half
+ *     (file_send.c) writes each batch, in its full wire form (header line
+ *     and change lines), to a file of its own; something else carries the
+ *     files to the target (a shared disk, rsync, removable media for an
+ *     air-gapped target), whose receiving half (file_receive.c) imports
+ *     them into the inbox. This file holds the options, the instance's life
+ *     cycle and the file system helpers both halves use.
  *
  * Built exactly as a third party's plugin: it includes only the public
  * headers and reaches teleport only through ctx->host.
  *
- * A batch's file is "<source>.<target>.<seq as 20 digits>.batch", so that
- * names sort in seq order. It is written atomically: to ".tmp-<name>.XXXXXX"
- * in the same directory, fsync'd, renamed to its name, and the directory
- * fsync'd; only then is the batch sent. Files are created with mode 0600.
- * A reader must ignore names that start with '.'.
- *
- * Sending the same batch again (after a crash, before the host recorded it
- * as sent) finds the file already there: identical content is TP_OK,
- * different content is TP_ERROR, since two different batches claim the
- * same seq.
- *
  * The directory is created (with its missing parents, mode 0700) when it
  * does not exist, unless create_directory is false, for a spool on a
  * removable disk: there a missing directory means the disk is not mounted
- * and sending waits (TP_RETRY) rather than fill the disk below the mount
- * point. Every failure to write is TP_RETRY: the disk may come back.
+ * and both halves wait (TP_RETRY) rather than fill the disk below the
+ * mount point.
  */
 #include "tp_autoconf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -41,20 +31,17 @@
 
 #include <teleport/teleport.h>
 
-#define TMP_PREFIX ".tmp-"
-
-/* One instance's settings. */
-typedef struct file_state
-{
-	char	   *directory;		/* the spool directory (malloc'd) */
-	bool		create_directory;	/* mkdir -p it when missing */
-} file_state;
+#include "file.h"
 
 static const tp_option_desc file_options[] = {
 	{"directory", TP_OPTION_PATH, NULL, true,
-	"The spool directory that each batch is written to, one file per batch."},
+	"The spool directory that each batch is written to (sending) or imported from (receiving), one file per batch."},
 	{"create_directory", TP_OPTION_BOOL, "true", false,
 	"Create the spool directory (mode 0700) when it is missing; false to wait for it instead."},
+	{"keep_delivered", TP_OPTION_BOOL, "false", false,
+	"Receiving: move each imported file to the \"done\" subdirectory instead of removing it."},
+	{"max_files_per_poll", TP_OPTION_INT, "100", false,
+	"Receiving: the most files imported in one pass over the directory."},
 	{NULL, 0, NULL, false, NULL}
 };
 
@@ -78,36 +65,40 @@ parse_bool(tp_plugin_ctx *ctx, const char *name, const char *text,
 }
 
 /*
- * Remove our own leftover temporary files: those of this (source, target)
- * pair, which only this instance writes. Errors are ignored (the directory
- * may not exist yet).
+ * Parse a positive integer option (TP_OPTION_INT); false (logged) when it
+ * is not one. NULL (unset, no default) leaves *value alone.
  */
-static void
-remove_stale_temps(tp_plugin_ctx *ctx, const file_state *state)
+static bool
+parse_positive(tp_plugin_ctx *ctx, const char *name, const char *text,
+			   int64_t *value)
 {
-	char		prefix[PATH_MAX];
-	DIR		   *dir;
-	struct dirent *de;
-	int			dfd;
+	char	   *end;
+	long long	v;
 
-	if (ctx->instance == NULL || ctx->target == NULL)
-		return;
-	snprintf(prefix, sizeof(prefix), TMP_PREFIX "%s.%s.", ctx->instance,
-			 ctx->target);
-	dir = opendir(state->directory);
-	if (dir == NULL)
-		return;
-	dfd = dirfd(dir);
-	while ((de = readdir(dir)) != NULL)
+	if (text == NULL)
+		return true;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v <= 0)
 	{
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
-			continue;
-		if (unlinkat(dfd, de->d_name, 0) == 0)
-			ctx->host->log(ctx, TP_LOG_INFO,
-						   "removed leftover temporary file \"%s/%s\"",
-						   state->directory, de->d_name);
+		ctx->host->log(ctx, TP_LOG_ERROR,
+					   "option \"%s\" of %s must be a positive integer, not \"%s\"",
+					   name, ctx->section ? ctx->section : "the transport", text);
+		return false;
 	}
-	closedir(dir);
+	*value = v;
+	return true;
+}
+
+/* Free a file_state and everything it owns. NULL is allowed. */
+static void
+free_state(file_state *state)
+{
+	if (state == NULL)
+		return;
+	file_forget_waiting(state);
+	free(state->directory);
+	free(state);
 }
 
 /* Read the options into a new file_state (private_data). */
@@ -130,25 +121,37 @@ file_startup(tp_plugin_ctx *ctx)
 		ctx->host->log(ctx, TP_LOG_ERROR, "out of memory");
 		return TP_ERROR;
 	}
+	state->max_files_per_poll = 100;
 	if (!parse_bool(ctx, "create_directory",
 					ctx->host->option(ctx, "create_directory"),
-					&state->create_directory))
+					&state->create_directory) ||
+		!parse_bool(ctx, "keep_delivered",
+					ctx->host->option(ctx, "keep_delivered"),
+					&state->keep_delivered) ||
+		!parse_positive(ctx, "max_files_per_poll",
+						ctx->host->option(ctx, "max_files_per_poll"),
+						&state->max_files_per_poll))
 	{
-		free(state->directory);
-		free(state);
+		free_state(state);
 		return TP_ERROR;
 	}
 	ctx->private_data = state;
-	remove_stale_temps(ctx, state);
+	if (!ctx->receiving)
+		file_remove_stale_temps(ctx, state);
 	return TP_OK;
 }
 
-/*
- * Create path and its missing parents with mode 0700, like mkdir -p.
- * False with errno set.
- */
-static bool
-make_dirs(const char *path)
+/* Free private_data. */
+static void
+file_shutdown(tp_plugin_ctx *ctx)
+{
+	free_state(ctx->private_data);
+	ctx->private_data = NULL;
+}
+
+/* See file.h: mkdir -p path with mode 0700. False with errno set. */
+bool
+file_make_dirs(const char *path)
 {
 	char		buf[PATH_MAX];
 	size_t		len = strlen(path);
@@ -173,9 +176,9 @@ make_dirs(const char *path)
 	return true;
 }
 
-/* Write all of buf to fd, retrying short writes. False with errno set. */
-static bool
-write_all(int fd, const char *buf, size_t len)
+/* See file.h: write all of buf to fd, retrying short writes. */
+bool
+file_write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0)
 	{
@@ -193,9 +196,12 @@ write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-/* Read exactly len bytes from fd into buf. False on error or short file. */
-static bool
-read_all(int fd, char *buf, size_t len)
+/*
+ * See file.h: read exactly len bytes from fd into buf. False with errno
+ * set on error, EIO on a short file.
+ */
+bool
+file_read_all(int fd, char *buf, size_t len)
 {
 	while (len > 0)
 	{
@@ -218,9 +224,9 @@ read_all(int fd, char *buf, size_t len)
 	return true;
 }
 
-/* fsync the directory path, so that a rename in it is durable. */
-static bool
-sync_directory(const char *path)
+/* See file.h: fsync the directory path, so that renames in it are durable. */
+bool
+file_sync_directory(const char *path)
 {
 	int			fd = open(path, O_RDONLY | O_DIRECTORY);
 
@@ -238,277 +244,34 @@ sync_directory(const char *path)
 	return true;
 }
 
-/*
- * Compare the existing file at path with header + data. Returns 1 when
- * identical, 0 when different, -1 (errno set) when it cannot be read.
- */
-static int
-same_content(const char *path, const char *header, size_t header_len,
-			 const char *data, size_t data_len)
+/* See file.h: "dir/name", a new string (free), or NULL when out of memory. */
+char *
+file_path_join(const char *dir, const char *name)
 {
-	int			fd = open(path, O_RDONLY);
-	struct stat st;
-	char	   *buf;
-	int			result;
-	int			save_errno;
+	size_t		len = strlen(dir) + strlen(name) + 2;
+	char	   *path = malloc(len);
 
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) != 0)
-	{
-		save_errno = errno;
-		close(fd);
-		errno = save_errno;
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != header_len + data_len)
-	{
-		close(fd);
-		return 0;
-	}
-	buf = malloc(header_len + data_len + 1);
-	if (buf == NULL)
-	{
-		close(fd);
-		errno = ENOMEM;
-		return -1;
-	}
-	if (!read_all(fd, buf, header_len + data_len))
-	{
-		save_errno = errno;
-		free(buf);
-		close(fd);
-		errno = save_errno;
-		return -1;
-	}
-	result = memcmp(buf, header, header_len) == 0 &&
-		(data_len == 0 || memcmp(buf + header_len, data, data_len) == 0);
-	free(buf);
-	close(fd);
-	return result;
+	if (path != NULL)
+		snprintf(path, len, "%s/%s", dir, name);
+	return path;
 }
 
-/*
- * A name part (source or target) that is safe in a file name: not empty,
- * no '/', not starting with '.'.
- */
-static bool
-safe_name(const char *name)
-{
-	return name != NULL && name[0] != '\0' && name[0] != '.' &&
-		strchr(name, '/') == NULL;
-}
-
-/*
- * Write header + data to a new temporary file in state->directory, fsync
- * and close it. Returns the temporary file's path (malloc'd) or NULL after
- * logging.
- */
-static char *
-write_temp(tp_plugin_ctx *ctx, const file_state *state, const char *name,
-		   const char *header, const tp_batch *batch)
-{
-	size_t		len = strlen(state->directory) + strlen(name) +
-		sizeof(TMP_PREFIX) + 16;
-	char	   *tmp = malloc(len);
-	int			fd;
-
-	if (tmp == NULL)
-	{
-		ctx->host->log(ctx, TP_LOG_ERROR, "out of memory");
-		return NULL;
-	}
-	snprintf(tmp, len, "%s/" TMP_PREFIX "%s.XXXXXX", state->directory, name);
-	fd = mkstemp(tmp);
-	if (fd < 0 && errno == ENOENT && state->create_directory)
-	{
-		if (!make_dirs(state->directory))
-		{
-			ctx->host->log(ctx, TP_LOG_WARNING,
-						   "could not create directory \"%s\": %s",
-						   state->directory, strerror(errno));
-			free(tmp);
-			return NULL;
-		}
-		ctx->host->log(ctx, TP_LOG_INFO, "created directory \"%s\"",
-					   state->directory);
-		snprintf(tmp, len, "%s/" TMP_PREFIX "%s.XXXXXX", state->directory, name);
-		fd = mkstemp(tmp);
-	}
-	if (fd < 0)
-	{
-		ctx->host->log(ctx, TP_LOG_WARNING,
-					   "could not create a file in directory \"%s\": %s",
-					   state->directory, strerror(errno));
-		free(tmp);
-		return NULL;
-	}
-	if (!write_all(fd, header, strlen(header)) ||
-		!write_all(fd, batch->data, batch->data_len) ||
-		fsync(fd) != 0)
-	{
-		int			save_errno = errno;
-
-		close(fd);
-		unlink(tmp);
-		ctx->host->log(ctx, TP_LOG_WARNING, "could not write file \"%s\": %s",
-					   tmp, strerror(save_errno));
-		free(tmp);
-		return NULL;
-	}
-	if (close(fd) != 0)
-	{
-		ctx->host->log(ctx, TP_LOG_WARNING, "could not close file \"%s\": %s",
-					   tmp, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return NULL;
-	}
-	return tmp;
-}
-
-/*
- * Write batch to its file in the spool directory, atomically and durably.
- * TP_OK once it is there (or was, with the same content); TP_RETRY (logged)
- * when the directory cannot be written; TP_ERROR (logged) when a file with
- * other content holds the same batch, or the batch cannot be named.
- */
-static tp_result
-file_send(tp_plugin_ctx *ctx, const tp_batch *batch)
-{
-	const file_state *state = ctx->private_data;
-	char		name[NAME_MAX + 1];
-	char	   *path = NULL;
-	char	   *tmp = NULL;
-	char	   *header = NULL;
-	size_t		path_len;
-	int			n;
-	int			same;
-	tp_result	result = TP_RETRY;
-
-	if (!safe_name(batch->source) || !safe_name(batch->target))
-	{
-		ctx->host->log(ctx, TP_LOG_ERROR,
-					   "cannot name the file of batch %llu: source \"%s\" or target \"%s\" is empty, starts with '.' or contains '/'",
-					   (unsigned long long) batch->seq,
-					   batch->source ? batch->source : "",
-					   batch->target ? batch->target : "");
-		return TP_ERROR;
-	}
-	n = snprintf(name, sizeof(name), "%s.%s.%020llu.batch", batch->source,
-				 batch->target, (unsigned long long) batch->seq);
-	if (n < 0 || (size_t) n >= sizeof(name) - sizeof(TMP_PREFIX) - 7)
-	{
-		ctx->host->log(ctx, TP_LOG_ERROR,
-					   "cannot name the file of batch %llu: source \"%s\" and target \"%s\" make too long a file name",
-					   (unsigned long long) batch->seq, batch->source,
-					   batch->target);
-		return TP_ERROR;
-	}
-	header = ctx->host->batch_header(ctx, batch);
-	if (header == NULL)
-		return TP_ERROR;		/* logged by the host */
-
-	path_len = strlen(state->directory) + strlen(name) + 2;
-	path = malloc(path_len);
-	if (path == NULL)
-	{
-		ctx->host->log(ctx, TP_LOG_ERROR, "out of memory");
-		goto done;
-	}
-	snprintf(path, path_len, "%s/%s", state->directory, name);
-
-	/* sent before? */
-	same = same_content(path, header, strlen(header), batch->data,
-						batch->data_len);
-	if (same == 1)
-	{
-		/* make sure its rename is durable, as a first send would have */
-		if (!sync_directory(state->directory))
-		{
-			ctx->host->log(ctx, TP_LOG_WARNING,
-						   "could not fsync directory \"%s\": %s",
-						   state->directory, strerror(errno));
-			goto done;
-		}
-		ctx->host->log(ctx, TP_LOG_DEBUG,
-					   "batch %llu is already in \"%s\"",
-					   (unsigned long long) batch->seq, path);
-		result = TP_OK;
-		goto done;
-	}
-	if (same == 0)
-	{
-		ctx->host->log(ctx, TP_LOG_ERROR,
-					   "file \"%s\" already holds a different batch %llu from \"%s\" to \"%s\"; move it away once it is understood",
-					   path, (unsigned long long) batch->seq, batch->source,
-					   batch->target);
-		result = TP_ERROR;
-		goto done;
-	}
-	if (errno != ENOENT && errno != ENOTDIR)
-	{
-		ctx->host->log(ctx, TP_LOG_WARNING, "could not read file \"%s\": %s",
-					   path, strerror(errno));
-		goto done;
-	}
-
-	tmp = write_temp(ctx, state, name, header, batch);
-	if (tmp == NULL)
-		goto done;				/* logged */
-	if (rename(tmp, path) != 0)
-	{
-		ctx->host->log(ctx, TP_LOG_WARNING,
-					   "could not rename file \"%s\" to \"%s\": %s",
-					   tmp, path, strerror(errno));
-		unlink(tmp);
-		goto done;
-	}
-	if (!sync_directory(state->directory))
-	{
-		/* the file is complete: a retry finds it and fsyncs again */
-		ctx->host->log(ctx, TP_LOG_WARNING,
-					   "could not fsync directory \"%s\": %s",
-					   state->directory, strerror(errno));
-		goto done;
-	}
-	ctx->host->log(ctx, TP_LOG_DEBUG, "wrote batch %llu (%llu changes) to \"%s\"",
-				   (unsigned long long) batch->seq,
-				   (unsigned long long) batch->n_changes, path);
-	result = TP_OK;
-
-done:
-	free(tmp);
-	free(path);
-	ctx->host->free(header);
-	return result;
-}
-
-/* Free private_data. */
-static void
-file_shutdown(tp_plugin_ctx *ctx)
-{
-	file_state *state = ctx->private_data;
-
-	if (state == NULL)
-		return;
-	free(state->directory);
-	free(state);
-	ctx->private_data = NULL;
-}
-
-/* Fill the transport callbacks: a sending half for now. */
+/* Fill the transport callbacks: both halves. */
 static tp_result
 file_init(const tp_host_api *host, void *callbacks)
 {
 	tp_transport_callbacks *cb = callbacks;
 
+	(void) host;
 	cb->startup = file_startup;
 	cb->send = file_send;
+	cb->receive_start = file_receive_start;
+	cb->receive_poll = file_receive_poll;
+	cb->receive_stop = file_receive_stop;
 	cb->shutdown = file_shutdown;
 	return TP_OK;
 }
 
 TELEPORT_PLUGIN(TP_PLUGIN_TRANSPORT, "file", "1.0.0",
-				"writes each batch to a file of its own in a spool directory",
+				"writes each batch to a file of its own in a spool directory, and imports such files",
 				file_options, file_init)

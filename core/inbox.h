@@ -1,0 +1,60 @@
+/*
+ * inbox.h
+ *     The durable inbox of a receiving instance: batches from sources are
+ *     stored in the instance's own database (schema teleport) and committed
+ *     before they are acknowledged, exactly once per (source, target, seq).
+ *
+ * Several transports and threads may deliver at once: the inbox serialises
+ * them per (source, target) in the database (an advisory lock), so stores
+ * of different streams run in parallel on a small pool of its own
+ * connections, opened on demand and reopened at the next call after a
+ * failure. The tables and rules are in docs/queue.md, "The inbox".
+ */
+#ifndef TP_INBOX_H
+#define TP_INBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <teleport/plugin.h>
+
+typedef struct tp_inbox tp_inbox;
+
+/*
+ * An inbox on the database of conninfo (not connected yet; the first call
+ * connects, with connect_timeout 5 s unless conninfo sets one, and creates
+ * or upgrades the schema). instance names it in messages. Owned by the
+ * caller (tp_inbox_free).
+ */
+tp_inbox   *tp_inbox_new(const char *conninfo, const char *instance);
+
+/*
+ * Store batch durably (one transaction, committed with synchronous_commit
+ * on) and fill *outcome (see tp_delivery in <teleport/plugin.h>): STORED
+ * when seq is the stream's next (1 for a new stream); DUPLICATE when seq
+ * was received before and its row, if still kept, has the same content;
+ * CONFLICT when that row differs; GAP when seq is beyond the next; INVALID
+ * when the batch itself is unacceptable (kind, format, empty names, data
+ * not UTF-8 or with a NUL byte, a line count that disagrees with
+ * n_changes); UNAVAILABLE when the database cannot be reached or failed
+ * (logged). Nothing of a batch that is not STORED is stored. reason is
+ * one sentence for the peer; expected_seq is the stream's next seq, or 0
+ * when unknown (INVALID, UNAVAILABLE). Returns the tp_result that
+ * host->deliver returns. Thread-safe.
+ */
+tp_result	tp_inbox_store(tp_inbox *inbox, const tp_batch *batch,
+						   tp_delivery *outcome);
+
+/*
+ * The inbox's state as a JSON object text:
+ *   {"streams":[{"source":S,"target":T,"last_received":N,
+ *                "last_applied":N,"waiting":N,"oldest_waiting_age_ms":N}]}
+ * sorted by source and target, for a status endpoint. A new string (free),
+ * or NULL (logged) when the database is unavailable. Thread-safe.
+ */
+char	   *tp_inbox_status_json(tp_inbox *inbox);
+
+/* Close and free; no call may be running on inbox. NULL is allowed. */
+void		tp_inbox_free(tp_inbox *inbox);
+
+#endif							/* TP_INBOX_H */
