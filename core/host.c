@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <teleport/teleport.h>
 
@@ -109,12 +110,31 @@ host_batch_parse(const tp_plugin_ctx *ctx, const char *buf, size_t len,
 	return tp_batch_parse(buf, len, batch, reason, reason_len);
 }
 
+/*
+ * A crash injected for the delivery tests: when the environment variable
+ * name holds the batch's seq, the process ends at once, as a power cut
+ * would, without answering the sender. Unset in production, it costs a
+ * getenv per batch.
+ */
+static void
+crash_point(const tp_batch *batch, const char *name)
+{
+	const char *seq = getenv(name);
+
+	if (seq != NULL && strtoull(seq, NULL, 10) == batch->seq)
+	{
+		tp_log(TP_LOG_WARNING, "host", "%s=%s: exiting without an answer", name, seq);
+		_exit(75);
+	}
+}
+
 /* host->deliver: the receiving side's hand-off to the durable inbox. */
 static tp_result
 host_deliver(const tp_plugin_ctx *ctx, const tp_batch *batch,
 			 tp_delivery *outcome)
 {
 	const tp_host_services *svc = host_of(ctx)->services;
+	tp_result	r;
 
 	if (svc == NULL || svc->inbox == NULL)
 	{
@@ -125,7 +145,11 @@ host_deliver(const tp_plugin_ctx *ctx, const tp_batch *batch,
 		host_log(ctx, TP_LOG_ERROR, "refused a batch: %s", outcome->reason);
 		return TP_RETRY;
 	}
-	return tp_inbox_store(svc->inbox, batch, outcome);
+	crash_point(batch, "TELEPORT_TEST_EXIT_BEFORE_STORE");
+	r = tp_inbox_store(svc->inbox, batch, outcome);
+	if (outcome->status == TP_DELIVERY_STORED)
+		crash_point(batch, "TELEPORT_TEST_EXIT_AFTER_STORE");
+	return r;
 }
 
 /* host->status_json: the instance's status, from the daemon. */

@@ -13,6 +13,7 @@
 #include "tp_autoconf.h"
 
 #include <check.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,9 +112,9 @@ proc_prepare(proc *p, const char *dir, const char *name, const char *text)
 	p->pid = 0;
 }
 
-/* Start (or restart) the process. */
+/* Start (or restart) the process with extra environment settings env. */
 static void
-proc_start(proc *p)
+proc_start_env(proc *p, char *const env[])
 {
 	char		dirs[4096];
 	char	   *argv[6];
@@ -126,8 +127,15 @@ proc_start(proc *p)
 	argv[3] = "--plugin-dir";
 	argv[4] = dirs;
 	argv[5] = NULL;
-	p->pid = tp_spawn_split(argv, NULL, p->out, p->log);
+	p->pid = tp_spawn_split(argv, env, p->out, p->log);
 	ck_assert_int_gt(p->pid, 0);
+}
+
+/* Start (or restart) the process. */
+static void
+proc_start(proc *p)
+{
+	proc_start_env(p, NULL);
 }
 
 /* Kill the process hard, as a crash would. */
@@ -484,6 +492,55 @@ START_TEST(test_in_order_with_crashes)
 }
 END_TEST
 
+/*
+ * The target commits a batch and dies before it answers, then another dies
+ * before it stores: the source resends both, the first is recognised as a
+ * repeat, and the inbox holds each once.
+ */
+START_TEST(test_crash_around_the_commit)
+{
+	static const char *const dbs[] = {"cc_src", NULL};
+	scene		sc;
+	char	   *after[] = {"TELEPORT_TEST_EXIT_AFTER_STORE=2", NULL};
+	char	   *before[] = {"TELEPORT_TEST_EXIT_BEFORE_STORE=4", NULL};
+	char	   *log;
+
+	scene_prepare(&sc, "cc_tgt", dbs, 1, NULL);
+	proc_start_env(&sc.target, after);
+	proc_start(&sc.sources[0]);
+	wait_for_capture("cc_src", &sc.sources[0]);
+	/* one transaction per batch: each commit is its own tick range */
+	for (int i = 1; i <= 6; i++)
+	{
+		write_rows("cc_src", i, 1);
+		usleep(300000);
+		if (i == 2)
+		{
+			/* batch 2 is stored, then the target exits without an answer */
+			ck_assert_int_eq(tp_wait_exit(sc.target.pid, 30), 75);
+			sc.target.pid = 0;
+			proc_start_env(&sc.target, before);
+		}
+		if (i == 4)
+		{
+			ck_assert_int_eq(tp_wait_exit(sc.target.pid, 30), 75);
+			sc.target.pid = 0;
+			proc_start(&sc.target);
+		}
+	}
+	drain(&sc, "cc_tgt", "cc_src", "src1", "crash-done", 60);
+	proc_stop(&sc.sources[0]);
+	proc_stop(&sc.target);
+	log = tp_read_file(sc.target.log);
+	ck_assert_msg(tp_contains(log, "TELEPORT_TEST_EXIT_AFTER_STORE=2: exiting without an answer") &&
+				  tp_contains(log, "TELEPORT_TEST_EXIT_BEFORE_STORE=4: exiting without an answer"),
+				  "log:\n%s", log);
+	free(log);
+	assert_inbox_exact("cc_tgt", "cc_src", "src1");
+	scene_free(&sc);
+}
+END_TEST
+
 START_TEST(test_two_sources_one_target)
 {
 	static const char *const dbs[] = {"fan_src1", "fan_src2", NULL};
@@ -575,6 +632,120 @@ START_TEST(test_one_target_down_others_go_on)
 }
 END_TEST
 
+/* libcurl write callback: append to a growing string. */
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+	char	  **buf = arg;
+	size_t		old = *buf ? strlen(*buf) : 0;
+	char	   *more = realloc(*buf, old + size * n + 1);
+
+	ck_assert_ptr_nonnull(more);
+	memcpy(more + old, data, size * n);
+	more[old + size * n] = '\0';
+	*buf = more;
+	return size * n;
+}
+
+/* GET url with the bearer token; the body as a new string, *code the status. */
+static char *
+http_get(const char *url, const char *token, long *code)
+{
+	CURL	   *curl = curl_easy_init();
+	struct curl_slist *headers = NULL;
+	char		auth[256];
+	char	   *body = NULL;
+
+	ck_assert_ptr_nonnull(curl);
+	if (token != NULL)
+	{
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		headers = curl_slist_append(headers, auth);
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	ck_assert_int_eq(curl_easy_perform(curl), CURLE_OK);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, code);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	return body;
+}
+
+/*
+ * The status endpoints: a source that is also a receiver shows its
+ * targets' backlog (growing while a target is down); the target shows its
+ * inbox streams once batches arrived; both require the token.
+ */
+START_TEST(test_status_endpoints)
+{
+	static const char *const dbs[] = {"st_src", NULL};
+	scene		sc;
+	int			src_port = free_port();
+	char		extra[512];
+	char		url[256];
+	char	   *body = NULL;
+	long		code = 0;
+
+	scene_prepare(&sc, "st_tgt", dbs, 1, NULL);
+	{
+		/* the source also has a server section, hence a status endpoint */
+		char	   *text = tp_read_file(sc.sources[0].config);
+		char	   *full;
+		char	   *path;
+
+		snprintf(extra, sizeof(extra),
+				 "server:\n  hostname: \"127.0.0.1\"\n  port: %d\n  token: \"src-token\"\n"
+				 "applier: testapplier\n", src_port);
+		full = malloc(strlen(text) + strlen(extra) + 1);
+		strcpy(full, text);
+		strcat(full, extra);
+		path = tp_write_file(sc.dir, "src1.yml", full);
+		free(path);
+		free(full);
+		free(text);
+	}
+	proc_start(&sc.sources[0]);
+	wait_for_capture("st_src", &sc.sources[0]);
+	write_rows("st_src", 1, 30);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/status", src_port);
+	for (int i = 0; i < 100; i++)
+	{
+		free(body);
+		body = http_get(url, "src-token", &code);
+		if (code == 200 && tp_contains(body, "\"name\":\"tgt\"") &&
+			tp_contains(body, "\"batches\":") && !tp_contains(body, "\"batches\":0"))
+			break;
+		usleep(100000);
+	}
+	ck_assert_msg(code == 200 && tp_contains(body, "\"instance\":\"src1\"") &&
+				  !tp_contains(body, "\"batches\":0"),
+				  "source status while its target is down: %ld %s", code, body);
+	ck_assert(tp_contains(body, "\"lag_ms\":"));
+	free(body);
+	body = http_get(url, "wrong-token", &code);
+	ck_assert_int_eq(code, 401);
+	free(body);
+
+	/* the target comes up, catches up; its status shows the stream */
+	proc_start(&sc.target);
+	drain(&sc, "st_tgt", "st_src", "src1", "status-done", 60);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/status", sc.port);
+	body = http_get(url, "s3cret-token", &code);
+	ck_assert_msg(code == 200 && tp_contains(body, "\"source\":\"src1\"") &&
+				  tp_contains(body, "\"last_received\":"),
+				  "target status: %ld %s", code, body);
+	free(body);
+	proc_stop(&sc.sources[0]);
+	proc_stop(&sc.target);
+	scene_free(&sc);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 delivery_suite(void)
@@ -585,8 +756,10 @@ delivery_suite(void)
 	tcase_add_unchecked_fixture(tc, start_cluster, NULL);
 	tcase_set_timeout(tc, 400);
 	tcase_add_test(tc, test_in_order_with_crashes);
+	tcase_add_test(tc, test_crash_around_the_commit);
 	tcase_add_test(tc, test_two_sources_one_target);
 	tcase_add_test(tc, test_one_target_down_others_go_on);
+	tcase_add_test(tc, test_status_endpoints);
 	suite_add_tcase(s, tc);
 	return s;
 }
