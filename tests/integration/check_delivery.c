@@ -653,12 +653,13 @@ http_get(const char *url, const char *token, long *code)
 {
 	CURL	   *curl = curl_easy_init();
 	struct curl_slist *headers = NULL;
-	char		auth[256];
 	char	   *body = NULL;
 
 	ck_assert_ptr_nonnull(curl);
 	if (token != NULL)
 	{
+		char		auth[256];
+
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 		headers = curl_slist_append(headers, auth);
 	}
@@ -685,7 +686,6 @@ START_TEST(test_status_endpoints)
 	static const char *const dbs[] = {"st_src", NULL};
 	scene		sc;
 	int			src_port = free_port();
-	char		extra[512];
 	char		url[256];
 	char	   *body = NULL;
 	long		code = 0;
@@ -696,6 +696,7 @@ START_TEST(test_status_endpoints)
 		char	   *text = tp_read_file(sc.sources[0].config);
 		char	   *full;
 		char	   *path;
+		char		extra[512];
 
 		snprintf(extra, sizeof(extra),
 				 "server:\n  hostname: \"127.0.0.1\"\n  port: %d\n  token: \"src-token\"\n"
