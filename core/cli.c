@@ -25,7 +25,9 @@ enum
 	OPT_CHECK_CONFIG,
 	OPT_VERSION,
 	OPT_HELP,
-	OPT_LOG_LEVEL
+	OPT_LOG_LEVEL,
+	OPT_RETRY_BATCH,
+	OPT_SKIP_BATCH
 };
 
 static const struct option long_options[] = {
@@ -38,6 +40,8 @@ static const struct option long_options[] = {
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"retry-batch", required_argument, NULL, OPT_RETRY_BATCH},
+	{"skip-batch", required_argument, NULL, OPT_SKIP_BATCH},
 	{NULL, 0, NULL, 0}
 };
 
@@ -49,6 +53,8 @@ tp_cli_usage(FILE *out)
 		  "  teleport -config FILE [-mode replication|initial-load] [-load-target NAME]\n"
 		  "  teleport --check-config -config FILE\n"
 		  "  teleport --list-plugins [--plugin-dir DIR] [-config FILE]\n"
+		  "  teleport -config FILE --retry-batch SOURCE\n"
+		  "  teleport -config FILE --skip-batch SOURCE:SEQ\n"
 		  "  teleport --version | --help\n"
 		  "\n"
 		  "Options (one dash or two):\n"
@@ -61,6 +67,9 @@ tp_cli_usage(FILE *out)
 		  "  --list-plugins       list the plugins found, then exit\n"
 		  "  --check-config       validate the config, connect to the database,\n"
 		  "                       print a summary, then exit\n"
+		  "  --retry-batch SOURCE try the stopped batch of SOURCE's stream again\n"
+		  "  --skip-batch SOURCE:SEQ  skip SOURCE's held batch SEQ (recorded in\n"
+		  "                       teleport.inbox_skipped), then go on\n"
 		  "  --log-level LEVEL    error, warning, info (default) or debug\n"
 		  "  --version            print the version, then exit\n"
 		  "  --help               print this help, then exit\n"
@@ -161,6 +170,14 @@ tp_cli_parse(int argc, char **argv, tp_cli *cli, FILE *err)
 			case OPT_HELP:
 				ok = set_command(cli, TP_CMD_HELP, &command_given, err, "--help");
 				break;
+			case OPT_RETRY_BATCH:
+				ok = set_command(cli, TP_CMD_RETRY_BATCH, &command_given, err, "--retry-batch");
+				cli->batch_arg = optarg;
+				break;
+			case OPT_SKIP_BATCH:
+				ok = set_command(cli, TP_CMD_SKIP_BATCH, &command_given, err, "--skip-batch");
+				cli->batch_arg = optarg;
+				break;
 			case OPT_LOG_LEVEL:
 				if (!tp_log_parse_level(optarg, &cli->log_level))
 					ok = usage_error(err, "invalid --log-level \"%s\": use error, warning, info or debug", optarg);
@@ -187,9 +204,13 @@ tp_cli_parse(int argc, char **argv, tp_cli *cli, FILE *err)
 
 	const char *problem = NULL;
 
-	if ((cli->command == TP_CMD_RUN || cli->command == TP_CMD_CHECK_CONFIG) &&
+	if ((cli->command == TP_CMD_RUN || cli->command == TP_CMD_CHECK_CONFIG ||
+		 cli->command == TP_CMD_RETRY_BATCH || cli->command == TP_CMD_SKIP_BATCH) &&
 		cli->config_path == NULL)
 		problem = "-config FILE is required";
+	else if ((cli->command == TP_CMD_RETRY_BATCH || cli->command == TP_CMD_SKIP_BATCH) &&
+			 cli->batch_arg[0] == '\0')
+		problem = "--retry-batch and --skip-batch need a source";
 	else if (cli->command != TP_CMD_RUN && (mode_given || cli->load_target != NULL))
 		problem = "-mode and -load-target are only for running an instance";
 	else if (cli->mode == TP_MODE_INITIAL_LOAD && cli->load_target == NULL)

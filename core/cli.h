@@ -16,7 +16,9 @@ typedef enum tp_command
 	TP_CMD_CHECK_CONFIG,		/* --check-config */
 	TP_CMD_LIST_PLUGINS,		/* --list-plugins */
 	TP_CMD_VERSION,				/* --version */
-	TP_CMD_HELP					/* --help */
+	TP_CMD_HELP,				/* --help */
+	TP_CMD_RETRY_BATCH,			/* --retry-batch SOURCE */
+	TP_CMD_SKIP_BATCH			/* --skip-batch SOURCE:SEQ */
 } tp_command;
 
 typedef enum tp_mode
@@ -31,6 +33,8 @@ typedef struct tp_cli
 	const char *config_path;	/* -config; required by RUN and CHECK_CONFIG */
 	tp_mode		mode;			/* -mode; default replication */
 	const char *load_target;	/* -load-target; with -mode initial-load */
+	const char *batch_arg;		/* --retry-batch's SOURCE, --skip-batch's
+								 * SOURCE:SEQ */
 	char	   *plugin_dir;		/* --plugin-dir, ':'-joined when repeated;
 								 * owned (tp_cli_free) */
 	bool		log_level_set;

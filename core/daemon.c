@@ -20,6 +20,7 @@
 
 #include <teleport/teleport.h>
 
+#include "apply_loop.h"
 #include "backoff.h"
 #include "clock.h"
 #include "conninfo.h"
@@ -69,6 +70,9 @@ typedef struct instance
 	long long	vacuum_due_ms;
 	long long	status_due_ms;	/* the backlog measurement */
 	long long	report_due_ms;	/* the backlog report in the log */
+
+	/* the receiving role: the apply loop's thread */
+	tp_apply_loop *apply;
 
 	/* what plugins reach through the host: inbox and status */
 	tp_inbox   *inbox;
@@ -188,11 +192,8 @@ member_ready(member *m, PGconn *conn)
 		case TP_ROLE_CAPTURE_DDL:
 			return ((tp_source_callbacks *) cb)->install(m->ctx, conn);
 		case TP_ROLE_APPLY:
-			{
-				tp_applier_callbacks *a = cb;
-
-				return a->prepare != NULL ? a->prepare(m->ctx, conn) : TP_OK;
-			}
+			/* the apply loop prepares its own connection (apply_loop.c) */
+			return TP_OK;
 		case TP_ROLE_RECEIVE:
 			{
 				tp_transport_callbacks *t = cb;
@@ -503,6 +504,30 @@ start_workers(instance *inst)
 	return true;
 }
 
+/*
+ * A receiving instance's apply loop, on the applier member's context, once
+ * every plugin has started; stores wake it. Returns false after logging
+ * when its thread cannot start.
+ */
+static bool
+start_apply(instance *inst)
+{
+	for (size_t i = 0; i < inst->plan.n; i++)
+	{
+		member	   *m = &inst->members[i];
+
+		if (m->entry->role != TP_ROLE_APPLY || inst->inbox == NULL)
+			continue;
+		inst->apply = tp_apply_loop_new(inst->conninfo, inst->config->database.name,
+										inst->inbox, m->ctx, m->entry->plugin->callbacks,
+										inst->config->intervals.applier);
+		inst->services.stored = tp_apply_loop_wake;
+		inst->services.stored_arg = inst->apply;
+		return tp_apply_loop_start(inst->apply);
+	}
+	return true;
+}
+
 /* Stop every sending thread (before the transports shut down). */
 static void
 stop_workers(instance *inst)
@@ -560,6 +585,7 @@ instance_free(instance *inst)
 		free(inst->members);
 	}
 	free(inst->workers);
+	tp_apply_loop_free(inst->apply);
 	tp_status_free(inst->status);
 	tp_inbox_free(inst->inbox);
 	tp_pgsql_close(&inst->db);
@@ -639,6 +665,8 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 	}
 	if (status == TP_EXIT_OK && !check_senders(&inst))
 		status = TP_EXIT_PLUGIN;
+	if (status == TP_EXIT_OK && !start_apply(&inst))
+		status = TP_EXIT_FAILURE;
 	if (status == TP_EXIT_OK)
 	{
 		tp_info(LOG_COMPONENT, "instance \"%s\" running (teleport %s, %zu plugin instances)",
@@ -646,6 +674,8 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 		status = main_loop(&inst);
 	}
 	stop_workers(&inst);
+	/* before the applier and the receivers shut down */
+	tp_apply_loop_stop(inst.apply);
 	for (size_t i = inst.plan.n; i-- > 0;)
 	{
 		if (inst.members[i].entry != NULL)

@@ -34,6 +34,10 @@ typedef struct host_ctx
 /* Set by tp_host_request_stop, possibly from a signal handler. */
 static atomic_bool stop_requested;
 
+/* The calling thread's capture of plugin messages (tp_host_capture_begin). */
+static _Thread_local char *capture_buf;
+static _Thread_local size_t capture_len;
+
 /* The host_ctx around a plugin's ctx. */
 static const host_ctx *
 host_of(const tp_plugin_ctx *ctx)
@@ -49,9 +53,33 @@ host_log(const tp_plugin_ctx *ctx, tp_log_level level, const char *fmt,...)
 
 	if (level < TP_LOG_ERROR || level > TP_LOG_DEBUG)
 		level = TP_LOG_ERROR;
+	if (capture_buf != NULL && level <= TP_LOG_WARNING)
+	{
+		va_start(ap, fmt);
+		vsnprintf(capture_buf, capture_len, fmt, ap);
+		va_end(ap);
+	}
 	va_start(ap, fmt);
 	tp_logv(level, ctx != NULL ? host_of(ctx)->component : "plugin", fmt, ap);
 	va_end(ap);
+}
+
+/* See host.h. */
+void
+tp_host_capture_begin(char *buf, size_t len)
+{
+	capture_buf = len > 0 ? buf : NULL;
+	capture_len = len;
+	if (capture_buf != NULL)
+		capture_buf[0] = '\0';
+}
+
+/* See host.h. */
+void
+tp_host_capture_end(void)
+{
+	capture_buf = NULL;
+	capture_len = 0;
 }
 
 /* host->option: a declared option's checked value or default. */
@@ -148,7 +176,11 @@ host_deliver(const tp_plugin_ctx *ctx, const tp_batch *batch,
 	crash_point(batch, "TELEPORT_TEST_EXIT_BEFORE_STORE");
 	r = tp_inbox_store(svc->inbox, batch, outcome);
 	if (outcome->status == TP_DELIVERY_STORED)
+	{
 		crash_point(batch, "TELEPORT_TEST_EXIT_AFTER_STORE");
+		if (svc->stored != NULL)
+			svc->stored(svc->stored_arg);
+	}
 	return r;
 }
 

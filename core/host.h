@@ -29,6 +29,9 @@ typedef struct tp_host_services
 	/* the instance's status as JSON (new string); thread-safe */
 	char	   *(*status_json) (void *arg);
 	void	   *status_arg;
+	/* called after deliver stored a new batch (the apply loop's wake-up) */
+	void		(*stored) (void *arg);
+	void	   *stored_arg;
 } tp_host_services;
 
 /*
@@ -37,6 +40,15 @@ typedef struct tp_host_services
  */
 void		tp_host_ctx_set_services(tp_plugin_ctx *ctx,
 									 const tp_host_services *services);
+
+/*
+ * Until tp_host_capture_end, the text of the last warning or error that a
+ * plugin logs (host->log) from the calling thread is also copied into buf
+ * (len bytes, NUL-terminated, "" when none): the apply loop records an
+ * applier's reason for a failure this way. buf stays the caller's.
+ */
+void		tp_host_capture_begin(char *buf, size_t len);
+void		tp_host_capture_end(void);
 
 /* Ask every loop and plugin to stop (async-signal-safe). */
 void		tp_host_request_stop(void);

@@ -45,7 +45,7 @@
 #define COMPONENT "inbox"
 
 /* The version of the inbox's schema this teleport installs. */
-#define INBOX_SCHEMA_VERSION 1
+#define INBOX_SCHEMA_VERSION 2
 
 /*
  * Advisory lock keys, as (classid, objid). The install lock is the queue's
@@ -118,8 +118,39 @@ static const char *const schema_v1[] = {
 	NULL
 };
 
+/*
+ * Version 2: the apply loop's held batch on each stream (core/apply_loop.c)
+ * and the batches an operator skipped (teleport --skip-batch).
+ */
+static const char *const schema_v2[] = {
+	"ALTER TABLE teleport.inbox_stream"
+	" ADD COLUMN IF NOT EXISTS held_seq bigint,"
+	" ADD COLUMN IF NOT EXISTS held_state text"
+	"  CHECK (held_state IN ('retrying', 'stopped')),"
+	" ADD COLUMN IF NOT EXISTS held_reason text,"
+	" ADD COLUMN IF NOT EXISTS held_since timestamptz,"
+	" ADD COLUMN IF NOT EXISTS held_attempts integer NOT NULL DEFAULT 0",
+	"CREATE TABLE IF NOT EXISTS teleport.inbox_skipped ("
+	" source text NOT NULL,"
+	" target text NOT NULL,"
+	" seq bigint NOT NULL,"
+	" kind text NOT NULL,"
+	" apply_schema text NOT NULL,"
+	" partial boolean NOT NULL,"
+	" n_changes bigint NOT NULL,"
+	" data text NOT NULL,"
+	" reason text,"
+	" received_at timestamptz,"
+	" skipped_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	" skipped_by text NOT NULL DEFAULT current_user,"
+	" PRIMARY KEY (source, target, seq))",
+	"REVOKE ALL ON TABLE teleport.inbox_skipped FROM PUBLIC",
+	NULL
+};
+
 static const char *const *const schema_steps[] = {
 	schema_v1,
+	schema_v2,
 };
 
 _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) ==
@@ -904,6 +935,29 @@ tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 	return r;
 }
 
+/*
+ * The held batch of a stream row of tp_inbox_status_json (columns 6 to 10:
+ * held_seq, held_state, held_reason, held_attempts, ms since held_since):
+ * a new JSON object, or JSON null when nothing is held.
+ */
+static json_t *
+held_json(const PGresult *res, int row)
+{
+	json_t	   *reason;
+
+	if (PQgetisnull(res, row, 6))
+		return json_null();
+	reason = json_string(PQgetvalue(res, row, 8));
+	if (reason == NULL)
+		reason = json_string("(the reason is not valid UTF-8)");
+	return json_pack("{s:I, s:s, s:o, s:I, s:I}",
+					 "seq", (json_int_t) strtoll(PQgetvalue(res, row, 6), NULL, 10),
+					 "state", PQgetisnull(res, row, 7) ? "retrying" : PQgetvalue(res, row, 7),
+					 "reason", reason,
+					 "attempts", (json_int_t) strtoll(PQgetvalue(res, row, 9), NULL, 10),
+					 "since_ms_ago", (json_int_t) strtoll(PQgetvalue(res, row, 10), NULL, 10));
+}
+
 /* Row callback of tp_inbox_status_json: one stream into the array. */
 static bool
 stream_row(void *arg, const PGresult *res, int row)
@@ -922,6 +976,7 @@ stream_row(void *arg, const PGresult *res, int row)
 							json_integer(strtoll(PQgetvalue(res, row, 4), NULL, 10))) != 0 ||
 		json_object_set_new(s, "oldest_waiting_age_ms",
 							json_integer(strtoll(PQgetvalue(res, row, 5), NULL, 10))) != 0 ||
+		json_object_set_new(s, "held", held_json(res, row)) != 0 ||
 		json_array_append_new(streams, s) != 0)
 	{
 		tp_error(COMPONENT, "could not build the inbox's status: a name is not "
@@ -948,7 +1003,11 @@ tp_inbox_status_json(tp_inbox *inbox)
 					   "   clock_timestamp() - i.received_at) * 1000)::bigint"
 					   "  FROM teleport.inbox i WHERE i.source = s.source"
 					   "  AND i.target = s.target AND i.seq = s.last_applied + 1"
-					   "  AND s.last_received > s.last_applied), 0)"
+					   "  AND s.last_received > s.last_applied), 0),"
+					   " s.held_seq, s.held_state, coalesce(s.held_reason, ''),"
+					   " s.held_attempts,"
+					   " coalesce(floor(extract(epoch FROM"
+					   "  clock_timestamp() - s.held_since) * 1000)::bigint, 0)"
 					   " FROM teleport.inbox_stream s ORDER BY s.source, s.target",
 					   0, NULL, stream_row, streams))
 	{
@@ -964,6 +1023,17 @@ tp_inbox_status_json(tp_inbox *inbox)
 	json_decref(root);
 	json_decref(streams);
 	return text;
+}
+
+/* See inbox.h. */
+bool
+tp_inbox_ready(tp_inbox *inbox)
+{
+	inbox_slot *slot = slot_acquire(inbox);
+	bool		ok = slot_ready(inbox, slot);
+
+	slot_release(inbox, slot);
+	return ok;
 }
 
 /* See inbox.h. */

@@ -46,11 +46,22 @@ tp_result	tp_inbox_store(tp_inbox *inbox, const tp_batch *batch,
 						   tp_delivery *outcome);
 
 /*
+ * Connect (if needed) and install or upgrade the inbox's schema now, as
+ * the first store would. The apply loop calls it before it reads the
+ * inbox's tables. False (logged) when the database is unavailable.
+ * Thread-safe.
+ */
+bool		tp_inbox_ready(tp_inbox *inbox);
+
+/*
  * The inbox's state as a JSON object text:
  *   {"streams":[{"source":S,"target":T,"last_received":N,
- *                "last_applied":N,"waiting":N,"oldest_waiting_age_ms":N}]}
- * sorted by source and target, for a status endpoint. A new string (free),
- * or NULL (logged) when the database is unavailable. Thread-safe.
+ *                "last_applied":N,"waiting":N,"oldest_waiting_age_ms":N,
+ *                "held":null|{"seq":N,"state":"retrying"|"stopped",
+ *                             "reason":R,"attempts":N,"since_ms_ago":N}}]}
+ * sorted by source and target, for a status endpoint; "held" is the batch
+ * the apply loop holds (core/apply_loop.h). A new string (free), or NULL
+ * (logged) when the database is unavailable. Thread-safe.
  */
 char	   *tp_inbox_status_json(tp_inbox *inbox);
 

@@ -11,6 +11,7 @@
 #include <teleport/abi.h>
 
 #include "cli.h"
+#include "cmd_batch.h"
 #include "cmd_check_config.h"
 #include "cmd_list_plugins.h"
 #include "config.h"
@@ -50,6 +51,10 @@ run_with_config(const tp_cli *cli)
 
 	if (cli->command == TP_CMD_CHECK_CONFIG)
 		status = tp_cmd_check_config(config, dirs);
+	else if (cli->command == TP_CMD_RETRY_BATCH)
+		status = tp_cmd_retry_batch(config, cli->batch_arg, stdout);
+	else if (cli->command == TP_CMD_SKIP_BATCH)
+		status = tp_cmd_skip_batch(config, cli->batch_arg, stdout);
 	else
 		status = tp_daemon_run(config, cli, dirs);
 	tp_config_free(config);
@@ -101,6 +106,8 @@ main(int argc, char **argv)
 			status = list_plugins(&cli);
 			break;
 		case TP_CMD_CHECK_CONFIG:
+		case TP_CMD_RETRY_BATCH:
+		case TP_CMD_SKIP_BATCH:
 		case TP_CMD_RUN:
 		default:
 			status = run_with_config(&cli);

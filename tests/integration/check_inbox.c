@@ -28,6 +28,7 @@
 #include "host.h"
 #include "inbox.h"
 #include "pgcluster.h"
+#include "runcmd.h"
 #include "pgsql.h"
 #include "plan.h"
 #include "queue.h"
@@ -237,7 +238,7 @@ START_TEST(test_store_in_order)
 				 " FROM teleport.inbox_stream WHERE source = 'src' AND target = 'tgt'",
 				 "3/0");
 	assert_value(&fx.pg, "SELECT version FROM teleport.schema_version"
-				 " WHERE component = 'inbox'", "1");
+				 " WHERE component = 'inbox'", "2");
 	assert_value(&fx.pg, "SELECT count(*) FROM teleport.inbox WHERE applied_at IS NULL"
 				 " AND kind = 'changes' AND NOT partial AND n_changes = 1"
 				 " AND apply_schema = 'public' AND first_tick = seq"
@@ -749,8 +750,59 @@ START_TEST(test_status_json)
 	ck_assert_int_eq(member_int(s, "waiting"), 2);
 	ck_assert_int_ge(member_int(s, "oldest_waiting_age_ms"), 5000);
 	ck_assert_int_lt(member_int(s, "oldest_waiting_age_ms"), 60000);
-	ck_assert_uint_eq(json_object_size(s), 6);
+	ck_assert_uint_eq(json_object_size(s), 7);
 	json_decref(root);
+	free(text);
+	teardown(&fx);
+}
+END_TEST
+
+/*
+ * An inbox of schema version 1 (before the apply loop's held state) is
+ * upgraded in place: its streams and batches stay, the held columns and
+ * teleport.inbox_skipped appear, and the status shows nothing held.
+ */
+START_TEST(test_upgrade_from_v1)
+{
+	fixture		fx;
+	char	   *text;
+
+	setup(&fx, "upgrade_v1");
+	store_ok(fx.inbox, "src", "tgt", 1);
+	/* back to what version 1 made */
+	exec_ok(&fx.pg, "ALTER TABLE teleport.inbox_stream DROP COLUMN held_seq,"
+			" DROP COLUMN held_state, DROP COLUMN held_reason,"
+			" DROP COLUMN held_since, DROP COLUMN held_attempts");
+	exec_ok(&fx.pg, "DROP TABLE teleport.inbox_skipped");
+	exec_ok(&fx.pg, "UPDATE teleport.schema_version SET version = 1"
+			" WHERE component = 'inbox'");
+	tp_inbox_free(fx.inbox);
+
+	fx.inbox = tp_inbox_new(fx.conninfo, "receiver");
+	ck_assert(tp_inbox_ready(fx.inbox));
+	assert_value(&fx.pg, "SELECT version FROM teleport.schema_version"
+				 " WHERE component = 'inbox'", "2");
+	assert_value(&fx.pg, "SELECT last_received || '/' || held_attempts || '/'"
+				 " || (held_seq IS NULL) FROM teleport.inbox_stream", "1/0/true");
+	assert_value(&fx.pg, "SELECT count(*) FROM teleport.inbox_skipped", "0");
+	store_ok(fx.inbox, "src", "tgt", 2);
+	text = tp_inbox_status_json(fx.inbox);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(tp_contains(text, "\"held\":null"), "%s", text);
+	free(text);
+
+	/* a held batch shows in the status */
+	exec_ok(&fx.pg, "UPDATE teleport.inbox_stream SET held_seq = 1,"
+			" held_state = 'stopped', held_reason = 'no table', held_attempts = 3,"
+			" held_since = clock_timestamp() - interval '2 s'");
+	text = tp_inbox_status_json(fx.inbox);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(tp_contains(text, "\"held\":{") &&
+				  tp_contains(text, "\"seq\":1,") &&
+				  tp_contains(text, "\"state\":\"stopped\"") &&
+				  tp_contains(text, "\"reason\":\"no table\"") &&
+				  tp_contains(text, "\"attempts\":3") &&
+				  tp_contains(text, "\"since_ms_ago\":"), "%s", text);
 	free(text);
 	teardown(&fx);
 }
@@ -832,7 +884,7 @@ START_TEST(test_shared_schema)
 	ck_assert(tp_queue_install(&fx.pg, config));
 	assert_value(&fx.pg, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=1,queue=1");
+				 "inbox=2,queue=1");
 	assert_value(&fx.pg, "SELECT count(*) FROM teleport.target", "1");
 	assert_value(&fx.pg, "SELECT has_table_privilege('public', 'teleport.inbox', 'SELECT')",
 				 "f");
@@ -846,7 +898,7 @@ START_TEST(test_shared_schema)
 	ck_assert(tp_queue_install(&fx.pg, config));
 	assert_value(&fx.pg, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=1,queue=1");
+				 "inbox=2,queue=1");
 	/* a later inbox on the same database installs nothing */
 	tp_inbox_free(fx.inbox);
 	fx.inbox = tp_inbox_new(fx.conninfo, "again");
@@ -878,7 +930,7 @@ START_TEST(test_host_deliver)
 	tp_plan		plan;
 	tp_plan_entry *entry = NULL;
 	tp_plugin_ctx *ctx;
-	tp_host_services services = {NULL, NULL, NULL};
+	tp_host_services services = {0};
 	const tp_host_api *api = tp_host_api_get();
 	char		data[512];
 	tp_batch	b;
@@ -949,6 +1001,7 @@ inbox_suite(void)
 	tcase_add_test(tc, test_install_race);
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_status_json);
+	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_shared_schema);
 	tcase_add_test(tc, test_host_deliver);

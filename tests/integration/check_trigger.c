@@ -173,46 +173,21 @@ count_of(const char *haystack, const char *needle)
 }
 
 /*
- * Create database db (as the superuser), after running setup_sql in it when
- * not NULL (before teleport installs), and set up the trigger source on it
- * as user (NULL: the superuser; else with password) with target_expression
- * exprs (a YAML flow sequence) and lock_timeout_ms. Standard error goes to a
- * file (log_text reads it). The queue is installed, the plugin started, not
- * installed.
+ * Set up the trigger source on env->db as user (NULL: the superuser; else
+ * with password) with target_expression exprs (a YAML flow sequence),
+ * lock_timeout_ms and, when statement is not NULL, statement_triggers:
+ * statement. The queue is installed, the plugin started, not installed.
  */
 static void
-env_open(trig_env *env, const char *db, const char *setup_sql, const char *user,
-		 const char *password, const char *exprs, int lock_timeout_ms)
+env_start(trig_env *env, const char *user, const char *password,
+		  const char *exprs, int lock_timeout_ms, const char *statement)
 {
 	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
+	const char *db = env->db;
 	char		yaml[4096];
-	char	   *tmp;
 	char	   *conninfo;
-	int			fd;
 
-	memset(env, 0, sizeof(*env));
 	ck_assert_msg(dir != NULL, "TELEPORT_PLUGIN_DIR is not set");
-	env->db = strdup(db);
-	tmp = tp_cluster_create_db(cluster, db);
-	ck_assert_ptr_nonnull(tmp);
-	free(tmp);
-	env->su = tp_cluster_connect(cluster, db);
-	ck_assert_ptr_nonnull(env->su);
-	if (setup_sql != NULL)
-		exec_ok(env->su, setup_sql);
-
-	/* the log */
-	tmp = tp_cluster_make_dir(cluster, "trig");
-	ck_assert_ptr_nonnull(tmp);
-	env->log_path = malloc(strlen(tmp) + 8);
-	sprintf(env->log_path, "%s/log", tmp);
-	free(tmp);
-	fflush(stderr);
-	fd = open(env->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
-
 	snprintf(yaml, sizeof(yaml),
 			 "database:\n"
 			 "  name: src\n"
@@ -224,6 +199,7 @@ env_open(trig_env *env, const char *db, const char *setup_sql, const char *user,
 			 "source_options:\n"
 			 "  trigger:\n"
 			 "    lock_timeout: %d\n"
+			 "%s%s%s"
 			 "targets:\n"
 			 "  out:\n"
 			 "    target_expression: %s\n"
@@ -232,7 +208,9 @@ env_open(trig_env *env, const char *db, const char *setup_sql, const char *user,
 			 db, cluster->dir, cluster->port,
 			 user ? user : TP_CLUSTER_SUPERUSER,
 			 password ? "  password: \"" : "", password ? password : "",
-			 password ? "\"\n" : "", lock_timeout_ms, exprs);
+			 password ? "\"\n" : "", lock_timeout_ms,
+			 statement ? "    statement_triggers: " : "",
+			 statement ? statement : "", statement ? "\n" : "", exprs);
 	ck_assert_msg(tp_config_load_string(yaml, strlen(yaml), "test.yml",
 										&env->config), "config refused:\n%s", yaml);
 	conninfo = tp_cluster_conninfo(cluster, db, user);
@@ -273,6 +251,44 @@ env_open(trig_env *env, const char *db, const char *setup_sql, const char *user,
 	ck_assert_int_eq(env->cb->startup(env->ctx), TP_OK);
 }
 
+/*
+ * Create database db (as the superuser), after running setup_sql in it when
+ * not NULL (before teleport installs), and set up the trigger source on it
+ * as env_start does (statement_triggers not given). Standard error goes to
+ * a file (log_text reads it).
+ */
+static void
+env_open(trig_env *env, const char *db, const char *setup_sql, const char *user,
+		 const char *password, const char *exprs, int lock_timeout_ms)
+{
+	char	   *tmp;
+	int			fd;
+
+	memset(env, 0, sizeof(*env));
+	env->db = strdup(db);
+	tmp = tp_cluster_create_db(cluster, db);
+	ck_assert_ptr_nonnull(tmp);
+	free(tmp);
+	env->su = tp_cluster_connect(cluster, db);
+	ck_assert_ptr_nonnull(env->su);
+	if (setup_sql != NULL)
+		exec_ok(env->su, setup_sql);
+
+	/* the log */
+	tmp = tp_cluster_make_dir(cluster, "trig");
+	ck_assert_ptr_nonnull(tmp);
+	env->log_path = malloc(strlen(tmp) + 8);
+	sprintf(env->log_path, "%s/log", tmp);
+	free(tmp);
+	fflush(stderr);
+	fd = open(env->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+
+	env_start(env, user, password, exprs, lock_timeout_ms, NULL);
+}
+
 /* Call install, expecting result; the connection must be left idle. */
 static void
 env_install(trig_env *env, tp_result expected)
@@ -295,20 +311,35 @@ env_poll(trig_env *env, tp_result expected)
 	ck_assert_int_eq(PQtransactionStatus(env->pg.conn), PQTRANS_IDLE);
 }
 
-/* Shut the plugin down and free everything of env. */
+/*
+ * Shut the plugin down and free what env_start made, as a stopping
+ * teleport would; the database and env's log stay.
+ */
 static void
-env_close(trig_env *env)
+env_stop(trig_env *env)
 {
 	if (env->ctx != NULL && env->cb->shutdown != NULL)
 		env->cb->shutdown(env->ctx);
 	ck_assert_ptr_null(env->ctx->private_data);
 	tp_host_ctx_free(env->ctx);
+	env->ctx = NULL;
 	tp_pgsql_close(&env->pg);
-	PQfinish(env->su);
 	tp_plan_free(&env->plan);
 	tp_loader_free(&env->set);
 	tp_config_free(env->config);
+	env->config = NULL;
 	free(env->conninfo);
+	env->conninfo = NULL;
+	env->entry = NULL;
+	env->cb = NULL;
+}
+
+/* Shut the plugin down and free everything of env. */
+static void
+env_close(trig_env *env)
+{
+	env_stop(env);
+	PQfinish(env->su);
 	free(env->log_path);
 	free(env->db);
 }
@@ -823,6 +854,293 @@ START_TEST(test_permissions)
 }
 END_TEST
 
+/*
+ * The capture triggers of table (a regclass text) as
+ * "name:row|statement:events", sorted, comma-separated.
+ */
+static char *
+capture_triggers(PGconn *conn, const char *table)
+{
+	char		sql[1024];
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(string_agg(tgname || ':' ||"
+			 " CASE WHEN tgtype & 1 = 1 THEN 'row' ELSE 'statement' END || ':' ||"
+			 " concat_ws('/', CASE WHEN tgtype & 4 = 4 THEN 'insert' END,"
+			 " CASE WHEN tgtype & 8 = 8 THEN 'delete' END,"
+			 " CASE WHEN tgtype & 16 = 16 THEN 'update' END,"
+			 " CASE WHEN tgtype & 32 = 32 THEN 'truncate' END),"
+			 " ',' ORDER BY tgname), '')"
+			 " FROM pg_trigger WHERE tgrelid = '%s'::regclass"
+			 " AND tgname LIKE 'teleport%%'", table);
+	return query_text(conn, sql);
+}
+
+/* Assert table's capture triggers (see capture_triggers). */
+static void
+assert_capture_triggers(PGconn *conn, const char *table, const char *expected)
+{
+	char	   *got = capture_triggers(conn, table);
+
+	ck_assert_msg(strcmp(got, expected) == 0, "triggers of %s:\n got: %s\nwant: %s",
+				  table, got, expected);
+	free(got);
+}
+
+#define ROW_TRIGGERS \
+	"teleport_capture:row:insert/delete/update," \
+	"teleport_capture_truncate:statement:truncate"
+#define STATEMENT_TRIGGERS \
+	"teleport_capture_delete:statement:delete," \
+	"teleport_capture_insert:statement:insert," \
+	"teleport_capture_truncate:statement:truncate," \
+	"teleport_capture_update:row:update"
+
+static const char modes_setup[] =
+	"CREATE TABLE public.one (id int PRIMARY KEY, v text);"
+	"CREATE TABLE public.comp (b text, a int, c int, PRIMARY KEY (b, a));"
+	"CREATE TABLE public.ri (x int NOT NULL, y int);"
+	"CREATE UNIQUE INDEX ri_x ON public.ri (x);"
+	"ALTER TABLE public.ri REPLICA IDENTITY USING INDEX ri_x;"
+	"CREATE TABLE public.full1 (p int, q text);"
+	"ALTER TABLE public.full1 REPLICA IDENTITY FULL;"
+	"CREATE TABLE public.full2 (p int);"
+	"ALTER TABLE public.full2 REPLICA IDENTITY FULL;"
+	"CREATE SCHEMA \"odd \"\"s\";"
+	"CREATE TABLE \"odd \"\"s\".\"T 1\" (\"K,1\" int PRIMARY KEY, dropped int, w text);"
+	"ALTER TABLE \"odd \"\"s\".\"T 1\" DROP COLUMN dropped;"
+	"CREATE TABLE public.v (id int PRIMARY KEY, f float8, r real, n numeric,"
+	" ts timestamptz, t timestamp, d date, iv interval, b bytea,"
+	" dr daterange, ta timestamptz[], j jsonb, u text);"
+	"CREATE TABLE public.m (id int, at date, v text, PRIMARY KEY (id, at))"
+	" PARTITION BY RANGE (at);"
+	"CREATE TABLE public.m_2020 PARTITION OF public.m"
+	" FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');"
+	"CREATE TABLE public.m_2021 PARTITION OF public.m"
+	" FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');"
+	"CREATE TABLE public.par (id int PRIMARY KEY, v text);"
+	"CREATE TABLE public.kid (w int) INHERITS (public.par);"
+	"ALTER TABLE public.kid ADD PRIMARY KEY (id);";
+
+/* The same statements for both modes, by a writer with unusual settings. */
+static const char modes_workload[] =
+	"SET DateStyle = 'SQL, DMY'; SET IntervalStyle = 'sql_standard';"
+	"SET extra_float_digits = -10; SET TimeZone = 'Asia/Tokyo';"
+	"SET bytea_output = 'escape';"
+	"INSERT INTO public.one VALUES (3, 'c'), (1, 'a'), (2, 'b');"
+	"INSERT INTO public.one SELECT 9, 'none' WHERE false;"
+	"UPDATE public.one SET v = v || 'x' WHERE id < 3;"
+	"UPDATE public.one SET id = id + 10;"
+	"DELETE FROM public.one WHERE id IN (13, 11);"
+	"INSERT INTO public.one VALUES (12, 'up'), (4, 'new')"
+	" ON CONFLICT (id) DO UPDATE SET v = excluded.v;"
+	"INSERT INTO public.comp VALUES ('x', 1, 10), ('y', 2, 20), ('\"q\"', 3, NULL);"
+	"UPDATE public.comp SET a = a + 1 WHERE b = 'x';"
+	"DELETE FROM public.comp WHERE c IS DISTINCT FROM 20;"
+	"INSERT INTO public.ri VALUES (5, 6), (7, 8);"
+	"DELETE FROM public.ri;"
+	"INSERT INTO public.full1 VALUES (1, NULL), (2, 'q');"
+	"DELETE FROM public.full1;"
+	"INSERT INTO public.full2 VALUES (1), (NULL);"
+	"DELETE FROM public.full2;"
+	"INSERT INTO \"odd \"\"s\".\"T 1\" VALUES (3, 'é'), (4, NULL);"
+	"DELETE FROM \"odd \"\"s\".\"T 1\" WHERE \"K,1\" = 3;"
+	"INSERT INTO public.v VALUES (1, '-0', '1e-30', "
+	"'123456789012345678901234567890.123456789012345',"
+	" '2021-03-04 05:06:07.5+02', '2021-03-04 05:06:07', '2021-03-04',"
+	" '1 year 2 days 03:04:05', '\\x00ff', '[2021-01-01,2021-02-01)',"
+	" '{\"2021-03-04 05:06:07+00\"}', '{\"a\": 1.50}', 'é\U0001F600'),"
+	" (2, 'NaN', '-Infinity', '-0.000', NULL, NULL, NULL, NULL, NULL, NULL,"
+	" NULL, NULL, NULL);"
+	"DELETE FROM public.v WHERE id = 2;"
+	"INSERT INTO public.m VALUES (1, '2020-05-01', 'x'), (2, '2021-05-01', 'y'),"
+	" (3, '2020-06-01', 'z');"
+	"INSERT INTO public.m_2021 VALUES (4, '2021-07-01', 'w');"
+	"UPDATE public.m SET at = '2021-06-01' WHERE id = 1;"
+	"DELETE FROM public.m WHERE id IN (2, 3);"
+	"DELETE FROM public.m_2021 WHERE id = 4;"
+	"INSERT INTO public.par VALUES (1, 'p');"
+	"INSERT INTO public.kid VALUES (2, 'k', 9);"
+	"UPDATE public.par SET v = 'z';"
+	"DELETE FROM public.par;"
+	"TRUNCATE public.one;"
+	"RESET ALL;";
+
+/*
+ * statement_triggers: INSERT and DELETE are captured by statement triggers
+ * with transition tables where a table allows it, and the events are the
+ * same, in the same order and byte for byte, as with row triggers: multi-row
+ * statements, every kind of key, dropped columns, odd names, values whose
+ * text depends on session settings, a partitioned table and an inheritance
+ * tree (both of which keep the row trigger).
+ */
+START_TEST(test_statement_triggers_same_events)
+{
+	trig_env	env;
+	char	   *by_row;
+	char	   *by_statement;
+
+	/* row triggers */
+	env_open(&env, "trig_mode_row", modes_setup, NULL, NULL, "\"*.*\"", 2000);
+	env_install(&env, TP_OK);
+	assert_capture_triggers(env.su, "public.one", ROW_TRIGGERS);
+	exec_ok(env.su, modes_workload);
+	by_row = events(env.su);
+	env_close(&env);
+
+	/* statement triggers */
+	env_open(&env, "trig_mode_stmt", modes_setup, NULL, NULL, "\"*.*\"", 2000);
+	env_stop(&env);
+	env_start(&env, NULL, NULL, "\"*.*\"", 2000, "true");
+	env_install(&env, TP_OK);
+	assert_capture_triggers(env.su, "public.one", STATEMENT_TRIGGERS);
+	assert_capture_triggers(env.su, "public.comp", STATEMENT_TRIGGERS);
+	assert_capture_triggers(env.su, "public.full1", STATEMENT_TRIGGERS);
+	assert_capture_triggers(env.su, "\"odd \"\"s\".\"T 1\"", STATEMENT_TRIGGERS);
+	/* a partitioned table and an inheritance tree keep row triggers */
+	assert_capture_triggers(env.su, "public.m", ROW_TRIGGERS);
+	assert_capture_triggers(env.su, "public.par", ROW_TRIGGERS);
+	assert_capture_triggers(env.su, "public.kid", ROW_TRIGGERS);
+	/* the arguments are those of the row trigger */
+	{
+		char	   *args = trigger_args(env.su, "public.comp",
+										"teleport_capture_delete");
+
+		ck_assert_str_eq(args, "public,comp,b,a");
+		free(args);
+	}
+	exec_ok(env.su, modes_workload);
+	by_statement = events(env.su);
+
+	ck_assert_msg(strcmp(by_row, by_statement) == 0,
+				  "row triggers captured:\n%s\nstatement triggers captured:\n%s",
+				  by_row, by_statement);
+	/* and it is what was meant (a few lines of it) */
+	ck_assert_msg(strstr(by_row,
+						 "c|public|one|-|{\"id\":3,\"v\":\"c\"}|-\n"
+						 "c|public|one|-|{\"id\":1,\"v\":\"a\"}|-\n"
+						 "c|public|one|-|{\"id\":2,\"v\":\"b\"}|-\n") != NULL,
+				  "%s", by_row);
+	ck_assert_msg(strstr(by_row,
+						 "d|public|comp|{\"b\":\"\\\"q\\\"\",\"a\":3}|-|-\n") != NULL,
+				  "%s", by_row);
+	ck_assert_msg(strstr(by_row, "d|public|full2|{\"p\":null}|-|-\n") != NULL,
+				  "%s", by_row);
+	ck_assert_msg(strstr(by_row, "\"f\":-0,") != NULL &&
+				  strstr(by_row, "\"ts\":\"2021-03-04T03:06:07.5+00:00\"") != NULL &&
+				  strstr(by_row, "\"dr\":\"[2021-01-01,2021-02-01)\"") != NULL &&
+				  strstr(by_row, "\"iv\":\"1 year 2 days 03:04:05\"") != NULL,
+				  "%s", by_row);
+	ck_assert_msg(strstr(by_row, "d|public|kid|{\"id\":2}|-|-\n") != NULL,
+				  "%s", by_row);
+	ck_assert_msg(strstr(by_row, "d|public|m|{\"id\":4,\"at\":\"2021-07-01\"}|-|-\n")
+				  != NULL, "%s", by_row);
+	free(by_row);
+	free(by_statement);
+
+	/*
+	 * A statement that both updates and inserts: the updates' events come
+	 * first (row triggers fire as rows are processed, statement triggers at
+	 * its end); each row is touched once, so the order is as good.
+	 */
+	exec_ok(env.su, "INSERT INTO public.one VALUES (4, 'new');"
+			"DELETE FROM teleport.event_0; DELETE FROM teleport.event_1;"
+			" DELETE FROM teleport.event_2;"
+			"INSERT INTO public.one VALUES (5, 'n'), (4, 'again')"
+			" ON CONFLICT (id) DO UPDATE SET v = excluded.v");
+	assert_events(env.su,
+				  "u|public|one|{\"id\":4}|{\"id\":4,\"v\":\"again\"}|-\n"
+				  "c|public|one|-|{\"id\":5,\"v\":\"n\"}|-");
+	env_close(&env);
+}
+END_TEST
+
+/*
+ * Switching statement_triggers and restarting replaces the triggers (and
+ * only then: a restart in the same mode leaves them be); a table that joins
+ * an inheritance tree goes back to row triggers at the next poll.
+ */
+START_TEST(test_statement_triggers_switch)
+{
+	trig_env	env;
+	char	   *before;
+	char	   *after;
+	const char *oids = "SELECT string_agg(oid::text, ',' ORDER BY oid)"
+		" FROM pg_trigger WHERE tgname LIKE 'teleport%'";
+
+	env_open(&env, "trig_switch",
+			 "CREATE TABLE public.a (id int PRIMARY KEY, v text);"
+			 "CREATE TABLE public.p (id int PRIMARY KEY) PARTITION BY LIST (id);"
+			 "CREATE TABLE public.p1 PARTITION OF public.p FOR VALUES IN (1, 2);",
+			 NULL, NULL, "\"public.*\"", 2000);
+	env_install(&env, TP_OK);
+	assert_capture_triggers(env.su, "public.a", ROW_TRIGGERS);
+
+	/* to statement triggers */
+	env_stop(&env);
+	env_start(&env, NULL, NULL, "\"public.*\"", 2000, "true");
+	env_install(&env, TP_OK);
+	assert_capture_triggers(env.su, "public.a", STATEMENT_TRIGGERS);
+	assert_capture_triggers(env.su, "public.p", ROW_TRIGGERS);
+	/* nothing copied: the table was captured all along */
+	assert_events(env.su, "");
+	exec_ok(env.su, "INSERT INTO public.a VALUES (1, 'x'), (2, 'y');"
+			"UPDATE public.a SET v = 'z' WHERE id = 2; DELETE FROM public.a;"
+			"INSERT INTO public.p VALUES (1); INSERT INTO public.p1 VALUES (2)");
+	assert_events(env.su,
+				  "c|public|a|-|{\"id\":1,\"v\":\"x\"}|-\n"
+				  "c|public|a|-|{\"id\":2,\"v\":\"y\"}|-\n"
+				  "u|public|a|{\"id\":2}|{\"id\":2,\"v\":\"z\"}|-\n"
+				  "d|public|a|{\"id\":1}|-|-\n"
+				  "d|public|a|{\"id\":2}|-|-\n"
+				  "c|public|p|-|{\"id\":1}|-\n"
+				  "c|public|p|-|{\"id\":2}|-");
+
+	/* the same mode again: the triggers stay as they are */
+	before = query_text(env.su, oids);
+	env_stop(&env);
+	env_start(&env, NULL, NULL, "\"public.*\"", 2000, "true");
+	env_install(&env, TP_OK);
+	env_poll(&env, TP_OK);
+	after = query_text(env.su, oids);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+
+	/* a child makes a an inheritance parent: row triggers for both */
+	exec_ok(env.su, "CREATE TABLE public.a_kid (PRIMARY KEY (id)) INHERITS (public.a)");
+	env_poll(&env, TP_OK);
+	assert_capture_triggers(env.su, "public.a", ROW_TRIGGERS);
+	assert_capture_triggers(env.su, "public.a_kid", ROW_TRIGGERS);
+	exec_ok(env.su, "DROP TABLE public.a_kid");
+	env_poll(&env, TP_OK);
+	assert_capture_triggers(env.su, "public.a", STATEMENT_TRIGGERS);
+	assert_events(env.su, "");
+
+	/* back to row triggers (the default) */
+	env_stop(&env);
+	env_start(&env, NULL, NULL, "\"public.*\"", 2000, "false");
+	env_install(&env, TP_OK);
+	assert_capture_triggers(env.su, "public.a", ROW_TRIGGERS);
+	exec_ok(env.su, "INSERT INTO public.a VALUES (3, 'r'); DELETE FROM public.a");
+	assert_events(env.su,
+				  "c|public|a|-|{\"id\":3,\"v\":\"r\"}|-\n"
+				  "d|public|a|{\"id\":3}|-|-");
+
+	/* uninstall takes every kind of capture trigger away */
+	env_stop(&env);
+	env_start(&env, NULL, NULL, "\"public.*\"", 2000, "true");
+	env_install(&env, TP_OK);
+	ck_assert_int_eq(env.cb->uninstall(env.ctx, env.pg.conn), TP_OK);
+	assert_query(env.su, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
+				 "0");
+	assert_query(env.su, "SELECT count(*) FROM pg_proc WHERE pronamespace ="
+				 " 'teleport'::regnamespace AND (proname LIKE 'capture%'"
+				 " OR proname LIKE 'trigger_%')", "0");
+	env_close(&env);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 trigger_suite(void)
@@ -839,6 +1157,8 @@ trigger_suite(void)
 	tcase_add_test(tc, test_new_tables_and_sequences);
 	tcase_add_test(tc, test_lock_timeout);
 	tcase_add_test(tc, test_permissions);
+	tcase_add_test(tc, test_statement_triggers_same_events);
+	tcase_add_test(tc, test_statement_triggers_switch);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,7 +1,10 @@
 /*
  * testapplier.c
  *     A well-formed applier plugin for the loader and daemon tests; notes its
- *     life cycle in the file named by its "marker" option.
+ *     life cycle in the file named by its "marker" option. It applies
+ *     nothing and holds every batch (TP_RETRY), so that the apply loop
+ *     leaves the inbox as the transports filled it (check_delivery reads
+ *     it).
  */
 #include <stdio.h>
 
@@ -45,14 +48,15 @@ testapplier_prepare(tp_plugin_ctx *ctx, struct pg_conn *conn)
 	return TP_OK;
 }
 
-/* apply: nothing to do. */
+/* apply: nothing; the batch is held and stays in the inbox. */
 static tp_result
 testapplier_apply(tp_plugin_ctx *ctx, struct pg_conn *conn, const tp_batch *batch)
 {
 	(void) conn;
-	(void) batch;
 	mark(ctx, "apply");
-	return TP_OK;
+	ctx->host->log(ctx, TP_LOG_WARNING, "testapplier holds batch %llu: it applies nothing",
+				   (unsigned long long) batch->seq);
+	return TP_RETRY;
 }
 
 /* shutdown: note it. */

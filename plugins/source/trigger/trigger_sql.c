@@ -192,7 +192,8 @@ const char	trigger_sql_setup[] =
 	 * transition table returns them in that order), with the same text as
 	 * capture() records. With a single-column key, the old key is built as
 	 * capture() builds it; otherwise each row's key is built from the key
-	 * names, quoted once per statement.
+	 * names, quoted once per statement. Whole rows are written alias.* so
+	 * that a column named like the alias cannot take its place.
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.capture_insert() RETURNS trigger\n"
 	"LANGUAGE plpgsql SECURITY DEFINER\n"
@@ -200,7 +201,7 @@ const char	trigger_sql_setup[] =
 	"AS $body$\n"
 	"BEGIN\n"
 	"	PERFORM teleport.insert_event('c', TG_ARGV[0], TG_ARGV[1], NULL,\n"
-	"								  row_to_json(n), NULL)\n"
+	"								  row_to_json(n.*), NULL)\n"
 	"	FROM new_rows n;\n"
 	"	RETURN NULL;\n"
 	"END\n"
@@ -216,7 +217,7 @@ const char	trigger_sql_setup[] =
 	"	IF TG_NARGS = 3 THEN\n"
 	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1],\n"
 	"			('{' || to_json(TG_ARGV[2])::text || ':' ||\n"
-	"			 coalesce(row_to_json(o) -> TG_ARGV[2], 'null')::text || '}')::json,\n"
+	"			 coalesce(row_to_json(o.*) -> TG_ARGV[2], 'null')::text || '}')::json,\n"
 	"			NULL, NULL)\n"
 	"		FROM old_rows o;\n"
 	"	ELSIF TG_NARGS > 3 THEN\n"
@@ -226,10 +227,10 @@ const char	trigger_sql_setup[] =
 	"						coalesce(r.j -> k.name, 'null')::text, ',' ORDER BY k.i)\n"
 	"					FROM unnest(names) WITH ORDINALITY AS k(name, i)) || '}')::json,\n"
 	"			NULL, NULL)\n"
-	"		FROM (SELECT row_to_json(o) AS j FROM old_rows o) r;\n"
+	"		FROM (SELECT row_to_json(o.*) AS j FROM old_rows o) r;\n"
 	"	ELSE\n"
 	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1],\n"
-	"			row_to_json(o), NULL, NULL)\n"
+	"			row_to_json(o.*), NULL, NULL)\n"
 	"		FROM old_rows o;\n"
 	"	END IF;\n"
 	"	RETURN NULL;\n"
@@ -282,7 +283,14 @@ const char	trigger_sql_setup[] =
 	 * The install function of schema version 1 had no p_statement; drop it
 	 * rather than keep an overload that makes the old triggers.
 	 */
-	"DROP FUNCTION IF EXISTS teleport.trigger_install_table(oid, text, text, text[], boolean);\n"
+	"DO $do$\n"
+	"BEGIN\n"
+	"	IF pg_catalog.to_regprocedure('teleport.trigger_install_table(oid, text, text, text[], boolean)')\n"
+	"		IS NOT NULL THEN\n"
+	"		DROP FUNCTION teleport.trigger_install_table(oid, text, text, text[], boolean);\n"
+	"	END IF;\n"
+	"END\n"
+	"$do$;\n"
 
 	/*
 	 * (Re)create one table's triggers. The caller holds lock_timeout. Once
@@ -563,7 +571,6 @@ const char	trigger_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.capture_insert() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_delete() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_install_table(oid, text, text, text[], boolean, boolean);\n"
-	"DROP FUNCTION IF EXISTS teleport.trigger_install_table(oid, text, text, text[], boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_wanted(oid, boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_remove_table(oid);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_poll_sequences();\n"

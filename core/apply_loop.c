@@ -1,0 +1,854 @@
+/*
+ * apply_loop.c
+ *     The apply loop of a receiving instance; see apply_loop.h.
+ *
+ * One pass reads the streams that have batches to apply, then works
+ * through each one unit (source transaction) at a time, each unit in its
+ * own target transaction, until the stream is idle, held or waiting for
+ * the rest of a partial transaction, or has had its time slice (so that
+ * one busy stream does not starve the others; the thread then runs the
+ * next pass at once). Held streams keep their backoff in memory; their
+ * state is in inbox_stream, where the status endpoint and the operator
+ * commands see it.
+ */
+#include "tp_autoconf.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply_loop.h"
+#include "backoff.h"
+#include "clock.h"
+#include "host.h"
+#include "log.h"
+#include "pgsql.h"
+#include "xalloc.h"
+
+#define COMPONENT "apply"
+
+/* Backoff of a held unit, and of the connection. */
+#define HOLD_BACKOFF_MIN_MS 100
+#define HOLD_BACKOFF_MAX_MS 30000
+#define CONNECT_BACKOFF_MIN_MS 100
+#define CONNECT_BACKOFF_MAX_MS 10000
+
+/* How long one stream may apply in a pass before the next stream's turn. */
+#define STREAM_SLICE_MS 1000
+
+/* The longest reason kept for a held unit. */
+#define REASON_LEN 1024
+
+/* What the loop remembers of a stream between passes. */
+typedef struct stream_state
+{
+	char	   *source;
+	char	   *target;
+	tp_backoff	backoff;		/* of its held unit */
+	long long	retry_at_ms;	/* not before (monotonic); 0: now */
+	uint64_t	held_seq;		/* the unit held, 0: none */
+	bool		stopped_logged; /* the stopped state was reported */
+	bool		waiting_logged; /* the wait for a partial's rest was */
+} stream_state;
+
+struct tp_apply_loop
+{
+	char	   *conninfo;
+	char	   *instance;
+	char	   *purpose;		/* for messages: the apply loop of "x" */
+	tp_inbox   *inbox;
+	tp_plugin_ctx *ctx;
+	const tp_applier_callbacks *cb;
+	int			interval_ms;
+
+	tp_pgsql	pg;				/* pg.conn NULL: not connected */
+	tp_backoff	connect_backoff;
+	long long	connect_at_ms;	/* next connection attempt */
+
+	stream_state *streams;
+	size_t		n_streams;
+
+	pthread_t	thread;
+	bool		started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool		pending;		/* a batch was stored */
+	atomic_bool stop;
+};
+
+/* The outcome of one unit. */
+typedef enum unit_result
+{
+	UNIT_APPLIED,				/* committed */
+	UNIT_IDLE,					/* nothing to apply */
+	UNIT_WAITING,				/* the rest of a partial has not arrived */
+	UNIT_BUSY,					/* another process applies the stream */
+	UNIT_STOPPED,				/* the stream is stopped */
+	UNIT_HELD,					/* failed, recorded, backoff set */
+	UNIT_LOST					/* the connection broke */
+} unit_result;
+
+/* A due stream as read at the start of a pass. */
+typedef struct due_stream
+{
+	char	   *source;
+	char	   *target;
+	bool		stopped;
+} due_stream;
+
+/*
+ * Connection
+ */
+
+/* Run sql without parameters or rows; false after pgsql.c logged. */
+static bool
+run(tp_pgsql *pg, const char *sql)
+{
+	return tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL);
+}
+
+/* Close the connection; the next pass reconnects. */
+static void
+disconnect(tp_apply_loop *loop)
+{
+	tp_pgsql_close(&loop->pg);
+}
+
+/*
+ * Whether the connection is usable: reconnect when it is closed or found
+ * broken and the backoff allows, pin the session, install the inbox's
+ * schema, and let the applier prepare it. False (logged) otherwise.
+ */
+static bool
+ensure_connected(tp_apply_loop *loop)
+{
+	static const char pin[] =
+		"SELECT pg_catalog.set_config('datestyle', 'ISO, YMD', false),"
+		" pg_catalog.set_config('timezone', 'UTC', false),"
+		" pg_catalog.set_config('bytea_output', 'hex', false),"
+		" pg_catalog.set_config('client_encoding', 'UTF8', false),"
+		" pg_catalog.set_config('application_name', 'teleport apply', false)";
+	tp_result	r;
+
+	if (loop->pg.conn != NULL && PQstatus(loop->pg.conn) == CONNECTION_OK)
+		return true;
+	if (loop->pg.conn != NULL)
+	{
+		tp_warning(COMPONENT, "%s lost its connection; reconnecting", loop->purpose);
+		disconnect(loop);
+	}
+	if (tp_clock_ms() < loop->connect_at_ms)
+		return false;
+	if (!tp_pgsql_connect(&loop->pg, loop->conninfo, loop->purpose) ||
+		!tp_pgsql_pin_session(&loop->pg) || !run(&loop->pg, pin) ||
+		(loop->inbox != NULL && !tp_inbox_ready(loop->inbox)))
+		goto fail;
+	r = loop->cb->prepare != NULL ? loop->cb->prepare(loop->ctx, loop->pg.conn) : TP_OK;
+	if (r != TP_OK)
+	{
+		tp_log(r == TP_ERROR ? TP_LOG_ERROR : TP_LOG_WARNING, COMPONENT,
+			   "the applier could not prepare the database of \"%s\"; trying again later",
+			   loop->instance);
+		goto fail;
+	}
+	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE && !run(&loop->pg, "ROLLBACK"))
+		goto fail;
+	tp_backoff_reset(&loop->connect_backoff);
+	loop->connect_at_ms = 0;
+	tp_debug(COMPONENT, "%s is connected", loop->purpose);
+	return true;
+
+fail:
+	disconnect(loop);
+	loop->connect_at_ms = tp_clock_ms() + tp_backoff_next(&loop->connect_backoff);
+	return false;
+}
+
+/*
+ * Streams
+ */
+
+/* The remembered state of (source, target), made when new. */
+static stream_state *
+stream_of(tp_apply_loop *loop, const char *source, const char *target)
+{
+	stream_state *st;
+
+	for (size_t i = 0; i < loop->n_streams; i++)
+	{
+		st = &loop->streams[i];
+		if (strcmp(st->source, source) == 0 && strcmp(st->target, target) == 0)
+			return st;
+	}
+	loop->streams = tp_xrealloc(loop->streams,
+								(loop->n_streams + 1) * sizeof(stream_state));
+	st = &loop->streams[loop->n_streams++];
+	memset(st, 0, sizeof(*st));
+	st->source = tp_xstrdup(source);
+	st->target = tp_xstrdup(target);
+	tp_backoff_init(&st->backoff, HOLD_BACKOFF_MIN_MS, HOLD_BACKOFF_MAX_MS);
+	return st;
+}
+
+/* Row callback: collect one due stream. */
+static bool
+due_row(void *arg, const PGresult *res, int row)
+{
+	struct
+	{
+		due_stream *items;
+		size_t		n;
+	}		   *due = arg;
+	due_stream *d;
+
+	due->items = tp_xrealloc(due->items, (due->n + 1) * sizeof(due_stream));
+	d = &due->items[due->n++];
+	d->source = tp_xstrdup(PQgetvalue(res, row, 0));
+	d->target = tp_xstrdup(PQgetvalue(res, row, 1));
+	d->stopped = strcmp(PQgetvalue(res, row, 2), "t") == 0;
+	return true;
+}
+
+/*
+ * Units
+ */
+
+/* The server's last message on pg's connection, without its newline. */
+static void
+server_message(const tp_pgsql *pg, char *buf, size_t len)
+{
+	const char *msg = pg->conn ? PQerrorMessage(pg->conn) : "";
+	size_t		n;
+
+	snprintf(buf, len, "%s", (msg && msg[0]) ? msg : "the database failed");
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (strncmp(buf, "ERROR:  ", 8) == 0)
+		memmove(buf, buf + 8, strlen(buf + 8) + 1);
+}
+
+/*
+ * Record the failure of the unit starting at seq of st (state "retrying"
+ * or "stopped") after the rollback, log it and set the backoff. Returns
+ * UNIT_HELD, or UNIT_LOST when the connection broke.
+ */
+static unit_result
+hold_unit(tp_apply_loop *loop, stream_state *st, uint64_t seq, bool stop,
+		  const char *reason)
+{
+	char		seq_text[24];
+	char	   *attempts_text = NULL;
+	const char *params[5];
+	long		attempts = 0;
+	int			wait;
+
+	if (loop->pg.conn == NULL || PQstatus(loop->pg.conn) != CONNECTION_OK)
+	{
+		tp_warning(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " failed: %s",
+				   st->source, st->target, seq, reason);
+		disconnect(loop);
+		return UNIT_LOST;
+	}
+	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE)
+		(void) run(&loop->pg, "ROLLBACK");
+	snprintf(seq_text, sizeof(seq_text), "%" PRIu64, seq);
+	params[0] = st->source;
+	params[1] = st->target;
+	params[2] = seq_text;
+	params[3] = stop ? "stopped" : "retrying";
+	params[4] = reason;
+	if (tp_pgsql_query_value(&loop->pg,
+							 "UPDATE teleport.inbox_stream SET"
+							 " held_since = CASE WHEN held_seq IS DISTINCT FROM $3::bigint"
+							 "  THEN clock_timestamp() ELSE coalesce(held_since, clock_timestamp()) END,"
+							 " held_attempts = CASE WHEN held_seq IS DISTINCT FROM $3::bigint"
+							 "  THEN 1 ELSE held_attempts + 1 END,"
+							 " held_seq = $3::bigint, held_state = $4, held_reason = $5"
+							 " WHERE source = $1 AND target = $2 RETURNING held_attempts",
+							 5, params, &attempts_text) && attempts_text != NULL)
+		attempts = strtol(attempts_text, NULL, 10);
+	free(attempts_text);
+	if (st->held_seq != seq)
+	{
+		st->held_seq = seq;
+		tp_backoff_reset(&st->backoff);
+	}
+	if (stop)
+	{
+		st->retry_at_ms = 0;
+		st->stopped_logged = true;
+		tp_error(COMPONENT, "stream \"%s\" -> \"%s\" is stopped: batch %" PRIu64
+				 " can never be applied as it is: %s; fix the cause, then run "
+				 "\"teleport -config FILE --retry-batch %s\", or skip it with "
+				 "\"teleport -config FILE --skip-batch %s:%" PRIu64 "\"",
+				 st->source, st->target, seq, reason, st->source, st->source, seq);
+		return UNIT_HELD;
+	}
+	wait = tp_backoff_next(&st->backoff);
+	st->retry_at_ms = tp_clock_ms() + wait;
+	tp_warning(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " is held "
+			   "(attempt %ld; later batches wait): %s; retrying in %d ms",
+			   st->source, st->target, seq, attempts, reason, wait);
+	return UNIT_HELD;
+}
+
+/* A batch of the inbox, with the result that holds its strings. */
+typedef struct inbox_batch
+{
+	tp_batch	batch;
+	PGresult   *res;
+} inbox_batch;
+
+/* The outcome of fetch_batch. */
+typedef enum fetch_result
+{
+	FETCH_OK,
+	FETCH_MISSING,				/* no such row: it can never be applied */
+	FETCH_FAILED				/* the query failed */
+} fetch_result;
+
+/*
+ * Read batch seq of st into *ib (PQclear ib->res after use). Otherwise a
+ * reason.
+ */
+static fetch_result
+fetch_batch(tp_apply_loop *loop, stream_state *st, uint64_t seq,
+			inbox_batch *ib, char *reason, size_t len)
+{
+	char		seq_text[24];
+	const char *params[3];
+	PGresult   *res;
+
+	snprintf(seq_text, sizeof(seq_text), "%" PRIu64, seq);
+	params[0] = st->source;
+	params[1] = st->target;
+	params[2] = seq_text;
+	memset(ib, 0, sizeof(*ib));
+	res = PQexecParams(loop->pg.conn,
+					   "SELECT kind, n_changes, first_tick, last_tick, apply_schema,"
+					   " partial, data FROM teleport.inbox"
+					   " WHERE source = $1 AND target = $2 AND seq = $3::bigint",
+					   3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		server_message(&loop->pg, reason, len);
+		PQclear(res);
+		return FETCH_FAILED;
+	}
+	if (PQntuples(res) != 1)
+	{
+		snprintf(reason, len, "batch %" PRIu64 " is missing from the inbox "
+				 "(teleport.inbox): it was removed before it was applied", seq);
+		PQclear(res);
+		return FETCH_MISSING;
+	}
+	ib->res = res;
+	ib->batch.size = sizeof(tp_batch);
+	ib->batch.format = TELEPORT_BATCH_FORMAT;
+	ib->batch.kind = strcmp(PQgetvalue(res, 0, 0), "load") == 0
+		? TP_BATCH_LOAD : TP_BATCH_CHANGES;
+	ib->batch.source = st->source;
+	ib->batch.target = st->target;
+	ib->batch.seq = seq;
+	ib->batch.n_changes = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	ib->batch.first_tick = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+	ib->batch.last_tick = strtoull(PQgetvalue(res, 0, 3), NULL, 10);
+	ib->batch.apply_schema = PQgetvalue(res, 0, 4);
+	ib->batch.flags = strcmp(PQgetvalue(res, 0, 5), "t") == 0 ? TP_BATCH_PARTIAL : 0;
+	ib->batch.data = PQgetvalue(res, 0, 6);
+	ib->batch.data_len = (size_t) PQgetlength(res, 0, 6);
+	return FETCH_OK;
+}
+
+/*
+ * Hand batch to the applier inside the open transaction. TP_OK, or the
+ * failure with its reason (the applier's last warning or error).
+ */
+static tp_result
+call_apply(tp_apply_loop *loop, const tp_batch *batch, char *reason, size_t len)
+{
+	tp_result	r;
+
+	tp_host_capture_begin(reason, len);
+	r = loop->cb->apply(loop->ctx, loop->pg.conn, batch);
+	tp_host_capture_end();
+	if (r == TP_OK)
+	{
+		PGTransactionStatusType ts = PQtransactionStatus(loop->pg.conn);
+
+		if (ts == PQTRANS_INERROR)
+		{
+			snprintf(reason, len, "the applier returned success but the "
+					 "transaction had failed");
+			return TP_RETRY;
+		}
+		if (ts != PQTRANS_INTRANS)
+		{
+			snprintf(reason, len, "the applier ended the transaction it "
+					 "was given, or lost the connection");
+			return PQstatus(loop->pg.conn) == CONNECTION_OK ? TP_ERROR : TP_RETRY;
+		}
+		return TP_OK;
+	}
+	if (reason[0] == '\0')
+		snprintf(reason, len, "the applier returned %s without saying why",
+				 r == TP_ERROR ? "TP_ERROR" : "TP_RETRY");
+	return r;
+}
+
+/*
+ * Apply the next unit of st: the batches of one source transaction, in one
+ * transaction that also advances last_applied and removes their rows.
+ * *n_batches counts the batches of a committed unit.
+ */
+static unit_result
+apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
+{
+	const char *params[4];
+	char		first_text[24];
+	char		end_text[24];
+	char		reason[REASON_LEN];
+	PGresult   *res;
+	uint64_t	last_applied;
+	uint64_t	last_received;
+	uint64_t	first;
+	uint64_t	end;
+	bool		end_null;
+	bool		stopped;
+	char	   *done = NULL;
+	tp_pgsql   *pg = &loop->pg;
+
+	*n_batches = 0;
+	params[0] = st->source;
+	params[1] = st->target;
+	if (!run(pg, "BEGIN"))
+		goto sql_failed_early;
+	res = PQexecParams(pg->conn,
+					   "SELECT pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY "),"
+					   " pg_catalog.set_config('synchronous_commit', 'off', true)",
+					   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		goto sql_failed_early;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	{
+		PQclear(res);
+		(void) run(pg, "ROLLBACK");
+		tp_debug(COMPONENT, "stream \"%s\" -> \"%s\" is being applied by another session",
+				 st->source, st->target);
+		return UNIT_BUSY;
+	}
+	PQclear(res);
+
+	/* read after the lock: the committed progress */
+	res = PQexecParams(pg->conn,
+					   "SELECT s.last_applied, s.last_received,"
+					   " (SELECT min(i.seq) FROM teleport.inbox i"
+					   "  WHERE i.source = s.source AND i.target = s.target"
+					   "  AND i.seq > s.last_applied AND NOT i.partial),"
+					   " coalesce(s.held_state = 'stopped', false)"
+					   " FROM teleport.inbox_stream s WHERE s.source = $1 AND s.target = $2",
+					   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		goto sql_failed_early;
+	}
+	if (PQntuples(res) != 1)
+	{
+		PQclear(res);
+		(void) run(pg, "ROLLBACK");
+		return UNIT_IDLE;
+	}
+	last_applied = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	last_received = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	end_null = PQgetisnull(res, 0, 2);
+	end = end_null ? 0 : strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+	stopped = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	PQclear(res);
+	if (stopped || last_applied >= last_received || end_null || end > last_received)
+	{
+		if (!run(pg, "ROLLBACK"))
+			goto sql_failed_early;
+		if (stopped)
+			return UNIT_STOPPED;
+		if (last_applied >= last_received)
+			return UNIT_IDLE;
+		if (!st->waiting_logged)
+			tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64
+					 " is part of a source transaction whose last part has not "
+					 "arrived; waiting for it", st->source, st->target,
+					 last_applied + 1);
+		st->waiting_logged = true;
+		return UNIT_WAITING;
+	}
+	st->waiting_logged = false;
+	first = last_applied + 1;
+
+	for (uint64_t seq = first; seq <= end; seq++)
+	{
+		inbox_batch ib;
+		tp_result	r;
+
+		fetch_result fr;
+
+		reason[0] = '\0';
+		fr = fetch_batch(loop, st, seq, &ib, reason, sizeof(reason));
+		if (fr != FETCH_OK)
+			return hold_unit(loop, st, first, fr == FETCH_MISSING, reason);
+		r = call_apply(loop, &ib.batch, reason, sizeof(reason));
+		PQclear(ib.res);
+		if (r != TP_OK)
+		{
+			char		full[REASON_LEN + 64];
+
+			if (seq != first)
+				snprintf(full, sizeof(full), "in batch %" PRIu64 ": %s", seq, reason);
+			else
+				snprintf(full, sizeof(full), "%s", reason);
+			return hold_unit(loop, st, first, r == TP_ERROR, full);
+		}
+	}
+
+	snprintf(first_text, sizeof(first_text), "%" PRIu64, first);
+	snprintf(end_text, sizeof(end_text), "%" PRIu64, end);
+	params[2] = first_text;
+	params[3] = end_text;
+	/* the stream row last: a store of the stream waits for its lock */
+	if (!tp_pgsql_query(pg, "DELETE FROM teleport.inbox WHERE source = $1"
+						" AND target = $2 AND seq BETWEEN $3::bigint AND $4::bigint",
+						4, params, NULL, NULL) ||
+		!tp_pgsql_query_value(pg, "UPDATE teleport.inbox_stream SET last_applied = $4::bigint,"
+							  " applied_at = clock_timestamp(), held_seq = NULL,"
+							  " held_state = NULL, held_reason = NULL, held_since = NULL,"
+							  " held_attempts = 0 WHERE source = $1 AND target = $2"
+							  " AND last_applied = $3::bigint - 1 RETURNING true",
+							  4, params, &done) ||
+		!run(pg, "COMMIT"))
+	{
+		free(done);
+		server_message(pg, reason, sizeof(reason));
+		return hold_unit(loop, st, first, false, reason);
+	}
+	free(done);
+	if (st->held_seq != 0)
+		tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64
+				" applied; it was held before", st->source, st->target, first);
+	st->held_seq = 0;
+	st->retry_at_ms = 0;
+	st->stopped_logged = false;
+	tp_backoff_reset(&st->backoff);
+	*n_batches = (int) (end - first + 1);
+	tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": applied batches %" PRIu64
+			 " to %" PRIu64, st->source, st->target, first, end);
+	return UNIT_APPLIED;
+
+sql_failed_early:
+	server_message(pg, reason, sizeof(reason));
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+	{
+		tp_warning(COMPONENT, "%s lost its connection: %s", loop->purpose, reason);
+		disconnect(loop);
+		return UNIT_LOST;
+	}
+	/* before the unit is known: back off without recording a held batch */
+	(void) run(pg, "ROLLBACK");
+	st->retry_at_ms = tp_clock_ms() + tp_backoff_next(&st->backoff);
+	tp_warning(COMPONENT, "stream \"%s\" -> \"%s\": could not read the inbox: %s",
+			   st->source, st->target, reason);
+	return UNIT_HELD;
+}
+
+/*
+ * Apply st's units until it is idle, held or waiting, or its slice is
+ * over (*more). Returns false when the connection broke.
+ */
+static bool
+apply_stream(tp_apply_loop *loop, stream_state *st, tp_apply_stats *stats)
+{
+	long long	until = tp_clock_ms() + STREAM_SLICE_MS;
+
+	for (;;)
+	{
+		int			n = 0;
+
+		switch (apply_unit(loop, st, &n))
+		{
+			case UNIT_APPLIED:
+				stats->applied++;
+				stats->batches += n;
+				break;
+			case UNIT_IDLE:
+			case UNIT_BUSY:
+				return true;
+			case UNIT_STOPPED:
+				stats->stopped++;
+				return true;
+			case UNIT_WAITING:
+				stats->waiting++;
+				return true;
+			case UNIT_HELD:
+				stats->held++;
+				return loop->pg.conn != NULL;
+			case UNIT_LOST:
+				return false;
+		}
+		if (atomic_load(&loop->stop))
+			return true;
+		if (tp_clock_ms() >= until)
+		{
+			stats->more = true;
+			return true;
+		}
+	}
+}
+
+/* See apply_loop.h. */
+bool
+tp_apply_loop_pass(tp_apply_loop *loop, bool force, tp_apply_stats *stats)
+{
+	tp_apply_stats local;
+	struct
+	{
+		due_stream *items;
+		size_t		n;
+	}			due = {NULL, 0};
+	bool		ok = true;
+
+	if (stats == NULL)
+		stats = &local;
+	memset(stats, 0, sizeof(*stats));
+	if (!ensure_connected(loop))
+		return false;
+	if (!tp_pgsql_query(&loop->pg,
+						"SELECT source, target, coalesce(held_state = 'stopped', false)"
+						" FROM teleport.inbox_stream WHERE last_applied < last_received"
+						" ORDER BY source, target", 0, NULL, due_row, &due))
+	{
+		if (PQstatus(loop->pg.conn) != CONNECTION_OK)
+			disconnect(loop);
+		ok = false;
+	}
+	for (size_t i = 0; i < due.n && ok; i++)
+	{
+		stream_state *st = stream_of(loop, due.items[i].source, due.items[i].target);
+
+		if (atomic_load(&loop->stop))
+			break;
+		if (due.items[i].stopped)
+		{
+			/* an operator's --retry-batch makes it due at once */
+			st->retry_at_ms = 0;
+			stats->stopped++;
+			continue;
+		}
+		if (!force && st->retry_at_ms > tp_clock_ms())
+			continue;
+		ok = apply_stream(loop, st, stats);
+	}
+	for (size_t i = 0; i < due.n; i++)
+	{
+		free(due.items[i].source);
+		free(due.items[i].target);
+	}
+	free(due.items);
+	return ok;
+}
+
+/*
+ * The thread
+ */
+
+/* The earliest retry of a held stream, or until (monotonic ms). */
+static long long
+next_retry(const tp_apply_loop *loop, long long until)
+{
+	for (size_t i = 0; i < loop->n_streams; i++)
+	{
+		const stream_state *st = &loop->streams[i];
+
+		if (st->retry_at_ms > 0 && st->retry_at_ms < until)
+			until = st->retry_at_ms;
+	}
+	return until;
+}
+
+/*
+ * Wait up to ms milliseconds for a wake-up or a stop. Returns false when
+ * the loop must stop.
+ */
+static bool
+wait_for_work(tp_apply_loop *loop, long long ms)
+{
+	struct timespec until;
+	bool		go_on;
+
+	if (ms < 0)
+		ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t) (ms / 1000);
+	until.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L)
+	{
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&loop->lock);
+	while (!loop->pending && !atomic_load(&loop->stop))
+	{
+		if (pthread_cond_timedwait(&loop->wake, &loop->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	loop->pending = false;
+	go_on = !atomic_load(&loop->stop);
+	pthread_mutex_unlock(&loop->lock);
+	return go_on;
+}
+
+/* The thread: a pass, then wait for a wake-up, the interval or a retry. */
+static void *
+loop_main(void *arg)
+{
+	tp_apply_loop *loop = arg;
+
+	while (!atomic_load(&loop->stop))
+	{
+		tp_apply_stats stats;
+		long long	now;
+		long long	until;
+
+		if (!tp_apply_loop_pass(loop, false, &stats))
+		{
+			now = tp_clock_ms();
+			until = loop->connect_at_ms > now ? loop->connect_at_ms
+				: now + loop->interval_ms;
+		}
+		else if (stats.more)
+			continue;
+		else
+		{
+			now = tp_clock_ms();
+			until = next_retry(loop, now + loop->interval_ms);
+		}
+		if (!wait_for_work(loop, until - tp_clock_ms()))
+			break;
+	}
+	disconnect(loop);
+	return NULL;
+}
+
+/*
+ * API
+ */
+
+/* See apply_loop.h. */
+tp_apply_loop *
+tp_apply_loop_new(const char *conninfo, const char *instance, tp_inbox *inbox,
+				  tp_plugin_ctx *ctx, const tp_applier_callbacks *cb,
+				  int interval_ms)
+{
+	tp_apply_loop *loop = tp_xcalloc(1, sizeof(tp_apply_loop));
+	pthread_condattr_t cattr;
+	size_t		len;
+
+	loop->conninfo = tp_xstrdup(conninfo ? conninfo : "");
+	loop->instance = tp_xstrdup(instance ? instance : "(unnamed)");
+	len = strlen(loop->instance) + 32;
+	loop->purpose = tp_xmalloc(len);
+	snprintf(loop->purpose, len, "the apply loop of \"%s\"", loop->instance);
+	loop->inbox = inbox;
+	loop->ctx = ctx;
+	loop->cb = cb;
+	loop->interval_ms = interval_ms > 0 ? interval_ms : 100;
+	tp_backoff_init(&loop->connect_backoff, CONNECT_BACKOFF_MIN_MS,
+					CONNECT_BACKOFF_MAX_MS);
+	atomic_init(&loop->stop, false);
+	pthread_mutex_init(&loop->lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&loop->wake, &cattr);
+	pthread_condattr_destroy(&cattr);
+	return loop;
+}
+
+/* See apply_loop.h. */
+bool
+tp_apply_loop_start(tp_apply_loop *loop)
+{
+	sigset_t	block;
+	sigset_t	old;
+	int			rc;
+
+	/* signals are for the main thread, which turns them into a stop */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&loop->thread, NULL, loop_main, loop);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+	{
+		tp_error(COMPONENT, "could not start %s: %s", loop->purpose, strerror(rc));
+		return false;
+	}
+	loop->started = true;
+	return true;
+}
+
+/* See apply_loop.h. */
+void
+tp_apply_loop_wake(void *arg)
+{
+	tp_apply_loop *loop = arg;
+
+	pthread_mutex_lock(&loop->lock);
+	loop->pending = true;
+	pthread_cond_signal(&loop->wake);
+	pthread_mutex_unlock(&loop->lock);
+}
+
+/* See apply_loop.h. */
+void
+tp_apply_loop_stop(tp_apply_loop *loop)
+{
+	if (loop == NULL || !loop->started)
+		return;
+	pthread_mutex_lock(&loop->lock);
+	atomic_store(&loop->stop, true);
+	pthread_cond_signal(&loop->wake);
+	pthread_mutex_unlock(&loop->lock);
+	pthread_join(loop->thread, NULL);
+	loop->started = false;
+}
+
+/* See apply_loop.h. */
+void
+tp_apply_loop_free(tp_apply_loop *loop)
+{
+	if (loop == NULL)
+		return;
+	tp_apply_loop_stop(loop);
+	disconnect(loop);
+	for (size_t i = 0; i < loop->n_streams; i++)
+	{
+		free(loop->streams[i].source);
+		free(loop->streams[i].target);
+	}
+	free(loop->streams);
+	pthread_cond_destroy(&loop->wake);
+	pthread_mutex_destroy(&loop->lock);
+	free(loop->conninfo);
+	free(loop->instance);
+	free(loop->purpose);
+	free(loop);
+}

@@ -1,0 +1,110 @@
+/*
+ * apply_loop.h
+ *     The apply loop of a receiving instance: one thread with its own
+ *     database connection that applies the batches stored in the inbox,
+ *     stream by stream (source, target) in seq order, each source
+ *     transaction in one target transaction that also advances the stream's
+ *     last_applied, so that a crash neither loses nor repeats a change.
+ *
+ * How it works, for whoever reads the inbox's tables (docs/queue.md, "The
+ * inbox", and the README's "How apply works"):
+ *
+ *   - A stream is due when last_applied < last_received. Its next unit is
+ *     the batches from last_applied + 1 to the first one without the
+ *     partial flag (all parts of one source transaction); while the last
+ *     part has not arrived the stream waits, without applying anything.
+ *   - The unit runs in one transaction: BEGIN, synchronous_commit off (the
+ *     progress commits with the data: a crash loses both together), the
+ *     stream's apply lock (TP_APPLY_LOCK_SQL, so two processes never apply
+ *     one stream at once, and --skip-batch waits for a running unit), the
+ *     applier's apply() for each batch, then the unit's inbox rows are
+ *     deleted and inbox_stream.last_applied advanced, COMMIT.
+ *   - A failure (the applier's TP_RETRY or TP_ERROR, or an SQL error) rolls
+ *     back and holds the unit: inbox_stream.held_seq (its first seq),
+ *     held_state ('retrying', or 'stopped' for TP_ERROR), held_reason (the
+ *     applier's last warning or error, or the server's message),
+ *     held_since and held_attempts are set, the reason is logged, and the
+ *     unit is tried again with backoff (100 ms doubling to 30 s). Later
+ *     batches of that stream wait; other streams go on. A stopped stream
+ *     waits for an operator: teleport --retry-batch SOURCE sets it back to
+ *     'retrying', teleport --skip-batch SOURCE:SEQ skips the unit (see
+ *     cmd_batch.h).
+ *
+ * The applier's prepare() runs on the loop's connection after each
+ * (re)connection; apply() gets that connection too. The session pins
+ * DateStyle ISO, IntervalStyle postgres, extra_float_digits, TimeZone UTC,
+ * bytea_output hex, client_encoding UTF8 and search_path pg_catalog.
+ */
+#ifndef TP_APPLY_LOOP_H
+#define TP_APPLY_LOOP_H
+
+#include <stdbool.h>
+
+#include <teleport/teleport.h>
+
+#include "inbox.h"
+
+/*
+ * The per-stream apply lock, as an SQL expression over $1 (source) and $2
+ * (target): a transaction-level advisory lock under classid "appl"
+ * (0x6170706c), apart from the inbox's store lock so that stores and
+ * applies of a stream run side by side.
+ */
+#define TP_APPLY_LOCK_CLASS "1634758764"
+#define TP_APPLY_LOCK_KEY \
+	TP_APPLY_LOCK_CLASS ", pg_catalog.hashtext($1::text || E'\\n' || $2::text)"
+
+typedef struct tp_apply_loop tp_apply_loop;
+
+/* What one pass did. */
+typedef struct tp_apply_stats
+{
+	int			applied;		/* units committed */
+	int			batches;		/* batches in them */
+	int			held;			/* units that failed and are held */
+	int			stopped;		/* streams skipped: stopped */
+	int			waiting;		/* streams waiting for a partial's rest */
+	bool		more;			/* a stream has more to apply now */
+} tp_apply_stats;
+
+/*
+ * A loop on the database of conninfo for instance (names it in messages),
+ * with the instance's inbox (its schema is installed before the first
+ * read) and the applier's context and callbacks; interval_ms is how often
+ * it looks for work without a wake-up. All must outlive the loop. Owned by
+ * the caller (tp_apply_loop_free).
+ */
+tp_apply_loop *tp_apply_loop_new(const char *conninfo, const char *instance,
+								 tp_inbox *inbox, tp_plugin_ctx *ctx,
+								 const tp_applier_callbacks *cb,
+								 int interval_ms);
+
+/* Start the thread. False (logged) when it cannot start. */
+bool		tp_apply_loop_start(tp_apply_loop *loop);
+
+/*
+ * Wake the thread: a batch was stored (a host services "stored" function,
+ * with the loop as arg). Thread-safe.
+ */
+void		tp_apply_loop_wake(void *loop);
+
+/*
+ * One pass without the thread (tests, and the thread's own body): connect
+ * when needed, then apply every due stream until it is idle, held or
+ * waiting. force ignores the backoff of held streams (not the stopped
+ * state). *stats (may be NULL) says what happened. False when the database
+ * is unavailable (logged).
+ */
+bool		tp_apply_loop_pass(tp_apply_loop *loop, bool force,
+							   tp_apply_stats *stats);
+
+/*
+ * Stop the thread (after the unit it is applying) and wait for it; safe
+ * when it never started.
+ */
+void		tp_apply_loop_stop(tp_apply_loop *loop);
+
+/* Stop if needed, close the connection and free. NULL is allowed. */
+void		tp_apply_loop_free(tp_apply_loop *loop);
+
+#endif							/* TP_APPLY_LOOP_H */

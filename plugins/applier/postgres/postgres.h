@@ -1,0 +1,244 @@
+/*
+ * postgres.h
+ *     Internals of the postgres applier plugin, shared by its files:
+ *       postgres.c        the plugin: options, callbacks, state
+ *       pg_apply.c        a batch's changes grouped into set-based statements
+ *       pg_exec.c         sending statements (libpq pipeline mode) and
+ *                         reading their results
+ *       pg_tables.c       the target tables' catalog cache and their SQL
+ *       pg_json.c         a small scanner for the change's JSON objects
+ *
+ * Nothing here is part of teleport's ABI; the plugin reaches teleport only
+ * through ctx->host and links only libpq.
+ */
+#ifndef TP_PG_APPLIER_H
+#define TP_PG_APPLIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+#include <teleport/teleport.h>
+
+/*
+ * pg_json.c: JSON text as PostgreSQL's json type renders it, already
+ * checked by the host's change_next. Values are never converted: they are
+ * located as spans of the text.
+ */
+
+/* One member of an object: its decoded name and its value's exact text. */
+typedef struct pj_member
+{
+	const char *name;			/* decoded, NUL-terminated (in pj_object) */
+	size_t		name_len;
+	const char *value;			/* points into the object's text */
+	size_t		value_len;
+} pj_member;
+
+/* The members of one object; reusable (pj_object_free). */
+typedef struct pj_object
+{
+	pj_member  *members;
+	int			n;
+	int			cap;
+	char	   *names;			/* decoded names, NUL-separated */
+	size_t		names_cap;
+} pj_object;
+
+/*
+ * Split the object text (len bytes) into its members, in order. False for
+ * text that is not an object (the host checked it: only a bug gets here).
+ */
+bool		pj_parse_object(pj_object *obj, const char *text, size_t len);
+
+/* The member named name, or NULL. */
+const pj_member *pj_find(const pj_object *obj, const char *name);
+
+/*
+ * Decode the JSON string value (with its quotes) into a new string
+ * (free); NULL when it is not a string or holds a NUL character.
+ */
+char	   *pj_string(const char *value, size_t len);
+
+void		pj_object_free(pj_object *obj);
+
+struct pg_exec;
+
+/*
+ * pg_tables.c: a target table as the catalog describes it, cached by
+ * (schema, table) until pg_tables_reset (after any failure).
+ */
+
+typedef struct pg_column
+{
+	char	   *name;
+	char	   *quoted;			/* quote_ident'ed */
+	bool		generated;		/* attgenerated: never written */
+	bool		identity_always;	/* GENERATED ALWAYS AS IDENTITY */
+	bool		notnull;
+	int			key_pos;		/* 1-based position in the key, 0: not */
+} pg_column;
+
+/* A prepared statement of a table: kind + shape -> name. */
+typedef struct pg_stmt
+{
+	char		kind;			/* PG_STMT_* */
+	char	   *shape;			/* '0'/'1' per column: present in the rows */
+	char		name[32];
+	char	   *sql;			/* kept until it is prepared */
+	bool		prepared;		/* Parse was sent */
+} pg_stmt;
+
+#define PG_STMT_UPSERT 'u'		/* INSERT ... ON CONFLICT (key) DO UPDATE */
+#define PG_STMT_INSERT 'i'		/* plain INSERT (no usable key) */
+#define PG_STMT_DELETE 'd'		/* DELETE by the columns of the shape */
+#define PG_STMT_EXISTS 'e'		/* which rows of the shape exist */
+
+typedef struct pg_table
+{
+	char	   *schema;			/* the target schema (apply_schema) */
+	char	   *table;
+	char	   *qualified;		/* "schema"."table", quoted */
+	bool		exists;
+	pg_column  *cols;
+	int			n_cols;
+	int			n_key;			/* key columns (primary key, else replica
+								 * identity index); 0: none */
+	bool		key_immediate;	/* the key can be an ON CONFLICT arbiter */
+	bool		strict_fk;		/* a NOT DEFERRABLE foreign key to or from it */
+	bool		triggers_origin;	/* ordinary triggers fire (role origin) */
+	bool		triggers_replica;	/* triggers fire under role replica */
+	int			id;				/* names its prepared statements */
+	pg_stmt    *stmts;
+	int			n_stmts;
+	struct pg_table *next;		/* hash chain */
+} pg_table;
+
+#define PG_TABLE_BUCKETS 256
+
+typedef struct pg_tables
+{
+	pg_table   *buckets[PG_TABLE_BUCKETS];
+	int			next_id;
+	bool		dirty;			/* statements may exist: DEALLOCATE ALL */
+} pg_tables;
+
+/*
+ * The cached table schema.table, loaded from the catalog on first use.
+ * NULL (with a reason in reason) when the catalog query failed; a table
+ * that does not exist is returned with exists false (and cached, until
+ * the next reset).
+ */
+pg_table   *pg_tables_get(pg_tables *tables, struct pg_exec *ex,
+						  const char *schema, const char *table, char *reason,
+						  size_t reason_len);
+
+/* The index of column name in t, or -1. */
+int			pg_table_column(const pg_table *t, const char *name);
+
+/*
+ * The prepared statement of t for kind and shape (n_cols '0'/'1'), made
+ * (with its SQL) when new; NULL with a reason when the shape cannot make
+ * one (an upsert of rows without the whole key).
+ */
+pg_stmt    *pg_table_stmt(pg_table *t, char kind, const char *shape,
+						  char *reason, size_t reason_len);
+
+/* Forget every table (the next use reloads it). */
+void		pg_tables_reset(pg_tables *tables);
+
+/*
+ * pg_exec.c: statements sent in pipeline mode (when libpq has it) and
+ * their results read at pg_exec_sync; without pipeline mode each is run at
+ * once. The first failure is kept with the description of the statement.
+ */
+
+typedef struct pg_pending pg_pending;
+
+typedef struct pg_exec
+{
+	PGconn	   *conn;
+	bool		pipeline;		/* in pipeline mode */
+	pg_pending *pending;		/* sent, results not read: a ring */
+	int			n_pending;
+	int			cap_pending;
+	int			head;
+	size_t		bytes_sent;		/* since the last sync */
+	bool		failed;
+	char		error[1024];	/* the first failure: what and why */
+	int64_t		missing;		/* rows a DELETE expected but did not find */
+} pg_exec;
+
+/* Start on conn (pipeline mode when available). */
+void		pg_exec_begin(pg_exec *ex, PGconn *conn);
+
+/*
+ * Send a statement: text with n text parameters, or a prepared statement
+ * (stmt, prepared first when it is not yet), with what: a description for
+ * messages ("update of public.t, change 42"). expect_rows > 0: a DELETE
+ * that should find that many rows (fewer are counted in missing). After a
+ * failure nothing more is sent.
+ */
+void		pg_exec_send(pg_exec *ex, const char *sql, pg_stmt *stmt, int n,
+						 const char *const *params, const char *what,
+						 int64_t expect_rows);
+
+/*
+ * A query whose rows the caller needs (sql, or stmt): everything pending
+ * is read first, then it runs. Its result (PQclear), or NULL after a
+ * failure (ex->error says what and why).
+ */
+PGresult   *pg_exec_query(pg_exec *ex, const char *sql, pg_stmt *stmt, int n,
+						  const char *const *params, const char *what);
+
+/* Read every pending result. False when a statement failed. */
+bool		pg_exec_sync(pg_exec *ex);
+
+/* Leave pipeline mode (after a final sync). */
+void		pg_exec_end(pg_exec *ex);
+
+void		pg_exec_free(pg_exec *ex);
+
+/*
+ * postgres.c: the state of one applier instance (ctx->private_data).
+ */
+typedef struct pg_applier
+{
+	pg_tables	tables;
+	pg_exec		exec;
+	bool		replica_role;	/* option session_replication_role */
+	size_t		max_group_bytes;	/* of JSON rows in one statement */
+	int64_t		deletes_missing;	/* since start: DELETEs that found no row */
+	int64_t		ddl_skipped;	/* since start: DDL events not applied */
+	struct pg_open *open;		/* groups not sent yet (pg_apply.c) */
+} pg_applier;
+
+/*
+ * pg_apply.c: apply one batch inside the host's transaction. The groups
+ * still open at the end of a partial batch stay open (a->open) for the
+ * next part, so that a statement's key changes split across parts are
+ * still applied together.
+ */
+tp_result	pg_apply_batch(tp_plugin_ctx *ctx, pg_applier *a, PGconn *conn,
+						   const tp_batch *batch);
+
+/* Drop the groups open from a partial batch (a new session). */
+void		pg_apply_forget(pg_applier *a);
+
+/* Free what pg_apply_batch keeps between calls (shutdown). */
+void		pg_apply_free(pg_applier *a);
+
+/* Append s (len bytes) to a growing buffer; false when memory ran out. */
+typedef struct pg_buf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} pg_buf;
+
+bool		pg_buf_add(pg_buf *b, const char *s, size_t len);
+bool		pg_buf_str(pg_buf *b, const char *s);
+void		pg_buf_free(pg_buf *b);
+
+#endif							/* TP_PG_APPLIER_H */

@@ -1,0 +1,1189 @@
+/*
+ * check_apply.c
+ *     The apply loop (core/apply_loop.c) and the postgres applier
+ *     (plugins/applier/postgres) against real captured changes: the real
+ *     teleport binary runs as the source "src" on a throwaway database,
+ *     captures public.* with the trigger plugin and writes its batches
+ *     through the file transport into a spool. The test imports the spooled
+ *     batches into the inbox of the receiving instance "tgt" (the same
+ *     database: its tables are in schema copy, apply_schema of the target)
+ *     and runs apply passes in process, or (last case) runs a real target
+ *     teleport that does both. Source and copy are then compared in SQL,
+ *     each row as text, EXCEPT ALL both ways.
+ */
+#include "tp_autoconf.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <teleport/teleport.h>
+
+#include "apply_loop.h"
+#include "batch_wire.h"
+#include "checkmain.h"
+#include "config.h"
+#include "host.h"
+#include "inbox.h"
+#include "loader.h"
+#include "log.h"
+#include "pgcluster.h"
+#include "plan.h"
+#include "runcmd.h"
+
+static tp_cluster *cluster;
+
+/* Once per program: the shared cluster. */
+static void
+start_cluster(void)
+{
+	cluster = tp_cluster_shared();
+}
+
+/* A case's world: the source process, the spool, the receiving side. */
+typedef struct world
+{
+	char	   *db;
+	char	   *conninfo;
+	char	   *dir;
+	char		spool[1024];
+	char		src_log[1024];
+	char		src_out[1024];
+	char		test_log[1024];	/* this process's stderr */
+	char	   *src_config;
+	char	   *tgt_config;
+	pid_t		pid;
+	PGconn	   *conn;			/* the test's own */
+	/* the receiving instance, in process */
+	tp_config  *config;
+	tp_plugin_set set;
+	tp_plan		plan;
+	tp_plugin_ctx *ctx;
+	const tp_applier_callbacks *cb;
+	tp_inbox   *inbox;
+	tp_apply_loop *loop;
+	int			marker;
+} world;
+
+/* Run sql on the world's database; fails the test on error. */
+static void
+sql_ok(world *w, const char *sql)
+{
+	PGresult   *res = PQexec(w->conn, sql);
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
+				  PQresultStatus(res) == PGRES_TUPLES_OK,
+				  "SQL failed: %s: %s", sql, PQerrorMessage(w->conn));
+	PQclear(res);
+}
+
+/* One value of a query, as a new string ("" for NULL). */
+static char *
+sql_value(world *w, const char *sql)
+{
+	PGresult   *res = PQexec(w->conn, sql);
+	char	   *value;
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
+				  "%s: %s", sql, PQerrorMessage(w->conn));
+	value = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return value;
+}
+
+/* Assert that query's one value is expected. */
+static void
+assert_value(world *w, const char *sql, const char *expected)
+{
+	char	   *v = sql_value(w, sql);
+
+	ck_assert_msg(strcmp(v, expected) == 0, "%s: got \"%s\", expected \"%s\"",
+				  sql, v, expected);
+	free(v);
+}
+
+/* Wait until every table of schema public has its capture trigger. */
+static void
+wait_for_triggers(world *w)
+{
+	for (int i = 0; i < 300; i++)
+	{
+		char	   *n = sql_value(w,
+								  "SELECT count(*) FROM pg_class c"
+								  " JOIN pg_namespace n ON n.oid = c.relnamespace"
+								  " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+								  " AND NOT c.relispartition AND NOT EXISTS (SELECT FROM pg_trigger t"
+								  "  WHERE t.tgrelid = c.oid AND t.tgname LIKE 'teleport_capture%')");
+		bool		done = strcmp(n, "0") == 0;
+
+		free(n);
+		if (done)
+			return;
+		usleep(100000);
+	}
+	{
+		char	   *log = tp_read_file(w->src_log);
+
+		ck_abort_msg("the source did not capture every table after 30 s; log:\n%s", log);
+	}
+}
+
+/*
+ * Open the world on database db: source_sql makes the public tables (a
+ * marker table is added), target_sql the copy tables; the source cuts
+ * batches of at most max_events; applier_yaml adds applier_options lines.
+ */
+static void
+world_open(world *w, const char *db, const char *source_sql,
+		   const char *target_sql, int max_events, const char *applier_yaml)
+{
+	char		yaml[4096];
+	char	   *argv[] = {getenv("TELEPORT_BIN"), "-config", NULL, NULL};
+	const char *plugins = getenv("TELEPORT_PLUGIN_DIR");
+	tp_plan_entry *entry = NULL;
+	int			fd;
+
+	memset(w, 0, sizeof(*w));
+	ck_assert_msg(plugins != NULL, "TELEPORT_PLUGIN_DIR is not set");
+	w->db = strdup(db);
+	w->conninfo = tp_cluster_create_db(cluster, db);
+	ck_assert_ptr_nonnull(w->conninfo);
+	w->conn = tp_cluster_connect(cluster, db);
+	ck_assert_ptr_nonnull(w->conn);
+	w->dir = tp_cluster_make_dir(cluster, "apply");
+	ck_assert_ptr_nonnull(w->dir);
+	snprintf(w->spool, sizeof(w->spool), "%s/spool", w->dir);
+	snprintf(w->src_log, sizeof(w->src_log), "%s/src.log", w->dir);
+	snprintf(w->src_out, sizeof(w->src_out), "%s/src.out", w->dir);
+	snprintf(w->test_log, sizeof(w->test_log), "%s/test.log", w->dir);
+
+	/* this process's log (the apply loop's) goes to a file we can read */
+	fflush(stderr);
+	fd = open(w->test_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+	tp_log_set_level(TP_LOG_INFO);
+
+	sql_ok(w, "CREATE TABLE public.tp_marker (id int PRIMARY KEY);"
+		   "CREATE SCHEMA copy; CREATE TABLE copy.tp_marker (id int PRIMARY KEY)");
+	if (source_sql != NULL)
+		sql_ok(w, source_sql);
+	if (target_sql != NULL)
+		sql_ok(w, target_sql);
+
+	snprintf(yaml, sizeof(yaml),
+			 "max_events_per_batch: %d\n"
+			 "replicate_ddl: false\n"
+			 "processing_intervals:\n"
+			 "  batcher: 50\n"
+			 "  transmitter: 50\n"
+			 "  vacuum: 200\n"
+			 "  ddlwatcher: 200\n"
+			 "database:\n"
+			 "  name: \"src\"\n"
+			 "  database: \"%s\"\n"
+			 "  hostname: \"%s\"\n"
+			 "  port: %d\n"
+			 "  username: \"%s\"\n"
+			 "targets:\n"
+			 "  t1:\n"
+			 "    target_expression: \"public.*\"\n"
+			 "    apply_schema: \"copy\"\n"
+			 "    transport: file\n"
+			 "    options:\n"
+			 "      directory: \"%s\"\n",
+			 max_events, db, cluster->dir, cluster->port, TP_CLUSTER_SUPERUSER,
+			 w->spool);
+	w->src_config = tp_write_file(w->dir, "src.yml", yaml);
+	ck_assert_ptr_nonnull(w->src_config);
+	snprintf(yaml, sizeof(yaml),
+			 "processing_intervals:\n"
+			 "  applier: 50\n"
+			 "database:\n"
+			 "  name: \"tgt\"\n"
+			 "  database: \"%s\"\n"
+			 "  hostname: \"%s\"\n"
+			 "  port: %d\n"
+			 "  username: \"%s\"\n"
+			 "server:\n"
+			 "  hostname: \"127.0.0.1\"\n"
+			 "  port: 3001\n"
+			 "  transport: file\n"
+			 "  options:\n"
+			 "    directory: \"%s\"\n"
+			 "applier: postgres\n"
+			 "%s",
+			 db, cluster->dir, cluster->port, TP_CLUSTER_SUPERUSER, w->spool,
+			 applier_yaml ? applier_yaml : "");
+	w->tgt_config = tp_write_file(w->dir, "tgt.yml", yaml);
+	ck_assert_ptr_nonnull(w->tgt_config);
+
+	/* the receiving side as the daemon makes it */
+	ck_assert(tp_config_load(w->tgt_config, &w->config));
+	(void) tp_loader_scan(plugins, &w->set);
+	tp_plan_build(w->config, &w->plan);
+	for (size_t i = 0; i < w->plan.n; i++)
+	{
+		if (w->plan.entries[i].role == TP_ROLE_APPLY)
+			entry = &w->plan.entries[i];
+	}
+	ck_assert_ptr_nonnull(entry);
+	{
+		tp_plan		one = {entry, 1};
+
+		ck_assert(tp_plan_resolve(&one, &w->set, w->config));
+	}
+	ck_assert_str_eq(entry->plugin->info->name, "postgres");
+	ck_assert(tp_plugin_initialize(entry->plugin, tp_host_api_get()));
+	w->cb = entry->plugin->callbacks;
+	w->ctx = tp_host_ctx_new(w->config, w->conninfo, entry);
+	ck_assert_int_eq(w->cb->startup(w->ctx), TP_OK);
+	w->inbox = tp_inbox_new(w->conninfo, "tgt");
+	w->loop = tp_apply_loop_new(w->conninfo, "tgt", w->inbox, w->ctx, w->cb, 50);
+
+	/* and the source */
+	argv[2] = w->src_config;
+	w->pid = tp_spawn_split(argv, NULL, w->src_out, w->src_log);
+	ck_assert_int_gt(w->pid, 0);
+	wait_for_triggers(w);
+}
+
+/* Stop the source (it must exit 0) and free the world. */
+static void
+world_close(world *w)
+{
+	if (w->pid > 0)
+	{
+		int			status;
+
+		kill(w->pid, SIGTERM);
+		status = tp_wait_exit(w->pid, 20);
+		if (status < 0)
+			kill(w->pid, SIGKILL);
+		ck_assert_msg(status == 0, "the source exited with %d", status);
+	}
+	tp_apply_loop_free(w->loop);
+	tp_inbox_free(w->inbox);
+	if (w->ctx != NULL && w->ctx->private_data != NULL)
+		w->cb->shutdown(w->ctx);
+	tp_host_ctx_free(w->ctx);
+	tp_plan_free(&w->plan);
+	tp_loader_free(&w->set);
+	tp_config_free(w->config);
+	PQfinish(w->conn);
+	tp_remove_tree(w->dir);
+	free(w->dir);
+	free(w->db);
+	free(w->conninfo);
+	free(w->src_config);
+	free(w->tgt_config);
+}
+
+/* Compare names for qsort. */
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * Store the spool's batch files into the inbox, in name (seq) order, at
+ * most max (< 0: all), removing each stored one. Returns how many.
+ */
+static int
+import(world *w, int max)
+{
+	DIR		   *d = opendir(w->spool);
+	struct dirent *de;
+	char	  **names = NULL;
+	size_t		n = 0;
+	int			stored = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+	{
+		size_t		len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 6, ".batch") != 0)
+			continue;
+		{
+			char	  **more = realloc(names, (n + 1) * sizeof(char *));
+
+			ck_assert_ptr_nonnull(more);
+			names = more;
+		}
+		names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(names, n, sizeof(char *), compare_names);
+	for (size_t i = 0; i < n; i++)
+	{
+		char		path[2048];
+		char	   *text;
+		tp_batch   *b = NULL;
+		char		reason[256];
+		tp_delivery out;
+
+		if (max >= 0 && stored >= max)
+		{
+			free(names[i]);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", w->spool, names[i]);
+		text = tp_read_file(path);
+		ck_assert_ptr_nonnull(text);
+		ck_assert_msg(tp_batch_parse(text, strlen(text), &b, reason, sizeof(reason)) == TP_OK,
+					  "%s: %s", names[i], reason);
+		memset(&out, 0, sizeof(out));
+		out.size = sizeof(out);
+		ck_assert_int_eq(tp_inbox_store(w->inbox, b, &out), TP_OK);
+		tp_batch_free(b);
+		free(text);
+		ck_assert_int_eq(unlink(path), 0);
+		free(names[i]);
+		stored++;
+	}
+	free(names);
+	return stored;
+}
+
+/* One forced apply pass; it must reach the database. */
+static tp_apply_stats
+pass(world *w)
+{
+	tp_apply_stats stats;
+
+	ck_assert(tp_apply_loop_pass(w->loop, true, &stats));
+	return stats;
+}
+
+/* Whether copy.tp_marker has id. */
+static bool
+has_marker(world *w, int id)
+{
+	char		sql[128];
+	char	   *v;
+	bool		yes;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM copy.tp_marker WHERE id = %d", id);
+	v = sql_value(w, sql);
+	yes = strcmp(v, "1") == 0;
+	free(v);
+	return yes;
+}
+
+/*
+ * Write a new marker on the source and import and apply until it is on
+ * the target: everything written before it is applied then.
+ */
+static void
+converge(world *w)
+{
+	char		sql[128];
+
+	w->marker++;
+	snprintf(sql, sizeof(sql), "INSERT INTO public.tp_marker VALUES (%d)", w->marker);
+	sql_ok(w, sql);
+	for (int i = 0; i < 300; i++)
+	{
+		import(w, -1);
+		pass(w);
+		if (has_marker(w, w->marker))
+			return;
+		usleep(50000);
+	}
+	{
+		char	   *log = tp_read_file(w->test_log);
+		char	   *slog = tp_read_file(w->src_log);
+
+		printf("apply log:\n%s\nsource log:\n%s\n", log ? log : "", slog ? slog : "");
+		fflush(stdout);
+		ck_abort_msg("marker %d never applied (logs above)", w->marker);
+	}
+}
+
+/* Import and apply until the stream holds a batch; returns its reason. */
+static char *
+wait_held(world *w)
+{
+	for (int i = 0; i < 200; i++)
+	{
+		char	   *held;
+
+		import(w, -1);
+		pass(w);
+		held = sql_value(w, "SELECT coalesce((SELECT held_reason FROM teleport.inbox_stream"
+						 " WHERE source = 'src' AND held_seq IS NOT NULL), '')");
+		if (held[0] != '\0')
+			return held;
+		free(held);
+		usleep(50000);
+	}
+	ck_abort_msg("no batch was held");
+	return NULL;
+}
+
+/* source and copy hold the same rows in table (each row as text). */
+static void
+assert_same(world *w, const char *table)
+{
+	char		sql[1024];
+	char	   *v;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT (SELECT count(*) FROM public.%s) || '/' ||"
+			 " (SELECT count(*) FROM copy.%s) || '/' ||"
+			 " (SELECT count(*) FROM (SELECT x::text FROM public.%s x EXCEPT ALL"
+			 "  SELECT x::text FROM copy.%s x) a) || '/' ||"
+			 " (SELECT count(*) FROM (SELECT x::text FROM copy.%s x EXCEPT ALL"
+			 "  SELECT x::text FROM public.%s x) b)",
+			 table, table, table, table, table, table);
+	v = sql_value(w, sql);
+	{
+		const char *p = strchr(v, '/');
+		size_t		n = p ? (size_t) (p - v) : 0;
+		char		expected[128];
+
+		snprintf(expected, sizeof(expected), "%.*s/%.*s/0/0", (int) n, v, (int) n, v);
+		ck_assert_msg(strcmp(v, expected) == 0,
+					  "table %s differs (source rows/copy rows/only in source/only in copy): %s",
+					  table, v);
+	}
+	free(v);
+}
+
+/* The held state of src's stream: "state seq attempts". */
+static char *
+held_state(world *w)
+{
+	return sql_value(w, "SELECT coalesce(held_state, '-') || ' ' ||"
+					 " coalesce(held_seq::text, '-') || ' ' || held_attempts"
+					 " FROM teleport.inbox_stream WHERE source = 'src'");
+}
+
+/*
+ * Every operation, composite keys, a key repeated in one batch (insert,
+ * delete, insert again), values no JSON library would keep, truncate;
+ * source and copy identical afterwards.
+ */
+START_TEST(test_operations)
+{
+	world		w;
+
+	world_open(&w, "apply_ops",
+			   "CREATE TABLE public.items (id int PRIMARY KEY, name text, qty numeric,"
+			   " f float8, tags text[], doc jsonb, at timestamptz);"
+			   "CREATE TABLE public.pairs (a int, b text, v text, PRIMARY KEY (a, b));"
+			   "CREATE TABLE public.gone (id int PRIMARY KEY, v text);",
+			   "CREATE TABLE copy.items (id int PRIMARY KEY, name text, qty numeric,"
+			   " f float8, tags text[], doc jsonb, at timestamptz);"
+			   "CREATE TABLE copy.pairs (a int, b text, v text, PRIMARY KEY (a, b));"
+			   "CREATE TABLE copy.gone (id int PRIMARY KEY, v text);",
+			   300, NULL);
+	sql_ok(&w, "INSERT INTO public.items SELECT g, 'item ' || g,"
+		   " 12345678901234567890123456789012345678901234.5678 * g, -0.0 + g / 7.0,"
+		   " ARRAY['a', NULL, 'c ' || g], jsonb_build_object('g', g),"
+		   " '2026-01-01 00:00:00+05:30'::timestamptz + g * interval '1 s'"
+		   " FROM generate_series(1, 1000) g");
+	sql_ok(&w, "INSERT INTO public.pairs SELECT g % 10, 'k' || (g / 10), 'v' || g"
+		   " FROM generate_series(1, 500) g");
+	sql_ok(&w, "INSERT INTO public.gone SELECT g, 'x' FROM generate_series(1, 50) g");
+	converge(&w);
+	assert_same(&w, "items");
+	assert_same(&w, "pairs");
+
+	/* updates, deletes, a key that comes and goes in one transaction */
+	sql_ok(&w, "UPDATE public.items SET name = name || ' (updated)', f = 'NaN'"
+		   " WHERE id % 3 = 0");
+	sql_ok(&w, "UPDATE public.items SET f = '-0', qty = NULL, tags = '{{1,2},{3,NULL}}'"
+		   " WHERE id % 5 = 0");
+	sql_ok(&w, "DELETE FROM public.items WHERE id % 7 = 0");
+	sql_ok(&w, "BEGIN; INSERT INTO public.items (id, name) VALUES (5000, 'first');"
+		   " DELETE FROM public.items WHERE id = 5000;"
+		   " INSERT INTO public.items (id, name) VALUES (5000, 'second');"
+		   " UPDATE public.items SET name = 'third' WHERE id = 5000;"
+		   " UPDATE public.items SET name = 'fourth' WHERE id = 5000; COMMIT");
+	/* composite keys: a part of the key changes, rows move */
+	sql_ok(&w, "UPDATE public.pairs SET b = b || '-moved' WHERE a = 3");
+	sql_ok(&w, "UPDATE public.pairs SET v = 'changed' WHERE a = 4");
+	sql_ok(&w, "DELETE FROM public.pairs WHERE a = 5");
+	sql_ok(&w, "TRUNCATE public.gone");
+	sql_ok(&w, "INSERT INTO public.gone VALUES (1, 'after truncate')");
+	converge(&w);
+	assert_same(&w, "items");
+	assert_same(&w, "pairs");
+	assert_same(&w, "gone");
+	assert_value(&w, "SELECT name FROM copy.items WHERE id = 5000", "fourth");
+	/* -0 kept its sign (row text would show 0 for both otherwise) */
+	assert_value(&w, "SELECT count(*) FROM public.items WHERE f::text = '-0'", "172");
+	assert_value(&w, "SELECT count(*) FROM copy.items WHERE f::text = '-0'", "172");
+	/* applied rows are removed from the inbox, progress recorded */
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox", "0");
+	assert_value(&w, "SELECT (last_applied = last_received AND held_seq IS NULL)::text"
+				 " FROM teleport.inbox_stream WHERE source = 'src'", "true");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * Policies for changes that find no row: a DELETE of a row the target no
+ * longer has (a cascade removed it) is nothing to do; an UPDATE of such a
+ * row inserts the new row.
+ */
+START_TEST(test_missing_rows)
+{
+	world		w;
+
+	world_open(&w, "apply_missing",
+			   "CREATE TABLE public.m (id int PRIMARY KEY, v text);",
+			   "CREATE TABLE copy.m (id int PRIMARY KEY, v text);", 300, NULL);
+	sql_ok(&w, "INSERT INTO public.m SELECT g, 'v' FROM generate_series(1, 10) g");
+	converge(&w);
+	sql_ok(&w, "DELETE FROM copy.m WHERE id IN (1, 2, 3, 4)");
+	sql_ok(&w, "DELETE FROM public.m WHERE id IN (1, 2)");
+	sql_ok(&w, "UPDATE public.m SET v = 'new' WHERE id IN (3, 4, 5)");
+	sql_ok(&w, "UPDATE public.m SET id = 40 WHERE id = 4");
+	converge(&w);
+	assert_same(&w, "m");
+	assert_value(&w, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM copy.m",
+				 "3=new,5=new,6=v,7=v,8=v,9=v,10=v,40=new");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * Key changes: `UPDATE t SET id = id + 1` over many rows (the source's key
+ * is deferrable, so it may shift; the statement's 2000 events span several
+ * partial batches of 300), the reverse, a swap, and one row moved twice in
+ * one transaction, onto a target whose key is not deferrable.
+ */
+START_TEST(test_key_shift)
+{
+	world		w;
+
+	world_open(&w, "apply_shift",
+			   "CREATE TABLE public.shift (id int PRIMARY KEY DEFERRABLE, v text);"
+			   "CREATE TABLE public.twice (id int PRIMARY KEY, v text);",
+			   "CREATE TABLE copy.shift (id int PRIMARY KEY, v text);"
+			   "CREATE TABLE copy.twice (id int PRIMARY KEY, v text);", 300, NULL);
+	sql_ok(&w, "INSERT INTO public.shift SELECT g, 'row ' || g FROM generate_series(1, 2000) g");
+	sql_ok(&w, "INSERT INTO public.twice SELECT g, 'row ' || g FROM generate_series(1, 10) g");
+	converge(&w);
+	sql_ok(&w, "UPDATE public.shift SET id = id + 1");
+	sql_ok(&w, "UPDATE public.shift SET id = id + 1 WHERE id > 1000");
+	converge(&w);
+	assert_same(&w, "shift");
+	sql_ok(&w, "UPDATE public.shift SET id = id - 1");
+	sql_ok(&w, "UPDATE public.shift SET id = CASE id WHEN 10 THEN 11 WHEN 11 THEN 10 END"
+		   " WHERE id IN (10, 11)");
+	/* one row moved twice: 5 -> 100 -> 101, and 6 -> 7's old place */
+	sql_ok(&w, "BEGIN; UPDATE public.twice SET id = 100 WHERE id = 5;"
+		   " UPDATE public.twice SET id = 101, v = 'moved twice' WHERE id = 100;"
+		   " UPDATE public.twice SET id = 50 WHERE id = 7;"
+		   " UPDATE public.twice SET id = 7, v = 'took 7' WHERE id = 6; COMMIT");
+	converge(&w);
+	assert_same(&w, "shift");
+	assert_same(&w, "twice");
+	assert_value(&w, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM copy.twice",
+				 "1=row 1,2=row 2,3=row 3,4=row 4,7=took 7,8=row 8,9=row 9,10=row 10,"
+				 "50=row 7,101=moved twice");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * Generated columns are computed by the target, GENERATED ALWAYS identity
+ * values are written as the source had them, and sequences are set
+ * forward (never back).
+ */
+START_TEST(test_generated_identity_sequences)
+{
+	world		w;
+	char	   *src_seq;
+	bool		done = false;
+
+	world_open(&w, "apply_gen",
+			   "CREATE TABLE public.gen (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+			   " a int, b int GENERATED ALWAYS AS (a * 2) STORED, note text);"
+			   "CREATE TABLE public.ser (id bigserial PRIMARY KEY, v text);",
+			   "CREATE TABLE copy.gen (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+			   " a int, b int GENERATED ALWAYS AS (a * 2) STORED, note text);"
+			   "CREATE TABLE copy.ser (id bigserial PRIMARY KEY, v text);", 300, NULL);
+	sql_ok(&w, "INSERT INTO public.gen (a, note) SELECT g, 'n' FROM generate_series(1, 300) g");
+	sql_ok(&w, "UPDATE public.gen SET a = a + 1000, note = 'u' WHERE id % 2 = 0");
+	sql_ok(&w, "DELETE FROM public.gen WHERE id % 10 = 0");
+	sql_ok(&w, "INSERT INTO public.ser (v) SELECT 'v' FROM generate_series(1, 77) g");
+	converge(&w);
+	assert_same(&w, "gen");
+	assert_same(&w, "ser");
+
+	/* the sequences follow (polled by the source, a little later) */
+	src_seq = sql_value(&w, "SELECT last_value FROM public.ser_id_seq");
+	ck_assert_str_eq(src_seq, "77");
+	for (int i = 0; i < 100 && !done; i++)
+	{
+		char	   *v;
+
+		import(&w, -1);
+		pass(&w);
+		v = sql_value(&w, "SELECT (SELECT last_value FROM copy.ser_id_seq) || '/' ||"
+					  " (SELECT last_value FROM copy.gen_id_seq)");
+		done = strcmp(v, "77/300") == 0;
+		free(v);
+		if (!done)
+			usleep(50000);
+	}
+	free(src_seq);
+	ck_assert_msg(done, "the target's sequences were not set forward");
+	/* never backwards: the target's own use wins when it is ahead */
+	sql_ok(&w, "SELECT setval('copy.ser_id_seq', 500)");
+	sql_ok(&w, "INSERT INTO public.ser (v) VALUES ('one more')");
+	converge(&w);
+	for (int i = 0; i < 20; i++)
+	{
+		import(&w, -1);
+		pass(&w);
+		usleep(50000);
+	}
+	assert_value(&w, "SELECT last_value FROM copy.ser_id_seq", "500");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * A column the target lacks holds the batch (retried with backoff, logged
+ * with the reason, later batches waiting) until it is added; so does a
+ * missing table until it is created. Nothing is dropped.
+ */
+START_TEST(test_held_until_schema_fixed)
+{
+	world		w;
+	char	   *reason;
+	char	   *state;
+	char	   *log;
+	char	   *status;
+
+	world_open(&w, "apply_held",
+			   "CREATE TABLE public.wide (id int PRIMARY KEY, a text, b text);"
+			   "CREATE TABLE public.later (id int PRIMARY KEY, v text);"
+			   "CREATE TABLE public.other (id int PRIMARY KEY);",
+			   "CREATE TABLE copy.wide (id int PRIMARY KEY, a text);"
+			   "CREATE TABLE copy.other (id int PRIMARY KEY);", 300, NULL);
+	sql_ok(&w, "INSERT INTO public.wide VALUES (1, 'a', 'b')");
+	sql_ok(&w, "INSERT INTO public.other VALUES (1)");
+	reason = wait_held(&w);
+	ck_assert_msg(tp_contains(reason, "table \"copy\".\"wide\" has no column \"b\""),
+				  "reason: %s", reason);
+	free(reason);
+	/* tried again: attempts grow, the later batch waits */
+	for (int i = 0; i < 3; i++)
+	{
+		import(&w, -1);
+		pass(&w);
+	}
+	state = held_state(&w);
+	ck_assert_msg(strncmp(state, "retrying ", 9) == 0, "state %s", state);
+	ck_assert_msg(strcmp(state + strlen(state) - 2, " 1") != 0, "not retried: %s", state);
+	free(state);
+	assert_value(&w, "SELECT count(*) FROM copy.other", "0");
+	assert_value(&w, "SELECT count(*) FROM copy.wide", "0");
+	log = tp_read_file(w.test_log);
+	ck_assert_msg(tp_contains(log, "is held (attempt") &&
+				  tp_contains(log, "has no column \"b\""), "log:\n%s", log);
+	free(log);
+	/* the status shows it */
+	status = tp_inbox_status_json(w.inbox);
+	ck_assert_ptr_nonnull(status);
+	ck_assert_msg(tp_contains(status, "\"state\":\"retrying\"") &&
+				  tp_contains(status, "no column"), "%s", status);
+	free(status);
+
+	sql_ok(&w, "ALTER TABLE copy.wide ADD COLUMN b text");
+	converge(&w);
+	assert_same(&w, "wide");
+	assert_same(&w, "other");
+	assert_value(&w, "SELECT coalesce(held_state, 'none') FROM teleport.inbox_stream", "none");
+
+	/* a missing table */
+	sql_ok(&w, "INSERT INTO public.later VALUES (1, 'x'), (2, 'y')");
+	reason = wait_held(&w);
+	ck_assert_msg(tp_contains(reason, "table \"copy\".\"later\" does not exist"),
+				  "reason: %s", reason);
+	free(reason);
+	sql_ok(&w, "CREATE TABLE copy.later (id int PRIMARY KEY, v text)");
+	converge(&w);
+	assert_same(&w, "later");
+	world_close(&w);
+}
+END_TEST
+
+/* A batch (source "rogue", target t1) with one line of text into the inbox. */
+static void
+store_line(world *w, const char *source, uint64_t seq, const char *line)
+{
+	tp_batch	b;
+	tp_delivery out;
+	char		data[2048];
+
+	snprintf(data, sizeof(data), "%s\n", line);
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.format = TELEPORT_BATCH_FORMAT;
+	b.kind = TP_BATCH_CHANGES;
+	b.source = source;
+	b.target = "t1";
+	b.seq = seq;
+	b.n_changes = 1;
+	b.first_tick = seq;
+	b.last_tick = seq + 1;
+	b.apply_schema = "copy";
+	b.data = data;
+	b.data_len = strlen(data);
+	memset(&out, 0, sizeof(out));
+	out.size = sizeof(out);
+	ck_assert_int_eq(tp_inbox_store(w->inbox, &b, &out), TP_OK);
+	ck_assert_int_eq(out.status, TP_DELIVERY_STORED);
+}
+
+/* An insert line into copy.tp_marker from origin, as seq. */
+static void
+marker_line(char *buf, size_t len, const char *origin, int id, int seq)
+{
+	snprintf(buf, len, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":%d},"
+			 "\"source\":{\"name\":\"%s\",\"schema\":\"public\",\"table\":\"tp_marker\","
+			 "\"txid\":9,\"seq\":%d,\"batch\":1},\"ts_ms\":1}", id, origin, seq);
+}
+
+/*
+ * A batch that can never apply stops its stream (other streams go on);
+ * --retry-batch tries it again, --skip-batch skips it into
+ * teleport.inbox_skipped and the stream goes on; wrong uses are refused.
+ */
+START_TEST(test_stop_retry_skip)
+{
+	world		w;
+	tp_cmd_result res;
+	char		line[512];
+	char		arg[64];
+
+	world_open(&w, "apply_cmds", NULL, NULL, 300, NULL);
+	store_line(&w, "rogue", 1, "{\"op\":\"zz\",\"source\":{}}");
+	marker_line(line, sizeof(line), "rogue", 900, 1);
+	store_line(&w, "rogue", 2, line);
+	sql_ok(&w, "INSERT INTO public.tp_marker VALUES (1000)");
+	for (int i = 0; i < 100 && !has_marker(&w, 1000); i++)
+	{
+		import(&w, -1);
+		pass(&w);
+		usleep(50000);
+	}
+	/* src's stream went on; rogue's is stopped at batch 1 */
+	ck_assert(has_marker(&w, 1000));
+	assert_value(&w, "SELECT held_state || ' ' || held_seq || ' ' || last_applied"
+				 " FROM teleport.inbox_stream WHERE source = 'rogue'", "stopped 1 0");
+	{
+		char	   *log = tp_read_file(w.test_log);
+
+		ck_assert_msg(tp_contains(log, "stream \"rogue\" -> \"t1\" is stopped") &&
+					  tp_contains(log, "--skip-batch rogue:1"), "log:\n%s", log);
+		free(log);
+	}
+	/* a stopped stream is not retried on its own */
+	pass(&w);
+	assert_value(&w, "SELECT held_attempts FROM teleport.inbox_stream"
+				 " WHERE source = 'rogue'", "1");
+
+	/* retry: tried again, stopped again */
+	ck_assert(tp_run_teleport(&res, "-config", w.tgt_config, "--retry-batch", "rogue", (char *) NULL));
+	ck_assert_msg(res.status == 0, "status %d: %s%s", res.status, res.out, res.err);
+	ck_assert_msg(tp_contains(res.out, "batch 1 will be tried again"), "%s", res.out);
+	tp_cmd_result_free(&res);
+	assert_value(&w, "SELECT held_state FROM teleport.inbox_stream WHERE source = 'rogue'",
+				 "retrying");
+	pass(&w);
+	assert_value(&w, "SELECT held_state || ' ' || held_attempts FROM teleport.inbox_stream"
+				 " WHERE source = 'rogue'", "stopped 1");
+
+	/* refusals */
+	ck_assert(tp_run_teleport(&res, "-config", w.tgt_config, "--skip-batch", "rogue:2", (char *) NULL));
+	ck_assert_int_eq(res.status, 1);
+	ck_assert_msg(tp_contains(res.err, "batch 2 of source \"rogue\" is not held"), "%s", res.err);
+	ck_assert_msg(tp_contains(res.err, "holds batch 1"), "%s", res.err);
+	tp_cmd_result_free(&res);
+	ck_assert(tp_run_teleport(&res, "-config", w.tgt_config, "--retry-batch", "nobody", (char *) NULL));
+	ck_assert_int_eq(res.status, 1);
+	ck_assert_msg(tp_contains(res.err, "no batch was ever received from source \"nobody\""),
+				  "%s", res.err);
+	tp_cmd_result_free(&res);
+	ck_assert(tp_run_teleport(&res, "-config", w.tgt_config, "--retry-batch", "src", (char *) NULL));
+	ck_assert_int_eq(res.status, 1);
+	ck_assert_msg(tp_contains(res.err, "no stream from source \"src\" is stopped"), "%s", res.err);
+	tp_cmd_result_free(&res);
+	ck_assert(tp_run_teleport(&res, "-config", w.tgt_config, "--skip-batch", "rogue", (char *) NULL));
+	ck_assert_int_eq(res.status, 2);
+	tp_cmd_result_free(&res);
+	ck_assert(tp_run_teleport(&res, "--skip-batch", "rogue:1", (char *) NULL));
+	ck_assert_int_eq(res.status, 2);
+	tp_cmd_result_free(&res);
+
+	/* skip: recorded, and the stream goes on */
+	snprintf(arg, sizeof(arg), "rogue:%d", 1);
+	ck_assert(tp_run_teleport(&res, "-config", w.tgt_config, "--skip-batch", arg, (char *) NULL));
+	ck_assert_msg(res.status == 0, "status %d: %s%s", res.status, res.out, res.err);
+	ck_assert_msg(tp_contains(res.out, "skipped batch 1"), "%s", res.out);
+	ck_assert_msg(tp_contains(res.err, "SKIPPED batch 1"), "%s", res.err);
+	tp_cmd_result_free(&res);
+	assert_value(&w, "SELECT seq || ' ' || (reason LIKE '%malformed%') || ' ' ||"
+				 " (data LIKE '%\"zz\"%') FROM teleport.inbox_skipped", "1 true true");
+	assert_value(&w, "SELECT last_applied || ' ' || coalesce(held_state, 'none')"
+				 " FROM teleport.inbox_stream WHERE source = 'rogue'", "1 none");
+	pass(&w);
+	ck_assert(has_marker(&w, 900));
+	assert_value(&w, "SELECT last_applied FROM teleport.inbox_stream WHERE source = 'rogue'",
+				 "2");
+	world_close(&w);
+}
+END_TEST
+
+/* A reader that counts copy.big until told to stop. */
+typedef struct reader
+{
+	const char *conninfo;
+	atomic_bool stop;
+	int			seen_other;		/* counts neither 0 nor 1000 */
+	int			reads;
+} reader;
+
+/* The reader's thread. */
+static void *
+reader_main(void *arg)
+{
+	reader	   *rd = arg;
+	PGconn	   *conn = PQconnectdb(rd->conninfo);
+
+	while (!atomic_load(&rd->stop) && PQstatus(conn) == CONNECTION_OK)
+	{
+		PGresult   *res = PQexec(conn, "SELECT count(*) FROM copy.big");
+
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		{
+			const char *v = PQgetvalue(res, 0, 0);
+
+			if (strcmp(v, "0") != 0 && strcmp(v, "1000") != 0)
+				rd->seen_other++;
+			rd->reads++;
+		}
+		PQclear(res);
+	}
+	PQfinish(conn);
+	return NULL;
+}
+
+/*
+ * A source transaction of 1000 rows cut into batches of 100 (partial) is
+ * applied in one target transaction: nothing while a part is missing, all
+ * at once when it has come; a concurrent reader sees 0 or 1000 rows.
+ */
+START_TEST(test_partial_atomic)
+{
+	world		w;
+	tp_apply_stats stats;
+	reader		rd;
+	pthread_t	thread;
+	int			files = 0;
+	char	   *n;
+
+	world_open(&w, "apply_partial",
+			   "CREATE TABLE public.big (id int PRIMARY KEY, v text);",
+			   "CREATE TABLE copy.big (id int PRIMARY KEY, v text);", 100, NULL);
+	sql_ok(&w, "INSERT INTO public.big SELECT g, repeat('x', 50) FROM generate_series(1, 1000) g");
+	/* wait for its ten parts in the spool */
+	for (int i = 0; i < 200 && files < 10; i++)
+	{
+		DIR		   *d = opendir(w.spool);
+		struct dirent *de;
+
+		files = 0;
+		while (d != NULL && (de = readdir(d)) != NULL)
+			files += de->d_name[0] != '.' && strstr(de->d_name, ".batch") != NULL;
+		if (d != NULL)
+			closedir(d);
+		usleep(50000);
+	}
+	ck_assert_int_ge(files, 10);
+	ck_assert_int_eq(import(&w, 5), 5);
+	assert_value(&w, "SELECT count(*) FILTER (WHERE partial) FROM teleport.inbox", "5");
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 0);
+	ck_assert_int_ge(stats.waiting, 1);
+	assert_value(&w, "SELECT count(*) FROM copy.big", "0");
+	assert_value(&w, "SELECT last_applied FROM teleport.inbox_stream", "0");
+
+	memset(&rd, 0, sizeof(rd));
+	rd.conninfo = w.conninfo;
+	atomic_init(&rd.stop, false);
+	ck_assert_int_eq(pthread_create(&thread, NULL, reader_main, &rd), 0);
+	usleep(100000);
+	import(&w, -1);
+	stats = pass(&w);
+	usleep(100000);
+	atomic_store(&rd.stop, true);
+	pthread_join(thread, NULL);
+	ck_assert_int_ge(stats.applied, 1);
+	ck_assert_int_ge(stats.batches, 10);
+	ck_assert_int_gt(rd.reads, 5);
+	ck_assert_int_eq(rd.seen_other, 0);
+	assert_value(&w, "SELECT count(*) FROM copy.big", "1000");
+	n = sql_value(&w, "SELECT last_applied FROM teleport.inbox_stream");
+	ck_assert_int_ge(atoi(n), 10);
+	free(n);
+	converge(&w);
+	assert_same(&w, "big");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * The origin is forwarded: the target's own triggers (and a capture on a
+ * target that is itself a source) see teleport.origin set to the change's
+ * origin, also for a change that a chain forwarded.
+ */
+START_TEST(test_origin_forwarded)
+{
+	world		w;
+	char		line[512];
+
+	world_open(&w, "apply_origin",
+			   "CREATE TABLE public.o (id int PRIMARY KEY);",
+			   "CREATE TABLE copy.o (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.origin_log (tbl text, id int, origin text);"
+			   "CREATE FUNCTION copy.log_origin() RETURNS trigger LANGUAGE plpgsql AS $$"
+			   " BEGIN INSERT INTO copy.origin_log VALUES (TG_TABLE_NAME, NEW.id,"
+			   "  current_setting('teleport.origin', true)); RETURN NULL; END $$;"
+			   "CREATE TRIGGER log_origin AFTER INSERT ON copy.o"
+			   " FOR EACH ROW EXECUTE FUNCTION copy.log_origin();"
+			   "CREATE TRIGGER log_origin AFTER INSERT ON copy.tp_marker"
+			   " FOR EACH ROW EXECUTE FUNCTION copy.log_origin();", 300, NULL);
+	sql_ok(&w, "INSERT INTO public.o SELECT generate_series(1, 5)");
+	converge(&w);
+	assert_same(&w, "o");
+	assert_value(&w, "SELECT string_agg(DISTINCT coalesce(origin, 'NULL'), ',')"
+				 " FROM copy.origin_log WHERE tbl = 'o'", "src");
+	/* a chain: "mid" forwards what "far-away" wrote, mixed with its own */
+	marker_line(line, sizeof(line), "far-away", 700, 1);
+	store_line(&w, "mid", 1, line);
+	marker_line(line, sizeof(line), "mid", 701, 2);
+	store_line(&w, "mid", 2, line);
+	pass(&w);
+	assert_value(&w, "SELECT string_agg(id || '=' || origin, ',' ORDER BY id)"
+				 " FROM copy.origin_log WHERE id >= 700", "700=far-away,701=mid");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * Foreign keys: a child written before its parent in one source
+ * transaction applies on a target whose key is DEFERRABLE (the applier
+ * defers all constraints); with a NOT DEFERRABLE key the batch is held
+ * with the reason until the constraint is made deferrable.
+ */
+START_TEST(test_foreign_keys)
+{
+	world		w;
+	char	   *reason;
+
+	world_open(&w, "apply_fk",
+			   "CREATE TABLE public.parent (id int PRIMARY KEY);"
+			   "CREATE TABLE public.child (id int PRIMARY KEY, parent_id int"
+			   " REFERENCES public.parent DEFERRABLE INITIALLY DEFERRED);"
+			   "CREATE TABLE public.p2 (id int PRIMARY KEY);"
+			   "CREATE TABLE public.c2 (id int PRIMARY KEY, p2_id int"
+			   " REFERENCES public.p2 DEFERRABLE INITIALLY DEFERRED);"
+			   "CREATE TABLE public.p3 (id int PRIMARY KEY);"
+			   "CREATE TABLE public.c3 (id int PRIMARY KEY, p3_id int REFERENCES public.p3);",
+			   "CREATE TABLE copy.parent (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.child (id int PRIMARY KEY, parent_id int"
+			   " REFERENCES copy.parent DEFERRABLE INITIALLY IMMEDIATE);"
+			   "CREATE TABLE copy.p2 (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.c2 (id int PRIMARY KEY, p2_id int"
+			   " CONSTRAINT c2_fk REFERENCES copy.p2);"
+			   "CREATE TABLE copy.p3 (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.c3 (id int PRIMARY KEY, p3_id int REFERENCES copy.p3);",
+			   300, NULL);
+	sql_ok(&w, "BEGIN; INSERT INTO public.child VALUES (1, 1), (2, 1);"
+		   " INSERT INTO public.parent VALUES (1); COMMIT");
+	converge(&w);
+	assert_same(&w, "parent");
+	assert_same(&w, "child");
+
+	/*
+	 * Tables tied by a NOT DEFERRABLE key keep the source's order across
+	 * tables (other tables' changes may be grouped out of it).
+	 */
+	sql_ok(&w, "INSERT INTO public.p3 SELECT generate_series(1, 20);"
+		   "INSERT INTO public.c3 SELECT g, g FROM generate_series(1, 20) g");
+	for (int i = 1; i <= 10; i++)
+	{
+		char		sql[512];
+
+		snprintf(sql, sizeof(sql),
+				 "BEGIN; DELETE FROM public.c3 WHERE id = %d; DELETE FROM public.p3 WHERE id = %d;"
+				 " INSERT INTO public.p3 VALUES (%d); INSERT INTO public.c3 VALUES (%d, %d);"
+				 " INSERT INTO public.parent VALUES (%d); COMMIT", i, i, 100 + i, 100 + i,
+				 100 + i, 100 + i);
+		sql_ok(&w, sql);
+	}
+	converge(&w);
+	assert_same(&w, "p3");
+	assert_same(&w, "c3");
+	assert_same(&w, "parent");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox_stream WHERE held_seq IS NOT NULL", "0");
+
+	sql_ok(&w, "BEGIN; INSERT INTO public.c2 VALUES (1, 1);"
+		   " INSERT INTO public.p2 VALUES (1); COMMIT");
+	reason = wait_held(&w);
+	ck_assert_msg(tp_contains(reason, "foreign key constraint \"c2_fk\""), "reason: %s", reason);
+	free(reason);
+	sql_ok(&w, "ALTER TABLE copy.c2 ALTER CONSTRAINT c2_fk DEFERRABLE");
+	converge(&w);
+	assert_same(&w, "p2");
+	assert_same(&w, "c2");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * session_replication_role: replica (permitted: the tests connect as a
+ * superuser) turns the target's foreign key checks and ordinary triggers
+ * off for applied changes.
+ */
+START_TEST(test_replica_role)
+{
+	world		w;
+
+	world_open(&w, "apply_replica",
+			   "CREATE TABLE public.p (id int PRIMARY KEY);"
+			   "CREATE TABLE public.c (id int PRIMARY KEY, p_id int"
+			   " REFERENCES public.p DEFERRABLE INITIALLY DEFERRED);",
+			   "CREATE TABLE copy.p (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.c (id int PRIMARY KEY, p_id int REFERENCES copy.p);"
+			   "CREATE TABLE copy.fired (n int);"
+			   "CREATE FUNCTION copy.fire() RETURNS trigger LANGUAGE plpgsql AS $$"
+			   " BEGIN INSERT INTO copy.fired VALUES (1); RETURN NULL; END $$;"
+			   "CREATE TRIGGER fire AFTER INSERT ON copy.p"
+			   " FOR EACH ROW EXECUTE FUNCTION copy.fire();", 300,
+			   "applier_options:\n  session_replication_role: replica\n");
+	sql_ok(&w, "BEGIN; INSERT INTO public.c VALUES (1, 1); INSERT INTO public.p VALUES (1);"
+		   " COMMIT");
+	converge(&w);
+	assert_same(&w, "p");
+	assert_same(&w, "c");
+	assert_value(&w, "SELECT count(*) FROM copy.fired", "0");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * End to end with both processes: the target teleport imports the spool
+ * (file transport), its apply thread applies; a mixed workload arrives
+ * identical; both stop cleanly.
+ */
+START_TEST(test_daemon_end_to_end)
+{
+	world		w;
+	char	   *argv[] = {getenv("TELEPORT_BIN"), "-config", NULL, NULL};
+	char		tlog[1100];
+	pid_t		target;
+	int			status;
+	bool		done = false;
+
+	world_open(&w, "apply_daemon",
+			   "CREATE TABLE public.acc (id int PRIMARY KEY, balance numeric NOT NULL);"
+			   "CREATE TABLE public.hist (id bigserial PRIMARY KEY, acc int, delta numeric);",
+			   "CREATE TABLE copy.acc (id int PRIMARY KEY, balance numeric NOT NULL);"
+			   "CREATE TABLE copy.hist (id bigserial PRIMARY KEY, acc int, delta numeric);",
+			   200, NULL);
+	snprintf(tlog, sizeof(tlog), "%s/tgt.log", w.dir);
+	argv[2] = w.tgt_config;
+	target = tp_spawn(argv, NULL, tlog);
+	ck_assert_int_gt(target, 0);
+	sql_ok(&w, "INSERT INTO public.acc SELECT g, 0 FROM generate_series(1, 100) g");
+	for (int i = 0; i < 50; i++)
+	{
+		char		sql[512];
+
+		snprintf(sql, sizeof(sql),
+				 "BEGIN; UPDATE public.acc SET balance = balance + %d WHERE id = %d;"
+				 " INSERT INTO public.hist (acc, delta) VALUES (%d, %d);"
+				 " UPDATE public.acc SET balance = balance - 1 WHERE id = %d;"
+				 " DELETE FROM public.hist WHERE id = %d; COMMIT",
+				 i, 1 + i % 100, 1 + i % 100, i, 1 + (i * 7) % 100, i / 2);
+		sql_ok(&w, sql);
+	}
+	sql_ok(&w, "INSERT INTO public.tp_marker VALUES (77)");
+	for (int i = 0; i < 300 && !done; i++)
+	{
+		done = has_marker(&w, 77);
+		if (!done)
+			usleep(50000);
+	}
+	{
+		char	   *log = tp_read_file(tlog);
+
+		ck_assert_msg(done, "nothing applied by the target teleport; log:\n%s", log);
+		free(log);
+	}
+	assert_same(&w, "acc");
+	assert_same(&w, "hist");
+	kill(target, SIGTERM);
+	status = tp_wait_exit(target, 20);
+	if (status < 0)
+		kill(target, SIGKILL);
+	ck_assert_int_eq(status, 0);
+	world_close(&w);
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+apply_suite(void)
+{
+	Suite	   *s = suite_create("apply");
+	TCase	   *tc = tcase_create("apply");
+
+	tcase_add_unchecked_fixture(tc, start_cluster, NULL);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_operations);
+	tcase_add_test(tc, test_missing_rows);
+	tcase_add_test(tc, test_key_shift);
+	tcase_add_test(tc, test_generated_identity_sequences);
+	tcase_add_test(tc, test_held_until_schema_fixed);
+	tcase_add_test(tc, test_stop_retry_skip);
+	tcase_add_test(tc, test_partial_atomic);
+	tcase_add_test(tc, test_origin_forwarded);
+	tcase_add_test(tc, test_foreign_keys);
+	tcase_add_test(tc, test_replica_role);
+	tcase_add_test(tc, test_daemon_end_to_end);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int			main(void);
+
+/* Run the suite. */
+int
+main(void)
+{
+	return tp_check_run(apply_suite());
+}
