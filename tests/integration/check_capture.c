@@ -447,7 +447,7 @@ drain(const source *src, const char *label)
 	snprintf(sql, sizeof(sql), "INSERT INTO public.marker VALUES ('%s')", label);
 	exec_sql(src, sql);
 	snprintf(needle, sizeof(needle), "\"label\":\"%s\"", label);
-	wait_for_spooled(src, needle, 30);
+	wait_for_spooled(src, needle, 60);
 }
 
 START_TEST(test_stdout_is_a_cdc_tool)
