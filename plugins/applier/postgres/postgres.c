@@ -100,6 +100,7 @@ postgres_prepare(tp_plugin_ctx *ctx, struct pg_conn *conn)
 				 " pg_catalog.set_config('extra_float_digits', '3', false),"
 				 " pg_catalog.set_config('timezone', 'UTC', false),"
 				 " pg_catalog.set_config('bytea_output', 'hex', false),"
+				 " pg_catalog.set_config('lc_monetary', 'C', false),"
 				 " pg_catalog.set_config('search_path', 'pg_catalog', false)",
 				 error, sizeof(error)) ||
 		!exec_ok(conn, "DEALLOCATE ALL", error, sizeof(error)))

@@ -72,7 +72,8 @@
 	"SET IntervalStyle = 'postgres'\n" \
 	"SET extra_float_digits = 1\n" \
 	"SET TimeZone = 'UTC'\n" \
-	"SET bytea_output = 'hex'\n"
+	"SET bytea_output = 'hex'\n" \
+	"SET lc_monetary = 'C'\n"
 
 /* Every name a capture trigger may have, as an SQL text[] literal. */
 #define CAPTURE_TRIGGER_NAMES \
