@@ -19,7 +19,7 @@ tp_transmitter_init(tp_transmitter *tx, const tp_target_config *target,
 	tx->target = target;
 	tx->ctx = ctx;
 	tx->cb = cb;
-	tp_backoff_init(&tx->backoff, 100, 60000);
+	tp_backoff_init(&tx->backoff, 100, 10000);
 	tx->retry_at_ms = 0;
 	tx->failing_seq = 0;
 	tx->sent = 0;
