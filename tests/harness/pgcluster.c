@@ -9,6 +9,7 @@
  */
 #include "tp_autoconf.h"
 
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -902,3 +903,51 @@ tp_cluster_create_role(tp_cluster *cluster, const char *name,
 	PQfinish(conn);
 	return ok;
 }
+
+/* See pgcluster.h. */
+void
+tp_cluster_copy_rows(tp_cluster *from_cl, const char *from_db,
+					 const char *select_sql, tp_cluster *to_cl,
+					 const char *to_db, const char *to_table)
+{
+	PGconn	   *src = tp_cluster_connect(from_cl, from_db);
+	PGconn	   *dst = tp_cluster_connect(to_cl, to_db);
+	PGresult   *res;
+	char		sql[1024];
+
+	ck_assert_ptr_nonnull(src);
+	ck_assert_ptr_nonnull(dst);
+	snprintf(sql, sizeof(sql), "COPY (%s) TO STDOUT", select_sql);
+	res = PQexec(src, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COPY_OUT, "%s: %s", sql, PQerrorMessage(src));
+	PQclear(res);
+	snprintf(sql, sizeof(sql), "COPY %s FROM STDIN", to_table);
+	res = PQexec(dst, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COPY_IN, "%s: %s", sql, PQerrorMessage(dst));
+	PQclear(res);
+	for (;;)
+	{
+		char	   *buf = NULL;
+		int			n = PQgetCopyData(src, &buf, 0);
+
+		if (n == -1)
+			break;
+		ck_assert_msg(n >= 0, "COPY out: %s", PQerrorMessage(src));
+		ck_assert_int_eq(PQputCopyData(dst, buf, n), 1);
+		PQfreemem(buf);
+	}
+	res = PQgetResult(src);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "COPY out: %s", PQerrorMessage(src));
+	PQclear(res);
+	ck_assert_int_eq(PQputCopyEnd(dst, NULL), 1);
+	res = PQgetResult(dst);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "COPY in: %s", PQerrorMessage(dst));
+	PQclear(res);
+	while ((res = PQgetResult(src)) != NULL)
+		PQclear(res);
+	while ((res = PQgetResult(dst)) != NULL)
+		PQclear(res);
+	PQfinish(src);
+	PQfinish(dst);
+}
+

@@ -128,4 +128,14 @@ PGconn	   *tp_cluster_connect(const tp_cluster *cluster, const char *dbname);
 bool		tp_cluster_exec(const tp_cluster *cluster, const char *dbname,
 							const char *sql);
 
+/*
+ * Copy the rows of query select_sql in from_cl's database from_db into
+ * table to_table of to_cl's database to_db, with COPY between the two
+ * connections (to compare tables of two databases in one of them). Fails
+ * the test on any error.
+ */
+void		tp_cluster_copy_rows(tp_cluster *from_cl, const char *from_db,
+								 const char *select_sql, tp_cluster *to_cl,
+								 const char *to_db, const char *to_table);
+
 #endif							/* TP_PGCLUSTER_H */

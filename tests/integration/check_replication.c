@@ -860,55 +860,6 @@ wait_marker(const scene *sc, const inst *src, const char *src_schema,
 }
 
 /*
- * Copy the rows of query select_sql on from's database into table
- * to_table of to's database, with COPY.
- */
-static void
-copy_rows(tp_cluster *from_cl, const char *from_db, const char *select_sql,
-		  tp_cluster *to_cl, const char *to_db, const char *to_table)
-{
-	PGconn	   *src = tp_cluster_connect(from_cl, from_db);
-	PGconn	   *dst = tp_cluster_connect(to_cl, to_db);
-	PGresult   *res;
-	char		sql[1024];
-
-	ck_assert_ptr_nonnull(src);
-	ck_assert_ptr_nonnull(dst);
-	snprintf(sql, sizeof(sql), "COPY (%s) TO STDOUT", select_sql);
-	res = PQexec(src, sql);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COPY_OUT, "%s: %s", sql, PQerrorMessage(src));
-	PQclear(res);
-	snprintf(sql, sizeof(sql), "COPY %s FROM STDIN", to_table);
-	res = PQexec(dst, sql);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COPY_IN, "%s: %s", sql, PQerrorMessage(dst));
-	PQclear(res);
-	for (;;)
-	{
-		char	   *buf = NULL;
-		int			n = PQgetCopyData(src, &buf, 0);
-
-		if (n == -1)
-			break;
-		ck_assert_msg(n >= 0, "COPY out: %s", PQerrorMessage(src));
-		ck_assert_int_eq(PQputCopyData(dst, buf, n), 1);
-		PQfreemem(buf);
-	}
-	res = PQgetResult(src);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "COPY out: %s", PQerrorMessage(src));
-	PQclear(res);
-	ck_assert_int_eq(PQputCopyEnd(dst, NULL), 1);
-	res = PQgetResult(dst);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "COPY in: %s", PQerrorMessage(dst));
-	PQclear(res);
-	while ((res = PQgetResult(src)) != NULL)
-		PQclear(res);
-	while ((res = PQgetResult(dst)) != NULL)
-		PQclear(res);
-	PQfinish(src);
-	PQfinish(dst);
-}
-
-/*
  * Create tables ddl (unqualified names) in schema of in's database
  * (created when missing).
  */
@@ -953,7 +904,7 @@ pgbench_setup(const inst *src, const inst *const *targets, const char *const *sc
 
 			snprintf(sel, sizeof(sel), "SELECT * FROM public.%s", tables[i]);
 			snprintf(to, sizeof(to), "%s.%s", schemas[t], tables[i]);
-			copy_rows(src->cl, src->db, sel, targets[t]->cl, targets[t]->db, to);
+			tp_cluster_copy_rows(src->cl, src->db, sel, targets[t]->cl, targets[t]->db, to);
 		}
 	}
 }
@@ -987,7 +938,7 @@ compare_table(const scene *sc, const inst *a, const char *a_schema,
 			  "CREATE SCHEMA IF NOT EXISTS tp_cmp; DROP TABLE IF EXISTS %s;"
 			  "CREATE TABLE %s (LIKE %s.%s)", copy_name, copy_name, a_schema, table);
 	snprintf(sel, sizeof(sel), "SELECT * FROM %s.%s", b_schema, table);
-	copy_rows(b->cl, b->db, sel, a->cl, a->db, copy_name);
+	tp_cluster_copy_rows(b->cl, b->db, sel, a->cl, a->db, copy_name);
 	diff = query_valuef(a->cl, a->db,
 						"SELECT count(*) || coalesce(E'\\n' || string_agg(side || ' ' || left(r, 300), E'\\n')"
 						" FILTER (WHERE n <= 6), '') FROM ("
@@ -1097,7 +1048,7 @@ full_scene(scene *sc, const char *prefix, tp_cluster *tgt_cl, inst **src_out,
 	create_tables(src, "public", TABLES_DDL EDGE_DDL
 				  "INSERT INTO shift SELECT g, g FROM generate_series(1, 50) g;");
 	create_tables(tgt, "rep", TABLES_DDL EDGE_DDL);
-	copy_rows(src->cl, src->db, "SELECT * FROM public.shift", tgt->cl, tgt->db, "rep.shift");
+	tp_cluster_copy_rows(src->cl, src->db, "SELECT * FROM public.shift", tgt->cl, tgt->db, "rep.shift");
 
 	inst_configure(sc, tgt, NULL, 500);
 	add_target(targets, sizeof(targets), tgt, "\"public.*\"", "rep");

@@ -303,52 +303,6 @@ inst_configure(inst *in, const char *dir, const char *name, const char *db,
 	ck_assert_int_ge(asprintf(&in->log, "%s/%s.log", dir, name), 0);
 }
 
-/* Copy the rows of query select_sql on from_db into table to_table of to_db. */
-static void
-copy_rows(const char *from_db, const char *select_sql, const char *to_db,
-		  const char *to_table)
-{
-	PGconn	   *src = tp_cluster_connect(cluster, from_db);
-	PGconn	   *dst = tp_cluster_connect(cluster, to_db);
-	PGresult   *res;
-	char		sql[1024];
-
-	ck_assert_ptr_nonnull(src);
-	ck_assert_ptr_nonnull(dst);
-	snprintf(sql, sizeof(sql), "COPY (%s) TO STDOUT", select_sql);
-	res = PQexec(src, sql);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COPY_OUT, "%s: %s", sql, PQerrorMessage(src));
-	PQclear(res);
-	snprintf(sql, sizeof(sql), "COPY %s FROM STDIN", to_table);
-	res = PQexec(dst, sql);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COPY_IN, "%s: %s", sql, PQerrorMessage(dst));
-	PQclear(res);
-	for (;;)
-	{
-		char	   *buf = NULL;
-		int			n = PQgetCopyData(src, &buf, 0);
-
-		if (n == -1)
-			break;
-		ck_assert_msg(n >= 0, "COPY out: %s", PQerrorMessage(src));
-		ck_assert_int_eq(PQputCopyData(dst, buf, n), 1);
-		PQfreemem(buf);
-	}
-	res = PQgetResult(src);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "COPY out: %s", PQerrorMessage(src));
-	PQclear(res);
-	ck_assert_int_eq(PQputCopyEnd(dst, NULL), 1);
-	res = PQgetResult(dst);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "COPY in: %s", PQerrorMessage(dst));
-	PQclear(res);
-	while ((res = PQgetResult(src)) != NULL)
-		PQclear(res);
-	while ((res = PQgetResult(dst)) != NULL)
-		PQclear(res);
-	PQfinish(src);
-	PQfinish(dst);
-}
-
 /*
  * Wait until the source's capture is installed (t and marker have their
  * triggers and the queue knows the target).
@@ -481,7 +435,7 @@ START_TEST(test_every_type)
 
 	/* the target's rows next to the source's */
 	exec_sqlf("vals_src", "CREATE SCHEMA tp_cmp; CREATE TABLE tp_cmp.t (LIKE public.t)");
-	copy_rows("vals_tgt", "SELECT * FROM copy.t", "vals_src", "tp_cmp.t");
+	tp_cluster_copy_rows(cluster, "vals_tgt", "SELECT * FROM copy.t", cluster, "vals_src", "tp_cmp.t");
 
 	n = query_valuef("vals_src", "SELECT count(*) FROM public.t");
 	ck_assert_str_eq(n, "7");
