@@ -106,13 +106,6 @@ typedef struct due_stream
  * Connection
  */
 
-/* Run sql without parameters or rows; false after pgsql.c logged. */
-static bool
-run(tp_pgsql *pg, const char *sql)
-{
-	return tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL);
-}
-
 /* Close the connection; the next pass reconnects. */
 static void
 disconnect(tp_apply_loop *loop)
@@ -146,7 +139,7 @@ ensure_connected(tp_apply_loop *loop)
 	if (tp_clock_ms() < loop->connect_at_ms)
 		return false;
 	if (!tp_pgsql_connect(&loop->pg, loop->conninfo, loop->purpose) ||
-		!tp_pgsql_pin_session(&loop->pg) || !run(&loop->pg, pin) ||
+		!tp_pgsql_pin_session(&loop->pg) || !tp_pgsql_exec(&loop->pg, pin) ||
 		(loop->inbox != NULL && !tp_inbox_ready(loop->inbox)))
 		goto fail;
 	r = loop->cb->prepare != NULL ? loop->cb->prepare(loop->ctx, loop->pg.conn) : TP_OK;
@@ -157,7 +150,7 @@ ensure_connected(tp_apply_loop *loop)
 			   loop->instance);
 		goto fail;
 	}
-	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE && !run(&loop->pg, "ROLLBACK"))
+	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE && !tp_pgsql_exec(&loop->pg, "ROLLBACK"))
 		goto fail;
 	tp_backoff_reset(&loop->connect_backoff);
 	loop->connect_at_ms = 0;
@@ -257,7 +250,7 @@ hold_unit(tp_apply_loop *loop, stream_state *st, uint64_t seq, bool stop,
 		return UNIT_LOST;
 	}
 	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE)
-		(void) run(&loop->pg, "ROLLBACK");
+		(void) tp_pgsql_exec(&loop->pg, "ROLLBACK");
 	snprintf(seq_text, sizeof(seq_text), "%" PRIu64, seq);
 	params[0] = st->source;
 	params[1] = st->target;
@@ -428,7 +421,7 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 	*n_batches = 0;
 	params[0] = st->source;
 	params[1] = st->target;
-	if (!run(pg, "BEGIN"))
+	if (!tp_pgsql_exec(pg, "BEGIN"))
 		goto sql_failed_early;
 	res = PQexecParams(pg->conn,
 					   "SELECT pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY "),"
@@ -442,7 +435,7 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 	{
 		PQclear(res);
-		(void) run(pg, "ROLLBACK");
+		(void) tp_pgsql_exec(pg, "ROLLBACK");
 		tp_debug(COMPONENT, "stream \"%s\" -> \"%s\" is being applied by another session",
 				 st->source, st->target);
 		return UNIT_BUSY;
@@ -466,7 +459,7 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 	if (PQntuples(res) != 1)
 	{
 		PQclear(res);
-		(void) run(pg, "ROLLBACK");
+		(void) tp_pgsql_exec(pg, "ROLLBACK");
 		return UNIT_IDLE;
 	}
 	last_applied = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
@@ -477,7 +470,7 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 	PQclear(res);
 	if (stopped || last_applied >= last_received || end_null || end > last_received)
 	{
-		if (!run(pg, "ROLLBACK"))
+		if (!tp_pgsql_exec(pg, "ROLLBACK"))
 			goto sql_failed_early;
 		if (stopped)
 			return UNIT_STOPPED;
@@ -533,7 +526,7 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 							  " held_attempts = 0 WHERE source = $1 AND target = $2"
 							  " AND last_applied = $3::bigint - 1 RETURNING true",
 							  4, params, &done) ||
-		!run(pg, "COMMIT"))
+		!tp_pgsql_exec(pg, "COMMIT"))
 	{
 		free(done);
 		server_message(pg, reason, sizeof(reason));
@@ -561,7 +554,7 @@ sql_failed_early:
 		return UNIT_LOST;
 	}
 	/* before the unit is known: back off without recording a held batch */
-	(void) run(pg, "ROLLBACK");
+	(void) tp_pgsql_exec(pg, "ROLLBACK");
 	st->retry_at_ms = tp_clock_ms() + tp_backoff_next(&st->backoff);
 	tp_warning(COMPONENT, "stream \"%s\" -> \"%s\": could not read the inbox: %s",
 			   st->source, st->target, reason);

@@ -38,6 +38,7 @@
 
 #include "backoff.h"
 #include "inbox.h"
+#include "clock.h"
 #include "log.h"
 #include "pgsql.h"
 #include "xalloc.h"
@@ -179,39 +180,6 @@ struct tp_inbox
  * Small helpers over pgsql.c
  */
 
-/* Run sql without parameters or rows; false after pgsql.c logged. */
-static bool
-run(tp_pgsql *pg, const char *sql)
-{
-	return tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL);
-}
-
-/* The value of sql as an int64; NULL is absent (*isnull). */
-static bool
-query_int64(tp_pgsql *pg, const char *sql, int n_params,
-			const char *const *params, int64_t *value, bool *isnull)
-{
-	char	   *text = NULL;
-
-	if (!tp_pgsql_query_value(pg, sql, n_params, params, &text))
-		return false;
-	*isnull = text == NULL;
-	*value = text ? strtoll(text, NULL, 10) : 0;
-	free(text);
-	return true;
-}
-
-/* Sleep ms milliseconds. */
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long) (ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
-}
-
 /*
  * After a failure: close pg when its connection broke (the next call
  * reconnects), else end any open transaction (closing when that fails).
@@ -226,7 +194,7 @@ settle(tp_pgsql *pg)
 		tp_pgsql_close(pg);
 		return;
 	}
-	if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE && !run(pg, "ROLLBACK"))
+	if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE && !tp_pgsql_exec(pg, "ROLLBACK"))
 		tp_pgsql_close(pg);
 }
 
@@ -490,27 +458,6 @@ conninfo_with_timeout(const char *conninfo)
 	return s;
 }
 
-/* Apply the schema steps above version from, in the open transaction. */
-static bool
-migrate(tp_pgsql *pg, int from)
-{
-	for (int v = from < 0 ? 0 : from; v < INBOX_SCHEMA_VERSION; v++)
-	{
-		const char *const *step = schema_steps[v];
-
-		for (int i = 0; step[i] != NULL; i++)
-		{
-			if (!run(pg, step[i]))
-			{
-				tp_error(COMPONENT, "could not install version %d of the inbox's schema",
-						 v + 1);
-				return false;
-			}
-		}
-	}
-	return true;
-}
-
 /*
  * One attempt at install, in a transaction. *busy is set when another
  * instance holds the install lock (nothing was done; try again).
@@ -525,9 +472,9 @@ install_once(tp_pgsql *pg, bool *busy)
 	bool		isnull = true;
 
 	*busy = false;
-	if (!run(pg, "BEGIN") ||
-		!run(pg, "SET LOCAL lock_timeout = '" INSTALL_LOCK_TIMEOUT "'") ||
-		!run(pg, "SET LOCAL client_min_messages = warning") ||
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
+		!tp_pgsql_exec(pg, "SET LOCAL lock_timeout = '" INSTALL_LOCK_TIMEOUT "'") ||
+		!tp_pgsql_exec(pg, "SET LOCAL client_min_messages = warning") ||
 		!tp_pgsql_query_value(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS
 							  ", " LOCK_INSTALL ")", 0, NULL, &locked))
 		goto fail;
@@ -555,7 +502,7 @@ install_once(tp_pgsql *pg, bool *busy)
 							  0, NULL, &regclass))
 		goto fail;
 	if (regclass != NULL &&
-		!query_int64(pg, "SELECT max(version) FROM teleport.schema_version"
+		!tp_pgsql_query_int64(pg, "SELECT max(version) FROM teleport.schema_version"
 					 " WHERE component = 'inbox'", 0, NULL, &version, &isnull))
 		goto fail;
 	if (isnull)
@@ -572,7 +519,8 @@ install_once(tp_pgsql *pg, bool *busy)
 		char		v[16];
 		const char *params[1] = {v};
 
-		if (!migrate(pg, (int) version))
+		if (!tp_pgsql_migrate(pg, schema_steps, (int) version,
+							  INBOX_SCHEMA_VERSION, "the inbox's schema"))
 			goto fail;
 		snprintf(v, sizeof(v), "%d", INBOX_SCHEMA_VERSION);
 		if (!tp_pgsql_query(pg,
@@ -582,12 +530,12 @@ install_once(tp_pgsql *pg, bool *busy)
 							" SET version = EXCLUDED.version,"
 							" installed_at = EXCLUDED.installed_at",
 							1, params, NULL, NULL) ||
-			!run(pg, "COMMIT"))
+			!tp_pgsql_exec(pg, "COMMIT"))
 			goto fail;
 		tp_info(COMPONENT, "installed version %d of the inbox's schema (was %" PRId64 ")",
 				INBOX_SCHEMA_VERSION, version);
 	}
-	else if (!run(pg, "COMMIT"))
+	else if (!tp_pgsql_exec(pg, "COMMIT"))
 		goto fail;
 	free(locked);
 	free(encoding);
@@ -617,7 +565,7 @@ install(tp_pgsql *pg)
 			return true;
 		if (!busy || pg->conn == NULL)
 			return false;
-		sleep_ms(tp_backoff_next(&backoff));
+		tp_sleep_ms(tp_backoff_next(&backoff));
 	}
 	tp_error(COMPONENT, "could not install the inbox's schema: another instance "
 			 "holds its install lock; trying again later");
@@ -653,7 +601,7 @@ slot_ready(tp_inbox *inbox, inbox_slot *slot)
 		if (!tp_pgsql_connect(&slot->pg, inbox->conninfo, inbox->purpose))
 			return false;
 		if (!tp_pgsql_pin_session(&slot->pg) ||
-			!run(&slot->pg, "SELECT pg_catalog.set_config('client_encoding', 'UTF8', false)"))
+			!tp_pgsql_exec(&slot->pg, "SELECT pg_catalog.set_config('client_encoding', 'UTF8', false)"))
 		{
 			tp_pgsql_close(&slot->pg);
 			return false;
@@ -805,14 +753,14 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 	uint64_t	expected;
 	char	   *same = NULL;
 
-	if (!run(pg, "BEGIN") ||
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
 		!tp_pgsql_query(pg,
 						"SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
 						" pg_catalog.set_config('lock_timeout', '" STORE_LOCK_TIMEOUT "', true),"
 						" pg_catalog.pg_advisory_xact_lock(" LOCK_STREAM_CLASS ","
 						" pg_catalog.hashtext($1::text || E'\\n' || $2::text))",
 						2, bp->values, NULL, NULL) ||
-		!query_int64(pg,
+		!tp_pgsql_query_int64(pg,
 					 "SELECT (SELECT last_received FROM teleport.inbox_stream"
 					 " WHERE source = $1 AND target = $2)",
 					 2, bp->values, &last, &isnull))
@@ -837,7 +785,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 							" SET last_received = EXCLUDED.last_received,"
 							" received_at = clock_timestamp()",
 							10, bp->values, NULL, NULL) ||
-			!run(pg, "COMMIT"))
+			!tp_pgsql_exec(pg, "COMMIT"))
 			goto fail;
 		tp_debug(COMPONENT, "stored batch %" PRIu64 " from \"%s\" to \"%s\" (%zu bytes)",
 				 batch->seq, batch->source, batch->target, batch->data_len);
@@ -846,7 +794,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 	}
 	if (batch->seq > expected)
 	{
-		if (!run(pg, "ROLLBACK"))
+		if (!tp_pgsql_exec(pg, "ROLLBACK"))
 			goto fail;
 		tp_debug(COMPONENT, "refused batch %" PRIu64 " from \"%s\" to \"%s\": "
 				 "expected batch %" PRIu64, batch->seq, batch->source,
@@ -866,7 +814,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 							  " FROM teleport.inbox i"
 							  " WHERE i.source = $1 AND i.target = $2 AND i.seq = $3::bigint)",
 							  10, bp->values, &same) ||
-		!run(pg, "ROLLBACK"))
+		!tp_pgsql_exec(pg, "ROLLBACK"))
 		goto fail;
 	if (same != NULL && strcmp(same, "t") != 0)
 	{

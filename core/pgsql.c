@@ -216,3 +216,44 @@ tp_pgsql_close(tp_pgsql *pg)
 	free(pg->purpose);
 	pg->purpose = NULL;
 }
+
+/* See pgsql.h. */
+bool
+tp_pgsql_exec(tp_pgsql *pg, const char *sql)
+{
+	return tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL);
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_query_int64(tp_pgsql *pg, const char *sql, int n_params,
+					 const char *const *params, int64_t *value, bool *isnull)
+{
+	char	   *text = NULL;
+
+	if (!tp_pgsql_query_value(pg, sql, n_params, params, &text))
+		return false;
+	*isnull = text == NULL;
+	*value = text ? strtoll(text, NULL, 10) : 0;
+	free(text);
+	return true;
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_migrate(tp_pgsql *pg, const char *const *const *steps, int from,
+				 int to, const char *what)
+{
+	for (int v = from < 0 ? 0 : from; v < to; v++)
+	{
+		for (int i = 0; steps[v][i] != NULL; i++)
+		{
+			if (!tp_pgsql_exec(pg, steps[v][i]))
+			{
+				tp_error("pgsql", "could not install version %d of %s", v + 1, what);
+				return false;
+			}
+		}
+	}
+	return true;
+}

@@ -11,6 +11,7 @@
 #define TP_PGSQL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 
 /* A connection and what it is for. */
@@ -58,6 +59,26 @@ bool		tp_pgsql_query_value(tp_pgsql *pg, const char *sql, int n_params,
  * Returns false after logging.
  */
 bool		tp_pgsql_pin_session(tp_pgsql *pg);
+
+/* Run sql without parameters or rows; false after logging. */
+bool		tp_pgsql_exec(tp_pgsql *pg, const char *sql);
+
+/*
+ * The value of sql (one row, one column) as an int64 in *value; *isnull
+ * when it is SQL NULL (then *value is 0). False after logging.
+ */
+bool		tp_pgsql_query_int64(tp_pgsql *pg, const char *sql, int n_params,
+								 const char *const *params, int64_t *value,
+								 bool *isnull);
+
+/*
+ * Run the steps of a versioned schema above version from up to version to,
+ * in the open transaction: steps[v] is a NULL-terminated list of statements
+ * that bring version v to v + 1. what names the schema in the error
+ * message ("the queue's schema"). False after logging.
+ */
+bool		tp_pgsql_migrate(tp_pgsql *pg, const char *const *const *steps,
+							 int from, int to, const char *what);
 
 /* The server's version number (150004), or 0 when not connected. */
 int			tp_pgsql_server_version(const tp_pgsql *pg);

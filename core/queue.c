@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "log.h"
 #include "queue.h"
 #include "xalloc.h"
@@ -213,34 +214,12 @@ _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) ==
  * Small helpers over pgsql.c
  */
 
-/* Run sql without parameters or rows; false after pgsql.c logged. */
-static bool
-run(tp_pgsql *pg, const char *sql)
-{
-	return tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL);
-}
-
 /* End a failed transaction, if one is open; errors are logged only. */
 static void
 rollback(tp_pgsql *pg)
 {
 	if (pg->conn != NULL && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
-		(void) run(pg, "ROLLBACK");
-}
-
-/* The value of sql (one row, one column) as an int64; NULL is absent. */
-static bool
-query_int64(tp_pgsql *pg, const char *sql, int n_params,
-			const char *const *params, int64_t *value, bool *isnull)
-{
-	char	   *text = NULL;
-
-	if (!tp_pgsql_query_value(pg, sql, n_params, params, &text))
-		return false;
-	*isnull = text == NULL;
-	*value = text ? strtoll(text, NULL, 10) : 0;
-	free(text);
-	return true;
+		(void) tp_pgsql_exec(pg, "ROLLBACK");
 }
 
 /* The value of sql as a bool ("t"); NULL counts as false. */
@@ -255,17 +234,6 @@ query_bool(tp_pgsql *pg, const char *sql, int n_params,
 	*value = text != NULL && strcmp(text, "t") == 0;
 	free(text);
 	return true;
-}
-
-/* Sleep ms milliseconds. */
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long) (ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
 }
 
 /* A growing string. */
@@ -328,27 +296,6 @@ array_literal(const char *const *items, size_t n)
  * Install
  */
 
-/* Apply the schema steps above version from, in the open transaction. */
-static bool
-migrate(tp_pgsql *pg, int from)
-{
-	for (int v = from < 0 ? 0 : from; v < TP_QUEUE_SCHEMA_VERSION; v++)
-	{
-		const char *const *step = schema_steps[v];
-
-		for (int i = 0; step[i] != NULL; i++)
-		{
-			if (!run(pg, step[i]))
-			{
-				tp_error(COMPONENT, "could not install version %d of the queue's schema",
-						 v + 1);
-				return false;
-			}
-		}
-	}
-	return true;
-}
-
 /* Row callback: warn about a registered target missing from the config. */
 static bool
 warn_unconfigured(void *arg, const PGresult *res, int row)
@@ -380,8 +327,8 @@ register_targets(tp_pgsql *pg, const tp_config *config)
 	if (!has_tick)
 	{
 		/* the ticker's lock keeps ticks in snapshot order */
-		if (!run(pg, "SELECT pg_advisory_xact_lock(" LOCK_CLASS ", " LOCK_TICK ")") ||
-			!run(pg, "INSERT INTO teleport.tick (snapshot, last_event_id)"
+		if (!tp_pgsql_exec(pg, "SELECT pg_advisory_xact_lock(" LOCK_CLASS ", " LOCK_TICK ")") ||
+			!tp_pgsql_exec(pg, "INSERT INTO teleport.tick (snapshot, last_event_id)"
 				 " SELECT txid_current_snapshot(), 0"
 				 " WHERE NOT EXISTS (SELECT 1 FROM teleport.tick)"))
 			return false;
@@ -423,9 +370,9 @@ install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 	bool		isnull = true;
 
 	*busy = false;
-	if (!run(pg, "BEGIN") ||
-		!run(pg, "SET LOCAL lock_timeout = '" INSTALL_LOCK_TIMEOUT "'") ||
-		!run(pg, "SET LOCAL client_min_messages = warning") ||
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
+		!tp_pgsql_exec(pg, "SET LOCAL lock_timeout = '" INSTALL_LOCK_TIMEOUT "'") ||
+		!tp_pgsql_exec(pg, "SET LOCAL client_min_messages = warning") ||
 		!query_bool(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS ", "
 					LOCK_INSTALL ")", 0, NULL, &locked))
 		goto fail;
@@ -439,7 +386,7 @@ install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 							  0, NULL, &regclass))
 		goto fail;
 	if (regclass != NULL &&
-		!query_int64(pg, "SELECT max(version) FROM teleport.schema_version"
+		!tp_pgsql_query_int64(pg, "SELECT max(version) FROM teleport.schema_version"
 					 " WHERE component = 'queue'", 0, NULL, &version, &isnull))
 		goto fail;
 	free(regclass);
@@ -458,7 +405,8 @@ install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 		char		v[16];
 		const char *params[1] = {v};
 
-		if (!migrate(pg, (int) version))
+		if (!tp_pgsql_migrate(pg, schema_steps, (int) version,
+							  TP_QUEUE_SCHEMA_VERSION, "the queue's schema"))
 			goto fail;
 		snprintf(v, sizeof(v), "%d", TP_QUEUE_SCHEMA_VERSION);
 		if (!tp_pgsql_query(pg,
@@ -472,7 +420,7 @@ install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 		tp_info(COMPONENT, "installed version %d of the queue's schema (was %" PRId64 ")",
 				TP_QUEUE_SCHEMA_VERSION, version);
 	}
-	if (!register_targets(pg, config) || !run(pg, "COMMIT"))
+	if (!register_targets(pg, config) || !tp_pgsql_exec(pg, "COMMIT"))
 		goto fail;
 	return true;
 
@@ -497,7 +445,7 @@ tp_queue_install(tp_pgsql *pg, const tp_config *config)
 			return true;
 		if (!busy)
 			return false;
-		sleep_ms(tp_backoff_next(&backoff));
+		tp_sleep_ms(tp_backoff_next(&backoff));
 	}
 	tp_error(COMPONENT, "could not install the queue's schema: another instance "
 			 "holds its install lock; trying again later");
@@ -521,7 +469,7 @@ tp_queue_tick(tp_pgsql *pg, int min_gap_ms, int idle_ms, bool *ticked)
 	*ticked = false;
 	snprintf(gap, sizeof(gap), "%d", min_gap_ms);
 	snprintf(idle, sizeof(idle), "%d", idle_ms);
-	if (!run(pg, "BEGIN") ||
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
 		!query_bool(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS ", "
 					LOCK_TICK ")", 0, NULL, &locked))
 		goto fail;
@@ -570,7 +518,7 @@ tp_queue_tick(tp_pgsql *pg, int min_gap_ms, int idle_ms, bool *ticked)
 							1, ins, NULL, NULL))
 			goto fail;
 	}
-	if (!run(pg, "COMMIT"))
+	if (!tp_pgsql_exec(pg, "COMMIT"))
 		goto fail;
 	if (reason != NULL)
 	{
@@ -918,7 +866,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 		free(state);
 	}
 
-	if (!run(pg, "BEGIN"))
+	if (!tp_pgsql_exec(pg, "BEGIN"))
 		goto done;
 	if (!tp_pgsql_query(pg,
 						"SELECT t.cursor_tick, l.id, c.snapshot, l.snapshot,"
@@ -940,7 +888,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 	if (cr.needs_resync)
 	{
 		/* its changes are no longer kept: a new initial load is needed */
-		ok = run(pg, "COMMIT");
+		ok = tp_pgsql_exec(pg, "COMMIT");
 		goto done;
 	}
 	if (cr.s1 == NULL)
@@ -953,7 +901,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 	if (strcmp(cr.cursor, cr.latest) == 0)
 	{
 		/* no new tick: nothing to write (no dead row in teleport.target) */
-		ok = run(pg, "COMMIT");
+		ok = tp_pgsql_exec(pg, "COMMIT");
 		goto done;
 	}
 	{
@@ -990,7 +938,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 		}
 		close_chunk(&cs);
 		if (!store_chunks(pg, &cs, target->name, &cr, &fp, &seq) ||
-			!run(pg, "CLOSE tp_cut"))
+			!tp_pgsql_exec(pg, "CLOSE tp_cut"))
 			goto done;
 	}
 	{
@@ -1002,7 +950,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 							"UPDATE teleport.target SET cursor_tick = $2::bigint,"
 							" next_seq = $3::bigint WHERE name = $1",
 							3, params, NULL, NULL) ||
-			!run(pg, "COMMIT"))
+			!tp_pgsql_exec(pg, "COMMIT"))
 			goto done;
 	}
 	*made = (int) (seq - cr.next_seq);
@@ -1404,7 +1352,7 @@ reconcile_tables(tp_pgsql *pg, int *cur)
 	char		s_cur[8];
 	const char *params[1] = {s_cur};
 
-	if (!query_int64(pg, "SELECT last_value FROM teleport.current_event_table",
+	if (!tp_pgsql_query_int64(pg, "SELECT last_value FROM teleport.current_event_table",
 					 0, NULL, &value, &isnull))
 		return false;
 	*cur = (int) value;
@@ -1419,7 +1367,7 @@ reconcile_tables(tp_pgsql *pg, int *cur)
 					   " switch_xmax = NULL, switched_at = clock_timestamp()"
 					   " WHERE state <> 'current' AND nr = $1::integer",
 					   1, params, NULL, NULL) &&
-		run(pg, "UPDATE teleport.event_table"
+		tp_pgsql_exec(pg, "UPDATE teleport.event_table"
 			" SET switch_xmax = txid_snapshot_xmax(txid_current_snapshot())"
 			" WHERE state = 'retired' AND switch_xmax IS NULL");
 }
@@ -1436,8 +1384,8 @@ truncate_table(tp_pgsql *pg, int nr)
 	bool		done;
 
 	snprintf(s_nr, sizeof(s_nr), "%d", nr);
-	if (!run(pg, "BEGIN") ||
-		!run(pg, "SET LOCAL lock_timeout = '" TRUNCATE_LOCK_TIMEOUT "'") ||
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
+		!tp_pgsql_exec(pg, "SET LOCAL lock_timeout = '" TRUNCATE_LOCK_TIMEOUT "'") ||
 		!query_bool(pg, "SELECT teleport.truncate_event_table($1::integer)",
 					1, params, &done))
 		goto fail;
@@ -1447,7 +1395,7 @@ truncate_table(tp_pgsql *pg, int nr)
 						" switch_xmax = NULL WHERE nr = $1::integer",
 						1, params, NULL, NULL))
 		goto fail;
-	if (!run(pg, "COMMIT"))
+	if (!tp_pgsql_exec(pg, "COMMIT"))
 		goto fail;
 	if (done)
 		tp_debug(COMPONENT, "emptied teleport.event_%d", nr);
@@ -1489,7 +1437,7 @@ maybe_switch(tp_pgsql *pg, int cur, int64_t rotate_ms)
 		return false;
 	if (!due)
 		return true;
-	if (!run(pg, "BEGIN") ||
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
 		!tp_pgsql_query(pg,
 						"UPDATE teleport.event_table SET state = 'retired',"
 						" switch_xmax = NULL, switched_at = clock_timestamp()"
@@ -1502,7 +1450,7 @@ maybe_switch(tp_pgsql *pg, int cur, int64_t rotate_ms)
 						1, params + 1, NULL, NULL) ||
 		!tp_pgsql_query(pg, "SELECT setval('teleport.current_event_table', $1::bigint)",
 						1, params + 1, NULL, NULL) ||
-		!run(pg, "COMMIT"))
+		!tp_pgsql_exec(pg, "COMMIT"))
 	{
 		rollback(pg);
 		return false;
@@ -1526,7 +1474,7 @@ vacuum_locked(tp_pgsql *pg, int64_t retention_s, int64_t rotate_ms)
 	int			cur;
 
 	if (!mark_lagging(pg, retention_s) ||
-		!run(pg, "DELETE FROM teleport.batch WHERE acked_at IS NOT NULL"))
+		!tp_pgsql_exec(pg, "DELETE FROM teleport.batch WHERE acked_at IS NOT NULL"))
 		return false;
 
 	/*
@@ -1534,7 +1482,7 @@ vacuum_locked(tp_pgsql *pg, int64_t retention_s, int64_t rotate_ms)
 	 * unacknowledged batch (to rebuild it), else its cursor; the latest
 	 * tick counts too, for targets registered from now on.
 	 */
-	if (!query_int64(pg,
+	if (!tp_pgsql_query_int64(pg,
 					 "SELECT min(n) FROM ("
 					 " SELECT coalesce((SELECT min(b.tick_from) FROM teleport.batch b"
 					 "  WHERE b.target = g.name AND b.acked_at IS NULL), g.cursor_tick) AS n"
@@ -1587,7 +1535,7 @@ tp_queue_vacuum_with(tp_pgsql *pg, int64_t retention_s, int64_t rotate_ms)
 		return true;			/* another instance is at it */
 	ok = vacuum_locked(pg, retention_s, rotate_ms);
 	rollback(pg);
-	if (!run(pg, "SELECT pg_advisory_unlock(" LOCK_CLASS ", " LOCK_VACUUM ")"))
+	if (!tp_pgsql_exec(pg, "SELECT pg_advisory_unlock(" LOCK_CLASS ", " LOCK_VACUUM ")"))
 		ok = false;
 	return ok;
 }
