@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -362,4 +365,25 @@ bool
 tp_contains(const char *haystack, const char *needle)
 {
 	return haystack != NULL && strstr(haystack, needle) != NULL;
+}
+
+/* See runcmd.h. */
+int
+tp_free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t	len = sizeof(sa);
+	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int			port = -1;
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
+		getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
 }

@@ -69,6 +69,12 @@ char	   *tp_write_file(const char *dir, const char *name, const char *text);
 /* Remove path and everything below it. */
 void		tp_remove_tree(const char *path);
 
+/*
+ * A TCP port on 127.0.0.1 that nothing listens on now (the kernel's
+ * choice for port 0), or -1.
+ */
+int			tp_free_port(void);
+
 /* Whether haystack contains needle (NULL haystack: false). */
 bool		tp_contains(const char *haystack, const char *needle);
 

@@ -66,22 +66,14 @@ start_cluster(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* A TCP port on 127.0.0.1 that nothing listens on (now). */
+/* A free port on the loopback, or the test fails. */
 static int
 free_port(void)
 {
-	struct sockaddr_in sa;
-	socklen_t	len = sizeof(sa);
-	int			fd = socket(AF_INET, SOCK_STREAM, 0);
+	int			port = tp_free_port();
 
-	ck_assert_int_ge(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
+	ck_assert_int_gt(port, 0);
+	return port;
 }
 
 /* What a test's instance looks like; "@PORT@" in the texts is the server's port. */
