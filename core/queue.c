@@ -365,9 +365,6 @@ static bool
 install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 {
 	bool		locked;
-	char	   *regclass = NULL;
-	int64_t		version = 0;
-	bool		isnull = true;
 
 	*busy = false;
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
@@ -382,50 +379,14 @@ install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 		rollback(pg);
 		return false;
 	}
-	if (!tp_pgsql_query_value(pg, "SELECT to_regclass('teleport.schema_version')::text",
-							  0, NULL, &regclass))
+	if (!tp_pgsql_upgrade(pg, "queue", schema_steps, TP_QUEUE_SCHEMA_VERSION,
+						  "the queue's schema"))
 		goto fail;
-	if (regclass != NULL &&
-		!tp_pgsql_query_int64(pg, "SELECT max(version) FROM teleport.schema_version"
-					 " WHERE component = 'queue'", 0, NULL, &version, &isnull))
-		goto fail;
-	free(regclass);
-	regclass = NULL;
-	if (isnull)
-		version = 0;
-	if (version > TP_QUEUE_SCHEMA_VERSION)
-	{
-		tp_error(COMPONENT, "the queue's schema is at version %" PRId64
-				 ", newer than this teleport's version %d: upgrade teleport",
-				 version, TP_QUEUE_SCHEMA_VERSION);
-		goto fail;
-	}
-	if (version < TP_QUEUE_SCHEMA_VERSION)
-	{
-		char		v[16];
-		const char *params[1] = {v};
-
-		if (!tp_pgsql_migrate(pg, schema_steps, (int) version,
-							  TP_QUEUE_SCHEMA_VERSION, "the queue's schema"))
-			goto fail;
-		snprintf(v, sizeof(v), "%d", TP_QUEUE_SCHEMA_VERSION);
-		if (!tp_pgsql_query(pg,
-							"INSERT INTO teleport.schema_version (component, version)"
-							" VALUES ('queue', $1::integer)"
-							" ON CONFLICT (component) DO UPDATE"
-							" SET version = EXCLUDED.version,"
-							" installed_at = EXCLUDED.installed_at",
-							1, params, NULL, NULL))
-			goto fail;
-		tp_info(COMPONENT, "installed version %d of the queue's schema (was %" PRId64 ")",
-				TP_QUEUE_SCHEMA_VERSION, version);
-	}
 	if (!register_targets(pg, config) || !tp_pgsql_exec(pg, "COMMIT"))
 		goto fail;
 	return true;
 
 fail:
-	free(regclass);
 	rollback(pg);
 	return false;
 }

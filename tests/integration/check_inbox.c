@@ -804,6 +804,15 @@ START_TEST(test_upgrade_from_v1)
 				  tp_contains(text, "\"attempts\":3") &&
 				  tp_contains(text, "\"since_ms_ago\":"), "%s", text);
 	free(text);
+
+	/* an inbox of a newer teleport is refused, and left as it is */
+	exec_ok(&fx.pg, "UPDATE teleport.schema_version SET version = 99"
+			" WHERE component = 'inbox'");
+	tp_inbox_free(fx.inbox);
+	fx.inbox = tp_inbox_new(fx.conninfo, "receiver");
+	ck_assert(!tp_inbox_ready(fx.inbox));
+	assert_value(&fx.pg, "SELECT version FROM teleport.schema_version"
+				 " WHERE component = 'inbox'", "99");
 	teardown(&fx);
 }
 END_TEST
