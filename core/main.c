@@ -14,6 +14,7 @@
 #include "cmd_batch.h"
 #include "cmd_check_config.h"
 #include "cmd_list_plugins.h"
+#include "cmd_uninstall.h"
 #include "config.h"
 #include "daemon.h"
 #include "exit_codes.h"
@@ -55,6 +56,8 @@ run_with_config(const tp_cli *cli)
 		status = tp_cmd_retry_batch(config, cli->batch_arg, stdout);
 	else if (cli->command == TP_CMD_SKIP_BATCH)
 		status = tp_cmd_skip_batch(config, cli->batch_arg, stdout);
+	else if (cli->command == TP_CMD_UNINSTALL)
+		status = tp_cmd_uninstall(config, dirs);
 	else
 		status = tp_daemon_run(config, cli, dirs);
 	tp_config_free(config);

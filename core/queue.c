@@ -39,6 +39,8 @@
 #define LOCK_INSTALL "1"
 #define LOCK_TICK "2"
 #define LOCK_VACUUM "3"
+/* held shared by every running source, exclusively by --uninstall */
+#define LOCK_RUNNING "4"
 
 /* lock_timeout of schema changes, and of TRUNCATE in vacuum */
 #define INSTALL_LOCK_TIMEOUT "5s"
@@ -403,13 +405,98 @@ tp_queue_install(tp_pgsql *pg, const tp_config *config)
 		bool		busy;
 
 		if (install_once(pg, config, &busy))
-			return true;
+			return tp_pgsql_exec(pg, "SELECT pg_catalog.pg_advisory_lock_shared("
+								 LOCK_CLASS ", " LOCK_RUNNING ")");
 		if (!busy)
 			return false;
 		tp_sleep_ms(tp_backoff_next(&backoff));
 	}
 	tp_error(COMPONENT, "could not install the queue's schema: another instance "
 			 "holds its install lock; trying again later");
+	return false;
+}
+
+/* See queue.h. */
+bool
+tp_queue_lock_out(tp_pgsql *pg, bool *running)
+{
+	return query_bool(pg, "SELECT NOT pg_catalog.pg_try_advisory_lock("
+					  LOCK_CLASS ", " LOCK_RUNNING ")", 0, NULL, running);
+}
+
+/*
+ * The statements that drop the queue's objects, run in one transaction.
+ * The functions go by name whatever their arguments (an older version's
+ * overloads too).
+ */
+static const char *const queue_uninstall_sql[] = {
+	"DROP TABLE IF EXISTS teleport.event_0, teleport.event_1, teleport.event_2,"
+	" teleport.event_table, teleport.tick, teleport.target, teleport.batch",
+	"DROP SEQUENCE IF EXISTS teleport.event_id_seq, teleport.current_event_table",
+	"DO $do$\n"
+	"DECLARE\n"
+	"	f regprocedure;\n"
+	"BEGIN\n"
+	"	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p\n"
+	"			 WHERE p.pronamespace = 'teleport'::regnamespace\n"
+	"			 AND p.proname IN ('insert_event', 'truncate_event_table')\n"
+	"	LOOP\n"
+	"		EXECUTE pg_catalog.format('DROP FUNCTION %s', f);\n"
+	"	END LOOP;\n"
+	"END\n"
+	"$do$",
+	"DELETE FROM teleport.schema_version WHERE component = 'queue'",
+	/* the schema goes too when nothing else of teleport's is left in it */
+	"DO $do$\n"
+	"BEGIN\n"
+	"	IF NOT EXISTS (SELECT FROM teleport.schema_version) THEN\n"
+	"		DROP TABLE teleport.schema_version;\n"
+	"		DROP SCHEMA teleport;\n"
+	"	END IF;\n"
+	"EXCEPTION WHEN dependent_objects_still_exist THEN\n"
+	"	NULL;\n"
+	"END\n"
+	"$do$",
+	NULL
+};
+
+/* See queue.h. */
+bool
+tp_queue_uninstall(tp_pgsql *pg)
+{
+	char	   *regclass = NULL;
+	int64_t		unacked = 0;
+	bool		isnull;
+
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
+		!tp_pgsql_exec(pg, "SET LOCAL client_min_messages = warning") ||
+		!tp_pgsql_query_value(pg, "SELECT pg_catalog.to_regclass('teleport.batch')"
+							  "::pg_catalog.text", 0, NULL, &regclass))
+		goto fail;
+	if (regclass == NULL)
+	{
+		tp_info(COMPONENT, "the queue is not installed");
+		return tp_pgsql_exec(pg, "COMMIT");
+	}
+	free(regclass);
+	if (!tp_pgsql_query_int64(pg, "SELECT pg_catalog.count(*) FROM teleport.batch"
+							  " WHERE acked_at IS NULL", 0, NULL, &unacked, &isnull))
+		goto fail;
+	if (unacked > 0)
+		tp_warning(COMPONENT, "%" PRId64 " batch(es) not yet acknowledged by their "
+				   "targets are dropped with the queue", unacked);
+	for (int i = 0; queue_uninstall_sql[i] != NULL; i++)
+	{
+		if (!tp_pgsql_exec(pg, queue_uninstall_sql[i]))
+			goto fail;
+	}
+	if (!tp_pgsql_exec(pg, "COMMIT"))
+		goto fail;
+	tp_info(COMPONENT, "the queue is uninstalled");
+	return true;
+
+fail:
+	rollback(pg);
 	return false;
 }
 

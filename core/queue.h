@@ -44,9 +44,26 @@
  * instances starting at once are serialised by an advisory lock), and
  * register each target of config (its cursor starts at the current tick, so
  * only changes from now on are sent; the initial load covers the rest).
- * Takes its locks with lock_timeout and retries.
+ * Takes its locks with lock_timeout and retries. Once installed, pg's
+ * session holds a share of the lock that --uninstall takes.
  */
 bool		tp_queue_install(tp_pgsql *pg, const tp_config *config);
+
+/*
+ * Keep sources from starting on pg's database for the life of pg's
+ * session, unless one runs already: *running tells. A source holds its
+ * share of the same advisory lock from tp_queue_install on.
+ */
+bool		tp_queue_lock_out(tp_pgsql *pg, bool *running);
+
+/*
+ * Drop the queue's objects (events, ticks, targets, batches: what was not
+ * yet delivered is lost, and a warning says how many batches), and schema
+ * teleport with them when nothing else of teleport's is left in it. Run
+ * after the source plugins' uninstall, under tp_queue_lock_out. False
+ * after logging; nothing is dropped then.
+ */
+bool		tp_queue_uninstall(tp_pgsql *pg);
 
 /*
  * Record a tick when one is due: there is none yet, or events were added
