@@ -36,6 +36,7 @@
 #include "loader.h"
 #include "log.h"
 #include "pgcluster.h"
+#include "pgquery.h"
 #include "plan.h"
 #include "runcmd.h"
 
@@ -77,37 +78,23 @@ typedef struct world
 static void
 sql_ok(world *w, const char *sql)
 {
-	PGresult   *res = PQexec(w->conn, sql);
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
-				  PQresultStatus(res) == PGRES_TUPLES_OK,
-				  "SQL failed: %s: %s", sql, PQerrorMessage(w->conn));
-	PQclear(res);
+	tp_sql_ok(w->conn, sql);
 }
 
 /* One value of a query, as a new string ("" for NULL). */
 static char *
 sql_value(world *w, const char *sql)
 {
-	PGresult   *res = PQexec(w->conn, sql);
-	char	   *value;
+	char	   *value = tp_sql_value(w->conn, sql);
 
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
-				  "%s: %s", sql, PQerrorMessage(w->conn));
-	value = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return value;
+	return value != NULL ? value : strdup("");
 }
 
 /* Assert that query's one value is expected. */
 static void
 assert_value(world *w, const char *sql, const char *expected)
 {
-	char	   *v = sql_value(w, sql);
-
-	ck_assert_msg(strcmp(v, expected) == 0, "%s: got \"%s\", expected \"%s\"",
-				  sql, v, expected);
-	free(v);
+	tp_sql_assert(w->conn, sql, expected);
 }
 
 /* Wait until every table of schema public has its capture trigger. */
@@ -454,11 +441,25 @@ assert_same(world *w, const char *table)
 		const char *p = strchr(v, '/');
 		size_t		n = p ? (size_t) (p - v) : 0;
 		char		expected[128];
+		char	   *rows = NULL;
 
 		snprintf(expected, sizeof(expected), "%.*s/%.*s/0/0", (int) n, v, (int) n, v);
+		if (strcmp(v, expected) != 0)
+		{
+			/* the rows that differ, to tell what went wrong */
+			snprintf(sql, sizeof(sql),
+					 "SELECT string_agg(s || x, ' ') FROM ("
+					 "(SELECT 'source:' AS s, x::text FROM public.%s x EXCEPT ALL"
+					 " SELECT 'source:', x::text FROM copy.%s x) UNION ALL"
+					 " (SELECT 'copy:', x::text FROM copy.%s x EXCEPT ALL"
+					 " SELECT 'copy:', x::text FROM public.%s x)) z",
+					 table, table, table, table);
+			rows = sql_value(w, sql);
+		}
 		ck_assert_msg(strcmp(v, expected) == 0,
-					  "table %s differs (source rows/copy rows/only in source/only in copy): %s",
-					  table, v);
+					  "table %s differs (source rows/copy rows/only in source/only in copy): %s: %s",
+					  table, v, rows);
+		free(rows);
 	}
 	free(v);
 }

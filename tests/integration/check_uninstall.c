@@ -21,6 +21,7 @@
 #include "checkmain.h"
 #include "exit_codes.h"
 #include "pgcluster.h"
+#include "pgquery.h"
 #include "runcmd.h"
 
 static tp_cluster *cluster;
@@ -42,31 +43,6 @@ typedef struct source
 	pid_t		pid;
 } source;
 
-/* One value of sql on s's database, as a new string ("" for NULL). */
-static char *
-value_of(source *s, const char *sql)
-{
-	PGresult   *res = PQexec(s->conn, sql);
-	char	   *v;
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
-				  "%s: %s", sql, PQerrorMessage(s->conn));
-	v = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
-}
-
-/* Assert that sql's one value is expected. */
-static void
-assert_value(source *s, const char *sql, const char *expected)
-{
-	char	   *v = value_of(s, sql);
-
-	ck_assert_msg(strcmp(v, expected) == 0, "%s: got \"%s\", expected \"%s\"",
-				  sql, v, expected);
-	free(v);
-}
-
 /*
  * Make database db with two tables and rows, and write the config of a
  * source capturing public.* for one target (file transport); receiving
@@ -77,7 +53,6 @@ source_init(source *s, const char *db, bool receiving)
 {
 	char		text[4096];
 	char	   *conninfo;
-	PGresult   *res;
 
 	memset(s, 0, sizeof(*s));
 	conninfo = tp_cluster_create_db(cluster, db);
@@ -85,13 +60,11 @@ source_init(source *s, const char *db, bool receiving)
 	s->conn = PQconnectdb(conninfo);
 	free(conninfo);
 	ck_assert_int_eq(PQstatus(s->conn), CONNECTION_OK);
-	res = PQexec(s->conn,
-				 "CREATE TABLE public.a (id int PRIMARY KEY, v text);"
-				 "CREATE TABLE public.b (id bigserial PRIMARY KEY, n numeric);"
-				 "INSERT INTO public.a SELECT g, 'row ' || g FROM generate_series(1, 20) g;"
-				 "INSERT INTO public.b (n) SELECT g / 7.0 FROM generate_series(1, 5) g");
-	ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
-	PQclear(res);
+	tp_sql_ok(s->conn,
+			  "CREATE TABLE public.a (id int PRIMARY KEY, v text);"
+			  "CREATE TABLE public.b (id bigserial PRIMARY KEY, n numeric);"
+			  "INSERT INTO public.a SELECT g, 'row ' || g FROM generate_series(1, 20) g;"
+			  "INSERT INTO public.b (n) SELECT g / 7.0 FROM generate_series(1, 5) g");
 	s->dir = tp_cluster_make_dir(cluster, "uninstall");
 	ck_assert_ptr_nonnull(s->dir);
 	snprintf(text, sizeof(text),
@@ -135,7 +108,7 @@ source_start(source *s)
 	ck_assert_int_gt(s->pid, 0);
 	for (int i = 0; i < 300; i++)
 	{
-		char	   *n = value_of(s, "SELECT count(DISTINCT tgrelid) FROM pg_trigger"
+		char	   *n = tp_sql_value(s->conn, "SELECT count(DISTINCT tgrelid) FROM pg_trigger"
 								 " WHERE tgname LIKE 'teleport_capture%'");
 		bool		done = strcmp(n, "2") == 0;
 
@@ -205,9 +178,9 @@ START_TEST(test_uninstall_source)
 	ck_assert_msg(res.status == TP_EXIT_FAILURE && tp_contains(res.err, "is running"),
 				  "status %d, stderr:\n%s", res.status, res.err);
 	tp_cmd_result_free(&res);
-	assert_value(&s, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
+	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
 				 "4");
-	assert_value(&s, "SELECT to_regclass('teleport.batch') IS NOT NULL", "t");
+	tp_sql_assert(s.conn, "SELECT to_regclass('teleport.batch') IS NOT NULL", "t");
 
 	source_stop(&s);
 	uninstall(&s, &res);
@@ -215,18 +188,18 @@ START_TEST(test_uninstall_source)
 	ck_assert_msg(tp_contains(res.err, "the trigger source is uninstalled") &&
 				  tp_contains(res.err, "the queue is uninstalled"), "stderr:\n%s", res.err);
 	tp_cmd_result_free(&res);
-	assert_value(&s, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
+	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
 				 "0");
-	assert_value(&s, "SELECT count(*) FROM pg_namespace WHERE nspname = 'teleport'", "0");
-	assert_value(&s, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'capture%'"
+	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'teleport'", "0");
+	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'capture%'"
 				 " OR proname = 'insert_event'", "0");
-	assert_value(&s, "SELECT count(*) || '/' || sum(length(v)) FROM public.a", "20/111");
-	assert_value(&s, "SELECT string_agg(n::text, ',' ORDER BY id) FROM public.b",
+	tp_sql_assert(s.conn, "SELECT count(*) || '/' || sum(length(v)) FROM public.a", "20/111");
+	tp_sql_assert(s.conn, "SELECT string_agg(n::text, ',' ORDER BY id) FROM public.b",
 				 "0.14285714285714285714,0.28571428571428571429,"
 				 "0.42857142857142857143,0.57142857142857142857,"
 				 "0.71428571428571428571");
 	/* the tables take writes without teleport */
-	assert_value(&s, "WITH i AS (INSERT INTO public.a VALUES (21, 'x') RETURNING id)"
+	tp_sql_assert(s.conn, "WITH i AS (INSERT INTO public.a VALUES (21, 'x') RETURNING id)"
 				 " SELECT id FROM i", "21");
 
 	/* nothing left to do */
@@ -237,7 +210,7 @@ START_TEST(test_uninstall_source)
 
 	/* and a source started again installs from scratch */
 	source_start(&s);
-	assert_value(&s, "SELECT count(*) FROM teleport.schema_version"
+	tp_sql_assert(s.conn, "SELECT count(*) FROM teleport.schema_version"
 				 " WHERE component IN ('queue', 'trigger')", "2");
 	source_stop(&s);
 	source_free(&s);
@@ -254,7 +227,7 @@ START_TEST(test_uninstall_keeps_inbox)
 	source_start(&s);
 	for (int i = 0; i < 100; i++)
 	{
-		char	   *v = value_of(&s, "SELECT to_regclass('teleport.inbox') IS NOT NULL");
+		char	   *v = tp_sql_value(s.conn, "SELECT to_regclass('teleport.inbox') IS NOT NULL");
 		bool		done = strcmp(v, "t") == 0;
 
 		free(v);
@@ -266,11 +239,11 @@ START_TEST(test_uninstall_keeps_inbox)
 	uninstall(&s, &res);
 	ck_assert_msg(res.status == TP_EXIT_OK, "status %d, stderr:\n%s", res.status, res.err);
 	tp_cmd_result_free(&res);
-	assert_value(&s, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
+	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
 				 "0");
-	assert_value(&s, "SELECT (to_regclass('teleport.batch') IS NULL)::text || '/' ||"
+	tp_sql_assert(s.conn, "SELECT (to_regclass('teleport.batch') IS NULL)::text || '/' ||"
 				 " (to_regclass('teleport.inbox') IS NOT NULL)::text", "true/true");
-	assert_value(&s, "SELECT string_agg(component, ',') FROM teleport.schema_version",
+	tp_sql_assert(s.conn, "SELECT string_agg(component, ',') FROM teleport.schema_version",
 				 "inbox");
 	source_free(&s);
 }
