@@ -579,10 +579,10 @@ static const char *const line_members[N_LINE_MEMBERS] = {
 };
 enum
 {
-	S_NAME, S_SCHEMA, S_TABLE, S_TXID, S_SEQ, S_BATCH, N_SOURCE_MEMBERS
+	S_NAME, S_SCHEMA, S_TABLE, S_TXID, S_SEQ, S_BATCH, S_STMT, N_SOURCE_MEMBERS
 };
 static const char *const source_members[N_SOURCE_MEMBERS] = {
-	"name", "schema", "table", "txid", "seq", "batch"
+	"name", "schema", "table", "txid", "seq", "batch", "stmt"
 };
 
 /*
@@ -804,6 +804,11 @@ decode_line(const char *line, size_t line_len, uint64_t line_no,
 					  &change->seq, where, reason, reason_len) ||
 		!read_integer(line, src[S_BATCH], "source.batch", false,
 					  &change->batch, where, reason, reason_len))
+		return false;
+	/* optional: absent or null is 0, not known */
+	if (src[S_STMT].type != 0 && src[S_STMT].type != TP_JSON_NULL &&
+		!read_integer(line, src[S_STMT], "source.stmt", false,
+					  &change->stmt, where, reason, reason_len))
 		return false;
 	if (!read_integer(line, m[M_TS_MS], "ts_ms", true, &change->ts_ms,
 					  where, reason, reason_len))

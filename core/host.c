@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ typedef struct host_ctx
 	const tp_option_desc *table;
 	char	   *component;		/* the log component: plugin[target] */
 	const tp_host_services *services;	/* or NULL */
+	uint16_t	abi_minor;		/* the plugin's: what its structs hold */
 } host_ctx;
 
 /* Set by tp_host_request_stop, possibly from a signal handler. */
@@ -105,19 +107,40 @@ host_conninfo(const tp_plugin_ctx *ctx)
 	return host_of(ctx)->conninfo;
 }
 
-/* host->change_next: decode one change; a malformed line is logged here. */
+/*
+ * The size of tp_change as a plugin built for ABI 1.minor knows it: the
+ * fields up to those its minor added.
+ */
+static size_t
+change_size_for(uint16_t minor)
+{
+	if (minor < 1)
+		return offsetof(tp_change, stmt);
+	return sizeof(tp_change);
+}
+
+/*
+ * host->change_next: decode one change; a malformed line is logged here.
+ * Only as much of *change is written as the plugin's ABI minor knows of
+ * (a plugin built for an older minor has a smaller tp_change).
+ */
 static tp_result
 host_change_next(const tp_plugin_ctx *ctx, const tp_batch *batch,
 				 tp_change_cursor *cursor, tp_change *change)
 {
 	char		reason[256];
-	tp_result	r = tp_change_next(batch, cursor, change, reason, sizeof(reason));
+	tp_change	full;
+	size_t		size = change_size_for(host_of(ctx)->abi_minor);
+	tp_result	r = tp_change_next(batch, cursor, &full, reason, sizeof(reason));
 
 	if (r != TP_OK)
 		host_log(ctx, TP_LOG_ERROR,
 				 "malformed change in batch %llu from \"%s\": %s",
 				 (unsigned long long) batch->seq,
 				 batch->source ? batch->source : "?", reason);
+	memcpy(change, &full, size);
+	if (full.size != 0)
+		change->size = (uint32_t) size;
 	return r;
 }
 
@@ -267,6 +290,7 @@ tp_host_ctx_new(const tp_config *config, const char *conninfo,
 	h->conninfo = conninfo;
 	h->options = entry->options;
 	h->table = entry->plugin->info->options;
+	h->abi_minor = entry->plugin->info->abi_minor;
 	len = strlen(name) + (entry->target ? strlen(entry->target) : 0) + 3;
 	h->component = tp_xmalloc(len);
 	if (entry->target != NULL)

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define TELEPORT_ABI_MAJOR 1
-#define TELEPORT_ABI_MINOR 0
+#define TELEPORT_ABI_MINOR 1
 
 /* The one symbol a plugin exports; see TELEPORT_PLUGIN in plugin.h. */
 #define TELEPORT_PLUGIN_ENTRY_SYMBOL "teleport_plugin_info"

@@ -84,7 +84,8 @@ typedef enum tp_change_op
 
 /*
  * One change, as the host's change_next service decodes it from a batch's
- * data. The strings are owned by the cursor and stay valid until the next
+ * data. The host fills as much of it as the plugin's ABI minor knows of,
+ * and sets size to that. The strings are owned by the cursor and stay valid until the next
  * call on the same cursor or change_cursor_done. before, after and ddl are
  * JSON text exactly as they stand in the line (values unconverted).
  */
@@ -104,6 +105,19 @@ typedef struct tp_change
 	const char *ddl;			/* JSON object text for TP_CHANGE_DDL, or NULL */
 	const char *line;			/* the whole line, without its '\n' */
 	size_t		line_len;
+
+	/* ABI 1.1 */
+
+	/*
+	 * source.stmt: the statement of its source transaction that made the
+	 * change, numbered from 1 in the order the statements ran; 0 when not
+	 * known (a line without it). An UPDATE's old key ("before") names the
+	 * row as it was before its statement: within one statement, a key
+	 * that an earlier change of the same statement moved a row to still
+	 * names the row that held it before the statement (a set-based
+	 * `UPDATE t SET id = id + 1` on a deferrable key).
+	 */
+	int64_t		stmt;
 } tp_change;
 
 /* Where change_next is within a batch. Zero-fill it, then set size. */

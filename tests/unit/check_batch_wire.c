@@ -6,12 +6,17 @@
 #include "tp_autoconf.h"
 
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "batch_wire.h"
 #include "checkmain.h"
+#include "config.h"
+#include "host.h"
+#include "loader.h"
+#include "plan.h"
 
 /* A 45-digit numeric value, which a double or an int64 would round. */
 #define BIG_NUMBER "123456789012345678901234567890123456789012345"
@@ -563,6 +568,12 @@ static const bad_line bad_lines[] = {
 	"\"source.batch\" is missing or not an integer"},
 	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":2,\"seq\":3,\"batch\":null") "," TS "}\n",
 	"\"source.batch\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":\"1\"") "," TS "}\n",
+	"\"source.stmt\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":-1") "," TS "}\n",
+	"\"source.stmt\" is negative"},
+	{C_AFTER SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":1.5") "," TS "}\n",
+	"\"source.stmt\" is missing or not an integer"},
 	/* ts_ms */
 	{C_AFTER SRC "}\n", "\"ts_ms\" is missing or not an integer"},
 	{C_AFTER SRC ",\"ts_ms\":\"5\"}\n", "\"ts_ms\" is missing or not an integer"},
@@ -638,6 +649,81 @@ START_TEST(test_change_refusals)
 	ck_assert_uint_eq(cur.index, 0);
 	ck_assert_uint_eq(cur.offset, 0);
 	tp_change_cursor_done(&cur);
+}
+END_TEST
+
+/*
+ * source.stmt: read when present, 0 when absent or null; and a plugin
+ * built for ABI 1.0, whose tp_change ends before stmt, gets only what it
+ * knows from the host's change_next (nothing written past it).
+ */
+START_TEST(test_change_stmt)
+{
+	static const char data[] =
+		"{\"op\":\"u\",\"before\":{\"a\":1},\"after\":{\"a\":2},"
+		SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":7") "," TS "}\n"
+		"{\"op\":\"u\",\"before\":{\"a\":2},\"after\":{\"a\":3},"
+		SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":null") "," TS "}\n"
+		"{\"op\":\"u\",\"before\":{\"a\":3},\"after\":{\"a\":4}," SRC "," TS "}\n";
+	tp_batch	b = make_batch(data, 3);
+	tp_change_cursor cur = new_cursor();
+	tp_change	ch;
+	char		reason[256] = "";
+	static const tp_plugin_info info = {
+		sizeof(tp_plugin_info), 1, 0, TP_PLUGIN_APPLIER, "old", "1", "", NULL, NULL
+	};
+	tp_plugin	plugin = {NULL, &info, NULL, NULL};
+	tp_plan_entry entry;
+	tp_config	config;
+	tp_plugin_ctx *ctx;
+	union
+	{
+		tp_change	ch;
+		unsigned char bytes[sizeof(tp_change)];
+	}			old;
+	size_t		known = offsetof(tp_change, stmt);
+
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_int_eq(ch.stmt, 7);
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_int_eq(ch.stmt, 0);
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_int_eq(ch.stmt, 0);
+	ck_assert_str_eq(ch.after, "{\"a\":4}");
+	tp_change_cursor_done(&cur);
+
+	/* through the host, for a plugin of ABI 1.0 */
+	memset(&config, 0, sizeof(config));
+	config.database.name = "db";
+	memset(&entry, 0, sizeof(entry));
+	entry.kind = TP_PLUGIN_APPLIER;
+	entry.plugin = &plugin;
+	ctx = tp_host_ctx_new(&config, "", &entry);
+	cur = new_cursor();
+	memset(old.bytes, 0xA5, sizeof(old.bytes));
+	ck_assert_int_eq(ctx->host->change_next(ctx, &b, &cur, &old.ch), TP_OK);
+	ck_assert_uint_eq(old.ch.size, known);
+	ck_assert(TP_HAS_FIELD(&old.ch, tp_change, line_len));
+	ck_assert(!TP_HAS_FIELD(&old.ch, tp_change, stmt));
+	ck_assert_int_eq(old.ch.op, TP_CHANGE_UPDATE);
+	ck_assert_str_eq(old.ch.after, "{\"a\":2}");
+	for (size_t i = known; i < sizeof(old.bytes); i++)
+		ck_assert_msg(old.bytes[i] == 0xA5, "byte %zu past a 1.0 tp_change was written", i);
+	tp_change_cursor_done(&cur);
+
+	/* and one of this ABI gets it all */
+	tp_host_ctx_free(ctx);
+	plugin.info = &(const tp_plugin_info) {
+		sizeof(tp_plugin_info), TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR,
+		TP_PLUGIN_APPLIER, "new", "1", "", NULL, NULL
+	};
+	ctx = tp_host_ctx_new(&config, "", &entry);
+	cur = new_cursor();
+	ck_assert_int_eq(ctx->host->change_next(ctx, &b, &cur, &ch), TP_OK);
+	ck_assert_uint_eq(ch.size, sizeof(tp_change));
+	ck_assert_int_eq(ch.stmt, 7);
+	tp_change_cursor_done(&cur);
+	tp_host_ctx_free(ctx);
 }
 END_TEST
 
@@ -779,6 +865,7 @@ batch_wire_suite(void)
 	tcase_add_test(tc, test_change_exact_values);
 	tcase_add_loop_test(tc, test_change_refusals, 0,
 						(int) (sizeof(bad_lines) / sizeof(bad_lines[0])));
+	tcase_add_test(tc, test_change_stmt);
 	tcase_add_test(tc, test_change_depth_limit);
 	tcase_add_test(tc, test_change_nul_byte);
 	tcase_add_test(tc, test_change_second_line_bad);

@@ -32,15 +32,24 @@
  * part (the same target transaction).
  *
  * Moves need care: the events of `UPDATE t SET id = id + 1` (1->2, 2->3,
- * ...) are indistinguishable from a row moved twice (1->2, then 2->3) by
- * two statements. The first means "the row that had key 2 before", the
- * second "the row just moved to 2". Deleting all old keys before
- * inserting all new rows is right for the first, wrong for the second. So
- * when a move's old key is the new key of an earlier move of its group (a
- * link), the target decides: if the row with that key existed before the
- * group (a set-based shift), the group stands; if not (the row was just
- * moved there), the group is cut before that move. An EXISTS query per
- * group with links tells which.
+ * ...) on a deferrable key look like a row moved twice (1->2, then 2->3)
+ * by two statements. The first means "the row that had key 2 before the
+ * statement", the second "the row just moved to 2". Deleting all old keys
+ * before inserting all new rows is right for the first, wrong for the
+ * second; and cutting a statement's moves into two groups is wrong for the
+ * first (the first group's new row at 2 would take the place of the row
+ * that the second group then moves away from 2, and the second group
+ * would delete it). So a move group holds the moves of one statement
+ * (source.stmt, with the txid): all its old keys name rows as they were
+ * before the statement, and none of its keys repeats. An update of that
+ * statement that keeps its key joins the group as a move onto its own key
+ * rather than cutting it. Changes captured without source.stmt (0) fall
+ * back to asking the target: when a move's old key is the new key of an
+ * earlier move of its group (a link) and the row with that key existed
+ * before the group (a set-based shift), the group stands; if not (the row
+ * was just moved there), the group is cut before that move. An EXISTS
+ * query per group with links tells which; it cannot tell a shift cut by
+ * another key of the group apart, hence source.stmt.
  */
 #include "tp_autoconf.h"
 
@@ -104,6 +113,8 @@ typedef struct group
 	keyset		oldset;
 	keyset		newset;
 	int			n_links;
+	int64_t		txid;			/* a move group: its changes' source.txid */
+	int64_t		stmt;			/* ... and source.stmt (0: not known) */
 	pg_buf		truncs;			/* "t1, t2" */
 } group;
 
@@ -299,6 +310,8 @@ group_clear(group *g)
 	g->t = NULL;
 	g->n = 0;
 	g->n_links = 0;
+	g->txid = 0;
+	g->stmt = 0;
 	g->befores.len = 0;
 	g->afters.len = 0;
 	g->keys.len = 0;
@@ -587,6 +600,8 @@ split_group(group *g, int j, group *tail)
 	memset(tail, 0, sizeof(*tail));
 	if (!group_start(tail, g->cls, g->t, g->shape_before, g->shape_after))
 		return false;
+	tail->txid = g->txid;
+	tail->stmt = g->stmt;
 	for (int i = j; i < g->n; i++)
 	{
 		const item *it = &g->items[i];
@@ -630,7 +645,8 @@ send_group(run *r, group *g)
 				: no_memory(r);
 			break;
 		case G_MOVE:
-			while (ok && g->n_links > 0)
+			/* a statement's links name rows as they were before it */
+			while (ok && g->n_links > 0 && g->stmt == 0)
 			{
 				int			j = first_unfounded_link(r, g);
 				group		tail;
@@ -998,6 +1014,7 @@ static bool
 add_row_change(run *r, const tp_change *c)
 {
 	pg_table   *t = table_of(r, c);
+	int64_t		stmt = TP_HAS_FIELD(c, tp_change, stmt) ? c->stmt : 0;
 	group	   *g = NULL;
 	int			slot;
 	gclass		cls;
@@ -1052,7 +1069,19 @@ add_row_change(run *r, const tp_change *c)
 	if (slot >= 0)
 	{
 		g = &r->o->pool[slot];
+
+		/*
+		 * An update that keeps its key, amid the key changes of its
+		 * statement, joins them as a move onto its own key, so that the
+		 * statement's moves are not cut in two (see the file's header).
+		 */
+		if (cls == G_UPSERT && c->op == TP_CHANGE_UPDATE && stmt != 0 &&
+			has_old && has_new && g->cls == G_MOVE && g->stmt == stmt &&
+			g->txid == c->txid)
+			cls = G_MOVE;
+
 		bool		fits = g->cls == cls && g->t == t &&
+			(cls != G_MOVE || (g->stmt == stmt && (stmt == 0 || g->txid == c->txid))) &&
 			(cls == G_DELETE || strcmp(g->shape_after, r->shape_a) == 0) &&
 			(cls == G_UPSERT || strcmp(g->shape_before, r->shape_b) == 0) &&
 			(cls == G_MOVE || g->befores.len + g->afters.len < r->a->max_group_bytes);
@@ -1079,6 +1108,8 @@ add_row_change(run *r, const tp_change *c)
 		g = &r->o->pool[slot];
 		if (!group_start(g, cls, t, r->shape_b, r->shape_a))
 			return no_memory(r);
+		g->txid = c->txid;
+		g->stmt = cls == G_MOVE ? stmt : 0;
 	}
 	if (!group_add(g, cls == G_UPSERT ? NULL : c->before,
 				   cls == G_UPSERT || c->before == NULL ? 0 : strlen(c->before),
