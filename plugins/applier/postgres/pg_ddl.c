@@ -16,8 +16,9 @@
  *           attnum, new name), retyped (USING col::newtype), defaults,
  *           NOT NULL and identity changed; primary key changed
  *
- * CREATE ... IF NOT EXISTS and DROP ... IF EXISTS make a table created on
- * the target by hand (as before schema replication) no obstacle; every
+ * CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS and DROP ... IF
+ * EXISTS make a table or column created on the target by hand (as before
+ * schema replication, or to mend a held batch) no obstacle; every
  * other statement fails when the target does not match the description
  * before the change, and the failure holds the batch like a row failure.
  */
@@ -163,7 +164,7 @@ static const char table_ddl_sql[] =
 	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac ->> 'identity' IS NOT NULL\n"
 	"		AND (c.bc ->> 'identity') IS DISTINCT FROM (c.ac ->> 'identity')\n"
 	"	UNION ALL\n"
-	"	SELECT 100, c.attnum, pg_catalog.format('ALTER TABLE %s ADD COLUMN %s', t.qa, c.def)\n"
+	"	SELECT 100, c.attnum, pg_catalog.format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s', t.qa, c.def)\n"
 	"	FROM t, cols c WHERE t.b IS NOT NULL AND c.bc IS NULL AND c.ac IS NOT NULL\n"
 	"	UNION ALL\n"
 	"	SELECT 110, c.attnum, pg_catalog.format('ALTER SEQUENCE %I.%I OWNED BY %s.%I',\n"
