@@ -84,7 +84,9 @@ ddl_setup(tp_plugin_ctx *ctx, PGconn *conn, bool *first_taken)
 	PGresult   *res;
 	tp_result	r;
 
-	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s'", doing)) != TP_OK ||
+	/* no "already exists, skipping" notices at every start */
+	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s';"
+				 " SET LOCAL client_min_messages = warning", doing)) != TP_OK ||
 		(r = run(ctx, conn, ddl_sql_setup, doing)) != TP_OK)
 		return r;
 	res = PQexec(conn, ddl_sql_first_taken);
