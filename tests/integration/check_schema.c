@@ -21,7 +21,8 @@
  *     and its primary key from the catalog, and every table's rows (count
  *     and an md5 over their text in order). Steps: the first snapshot
  *     emits nothing and polls with no change emit nothing; a table
- *     created and written in the same transaction, then later; a column
+ *     created and written in the same transaction, then later; a new
+ *     schema (for a second target, whose apply_schema it creates); a column
  *     added with a default and NOT NULL, then written; a column dropped
  *     while rows are written; a column renamed with writes before and
  *     after; a table renamed; defaults and NOT NULL changed; identity and
@@ -198,7 +199,14 @@ write_config(const scene *sc, bool source, int port)
 				 "    endpoint:\n"
 				 "      hostname: \"127.0.0.1\"\n"
 				 "      port: %d\n"
-				 "      token: \"" TOKEN "\"\n", port);
+				 "      token: \"" TOKEN "\"\n"
+				 "  tgt2:\n"
+				 "    target_expression: \"extra.*\"\n"
+				 "    apply_schema: \"fresh\"\n"
+				 "    endpoint:\n"
+				 "      hostname: \"127.0.0.1\"\n"
+				 "      port: %d\n"
+				 "      token: \"" TOKEN "\"\n", port, port);
 	else
 		snprintf(text + strlen(text), sizeof(text) - strlen(text),
 				 "server:\n"
@@ -488,6 +496,29 @@ START_TEST(test_diff_mode)
 	wait_equal(&sc, "create table and insert");
 	usleep(1500000);
 	ck_assert_int_eq(ddl_events(), 1);
+
+	/*
+	 * A new schema: target tgt2 (the same receiver, apply_schema "fresh",
+	 * which it lacks) selects "extra.*"; the schema's creation creates
+	 * "fresh" there, then its table follows.
+	 */
+	exec_sqlf(src_cl, SRC_DB, "CREATE SCHEMA extra;"
+			  "CREATE TABLE extra.e (id int PRIMARY KEY, v text);");
+	wait_captured(&sc, "e");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO extra.e VALUES (1, 'x'), (2, 'y');");
+	for (int i = 0; i < 300; i++)
+	{
+		char	   *v = query_value(tgt_cl, TGT_DB,
+									"SELECT string_agg(id || v, ',' ORDER BY id) FROM fresh.e", true);
+		bool		done = v != NULL && strcmp(v, "1x,2y") == 0;
+
+		free(v);
+		if (done)
+			break;
+		if (i == 299)
+			scene_fail(&sc, "schema extra never reached the target as schema fresh");
+		usleep(100000);
+	}
 
 	/* a column added with a default and NOT NULL, then written */
 	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.t1 ADD COLUMN flag boolean NOT NULL DEFAULT true;");
