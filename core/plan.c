@@ -61,11 +61,16 @@ tp_plan_build(const tp_config *config, tp_plan *plan)
 
 	if (config->n_targets > 0)
 	{
-		add_source(plan, config, TP_ROLE_CAPTURE_ROWS, "trigger", "targets");
+		/*
+		 * The DDL source first: members are made ready and polled in plan
+		 * order, so a new table's creation is queued (committed) before
+		 * the trigger source installs its trigger and copies its rows.
+		 */
 		if (config->replicate_ddl)
 			add_source(plan, config, TP_ROLE_CAPTURE_DDL,
 					   config->use_event_triggers ? "event-trigger" : "schema-diff",
 					   "use_event_triggers");
+		add_source(plan, config, TP_ROLE_CAPTURE_ROWS, "trigger", "targets");
 	}
 	for (size_t i = 0; i < config->n_targets; i++)
 	{

@@ -1123,9 +1123,10 @@ add_row_change(run *r, const tp_change *c)
 }
 
 /*
- * A DDL event: a sequence's value is set forward in apply_schema (setval
- * to the greater of its value and the source's; nothing when it does not
- * exist there); anything else is counted as not applied.
+ * A DDL event: a schema or table change goes to pg_ddl.c, after the open
+ * groups; a sequence's value is set forward in apply_schema (setval to the
+ * greater of its value and the source's; nothing when it does not exist
+ * there); anything else is counted as not applied.
  */
 static bool
 add_ddl(run *r, const tp_change *c)
@@ -1144,6 +1145,21 @@ add_ddl(run *r, const tp_change *c)
 	type = pj_find(&r->after, "type");
 	if (type != NULL)
 		type_text = pj_string(type->value, type->value_len);
+	if (type_text != NULL && pg_ddl_kind_known(type_text))
+	{
+		char		reason[REASON_LEN];
+		tp_result	res;
+
+		if (!flush_all(r))
+		{
+			free(type_text);
+			return false;
+		}
+		res = pg_ddl_apply(r->a, r->ex, r->batch, c, type_text, &r->after,
+						   reason, sizeof(reason));
+		free(type_text);
+		return res == TP_OK ? !r->ex->failed : fail(r, res, "%s", reason);
+	}
 	if (type_text == NULL || strcmp(type_text, "sequence_value") != 0)
 	{
 		r->ddl_skipped++;
@@ -1363,8 +1379,8 @@ pg_apply_batch(tp_plugin_ctx *ctx, pg_applier *a, PGconn *conn,
 	{
 		a->ddl_skipped += r.ddl_skipped;
 		host->log(ctx, TP_LOG_INFO, "batch %" PRIu64 " from \"%s\": %" PRId64
-				  " schema change event(s) not applied (this applier applies only "
-				  "sequence values; change the target's tables to match)",
+				  " schema change event(s) of kinds this applier does not know "
+				  "yet not applied (see docs/schema.md)",
 				  batch->seq, batch->source, r.ddl_skipped);
 	}
 	run_free(&r);

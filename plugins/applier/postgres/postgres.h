@@ -3,6 +3,7 @@
  *     Internals of the postgres applier plugin, shared by its files:
  *       postgres.c        the plugin: options, callbacks, state
  *       pg_apply.c        a batch's changes grouped into set-based statements
+ *       pg_ddl.c          schema change events turned into DDL
  *       pg_exec.c         sending statements (libpq pipeline mode) and
  *                         reading their results
  *       pg_tables.c       the target tables' catalog cache and their SQL
@@ -228,6 +229,24 @@ void		pg_apply_forget(pg_applier *a);
 
 /* Free what pg_apply_batch keeps between calls (shutdown). */
 void		pg_apply_free(pg_applier *a);
+
+/*
+ * pg_ddl.c: schema change events (docs/schema.md).
+ */
+
+/* Whether pg_ddl_apply applies ddl events of this "type". */
+bool		pg_ddl_kind_known(const char *type);
+
+/*
+ * Send the DDL of change c (its ddl object parsed in ddl, its "type" in
+ * type) into batch->apply_schema, then forget the cached tables and the
+ * prepared statements (their columns may have changed). The caller has
+ * sent every open group first. TP_OK, or TP_RETRY with the reason (the
+ * batch is held); a statement that fails later is found at the sync.
+ */
+tp_result	pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
+						 const tp_change *c, const char *type,
+						 const pj_object *ddl, char *reason, size_t reason_len);
 
 /* Append s (len bytes) to a growing buffer; false when memory ran out. */
 typedef struct pg_buf

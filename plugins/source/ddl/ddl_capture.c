@@ -1,0 +1,133 @@
+/*
+ * ddl_capture.c
+ *     Running the shared DDL SQL (ddl_sql.c) on the host's connection:
+ *     each step in its own transaction, failures logged once and turned
+ *     into TP_RETRY (passing: a lost connection, a lock timeout, a
+ *     serialization failure) or TP_ERROR.
+ */
+#include "tp_autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddl.h"
+
+/* Whether res is a success (a command, or rows). */
+static bool
+result_ok(const PGresult *res)
+{
+	ExecStatusType status = PQresultStatus(res);
+
+	return res != NULL &&
+		(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK);
+}
+
+/* Whether a failure with res (may be NULL) on conn is passing. */
+static bool
+failure_passing(PGconn *conn, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (PQstatus(conn) != CONNECTION_OK || state == NULL)
+		return true;
+	return strncmp(state, "08", 2) == 0 ||	/* connection exception */
+		strcmp(state, "55P03") == 0 ||	/* lock_not_available */
+		strcmp(state, "40001") == 0 ||	/* serialization_failure */
+		strcmp(state, "40P01") == 0 ||	/* deadlock_detected */
+		strncmp(state, "57P", 3) == 0;	/* shutdown, crash */
+}
+
+/*
+ * Log "could not DOING: MESSAGE" (a warning when passing, else an error),
+ * roll back, clear res; TP_RETRY or TP_ERROR.
+ */
+static tp_result
+failure(tp_plugin_ctx *ctx, PGconn *conn, PGresult *res, const char *doing)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	bool		passing = failure_passing(conn, res);
+	char		buf[1024];
+	size_t		n;
+
+	snprintf(buf, sizeof(buf), "%s", msg != NULL ? msg : PQerrorMessage(conn));
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	ctx->host->log(ctx, passing ? TP_LOG_WARNING : TP_LOG_ERROR,
+				   "could not %s: %s%s", doing, buf[0] ? buf : "unknown error",
+				   passing ? "; will retry" : "");
+	PQclear(res);
+	if (PQstatus(conn) == CONNECTION_OK &&
+		PQtransactionStatus(conn) != PQTRANS_IDLE)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	return passing ? TP_RETRY : TP_ERROR;
+}
+
+/* Run sql (several statements, no parameters); TP_OK or the failure. */
+static tp_result
+run(tp_plugin_ctx *ctx, PGconn *conn, const char *sql, const char *doing)
+{
+	PGresult   *res = PQexec(conn, sql);
+
+	if (!result_ok(res))
+		return failure(ctx, conn, res, doing);
+	PQclear(res);
+	return TP_OK;
+}
+
+/* See ddl.h. */
+tp_result
+ddl_setup(tp_plugin_ctx *ctx, PGconn *conn, bool *first_taken)
+{
+	const char *doing = "create the schema capture's objects in schema teleport";
+	PGresult   *res;
+	tp_result	r;
+
+	/* no "already exists, skipping" notices at every start */
+	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s';"
+				 " SET LOCAL client_min_messages = warning", doing)) != TP_OK ||
+		(r = run(ctx, conn, ddl_sql_setup, doing)) != TP_OK)
+		return r;
+	res = PQexec(conn, ddl_sql_first_taken);
+	if (!result_ok(res) || PQntuples(res) != 1)
+		return failure(ctx, conn, res, doing);
+	*first_taken = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return run(ctx, conn, "COMMIT", doing);
+}
+
+/* See ddl.h. */
+tp_result
+ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids, bool emit,
+			long *n_events)
+{
+	const char *doing = emit ? "compare the schema with its snapshot"
+		: "take the first snapshot of the schema";
+	const char *params[2] = {oids, emit ? "true" : "false"};
+	PGresult   *res;
+	tp_result	r;
+
+	*n_events = 0;
+	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s'", doing)) != TP_OK)
+		return r;
+	res = PQexecParams(conn, ddl_sql_capture, 2, NULL, params, NULL, NULL, 0);
+	if (!result_ok(res) || PQntuples(res) != 1)
+		return failure(ctx, conn, res, doing);
+	*n_events = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return run(ctx, conn, "COMMIT", doing);
+}
+
+/* See ddl.h. */
+tp_result
+ddl_uninstall(tp_plugin_ctx *ctx, PGconn *conn)
+{
+	const char *doing = "drop the schema capture's objects in schema teleport";
+	tp_result	r;
+
+	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s'", doing)) != TP_OK ||
+		(r = run(ctx, conn, ddl_sql_uninstall, doing)) != TP_OK)
+		return r;
+	return run(ctx, conn, "COMMIT", doing);
+}

@@ -1,0 +1,300 @@
+/*
+ * ddl_sql.c
+ *     The SQL the DDL sources share: the objects they keep in schema
+ *     teleport and the statements their C code runs.
+ *
+ * Objects (all in schema teleport, owned by teleport's role):
+ *
+ *   schema_snapshot(kind, oid, schema_name, object_name, description,
+ *                   taken_at)
+ *       the last description sent (or taken at the first snapshot) of
+ *       each object, keyed by kind and OID, so that a rename is a change
+ *       of one object, not a drop and a create
+ *   schema_state         one row: when the first snapshot was taken, and
+ *                        the catalogs' fingerprint at the last full
+ *                        comparison
+ *   schema_fingerprint() a cheap fingerprint of the catalogs the describe
+ *                        functions read: a poll whose fingerprint has not
+ *                        changed skips the comparison
+ *   schema_describe_<kind>(p_oids oid[])
+ *       one function per kind of object: for every object of that kind
+ *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
+ *       and name the event is filed under (the target's filter selects on
+ *       them) and its description, a json object built from the catalog.
+ *       Kinds now: schema, table.
+ *   schema_capture(p_oids oid[], p_emit boolean)
+ *       describe, compare with the snapshot (restricted to p_oids), emit
+ *       one 'ddl' event per object created, changed or dropped when
+ *       p_emit, update the snapshot; returns the number of such objects
+ *       (the events emitted, or the objects recorded). The
+ *       comparison is generic: description texts, keyed by kind and OID.
+ *
+ * Adding a kind: a describe function, a row in the kinds list of
+ * schema_capture (its rank orders events: containers before what they
+ * contain) and a line in its union; then the applier learns the kind.
+ *
+ * Every statement qualifies what it names: the host's session has
+ * search_path = pg_catalog, and the functions pin it too.
+ */
+#include "tp_autoconf.h"
+
+#include "ddl.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Schemas that are never described: the system's and teleport's. */
+#define SYSTEM_SCHEMA(col) \
+	"(" col " IN ('pg_catalog', 'information_schema', 'teleport', 'pg_toast')" \
+	" OR " col " ~ '^pg_(toast_)?temp_')"
+
+/*
+ * Create or upgrade the objects, idempotently; run in one transaction.
+ * Refuses objects recorded by a newer teleport.
+ */
+const char	ddl_sql_setup[] =
+	"SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('teleport.schema'));\n"
+	"DO $do$\n"
+	"DECLARE\n"
+	"	v integer;\n"
+	"BEGIN\n"
+	"	IF pg_catalog.to_regclass('teleport.schema_version') IS NULL THEN\n"
+	"		RETURN;\n"
+	"	END IF;\n"
+	"	EXECUTE 'SELECT pg_catalog.max(version::text::integer) FROM teleport.schema_version'\n"
+	"		' WHERE component = ''schema''' INTO v;\n"
+	"	IF v > " STR(DDL_SCHEMA_VERSION) " THEN\n"
+	"		RAISE EXCEPTION 'the schema capture''s objects in schema teleport are version %, newer than this teleport''s "
+	STR(DDL_SCHEMA_VERSION) "', v\n"
+	"			USING ERRCODE = 'object_not_in_prerequisite_state',\n"
+	"			HINT = 'Run the teleport that installed them, or a newer one.';\n"
+	"	END IF;\n"
+	"	UPDATE teleport.schema_version SET version = " STR(DDL_SCHEMA_VERSION) "\n"
+	"	WHERE component = 'schema';\n"
+	"	IF NOT FOUND THEN\n"
+	"		INSERT INTO teleport.schema_version (component, version)\n"
+	"		VALUES ('schema', " STR(DDL_SCHEMA_VERSION) ");\n"
+	"	END IF;\n"
+	"END\n"
+	"$do$;\n"
+	"CREATE TABLE IF NOT EXISTS teleport.schema_snapshot (\n"
+	"	kind text NOT NULL,\n"
+	"	oid oid NOT NULL,\n"
+	"	schema_name text NOT NULL,\n"
+	"	object_name text,\n"
+	"	description json NOT NULL,\n"
+	"	taken_at timestamptz NOT NULL DEFAULT pg_catalog.now(),\n"
+	"	PRIMARY KEY (kind, oid)\n"
+	");\n"
+	"CREATE TABLE IF NOT EXISTS teleport.schema_state (\n"
+	"	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),\n"
+	"	first_snapshot_at timestamptz,\n"
+	"	fingerprint text\n"
+	");\n"
+	"INSERT INTO teleport.schema_state (singleton) VALUES (true)\n"
+	"	ON CONFLICT DO NOTHING;\n"
+
+	/* a schema: its name */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_schema(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT n.oid, n.nspname::text, NULL::text, json_build_object('name', n.nspname)\n"
+	"FROM pg_namespace n\n"
+	"WHERE (p_oids IS NULL OR n.oid = ANY (p_oids))\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"$body$;\n"
+
+	/*
+	 * A table (ordinary or partitioned, not a partition, not temporary):
+	 * its schema and name, its columns by attnum (name, type with its
+	 * typmod as format_type writes it, NOT NULL, default expression,
+	 * identity, generation expression, and the name of a sequence the
+	 * column owns, for serial columns), and its primary key (constraint
+	 * name and attnums, so that renaming a key column does not change
+	 * it).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_table(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT c.oid, n.nspname::text, c.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', c.relname,\n"
+	"		'columns', coalesce((\n"
+	"			SELECT json_agg(json_build_object(\n"
+	"				'attnum', a.attnum,\n"
+	"				'name', a.attname,\n"
+	"				'type', format_type(a.atttypid, a.atttypmod),\n"
+	"				'not_null', a.attnotnull,\n"
+	"				'default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,\n"
+	"				'identity', CASE a.attidentity WHEN 'a' THEN 'always'\n"
+	"					WHEN 'd' THEN 'by default' END,\n"
+	"				'generated', CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END,\n"
+	"				'sequence', (SELECT s.relname FROM pg_depend dp\n"
+	"					JOIN pg_class s ON s.oid = dp.objid AND s.relkind = 'S'\n"
+	"					WHERE dp.classid = 'pg_class'::regclass AND dp.refclassid = 'pg_class'::regclass\n"
+	"						AND dp.refobjid = c.oid AND dp.refobjsubid = a.attnum\n"
+	"						AND dp.deptype = 'a' AND a.attidentity = ''\n"
+	"					ORDER BY s.oid LIMIT 1))\n"
+	"				ORDER BY a.attnum)\n"
+	"			FROM pg_attribute a\n"
+	"			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
+	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),\n"
+	"			'[]'::json),\n"
+	"		'primary_key', (\n"
+	"			SELECT json_build_object('name', k.conname,\n"
+	"				'columns', (SELECT json_agg(u.attnum ORDER BY u.ord)\n"
+	"							FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)))\n"
+	"			FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'))\n"
+	"FROM pg_class c\n"
+	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"WHERE (p_oids IS NULL OR c.oid = ANY (p_oids))\n"
+	"	AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
+	"	AND c.relpersistence <> 't'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"$body$;\n"
+
+	/*
+	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
+	 * (row, xmin) of every row of every catalog a describe function reads.
+	 * Any change of such a row (an UPDATE makes a new row version, with the
+	 * changing transaction's xmin), an insert or a delete changes it; when
+	 * it has not changed since the last full comparison, nothing described
+	 * can have changed and that comparison is skipped (about 6 times
+	 * cheaper with 2000 tables). A false alarm (a catalog row frozen by
+	 * VACUUM shows xmin 2) only costs one full comparison. A new kind must
+	 * add the catalogs it reads.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_fingerprint()\n"
+	"RETURNS text\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT count(*) || ':' || coalesce(sum(hashtextextended(x, 0)), 0)\n"
+	"FROM (\n"
+	"	SELECT 'n' || oid::text || ':' || xmin::text AS x FROM pg_namespace\n"
+	"	UNION ALL SELECT 'c' || oid::text || ':' || xmin::text FROM pg_class\n"
+	"	UNION ALL SELECT 'a' || attrelid::text || '.' || attnum::text || ':' || xmin::text\n"
+	"		FROM pg_attribute WHERE attnum > 0\n"
+	"	UNION ALL SELECT 'd' || oid::text || ':' || xmin::text FROM pg_attrdef\n"
+	"	UNION ALL SELECT 'k' || oid::text || ':' || xmin::text FROM pg_constraint\n"
+	"	UNION ALL SELECT 't' || oid::text || ':' || xmin::text FROM pg_type\n"
+	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
+	"		|| refobjsubid::text || ':' || xmin::text\n"
+	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0) q\n"
+	"$body$;\n"
+
+	/*
+	 * The comparison. Events go out in an order the target can apply:
+	 * drops first, in reverse rank (a table before its schema), then
+	 * creations and changes by rank (a schema before its tables); within
+	 * a rank by OID. The advisory lock serialises two captures (two
+	 * instances, or a poll and an event trigger), so that each change is
+	 * emitted once.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_capture(p_oids oid[], p_emit boolean)\n"
+	"RETURNS integer\n"
+	"LANGUAGE plpgsql\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"DECLARE\n"
+	"	d record;\n"
+	"	n integer := 0;\n"
+	"	fp text;\n"
+	"BEGIN\n"
+	"	PERFORM pg_advisory_xact_lock(hashtext('teleport.schema_capture'));\n"
+	/* a full comparison when the catalogs changed since the last one */
+	"	IF p_oids IS NULL THEN\n"
+	"		fp := teleport.schema_fingerprint();\n"
+	"		IF p_emit AND EXISTS (SELECT 1 FROM teleport.schema_state\n"
+	"							  WHERE fingerprint = fp) THEN\n"
+	"			RETURN 0;\n"
+	"		END IF;\n"
+	"	END IF;\n"
+	"	FOR d IN\n"
+	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2)),\n"
+	"		cur AS (\n"
+	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
+	"			UNION ALL\n"
+	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t),\n"
+	"		old AS (\n"
+	"			SELECT * FROM teleport.schema_snapshot s\n"
+	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
+	"		SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.obj_oid, o.oid) AS oid,\n"
+	"			coalesce(c.obj_schema, o.schema_name) AS schema_name,\n"
+	"			CASE WHEN c.kind IS NOT NULL THEN c.obj_name ELSE o.object_name END AS object_name,\n"
+	"			o.description AS before, c.description AS after\n"
+	"		FROM cur c\n"
+	"		FULL JOIN old o ON o.kind = c.kind AND o.oid = c.obj_oid\n"
+	"		JOIN kinds k ON k.kind = coalesce(c.kind, o.kind)\n"
+	"		WHERE o.oid IS NULL OR c.obj_oid IS NULL\n"
+	"			OR o.description::text <> c.description::text\n"
+	"		ORDER BY c.obj_oid IS NOT NULL,\n"
+	"			CASE WHEN c.obj_oid IS NULL THEN -k.rank ELSE k.rank END,\n"
+	"			coalesce(c.obj_oid, o.oid)\n"
+	"	LOOP\n"
+	"		IF p_emit THEN\n"
+	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
+	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
+	"								  'before', d.before, 'after', d.after));\n"
+	"		END IF;\n"
+	"		n := n + 1;\n"
+	"		IF d.after IS NULL THEN\n"
+	"			DELETE FROM teleport.schema_snapshot WHERE kind = d.kind AND oid = d.oid;\n"
+	"		ELSE\n"
+	"			INSERT INTO teleport.schema_snapshot AS s\n"
+	"				(kind, oid, schema_name, object_name, description, taken_at)\n"
+	"			VALUES (d.kind, d.oid, d.schema_name, d.object_name, d.after, now())\n"
+	"			ON CONFLICT (kind, oid) DO UPDATE\n"
+	"				SET schema_name = EXCLUDED.schema_name,\n"
+	"					object_name = EXCLUDED.object_name,\n"
+	"					description = EXCLUDED.description, taken_at = EXCLUDED.taken_at;\n"
+	"		END IF;\n"
+	"	END LOOP;\n"
+	"	IF NOT p_emit THEN\n"
+	"		UPDATE teleport.schema_state SET first_snapshot_at = now()\n"
+	"		WHERE first_snapshot_at IS NULL;\n"
+	"	END IF;\n"
+	/*
+	 * taken before describing: a change committed in between is described
+	 * now and makes the next fingerprint differ, which costs one more
+	 * comparison and emits nothing twice
+	 */
+	"	IF p_oids IS NULL THEN\n"
+	"		UPDATE teleport.schema_state SET fingerprint = fp;\n"
+	"	END IF;\n"
+	"	RETURN n;\n"
+	"END\n"
+	"$body$;\n"
+
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_schema(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
+
+/* One row, one column: whether the first snapshot was taken. */
+const char	ddl_sql_first_taken[] =
+	"SELECT first_snapshot_at IS NOT NULL FROM teleport.schema_state";
+
+/* $1 the OIDs (oid[] literal, or NULL: all), $2 emit. One value: events. */
+const char	ddl_sql_capture[] =
+	"SELECT teleport.schema_capture($1::pg_catalog.oid[], $2::pg_catalog.bool)";
+
+/* Drop the functions and tables, and the version record. */
+const char	ddl_sql_uninstall[] =
+	"SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('teleport.schema'));\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_capture(oid[], boolean);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_schema(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
+	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
+	"DROP TABLE IF EXISTS teleport.schema_state;\n"
+	"DO $do$\n"
+	"BEGIN\n"
+	"	IF pg_catalog.to_regclass('teleport.schema_version') IS NOT NULL THEN\n"
+	"		DELETE FROM teleport.schema_version WHERE component = 'schema';\n"
+	"	END IF;\n"
+	"END\n"
+	"$do$";

@@ -1,0 +1,822 @@
+/*
+ * check_schema.c
+ *     Schema replication in diff mode, end to end: a source teleport with
+ *     the schema-diff source (replicate_ddl: true) on one throwaway
+ *     cluster, a receiving teleport with the postgres applier on another,
+ *     over http. The source's tables live in schema public and are applied
+ *     into schema "copy" on the target.
+ *
+ *     Case "source": the schema-diff plugin loaded in process through the
+ *     core's loader and plan, on top of the real queue: install takes the
+ *     first snapshot silently, a poll with no change emits nothing, the
+ *     changes of one poll come out one event per object in a dependency-safe
+ *     order with their before and after descriptions (a column rename keeps
+ *     its attnum), uninstall removes the objects and a new install starts
+ *     from a new first snapshot.
+ *
+ *     Case "diff": one scene, step after step, each checked by comparing
+ *     the target with the source: the columns of every table (name, type,
+ *     NOT NULL, default or generation expression with the schema name
+ *     taken out, identity, generated; in column order)
+ *     and its primary key from the catalog, and every table's rows (count
+ *     and an md5 over their text in order). Steps: the first snapshot
+ *     emits nothing and polls with no change emit nothing; a table
+ *     created and written in the same transaction, then later; a new
+ *     schema (for a second target, whose apply_schema it creates); a column
+ *     added with a default and NOT NULL, then written; a column dropped
+ *     while rows are written; a column renamed with writes before and
+ *     after; a table renamed; defaults and NOT NULL changed; identity and
+ *     generated columns; a primary key moved to another column; int ->
+ *     bigint and text -> int USING; a table dropped.
+ *
+ *     In diff mode the moment of a change is only known at the next poll:
+ *     rows written after a change that the target cannot take before it
+ *     (a renamed column or table) are written here once the change was
+ *     captured. Holding such rows until their change arrives is a later
+ *     increment (docs/schema.md).
+ */
+#include "tp_autoconf.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <teleport/teleport.h>
+
+#include "checkmain.h"
+#include "config.h"
+#include "host.h"
+#include "loader.h"
+#include "pgcluster.h"
+#include "pgsql.h"
+#include "plan.h"
+#include "queue.h"
+#include "runcmd.h"
+
+/* The source's cluster and the target's. */
+static tp_cluster *src_cl;
+static tp_cluster *tgt_cl;
+
+#define TOKEN "schema-s3cret"
+#define SRC_DB "schema_src"
+#define TGT_DB "schema_tgt"
+#define APPLY_SCHEMA "copy"
+
+/*
+ * Where the test notes the pids of the teleport processes it starts, so
+ * that the parent kills what a failed test (ended by Check with _exit())
+ * left running.
+ */
+static char pid_registry[4096];
+
+/* Once: both clusters (in the parent). */
+static void
+start_clusters(void)
+{
+	src_cl = tp_cluster_shared();
+	tgt_cl = tp_cluster_start();
+	snprintf(pid_registry, sizeof(pid_registry), "%s/test-pids", src_cl->dir);
+}
+
+/* After the case: what was left running, then the second cluster. */
+static void
+stop_clusters(void)
+{
+	FILE	   *f = fopen(pid_registry, "r");
+	int			pid;
+
+	while (f != NULL && fscanf(f, "%d", &pid) == 1)
+	{
+		if (pid > 0 && kill((pid_t) pid, SIGKILL) == 0)
+			tp_wait_exit((pid_t) pid, 10);
+	}
+	if (f != NULL)
+		fclose(f);
+	tp_cluster_destroy(tgt_cl);
+	tgt_cl = NULL;
+}
+
+/* One teleport process. */
+typedef struct inst
+{
+	char	   *config;
+	char	   *log;
+	pid_t		pid;
+} inst;
+
+/* The scene: its directory and the two instances. */
+typedef struct scene
+{
+	char	   *dir;
+	inst		src;
+	inst		tgt;
+} scene;
+
+/* Run sql (printf format) in cl's database db; fails the test on error. */
+static void
+exec_sqlf(tp_cluster *cl, const char *db, const char *fmt,...)
+{
+	char	   *sql = NULL;
+	va_list		ap;
+
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
+	va_end(ap);
+	ck_assert_msg(tp_cluster_exec(cl, db, sql), "SQL failed in %s: %s", db, sql);
+	free(sql);
+}
+
+/*
+ * The one value of query sql in cl's db (free); when it fails, NULL if
+ * may_fail, else the test fails.
+ */
+static char *
+query_value(tp_cluster *cl, const char *db, const char *sql, bool may_fail)
+{
+	char	   *value = NULL;
+	PGconn	   *conn;
+	PGresult   *res;
+
+	conn = tp_cluster_connect(cl, db);
+	ck_assert_ptr_nonnull(conn);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		value = strdup(PQgetisnull(res, 0, 0) ? "(null)" : PQgetvalue(res, 0, 0));
+	else
+		ck_assert_msg(may_fail, "%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+	return value;
+}
+
+/* The one value of query sql (printf format) in cl's db (free). */
+static char *
+query_valuef(tp_cluster *cl, const char *db, const char *fmt,...)
+{
+	char	   *sql = NULL;
+	char	   *value;
+	va_list		ap;
+
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
+	va_end(ap);
+	value = query_value(cl, db, sql, false);
+	free(sql);
+	return value;
+}
+
+/* Write a config: the source (with a target) or the receiving target. */
+static char *
+write_config(const scene *sc, bool source, int port)
+{
+	char		text[4096];
+
+	snprintf(text, sizeof(text),
+			 "replicate_ddl: true\n"
+			 "processing_intervals:\n"
+			 "  batcher: 50\n"
+			 "  transmitter: 50\n"
+			 "  applier: 50\n"
+			 "  ddlwatcher: 200\n"
+			 "database:\n"
+			 "  name: \"%s\"\n"
+			 "  database: \"%s\"\n"
+			 "  hostname: \"%s\"\n"
+			 "  port: %d\n"
+			 "  username: \"postgres\"\n",
+			 source ? "src" : "tgt", source ? SRC_DB : TGT_DB,
+			 source ? src_cl->dir : tgt_cl->dir, source ? src_cl->port : tgt_cl->port);
+	if (source)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+				 "targets:\n"
+				 "  tgt:\n"
+				 "    target_expression: \"public.*\"\n"
+				 "    apply_schema: \"" APPLY_SCHEMA "\"\n"
+				 "    endpoint:\n"
+				 "      hostname: \"127.0.0.1\"\n"
+				 "      port: %d\n"
+				 "      token: \"" TOKEN "\"\n"
+				 "  tgt2:\n"
+				 "    target_expression: \"extra.*\"\n"
+				 "    apply_schema: \"fresh\"\n"
+				 "    endpoint:\n"
+				 "      hostname: \"127.0.0.1\"\n"
+				 "      port: %d\n"
+				 "      token: \"" TOKEN "\"\n", port, port);
+	else
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+				 "server:\n"
+				 "  hostname: \"127.0.0.1\"\n"
+				 "  port: %d\n"
+				 "  token: \"" TOKEN "\"\n"
+				 "applier: postgres\n", port);
+	return tp_write_file(sc->dir, source ? "src.yml" : "tgt.yml", text);
+}
+
+/* Fail with msg and both logs' tails on stderr. */
+static void
+scene_fail(const scene *sc, const char *msg)
+{
+	const inst *insts[2] = {&sc->src, &sc->tgt};
+
+	for (int i = 0; i < 2; i++)
+	{
+		char	   *log = tp_read_file(insts[i]->log);
+		size_t		len = log ? strlen(log) : 0;
+
+		fprintf(stderr, "===== %s log tail:\n%s\n", i == 0 ? "source" : "target",
+				log ? log + (len > 6000 ? len - 6000 : 0) : "(none)");
+		free(log);
+	}
+	ck_abort_msg("%s (the logs are above)", msg);
+}
+
+/* Start the instance; it must say it runs within 30 s. */
+static void
+inst_start(const scene *sc, inst *in)
+{
+	char	   *argv[6];
+
+	argv[0] = getenv("TELEPORT_BIN");
+	argv[1] = "-config";
+	argv[2] = in->config;
+	argv[3] = "--plugin-dir";
+	argv[4] = getenv("TELEPORT_PLUGIN_DIR");
+	argv[5] = NULL;
+	ck_assert_ptr_nonnull(argv[0]);
+	ck_assert_ptr_nonnull(argv[4]);
+	in->pid = tp_spawn(argv, NULL, in->log);
+	ck_assert_int_gt(in->pid, 0);
+	{
+		FILE	   *f = fopen(pid_registry, "a");
+
+		if (f != NULL)
+		{
+			fprintf(f, "%d\n", (int) in->pid);
+			fclose(f);
+		}
+	}
+	if (!tp_wait_for_text(in->log, " running", 30))
+		scene_fail(sc, "an instance never said it runs");
+}
+
+/*
+ * Stop the instance with SIGTERM: it must exit 0 (under the sanitizers, a
+ * leak or an error report makes it exit otherwise).
+ */
+static void
+inst_stop(const scene *sc, inst *in)
+{
+	int			status;
+
+	if (in->pid <= 0)
+		return;
+	kill(in->pid, SIGTERM);
+	status = tp_wait_exit(in->pid, 30);
+	if (status < 0)
+	{
+		kill(in->pid, SIGKILL);
+		tp_wait_exit(in->pid, 10);
+	}
+	in->pid = 0;
+	if (status != 0)
+		scene_fail(sc, "an instance did not exit 0 on SIGTERM");
+}
+
+/*
+ * The columns and primary keys of the tables of schema in cl's db, as
+ * text: per table in name order its columns in column order (name, type,
+ * NOT NULL, default without "strip." qualifications, identity) and its
+ * primary key's definition.
+ */
+static char *
+schema_signature(tp_cluster *cl, const char *db, const char *schema,
+				 const char *strip)
+{
+	return query_valuef(cl, db,
+						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY relname), '') FROM ("
+						" SELECT c.relname, c.relname || ': ' || ("
+						"  SELECT string_agg(format('%%s %%s%%s%%s%%s%%s', a.attname,"
+						"   format_type(a.atttypid, a.atttypmod),"
+						"   CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,"
+						"   coalesce(' default ' || replace(pg_get_expr(d.adbin, d.adrelid), '%s.', ''), ''),"
+						"   CASE a.attidentity WHEN '' THEN '' ELSE ' identity ' || a.attidentity::text END,"
+						"   CASE a.attgenerated WHEN '' THEN '' ELSE ' generated' END),"
+						"   ', ' ORDER BY a.attnum)"
+						"  FROM pg_attribute a LEFT JOIN pg_attrdef d"
+						"   ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+						"  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
+						"  || coalesce((SELECT ' | ' || pg_get_constraintdef(k.oid) FROM pg_constraint k"
+						"   WHERE k.conrelid = c.oid AND k.contype = 'p'), '') AS sig"
+						" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+						" WHERE n.nspname = '%s' AND c.relkind = 'r') s",
+						strip, schema);
+}
+
+/* The rows of every table of schema in cl's db: count and md5 of each. */
+static char *
+data_signature(tp_cluster *cl, const char *db, const char *schema)
+{
+	char	   *tables = query_valuef(cl, db,
+									  "SELECT coalesce(string_agg(relname, ' ' ORDER BY relname), '')"
+									  " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+									  " WHERE n.nspname = '%s' AND c.relkind = 'r'", schema);
+	char	   *buf = NULL;
+	size_t		len = 0;
+	FILE	   *f = open_memstream(&buf, &len);
+	char	   *save = NULL;
+
+	ck_assert_ptr_nonnull(f);
+	for (char *t = strtok_r(tables, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
+	{
+		char	   *sql = NULL;
+		char	   *v;
+
+		ck_assert_int_ge(asprintf(&sql, "SELECT count(*) || ' ' || coalesce(md5(string_agg("
+								  "r::text, ',' ORDER BY r::text)), '-') FROM \"%s\".\"%s\" r",
+								  schema, t), 0);
+		/* the applier may rename or drop it meanwhile: a mismatch, not a failure */
+		v = query_value(cl, db, sql, true);
+		fprintf(f, "%s: %s\n", t, v ? v : "(gone)");
+		free(v);
+		free(sql);
+	}
+	fclose(f);
+	free(tables);
+	return buf;
+}
+
+/*
+ * Wait until the target's schema "copy" equals the source's public, in
+ * columns and rows, within 60 s; else fail with both signatures.
+ */
+static void
+wait_equal(const scene *sc, const char *step)
+{
+	char	   *ss = NULL;
+	char	   *ts = NULL;
+	char	   *sd = NULL;
+	char	   *td = NULL;
+
+	for (int i = 0; i < 600; i++)
+	{
+		free(ss);
+		free(ts);
+		free(sd);
+		free(td);
+		ss = schema_signature(src_cl, SRC_DB, "public", "public");
+		ts = schema_signature(tgt_cl, TGT_DB, APPLY_SCHEMA, APPLY_SCHEMA);
+		sd = data_signature(src_cl, SRC_DB, "public");
+		td = data_signature(tgt_cl, TGT_DB, APPLY_SCHEMA);
+		if (strcmp(ss, ts) == 0 && strcmp(sd, td) == 0)
+			break;
+		usleep(100000);
+	}
+	if (strcmp(ss, ts) != 0 || strcmp(sd, td) != 0)
+	{
+		fprintf(stderr, "after %s:\n-- source schema:\n%s\n-- target schema:\n%s\n"
+				"-- source rows:\n%s-- target rows:\n%s", step, ss, ts, sd, td);
+		scene_fail(sc, "the target does not match the source");
+	}
+	free(ss);
+	free(ts);
+	free(sd);
+	free(td);
+}
+
+/*
+ * Wait until the schema-diff source has captured the catalog as it is now
+ * (its snapshot equals the descriptions) and, when table is given, the
+ * trigger source captures that table under its current name and key.
+ */
+static void
+wait_captured(const scene *sc, const char *table)
+{
+	for (int i = 0; i < 300; i++)
+	{
+		char	   *sql = NULL;
+		char	   *v;
+		bool		done;
+
+		/* the objects appear once the source installed them */
+		ck_assert_int_ge(asprintf(&sql,
+								  "SELECT NOT EXISTS ("
+									 " SELECT 1 FROM (SELECT 'schema' AS kind, obj_oid, description::text AS d"
+									 "   FROM teleport.schema_describe_schema(NULL)"
+									 "  UNION ALL SELECT 'table', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_table(NULL)) c"
+									 " FULL JOIN (SELECT kind, oid, description::text AS d"
+									 "   FROM teleport.schema_snapshot) s"
+									 "  ON s.kind = c.kind AND s.oid = c.obj_oid"
+									 " WHERE c.d IS DISTINCT FROM s.d)"
+									 " AND (%s OR EXISTS (SELECT 1 FROM teleport.trigger_table t"
+									 "  JOIN pg_class c ON c.oid = t.relid"
+									 "  WHERE c.relname = '%s' AND t.table_name = c.relname"
+									 "  AND t.key_columns = teleport.trigger_table_keys(c.oid)))",
+								  table ? "false" : "true", table ? table : ""), 0);
+		v = query_value(src_cl, SRC_DB, sql, true);
+		done = v != NULL && strcmp(v, "t") == 0;
+		free(v);
+		free(sql);
+		if (done)
+			return;
+		usleep(100000);
+	}
+	scene_fail(sc, "the source never captured the schema change");
+}
+
+/* The number of schema and table events in the source's queue. */
+static long
+ddl_events(void)
+{
+	char	   *v = query_valuef(src_cl, SRC_DB,
+								 "SELECT count(*) FROM (SELECT op, ddl FROM teleport.event_0"
+								 " UNION ALL SELECT op, ddl FROM teleport.event_1"
+								 " UNION ALL SELECT op, ddl FROM teleport.event_2) e"
+								 " WHERE op = 'ddl' AND ddl ->> 'type' IN ('schema', 'table')");
+	long		n = atol(v);
+
+	free(v);
+	return n;
+}
+
+START_TEST(test_diff_mode)
+{
+	scene		sc;
+	int			port = tp_free_port();
+	char	   *conninfo;
+
+	ck_assert_ptr_nonnull(tgt_cl);
+	ck_assert_int_gt(port, 0);
+	memset(&sc, 0, sizeof(sc));
+	sc.dir = tp_cluster_make_dir(src_cl, "schema");
+	ck_assert_ptr_nonnull(sc.dir);
+	ck_assert_int_ge(asprintf(&sc.src.log, "%s/src.log", sc.dir), 0);
+	ck_assert_int_ge(asprintf(&sc.tgt.log, "%s/tgt.log", sc.dir), 0);
+	sc.src.config = write_config(&sc, true, port);
+	sc.tgt.config = write_config(&sc, false, port);
+	ck_assert_ptr_nonnull(sc.src.config);
+	ck_assert_ptr_nonnull(sc.tgt.config);
+
+	/* the starting point: the same table on both sides */
+	conninfo = tp_cluster_create_db(src_cl, SRC_DB);
+	ck_assert_ptr_nonnull(conninfo);
+	free(conninfo);
+	conninfo = tp_cluster_create_db(tgt_cl, TGT_DB);
+	ck_assert_ptr_nonnull(conninfo);
+	free(conninfo);
+	exec_sqlf(src_cl, SRC_DB, "CREATE TABLE public.base (id int PRIMARY KEY, v text);");
+	exec_sqlf(tgt_cl, TGT_DB, "CREATE SCHEMA " APPLY_SCHEMA ";"
+			  "CREATE TABLE " APPLY_SCHEMA ".base (id int PRIMARY KEY, v text);");
+	inst_start(&sc, &sc.tgt);
+	inst_start(&sc, &sc.src);
+
+	/* the first snapshot emits nothing, nor do polls without a change */
+	wait_captured(&sc, "base");
+	usleep(1500000);
+	ck_assert_int_eq(ddl_events(), 0);
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.base SELECT g, 'b' || g FROM generate_series(1, 20) g;");
+	wait_equal(&sc, "rows into an existing table");
+
+	/* a table created and written in one transaction, and later */
+	exec_sqlf(src_cl, SRC_DB,
+			  "BEGIN;"
+			  "CREATE TABLE public.t1 (id serial PRIMARY KEY, name text NOT NULL DEFAULT 'x',"
+			  " amount numeric(10,2), at timestamptz DEFAULT now());"
+			  "INSERT INTO public.t1 (name, amount) SELECT 'n' || g, g / 3.0 FROM generate_series(1, 50) g;"
+			  "COMMIT;");
+	wait_captured(&sc, "t1");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.t1 (name, amount) SELECT 'm' || g, g FROM generate_series(1, 30) g;"
+			  "UPDATE public.t1 SET amount = amount + 1 WHERE id % 7 = 0;");
+	wait_equal(&sc, "create table and insert");
+	usleep(1500000);
+	ck_assert_int_eq(ddl_events(), 1);
+
+	/*
+	 * A new schema: target tgt2 (the same receiver, apply_schema "fresh",
+	 * which it lacks) selects "extra.*"; the schema's creation creates
+	 * "fresh" there, then its table follows.
+	 */
+	exec_sqlf(src_cl, SRC_DB, "CREATE SCHEMA extra;"
+			  "CREATE TABLE extra.e (id int PRIMARY KEY, v text);");
+	wait_captured(&sc, "e");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO extra.e VALUES (1, 'x'), (2, 'y');");
+	for (int i = 0; i < 300; i++)
+	{
+		char	   *v = query_value(tgt_cl, TGT_DB,
+									"SELECT string_agg(id || v, ',' ORDER BY id) FROM fresh.e", true);
+		bool		done = v != NULL && strcmp(v, "1x,2y") == 0;
+
+		free(v);
+		if (done)
+			break;
+		if (i == 299)
+			scene_fail(&sc, "schema extra never reached the target as schema fresh");
+		usleep(100000);
+	}
+
+	/* a column added with a default and NOT NULL, then written */
+	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.t1 ADD COLUMN flag boolean NOT NULL DEFAULT true;");
+	wait_captured(&sc, "t1");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.t1 (name, amount, flag) VALUES ('f', 1, false);"
+			  "UPDATE public.t1 SET flag = false WHERE id % 5 = 0;");
+	wait_equal(&sc, "add column");
+
+	/* a column dropped while rows are written, before and after */
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.t1 (name, amount) VALUES ('before drop', 2);"
+			  "ALTER TABLE public.t1 DROP COLUMN amount;"
+			  "INSERT INTO public.t1 (name) VALUES ('after drop');"
+			  "UPDATE public.t1 SET name = name || '+' WHERE id % 3 = 0;");
+	wait_equal(&sc, "drop column");
+
+	/* a column renamed, with writes before and after */
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.t1 (name) VALUES ('before rename');"
+			  "ALTER TABLE public.t1 RENAME COLUMN name TO label;");
+	wait_captured(&sc, "t1");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.t1 (label) VALUES ('after rename');"
+			  "UPDATE public.t1 SET label = label || '!' WHERE id % 4 = 0;");
+	wait_equal(&sc, "rename column");
+
+	/* a table renamed */
+	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.t1 RENAME TO t2;");
+	wait_captured(&sc, "t2");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.t2 (label) VALUES ('renamed');"
+			  "DELETE FROM public.t2 WHERE id % 6 = 0;");
+	wait_equal(&sc, "rename table");
+
+	/* defaults and NOT NULL changed */
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TABLE public.t2 ALTER COLUMN label SET DEFAULT 'y',"
+			  " ALTER COLUMN label DROP NOT NULL, ALTER COLUMN flag DROP DEFAULT,"
+			  " ALTER COLUMN at SET NOT NULL;");
+	wait_captured(&sc, "t2");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.t2 (label, flag) VALUES (NULL, true);"
+			  "INSERT INTO public.t2 (flag) VALUES (false);");
+	wait_equal(&sc, "default and NOT NULL changes");
+
+	/* identity and generated columns; the primary key moved */
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TABLE public.ident (id bigint GENERATED BY DEFAULT AS IDENTITY"
+			  " CONSTRAINT ident_pkey PRIMARY KEY, code text NOT NULL,"
+			  " len int GENERATED ALWAYS AS (length(code)) STORED);");
+	wait_captured(&sc, "ident");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.ident (code) SELECT 'c' || g FROM generate_series(1, 25) g;");
+	wait_equal(&sc, "identity and generated columns");
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TABLE public.ident DROP CONSTRAINT ident_pkey,"
+			  " ADD CONSTRAINT ident_code_pkey PRIMARY KEY (code);");
+	wait_captured(&sc, "ident");
+	exec_sqlf(src_cl, SRC_DB,
+			  "UPDATE public.ident SET id = id + 100 WHERE id % 2 = 0;"
+			  "INSERT INTO public.ident (code) VALUES ('new');");
+	wait_equal(&sc, "primary key moved");
+
+	/* int -> bigint, text -> int USING */
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TABLE public.conv (id int PRIMARY KEY, n int, s text);");
+	wait_captured(&sc, "conv");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.conv SELECT g, g * 1000, (g * 7)::text FROM generate_series(1, 40) g;");
+	wait_equal(&sc, "create conv");
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TABLE public.conv ALTER COLUMN n TYPE bigint,"
+			  " ALTER COLUMN s TYPE int USING s::int;");
+	wait_captured(&sc, "conv");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.conv VALUES (100, 5000000000, 12);"
+			  "UPDATE public.conv SET s = s + 1 WHERE id < 10;");
+	wait_equal(&sc, "type change");
+
+	/* a table dropped */
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.conv;");
+	wait_equal(&sc, "drop table");
+
+	inst_stop(&sc, &sc.src);
+	inst_stop(&sc, &sc.tgt);
+	{
+		/* stopped: their pids must not be killed (they may be reused) */
+		FILE	   *f = fopen(pid_registry, "w");
+
+		if (f != NULL)
+			fclose(f);
+	}
+	free(sc.src.config);
+	free(sc.tgt.config);
+	free(sc.src.log);
+	free(sc.tgt.log);
+	tp_remove_tree(sc.dir);
+	free(sc.dir);
+}
+END_TEST
+
+/* Run sql on conn; fail the test when it fails. */
+static void
+exec_ok(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK,
+				  "%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+/* Assert that the one value of sql on conn ("" for NULL) is expected. */
+static void
+assert_query(PGconn *conn, const char *sql, const char *expected)
+{
+	PGresult   *res = PQexec(conn, sql);
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
+				  "%s: %s", sql, PQerrorMessage(conn));
+	ck_assert_msg(strcmp(PQgetvalue(res, 0, 0), expected) == 0,
+				  "%s:\n got: %s\nwant: %s", sql, PQgetvalue(res, 0, 0), expected);
+	PQclear(res);
+}
+
+/* The queue's schema and table events, oldest first: one line each. */
+#define DDL_EVENTS_SQL \
+	"SELECT coalesce(string_agg(format('%s:%s.%s:%s', ddl ->> 'type', schema_name," \
+	" coalesce(table_name, ''), CASE WHEN json_typeof(ddl -> 'before') = 'null' THEN 'create'" \
+	" WHEN json_typeof(ddl -> 'after') = 'null' THEN 'drop' ELSE 'alter' END), ',' ORDER BY id), '')" \
+	" FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1" \
+	" UNION ALL SELECT * FROM teleport.event_2) e" \
+	" WHERE op = 'ddl' AND ddl ->> 'type' IN ('schema', 'table')"
+
+START_TEST(test_source)
+{
+	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
+	char		yaml[2048];
+	char	   *conninfo;
+	tp_config  *config = NULL;
+	tp_plugin_set set;
+	tp_plan		plan;
+	tp_plan_entry *entry = NULL;
+	const tp_source_callbacks *cb;
+	tp_plugin_ctx *ctx;
+	tp_pgsql	pg;
+	PGconn	   *su;
+
+	ck_assert_ptr_nonnull(dir);
+	conninfo = tp_cluster_create_db(src_cl, "schema_plugin");
+	ck_assert_ptr_nonnull(conninfo);
+	su = tp_cluster_connect(src_cl, "schema_plugin");
+	ck_assert_ptr_nonnull(su);
+	exec_ok(su, "CREATE TABLE public.a (id int PRIMARY KEY, v text);"
+			"CREATE SCHEMA s2; CREATE TABLE s2.b (x int);");
+	snprintf(yaml, sizeof(yaml),
+			 "replicate_ddl: true\n"
+			 "database:\n"
+			 "  name: src\n"
+			 "  database: schema_plugin\n"
+			 "  hostname: \"%s\"\n"
+			 "  port: %d\n"
+			 "  username: \"%s\"\n"
+			 "targets:\n"
+			 "  out:\n"
+			 "    target_expression: \"public.*\"\n"
+			 "    apply_schema: test\n"
+			 "    transport: stdout\n",
+			 src_cl->dir, src_cl->port, TP_CLUSTER_SUPERUSER);
+	ck_assert(tp_config_load_string(yaml, strlen(yaml), "test.yml", &config));
+
+	/* loaded as the daemon loads it: the plan's DDL source */
+	memset(&set, 0, sizeof(set));
+	(void) tp_loader_scan(dir, &set);
+	tp_plan_build(config, &plan);
+	ck_assert_int_ge(plan.n, 2);
+	/* first, so that a new table is queued before the trigger copies rows */
+	ck_assert_int_eq(plan.entries[0].role, TP_ROLE_CAPTURE_DDL);
+	entry = &plan.entries[0];
+	ck_assert_str_eq(entry->plugin_name, "schema-diff");
+	{
+		tp_plan		one = {entry, 1};
+
+		ck_assert(tp_plan_resolve(&one, &set, config));
+	}
+	ck_assert(tp_plugin_initialize(entry->plugin, tp_host_api_get()));
+	cb = entry->plugin->callbacks;
+	ck_assert_ptr_nonnull(cb->install);
+	ck_assert_ptr_nonnull(cb->poll);
+	ck_assert_ptr_nonnull(cb->uninstall);
+	ctx = tp_host_ctx_new(config, conninfo, entry);
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert(tp_pgsql_connect(&pg, conninfo, "the test"));
+	ck_assert(tp_pgsql_pin_session(&pg));
+	ck_assert(tp_queue_install(&pg, config));
+
+	/* the first snapshot: everything there is recorded, nothing emitted */
+	ck_assert_int_eq(cb->install(ctx, pg.conn), TP_OK);
+	ck_assert_int_eq(PQtransactionStatus(pg.conn), PQTRANS_IDLE);
+	assert_query(su, DDL_EVENTS_SQL, "");
+	assert_query(su, "SELECT string_agg(kind || ':' || schema_name || '.' ||"
+				 " coalesce(object_name, ''), ',' ORDER BY kind, schema_name, object_name)"
+				 " FROM teleport.schema_snapshot",
+				 "schema:public.,schema:s2.,table:public.a,table:s2.b");
+	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
+	assert_query(su, DDL_EVENTS_SQL, "");
+	/* the catalogs' fingerprint, which lets idle polls skip the comparison */
+	assert_query(su, "SELECT fingerprint = teleport.schema_fingerprint()"
+				 " FROM teleport.schema_state", "t");
+
+	/*
+	 * Changes of one poll: drops first (a table before its schema), then
+	 * creations and changes (a schema before its table), by OID.
+	 */
+	exec_ok(su, "CREATE SCHEMA s3; CREATE TABLE s3.c (id int);"
+			"ALTER TABLE public.a RENAME COLUMN v TO w;"
+			"DROP TABLE s2.b; DROP SCHEMA s2;");
+	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
+	ck_assert_int_eq(PQtransactionStatus(pg.conn), PQTRANS_IDLE);
+	assert_query(su, DDL_EVENTS_SQL,
+				 "table:s2.b:drop,schema:s2.:drop,schema:s3.:create,"
+				 "table:public.a:alter,table:s3.c:create");
+	/* a rename: the same attnum, another name; the oid is the table's */
+	assert_query(su, "SELECT concat_ws(' ', ddl -> 'before' -> 'columns' -> 1 ->> 'attnum',"
+				 " ddl -> 'before' -> 'columns' -> 1 ->> 'name',"
+				 " ddl -> 'after' -> 'columns' -> 1 ->> 'attnum',"
+				 " ddl -> 'after' -> 'columns' -> 1 ->> 'name',"
+				 " ddl -> 'after' -> 'columns' -> 1 ->> 'type',"
+				 " ddl -> 'after' -> 'primary_key' ->> 'columns',"
+				 " (ddl ->> 'oid')::oid = 'public.a'::regclass)"
+				 " FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1"
+				 " UNION ALL SELECT * FROM teleport.event_2) e WHERE table_name = 'a'",
+				 "2 v 2 w text [1] t");
+
+	/* nothing changed since: nothing more */
+	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
+	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
+	assert_query(su, DDL_EVENTS_SQL,
+				 "table:s2.b:drop,schema:s2.:drop,schema:s3.:create,"
+				 "table:public.a:alter,table:s3.c:create");
+
+	/* uninstall removes the objects; a new install starts afresh */
+	ck_assert_int_eq(cb->uninstall(ctx, pg.conn), TP_OK);
+	assert_query(su, "SELECT concat_ws(' ', to_regclass('teleport.schema_snapshot') IS NULL,"
+				 " to_regprocedure('teleport.schema_capture(oid[], boolean)') IS NULL,"
+				 " (SELECT count(*) FROM teleport.schema_version WHERE component = 'schema'))",
+				 "t t 0");
+	exec_ok(su, "CREATE TABLE public.later (id int)");
+	ck_assert_int_eq(cb->install(ctx, pg.conn), TP_OK);
+	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
+	assert_query(su, "SELECT count(*) FROM teleport.schema_snapshot WHERE object_name = 'later'", "1");
+	assert_query(su, "SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL"
+				 " SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e"
+				 " WHERE table_name = 'later'", "0");
+	/* a restart (install again) sends what changed meanwhile */
+	exec_ok(su, "ALTER TABLE public.later ADD COLUMN n int");
+	ck_assert_int_eq(cb->install(ctx, pg.conn), TP_OK);
+	assert_query(su, "SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL"
+				 " SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e"
+				 " WHERE table_name = 'later' AND ddl -> 'after' -> 'columns' -> 1 ->> 'name' = 'n'", "1");
+
+	tp_host_ctx_free(ctx);
+	tp_pgsql_close(&pg);
+	tp_plan_free(&plan);
+	tp_loader_free(&set);
+	tp_config_free(config);
+	PQfinish(su);
+	free(conninfo);
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+schema_suite(void)
+{
+	Suite	   *s = suite_create("schema");
+	TCase	   *tc = tcase_create("source");
+
+	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_source);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("diff");
+
+	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_diff_mode);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int			main(void);
+
+/* Run the suite. */
+int
+main(void)
+{
+	return tp_check_run(schema_suite());
+}
