@@ -2,9 +2,10 @@
  * check_uninstall.c
  *     teleport --uninstall against a real PostgreSQL: refused while a
  *     source runs on the database; once it is stopped, the capture
- *     triggers, the trigger source's objects and the queue are gone, the
- *     user's tables and rows untouched, and a second run finds nothing to
- *     do. On a database that also receives, the inbox stays.
+ *     triggers, the trigger and schema-diff sources' objects and the queue
+ *     are gone, the user's tables and rows untouched, and a second run
+ *     finds nothing to do. On a database that also receives, the inbox
+ *     stays.
  */
 #include "tp_autoconf.h"
 
@@ -68,7 +69,7 @@ source_init(source *s, const char *db, bool receiving)
 	s->dir = tp_cluster_make_dir(cluster, "uninstall");
 	ck_assert_ptr_nonnull(s->dir);
 	snprintf(text, sizeof(text),
-			 "replicate_ddl: false\n"
+			 "replicate_ddl: %s\n"
 			 "processing_intervals:\n"
 			 "  batcher: 50\n"
 			 "  transmitter: 50\n"
@@ -87,6 +88,7 @@ source_init(source *s, const char *db, bool receiving)
 			 "    options:\n"
 			 "      directory: \"%s/out\"\n"
 			 "%s%s%s",
+			 receiving ? "false" : "true",
 			 db, cluster->dir, cluster->port, TP_CLUSTER_SUPERUSER, s->dir,
 			 receiving ? "server:\n  hostname: \"127.0.0.1\"\n  port: 3001\n"
 			 "  transport: file\n  options:\n    directory: \"" : "",
