@@ -182,7 +182,7 @@ const char	trigger_sql_setup[] =
 	 * The expression of a row's text image, over the whole row (x.r):
 	 * json_object of the column names and their values' text, in attnum
 	 * order (json_object, not json_build_object, which takes at most 100
-	 * arguments). NULL for a relation that is gone.
+	 * arguments). Used for the rows copied at install.
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.trigger_text_image(p_relid oid)\n"
 	"RETURNS text\n"
