@@ -485,8 +485,9 @@ static const char edge_types_ddl[] =
 
 /*
  * Its tables: every kind of value only text mode carries, keys that are an
- * array, a composite and a jsonb, a table in json mode that gains a jsonb
- * column, the marker.
+ * array, a composite and a jsonb, a deferrable array key shifted by one
+ * statement (the applier's delete-then-insert and its look-up of moved
+ * keys), a table in json mode that gains a jsonb column, the marker.
  */
 static const char edge_tables_ddl[] =
 "CREATE TABLE e (id int PRIMARY KEY, a int[], a2 text[], c bpair, d iarr, j json, jb jsonb,\n"
@@ -494,6 +495,7 @@ static const char edge_tables_ddl[] =
 "CREATE TABLE ka (k int[] PRIMARY KEY, v text);\n"
 "CREATE TABLE kc (k kpair PRIMARY KEY, v jsonb);\n"
 "CREATE TABLE kj (k jsonb PRIMARY KEY, v int);\n"
+"CREATE TABLE ks (k int[], v text, PRIMARY KEY (k) DEFERRABLE INITIALLY DEFERRED);\n"
 "CREATE TABLE grow (id int PRIMARY KEY, v text);\n"
 "CREATE TABLE marker (label text PRIMARY KEY);\n";
 
@@ -512,6 +514,7 @@ static const char edge_rows_sql[] =
 "INSERT INTO kc VALUES (ROW('[0:0]={1}', 'x'), '{\"a\":1}'), (ROW('{1}', 'x'), 'null'),\n"
 " (ROW(NULL, 'y,\"z'), NULL);\n"
 "INSERT INTO kj VALUES ('{\"a\":1}', 1), ('null', 2), ('[]', 3), ('\"s\"', 4);\n"
+"INSERT INTO ks VALUES ('[0:0]={1}', 'a'), ('[0:0]={2}', 'b'), ('[0:0]={3}', 'c'), ('{3}', 'd');\n"
 "INSERT INTO grow VALUES (1, 'x');\n";
 
 /* The changes: updates (key changes too) and deletes of every table. */
@@ -527,7 +530,9 @@ static const char edge_changes_sql[] =
 "DELETE FROM kc WHERE k = ROW('{1}', 'x')::kpair;\n"
 "UPDATE kj SET k = '{\"b\": 2}' WHERE v = 1;\n"
 "UPDATE kj SET v = 20 WHERE k = 'null';\n"
-"DELETE FROM kj WHERE v = 3;\n";
+"DELETE FROM kj WHERE v = 3;\n"
+"UPDATE ks SET k = ('[0:0]={' || (k[0] + 1) || '}')::int[] WHERE k[0] IS NOT NULL;\n"
+"UPDATE ks SET k = '[0:0]={1}' WHERE v = 'c';\n";
 
 /* What each table's rows are compared by (json and xml have no equality). */
 static const struct
@@ -539,6 +544,7 @@ static const struct
 	{"ka", "k, v"},
 	{"kc", "k, v"},
 	{"kj", "k, v"},
+	{"ks", "k, v"},
 	{"fresh", "id, a, j"},
 	{"grow", "id, v, j"},
 };
