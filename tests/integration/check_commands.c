@@ -12,9 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <teleport/abi.h>
+
 #include "checkmain.h"
 #include "exit_codes.h"
 #include "runcmd.h"
+
+/* The ABI version this teleport speaks, as "1.1". */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define ABI_VERSION STR(TELEPORT_ABI_MAJOR) "." STR(TELEPORT_ABI_MINOR)
 
 /* The test plugins' directory named sub, as a new string. */
 static char *
@@ -44,7 +51,7 @@ START_TEST(test_version_and_help)
 
 	ck_assert(tp_run_teleport(&res, "--version", (char *) NULL));
 	ck_assert_int_eq(res.status, TP_EXIT_OK);
-	snprintf(expect, sizeof(expect), "teleport %s (plugin ABI 1.0)", PACKAGE_VERSION);
+	snprintf(expect, sizeof(expect), "teleport %s (plugin ABI " ABI_VERSION ")", PACKAGE_VERSION);
 	ck_assert_msg(tp_contains(res.out, expect), "out: %s", res.out);
 	tp_cmd_result_free(&res);
 
@@ -75,9 +82,9 @@ START_TEST(test_list_plugins)
 
 	ck_assert(tp_run_teleport(&res, "--list-plugins", "--plugin-dir", dir, (char *) NULL));
 	ck_assert_msg(res.status == TP_EXIT_OK, "status %d, err: %s", res.status, res.err);
-	ck_assert_msg(tp_contains(res.out, "testgood     transport  1.2.3       1.0"),
+	ck_assert_msg(tp_contains(res.out, "testgood     transport  1.2.3       " ABI_VERSION),
 				  "out: %s", res.out);
-	ck_assert(tp_contains(res.out, "testapplier  applier    0.1         1.0"));
+	ck_assert(tp_contains(res.out, "testapplier  applier    0.1         " ABI_VERSION));
 	ck_assert(tp_contains(res.out, "/testgood.so"));
 	tp_cmd_result_free(&res);
 	free(dir);
@@ -115,8 +122,8 @@ assert_refused(const char *sub, const char *expect)
 START_TEST(test_list_refusals)
 {
 	assert_refused("noentry", "is not a teleport plugin: it does not export teleport_plugin_info()");
-	assert_refused("abimajor", "was built for ABI 2.0, this teleport speaks ABI 1.0");
-	assert_refused("abiminor", "newer than this teleport's ABI 1.0");
+	assert_refused("abimajor", "was built for ABI 2.0, this teleport speaks ABI " ABI_VERSION);
+	assert_refused("abiminor", "newer than this teleport's ABI " ABI_VERSION);
 }
 END_TEST
 
