@@ -6,7 +6,6 @@
 
 #include <signal.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +29,7 @@ typedef struct host_ctx
 	const tp_option_desc *table;
 	char	   *component;		/* the log component: plugin[target] */
 	const tp_host_services *services;	/* or NULL */
-	uint16_t	abi_minor;		/* the plugin's: what its structs hold */
+	uint16_t	abi_minor;		/* the ABI minor the plugin was built for */
 } host_ctx;
 
 /* Set by tp_host_request_stop, possibly from a signal handler. */
@@ -108,21 +107,21 @@ host_conninfo(const tp_plugin_ctx *ctx)
 }
 
 /*
- * The size of tp_change as a plugin built for ABI 1.minor knows it: the
- * fields up to those its minor added.
+ * The bytes of tp_change that a plugin built for ABI minor `minor` has:
+ * fields appended later are neither written nor announced by size.
  */
 static size_t
 change_size_for(uint16_t minor)
 {
-	if (minor < 1)
-		return offsetof(tp_change, stmt);
-	return sizeof(tp_change);
+	if (minor >= 1)
+		return sizeof(tp_change);
+	return offsetof(tp_change, text_values);
 }
 
 /*
  * host->change_next: decode one change; a malformed line is logged here.
- * Only as much of *change is written as the plugin's ABI minor knows of
- * (a plugin built for an older minor has a smaller tp_change).
+ * Only the part of *change that the plugin's ABI minor knows is written,
+ * and its size says so.
  */
 static tp_result
 host_change_next(const tp_plugin_ctx *ctx, const tp_batch *batch,
@@ -130,17 +129,18 @@ host_change_next(const tp_plugin_ctx *ctx, const tp_batch *batch,
 {
 	char		reason[256];
 	tp_change	full;
-	size_t		size = change_size_for(host_of(ctx)->abi_minor);
 	tp_result	r = tp_change_next(batch, cursor, &full, reason, sizeof(reason));
+	size_t		n = change_size_for(host_of(ctx)->abi_minor);
+
+	memcpy(change, &full, n);
+	if (full.size != 0)
+		change->size = (uint32_t) n;
 
 	if (r != TP_OK)
 		host_log(ctx, TP_LOG_ERROR,
 				 "malformed change in batch %llu from \"%s\": %s",
 				 (unsigned long long) batch->seq,
 				 batch->source ? batch->source : "?", reason);
-	memcpy(change, &full, size);
-	if (full.size != 0)
-		change->size = (uint32_t) size;
 	return r;
 }
 

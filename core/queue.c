@@ -204,8 +204,59 @@ static const char *const schema_v1[] = {
 	NULL
 };
 
+/*
+ * Version 2: each event records whether its row images are in text mode
+ * (every value its PostgreSQL text form as a JSON string; see
+ * teleport/batch.h), and insert_event takes that as a seventh argument,
+ * false by default, so that callers of version 1 keep working. The column
+ * has no default: adding it rewrites nothing, and NULL reads as false.
+ */
+static const char *const schema_v2[] = {
+	"ALTER TABLE teleport.event_0 ADD COLUMN IF NOT EXISTS text_values boolean",
+	"ALTER TABLE teleport.event_1 ADD COLUMN IF NOT EXISTS text_values boolean",
+	"ALTER TABLE teleport.event_2 ADD COLUMN IF NOT EXISTS text_values boolean",
+	"DROP FUNCTION IF EXISTS teleport.insert_event(text, text, text, json, json, json)",
+	"CREATE OR REPLACE FUNCTION teleport.insert_event(op text,"
+	" schema_name text, table_name text, before json, after json, ddl json,"
+	" text_values boolean DEFAULT false)"
+	" RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+	" SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"DECLARE\n"
+	"  v_txid bigint := txid_current();\n"
+	"  v_table bigint;\n"
+	"  v_origin text := nullif(current_setting('teleport.origin', true), '');\n"
+	"BEGIN\n"
+	"  v_table := coalesce(pg_sequence_last_value("
+	"'teleport.current_event_table'::regclass), 0);\n"
+	"  IF v_table = 0 THEN\n"
+	"    INSERT INTO teleport.event_0 (id, txid, op, schema_name, table_name,"
+	" before, after, ddl, origin, text_values)\n"
+	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
+	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
+	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values);\n"
+	"  ELSIF v_table = 1 THEN\n"
+	"    INSERT INTO teleport.event_1 (id, txid, op, schema_name, table_name,"
+	" before, after, ddl, origin, text_values)\n"
+	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
+	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
+	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values);\n"
+	"  ELSE\n"
+	"    INSERT INTO teleport.event_2 (id, txid, op, schema_name, table_name,"
+	" before, after, ddl, origin, text_values)\n"
+	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
+	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
+	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values);\n"
+	"  END IF;\n"
+	"END\n"
+	"$f$",
+	"REVOKE ALL ON FUNCTION teleport.insert_event(text, text, text, json,"
+	" json, json, boolean) FROM PUBLIC",
+	NULL
+};
+
 static const char *const *const schema_steps[] = {
 	schema_v1,
+	schema_v2,
 };
 
 _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) ==
@@ -1129,6 +1180,7 @@ batch_data_sql(void)
 		   "SELECT e.id, '{\"op\":' || to_json(e.op)::text"
 		   " || ',\"before\":' || coalesce(replace(e.before::text, E'\\n', ' '), 'null')"
 		   " || ',\"after\":' || coalesce(replace(e.after::text, E'\\n', ' '), 'null')"
+		   " || CASE WHEN e.text_values THEN ',\"values\":\"text\"' ELSE '' END"
 		   " || CASE WHEN e.ddl IS NULL THEN ''"
 		   "  ELSE ',\"ddl\":' || replace(e.ddl::text, E'\\n', ' ') END"
 		   " || ',\"source\":{\"name\":' || to_json(coalesce(e.origin, $10::text))::text"

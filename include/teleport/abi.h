@@ -15,6 +15,10 @@
  *    sizeof() as its writer compiled it. The host zero-fills what it hands
  *    out; readers look at a trailing field only when size covers it (see
  *    TP_HAS_FIELD).
+ *
+ * Minor versions of major 1:
+ *  1.0  the first
+ *  1.1  tp_change.text_values (a change line's "values":"text")
  */
 #ifndef TELEPORT_ABI_H
 #define TELEPORT_ABI_H

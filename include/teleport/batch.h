@@ -30,6 +30,20 @@
  * number type: jansson, for one, would round a numeric(40) or refuse it.
  * The host's change_next keeps them as text.
  *
+ * A line may carry "values":"text" (after "after"): then every value in
+ * before and after is the column's PostgreSQL text form (its output
+ * function's, as `value::text` gives it) as a JSON string, and SQL NULL is
+ * JSON null:
+ *
+ *   {"op":"c","before":null,"after":{"id":"1","a":"[0:1]={1,2}",
+ *    "j":"null","x":null},"values":"text","source":{...},"ts_ms":...}
+ *
+ * A source captures a table this way when one of its columns is of a type
+ * that the json rendering cannot carry exactly (json, jsonb, xml, arrays,
+ * composites, and domains over them). Without the member (the usual case)
+ * values are rendered as above; any other value of "values" is refused.
+ * It is tp_change.text_values (ABI 1.1).
+ *
  * On the wire (transports) a batch is its header line, a JSON object that
  * carries the fields of tp_batch below, followed by data; the host's
  * batch_header and batch_parse services produce and read that form, so
@@ -37,6 +51,8 @@
  */
 #ifndef TELEPORT_BATCH_H
 #define TELEPORT_BATCH_H
+
+#include <stdbool.h>
 
 #include <teleport/abi.h>
 
@@ -105,8 +121,10 @@ typedef struct tp_change
 	const char *ddl;			/* JSON object text for TP_CHANGE_DDL, or NULL */
 	const char *line;			/* the whole line, without its '\n' */
 	size_t		line_len;
+	/* ABI 1.1 (read these under TP_HAS_FIELD) */
 
-	/* ABI 1.1 */
+	/* "values":"text" (see above) */
+	bool		text_values;
 
 	/*
 	 * source.stmt: the statement of its source transaction that made the

@@ -29,6 +29,9 @@
 #include "pgsql.h"
 #include "queue.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static tp_cluster *cluster;
 
 /* Once per program: the shared cluster. */
@@ -229,7 +232,7 @@ START_TEST(test_install_idempotent)
 	tp_pgsql_close(&other);
 
 	v = tp_sql_value(fx.pg.conn, "SELECT component || ' ' || version FROM teleport.schema_version");
-	ck_assert_str_eq(v, "queue 1");
+	ck_assert_str_eq(v, "queue " STR(TP_QUEUE_SCHEMA_VERSION));
 	free(v);
 	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.target"), 2);
 	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.tick"), 1);
@@ -295,6 +298,59 @@ START_TEST(test_install_concurrent)
 }
 END_TEST
 
+/*
+ * Upgrade from version 1 (rebuilt by hand: no text_values column, the
+ * six-argument insert_event): an event written then is kept and sent
+ * without a "values" member; afterwards there is one insert_event, whose
+ * six-argument calls still work and record json mode.
+ */
+START_TEST(test_upgrade_from_v1)
+{
+	fixture		fx;
+	tp_queued_batch qb;
+	char	   *data;
+	char	   *v;
+
+	setup(&fx, "q_upgrade", true);
+	tp_sql_ok(fx.pg.conn, "DROP FUNCTION teleport.insert_event(text, text, text, json, json, json, boolean)");
+	for (int i = 0; i < 3; i++)
+	{
+		char		sql[128];
+
+		snprintf(sql, sizeof(sql), "ALTER TABLE teleport.event_%d DROP COLUMN text_values", i);
+		tp_sql_ok(fx.pg.conn, sql);
+	}
+	tp_sql_ok(fx.pg.conn, "CREATE FUNCTION teleport.insert_event(op text, schema_name text,"
+			" table_name text, before json, after json, ddl json) RETURNS void"
+			" LANGUAGE sql AS $$INSERT INTO teleport.event_0"
+			" (id, txid, op, schema_name, table_name, before, after, ddl)"
+			" VALUES (nextval('teleport.event_id_seq'), txid_current(), op, schema_name,"
+			" table_name, before, after, ddl)$$");
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.schema_version SET version = 1");
+	insert_row(&fx.pg, "old", 1);
+	ck_assert(tp_queue_install(&fx.pg, fx.config));
+	v = tp_sql_value(fx.pg.conn, "SELECT version || ' ' || (SELECT count(*) FROM pg_proc"
+				 " WHERE proname = 'insert_event') || ' ' || (SELECT count(*) FROM pg_attribute"
+				 " WHERE attname = 'text_values' AND attrelid IN ('teleport.event_0'::regclass,"
+				 " 'teleport.event_1'::regclass, 'teleport.event_2'::regclass))"
+				 " FROM teleport.schema_version WHERE component = 'queue'");
+	ck_assert_str_eq(v, STR(TP_QUEUE_SCHEMA_VERSION) " 1 3");
+	free(v);
+	insert_row(&fx.pg, "new", 2);
+	force_tick(&fx.pg);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	data = next_data(&fx.pg, fx.t1, &qb);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(qb.batch.n_changes, 2);
+	ck_assert_ptr_null(strstr(data, "\"values\""));
+	ck_assert_ptr_nonnull(strstr(data, "\"table\":\"old\""));
+	ck_assert_ptr_nonnull(strstr(data, "\"table\":\"new\""));
+	free(data);
+	tp_queued_batch_free(&qb);
+	teardown(&fx);
+}
+END_TEST
+
 /* The queue is private: a role with no grants can neither call nor read. */
 START_TEST(test_install_private)
 {
@@ -306,7 +362,7 @@ START_TEST(test_install_private)
 	tp_sql_ok(fx.pg.conn, "CREATE ROLE tp_queue_app LOGIN");
 	v = tp_sql_value(fx.pg.conn,
 				 "SELECT has_function_privilege('tp_queue_app',"
-				 " 'teleport.insert_event(text, text, text, json, json, json)', 'EXECUTE')"
+				 " 'teleport.insert_event(text, text, text, json, json, json, boolean)', 'EXECUTE')"
 				 " || ' ' || has_table_privilege('tp_queue_app', 'teleport.event_0', 'SELECT')"
 				 " || ' ' || has_table_privilege('tp_queue_app', 'teleport.event_0', 'INSERT')"
 				 " || ' ' || has_schema_privilege('tp_queue_app', 'teleport', 'USAGE')"
@@ -322,7 +378,8 @@ END_TEST
 
 /*
  * The exact change lines: values verbatim (45 digits, -0, escapes), a DDL
- * event whose JSON had a newline, and every field of tp_batch.
+ * event whose JSON had a newline, an event in text mode (marked
+ * "values":"text"), and every field of tp_batch.
  */
 START_TEST(test_exact_lines)
 {
@@ -345,6 +402,9 @@ START_TEST(test_exact_lines)
 			" '-0'::float8 AS f, E'a\"b\\\\c\\n' AS s, NULL::text AS z) r");
 	event(&fx.pg, "ddl", "public", NULL, NULL, NULL,
 		  "{\"sql\":\"CREATE TABLE public.x ()\",\n\"k\":1}");
+	tp_sql_ok(fx.pg.conn,
+			  "SELECT teleport.insert_event('c', 'public', 'tab', NULL,"
+			  " '{\"id\":\"[0:1]={1,2}\",\"j\":\"null\",\"n\":null}', NULL, true)");
 	txid = tp_sql_value(fx.pg.conn, "SELECT txid_current()");
 	tp_sql_ok(fx.pg.conn, "COMMIT");
 	force_tick(&fx.pg);
@@ -362,8 +422,13 @@ START_TEST(test_exact_lines)
 			 "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
 			 "\"ddl\":{\"sql\":\"CREATE TABLE public.x ()\", \"k\":1},"
 			 "\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":null,"
-			 "\"txid\":%s,\"seq\":2,\"batch\":1},\"ts_ms\":%s}\n",
-			 txid, ts, txid, ts);
+			 "\"txid\":%s,\"seq\":2,\"batch\":1},\"ts_ms\":%s}\n"
+			 "{\"op\":\"c\",\"before\":null,"
+			 "\"after\":{\"id\":\"[0:1]={1,2}\",\"j\":\"null\",\"n\":null},"
+			 "\"values\":\"text\","
+			 "\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":\"tab\","
+			 "\"txid\":%s,\"seq\":3,\"batch\":1},\"ts_ms\":%s}\n",
+			 txid, ts, txid, ts, txid, ts);
 	ck_assert_str_eq(data, expected);
 	ck_assert_uint_eq(qb.batch.data_len, strlen(expected));
 	ck_assert_uint_eq(qb.batch.size, sizeof(tp_batch));
@@ -373,7 +438,7 @@ START_TEST(test_exact_lines)
 	ck_assert_str_eq(qb.batch.target, "t1");
 	ck_assert_str_eq(qb.batch.apply_schema, "a");
 	ck_assert_uint_eq(qb.batch.seq, 1);
-	ck_assert_uint_eq(qb.batch.n_changes, 2);
+	ck_assert_uint_eq(qb.batch.n_changes, 3);
 	ck_assert_uint_eq(qb.batch.first_tick, (uint64_t) first_tick);
 	ck_assert_uint_eq(qb.batch.last_tick, (uint64_t) first_tick + 1);
 	ck_assert_uint_eq(qb.batch.flags, 0);
@@ -880,6 +945,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_install_idempotent);
 	tcase_add_test(tc, test_install_concurrent);
 	tcase_add_test(tc, test_install_private);
+	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_exact_lines);
 	tcase_add_test(tc, test_long_transaction);
 	tcase_add_test(tc, test_across_ticks);

@@ -14,6 +14,10 @@
  *             then the new rows upserted;
  *   truncate  consecutive TRUNCATEs, in one TRUNCATE statement.
  *
+ * Rows in text mode ("values":"text": each value its text form) and rows
+ * as json renders them are read differently, so the mode is part of a
+ * group's shape (PG_SHAPE_*) and the two never share a statement.
+ *
  * A group never holds one key twice (the same row twice in one statement
  * is an error for an upsert, and would apply only one change for an
  * update): a repeated key starts a new group. A group is also cut when the
@@ -102,7 +106,7 @@ typedef struct group
 {
 	gclass		cls;
 	pg_table   *t;
-	char	   *shape_before;	/* '0'/'1' per column of t */
+	char	   *shape_before;	/* of t's columns (PG_SHAPE_*) */
 	char	   *shape_after;
 	item	   *items;
 	int			n;
@@ -345,7 +349,7 @@ static bool
 group_start(group *g, gclass cls, pg_table *t, const char *shape_b,
 			const char *shape_a)
 {
-	size_t		n = (size_t) t->n_cols + 1;
+	size_t		n = (size_t) t->n_cols + 2;
 	char	   *sb = realloc(g->shape_before, n);
 	char	   *sa;
 
@@ -467,13 +471,14 @@ send_upsert(run *r, pg_table *t, const char *shape, const char *afters,
 	if (t->n_key > 0 && !t->key_immediate)
 	{
 		/* a deferrable key is no arbiter: delete the keys, then insert */
-		char	   *keyshape = malloc((size_t) t->n_cols + 1);
+		char	   *keyshape = malloc((size_t) t->n_cols + 2);
 
 		if (keyshape == NULL)
 			return no_memory(r);
 		for (int i = 0; i < t->n_cols; i++)
 			keyshape[i] = t->cols[i].key_pos > 0 ? '1' : '0';
-		keyshape[t->n_cols] = '\0';
+		keyshape[t->n_cols] = shape[t->n_cols];
+		keyshape[t->n_cols + 1] = '\0';
 		s = pg_table_stmt(t, PG_STMT_DELETE, keyshape, reason, sizeof(reason));
 		free(keyshape);
 		if (s == NULL)
@@ -846,10 +851,10 @@ columns_room(run *r, int n)
 	ma = realloc(r->member_a, (size_t) (n + 1) * sizeof(int));
 	if (ma != NULL)
 		r->member_a = ma;
-	sb = realloc(r->shape_b, (size_t) n + 1);
+	sb = realloc(r->shape_b, (size_t) n + 2);
 	if (sb != NULL)
 		r->shape_b = sb;
-	sa = realloc(r->shape_a, (size_t) n + 1);
+	sa = realloc(r->shape_a, (size_t) n + 2);
 	if (sa != NULL)
 		r->shape_a = sa;
 	if (mb == NULL || ma == NULL || sb == NULL || sa == NULL)
@@ -858,17 +863,26 @@ columns_room(run *r, int n)
 	return true;
 }
 
+/* Set shape to no column of t present, in the mode of change c. */
+static void
+shape_reset(char *shape, const pg_table *t, const tp_change *c)
+{
+	memset(shape, '0', (size_t) t->n_cols);
+	shape[t->n_cols] = TP_HAS_FIELD(c, tp_change, text_values) && c->text_values ?
+		PG_SHAPE_TEXT : PG_SHAPE_JSON;
+	shape[t->n_cols + 1] = '\0';
+}
+
 /*
  * Parse the row text of change c (before or after) into obj and map its
- * members to t's columns: shape ('0'/'1'), member (index per column). An
- * unknown column is a failure (held, not dropped).
+ * members to t's columns: shape (see PG_SHAPE_*), member (index per
+ * column). An unknown column is a failure (held, not dropped).
  */
 static bool
 map_row(run *r, const tp_change *c, pg_table *t, const char *text,
 		const char *which, pj_object *obj, char *shape, int *member)
 {
-	memset(shape, '0', (size_t) t->n_cols);
-	shape[t->n_cols] = '\0';
+	shape_reset(shape, t, c);
 	for (int i = 0; i < t->n_cols; i++)
 		member[i] = -1;
 	if (!pj_parse_object(obj, text, strlen(text)))
@@ -1023,10 +1037,8 @@ add_row_change(run *r, const tp_change *c)
 
 	if (t == NULL || !set_origin(r, c->origin))
 		return false;
-	memset(r->shape_a, '0', (size_t) t->n_cols);
-	r->shape_a[t->n_cols] = '\0';
-	memset(r->shape_b, '0', (size_t) t->n_cols);
-	r->shape_b[t->n_cols] = '\0';
+	shape_reset(r->shape_a, t, c);
+	shape_reset(r->shape_b, t, c);
 	if (c->after != NULL &&
 		!map_row(r, c, t, c->after, "after", &r->after, r->shape_a, r->member_a))
 		return false;
