@@ -207,18 +207,23 @@ static const char *const schema_v1[] = {
 /*
  * Version 2: each event records whether its row images are in text mode
  * (every value its PostgreSQL text form as a JSON string; see
- * teleport/batch.h), and insert_event takes that as a seventh argument,
- * false by default, so that callers of version 1 keep working. The column
- * has no default: adding it rewrites nothing, and NULL reads as false.
+ * teleport/batch.h) and, for an UPDATE, the number of its statement in its
+ * transaction (source.stmt); insert_event takes them as a seventh and an
+ * eighth argument, false and NULL by default, so that callers of version 1
+ * keep working. The columns have no default: adding them rewrites
+ * nothing, and NULL reads as false and as not known.
  */
 static const char *const schema_v2[] = {
 	"ALTER TABLE teleport.event_0 ADD COLUMN IF NOT EXISTS text_values boolean",
 	"ALTER TABLE teleport.event_1 ADD COLUMN IF NOT EXISTS text_values boolean",
 	"ALTER TABLE teleport.event_2 ADD COLUMN IF NOT EXISTS text_values boolean",
+	"ALTER TABLE teleport.event_0 ADD COLUMN IF NOT EXISTS stmt bigint",
+	"ALTER TABLE teleport.event_1 ADD COLUMN IF NOT EXISTS stmt bigint",
+	"ALTER TABLE teleport.event_2 ADD COLUMN IF NOT EXISTS stmt bigint",
 	"DROP FUNCTION IF EXISTS teleport.insert_event(text, text, text, json, json, json)",
 	"CREATE OR REPLACE FUNCTION teleport.insert_event(op text,"
 	" schema_name text, table_name text, before json, after json, ddl json,"
-	" text_values boolean DEFAULT false)"
+	" text_values boolean DEFAULT false, stmt bigint DEFAULT NULL)"
 	" RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
 	" SET search_path = pg_catalog, pg_temp AS $f$\n"
 	"DECLARE\n"
@@ -230,27 +235,30 @@ static const char *const schema_v2[] = {
 	"'teleport.current_event_table'::regclass), 0);\n"
 	"  IF v_table = 0 THEN\n"
 	"    INSERT INTO teleport.event_0 (id, txid, op, schema_name, table_name,"
-	" before, after, ddl, origin, text_values)\n"
+	" before, after, ddl, origin, text_values, stmt)\n"
 	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
 	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
-	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values);\n"
+	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values,"
+	" insert_event.stmt);\n"
 	"  ELSIF v_table = 1 THEN\n"
 	"    INSERT INTO teleport.event_1 (id, txid, op, schema_name, table_name,"
-	" before, after, ddl, origin, text_values)\n"
+	" before, after, ddl, origin, text_values, stmt)\n"
 	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
 	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
-	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values);\n"
+	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values,"
+	" insert_event.stmt);\n"
 	"  ELSE\n"
 	"    INSERT INTO teleport.event_2 (id, txid, op, schema_name, table_name,"
-	" before, after, ddl, origin, text_values)\n"
+	" before, after, ddl, origin, text_values, stmt)\n"
 	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
 	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
-	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values);\n"
+	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values,"
+	" insert_event.stmt);\n"
 	"  END IF;\n"
 	"END\n"
 	"$f$",
 	"REVOKE ALL ON FUNCTION teleport.insert_event(text, text, text, json,"
-	" json, json, boolean) FROM PUBLIC",
+	" json, json, boolean, bigint) FROM PUBLIC",
 	NULL
 };
 
@@ -1189,6 +1197,7 @@ batch_data_sql(void)
 		   " || ',\"txid\":' || e.txid::text"
 		   " || ',\"seq\":' || e.id::text"
 		   " || ',\"batch\":' || ($11::bigint)::text"
+		   " || CASE WHEN e.stmt IS NULL THEN '' ELSE ',\"stmt\":' || e.stmt::text END"
 		   " || '},\"ts_ms\":' || ($12::bigint)::text || E'}\\n' AS line"
 		   " FROM ");
 	append_selection(&sql);

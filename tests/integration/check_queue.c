@@ -312,12 +312,14 @@ START_TEST(test_upgrade_from_v1)
 	char	   *v;
 
 	setup(&fx, "q_upgrade", true);
-	tp_sql_ok(fx.pg.conn, "DROP FUNCTION teleport.insert_event(text, text, text, json, json, json, boolean)");
+	tp_sql_ok(fx.pg.conn, "DROP FUNCTION teleport.insert_event(text, text, text, json, json, json,"
+			  " boolean, bigint)");
 	for (int i = 0; i < 3; i++)
 	{
 		char		sql[128];
 
-		snprintf(sql, sizeof(sql), "ALTER TABLE teleport.event_%d DROP COLUMN text_values", i);
+		snprintf(sql, sizeof(sql), "ALTER TABLE teleport.event_%d DROP COLUMN text_values,"
+				 " DROP COLUMN stmt", i);
 		tp_sql_ok(fx.pg.conn, sql);
 	}
 	tp_sql_ok(fx.pg.conn, "CREATE FUNCTION teleport.insert_event(op text, schema_name text,"
@@ -331,10 +333,10 @@ START_TEST(test_upgrade_from_v1)
 	ck_assert(tp_queue_install(&fx.pg, fx.config));
 	v = tp_sql_value(fx.pg.conn, "SELECT version || ' ' || (SELECT count(*) FROM pg_proc"
 				 " WHERE proname = 'insert_event') || ' ' || (SELECT count(*) FROM pg_attribute"
-				 " WHERE attname = 'text_values' AND attrelid IN ('teleport.event_0'::regclass,"
+				 " WHERE attname IN ('text_values', 'stmt') AND attrelid IN ('teleport.event_0'::regclass,"
 				 " 'teleport.event_1'::regclass, 'teleport.event_2'::regclass))"
 				 " FROM teleport.schema_version WHERE component = 'queue'");
-	ck_assert_str_eq(v, STR(TP_QUEUE_SCHEMA_VERSION) " 1 3");
+	ck_assert_str_eq(v, STR(TP_QUEUE_SCHEMA_VERSION) " 1 6");
 	free(v);
 	insert_row(&fx.pg, "new", 2);
 	force_tick(&fx.pg);
@@ -362,7 +364,8 @@ START_TEST(test_install_private)
 	tp_sql_ok(fx.pg.conn, "CREATE ROLE tp_queue_app LOGIN");
 	v = tp_sql_value(fx.pg.conn,
 				 "SELECT has_function_privilege('tp_queue_app',"
-				 " 'teleport.insert_event(text, text, text, json, json, json, boolean)', 'EXECUTE')"
+				 " 'teleport.insert_event(text, text, text, json, json, json, boolean, bigint)',"
+				 " 'EXECUTE')"
 				 " || ' ' || has_table_privilege('tp_queue_app', 'teleport.event_0', 'SELECT')"
 				 " || ' ' || has_table_privilege('tp_queue_app', 'teleport.event_0', 'INSERT')"
 				 " || ' ' || has_schema_privilege('tp_queue_app', 'teleport', 'USAGE')"

@@ -181,16 +181,20 @@ assert_capture_triggers(PGconn *conn, const char *table, const char *expected)
 	free(got);
 }
 
+/* The statement counter's triggers, which every captured table has. */
+#define STMT_TRIGGERS \
+	"teleport_capture_stmt_a:statement:update," \
+	"teleport_capture_stmt_b:statement:update,"
 #define ROW_TRIGGERS \
-	"teleport_capture:row:insert/delete/update," \
+	"teleport_capture:row:insert/delete/update," STMT_TRIGGERS \
 	"teleport_capture_truncate:statement:truncate"
 #define STATEMENT_TRIGGERS \
 	"teleport_capture_delete:statement:delete," \
-	"teleport_capture_insert:statement:insert," \
+	"teleport_capture_insert:statement:insert," STMT_TRIGGERS \
 	"teleport_capture_truncate:statement:truncate," \
 	"teleport_capture_update:row:update"
 #define TEXT_TRIGGERS \
-	"teleport_capture_text:row:insert/delete/update," \
+	STMT_TRIGGERS "teleport_capture_text:row:insert/delete/update," \
 	"teleport_capture_truncate:statement:truncate"
 
 /* The text of the log written so far (free). */
@@ -499,7 +503,7 @@ START_TEST(test_operations)
 	env_poll(&env, TP_OK);
 	assert_events(env.su, "");
 	assert_query(env.su, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
-				 "10");
+				 "20");
 
 	/* uninstall: triggers, functions and tables gone; writes not captured */
 	ck_assert_int_eq(env.cb->uninstall(env.ctx, env.pg.conn), TP_OK);
@@ -657,6 +661,57 @@ static const char partition_setup[] =
 	"CREATE TABLE public.m_2021_h1 PARTITION OF public.m_2021"
 	" FOR VALUES FROM ('2021-01-01') TO ('2021-07-01');";
 
+/*
+ * Every UPDATE event records the number of its statement in its
+ * transaction (source.stmt): statements of a transaction and of a function
+ * count from 1 (the statements after COMMIT run in one implicit
+ * transaction: one query string); the parent statement's rows keep their
+ * number while a foreign key cascades; the cascaded rows (whose triggers
+ * run after the parent statement's end) and a statement naming a
+ * partition directly (which fires no statement trigger of the partitioned
+ * table) are recorded as not known.
+ */
+START_TEST(test_update_statements)
+{
+	trig_env	env;
+
+	env_open(&env, "trig_stmt",
+			 "CREATE TABLE public.p (id int PRIMARY KEY, v text);"
+			 "CREATE TABLE public.c (id int PRIMARY KEY,"
+			 " p int REFERENCES public.p ON UPDATE CASCADE);"
+			 "CREATE TABLE public.m (id int, at date, v text, PRIMARY KEY (id, at))"
+			 " PARTITION BY RANGE (at);"
+			 "CREATE TABLE public.m_1 PARTITION OF public.m"
+			 " FOR VALUES FROM ('2020-01-01') TO ('2030-01-01');"
+			 "INSERT INTO public.p VALUES (1, 'a'), (2, 'b');"
+			 "INSERT INTO public.c VALUES (10, 1), (20, 2);"
+			 "INSERT INTO public.m VALUES (1, '2021-01-01', 'x')",
+			 NULL, NULL, "\"public.*\"", 2000);
+	env_install(&env, TP_OK);
+	assert_capture_triggers(env.su, "public.m", ROW_TRIGGERS);
+	exec_ok(env.su, "DELETE FROM teleport.event_0; DELETE FROM teleport.event_1;"
+			" DELETE FROM teleport.event_2");
+	exec_ok(env.su,
+			"BEGIN;"
+			" UPDATE public.p SET v = 'a2' WHERE id = 1;"
+			" UPDATE public.p SET id = id + 10;"
+			"COMMIT;"
+			"DO $$BEGIN"
+			" UPDATE public.p SET v = v || '!' WHERE id = 11;"
+			" UPDATE public.p SET v = v || '?' WHERE id = 12;"
+			" END$$;"
+			"UPDATE public.m_1 SET v = 'y';"
+			"UPDATE public.m SET v = 'z'");
+	assert_query(env.su,
+				 "SELECT string_agg(table_name || ' ' || (before->>'id') || '>' ||"
+				 " (after->>'id') || ' ' || coalesce(stmt::text, '-'), ', ' ORDER BY id)"
+				 " FROM " ALL_EVENTS " e WHERE op = 'u'",
+				 "p 1>1 1, p 2>12 2, p 1>11 2, c 20>20 -, c 10>10 -, "
+				 "p 11>11 1, p 12>12 2, m 1>1 -, m 1>1 3");
+	env_close(&env);
+}
+END_TEST
+
 /* A partitioned table is captured once, under its root's name. */
 START_TEST(test_partitioned)
 {
@@ -720,7 +775,7 @@ START_TEST(test_selection_and_keyless)
 				 " FROM teleport.trigger_table", "keep");
 	assert_query(env.su, "SELECT string_agg(tgrelid::regclass::text, ','"
 				 " ORDER BY tgrelid::regclass::text) FROM pg_trigger"
-				 " WHERE tgname LIKE 'teleport%'", "keep,keep");
+				 " WHERE tgname LIKE 'teleport%'", "keep,keep,keep,keep");
 	log = log_text(&env);
 	ck_assert_msg(count_of(log, msg) == 1, "log:\n%s", log);
 	ck_assert_msg(strstr(log, "hint: add a primary key") != NULL, "log:\n%s", log);
@@ -1328,6 +1383,7 @@ trigger_suite(void)
 	tcase_add_test(tc, test_operations);
 	tcase_add_test(tc, test_values_independent_of_session);
 	tcase_add_test(tc, test_partitioned);
+	tcase_add_test(tc, test_update_statements);
 	tcase_add_test(tc, test_selection_and_keyless);
 	tcase_add_test(tc, test_new_tables_and_sequences);
 	tcase_add_test(tc, test_lock_timeout);

@@ -181,7 +181,7 @@ START_TEST(test_uninstall_source)
 				  "status %d, stderr:\n%s", res.status, res.err);
 	tp_cmd_result_free(&res);
 	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
-				 "4");
+				 "8");
 	tp_sql_assert(s.conn, "SELECT to_regclass('teleport.batch') IS NOT NULL", "t");
 
 	source_stop(&s);

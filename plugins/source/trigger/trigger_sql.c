@@ -15,6 +15,8 @@
  *   capture_text()       row trigger, AFTER INSERT OR UPDATE OR DELETE, of
  *                        the tables in text mode (below)
  *   capture_truncate()   statement trigger, AFTER TRUNCATE
+ *   capture_stmt()       statement triggers, BEFORE and AFTER UPDATE: the
+ *                        statement counter (below)
  *       All SECURITY DEFINER with a pinned search_path, so that the roles
  *       that write the tables need no rights on schema teleport, and with
  *       the settings that change how values are rendered pinned in their
@@ -47,12 +49,30 @@
  *       records, one event per row in the order the statement processed
  *       the rows.
  *
+ *   Statements. The events of `UPDATE t SET id = id + 1` on a deferrable
+ *   key (1->2, 2->3) look like one row moved twice by two statements, and
+ *   mean something else: every old key of one statement names a row as it
+ *   was before the statement. So each UPDATE event records the number of
+ *   its statement in its transaction (source.stmt), and the applier keeps
+ *   a statement's moves together. capture_stmt(), BEFORE UPDATE FOR EACH
+ *   STATEMENT, counts the statements in the transaction-local setting
+ *   teleport.stmt_D (D: pg_trigger_depth(), so that a statement that a
+ *   user's trigger runs in the middle of another's rows has a counter of
+ *   its own); AFTER UPDATE FOR EACH STATEMENT, it marks the number closed
+ *   (negated). The row triggers, at the same depth, read it. A closed or
+ *   absent number is recorded as not known, and the applier then falls
+ *   back to asking the target: a statement on a partition named directly
+ *   (the statement triggers are the partitioned table's), and the rows a
+ *   foreign key's ON UPDATE CASCADE changes (their triggers run after the
+ *   parent statement's end).
+ *
  *   Trigger names: teleport_capture (row, all three operations) and
  *   teleport_capture_truncate; or, with statement triggers,
  *   teleport_capture_update (row), teleport_capture_insert,
  *   teleport_capture_delete and teleport_capture_truncate; or, in text
  *   mode, teleport_capture_text (row, capture_text()) and
- *   teleport_capture_truncate. The name says the function, so the poll
+ *   teleport_capture_truncate; and always teleport_capture_stmt_b and
+ *   teleport_capture_stmt_a. The name says the function, so the poll
  *   compares names only. trigger_wanted(relid, statement) says which set a
  *   table gets: text mode when trigger_text_mode, else statement triggers
  *   only on an ordinary table outside any inheritance tree. A partitioned table keeps the row trigger: its statement triggers
@@ -106,7 +126,19 @@
 #define CAPTURE_TRIGGER_NAMES \
 	"ARRAY['teleport_capture', 'teleport_capture_update'," \
 	" 'teleport_capture_insert', 'teleport_capture_delete'," \
-	" 'teleport_capture_text', 'teleport_capture_truncate']::pg_catalog.text[]"
+	" 'teleport_capture_text', 'teleport_capture_truncate'," \
+	" 'teleport_capture_stmt_a', 'teleport_capture_stmt_b']::pg_catalog.text[]"
+
+/*
+ * The number of the statement whose row trigger runs (see capture_stmt()
+ * in the file's header), into stmt: NULL when not known.
+ */
+#define READ_STMT \
+	"	stmt := nullif(current_setting('teleport.stmt_' || pg_trigger_depth(), true),\n" \
+	"				   '')::bigint;\n" \
+	"	IF stmt <= 0 THEN\n" \
+	"		stmt := NULL;\n" \
+	"	END IF;\n"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -207,6 +239,7 @@ const char	trigger_sql_setup[] =
 	"DECLARE\n"
 	"	old_row json;\n"
 	"	old_key json;\n"
+	"	stmt bigint;\n"
 	"BEGIN\n"
 	"	IF TG_OP = 'INSERT' THEN\n"
 	"		PERFORM teleport.insert_event('c', TG_ARGV[0], TG_ARGV[1], NULL,\n"
@@ -235,8 +268,9 @@ const char	trigger_sql_setup[] =
 	"		old_key := old_row;\n"
 	"	END IF;\n"
 	"	IF TG_OP = 'UPDATE' THEN\n"
+	READ_STMT
 	"		PERFORM teleport.insert_event('u', TG_ARGV[0], TG_ARGV[1], old_key,\n"
-	"									  row_to_json(NEW), NULL);\n"
+	"									  row_to_json(NEW), NULL, false, stmt);\n"
 	"	ELSE\n"
 	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1], old_key,\n"
 	"									  NULL, NULL);\n"
@@ -263,6 +297,7 @@ const char	trigger_sql_setup[] =
 	"	old_row json;\n"
 	"	new_row json;\n"
 	"	old_key json;\n"
+	"	stmt bigint;\n"
 	"BEGIN\n"
 	"	SELECT ARRAY(SELECT a.attname::text FROM pg_attribute a\n"
 	"				 WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped\n"
@@ -291,11 +326,34 @@ const char	trigger_sql_setup[] =
 	"	END IF;\n"
 	"	IF TG_OP = 'UPDATE' THEN\n"
 	"		EXECUTE image INTO new_row USING NEW, names;\n"
+	READ_STMT
 	"		PERFORM teleport.insert_event('u', TG_ARGV[0], TG_ARGV[1], old_key,\n"
-	"									  new_row, NULL, true);\n"
+	"									  new_row, NULL, true, stmt);\n"
 	"	ELSE\n"
 	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1], old_key,\n"
 	"									  NULL, NULL, true);\n"
+	"	END IF;\n"
+	"	RETURN NULL;\n"
+	"END\n"
+	"$body$;\n"
+
+	/*
+	 * The statement counter of UPDATEs (see the file's header). No SET
+	 * clause: a function with one would undo its set_config at its exit.
+	 * Not SECURITY DEFINER: it touches nothing but the session's setting.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.capture_stmt() RETURNS trigger\n"
+	"LANGUAGE plpgsql\n"
+	"AS $body$\n"
+	"DECLARE\n"
+	"	name text := 'teleport.stmt_' OPERATOR(pg_catalog.||) pg_catalog.pg_trigger_depth();\n"
+	"	n bigint := pg_catalog.abs(coalesce(nullif(\n"
+	"		pg_catalog.current_setting(name, true), '')::pg_catalog.int8, 0));\n"
+	"BEGIN\n"
+	"	IF TG_WHEN = 'BEFORE' THEN\n"
+	"		PERFORM pg_catalog.set_config(name, (n OPERATOR(pg_catalog.+) 1)::pg_catalog.text, true);\n"
+	"	ELSE\n"
+	"		PERFORM pg_catalog.set_config(name, (OPERATOR(pg_catalog.-) n)::pg_catalog.text, true);\n"
 	"	END IF;\n"
 	"	RETURN NULL;\n"
 	"END\n"
@@ -396,13 +454,16 @@ const char	trigger_sql_setup[] =
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
 	"SELECT CASE WHEN teleport.trigger_text_mode(c.oid)\n"
-	"	THEN ARRAY['teleport_capture_text', 'teleport_capture_truncate']\n"
+	"	THEN ARRAY['teleport_capture_stmt_a', 'teleport_capture_stmt_b',\n"
+	"			   'teleport_capture_text', 'teleport_capture_truncate']\n"
 	"	WHEN p_statement AND c.relkind = 'r' AND NOT c.relispartition\n"
 	"		AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)\n"
 	"		AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid)\n"
 	"	THEN ARRAY['teleport_capture_delete', 'teleport_capture_insert',\n"
+	"			   'teleport_capture_stmt_a', 'teleport_capture_stmt_b',\n"
 	"			   'teleport_capture_truncate', 'teleport_capture_update']\n"
-	"	ELSE ARRAY['teleport_capture', 'teleport_capture_truncate']\n"
+	"	ELSE ARRAY['teleport_capture', 'teleport_capture_stmt_a',\n"
+	"			   'teleport_capture_stmt_b', 'teleport_capture_truncate']\n"
 	"	END\n"
 	"FROM pg_class c WHERE c.oid = p_relid\n"
 	"$body$;\n"
@@ -482,6 +543,12 @@ const char	trigger_sql_setup[] =
 	" AFTER TRUNCATE ON %s"
 	" FOR EACH STATEMENT EXECUTE FUNCTION teleport.capture_truncate(%s)',"
 	" p_relid::regclass, args);\n"
+	"	EXECUTE format('CREATE TRIGGER teleport_capture_stmt_b"
+	" BEFORE UPDATE ON %s"
+	" FOR EACH STATEMENT EXECUTE FUNCTION teleport.capture_stmt()', p_relid::regclass);\n"
+	"	EXECUTE format('CREATE TRIGGER teleport_capture_stmt_a"
+	" AFTER UPDATE ON %s"
+	" FOR EACH STATEMENT EXECUTE FUNCTION teleport.capture_stmt()', p_relid::regclass);\n"
 	"	SELECT n.nspname, c.relname INTO cur_schema, cur_table\n"
 	"	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
 	"	WHERE c.oid = p_relid;\n"
@@ -711,6 +778,7 @@ const char	trigger_sql_uninstall[] =
 	"SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('teleport.trigger'));\n"
 	"DROP FUNCTION IF EXISTS teleport.capture() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_truncate() CASCADE;\n"
+	"DROP FUNCTION IF EXISTS teleport.capture_stmt() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_insert() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_delete() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_text() CASCADE;\n"
