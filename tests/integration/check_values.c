@@ -23,10 +23,9 @@
  *     at install, and a table that turns text mode when a jsonb column is
  *     added, with statement_triggers off and on.
  *
- *     Known losses: an xml value inside a composite or an array loses its
+ *     Known loss: an xml value inside a composite or an array loses its
  *     default declaration (<?xml version="1.0"?>), as every output of xml
- *     drops it (only the cast of xml itself to text keeps it); money
- *     follows lc_monetary on the target, which the applier does not pin.
+ *     drops it (only the cast of xml itself to text keeps it).
  */
 #include "tp_autoconf.h"
 
