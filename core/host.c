@@ -120,8 +120,8 @@ change_size_for(uint16_t minor)
 
 /*
  * host->change_next: decode one change; a malformed line is logged here.
- * Only the part of *change that the plugin's ABI minor knows is written,
- * and its size says so.
+ * Only the part of *change that the plugin's ABI minor knows is written
+ * (ABI 1.0's without a context), and its size says so.
  */
 static tp_result
 host_change_next(const tp_plugin_ctx *ctx, const tp_batch *batch,
@@ -130,7 +130,7 @@ host_change_next(const tp_plugin_ctx *ctx, const tp_batch *batch,
 	char		reason[256];
 	tp_change	full;
 	tp_result	r = tp_change_next(batch, cursor, &full, reason, sizeof(reason));
-	size_t		n = change_size_for(host_of(ctx)->abi_minor);
+	size_t		n = change_size_for(ctx != NULL ? host_of(ctx)->abi_minor : 0);
 
 	memcpy(change, &full, n);
 	if (full.size != 0)

@@ -26,6 +26,9 @@
  *       rows of a partition are recorded under the root's name), [2..] the
  *       key columns. Events go through teleport.insert_event (the queue's).
  *       Row images are json, not jsonb: jsonb would lose -0 and digits.
+ *       The statement triggers record exactly the text the row trigger
+ *       records, one event per row in the order the statement processed
+ *       the rows.
  *
  *   Text mode. row_to_json cannot carry every value exactly: an array
  *   whose lower bound is not 1 becomes a plain JSON array, a json or jsonb
@@ -35,8 +38,8 @@
  *   json, jsonb, xml, an array or a composite type (through domains, which
  *   composites may hold too) is captured by capture_text(): each value is
  *   its text form (value::text, in the pinned settings) as a JSON string,
- *   SQL NULL is null, and the event is marked text_values. The image is
- *   built by one EXECUTE per row from the current catalog (pg_attribute of
+ *   SQL NULL is null, and the event is marked text_values. Each image is
+ *   built by one EXECUTE from the current catalog (pg_attribute of
  *   TG_RELID), so that a column added, dropped or renamed since the
  *   trigger was made can never make a write fail; old keys are taken from
  *   the old row's text image as capture() takes them. Such a table never
@@ -45,9 +48,6 @@
  *   gains or loses such a column gets the other trigger at the next poll
  *   (until then the old choice stays correct: text mode always is, json
  *   mode is exact but for the cases above).
- *       The statement triggers record exactly the text the row trigger
- *       records, one event per row in the order the statement processed
- *       the rows.
  *
  *   Statements. The events of `UPDATE t SET id = id + 1` on a deferrable
  *   key (1->2, 2->3) look like one row moved twice by two statements, and
@@ -75,13 +75,14 @@
  *   teleport_capture_stmt_a. The name says the function, so the poll
  *   compares names only. trigger_wanted(relid, statement) says which set a
  *   table gets: text mode when trigger_text_mode, else statement triggers
- *   only on an ordinary table outside any inheritance tree. A partitioned table keeps the row trigger: its statement triggers
- *   would not fire for statements that name a partition, and statement
- *   triggers are not cloned onto partitions created later, so rows written
- *   straight into a new partition would be lost until the next poll. An
- *   inheritance parent's statement trigger would record its children's
- *   rows under its own name (its transition tables hold them), and a
- *   child's would miss the statements that name the parent.
+ *   only on an ordinary table outside any inheritance tree. A partitioned
+ *   table keeps the row trigger: its statement triggers would not fire for
+ *   statements that name a partition, and statement triggers are not cloned
+ *   onto partitions created later, so rows written straight into a new
+ *   partition would be lost until the next poll. An inheritance parent's
+ *   statement trigger would record its children's rows under its own name
+ *   (its transition tables hold them), and a child's would miss the
+ *   statements that name the parent.
  *
  *   trigger_table        the tables given capture triggers, their key, and
  *                        whether their rows were copied when installed
