@@ -21,8 +21,9 @@
  * source.name is the change's origin: the instance where it was first
  * written, kept when a chain forwards it; txid is the source transaction
  * (64-bit, with epoch), seq the event's position in the source's queue
- * (commit order within a transaction), batch the batch's seq. ts_ms is the
- * time of the tick that closed the batch (there is no commit time).
+ * (commit order within a transaction), batch the batch's seq; an UPDATE
+ * may carry source.stmt (see tp_change.stmt). ts_ms is the time of the
+ * tick that closed the batch (there is no commit time).
  *
  * Column values in before and after are exactly as PostgreSQL's json type
  * renders them (numbers as numbers, with every digit and sign, -0 included;
