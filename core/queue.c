@@ -1242,12 +1242,23 @@ tp_queue_next_batch(tp_pgsql *pg, const char *source,
 					const tp_target_config *target, tp_queued_batch *out,
 					bool *found)
 {
-	const char *name_param[1] = {target->name};
+	return tp_queue_batch_after(pg, source, target, 0, out, found);
+}
+
+/* See queue.h. */
+bool
+tp_queue_batch_after(tp_pgsql *pg, const char *source,
+					 const tp_target_config *target, uint64_t after,
+					 tp_queued_batch *out, bool *found)
+{
+	char		after_text[24];
+	const char *name_param[2] = {target->name, after_text};
 	stored_batch sb;
 	batch_data	bd = {0, NULL, 0};
 	char	   *sql = NULL;
 	bool		ok = false;
 
+	snprintf(after_text, sizeof(after_text), "%" PRIu64, after);
 	memset(out, 0, sizeof(*out));
 	memset(&sb, 0, sizeof(sb));
 	*found = false;
@@ -1262,9 +1273,9 @@ tp_queue_next_batch(tp_pgsql *pg, const char *source,
 						" LEFT JOIN teleport.tick t1 ON t1.id = b.tick_from"
 						" LEFT JOIN teleport.tick t2 ON t2.id = b.tick_to"
 						" WHERE b.target = $1 AND b.acked_at IS NULL"
-						" AND NOT g.needs_resync"
+						" AND b.seq > $2::bigint AND NOT g.needs_resync"
 						" ORDER BY b.seq LIMIT 1",
-						1, name_param, stored_batch_row, &sb))
+						2, name_param, stored_batch_row, &sb))
 		goto done;
 	if (!sb.found)
 	{
@@ -1323,6 +1334,28 @@ tp_queued_batch_free(tp_queued_batch *qb)
 		return;
 	free(qb->buf);
 	memset(qb, 0, sizeof(*qb));
+}
+
+/* See queue.h. */
+bool
+tp_queue_next_seq(tp_pgsql *pg, const char *target, uint64_t *seq, bool *found)
+{
+	const char *params[1] = {target};
+	int64_t		value = 0;
+	bool		isnull = true;
+
+	*seq = 0;
+	*found = false;
+	if (!tp_pgsql_query_int64(pg,
+							  "SELECT (SELECT b.seq FROM teleport.batch b"
+							  " JOIN teleport.target g ON g.name = b.target"
+							  " WHERE b.target = $1 AND b.acked_at IS NULL"
+							  " AND NOT g.needs_resync ORDER BY b.seq LIMIT 1)",
+							  1, params, &value, &isnull))
+		return false;
+	*found = !isnull;
+	*seq = isnull ? 0 : (uint64_t) value;
+	return true;
 }
 
 /* See queue.h. */

@@ -846,6 +846,185 @@ marker_line(char *buf, size_t len, const char *origin, int id, int seq)
 }
 
 /*
+ * A change of source "grp" as batch seq's one line: op on public.table
+ * (applied to copy.table) with the after row (JSON text).
+ */
+static void
+grp_line(char *buf, size_t len, const char *op, const char *table,
+		 const char *after, int seq)
+{
+	snprintf(buf, len, "{\"op\":\"%s\",\"before\":null,\"after\":%s,"
+			 "\"source\":{\"name\":\"grp\",\"schema\":\"public\",\"table\":\"%s\","
+			 "\"txid\":%d,\"seq\":%d,\"batch\":%d},\"ts_ms\":1}",
+			 op, after, table, 1000 + seq, seq, seq);
+}
+
+/* Store batch seq of "grp": a marker row id into copy.tp_marker. */
+static void
+grp_marker(world *w, int seq, int id)
+{
+	char		line[512];
+	char		after[64];
+
+	snprintf(after, sizeof(after), "{\"id\":%d}", id);
+	grp_line(line, sizeof(line), "c", "tp_marker", after, seq);
+	store_line(w, "grp", seq, line);
+}
+
+/* Assert the stream of "grp": "last_applied held_seq" ("-": none). */
+static void
+assert_grp(world *w, const char *expected)
+{
+	assert_value(w, "SELECT last_applied || ' ' || coalesce(held_seq::text, '-')"
+				 " FROM teleport.inbox_stream WHERE source = 'grp'", expected);
+}
+
+/*
+ * While behind, a stream's stored units are applied together in one
+ * transaction. A unit that fails in the middle of a group rolls the group
+ * back; the units before it are applied one by one and the failing one is
+ * held, exactly; once it applies, grouping resumes. A failure that shows
+ * only at the group's commit (a deferred foreign key) is found the same
+ * way.
+ */
+START_TEST(test_group_fallback)
+{
+	world		w;
+	tp_apply_stats stats;
+	char		line[512];
+	char	   *reason;
+
+	world_open(&w, "apply_group", NULL,
+			   "CREATE TABLE copy.parent (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.child (id int PRIMARY KEY, pid int NOT NULL"
+			   " REFERENCES copy.parent DEFERRABLE INITIALLY DEFERRED);", 300, NULL);
+	for (int seq = 1; seq <= 5; seq++)
+		grp_marker(&w, seq, 100 + seq);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 5);
+	ck_assert_int_eq(stats.batches, 5);
+	ck_assert_int_eq(stats.commits, 1);
+	assert_grp(&w, "5 -");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id > 100", "5");
+
+	/* 6 to 10, where 8 writes a table the target lacks */
+	for (int seq = 6; seq <= 10; seq++)
+	{
+		if (seq == 8)
+		{
+			grp_line(line, sizeof(line), "c", "nosuch", "{\"id\":1}", seq);
+			store_line(&w, "grp", seq, line);
+		}
+		else
+			grp_marker(&w, seq, 100 + seq);
+	}
+	stats = pass(&w);
+	ck_assert_int_eq(stats.regrouped, 1);
+	ck_assert_int_eq(stats.applied, 2);
+	ck_assert_int_eq(stats.commits, 2);
+	ck_assert_int_eq(stats.held, 1);
+	assert_grp(&w, "7 8");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.tp_marker"
+				 " WHERE id > 100", "101,102,103,104,105,106,107");
+	reason = sql_value(&w, "SELECT held_reason FROM teleport.inbox_stream WHERE source = 'grp'");
+	ck_assert_msg(tp_contains(reason, "\"copy\".\"nosuch\" does not exist"), "%s", reason);
+	free(reason);
+	/* fixed: 8 alone (up to the failing unit), then 9 and 10 together */
+	sql_ok(&w, "CREATE TABLE copy.nosuch (id int PRIMARY KEY)");
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 3);
+	ck_assert_int_eq(stats.commits, 2);
+	assert_grp(&w, "10 -");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id > 100", "9");
+
+	/* 11 to 14: 13 breaks a deferred foreign key, which shows at commit */
+	grp_line(line, sizeof(line), "c", "parent", "{\"id\":1}", 11);
+	store_line(&w, "grp", 11, line);
+	grp_line(line, sizeof(line), "c", "child", "{\"id\":1,\"pid\":1}", 12);
+	store_line(&w, "grp", 12, line);
+	grp_line(line, sizeof(line), "c", "child", "{\"id\":2,\"pid\":999}", 13);
+	store_line(&w, "grp", 13, line);
+	grp_marker(&w, 14, 114);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.regrouped, 1);
+	ck_assert_int_eq(stats.applied, 2);
+	ck_assert_int_eq(stats.held, 1);
+	assert_grp(&w, "12 13");
+	assert_value(&w, "SELECT count(*) FROM copy.child", "1");
+	reason = sql_value(&w, "SELECT held_reason FROM teleport.inbox_stream WHERE source = 'grp'");
+	ck_assert_msg(tp_contains(reason, "foreign key"), "%s", reason);
+	free(reason);
+	sql_ok(&w, "INSERT INTO copy.parent VALUES (999)");
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 2);
+	assert_grp(&w, "14 -");
+	assert_value(&w, "SELECT count(*) FROM copy.child", "2");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id = 114", "1");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * A target teleport that dies in the middle of a group's transaction
+ * (TELEPORT_TEST_EXIT_IN_GROUP) has applied none of it; restarted, it
+ * applies every unit once.
+ */
+START_TEST(test_group_crash)
+{
+	world		w;
+	char	   *argv[] = {getenv("TELEPORT_BIN"), "-config", NULL, NULL};
+	char	   *env[] = {"TELEPORT_TEST_EXIT_IN_GROUP=4", NULL};
+	char		tlog[1100];
+	char	   *log;
+	pid_t		target;
+	int			status;
+	bool		done = false;
+
+	world_open(&w, "apply_group_crash", NULL, NULL, 300, NULL);
+	for (int seq = 1; seq <= 6; seq++)
+		grp_marker(&w, seq, 200 + seq);
+	snprintf(tlog, sizeof(tlog), "%s/tgt.log", w.dir);
+	argv[2] = w.tgt_config;
+	target = tp_spawn(argv, env, tlog);
+	ck_assert_int_gt(target, 0);
+	status = tp_wait_exit(target, 60);
+	if (status < 0)
+		kill(target, SIGKILL);
+	log = tp_read_file(tlog);
+	ck_assert_msg(status == 75 && tp_contains(log, "TELEPORT_TEST_EXIT_IN_GROUP=4"),
+				  "status %d; log:\n%s", status, log);
+	free(log);
+	assert_grp(&w, "0 -");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id > 200", "0");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'grp'", "6");
+
+	target = tp_spawn(argv, NULL, tlog);
+	ck_assert_int_gt(target, 0);
+	for (int i = 0; i < 300 && !done; i++)
+	{
+		char	   *v = sql_value(&w, "SELECT last_applied FROM teleport.inbox_stream"
+								  " WHERE source = 'grp'");
+
+		done = strcmp(v, "6") == 0;
+		free(v);
+		if (!done)
+			usleep(50000);
+	}
+	kill(target, SIGTERM);
+	status = tp_wait_exit(target, 20);
+	if (status < 0)
+		kill(target, SIGKILL);
+	log = tp_read_file(tlog);
+	ck_assert_msg(done && status == 0, "status %d; log:\n%s", status, log);
+	free(log);
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.tp_marker"
+				 " WHERE id > 200", "201,202,203,204,205,206");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'grp'", "0");
+	world_close(&w);
+}
+END_TEST
+
+/*
  * A batch that can never apply stops its stream (other streams go on);
  * --retry-batch tries it again, --skip-batch skips it into
  * teleport.inbox_skipped and the stream goes on; wrong uses are refused.
@@ -1252,6 +1431,8 @@ apply_suite(void)
 	tcase_add_test(tc, test_held_until_schema_fixed);
 	tcase_add_test(tc, test_stop_retry_skip);
 	tcase_add_test(tc, test_partial_atomic);
+	tcase_add_test(tc, test_group_fallback);
+	tcase_add_test(tc, test_group_crash);
 	tcase_add_test(tc, test_origin_forwarded);
 	tcase_add_test(tc, test_foreign_keys);
 	tcase_add_test(tc, test_replica_role);
