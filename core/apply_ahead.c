@@ -93,12 +93,15 @@ batch_of(const PGresult *res, int r, const char *source, const char *target)
 /* The columns batch_of reads, from teleport.inbox. */
 #define BATCH_COLUMNS "seq, n_changes, apply_schema, data, first_tick, last_tick"
 
+/* Called for each change of a batch; false stops the walk. */
+typedef bool (*change_fn) (void *arg, const tp_change *c);
+
 /*
- * Add the tables (and their schemas) that the row changes of b name to
- * set. False after logging when a line cannot be read.
+ * Call fn for each change of b, in order. False after logging when a line
+ * cannot be read (or fn stopped the walk).
  */
 static bool
-add_tables(const tp_batch *b, name_set *set)
+each_change(const tp_batch *b, change_fn fn, void *arg)
 {
 	tp_change_cursor cursor;
 	tp_change	c;
@@ -116,16 +119,23 @@ add_tables(const tp_batch *b, name_set *set)
 			ok = false;
 			break;
 		}
-		if (c.size == 0)
+		if (c.size == 0 || !(ok = fn(arg, &c)))
 			break;
-		if (c.op != TP_CHANGE_DDL && c.table != NULL)
-		{
-			set_add(set, c.schema, c.table);
-			set_add(set, c.schema, NULL);
-		}
 	}
 	tp_change_cursor_done(&cursor);
 	return ok;
+}
+
+/* change_fn: add the table (and schema) of a row change to set arg. */
+static bool
+add_table(void *arg, const tp_change *c)
+{
+	if (c->op != TP_CHANGE_DDL && c->table != NULL)
+	{
+		set_add(arg, c->schema, c->table);
+		set_add(arg, c->schema, NULL);
+	}
+	return true;
 }
 
 /* The change seqs of batch seq of source -> target applied ahead (*ids). */
@@ -188,53 +198,48 @@ buf_add(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
 	(*buf)[*len] = '\0';
 }
 
+/* What ddl_lines gathers. */
+typedef struct gathered
+{
+	const name_set *set;		/* the names whose DDL is wanted ... */
+	const int64_t *ids;			/* ... but for these change seqs */
+	size_t		n_ids;
+	bool		ddl;			/* gather DDL lines (else: all but ids) */
+	char	   *lines;			/* the lines, each with its '\n' */
+	size_t		len;
+	size_t		cap;
+	uint64_t	n;
+	int64_t    *seqs;			/* their change seqs */
+} gathered;
+
 /*
- * The DDL lines of b that touch a name of set and are not in ids, each
- * with its '\n', into *lines (NULL when none; the caller frees), their
- * count into *n_lines and their change seqs into *seqs (the caller frees).
- * False after logging when a line cannot be read.
+ * change_fn: gather c's line into g (arg) when wanted: a DDL change of a
+ * name of g->set not in g->ids (g->ddl), or any change but a DDL change in
+ * g->ids (not g->ddl).
  */
 static bool
-ddl_lines(const tp_batch *b, const name_set *set, const int64_t *ids, size_t n_ids,
-		  char **lines, uint64_t *n_lines, int64_t **seqs)
+gather(void *arg, const tp_change *c)
 {
-	tp_change_cursor cursor;
-	tp_change	c;
-	char		reason[256];
-	size_t		len = 0;
-	size_t		cap = 0;
-	bool		ok = true;
+	gathered   *g = arg;
+	bool		listed = c->op == TP_CHANGE_DDL && ids_have(g->ids, g->n_ids, c->seq);
 
-	*lines = NULL;
-	*n_lines = 0;
-	*seqs = NULL;
-	memset(&cursor, 0, sizeof(cursor));
-	cursor.size = sizeof(cursor);
-	for (;;)
+	if (g->ddl)
 	{
 		char		key[1024];
 
-		if (tp_change_next(b, &cursor, &c, reason, sizeof(reason)) != TP_OK)
-		{
-			tp_warning(COMPONENT, "batch %" PRIu64 " from \"%s\": %s", b->seq,
-					   b->source, reason);
-			ok = false;
-			break;
-		}
-		if (c.size == 0)
-			break;
-		if (c.op != TP_CHANGE_DDL || ids_have(ids, n_ids, c.seq))
-			continue;
-		snprintf(key, sizeof(key), "%s\t%s", c.schema, c.table ? c.table : "");
-		if (!set_has(set, key))
-			continue;
-		buf_add(lines, &len, &cap, c.line, c.line_len);
-		buf_add(lines, &len, &cap, "\n", 1);
-		*seqs = tp_xrealloc(*seqs, (size_t) (*n_lines + 1) * sizeof(int64_t));
-		(*seqs)[(*n_lines)++] = c.seq;
+		if (c->op != TP_CHANGE_DDL || listed)
+			return true;
+		snprintf(key, sizeof(key), "%s\t%s", c->schema, c->table ? c->table : "");
+		if (!set_has(g->set, key))
+			return true;
 	}
-	tp_change_cursor_done(&cursor);
-	return ok;
+	else if (listed)
+		return true;
+	buf_add(&g->lines, &g->len, &g->cap, c->line, c->line_len);
+	buf_add(&g->lines, &g->len, &g->cap, "\n", 1);
+	g->seqs = tp_xrealloc(g->seqs, (size_t) (g->n + 1) * sizeof(int64_t));
+	g->seqs[g->n++] = c->seq;
+	return true;
 }
 
 /*
@@ -334,7 +339,7 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 	{
 		tp_batch	b = batch_of(res, r, source, target);
 
-		ok = add_tables(&b, &touched);
+		ok = each_change(&b, add_table, &touched);
 	}
 	PQclear(res);
 	if (!ok || touched.n == 0)
@@ -361,28 +366,31 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 	{
 		tp_batch	b = batch_of(res, r, source, target);
 		int64_t    *ids = NULL;
-		int64_t    *seqs = NULL;
-		char	   *lines = NULL;
 		size_t		n_ids = 0;
-		uint64_t	n = 0;
+		gathered	g;
 
-		ok = ahead_ids(pg, source, target, b.seq, &ids, &n_ids) &&
-			ddl_lines(&b, &touched, ids, n_ids, &lines, &n, &seqs);
-		if (ok && n > 0)
+		memset(&g, 0, sizeof(g));
+		g.set = &touched;
+		g.ddl = true;
+		ok = ahead_ids(pg, source, target, b.seq, &ids, &n_ids);
+		g.ids = ids;
+		g.n_ids = n_ids;
+		ok = ok && each_change(&b, gather, &g);
+		if (ok && g.n > 0)
 		{
-			ok = apply_lines(pg, &b, lines, n, seqs, apply, arg);
+			ok = apply_lines(pg, &b, g.lines, g.n, g.seqs, apply, arg);
 			if (ok)
 			{
 				*applied = true;
 				tp_info(COMPONENT, "stream \"%s\" -> \"%s\": applied %" PRIu64
 						" schema change(s) of batch %" PRIu64 " ahead of batch %"
-						PRIu64 ", which they may let through", source, target, n,
+						PRIu64 ", which they may let through", source, target, g.n,
 						b.seq, first);
 			}
 		}
 		free(ids);
-		free(seqs);
-		free(lines);
+		free(g.seqs);
+		free(g.lines);
 	}
 	PQclear(res);
 	set_free(&touched);
@@ -409,14 +417,10 @@ tp_ahead_max(tp_pgsql *pg, const char *source, const char *target, uint64_t *max
 bool
 tp_ahead_filter(tp_pgsql *pg, const tp_batch *batch, tp_batch *out, char **data)
 {
-	tp_change_cursor cursor;
-	tp_change	c;
-	char		reason[256];
 	int64_t    *ids = NULL;
 	size_t		n_ids = 0;
-	size_t		len = 0;
-	size_t		cap = 0;
-	bool		ok = true;
+	gathered	g;
+	bool		ok;
 
 	*out = *batch;
 	*data = NULL;
@@ -424,37 +428,22 @@ tp_ahead_filter(tp_pgsql *pg, const tp_batch *batch, tp_batch *out, char **data)
 		return false;
 	if (n_ids == 0)
 		return true;
-	out->n_changes = 0;
-	buf_add(data, &len, &cap, "", 0);
-	memset(&cursor, 0, sizeof(cursor));
-	cursor.size = sizeof(cursor);
-	for (;;)
-	{
-		if (tp_change_next(batch, &cursor, &c, reason, sizeof(reason)) != TP_OK)
-		{
-			tp_warning(COMPONENT, "batch %" PRIu64 " from \"%s\": %s", batch->seq,
-					   batch->source, reason);
-			ok = false;
-			break;
-		}
-		if (c.size == 0)
-			break;
-		if (c.op == TP_CHANGE_DDL && ids_have(ids, n_ids, c.seq))
-			continue;
-		buf_add(data, &len, &cap, c.line, c.line_len);
-		buf_add(data, &len, &cap, "\n", 1);
-		out->n_changes++;
-	}
-	tp_change_cursor_done(&cursor);
+	memset(&g, 0, sizeof(g));
+	g.ids = ids;
+	g.n_ids = n_ids;
+	buf_add(&g.lines, &g.len, &g.cap, "", 0);
+	ok = each_change(batch, gather, &g);
 	free(ids);
+	free(g.seqs);
 	if (!ok)
 	{
-		free(*data);
-		*data = NULL;
+		free(g.lines);
 		return false;
 	}
-	out->data = *data;
-	out->data_len = len;
+	*data = g.lines;
+	out->data = g.lines;
+	out->data_len = g.len;
+	out->n_changes = g.n;
 	return true;
 }
 

@@ -101,21 +101,12 @@ assert_value(world *w, const char *sql, const char *expected)
 static void
 wait_for_triggers(world *w)
 {
-	for (int i = 0; i < 300; i++)
-	{
-		char	   *n = sql_value(w,
-								  "SELECT count(*) FROM pg_class c"
-								  " JOIN pg_namespace n ON n.oid = c.relnamespace"
-								  " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
-								  " AND NOT c.relispartition AND NOT EXISTS (SELECT FROM pg_trigger t"
-								  "  WHERE t.tgrelid = c.oid AND t.tgname LIKE 'teleport_capture%')");
-		bool		done = strcmp(n, "0") == 0;
-
-		free(n);
-		if (done)
-			return;
-		usleep(100000);
-	}
+	if (!tp_sql_wait(w->conn, "SELECT count(*) FROM pg_class c"
+					 " JOIN pg_namespace n ON n.oid = c.relnamespace"
+					 " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+					 " AND NOT c.relispartition AND NOT EXISTS (SELECT FROM pg_trigger t"
+					 "  WHERE t.tgrelid = c.oid AND t.tgname LIKE 'teleport_capture%')",
+					 "0", 30))
 	{
 		char	   *log = tp_read_file(w->src_log);
 
