@@ -22,6 +22,13 @@
 
 #define LOG_COMPONENT "transmitter"
 
+/*
+ * The largest batch kept in memory while the next one is built: beyond
+ * it, the two are not overlapped, so that the overlap adds at most this
+ * much to the peak memory a batch being built needs anyway.
+ */
+#define OVERLAP_MAX_BYTES ((size_t) 4 * 1024 * 1024)
+
 /* The backoff of a refused batch: first delay, cap after TP_RETRY, TP_ERROR. */
 #define BACKOFF_MIN_MS 100
 #define RETRY_MAX_MS 1000
@@ -167,10 +174,11 @@ tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 		tp_queued_batch next;
 		bool		next_found;
 		bool		next_ok;
+		bool		overlap;
 		tp_result	r;
 
-		r = send_and_build(tx, pg, source, &qb, i + 1 < max_batches, &next,
-						   &next_found, &next_ok);
+		overlap = i + 1 < max_batches && qb.batch.data_len <= OVERLAP_MAX_BYTES;
+		r = send_and_build(tx, pg, source, &qb, overlap, &next, &next_found, &next_ok);
 		if (r != TP_OK)
 		{
 			/* keep it for the retry; the next one is built again then */
@@ -202,8 +210,16 @@ tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 		tp_queued_batch_free(&qb);
 		if (!next_ok)
 			return false;
-		qb = next;
-		found = next_found;
+		if (overlap)
+		{
+			qb = next;
+			found = next_found;
+		}
+		else if (i + 1 >= max_batches)
+			found = false;
+		/* a large batch was not overlapped: the next one is built now */
+		else if (!tp_queue_next_batch(pg, source, tx->target, &qb, &found))
+			return false;
 	}
 	return true;
 }

@@ -686,6 +686,30 @@ START_TEST(test_split_and_rebuild)
 	tp_sql_ok(fx.pg.conn, "UPDATE teleport.batch SET acked_at = NULL");
 	tp_pgsql_close(&fx.pg);
 	connect_more(&fx, &again);
+
+	/* the next seq, and each batch after a given one, built alike */
+	{
+		uint64_t	seq = 0;
+		bool		found = false;
+
+		ck_assert(tp_queue_next_seq(&again, "t1", &seq, &found));
+		ck_assert(found);
+		ck_assert_uint_eq(seq, 1);
+		for (uint64_t after = 0; after <= 4; after++)
+		{
+			tp_queued_batch qb;
+
+			ck_assert(tp_queue_batch_after(&again, "src", fx.t1, after, &qb, &found));
+			ck_assert(found == (after < 4));
+			if (!found)
+				continue;
+			ck_assert_uint_eq(qb.batch.seq, after + 1);
+			ck_assert_uint_eq(qb.batch.data_len, strlen(first[after]));
+			ck_assert(memcmp(qb.batch.data, first[after], qb.batch.data_len) == 0);
+			ck_assert_uint_eq(qb.batch.flags, flags[after]);
+			tp_queued_batch_free(&qb);
+		}
+	}
 	for (int i = 0; i < n; i++)
 	{
 		tp_queued_batch qb;
@@ -858,6 +882,7 @@ START_TEST(test_retention)
 	tp_queued_batch qb;
 	char		ids[256];
 	bool		found = true;
+	uint64_t	seq = 0;
 
 	setup(&fx, "q_retention", true);
 	insert_row(&fx.pg, "b1", 1);
@@ -866,6 +891,11 @@ START_TEST(test_retention)
 	ck_assert(tp_queue_backlog_of(&fx.pg, "t2", &bl));
 	ck_assert_int_eq(bl.batches, 1);
 	ck_assert(!bl.needs_resync);
+	ck_assert(tp_queue_next_seq(&fx.pg, "t2", &seq, &found));
+	ck_assert(found);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert(tp_queue_next_seq(&fx.pg, "t1", &seq, &found));
+	ck_assert(!found);
 	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));	/* switch to event_1 */
 	ck_assert(tp_queue_backlog_of(&fx.pg, "t2", &bl));
 	ck_assert(!bl.needs_resync);
@@ -884,6 +914,9 @@ START_TEST(test_retention)
 	ck_assert_int_eq(bl.batches, 0);
 	ck_assert_int_eq(bl.oldest_age_ms, 0);
 	ck_assert(tp_queue_next_batch(&fx.pg, "src", fx.t2, &qb, &found));
+	ck_assert(!found);
+	/* a batch the transmitter kept for t2 is no longer its next one */
+	ck_assert(tp_queue_next_seq(&fx.pg, "t2", &seq, &found));
 	ck_assert(!found);
 	insert_row(&fx.pg, "b1", 2);
 	force_tick(&fx.pg);
