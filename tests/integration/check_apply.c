@@ -1407,6 +1407,42 @@ START_TEST(test_foreign_keys)
 END_TEST
 
 /*
+ * A few keys updated over and over in one transaction (a pgbench teller):
+ * in an upsert group the last row of a key replaces the earlier ones, so
+ * the copy ends the same; a table whose ordinary triggers fire for the
+ * applier still gets every change (its trigger sees each one).
+ */
+START_TEST(test_repeated_keys)
+{
+	world		w;
+
+	world_open(&w, "apply_repeat",
+			   "CREATE TABLE public.teller (id int PRIMARY KEY, balance bigint, n int);"
+			   "CREATE TABLE public.audited (id int PRIMARY KEY, v int);"
+			   "INSERT INTO public.teller SELECT g, 0, 0 FROM generate_series(1, 5) g;"
+			   "INSERT INTO public.audited VALUES (1, 0);",
+			   "CREATE TABLE copy.teller (id int PRIMARY KEY, balance bigint, n int);"
+			   "CREATE TABLE copy.audited (id int PRIMARY KEY, v int);"
+			   "INSERT INTO copy.teller SELECT g, 0, 0 FROM generate_series(1, 5) g;"
+			   "INSERT INTO copy.audited VALUES (1, 0);"
+			   "CREATE TABLE copy.seen (v int);"
+			   "CREATE FUNCTION copy.see() RETURNS trigger LANGUAGE plpgsql AS $$"
+			   " BEGIN INSERT INTO copy.seen VALUES (NEW.v); RETURN NULL; END $$;"
+			   "CREATE TRIGGER see AFTER INSERT OR UPDATE ON copy.audited"
+			   " FOR EACH ROW EXECUTE FUNCTION copy.see();", 300, NULL);
+	sql_ok(&w, "DO $$BEGIN FOR i IN 1..200 LOOP"
+		   " UPDATE public.teller SET balance = balance + i, n = n + 1 WHERE id = 1 + i % 5;"
+		   " END LOOP; END$$;"
+		   "DO $$BEGIN FOR i IN 1..4 LOOP UPDATE public.audited SET v = i; END LOOP; END$$;");
+	converge(&w);
+	assert_same(&w, "teller");
+	assert_same(&w, "audited");
+	assert_value(&w, "SELECT string_agg(v::text, ',' ORDER BY v) FROM copy.seen", "1,2,3,4");
+	world_close(&w);
+}
+END_TEST
+
+/*
  * session_replication_role: replica (permitted: the tests connect as a
  * superuser) turns the target's foreign key checks and ordinary triggers
  * off for applied changes.
@@ -1521,6 +1557,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_origin_forwarded);
 	tcase_add_test(tc, test_foreign_keys);
 	tcase_add_test(tc, test_replica_role);
+	tcase_add_test(tc, test_repeated_keys);
 	tcase_add_test(tc, test_daemon_end_to_end);
 	suite_add_tcase(s, tc);
 	return s;
