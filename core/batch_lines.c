@@ -62,7 +62,6 @@ tp_lines_json_string(tp_lines *lines, const char *s)
 	for (const char *p = s; *p; p++)
 	{
 		unsigned char c = (unsigned char) *p;
-		char		esc[8];
 
 		switch (c)
 		{
@@ -90,6 +89,8 @@ tp_lines_json_string(tp_lines *lines, const char *s)
 			default:
 				if (c < ' ')
 				{
+					char		esc[8];
+
 					snprintf(esc, sizeof(esc), "\\u%04x", (unsigned int) c);
 					add(lines, esc, 6);
 				}
