@@ -408,7 +408,9 @@ wait_captured(const scene *sc, const char *table)
 									 " SELECT 1 FROM (SELECT 'schema' AS kind, obj_oid, description::text AS d"
 									 "   FROM teleport.schema_describe_schema(NULL)"
 									 "  UNION ALL SELECT 'table', obj_oid, description::text"
-									 "   FROM teleport.schema_describe_table(NULL)) c"
+									 "   FROM teleport.schema_describe_table(NULL)"
+									 "  UNION ALL SELECT 'enum', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_enum(NULL)) c"
 									 " FULL JOIN (SELECT kind, oid, description::text AS d"
 									 "   FROM teleport.schema_snapshot) s"
 									 "  ON s.kind = c.kind AND s.oid = c.obj_oid"
@@ -442,6 +444,83 @@ ddl_events(void)
 
 	free(v);
 	return n;
+}
+
+/*
+ * The types, sequences and indexes of schema in cl's db, as text, one
+ * line per object in order: an enum's labels in their order.
+ */
+static char *
+objects_signature(tp_cluster *cl, const char *db, const char *schema)
+{
+	return query_valuef(cl, db,
+						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY sig), '') FROM ("
+						" SELECT 'enum ' || t.typname || ': ' || coalesce((SELECT string_agg("
+						"   e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e"
+						"   WHERE e.enumtypid = t.oid), '') AS sig"
+						" FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+						" WHERE n.nspname = '%s' AND t.typtype = 'e') s",
+						schema);
+}
+
+/*
+ * wait_equal, after waiting (60 s at most) until the target's types,
+ * sequences and indexes equal the source's; else fail with both.
+ */
+static void
+wait_objects_equal(const scene *sc, const char *step)
+{
+	char	   *so = NULL;
+	char	   *to = NULL;
+
+	for (int i = 0; i < 600; i++)
+	{
+		free(so);
+		free(to);
+		so = objects_signature(src_cl, SRC_DB, "public");
+		to = objects_signature(tgt_cl, TGT_DB, APPLY_SCHEMA);
+		if (strcmp(so, to) == 0)
+			break;
+		usleep(100000);
+	}
+	if (strcmp(so, to) != 0)
+	{
+		fprintf(stderr, "after %s:\n-- source objects:\n%s\n-- target objects:\n%s\n",
+				step, so, to);
+		scene_fail(sc, "the target's objects do not match the source's");
+	}
+	free(so);
+	free(to);
+	wait_equal(sc, step);
+}
+
+/*
+ * Enums: created; values added before the first, in the middle and at the
+ * end (several in one transaction); a value renamed; the type renamed;
+ * dropped.
+ */
+static void
+step_enums(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB, "CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "create enum");
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.mood ADD VALUE 'meh' BEFORE 'ok';"
+			  "ALTER TYPE public.mood ADD VALUE 'joy' AFTER 'happy';"
+			  "ALTER TYPE public.mood ADD VALUE 'awful' BEFORE 'sad';"
+			  "ALTER TYPE public.mood ADD VALUE 'dire' BEFORE 'awful';");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "enum values added");
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.mood RENAME VALUE 'meh' TO 'so-so';"
+			  "ALTER TYPE public.mood ADD VALUE 'meh' AFTER 'so-so';"
+			  "ALTER TYPE public.mood RENAME TO feeling;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "enum value and type renamed");
+	exec_sqlf(src_cl, SRC_DB, "DROP TYPE public.feeling;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "enum dropped");
 }
 
 START_TEST(test_diff_mode)
@@ -602,6 +681,8 @@ START_TEST(test_diff_mode)
 	/* a table dropped */
 	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.conv;");
 	wait_equal(&sc, "drop table");
+
+	step_enums(&sc);
 
 	inst_stop(&sc, &sc.src);
 	inst_stop(&sc, &sc.tgt);

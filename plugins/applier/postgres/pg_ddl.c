@@ -183,17 +183,29 @@ static const char table_ddl_sql[] =
 bool
 pg_ddl_kind_known(const char *type)
 {
-	return strcmp(type, "schema") == 0 || strcmp(type, "table") == 0;
+	return strcmp(type, "schema") == 0 || strcmp(type, "table") == 0 ||
+		strcmp(type, "enum") == 0;
 }
 
-/* Send the statements of rows of res (one column), described by what. */
+/*
+ * Send the statements of rows of res (a statement, and optionally whether
+ * to run it ahead of the batch's transaction: pg_ahead.c; when that fails
+ * it is sent in the transaction too), described by what.
+ */
 static void
-send_statements(pg_exec *ex, const PGresult *res, const char *what)
+send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *what)
 {
 	for (int i = 0; i < PQntuples(res) && !ex->failed; i++)
 	{
 		char		desc[1024];
 
+		if (PQnfields(res) > 1 && strcmp(PQgetvalue(res, i, 1), "t") == 0)
+		{
+			char		error[512];
+
+			if (pg_ahead_run(a, ex->conn, PQgetvalue(res, i, 0), error, sizeof(error)))
+				continue;
+		}
 		snprintf(desc, sizeof(desc), "%s: %s", what, PQgetvalue(res, i, 0));
 		pg_exec_send(ex, PQgetvalue(res, i, 0), NULL, 0, NULL, desc, 0);
 	}
@@ -227,21 +239,22 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 				snprintf(reason, reason_len, "%s", ex->error);
 				return TP_RETRY;
 			}
-			send_statements(ex, res, what);
+			send_statements(a, ex, res, what);
 			PQclear(res);
 		}
 	}
 	else
 	{
 		const char *params[2] = {batch->apply_schema, c->ddl};
-		PGresult   *res = pg_exec_query(ex, table_ddl_sql, NULL, 2, params, what);
+		const char *sql = strcmp(type, "enum") == 0 ? pg_ddl_enum_sql : table_ddl_sql;
+		PGresult   *res = pg_exec_query(ex, sql, NULL, 2, params, what);
 
 		if (res == NULL)
 		{
 			snprintf(reason, reason_len, "%s", ex->error);
 			return TP_RETRY;
 		}
-		send_statements(ex, res, what);
+		send_statements(a, ex, res, what);
 		PQclear(res);
 	}
 	if (ex->failed)

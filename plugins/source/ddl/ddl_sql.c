@@ -21,7 +21,7 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, table.
+ *       Kinds now: schema, enum, table.
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -157,6 +157,31 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * An enum (not an extension's): its schema and name and its values in
+	 * their order (enumsortorder), each with its pg_enum OID, so that a
+	 * renamed value is a rename and an added one knows its neighbours.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_enum(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT t.oid, n.nspname::text, t.typname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', t.typname,\n"
+	"		'values', coalesce((\n"
+	"			SELECT json_agg(json_build_object('oid', e.oid, 'label', e.enumlabel)\n"
+	"							ORDER BY e.enumsortorder)\n"
+	"			FROM pg_enum e WHERE e.enumtypid = t.oid), '[]'::json))\n"
+	"FROM pg_type t\n"
+	"JOIN pg_namespace n ON n.oid = t.typnamespace\n"
+	"WHERE (p_oids IS NULL OR t.oid = ANY (p_oids))\n"
+	"	AND t.typtype = 'e'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n"
+	"					AND x.objid = t.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -183,7 +208,9 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 't' || oid::text || ':' || xmin::text FROM pg_type\n"
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
 	"		|| refobjsubid::text || ':' || xmin::text\n"
-	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0) q\n"
+	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0\n"
+	"	UNION ALL SELECT 'e' || oid::text || ':' || xmin::text FROM pg_enum\n"
+	"	) q\n"
 	"$body$;\n"
 
 	/*
@@ -214,11 +241,16 @@ const char	ddl_sql_setup[] =
 	"		END IF;\n"
 	"	END IF;\n"
 	"	FOR d IN\n"
-	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2)),\n"
+	"		WITH kinds(kind, rank) AS (VALUES\n"
+	"			('schema', 10),\n"
+	"			('enum', 20),\n"
+	"			('table', 50)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
-	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t),\n"
+	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t\n"
+	"			UNION ALL\n"
+	"			SELECT 'enum', e.* FROM teleport.schema_describe_enum(p_oids) e),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -271,6 +303,7 @@ const char	ddl_sql_setup[] =
 
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_schema(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_enum(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -288,6 +321,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_capture(oid[], boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_schema(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_enum(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
