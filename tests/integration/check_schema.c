@@ -289,8 +289,8 @@ inst_stop(const scene *sc, inst *in)
 
 /*
  * The columns and primary keys of the tables of schema in cl's db, as
- * text: per table in name order its columns in column order (name, type,
- * NOT NULL, default without "strip." qualifications, identity) and its
+ * text: per table in name order its columns in column order (name, type
+ * without "strip." qualifications, NOT NULL, default without "strip." qualifications, identity) and its
  * primary key's definition.
  */
 static char *
@@ -301,7 +301,7 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
 						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY relname), '') FROM ("
 						" SELECT c.relname, c.relname || ': ' || ("
 						"  SELECT string_agg(format('%%s %%s%%s%%s%%s%%s', a.attname,"
-						"   format_type(a.atttypid, a.atttypmod),"
+						"   replace(format_type(a.atttypid, a.atttypmod), '%s.', ''),"
 						"   CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,"
 						"   coalesce(' default ' || replace(pg_get_expr(d.adbin, d.adrelid), '%s.', ''), ''),"
 						"   CASE a.attidentity WHEN '' THEN '' ELSE ' identity ' || a.attidentity::text END,"
@@ -314,7 +314,7 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
 						"   WHERE k.conrelid = c.oid AND k.contype = 'p'), '') AS sig"
 						" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 						" WHERE n.nspname = '%s' AND c.relkind = 'r') s",
-						strip, schema);
+						strip, strip, schema);
 }
 
 /* The rows of every table of schema in cl's db: count and md5 of each. */
@@ -523,6 +523,58 @@ step_enums(const scene *sc)
 	wait_objects_equal(sc, "enum dropped");
 }
 
+/*
+ * Columns of enum types of the source's schema (and arrays of them) are of
+ * apply_schema's types on the target, defaults included; a value added
+ * and used in the same target transaction (the source stopped while the
+ * value is added, captured and used, so that its batch holds both); the
+ * type renamed, a value renamed; a text column turned into the enum.
+ */
+static void
+step_enum_columns(scene *sc)
+{
+	char	   *v;
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TYPE public.color AS ENUM ('red', 'green');"
+			  "CREATE TABLE public.paint (id int PRIMARY KEY,"
+			  " c public.color NOT NULL DEFAULT 'red', cs public.color[], note text);");
+	wait_captured(sc, "paint");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.paint (id, cs, note) VALUES (1, '{red,green}', 'red');"
+			  "INSERT INTO public.paint VALUES (2, 'green', NULL, 'green');");
+	wait_objects_equal(sc, "table with enum columns");
+
+	inst_stop(sc, &sc->src);
+	exec_sqlf(src_cl, SRC_DB, "ALTER TYPE public.color ADD VALUE 'blue' BEFORE 'green';");
+	v = query_value(src_cl, SRC_DB, "SELECT teleport.schema_capture(NULL, true) > 0", false);
+	ck_assert_str_eq(v, "t");
+	free(v);
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.paint VALUES (3, 'blue', '{blue,red}', 'blue');"
+			  "UPDATE public.paint SET c = 'blue' WHERE id = 1;");
+	inst_start(sc, &sc->src);
+	wait_objects_equal(sc, "enum value added and used in one batch");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.color RENAME TO hue;"
+			  "ALTER TYPE public.hue RENAME VALUE 'green' TO 'verde';");
+	wait_captured(sc, "paint");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.paint VALUES (4, 'verde', '{verde}', 'verde');");
+	wait_objects_equal(sc, "enum type and value renamed");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "UPDATE public.paint SET note = 'verde' WHERE note = 'green';"
+			  "ALTER TABLE public.paint ALTER COLUMN note TYPE public.hue USING note::public.hue;");
+	wait_captured(sc, "paint");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.paint VALUES (5, 'red', '{}', 'blue');");
+	wait_objects_equal(sc, "text column to enum");
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.paint; DROP TYPE public.hue;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "enum and its table dropped");
+}
+
 START_TEST(test_diff_mode)
 {
 	scene		sc;
@@ -683,6 +735,7 @@ START_TEST(test_diff_mode)
 	wait_equal(&sc, "drop table");
 
 	step_enums(&sc);
+	step_enum_columns(&sc);
 
 	inst_stop(&sc, &sc.src);
 	inst_stop(&sc, &sc.tgt);

@@ -49,6 +49,28 @@
 	" OR " col " ~ '^pg_(toast_)?temp_')"
 
 /*
+ * The type of attribute "a" (a pg_attribute) when teleport describes it:
+ * an enum or composite type (or an array of one) of a described schema,
+ * not an extension's. Its element type's schema and name, and whether it
+ * is an array, so that the target names its own copy in apply_schema
+ * rather than the source's schema, and its OID, so that the type's rename
+ * is not a column's type change: column "tu.j", a json object {"oid",
+ * "schema", "name", "array"}, NULL for other types. For LEFT JOIN LATERAL
+ * ... ON true.
+ */
+#define USER_TYPE_OF_A \
+	"(SELECT json_build_object('oid', ue.oid, 'schema', un.nspname, 'name', ue.typname,\n" \
+	"		'array', ut.typcategory = 'A') AS j\n" \
+	"	FROM pg_type ut\n" \
+	"	JOIN pg_type ue ON ue.oid = CASE WHEN ut.typcategory = 'A' AND ut.typelem <> 0\n" \
+	"		THEN ut.typelem ELSE ut.oid END\n" \
+	"	JOIN pg_namespace un ON un.oid = ue.typnamespace\n" \
+	"	WHERE ut.oid = a.atttypid AND ue.typtype IN ('e', 'c')\n" \
+	"		AND NOT " SYSTEM_SCHEMA("un.nspname") "\n" \
+	"		AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n" \
+	"						AND x.objid = ue.oid AND x.deptype = 'e')) tu"
+
+/*
  * Create or upgrade the objects, idempotently; run in one transaction.
  * Refuses objects recorded by a newer teleport.
  */
@@ -109,9 +131,11 @@ const char	ddl_sql_setup[] =
 	/*
 	 * A table (ordinary or partitioned, not a partition, not temporary):
 	 * its schema and name, its columns by attnum (name, type with its
-	 * typmod as format_type writes it, NOT NULL, default expression,
-	 * identity, generation expression, and the name of a sequence the
-	 * column owns, for serial columns), and its primary key (constraint
+	 * typmod as format_type writes it, and for a type teleport describes
+	 * its OID, schema and name apart, see USER_TYPE_OF_A; NOT NULL,
+	 * default expression, identity, generation expression, and the name
+	 * of a sequence the column owns, for serial columns), and its
+	 * primary key (constraint
 	 * name and attnums, so that renaming a key column does not change
 	 * it).
 	 */
@@ -127,6 +151,7 @@ const char	ddl_sql_setup[] =
 	"				'attnum', a.attnum,\n"
 	"				'name', a.attname,\n"
 	"				'type', format_type(a.atttypid, a.atttypmod),\n"
+	"				'user_type', tu.j,\n"
 	"				'not_null', a.attnotnull,\n"
 	"				'default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,\n"
 	"				'identity', CASE a.attidentity WHEN 'a' THEN 'always'\n"
@@ -141,6 +166,7 @@ const char	ddl_sql_setup[] =
 	"				ORDER BY a.attnum)\n"
 	"			FROM pg_attribute a\n"
 	"			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
+	"			LEFT JOIN LATERAL " USER_TYPE_OF_A " ON true\n"
 	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),\n"
 	"			'[]'::json),\n"
 	"		'primary_key', (\n"
