@@ -410,7 +410,9 @@ wait_captured(const scene *sc, const char *table)
 									 "  UNION ALL SELECT 'table', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_table(NULL)"
 									 "  UNION ALL SELECT 'enum', obj_oid, description::text"
-									 "   FROM teleport.schema_describe_enum(NULL)) c"
+									 "   FROM teleport.schema_describe_enum(NULL)"
+									 "  UNION ALL SELECT 'composite', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_composite(NULL)) c"
 									 " FULL JOIN (SELECT kind, oid, description::text AS d"
 									 "   FROM teleport.schema_snapshot) s"
 									 "  ON s.kind = c.kind AND s.oid = c.obj_oid"
@@ -448,7 +450,8 @@ ddl_events(void)
 
 /*
  * The types, sequences and indexes of schema in cl's db, as text, one
- * line per object in order: an enum's labels in their order.
+ * line per object in order: an enum's labels in their order, a composite
+ * type's attributes (name and type without "schema." qualifications).
  */
 static char *
 objects_signature(tp_cluster *cl, const char *db, const char *schema)
@@ -459,8 +462,16 @@ objects_signature(tp_cluster *cl, const char *db, const char *schema)
 						"   e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e"
 						"   WHERE e.enumtypid = t.oid), '') AS sig"
 						" FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
-						" WHERE n.nspname = '%s' AND t.typtype = 'e') s",
-						schema);
+						" WHERE n.nspname = '%s' AND t.typtype = 'e'"
+						" UNION ALL"
+						" SELECT 'composite ' || t.typname || ': ' || coalesce((SELECT string_agg("
+						"   a.attname || ' ' || replace(format_type(a.atttypid, a.atttypmod), '%s.', ''),"
+						"   ', ' ORDER BY a.attnum) FROM pg_attribute a"
+						"   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '')"
+						" FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+						" JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'"
+						" WHERE n.nspname = '%s') s",
+						schema, schema, schema);
 }
 
 /*
@@ -573,6 +584,57 @@ step_enum_columns(scene *sc)
 	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.paint; DROP TYPE public.hue;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "enum and its table dropped");
+}
+
+/*
+ * Composite types: created (one with an enum attribute), used by a table
+ * (a column and an array) with rows; attributes added and renamed, then
+ * written; an attribute dropped; an attribute retyped; types renamed;
+ * all dropped.
+ */
+static void
+step_composites(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TYPE public.tone AS ENUM ('soft', 'loud');"
+			  "CREATE TYPE public.addr AS (street text, num int, tone public.tone);"
+			  "CREATE TYPE public.spare AS (a int, b text);"
+			  "CREATE TABLE public.people (id int PRIMARY KEY, home public.addr,"
+			  " past public.addr[]);");
+	wait_captured(sc, "people");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.people VALUES (1, ROW('Main St', 1, 'soft'),"
+			  " ARRAY[ROW('Old St', 7, 'loud')::public.addr]),"
+			  " (2, ROW('Side \"St\", 2', NULL, NULL), NULL);");
+	wait_objects_equal(sc, "composite types and a table using them");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.addr ADD ATTRIBUTE zip varchar(10);"
+			  "ALTER TYPE public.addr RENAME ATTRIBUTE num TO number;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.people VALUES (3, ROW('Third', 3, 'loud', '12345'), NULL);"
+			  "UPDATE public.people SET home.zip = '999' WHERE id = 1;");
+	wait_objects_equal(sc, "attributes added and renamed");
+
+	exec_sqlf(src_cl, SRC_DB, "ALTER TYPE public.addr DROP ATTRIBUTE tone;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "UPDATE public.people SET home.number = 10 WHERE id = 2;");
+	wait_objects_equal(sc, "attribute dropped");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.spare ALTER ATTRIBUTE a TYPE bigint;"
+			  "ALTER TYPE public.spare RENAME TO spare2;"
+			  "ALTER TYPE public.addr RENAME TO address;");
+	wait_captured(sc, "people");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.people VALUES (4, ROW('Fourth', 4, NULL), NULL);");
+	wait_objects_equal(sc, "attribute retyped, types renamed");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "DROP TABLE public.people;"
+			  "DROP TYPE public.address, public.spare2, public.tone;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "composite types dropped");
 }
 
 START_TEST(test_diff_mode)
@@ -736,6 +798,7 @@ START_TEST(test_diff_mode)
 
 	step_enums(&sc);
 	step_enum_columns(&sc);
+	step_composites(&sc);
 
 	inst_stop(&sc, &sc.src);
 	inst_stop(&sc, &sc.tgt);

@@ -10,6 +10,10 @@
  *   schema  created: CREATE SCHEMA IF NOT EXISTS apply_schema (what the
  *           seed did); renamed or dropped: nothing, since every source
  *           schema maps onto apply_schema, which may hold other things
+ *   enum    created, values added (ahead of the batch's transaction when
+ *           possible: pg_ddl_enum.c) and renamed, renamed, dropped
+ *   composite  created, renamed, attributes added, dropped, renamed and
+ *           retyped, dropped (pg_ddl_composite.c)
  *   table   created (columns, defaults, NOT NULL, identity, generated
  *           columns, the sequences of serial columns, the primary key),
  *           dropped, renamed; columns added, dropped, renamed (same
@@ -198,7 +202,7 @@ bool
 pg_ddl_kind_known(const char *type)
 {
 	return strcmp(type, "schema") == 0 || strcmp(type, "table") == 0 ||
-		strcmp(type, "enum") == 0;
+		strcmp(type, "enum") == 0 || strcmp(type, "composite") == 0;
 }
 
 /*
@@ -260,7 +264,8 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 	else
 	{
 		const char *params[2] = {batch->apply_schema, c->ddl};
-		const char *sql = strcmp(type, "enum") == 0 ? pg_ddl_enum_sql : table_ddl_sql;
+		const char *sql = strcmp(type, "enum") == 0 ? pg_ddl_enum_sql :
+			strcmp(type, "composite") == 0 ? pg_ddl_composite_sql : table_ddl_sql;
 		PGresult   *res = pg_exec_query(ex, sql, NULL, 2, params, what);
 
 		if (res == NULL)

@@ -279,6 +279,12 @@ void		pg_ahead_free(pg_applier *a);
  */
 extern const char pg_ddl_enum_sql[];
 
+/*
+ * pg_ddl_composite.c: the statements of a composite type's change, $1
+ * apply_schema, $2 the ddl object.
+ */
+extern const char pg_ddl_composite_sql[];
+
 /* Append s (len bytes) to a growing buffer; false when memory ran out. */
 typedef struct pg_buf
 {

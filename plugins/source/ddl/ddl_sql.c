@@ -21,7 +21,7 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, enum, table.
+ *       Kinds now: schema, enum, composite, table.
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -208,6 +208,40 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * A composite type (CREATE TYPE ... AS, not a table's row type, not an
+	 * extension's): its schema and name and its attributes by attnum
+	 * (name, type as for a table's columns, with user_type), so that a
+	 * renamed attribute is a rename.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_composite(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT t.oid, n.nspname::text, t.typname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', t.typname,\n"
+	"		'attributes', coalesce((\n"
+	"			SELECT json_agg(json_build_object(\n"
+	"				'attnum', a.attnum,\n"
+	"				'name', a.attname,\n"
+	"				'type', format_type(a.atttypid, a.atttypmod),\n"
+	"				'user_type', tu.j)\n"
+	"				ORDER BY a.attnum)\n"
+	"			FROM pg_attribute a\n"
+	"			LEFT JOIN LATERAL " USER_TYPE_OF_A " ON true\n"
+	"			WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),\n"
+	"			'[]'::json))\n"
+	"FROM pg_type t\n"
+	"JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'\n"
+	"JOIN pg_namespace n ON n.oid = t.typnamespace\n"
+	"WHERE (p_oids IS NULL OR t.oid = ANY (p_oids))\n"
+	"	AND t.typtype = 'c'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n"
+	"					AND x.objid = t.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -270,13 +304,16 @@ const char	ddl_sql_setup[] =
 	"		WITH kinds(kind, rank) AS (VALUES\n"
 	"			('schema', 10),\n"
 	"			('enum', 20),\n"
+	"			('composite', 30),\n"
 	"			('table', 50)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
 	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t\n"
 	"			UNION ALL\n"
-	"			SELECT 'enum', e.* FROM teleport.schema_describe_enum(p_oids) e),\n"
+	"			SELECT 'enum', e.* FROM teleport.schema_describe_enum(p_oids) e\n"
+	"			UNION ALL\n"
+	"			SELECT 'composite', ct.* FROM teleport.schema_describe_composite(p_oids) ct),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -330,6 +367,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_schema(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_enum(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_composite(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -348,6 +386,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_schema(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_enum(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_composite(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
