@@ -412,7 +412,9 @@ wait_captured(const scene *sc, const char *table)
 									 "  UNION ALL SELECT 'enum', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_enum(NULL)"
 									 "  UNION ALL SELECT 'composite', obj_oid, description::text"
-									 "   FROM teleport.schema_describe_composite(NULL)) c"
+									 "   FROM teleport.schema_describe_composite(NULL)"
+									 "  UNION ALL SELECT 'sequence', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_sequence(NULL)) c"
 									 " FULL JOIN (SELECT kind, oid, description::text AS d"
 									 "   FROM teleport.schema_snapshot) s"
 									 "  ON s.kind = c.kind AND s.oid = c.obj_oid"
@@ -451,7 +453,8 @@ ddl_events(void)
 /*
  * The types, sequences and indexes of schema in cl's db, as text, one
  * line per object in order: an enum's labels in their order, a composite
- * type's attributes (name and type without "schema." qualifications).
+ * type's attributes (name and type without "schema." qualifications), a
+ * standalone sequence's parameters.
  */
 static char *
 objects_signature(tp_cluster *cl, const char *db, const char *schema)
@@ -470,8 +473,17 @@ objects_signature(tp_cluster *cl, const char *db, const char *schema)
 						"   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '')"
 						" FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
 						" JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'"
-						" WHERE n.nspname = '%s') s",
-						schema, schema, schema);
+						" UNION ALL"
+						" SELECT 'sequence ' || c.relname || ': ' || concat_ws(' ',"
+						"   format_type(q.seqtypid, NULL), q.seqincrement, q.seqmin, q.seqmax,"
+						"   q.seqstart, q.seqcache, q.seqcycle)"
+						" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+						" JOIN pg_sequence q ON q.seqrelid = c.oid"
+						" WHERE n.nspname = '%s' AND NOT EXISTS (SELECT 1 FROM pg_depend x"
+						"   WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid"
+						"   AND x.deptype IN ('a', 'i'))"
+						") s",
+						schema, schema, schema, schema);
 }
 
 /*
@@ -637,6 +649,44 @@ step_composites(const scene *sc)
 	wait_objects_equal(sc, "composite types dropped");
 }
 
+/*
+ * Standalone sequences: created with parameters, used by a table's
+ * default (nextval) with rows; parameters changed, renamed; the default
+ * moved to the renamed one; dropped.
+ */
+static void
+step_sequences(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE SEQUENCE public.s1 INCREMENT 5 START 100 CACHE 1;"
+			  "CREATE SEQUENCE public.s2 AS int MINVALUE 1 MAXVALUE 1000 CYCLE;"
+			  "CREATE TABLE public.orders (id bigint PRIMARY KEY"
+			  " DEFAULT nextval('public.s1'), note text);");
+	wait_captured(sc, "orders");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.orders (note) SELECT 'o' || g FROM generate_series(1, 10) g;"
+			  "SELECT nextval('public.s2');");
+	wait_objects_equal(sc, "sequences created and used");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER SEQUENCE public.s1 INCREMENT 10 MAXVALUE 1000000;"
+			  "ALTER SEQUENCE public.s2 NO CYCLE CACHE 5 START 7;"
+			  "ALTER SEQUENCE public.s2 RENAME TO s3;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.orders (note) VALUES ('after alter');");
+	wait_objects_equal(sc, "sequences altered and renamed");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TABLE public.orders ALTER COLUMN id SET DEFAULT nextval('public.s3');");
+	wait_captured(sc, "orders");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.orders (note) VALUES ('from s3');");
+	wait_objects_equal(sc, "default moved to another sequence");
+
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.orders; DROP SEQUENCE public.s1, public.s3;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "sequences dropped");
+}
+
 START_TEST(test_diff_mode)
 {
 	scene		sc;
@@ -799,6 +849,7 @@ START_TEST(test_diff_mode)
 	step_enums(&sc);
 	step_enum_columns(&sc);
 	step_composites(&sc);
+	step_sequences(&sc);
 
 	inst_stop(&sc, &sc.src);
 	inst_stop(&sc, &sc.tgt);

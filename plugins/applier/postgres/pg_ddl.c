@@ -14,6 +14,8 @@
  *           possible: pg_ddl_enum.c) and renamed, renamed, dropped
  *   composite  created, renamed, attributes added, dropped, renamed and
  *           retyped, dropped (pg_ddl_composite.c)
+ *   sequence   (standalone) created, renamed, parameters changed, dropped
+ *           (pg_ddl_sequence.c)
  *   table   created (columns, defaults, NOT NULL, identity, generated
  *           columns, the sequences of serial columns, the primary key),
  *           dropped, renamed; columns added, dropped, renamed (same
@@ -79,6 +81,11 @@ static const char table_ddl_sql[] =
 	"		WHEN c ->> 'sequence' IS NOT NULL AND c ->> 'default' LIKE 'nextval(%'\n"
 	"		THEN pg_catalog.format('nextval(%L::regclass)',\n"
 	"							   pg_catalog.format('%I.%I', t.s, c ->> 'sequence'))\n"
+	/* nextval of another sequence: apply_schema's of that name */
+	"		WHEN c ->> 'default' ~ '^nextval\\(''[^'']+''::regclass\\)$'\n"
+	"		THEN pg_catalog.format('nextval(%L::regclass)', pg_catalog.format('%I.%I', t.s,\n"
+	"			(SELECT p[pg_catalog.array_upper(p, 1)] FROM pg_catalog.parse_ident(\n"
+	"				pg_catalog.substring(c ->> 'default', '^nextval\\(''([^'']+)''')) AS p)))\n"
 	"		WHEN c -> 'user_type' ->> 'name' IS NOT NULL\n"
 	"		THEN pg_catalog.replace(c ->> 'default',\n"
 	"			pg_catalog.format('%I.%I', c -> 'user_type' ->> 'schema', c -> 'user_type' ->> 'name'),\n"
@@ -202,7 +209,8 @@ bool
 pg_ddl_kind_known(const char *type)
 {
 	return strcmp(type, "schema") == 0 || strcmp(type, "table") == 0 ||
-		strcmp(type, "enum") == 0 || strcmp(type, "composite") == 0;
+		strcmp(type, "enum") == 0 || strcmp(type, "composite") == 0 ||
+		strcmp(type, "sequence") == 0;
 }
 
 /*
@@ -265,7 +273,8 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 	{
 		const char *params[2] = {batch->apply_schema, c->ddl};
 		const char *sql = strcmp(type, "enum") == 0 ? pg_ddl_enum_sql :
-			strcmp(type, "composite") == 0 ? pg_ddl_composite_sql : table_ddl_sql;
+			strcmp(type, "composite") == 0 ? pg_ddl_composite_sql :
+			strcmp(type, "sequence") == 0 ? pg_ddl_sequence_sql : table_ddl_sql;
 		PGresult   *res = pg_exec_query(ex, sql, NULL, 2, params, what);
 
 		if (res == NULL)

@@ -285,6 +285,12 @@ extern const char pg_ddl_enum_sql[];
  */
 extern const char pg_ddl_composite_sql[];
 
+/*
+ * pg_ddl_sequence.c: the statements of a standalone sequence's change, $1
+ * apply_schema, $2 the ddl object.
+ */
+extern const char pg_ddl_sequence_sql[];
+
 /* Append s (len bytes) to a growing buffer; false when memory ran out. */
 typedef struct pg_buf
 {

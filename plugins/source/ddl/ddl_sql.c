@@ -21,7 +21,7 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, enum, composite, table.
+ *       Kinds now: schema, enum, composite, sequence, table.
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -242,6 +242,32 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * A standalone sequence (not owned by a column: a serial column's or
+	 * an identity's sequence is its table's, described with it; not an
+	 * extension's): its schema and name and its parameters. Its value
+	 * is not part of it (values travel as 'sequence_value' events).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_sequence(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT c.oid, n.nspname::text, c.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', c.relname,\n"
+	"		'type', format_type(q.seqtypid, NULL), 'increment', q.seqincrement::text,\n"
+	"		'min', q.seqmin::text, 'max', q.seqmax::text, 'start', q.seqstart::text,\n"
+	"		'cache', q.seqcache::text, 'cycle', q.seqcycle)\n"
+	"FROM pg_class c\n"
+	"JOIN pg_sequence q ON q.seqrelid = c.oid\n"
+	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"WHERE (p_oids IS NULL OR c.oid = ANY (p_oids))\n"
+	"	AND c.relkind = 'S' AND c.relpersistence <> 't'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass\n"
+	"					AND x.objid = c.oid AND x.deptype IN ('a', 'i', 'e'))\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -269,7 +295,7 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
 	"		|| refobjsubid::text || ':' || xmin::text\n"
 	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0\n"
-	"	UNION ALL SELECT 'e' || oid::text || ':' || xmin::text FROM pg_enum\n"
+	"	UNION ALL SELECT 'e' || oid::text || ':' || xmin::text FROM pg_enum\n"	"	UNION ALL SELECT 'q' || seqrelid::text || ':' || xmin::text FROM pg_sequence\n"
 	"	) q\n"
 	"$body$;\n"
 
@@ -305,6 +331,7 @@ const char	ddl_sql_setup[] =
 	"			('schema', 10),\n"
 	"			('enum', 20),\n"
 	"			('composite', 30),\n"
+	"			('sequence', 40),\n"
 	"			('table', 50)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
@@ -313,7 +340,9 @@ const char	ddl_sql_setup[] =
 	"			UNION ALL\n"
 	"			SELECT 'enum', e.* FROM teleport.schema_describe_enum(p_oids) e\n"
 	"			UNION ALL\n"
-	"			SELECT 'composite', ct.* FROM teleport.schema_describe_composite(p_oids) ct),\n"
+	"			SELECT 'composite', ct.* FROM teleport.schema_describe_composite(p_oids) ct\n"
+	"			UNION ALL\n"
+	"			SELECT 'sequence', sq.* FROM teleport.schema_describe_sequence(p_oids) sq),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -368,6 +397,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_enum(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_composite(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_sequence(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -387,6 +417,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_enum(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_composite(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_sequence(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
