@@ -414,7 +414,9 @@ wait_captured(const scene *sc, const char *table)
 									 "  UNION ALL SELECT 'composite', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_composite(NULL)"
 									 "  UNION ALL SELECT 'sequence', obj_oid, description::text"
-									 "   FROM teleport.schema_describe_sequence(NULL)) c"
+									 "   FROM teleport.schema_describe_sequence(NULL)"
+									 "  UNION ALL SELECT 'index', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_index(NULL)) c"
 									 " FULL JOIN (SELECT kind, oid, description::text AS d"
 									 "   FROM teleport.schema_snapshot) s"
 									 "  ON s.kind = c.kind AND s.oid = c.obj_oid"
@@ -454,7 +456,7 @@ ddl_events(void)
  * The types, sequences and indexes of schema in cl's db, as text, one
  * line per object in order: an enum's labels in their order, a composite
  * type's attributes (name and type without "schema." qualifications), a
- * standalone sequence's parameters.
+ * standalone sequence's parameters, an index's definition (the same).
  */
 static char *
 objects_signature(tp_cluster *cl, const char *db, const char *schema)
@@ -482,8 +484,15 @@ objects_signature(tp_cluster *cl, const char *db, const char *schema)
 						" WHERE n.nspname = '%s' AND NOT EXISTS (SELECT 1 FROM pg_depend x"
 						"   WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid"
 						"   AND x.deptype IN ('a', 'i'))"
+						" UNION ALL"
+						" SELECT 'index ' || ic.relname || ': '"
+						"   || replace(pg_get_indexdef(ic.oid), '%s.', '')"
+						" FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
+						" JOIN pg_class tc ON tc.oid = i.indrelid"
+						" JOIN pg_namespace n ON n.oid = tc.relnamespace"
+						" WHERE n.nspname = '%s' AND tc.relkind = 'r'"
 						") s",
-						schema, schema, schema, schema);
+						schema, schema, schema, schema, schema, schema);
 }
 
 /*
@@ -687,6 +696,58 @@ step_sequences(const scene *sc)
 	wait_objects_equal(sc, "sequences dropped");
 }
 
+/*
+ * Indexes: unique, partial (with an enum of the schema in its predicate),
+ * expression (descending), multi-column, INCLUDE, other methods, created
+ * with the table and later, with rows; renamed; dropped; a column renamed
+ * and retyped under them; the table renamed and dropped with them.
+ */
+static void
+step_indexes(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TYPE public.state AS ENUM ('new', 'done');"
+			  "CREATE TABLE public.items (id int PRIMARY KEY, sku text, qty int,"
+			  " price numeric, tags text[], st public.state);"
+			  "CREATE UNIQUE INDEX items_sku ON public.items (sku);"
+			  "CREATE INDEX items_partial ON public.items (qty) WHERE qty > 0 AND st = 'new';"
+			  "CREATE INDEX items_expr ON public.items (lower(sku), (qty * 2) DESC);"
+			  "CREATE INDEX items_incl ON public.items (qty, price) INCLUDE (sku);");
+	wait_captured(sc, "items");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.items SELECT g, 's' || g, g % 5, g * 1.5,"
+			  " ARRAY['t' || g % 3], CASE WHEN g % 2 = 0 THEN 'new' ELSE 'done' END::public.state"
+			  " FROM generate_series(1, 30) g;");
+	wait_objects_equal(sc, "indexes created with their table");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE INDEX items_gin ON public.items USING gin (tags);"
+			  "CREATE INDEX items_hash ON public.items USING hash (sku);"
+			  "CREATE UNIQUE INDEX \"Items Odd\" ON public.items (id, qty) WHERE id % 2 = 1;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "UPDATE public.items SET tags = tags || 'x'::text WHERE id < 5;");
+	wait_objects_equal(sc, "indexes created later");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER INDEX public.items_partial RENAME TO items_positive;"
+			  "DROP INDEX public.items_hash;"
+			  "ALTER TABLE public.items RENAME COLUMN qty TO quantity;"
+			  "ALTER TABLE public.items ALTER COLUMN price TYPE numeric(12,2);");
+	wait_captured(sc, "items");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.items (id, sku, quantity, price) VALUES (100, 'new', 3, 9.99);");
+	wait_objects_equal(sc, "indexes renamed, dropped, column renamed and retyped");
+
+	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.items RENAME TO goods;");
+	wait_captured(sc, "goods");
+	exec_sqlf(src_cl, SRC_DB, "DELETE FROM public.goods WHERE id > 25;");
+	wait_objects_equal(sc, "table of indexes renamed");
+
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.goods; DROP TYPE public.state;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "table of indexes dropped");
+}
+
 START_TEST(test_diff_mode)
 {
 	scene		sc;
@@ -850,6 +911,7 @@ START_TEST(test_diff_mode)
 	step_enum_columns(&sc);
 	step_composites(&sc);
 	step_sequences(&sc);
+	step_indexes(&sc);
 
 	inst_stop(&sc, &sc.src);
 	inst_stop(&sc, &sc.tgt);

@@ -16,6 +16,7 @@
  *           retyped, dropped (pg_ddl_composite.c)
  *   sequence   (standalone) created, renamed, parameters changed, dropped
  *           (pg_ddl_sequence.c)
+ *   index   created, renamed, dropped (pg_ddl_index.c)
  *   table   created (columns, defaults, NOT NULL, identity, generated
  *           columns, the sequences of serial columns, the primary key),
  *           dropped, renamed; columns added, dropped, renamed (same
@@ -210,13 +211,14 @@ pg_ddl_kind_known(const char *type)
 {
 	return strcmp(type, "schema") == 0 || strcmp(type, "table") == 0 ||
 		strcmp(type, "enum") == 0 || strcmp(type, "composite") == 0 ||
-		strcmp(type, "sequence") == 0;
+		strcmp(type, "sequence") == 0 || strcmp(type, "index") == 0;
 }
 
 /*
  * Send the statements of rows of res (a statement, and optionally whether
  * to run it ahead of the batch's transaction: pg_ahead.c; when that fails
- * it is sent in the transaction too), described by what.
+ * it is sent in the transaction too), described by what. A NULL statement
+ * (a description without what it needs) fails ex.
  */
 static void
 send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *what)
@@ -225,6 +227,14 @@ send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *wha
 	{
 		char		desc[1024];
 
+		if (PQgetisnull(res, i, 0))
+		{
+			/* a description lacking what the statement needs */
+			ex->failed = true;
+			snprintf(ex->error, sizeof(ex->error), "%s: the description lacks what "
+					 "its statement needs", what);
+			return;
+		}
 		if (PQnfields(res) > 1 && strcmp(PQgetvalue(res, i, 1), "t") == 0)
 		{
 			char		error[512];
@@ -274,7 +284,8 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 		const char *params[2] = {batch->apply_schema, c->ddl};
 		const char *sql = strcmp(type, "enum") == 0 ? pg_ddl_enum_sql :
 			strcmp(type, "composite") == 0 ? pg_ddl_composite_sql :
-			strcmp(type, "sequence") == 0 ? pg_ddl_sequence_sql : table_ddl_sql;
+			strcmp(type, "sequence") == 0 ? pg_ddl_sequence_sql :
+			strcmp(type, "index") == 0 ? pg_ddl_index_sql : table_ddl_sql;
 		PGresult   *res = pg_exec_query(ex, sql, NULL, 2, params, what);
 
 		if (res == NULL)

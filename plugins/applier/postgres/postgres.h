@@ -291,6 +291,12 @@ extern const char pg_ddl_composite_sql[];
  */
 extern const char pg_ddl_sequence_sql[];
 
+/*
+ * pg_ddl_index.c: the statements of an index's change, $1 apply_schema,
+ * $2 the ddl object.
+ */
+extern const char pg_ddl_index_sql[];
+
 /* Append s (len bytes) to a growing buffer; false when memory ran out. */
 typedef struct pg_buf
 {

@@ -21,7 +21,7 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, enum, composite, sequence, table.
+ *       Kinds now: schema, enum, composite, sequence, table, index.
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -268,6 +268,47 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * An index of a described table (not one that implements a
+	 * constraint: a primary key's is its table's), filed under its
+	 * table's name so that a target that selects the table gets it: its
+	 * schema, name, table, whether unique, and the rest of
+	 * pg_get_indexdef after "ON schema.table" (" USING method (keys)
+	 * INCLUDE (...) WITH (...) WHERE ..."), which the target completes
+	 * with its own names. NULL "using" when that text is not as expected.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_index(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT ic.oid, n.nspname::text, tc.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', ic.relname, 'table', tc.relname,\n"
+	"		'unique', i.indisunique,\n"
+	"		'using', CASE WHEN starts_with(r.rest, ' USING ') THEN r.rest END)\n"
+	"FROM pg_index i\n"
+	"JOIN pg_class ic ON ic.oid = i.indexrelid\n"
+	"JOIN pg_class tc ON tc.oid = i.indrelid\n"
+	"JOIN pg_namespace n ON n.oid = tc.relnamespace\n"
+	"CROSS JOIN LATERAL (SELECT pg_get_indexdef(ic.oid) AS def,\n"
+	"	format('CREATE %sINDEX %s ON ', CASE WHEN i.indisunique THEN 'UNIQUE ' END,\n"
+	"		quote_ident(ic.relname)) AS head,\n"
+	"	format('%s.%s', quote_ident(n.nspname), quote_ident(tc.relname)) AS qt) AS d\n"
+	"CROSS JOIN LATERAL (SELECT CASE\n"
+	"	WHEN starts_with(d.def, d.head || 'ONLY ' || d.qt)\n"
+	"	THEN substr(d.def, length(d.head || 'ONLY ' || d.qt) + 1)\n"
+	"	WHEN starts_with(d.def, d.head || d.qt)\n"
+	"	THEN substr(d.def, length(d.head || d.qt) + 1) END AS rest) AS r\n"
+	"WHERE (p_oids IS NULL OR ic.oid = ANY (p_oids))\n"
+	"	AND tc.relkind IN ('r', 'p') AND NOT tc.relispartition\n"
+	"	AND tc.relpersistence <> 't'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = ic.oid\n"
+	"					AND k.conrelid = tc.oid)\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass\n"
+	"					AND x.objid = ic.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -295,7 +336,7 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
 	"		|| refobjsubid::text || ':' || xmin::text\n"
 	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0\n"
-	"	UNION ALL SELECT 'e' || oid::text || ':' || xmin::text FROM pg_enum\n"	"	UNION ALL SELECT 'q' || seqrelid::text || ':' || xmin::text FROM pg_sequence\n"
+	"	UNION ALL SELECT 'e' || oid::text || ':' || xmin::text FROM pg_enum\n"	"	UNION ALL SELECT 'q' || seqrelid::text || ':' || xmin::text FROM pg_sequence\n"	"	UNION ALL SELECT 'i' || indexrelid::text || ':' || xmin::text FROM pg_index\n"
 	"	) q\n"
 	"$body$;\n"
 
@@ -332,7 +373,8 @@ const char	ddl_sql_setup[] =
 	"			('enum', 20),\n"
 	"			('composite', 30),\n"
 	"			('sequence', 40),\n"
-	"			('table', 50)),\n"
+	"			('table', 50),\n"
+	"			('index', 60)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
@@ -342,7 +384,9 @@ const char	ddl_sql_setup[] =
 	"			UNION ALL\n"
 	"			SELECT 'composite', ct.* FROM teleport.schema_describe_composite(p_oids) ct\n"
 	"			UNION ALL\n"
-	"			SELECT 'sequence', sq.* FROM teleport.schema_describe_sequence(p_oids) sq),\n"
+	"			SELECT 'sequence', sq.* FROM teleport.schema_describe_sequence(p_oids) sq\n"
+	"			UNION ALL\n"
+	"			SELECT 'index', ix.* FROM teleport.schema_describe_index(p_oids) ix),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -398,6 +442,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_enum(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_composite(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_sequence(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_index(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -418,6 +463,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_enum(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_composite(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_sequence(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_index(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
