@@ -10,6 +10,13 @@
  *   schema  created: CREATE SCHEMA IF NOT EXISTS apply_schema (what the
  *           seed did); renamed or dropped: nothing, since every source
  *           schema maps onto apply_schema, which may hold other things
+ *   enum    created, values added (ahead of the batch's transaction when
+ *           possible: pg_ddl_enum.c) and renamed, renamed, dropped
+ *   composite  created, renamed, attributes added, dropped, renamed and
+ *           retyped, dropped (pg_ddl_composite.c)
+ *   sequence   (standalone) created, renamed, parameters changed, dropped
+ *           (pg_ddl_sequence.c)
+ *   index   created, renamed, dropped (pg_ddl_index.c)
  *   table   created (columns, defaults, NOT NULL, identity, generated
  *           columns, the sequences of serial columns, the primary key),
  *           dropped, renamed; columns added, dropped, renamed (same
@@ -56,8 +63,8 @@ static const char table_ddl_sql[] =
 	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c\n"
 	"	FROM t, pg_catalog.json_array_elements(coalesce(t.b -> 'columns', '[]')) AS c),\n"
 	"ca AS (\n"
-	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c, m.dflt,\n"
-	"		pg_catalog.format('%I %s', c ->> 'name', c ->> 'type') ||\n"
+	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c, m.dflt, y.ty,\n"
+	"		pg_catalog.format('%I %s', c ->> 'name', y.ty) ||\n"
 	"		CASE WHEN c ->> 'generated' IS NOT NULL\n"
 	"				THEN pg_catalog.format(' GENERATED ALWAYS AS (%s) STORED', c ->> 'generated')\n"
 	"			WHEN c ->> 'identity' IS NOT NULL\n"
@@ -66,15 +73,34 @@ static const char table_ddl_sql[] =
 	"			ELSE '' END ||\n"
 	"		CASE WHEN (c ->> 'not_null')::pg_catalog.bool THEN ' NOT NULL' ELSE '' END AS def\n"
 	"	FROM t, pg_catalog.json_array_elements(coalesce(t.a -> 'columns', '[]')) AS c\n"
+	/* a type of the source's schemas is apply_schema's (docs/schema.md) */
+	"	CROSS JOIN LATERAL (SELECT CASE WHEN c -> 'user_type' ->> 'name' IS NOT NULL\n"
+	"		THEN pg_catalog.format('%I.%I', t.s, c -> 'user_type' ->> 'name') ||\n"
+	"			CASE WHEN (c -> 'user_type' ->> 'array')::pg_catalog.bool THEN '[]' ELSE '' END\n"
+	"		ELSE c ->> 'type' END AS ty) AS y\n"
 	"	CROSS JOIN LATERAL (SELECT CASE\n"
 	"		WHEN c ->> 'sequence' IS NOT NULL AND c ->> 'default' LIKE 'nextval(%'\n"
 	"		THEN pg_catalog.format('nextval(%L::regclass)',\n"
 	"							   pg_catalog.format('%I.%I', t.s, c ->> 'sequence'))\n"
+	/* nextval of another sequence: apply_schema's of that name */
+	"		WHEN c ->> 'default' ~ '^nextval\\(''[^'']+''::regclass\\)$'\n"
+	"		THEN pg_catalog.format('nextval(%L::regclass)', pg_catalog.format('%I.%I', t.s,\n"
+	"			(SELECT p[pg_catalog.array_upper(p, 1)] FROM pg_catalog.parse_ident(\n"
+	"				pg_catalog.substring(c ->> 'default', '^nextval\\(''([^'']+)''')) AS p)))\n"
+	"		WHEN c -> 'user_type' ->> 'name' IS NOT NULL\n"
+	"		THEN pg_catalog.replace(c ->> 'default',\n"
+	"			pg_catalog.format('%I.%I', c -> 'user_type' ->> 'schema', c -> 'user_type' ->> 'name'),\n"
+	"			pg_catalog.format('%I.%I', t.s, c -> 'user_type' ->> 'name'))\n"
 	"		ELSE c ->> 'default' END AS dflt) AS m),\n"
 	"cols AS (\n"
 	"	SELECT coalesce(cb.attnum, ca.attnum) AS attnum, cb.c AS bc, ca.c AS ac,\n"
-	"		ca.def, ca.dflt,\n"
-	"		(cb.c ->> 'type') IS DISTINCT FROM (ca.c ->> 'type') AS retyped\n"
+	"		ca.def, ca.dflt, ca.ty,\n"
+	"		CASE WHEN cb.c -> 'user_type' ->> 'oid' IS NOT NULL\n"
+	"				AND ca.c -> 'user_type' ->> 'oid' IS NOT NULL\n"
+	/* the type's rename is the type's event, applied before */
+	"			THEN (cb.c -> 'user_type' ->> 'oid') <> (ca.c -> 'user_type' ->> 'oid')\n"
+	"				OR (cb.c -> 'user_type' ->> 'array') <> (ca.c -> 'user_type' ->> 'array')\n"
+	"			ELSE (cb.c ->> 'type') IS DISTINCT FROM (ca.c ->> 'type') END AS retyped\n"
 	"	FROM cb FULL JOIN ca ON ca.attnum = cb.attnum),\n"
 	"pkcols AS (\n"
 	"	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(ca.c ->> 'name'), ', '\n"
@@ -141,7 +167,7 @@ static const char table_ddl_sql[] =
 	"		AND c.ac ->> 'generated' IS NULL\n"
 	"	UNION ALL\n"
 	"	SELECT 80, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',\n"
-	"		t.qa, c.ac ->> 'name', c.ac ->> 'type', c.ac ->> 'name', c.ac ->> 'type')\n"
+	"		t.qa, c.ac ->> 'name', c.ty, c.ac ->> 'name', c.ty)\n"
 	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac IS NOT NULL AND c.retyped\n"
 	"	UNION ALL\n"
 	"	SELECT 85, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s NOT NULL',\n"
@@ -183,17 +209,39 @@ static const char table_ddl_sql[] =
 bool
 pg_ddl_kind_known(const char *type)
 {
-	return strcmp(type, "schema") == 0 || strcmp(type, "table") == 0;
+	return strcmp(type, "schema") == 0 || strcmp(type, "table") == 0 ||
+		strcmp(type, "enum") == 0 || strcmp(type, "composite") == 0 ||
+		strcmp(type, "sequence") == 0 || strcmp(type, "index") == 0;
 }
 
-/* Send the statements of rows of res (one column), described by what. */
+/*
+ * Send the statements of rows of res (a statement, and optionally whether
+ * to run it ahead of the batch's transaction: pg_ahead.c; when that fails
+ * it is sent in the transaction too), described by what. A NULL statement
+ * (a description without what it needs) fails ex.
+ */
 static void
-send_statements(pg_exec *ex, const PGresult *res, const char *what)
+send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *what)
 {
 	for (int i = 0; i < PQntuples(res) && !ex->failed; i++)
 	{
 		char		desc[1024];
 
+		if (PQgetisnull(res, i, 0))
+		{
+			/* a description lacking what the statement needs */
+			ex->failed = true;
+			snprintf(ex->error, sizeof(ex->error), "%s: the description lacks what "
+					 "its statement needs", what);
+			return;
+		}
+		if (PQnfields(res) > 1 && strcmp(PQgetvalue(res, i, 1), "t") == 0)
+		{
+			char		error[512];
+
+			if (pg_ahead_run(a, ex->conn, PQgetvalue(res, i, 0), error, sizeof(error)))
+				continue;
+		}
 		snprintf(desc, sizeof(desc), "%s: %s", what, PQgetvalue(res, i, 0));
 		pg_exec_send(ex, PQgetvalue(res, i, 0), NULL, 0, NULL, desc, 0);
 	}
@@ -227,21 +275,25 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 				snprintf(reason, reason_len, "%s", ex->error);
 				return TP_RETRY;
 			}
-			send_statements(ex, res, what);
+			send_statements(a, ex, res, what);
 			PQclear(res);
 		}
 	}
 	else
 	{
 		const char *params[2] = {batch->apply_schema, c->ddl};
-		PGresult   *res = pg_exec_query(ex, table_ddl_sql, NULL, 2, params, what);
+		const char *sql = strcmp(type, "enum") == 0 ? pg_ddl_enum_sql :
+			strcmp(type, "composite") == 0 ? pg_ddl_composite_sql :
+			strcmp(type, "sequence") == 0 ? pg_ddl_sequence_sql :
+			strcmp(type, "index") == 0 ? pg_ddl_index_sql : table_ddl_sql;
+		PGresult   *res = pg_exec_query(ex, sql, NULL, 2, params, what);
 
 		if (res == NULL)
 		{
 			snprintf(reason, reason_len, "%s", ex->error);
 			return TP_RETRY;
 		}
-		send_statements(ex, res, what);
+		send_statements(a, ex, res, what);
 		PQclear(res);
 	}
 	if (ex->failed)

@@ -21,7 +21,7 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, table.
+ *       Kinds now: schema, enum, composite, sequence, table, index.
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -47,6 +47,28 @@
 #define SYSTEM_SCHEMA(col) \
 	"(" col " IN ('pg_catalog', 'information_schema', 'teleport', 'pg_toast')" \
 	" OR " col " ~ '^pg_(toast_)?temp_')"
+
+/*
+ * The type of attribute "a" (a pg_attribute) when teleport describes it:
+ * an enum or composite type (or an array of one) of a described schema,
+ * not an extension's. Its element type's schema and name, and whether it
+ * is an array, so that the target names its own copy in apply_schema
+ * rather than the source's schema, and its OID, so that the type's rename
+ * is not a column's type change: column "tu.j", a json object {"oid",
+ * "schema", "name", "array"}, NULL for other types. For LEFT JOIN LATERAL
+ * ... ON true.
+ */
+#define USER_TYPE_OF_A \
+	"(SELECT json_build_object('oid', ue.oid, 'schema', un.nspname, 'name', ue.typname,\n" \
+	"		'array', ut.typcategory = 'A') AS j\n" \
+	"	FROM pg_type ut\n" \
+	"	JOIN pg_type ue ON ue.oid = CASE WHEN ut.typcategory = 'A' AND ut.typelem <> 0\n" \
+	"		THEN ut.typelem ELSE ut.oid END\n" \
+	"	JOIN pg_namespace un ON un.oid = ue.typnamespace\n" \
+	"	WHERE ut.oid = a.atttypid AND ue.typtype IN ('e', 'c')\n" \
+	"		AND NOT " SYSTEM_SCHEMA("un.nspname") "\n" \
+	"		AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n" \
+	"						AND x.objid = ue.oid AND x.deptype = 'e')) tu"
 
 /*
  * Create or upgrade the objects, idempotently; run in one transaction.
@@ -109,9 +131,11 @@ const char	ddl_sql_setup[] =
 	/*
 	 * A table (ordinary or partitioned, not a partition, not temporary):
 	 * its schema and name, its columns by attnum (name, type with its
-	 * typmod as format_type writes it, NOT NULL, default expression,
-	 * identity, generation expression, and the name of a sequence the
-	 * column owns, for serial columns), and its primary key (constraint
+	 * typmod as format_type writes it, and for a type teleport describes
+	 * its OID, schema and name apart, see USER_TYPE_OF_A; NOT NULL,
+	 * default expression, identity, generation expression, and the name
+	 * of a sequence the column owns, for serial columns), and its
+	 * primary key (constraint
 	 * name and attnums, so that renaming a key column does not change
 	 * it).
 	 */
@@ -127,6 +151,7 @@ const char	ddl_sql_setup[] =
 	"				'attnum', a.attnum,\n"
 	"				'name', a.attname,\n"
 	"				'type', format_type(a.atttypid, a.atttypmod),\n"
+	"				'user_type', tu.j,\n"
 	"				'not_null', a.attnotnull,\n"
 	"				'default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,\n"
 	"				'identity', CASE a.attidentity WHEN 'a' THEN 'always'\n"
@@ -141,6 +166,7 @@ const char	ddl_sql_setup[] =
 	"				ORDER BY a.attnum)\n"
 	"			FROM pg_attribute a\n"
 	"			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
+	"			LEFT JOIN LATERAL " USER_TYPE_OF_A " ON true\n"
 	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),\n"
 	"			'[]'::json),\n"
 	"		'primary_key', (\n"
@@ -154,6 +180,132 @@ const char	ddl_sql_setup[] =
 	"	AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
 	"	AND c.relpersistence <> 't'\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"$body$;\n"
+
+	/*
+	 * An enum (not an extension's): its schema and name and its values in
+	 * their order (enumsortorder), each with its pg_enum OID, so that a
+	 * renamed value is a rename and an added one knows its neighbours.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_enum(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT t.oid, n.nspname::text, t.typname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', t.typname,\n"
+	"		'values', coalesce((\n"
+	"			SELECT json_agg(json_build_object('oid', e.oid, 'label', e.enumlabel)\n"
+	"							ORDER BY e.enumsortorder)\n"
+	"			FROM pg_enum e WHERE e.enumtypid = t.oid), '[]'::json))\n"
+	"FROM pg_type t\n"
+	"JOIN pg_namespace n ON n.oid = t.typnamespace\n"
+	"WHERE (p_oids IS NULL OR t.oid = ANY (p_oids))\n"
+	"	AND t.typtype = 'e'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n"
+	"					AND x.objid = t.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * A composite type (CREATE TYPE ... AS, not a table's row type, not an
+	 * extension's): its schema and name and its attributes by attnum
+	 * (name, type as for a table's columns, with user_type), so that a
+	 * renamed attribute is a rename.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_composite(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT t.oid, n.nspname::text, t.typname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', t.typname,\n"
+	"		'attributes', coalesce((\n"
+	"			SELECT json_agg(json_build_object(\n"
+	"				'attnum', a.attnum,\n"
+	"				'name', a.attname,\n"
+	"				'type', format_type(a.atttypid, a.atttypmod),\n"
+	"				'user_type', tu.j)\n"
+	"				ORDER BY a.attnum)\n"
+	"			FROM pg_attribute a\n"
+	"			LEFT JOIN LATERAL " USER_TYPE_OF_A " ON true\n"
+	"			WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),\n"
+	"			'[]'::json))\n"
+	"FROM pg_type t\n"
+	"JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'\n"
+	"JOIN pg_namespace n ON n.oid = t.typnamespace\n"
+	"WHERE (p_oids IS NULL OR t.oid = ANY (p_oids))\n"
+	"	AND t.typtype = 'c'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n"
+	"					AND x.objid = t.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * A standalone sequence (not owned by a column: a serial column's or
+	 * an identity's sequence is its table's, described with it; not an
+	 * extension's): its schema and name and its parameters. Its value
+	 * is not part of it (values travel as 'sequence_value' events).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_sequence(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT c.oid, n.nspname::text, c.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', c.relname,\n"
+	"		'type', format_type(q.seqtypid, NULL), 'increment', q.seqincrement::text,\n"
+	"		'min', q.seqmin::text, 'max', q.seqmax::text, 'start', q.seqstart::text,\n"
+	"		'cache', q.seqcache::text, 'cycle', q.seqcycle)\n"
+	"FROM pg_class c\n"
+	"JOIN pg_sequence q ON q.seqrelid = c.oid\n"
+	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"WHERE (p_oids IS NULL OR c.oid = ANY (p_oids))\n"
+	"	AND c.relkind = 'S' AND c.relpersistence <> 't'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass\n"
+	"					AND x.objid = c.oid AND x.deptype IN ('a', 'i', 'e'))\n"
+	"$body$;\n"
+
+	/*
+	 * An index of a described table (not one that implements a
+	 * constraint: a primary key's is its table's), filed under its
+	 * table's name so that a target that selects the table gets it: its
+	 * schema, name, table, whether unique, and the rest of
+	 * pg_get_indexdef after "ON schema.table" (" USING method (keys)
+	 * INCLUDE (...) WITH (...) WHERE ..."), which the target completes
+	 * with its own names. NULL "using" when that text is not as expected.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_index(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT ic.oid, n.nspname::text, tc.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', ic.relname, 'table', tc.relname,\n"
+	"		'unique', i.indisunique,\n"
+	"		'using', CASE WHEN starts_with(r.rest, ' USING ') THEN r.rest END)\n"
+	"FROM pg_index i\n"
+	"JOIN pg_class ic ON ic.oid = i.indexrelid\n"
+	"JOIN pg_class tc ON tc.oid = i.indrelid\n"
+	"JOIN pg_namespace n ON n.oid = tc.relnamespace\n"
+	"CROSS JOIN LATERAL (SELECT pg_get_indexdef(ic.oid) AS def,\n"
+	"	format('CREATE %sINDEX %s ON ', CASE WHEN i.indisunique THEN 'UNIQUE ' END,\n"
+	"		quote_ident(ic.relname)) AS head,\n"
+	"	format('%s.%s', quote_ident(n.nspname), quote_ident(tc.relname)) AS qt) AS d\n"
+	"CROSS JOIN LATERAL (SELECT CASE\n"
+	"	WHEN starts_with(d.def, d.head || 'ONLY ' || d.qt)\n"
+	"	THEN substr(d.def, length(d.head || 'ONLY ' || d.qt) + 1)\n"
+	"	WHEN starts_with(d.def, d.head || d.qt)\n"
+	"	THEN substr(d.def, length(d.head || d.qt) + 1) END AS rest) AS r\n"
+	"WHERE (p_oids IS NULL OR ic.oid = ANY (p_oids))\n"
+	"	AND tc.relkind IN ('r', 'p') AND NOT tc.relispartition\n"
+	"	AND tc.relpersistence <> 't'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = ic.oid\n"
+	"					AND k.conrelid = tc.oid)\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass\n"
+	"					AND x.objid = ic.oid AND x.deptype = 'e')\n"
 	"$body$;\n"
 
 	/*
@@ -183,7 +335,9 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 't' || oid::text || ':' || xmin::text FROM pg_type\n"
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
 	"		|| refobjsubid::text || ':' || xmin::text\n"
-	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0) q\n"
+	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0\n"
+	"	UNION ALL SELECT 'e' || oid::text || ':' || xmin::text FROM pg_enum\n"	"	UNION ALL SELECT 'q' || seqrelid::text || ':' || xmin::text FROM pg_sequence\n"	"	UNION ALL SELECT 'i' || indexrelid::text || ':' || xmin::text FROM pg_index\n"
+	"	) q\n"
 	"$body$;\n"
 
 	/*
@@ -214,11 +368,25 @@ const char	ddl_sql_setup[] =
 	"		END IF;\n"
 	"	END IF;\n"
 	"	FOR d IN\n"
-	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2)),\n"
+	"		WITH kinds(kind, rank) AS (VALUES\n"
+	"			('schema', 10),\n"
+	"			('enum', 20),\n"
+	"			('composite', 30),\n"
+	"			('sequence', 40),\n"
+	"			('table', 50),\n"
+	"			('index', 60)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
-	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t),\n"
+	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t\n"
+	"			UNION ALL\n"
+	"			SELECT 'enum', e.* FROM teleport.schema_describe_enum(p_oids) e\n"
+	"			UNION ALL\n"
+	"			SELECT 'composite', ct.* FROM teleport.schema_describe_composite(p_oids) ct\n"
+	"			UNION ALL\n"
+	"			SELECT 'sequence', sq.* FROM teleport.schema_describe_sequence(p_oids) sq\n"
+	"			UNION ALL\n"
+	"			SELECT 'index', ix.* FROM teleport.schema_describe_index(p_oids) ix),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -271,6 +439,10 @@ const char	ddl_sql_setup[] =
 
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_schema(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_enum(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_composite(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_sequence(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_index(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -288,6 +460,10 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_capture(oid[], boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_schema(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_enum(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_composite(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_sequence(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_index(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
