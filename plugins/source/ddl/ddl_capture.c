@@ -131,3 +131,17 @@ ddl_uninstall(tp_plugin_ctx *ctx, PGconn *conn)
 		return r;
 	return run(ctx, conn, "COMMIT", doing);
 }
+
+/* See ddl.h. */
+tp_result
+ddl_exec(tp_plugin_ctx *ctx, PGconn *conn, const char *sql, const char *doing)
+{
+	return run(ctx, conn, sql, doing);
+}
+
+/* See ddl.h. */
+tp_result
+ddl_fail(tp_plugin_ctx *ctx, PGconn *conn, PGresult *res, const char *doing)
+{
+	return failure(ctx, conn, res, doing);
+}
