@@ -26,6 +26,10 @@
  *     after; a table renamed; int -> bigint and text -> int USING; a
  *     table dropped.
  *
+ *     Case "diff" runs twice: with the schema-diff source, then with the
+ *     event-trigger source (use_event_triggers: true, loop index 1), which
+ *     also adds, fills and renames a column in one transaction.
+ *
  *     In diff mode the moment of a change is only known at the next poll:
  *     rows written after a change that the target cannot take before it
  *     (a renamed column or table) are written here once the change was
@@ -111,6 +115,7 @@ typedef struct scene
 	char	   *dir;
 	inst		src;
 	inst		tgt;
+	bool		event_triggers; /* use_event_triggers on the source */
 } scene;
 
 /* Run sql (printf format) in cl's database db; fails the test on error. */
@@ -174,6 +179,7 @@ write_config(const scene *sc, bool source, int port)
 
 	snprintf(text, sizeof(text),
 			 "replicate_ddl: true\n"
+			 "use_event_triggers: %s\n"
 			 "processing_intervals:\n"
 			 "  batcher: 50\n"
 			 "  transmitter: 50\n"
@@ -185,7 +191,7 @@ write_config(const scene *sc, bool source, int port)
 			 "  hostname: \"%s\"\n"
 			 "  port: %d\n"
 			 "  username: \"postgres\"\n",
-			 source ? "src" : "tgt", source ? SRC_DB : TGT_DB,
+			 sc->event_triggers ? "true" : "false", source ? "src" : "tgt", source ? SRC_DB : TGT_DB,
 			 source ? src_cl->dir : tgt_cl->dir, source ? src_cl->port : tgt_cl->port);
 	if (source)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text),
@@ -434,6 +440,7 @@ START_TEST(test_diff_mode)
 	ck_assert_ptr_nonnull(tgt_cl);
 	ck_assert_int_gt(port, 0);
 	memset(&sc, 0, sizeof(sc));
+	sc.event_triggers = _i == 1;
 	sc.dir = tp_cluster_make_dir(src_cl, "schema");
 	ck_assert_ptr_nonnull(sc.dir);
 	ck_assert_int_ge(asprintf(&sc.src.log, "%s/src.log", sc.dir), 0);
@@ -460,6 +467,13 @@ START_TEST(test_diff_mode)
 	wait_captured(&sc, "base");
 	usleep(1500000);
 	ck_assert_int_eq(ddl_events(), 0);
+	{
+		/* the mode's own objects: two event triggers, or none */
+		char	   *n = query_value(src_cl, SRC_DB, "SELECT count(*) FROM pg_event_trigger", false);
+
+		ck_assert_str_eq(n, sc.event_triggers ? "2" : "0");
+		free(n);
+	}
 	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.base SELECT g, 'b' || g FROM generate_series(1, 20) g;");
 	wait_equal(&sc, "rows into an existing table");
 
@@ -527,6 +541,22 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.conv VALUES (100, 5000000000, 12);"
 			  "UPDATE public.conv SET s = s + 1 WHERE id < 10;");
 	wait_equal(&sc, "type change");
+
+	if (sc.event_triggers)
+	{
+		/* exact order: a column added, filled and renamed in one transaction */
+		exec_sqlf(src_cl, SRC_DB, "CREATE TABLE public.ord (id int PRIMARY KEY, v text);");
+		wait_captured(&sc, "ord");
+		exec_sqlf(src_cl, SRC_DB,
+				  "BEGIN;"
+				  "INSERT INTO public.ord SELECT g, 'v' || g FROM generate_series(1, 10) g;"
+				  "ALTER TABLE public.ord ADD COLUMN n int NOT NULL DEFAULT 0;"
+				  "UPDATE public.ord SET n = id * 2;"
+				  "ALTER TABLE public.ord RENAME COLUMN v TO w;"
+				  "INSERT INTO public.ord VALUES (11, 'eleven', 22);"
+				  "COMMIT;");
+		wait_equal(&sc, "a column added, filled and renamed in one transaction");
+	}
 
 	/* a table dropped */
 	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.conv;");
@@ -733,7 +763,7 @@ schema_suite(void)
 
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_diff_mode);
+	tcase_add_loop_test(tc, test_diff_mode, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
