@@ -12,30 +12,27 @@
  *   teleport_schema_drop (sql_drop), both running
  *   schema_event_trigger()
  *       SECURITY DEFINER (the user's DDL runs it with teleport's rights,
- *       search_path pinned): collects the OIDs of the objects the
- *       statement created, altered or dropped (pg_event_trigger_ddl_commands,
- *       pg_event_trigger_dropped_objects), through schema_event_objects, and
- *       calls schema_capture(oids, true) with them, in the user's
- *       transaction: the 'ddl' events get the DDL's transaction id and
- *       come before the rows that transaction writes after the DDL. Only
- *       those objects are described, never the whole catalog. Objects in
- *       schema teleport, temporary objects and triggers (the trigger
- *       source's own DDL) are skipped before anything is locked, so a
- *       temporary table costs no lock. It does nothing before the first
- *       snapshot (install takes it after creating the triggers, under the
- *       same lock) and nothing when schema_capture is gone (an uninstall
- *       in progress): it never makes a user's DDL fail for want of
- *       teleport's objects.
- *   schema_event_objects(classid, objid, dependents)
- *       the OIDs whose descriptions an object's change may change: the
- *       object itself, and the object a part of it belongs to (an index's,
- *       a constraint's, a default's or an owned sequence's table, a
- *       composite type's relation and type, a rule's view). With
- *       dependents (an ALTER, which may be a rename), also those of the
- *       objects that depend directly on it (pg_depend): a schema's tables
- *       when the schema is renamed, the tables whose foreign keys name a
- *       renamed table. Deeper dependencies (a column typed by a type of a
- *       renamed schema) are left to the source's safety diff.
+ *       search_path pinned), in plpgsql so that its plans are cached for
+ *       the session: collects the objects the statement created, altered
+ *       or dropped (pg_event_trigger_ddl_commands,
+ *       pg_event_trigger_dropped_objects) and, for an ALTER (which may be
+ *       a rename), those that depend on them directly (pg_depend: a
+ *       schema's tables when it is renamed, the tables whose foreign keys
+ *       name a renamed table); maps each to its OID and to the OID of what
+ *       it is a part of (an index's, a constraint's, a default's or an
+ *       owned sequence's table, a composite type's relation and type, a
+ *       rule's view), and calls schema_capture(oids, true) with them, in
+ *       the user's transaction: the 'ddl' events get the DDL's transaction
+ *       id and come before the rows that transaction writes after the DDL.
+ *       Only those objects are described, never the whole catalog; deeper
+ *       dependencies (a column typed by a type of a renamed schema) are
+ *       left to the source's safety diff. Objects in schema teleport,
+ *       temporary objects and triggers (the trigger source's own DDL) are
+ *       skipped before anything is locked, so a temporary table costs no
+ *       lock. It does nothing before the first snapshot (install takes it
+ *       after creating the triggers, under the same lock) and nothing when
+ *       schema_capture is gone (an uninstall in progress): it never makes
+ *       a user's DDL fail for want of teleport's objects.
  *
  * The function carries a version in its comment: install changes nothing
  * when the version and both triggers are there, so a restart is no DDL.
@@ -55,51 +52,14 @@
 
 /* The objects, created or replaced in one transaction under the lock. */
 static const char evt_sql_create[] =
-	"CREATE OR REPLACE FUNCTION teleport.schema_event_objects(p_classid oid, p_objid oid,\n"
-	"	p_dependents boolean)\n"
-	"RETURNS SETOF oid\n"
-	"LANGUAGE sql STABLE\n"
-	"SET search_path = pg_catalog, pg_temp\n"
-	"AS $body$\n"
-	"WITH objs(classid, objid) AS (\n"
-	"	SELECT p_classid, p_objid\n"
-	"	UNION\n"
-	"	SELECT d.classid, d.objid FROM pg_depend d\n"
-	"	WHERE p_dependents AND d.refclassid = p_classid AND d.refobjid = p_objid\n"
-	"		AND d.classid <> 'pg_trigger'::regclass)\n"
-	"SELECT o.objid FROM objs o\n"
-	"UNION\n"
-	"SELECT i.indrelid FROM objs o JOIN pg_index i ON i.indexrelid = o.objid\n"
-	"WHERE o.classid = 'pg_class'::regclass\n"
-	"UNION\n"
-	"SELECT d.refobjid FROM objs o JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid\n"
-	"WHERE o.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass\n"
-	"	AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')\n"
-	"UNION\n"
-	"SELECT c.reltype FROM objs o JOIN pg_class c ON c.oid = o.objid\n"
-	"WHERE o.classid = 'pg_class'::regclass AND c.relkind = 'c'\n"
-	"UNION\n"
-	"SELECT t.typrelid FROM objs o JOIN pg_type t ON t.oid = o.objid\n"
-	"WHERE o.classid = 'pg_type'::regclass AND t.typrelid <> 0\n"
-	"UNION\n"
-	"SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END\n"
-	"FROM objs o JOIN pg_constraint k ON k.oid = o.objid\n"
-	"WHERE o.classid = 'pg_constraint'::regclass\n"
-	"UNION\n"
-	"SELECT a.adrelid FROM objs o JOIN pg_attrdef a ON a.oid = o.objid\n"
-	"WHERE o.classid = 'pg_attrdef'::regclass\n"
-	"UNION\n"
-	"SELECT r.ev_class FROM objs o JOIN pg_rewrite r ON r.oid = o.objid\n"
-	"WHERE o.classid = 'pg_rewrite'::regclass\n"
-	"$body$;\n"
-	"REVOKE ALL ON FUNCTION teleport.schema_event_objects(oid, oid, boolean) FROM PUBLIC;\n"
-
 	"CREATE OR REPLACE FUNCTION teleport.schema_event_trigger()\n"
 	"RETURNS event_trigger\n"
 	"LANGUAGE plpgsql SECURITY DEFINER\n"
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
 	"DECLARE\n"
+	"	v_classids oid[];\n"
+	"	v_objids oid[];\n"
 	"	v_oids oid[];\n"
 	"BEGIN\n"
 	"	IF to_regprocedure('teleport.schema_capture(oid[], boolean)') IS NULL\n"
@@ -107,24 +67,57 @@ static const char evt_sql_create[] =
 	"		RETURN;\n"
 	"	END IF;\n"
 	"	IF TG_EVENT = 'sql_drop' THEN\n"
-	"		SELECT array_agg(DISTINCT x.x) INTO v_oids\n"
-	"		FROM pg_event_trigger_dropped_objects() d,\n"
-	"			teleport.schema_event_objects(d.classid, d.objid, false) x(x)\n"
+	"		SELECT array_agg(d.classid), array_agg(d.objid) INTO v_classids, v_objids\n"
+	"		FROM pg_event_trigger_dropped_objects() d\n"
 	"		WHERE NOT d.is_temporary AND d.classid <> 'pg_trigger'::regclass\n"
 	"			AND d.schema_name IS DISTINCT FROM 'teleport'\n"
 	"			AND NOT (d.classid = 'pg_namespace'::regclass AND d.object_name = 'teleport');\n"
 	"	ELSE\n"
-	"		SELECT array_agg(DISTINCT x.x) INTO v_oids\n"
-	"		FROM pg_event_trigger_ddl_commands() d,\n"
-	"			teleport.schema_event_objects(d.classid, d.objid,\n"
-	"				d.command_tag LIKE 'ALTER %') x(x)\n"
-	"		WHERE d.objid IS NOT NULL AND d.classid <> 'pg_trigger'::regclass\n"
-	"			AND d.schema_name IS DISTINCT FROM 'teleport'\n"
-	"			AND d.schema_name IS DISTINCT FROM 'pg_temp';\n"
+	"		WITH c AS (\n"
+	"			SELECT d.classid, d.objid, d.command_tag LIKE 'ALTER %' AS alter\n"
+	"			FROM pg_event_trigger_ddl_commands() d\n"
+	"			WHERE d.objid IS NOT NULL AND d.classid <> 'pg_trigger'::regclass\n"
+	"				AND d.schema_name IS DISTINCT FROM 'teleport'\n"
+	"				AND d.schema_name IS DISTINCT FROM 'pg_temp'),\n"
+	"		o AS (\n"
+	"			SELECT c.classid, c.objid FROM c\n"
+	"			UNION\n"
+	/* an ALTER may be a rename: what depends on the object directly */
+	"			SELECT p.classid, p.objid FROM c\n"
+	"			JOIN pg_depend p ON p.refclassid = c.classid AND p.refobjid = c.objid\n"
+	"			WHERE c.alter AND p.classid <> 'pg_trigger'::regclass)\n"
+	"		SELECT array_agg(o.classid), array_agg(o.objid) INTO v_classids, v_objids FROM o;\n"
 	"	END IF;\n"
-	"	IF v_oids IS NULL THEN\n"
+	"	IF v_objids IS NULL THEN\n"
 	"		RETURN;\n"
 	"	END IF;\n"
+	/* each object, and the one it is a part of */
+	"	WITH o(classid, objid) AS (SELECT * FROM unnest(v_classids, v_objids))\n"
+	"	SELECT array_agg(DISTINCT m.oid) INTO v_oids FROM (\n"
+	"		SELECT o.objid FROM o\n"
+	"		UNION ALL\n"
+	"		SELECT i.indrelid FROM o JOIN pg_index i ON i.indexrelid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT p.refobjid FROM o JOIN pg_depend p ON p.classid = o.classid AND p.objid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass AND p.refclassid = 'pg_class'::regclass\n"
+	"			AND p.refobjsubid > 0 AND p.deptype IN ('a', 'i')\n"
+	"		UNION ALL\n"
+	"		SELECT c.reltype FROM o JOIN pg_class c ON c.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass AND c.relkind = 'c'\n"
+	"		UNION ALL\n"
+	"		SELECT t.typrelid FROM o JOIN pg_type t ON t.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_type'::regclass AND t.typrelid <> 0\n"
+	"		UNION ALL\n"
+	"		SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END\n"
+	"		FROM o JOIN pg_constraint k ON k.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_constraint'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT a.adrelid FROM o JOIN pg_attrdef a ON a.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_attrdef'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT r.ev_class FROM o JOIN pg_rewrite r ON r.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_rewrite'::regclass) m(oid);\n"
 	/* the lock schema_capture takes: orders this with install's first snapshot */
 	"	PERFORM pg_advisory_xact_lock(hashtext('teleport.schema_capture'));\n"
 	"	IF EXISTS (SELECT 1 FROM teleport.schema_state WHERE first_snapshot_at IS NOT NULL) THEN\n"
@@ -151,7 +144,6 @@ static const char evt_sql_create[] =
 static const char evt_sql_current[] =
 	"SELECT pg_catalog.obj_description(pg_catalog.to_regprocedure("
 	"'teleport.schema_event_trigger()'), 'pg_proc') IS NOT DISTINCT FROM '" EVT_VERSION_TEXT "'"
-	" AND pg_catalog.to_regprocedure('teleport.schema_event_objects(oid, oid, boolean)') IS NOT NULL"
 	" AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_event_trigger"
 	"  WHERE evtname IN ('" EVT_DDL "', '" EVT_DROP "')) = 2";
 
@@ -165,8 +157,7 @@ static const char evt_sql_in_place[] =
 static const char evt_sql_drop[] =
 	"DROP EVENT TRIGGER IF EXISTS " EVT_DDL ";\n"
 	"DROP EVENT TRIGGER IF EXISTS " EVT_DROP ";\n"
-	"DROP FUNCTION IF EXISTS teleport.schema_event_trigger();\n"
-	"DROP FUNCTION IF EXISTS teleport.schema_event_objects(oid, oid, boolean)";
+	"DROP FUNCTION IF EXISTS teleport.schema_event_trigger()";
 
 static const char evt_sql_begin[] =
 	"BEGIN; SET LOCAL lock_timeout = '5s'; SET LOCAL client_min_messages = warning;"

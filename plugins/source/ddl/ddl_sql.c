@@ -27,6 +27,13 @@
  * Adding a kind: a describe function, a row in the kinds list of
  * schema_capture (its rank orders events: containers before what they
  * contain) and a line in its union; then the applier learns the kind.
+ * A describe function reads its catalog as
+ *   FROM (SELECT * FROM pg_X WHERE p_oids IS NULL
+ *         UNION ALL SELECT * FROM pg_X WHERE oid = ANY (p_oids)) x
+ * rather than WHERE (p_oids IS NULL OR x.oid = ANY (p_oids)): a SQL
+ * function's plan is generic, and only the first form reads the few rows
+ * of p_oids by index (the event-trigger source describes a statement's
+ * objects at every DDL; the other form scans the whole catalog each time).
  *
  * Every statement qualifies what it names: the host's session has
  * search_path = pg_catalog, and the functions pin it too.
@@ -81,6 +88,7 @@ const char	ddl_sql_setup[] =
 	"	taken_at timestamptz NOT NULL DEFAULT pg_catalog.now(),\n"
 	"	PRIMARY KEY (kind, oid)\n"
 	");\n"
+	"CREATE INDEX IF NOT EXISTS schema_snapshot_oid ON teleport.schema_snapshot (oid);\n"
 	"CREATE TABLE IF NOT EXISTS teleport.schema_state (\n"
 	"	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),\n"
 	"	first_snapshot_at timestamptz\n"
@@ -142,10 +150,10 @@ const char	ddl_sql_setup[] =
 	"				'columns', (SELECT json_agg(u.attnum ORDER BY u.ord)\n"
 	"							FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)))\n"
 	"			FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'))\n"
-	"FROM pg_class c\n"
+	"FROM (SELECT * FROM pg_class WHERE p_oids IS NULL\n"
+	"	UNION ALL SELECT * FROM pg_class WHERE oid = ANY (p_oids)) c\n"
 	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-	"WHERE (p_oids IS NULL OR c.oid = ANY (p_oids))\n"
-	"	AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
+	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
 	"	AND c.relpersistence <> 't'\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
 	"$body$;\n"
@@ -175,8 +183,9 @@ const char	ddl_sql_setup[] =
 	"			UNION ALL\n"
 	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t),\n"
 	"		old AS (\n"
-	"			SELECT * FROM teleport.schema_snapshot s\n"
-	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
+	"			SELECT * FROM teleport.schema_snapshot s WHERE p_oids IS NULL\n"
+	"			UNION ALL\n"
+	"			SELECT * FROM teleport.schema_snapshot s WHERE s.oid = ANY (p_oids))\n"
 	"		SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.obj_oid, o.oid) AS oid,\n"
 	"			coalesce(c.obj_schema, o.schema_name) AS schema_name,\n"
 	"			CASE WHEN c.kind IS NOT NULL THEN c.obj_name ELSE o.object_name END AS object_name,\n"
