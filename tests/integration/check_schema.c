@@ -26,9 +26,11 @@
  *     after; a table renamed; int -> bigint and text -> int USING; a
  *     table dropped.
  *
- *     Case "diff" runs twice: with the schema-diff source, then with the
+ *     Case "diff" runs three times: with the schema-diff source, with the
  *     event-trigger source (use_event_triggers: true, loop index 1), which
- *     also adds, fills and renames a column in one transaction.
+ *     also adds, fills and renames a column in one transaction, and
+ *     switching (index 2): the source restarts in the other mode three
+ *     times, with schema and row changes made while it is stopped.
  *
  *     In diff mode the moment of a change is only known at the next poll:
  *     rows written after a change that the target cannot take before it
@@ -431,6 +433,41 @@ ddl_events(void)
 	return n;
 }
 
+/*
+ * Restart the source in the other mode (use_event_triggers toggled),
+ * running ddl (SQL, may be NULL) while it is stopped; wait until the new
+ * mode's install is done (two event triggers, or none). Stopped in diff
+ * mode, nothing sees a schema change until the restart, so rows written
+ * after it would come before it: ddl writes no such rows then.
+ */
+static void
+switch_source_mode(scene *sc, int port, const char *ddl)
+{
+	kill(sc->src.pid, SIGTERM);
+	if (tp_wait_exit(sc->src.pid, 30) != 0)
+		scene_fail(sc, "the source did not exit 0 on SIGTERM");
+	sc->src.pid = 0;
+	if (ddl != NULL)
+		exec_sqlf(src_cl, SRC_DB, "%s", ddl);
+	sc->event_triggers = !sc->event_triggers;
+	free(sc->src.config);
+	sc->src.config = write_config(sc, true, port);
+	ck_assert_ptr_nonnull(sc->src.config);
+	inst_start(sc, &sc->src);
+	for (int i = 0;; i++)
+	{
+		char	   *n = query_value(src_cl, SRC_DB, "SELECT count(*) FROM pg_event_trigger", false);
+		bool		done = strcmp(n, sc->event_triggers ? "2" : "0") == 0;
+
+		free(n);
+		if (done)
+			break;
+		if (i == 300)
+			scene_fail(sc, "the source never switched modes");
+		usleep(100000);
+	}
+}
+
 START_TEST(test_diff_mode)
 {
 	scene		sc;
@@ -499,6 +536,8 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.t1 (name, amount, flag) VALUES ('f', 1, false);"
 			  "UPDATE public.t1 SET flag = false WHERE id % 5 = 0;");
 	wait_equal(&sc, "add column");
+	if (_i == 2)
+		switch_source_mode(&sc, port, "ALTER TABLE public.base ADD COLUMN s1 int;");
 
 	/* a column dropped while rows are written, before and after */
 	exec_sqlf(src_cl, SRC_DB,
@@ -507,6 +546,9 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.t1 (name) VALUES ('after drop');"
 			  "UPDATE public.t1 SET name = name || '+' WHERE id % 3 = 0;");
 	wait_equal(&sc, "drop column");
+	if (_i == 2)
+		switch_source_mode(&sc, port, "ALTER TABLE public.base RENAME COLUMN s1 TO s2;"
+						   "UPDATE public.base SET s2 = -s2 WHERE id < 5;");
 
 	/* a column renamed, with writes before and after */
 	exec_sqlf(src_cl, SRC_DB,
@@ -517,6 +559,9 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.t1 (label) VALUES ('after rename');"
 			  "UPDATE public.t1 SET label = label || '!' WHERE id % 4 = 0;");
 	wait_equal(&sc, "rename column");
+	if (_i == 2)
+		switch_source_mode(&sc, port, "ALTER TABLE public.base DROP COLUMN s2;"
+						   "INSERT INTO public.base VALUES (100, 'after switches');");
 
 	/* a table renamed */
 	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.t1 RENAME TO t2;");
@@ -763,7 +808,7 @@ schema_suite(void)
 
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
 	tcase_set_timeout(tc, 300);
-	tcase_add_loop_test(tc, test_diff_mode, 0, 2);
+	tcase_add_loop_test(tc, test_diff_mode, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }
