@@ -126,7 +126,9 @@ ddl_uninstall(tp_plugin_ctx *ctx, PGconn *conn)
 	const char *doing = "drop the schema capture's objects in schema teleport";
 	tp_result	r;
 
-	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s'", doing)) != TP_OK ||
+	/* both DDL sources uninstall: no "does not exist, skipping" the second time */
+	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s';"
+				 " SET LOCAL client_min_messages = warning", doing)) != TP_OK ||
 		(r = run(ctx, conn, ddl_sql_uninstall, doing)) != TP_OK)
 		return r;
 	return run(ctx, conn, "COMMIT", doing);
