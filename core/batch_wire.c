@@ -572,17 +572,17 @@ static const struct
 /* The members of a change line that are read, and those of its source. */
 enum
 {
-	M_OP, M_SOURCE, M_TS_MS, M_BEFORE, M_AFTER, M_DDL, N_LINE_MEMBERS
+	M_OP, M_SOURCE, M_TS_MS, M_BEFORE, M_AFTER, M_DDL, M_VALUES, N_LINE_MEMBERS
 };
 static const char *const line_members[N_LINE_MEMBERS] = {
-	"op", "source", "ts_ms", "before", "after", "ddl"
+	"op", "source", "ts_ms", "before", "after", "ddl", "values"
 };
 enum
 {
-	S_NAME, S_SCHEMA, S_TABLE, S_TXID, S_SEQ, S_BATCH, N_SOURCE_MEMBERS
+	S_NAME, S_SCHEMA, S_TABLE, S_TXID, S_SEQ, S_BATCH, S_STMT, N_SOURCE_MEMBERS
 };
 static const char *const source_members[N_SOURCE_MEMBERS] = {
-	"name", "schema", "table", "txid", "seq", "batch"
+	"name", "schema", "table", "txid", "seq", "batch", "stmt"
 };
 
 /*
@@ -805,6 +805,11 @@ decode_line(const char *line, size_t line_len, uint64_t line_no,
 		!read_integer(line, src[S_BATCH], "source.batch", false,
 					  &change->batch, where, reason, reason_len))
 		return false;
+	/* optional: absent or null is 0, not known */
+	if (src[S_STMT].type != 0 && src[S_STMT].type != TP_JSON_NULL &&
+		!read_integer(line, src[S_STMT], "source.stmt", false,
+					  &change->stmt, where, reason, reason_len))
+		return false;
 	if (!read_integer(line, m[M_TS_MS], "ts_ms", true, &change->ts_ms,
 					  where, reason, reason_len))
 		return false;
@@ -847,6 +852,25 @@ decode_line(const char *line, size_t line_len, uint64_t line_no,
 		fail(reason, reason_len, "%s: only a ddl event has a \"ddl\" member",
 			 where);
 		return false;
+	}
+
+	/* values: absent (json mode) or "text", and only with row images */
+	if (m[M_VALUES].type != 0)
+	{
+		if (m[M_VALUES].type != TP_JSON_STRING ||
+			!tp_json_string_eq(line, m[M_VALUES], "text"))
+		{
+			fail(reason, reason_len, "%s: \"values\" is not \"text\" (the only "
+				 "mode a change line may name; without it values are json)", where);
+			return false;
+		}
+		if (!before_allowed && !after_allowed)
+		{
+			fail(reason, reason_len, "%s: %s must not have a \"values\" member",
+				 where, phrase);
+			return false;
+		}
+		change->text_values = true;
 	}
 
 	change->origin = state->origin;

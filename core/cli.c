@@ -27,7 +27,8 @@ enum
 	OPT_HELP,
 	OPT_LOG_LEVEL,
 	OPT_RETRY_BATCH,
-	OPT_SKIP_BATCH
+	OPT_SKIP_BATCH,
+	OPT_UNINSTALL
 };
 
 static const struct option long_options[] = {
@@ -42,6 +43,7 @@ static const struct option long_options[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"retry-batch", required_argument, NULL, OPT_RETRY_BATCH},
 	{"skip-batch", required_argument, NULL, OPT_SKIP_BATCH},
+	{"uninstall", no_argument, NULL, OPT_UNINSTALL},
 	{NULL, 0, NULL, 0}
 };
 
@@ -55,6 +57,7 @@ tp_cli_usage(FILE *out)
 		  "  teleport --list-plugins [--plugin-dir DIR] [-config FILE]\n"
 		  "  teleport -config FILE --retry-batch SOURCE\n"
 		  "  teleport -config FILE --skip-batch SOURCE:SEQ\n"
+		  "  teleport -config FILE --uninstall\n"
 		  "  teleport --version | --help\n"
 		  "\n"
 		  "Options (one dash or two):\n"
@@ -70,6 +73,8 @@ tp_cli_usage(FILE *out)
 		  "  --retry-batch SOURCE try the stopped batch of SOURCE's stream again\n"
 		  "  --skip-batch SOURCE:SEQ  skip SOURCE's held batch SEQ (recorded in\n"
 		  "                       teleport.inbox_skipped), then go on\n"
+		  "  --uninstall          remove the capture triggers, event triggers and\n"
+		  "                       queue from the source database (stop it first)\n"
 		  "  --log-level LEVEL    error, warning, info (default) or debug\n"
 		  "  --version            print the version, then exit\n"
 		  "  --help               print this help, then exit\n"
@@ -178,6 +183,9 @@ tp_cli_parse(int argc, char **argv, tp_cli *cli, FILE *err)
 				ok = set_command(cli, TP_CMD_SKIP_BATCH, &command_given, err, "--skip-batch");
 				cli->batch_arg = optarg;
 				break;
+			case OPT_UNINSTALL:
+				ok = set_command(cli, TP_CMD_UNINSTALL, &command_given, err, "--uninstall");
+				break;
 			case OPT_LOG_LEVEL:
 				if (!tp_log_parse_level(optarg, &cli->log_level))
 					ok = usage_error(err, "invalid --log-level \"%s\": use error, warning, info or debug", optarg);
@@ -205,7 +213,8 @@ tp_cli_parse(int argc, char **argv, tp_cli *cli, FILE *err)
 	const char *problem = NULL;
 
 	if ((cli->command == TP_CMD_RUN || cli->command == TP_CMD_CHECK_CONFIG ||
-		 cli->command == TP_CMD_RETRY_BATCH || cli->command == TP_CMD_SKIP_BATCH) &&
+		 cli->command == TP_CMD_RETRY_BATCH || cli->command == TP_CMD_SKIP_BATCH ||
+		 cli->command == TP_CMD_UNINSTALL) &&
 		cli->config_path == NULL)
 		problem = "-config FILE is required";
 	else if ((cli->command == TP_CMD_RETRY_BATCH || cli->command == TP_CMD_SKIP_BATCH) &&

@@ -18,7 +18,8 @@ typedef enum tp_command
 	TP_CMD_VERSION,				/* --version */
 	TP_CMD_HELP,				/* --help */
 	TP_CMD_RETRY_BATCH,			/* --retry-batch SOURCE */
-	TP_CMD_SKIP_BATCH			/* --skip-batch SOURCE:SEQ */
+	TP_CMD_SKIP_BATCH,			/* --skip-batch SOURCE:SEQ */
+	TP_CMD_UNINSTALL			/* --uninstall */
 } tp_command;
 
 typedef enum tp_mode

@@ -29,6 +29,7 @@ typedef struct host_ctx
 	const tp_option_desc *table;
 	char	   *component;		/* the log component: plugin[target] */
 	const tp_host_services *services;	/* or NULL */
+	uint16_t	abi_minor;		/* the ABI minor the plugin was built for */
 } host_ctx;
 
 /* Set by tp_host_request_stop, possibly from a signal handler. */
@@ -105,13 +106,35 @@ host_conninfo(const tp_plugin_ctx *ctx)
 	return host_of(ctx)->conninfo;
 }
 
-/* host->change_next: decode one change; a malformed line is logged here. */
+/*
+ * The bytes of tp_change that a plugin built for ABI minor `minor` has:
+ * fields appended later are neither written nor announced by size.
+ */
+static size_t
+change_size_for(uint16_t minor)
+{
+	if (minor >= 1)
+		return sizeof(tp_change);
+	return offsetof(tp_change, text_values);
+}
+
+/*
+ * host->change_next: decode one change; a malformed line is logged here.
+ * Only the part of *change that the plugin's ABI minor knows is written
+ * (ABI 1.0's without a context), and its size says so.
+ */
 static tp_result
 host_change_next(const tp_plugin_ctx *ctx, const tp_batch *batch,
 				 tp_change_cursor *cursor, tp_change *change)
 {
 	char		reason[256];
-	tp_result	r = tp_change_next(batch, cursor, change, reason, sizeof(reason));
+	tp_change	full;
+	tp_result	r = tp_change_next(batch, cursor, &full, reason, sizeof(reason));
+	size_t		n = change_size_for(ctx != NULL ? host_of(ctx)->abi_minor : 0);
+
+	memcpy(change, &full, n);
+	if (full.size != 0)
+		change->size = (uint32_t) n;
 
 	if (r != TP_OK)
 		host_log(ctx, TP_LOG_ERROR,
@@ -267,6 +290,7 @@ tp_host_ctx_new(const tp_config *config, const char *conninfo,
 	h->conninfo = conninfo;
 	h->options = entry->options;
 	h->table = entry->plugin->info->options;
+	h->abi_minor = entry->plugin->info->abi_minor;
 	len = strlen(name) + (entry->target ? strlen(entry->target) : 0) + 3;
 	h->component = tp_xmalloc(len);
 	if (entry->target != NULL)

@@ -46,7 +46,7 @@
 #define COMPONENT "inbox"
 
 /* The version of the inbox's schema this teleport installs. */
-#define INBOX_SCHEMA_VERSION 2
+#define INBOX_SCHEMA_VERSION 3
 
 /*
  * Advisory lock keys, as (classid, objid). The install lock is the queue's
@@ -149,9 +149,21 @@ static const char *const schema_v2[] = {
 	NULL
 };
 
+/*
+ * Version 3: a batch's data is stored uncompressed (out of line, as
+ * TOAST, but without pglz): compressing a batch cost the store about 10 ms
+ * per MB and reading it back again, on the path of every batch, for rows
+ * that live only until they are applied.
+ */
+static const char *const schema_v3[] = {
+	"ALTER TABLE teleport.inbox ALTER COLUMN data SET STORAGE EXTERNAL",
+	NULL
+};
+
 static const char *const *const schema_steps[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) ==
@@ -467,10 +479,6 @@ install_once(tp_pgsql *pg, bool *busy)
 {
 	char	   *locked = NULL;
 	char	   *encoding = NULL;
-	char	   *regclass = NULL;
-	int64_t		version = 0;
-	bool		isnull = true;
-
 	*busy = false;
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
 		!tp_pgsql_exec(pg, "SET LOCAL lock_timeout = '" INSTALL_LOCK_TIMEOUT "'") ||
@@ -497,55 +505,17 @@ install_once(tp_pgsql *pg, bool *busy)
 		goto fail;
 	}
 
-	if (!tp_pgsql_query_value(pg, "SELECT pg_catalog.to_regclass("
-							  "'teleport.schema_version')::text",
-							  0, NULL, &regclass))
-		goto fail;
-	if (regclass != NULL &&
-		!tp_pgsql_query_int64(pg, "SELECT max(version) FROM teleport.schema_version"
-					 " WHERE component = 'inbox'", 0, NULL, &version, &isnull))
-		goto fail;
-	if (isnull)
-		version = 0;
-	if (version > INBOX_SCHEMA_VERSION)
-	{
-		tp_error(COMPONENT, "the inbox's schema is at version %" PRId64
-				 ", newer than this teleport's version %d: upgrade teleport",
-				 version, INBOX_SCHEMA_VERSION);
-		goto fail;
-	}
-	if (version < INBOX_SCHEMA_VERSION)
-	{
-		char		v[16];
-		const char *params[1] = {v};
-
-		if (!tp_pgsql_migrate(pg, schema_steps, (int) version,
-							  INBOX_SCHEMA_VERSION, "the inbox's schema"))
-			goto fail;
-		snprintf(v, sizeof(v), "%d", INBOX_SCHEMA_VERSION);
-		if (!tp_pgsql_query(pg,
-							"INSERT INTO teleport.schema_version (component, version)"
-							" VALUES ('inbox', $1::integer)"
-							" ON CONFLICT (component) DO UPDATE"
-							" SET version = EXCLUDED.version,"
-							" installed_at = EXCLUDED.installed_at",
-							1, params, NULL, NULL) ||
-			!tp_pgsql_exec(pg, "COMMIT"))
-			goto fail;
-		tp_info(COMPONENT, "installed version %d of the inbox's schema (was %" PRId64 ")",
-				INBOX_SCHEMA_VERSION, version);
-	}
-	else if (!tp_pgsql_exec(pg, "COMMIT"))
+	if (!tp_pgsql_upgrade(pg, "inbox", schema_steps, INBOX_SCHEMA_VERSION,
+						  "the inbox's schema") ||
+		!tp_pgsql_exec(pg, "COMMIT"))
 		goto fail;
 	free(locked);
 	free(encoding);
-	free(regclass);
 	return true;
 
 fail:
 	free(locked);
 	free(encoding);
-	free(regclass);
 	settle(pg);
 	return false;
 }

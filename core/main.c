@@ -7,6 +7,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <teleport/abi.h>
 
@@ -14,6 +17,7 @@
 #include "cmd_batch.h"
 #include "cmd_check_config.h"
 #include "cmd_list_plugins.h"
+#include "cmd_uninstall.h"
 #include "config.h"
 #include "daemon.h"
 #include "exit_codes.h"
@@ -55,6 +59,8 @@ run_with_config(const tp_cli *cli)
 		status = tp_cmd_retry_batch(config, cli->batch_arg, stdout);
 	else if (cli->command == TP_CMD_SKIP_BATCH)
 		status = tp_cmd_skip_batch(config, cli->batch_arg, stdout);
+	else if (cli->command == TP_CMD_UNINSTALL)
+		status = tp_cmd_uninstall(config, dirs);
 	else
 		status = tp_daemon_run(config, cli, dirs);
 	tp_config_free(config);
@@ -80,6 +86,22 @@ list_plugins(const tp_cli *cli)
 	return status;
 }
 
+/*
+ * Large blocks (a batch's data, a query's result) straight from mmap and
+ * back to the system when freed. glibc otherwise raises its mmap threshold
+ * to the largest block freed so far (up to 32 MB), after which batches
+ * come from the heaps of the threads that handle them and their pages
+ * stay resident: the peak RSS would follow the largest batch ever seen,
+ * once per thread.
+ */
+static void
+bound_memory(void)
+{
+#ifdef __GLIBC__
+	(void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
 /* See the usage text in cli.c. */
 int
 main(int argc, char **argv)
@@ -87,6 +109,7 @@ main(int argc, char **argv)
 	tp_cli		cli;
 	int			status;
 
+	bound_memory();
 	if (!tp_cli_parse(argc, argv, &cli, stderr))
 		return TP_EXIT_USAGE;
 	apply_log_level(&cli, NULL);

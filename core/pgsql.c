@@ -9,6 +9,8 @@
  */
 #include "tp_autoconf.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,10 +241,14 @@ tp_pgsql_query_int64(tp_pgsql *pg, const char *sql, int n_params,
 	return true;
 }
 
-/* See pgsql.h. */
-bool
-tp_pgsql_migrate(tp_pgsql *pg, const char *const *const *steps, int from,
-				 int to, const char *what)
+/*
+ * Run the steps of a versioned schema above version from up to version to,
+ * in the open transaction: steps[v] is a NULL-terminated list of statements
+ * that bring version v to v + 1. False after logging.
+ */
+static bool
+migrate(tp_pgsql *pg, const char *const *const *steps, int from, int to,
+		const char *what)
 {
 	for (int v = from < 0 ? 0 : from; v < to; v++)
 	{
@@ -250,10 +256,62 @@ tp_pgsql_migrate(tp_pgsql *pg, const char *const *const *steps, int from,
 		{
 			if (!tp_pgsql_exec(pg, steps[v][i]))
 			{
-				tp_error("pgsql", "could not install version %d of %s", v + 1, what);
+				tp_error(COMPONENT, "could not install version %d of %s", v + 1, what);
 				return false;
 			}
 		}
 	}
+	return true;
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_upgrade(tp_pgsql *pg, const char *component,
+				 const char *const *const *steps, int to, const char *what)
+{
+	const char *params[2];
+	char	   *regclass = NULL;
+	int64_t		version = 0;
+	bool		isnull = true;
+	char		v[16];
+
+	if (!tp_pgsql_query_value(pg, "SELECT pg_catalog.to_regclass("
+							  "'teleport.schema_version')::pg_catalog.text",
+							  0, NULL, &regclass))
+		return false;
+	params[0] = component;
+	if (regclass != NULL &&
+		!tp_pgsql_query_int64(pg, "SELECT pg_catalog.max(version)"
+							  " FROM teleport.schema_version WHERE component = $1",
+							  1, params, &version, &isnull))
+	{
+		free(regclass);
+		return false;
+	}
+	free(regclass);
+	if (isnull)
+		version = 0;
+	if (version > to)
+	{
+		tp_error(COMPONENT, "%s is at version %" PRId64 ", newer than this "
+				 "teleport's version %d: upgrade teleport", what, version, to);
+		return false;
+	}
+	if (version == to)
+		return true;
+	if (!migrate(pg, steps, (int) version, to, what))
+		return false;
+	snprintf(v, sizeof(v), "%d", to);
+	params[1] = v;
+	if (!tp_pgsql_query(pg,
+						"INSERT INTO teleport.schema_version (component, version)"
+						" VALUES ($1, $2::pg_catalog.int4)"
+						" ON CONFLICT (component) DO UPDATE"
+						" SET version = EXCLUDED.version,"
+						" installed_at = EXCLUDED.installed_at",
+						2, params, NULL, NULL))
+		return false;
+	tp_info(COMPONENT, "installed version %d of %s (was %" PRId64 ")", to, what,
+			version);
 	return true;
 }

@@ -72,13 +72,16 @@ bool		tp_pgsql_query_int64(tp_pgsql *pg, const char *sql, int n_params,
 								 bool *isnull);
 
 /*
- * Run the steps of a versioned schema above version from up to version to,
- * in the open transaction: steps[v] is a NULL-terminated list of statements
- * that bring version v to v + 1. what names the schema in the error
- * message ("the queue's schema"). False after logging.
+ * Bring component's schema (its version recorded in teleport.schema_version;
+ * none yet: version 0) up to version to, in the open transaction: steps[v]
+ * is a NULL-terminated list of statements that bring version v to v + 1
+ * (the first creates teleport.schema_version when it is missing). Records
+ * the new version and logs it. Refuses a schema newer than to. what names
+ * the schema in messages ("the queue's schema"). False after logging.
  */
-bool		tp_pgsql_migrate(tp_pgsql *pg, const char *const *const *steps,
-							 int from, int to, const char *what);
+bool		tp_pgsql_upgrade(tp_pgsql *pg, const char *component,
+							 const char *const *const *steps, int to,
+							 const char *what);
 
 /* The server's version number (150004), or 0 when not connected. */
 int			tp_pgsql_server_version(const tp_pgsql *pg);

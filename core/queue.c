@@ -39,6 +39,8 @@
 #define LOCK_INSTALL "1"
 #define LOCK_TICK "2"
 #define LOCK_VACUUM "3"
+/* held shared by every running source, exclusively by --uninstall */
+#define LOCK_RUNNING "4"
 
 /* lock_timeout of schema changes, and of TRUNCATE in vacuum */
 #define INSTALL_LOCK_TIMEOUT "5s"
@@ -202,8 +204,67 @@ static const char *const schema_v1[] = {
 	NULL
 };
 
+/*
+ * Version 2: each event records whether its row images are in text mode
+ * (every value its PostgreSQL text form as a JSON string; see
+ * teleport/batch.h) and, for an UPDATE, the number of its statement in its
+ * transaction (source.stmt); insert_event takes them as a seventh and an
+ * eighth argument, false and NULL by default, so that callers of version 1
+ * keep working. The columns have no default: adding them rewrites
+ * nothing, and NULL reads as false and as not known.
+ */
+static const char *const schema_v2[] = {
+	"ALTER TABLE teleport.event_0 ADD COLUMN IF NOT EXISTS text_values boolean",
+	"ALTER TABLE teleport.event_1 ADD COLUMN IF NOT EXISTS text_values boolean",
+	"ALTER TABLE teleport.event_2 ADD COLUMN IF NOT EXISTS text_values boolean",
+	"ALTER TABLE teleport.event_0 ADD COLUMN IF NOT EXISTS stmt bigint",
+	"ALTER TABLE teleport.event_1 ADD COLUMN IF NOT EXISTS stmt bigint",
+	"ALTER TABLE teleport.event_2 ADD COLUMN IF NOT EXISTS stmt bigint",
+	"DROP FUNCTION IF EXISTS teleport.insert_event(text, text, text, json, json, json)",
+	"CREATE OR REPLACE FUNCTION teleport.insert_event(op text,"
+	" schema_name text, table_name text, before json, after json, ddl json,"
+	" text_values boolean DEFAULT false, stmt bigint DEFAULT NULL)"
+	" RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+	" SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"DECLARE\n"
+	"  v_txid bigint := txid_current();\n"
+	"  v_table bigint;\n"
+	"  v_origin text := nullif(current_setting('teleport.origin', true), '');\n"
+	"BEGIN\n"
+	"  v_table := coalesce(pg_sequence_last_value("
+	"'teleport.current_event_table'::regclass), 0);\n"
+	"  IF v_table = 0 THEN\n"
+	"    INSERT INTO teleport.event_0 (id, txid, op, schema_name, table_name,"
+	" before, after, ddl, origin, text_values, stmt)\n"
+	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
+	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
+	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values,"
+	" insert_event.stmt);\n"
+	"  ELSIF v_table = 1 THEN\n"
+	"    INSERT INTO teleport.event_1 (id, txid, op, schema_name, table_name,"
+	" before, after, ddl, origin, text_values, stmt)\n"
+	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
+	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
+	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values,"
+	" insert_event.stmt);\n"
+	"  ELSE\n"
+	"    INSERT INTO teleport.event_2 (id, txid, op, schema_name, table_name,"
+	" before, after, ddl, origin, text_values, stmt)\n"
+	"    VALUES (nextval('teleport.event_id_seq'), v_txid, insert_event.op,"
+	" insert_event.schema_name, insert_event.table_name, insert_event.before,"
+	" insert_event.after, insert_event.ddl, v_origin, insert_event.text_values,"
+	" insert_event.stmt);\n"
+	"  END IF;\n"
+	"END\n"
+	"$f$",
+	"REVOKE ALL ON FUNCTION teleport.insert_event(text, text, text, json,"
+	" json, json, boolean, bigint) FROM PUBLIC",
+	NULL
+};
+
 static const char *const *const schema_steps[] = {
 	schema_v1,
+	schema_v2,
 };
 
 _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) ==
@@ -365,9 +426,6 @@ static bool
 install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 {
 	bool		locked;
-	char	   *regclass = NULL;
-	int64_t		version = 0;
-	bool		isnull = true;
 
 	*busy = false;
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
@@ -382,50 +440,14 @@ install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 		rollback(pg);
 		return false;
 	}
-	if (!tp_pgsql_query_value(pg, "SELECT to_regclass('teleport.schema_version')::text",
-							  0, NULL, &regclass))
+	if (!tp_pgsql_upgrade(pg, "queue", schema_steps, TP_QUEUE_SCHEMA_VERSION,
+						  "the queue's schema"))
 		goto fail;
-	if (regclass != NULL &&
-		!tp_pgsql_query_int64(pg, "SELECT max(version) FROM teleport.schema_version"
-					 " WHERE component = 'queue'", 0, NULL, &version, &isnull))
-		goto fail;
-	free(regclass);
-	regclass = NULL;
-	if (isnull)
-		version = 0;
-	if (version > TP_QUEUE_SCHEMA_VERSION)
-	{
-		tp_error(COMPONENT, "the queue's schema is at version %" PRId64
-				 ", newer than this teleport's version %d: upgrade teleport",
-				 version, TP_QUEUE_SCHEMA_VERSION);
-		goto fail;
-	}
-	if (version < TP_QUEUE_SCHEMA_VERSION)
-	{
-		char		v[16];
-		const char *params[1] = {v};
-
-		if (!tp_pgsql_migrate(pg, schema_steps, (int) version,
-							  TP_QUEUE_SCHEMA_VERSION, "the queue's schema"))
-			goto fail;
-		snprintf(v, sizeof(v), "%d", TP_QUEUE_SCHEMA_VERSION);
-		if (!tp_pgsql_query(pg,
-							"INSERT INTO teleport.schema_version (component, version)"
-							" VALUES ('queue', $1::integer)"
-							" ON CONFLICT (component) DO UPDATE"
-							" SET version = EXCLUDED.version,"
-							" installed_at = EXCLUDED.installed_at",
-							1, params, NULL, NULL))
-			goto fail;
-		tp_info(COMPONENT, "installed version %d of the queue's schema (was %" PRId64 ")",
-				TP_QUEUE_SCHEMA_VERSION, version);
-	}
 	if (!register_targets(pg, config) || !tp_pgsql_exec(pg, "COMMIT"))
 		goto fail;
 	return true;
 
 fail:
-	free(regclass);
 	rollback(pg);
 	return false;
 }
@@ -442,13 +464,98 @@ tp_queue_install(tp_pgsql *pg, const tp_config *config)
 		bool		busy;
 
 		if (install_once(pg, config, &busy))
-			return true;
+			return tp_pgsql_exec(pg, "SELECT pg_catalog.pg_advisory_lock_shared("
+								 LOCK_CLASS ", " LOCK_RUNNING ")");
 		if (!busy)
 			return false;
 		tp_sleep_ms(tp_backoff_next(&backoff));
 	}
 	tp_error(COMPONENT, "could not install the queue's schema: another instance "
 			 "holds its install lock; trying again later");
+	return false;
+}
+
+/* See queue.h. */
+bool
+tp_queue_lock_out(tp_pgsql *pg, bool *running)
+{
+	return query_bool(pg, "SELECT NOT pg_catalog.pg_try_advisory_lock("
+					  LOCK_CLASS ", " LOCK_RUNNING ")", 0, NULL, running);
+}
+
+/*
+ * The statements that drop the queue's objects, run in one transaction.
+ * The functions go by name whatever their arguments (an older version's
+ * overloads too).
+ */
+static const char *const queue_uninstall_sql[] = {
+	"DROP TABLE IF EXISTS teleport.event_0, teleport.event_1, teleport.event_2,"
+	" teleport.event_table, teleport.tick, teleport.target, teleport.batch",
+	"DROP SEQUENCE IF EXISTS teleport.event_id_seq, teleport.current_event_table",
+	"DO $do$\n"
+	"DECLARE\n"
+	"	f regprocedure;\n"
+	"BEGIN\n"
+	"	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p\n"
+	"			 WHERE p.pronamespace = 'teleport'::regnamespace\n"
+	"			 AND p.proname IN ('insert_event', 'truncate_event_table')\n"
+	"	LOOP\n"
+	"		EXECUTE pg_catalog.format('DROP FUNCTION %s', f);\n"
+	"	END LOOP;\n"
+	"END\n"
+	"$do$",
+	"DELETE FROM teleport.schema_version WHERE component = 'queue'",
+	/* the schema goes too when nothing else of teleport's is left in it */
+	"DO $do$\n"
+	"BEGIN\n"
+	"	IF NOT EXISTS (SELECT FROM teleport.schema_version) THEN\n"
+	"		DROP TABLE teleport.schema_version;\n"
+	"		DROP SCHEMA teleport;\n"
+	"	END IF;\n"
+	"EXCEPTION WHEN dependent_objects_still_exist THEN\n"
+	"	NULL;\n"
+	"END\n"
+	"$do$",
+	NULL
+};
+
+/* See queue.h. */
+bool
+tp_queue_uninstall(tp_pgsql *pg)
+{
+	char	   *regclass = NULL;
+	int64_t		unacked = 0;
+	bool		isnull;
+
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
+		!tp_pgsql_exec(pg, "SET LOCAL client_min_messages = warning") ||
+		!tp_pgsql_query_value(pg, "SELECT pg_catalog.to_regclass('teleport.batch')"
+							  "::pg_catalog.text", 0, NULL, &regclass))
+		goto fail;
+	if (regclass == NULL)
+	{
+		tp_info(COMPONENT, "the queue is not installed");
+		return tp_pgsql_exec(pg, "COMMIT");
+	}
+	free(regclass);
+	if (!tp_pgsql_query_int64(pg, "SELECT pg_catalog.count(*) FROM teleport.batch"
+							  " WHERE acked_at IS NULL", 0, NULL, &unacked, &isnull))
+		goto fail;
+	if (unacked > 0)
+		tp_warning(COMPONENT, "%" PRId64 " batch(es) not yet acknowledged by their "
+				   "targets are dropped with the queue", unacked);
+	for (int i = 0; queue_uninstall_sql[i] != NULL; i++)
+	{
+		if (!tp_pgsql_exec(pg, queue_uninstall_sql[i]))
+			goto fail;
+	}
+	if (!tp_pgsql_exec(pg, "COMMIT"))
+		goto fail;
+	tp_info(COMPONENT, "the queue is uninstalled");
+	return true;
+
+fail:
+	rollback(pg);
 	return false;
 }
 
@@ -1081,6 +1188,7 @@ batch_data_sql(void)
 		   "SELECT e.id, '{\"op\":' || to_json(e.op)::text"
 		   " || ',\"before\":' || coalesce(replace(e.before::text, E'\\n', ' '), 'null')"
 		   " || ',\"after\":' || coalesce(replace(e.after::text, E'\\n', ' '), 'null')"
+		   " || CASE WHEN e.text_values THEN ',\"values\":\"text\"' ELSE '' END"
 		   " || CASE WHEN e.ddl IS NULL THEN ''"
 		   "  ELSE ',\"ddl\":' || replace(e.ddl::text, E'\\n', ' ') END"
 		   " || ',\"source\":{\"name\":' || to_json(coalesce(e.origin, $10::text))::text"
@@ -1089,6 +1197,7 @@ batch_data_sql(void)
 		   " || ',\"txid\":' || e.txid::text"
 		   " || ',\"seq\":' || e.id::text"
 		   " || ',\"batch\":' || ($11::bigint)::text"
+		   " || CASE WHEN e.stmt IS NULL THEN '' ELSE ',\"stmt\":' || e.stmt::text END"
 		   " || '},\"ts_ms\":' || ($12::bigint)::text || E'}\\n' AS line"
 		   " FROM ");
 	append_selection(&sql);
@@ -1133,12 +1242,23 @@ tp_queue_next_batch(tp_pgsql *pg, const char *source,
 					const tp_target_config *target, tp_queued_batch *out,
 					bool *found)
 {
-	const char *name_param[1] = {target->name};
+	return tp_queue_batch_after(pg, source, target, 0, out, found);
+}
+
+/* See queue.h. */
+bool
+tp_queue_batch_after(tp_pgsql *pg, const char *source,
+					 const tp_target_config *target, uint64_t after,
+					 tp_queued_batch *out, bool *found)
+{
+	char		after_text[24];
+	const char *name_param[2] = {target->name, after_text};
 	stored_batch sb;
 	batch_data	bd = {0, NULL, 0};
 	char	   *sql = NULL;
 	bool		ok = false;
 
+	snprintf(after_text, sizeof(after_text), "%" PRIu64, after);
 	memset(out, 0, sizeof(*out));
 	memset(&sb, 0, sizeof(sb));
 	*found = false;
@@ -1153,9 +1273,9 @@ tp_queue_next_batch(tp_pgsql *pg, const char *source,
 						" LEFT JOIN teleport.tick t1 ON t1.id = b.tick_from"
 						" LEFT JOIN teleport.tick t2 ON t2.id = b.tick_to"
 						" WHERE b.target = $1 AND b.acked_at IS NULL"
-						" AND NOT g.needs_resync"
+						" AND b.seq > $2::bigint AND NOT g.needs_resync"
 						" ORDER BY b.seq LIMIT 1",
-						1, name_param, stored_batch_row, &sb))
+						2, name_param, stored_batch_row, &sb))
 		goto done;
 	if (!sb.found)
 	{
@@ -1214,6 +1334,28 @@ tp_queued_batch_free(tp_queued_batch *qb)
 		return;
 	free(qb->buf);
 	memset(qb, 0, sizeof(*qb));
+}
+
+/* See queue.h. */
+bool
+tp_queue_next_seq(tp_pgsql *pg, const char *target, uint64_t *seq, bool *found)
+{
+	const char *params[1] = {target};
+	int64_t		value = 0;
+	bool		isnull = true;
+
+	*seq = 0;
+	*found = false;
+	if (!tp_pgsql_query_int64(pg,
+							  "SELECT (SELECT b.seq FROM teleport.batch b"
+							  " JOIN teleport.target g ON g.name = b.target"
+							  " WHERE b.target = $1 AND b.acked_at IS NULL"
+							  " AND NOT g.needs_resync ORDER BY b.seq LIMIT 1)",
+							  1, params, &value, &isnull))
+		return false;
+	*found = !isnull;
+	*seq = isnull ? 0 : (uint64_t) value;
+	return true;
 }
 
 /* See queue.h. */

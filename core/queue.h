@@ -37,16 +37,33 @@
 #include "pgsql.h"
 
 /* The version of the schema this teleport installs. */
-#define TP_QUEUE_SCHEMA_VERSION 1
+#define TP_QUEUE_SCHEMA_VERSION 2
 
 /*
  * Create or upgrade teleport's schema on the source, idempotently (several
  * instances starting at once are serialised by an advisory lock), and
  * register each target of config (its cursor starts at the current tick, so
  * only changes from now on are sent; the initial load covers the rest).
- * Takes its locks with lock_timeout and retries.
+ * Takes its locks with lock_timeout and retries. Once installed, pg's
+ * session holds a share of the lock that --uninstall takes.
  */
 bool		tp_queue_install(tp_pgsql *pg, const tp_config *config);
+
+/*
+ * Keep sources from starting on pg's database for the life of pg's
+ * session, unless one runs already: *running tells. A source holds its
+ * share of the same advisory lock from tp_queue_install on.
+ */
+bool		tp_queue_lock_out(tp_pgsql *pg, bool *running);
+
+/*
+ * Drop the queue's objects (events, ticks, targets, batches: what was not
+ * yet delivered is lost, and a warning says how many batches), and schema
+ * teleport with them when nothing else of teleport's is left in it. Run
+ * after the source plugins' uninstall, under tp_queue_lock_out. False
+ * after logging; nothing is dropped then.
+ */
+bool		tp_queue_uninstall(tp_pgsql *pg);
 
 /*
  * Record a tick when one is due: there is none yet, or events were added
@@ -91,7 +108,24 @@ typedef struct tp_queued_batch
 bool		tp_queue_next_batch(tp_pgsql *pg, const char *source,
 								const tp_target_config *target,
 								tp_queued_batch *out, bool *found);
+
+/*
+ * The same for the first unacknowledged batch of target after seq after
+ * (0: the oldest), so that the next batch can be built while one is being
+ * sent.
+ */
+bool		tp_queue_batch_after(tp_pgsql *pg, const char *source,
+								 const tp_target_config *target, uint64_t after,
+								 tp_queued_batch *out, bool *found);
 void		tp_queued_batch_free(tp_queued_batch *qb);
+
+/*
+ * The seq of target's oldest unacknowledged batch that may be sent (the
+ * one tp_queue_next_batch would build), without building it; *found is
+ * false when there is none.
+ */
+bool		tp_queue_next_seq(tp_pgsql *pg, const char *target, uint64_t *seq,
+							  bool *found);
 
 /*
  * Mark batch seq of target acknowledged, and any earlier one still

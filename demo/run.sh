@@ -6,8 +6,9 @@
 # show that the target matches it, table by table. Everything it starts is
 # stopped and removed on exit.
 #
-# Schema replication is still to come, so the demo creates the (empty)
-# tables on the target itself; every row arrives through teleport.
+# The target starts with only its empty schema "test": pgbench's tables are
+# created on the source once teleport runs, and reach the target by schema
+# replication (the schema-diff source); every row arrives through teleport.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,7 +62,6 @@ cat > "$work/source_config.yml" <<YAML
 batch_size: 10000
 max_events_per_batch: 10000
 use_event_triggers: false
-replicate_ddl: false
 processing_intervals:
   batcher: 100
   transmitter: 100
@@ -106,19 +106,23 @@ server:
   port: 55471
 YAML
 
-echo "== pgbench tables: empty on the source, and in schema test on the target"
+echo "== the target's schema test, empty"
 pgbench=$pg_bindir/pgbench
-"$pgbench" -q -i -I dtp "${src[@]}" 2>/dev/null
-psql_q "${src[@]}" -c "ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY"
 psql_q "${tgt[@]}" -c "CREATE SCHEMA test"
-PGOPTIONS='-c search_path=test' "$pgbench" -q -i -I dtp "${tgt[@]}" 2>/dev/null
-psql_q "${tgt[@]}" -c "ALTER TABLE test.pgbench_history ADD COLUMN hid bigserial PRIMARY KEY"
 
 echo "== teleport -config target_config.yml; teleport -config source_config.yml"
 ./teleport -config "$work/target_config.yml" --plugin-dir "$top/plugins" 2> "$work/target.log" &
 pids+=($!)
 ./teleport -config "$work/source_config.yml" --plugin-dir "$top/plugins" 2> "$work/source.log" &
 pids+=($!)
+for _ in $(seq 1 100); do
+  grep -q "first snapshot" "$work/source.log" && break
+  sleep 0.2
+done
+
+echo "== pgbench tables created on the source (replicated by teleport)"
+"$pgbench" -q -i -I dtp "${src[@]}" 2>/dev/null
+psql_q "${src[@]}" -c "ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY"
 for _ in $(seq 1 100); do
   n=$(psql -XAt "${src[@]}" -c "SELECT count(*) FROM pg_trigger WHERE tgname = 'teleport_capture'")
   [ "$n" = 4 ] && break

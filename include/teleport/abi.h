@@ -15,6 +15,10 @@
  *    sizeof() as its writer compiled it. The host zero-fills what it hands
  *    out; readers look at a trailing field only when size covers it (see
  *    TP_HAS_FIELD).
+ *
+ * Minor versions of major 1:
+ *  1.0  the first
+ *  1.1  tp_change.text_values (a change line's "values":"text")
  */
 #ifndef TELEPORT_ABI_H
 #define TELEPORT_ABI_H
@@ -23,7 +27,7 @@
 #include <stdint.h>
 
 #define TELEPORT_ABI_MAJOR 1
-#define TELEPORT_ABI_MINOR 0
+#define TELEPORT_ABI_MINOR 1
 
 /* The one symbol a plugin exports; see TELEPORT_PLUGIN in plugin.h. */
 #define TELEPORT_PLUGIN_ENTRY_SYMBOL "teleport_plugin_info"

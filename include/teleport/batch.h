@@ -21,14 +21,29 @@
  * source.name is the change's origin: the instance where it was first
  * written, kept when a chain forwards it; txid is the source transaction
  * (64-bit, with epoch), seq the event's position in the source's queue
- * (commit order within a transaction), batch the batch's seq. ts_ms is the
- * time of the tick that closed the batch (there is no commit time).
+ * (commit order within a transaction), batch the batch's seq; an UPDATE
+ * may carry source.stmt (see tp_change.stmt). ts_ms is the time of the
+ * tick that closed the batch (there is no commit time).
  *
  * Column values in before and after are exactly as PostgreSQL's json type
  * renders them (numbers as numbers, with every digit and sign, -0 included;
  * NaN and Infinity as strings). Never pass them through a JSON library's
  * number type: jansson, for one, would round a numeric(40) or refuse it.
  * The host's change_next keeps them as text.
+ *
+ * A line may carry "values":"text" (after "after"): then every value in
+ * before and after is the column's PostgreSQL text form (its output
+ * function's, as `value::text` gives it) as a JSON string, and SQL NULL is
+ * JSON null:
+ *
+ *   {"op":"c","before":null,"after":{"id":"1","a":"[0:1]={1,2}",
+ *    "j":"null","x":null},"values":"text","source":{...},"ts_ms":...}
+ *
+ * A source captures a table this way when one of its columns is of a type
+ * that the json rendering cannot carry exactly (json, jsonb, xml, arrays,
+ * composites, and domains over them). Without the member (the usual case)
+ * values are rendered as above; any other value of "values" is refused.
+ * It is tp_change.text_values (ABI 1.1).
  *
  * On the wire (transports) a batch is its header line, a JSON object that
  * carries the fields of tp_batch below, followed by data; the host's
@@ -37,6 +52,8 @@
  */
 #ifndef TELEPORT_BATCH_H
 #define TELEPORT_BATCH_H
+
+#include <stdbool.h>
 
 #include <teleport/abi.h>
 
@@ -84,7 +101,8 @@ typedef enum tp_change_op
 
 /*
  * One change, as the host's change_next service decodes it from a batch's
- * data. The strings are owned by the cursor and stay valid until the next
+ * data. The host fills as much of it as the plugin's ABI minor knows of,
+ * and sets size to that. The strings are owned by the cursor and stay valid until the next
  * call on the same cursor or change_cursor_done. before, after and ddl are
  * JSON text exactly as they stand in the line (values unconverted).
  */
@@ -104,6 +122,21 @@ typedef struct tp_change
 	const char *ddl;			/* JSON object text for TP_CHANGE_DDL, or NULL */
 	const char *line;			/* the whole line, without its '\n' */
 	size_t		line_len;
+	/* ABI 1.1 (read these under TP_HAS_FIELD) */
+
+	/* "values":"text" (see above) */
+	bool		text_values;
+
+	/*
+	 * source.stmt: the statement of its source transaction that made the
+	 * change, numbered from 1 in the order the statements ran; 0 when not
+	 * known (a line without it). An UPDATE's old key ("before") names the
+	 * row as it was before its statement: within one statement, a key
+	 * that an earlier change of the same statement moved a row to still
+	 * names the row that held it before the statement (a set-based
+	 * `UPDATE t SET id = id + 1` on a deferrable key).
+	 */
+	int64_t		stmt;
 } tp_change;
 
 /* Where change_next is within a batch. Zero-fill it, then set size. */

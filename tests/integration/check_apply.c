@@ -36,6 +36,7 @@
 #include "loader.h"
 #include "log.h"
 #include "pgcluster.h"
+#include "pgquery.h"
 #include "plan.h"
 #include "runcmd.h"
 
@@ -77,37 +78,23 @@ typedef struct world
 static void
 sql_ok(world *w, const char *sql)
 {
-	PGresult   *res = PQexec(w->conn, sql);
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
-				  PQresultStatus(res) == PGRES_TUPLES_OK,
-				  "SQL failed: %s: %s", sql, PQerrorMessage(w->conn));
-	PQclear(res);
+	tp_sql_ok(w->conn, sql);
 }
 
 /* One value of a query, as a new string ("" for NULL). */
 static char *
 sql_value(world *w, const char *sql)
 {
-	PGresult   *res = PQexec(w->conn, sql);
-	char	   *value;
+	char	   *value = tp_sql_value(w->conn, sql);
 
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
-				  "%s: %s", sql, PQerrorMessage(w->conn));
-	value = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return value;
+	return value != NULL ? value : strdup("");
 }
 
 /* Assert that query's one value is expected. */
 static void
 assert_value(world *w, const char *sql, const char *expected)
 {
-	char	   *v = sql_value(w, sql);
-
-	ck_assert_msg(strcmp(v, expected) == 0, "%s: got \"%s\", expected \"%s\"",
-				  sql, v, expected);
-	free(v);
+	tp_sql_assert(w->conn, sql, expected);
 }
 
 /* Wait until every table of schema public has its capture trigger. */
@@ -454,11 +441,25 @@ assert_same(world *w, const char *table)
 		const char *p = strchr(v, '/');
 		size_t		n = p ? (size_t) (p - v) : 0;
 		char		expected[128];
+		char	   *rows = NULL;
 
 		snprintf(expected, sizeof(expected), "%.*s/%.*s/0/0", (int) n, v, (int) n, v);
+		if (strcmp(v, expected) != 0)
+		{
+			/* the rows that differ, to tell what went wrong */
+			snprintf(sql, sizeof(sql),
+					 "SELECT string_agg(s || x, ' ') FROM ("
+					 "(SELECT 'source:' AS s, x::text FROM public.%s x EXCEPT ALL"
+					 " SELECT 'source:', x::text FROM copy.%s x) UNION ALL"
+					 " (SELECT 'copy:', x::text FROM copy.%s x EXCEPT ALL"
+					 " SELECT 'copy:', x::text FROM public.%s x)) z",
+					 table, table, table, table);
+			rows = sql_value(w, sql);
+		}
 		ck_assert_msg(strcmp(v, expected) == 0,
-					  "table %s differs (source rows/copy rows/only in source/only in copy): %s",
-					  table, v);
+					  "table %s differs (source rows/copy rows/only in source/only in copy): %s: %s",
+					  table, v, rows);
+		free(rows);
 	}
 	free(v);
 }
@@ -598,6 +599,85 @@ START_TEST(test_key_shift)
 	assert_value(&w, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM copy.twice",
 				 "1=row 1,2=row 2,3=row 3,4=row 4,7=took 7,8=row 8,9=row 9,10=row 10,"
 				 "50=row 7,101=moved twice");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * The churn: p_txns transactions of one to four random statements on
+ * table p_table (deferrable key): set-based shifts of a key range up or
+ * down, single moves, swaps, deletes, inserts, updates with and without a
+ * key change. A statement that breaks the key at its end is rolled back
+ * alone. setseed makes a run repeatable.
+ */
+#define CHURN_SQL \
+	"CREATE PROCEDURE public.churn(p_table text, p_seed float8, p_txns int)" \
+	" LANGUAGE plpgsql AS $$\n" \
+	"DECLARE a int; b int; k int; op int;\n" \
+	"BEGIN\n" \
+	"  PERFORM setseed(p_seed);\n" \
+	"  FOR i IN 1..p_txns LOOP\n" \
+	"    FOR j IN 1..(1 + floor(random() * 4))::int LOOP\n" \
+	"      op := floor(random() * 8)::int;\n" \
+	"      a := 1 + floor(random() * 80)::int;\n" \
+	"      b := a + floor(random() * 20)::int;\n" \
+	"      k := (CASE WHEN random() < 0.5 THEN 1 ELSE -1 END) * (1 + floor(random() * 3))::int;\n" \
+	"      BEGIN\n" \
+	"        IF op <= 1 THEN\n" \
+	"          EXECUTE format('UPDATE public.%I SET id = id + $1 WHERE id BETWEEN $2 AND $3', p_table) USING k, a, b;\n" \
+	"        ELSIF op = 2 THEN\n" \
+	"          EXECUTE format('UPDATE public.%I SET id = $2 + 100 WHERE id = $1', p_table) USING a, b;\n" \
+	"        ELSIF op = 3 THEN\n" \
+	"          EXECUTE format('UPDATE public.%I SET id = CASE WHEN id = $1 THEN $2 ELSE $1 END,' \n" \
+	"                         ' v = v || ''s'' WHERE id IN ($1, $2)', p_table) USING a, b;\n" \
+	"        ELSIF op = 4 THEN\n" \
+	"          EXECUTE format('DELETE FROM public.%I WHERE id = $1', p_table) USING a;\n" \
+	"        ELSIF op = 5 THEN\n" \
+	"          EXECUTE format('INSERT INTO public.%I SELECT $1, ''i'' || $2' \n" \
+	"                         ' WHERE NOT EXISTS (SELECT FROM public.%I WHERE id = $1)', p_table, p_table) USING a, i;\n" \
+	"        ELSIF op = 6 THEN\n" \
+	"          EXECUTE format('UPDATE public.%I SET v = v || ''.'' WHERE id BETWEEN $1 AND $2', p_table) USING a, b;\n" \
+	"        ELSE\n" \
+	"          EXECUTE format('UPDATE public.%I SET id = id + $2, v = v || ''+'' WHERE id = $1', p_table) USING a, k;\n" \
+	"        END IF;\n" \
+	"      EXCEPTION WHEN unique_violation THEN NULL;\n" \
+	"      END;\n" \
+	"    END LOOP;\n" \
+	"    COMMIT;\n" \
+	"  END LOOP;\n" \
+	"END $$;"
+
+/*
+ * Random key changes (the churn above, several seeds), cut into small
+ * partial batches so that groups carry over parts, onto a target whose
+ * key is not deferrable (mv) and one whose key is (mvd): source and copy
+ * identical after each run.
+ */
+START_TEST(test_key_churn)
+{
+	world		w;
+	char		sql[256];
+
+	world_open(&w, "apply_churn",
+			   "CREATE TABLE public.mv (id int PRIMARY KEY DEFERRABLE, v text NOT NULL);"
+			   "CREATE TABLE public.mvd (id int PRIMARY KEY DEFERRABLE, v text NOT NULL);"
+			   CHURN_SQL,
+			   "CREATE TABLE copy.mv (id int PRIMARY KEY, v text NOT NULL);"
+			   "CREATE TABLE copy.mvd (id int PRIMARY KEY DEFERRABLE, v text NOT NULL);",
+			   40, NULL);
+	sql_ok(&w, "INSERT INTO public.mv SELECT g, 'r' || g FROM generate_series(1, 100) g;"
+		   "INSERT INTO public.mvd SELECT g, 'r' || g FROM generate_series(1, 100) g");
+	converge(&w);
+	for (int run = 1; run <= 4; run++)
+	{
+		snprintf(sql, sizeof(sql), "CALL public.churn('mv', %f, 150)", run / 10.0);
+		sql_ok(&w, sql);
+		snprintf(sql, sizeof(sql), "CALL public.churn('mvd', %f, 150)", -run / 10.0);
+		sql_ok(&w, sql);
+		converge(&w);
+		assert_same(&w, "mv");
+		assert_same(&w, "mvd");
+	}
 	world_close(&w);
 }
 END_TEST
@@ -764,6 +844,185 @@ marker_line(char *buf, size_t len, const char *origin, int id, int seq)
 			 "\"source\":{\"name\":\"%s\",\"schema\":\"public\",\"table\":\"tp_marker\","
 			 "\"txid\":9,\"seq\":%d,\"batch\":1},\"ts_ms\":1}", id, origin, seq);
 }
+
+/*
+ * A change of source "grp" as batch seq's one line: op on public.table
+ * (applied to copy.table) with the after row (JSON text).
+ */
+static void
+grp_line(char *buf, size_t len, const char *op, const char *table,
+		 const char *after, int seq)
+{
+	snprintf(buf, len, "{\"op\":\"%s\",\"before\":null,\"after\":%s,"
+			 "\"source\":{\"name\":\"grp\",\"schema\":\"public\",\"table\":\"%s\","
+			 "\"txid\":%d,\"seq\":%d,\"batch\":%d},\"ts_ms\":1}",
+			 op, after, table, 1000 + seq, seq, seq);
+}
+
+/* Store batch seq of "grp": a marker row id into copy.tp_marker. */
+static void
+grp_marker(world *w, int seq, int id)
+{
+	char		line[512];
+	char		after[64];
+
+	snprintf(after, sizeof(after), "{\"id\":%d}", id);
+	grp_line(line, sizeof(line), "c", "tp_marker", after, seq);
+	store_line(w, "grp", seq, line);
+}
+
+/* Assert the stream of "grp": "last_applied held_seq" ("-": none). */
+static void
+assert_grp(world *w, const char *expected)
+{
+	assert_value(w, "SELECT last_applied || ' ' || coalesce(held_seq::text, '-')"
+				 " FROM teleport.inbox_stream WHERE source = 'grp'", expected);
+}
+
+/*
+ * While behind, a stream's stored units are applied together in one
+ * transaction. A unit that fails in the middle of a group rolls the group
+ * back; the units before it are applied one by one and the failing one is
+ * held, exactly; once it applies, grouping resumes. A failure that shows
+ * only at the group's commit (a deferred foreign key) is found the same
+ * way.
+ */
+START_TEST(test_group_fallback)
+{
+	world		w;
+	tp_apply_stats stats;
+	char		line[512];
+	char	   *reason;
+
+	world_open(&w, "apply_group", NULL,
+			   "CREATE TABLE copy.parent (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.child (id int PRIMARY KEY, pid int NOT NULL"
+			   " REFERENCES copy.parent DEFERRABLE INITIALLY DEFERRED);", 300, NULL);
+	for (int seq = 1; seq <= 5; seq++)
+		grp_marker(&w, seq, 100 + seq);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 5);
+	ck_assert_int_eq(stats.batches, 5);
+	ck_assert_int_eq(stats.commits, 1);
+	assert_grp(&w, "5 -");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id > 100", "5");
+
+	/* 6 to 10, where 8 writes a table the target lacks */
+	for (int seq = 6; seq <= 10; seq++)
+	{
+		if (seq == 8)
+		{
+			grp_line(line, sizeof(line), "c", "nosuch", "{\"id\":1}", seq);
+			store_line(&w, "grp", seq, line);
+		}
+		else
+			grp_marker(&w, seq, 100 + seq);
+	}
+	stats = pass(&w);
+	ck_assert_int_eq(stats.regrouped, 1);
+	ck_assert_int_eq(stats.applied, 2);
+	ck_assert_int_eq(stats.commits, 2);
+	ck_assert_int_eq(stats.held, 1);
+	assert_grp(&w, "7 8");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.tp_marker"
+				 " WHERE id > 100", "101,102,103,104,105,106,107");
+	reason = sql_value(&w, "SELECT held_reason FROM teleport.inbox_stream WHERE source = 'grp'");
+	ck_assert_msg(tp_contains(reason, "\"copy\".\"nosuch\" does not exist"), "%s", reason);
+	free(reason);
+	/* fixed: 8 alone (up to the failing unit), then 9 and 10 together */
+	sql_ok(&w, "CREATE TABLE copy.nosuch (id int PRIMARY KEY)");
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 3);
+	ck_assert_int_eq(stats.commits, 2);
+	assert_grp(&w, "10 -");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id > 100", "9");
+
+	/* 11 to 14: 13 breaks a deferred foreign key, which shows at commit */
+	grp_line(line, sizeof(line), "c", "parent", "{\"id\":1}", 11);
+	store_line(&w, "grp", 11, line);
+	grp_line(line, sizeof(line), "c", "child", "{\"id\":1,\"pid\":1}", 12);
+	store_line(&w, "grp", 12, line);
+	grp_line(line, sizeof(line), "c", "child", "{\"id\":2,\"pid\":999}", 13);
+	store_line(&w, "grp", 13, line);
+	grp_marker(&w, 14, 114);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.regrouped, 1);
+	ck_assert_int_eq(stats.applied, 2);
+	ck_assert_int_eq(stats.held, 1);
+	assert_grp(&w, "12 13");
+	assert_value(&w, "SELECT count(*) FROM copy.child", "1");
+	reason = sql_value(&w, "SELECT held_reason FROM teleport.inbox_stream WHERE source = 'grp'");
+	ck_assert_msg(tp_contains(reason, "foreign key"), "%s", reason);
+	free(reason);
+	sql_ok(&w, "INSERT INTO copy.parent VALUES (999)");
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 2);
+	assert_grp(&w, "14 -");
+	assert_value(&w, "SELECT count(*) FROM copy.child", "2");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id = 114", "1");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * A target teleport that dies in the middle of a group's transaction
+ * (TELEPORT_TEST_EXIT_IN_GROUP) has applied none of it; restarted, it
+ * applies every unit once.
+ */
+START_TEST(test_group_crash)
+{
+	world		w;
+	char	   *argv[] = {getenv("TELEPORT_BIN"), "-config", NULL, NULL};
+	char	   *env[] = {"TELEPORT_TEST_EXIT_IN_GROUP=4", NULL};
+	char		tlog[1100];
+	char	   *log;
+	pid_t		target;
+	int			status;
+	bool		done = false;
+
+	world_open(&w, "apply_group_crash", NULL, NULL, 300, NULL);
+	for (int seq = 1; seq <= 6; seq++)
+		grp_marker(&w, seq, 200 + seq);
+	snprintf(tlog, sizeof(tlog), "%s/tgt.log", w.dir);
+	argv[2] = w.tgt_config;
+	target = tp_spawn(argv, env, tlog);
+	ck_assert_int_gt(target, 0);
+	status = tp_wait_exit(target, 60);
+	if (status < 0)
+		kill(target, SIGKILL);
+	log = tp_read_file(tlog);
+	ck_assert_msg(status == 75 && tp_contains(log, "TELEPORT_TEST_EXIT_IN_GROUP=4"),
+				  "status %d; log:\n%s", status, log);
+	free(log);
+	assert_grp(&w, "0 -");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id > 200", "0");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'grp'", "6");
+
+	target = tp_spawn(argv, NULL, tlog);
+	ck_assert_int_gt(target, 0);
+	for (int i = 0; i < 300 && !done; i++)
+	{
+		char	   *v = sql_value(&w, "SELECT last_applied FROM teleport.inbox_stream"
+								  " WHERE source = 'grp'");
+
+		done = strcmp(v, "6") == 0;
+		free(v);
+		if (!done)
+			usleep(50000);
+	}
+	kill(target, SIGTERM);
+	status = tp_wait_exit(target, 20);
+	if (status < 0)
+		kill(target, SIGKILL);
+	log = tp_read_file(tlog);
+	ck_assert_msg(done && status == 0, "status %d; log:\n%s", status, log);
+	free(log);
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.tp_marker"
+				 " WHERE id > 200", "201,202,203,204,205,206");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'grp'", "0");
+	world_close(&w);
+}
+END_TEST
 
 /*
  * A batch that can never apply stops its stream (other streams go on);
@@ -1167,10 +1426,13 @@ apply_suite(void)
 	tcase_add_test(tc, test_operations);
 	tcase_add_test(tc, test_missing_rows);
 	tcase_add_test(tc, test_key_shift);
+	tcase_add_test(tc, test_key_churn);
 	tcase_add_test(tc, test_generated_identity_sequences);
 	tcase_add_test(tc, test_held_until_schema_fixed);
 	tcase_add_test(tc, test_stop_retry_skip);
 	tcase_add_test(tc, test_partial_atomic);
+	tcase_add_test(tc, test_group_fallback);
+	tcase_add_test(tc, test_group_crash);
 	tcase_add_test(tc, test_origin_forwarded);
 	tcase_add_test(tc, test_foreign_keys);
 	tcase_add_test(tc, test_replica_role);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <teleport/abi.h>
+
 #include "checkmain.h"
 #include "exit_codes.h"
 #include "runcmd.h"
@@ -44,7 +46,8 @@ START_TEST(test_version_and_help)
 
 	ck_assert(tp_run_teleport(&res, "--version", (char *) NULL));
 	ck_assert_int_eq(res.status, TP_EXIT_OK);
-	snprintf(expect, sizeof(expect), "teleport %s (plugin ABI 1.0)", PACKAGE_VERSION);
+	snprintf(expect, sizeof(expect), "teleport %s (plugin ABI %d.%d)", PACKAGE_VERSION,
+			 TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR);
 	ck_assert_msg(tp_contains(res.out, expect), "out: %s", res.out);
 	tp_cmd_result_free(&res);
 
@@ -70,14 +73,18 @@ END_TEST
 
 START_TEST(test_list_plugins)
 {
+	char		expect[128];
 	tp_cmd_result res;
 	char	   *dir = plugins("good");
 
 	ck_assert(tp_run_teleport(&res, "--list-plugins", "--plugin-dir", dir, (char *) NULL));
 	ck_assert_msg(res.status == TP_EXIT_OK, "status %d, err: %s", res.status, res.err);
-	ck_assert_msg(tp_contains(res.out, "testgood     transport  1.2.3       1.0"),
-				  "out: %s", res.out);
-	ck_assert(tp_contains(res.out, "testapplier  applier    0.1         1.0"));
+	snprintf(expect, sizeof(expect), "testgood     transport  1.2.3       %d.%d",
+			 TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR);
+	ck_assert_msg(tp_contains(res.out, expect), "out: %s", res.out);
+	snprintf(expect, sizeof(expect), "testapplier  applier    0.1         %d.%d",
+			 TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR);
+	ck_assert_msg(tp_contains(res.out, expect), "out: %s", res.out);
 	ck_assert(tp_contains(res.out, "/testgood.so"));
 	tp_cmd_result_free(&res);
 	free(dir);
@@ -114,9 +121,15 @@ assert_refused(const char *sub, const char *expect)
 
 START_TEST(test_list_refusals)
 {
+	char		expect[128];
+
 	assert_refused("noentry", "is not a teleport plugin: it does not export teleport_plugin_info()");
-	assert_refused("abimajor", "was built for ABI 2.0, this teleport speaks ABI 1.0");
-	assert_refused("abiminor", "newer than this teleport's ABI 1.0");
+	snprintf(expect, sizeof(expect), "was built for ABI %d.0, this teleport speaks ABI %d.%d",
+			 TELEPORT_ABI_MAJOR + 1, TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR);
+	assert_refused("abimajor", expect);
+	snprintf(expect, sizeof(expect), "newer than this teleport's ABI %d.%d",
+			 TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR);
+	assert_refused("abiminor", expect);
 }
 END_TEST
 

@@ -28,6 +28,7 @@
 #include "host.h"
 #include "inbox.h"
 #include "pgcluster.h"
+#include "pgquery.h"
 #include "runcmd.h"
 #include "pgsql.h"
 #include "plan.h"
@@ -100,51 +101,6 @@ teardown(fixture *fx)
 	free(fx->conninfo);
 }
 
-/* Run sql; it must succeed. */
-static void
-exec_ok(tp_pgsql *pg, const char *sql)
-{
-	ck_assert_msg(tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL), "failed: %s", sql);
-}
-
-/* The one value of sql as a new string (NULL for SQL NULL). */
-static char *
-value_of(tp_pgsql *pg, const char *sql)
-{
-	char	   *v = NULL;
-
-	ck_assert_msg(tp_pgsql_query_value(pg, sql, 0, NULL, &v), "failed: %s", sql);
-	return v;
-}
-
-/* The one value of sql as an integer. */
-static int64_t
-int_of(tp_pgsql *pg, const char *sql)
-{
-	char	   *v = value_of(pg, sql);
-	int64_t		n;
-
-	ck_assert_msg(v != NULL, "NULL from: %s", sql);
-	n = strtoll(v, NULL, 10);
-	free(v);
-	return n;
-}
-
-/* Assert that sql's one value is expected (NULL: SQL NULL). */
-static void
-assert_value(tp_pgsql *pg, const char *sql, const char *expected)
-{
-	char	   *v = value_of(pg, sql);
-
-	if (expected == NULL)
-		ck_assert_msg(v == NULL, "%s: expected NULL, got \"%s\"", sql, v);
-	else
-		ck_assert_msg(v != NULL && strcmp(v, expected) == 0,
-					  "%s: expected \"%s\", got \"%s\"", sql, expected,
-					  v ? v : "NULL");
-	free(v);
-}
-
 /* One change line of batch seq, with a tag to make contents differ. */
 static void
 line_of(char *buf, size_t len, uint64_t seq, const char *tag)
@@ -215,7 +171,7 @@ store_ok(tp_inbox *inbox, const char *source, const char *target, uint64_t seq)
 static int64_t
 n_rows(tp_pgsql *pg)
 {
-	return int_of(pg, "SELECT count(*) FROM teleport.inbox");
+	return tp_sql_int(pg->conn, "SELECT count(*) FROM teleport.inbox");
 }
 
 /* --------------------------------------------------------------- tests */
@@ -231,24 +187,24 @@ START_TEST(test_store_in_order)
 	for (uint64_t seq = 1; seq <= 3; seq++)
 		store_ok(fx.inbox, "src", "tgt", seq);
 	ck_assert_int_eq(n_rows(&fx.pg), 3);
-	assert_value(&fx.pg, "SELECT string_agg(seq::text, ',' ORDER BY seq)"
+	tp_sql_assert(fx.pg.conn, "SELECT string_agg(seq::text, ',' ORDER BY seq)"
 				 " FROM teleport.inbox WHERE source = 'src' AND target = 'tgt'",
 				 "1,2,3");
-	assert_value(&fx.pg, "SELECT last_received || '/' || last_applied"
+	tp_sql_assert(fx.pg.conn, "SELECT last_received || '/' || last_applied"
 				 " FROM teleport.inbox_stream WHERE source = 'src' AND target = 'tgt'",
 				 "3/0");
-	assert_value(&fx.pg, "SELECT version FROM teleport.schema_version"
-				 " WHERE component = 'inbox'", "2");
-	assert_value(&fx.pg, "SELECT count(*) FROM teleport.inbox WHERE applied_at IS NULL"
+	tp_sql_assert(fx.pg.conn, "SELECT version FROM teleport.schema_version"
+				 " WHERE component = 'inbox'", "3");
+	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.inbox WHERE applied_at IS NULL"
 				 " AND kind = 'changes' AND NOT partial AND n_changes = 1"
 				 " AND apply_schema = 'public' AND first_tick = seq"
 				 " AND last_tick = seq + 1", "3");
 	line_of(expected, sizeof(expected), 2, "a");
-	data = value_of(&fx.pg, "SELECT data FROM teleport.inbox WHERE seq = 2");
+	data = tp_sql_value(fx.pg.conn, "SELECT data FROM teleport.inbox WHERE seq = 2");
 	ck_assert_str_eq(data, expected);
 	free(data);
 	/* the synchronous commit was local to the store's transaction */
-	assert_value(&fx.pg, "SELECT count(*) FROM pg_stat_activity"
+	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM pg_stat_activity"
 				 " WHERE datname = current_database() AND state = 'idle in transaction'",
 				 "0");
 	teardown(&fx);
@@ -271,14 +227,14 @@ START_TEST(test_duplicate)
 	ck_assert_int_eq(store(fx.inbox, "src", "tgt", 3, "a", &out), TP_OK);
 	ck_assert_int_eq(out.status, TP_DELIVERY_DUPLICATE);
 	ck_assert_int_eq(n_rows(&fx.pg), 3);
-	assert_value(&fx.pg, "SELECT last_received FROM teleport.inbox_stream", "3");
+	tp_sql_assert(fx.pg.conn, "SELECT last_received FROM teleport.inbox_stream", "3");
 
 	/*
 	 * Applied and removed: still a duplicate (even with other content,
 	 * which can no longer be compared), never stored again.
 	 */
-	exec_ok(&fx.pg, "UPDATE teleport.inbox_stream SET last_applied = 1");
-	exec_ok(&fx.pg, "DELETE FROM teleport.inbox WHERE seq = 1");
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.inbox_stream SET last_applied = 1");
+	tp_sql_ok(fx.pg.conn, "DELETE FROM teleport.inbox WHERE seq = 1");
 	ck_assert_int_eq(store(fx.inbox, "src", "tgt", 1, "other", &out), TP_OK);
 	ck_assert_int_eq(out.status, TP_DELIVERY_DUPLICATE);
 	ck_assert_uint_eq(out.expected_seq, 4);
@@ -354,7 +310,7 @@ START_TEST(test_gap)
 	ck_assert_uint_eq(out.expected_seq, 4);
 	ck_assert_str_eq(out.reason, "batch 5 is beyond the next expected batch 4");
 	ck_assert_int_eq(n_rows(&fx.pg), 3);
-	assert_value(&fx.pg, "SELECT last_received FROM teleport.inbox_stream", "3");
+	tp_sql_assert(fx.pg.conn, "SELECT last_received FROM teleport.inbox_stream", "3");
 	store_ok(fx.inbox, "src", "tgt", 4);
 	store_ok(fx.inbox, "src", "tgt", 5);
 	teardown(&fx);
@@ -372,7 +328,7 @@ START_TEST(test_new_stream_gap)
 	ck_assert_int_eq(out.status, TP_DELIVERY_GAP);
 	ck_assert_uint_eq(out.expected_seq, 1);
 	ck_assert_int_eq(n_rows(&fx.pg), 0);
-	assert_value(&fx.pg, "SELECT count(*) FROM teleport.inbox_stream", "0");
+	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.inbox_stream", "0");
 	store_ok(fx.inbox, "src", "tgt", 1);
 	store_ok(fx.inbox, "src", "tgt", 2);
 	teardown(&fx);
@@ -404,7 +360,7 @@ START_TEST(test_fan_in)
 	store_ok(fx.inbox, "ab", "x", 1);
 	ck_assert_int_eq(store(fx.inbox, "a", "bx", 2, "a", &out), TP_ERROR);
 	ck_assert_uint_eq(out.expected_seq, 1);
-	assert_value(&fx.pg, "SELECT string_agg(source || '>' || target || '=' || last_received,"
+	tp_sql_assert(fx.pg.conn, "SELECT string_agg(source || '>' || target || '=' || last_received,"
 				 " ' ' ORDER BY source, target) FROM teleport.inbox_stream",
 				 "a>x=3 a>y=1 ab>x=1 b>x=2 b>y=2");
 	ck_assert_int_eq(n_rows(&fx.pg), 9);
@@ -472,12 +428,12 @@ START_TEST(test_concurrent)
 		ck_assert_int_eq(atomic_load(&r.duplicate[seq]), N_THREADS - 1);
 	}
 	ck_assert_int_eq(n_rows(&fx.pg), N_BATCHES);
-	assert_value(&fx.pg, "SELECT last_received FROM teleport.inbox_stream", "40");
+	tp_sql_assert(fx.pg.conn, "SELECT last_received FROM teleport.inbox_stream", "40");
 	/* committed in seq order */
-	assert_value(&fx.pg, "SELECT count(*) FROM (SELECT received_at < lag(received_at)"
+	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM (SELECT received_at < lag(received_at)"
 				 " OVER (ORDER BY seq) AS back FROM teleport.inbox) x WHERE back",
 				 "0");
-	assert_value(&fx.pg, "SELECT count(DISTINCT data) FROM teleport.inbox", "40");
+	tp_sql_assert(fx.pg.conn, "SELECT count(DISTINCT data) FROM teleport.inbox", "40");
 	teardown(&fx);
 }
 END_TEST
@@ -516,7 +472,7 @@ START_TEST(test_install_race)
 		ck_assert_msg(ok != NULL, "thread %d could not store", i);
 	}
 	ck_assert_int_eq(n_rows(&fx.pg), 4);
-	assert_value(&fx.pg, "SELECT count(*) FROM teleport.schema_version", "1");
+	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.schema_version", "1");
 	teardown(&fx);
 }
 END_TEST
@@ -622,7 +578,7 @@ START_TEST(test_invalid)
 	assert_invalid(fx.inbox, NULL, "incomplete");
 
 	/* nothing was even sent: the schema is not there yet */
-	assert_value(&fx.pg, "SELECT to_regclass('teleport.inbox')::text", NULL);
+	tp_sql_assert(fx.pg.conn, "SELECT to_regclass('teleport.inbox')::text", NULL);
 	/* the stream is untouched: 1 is still the next */
 	store_ok(fx.inbox, "src", "tgt", 1);
 	ck_assert_int_eq(n_rows(&fx.pg), 1);
@@ -682,7 +638,7 @@ START_TEST(test_unavailable_reconnect)
 	}
 
 	ck_assert(tp_pgsql_connect(&fx.pg, fx.conninfo, "the inbox test"));
-	assert_value(&fx.pg, "SELECT string_agg(seq::text, ',' ORDER BY seq)"
+	tp_sql_assert(fx.pg.conn, "SELECT string_agg(seq::text, ',' ORDER BY seq)"
 				 " FROM teleport.inbox", "1,2,3,4");
 	teardown(&fx);
 }
@@ -719,12 +675,12 @@ START_TEST(test_status_json)
 	store_ok(fx.inbox, "a", "x", 1);
 	store_ok(fx.inbox, "a", "x", 2);
 	/* b->x: 1 applied; 2 waits since 5 s */
-	exec_ok(&fx.pg, "UPDATE teleport.inbox_stream SET last_applied = 1"
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.inbox_stream SET last_applied = 1"
 			" WHERE source = 'b'");
-	exec_ok(&fx.pg, "UPDATE teleport.inbox SET received_at = clock_timestamp()"
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.inbox SET received_at = clock_timestamp()"
 			" - interval '5 s' WHERE source = 'b' AND seq = 2");
 	/* a->x: all applied */
-	exec_ok(&fx.pg, "UPDATE teleport.inbox_stream SET last_applied = 2"
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.inbox_stream SET last_applied = 2"
 			" WHERE source = 'a'");
 
 	text = tp_inbox_status_json(fx.inbox);
@@ -760,7 +716,8 @@ END_TEST
 /*
  * An inbox of schema version 1 (before the apply loop's held state) is
  * upgraded in place: its streams and batches stay, the held columns and
- * teleport.inbox_skipped appear, and the status shows nothing held.
+ * teleport.inbox_skipped appear, the data is no longer compressed
+ * (version 3), and the status shows nothing held.
  */
 START_TEST(test_upgrade_from_v1)
 {
@@ -770,21 +727,25 @@ START_TEST(test_upgrade_from_v1)
 	setup(&fx, "upgrade_v1");
 	store_ok(fx.inbox, "src", "tgt", 1);
 	/* back to what version 1 made */
-	exec_ok(&fx.pg, "ALTER TABLE teleport.inbox_stream DROP COLUMN held_seq,"
+	tp_sql_ok(fx.pg.conn, "ALTER TABLE teleport.inbox_stream DROP COLUMN held_seq,"
 			" DROP COLUMN held_state, DROP COLUMN held_reason,"
 			" DROP COLUMN held_since, DROP COLUMN held_attempts");
-	exec_ok(&fx.pg, "DROP TABLE teleport.inbox_skipped");
-	exec_ok(&fx.pg, "UPDATE teleport.schema_version SET version = 1"
+	tp_sql_ok(fx.pg.conn, "DROP TABLE teleport.inbox_skipped");
+	tp_sql_ok(fx.pg.conn, "ALTER TABLE teleport.inbox ALTER COLUMN data SET STORAGE EXTENDED");
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.schema_version SET version = 1"
 			" WHERE component = 'inbox'");
 	tp_inbox_free(fx.inbox);
 
 	fx.inbox = tp_inbox_new(fx.conninfo, "receiver");
 	ck_assert(tp_inbox_ready(fx.inbox));
-	assert_value(&fx.pg, "SELECT version FROM teleport.schema_version"
-				 " WHERE component = 'inbox'", "2");
-	assert_value(&fx.pg, "SELECT last_received || '/' || held_attempts || '/'"
+	tp_sql_assert(fx.pg.conn, "SELECT version FROM teleport.schema_version"
+				 " WHERE component = 'inbox'", "3");
+	/* version 3: the data is stored uncompressed */
+	tp_sql_assert(fx.pg.conn, "SELECT attstorage FROM pg_catalog.pg_attribute"
+				 " WHERE attrelid = 'teleport.inbox'::regclass AND attname = 'data'", "e");
+	tp_sql_assert(fx.pg.conn, "SELECT last_received || '/' || held_attempts || '/'"
 				 " || (held_seq IS NULL) FROM teleport.inbox_stream", "1/0/true");
-	assert_value(&fx.pg, "SELECT count(*) FROM teleport.inbox_skipped", "0");
+	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.inbox_skipped", "0");
 	store_ok(fx.inbox, "src", "tgt", 2);
 	text = tp_inbox_status_json(fx.inbox);
 	ck_assert_ptr_nonnull(text);
@@ -792,7 +753,7 @@ START_TEST(test_upgrade_from_v1)
 	free(text);
 
 	/* a held batch shows in the status */
-	exec_ok(&fx.pg, "UPDATE teleport.inbox_stream SET held_seq = 1,"
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.inbox_stream SET held_seq = 1,"
 			" held_state = 'stopped', held_reason = 'no table', held_attempts = 3,"
 			" held_since = clock_timestamp() - interval '2 s'");
 	text = tp_inbox_status_json(fx.inbox);
@@ -804,6 +765,15 @@ START_TEST(test_upgrade_from_v1)
 				  tp_contains(text, "\"attempts\":3") &&
 				  tp_contains(text, "\"since_ms_ago\":"), "%s", text);
 	free(text);
+
+	/* an inbox of a newer teleport is refused, and left as it is */
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.schema_version SET version = 99"
+			" WHERE component = 'inbox'");
+	tp_inbox_free(fx.inbox);
+	fx.inbox = tp_inbox_new(fx.conninfo, "receiver");
+	ck_assert(!tp_inbox_ready(fx.inbox));
+	tp_sql_assert(fx.pg.conn, "SELECT version FROM teleport.schema_version"
+				 " WHERE component = 'inbox'", "99");
 	teardown(&fx);
 }
 END_TEST
@@ -837,7 +807,7 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(tp_inbox_store(fx.inbox, &b, &out), TP_OK);
 	ck_assert_int_eq(out.status, TP_DELIVERY_STORED);
 
-	stored = value_of(&fx.pg, "SELECT data FROM teleport.inbox");
+	stored = tp_sql_value(fx.pg.conn, "SELECT data FROM teleport.inbox");
 	ck_assert_uint_eq(strlen(stored), strlen(data));
 	ck_assert_int_eq(memcmp(stored, data, strlen(data)), 0);
 	free(stored);
@@ -845,13 +815,13 @@ START_TEST(test_round_trip)
 		char		len[16];
 
 		snprintf(len, sizeof(len), "%zu", strlen(data));
-		assert_value(&fx.pg, "SELECT octet_length(data) FROM teleport.inbox", len);
+		tp_sql_assert(fx.pg.conn, "SELECT octet_length(data) FROM teleport.inbox", len);
 	}
-	assert_value(&fx.pg, "SELECT source || '|' || target || '|' || kind || '|' || partial"
+	tp_sql_assert(fx.pg.conn, "SELECT source || '|' || target || '|' || kind || '|' || partial"
 				 " || '|' || n_changes || '|' || first_tick || '|' || last_tick"
 				 " || '|' || apply_schema FROM teleport.inbox",
 				 "src \U0001F680|t\u00e9|load|true|2|0|9223372036854775807|sch\u00e9ma");
-	assert_value(&fx.pg, "SELECT data_sha256 = sha256(convert_to(data, 'UTF8'))"
+	tp_sql_assert(fx.pg.conn, "SELECT data_sha256 = sha256(convert_to(data, 'UTF8'))"
 				 " FROM teleport.inbox", "t");
 	/* its duplicate is recognised with the same bytes */
 	ck_assert_int_eq(tp_inbox_store(fx.inbox, &b, &out), TP_OK);
@@ -882,11 +852,11 @@ START_TEST(test_shared_schema)
 	ck_assert(tp_queue_install(&fx.pg, config));
 	store_ok(fx.inbox, "src", "both", 1);
 	ck_assert(tp_queue_install(&fx.pg, config));
-	assert_value(&fx.pg, "SELECT string_agg(component || '=' || version, ','"
+	tp_sql_assert(fx.pg.conn, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=2,queue=1");
-	assert_value(&fx.pg, "SELECT count(*) FROM teleport.target", "1");
-	assert_value(&fx.pg, "SELECT has_table_privilege('public', 'teleport.inbox', 'SELECT')",
+				 "inbox=3,queue=2");
+	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.target", "1");
+	tp_sql_assert(fx.pg.conn, "SELECT has_table_privilege('public', 'teleport.inbox', 'SELECT')",
 				 "f");
 	tp_pgsql_close(&fx.pg);
 	tp_inbox_free(fx.inbox);
@@ -896,9 +866,9 @@ START_TEST(test_shared_schema)
 	setup(&fx, "shared2");
 	store_ok(fx.inbox, "src", "both", 1);
 	ck_assert(tp_queue_install(&fx.pg, config));
-	assert_value(&fx.pg, "SELECT string_agg(component || '=' || version, ','"
+	tp_sql_assert(fx.pg.conn, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=2,queue=1");
+				 "inbox=3,queue=2");
 	/* a later inbox on the same database installs nothing */
 	tp_inbox_free(fx.inbox);
 	fx.inbox = tp_inbox_new(fx.conninfo, "again");

@@ -25,8 +25,12 @@
 #include "checkmain.h"
 #include "config.h"
 #include "pgcluster.h"
+#include "pgquery.h"
 #include "pgsql.h"
 #include "queue.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static tp_cluster *cluster;
 
@@ -93,36 +97,6 @@ static void
 connect_more(const fixture *fx, tp_pgsql *pg)
 {
 	ck_assert(tp_pgsql_connect(pg, fx->conninfo, "another session"));
-}
-
-/* Run sql; it must succeed. */
-static void
-exec_ok(tp_pgsql *pg, const char *sql)
-{
-	ck_assert_msg(tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL), "failed: %s", sql);
-}
-
-/* The one value of sql as a new string (NULL for SQL NULL). */
-static char *
-value_of(tp_pgsql *pg, const char *sql)
-{
-	char	   *v = NULL;
-
-	ck_assert_msg(tp_pgsql_query_value(pg, sql, 0, NULL, &v), "failed: %s", sql);
-	return v;
-}
-
-/* The one value of sql as an integer. */
-static int64_t
-int_of(tp_pgsql *pg, const char *sql)
-{
-	char	   *v = value_of(pg, sql);
-	int64_t		n;
-
-	ck_assert_ptr_nonnull(v);
-	n = strtoll(v, NULL, 10);
-	free(v);
-	return n;
 }
 
 /* Write one event through insert_event (NULL arguments are SQL NULL). */
@@ -257,19 +231,19 @@ START_TEST(test_install_idempotent)
 	ck_assert(tp_queue_install(&other, fx.config));
 	tp_pgsql_close(&other);
 
-	v = value_of(&fx.pg, "SELECT component || ' ' || version FROM teleport.schema_version");
-	ck_assert_str_eq(v, "queue 1");
+	v = tp_sql_value(fx.pg.conn, "SELECT component || ' ' || version FROM teleport.schema_version");
+	ck_assert_str_eq(v, "queue " STR(TP_QUEUE_SCHEMA_VERSION));
 	free(v);
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.target"), 2);
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.tick"), 1);
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.target t"
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.target"), 2);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.tick"), 1);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.target t"
 							" JOIN teleport.tick k ON k.id = t.cursor_tick"), 2);
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM pg_class c"
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM pg_class c"
 							" JOIN pg_namespace n ON n.oid = c.relnamespace"
 							" WHERE n.nspname = 'teleport' AND c.relname ~ '^event_[0-2]$'"), 3);
 
 	/* a schema newer than this teleport is refused */
-	exec_ok(&fx.pg, "UPDATE teleport.schema_version SET version = 99");
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.schema_version SET version = 99");
 	ck_assert(!tp_queue_install(&fx.pg, fx.config));
 	teardown(&fx);
 }
@@ -288,7 +262,7 @@ START_TEST(test_install_concurrent)
 
 	setup(&fx, "q_install_conc", false);
 	connect_more(&fx, &holder);
-	exec_ok(&holder, "SELECT pg_advisory_lock(1952803941, 1)");
+	tp_sql_ok(holder.conn, "SELECT pg_advisory_lock(1952803941, 1)");
 	for (int i = 0; i < 2; i++)
 	{
 		pids[i] = fork();
@@ -306,9 +280,9 @@ START_TEST(test_install_concurrent)
 		}
 	}
 	nap_ms(300);
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM pg_namespace"
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM pg_namespace"
 							" WHERE nspname = 'teleport'"), 0);
-	exec_ok(&holder, "SELECT pg_advisory_unlock(1952803941, 1)");
+	tp_sql_ok(holder.conn, "SELECT pg_advisory_unlock(1952803941, 1)");
 	for (int i = 0; i < 2; i++)
 	{
 		int			status;
@@ -317,9 +291,64 @@ START_TEST(test_install_concurrent)
 		ck_assert(WIFEXITED(status));
 		ck_assert_int_eq(WEXITSTATUS(status), 0);
 	}
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.schema_version"), 1);
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.target"), 2);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.schema_version"), 1);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.target"), 2);
 	tp_pgsql_close(&holder);
+	teardown(&fx);
+}
+END_TEST
+
+/*
+ * Upgrade from version 1 (rebuilt by hand: no text_values column, the
+ * six-argument insert_event): an event written then is kept and sent
+ * without a "values" member; afterwards there is one insert_event, whose
+ * six-argument calls still work and record json mode.
+ */
+START_TEST(test_upgrade_from_v1)
+{
+	fixture		fx;
+	tp_queued_batch qb;
+	char	   *data;
+	char	   *v;
+
+	setup(&fx, "q_upgrade", true);
+	tp_sql_ok(fx.pg.conn, "DROP FUNCTION teleport.insert_event(text, text, text, json, json, json,"
+			  " boolean, bigint)");
+	for (int i = 0; i < 3; i++)
+	{
+		char		sql[128];
+
+		snprintf(sql, sizeof(sql), "ALTER TABLE teleport.event_%d DROP COLUMN text_values,"
+				 " DROP COLUMN stmt", i);
+		tp_sql_ok(fx.pg.conn, sql);
+	}
+	tp_sql_ok(fx.pg.conn, "CREATE FUNCTION teleport.insert_event(op text, schema_name text,"
+			" table_name text, before json, after json, ddl json) RETURNS void"
+			" LANGUAGE sql AS $$INSERT INTO teleport.event_0"
+			" (id, txid, op, schema_name, table_name, before, after, ddl)"
+			" VALUES (nextval('teleport.event_id_seq'), txid_current(), op, schema_name,"
+			" table_name, before, after, ddl)$$");
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.schema_version SET version = 1");
+	insert_row(&fx.pg, "old", 1);
+	ck_assert(tp_queue_install(&fx.pg, fx.config));
+	v = tp_sql_value(fx.pg.conn, "SELECT version || ' ' || (SELECT count(*) FROM pg_proc"
+				 " WHERE proname = 'insert_event') || ' ' || (SELECT count(*) FROM pg_attribute"
+				 " WHERE attname IN ('text_values', 'stmt') AND attrelid IN ('teleport.event_0'::regclass,"
+				 " 'teleport.event_1'::regclass, 'teleport.event_2'::regclass))"
+				 " FROM teleport.schema_version WHERE component = 'queue'");
+	ck_assert_str_eq(v, STR(TP_QUEUE_SCHEMA_VERSION) " 1 6");
+	free(v);
+	insert_row(&fx.pg, "new", 2);
+	force_tick(&fx.pg);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	data = next_data(&fx.pg, fx.t1, &qb);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(qb.batch.n_changes, 2);
+	ck_assert_ptr_null(strstr(data, "\"values\""));
+	ck_assert_ptr_nonnull(strstr(data, "\"table\":\"old\""));
+	ck_assert_ptr_nonnull(strstr(data, "\"table\":\"new\""));
+	free(data);
+	tp_queued_batch_free(&qb);
 	teardown(&fx);
 }
 END_TEST
@@ -331,18 +360,19 @@ START_TEST(test_install_private)
 	char	   *v;
 
 	setup(&fx, "q_private", true);
-	exec_ok(&fx.pg, "DROP ROLE IF EXISTS tp_queue_app");
-	exec_ok(&fx.pg, "CREATE ROLE tp_queue_app LOGIN");
-	v = value_of(&fx.pg,
+	tp_sql_ok(fx.pg.conn, "DROP ROLE IF EXISTS tp_queue_app");
+	tp_sql_ok(fx.pg.conn, "CREATE ROLE tp_queue_app LOGIN");
+	v = tp_sql_value(fx.pg.conn,
 				 "SELECT has_function_privilege('tp_queue_app',"
-				 " 'teleport.insert_event(text, text, text, json, json, json)', 'EXECUTE')"
+				 " 'teleport.insert_event(text, text, text, json, json, json, boolean, bigint)',"
+				 " 'EXECUTE')"
 				 " || ' ' || has_table_privilege('tp_queue_app', 'teleport.event_0', 'SELECT')"
 				 " || ' ' || has_table_privilege('tp_queue_app', 'teleport.event_0', 'INSERT')"
 				 " || ' ' || has_schema_privilege('tp_queue_app', 'teleport', 'USAGE')"
 				 " || ' ' || (SELECT prosecdef FROM pg_proc WHERE proname = 'insert_event')");
 	ck_assert_str_eq(v, "false false false false true");
 	free(v);
-	exec_ok(&fx.pg, "DROP ROLE tp_queue_app");
+	tp_sql_ok(fx.pg.conn, "DROP ROLE tp_queue_app");
 	teardown(&fx);
 }
 END_TEST
@@ -351,7 +381,8 @@ END_TEST
 
 /*
  * The exact change lines: values verbatim (45 digits, -0, escapes), a DDL
- * event whose JSON had a newline, and every field of tp_batch.
+ * event whose JSON had a newline, an event in text mode (marked
+ * "values":"text"), and every field of tp_batch.
  */
 START_TEST(test_exact_lines)
 {
@@ -364,9 +395,9 @@ START_TEST(test_exact_lines)
 	int64_t		first_tick;
 
 	setup(&fx, "q_lines", true);
-	first_tick = int_of(&fx.pg, "SELECT max(id) FROM teleport.tick");
-	exec_ok(&fx.pg, "BEGIN");
-	exec_ok(&fx.pg,
+	first_tick = tp_sql_int(fx.pg.conn, "SELECT max(id) FROM teleport.tick");
+	tp_sql_ok(fx.pg.conn, "BEGIN");
+	tp_sql_ok(fx.pg.conn,
 			"SELECT teleport.insert_event('u', 'public', 'tab',"
 			" '{\"id\":1}', row_to_json(r), NULL)"
 			" FROM (SELECT 1 AS id,"
@@ -374,13 +405,16 @@ START_TEST(test_exact_lines)
 			" '-0'::float8 AS f, E'a\"b\\\\c\\n' AS s, NULL::text AS z) r");
 	event(&fx.pg, "ddl", "public", NULL, NULL, NULL,
 		  "{\"sql\":\"CREATE TABLE public.x ()\",\n\"k\":1}");
-	txid = value_of(&fx.pg, "SELECT txid_current()");
-	exec_ok(&fx.pg, "COMMIT");
+	tp_sql_ok(fx.pg.conn,
+			  "SELECT teleport.insert_event('c', 'public', 'tab', NULL,"
+			  " '{\"id\":\"[0:1]={1,2}\",\"j\":\"null\",\"n\":null}', NULL, true)");
+	txid = tp_sql_value(fx.pg.conn, "SELECT txid_current()");
+	tp_sql_ok(fx.pg.conn, "COMMIT");
 	force_tick(&fx.pg);
 	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
 	data = next_data(&fx.pg, fx.t1, &qb);
 	ck_assert_ptr_nonnull(data);
-	ts = value_of(&fx.pg, "SELECT floor(extract(epoch FROM created_at) * 1000)::bigint"
+	ts = tp_sql_value(fx.pg.conn, "SELECT floor(extract(epoch FROM created_at) * 1000)::bigint"
 				  " FROM teleport.tick ORDER BY id DESC LIMIT 1");
 	snprintf(expected, sizeof(expected),
 			 "{\"op\":\"u\",\"before\":{\"id\":1},\"after\":{\"id\":1,"
@@ -391,8 +425,13 @@ START_TEST(test_exact_lines)
 			 "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
 			 "\"ddl\":{\"sql\":\"CREATE TABLE public.x ()\", \"k\":1},"
 			 "\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":null,"
-			 "\"txid\":%s,\"seq\":2,\"batch\":1},\"ts_ms\":%s}\n",
-			 txid, ts, txid, ts);
+			 "\"txid\":%s,\"seq\":2,\"batch\":1},\"ts_ms\":%s}\n"
+			 "{\"op\":\"c\",\"before\":null,"
+			 "\"after\":{\"id\":\"[0:1]={1,2}\",\"j\":\"null\",\"n\":null},"
+			 "\"values\":\"text\","
+			 "\"source\":{\"name\":\"src\",\"schema\":\"public\",\"table\":\"tab\","
+			 "\"txid\":%s,\"seq\":3,\"batch\":1},\"ts_ms\":%s}\n",
+			 txid, ts, txid, ts, txid, ts);
 	ck_assert_str_eq(data, expected);
 	ck_assert_uint_eq(qb.batch.data_len, strlen(expected));
 	ck_assert_uint_eq(qb.batch.size, sizeof(tp_batch));
@@ -402,7 +441,7 @@ START_TEST(test_exact_lines)
 	ck_assert_str_eq(qb.batch.target, "t1");
 	ck_assert_str_eq(qb.batch.apply_schema, "a");
 	ck_assert_uint_eq(qb.batch.seq, 1);
-	ck_assert_uint_eq(qb.batch.n_changes, 2);
+	ck_assert_uint_eq(qb.batch.n_changes, 3);
 	ck_assert_uint_eq(qb.batch.first_tick, (uint64_t) first_tick);
 	ck_assert_uint_eq(qb.batch.last_tick, (uint64_t) first_tick + 1);
 	ck_assert_uint_eq(qb.batch.flags, 0);
@@ -440,14 +479,14 @@ START_TEST(test_long_transaction)
 
 	setup(&fx, "q_long", true);
 	connect_more(&fx, &t1);
-	exec_ok(&t1, "BEGIN");
+	tp_sql_ok(t1.conn, "BEGIN");
 	insert_row(&t1, "a", 1);	/* id 1 */
 	insert_row(&fx.pg, "a", 2); /* id 2, committed */
 	tick_and_cut(&fx);
 	take_batch(&fx, fx.t1, ids, sizeof(ids));
 	ck_assert_str_eq(ids, "2");
 	insert_row(&t1, "a", 3);	/* id 3 */
-	exec_ok(&t1, "COMMIT");
+	tp_sql_ok(t1.conn, "COMMIT");
 	tick_and_cut(&fx);
 	take_batch(&fx, fx.t1, ids, sizeof(ids));
 	ck_assert_str_eq(ids, "1 3");
@@ -478,7 +517,7 @@ START_TEST(test_across_ticks)
 	ck_assert(tp_queue_tick(&fx.pg, 0, 3600000, &ticked));
 	ck_assert(!ticked);
 
-	exec_ok(&t1, "BEGIN");
+	tp_sql_ok(t1.conn, "BEGIN");
 	insert_row(&t1, "a", 1);	/* id 1 */
 	ck_assert(tp_queue_tick(&fx.pg, 0, 3600000, &ticked));
 	ck_assert(ticked);			/* new events */
@@ -495,7 +534,7 @@ START_TEST(test_across_ticks)
 	/* t1 still runs: nothing to tick for */
 	ck_assert(tp_queue_tick(&fx.pg, 0, 3600000, &ticked));
 	ck_assert(!ticked);
-	exec_ok(&t1, "COMMIT");
+	tp_sql_ok(t1.conn, "COMMIT");
 	/* it ended: a tick is due, but not before min_gap_ms */
 	ck_assert(tp_queue_tick(&fx.pg, 3600000, 3600000, &ticked));
 	ck_assert(!ticked);
@@ -510,7 +549,7 @@ START_TEST(test_across_ticks)
 	/* an empty range: no batch, the cursor moves */
 	force_tick(&fx.pg);
 	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 0);
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.target"
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.target"
 							" WHERE name = 't1'"
 							" AND cursor_tick = (SELECT max(id) FROM teleport.tick)"
 							" AND next_seq = 3"), 1);
@@ -565,9 +604,9 @@ START_TEST(test_targets_and_origin)
 
 	/* an applier for t1 writes with teleport.origin = t1 */
 	connect_more(&fx, &applier);
-	exec_ok(&applier, "SET teleport.origin = 't1'");
+	tp_sql_ok(applier.conn, "SET teleport.origin = 't1'");
 	insert_row(&applier, "b2", 9);	/* id 9: origin t1 */
-	exec_ok(&applier, "SET teleport.origin = ''");
+	tp_sql_ok(applier.conn, "SET teleport.origin = ''");
 	insert_row(&applier, "b3", 10); /* id 10: origin here */
 	tick_and_cut(&fx);
 	take_batch(&fx, fx.t1, ids, sizeof(ids));
@@ -581,7 +620,7 @@ START_TEST(test_targets_and_origin)
 								 "\"table\":\"b3\""));
 	free(data);
 	tp_queued_batch_free(&qb);
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.event_0"
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.event_0"
 							" WHERE origin IS NULL"), 9);
 	tp_pgsql_close(&applier);
 	teardown(&fx);
@@ -604,17 +643,17 @@ START_TEST(test_split_and_rebuild)
 	int			n = 0;
 
 	setup(&fx, "q_split", true);
-	exec_ok(&fx.pg, "BEGIN");
+	tp_sql_ok(fx.pg.conn, "BEGIN");
 	for (int i = 1; i <= 5; i++)
 		insert_row(&fx.pg, "a", i); /* ids 1..5, one transaction */
-	exec_ok(&fx.pg, "COMMIT");
-	exec_ok(&fx.pg, "BEGIN");
+	tp_sql_ok(fx.pg.conn, "COMMIT");
+	tp_sql_ok(fx.pg.conn, "BEGIN");
 	insert_row(&fx.pg, "a", 6); /* ids 6, 7 */
 	insert_row(&fx.pg, "a", 7);
-	exec_ok(&fx.pg, "COMMIT");
+	tp_sql_ok(fx.pg.conn, "COMMIT");
 	force_tick(&fx.pg);
 	ck_assert_int_eq(cut(&fx.pg, fx.t1, 2, 1 << 20), 4);
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT next_seq FROM teleport.target"
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT next_seq FROM teleport.target"
 							" WHERE name = 't1'"), 5);
 
 	/* read all four without acknowledging (ack later), then reconnect */
@@ -644,7 +683,7 @@ START_TEST(test_split_and_rebuild)
 	ck_assert_uint_eq(flags[3], 0);
 
 	/* undo the acks: a restart must rebuild every batch identically */
-	exec_ok(&fx.pg, "UPDATE teleport.batch SET acked_at = NULL");
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.batch SET acked_at = NULL");
 	tp_pgsql_close(&fx.pg);
 	connect_more(&fx, &again);
 	for (int i = 0; i < n; i++)
@@ -682,7 +721,7 @@ table_state(tp_pgsql *pg, int nr)
 	snprintf(sql, sizeof(sql),
 			 "SELECT state || ' ' || (SELECT count(*) FROM teleport.event_%d)"
 			 " FROM teleport.event_table WHERE nr = %d", nr, nr);
-	return value_of(pg, sql);
+	return tp_sql_value(pg->conn, sql);
 }
 
 /* Assert the state of event table nr. */
@@ -721,7 +760,7 @@ START_TEST(test_rotation)
 	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
 	assert_table(&fx.pg, 0, "retired 2");
 	assert_table(&fx.pg, 1, "current 0");
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT last_value FROM teleport.current_event_table"), 1);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT last_value FROM teleport.current_event_table"), 1);
 
 	/* t1 passes event_0 and acknowledges; t2 does not */
 	take_batch(&fx, fx.t1, ids, sizeof(ids));
@@ -738,7 +777,7 @@ START_TEST(test_rotation)
 	assert_table(&fx.pg, 2, "current 0");
 	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
 	assert_table(&fx.pg, 0, "retired 2");
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.batch"
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.batch"
 							" WHERE target = 't1'"), 0);
 
 	/* t2's batch still rebuilds from the switched-out table */
@@ -759,9 +798,9 @@ START_TEST(test_rotation)
 	assert_table(&fx.pg, 0, "free 0");
 	assert_table(&fx.pg, 1, "free 0");
 	assert_table(&fx.pg, 2, "current 0");
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.batch"), 0);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.batch"), 0);
 	/* only the ticks still needed: the cursors' (both at the latest) */
-	ck_assert_int_eq(int_of(&fx.pg, "SELECT count(*) FROM teleport.tick"), 1);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM teleport.tick"), 1);
 
 	/* writers now go to event_2, then on to event_0 again */
 	insert_row(&fx.pg, "b1", 4);
@@ -792,13 +831,13 @@ START_TEST(test_switch_under_old_snapshot)
 	setup(&fx, "q_switch_rr", true);
 	connect_more(&fx, &rr);
 	insert_row(&fx.pg, "a", 1);
-	exec_ok(&rr, "BEGIN ISOLATION LEVEL REPEATABLE READ");
-	exec_ok(&rr, "SELECT count(*) FROM teleport.event_table");
+	tp_sql_ok(rr.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+	tp_sql_ok(rr.conn, "SELECT count(*) FROM teleport.event_table");
 	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
 	assert_table(&fx.pg, 1, "current 0");
 	insert_row(&rr, "a", 2);
 	assert_table(&fx.pg, 0, "retired 1");
-	exec_ok(&rr, "COMMIT");
+	tp_sql_ok(rr.conn, "COMMIT");
 	assert_table(&fx.pg, 1, "current 1");
 	tick_and_cut(&fx);
 	take_batch(&fx, fx.t1, ids, sizeof(ids));
@@ -833,7 +872,7 @@ START_TEST(test_retention)
 	assert_table(&fx.pg, 0, "retired 1");
 
 	nap_ms(1100);
-	ck_assert_int_ge(int_of(&fx.pg, "SELECT 1"), 1);
+	ck_assert_int_ge(tp_sql_int(fx.pg.conn, "SELECT 1"), 1);
 	force_tick(&fx.pg);
 	cut(&fx.pg, fx.t1, 100, 1 << 20);
 	ck_assert(tp_queue_vacuum_with(&fx.pg, 1, 0));
@@ -878,8 +917,8 @@ START_TEST(test_truncate_lock_timeout)
 	cut(&fx.pg, fx.t2, 100, 1 << 20);
 
 	connect_more(&fx, &reader);
-	exec_ok(&reader, "BEGIN");
-	exec_ok(&reader, "LOCK TABLE teleport.event_0 IN ACCESS SHARE MODE");
+	tp_sql_ok(reader.conn, "BEGIN");
+	tp_sql_ok(reader.conn, "LOCK TABLE teleport.event_0 IN ACCESS SHARE MODE");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -889,7 +928,7 @@ START_TEST(test_truncate_lock_timeout)
 	/* writers were not held up meanwhile */
 	insert_row(&fx.pg, "a", 2);
 
-	exec_ok(&reader, "COMMIT");
+	tp_sql_ok(reader.conn, "COMMIT");
 	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));
 	assert_table(&fx.pg, 0, "free 0");
 	tp_pgsql_close(&reader);
@@ -909,6 +948,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_install_idempotent);
 	tcase_add_test(tc, test_install_concurrent);
 	tcase_add_test(tc, test_install_private);
+	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_exact_lines);
 	tcase_add_test(tc, test_long_transaction);
 	tcase_add_test(tc, test_across_ticks);

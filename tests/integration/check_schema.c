@@ -14,17 +14,20 @@
  *     its attnum), uninstall removes the objects and a new install starts
  *     from a new first snapshot.
  *
- *     Case "diff": one scene, step after step, each checked by comparing the target
- *     with the source: the columns of every table (name, type, NOT NULL,
- *     default with the schema name taken out, identity; in column order)
+ *     Case "diff": one scene, step after step, each checked by comparing
+ *     the target with the source: the columns of every table (name, type,
+ *     NOT NULL, default or generation expression with the schema name
+ *     taken out, identity, generated; in column order)
  *     and its primary key from the catalog, and every table's rows (count
  *     and an md5 over their text in order). Steps: the first snapshot
  *     emits nothing and polls with no change emit nothing; a table
- *     created and written in the same transaction, then later; a column
+ *     created and written in the same transaction, then later; a new
+ *     schema (for a second target, whose apply_schema it creates); a column
  *     added with a default and NOT NULL, then written; a column dropped
  *     while rows are written; a column renamed with writes before and
- *     after; a table renamed; int -> bigint and text -> int USING; a
- *     table dropped.
+ *     after; a table renamed; defaults and NOT NULL changed; identity and
+ *     generated columns; a primary key moved to another column; int ->
+ *     bigint and text -> int USING; a table dropped.
  *
  *     Case "diff" runs three times: with the schema-diff source, with the
  *     event-trigger source (use_event_triggers: true, loop index 1), which
@@ -204,7 +207,14 @@ write_config(const scene *sc, bool source, int port)
 				 "    endpoint:\n"
 				 "      hostname: \"127.0.0.1\"\n"
 				 "      port: %d\n"
-				 "      token: \"" TOKEN "\"\n", port);
+				 "      token: \"" TOKEN "\"\n"
+				 "  tgt2:\n"
+				 "    target_expression: \"extra.*\"\n"
+				 "    apply_schema: \"fresh\"\n"
+				 "    endpoint:\n"
+				 "      hostname: \"127.0.0.1\"\n"
+				 "      port: %d\n"
+				 "      token: \"" TOKEN "\"\n", port, port);
 	else
 		snprintf(text + strlen(text), sizeof(text) - strlen(text),
 				 "server:\n"
@@ -262,19 +272,27 @@ inst_start(const scene *sc, inst *in)
 		scene_fail(sc, "an instance never said it runs");
 }
 
-/* Stop the instance with SIGTERM (SIGKILL if it lingers). */
+/*
+ * Stop the instance with SIGTERM: it must exit 0 (under the sanitizers, a
+ * leak or an error report makes it exit otherwise).
+ */
 static void
-inst_stop(inst *in)
+inst_stop(const scene *sc, inst *in)
 {
+	int			status;
+
 	if (in->pid <= 0)
 		return;
 	kill(in->pid, SIGTERM);
-	if (tp_wait_exit(in->pid, 30) < 0)
+	status = tp_wait_exit(in->pid, 30);
+	if (status < 0)
 	{
 		kill(in->pid, SIGKILL);
 		tp_wait_exit(in->pid, 10);
 	}
 	in->pid = 0;
+	if (status != 0)
+		scene_fail(sc, "an instance did not exit 0 on SIGTERM");
 }
 
 /*
@@ -290,11 +308,12 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
 	return query_valuef(cl, db,
 						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY relname), '') FROM ("
 						" SELECT c.relname, c.relname || ': ' || ("
-						"  SELECT string_agg(format('%%s %%s%%s%%s%%s', a.attname,"
+						"  SELECT string_agg(format('%%s %%s%%s%%s%%s%%s', a.attname,"
 						"   format_type(a.atttypid, a.atttypmod),"
 						"   CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,"
 						"   coalesce(' default ' || replace(pg_get_expr(d.adbin, d.adrelid), '%s.', ''), ''),"
-						"   CASE a.attidentity WHEN '' THEN '' ELSE ' identity ' || a.attidentity::text END),"
+						"   CASE a.attidentity WHEN '' THEN '' ELSE ' identity ' || a.attidentity::text END,"
+						"   CASE a.attgenerated WHEN '' THEN '' ELSE ' generated' END),"
 						"   ', ' ORDER BY a.attnum)"
 						"  FROM pg_attribute a LEFT JOIN pg_attrdef d"
 						"   ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
@@ -529,6 +548,29 @@ START_TEST(test_diff_mode)
 	usleep(1500000);
 	ck_assert_int_eq(ddl_events(), 1);
 
+	/*
+	 * A new schema: target tgt2 (the same receiver, apply_schema "fresh",
+	 * which it lacks) selects "extra.*"; the schema's creation creates
+	 * "fresh" there, then its table follows.
+	 */
+	exec_sqlf(src_cl, SRC_DB, "CREATE SCHEMA extra;"
+			  "CREATE TABLE extra.e (id int PRIMARY KEY, v text);");
+	wait_captured(&sc, "e");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO extra.e VALUES (1, 'x'), (2, 'y');");
+	for (int i = 0; i < 300; i++)
+	{
+		char	   *v = query_value(tgt_cl, TGT_DB,
+									"SELECT string_agg(id || v, ',' ORDER BY id) FROM fresh.e", true);
+		bool		done = v != NULL && strcmp(v, "1x,2y") == 0;
+
+		free(v);
+		if (done)
+			break;
+		if (i == 299)
+			scene_fail(&sc, "schema extra never reached the target as schema fresh");
+		usleep(100000);
+	}
+
 	/* a column added with a default and NOT NULL, then written */
 	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.t1 ADD COLUMN flag boolean NOT NULL DEFAULT true;");
 	wait_captured(&sc, "t1");
@@ -571,6 +613,35 @@ START_TEST(test_diff_mode)
 			  "DELETE FROM public.t2 WHERE id % 6 = 0;");
 	wait_equal(&sc, "rename table");
 
+	/* defaults and NOT NULL changed */
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TABLE public.t2 ALTER COLUMN label SET DEFAULT 'y',"
+			  " ALTER COLUMN label DROP NOT NULL, ALTER COLUMN flag DROP DEFAULT,"
+			  " ALTER COLUMN at SET NOT NULL;");
+	wait_captured(&sc, "t2");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.t2 (label, flag) VALUES (NULL, true);"
+			  "INSERT INTO public.t2 (flag) VALUES (false);");
+	wait_equal(&sc, "default and NOT NULL changes");
+
+	/* identity and generated columns; the primary key moved */
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TABLE public.ident (id bigint GENERATED BY DEFAULT AS IDENTITY"
+			  " CONSTRAINT ident_pkey PRIMARY KEY, code text NOT NULL,"
+			  " len int GENERATED ALWAYS AS (length(code)) STORED);");
+	wait_captured(&sc, "ident");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.ident (code) SELECT 'c' || g FROM generate_series(1, 25) g;");
+	wait_equal(&sc, "identity and generated columns");
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TABLE public.ident DROP CONSTRAINT ident_pkey,"
+			  " ADD CONSTRAINT ident_code_pkey PRIMARY KEY (code);");
+	wait_captured(&sc, "ident");
+	exec_sqlf(src_cl, SRC_DB,
+			  "UPDATE public.ident SET id = id + 100 WHERE id % 2 = 0;"
+			  "INSERT INTO public.ident (code) VALUES ('new');");
+	wait_equal(&sc, "primary key moved");
+
 	/* int -> bigint, text -> int USING */
 	exec_sqlf(src_cl, SRC_DB,
 			  "CREATE TABLE public.conv (id int PRIMARY KEY, n int, s text);");
@@ -607,8 +678,8 @@ START_TEST(test_diff_mode)
 	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.conv;");
 	wait_equal(&sc, "drop table");
 
-	inst_stop(&sc.src);
-	inst_stop(&sc.tgt);
+	inst_stop(&sc, &sc.src);
+	inst_stop(&sc, &sc.tgt);
 	{
 		/* stopped: their pids must not be killed (they may be reused) */
 		FILE	   *f = fopen(pid_registry, "w");
@@ -731,6 +802,9 @@ START_TEST(test_source)
 				 "schema:public.,schema:s2.,table:public.a,table:s2.b");
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
 	assert_query(su, DDL_EVENTS_SQL, "");
+	/* the catalogs' fingerprint, which lets idle polls skip the comparison */
+	assert_query(su, "SELECT fingerprint = teleport.schema_fingerprint()"
+				 " FROM teleport.schema_state", "t");
 
 	/*
 	 * Changes of one poll: drops first (a table before its schema), then

@@ -6,12 +6,17 @@
 #include "tp_autoconf.h"
 
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "batch_wire.h"
 #include "checkmain.h"
+#include "config.h"
+#include "host.h"
+#include "loader.h"
+#include "plan.h"
 
 /* A 45-digit numeric value, which a double or an int64 would round. */
 #define BIG_NUMBER "123456789012345678901234567890123456789012345"
@@ -498,6 +503,115 @@ START_TEST(test_change_exact_values)
 }
 END_TEST
 
+/*
+ * "values":"text" marks a row change's images as text mode; without it
+ * (or on the next line) text_values is false; the images are kept as
+ * they stand either way.
+ */
+START_TEST(test_change_text_values)
+{
+	static const char data[] =
+		"{\"op\":\"c\",\"after\":{\"a\":\"[0:1]={1,2}\",\"j\":\"null\",\"n\":null},"
+		"\"values\":\"text\"," SRC "," TS "}\n"
+		"{\"op\":\"u\",\"before\":{\"a\":\"{1}\"},\"after\":{\"a\":\"{2}\"}," SRC ","
+		TS ",\"values\":\"t\\u0065xt\"}\n"
+		"{\"op\":\"d\",\"before\":{\"a\":1}," SRC "," TS "}\n"
+		"{\"op\":\"d\",\"values\":\"text\",\"before\":{\"a\":\"1\"}," SRC "," TS "}\n";
+	tp_batch	b = make_batch(data, 4);
+	tp_change_cursor cur = new_cursor();
+	tp_change	ch;
+	char		reason[256] = "";
+
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert(TP_HAS_FIELD(&ch, tp_change, text_values));
+	ck_assert(ch.text_values);
+	ck_assert_str_eq(ch.after, "{\"a\":\"[0:1]={1,2}\",\"j\":\"null\",\"n\":null}");
+	/* members in any order, the string's escapes decoded */
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert(ch.text_values);
+	ck_assert_str_eq(ch.before, "{\"a\":\"{1}\"}");
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert(!ch.text_values);
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert(ch.text_values);
+	ck_assert_int_eq(ch.op, TP_CHANGE_DELETE);
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_uint_eq(ch.size, 0);
+	ck_assert_str_eq(reason, "");
+	tp_change_cursor_done(&cur);
+}
+END_TEST
+
+/*
+ * The host's change_next writes only the part of tp_change that the
+ * plugin's ABI minor knows: a 1.0 plugin's smaller struct is never
+ * written past its end, and its size says 1.0; a 1.1 plugin gets it all.
+ */
+START_TEST(test_change_next_by_minor)
+{
+	static const char data[] =
+		"{\"op\":\"c\",\"after\":{\"a\":\"1\"},\"values\":\"text\"," SRC "," TS "}\n";
+	tp_batch	b = make_batch(data, 1);
+	tp_config	config;
+	tp_plugin_info info;
+	tp_plugin	plugin;
+	tp_plan_entry entry;
+	size_t		old_size = offsetof(tp_change, text_values);
+
+	memset(&config, 0, sizeof(config));
+	memset(&info, 0, sizeof(info));
+	memset(&plugin, 0, sizeof(plugin));
+	memset(&entry, 0, sizeof(entry));
+	info.size = sizeof(info);
+	info.abi_major = TELEPORT_ABI_MAJOR;
+	info.kind = TP_PLUGIN_APPLIER;
+	info.name = "minor";
+	plugin.info = &info;
+	entry.role = TP_ROLE_APPLY;
+	entry.kind = TP_PLUGIN_APPLIER;
+	entry.plugin_name = "minor";
+	entry.plugin = &plugin;
+	ck_assert_uint_gt(sizeof(tp_change), old_size);
+	for (uint16_t minor = 0; minor <= TELEPORT_ABI_MINOR; minor++)
+	{
+		tp_plugin_ctx *ctx;
+		tp_change_cursor cur = new_cursor();
+		unsigned char buf[sizeof(tp_change) + 16];
+		tp_change	ch;
+
+		info.abi_minor = minor;
+		ctx = tp_host_ctx_new(&config, "dbname=x", &entry);
+		ck_assert_ptr_nonnull(ctx);
+		memset(buf, 0xa5, sizeof(buf));
+		ck_assert_int_eq(ctx->host->change_next(ctx, &b, &cur, (tp_change *) buf), TP_OK);
+		memcpy(&ch, buf, sizeof(ch));
+		ck_assert_int_eq(ch.op, TP_CHANGE_INSERT);
+		ck_assert_str_eq(ch.after, "{\"a\":\"1\"}");
+		if (minor == 0)
+		{
+			ck_assert_uint_eq(ch.size, old_size);
+			ck_assert(!TP_HAS_FIELD(&ch, tp_change, text_values));
+			for (size_t i = old_size; i < sizeof(buf); i++)
+				ck_assert_uint_eq(buf[i], 0xa5);
+		}
+		else
+		{
+			ck_assert_uint_eq(ch.size, sizeof(tp_change));
+			ck_assert(TP_HAS_FIELD(&ch, tp_change, text_values));
+			ck_assert(ch.text_values);
+			for (size_t i = sizeof(tp_change); i < sizeof(buf); i++)
+				ck_assert_uint_eq(buf[i], 0xa5);
+		}
+		/* the end: size 0 whatever the minor */
+		ck_assert_int_eq(ctx->host->change_next(ctx, &b, &cur, (tp_change *) buf), TP_OK);
+		memcpy(&ch, buf, sizeof(ch));
+		ck_assert_uint_eq(ch.size, 0);
+		ctx->host->change_cursor_done(&cur);
+		tp_host_ctx_free(ctx);
+	}
+}
+END_TEST
+
 /* One change line that must be refused, and a piece of the reason. */
 typedef struct bad_line
 {
@@ -563,6 +677,12 @@ static const bad_line bad_lines[] = {
 	"\"source.batch\" is missing or not an integer"},
 	{C_AFTER SRC_WITH(SRC_NAMES ",\"txid\":2,\"seq\":3,\"batch\":null") "," TS "}\n",
 	"\"source.batch\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":\"1\"") "," TS "}\n",
+	"\"source.stmt\" is missing or not an integer"},
+	{C_AFTER SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":-1") "," TS "}\n",
+	"\"source.stmt\" is negative"},
+	{C_AFTER SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":1.5") "," TS "}\n",
+	"\"source.stmt\" is missing or not an integer"},
 	/* ts_ms */
 	{C_AFTER SRC "}\n", "\"ts_ms\" is missing or not an integer"},
 	{C_AFTER SRC ",\"ts_ms\":\"5\"}\n", "\"ts_ms\" is missing or not an integer"},
@@ -587,6 +707,18 @@ static const bad_line bad_lines[] = {
 	{"{\"op\":\"ddl\",\"ddl\":\"create table x ()\"," SRC "," TS "}\n", "\"ddl\" is not a JSON object or null"},
 	{"{\"op\":\"c\",\"after\":{},\"ddl\":{}," SRC "," TS "}\n", "only a ddl event has a \"ddl\" member"},
 	{"{\"op\":\"t\",\"ddl\":{}," SRC "," TS "}\n", "only a ddl event has a \"ddl\" member"},
+	/* values: absent, or "text" on a row change */
+	{C_AFTER "\"values\":1," SRC "," TS "}\n", "\"values\" is not \"text\""},
+	{C_AFTER "\"values\":null," SRC "," TS "}\n", "\"values\" is not \"text\""},
+	{C_AFTER "\"values\":\"json\"," SRC "," TS "}\n", "\"values\" is not \"text\""},
+	{C_AFTER "\"values\":\"TEXT\"," SRC "," TS "}\n", "\"values\" is not \"text\""},
+	{C_AFTER "\"values\":[\"text\"]," SRC "," TS "}\n", "\"values\" is not \"text\""},
+	{"{\"op\":\"t\",\"values\":\"text\"," SRC "," TS "}\n",
+	"a truncate (\"t\") must not have a \"values\" member"},
+	{"{\"op\":\"ddl\",\"ddl\":{},\"values\":\"text\"," SRC "," TS "}\n",
+	"a ddl event must not have a \"values\" member"},
+	{C_AFTER "\"values\":\"text\",\"values\":\"text\"," SRC "," TS "}\n",
+	"has a duplicate member name \"values\""},
 	/* duplicate member names */
 	{"{\"op\":\"t\",\"op\":\"t\"," SRC "," TS "}\n", "has a duplicate member name \"op\""},
 	{"{\"op\":\"t\",\"x\":1," SRC "," TS ",\"x\":2}\n", "has a duplicate member name \"x\""},
@@ -638,6 +770,81 @@ START_TEST(test_change_refusals)
 	ck_assert_uint_eq(cur.index, 0);
 	ck_assert_uint_eq(cur.offset, 0);
 	tp_change_cursor_done(&cur);
+}
+END_TEST
+
+/*
+ * source.stmt: read when present, 0 when absent or null; and a plugin
+ * built for ABI 1.0, whose tp_change ends before stmt, gets only what it
+ * knows from the host's change_next (nothing written past it).
+ */
+START_TEST(test_change_stmt)
+{
+	static const char data[] =
+		"{\"op\":\"u\",\"before\":{\"a\":1},\"after\":{\"a\":2},"
+		SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":7") "," TS "}\n"
+		"{\"op\":\"u\",\"before\":{\"a\":2},\"after\":{\"a\":3},"
+		SRC_WITH(SRC_NAMES "," SRC_IDS ",\"stmt\":null") "," TS "}\n"
+		"{\"op\":\"u\",\"before\":{\"a\":3},\"after\":{\"a\":4}," SRC "," TS "}\n";
+	tp_batch	b = make_batch(data, 3);
+	tp_change_cursor cur = new_cursor();
+	tp_change	ch;
+	char		reason[256] = "";
+	static const tp_plugin_info info = {
+		sizeof(tp_plugin_info), 1, 0, TP_PLUGIN_APPLIER, "old", "1", "", NULL, NULL
+	};
+	tp_plugin	plugin = {NULL, &info, NULL, NULL};
+	tp_plan_entry entry;
+	tp_config	config;
+	tp_plugin_ctx *ctx;
+	union
+	{
+		tp_change	ch;
+		unsigned char bytes[sizeof(tp_change)];
+	}			old;
+	size_t		known = offsetof(tp_change, text_values);
+
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_int_eq(ch.stmt, 7);
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_int_eq(ch.stmt, 0);
+	ck_assert_int_eq(tp_change_next(&b, &cur, &ch, reason, sizeof(reason)), TP_OK);
+	ck_assert_int_eq(ch.stmt, 0);
+	ck_assert_str_eq(ch.after, "{\"a\":4}");
+	tp_change_cursor_done(&cur);
+
+	/* through the host, for a plugin of ABI 1.0 */
+	memset(&config, 0, sizeof(config));
+	config.database.name = "db";
+	memset(&entry, 0, sizeof(entry));
+	entry.kind = TP_PLUGIN_APPLIER;
+	entry.plugin = &plugin;
+	ctx = tp_host_ctx_new(&config, "", &entry);
+	cur = new_cursor();
+	memset(old.bytes, 0xA5, sizeof(old.bytes));
+	ck_assert_int_eq(ctx->host->change_next(ctx, &b, &cur, &old.ch), TP_OK);
+	ck_assert_uint_eq(old.ch.size, known);
+	ck_assert(TP_HAS_FIELD(&old.ch, tp_change, line_len));
+	ck_assert(!TP_HAS_FIELD(&old.ch, tp_change, stmt));
+	ck_assert_int_eq(old.ch.op, TP_CHANGE_UPDATE);
+	ck_assert_str_eq(old.ch.after, "{\"a\":2}");
+	for (size_t i = known; i < sizeof(old.bytes); i++)
+		ck_assert_msg(old.bytes[i] == 0xA5, "byte %zu past a 1.0 tp_change was written", i);
+	tp_change_cursor_done(&cur);
+
+	/* and one of this ABI gets it all */
+	tp_host_ctx_free(ctx);
+	plugin.info = &(const tp_plugin_info) {
+		sizeof(tp_plugin_info), TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR,
+		TP_PLUGIN_APPLIER, "new", "1", "", NULL, NULL
+	};
+	ctx = tp_host_ctx_new(&config, "", &entry);
+	cur = new_cursor();
+	ck_assert_int_eq(ctx->host->change_next(ctx, &b, &cur, &ch), TP_OK);
+	ck_assert_uint_eq(ch.size, sizeof(tp_change));
+	ck_assert_int_eq(ch.stmt, 7);
+	tp_change_cursor_done(&cur);
+	tp_host_ctx_free(ctx);
 }
 END_TEST
 
@@ -777,8 +984,11 @@ batch_wire_suite(void)
 	tc = tcase_create("change");
 	tcase_add_test(tc, test_change_each_op);
 	tcase_add_test(tc, test_change_exact_values);
+	tcase_add_test(tc, test_change_text_values);
+	tcase_add_test(tc, test_change_next_by_minor);
 	tcase_add_loop_test(tc, test_change_refusals, 0,
 						(int) (sizeof(bad_lines) / sizeof(bad_lines[0])));
+	tcase_add_test(tc, test_change_stmt);
 	tcase_add_test(tc, test_change_depth_limit);
 	tcase_add_test(tc, test_change_nul_byte);
 	tcase_add_test(tc, test_change_second_line_bad);

@@ -14,6 +14,10 @@
  *             then the new rows upserted;
  *   truncate  consecutive TRUNCATEs, in one TRUNCATE statement.
  *
+ * Rows in text mode ("values":"text": each value its text form) and rows
+ * as json renders them are read differently, so the mode is part of a
+ * group's shape (PG_SHAPE_*) and the two never share a statement.
+ *
  * A group never holds one key twice (the same row twice in one statement
  * is an error for an upsert, and would apply only one change for an
  * update): a repeated key starts a new group. A group is also cut when the
@@ -32,15 +36,24 @@
  * part (the same target transaction).
  *
  * Moves need care: the events of `UPDATE t SET id = id + 1` (1->2, 2->3,
- * ...) are indistinguishable from a row moved twice (1->2, then 2->3) by
- * two statements. The first means "the row that had key 2 before", the
- * second "the row just moved to 2". Deleting all old keys before
- * inserting all new rows is right for the first, wrong for the second. So
- * when a move's old key is the new key of an earlier move of its group (a
- * link), the target decides: if the row with that key existed before the
- * group (a set-based shift), the group stands; if not (the row was just
- * moved there), the group is cut before that move. An EXISTS query per
- * group with links tells which.
+ * ...) on a deferrable key look like a row moved twice (1->2, then 2->3)
+ * by two statements. The first means "the row that had key 2 before the
+ * statement", the second "the row just moved to 2". Deleting all old keys
+ * before inserting all new rows is right for the first, wrong for the
+ * second; and cutting a statement's moves into two groups is wrong for the
+ * first (the first group's new row at 2 would take the place of the row
+ * that the second group then moves away from 2, and the second group
+ * would delete it). So a move group holds the moves of one statement
+ * (source.stmt, with the txid): all its old keys name rows as they were
+ * before the statement, and none of its keys repeats. An update of that
+ * statement that keeps its key joins the group as a move onto its own key
+ * rather than cutting it. Changes captured without source.stmt (0) fall
+ * back to asking the target: when a move's old key is the new key of an
+ * earlier move of its group (a link) and the row with that key existed
+ * before the group (a set-based shift), the group stands; if not (the row
+ * was just moved there), the group is cut before that move. An EXISTS
+ * query per group with links tells which; it cannot tell a shift cut by
+ * another key of the group apart, hence source.stmt.
  */
 #include "tp_autoconf.h"
 
@@ -93,7 +106,7 @@ typedef struct group
 {
 	gclass		cls;
 	pg_table   *t;
-	char	   *shape_before;	/* '0'/'1' per column of t */
+	char	   *shape_before;	/* of t's columns (PG_SHAPE_*) */
 	char	   *shape_after;
 	item	   *items;
 	int			n;
@@ -104,6 +117,8 @@ typedef struct group
 	keyset		oldset;
 	keyset		newset;
 	int			n_links;
+	int64_t		txid;			/* a move group: its changes' source.txid */
+	int64_t		stmt;			/* ... and source.stmt (0: not known) */
 	pg_buf		truncs;			/* "t1, t2" */
 } group;
 
@@ -299,6 +314,8 @@ group_clear(group *g)
 	g->t = NULL;
 	g->n = 0;
 	g->n_links = 0;
+	g->txid = 0;
+	g->stmt = 0;
 	g->befores.len = 0;
 	g->afters.len = 0;
 	g->keys.len = 0;
@@ -332,7 +349,7 @@ static bool
 group_start(group *g, gclass cls, pg_table *t, const char *shape_b,
 			const char *shape_a)
 {
-	size_t		n = (size_t) t->n_cols + 1;
+	size_t		n = (size_t) t->n_cols + 2;
 	char	   *sb = realloc(g->shape_before, n);
 	char	   *sa;
 
@@ -454,13 +471,14 @@ send_upsert(run *r, pg_table *t, const char *shape, const char *afters,
 	if (t->n_key > 0 && !t->key_immediate)
 	{
 		/* a deferrable key is no arbiter: delete the keys, then insert */
-		char	   *keyshape = malloc((size_t) t->n_cols + 1);
+		char	   *keyshape = malloc((size_t) t->n_cols + 2);
 
 		if (keyshape == NULL)
 			return no_memory(r);
 		for (int i = 0; i < t->n_cols; i++)
 			keyshape[i] = t->cols[i].key_pos > 0 ? '1' : '0';
-		keyshape[t->n_cols] = '\0';
+		keyshape[t->n_cols] = shape[t->n_cols];
+		keyshape[t->n_cols + 1] = '\0';
 		s = pg_table_stmt(t, PG_STMT_DELETE, keyshape, reason, sizeof(reason));
 		free(keyshape);
 		if (s == NULL)
@@ -587,6 +605,8 @@ split_group(group *g, int j, group *tail)
 	memset(tail, 0, sizeof(*tail));
 	if (!group_start(tail, g->cls, g->t, g->shape_before, g->shape_after))
 		return false;
+	tail->txid = g->txid;
+	tail->stmt = g->stmt;
 	for (int i = j; i < g->n; i++)
 	{
 		const item *it = &g->items[i];
@@ -630,7 +650,8 @@ send_group(run *r, group *g)
 				: no_memory(r);
 			break;
 		case G_MOVE:
-			while (ok && g->n_links > 0)
+			/* a statement's links name rows as they were before it */
+			while (ok && g->n_links > 0 && g->stmt == 0)
 			{
 				int			j = first_unfounded_link(r, g);
 				group		tail;
@@ -830,10 +851,10 @@ columns_room(run *r, int n)
 	ma = realloc(r->member_a, (size_t) (n + 1) * sizeof(int));
 	if (ma != NULL)
 		r->member_a = ma;
-	sb = realloc(r->shape_b, (size_t) n + 1);
+	sb = realloc(r->shape_b, (size_t) n + 2);
 	if (sb != NULL)
 		r->shape_b = sb;
-	sa = realloc(r->shape_a, (size_t) n + 1);
+	sa = realloc(r->shape_a, (size_t) n + 2);
 	if (sa != NULL)
 		r->shape_a = sa;
 	if (mb == NULL || ma == NULL || sb == NULL || sa == NULL)
@@ -842,17 +863,26 @@ columns_room(run *r, int n)
 	return true;
 }
 
+/* Set shape to no column of t present, in the mode of change c. */
+static void
+shape_reset(char *shape, const pg_table *t, const tp_change *c)
+{
+	memset(shape, '0', (size_t) t->n_cols);
+	shape[t->n_cols] = TP_HAS_FIELD(c, tp_change, text_values) && c->text_values ?
+		PG_SHAPE_TEXT : PG_SHAPE_JSON;
+	shape[t->n_cols + 1] = '\0';
+}
+
 /*
  * Parse the row text of change c (before or after) into obj and map its
- * members to t's columns: shape ('0'/'1'), member (index per column). An
- * unknown column is a failure (held, not dropped).
+ * members to t's columns: shape (see PG_SHAPE_*), member (index per
+ * column). An unknown column is a failure (held, not dropped).
  */
 static bool
 map_row(run *r, const tp_change *c, pg_table *t, const char *text,
 		const char *which, pj_object *obj, char *shape, int *member)
 {
-	memset(shape, '0', (size_t) t->n_cols);
-	shape[t->n_cols] = '\0';
+	shape_reset(shape, t, c);
 	for (int i = 0; i < t->n_cols; i++)
 		member[i] = -1;
 	if (!pj_parse_object(obj, text, strlen(text)))
@@ -998,6 +1028,7 @@ static bool
 add_row_change(run *r, const tp_change *c)
 {
 	pg_table   *t = table_of(r, c);
+	int64_t		stmt = TP_HAS_FIELD(c, tp_change, stmt) ? c->stmt : 0;
 	group	   *g = NULL;
 	int			slot;
 	gclass		cls;
@@ -1006,10 +1037,8 @@ add_row_change(run *r, const tp_change *c)
 
 	if (t == NULL || !set_origin(r, c->origin))
 		return false;
-	memset(r->shape_a, '0', (size_t) t->n_cols);
-	r->shape_a[t->n_cols] = '\0';
-	memset(r->shape_b, '0', (size_t) t->n_cols);
-	r->shape_b[t->n_cols] = '\0';
+	shape_reset(r->shape_a, t, c);
+	shape_reset(r->shape_b, t, c);
 	if (c->after != NULL &&
 		!map_row(r, c, t, c->after, "after", &r->after, r->shape_a, r->member_a))
 		return false;
@@ -1052,7 +1081,19 @@ add_row_change(run *r, const tp_change *c)
 	if (slot >= 0)
 	{
 		g = &r->o->pool[slot];
+
+		/*
+		 * An update that keeps its key, amid the key changes of its
+		 * statement, joins them as a move onto its own key, so that the
+		 * statement's moves are not cut in two (see the file's header).
+		 */
+		if (cls == G_UPSERT && c->op == TP_CHANGE_UPDATE && stmt != 0 &&
+			has_old && has_new && g->cls == G_MOVE && g->stmt == stmt &&
+			g->txid == c->txid)
+			cls = G_MOVE;
+
 		bool		fits = g->cls == cls && g->t == t &&
+			(cls != G_MOVE || (g->stmt == stmt && (stmt == 0 || g->txid == c->txid))) &&
 			(cls == G_DELETE || strcmp(g->shape_after, r->shape_a) == 0) &&
 			(cls == G_UPSERT || strcmp(g->shape_before, r->shape_b) == 0) &&
 			(cls == G_MOVE || g->befores.len + g->afters.len < r->a->max_group_bytes);
@@ -1079,6 +1120,8 @@ add_row_change(run *r, const tp_change *c)
 		g = &r->o->pool[slot];
 		if (!group_start(g, cls, t, r->shape_b, r->shape_a))
 			return no_memory(r);
+		g->txid = c->txid;
+		g->stmt = cls == G_MOVE ? stmt : 0;
 	}
 	if (!group_add(g, cls == G_UPSERT ? NULL : c->before,
 				   cls == G_UPSERT || c->before == NULL ? 0 : strlen(c->before),

@@ -23,6 +23,18 @@
  *   e: SELECT k.ordinality FROM json_populate_recordset(NULL::t, $1)
  *        WITH ORDINALITY k WHERE EXISTS (SELECT FROM t WHERE ...)
  *
+ * Rows in text mode (each value its text form as a JSON string) are read
+ * the same way, but for json and jsonb columns (and domains over them):
+ * json_populate_recordset would take a JSON string for them as a JSON
+ * string value, not as the text of one. So text-mode rows are read with
+ * json_to_recordset, each column declared with its type and typmod (so
+ * that its input function checks the typmod, as json_populate_recordset
+ * does), json columns as text and then cast to their type:
+ *
+ *   (SELECT x.c1 AS "a", CAST(x.c2 AS jsonb) AS "j" [, x.n AS ordinality]
+ *    FROM ROWS FROM (json_to_recordset($1) AS ("a" integer, "j" text))
+ *    WITH ORDINALITY AS x(c1, c2, n)) r
+ *
  * Generated columns are never written; GENERATED ALWAYS identity columns
  * are written with OVERRIDING SYSTEM VALUE (and, outside the key, left out
  * of the upsert's SET, which PostgreSQL refuses for them).
@@ -48,7 +60,13 @@ static const char catalog_sql[] =
 	"  AND NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')"
 	"  AND g.tgname !~ '^teleport_capture'),"
 	" EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid"
-	"  AND g.tgenabled IN ('R', 'A') AND g.tgname !~ '^teleport_capture')"
+	"  AND g.tgenabled IN ('R', 'A') AND g.tgname !~ '^teleport_capture'),"
+	" pg_catalog.format_type(a.atttypid, a.atttypmod),"
+	" (WITH RECURSIVE d(oid) AS (SELECT a.atttypid UNION"
+	"  SELECT y.typbasetype FROM d JOIN pg_catalog.pg_type y ON y.oid = d.oid"
+	"  WHERE y.typtype = 'd')"
+	"  SELECT EXISTS (SELECT FROM d WHERE d.oid IN ('pg_catalog.json'::pg_catalog.regtype,"
+	"  'pg_catalog.jsonb'::pg_catalog.regtype)))"
 	" FROM pg_catalog.pg_class c"
 	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 	" JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0"
@@ -142,6 +160,7 @@ table_free(pg_table *t)
 	{
 		free(t->cols[i].name);
 		free(t->cols[i].quoted);
+		free(t->cols[i].type);
 	}
 	for (int i = 0; i < t->n_stmts; i++)
 	{
@@ -175,8 +194,10 @@ table_fill(pg_table *t, const PGresult *res)
 		t->n_cols++;
 		c->name = strdup(PQgetvalue(res, i, 0));
 		c->quoted = c->name ? quote_ident(c->name) : NULL;
-		if (c->quoted == NULL)
+		c->type = strdup(PQgetvalue(res, i, 9));
+		if (c->quoted == NULL || c->type == NULL)
 			return false;
+		c->json = strcmp(PQgetvalue(res, i, 10), "t") == 0;
 		c->generated = strcmp(PQgetvalue(res, i, 1), "t") == 0;
 		c->identity_always = strcmp(PQgetvalue(res, i, 2), "t") == 0;
 		c->notnull = strcmp(PQgetvalue(res, i, 3), "t") == 0;
@@ -268,6 +289,69 @@ add_match(pg_buf *sql, const pg_column *c, bool first)
 		pg_buf_str(sql, c->quoted);
 }
 
+/*
+ * Append the rows of $1 (of shape) as a relation named alias: the whole
+ * row type of t read by json_populate_recordset, or in text mode the
+ * shape's columns read by json_to_recordset (see the file's header);
+ * with an ordinality column when asked.
+ */
+static bool
+add_rows(pg_buf *sql, const pg_table *t, const char *shape, const char *alias,
+		 bool ordinality)
+{
+	char		name[32];
+	bool		first = true;
+	bool		ok;
+
+	if (shape[t->n_cols] != PG_SHAPE_TEXT)
+		return pg_buf_str(sql, "pg_catalog.json_populate_recordset(NULL::") &&
+			pg_buf_str(sql, t->qualified) &&
+			pg_buf_str(sql, ordinality ? ", $1::pg_catalog.json) WITH ORDINALITY "
+					   : ", $1::pg_catalog.json) ") &&
+			pg_buf_str(sql, alias);
+	ok = pg_buf_str(sql, "(SELECT ");
+	for (int i = 0; i < t->n_cols && ok; i++)
+	{
+		if (shape[i] != '1')
+			continue;
+		snprintf(name, sizeof(name), "x.c%d", i + 1);
+		ok = pg_buf_str(sql, first ? "" : ", ");
+		if (t->cols[i].json)
+			ok = ok && pg_buf_str(sql, "CAST(") && pg_buf_str(sql, name) &&
+				pg_buf_str(sql, " AS ") && pg_buf_str(sql, t->cols[i].type) &&
+				pg_buf_str(sql, ")");
+		else
+			ok = ok && pg_buf_str(sql, name);
+		ok = ok && pg_buf_str(sql, " AS ") && pg_buf_str(sql, t->cols[i].quoted);
+		first = false;
+	}
+	if (ordinality)
+		ok = ok && pg_buf_str(sql, first ? "x.n AS ordinality" : ", x.n AS ordinality");
+	ok = ok && pg_buf_str(sql, " FROM ROWS FROM (pg_catalog.json_to_recordset("
+						  "$1::pg_catalog.json) AS (");
+	first = true;
+	for (int i = 0; i < t->n_cols && ok; i++)
+	{
+		if (shape[i] != '1')
+			continue;
+		ok = pg_buf_str(sql, first ? "" : ", ") && pg_buf_str(sql, t->cols[i].quoted) &&
+			pg_buf_str(sql, " ") &&
+			pg_buf_str(sql, t->cols[i].json ? "pg_catalog.text" : t->cols[i].type);
+		first = false;
+	}
+	ok = ok && pg_buf_str(sql, ")) WITH ORDINALITY AS x(");
+	first = true;
+	for (int i = 0; i < t->n_cols && ok; i++)
+	{
+		if (shape[i] != '1')
+			continue;
+		snprintf(name, sizeof(name), "c%d", i + 1);
+		ok = pg_buf_str(sql, first ? "" : ", ") && pg_buf_str(sql, name);
+		first = false;
+	}
+	return ok && pg_buf_str(sql, first ? "n)) " : ", n)) ") && pg_buf_str(sql, alias);
+}
+
 /* The SQL of an insert or upsert of rows of shape; NULL with a reason. */
 static char *
 insert_sql(const pg_table *t, bool upsert, const char *shape, char *reason,
@@ -307,8 +391,7 @@ insert_sql(const pg_table *t, bool upsert, const char *shape, char *reason,
 		ok = pg_buf_str(&sql, first ? "r." : ", r.") && pg_buf_str(&sql, t->cols[i].quoted);
 		first = false;
 	}
-	ok = ok && pg_buf_str(&sql, " FROM pg_catalog.json_populate_recordset(NULL::") &&
-		pg_buf_str(&sql, t->qualified) && pg_buf_str(&sql, ", $1::pg_catalog.json) r");
+	ok = ok && pg_buf_str(&sql, " FROM ") && add_rows(&sql, t, shape, "r", false);
 	if (upsert && ok)
 	{
 		bool		any = false;
@@ -358,14 +441,12 @@ match_sql(const pg_table *t, char kind, const char *shape, char *reason,
 
 	if (kind == PG_STMT_DELETE)
 		ok = pg_buf_str(&sql, "DELETE FROM ") && pg_buf_str(&sql, t->qualified) &&
-			pg_buf_str(&sql, " AS t USING pg_catalog.json_populate_recordset(NULL::") &&
-			pg_buf_str(&sql, t->qualified) &&
-			pg_buf_str(&sql, ", $1::pg_catalog.json) k WHERE ");
+			pg_buf_str(&sql, " AS t USING ") && add_rows(&sql, t, shape, "k", false) &&
+			pg_buf_str(&sql, " WHERE ");
 	else
-		ok = pg_buf_str(&sql, "SELECT k.ordinality FROM pg_catalog.json_populate_recordset(NULL::") &&
-			pg_buf_str(&sql, t->qualified) &&
-			pg_buf_str(&sql, ", $1::pg_catalog.json) WITH ORDINALITY k"
-					   " WHERE EXISTS (SELECT FROM ") &&
+		ok = pg_buf_str(&sql, "SELECT k.ordinality FROM ") &&
+			add_rows(&sql, t, shape, "k", true) &&
+			pg_buf_str(&sql, " WHERE EXISTS (SELECT FROM ") &&
 			pg_buf_str(&sql, t->qualified) && pg_buf_str(&sql, " AS t WHERE ");
 	for (int i = 0; i < t->n_cols && ok; i++)
 	{

@@ -75,17 +75,28 @@ typedef struct pg_column
 {
 	char	   *name;
 	char	   *quoted;			/* quote_ident'ed */
+	char	   *type;			/* format_type(atttypid, atttypmod) */
+	bool		json;			/* json or jsonb, through domains */
 	bool		generated;		/* attgenerated: never written */
 	bool		identity_always;	/* GENERATED ALWAYS AS IDENTITY */
 	bool		notnull;
 	int			key_pos;		/* 1-based position in the key, 0: not */
 } pg_column;
 
+/*
+ * A shape: '0'/'1' per column of the table (present in the rows), then
+ * how the rows carry their values, then NUL: rows of different shapes
+ * never share a statement.
+ */
+#define PG_SHAPE_JSON 'j'		/* as PostgreSQL's json renders them */
+#define PG_SHAPE_TEXT 't'		/* text mode: each value's text as a JSON
+								 * string ("values":"text") */
+
 /* A prepared statement of a table: kind + shape -> name. */
 typedef struct pg_stmt
 {
 	char		kind;			/* PG_STMT_* */
-	char	   *shape;			/* '0'/'1' per column: present in the rows */
+	char	   *shape;			/* see PG_SHAPE_* */
 	char		name[32];
 	char	   *sql;			/* kept until it is prepared */
 	bool		prepared;		/* Parse was sent */
@@ -139,7 +150,7 @@ pg_table   *pg_tables_get(pg_tables *tables, struct pg_exec *ex,
 int			pg_table_column(const pg_table *t, const char *name);
 
 /*
- * The prepared statement of t for kind and shape (n_cols '0'/'1'), made
+ * The prepared statement of t for kind and shape (see PG_SHAPE_*), made
  * (with its SQL) when new; NULL with a reason when the shape cannot make
  * one (an upsert of rows without the whole key).
  */

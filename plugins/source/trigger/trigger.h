@@ -20,7 +20,7 @@
 #include <teleport/teleport.h>
 
 /* The version of the objects this plugin keeps in schema teleport. */
-#define TRIGGER_SCHEMA_VERSION 1
+#define TRIGGER_SCHEMA_VERSION 2
 
 /* The state of one instance (ctx->private_data). */
 typedef struct trigger_state
