@@ -16,6 +16,10 @@
  *     is caught by the safety diff; uninstall leaves pg_event_trigger
  *     empty and DDL working, and is idempotent.
  *
+ *     "concurrent": two DDL transactions at once neither wait for each
+ *     other nor deadlock on the capture's lock, and are both captured; a
+ *     safety diff does not wait for an open DDL transaction.
+ *
  *     "fallback": teleport's role is no superuser: install succeeds with
  *     one warning and a hint, creates no event trigger, and the source
  *     compares at every poll like schema-diff; reinstalling (a reconnect)
@@ -475,6 +479,55 @@ START_TEST(test_capture)
 }
 END_TEST
 
+/*
+ * Two DDL transactions at once: the event triggers take the capture's lock
+ * shared, so the second neither waits for the first nor deadlocks with it
+ * (each holds a table the other wants next under an exclusive lock), and
+ * a full comparison does not wait for them: it is tried again later.
+ */
+START_TEST(test_concurrent)
+{
+	env			e;
+	PGconn	   *t1;
+	char		sql[512];
+
+	env_open(&e, "evt_concurrent",
+			 "CREATE TABLE public.a (id int PRIMARY KEY);"
+			 "CREATE TABLE public.b (id int PRIMARY KEY);");
+	env_start(&e, NULL, NULL, true, 1);
+	env_install(&e);
+	t1 = tp_cluster_connect(cluster, "evt_concurrent");
+	ck_assert_ptr_nonnull(t1);
+	exec_ok(t1, "BEGIN; ALTER TABLE public.a ADD COLUMN x int");
+
+	/* the safety diff does not wait for the open transaction */
+	ck_assert_int_eq(e.ddl.cb->poll(e.ddl.ctx, e.pg.conn), TP_RETRY);
+	ck_assert_int_eq(PQtransactionStatus(e.pg.conn), PQTRANS_IDLE);
+
+	/* another DDL transaction goes through meanwhile */
+	exec_ok(e.su, "SET statement_timeout = '10s';"
+			"ALTER TABLE public.b ADD COLUMN y int;"
+			"RESET statement_timeout");
+	exec_ok(t1, "ALTER TABLE public.b ADD COLUMN z int; COMMIT");
+	assert_new_events(&e, "ddl table public.a alter\n"
+					  "ddl table public.b alter\n"
+					  "ddl table public.b alter\n"
+					  "| 2 txids");
+	/* the first one's change of b is from the second one's */
+	snprintf(sql, sizeof(sql),
+			 "SELECT string_agg(concat_ws(' ', json_array_length(ddl -> 'before' -> 'columns'),"
+			 " json_array_length(ddl -> 'after' -> 'columns')), ',' ORDER BY id)"
+			 " FROM " EVENTS " e WHERE table_name = 'b'");
+	assert_query(e.su, sql, "1 2,2 3");
+	env_poll(&e);
+	assert_new_events(&e, "");
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	PQfinish(t1);
+	env_stop(&e);
+	env_close(&e);
+}
+END_TEST
+
 START_TEST(test_fallback)
 {
 	env			e;
@@ -593,6 +646,7 @@ event_trigger_suite(void)
 	tcase_add_unchecked_fixture(tc, start_cluster, NULL);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_capture);
+	tcase_add_test(tc, test_concurrent);
 	tcase_add_test(tc, test_fallback);
 	tcase_add_test(tc, test_switch);
 	suite_add_tcase(s, tc);

@@ -48,7 +48,9 @@ tp_result	ddl_setup(tp_plugin_ctx *ctx, PGconn *conn, bool *first_taken);
  * (else only record them: the first snapshot), and update the snapshot.
  * *n_events gets the number of objects created, changed or dropped (the
  * events emitted, or with !emit the objects recorded). Results as
- * ddl_setup.
+ * ddl_setup; also TP_RETRY, without waiting, when a full comparison
+ * (oids NULL) finds a capture in progress (an open DDL transaction that
+ * the event triggers captured).
  */
 tp_result	ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids,
 						bool emit, long *n_events);

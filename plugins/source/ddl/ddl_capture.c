@@ -116,7 +116,18 @@ ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids, bool emit,
 		return failure(ctx, conn, res, doing);
 	*n_events = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	return run(ctx, conn, "COMMIT", doing);
+	if ((r = run(ctx, conn, "COMMIT", doing)) != TP_OK)
+		return r;
+	if (*n_events < 0)
+	{
+		/* a DDL transaction captured by the event triggers is open */
+		ctx->host->log(ctx, emit ? TP_LOG_DEBUG : TP_LOG_INFO,
+					   "could not %s now: a capture is in progress (an open DDL "
+					   "transaction); will retry", doing);
+		*n_events = 0;
+		return TP_RETRY;
+	}
+	return TP_OK;
 }
 
 /* See ddl.h. */

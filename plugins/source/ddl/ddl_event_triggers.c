@@ -119,7 +119,7 @@ static const char evt_sql_create[] =
 	"		SELECT r.ev_class FROM o JOIN pg_rewrite r ON r.oid = o.objid\n"
 	"		WHERE o.classid = 'pg_rewrite'::regclass) m(oid);\n"
 	/* the lock schema_capture takes: orders this with install's first snapshot */
-	"	PERFORM pg_advisory_xact_lock(hashtext('teleport.schema_capture'));\n"
+	"	PERFORM pg_advisory_xact_lock_shared(hashtext('teleport.schema_capture'));\n"
 	"	IF EXISTS (SELECT 1 FROM teleport.schema_state WHERE first_snapshot_at IS NOT NULL) THEN\n"
 	"		PERFORM teleport.schema_capture(v_oids, true);\n"
 	"	END IF;\n"

@@ -26,7 +26,8 @@
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
  *       p_emit, update the snapshot; returns the number of such objects
- *       (the events emitted, or the objects recorded). The
+ *       (the events emitted, or the objects recorded), or -1 when a full
+ *       comparison found another capture in progress (try again). The
  *       comparison is generic: description texts, keyed by kind and OID.
  *
  * Adding a kind: a describe function, a row in the kinds list of
@@ -198,9 +199,14 @@ const char	ddl_sql_setup[] =
 	 * The comparison. Events go out in an order the target can apply:
 	 * drops first, in reverse rank (a table before its schema), then
 	 * creations and changes by rank (a schema before its tables); within
-	 * a rank by OID. The advisory lock serialises two captures (two
-	 * instances, or a poll and an event trigger), so that each change is
-	 * emitted once.
+	 * a rank by OID. An advisory lock makes each change emitted once: a
+	 * full comparison (p_oids NULL: a poll, an install) takes it
+	 * exclusively, and without waiting (it returns -1 when it is taken:
+	 * try again later); a restricted one (the event triggers, in the
+	 * user's DDL transaction, until it commits) takes it shared, so that
+	 * concurrent DDL transactions neither wait for each other nor
+	 * deadlock on it (two of them on one object are ordered by that
+	 * object's own lock).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_capture(p_oids oid[], p_emit boolean)\n"
 	"RETURNS integer\n"
@@ -212,7 +218,11 @@ const char	ddl_sql_setup[] =
 	"	n integer := 0;\n"
 	"	fp text;\n"
 	"BEGIN\n"
-	"	PERFORM pg_advisory_xact_lock(hashtext('teleport.schema_capture'));\n"
+	"	IF p_oids IS NOT NULL THEN\n"
+	"		PERFORM pg_advisory_xact_lock_shared(hashtext('teleport.schema_capture'));\n"
+	"	ELSIF NOT pg_try_advisory_xact_lock(hashtext('teleport.schema_capture')) THEN\n"
+	"		RETURN -1;\n"
+	"	END IF;\n"
 	/* a full comparison when the catalogs changed since the last one */
 	"	IF p_oids IS NULL THEN\n"
 	"		fp := teleport.schema_fingerprint();\n"
