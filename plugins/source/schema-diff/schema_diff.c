@@ -11,7 +11,8 @@
  *   install    create or upgrade the shared objects in schema teleport;
  *              drop the event triggers the event-trigger source left (a
  *              switch back to diff mode: the snapshot is shared, so
- *              nothing is lost or repeated); the first time, take the first snapshot without emitting
+ *              nothing is lost or repeated); the first time, take the
+ *              first snapshot without emitting
  *              anything (the schema that exists is the starting point);
  *              later (a restart), emit what changed while teleport was
  *              not running
