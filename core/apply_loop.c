@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply_ahead.h"
 #include "apply_loop.h"
 #include "backoff.h"
 #include "clock.h"
@@ -73,6 +74,11 @@ typedef struct stream_state
 	uint64_t	solo_until;		/* one unit per transaction up to this seq */
 	bool		stopped_logged; /* the stopped state was reported */
 	bool		waiting_logged; /* the wait for a partial's rest was */
+	bool		ahead_known;	/* ahead_max was read (apply_ahead.h) */
+	uint64_t	ahead_max;		/* the last batch with changes applied ahead */
+	uint64_t	ahead_first;	/* the unit they were applied ahead of ... */
+	char	   *ahead_reason;	/* ... and its failure then (owned) */
+	bool		failed_in_apply;	/* the last failure was the applier's */
 } stream_state;
 
 struct tp_apply_loop
@@ -105,6 +111,7 @@ typedef enum unit_result
 {
 	UNIT_APPLIED,				/* committed */
 	UNIT_REGROUP,				/* a group failed: rolled back, go on unit by unit */
+	UNIT_AHEAD,					/* schema changes applied ahead: try again */
 	UNIT_IDLE,					/* nothing to apply */
 	UNIT_WAITING,				/* the rest of a partial has not arrived */
 	UNIT_BUSY,					/* another process applies the stream */
@@ -425,6 +432,7 @@ static bool
 apply_batches(tp_apply_loop *loop, stream_state *st, uint64_t from, uint64_t to,
 			  size_t *bytes, uint64_t *bad, bool *stop, char *reason, size_t len)
 {
+	st->failed_in_apply = false;
 	for (uint64_t seq = from; seq <= to; seq++)
 	{
 		inbox_batch ib;
@@ -440,10 +448,29 @@ apply_batches(tp_apply_loop *loop, stream_state *st, uint64_t from, uint64_t to,
 			return false;
 		}
 		*bytes += ib.batch.data_len;
-		r = call_apply(loop, &ib.batch, reason, len);
+		if (seq <= st->ahead_max)
+		{
+			/* without the schema changes applied ahead of an earlier batch */
+			tp_batch	rest;
+			char	   *data = NULL;
+
+			if (!tp_ahead_filter(&loop->pg, &ib.batch, &rest, &data))
+			{
+				PQclear(ib.res);
+				snprintf(reason, len, "the changes of batch %" PRIu64 " applied "
+						 "ahead could not be left out of it", seq);
+				*stop = false;
+				return false;
+			}
+			r = call_apply(loop, &rest, reason, len);
+			free(data);
+		}
+		else
+			r = call_apply(loop, &ib.batch, reason, len);
 		PQclear(ib.res);
 		if (r != TP_OK)
 		{
+			st->failed_in_apply = true;
 			*stop = r == TP_ERROR;
 			return false;
 		}
@@ -493,6 +520,41 @@ group_crash_point(uint64_t seq)
 				   "group's commit", at);
 		_exit(75);
 	}
+}
+
+/* tp_ahead_apply_fn of the loop: call_apply. */
+static tp_result
+ahead_apply(void *arg, const tp_batch *batch, char *reason, size_t len)
+{
+	return call_apply(arg, batch, reason, len);
+}
+
+/*
+ * The unit of st from first failed in the applier (at batch bad) with
+ * reason: apply ahead the schema changes it may wait for (apply_ahead.h),
+ * unless the last time that was done for this unit the failure stayed the
+ * same (nothing more to gain). True when some were applied: try again.
+ */
+static bool
+try_ahead(tp_apply_loop *loop, stream_state *st, uint64_t first, uint64_t bad,
+		  const char *reason)
+{
+	bool		applied = false;
+
+	if (st->ahead_first == first && st->ahead_reason != NULL &&
+		strcmp(st->ahead_reason, reason) == 0)
+		return false;
+	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE &&
+		!tp_pgsql_exec(&loop->pg, "ROLLBACK"))
+		return false;
+	if (!tp_ahead_try(&loop->pg, st->source, st->target, first, bad,
+					  ahead_apply, loop, &applied) || !applied)
+		return false;
+	st->ahead_known = false;
+	st->ahead_first = first;
+	free(st->ahead_reason);
+	st->ahead_reason = tp_xstrdup(reason);
+	return true;
 }
 
 /*
@@ -594,6 +656,12 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 	st->waiting_logged = false;
 	first = last_applied + 1;
 	started = tp_clock_ms();
+	if (!st->ahead_known)
+	{
+		if (!tp_ahead_max(pg, st->source, st->target, &st->ahead_max))
+			goto sql_failed_early;
+		st->ahead_known = true;
+	}
 
 	if (!apply_batches(loop, st, first, end, &bytes, &bad, &stop, reason, sizeof(reason)))
 	{
@@ -603,6 +671,8 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 			snprintf(full, sizeof(full), "in batch %" PRIu64 ": %s", bad, reason);
 		else
 			snprintf(full, sizeof(full), "%s", reason);
+		if (!stop && st->failed_in_apply && try_ahead(loop, st, first, bad, full))
+			return UNIT_AHEAD;
 		return hold_unit(loop, st, first, stop, full);
 	}
 
@@ -647,7 +717,9 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 	params[2] = first_text;
 	params[3] = end_text;
 	/* the stream row last: a store of the stream waits for its lock */
-	if (!tp_pgsql_query(pg, "DELETE FROM teleport.inbox WHERE source = $1"
+	if ((st->ahead_max >= first &&
+		 !tp_ahead_forget(pg, st->source, st->target, end)) ||
+		!tp_pgsql_query(pg, "DELETE FROM teleport.inbox WHERE source = $1"
 						" AND target = $2 AND seq BETWEEN $3::bigint AND $4::bigint",
 						4, params, NULL, NULL) ||
 		!tp_pgsql_query_value(pg, "UPDATE teleport.inbox_stream SET last_applied = $4::bigint,"
@@ -675,6 +747,14 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 		return hold_unit(loop, st, first, false, reason);
 	}
 	free(done);
+	if (st->ahead_max != 0 && st->ahead_max <= end)
+		st->ahead_max = 0;
+	if (st->ahead_first != 0 && st->ahead_first <= end)
+	{
+		st->ahead_first = 0;
+		free(st->ahead_reason);
+		st->ahead_reason = NULL;
+	}
 	if (st->held_seq != 0)
 		tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64
 				" applied; it was held before", st->source, st->target, first);
@@ -728,6 +808,9 @@ apply_stream(tp_apply_loop *loop, stream_state *st, tp_apply_stats *stats)
 				break;
 			case UNIT_REGROUP:
 				stats->regrouped++;
+				break;
+			case UNIT_AHEAD:
+				stats->ahead++;
 				break;
 			case UNIT_IDLE:
 			case UNIT_BUSY:
@@ -985,6 +1068,7 @@ tp_apply_loop_free(tp_apply_loop *loop)
 	{
 		free(loop->streams[i].source);
 		free(loop->streams[i].target);
+		free(loop->streams[i].ahead_reason);
 	}
 	free(loop->streams);
 	pthread_cond_destroy(&loop->wake);

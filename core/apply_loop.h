@@ -63,6 +63,7 @@ typedef struct tp_apply_stats
 	int			batches;		/* batches in them */
 	int			commits;		/* target transactions that applied them */
 	int			regrouped;		/* groups rolled back to go unit by unit */
+	int			ahead;			/* schema changes applied ahead of a held unit */
 	int			held;			/* units that failed and are held */
 	int			stopped;		/* streams skipped: stopped */
 	int			waiting;		/* streams waiting for a partial's rest */

@@ -808,15 +808,16 @@ START_TEST(test_held_until_schema_fixed)
 }
 END_TEST
 
-/* A batch (source "rogue", target t1) with one line of text into the inbox. */
+/*
+ * A batch (of source, target t1) of n lines into the inbox: lines holds
+ * them, each ending in a newline.
+ */
 static void
-store_line(world *w, const char *source, uint64_t seq, const char *line)
+store_lines(world *w, const char *source, uint64_t seq, const char *lines, int n)
 {
 	tp_batch	b;
 	tp_delivery out;
-	char		data[2048];
 
-	snprintf(data, sizeof(data), "%s\n", line);
 	memset(&b, 0, sizeof(b));
 	b.size = sizeof(b);
 	b.format = TELEPORT_BATCH_FORMAT;
@@ -824,17 +825,109 @@ store_line(world *w, const char *source, uint64_t seq, const char *line)
 	b.source = source;
 	b.target = "t1";
 	b.seq = seq;
-	b.n_changes = 1;
+	b.n_changes = (uint64_t) n;
 	b.first_tick = seq;
 	b.last_tick = seq + 1;
 	b.apply_schema = "copy";
-	b.data = data;
-	b.data_len = strlen(data);
+	b.data = lines;
+	b.data_len = strlen(lines);
 	memset(&out, 0, sizeof(out));
 	out.size = sizeof(out);
 	ck_assert_int_eq(tp_inbox_store(w->inbox, &b, &out), TP_OK);
 	ck_assert_int_eq(out.status, TP_DELIVERY_STORED);
 }
+
+/* A batch (of source, target t1) with one line of text into the inbox. */
+static void
+store_line(world *w, const char *source, uint64_t seq, const char *line)
+{
+	char		data[2048];
+
+	snprintf(data, sizeof(data), "%s\n", line);
+	store_lines(w, source, seq, data, 1);
+}
+
+/* The source member of source "ahead": table (NULL: none), change seq. */
+#define AHEAD_SOURCE(table, seq) "\"source\":{\"name\":\"ahead\",\"schema\":\"public\"," \
+	"\"table\":" table ",\"txid\":5,\"seq\":" seq ",\"batch\":1},\"ts_ms\":1}\n"
+
+/* A column of a table description (docs/schema.md). */
+#define AHEAD_COLUMN(attnum, name, type, not_null) \
+	"{\"attnum\":" attnum ",\"name\":\"" name "\",\"type\":\"" type "\",\"not_null\":" \
+	not_null ",\"default\":null,\"identity\":null,\"generated\":null,\"sequence\":null}"
+
+/* A table description with columns (a JSON array's members) and key on 1. */
+#define AHEAD_TABLE(name, columns) \
+	"{\"schema\":\"public\",\"name\":\"" name "\",\"columns\":[" columns "]," \
+	"\"primary_key\":{\"name\":\"" name "_pkey\",\"columns\":[1]}}"
+
+/*
+ * The seed's promise for schema diffing: rows that need a column whose
+ * ADD COLUMN is queued after them (the schema-diff source saw it late)
+ * hold their batch; the change is found in a later stored batch, applied
+ * ahead, and the rows go in; when the later batch's turn comes the change
+ * is not applied again. A schema change of a table the held batch does
+ * not write stays in its place.
+ */
+START_TEST(test_ddl_applied_ahead)
+{
+	world		w;
+	tp_apply_stats stats;
+	char	   *log;
+
+	world_open(&w, "apply_ahead", NULL,
+			   "CREATE TABLE copy.wide (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.other (id int PRIMARY KEY);", 300, NULL);
+	/* 1: a row with the column n the target lacks */
+	store_lines(&w, "ahead", 1, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1,\"n\":5},"
+				AHEAD_SOURCE("\"wide\"", "10"), 1);
+	/* 2: another table, fine as it is */
+	store_lines(&w, "ahead", 2, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1},"
+				AHEAD_SOURCE("\"other\"", "20"), 1);
+	/* 3: a schema change of that other table */
+	store_lines(&w, "ahead", 3, "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
+				"\"ddl\":{\"type\":\"table\",\"oid\":2,"
+				"\"before\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true"))
+				",\"after\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true")
+										  "," AHEAD_COLUMN("2", "m", "text", "false")) "},"
+				AHEAD_SOURCE("\"other\"", "30"), 1);
+	/* 4: the ADD COLUMN of wide.n, and a row after it */
+	store_lines(&w, "ahead", 4, "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
+				"\"ddl\":{\"type\":\"table\",\"oid\":1,"
+				"\"before\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true"))
+				",\"after\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true")
+										  "," AHEAD_COLUMN("2", "n", "integer", "false")) "},"
+				AHEAD_SOURCE("\"wide\"", "40")
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2,\"n\":6},"
+				AHEAD_SOURCE("\"wide\"", "41"), 2);
+
+	stats = pass(&w);
+	ck_assert_int_eq(stats.ahead, 1);
+	ck_assert_int_eq(stats.held, 0);
+	assert_value(&w, "SELECT last_applied || ' ' || coalesce(held_seq::text, '-')"
+				 " FROM teleport.inbox_stream WHERE source = 'ahead'", "4 -");
+	assert_value(&w, "SELECT string_agg(id || '=' || n, ',' ORDER BY id) FROM copy.wide",
+				 "1=5,2=6");
+	/* other got its column in its turn, wide's change was not applied twice */
+	assert_value(&w, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
+				 " WHERE attrelid = 'copy.other'::regclass AND attnum > 0", "id,m");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox_ahead", "0");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'ahead'", "0");
+	log = tp_read_file(w.test_log);
+	ck_assert_msg(tp_contains(log, "applied 1 schema change(s) of batch 4 ahead of batch 1"),
+				  "log:\n%s", log);
+	free(log);
+
+	/* a failure no later schema change mends is held as before, once */
+	store_lines(&w, "ahead", 5, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":3,\"x\":1},"
+				AHEAD_SOURCE("\"wide\"", "50"), 1);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.ahead, 0);
+	ck_assert_int_eq(stats.held, 1);
+	assert_value(&w, "SELECT held_seq FROM teleport.inbox_stream WHERE source = 'ahead'", "5");
+	world_close(&w);
+}
+END_TEST
 
 /* An insert line into copy.tp_marker from origin, as seq. */
 static void
@@ -1430,6 +1523,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_generated_identity_sequences);
 	tcase_add_test(tc, test_held_until_schema_fixed);
 	tcase_add_test(tc, test_stop_retry_skip);
+	tcase_add_test(tc, test_ddl_applied_ahead);
 	tcase_add_test(tc, test_partial_atomic);
 	tcase_add_test(tc, test_group_fallback);
 	tcase_add_test(tc, test_group_crash);
