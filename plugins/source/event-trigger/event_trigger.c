@@ -135,9 +135,10 @@ evt_install(tp_plugin_ctx *ctx, struct pg_conn *conn)
 	set_in_place(ctx, state, in_place, denied);
 
 	/*
-	 * After the triggers: a DDL committed before this snapshot is in it; one
-	 * after it is the triggers' (they wait for the snapshot's lock, and do
-	 * nothing before the first snapshot exists).
+	 * After the triggers: a DDL transaction committed before this
+	 * comparison is in it; one open now holds the capture's lock (shared)
+	 * and makes it try again later (TP_RETRY); one after it is the
+	 * triggers' (before the first snapshot they do nothing).
 	 */
 	r = ddl_capture(ctx, conn, NULL, first_taken, &n);
 	if (r == TP_OK && !first_taken)
