@@ -48,9 +48,11 @@ tp_result	ddl_setup(tp_plugin_ctx *ctx, PGconn *conn, bool *first_taken);
  * (else only record them: the first snapshot), and update the snapshot.
  * *n_events gets the number of objects created, changed or dropped (the
  * events emitted, or with !emit the objects recorded). Results as
- * ddl_setup; also TP_RETRY, without waiting, when a full comparison
- * (oids NULL) finds a capture in progress (an open DDL transaction that
- * the event triggers captured).
+ * ddl_setup; also TP_RETRY, without waiting (logged at debug level, or
+ * info for the first snapshot), when a full comparison (oids NULL) finds
+ * a DDL transaction in progress: one the event triggers captured (it
+ * holds the capture's lock), or one holding a table (a full comparison
+ * waits at most 50 ms for a lock, so that it never deadlocks with DDL).
  */
 tp_result	ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids,
 						bool emit, long *n_events);
