@@ -58,6 +58,7 @@ static const char evt_sql_create[] =
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
 	"DECLARE\n"
+	"	v_stale record;\n"
 	"	v_classids oid[];\n"
 	"	v_objids oid[];\n"
 	"	v_oids oid[];\n"
@@ -122,6 +123,42 @@ static const char evt_sql_create[] =
 	"	PERFORM pg_advisory_xact_lock_shared(hashtext('teleport.schema_capture'));\n"
 	"	IF EXISTS (SELECT 1 FROM teleport.schema_state WHERE first_snapshot_at IS NOT NULL) THEN\n"
 	"		PERFORM teleport.schema_capture(v_oids, true);\n"
+	"	END IF;\n"
+	/*
+	 * The trigger source's capture triggers carry a table's names and key
+	 * as arguments: remake those this statement made stale (a table or key
+	 * column renamed), so that the rows written after it in this
+	 * transaction carry the new names; only on tables this transaction
+	 * already holds at least as strongly as CREATE TRIGGER needs (an
+	 * ALTER TABLE does), so that it never waits for a lock here. The rest
+	 * (a schema renamed) is the trigger source's next poll.
+	 */
+	"	IF TG_EVENT = 'ddl_command_end'\n"
+	"		AND to_regclass('teleport.trigger_table') IS NOT NULL\n"
+	"		AND to_regprocedure('teleport.trigger_install_table(oid, text, text, text[],"
+	" boolean, boolean)') IS NOT NULL THEN\n"
+	"		FOR v_stale IN\n"
+	"			SELECT t.relid, n.nspname::text AS schema_name, c.relname::text AS table_name,\n"
+	"				k.keys, EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = t.relid\n"
+	"					AND g.tgname = 'teleport_capture_insert') AS statement\n"
+	"			FROM teleport.trigger_table t\n"
+	"			JOIN pg_class c ON c.oid = t.relid\n"
+	"			JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"			CROSS JOIN LATERAL (SELECT teleport.trigger_table_keys(t.relid) AS keys) k\n"
+	"			WHERE t.relid = ANY (v_oids) AND k.keys IS NOT NULL\n"
+	"				AND (t.schema_name, t.table_name, t.key_columns)\n"
+	"					IS DISTINCT FROM (n.nspname::text, c.relname::text, k.keys)\n"
+	"				AND EXISTS (SELECT 1 FROM pg_locks l\n"
+	"					WHERE l.locktype = 'relation' AND l.relation = t.relid\n"
+	"						AND l.database = (SELECT d.oid FROM pg_database d\n"
+	"										  WHERE d.datname = current_database())\n"
+	"						AND l.pid = pg_backend_pid() AND l.granted\n"
+	"						AND l.mode IN ('ShareRowExclusiveLock', 'ExclusiveLock',\n"
+	"									   'AccessExclusiveLock'))\n"
+	"		LOOP\n"
+	"			PERFORM teleport.trigger_install_table(v_stale.relid, v_stale.schema_name,\n"
+	"				v_stale.table_name, v_stale.keys, false, v_stale.statement);\n"
+	"		END LOOP;\n"
 	"	END IF;\n"
 	"END\n"
 	"$body$;\n"
