@@ -29,6 +29,12 @@
  *     generated columns; a primary key moved to another column; int ->
  *     bigint and text -> int USING; a table dropped.
  *
+ *     Case "diff" runs three times: with the schema-diff source, with the
+ *     event-trigger source (use_event_triggers: true, loop index 1), which
+ *     also adds, fills and renames a column in one transaction, and
+ *     switching (index 2): the source restarts in the other mode three
+ *     times, with schema and row changes made while it is stopped.
+ *
  *     In diff mode the moment of a change is only known at the next poll:
  *     rows written after a change that the target cannot take before it
  *     (a renamed column or table) are written here once the change was
@@ -114,6 +120,7 @@ typedef struct scene
 	char	   *dir;
 	inst		src;
 	inst		tgt;
+	bool		event_triggers; /* use_event_triggers on the source */
 } scene;
 
 /* Run sql (printf format) in cl's database db; fails the test on error. */
@@ -177,6 +184,7 @@ write_config(const scene *sc, bool source, int port)
 
 	snprintf(text, sizeof(text),
 			 "replicate_ddl: true\n"
+			 "use_event_triggers: %s\n"
 			 "processing_intervals:\n"
 			 "  batcher: 50\n"
 			 "  transmitter: 50\n"
@@ -188,7 +196,7 @@ write_config(const scene *sc, bool source, int port)
 			 "  hostname: \"%s\"\n"
 			 "  port: %d\n"
 			 "  username: \"postgres\"\n",
-			 source ? "src" : "tgt", source ? SRC_DB : TGT_DB,
+			 sc->event_triggers ? "true" : "false", source ? "src" : "tgt", source ? SRC_DB : TGT_DB,
 			 source ? src_cl->dir : tgt_cl->dir, source ? src_cl->port : tgt_cl->port);
 	if (source)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text),
@@ -796,6 +804,41 @@ step_indexes(const scene *sc)
 	wait_objects_equal(sc, "table of indexes dropped");
 }
 
+/*
+ * Restart the source in the other mode (use_event_triggers toggled),
+ * running ddl (SQL, may be NULL) while it is stopped; wait until the new
+ * mode's install is done (two event triggers, or none). Stopped in diff
+ * mode, nothing sees a schema change until the restart, so rows written
+ * after it would come before it: ddl writes no such rows then.
+ */
+static void
+switch_source_mode(scene *sc, int port, const char *ddl)
+{
+	kill(sc->src.pid, SIGTERM);
+	if (tp_wait_exit(sc->src.pid, 30) != 0)
+		scene_fail(sc, "the source did not exit 0 on SIGTERM");
+	sc->src.pid = 0;
+	if (ddl != NULL)
+		exec_sqlf(src_cl, SRC_DB, "%s", ddl);
+	sc->event_triggers = !sc->event_triggers;
+	free(sc->src.config);
+	sc->src.config = write_config(sc, true, port);
+	ck_assert_ptr_nonnull(sc->src.config);
+	inst_start(sc, &sc->src);
+	for (int i = 0;; i++)
+	{
+		char	   *n = query_value(src_cl, SRC_DB, "SELECT count(*) FROM pg_event_trigger", false);
+		bool		done = strcmp(n, sc->event_triggers ? "2" : "0") == 0;
+
+		free(n);
+		if (done)
+			break;
+		if (i == 300)
+			scene_fail(sc, "the source never switched modes");
+		usleep(100000);
+	}
+}
+
 START_TEST(test_diff_mode)
 {
 	scene		sc;
@@ -805,6 +848,7 @@ START_TEST(test_diff_mode)
 	ck_assert_ptr_nonnull(tgt_cl);
 	ck_assert_int_gt(port, 0);
 	memset(&sc, 0, sizeof(sc));
+	sc.event_triggers = _i == 1;
 	sc.dir = tp_cluster_make_dir(src_cl, "schema");
 	ck_assert_ptr_nonnull(sc.dir);
 	ck_assert_int_ge(asprintf(&sc.src.log, "%s/src.log", sc.dir), 0);
@@ -831,6 +875,13 @@ START_TEST(test_diff_mode)
 	wait_captured(&sc, "base");
 	usleep(1500000);
 	ck_assert_int_eq(ddl_events(), 0);
+	{
+		/* the mode's own objects: two event triggers, or none */
+		char	   *n = query_value(src_cl, SRC_DB, "SELECT count(*) FROM pg_event_trigger", false);
+
+		ck_assert_str_eq(n, sc.event_triggers ? "2" : "0");
+		free(n);
+	}
 	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.base SELECT g, 'b' || g FROM generate_series(1, 20) g;");
 	wait_equal(&sc, "rows into an existing table");
 
@@ -879,6 +930,8 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.t1 (name, amount, flag) VALUES ('f', 1, false);"
 			  "UPDATE public.t1 SET flag = false WHERE id % 5 = 0;");
 	wait_equal(&sc, "add column");
+	if (_i == 2)
+		switch_source_mode(&sc, port, "ALTER TABLE public.base ADD COLUMN s1 int;");
 
 	/* a column dropped while rows are written, before and after */
 	exec_sqlf(src_cl, SRC_DB,
@@ -887,6 +940,9 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.t1 (name) VALUES ('after drop');"
 			  "UPDATE public.t1 SET name = name || '+' WHERE id % 3 = 0;");
 	wait_equal(&sc, "drop column");
+	if (_i == 2)
+		switch_source_mode(&sc, port, "ALTER TABLE public.base RENAME COLUMN s1 TO s2;"
+						   "UPDATE public.base SET s2 = -s2 WHERE id < 5;");
 
 	/* a column renamed, with writes before and after */
 	exec_sqlf(src_cl, SRC_DB,
@@ -897,6 +953,9 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.t1 (label) VALUES ('after rename');"
 			  "UPDATE public.t1 SET label = label || '!' WHERE id % 4 = 0;");
 	wait_equal(&sc, "rename column");
+	if (_i == 2)
+		switch_source_mode(&sc, port, "ALTER TABLE public.base DROP COLUMN s2;"
+						   "INSERT INTO public.base VALUES (100, 'after switches');");
 
 	/* a table renamed */
 	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.t1 RENAME TO t2;");
@@ -950,6 +1009,22 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.conv VALUES (100, 5000000000, 12);"
 			  "UPDATE public.conv SET s = s + 1 WHERE id < 10;");
 	wait_equal(&sc, "type change");
+
+	if (sc.event_triggers)
+	{
+		/* exact order: a column added, filled and renamed in one transaction */
+		exec_sqlf(src_cl, SRC_DB, "CREATE TABLE public.ord (id int PRIMARY KEY, v text);");
+		wait_captured(&sc, "ord");
+		exec_sqlf(src_cl, SRC_DB,
+				  "BEGIN;"
+				  "INSERT INTO public.ord SELECT g, 'v' || g FROM generate_series(1, 10) g;"
+				  "ALTER TABLE public.ord ADD COLUMN n int NOT NULL DEFAULT 0;"
+				  "UPDATE public.ord SET n = id * 2;"
+				  "ALTER TABLE public.ord RENAME COLUMN v TO w;"
+				  "INSERT INTO public.ord VALUES (11, 'eleven', 22);"
+				  "COMMIT;");
+		wait_equal(&sc, "a column added, filled and renamed in one transaction");
+	}
 
 	/* a table dropped */
 	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.conv;");
@@ -1165,7 +1240,7 @@ schema_suite(void)
 
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_diff_mode);
+	tcase_add_loop_test(tc, test_diff_mode, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -26,12 +26,20 @@
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
  *       p_emit, update the snapshot; returns the number of such objects
- *       (the events emitted, or the objects recorded). The
+ *       (the events emitted, or the objects recorded), or -1 when a full
+ *       comparison found another capture in progress (try again). The
  *       comparison is generic: description texts, keyed by kind and OID.
  *
  * Adding a kind: a describe function, a row in the kinds list of
  * schema_capture (its rank orders events: containers before what they
  * contain) and a line in its union; then the applier learns the kind.
+ * A describe function reads its catalog as
+ *   FROM (SELECT * FROM pg_X WHERE p_oids IS NULL
+ *         UNION ALL SELECT * FROM pg_X WHERE oid = ANY (p_oids)) x
+ * rather than WHERE (p_oids IS NULL OR x.oid = ANY (p_oids)): a SQL
+ * function's plan is generic, and only the first form reads the few rows
+ * of p_oids by index (the event-trigger source describes a statement's
+ * objects at every DDL; the other form scans the whole catalog each time).
  *
  * Every statement qualifies what it names: the host's session has
  * search_path = pg_catalog, and the functions pin it too.
@@ -108,6 +116,7 @@ const char	ddl_sql_setup[] =
 	"	taken_at timestamptz NOT NULL DEFAULT pg_catalog.now(),\n"
 	"	PRIMARY KEY (kind, oid)\n"
 	");\n"
+	"CREATE INDEX IF NOT EXISTS schema_snapshot_oid ON teleport.schema_snapshot (oid);\n"
 	"CREATE TABLE IF NOT EXISTS teleport.schema_state (\n"
 	"	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),\n"
 	"	first_snapshot_at timestamptz,\n"
@@ -174,10 +183,10 @@ const char	ddl_sql_setup[] =
 	"				'columns', (SELECT json_agg(u.attnum ORDER BY u.ord)\n"
 	"							FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)))\n"
 	"			FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'))\n"
-	"FROM pg_class c\n"
+	"FROM (SELECT * FROM pg_class WHERE p_oids IS NULL\n"
+	"	UNION ALL SELECT * FROM pg_class WHERE oid = ANY (p_oids)) c\n"
 	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-	"WHERE (p_oids IS NULL OR c.oid = ANY (p_oids))\n"
-	"	AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
+	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
 	"	AND c.relpersistence <> 't'\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
 	"$body$;\n"
@@ -344,9 +353,14 @@ const char	ddl_sql_setup[] =
 	 * The comparison. Events go out in an order the target can apply:
 	 * drops first, in reverse rank (a table before its schema), then
 	 * creations and changes by rank (a schema before its tables); within
-	 * a rank by OID. The advisory lock serialises two captures (two
-	 * instances, or a poll and an event trigger), so that each change is
-	 * emitted once.
+	 * a rank by OID. An advisory lock makes each change emitted once: a
+	 * full comparison (p_oids NULL: a poll, an install) takes it
+	 * exclusively, and without waiting (it returns -1 when it is taken:
+	 * try again later); a restricted one (the event triggers, in the
+	 * user's DDL transaction, until it commits) takes it shared, so that
+	 * concurrent DDL transactions neither wait for each other nor
+	 * deadlock on it (two of them on one object are ordered by that
+	 * object's own lock).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_capture(p_oids oid[], p_emit boolean)\n"
 	"RETURNS integer\n"
@@ -358,7 +372,11 @@ const char	ddl_sql_setup[] =
 	"	n integer := 0;\n"
 	"	fp text;\n"
 	"BEGIN\n"
-	"	PERFORM pg_advisory_xact_lock(hashtext('teleport.schema_capture'));\n"
+	"	IF p_oids IS NOT NULL THEN\n"
+	"		PERFORM pg_advisory_xact_lock_shared(hashtext('teleport.schema_capture'));\n"
+	"	ELSIF NOT pg_try_advisory_xact_lock(hashtext('teleport.schema_capture')) THEN\n"
+	"		RETURN -1;\n"
+	"	END IF;\n"
 	/* a full comparison when the catalogs changed since the last one */
 	"	IF p_oids IS NULL THEN\n"
 	"		fp := teleport.schema_fingerprint();\n"
@@ -388,8 +406,9 @@ const char	ddl_sql_setup[] =
 	"			UNION ALL\n"
 	"			SELECT 'index', ix.* FROM teleport.schema_describe_index(p_oids) ix),\n"
 	"		old AS (\n"
-	"			SELECT * FROM teleport.schema_snapshot s\n"
-	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
+	"			SELECT * FROM teleport.schema_snapshot s WHERE p_oids IS NULL\n"
+	"			UNION ALL\n"
+	"			SELECT * FROM teleport.schema_snapshot s WHERE s.oid = ANY (p_oids))\n"
 	"		SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.obj_oid, o.oid) AS oid,\n"
 	"			coalesce(c.obj_schema, o.schema_name) AS schema_name,\n"
 	"			CASE WHEN c.kind IS NOT NULL THEN c.obj_name ELSE o.object_name END AS object_name,\n"
