@@ -596,7 +596,10 @@ step_enum_columns(scene *sc)
 
 	inst_stop(sc, &sc->src);
 	exec_sqlf(src_cl, SRC_DB, "ALTER TYPE public.color ADD VALUE 'blue' BEFORE 'green';");
-	v = query_value(src_cl, SRC_DB, "SELECT teleport.schema_capture(NULL, true) > 0", false);
+	/* diff mode captures it now, by hand; event triggers did in its transaction */
+	v = query_value(src_cl, SRC_DB, sc->event_triggers
+					? "SELECT teleport.schema_capture(NULL, true) = 0"
+					: "SELECT teleport.schema_capture(NULL, true) > 0", false);
 	ck_assert_str_eq(v, "t");
 	free(v);
 	exec_sqlf(src_cl, SRC_DB,

@@ -21,7 +21,9 @@
  *       name a renamed table); maps each to its OID and to the OID of what
  *       it is a part of (an index's, a constraint's, a default's or an
  *       owned sequence's table, a composite type's relation and type, a
- *       rule's view), and calls schema_capture(oids, true) with them, in
+ *       rule's view; a table's indexes and constraints, now and as the
+ *       snapshot knows them, since an ALTER TABLE may rebuild its indexes
+ *       under new OIDs), and calls schema_capture(oids, true) with them, in
  *       the user's transaction: the 'ddl' events get the DDL's transaction
  *       id and come before the rows that transaction writes after the DDL.
  *       Only those objects are described, never the whole catalog; deeper
@@ -45,7 +47,7 @@
 #include "ddl.h"
 
 /* The version of the event-trigger objects, in the function's comment. */
-#define EVT_VERSION_TEXT "teleport event-trigger source, version 1"
+#define EVT_VERSION_TEXT "teleport event-trigger source, version 2"
 
 #define EVT_DDL "teleport_schema_ddl"
 #define EVT_DROP "teleport_schema_drop"
@@ -118,7 +120,23 @@ static const char evt_sql_create[] =
 	"		WHERE o.classid = 'pg_attrdef'::regclass\n"
 	"		UNION ALL\n"
 	"		SELECT r.ev_class FROM o JOIN pg_rewrite r ON r.oid = o.objid\n"
-	"		WHERE o.classid = 'pg_rewrite'::regclass) m(oid);\n"
+	"		WHERE o.classid = 'pg_rewrite'::regclass\n"
+	/*
+	 * a table's parts, now and as the snapshot knows them: an ALTER TABLE
+	 * may rebuild its indexes under new OIDs (a column's type changed)
+	 */
+	"		UNION ALL\n"
+	"		SELECT i.indexrelid FROM o JOIN pg_index i ON i.indrelid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT k.oid FROM o JOIN pg_constraint k ON k.conrelid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT x.oid FROM o\n"
+	"		JOIN teleport.schema_snapshot t ON t.kind = 'table' AND t.oid = o.objid\n"
+	"		JOIN teleport.schema_snapshot x ON x.kind <> 'table'\n"
+	"			AND x.schema_name = t.schema_name AND x.description ->> 'table' = t.object_name\n"
+	"		WHERE o.classid = 'pg_class'::regclass) m(oid);\n"
 	/* the lock schema_capture takes: orders this with install's first snapshot */
 	"	PERFORM pg_advisory_xact_lock_shared(hashtext('teleport.schema_capture'));\n"
 	"	IF EXISTS (SELECT 1 FROM teleport.schema_state WHERE first_snapshot_at IS NOT NULL) THEN\n"
