@@ -2,10 +2,10 @@
  * check_uninstall.c
  *     teleport --uninstall against a real PostgreSQL: refused while a
  *     source runs on the database; once it is stopped, the capture
- *     triggers, the trigger and schema-diff sources' objects and the queue
- *     are gone, the user's tables and rows untouched, and a second run
- *     finds nothing to do. On a database that also receives, the inbox
- *     stays.
+ *     triggers, the event triggers (the source uses them), the DDL and
+ *     trigger sources' objects and the queue are gone, the user's tables
+ *     and rows untouched, DDL still works, and a second run finds nothing
+ *     to do. On a database that also receives, the inbox stays.
  */
 #include "tp_autoconf.h"
 
@@ -70,6 +70,7 @@ source_init(source *s, const char *db, bool receiving)
 	ck_assert_ptr_nonnull(s->dir);
 	snprintf(text, sizeof(text),
 			 "replicate_ddl: %s\n"
+			 "use_event_triggers: %s\n"
 			 "processing_intervals:\n"
 			 "  batcher: 50\n"
 			 "  transmitter: 50\n"
@@ -88,7 +89,7 @@ source_init(source *s, const char *db, bool receiving)
 			 "    options:\n"
 			 "      directory: \"%s/out\"\n"
 			 "%s%s%s",
-			 receiving ? "false" : "true",
+			 receiving ? "false" : "true", receiving ? "false" : "true",
 			 db, cluster->dir, cluster->port, TP_CLUSTER_SUPERUSER, s->dir,
 			 receiving ? "server:\n  hostname: \"127.0.0.1\"\n  port: 3001\n"
 			 "  transport: file\n  options:\n    directory: \"" : "",
@@ -173,6 +174,7 @@ START_TEST(test_uninstall_source)
 	tp_cmd_result_free(&res);
 	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
 				 "8");
+	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_event_trigger", "2");
 	tp_sql_assert(s.conn, "SELECT to_regclass('teleport.batch') IS NOT NULL", "t");
 
 	source_stop(&s);
@@ -184,6 +186,9 @@ START_TEST(test_uninstall_source)
 	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
 				 "0");
 	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'teleport'", "0");
+	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_event_trigger", "0");
+	tp_sql_ok(s.conn, "ALTER TABLE public.a ADD COLUMN later int;"
+			  "ALTER TABLE public.a DROP COLUMN later");
 	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'capture%'"
 				 " OR proname = 'insert_event'", "0");
 	tp_sql_assert(s.conn, "SELECT count(*) || '/' || sum(length(v)) FROM public.a", "20/111");
