@@ -152,7 +152,7 @@ source_free(source *s)
 static void
 uninstall(source *s, tp_cmd_result *res)
 {
-	ck_assert(tp_run_teleport(res, "-config", s->config, "--uninstall", NULL));
+	ck_assert(tp_run_teleport(res, "-config", s->config, "--uninstall", (char *) NULL));
 }
 
 /*
