@@ -619,8 +619,8 @@ step_enum_columns(scene *sc)
 /*
  * Composite types: created (one with an enum attribute), used by a table
  * (a column and an array) with rows; attributes added and renamed, then
- * written; an attribute dropped; an attribute retyped; types renamed;
- * all dropped.
+ * written; an attribute dropped; an attribute retyped; types renamed; a
+ * composite of a composite; all dropped at once.
  */
 static void
 step_composites(const scene *sc)
@@ -661,8 +661,16 @@ step_composites(const scene *sc)
 	wait_objects_equal(sc, "attribute retyped, types renamed");
 
 	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TYPE public.inner_t AS (x int);"
+			  "CREATE TYPE public.outer_t AS (i public.inner_t, j public.inner_t[]);");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "composite type of a composite type");
+
+	/* in one poll: the newer type, which uses the older, goes first */
+	exec_sqlf(src_cl, SRC_DB,
 			  "DROP TABLE public.people;"
-			  "DROP TYPE public.address, public.spare2, public.tone;");
+			  "DROP TYPE public.address, public.spare2, public.tone, public.outer_t,"
+			  " public.inner_t;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "composite types dropped");
 }

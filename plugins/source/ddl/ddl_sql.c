@@ -344,7 +344,8 @@ const char	ddl_sql_setup[] =
 	 * The comparison. Events go out in an order the target can apply:
 	 * drops first, in reverse rank (a table before its schema), then
 	 * creations and changes by rank (a schema before its tables); within
-	 * a rank by OID. The advisory lock serialises two captures (two
+	 * a rank by OID, about creation order (drops in reverse: a composite
+	 * type before an older one it uses). The advisory lock serialises two captures (two
 	 * instances, or a poll and an event trigger), so that each change is
 	 * emitted once.
 	 */
@@ -401,7 +402,7 @@ const char	ddl_sql_setup[] =
 	"			OR o.description::text <> c.description::text\n"
 	"		ORDER BY c.obj_oid IS NOT NULL,\n"
 	"			CASE WHEN c.obj_oid IS NULL THEN -k.rank ELSE k.rank END,\n"
-	"			coalesce(c.obj_oid, o.oid)\n"
+	"			CASE WHEN c.obj_oid IS NULL THEN -(o.oid::bigint) ELSE c.obj_oid::bigint END\n"
 	"	LOOP\n"
 	"		IF p_emit THEN\n"
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
