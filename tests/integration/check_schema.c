@@ -771,15 +771,15 @@ step_indexes(const scene *sc)
 			  "CREATE INDEX items_incl ON public.items (qty, price) INCLUDE (sku);");
 	wait_captured(sc, "items");
 	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.items SELECT g, 's' || g, g % 5, g * 1.5,"
-			  " ARRAY['t' || g % 3], CASE WHEN g % 2 = 0 THEN 'new' ELSE 'done' END::public.state"
+			  "INSERT INTO public.items SELECT g, 's' || g, g %% 5, g * 1.5,"
+			  " ARRAY['t' || g %% 3], CASE WHEN g %% 2 = 0 THEN 'new' ELSE 'done' END::public.state"
 			  " FROM generate_series(1, 30) g;");
 	wait_objects_equal(sc, "indexes created with their table");
 
 	exec_sqlf(src_cl, SRC_DB,
 			  "CREATE INDEX items_gin ON public.items USING gin (tags);"
 			  "CREATE INDEX items_hash ON public.items USING hash (sku);"
-			  "CREATE UNIQUE INDEX \"Items Odd\" ON public.items (id, qty) WHERE id % 2 = 1;");
+			  "CREATE UNIQUE INDEX \"Items Odd\" ON public.items (id, qty) WHERE id %% 2 = 1;");
 	wait_captured(sc, NULL);
 	exec_sqlf(src_cl, SRC_DB, "UPDATE public.items SET tags = tags || 'x'::text WHERE id < 5;");
 	wait_objects_equal(sc, "indexes created later");
