@@ -1021,6 +1021,16 @@ assert_query(PGconn *conn, const char *sql, const char *expected)
 	" UNION ALL SELECT * FROM teleport.event_2) e" \
 	" WHERE op = 'ddl' AND ddl ->> 'type' IN ('schema', 'table')"
 
+/* The events of the types, sequences and indexes, and of table k_t. */
+#define KINDS_EVENTS_SQL \
+	"SELECT coalesce(string_agg(format('%s:%s.%s:%s', ddl ->> 'type', schema_name," \
+	" coalesce(table_name, ''), CASE WHEN json_typeof(ddl -> 'before') = 'null' THEN 'create'" \
+	" WHEN json_typeof(ddl -> 'after') = 'null' THEN 'drop' ELSE 'alter' END), ',' ORDER BY id), '')" \
+	" FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1" \
+	" UNION ALL SELECT * FROM teleport.event_2) e" \
+	" WHERE op = 'ddl' AND (ddl ->> 'type' IN ('enum', 'composite', 'sequence', 'index')" \
+	" OR (ddl ->> 'type' = 'table' AND table_name = 'k_t'))"
+
 START_TEST(test_source)
 {
 	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
@@ -1134,6 +1144,12 @@ START_TEST(test_source)
 				 " to_regprocedure('teleport.schema_capture(oid[], boolean)') IS NULL,"
 				 " (SELECT count(*) FROM teleport.schema_version WHERE component = 'schema'))",
 				 "t t 0");
+	assert_query(su, "SELECT concat_ws(' ',"
+				 " to_regprocedure('teleport.schema_describe_enum(oid[])') IS NULL,"
+				 " to_regprocedure('teleport.schema_describe_composite(oid[])') IS NULL,"
+				 " to_regprocedure('teleport.schema_describe_sequence(oid[])') IS NULL,"
+				 " to_regprocedure('teleport.schema_describe_index(oid[])') IS NULL)",
+				 "t t t t");
 	exec_ok(su, "CREATE TABLE public.later (id int)");
 	ck_assert_int_eq(cb->install(ctx, pg.conn), TP_OK);
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
@@ -1147,6 +1163,37 @@ START_TEST(test_source)
 	assert_query(su, "SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL"
 				 " SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e"
 				 " WHERE table_name = 'later' AND ddl -> 'after' -> 'columns' -> 1 ->> 'name' = 'n'", "1");
+
+	/*
+	 * Types, sequences and indexes: created in one poll, they go out by
+	 * rank (a type before the table that uses it, an index after its
+	 * table, which it is filed under); dropped, in reverse.
+	 */
+	exec_ok(su, "CREATE TYPE public.k_e AS ENUM ('a');"
+			"CREATE TYPE public.k_c AS (e public.k_e);"
+			"CREATE SEQUENCE public.k_s;"
+			"CREATE TABLE public.k_t (id int PRIMARY KEY DEFAULT nextval('public.k_s'),"
+			" c public.k_c);"
+			"CREATE INDEX k_i ON public.k_t (id) WHERE id > 0;");
+	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
+	assert_query(su, KINDS_EVENTS_SQL,
+				 "enum:public.k_e:create,composite:public.k_c:create,"
+				 "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create");
+	/* the column's type is described apart, for the target's own copy */
+	assert_query(su, "SELECT concat_ws(' ', u ->> 'schema', u ->> 'name', u ->> 'array')"
+				 " FROM teleport.schema_snapshot s,"
+				 " json_array_elements(s.description -> 'columns') c,"
+				 " LATERAL (SELECT c -> 'user_type' AS u) x"
+				 " WHERE s.kind = 'table' AND s.object_name = 'k_t' AND c ->> 'name' = 'c'",
+				 "public k_c false");
+	exec_ok(su, "DROP TABLE public.k_t; DROP TYPE public.k_c, public.k_e;"
+			" DROP SEQUENCE public.k_s;");
+	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
+	assert_query(su, KINDS_EVENTS_SQL,
+				 "enum:public.k_e:create,composite:public.k_c:create,"
+				 "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create,"
+				 "index:public.k_t:drop,table:public.k_t:drop,sequence:public.k_s:drop,"
+				 "composite:public.k_c:drop,enum:public.k_e:drop");
 
 	tp_host_ctx_free(ctx);
 	tp_pgsql_close(&pg);
