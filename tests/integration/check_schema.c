@@ -12,7 +12,8 @@
  *     changes of one poll come out one event per object in a dependency-safe
  *     order with their before and after descriptions (a column rename keeps
  *     its attnum), uninstall removes the objects and a new install starts
- *     from a new first snapshot.
+ *     from a new first snapshot; types, sequences and indexes go out by
+ *     rank.
  *
  *     Case "diff": one scene, step after step, each checked by comparing
  *     the target with the source: the columns of every table (name, type,
@@ -27,7 +28,13 @@
  *     while rows are written; a column renamed with writes before and
  *     after; a table renamed; defaults and NOT NULL changed; identity and
  *     generated columns; a primary key moved to another column; int ->
- *     bigint and text -> int USING; a table dropped.
+ *     bigint and text -> int USING; a table dropped. Then, comparing
+ *     also the types, standalone sequences and indexes of the schema
+ *     (objects_signature), the steps of each kind: enums (step_enums,
+ *     step_enum_columns: a value added and used in one target
+ *     transaction), composite types (step_composites), standalone
+ *     sequences with their values (step_sequences), indexes
+ *     (step_indexes).
  *
  *     In diff mode the moment of a change is only known at the next poll:
  *     rows written after a change that the target cannot take before it
