@@ -311,11 +311,19 @@ keep_connected(instance *inst)
 /*
  * One pass over the members: make ready what is not, run periodic work that
  * is due. Returns false on a failure that retrying cannot mend (logged).
+ *
+ * The row capture member looks for new tables (and copies their rows) at
+ * the DDL member's interval, and must do so in the same pass, after it, so
+ * that a new table's creation is queued before its rows (docs/schema.md):
+ * when it falls due while the DDL member (earlier in the plan) is ready but
+ * not due, it is postponed to the DDL member's due time, and from then on
+ * both run in the same passes.
  */
 static bool
 run_members(instance *inst)
 {
 	long long	now = tp_clock_ms();
+	long long	ddl_due_ms = 0;	/* a ready DDL member not due this pass */
 
 	for (size_t i = 0; i < inst->plan.n && inst->db_up; i++)
 	{
@@ -325,6 +333,14 @@ run_members(instance *inst)
 		/* sources write into the queue: not before it is installed */
 		if (m->entry->kind == TP_PLUGIN_SOURCE && !inst->queue_ready)
 			continue;
+		if (m->entry->role == TP_ROLE_CAPTURE_DDL && m->ready && now < m->due_ms)
+			ddl_due_ms = m->due_ms;
+		if (m->entry->role == TP_ROLE_CAPTURE_ROWS && m->ready &&
+			now >= m->due_ms && ddl_due_ms > now)
+		{
+			m->due_ms = ddl_due_ms;
+			continue;
+		}
 		if (!m->ready)
 		{
 			if (now < m->due_ms)

@@ -12,7 +12,8 @@
  *     changes of one poll come out one event per object in a dependency-safe
  *     order with their before and after descriptions (a column rename keeps
  *     its attnum), uninstall removes the objects and a new install starts
- *     from a new first snapshot.
+ *     from a new first snapshot; types, sequences and indexes go out by
+ *     rank.
  *
  *     Case "diff": one scene, step after step, each checked by comparing
  *     the target with the source: the columns of every table (name, type,
@@ -27,7 +28,13 @@
  *     while rows are written; a column renamed with writes before and
  *     after; a table renamed; defaults and NOT NULL changed; identity and
  *     generated columns; a primary key moved to another column; int ->
- *     bigint and text -> int USING; a table dropped.
+ *     bigint and text -> int USING; a table dropped. Then, comparing
+ *     also the types, standalone sequences and indexes of the schema
+ *     (objects_signature), the steps of each kind: enums (step_enums,
+ *     step_enum_columns: a value added and used in one target
+ *     transaction), composite types (step_composites), standalone
+ *     sequences with their values (step_sequences), indexes
+ *     (step_indexes).
  *
  *     Case "diff" runs three times: with the schema-diff source, with the
  *     event-trigger source (use_event_triggers: true, loop index 1), which
@@ -630,8 +637,8 @@ step_enum_columns(scene *sc)
 /*
  * Composite types: created (one with an enum attribute), used by a table
  * (a column and an array) with rows; attributes added and renamed, then
- * written; an attribute dropped; an attribute retyped; types renamed;
- * all dropped.
+ * written; an attribute dropped; an attribute retyped; types renamed; a
+ * composite of a composite; all dropped at once.
  */
 static void
 step_composites(const scene *sc)
@@ -672,8 +679,16 @@ step_composites(const scene *sc)
 	wait_objects_equal(sc, "attribute retyped, types renamed");
 
 	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TYPE public.inner_t AS (x int);"
+			  "CREATE TYPE public.outer_t AS (i public.inner_t, j public.inner_t[]);");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "composite type of a composite type");
+
+	/* in one poll: the newer type, which uses the older, goes first */
+	exec_sqlf(src_cl, SRC_DB,
 			  "DROP TABLE public.people;"
-			  "DROP TYPE public.address, public.spare2, public.tone;");
+			  "DROP TYPE public.address, public.spare2, public.tone, public.outer_t,"
+			  " public.inner_t;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "composite types dropped");
 }
@@ -774,15 +789,15 @@ step_indexes(const scene *sc)
 			  "CREATE INDEX items_incl ON public.items (qty, price) INCLUDE (sku);");
 	wait_captured(sc, "items");
 	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.items SELECT g, 's' || g, g % 5, g * 1.5,"
-			  " ARRAY['t' || g % 3], CASE WHEN g % 2 = 0 THEN 'new' ELSE 'done' END::public.state"
+			  "INSERT INTO public.items SELECT g, 's' || g, g %% 5, g * 1.5,"
+			  " ARRAY['t' || g %% 3], CASE WHEN g %% 2 = 0 THEN 'new' ELSE 'done' END::public.state"
 			  " FROM generate_series(1, 30) g;");
 	wait_objects_equal(sc, "indexes created with their table");
 
 	exec_sqlf(src_cl, SRC_DB,
 			  "CREATE INDEX items_gin ON public.items USING gin (tags);"
 			  "CREATE INDEX items_hash ON public.items USING hash (sku);"
-			  "CREATE UNIQUE INDEX \"Items Odd\" ON public.items (id, qty) WHERE id % 2 = 1;");
+			  "CREATE UNIQUE INDEX \"Items Odd\" ON public.items (id, qty) WHERE id %% 2 = 1;");
 	wait_captured(sc, NULL);
 	exec_sqlf(src_cl, SRC_DB, "UPDATE public.items SET tags = tags || 'x'::text WHERE id < 5;");
 	wait_objects_equal(sc, "indexes created later");
@@ -1091,6 +1106,16 @@ assert_query(PGconn *conn, const char *sql, const char *expected)
 	" UNION ALL SELECT * FROM teleport.event_2) e" \
 	" WHERE op = 'ddl' AND ddl ->> 'type' IN ('schema', 'table')"
 
+/* The events of the types, sequences and indexes, and of table k_t. */
+#define KINDS_EVENTS_SQL \
+	"SELECT coalesce(string_agg(format('%s:%s.%s:%s', ddl ->> 'type', schema_name," \
+	" coalesce(table_name, ''), CASE WHEN json_typeof(ddl -> 'before') = 'null' THEN 'create'" \
+	" WHEN json_typeof(ddl -> 'after') = 'null' THEN 'drop' ELSE 'alter' END), ',' ORDER BY id), '')" \
+	" FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1" \
+	" UNION ALL SELECT * FROM teleport.event_2) e" \
+	" WHERE op = 'ddl' AND (ddl ->> 'type' IN ('enum', 'composite', 'sequence', 'index')" \
+	" OR (ddl ->> 'type' = 'table' AND table_name = 'k_t'))"
+
 START_TEST(test_source)
 {
 	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
@@ -1204,6 +1229,12 @@ START_TEST(test_source)
 				 " to_regprocedure('teleport.schema_capture(oid[], boolean)') IS NULL,"
 				 " (SELECT count(*) FROM teleport.schema_version WHERE component = 'schema'))",
 				 "t t 0");
+	assert_query(su, "SELECT concat_ws(' ',"
+				 " to_regprocedure('teleport.schema_describe_enum(oid[])') IS NULL,"
+				 " to_regprocedure('teleport.schema_describe_composite(oid[])') IS NULL,"
+				 " to_regprocedure('teleport.schema_describe_sequence(oid[])') IS NULL,"
+				 " to_regprocedure('teleport.schema_describe_index(oid[])') IS NULL)",
+				 "t t t t");
 	exec_ok(su, "CREATE TABLE public.later (id int)");
 	ck_assert_int_eq(cb->install(ctx, pg.conn), TP_OK);
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
@@ -1217,6 +1248,37 @@ START_TEST(test_source)
 	assert_query(su, "SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL"
 				 " SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e"
 				 " WHERE table_name = 'later' AND ddl -> 'after' -> 'columns' -> 1 ->> 'name' = 'n'", "1");
+
+	/*
+	 * Types, sequences and indexes: created in one poll, they go out by
+	 * rank (a type before the table that uses it, an index after its
+	 * table, which it is filed under); dropped, in reverse.
+	 */
+	exec_ok(su, "CREATE TYPE public.k_e AS ENUM ('a');"
+			"CREATE TYPE public.k_c AS (e public.k_e);"
+			"CREATE SEQUENCE public.k_s;"
+			"CREATE TABLE public.k_t (id int PRIMARY KEY DEFAULT nextval('public.k_s'),"
+			" c public.k_c);"
+			"CREATE INDEX k_i ON public.k_t (id) WHERE id > 0;");
+	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
+	assert_query(su, KINDS_EVENTS_SQL,
+				 "enum:public.k_e:create,composite:public.k_c:create,"
+				 "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create");
+	/* the column's type is described apart, for the target's own copy */
+	assert_query(su, "SELECT concat_ws(' ', u ->> 'schema', u ->> 'name', u ->> 'array')"
+				 " FROM teleport.schema_snapshot s,"
+				 " json_array_elements(s.description -> 'columns') c,"
+				 " LATERAL (SELECT c -> 'user_type' AS u) x"
+				 " WHERE s.kind = 'table' AND s.object_name = 'k_t' AND c ->> 'name' = 'c'",
+				 "public k_c false");
+	exec_ok(su, "DROP TABLE public.k_t; DROP TYPE public.k_c, public.k_e;"
+			" DROP SEQUENCE public.k_s;");
+	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
+	assert_query(su, KINDS_EVENTS_SQL,
+				 "enum:public.k_e:create,composite:public.k_c:create,"
+				 "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create,"
+				 "index:public.k_t:drop,table:public.k_t:drop,sequence:public.k_s:drop,"
+				 "composite:public.k_c:drop,enum:public.k_e:drop");
 
 	tp_host_ctx_free(ctx);
 	tp_pgsql_close(&pg);

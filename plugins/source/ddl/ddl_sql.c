@@ -353,14 +353,15 @@ const char	ddl_sql_setup[] =
 	 * The comparison. Events go out in an order the target can apply:
 	 * drops first, in reverse rank (a table before its schema), then
 	 * creations and changes by rank (a schema before its tables); within
-	 * a rank by OID. An advisory lock makes each change emitted once: a
-	 * full comparison (p_oids NULL: a poll, an install) takes it
-	 * exclusively, and without waiting (it returns -1 when it is taken:
-	 * try again later); a restricted one (the event triggers, in the
-	 * user's DDL transaction, until it commits) takes it shared, so that
-	 * concurrent DDL transactions neither wait for each other nor
-	 * deadlock on it (two of them on one object are ordered by that
-	 * object's own lock).
+	 * a rank by OID, about creation order (drops in reverse: a composite
+	 * type before an older one it uses). An advisory lock makes each
+	 * change emitted once: a full comparison (p_oids NULL: a poll, an
+	 * install) takes it exclusively, and without waiting (it returns -1
+	 * when it is taken: try again later); a restricted one (the event
+	 * triggers, in the user's DDL transaction, until it commits) takes it
+	 * shared, so that concurrent DDL transactions neither wait for each
+	 * other nor deadlock on it (two of them on one object are ordered by
+	 * that object's own lock).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_capture(p_oids oid[], p_emit boolean)\n"
 	"RETURNS integer\n"
@@ -420,7 +421,7 @@ const char	ddl_sql_setup[] =
 	"			OR o.description::text <> c.description::text\n"
 	"		ORDER BY c.obj_oid IS NOT NULL,\n"
 	"			CASE WHEN c.obj_oid IS NULL THEN -k.rank ELSE k.rank END,\n"
-	"			coalesce(c.obj_oid, o.oid)\n"
+	"			CASE WHEN c.obj_oid IS NULL THEN -(o.oid::bigint) ELSE c.obj_oid::bigint END\n"
 	"	LOOP\n"
 	"		IF p_emit THEN\n"
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
