@@ -14,6 +14,7 @@
 
 #include <teleport/teleport.h>
 
+#include "clock.h"
 #include "cmd_uninstall.h"
 #include "conninfo.h"
 #include "exit_codes.h"
@@ -77,6 +78,7 @@ tp_cmd_uninstall(const tp_config *config, const char *dirs)
 	tp_plugin_set set;
 	tp_pgsql	pg;
 	bool		running = false;
+	bool		locked = false;
 	bool		ok = true;
 
 	if (conninfo == NULL)
@@ -88,7 +90,18 @@ tp_cmd_uninstall(const tp_config *config, const char *dirs)
 		free(conninfo);
 		return TP_EXIT_DATABASE;
 	}
-	if (!tp_queue_lock_out(&pg, &running) || running)
+	/*
+	 * A source that just stopped may hold its share a moment longer: its
+	 * server process ends after it has disconnected. Ask for 5 s.
+	 */
+	for (int i = 0; i < 25; i++)
+	{
+		locked = tp_queue_lock_out(&pg, &running);
+		if (!locked || !running)
+			break;
+		tp_sleep_ms(200);
+	}
+	if (!locked || running)
 	{
 		if (running)
 			tp_error(COMPONENT, "a teleport source is running on database \"%s\"; "
