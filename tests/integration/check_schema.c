@@ -317,6 +317,25 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
 						strip, schema);
 }
 
+/*
+ * The objects of schema in cl's db other than tables and columns, as
+ * text with "strip." qualifications removed, one line each: unique, check
+ * and foreign-key constraints (table, name, definition, NOT VALID).
+ */
+static char *
+object_signature(tp_cluster *cl, const char *db, const char *schema,
+				 const char *strip)
+{
+	return query_valuef(cl, db,
+						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY sig), '') FROM ("
+						" SELECT format('constraint %%s.%%s %%s', c.relname, k.conname,"
+						"  replace(pg_get_constraintdef(k.oid), '%s.', '')) AS sig"
+						" FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+						" JOIN pg_namespace n ON n.oid = c.relnamespace"
+						" WHERE n.nspname = '%s' AND k.contype IN ('u', 'c', 'f')"
+						") s", strip, schema);
+}
+
 /* The rows of every table of schema in cl's db: count and md5 of each. */
 static char *
 data_signature(tp_cluster *cl, const char *db, const char *schema)
@@ -350,6 +369,18 @@ data_signature(tp_cluster *cl, const char *db, const char *schema)
 	return buf;
 }
 
+/* Append more (which is freed) to *sig on a new line. */
+static void
+append_signature(char **sig, char *more)
+{
+	char	   *both = NULL;
+
+	ck_assert_int_ge(asprintf(&both, "%s\n%s", *sig, more), 0);
+	free(*sig);
+	free(more);
+	*sig = both;
+}
+
 /*
  * Wait until the target's schema "copy" equals the source's public, in
  * columns and rows, within 60 s; else fail with both signatures.
@@ -370,6 +401,8 @@ wait_equal(const scene *sc, const char *step)
 		free(td);
 		ss = schema_signature(src_cl, SRC_DB, "public", "public");
 		ts = schema_signature(tgt_cl, TGT_DB, APPLY_SCHEMA, APPLY_SCHEMA);
+		append_signature(&ss, object_signature(src_cl, SRC_DB, "public", "public"));
+		append_signature(&ts, object_signature(tgt_cl, TGT_DB, APPLY_SCHEMA, APPLY_SCHEMA));
 		sd = data_signature(src_cl, SRC_DB, "public");
 		td = data_signature(tgt_cl, TGT_DB, APPLY_SCHEMA);
 		if (strcmp(ss, ts) == 0 && strcmp(sd, td) == 0)
@@ -408,7 +441,9 @@ wait_captured(const scene *sc, const char *table)
 									 " SELECT 1 FROM (SELECT 'schema' AS kind, obj_oid, description::text AS d"
 									 "   FROM teleport.schema_describe_schema(NULL)"
 									 "  UNION ALL SELECT 'table', obj_oid, description::text"
-									 "   FROM teleport.schema_describe_table(NULL)) c"
+									 "   FROM teleport.schema_describe_table(NULL)"
+									 "  UNION ALL SELECT 'constraint', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_constraint(NULL)) c"
 									 " FULL JOIN (SELECT kind, oid, description::text AS d"
 									 "   FROM teleport.schema_snapshot) s"
 									 "  ON s.kind = c.kind AND s.oid = c.obj_oid"
@@ -442,6 +477,81 @@ ddl_events(void)
 
 	free(v);
 	return n;
+}
+
+/*
+ * Unique, check and foreign-key constraints: created with their tables in
+ * one poll (after both tables), a row the source's foreign key rejects
+ * never reaches the target (which rejects it too), a cascade, a rename of
+ * a constraint and of a column it uses (the target's constraint stays the
+ * same object), NOT VALID then VALIDATE, drops (and a referenced table
+ * dropped with CASCADE).
+ */
+static void
+constraint_steps(const scene *sc)
+{
+	char	   *oid_before;
+	char	   *oid_after;
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TABLE public.parent (id int PRIMARY KEY, code text);"
+			  "CREATE TABLE public.child (id int PRIMARY KEY, parent_id int, qty int,"
+			  " CONSTRAINT child_parent_fk FOREIGN KEY (parent_id) REFERENCES public.parent (id)"
+			  "  ON DELETE CASCADE DEFERRABLE,"
+			  " CONSTRAINT child_qty_check CHECK (qty > 0));"
+			  "ALTER TABLE public.parent ADD CONSTRAINT parent_code_key UNIQUE (code);");
+	wait_captured(sc, "child");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.parent SELECT g, 'c' || g FROM generate_series(1, 10) g;"
+			  "INSERT INTO public.child SELECT g, g %% 10 + 1, g FROM generate_series(1, 30) g;");
+	wait_equal(sc, "constraints created");
+	ck_assert_msg(!tp_cluster_exec(src_cl, SRC_DB,
+								   "INSERT INTO public.child VALUES (100, 999, 1)"),
+				  "the source took a row its foreign key forbids");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".child VALUES (100, 999, 1)"),
+				  "the target has no foreign key");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".child VALUES (100, 1, -1)"),
+				  "the target has no check constraint");
+	exec_sqlf(src_cl, SRC_DB, "DELETE FROM public.parent WHERE id <= 2;"
+			  "INSERT INTO public.child VALUES (101, 5, 7);");
+	wait_equal(sc, "foreign key cascade");
+
+	oid_before = query_value(tgt_cl, TGT_DB, "SELECT oid FROM pg_constraint"
+							 " WHERE conname = 'child_qty_check'", false);
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TABLE public.child RENAME CONSTRAINT child_parent_fk TO child_parent_ref;"
+			  "ALTER TABLE public.child RENAME COLUMN qty TO quantity;");
+	wait_captured(sc, "child");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.child VALUES (102, 6, 3);");
+	wait_equal(sc, "constraint and column renamed");
+	oid_after = query_value(tgt_cl, TGT_DB, "SELECT oid FROM pg_constraint"
+							" WHERE conname = 'child_qty_check'", false);
+	ck_assert_str_eq(oid_before, oid_after);
+	free(oid_before);
+	free(oid_after);
+
+	exec_sqlf(src_cl, SRC_DB, "UPDATE public.child SET quantity = 5000 WHERE id = 30;"
+			  "ALTER TABLE public.child ADD CONSTRAINT child_qty_small"
+			  " CHECK (quantity < 1000) NOT VALID;");
+	wait_equal(sc, "constraint NOT VALID");
+	exec_sqlf(src_cl, SRC_DB, "UPDATE public.child SET quantity = 500 WHERE id = 30;");
+	wait_equal(sc, "row fixed before VALIDATE");
+	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.child VALIDATE CONSTRAINT child_qty_small;");
+	wait_equal(sc, "constraint validated");
+
+	/* rows the target takes only without the constraint: once it is captured */
+	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.parent DROP CONSTRAINT parent_code_key;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.parent VALUES (11, 'c3');");
+	wait_equal(sc, "unique constraint dropped");
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.parent CASCADE;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.child VALUES (103, 999, 1);");
+	wait_equal(sc, "referenced table dropped with CASCADE");
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.child;");
+	wait_equal(sc, "constrained table dropped");
 }
 
 START_TEST(test_diff_mode)
@@ -602,6 +712,8 @@ START_TEST(test_diff_mode)
 	/* a table dropped */
 	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.conv;");
 	wait_equal(&sc, "drop table");
+
+	constraint_steps(&sc);
 
 	inst_stop(&sc, &sc.src);
 	inst_stop(&sc, &sc.tgt);

@@ -15,6 +15,13 @@
  *           dropped, renamed; columns added, dropped, renamed (same
  *           attnum, new name), retyped (USING col::newtype), defaults,
  *           NOT NULL and identity changed; primary key changed
+ *   constraint  unique, check and foreign-key: added, dropped, renamed,
+ *           validated; dropped and added again when what it constrains
+ *           changed
+ *
+ * Every statement but a schema's is re-qualified from the source's schema
+ * to apply_schema (pg_requalify.c): definitions and expressions come
+ * qualified with it.
  *
  * CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS and DROP ... IF
  * EXISTS make a table or column created on the target by hand (as before
@@ -29,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_requalify.h"
 #include "postgres.h"
 
 /*
@@ -179,24 +187,137 @@ static const char table_ddl_sql[] =
 	"			 <> (t.pkb -> 'columns')::pg_catalog.text))\n"
 	"SELECT stmt FROM st ORDER BY ord, sub";
 
+/*
+ * The statements of a unique, check or foreign-key constraint's change.
+ * $1 apply_schema, $2 the ddl object. A creation is skipped when the
+ * table already has a constraint of that name (made by hand, or sent
+ * again); a changed key (columns, referenced table, actions, expression)
+ * drops and adds it again; otherwise a rename is a rename, and a
+ * constraint made NOT VALID and then validated is validated. The
+ * definitions name the source's schema: the caller re-qualifies them.
+ */
+static const char constraint_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	"t AS (\n"
+	"	SELECT s, b, a,\n"
+	"		CASE WHEN b IS NOT NULL THEN pg_catalog.format('%I.%I', s, b ->> 'table') END AS qb,\n"
+	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'table') END AS qa,\n"
+	"		b IS NOT NULL AND a IS NOT NULL AND (b ->> 'key') <> (a ->> 'key') AS remade\n"
+	"	FROM x),\n"
+	"st(ord, stmt) AS (\n"
+	"	SELECT 0, pg_catalog.format('ALTER TABLE IF EXISTS %s DROP CONSTRAINT IF EXISTS %I',\n"
+	"		t.qb, t.b ->> 'name')\n"
+	"	FROM t WHERE t.a IS NULL\n"
+	"	UNION ALL\n"
+	"	SELECT 10, pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I',\n"
+	"		t.qa, t.b ->> 'name')\n"
+	"	FROM t WHERE t.remade\n"
+	"	UNION ALL\n"
+	"	SELECT 20, pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s%s', t.qa,\n"
+	"		t.a ->> 'name', t.a ->> 'definition',\n"
+	"		CASE WHEN (t.a ->> 'validated')::pg_catalog.bool THEN '' ELSE ' NOT VALID' END)\n"
+	"	FROM t WHERE t.a IS NOT NULL AND (t.b IS NULL OR t.remade)\n"
+	"		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k\n"
+	"			WHERE k.conrelid = pg_catalog.to_regclass(t.qa) AND k.conname = t.a ->> 'name'\n"
+	"				AND NOT t.remade)\n"
+	"	UNION ALL\n"
+	"	SELECT 30, pg_catalog.format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I',\n"
+	"		t.qa, t.b ->> 'name', t.a ->> 'name')\n"
+	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND NOT t.remade\n"
+	"		AND t.b ->> 'name' <> t.a ->> 'name'\n"
+	"	UNION ALL\n"
+	"	SELECT 40, pg_catalog.format('ALTER TABLE %s VALIDATE CONSTRAINT %I',\n"
+	"		t.qa, t.a ->> 'name')\n"
+	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND NOT t.remade\n"
+	"		AND (t.a ->> 'validated')::pg_catalog.bool\n"
+	"		AND NOT (t.b ->> 'validated')::pg_catalog.bool)\n"
+	"SELECT stmt FROM st ORDER BY ord";
+
+/*
+ * The statements' query of a kind other than schema (its parameters are
+ * $1 apply_schema and $2 the ddl object), or NULL for an unknown kind.
+ */
+static const char *
+kind_sql(const char *type)
+{
+	if (strcmp(type, "table") == 0)
+		return table_ddl_sql;
+	if (strcmp(type, "constraint") == 0)
+		return constraint_ddl_sql;
+	return NULL;
+}
+
 /* See postgres.h. */
 bool
 pg_ddl_kind_known(const char *type)
 {
-	return strcmp(type, "schema") == 0 || strcmp(type, "table") == 0;
+	return strcmp(type, "schema") == 0 || kind_sql(type) != NULL;
 }
 
-/* Send the statements of rows of res (one column), described by what. */
+/*
+ * Send the statements of rows of res (one column), described by what;
+ * when qsrc is given, each re-qualified from schema qsrc to qdst (quoted
+ * identifiers) first.
+ */
 static void
-send_statements(pg_exec *ex, const PGresult *res, const char *what)
+send_statements(pg_exec *ex, const PGresult *res, const char *what,
+				const char *qsrc, const char *qdst)
 {
 	for (int i = 0; i < PQntuples(res) && !ex->failed; i++)
 	{
 		char		desc[1024];
+		char	   *stmt = qsrc != NULL ? pg_requalify(PQgetvalue(res, i, 0), qsrc, qdst)
+			: strdup(PQgetvalue(res, i, 0));
 
-		snprintf(desc, sizeof(desc), "%s: %s", what, PQgetvalue(res, i, 0));
-		pg_exec_send(ex, PQgetvalue(res, i, 0), NULL, 0, NULL, desc, 0);
+		if (stmt == NULL)
+		{
+			ex->failed = true;
+			snprintf(ex->error, sizeof(ex->error), "%s: out of memory", what);
+			return;
+		}
+		snprintf(desc, sizeof(desc), "%s: %s", what, stmt);
+		pg_exec_send(ex, stmt, NULL, 0, NULL, desc, 0);
+		free(stmt);
 	}
+}
+
+/*
+ * The source's schema and apply_schema quoted as identifiers, into qsrc
+ * and qdst (free both), or NULL for both when they are the same schema.
+ * False after a failure (ex->error says why).
+ */
+static bool
+quoted_schemas(pg_exec *ex, const char *src, const char *dst, const char *what,
+			   char **qsrc, char **qdst)
+{
+	const char *params[2] = {src, dst};
+	PGresult   *res;
+
+	*qsrc = *qdst = NULL;
+	if (strcmp(src, dst) == 0)
+		return true;
+	res = pg_exec_query(ex, "SELECT pg_catalog.quote_ident($1::pg_catalog.text),"
+						" pg_catalog.quote_ident($2::pg_catalog.text)", NULL, 2, params, what);
+	if (res == NULL)
+		return false;
+	*qsrc = strdup(PQgetvalue(res, 0, 0));
+	*qdst = strdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (*qsrc == NULL || *qdst == NULL)
+	{
+		free(*qsrc);
+		free(*qdst);
+		*qsrc = *qdst = NULL;
+		ex->failed = true;
+		snprintf(ex->error, sizeof(ex->error), "%s: out of memory", what);
+		return false;
+	}
+	return true;
 }
 
 /* See postgres.h. */
@@ -227,22 +348,34 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 				snprintf(reason, reason_len, "%s", ex->error);
 				return TP_RETRY;
 			}
-			send_statements(ex, res, what);
+			send_statements(ex, res, what, NULL, NULL);
 			PQclear(res);
 		}
 	}
 	else
 	{
 		const char *params[2] = {batch->apply_schema, c->ddl};
-		PGresult   *res = pg_exec_query(ex, table_ddl_sql, NULL, 2, params, what);
+		char	   *qsrc;
+		char	   *qdst;
+		PGresult   *res;
 
-		if (res == NULL)
+		if (!quoted_schemas(ex, c->schema, batch->apply_schema, what, &qsrc, &qdst))
 		{
 			snprintf(reason, reason_len, "%s", ex->error);
 			return TP_RETRY;
 		}
-		send_statements(ex, res, what);
+		res = pg_exec_query(ex, kind_sql(type), NULL, 2, params, what);
+		if (res == NULL)
+		{
+			free(qsrc);
+			free(qdst);
+			snprintf(reason, reason_len, "%s", ex->error);
+			return TP_RETRY;
+		}
+		send_statements(ex, res, what, qsrc, qdst);
 		PQclear(res);
+		free(qsrc);
+		free(qdst);
 	}
 	if (ex->failed)
 	{

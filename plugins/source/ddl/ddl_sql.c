@@ -21,7 +21,8 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, table.
+ *       Kinds now: schema, table, constraint (unique, check, foreign
+ *       key).
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -157,6 +158,41 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * A unique, check or foreign-key constraint of a described table
+	 * (primary keys are part of the table's description): filed under its
+	 * table's schema and name; its definition as pg_get_constraintdef
+	 * writes it (names outside pg_catalog schema-qualified) without NOT
+	 * VALID, whether it is validated, and a key that does not depend on
+	 * names (type, columns by attnum, referenced table by OID and its
+	 * columns, actions, deferrability, the check's stored expression), so
+	 * that a rename of a column or of a table changes the definition but
+	 * not the key, and the target does not remake the constraint.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_constraint(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT k.oid, n.nspname::text, c.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'table', c.relname, 'name', k.conname,\n"
+	"		'definition', regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', ''),\n"
+	"		'validated', k.convalidated,\n"
+	"		'key', concat_ws(' ', k.contype, k.conkey::text, k.confrelid::text,\n"
+	"			k.confkey::text, k.confupdtype, k.confdeltype, k.confmatchtype,\n"
+	"			k.condeferrable, k.condeferred, k.connoinherit, md5(k.conbin::text)))\n"
+	"FROM pg_constraint k\n"
+	"JOIN pg_class c ON c.oid = k.conrelid\n"
+	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"WHERE (p_oids IS NULL OR k.oid = ANY (p_oids))\n"
+	"	AND k.contype IN ('u', 'c', 'f')\n"
+	"	AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
+	"	AND c.relpersistence <> 't'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass\n"
+	"		AND e.objid = c.oid AND e.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -214,11 +250,14 @@ const char	ddl_sql_setup[] =
 	"		END IF;\n"
 	"	END IF;\n"
 	"	FOR d IN\n"
-	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2)),\n"
+	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2),\n"
+	"			('constraint', 3)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
-	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t),\n"
+	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t\n"
+	"			UNION ALL\n"
+	"			SELECT 'constraint', k.* FROM teleport.schema_describe_constraint(p_oids) k),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -271,6 +310,7 @@ const char	ddl_sql_setup[] =
 
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_schema(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_constraint(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -288,6 +328,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_capture(oid[], boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_schema(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_constraint(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
