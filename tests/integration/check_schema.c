@@ -320,7 +320,10 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
 /*
  * The objects of schema in cl's db other than tables and columns, as
  * text with "strip." qualifications removed, one line each: unique, check
- * and foreign-key constraints (table, name, definition, NOT VALID).
+ * and foreign-key constraints (table, name, definition, NOT VALID);
+ * functions and procedures (pg_get_functiondef without its search_path,
+ * which the target maps to its schema, and that search_path with the
+ * schema name replaced by "S").
  */
 static char *
 object_signature(tp_cluster *cl, const char *db, const char *schema,
@@ -333,7 +336,14 @@ object_signature(tp_cluster *cl, const char *db, const char *schema,
 						" FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
 						" JOIN pg_namespace n ON n.oid = c.relnamespace"
 						" WHERE n.nspname = '%s' AND k.contype IN ('u', 'c', 'f')"
-						") s", strip, schema);
+						" UNION ALL"
+						" SELECT format('function %%s %%s', replace(regexp_replace(pg_get_functiondef(p.oid),"
+						"  E'\\n SET search_path TO [^\\n]*', ''), '%s.', ''),"
+						"  (SELECT replace(c, '%s', 'S') FROM unnest(p.proconfig) c"
+						"   WHERE c LIKE 'search_path=%%%%' AND c <> 'search_path=%s'))"
+						" FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+						" WHERE n.nspname = '%s'"
+						") s", strip, schema, strip, strip, strip, schema);
 }
 
 /* The rows of every table of schema in cl's db: count and md5 of each. */
@@ -443,7 +453,10 @@ wait_captured(const scene *sc, const char *table)
 									 "  UNION ALL SELECT 'table', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_table(NULL)"
 									 "  UNION ALL SELECT 'constraint', obj_oid, description::text"
-									 "   FROM teleport.schema_describe_constraint(NULL)) c"
+									 "   FROM teleport.schema_describe_constraint(NULL)"
+									 "  UNION ALL SELECT CASE WHEN (description ->> 'sql_body')::boolean"
+									 "   THEN 'function_sql_body' ELSE 'function' END, obj_oid, description::text"
+									 "   FROM teleport.schema_describe_function(NULL)) c"
 									 " FULL JOIN (SELECT kind, oid, description::text AS d"
 									 "   FROM teleport.schema_snapshot) s"
 									 "  ON s.kind = c.kind AND s.oid = c.obj_oid"
@@ -552,6 +565,103 @@ constraint_steps(const scene *sc)
 	wait_equal(sc, "referenced table dropped with CASCADE");
 	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.child;");
 	wait_equal(sc, "constrained table dropped");
+}
+
+/*
+ * Functions and procedures: created in the poll of the table whose
+ * default and checks call them (functions come first), bodies that rely on
+ * the caller's search_path (plpgsql and SQL) or set their own, working in
+ * the target's schema when the applier's inserts run the checks; a
+ * procedure called on the target; replaced (body, volatility, security,
+ * an argument's default); a SQL-standard body; renamed (the default that
+ * calls it follows); dropped.
+ */
+static void
+function_steps(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TABLE public.allowed (prefix text PRIMARY KEY);"
+			  "INSERT INTO public.allowed VALUES ('x'), ('y');"
+			  "CREATE FUNCTION public.positive(v int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE"
+			  " AS $$ BEGIN RETURN v > 0; END $$;"
+			  "CREATE FUNCTION public.code_ok(c text) RETURNS boolean LANGUAGE sql STABLE"
+			  " AS $$ SELECT c LIKE 'k%%' OR EXISTS (SELECT 1 FROM allowed a WHERE a.prefix = c) $$;"
+			  "CREATE FUNCTION public.make_code(n int DEFAULT 7) RETURNS text LANGUAGE plpgsql VOLATILE"
+			  " AS $$ BEGIN RETURN 'k' || n || '-' || (SELECT count(*) FROM allowed); END $$;"
+			  "CREATE TABLE public.fx (id int PRIMARY KEY, code text DEFAULT public.make_code(),"
+			  " n int CONSTRAINT fx_n_check CHECK (public.positive(n)),"
+			  " CONSTRAINT fx_code_check CHECK (public.code_ok(code)));"
+			  "CREATE PROCEDURE public.add_fx(p int) LANGUAGE plpgsql SET search_path = public, pg_temp"
+			  " AS $$ BEGIN INSERT INTO fx (id, n) VALUES (p, p); END $$;");
+	wait_captured(sc, "fx");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.fx (id, n) SELECT g, g FROM generate_series(1, 10) g;"
+			  "INSERT INTO public.fx VALUES (11, 'x', 3);"
+			  "CALL public.add_fx(12);");
+	wait_equal(sc, "functions created");
+	ck_assert_msg(tp_cluster_exec(tgt_cl, TGT_DB,
+								  "BEGIN; CALL " APPLY_SCHEMA ".add_fx(1000);"
+								  "SELECT 1 / count(*) FROM " APPLY_SCHEMA ".fx WHERE id = 1000;"
+								  " ROLLBACK"),
+				  "the procedure does not work in the target's schema");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".fx VALUES (1001, 'z', 1)"),
+				  "the target's check does not call its function");
+
+	/* replaced: body, volatility, security, an argument's default */
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE OR REPLACE FUNCTION public.positive(v int) RETURNS boolean LANGUAGE plpgsql"
+			  " STABLE SECURITY DEFINER AS $$ BEGIN RETURN v >= 0; END $$;"
+			  "CREATE OR REPLACE FUNCTION public.make_code(n int DEFAULT 8) RETURNS text LANGUAGE plpgsql"
+			  " VOLATILE AS $$ BEGIN RETURN 'k' || n || '+' || (SELECT count(*) FROM allowed); END $$;"
+			  "ALTER FUNCTION public.code_ok(text) SET search_path = public;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.fx (id, n) VALUES (13, 0), (14, 5);");
+	wait_equal(sc, "functions replaced");
+
+	/*
+	 * SQL-standard bodies (PostgreSQL 14+), parsed at creation: after the
+	 * table they read, created in the same poll
+	 */
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TABLE public.fx2 (id int PRIMARY KEY);"
+			  "CREATE FUNCTION public.fx2_count() RETURNS bigint LANGUAGE sql STABLE"
+			  " RETURN (SELECT count(*) FROM public.fx2);"
+			  "CREATE FUNCTION public.fx_count() RETURNS bigint LANGUAGE sql STABLE"
+			  " BEGIN ATOMIC SELECT count(*) FROM public.fx; END;");
+	wait_equal(sc, "SQL-standard body");
+	{
+		char	   *sv = query_value(src_cl, SRC_DB, "SELECT public.fx_count()", false);
+		char	   *tv = query_value(tgt_cl, TGT_DB, "SELECT " APPLY_SCHEMA ".fx_count()", false);
+
+		ck_assert_str_eq(sv, tv);
+		free(sv);
+		free(tv);
+	}
+
+	/* renamed: the default that calls it names it anew */
+	exec_sqlf(src_cl, SRC_DB, "ALTER FUNCTION public.make_code(int) RENAME TO new_code;");
+	wait_captured(sc, "fx");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.fx (id, n) VALUES (15, 1);");
+	wait_equal(sc, "function renamed");
+
+	/* dropped, with what uses them */
+	exec_sqlf(src_cl, SRC_DB,
+			  "DROP PROCEDURE public.add_fx(int);"
+			  "DROP FUNCTION public.fx_count();"
+			  "DROP TABLE public.fx;"
+			  "DROP TABLE public.fx2 CASCADE;"
+			  "DROP FUNCTION public.positive(int), public.code_ok(text), public.new_code(int);"
+			  "DROP TABLE public.allowed;");
+	wait_equal(sc, "functions dropped");
+	{
+		char	   *n = query_value(tgt_cl, TGT_DB, "SELECT count(*) FROM pg_proc p"
+									" JOIN pg_namespace n ON n.oid = p.pronamespace"
+									" WHERE n.nspname = '" APPLY_SCHEMA "'", false);
+
+		ck_assert_str_eq(n, "0");
+		free(n);
+	}
 }
 
 START_TEST(test_diff_mode)
@@ -714,6 +824,7 @@ START_TEST(test_diff_mode)
 	wait_equal(&sc, "drop table");
 
 	constraint_steps(&sc);
+	function_steps(&sc);
 
 	inst_stop(&sc, &sc.src);
 	inst_stop(&sc, &sc.tgt);

@@ -18,6 +18,9 @@
  *   constraint  unique, check and foreign-key: added, dropped, renamed,
  *           validated; dropped and added again when what it constrains
  *           changed
+ *   function  (and procedure) created, replaced, renamed, dropped by its
+ *           signature; its search_path mapped to apply_schema (see
+ *           function_ddl_sql)
  *
  * Every statement but a schema's is re-qualified from the source's schema
  * to apply_schema (pg_requalify.c): definitions and expressions come
@@ -239,6 +242,61 @@ static const char constraint_ddl_sql[] =
 	"SELECT stmt FROM st ORDER BY ord";
 
 /*
+ * The statements of a function's or procedure's change. $1 apply_schema,
+ * $2 the ddl object. A drop or rename names it by its signature; a
+ * creation or a change of its definition is the source's CREATE OR
+ * REPLACE, with check_function_bodies off (a SQL function may read a table
+ * that comes later in the batch), then its search_path: a source's
+ * setting with the source schema mapped to apply_schema, or, for a body
+ * that is not SQL-standard and has none (it relies on its caller's
+ * search_path, where the source's own schema is), apply_schema. The
+ * definitions name the source's schema: the caller re-qualifies them.
+ */
+static const char function_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	"t AS (\n"
+	"	SELECT s, b, a,\n"
+	"		CASE WHEN coalesce(a, b) ->> 'kind' = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kw,\n"
+	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I(%s)', s, a ->> 'name',\n"
+	"			a ->> 'arguments') END AS sig,\n"
+	"		CASE WHEN a ->> 'search_path' IS NOT NULL THEN (\n"
+	"			SELECT pg_catalog.string_agg(CASE WHEN e IN (a ->> 'schema',\n"
+	"					pg_catalog.quote_ident(a ->> 'schema'))\n"
+	"				THEN pg_catalog.quote_ident(s) ELSE e END, ', ' ORDER BY o)\n"
+	"			FROM pg_catalog.regexp_split_to_table(a ->> 'search_path', '\\s*,\\s*')\n"
+	"				WITH ORDINALITY AS p(e, o))\n"
+	"			WHEN NOT (a ->> 'sql_body')::pg_catalog.bool\n"
+	"				AND a ->> 'language' NOT IN ('c', 'internal')\n"
+	"			THEN pg_catalog.quote_ident(s) END AS path\n"
+	"	FROM x),\n"
+	"st(ord, stmt) AS (\n"
+	"	SELECT 0, pg_catalog.format('DROP %s IF EXISTS %I.%I(%s)', t.kw, t.s,\n"
+	"		t.b ->> 'name', t.b ->> 'arguments')\n"
+	"	FROM t WHERE t.a IS NULL\n"
+	"	UNION ALL\n"
+	"	SELECT 10, pg_catalog.format('ALTER %s %I.%I(%s) RENAME TO %I', t.kw, t.s,\n"
+	"		t.b ->> 'name', t.b ->> 'arguments', t.a ->> 'name')\n"
+	"	FROM t WHERE t.b ->> 'name' <> t.a ->> 'name'\n"
+	"	UNION ALL\n"
+	"	SELECT 20, 'SET LOCAL check_function_bodies = off'\n"
+	"	FROM t WHERE t.a IS NOT NULL\n"
+	"		AND (t.a ->> 'definition') IS DISTINCT FROM (t.b ->> 'definition')\n"
+	"	UNION ALL\n"
+	"	SELECT 30, t.a ->> 'definition'\n"
+	"	FROM t WHERE t.a IS NOT NULL\n"
+	"		AND (t.a ->> 'definition') IS DISTINCT FROM (t.b ->> 'definition')\n"
+	"	UNION ALL\n"
+	"	SELECT 40, pg_catalog.format('ALTER %s %s SET search_path = %s', t.kw, t.sig, t.path)\n"
+	"	FROM t WHERE t.a IS NOT NULL AND t.path IS NOT NULL\n"
+	"		AND (t.a ->> 'definition') IS DISTINCT FROM (t.b ->> 'definition'))\n"
+	"SELECT stmt FROM st ORDER BY ord";
+
+/*
  * The statements' query of a kind other than schema (its parameters are
  * $1 apply_schema and $2 the ddl object), or NULL for an unknown kind.
  */
@@ -249,6 +307,8 @@ kind_sql(const char *type)
 		return table_ddl_sql;
 	if (strcmp(type, "constraint") == 0)
 		return constraint_ddl_sql;
+	if (strcmp(type, "function") == 0 || strcmp(type, "function_sql_body") == 0)
+		return function_ddl_sql;
 	return NULL;
 }
 

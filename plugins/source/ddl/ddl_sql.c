@@ -22,7 +22,8 @@
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
  *       Kinds now: schema, table, constraint (unique, check, foreign
- *       key).
+ *       key), function (and procedure; function_sql_body for those
+ *       with a SQL-standard body).
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -193,6 +194,42 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * A function or procedure (not an aggregate nor a window function, not
+	 * an extension's): filed under its schema and name; its kind ('f' or
+	 * 'p'), name, identity arguments (to drop or rename it by signature),
+	 * pg_get_functiondef's definition (names outside pg_catalog
+	 * schema-qualified, the body as written), its search_path setting if it
+	 * has one, and whether its body is SQL-standard (BEGIN ATOMIC or
+	 * RETURN: parsed at creation, its names bound then, PostgreSQL 14+).
+	 * Kind 'function' comes before tables (a default or a check may call
+	 * it); a function with a SQL-standard body depends on the tables it
+	 * reads, so it is of kind 'function_sql_body', after tables (and
+	 * dropped before them).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_function(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT p.oid, n.nspname::text, p.proname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', p.proname, 'kind', p.prokind,\n"
+	"		'arguments', pg_get_function_identity_arguments(p.oid),\n"
+	"		'definition', pg_get_functiondef(p.oid),\n"
+	"		'language', l.lanname,\n"
+	"		'search_path', (SELECT substr(c, 13) FROM unnest(p.proconfig) c\n"
+	"			WHERE c LIKE 'search\\_path=%' LIMIT 1),\n"
+	"		'sql_body', (to_jsonb(p) ->> 'prosqlbody') IS NOT NULL)\n"
+	"FROM pg_proc p\n"
+	"JOIN pg_namespace n ON n.oid = p.pronamespace\n"
+	"JOIN pg_language l ON l.oid = p.prolang\n"
+	"WHERE (p_oids IS NULL OR p.oid = ANY (p_oids))\n"
+	"	AND p.prokind IN ('f', 'p')\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass\n"
+	"		AND e.objid = p.oid AND e.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -217,6 +254,8 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 'd' || oid::text || ':' || xmin::text FROM pg_attrdef\n"
 	"	UNION ALL SELECT 'k' || oid::text || ':' || xmin::text FROM pg_constraint\n"
 	"	UNION ALL SELECT 't' || oid::text || ':' || xmin::text FROM pg_type\n"
+	"	UNION ALL SELECT 'f' || oid::text || ':' || xmin::text FROM pg_proc\n"
+	"		WHERE oid >= 16384\n"
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
 	"		|| refobjsubid::text || ':' || xmin::text\n"
 	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0) q\n"
@@ -251,13 +290,16 @@ const char	ddl_sql_setup[] =
 	"	END IF;\n"
 	"	FOR d IN\n"
 	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2),\n"
-	"			('constraint', 3)),\n"
+	"			('constraint', 3), ('function', 1.5), ('function_sql_body', 2.5)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
 	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t\n"
 	"			UNION ALL\n"
-	"			SELECT 'constraint', k.* FROM teleport.schema_describe_constraint(p_oids) k),\n"
+	"			SELECT 'constraint', k.* FROM teleport.schema_describe_constraint(p_oids) k\n"
+	"			UNION ALL\n"
+	"			SELECT CASE WHEN (f.description ->> 'sql_body')::boolean THEN 'function_sql_body'\n"
+	"				ELSE 'function' END, f.* FROM teleport.schema_describe_function(p_oids) f),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -311,6 +353,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_schema(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_constraint(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_function(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -329,6 +372,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_schema(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_constraint(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_function(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
