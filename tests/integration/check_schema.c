@@ -323,13 +323,18 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
  * and foreign-key constraints (table, name, definition, NOT VALID);
  * functions and procedures (pg_get_functiondef without its search_path,
  * which the target maps to its schema, and that search_path with the
- * schema name replaced by "S").
+ * schema name replaced by "S"); views and materialized views (kind,
+ * name, options, pg_get_viewdef, and an md5 of their rows). "(failed)"
+ * when the query failed (an object dropped while it ran).
  */
 static char *
 object_signature(tp_cluster *cl, const char *db, const char *schema,
 				 const char *strip)
 {
-	return query_valuef(cl, db,
+	char	   *sql = NULL;
+	char	   *v;
+
+	ck_assert_int_ge(asprintf(&sql,
 						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY sig), '') FROM ("
 						" SELECT format('constraint %%s.%%s %%s', c.relname, k.conname,"
 						"  replace(pg_get_constraintdef(k.oid), '%s.', '')) AS sig"
@@ -340,10 +345,21 @@ object_signature(tp_cluster *cl, const char *db, const char *schema,
 						" SELECT format('function %%s %%s', replace(regexp_replace(pg_get_functiondef(p.oid),"
 						"  E'\\n SET search_path TO [^\\n]*', ''), '%s.', ''),"
 						"  (SELECT replace(c, '%s', 'S') FROM unnest(p.proconfig) c"
-						"   WHERE c LIKE 'search_path=%%%%' AND c <> 'search_path=%s'))"
+						"   WHERE c LIKE 'search_path=%%' AND c <> 'search_path=%s'))"
 						" FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
 						" WHERE n.nspname = '%s'"
-						") s", strip, schema, strip, strip, strip, schema);
+						" UNION ALL"
+						" SELECT format('view %%s %%s %%s %%s %%s', c.relkind, c.relname, c.reloptions,"
+						"  replace(pg_get_viewdef(c.oid), '%s.', ''),"
+						"  md5(query_to_xml(format('SELECT r.* FROM %%I.%%I r ORDER BY r::text',"
+						"   n.nspname, c.relname), false, false, '')::text))"
+						" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+						" WHERE n.nspname = '%s' AND c.relkind IN ('v', 'm')"
+						") s", strip, schema, strip, strip, strip, schema, strip, schema), 0);
+	/* the applier may drop an object meanwhile: a mismatch, not a failure */
+	v = query_value(cl, db, sql, true);
+	free(sql);
+	return v != NULL ? v : strdup("(failed)");
 }
 
 /* The rows of every table of schema in cl's db: count and md5 of each. */
@@ -456,7 +472,9 @@ wait_captured(const scene *sc, const char *table)
 									 "   FROM teleport.schema_describe_constraint(NULL)"
 									 "  UNION ALL SELECT CASE WHEN (description ->> 'sql_body')::boolean"
 									 "   THEN 'function_sql_body' ELSE 'function' END, obj_oid, description::text"
-									 "   FROM teleport.schema_describe_function(NULL)) c"
+									 "   FROM teleport.schema_describe_function(NULL)"
+									 "  UNION ALL SELECT 'view', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_view(NULL)) c"
 									 " FULL JOIN (SELECT kind, oid, description::text AS d"
 									 "   FROM teleport.schema_snapshot) s"
 									 "  ON s.kind = c.kind AND s.oid = c.obj_oid"
@@ -664,6 +682,67 @@ function_steps(const scene *sc)
 	}
 }
 
+/*
+ * Views and materialized views: created in the poll of their table and of
+ * a function they call, selecting the same rows on both sides (a
+ * materialized view made from the rows the target had at that point);
+ * replaced with a new column, a column renamed, a view renamed, options
+ * changed, dropped (one with the table it reads, CASCADE).
+ */
+static void
+view_steps(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TABLE public.vt (id int PRIMARY KEY, grp text, amount int);"
+			  "INSERT INTO public.vt SELECT g, 'g' || g %% 3, g FROM generate_series(1, 20) g;"
+			  "CREATE FUNCTION public.doubled(int) RETURNS int LANGUAGE sql IMMUTABLE"
+			  " AS 'SELECT $1 * 2';"
+			  "CREATE VIEW public.v_tot AS SELECT grp, sum(public.doubled(amount)) AS total"
+			  " FROM public.vt GROUP BY grp;"
+			  "CREATE VIEW public.v_big WITH (security_barrier) AS"
+			  " SELECT id, amount FROM public.vt WHERE amount > 10;");
+	wait_captured(sc, "vt");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.vt VALUES (21, 'g0', 100);"
+			  "UPDATE public.vt SET amount = amount + 1 WHERE id %% 4 = 0;");
+	wait_equal(sc, "views created");
+	/*
+	 * made on the target from the rows it has then: the rows before it in
+	 * the queue (a table's rows copied when its capture starts come after
+	 * the DDL of the same poll, hence a later step)
+	 */
+	exec_sqlf(src_cl, SRC_DB, "CREATE MATERIALIZED VIEW public.mv AS"
+			  " SELECT count(*) AS n, sum(amount) AS s FROM public.vt;");
+	wait_equal(sc, "materialized view created");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE OR REPLACE VIEW public.v_tot AS SELECT grp, sum(public.doubled(amount)) AS total,"
+			  " count(*) AS n FROM public.vt GROUP BY grp;"
+			  "ALTER VIEW public.v_tot RENAME COLUMN total TO doubled_total;"
+			  "ALTER VIEW public.v_big RENAME TO v_large;"
+			  "ALTER VIEW public.v_large SET (check_option = local);"
+			  "ALTER MATERIALIZED VIEW public.mv RENAME COLUMN s TO total;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "DELETE FROM public.vt WHERE id = 3;");
+	wait_equal(sc, "views replaced and renamed");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".v_large VALUES (500, 1)"),
+				  "the target's view has no check option");
+
+	exec_sqlf(src_cl, SRC_DB, "DROP VIEW public.v_large;"
+			  "DROP TABLE public.vt CASCADE;"
+			  "DROP FUNCTION public.doubled(int);");
+	wait_equal(sc, "views dropped");
+	{
+		char	   *n = query_value(tgt_cl, TGT_DB, "SELECT count(*) FROM pg_class c"
+									" JOIN pg_namespace n ON n.oid = c.relnamespace"
+									" WHERE n.nspname = '" APPLY_SCHEMA "' AND c.relkind IN ('v', 'm')",
+									false);
+
+		ck_assert_str_eq(n, "0");
+		free(n);
+	}
+}
+
 START_TEST(test_diff_mode)
 {
 	scene		sc;
@@ -825,6 +904,7 @@ START_TEST(test_diff_mode)
 
 	constraint_steps(&sc);
 	function_steps(&sc);
+	view_steps(&sc);
 
 	inst_stop(&sc, &sc.src);
 	inst_stop(&sc, &sc.tgt);

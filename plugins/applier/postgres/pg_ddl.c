@@ -21,6 +21,8 @@
  *   function  (and procedure) created, replaced, renamed, dropped by its
  *           signature; its search_path mapped to apply_schema (see
  *           function_ddl_sql)
+ *   view    (and materialized view) created, replaced, renamed, its
+ *           columns renamed, dropped
  *
  * Every statement but a schema's is re-qualified from the source's schema
  * to apply_schema (pg_requalify.c): definitions and expressions come
@@ -297,6 +299,64 @@ static const char function_ddl_sql[] =
 	"SELECT stmt FROM st ORDER BY ord";
 
 /*
+ * The statements of a view's change. $1 apply_schema, $2 the ddl object.
+ * A view: renamed, its columns renamed (by position), then CREATE OR
+ * REPLACE VIEW when its query or options changed. A materialized view:
+ * created WITH DATA (from the target's rows, which the batches have
+ * brought to where the source's were), renamed, its columns renamed; a
+ * change of its query (which the source cannot make without a new OID)
+ * remakes it. The query names the source's schema: the caller re-qualifies
+ * it.
+ */
+static const char view_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	"t AS (\n"
+	"	SELECT s, b, a,\n"
+	"		CASE WHEN (coalesce(a, b) ->> 'materialized')::pg_catalog.bool\n"
+	"			THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END AS kw,\n"
+	"		(coalesce(a, b) ->> 'materialized')::pg_catalog.bool AS mat,\n"
+	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'name') END AS qa,\n"
+	"		CASE WHEN coalesce(a ->> 'options', '') <> ''\n"
+	"			THEN pg_catalog.format(' WITH (%s)', a ->> 'options') ELSE '' END AS opts,\n"
+	"		b IS NOT NULL AND a IS NOT NULL AND ((b ->> 'definition') <> (a ->> 'definition')\n"
+	"			OR (b ->> 'options') IS DISTINCT FROM (a ->> 'options')) AS changed\n"
+	"	FROM x),\n"
+	"cols AS (\n"
+	"	SELECT o, cb, ca\n"
+	"	FROM t, pg_catalog.json_array_elements_text(t.b -> 'columns') WITH ORDINALITY AS u(cb, o)\n"
+	"	JOIN pg_catalog.json_array_elements_text(t.a -> 'columns') WITH ORDINALITY AS v(ca, o2)\n"
+	"		ON v.o2 = u.o\n"
+	"	WHERE cb <> ca),\n"
+	"st(ord, sub, stmt) AS (\n"
+	"	SELECT 0, 0, pg_catalog.format('DROP %s IF EXISTS %I.%I', t.kw, t.s, t.b ->> 'name')\n"
+	"	FROM t WHERE t.a IS NULL\n"
+	"	UNION ALL\n"
+	"	SELECT 10, 0, pg_catalog.format('ALTER %s %I.%I RENAME TO %I', t.kw, t.s,\n"
+	"		t.b ->> 'name', t.a ->> 'name')\n"
+	"	FROM t WHERE t.b ->> 'name' <> t.a ->> 'name'\n"
+	"	UNION ALL\n"
+	"	SELECT 20, c.o::pg_catalog.int4, pg_catalog.format('ALTER %s %s RENAME COLUMN %I TO %I',\n"
+	"		t.kw, t.qa, c.cb, c.ca)\n"
+	"	FROM t, cols c\n"
+	"	UNION ALL\n"
+	"	SELECT 30, 0, pg_catalog.format('CREATE OR REPLACE VIEW %s%s AS %s', t.qa, t.opts,\n"
+	"		t.a ->> 'definition')\n"
+	"	FROM t WHERE NOT t.mat AND t.a IS NOT NULL AND (t.b IS NULL OR t.changed)\n"
+	"	UNION ALL\n"
+	"	SELECT 40, 0, pg_catalog.format('DROP MATERIALIZED VIEW IF EXISTS %s', t.qa)\n"
+	"	FROM t WHERE t.mat AND t.changed\n"
+	"	UNION ALL\n"
+	"	SELECT 50, 0, pg_catalog.format('CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s AS %s',\n"
+	"		t.qa, t.opts, t.a ->> 'definition')\n"
+	"	FROM t WHERE t.mat AND t.a IS NOT NULL AND (t.b IS NULL OR t.changed))\n"
+	"SELECT stmt FROM st ORDER BY ord, sub";
+
+/*
  * The statements' query of a kind other than schema (its parameters are
  * $1 apply_schema and $2 the ddl object), or NULL for an unknown kind.
  */
@@ -309,6 +369,8 @@ kind_sql(const char *type)
 		return constraint_ddl_sql;
 	if (strcmp(type, "function") == 0 || strcmp(type, "function_sql_body") == 0)
 		return function_ddl_sql;
+	if (strcmp(type, "view") == 0)
+		return view_ddl_sql;
 	return NULL;
 }
 

@@ -23,7 +23,7 @@
  *       them) and its description, a json object built from the catalog.
  *       Kinds now: schema, table, constraint (unique, check, foreign
  *       key), function (and procedure; function_sql_body for those
- *       with a SQL-standard body).
+ *       with a SQL-standard body), view (and materialized view).
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -230,6 +230,35 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * A view or materialized view (not an extension's): filed under its
+	 * schema and name; whether it is materialized, its query as
+	 * pg_get_viewdef writes it (names outside pg_catalog schema-qualified,
+	 * without the final semicolon), its options (check_option,
+	 * security_barrier...) and its columns' names in order (a column
+	 * renamed keeps its position).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_view(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT c.oid, n.nspname::text, c.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', c.relname,\n"
+	"		'materialized', c.relkind = 'm',\n"
+	"		'definition', rtrim(pg_get_viewdef(c.oid), '; \n'),\n"
+	"		'options', array_to_string(c.reloptions, ', '),\n"
+	"		'columns', (SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a\n"
+	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))\n"
+	"FROM pg_class c\n"
+	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"WHERE (p_oids IS NULL OR c.oid = ANY (p_oids))\n"
+	"	AND c.relkind IN ('v', 'm')\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass\n"
+	"		AND e.objid = c.oid AND e.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -255,6 +284,8 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 'k' || oid::text || ':' || xmin::text FROM pg_constraint\n"
 	"	UNION ALL SELECT 't' || oid::text || ':' || xmin::text FROM pg_type\n"
 	"	UNION ALL SELECT 'f' || oid::text || ':' || xmin::text FROM pg_proc\n"
+	"		WHERE oid >= 16384\n"
+	"	UNION ALL SELECT 'r' || oid::text || ':' || xmin::text FROM pg_rewrite\n"
 	"		WHERE oid >= 16384\n"
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
 	"		|| refobjsubid::text || ':' || xmin::text\n"
@@ -290,7 +321,8 @@ const char	ddl_sql_setup[] =
 	"	END IF;\n"
 	"	FOR d IN\n"
 	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2),\n"
-	"			('constraint', 3), ('function', 1.5), ('function_sql_body', 2.5)),\n"
+	"			('constraint', 3), ('function', 1.5), ('function_sql_body', 2.5),\n"
+	"			('view', 4)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
@@ -299,7 +331,9 @@ const char	ddl_sql_setup[] =
 	"			SELECT 'constraint', k.* FROM teleport.schema_describe_constraint(p_oids) k\n"
 	"			UNION ALL\n"
 	"			SELECT CASE WHEN (f.description ->> 'sql_body')::boolean THEN 'function_sql_body'\n"
-	"				ELSE 'function' END, f.* FROM teleport.schema_describe_function(p_oids) f),\n"
+	"				ELSE 'function' END, f.* FROM teleport.schema_describe_function(p_oids) f\n"
+	"			UNION ALL\n"
+	"			SELECT 'view', v.* FROM teleport.schema_describe_view(p_oids) v),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -354,6 +388,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_constraint(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_function(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_view(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -373,6 +408,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_constraint(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_function(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_view(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
