@@ -289,8 +289,8 @@ inst_stop(const scene *sc, inst *in)
 
 /*
  * The columns and primary keys of the tables of schema in cl's db, as
- * text: per table in name order its columns in column order (name, type,
- * NOT NULL, default without "strip." qualifications, identity) and its
+ * text: per table in name order its columns in column order (name, type
+ * and default without "strip." qualifications, NOT NULL, identity) and its
  * primary key's definition.
  */
 static char *
@@ -301,7 +301,7 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
 						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY relname), '') FROM ("
 						" SELECT c.relname, c.relname || ': ' || ("
 						"  SELECT string_agg(format('%%s %%s%%s%%s%%s%%s', a.attname,"
-						"   format_type(a.atttypid, a.atttypmod),"
+						"   replace(format_type(a.atttypid, a.atttypmod), '%s.', ''),"
 						"   CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,"
 						"   coalesce(' default ' || replace(pg_get_expr(d.adbin, d.adrelid), '%s.', ''), ''),"
 						"   CASE a.attidentity WHEN '' THEN '' ELSE ' identity ' || a.attidentity::text END,"
@@ -314,7 +314,7 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
 						"   WHERE k.conrelid = c.oid AND k.contype = 'p'), '') AS sig"
 						" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 						" WHERE n.nspname = '%s' AND c.relkind = 'r') s",
-						strip, schema);
+						strip, strip, schema);
 }
 
 /*
@@ -324,7 +324,8 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
  * functions and procedures (pg_get_functiondef without its search_path,
  * which the target maps to its schema, and that search_path with the
  * schema name replaced by "S"); views and materialized views (kind,
- * name, options, pg_get_viewdef, and an md5 of their rows). "(failed)"
+ * name, options, pg_get_viewdef, and an md5 of their rows); extensions
+ * (name, version) installed in the schema. "(failed)"
  * when the query failed (an object dropped while it ran).
  */
 static char *
@@ -347,7 +348,8 @@ object_signature(tp_cluster *cl, const char *db, const char *schema,
 						"  (SELECT replace(c, '%s', 'S') FROM unnest(p.proconfig) c"
 						"   WHERE c LIKE 'search_path=%%' AND c <> 'search_path=%s'))"
 						" FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-						" WHERE n.nspname = '%s'"
+						" WHERE n.nspname = '%s' AND p.prokind IN ('f', 'p') AND NOT EXISTS ("
+						"  SELECT 1 FROM pg_depend e WHERE e.objid = p.oid AND e.deptype = 'e')"
 						" UNION ALL"
 						" SELECT format('view %%s %%s %%s %%s %%s', c.relkind, c.relname, c.reloptions,"
 						"  replace(pg_get_viewdef(c.oid), '%s.', ''),"
@@ -355,7 +357,11 @@ object_signature(tp_cluster *cl, const char *db, const char *schema,
 						"   n.nspname, c.relname), false, false, '')::text))"
 						" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 						" WHERE n.nspname = '%s' AND c.relkind IN ('v', 'm')"
-						") s", strip, schema, strip, strip, strip, schema, strip, schema), 0);
+						" UNION ALL"
+						" SELECT format('extension %%s %%s', x.extname, x.extversion)"
+						" FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace"
+						" WHERE n.nspname = '%s'"
+						") s", strip, schema, strip, strip, strip, schema, strip, schema, schema), 0);
 	/* the applier may drop an object meanwhile: a mismatch, not a failure */
 	v = query_value(cl, db, sql, true);
 	free(sql);
@@ -474,7 +480,9 @@ wait_captured(const scene *sc, const char *table)
 									 "   THEN 'function_sql_body' ELSE 'function' END, obj_oid, description::text"
 									 "   FROM teleport.schema_describe_function(NULL)"
 									 "  UNION ALL SELECT 'view', obj_oid, description::text"
-									 "   FROM teleport.schema_describe_view(NULL)) c"
+									 "   FROM teleport.schema_describe_view(NULL)"
+									 "  UNION ALL SELECT 'extension', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_extension(NULL)) c"
 									 " FULL JOIN (SELECT kind, oid, description::text AS d"
 									 "   FROM teleport.schema_snapshot) s"
 									 "  ON s.kind = c.kind AND s.oid = c.obj_oid"
@@ -743,6 +751,48 @@ view_steps(const scene *sc)
 	}
 }
 
+/* The number of function events in the source's queue. */
+#define FUNCTION_EVENTS_SQL \
+	"SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL" \
+	" SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e" \
+	" WHERE op = 'ddl' AND ddl ->> 'type' LIKE 'function%'"
+
+/*
+ * Extensions: created at a version in the replicated schema (into the
+ * target's apply_schema) with a table using its type in the same poll,
+ * the objects it owns not sent on their own (no function event), updated
+ * to a newer version, dropped after the table.
+ */
+static void
+extension_steps(const scene *sc)
+{
+	char	   *functions = query_value(src_cl, SRC_DB, FUNCTION_EVENTS_SQL, false);
+	char	   *n;
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE EXTENSION citext SCHEMA public VERSION '1.5';"
+			  "CREATE TABLE public.ci (id int PRIMARY KEY, name public.citext UNIQUE);");
+	wait_captured(sc, "ci");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.ci VALUES (1, 'Alpha'), (2, 'beta');");
+	wait_equal(sc, "extension created");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".ci VALUES (3, 'ALPHA')"),
+				  "the target's column is not case-insensitive");
+	n = query_value(src_cl, SRC_DB, FUNCTION_EVENTS_SQL, false);
+	ck_assert_str_eq(n, functions);
+	free(n);
+	free(functions);
+
+	exec_sqlf(src_cl, SRC_DB, "ALTER EXTENSION citext UPDATE TO '1.6';");
+	wait_equal(sc, "extension updated");
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.ci; DROP EXTENSION citext;");
+	wait_equal(sc, "extension dropped");
+	n = query_value(tgt_cl, TGT_DB, "SELECT count(*) FROM pg_extension WHERE extname = 'citext'",
+					false);
+	ck_assert_str_eq(n, "0");
+	free(n);
+}
+
 START_TEST(test_diff_mode)
 {
 	scene		sc;
@@ -905,6 +955,7 @@ START_TEST(test_diff_mode)
 	constraint_steps(&sc);
 	function_steps(&sc);
 	view_steps(&sc);
+	extension_steps(&sc);
 
 	inst_stop(&sc, &sc.src);
 	inst_stop(&sc, &sc.tgt);

@@ -23,6 +23,8 @@
  *           function_ddl_sql)
  *   view    (and materialized view) created, replaced, renamed, its
  *           columns renamed, dropped
+ *   extension  created in apply_schema (with the source's version),
+ *           updated, dropped
  *
  * Every statement but a schema's is re-qualified from the source's schema
  * to apply_schema (pg_requalify.c): definitions and expressions come
@@ -357,6 +359,30 @@ static const char view_ddl_sql[] =
 	"SELECT stmt FROM st ORDER BY ord, sub";
 
 /*
+ * The statements of an extension's change. $1 apply_schema, $2 the ddl
+ * object. Created in apply_schema at the source's version (nothing when
+ * the target has it already, in whatever schema), updated to the
+ * source's new version, dropped; its moves between schemas do nothing
+ * (every source schema maps onto apply_schema).
+ */
+static const char extension_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a)\n"
+	"SELECT pg_catalog.format('DROP EXTENSION IF EXISTS %I', b ->> 'name')\n"
+	"FROM x WHERE a IS NULL\n"
+	"UNION ALL\n"
+	"SELECT pg_catalog.format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I VERSION %L',\n"
+	"	a ->> 'name', s, a ->> 'version')\n"
+	"FROM x WHERE b IS NULL AND a IS NOT NULL\n"
+	"UNION ALL\n"
+	"SELECT pg_catalog.format('ALTER EXTENSION %I UPDATE TO %L', a ->> 'name', a ->> 'version')\n"
+	"FROM x WHERE b ->> 'version' <> a ->> 'version'";
+
+/*
  * The statements' query of a kind other than schema (its parameters are
  * $1 apply_schema and $2 the ddl object), or NULL for an unknown kind.
  */
@@ -371,6 +397,8 @@ kind_sql(const char *type)
 		return function_ddl_sql;
 	if (strcmp(type, "view") == 0)
 		return view_ddl_sql;
+	if (strcmp(type, "extension") == 0)
+		return extension_ddl_sql;
 	return NULL;
 }
 

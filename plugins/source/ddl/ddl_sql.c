@@ -23,7 +23,8 @@
  *       them) and its description, a json object built from the catalog.
  *       Kinds now: schema, table, constraint (unique, check, foreign
  *       key), function (and procedure; function_sql_body for those
- *       with a SQL-standard body), view (and materialized view).
+ *       with a SQL-standard body), view (and materialized view),
+ *       extension. Objects an extension owns are of no kind.
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -156,6 +157,8 @@ const char	ddl_sql_setup[] =
 	"	AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
 	"	AND c.relpersistence <> 't'\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass\n"
+	"		AND e.objid = c.oid AND e.deptype = 'e')\n"
 	"$body$;\n"
 
 	/*
@@ -259,6 +262,25 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * An extension installed in a described schema (not in pg_catalog):
+	 * filed under that schema and its name; its name, schema and version.
+	 * The objects it owns (pg_depend deptype 'e') are described by no
+	 * kind: creating or updating the extension on the target makes them.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_extension(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT x.oid, n.nspname::text, x.extname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', x.extname, 'version', x.extversion)\n"
+	"FROM pg_extension x\n"
+	"JOIN pg_namespace n ON n.oid = x.extnamespace\n"
+	"WHERE (p_oids IS NULL OR x.oid = ANY (p_oids))\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -285,6 +307,7 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 't' || oid::text || ':' || xmin::text FROM pg_type\n"
 	"	UNION ALL SELECT 'f' || oid::text || ':' || xmin::text FROM pg_proc\n"
 	"		WHERE oid >= 16384\n"
+	"	UNION ALL SELECT 'x' || oid::text || ':' || xmin::text FROM pg_extension\n"
 	"	UNION ALL SELECT 'r' || oid::text || ':' || xmin::text FROM pg_rewrite\n"
 	"		WHERE oid >= 16384\n"
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
@@ -322,7 +345,7 @@ const char	ddl_sql_setup[] =
 	"	FOR d IN\n"
 	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2),\n"
 	"			('constraint', 3), ('function', 1.5), ('function_sql_body', 2.5),\n"
-	"			('view', 4)),\n"
+	"			('view', 4), ('extension', 1.2)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
@@ -333,7 +356,9 @@ const char	ddl_sql_setup[] =
 	"			SELECT CASE WHEN (f.description ->> 'sql_body')::boolean THEN 'function_sql_body'\n"
 	"				ELSE 'function' END, f.* FROM teleport.schema_describe_function(p_oids) f\n"
 	"			UNION ALL\n"
-	"			SELECT 'view', v.* FROM teleport.schema_describe_view(p_oids) v),\n"
+	"			SELECT 'view', v.* FROM teleport.schema_describe_view(p_oids) v\n"
+	"			UNION ALL\n"
+	"			SELECT 'extension', e.* FROM teleport.schema_describe_extension(p_oids) e),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -389,6 +414,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_constraint(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_function(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_view(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_extension(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -409,6 +435,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_constraint(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_function(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_view(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_extension(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
