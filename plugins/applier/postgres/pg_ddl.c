@@ -25,6 +25,8 @@
  *           columns renamed, dropped
  *   extension  created in apply_schema (with the source's version),
  *           updated, dropped
+ *   comment  the comments of a table, view, function, type and of their
+ *           columns, set or removed
  *
  * Every statement but a schema's is re-qualified from the source's schema
  * to apply_schema (pg_requalify.c): definitions and expressions come
@@ -383,6 +385,46 @@ static const char extension_ddl_sql[] =
 	"FROM x WHERE b ->> 'version' <> a ->> 'version'";
 
 /*
+ * The statements of a change of an object's comments. $1 apply_schema,
+ * $2 the ddl object. COMMENT ON the object (by its name after the change,
+ * before it for a drop, which comes before the object's own drop or
+ * rename) when its comment changed, and on each column whose comment
+ * changed and that the target's table has (a column dropped in the same
+ * change is gone). The names of function arguments' types name the
+ * source's schema: the caller re-qualifies them.
+ */
+static const char comment_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	"t AS (\n"
+	"	SELECT s, b, a, coalesce(a, b) ->> 'kind' AS kw,\n"
+	"		pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') AS qn,\n"
+	"		pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') ||\n"
+	"			coalesce('(' || (coalesce(a, b) ->> 'arguments') || ')', '') AS target\n"
+	"	FROM x),\n"
+	"cols AS (\n"
+	"	SELECT k.attnum, t.b -> 'columns' -> k.attnum AS bc, t.a -> 'columns' -> k.attnum AS ac\n"
+	"	FROM t, (SELECT pg_catalog.json_object_keys(t.b -> 'columns') FROM t\n"
+	"		WHERE pg_catalog.json_typeof(t.b -> 'columns') = 'object'\n"
+	"		UNION SELECT pg_catalog.json_object_keys(t.a -> 'columns') FROM t\n"
+	"		WHERE pg_catalog.json_typeof(t.a -> 'columns') = 'object') AS k(attnum))\n"
+	"SELECT pg_catalog.format('COMMENT ON %s %s IS %s', t.kw, t.target,\n"
+	"	coalesce(pg_catalog.quote_literal(t.a ->> 'comment'), 'NULL'))\n"
+	"FROM t WHERE (t.a ->> 'comment') IS DISTINCT FROM (t.b ->> 'comment')\n"
+	"UNION ALL\n"
+	"SELECT pg_catalog.format('COMMENT ON COLUMN %s.%I IS %s', t.qn,\n"
+	"	coalesce(c.ac, c.bc) ->> 'name', coalesce(pg_catalog.quote_literal(c.ac ->> 'comment'), 'NULL'))\n"
+	"FROM t, cols c\n"
+	"WHERE (c.ac ->> 'comment') IS DISTINCT FROM (c.bc ->> 'comment')\n"
+	"	AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute at\n"
+	"		WHERE at.attrelid = pg_catalog.to_regclass(t.qn)\n"
+	"			AND at.attname = coalesce(c.ac, c.bc) ->> 'name' AND NOT at.attisdropped)";
+
+/*
  * The statements' query of a kind other than schema (its parameters are
  * $1 apply_schema and $2 the ddl object), or NULL for an unknown kind.
  */
@@ -399,6 +441,8 @@ kind_sql(const char *type)
 		return view_ddl_sql;
 	if (strcmp(type, "extension") == 0)
 		return extension_ddl_sql;
+	if (strcmp(type, "comment") == 0)
+		return comment_ddl_sql;
 	return NULL;
 }
 

@@ -24,7 +24,8 @@
  *       Kinds now: schema, table, constraint (unique, check, foreign
  *       key), function (and procedure; function_sql_body for those
  *       with a SQL-standard body), view (and materialized view),
- *       extension. Objects an extension owns are of no kind.
+ *       extension, comment (the comments of one object and its
+ *       columns). Objects an extension owns are of no kind.
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -281,6 +282,55 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * The comments of an object that has any: a table, view, materialized
+	 * view (and their columns), function, procedure or type (enum, domain,
+	 * stand-alone composite), not an extension's. A kind of its own, keyed
+	 * by the object's OID, so that the object's own description (and its
+	 * statements on the target) does not change with a comment: filed
+	 * under the object's schema and name; the object's kind, schema, name,
+	 * identity arguments (functions), its comment and its columns'
+	 * comments ({attnum: {name, comment}}).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_comment(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT o.oid, n.nspname::text, o.name::text,\n"
+	"	json_build_object('kind', o.kind, 'schema', n.nspname, 'name', o.name,\n"
+	"		'arguments', o.args,\n"
+	"		'comment', (SELECT d.description FROM pg_description d WHERE d.classoid = o.cat\n"
+	"			AND d.objoid = o.oid AND d.objsubid = 0),\n"
+	"		'columns', (SELECT json_object_agg(a.attnum, json_build_object('name', a.attname,\n"
+	"				'comment', d.description) ORDER BY a.attnum)\n"
+	"			FROM pg_description d JOIN pg_attribute a ON a.attrelid = d.objoid\n"
+	"				AND a.attnum = d.objsubid AND NOT a.attisdropped\n"
+	"			WHERE d.classoid = o.cat AND d.objoid = o.oid AND d.objsubid > 0))\n"
+	"FROM (\n"
+	"	SELECT c.oid, 'pg_class'::regclass AS cat, c.relnamespace AS nsp, c.relname AS name,\n"
+	"		CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'\n"
+	"			ELSE 'TABLE' END AS kind, NULL::text AS args\n"
+	"	FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition\n"
+	"		AND c.relpersistence <> 't'\n"
+	"	UNION ALL\n"
+	"	SELECT p.oid, 'pg_proc'::regclass, p.pronamespace, p.proname,\n"
+	"		CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,\n"
+	"		pg_get_function_identity_arguments(p.oid)\n"
+	"	FROM pg_proc p WHERE p.prokind IN ('f', 'p')\n"
+	"	UNION ALL\n"
+	"	SELECT t.oid, 'pg_type'::regclass, t.typnamespace, t.typname, 'TYPE', NULL\n"
+	"	FROM pg_type t WHERE t.typtype IN ('e', 'd')\n"
+	"		OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class r\n"
+	"			WHERE r.oid = t.typrelid AND r.relkind = 'c'))) o\n"
+	"JOIN pg_namespace n ON n.oid = o.nsp\n"
+	"WHERE (p_oids IS NULL OR o.oid = ANY (p_oids))\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND EXISTS (SELECT 1 FROM pg_description d WHERE d.classoid = o.cat AND d.objoid = o.oid)\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = o.cat\n"
+	"		AND e.objid = o.oid AND e.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -308,6 +358,8 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 'f' || oid::text || ':' || xmin::text FROM pg_proc\n"
 	"		WHERE oid >= 16384\n"
 	"	UNION ALL SELECT 'x' || oid::text || ':' || xmin::text FROM pg_extension\n"
+	"	UNION ALL SELECT 'm' || classoid::text || '.' || objoid::text || '.' || objsubid::text\n"
+	"		|| ':' || xmin::text FROM pg_description WHERE objoid >= 16384\n"
 	"	UNION ALL SELECT 'r' || oid::text || ':' || xmin::text FROM pg_rewrite\n"
 	"		WHERE oid >= 16384\n"
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
@@ -345,7 +397,7 @@ const char	ddl_sql_setup[] =
 	"	FOR d IN\n"
 	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2),\n"
 	"			('constraint', 3), ('function', 1.5), ('function_sql_body', 2.5),\n"
-	"			('view', 4), ('extension', 1.2)),\n"
+	"			('view', 4), ('extension', 1.2), ('comment', 9)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
@@ -358,7 +410,9 @@ const char	ddl_sql_setup[] =
 	"			UNION ALL\n"
 	"			SELECT 'view', v.* FROM teleport.schema_describe_view(p_oids) v\n"
 	"			UNION ALL\n"
-	"			SELECT 'extension', e.* FROM teleport.schema_describe_extension(p_oids) e),\n"
+	"			SELECT 'extension', e.* FROM teleport.schema_describe_extension(p_oids) e\n"
+	"			UNION ALL\n"
+	"			SELECT 'comment', m.* FROM teleport.schema_describe_comment(p_oids) m),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s\n"
 	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
@@ -415,6 +469,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_function(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_view(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_extension(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_comment(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -436,6 +491,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_function(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_view(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_extension(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_comment(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
