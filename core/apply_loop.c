@@ -3,13 +3,24 @@
  *     The apply loop of a receiving instance; see apply_loop.h.
  *
  * One pass reads the streams that have batches to apply, then works
- * through each one unit (source transaction) at a time, each unit in its
- * own target transaction, until the stream is idle, held or waiting for
- * the rest of a partial transaction, or has had its time slice (so that
- * one busy stream does not starve the others; the thread then runs the
- * next pass at once). Held streams keep their backoff in memory; their
- * state is in inbox_stream, where the status endpoint and the operator
- * commands see it.
+ * through each one unit (the batches of a source transaction) at a time
+ * until the stream is idle, held or waiting for the rest of a partial
+ * transaction, or has had its time slice (so that one busy stream does not
+ * starve the others; the thread then runs the next pass at once). Held
+ * streams keep their backoff in memory; their state is in inbox_stream,
+ * where the status endpoint and the operator commands see it.
+ *
+ * While a stream is behind, consecutive units already stored are applied
+ * in one target transaction (a group: at most GROUP_MAX_BATCHES batches,
+ * GROUP_MAX_BYTES of data and GROUP_MAX_MS of applying), so that the
+ * commit and the inbox's bookkeeping are paid once per group. Each unit
+ * stays whole and in order; last_applied moves to the group's end in the
+ * same transaction. When a unit after the group's first one fails, the
+ * group is rolled back and the stream applies one unit per transaction up
+ * to the failing unit (solo_until), so that the unit held and reported is
+ * exactly the failing one and the ones before it are applied. A stream
+ * that is caught up has one unit at a time to apply: nothing waits to form
+ * a group.
  */
 #include "tp_autoconf.h"
 
@@ -22,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "apply_ahead.h"
 #include "apply_loop.h"
 #include "backoff.h"
 #include "clock.h"
@@ -45,6 +58,11 @@
 /* The longest reason kept for a held unit. */
 #define REASON_LEN 1024
 
+/* The bounds of a group of units applied in one transaction. */
+#define GROUP_MAX_BATCHES 64
+#define GROUP_MAX_BYTES ((size_t) 64 * 1024 * 1024)
+#define GROUP_MAX_MS 500
+
 /* What the loop remembers of a stream between passes. */
 typedef struct stream_state
 {
@@ -53,8 +71,14 @@ typedef struct stream_state
 	tp_backoff	backoff;		/* of its held unit */
 	long long	retry_at_ms;	/* not before (monotonic); 0: now */
 	uint64_t	held_seq;		/* the unit held, 0: none */
+	uint64_t	solo_until;		/* one unit per transaction up to this seq */
 	bool		stopped_logged; /* the stopped state was reported */
 	bool		waiting_logged; /* the wait for a partial's rest was */
+	bool		ahead_known;	/* ahead_max was read (apply_ahead.h) */
+	uint64_t	ahead_max;		/* the last batch with changes applied ahead */
+	uint64_t	ahead_first;	/* the unit they were applied ahead of ... */
+	char	   *ahead_reason;	/* ... and its failure then (owned) */
+	bool		failed_in_apply;	/* the last failure was the applier's */
 } stream_state;
 
 struct tp_apply_loop
@@ -86,6 +110,8 @@ struct tp_apply_loop
 typedef enum unit_result
 {
 	UNIT_APPLIED,				/* committed */
+	UNIT_REGROUP,				/* a group failed: rolled back, go on unit by unit */
+	UNIT_AHEAD,					/* schema changes applied ahead: try again */
 	UNIT_IDLE,					/* nothing to apply */
 	UNIT_WAITING,				/* the rest of a partial has not arrived */
 	UNIT_BUSY,					/* another process applies the stream */
@@ -397,12 +423,149 @@ call_apply(tp_apply_loop *loop, const tp_batch *batch, char *reason, size_t len)
 }
 
 /*
+ * Apply batches from to to of st in the open transaction, adding their
+ * data's sizes to *bytes. On a failure: false, with *bad the batch that
+ * failed, *stop whether it can never be applied as it is (missing from
+ * the inbox, or TP_ERROR), and the reason.
+ */
+static bool
+apply_batches(tp_apply_loop *loop, stream_state *st, uint64_t from, uint64_t to,
+			  size_t *bytes, uint64_t *bad, bool *stop, char *reason, size_t len)
+{
+	st->failed_in_apply = false;
+	for (uint64_t seq = from; seq <= to; seq++)
+	{
+		inbox_batch ib;
+		fetch_result fr;
+		tp_result	r;
+
+		reason[0] = '\0';
+		*bad = seq;
+		fr = fetch_batch(loop, st, seq, &ib, reason, len);
+		if (fr != FETCH_OK)
+		{
+			*stop = fr == FETCH_MISSING;
+			return false;
+		}
+		*bytes += ib.batch.data_len;
+		if (seq <= st->ahead_max)
+		{
+			/* without the schema changes applied ahead of an earlier batch */
+			tp_batch	rest;
+			char	   *data = NULL;
+
+			if (!tp_ahead_filter(&loop->pg, &ib.batch, &rest, &data))
+			{
+				PQclear(ib.res);
+				snprintf(reason, len, "the changes of batch %" PRIu64 " applied "
+						 "ahead could not be left out of it", seq);
+				*stop = false;
+				return false;
+			}
+			r = call_apply(loop, &rest, reason, len);
+			free(data);
+		}
+		else
+			r = call_apply(loop, &ib.batch, reason, len);
+		PQclear(ib.res);
+		if (r != TP_OK)
+		{
+			st->failed_in_apply = true;
+			*stop = r == TP_ERROR;
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The last batch of st's unit after seq after, when that unit is wholly
+ * stored (*found). False when the query failed.
+ */
+static bool
+next_unit_end(tp_apply_loop *loop, stream_state *st, uint64_t after,
+			  uint64_t *end, bool *found)
+{
+	char		after_text[24];
+	const char *params[3] = {st->source, st->target, after_text};
+	int64_t		value = 0;
+	bool		isnull = true;
+
+	snprintf(after_text, sizeof(after_text), "%" PRIu64, after);
+	*found = false;
+	/* a batch is stored with its stream's progress: no row is missing */
+	if (!tp_pgsql_query_int64(&loop->pg,
+							  "SELECT min(seq) FROM teleport.inbox WHERE source = $1"
+							  " AND target = $2 AND seq > $3::bigint AND NOT partial",
+							  3, params, &value, &isnull))
+		return false;
+	*found = !isnull;
+	*end = isnull ? 0 : (uint64_t) value;
+	return true;
+}
+
+/*
+ * A crash injected for the tests: when TELEPORT_TEST_EXIT_IN_GROUP holds
+ * seq, the last batch of a unit just applied as part of a group (not its
+ * first unit), the process ends at once, before the group's commit.
+ */
+static void
+group_crash_point(uint64_t seq)
+{
+	const char *at = getenv("TELEPORT_TEST_EXIT_IN_GROUP");
+
+	if (at != NULL && strtoull(at, NULL, 10) == seq)
+	{
+		tp_warning(COMPONENT, "TELEPORT_TEST_EXIT_IN_GROUP=%s: exiting before the "
+				   "group's commit", at);
+		_exit(75);
+	}
+}
+
+/* tp_ahead_apply_fn of the loop: call_apply. */
+static tp_result
+ahead_apply(void *arg, const tp_batch *batch, char *reason, size_t len)
+{
+	return call_apply(arg, batch, reason, len);
+}
+
+/*
+ * The unit of st from first failed in the applier (at batch bad) with
+ * reason: apply ahead the schema changes it may wait for (apply_ahead.h),
+ * unless the last time that was done for this unit the failure stayed the
+ * same (nothing more to gain). True when some were applied: try again.
+ */
+static bool
+try_ahead(tp_apply_loop *loop, stream_state *st, uint64_t first, uint64_t bad,
+		  const char *reason)
+{
+	bool		applied = false;
+
+	if (st->ahead_first == first && st->ahead_reason != NULL &&
+		strcmp(st->ahead_reason, reason) == 0)
+		return false;
+	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE &&
+		!tp_pgsql_exec(&loop->pg, "ROLLBACK"))
+		return false;
+	if (!tp_ahead_try(&loop->pg, st->source, st->target, first, bad,
+					  ahead_apply, loop, &applied) || !applied)
+		return false;
+	st->ahead_known = false;
+	st->ahead_first = first;
+	free(st->ahead_reason);
+	st->ahead_reason = tp_xstrdup(reason);
+	return true;
+}
+
+/*
  * Apply the next unit of st: the batches of one source transaction, in one
- * transaction that also advances last_applied and removes their rows.
- * *n_batches counts the batches of a committed unit.
+ * transaction that also advances last_applied and removes their rows;
+ * while more whole units are stored, and the group's bounds allow, the
+ * next units too (see the file's header). *n_units and *n_batches count
+ * what a commit applied.
  */
 static unit_result
-apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
+apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 {
 	const char *params[4];
 	char		first_text[24];
@@ -413,11 +576,17 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 	uint64_t	last_received;
 	uint64_t	first;
 	uint64_t	end;
+	uint64_t	bad = 0;
+	size_t		bytes = 0;
+	long long	started;
+	int			units = 1;
 	bool		end_null;
 	bool		stopped;
+	bool		stop = false;
 	char	   *done = NULL;
 	tp_pgsql   *pg = &loop->pg;
 
+	*n_units = 0;
 	*n_batches = 0;
 	params[0] = st->source;
 	params[1] = st->target;
@@ -486,30 +655,61 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 	}
 	st->waiting_logged = false;
 	first = last_applied + 1;
-
-	for (uint64_t seq = first; seq <= end; seq++)
+	started = tp_clock_ms();
+	if (!st->ahead_known)
 	{
-		inbox_batch ib;
-		tp_result	r;
+		if (!tp_ahead_max(pg, st->source, st->target, &st->ahead_max))
+			goto sql_failed_early;
+		st->ahead_known = true;
+	}
 
-		fetch_result fr;
+	if (!apply_batches(loop, st, first, end, &bytes, &bad, &stop, reason, sizeof(reason)))
+	{
+		char		full[REASON_LEN + 64];
 
-		reason[0] = '\0';
-		fr = fetch_batch(loop, st, seq, &ib, reason, sizeof(reason));
-		if (fr != FETCH_OK)
-			return hold_unit(loop, st, first, fr == FETCH_MISSING, reason);
-		r = call_apply(loop, &ib.batch, reason, sizeof(reason));
-		PQclear(ib.res);
-		if (r != TP_OK)
+		if (bad != first)
+			snprintf(full, sizeof(full), "in batch %" PRIu64 ": %s", bad, reason);
+		else
+			snprintf(full, sizeof(full), "%s", reason);
+		if (!stop && st->failed_in_apply && try_ahead(loop, st, first, bad, full))
+			return UNIT_AHEAD;
+		return hold_unit(loop, st, first, stop, full);
+	}
+
+	/* behind: the next whole units in the same transaction */
+	while (first > st->solo_until && end - first + 1 < GROUP_MAX_BATCHES &&
+		   bytes < GROUP_MAX_BYTES && tp_clock_ms() - started < GROUP_MAX_MS &&
+		   !atomic_load(&loop->stop))
+	{
+		uint64_t	next_end = 0;
+		bool		found = false;
+		bool		ok;
+
+		ok = next_unit_end(loop, st, end, &next_end, &found);
+		if (ok && !found)
+			break;
+		if (ok)
+			ok = apply_batches(loop, st, end + 1, next_end, &bytes, &bad, &stop,
+							   reason, sizeof(reason));
+		if (!ok)
 		{
-			char		full[REASON_LEN + 64];
-
-			if (seq != first)
-				snprintf(full, sizeof(full), "in batch %" PRIu64 ": %s", seq, reason);
-			else
-				snprintf(full, sizeof(full), "%s", reason);
-			return hold_unit(loop, st, first, r == TP_ERROR, full);
+			/* the failing unit alone: the ones before it one by one */
+			st->solo_until = next_end > end ? next_end : end;
+			if (PQstatus(pg->conn) != CONNECTION_OK)
+			{
+				tp_warning(COMPONENT, "%s lost its connection", loop->purpose);
+				disconnect(loop);
+				return UNIT_LOST;
+			}
+			(void) tp_pgsql_exec(pg, "ROLLBACK");
+			tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batches %" PRIu64 " to %"
+					PRIu64 " failed together; applying them one source transaction "
+					"at a time", st->source, st->target, first, st->solo_until);
+			return UNIT_REGROUP;
 		}
+		end = next_end;
+		units++;
+		group_crash_point(end);
 	}
 
 	snprintf(first_text, sizeof(first_text), "%" PRIu64, first);
@@ -517,7 +717,9 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 	params[2] = first_text;
 	params[3] = end_text;
 	/* the stream row last: a store of the stream waits for its lock */
-	if (!tp_pgsql_query(pg, "DELETE FROM teleport.inbox WHERE source = $1"
+	if ((st->ahead_max >= first &&
+		 !tp_ahead_forget(pg, st->source, st->target, end)) ||
+		!tp_pgsql_query(pg, "DELETE FROM teleport.inbox WHERE source = $1"
 						" AND target = $2 AND seq BETWEEN $3::bigint AND $4::bigint",
 						4, params, NULL, NULL) ||
 		!tp_pgsql_query_value(pg, "UPDATE teleport.inbox_stream SET last_applied = $4::bigint,"
@@ -530,9 +732,29 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 	{
 		free(done);
 		server_message(pg, reason, sizeof(reason));
+		if (units > 1 && PQstatus(pg->conn) == CONNECTION_OK)
+		{
+			/* e.g. a deferred constraint: find the unit that breaks it */
+			if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+				(void) tp_pgsql_exec(pg, "ROLLBACK");
+			st->solo_until = end;
+			tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batches %" PRIu64 " to %"
+					PRIu64 " could not be committed together (%s); applying them "
+					"one source transaction at a time", st->source, st->target,
+					first, end, reason);
+			return UNIT_REGROUP;
+		}
 		return hold_unit(loop, st, first, false, reason);
 	}
 	free(done);
+	if (st->ahead_max != 0 && st->ahead_max <= end)
+		st->ahead_max = 0;
+	if (st->ahead_first != 0 && st->ahead_first <= end)
+	{
+		st->ahead_first = 0;
+		free(st->ahead_reason);
+		st->ahead_reason = NULL;
+	}
 	if (st->held_seq != 0)
 		tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64
 				" applied; it was held before", st->source, st->target, first);
@@ -540,9 +762,11 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_batches)
 	st->retry_at_ms = 0;
 	st->stopped_logged = false;
 	tp_backoff_reset(&st->backoff);
+	*n_units = units;
 	*n_batches = (int) (end - first + 1);
 	tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": applied batches %" PRIu64
-			 " to %" PRIu64, st->source, st->target, first, end);
+			 " to %" PRIu64 " (%d source transaction(s))", st->source, st->target,
+			 first, end, units);
 	return UNIT_APPLIED;
 
 sql_failed_early:
@@ -572,13 +796,21 @@ apply_stream(tp_apply_loop *loop, stream_state *st, tp_apply_stats *stats)
 
 	for (;;)
 	{
+		int			units = 0;
 		int			n = 0;
 
-		switch (apply_unit(loop, st, &n))
+		switch (apply_unit(loop, st, &units, &n))
 		{
 			case UNIT_APPLIED:
-				stats->applied++;
+				stats->applied += units;
 				stats->batches += n;
+				stats->commits++;
+				break;
+			case UNIT_REGROUP:
+				stats->regrouped++;
+				break;
+			case UNIT_AHEAD:
+				stats->ahead++;
 				break;
 			case UNIT_IDLE:
 			case UNIT_BUSY:
@@ -836,6 +1068,7 @@ tp_apply_loop_free(tp_apply_loop *loop)
 	{
 		free(loop->streams[i].source);
 		free(loop->streams[i].target);
+		free(loop->streams[i].ahead_reason);
 	}
 	free(loop->streams);
 	pthread_cond_destroy(&loop->wake);

@@ -59,8 +59,11 @@ typedef struct tp_apply_loop tp_apply_loop;
 /* What one pass did. */
 typedef struct tp_apply_stats
 {
-	int			applied;		/* units committed */
+	int			applied;		/* units (source transactions) committed */
 	int			batches;		/* batches in them */
+	int			commits;		/* target transactions that applied them */
+	int			regrouped;		/* groups rolled back to go unit by unit */
+	int			ahead;			/* schema changes applied ahead of a held unit */
 	int			held;			/* units that failed and are held */
 	int			stopped;		/* streams skipped: stopped */
 	int			waiting;		/* streams waiting for a partial's rest */

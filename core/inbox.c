@@ -46,7 +46,7 @@
 #define COMPONENT "inbox"
 
 /* The version of the inbox's schema this teleport installs. */
-#define INBOX_SCHEMA_VERSION 2
+#define INBOX_SCHEMA_VERSION 4
 
 /*
  * Advisory lock keys, as (classid, objid). The install lock is the queue's
@@ -149,9 +149,39 @@ static const char *const schema_v2[] = {
 	NULL
 };
 
+/*
+ * Version 3: a batch's data is stored uncompressed (out of line, as
+ * TOAST, but without pglz): compressing a batch cost the store about 10 ms
+ * per MB and reading it back again, on the path of every batch, for rows
+ * that live only until they are applied.
+ */
+static const char *const schema_v3[] = {
+	"ALTER TABLE teleport.inbox ALTER COLUMN data SET STORAGE EXTERNAL",
+	NULL
+};
+
+/*
+ * Version 4: the schema changes of a stored batch applied ahead of an
+ * earlier held batch (core/apply_ahead.c), left out when their batch's
+ * turn comes.
+ */
+static const char *const schema_v4[] = {
+	"CREATE TABLE IF NOT EXISTS teleport.inbox_ahead ("
+	" source text NOT NULL,"
+	" target text NOT NULL,"
+	" seq bigint NOT NULL,"
+	" change_seq bigint NOT NULL,"
+	" applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	" PRIMARY KEY (source, target, seq, change_seq))",
+	"REVOKE ALL ON TABLE teleport.inbox_ahead FROM PUBLIC",
+	NULL
+};
+
 static const char *const *const schema_steps[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
+	schema_v4,
 };
 
 _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) ==

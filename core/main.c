@@ -7,6 +7,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <teleport/abi.h>
 
@@ -83,6 +86,22 @@ list_plugins(const tp_cli *cli)
 	return status;
 }
 
+/*
+ * Large blocks (a batch's data, a query's result) straight from mmap and
+ * back to the system when freed. glibc otherwise raises its mmap threshold
+ * to the largest block freed so far (up to 32 MB), after which batches
+ * come from the heaps of the threads that handle them and their pages
+ * stay resident: the peak RSS would follow the largest batch ever seen,
+ * once per thread.
+ */
+static void
+bound_memory(void)
+{
+#ifdef __GLIBC__
+	(void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
 /* See the usage text in cli.c. */
 int
 main(int argc, char **argv)
@@ -90,6 +109,7 @@ main(int argc, char **argv)
 	tp_cli		cli;
 	int			status;
 
+	bound_memory();
 	if (!tp_cli_parse(argc, argv, &cli, stderr))
 		return TP_EXIT_USAGE;
 	apply_log_level(&cli, NULL);

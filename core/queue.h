@@ -108,7 +108,24 @@ typedef struct tp_queued_batch
 bool		tp_queue_next_batch(tp_pgsql *pg, const char *source,
 								const tp_target_config *target,
 								tp_queued_batch *out, bool *found);
+
+/*
+ * The same for the first unacknowledged batch of target after seq after
+ * (0: the oldest), so that the next batch can be built while one is being
+ * sent.
+ */
+bool		tp_queue_batch_after(tp_pgsql *pg, const char *source,
+								 const tp_target_config *target, uint64_t after,
+								 tp_queued_batch *out, bool *found);
 void		tp_queued_batch_free(tp_queued_batch *qb);
+
+/*
+ * The seq of target's oldest unacknowledged batch that may be sent (the
+ * one tp_queue_next_batch would build), without building it; *found is
+ * false when there is none.
+ */
+bool		tp_queue_next_seq(tp_pgsql *pg, const char *target, uint64_t *seq,
+							  bool *found);
 
 /*
  * Mark batch seq of target acknowledged, and any earlier one still

@@ -86,6 +86,7 @@ worker_main(void *arg)
 		if (!wait_for_work(w, wait))
 			break;
 	}
+	tp_transmitter_free(&w->tx);
 	tp_pgsql_close(&pg);
 	return NULL;
 }

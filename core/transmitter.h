@@ -14,6 +14,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "pgsql.h"
+#include "queue.h"
 
 typedef struct tp_transmitter
 {
@@ -24,6 +25,8 @@ typedef struct tp_transmitter
 	long long	retry_at_ms;	/* no attempt before (monotonic ms) */
 	uint64_t	failing_seq;	/* the batch that failed last, or 0 */
 	uint64_t	sent;			/* batches acknowledged by this process */
+	tp_queued_batch held;		/* the refused batch, kept for its retry */
+	bool		has_held;
 } tp_transmitter;
 
 /* Set up the transmitter of target, sending through ctx with cb. */
@@ -34,11 +37,15 @@ void		tp_transmitter_init(tp_transmitter *tx, const tp_target_config *target,
 /*
  * Send up to max_batches of the target's ready batches, in seq order, each
  * acknowledged in the queue right after the transport accepted it. A batch
- * the transport refuses (TP_RETRY or TP_ERROR) is kept and tried again
- * after a backoff; nothing overtakes it. Returns false only when the queue
- * could not be read or written (logged), so that the caller reconnects.
+ * the transport refuses (TP_RETRY or TP_ERROR) is kept in memory and tried
+ * again after a backoff (up to 1 s after TP_RETRY, 10 s after TP_ERROR);
+ * nothing overtakes it. Returns false only when the queue could not be
+ * read or written (logged), so that the caller reconnects.
  */
 bool		tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg,
 							   const char *source, int max_batches);
+
+/* Free what tx keeps (a refused batch). */
+void		tp_transmitter_free(tp_transmitter *tx);
 
 #endif							/* TP_TRANSMITTER_H */

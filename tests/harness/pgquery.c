@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pgquery.h"
 
@@ -81,4 +82,21 @@ tp_sql_assert(PGconn *conn, const char *sql, const char *expected)
 		ck_assert_msg(v != NULL && strcmp(v, expected) == 0,
 					  "%s:\n got: %s\nwant: %s", sql, v ? v : "NULL", expected);
 	free(v);
+}
+
+/* See pgquery.h. */
+bool
+tp_sql_wait(PGconn *conn, const char *sql, const char *expected, int timeout_s)
+{
+	for (int i = 0; i < timeout_s * 10; i++)
+	{
+		char	   *v = tp_sql_value(conn, sql);
+		bool		done = v != NULL && strcmp(v, expected) == 0;
+
+		free(v);
+		if (done)
+			return true;
+		usleep(100000);
+	}
+	return false;
 }

@@ -7,6 +7,8 @@
 #ifndef TP_PGQUERY_H
 #define TP_PGQUERY_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 /* Run sql (one or more statements); it must succeed. */
@@ -26,5 +28,13 @@ long long	tp_sql_int(PGconn *conn, const char *sql);
 
 /* Assert that the one value of sql is expected (NULL: SQL NULL). */
 void		tp_sql_assert(PGconn *conn, const char *sql, const char *expected);
+
+/*
+ * Wait up to timeout_s seconds for the one value of sql to be expected,
+ * polling every 100 ms. True when it was; false (the caller fails, with
+ * what it knows) when the time ran out.
+ */
+bool		tp_sql_wait(PGconn *conn, const char *sql, const char *expected,
+						int timeout_s);
 
 #endif							/* TP_PGQUERY_H */

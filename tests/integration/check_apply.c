@@ -101,21 +101,12 @@ assert_value(world *w, const char *sql, const char *expected)
 static void
 wait_for_triggers(world *w)
 {
-	for (int i = 0; i < 300; i++)
-	{
-		char	   *n = sql_value(w,
-								  "SELECT count(*) FROM pg_class c"
-								  " JOIN pg_namespace n ON n.oid = c.relnamespace"
-								  " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
-								  " AND NOT c.relispartition AND NOT EXISTS (SELECT FROM pg_trigger t"
-								  "  WHERE t.tgrelid = c.oid AND t.tgname LIKE 'teleport_capture%')");
-		bool		done = strcmp(n, "0") == 0;
-
-		free(n);
-		if (done)
-			return;
-		usleep(100000);
-	}
+	if (!tp_sql_wait(w->conn, "SELECT count(*) FROM pg_class c"
+					 " JOIN pg_namespace n ON n.oid = c.relnamespace"
+					 " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+					 " AND NOT c.relispartition AND NOT EXISTS (SELECT FROM pg_trigger t"
+					 "  WHERE t.tgrelid = c.oid AND t.tgname LIKE 'teleport_capture%')",
+					 "0", 30))
 	{
 		char	   *log = tp_read_file(w->src_log);
 
@@ -808,15 +799,16 @@ START_TEST(test_held_until_schema_fixed)
 }
 END_TEST
 
-/* A batch (source "rogue", target t1) with one line of text into the inbox. */
+/*
+ * A batch (of source, target t1) of n lines into the inbox: lines holds
+ * them, each ending in a newline.
+ */
 static void
-store_line(world *w, const char *source, uint64_t seq, const char *line)
+store_lines(world *w, const char *source, uint64_t seq, const char *lines, int n)
 {
 	tp_batch	b;
 	tp_delivery out;
-	char		data[2048];
 
-	snprintf(data, sizeof(data), "%s\n", line);
 	memset(&b, 0, sizeof(b));
 	b.size = sizeof(b);
 	b.format = TELEPORT_BATCH_FORMAT;
@@ -824,17 +816,109 @@ store_line(world *w, const char *source, uint64_t seq, const char *line)
 	b.source = source;
 	b.target = "t1";
 	b.seq = seq;
-	b.n_changes = 1;
+	b.n_changes = (uint64_t) n;
 	b.first_tick = seq;
 	b.last_tick = seq + 1;
 	b.apply_schema = "copy";
-	b.data = data;
-	b.data_len = strlen(data);
+	b.data = lines;
+	b.data_len = strlen(lines);
 	memset(&out, 0, sizeof(out));
 	out.size = sizeof(out);
 	ck_assert_int_eq(tp_inbox_store(w->inbox, &b, &out), TP_OK);
 	ck_assert_int_eq(out.status, TP_DELIVERY_STORED);
 }
+
+/* A batch (of source, target t1) with one line of text into the inbox. */
+static void
+store_line(world *w, const char *source, uint64_t seq, const char *line)
+{
+	char		data[2048];
+
+	snprintf(data, sizeof(data), "%s\n", line);
+	store_lines(w, source, seq, data, 1);
+}
+
+/* The source member of source "ahead": table (NULL: none), change seq. */
+#define AHEAD_SOURCE(table, seq) "\"source\":{\"name\":\"ahead\",\"schema\":\"public\"," \
+	"\"table\":" table ",\"txid\":5,\"seq\":" seq ",\"batch\":1},\"ts_ms\":1}\n"
+
+/* A column of a table description (docs/schema.md). */
+#define AHEAD_COLUMN(attnum, name, type, not_null) \
+	"{\"attnum\":" attnum ",\"name\":\"" name "\",\"type\":\"" type "\",\"not_null\":" \
+	not_null ",\"default\":null,\"identity\":null,\"generated\":null,\"sequence\":null}"
+
+/* A table description with columns (a JSON array's members) and key on 1. */
+#define AHEAD_TABLE(name, columns) \
+	"{\"schema\":\"public\",\"name\":\"" name "\",\"columns\":[" columns "]," \
+	"\"primary_key\":{\"name\":\"" name "_pkey\",\"columns\":[1]}}"
+
+/*
+ * The seed's promise for schema diffing: rows that need a column whose
+ * ADD COLUMN is queued after them (the schema-diff source saw it late)
+ * hold their batch; the change is found in a later stored batch, applied
+ * ahead, and the rows go in; when the later batch's turn comes the change
+ * is not applied again. A schema change of a table the held batch does
+ * not write stays in its place.
+ */
+START_TEST(test_ddl_applied_ahead)
+{
+	world		w;
+	tp_apply_stats stats;
+	char	   *log;
+
+	world_open(&w, "apply_ahead", NULL,
+			   "CREATE TABLE copy.wide (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.other (id int PRIMARY KEY);", 300, NULL);
+	/* 1: a row with the column n the target lacks */
+	store_lines(&w, "ahead", 1, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1,\"n\":5},"
+				AHEAD_SOURCE("\"wide\"", "10"), 1);
+	/* 2: another table, fine as it is */
+	store_lines(&w, "ahead", 2, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1},"
+				AHEAD_SOURCE("\"other\"", "20"), 1);
+	/* 3: a schema change of that other table */
+	store_lines(&w, "ahead", 3, "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
+				"\"ddl\":{\"type\":\"table\",\"oid\":2,"
+				"\"before\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true"))
+				",\"after\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true")
+										  "," AHEAD_COLUMN("2", "m", "text", "false")) "},"
+				AHEAD_SOURCE("\"other\"", "30"), 1);
+	/* 4: the ADD COLUMN of wide.n, and a row after it */
+	store_lines(&w, "ahead", 4, "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
+				"\"ddl\":{\"type\":\"table\",\"oid\":1,"
+				"\"before\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true"))
+				",\"after\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true")
+										  "," AHEAD_COLUMN("2", "n", "integer", "false")) "},"
+				AHEAD_SOURCE("\"wide\"", "40")
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2,\"n\":6},"
+				AHEAD_SOURCE("\"wide\"", "41"), 2);
+
+	stats = pass(&w);
+	ck_assert_int_eq(stats.ahead, 1);
+	ck_assert_int_eq(stats.held, 0);
+	assert_value(&w, "SELECT last_applied || ' ' || coalesce(held_seq::text, '-')"
+				 " FROM teleport.inbox_stream WHERE source = 'ahead'", "4 -");
+	assert_value(&w, "SELECT string_agg(id || '=' || n, ',' ORDER BY id) FROM copy.wide",
+				 "1=5,2=6");
+	/* other got its column in its turn, wide's change was not applied twice */
+	assert_value(&w, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
+				 " WHERE attrelid = 'copy.other'::regclass AND attnum > 0", "id,m");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox_ahead", "0");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'ahead'", "0");
+	log = tp_read_file(w.test_log);
+	ck_assert_msg(tp_contains(log, "applied 1 schema change(s) of batch 4 ahead of batch 1"),
+				  "log:\n%s", log);
+	free(log);
+
+	/* a failure no later schema change mends is held as before, once */
+	store_lines(&w, "ahead", 5, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":3,\"x\":1},"
+				AHEAD_SOURCE("\"wide\"", "50"), 1);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.ahead, 0);
+	ck_assert_int_eq(stats.held, 1);
+	assert_value(&w, "SELECT held_seq FROM teleport.inbox_stream WHERE source = 'ahead'", "5");
+	world_close(&w);
+}
+END_TEST
 
 /* An insert line into copy.tp_marker from origin, as seq. */
 static void
@@ -844,6 +928,185 @@ marker_line(char *buf, size_t len, const char *origin, int id, int seq)
 			 "\"source\":{\"name\":\"%s\",\"schema\":\"public\",\"table\":\"tp_marker\","
 			 "\"txid\":9,\"seq\":%d,\"batch\":1},\"ts_ms\":1}", id, origin, seq);
 }
+
+/*
+ * A change of source "grp" as batch seq's one line: op on public.table
+ * (applied to copy.table) with the after row (JSON text).
+ */
+static void
+grp_line(char *buf, size_t len, const char *op, const char *table,
+		 const char *after, int seq)
+{
+	snprintf(buf, len, "{\"op\":\"%s\",\"before\":null,\"after\":%s,"
+			 "\"source\":{\"name\":\"grp\",\"schema\":\"public\",\"table\":\"%s\","
+			 "\"txid\":%d,\"seq\":%d,\"batch\":%d},\"ts_ms\":1}",
+			 op, after, table, 1000 + seq, seq, seq);
+}
+
+/* Store batch seq of "grp": a marker row id into copy.tp_marker. */
+static void
+grp_marker(world *w, int seq, int id)
+{
+	char		line[512];
+	char		after[64];
+
+	snprintf(after, sizeof(after), "{\"id\":%d}", id);
+	grp_line(line, sizeof(line), "c", "tp_marker", after, seq);
+	store_line(w, "grp", seq, line);
+}
+
+/* Assert the stream of "grp": "last_applied held_seq" ("-": none). */
+static void
+assert_grp(world *w, const char *expected)
+{
+	assert_value(w, "SELECT last_applied || ' ' || coalesce(held_seq::text, '-')"
+				 " FROM teleport.inbox_stream WHERE source = 'grp'", expected);
+}
+
+/*
+ * While behind, a stream's stored units are applied together in one
+ * transaction. A unit that fails in the middle of a group rolls the group
+ * back; the units before it are applied one by one and the failing one is
+ * held, exactly; once it applies, grouping resumes. A failure that shows
+ * only at the group's commit (a deferred foreign key) is found the same
+ * way.
+ */
+START_TEST(test_group_fallback)
+{
+	world		w;
+	tp_apply_stats stats;
+	char		line[512];
+	char	   *reason;
+
+	world_open(&w, "apply_group", NULL,
+			   "CREATE TABLE copy.parent (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.child (id int PRIMARY KEY, pid int NOT NULL"
+			   " REFERENCES copy.parent DEFERRABLE INITIALLY DEFERRED);", 300, NULL);
+	for (int seq = 1; seq <= 5; seq++)
+		grp_marker(&w, seq, 100 + seq);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 5);
+	ck_assert_int_eq(stats.batches, 5);
+	ck_assert_int_eq(stats.commits, 1);
+	assert_grp(&w, "5 -");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id > 100", "5");
+
+	/* 6 to 10, where 8 writes a table the target lacks */
+	for (int seq = 6; seq <= 10; seq++)
+	{
+		if (seq == 8)
+		{
+			grp_line(line, sizeof(line), "c", "nosuch", "{\"id\":1}", seq);
+			store_line(&w, "grp", seq, line);
+		}
+		else
+			grp_marker(&w, seq, 100 + seq);
+	}
+	stats = pass(&w);
+	ck_assert_int_eq(stats.regrouped, 1);
+	ck_assert_int_eq(stats.applied, 2);
+	ck_assert_int_eq(stats.commits, 2);
+	ck_assert_int_eq(stats.held, 1);
+	assert_grp(&w, "7 8");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.tp_marker"
+				 " WHERE id > 100", "101,102,103,104,105,106,107");
+	reason = sql_value(&w, "SELECT held_reason FROM teleport.inbox_stream WHERE source = 'grp'");
+	ck_assert_msg(tp_contains(reason, "\"copy\".\"nosuch\" does not exist"), "%s", reason);
+	free(reason);
+	/* fixed: 8 alone (up to the failing unit), then 9 and 10 together */
+	sql_ok(&w, "CREATE TABLE copy.nosuch (id int PRIMARY KEY)");
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 3);
+	ck_assert_int_eq(stats.commits, 2);
+	assert_grp(&w, "10 -");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id > 100", "9");
+
+	/* 11 to 14: 13 breaks a deferred foreign key, which shows at commit */
+	grp_line(line, sizeof(line), "c", "parent", "{\"id\":1}", 11);
+	store_line(&w, "grp", 11, line);
+	grp_line(line, sizeof(line), "c", "child", "{\"id\":1,\"pid\":1}", 12);
+	store_line(&w, "grp", 12, line);
+	grp_line(line, sizeof(line), "c", "child", "{\"id\":2,\"pid\":999}", 13);
+	store_line(&w, "grp", 13, line);
+	grp_marker(&w, 14, 114);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.regrouped, 1);
+	ck_assert_int_eq(stats.applied, 2);
+	ck_assert_int_eq(stats.held, 1);
+	assert_grp(&w, "12 13");
+	assert_value(&w, "SELECT count(*) FROM copy.child", "1");
+	reason = sql_value(&w, "SELECT held_reason FROM teleport.inbox_stream WHERE source = 'grp'");
+	ck_assert_msg(tp_contains(reason, "foreign key"), "%s", reason);
+	free(reason);
+	sql_ok(&w, "INSERT INTO copy.parent VALUES (999)");
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 2);
+	assert_grp(&w, "14 -");
+	assert_value(&w, "SELECT count(*) FROM copy.child", "2");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id = 114", "1");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * A target teleport that dies in the middle of a group's transaction
+ * (TELEPORT_TEST_EXIT_IN_GROUP) has applied none of it; restarted, it
+ * applies every unit once.
+ */
+START_TEST(test_group_crash)
+{
+	world		w;
+	char	   *argv[] = {getenv("TELEPORT_BIN"), "-config", NULL, NULL};
+	char	   *env[] = {"TELEPORT_TEST_EXIT_IN_GROUP=4", NULL};
+	char		tlog[1100];
+	char	   *log;
+	pid_t		target;
+	int			status;
+	bool		done = false;
+
+	world_open(&w, "apply_group_crash", NULL, NULL, 300, NULL);
+	for (int seq = 1; seq <= 6; seq++)
+		grp_marker(&w, seq, 200 + seq);
+	snprintf(tlog, sizeof(tlog), "%s/tgt.log", w.dir);
+	argv[2] = w.tgt_config;
+	target = tp_spawn(argv, env, tlog);
+	ck_assert_int_gt(target, 0);
+	status = tp_wait_exit(target, 60);
+	if (status < 0)
+		kill(target, SIGKILL);
+	log = tp_read_file(tlog);
+	ck_assert_msg(status == 75 && tp_contains(log, "TELEPORT_TEST_EXIT_IN_GROUP=4"),
+				  "status %d; log:\n%s", status, log);
+	free(log);
+	assert_grp(&w, "0 -");
+	assert_value(&w, "SELECT count(*) FROM copy.tp_marker WHERE id > 200", "0");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'grp'", "6");
+
+	target = tp_spawn(argv, NULL, tlog);
+	ck_assert_int_gt(target, 0);
+	for (int i = 0; i < 300 && !done; i++)
+	{
+		char	   *v = sql_value(&w, "SELECT last_applied FROM teleport.inbox_stream"
+								  " WHERE source = 'grp'");
+
+		done = strcmp(v, "6") == 0;
+		free(v);
+		if (!done)
+			usleep(50000);
+	}
+	kill(target, SIGTERM);
+	status = tp_wait_exit(target, 20);
+	if (status < 0)
+		kill(target, SIGKILL);
+	log = tp_read_file(tlog);
+	ck_assert_msg(done && status == 0, "status %d; log:\n%s", status, log);
+	free(log);
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.tp_marker"
+				 " WHERE id > 200", "201,202,203,204,205,206");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'grp'", "0");
+	world_close(&w);
+}
+END_TEST
 
 /*
  * A batch that can never apply stops its stream (other streams go on);
@@ -1144,6 +1407,42 @@ START_TEST(test_foreign_keys)
 END_TEST
 
 /*
+ * A few keys updated over and over in one transaction (a pgbench teller):
+ * in an upsert group the last row of a key replaces the earlier ones, so
+ * the copy ends the same; a table whose ordinary triggers fire for the
+ * applier still gets every change (its trigger sees each one).
+ */
+START_TEST(test_repeated_keys)
+{
+	world		w;
+
+	world_open(&w, "apply_repeat",
+			   "CREATE TABLE public.teller (id int PRIMARY KEY, balance bigint, n int);"
+			   "CREATE TABLE public.audited (id int PRIMARY KEY, v int);"
+			   "INSERT INTO public.teller SELECT g, 0, 0 FROM generate_series(1, 5) g;"
+			   "INSERT INTO public.audited VALUES (1, 0);",
+			   "CREATE TABLE copy.teller (id int PRIMARY KEY, balance bigint, n int);"
+			   "CREATE TABLE copy.audited (id int PRIMARY KEY, v int);"
+			   "INSERT INTO copy.teller SELECT g, 0, 0 FROM generate_series(1, 5) g;"
+			   "INSERT INTO copy.audited VALUES (1, 0);"
+			   "CREATE TABLE copy.seen (v int);"
+			   "CREATE FUNCTION copy.see() RETURNS trigger LANGUAGE plpgsql AS $$"
+			   " BEGIN INSERT INTO copy.seen VALUES (NEW.v); RETURN NULL; END $$;"
+			   "CREATE TRIGGER see AFTER INSERT OR UPDATE ON copy.audited"
+			   " FOR EACH ROW EXECUTE FUNCTION copy.see();", 300, NULL);
+	sql_ok(&w, "DO $$BEGIN FOR i IN 1..200 LOOP"
+		   " UPDATE public.teller SET balance = balance + i, n = n + 1 WHERE id = 1 + i % 5;"
+		   " END LOOP; END$$;"
+		   "DO $$BEGIN FOR i IN 1..4 LOOP UPDATE public.audited SET v = i; END LOOP; END$$;");
+	converge(&w);
+	assert_same(&w, "teller");
+	assert_same(&w, "audited");
+	assert_value(&w, "SELECT string_agg(v::text, ',' ORDER BY v) FROM copy.seen", "1,2,3,4");
+	world_close(&w);
+}
+END_TEST
+
+/*
  * session_replication_role: replica (permitted: the tests connect as a
  * superuser) turns the target's foreign key checks and ordinary triggers
  * off for applied changes.
@@ -1251,10 +1550,14 @@ apply_suite(void)
 	tcase_add_test(tc, test_generated_identity_sequences);
 	tcase_add_test(tc, test_held_until_schema_fixed);
 	tcase_add_test(tc, test_stop_retry_skip);
+	tcase_add_test(tc, test_ddl_applied_ahead);
 	tcase_add_test(tc, test_partial_atomic);
+	tcase_add_test(tc, test_group_fallback);
+	tcase_add_test(tc, test_group_crash);
 	tcase_add_test(tc, test_origin_forwarded);
 	tcase_add_test(tc, test_foreign_keys);
 	tcase_add_test(tc, test_replica_role);
+	tcase_add_test(tc, test_repeated_keys);
 	tcase_add_test(tc, test_daemon_end_to_end);
 	suite_add_tcase(s, tc);
 	return s;

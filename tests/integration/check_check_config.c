@@ -238,9 +238,10 @@ START_TEST(test_reachable)
 END_TEST
 
 /*
- * The seed's source config: roles and targets summarised; plugins that are
- * not built yet reported as not found (and logged), the built stdout
- * and postgres plugins found; the database check still decides the exit status.
+ * The seed's source config: roles and targets summarised; every plugin
+ * found, with its file and version; from a directory that lacks them,
+ * each reported as not found (and logged); the database check still
+ * decides the exit status.
  */
 START_TEST(test_seed_source_plugins)
 {
@@ -291,19 +292,34 @@ START_TEST(test_seed_source_plugins)
 	assert_has(res.out, "transmitter 150 ms");
 	assert_has(res.out, "schema changes   by event triggers (use_event_triggers)");
 
-	/* not built yet: reported, one line each, and logged by the loader */
-	assert_line(res.out, "capture DDL", " event-trigger ", " not found");
+	/* built: where it is and its version */
+	assert_line(res.out, "capture DDL", " event-trigger ", "event-trigger.so (version ");
 	assert_line(res.out, "send", " http (target my-target) ", " found in ");
 	assert_line(res.out, "receive", " http ", " found in ");
-	assert_has(res.out, "teleport will not start until every plugin is found");
-	assert_has(res.err, "plugin \"event-trigger\", which is not in the plugin path");
-	/* built: where it is and its version */
+	assert_has_not(res.out, "teleport will not start");
 	assert_line(res.out, "capture rows", " trigger ", "trigger.so (version ");
 	assert_line(res.out, "apply", " postgres ", "postgres.so (version ");
 	assert_line(res.out, "send", " stdout (target to-stdout) ", " found in ");
 	assert_line(res.out, "send", " stdout (target to-stdout) ", "stdout.so (version ");
 
 	assert_has(res.out, "OK: the database of instance \"finops-db\"");
+	tp_cmd_result_free(&res);
+
+	/* a directory without them: reported, one line each, and logged */
+	{
+		const char *plugins = getenv("TP_TEST_PLUGINS");
+		char		var[4096];
+		char	   *env[] = {var, NULL};
+
+		ck_assert_msg(plugins != NULL, "TP_TEST_PLUGINS is not set (run through make check)");
+		snprintf(var, sizeof(var), "TELEPORT_PLUGIN_DIR=%s/good", plugins);
+		run_check(&res, path, env);
+	}
+	assert_status(&res, TP_EXIT_OK);
+	assert_line(res.out, "capture DDL", " event-trigger ", " not found");
+	assert_line(res.out, "capture rows", " trigger ", " not found");
+	assert_has(res.out, "teleport will not start until every plugin is found");
+	assert_has(res.err, "plugin \"event-trigger\", which is not in the plugin path");
 	tp_cmd_result_free(&res);
 	free(path);
 	free(dir);

@@ -24,6 +24,7 @@
 
 #include "batch_wire.h"
 #include "checkmain.h"
+#include "clock.h"
 #include "pgcluster.h"
 #include "runcmd.h"
 
@@ -615,8 +616,36 @@ START_TEST(test_one_target_down_others_go_on)
 	ck_assert_msg(tp_contains(log, "it is kept and sent again"), "log:\n%s", log);
 	free(log);
 
-	/* the http target comes up and catches up */
+	/*
+	 * The http target comes up after the source's backoff reached its cap:
+	 * the kept batch reaches it within about a second of its listening
+	 * (the cap after TP_RETRY), not after the 10 s of the cap for errors.
+	 */
+	sleep(5);
 	proc_start(&sc.target);
+	{
+		long long	listening = 0;
+		long long	accepted = 0;
+
+		for (int i = 0; i < 600 && accepted == 0; i++)
+		{
+			char	   *tlog = tp_read_file(sc.target.log);
+			char	   *slog = tp_read_file(sc.sources[0].log);
+
+			if (listening == 0 && tlog != NULL && tp_contains(tlog, "listening on"))
+				listening = tp_clock_ms();
+			if (listening != 0 && slog != NULL &&
+				tp_contains(slog, "target \"tgt\" accepted batch"))
+				accepted = tp_clock_ms();
+			free(tlog);
+			free(slog);
+			usleep(50000);
+		}
+		ck_assert_msg(listening != 0 && accepted != 0,
+					  "the http target never got the kept batch");
+		ck_assert_msg(accepted - listening < 4000, "the kept batch reached the target "
+					  "%lld ms after it listened", accepted - listening);
+	}
 	drain(&sc, "two_tgt", "two_src", "src1", "http-done", 90);
 	proc_stop(&sc.sources[0]);
 	proc_stop(&sc.target);

@@ -194,7 +194,7 @@ START_TEST(test_store_in_order)
 				 " FROM teleport.inbox_stream WHERE source = 'src' AND target = 'tgt'",
 				 "3/0");
 	tp_sql_assert(fx.pg.conn, "SELECT version FROM teleport.schema_version"
-				 " WHERE component = 'inbox'", "2");
+				 " WHERE component = 'inbox'", "4");
 	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.inbox WHERE applied_at IS NULL"
 				 " AND kind = 'changes' AND NOT partial AND n_changes = 1"
 				 " AND apply_schema = 'public' AND first_tick = seq"
@@ -716,7 +716,8 @@ END_TEST
 /*
  * An inbox of schema version 1 (before the apply loop's held state) is
  * upgraded in place: its streams and batches stay, the held columns and
- * teleport.inbox_skipped appear, and the status shows nothing held.
+ * teleport.inbox_skipped appear, the data is no longer compressed
+ * (version 3), and the status shows nothing held.
  */
 START_TEST(test_upgrade_from_v1)
 {
@@ -730,6 +731,7 @@ START_TEST(test_upgrade_from_v1)
 			" DROP COLUMN held_state, DROP COLUMN held_reason,"
 			" DROP COLUMN held_since, DROP COLUMN held_attempts");
 	tp_sql_ok(fx.pg.conn, "DROP TABLE teleport.inbox_skipped");
+	tp_sql_ok(fx.pg.conn, "ALTER TABLE teleport.inbox ALTER COLUMN data SET STORAGE EXTENDED");
 	tp_sql_ok(fx.pg.conn, "UPDATE teleport.schema_version SET version = 1"
 			" WHERE component = 'inbox'");
 	tp_inbox_free(fx.inbox);
@@ -737,10 +739,15 @@ START_TEST(test_upgrade_from_v1)
 	fx.inbox = tp_inbox_new(fx.conninfo, "receiver");
 	ck_assert(tp_inbox_ready(fx.inbox));
 	tp_sql_assert(fx.pg.conn, "SELECT version FROM teleport.schema_version"
-				 " WHERE component = 'inbox'", "2");
+				 " WHERE component = 'inbox'", "4");
+	/* version 3: the data is stored uncompressed */
+	tp_sql_assert(fx.pg.conn, "SELECT attstorage FROM pg_catalog.pg_attribute"
+				 " WHERE attrelid = 'teleport.inbox'::regclass AND attname = 'data'", "e");
 	tp_sql_assert(fx.pg.conn, "SELECT last_received || '/' || held_attempts || '/'"
 				 " || (held_seq IS NULL) FROM teleport.inbox_stream", "1/0/true");
 	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.inbox_skipped", "0");
+	/* version 4: the record of schema changes applied ahead */
+	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.inbox_ahead", "0");
 	store_ok(fx.inbox, "src", "tgt", 2);
 	text = tp_inbox_status_json(fx.inbox);
 	ck_assert_ptr_nonnull(text);
@@ -849,7 +856,7 @@ START_TEST(test_shared_schema)
 	ck_assert(tp_queue_install(&fx.pg, config));
 	tp_sql_assert(fx.pg.conn, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=2,queue=2");
+				 "inbox=4,queue=2");
 	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.target", "1");
 	tp_sql_assert(fx.pg.conn, "SELECT has_table_privilege('public', 'teleport.inbox', 'SELECT')",
 				 "f");
@@ -863,7 +870,7 @@ START_TEST(test_shared_schema)
 	ck_assert(tp_queue_install(&fx.pg, config));
 	tp_sql_assert(fx.pg.conn, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=2,queue=2");
+				 "inbox=4,queue=2");
 	/* a later inbox on the same database installs nothing */
 	tp_inbox_free(fx.inbox);
 	fx.inbox = tp_inbox_new(fx.conninfo, "again");

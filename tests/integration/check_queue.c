@@ -465,6 +465,67 @@ START_TEST(test_exact_lines)
 }
 END_TEST
 
+/*
+ * The lines core/batch_lines.c builds are byte for byte those of the SQL
+ * concatenation it replaced (kept here as the reference): names with
+ * quotes, backslashes, every kind of control character and non-ASCII
+ * text, an origin, a statement number, a raw newline in stored json.
+ */
+START_TEST(test_lines_match_sql)
+{
+	fixture		fx;
+	tp_queued_batch qb;
+	char	   *data;
+	char	   *reference;
+
+	setup(&fx, "q_lines_sql", true);
+	tp_sql_ok(fx.pg.conn, "BEGIN");
+	tp_sql_ok(fx.pg.conn,
+			  "SELECT pg_catalog.set_config('teleport.origin',"
+			  " E'far \"o\\\\\\x01\\u00e9', true)");
+	tp_sql_ok(fx.pg.conn,
+			  "SELECT teleport.insert_event('u', 'public',"
+			  " E'q\"b\\\\s\\x01\\x08\\x09\\x0a\\x0c\\x0d\\x1f\\u00e9\\U0001F600',"
+			  " '{\"id\":1}', E'{\"id\":2,\\n\"t\":\"x\"}', NULL, false, 7)");
+	tp_sql_ok(fx.pg.conn, "SELECT pg_catalog.set_config('teleport.origin', '', true)");
+	tp_sql_ok(fx.pg.conn,
+			  "SELECT teleport.insert_event('d', 'public', 'tab', '{\"id\":2}', NULL, NULL)");
+	tp_sql_ok(fx.pg.conn, "COMMIT");
+	force_tick(&fx.pg);
+	ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	data = next_data(&fx.pg, fx.t1, &qb);
+	ck_assert_ptr_nonnull(data);
+	reference = tp_sql_value(fx.pg.conn,
+		"SELECT string_agg(line, '' ORDER BY id) FROM ("
+		"SELECT e.id, '{\"op\":' || to_json(e.op)::text"
+		" || ',\"before\":' || coalesce(replace(e.before::text, E'\\n', ' '), 'null')"
+		" || ',\"after\":' || coalesce(replace(e.after::text, E'\\n', ' '), 'null')"
+		" || CASE WHEN e.text_values THEN ',\"values\":\"text\"' ELSE '' END"
+		" || CASE WHEN e.ddl IS NULL THEN ''"
+		"  ELSE ',\"ddl\":' || replace(e.ddl::text, E'\\n', ' ') END"
+		" || ',\"source\":{\"name\":' || to_json(coalesce(e.origin, 'src'))::text"
+		" || ',\"schema\":' || to_json(e.schema_name)::text"
+		" || ',\"table\":' || coalesce(to_json(e.table_name)::text, 'null')"
+		" || ',\"txid\":' || e.txid::text"
+		" || ',\"seq\":' || e.id::text"
+		" || ',\"batch\":1'"
+		" || CASE WHEN e.stmt IS NULL THEN '' ELSE ',\"stmt\":' || e.stmt::text END"
+		" || '},\"ts_ms\":' || (SELECT floor(extract(epoch FROM created_at) * 1000)::bigint"
+		"  FROM teleport.tick ORDER BY id DESC LIMIT 1)::text || E'}\\n' AS line"
+		" FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1"
+		" UNION ALL SELECT * FROM teleport.event_2) e) x");
+	ck_assert_ptr_nonnull(reference);
+	ck_assert_str_eq(data, reference);
+	ck_assert_msg(strstr(data, "\"stmt\":7") != NULL && strstr(data, "\\u0001") != NULL &&
+				  strstr(data, "\\u001f") != NULL && strstr(data, "\\b") != NULL &&
+				  strstr(data, "\"name\":\"src\"") != NULL, "%s", data);
+	free(data);
+	free(reference);
+	tp_queued_batch_free(&qb);
+	teardown(&fx);
+}
+END_TEST
+
 /* ------------------------------------------------------------ ordering */
 
 /*
@@ -686,6 +747,30 @@ START_TEST(test_split_and_rebuild)
 	tp_sql_ok(fx.pg.conn, "UPDATE teleport.batch SET acked_at = NULL");
 	tp_pgsql_close(&fx.pg);
 	connect_more(&fx, &again);
+
+	/* the next seq, and each batch after a given one, built alike */
+	{
+		uint64_t	seq = 0;
+		bool		found = false;
+
+		ck_assert(tp_queue_next_seq(&again, "t1", &seq, &found));
+		ck_assert(found);
+		ck_assert_uint_eq(seq, 1);
+		for (uint64_t after = 0; after <= 4; after++)
+		{
+			tp_queued_batch qb;
+
+			ck_assert(tp_queue_batch_after(&again, "src", fx.t1, after, &qb, &found));
+			ck_assert(found == (after < 4));
+			if (!found)
+				continue;
+			ck_assert_uint_eq(qb.batch.seq, after + 1);
+			ck_assert_uint_eq(qb.batch.data_len, strlen(first[after]));
+			ck_assert(memcmp(qb.batch.data, first[after], qb.batch.data_len) == 0);
+			ck_assert_uint_eq(qb.batch.flags, flags[after]);
+			tp_queued_batch_free(&qb);
+		}
+	}
 	for (int i = 0; i < n; i++)
 	{
 		tp_queued_batch qb;
@@ -858,6 +943,7 @@ START_TEST(test_retention)
 	tp_queued_batch qb;
 	char		ids[256];
 	bool		found = true;
+	uint64_t	seq = 0;
 
 	setup(&fx, "q_retention", true);
 	insert_row(&fx.pg, "b1", 1);
@@ -866,6 +952,11 @@ START_TEST(test_retention)
 	ck_assert(tp_queue_backlog_of(&fx.pg, "t2", &bl));
 	ck_assert_int_eq(bl.batches, 1);
 	ck_assert(!bl.needs_resync);
+	ck_assert(tp_queue_next_seq(&fx.pg, "t2", &seq, &found));
+	ck_assert(found);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert(tp_queue_next_seq(&fx.pg, "t1", &seq, &found));
+	ck_assert(!found);
 	ck_assert(tp_queue_vacuum_with(&fx.pg, 3600, 0));	/* switch to event_1 */
 	ck_assert(tp_queue_backlog_of(&fx.pg, "t2", &bl));
 	ck_assert(!bl.needs_resync);
@@ -884,6 +975,9 @@ START_TEST(test_retention)
 	ck_assert_int_eq(bl.batches, 0);
 	ck_assert_int_eq(bl.oldest_age_ms, 0);
 	ck_assert(tp_queue_next_batch(&fx.pg, "src", fx.t2, &qb, &found));
+	ck_assert(!found);
+	/* a batch the transmitter kept for t2 is no longer its next one */
+	ck_assert(tp_queue_next_seq(&fx.pg, "t2", &seq, &found));
 	ck_assert(!found);
 	insert_row(&fx.pg, "b1", 2);
 	force_tick(&fx.pg);
@@ -950,6 +1044,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_install_private);
 	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_exact_lines);
+	tcase_add_test(tc, test_lines_match_sql);
 	tcase_add_test(tc, test_long_transaction);
 	tcase_add_test(tc, test_across_ticks);
 	tcase_add_test(tc, test_targets_and_origin);

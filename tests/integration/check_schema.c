@@ -29,6 +29,12 @@
  *     generated columns; a primary key moved to another column; int ->
  *     bigint and text -> int USING; a table dropped.
  *
+ *     Case "diff" runs three times: with the schema-diff source, with the
+ *     event-trigger source (use_event_triggers: true, loop index 1), which
+ *     also adds, fills and renames a column in one transaction, and
+ *     switching (index 2): the source restarts in the other mode three
+ *     times, with schema and row changes made while it is stopped.
+ *
  *     In diff mode the moment of a change is only known at the next poll:
  *     rows written after a change that the target cannot take before it
  *     (a renamed column or table) are written here once the change was
@@ -114,6 +120,7 @@ typedef struct scene
 	char	   *dir;
 	inst		src;
 	inst		tgt;
+	bool		event_triggers; /* use_event_triggers on the source */
 } scene;
 
 /* Run sql (printf format) in cl's database db; fails the test on error. */
@@ -177,6 +184,7 @@ write_config(const scene *sc, bool source, int port)
 
 	snprintf(text, sizeof(text),
 			 "replicate_ddl: true\n"
+			 "use_event_triggers: %s\n"
 			 "processing_intervals:\n"
 			 "  batcher: 50\n"
 			 "  transmitter: 50\n"
@@ -188,7 +196,7 @@ write_config(const scene *sc, bool source, int port)
 			 "  hostname: \"%s\"\n"
 			 "  port: %d\n"
 			 "  username: \"postgres\"\n",
-			 source ? "src" : "tgt", source ? SRC_DB : TGT_DB,
+			 sc->event_triggers ? "true" : "false", source ? "src" : "tgt", source ? SRC_DB : TGT_DB,
 			 source ? src_cl->dir : tgt_cl->dir, source ? src_cl->port : tgt_cl->port);
 	if (source)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text),
@@ -487,6 +495,14 @@ wait_captured(const scene *sc, const char *table)
 									 "   FROM teleport.schema_describe_schema(NULL)"
 									 "  UNION ALL SELECT 'table', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_table(NULL)"
+									 "  UNION ALL SELECT 'enum', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_enum(NULL)"
+									 "  UNION ALL SELECT 'composite', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_composite(NULL)"
+									 "  UNION ALL SELECT 'sequence', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_sequence(NULL)"
+									 "  UNION ALL SELECT 'index', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_index(NULL)"
 									 "  UNION ALL SELECT 'constraint', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_constraint(NULL)"
 									 "  UNION ALL SELECT CASE WHEN (description ->> 'sql_body')::boolean"
@@ -510,9 +526,28 @@ wait_captured(const scene *sc, const char *table)
 		v = query_value(src_cl, SRC_DB, sql, true);
 		done = v != NULL && strcmp(v, "t") == 0;
 		free(v);
-		free(sql);
 		if (done)
+		{
+			free(sql);
 			return;
+		}
+		if (i == 299)
+		{
+			/* what differs: the kinds and OIDs */
+			char	   *what = NULL;
+
+			ck_assert_int_ge(asprintf(&what, "SELECT string_agg(concat_ws(' ', coalesce(c.kind, s.kind),"
+									  " coalesce(c.obj_oid, s.oid), c.d, s.d), E'\\n') FROM%s",
+									  strstr(sql, " (SELECT 'schema'") ), 0);
+			*strstr(what, " AND (") = '\0';
+			strcpy(strstr(what, " WHERE c.d IS DISTINCT FROM s.d)"), " WHERE c.d IS DISTINCT FROM s.d");
+			v = query_value(src_cl, SRC_DB, what, true);
+			fprintf(stderr, "not captured (the description, then the snapshot's):\n%s\n",
+					v ? v : "(the query failed)");
+			free(v);
+			free(what);
+		}
+		free(sql);
 		usleep(100000);
 	}
 	scene_fail(sc, "the source never captured the schema change");
@@ -531,6 +566,388 @@ ddl_events(void)
 
 	free(v);
 	return n;
+}
+
+/*
+ * The types, sequences and indexes of schema in cl's db, as text, one
+ * line per object in order: an enum's labels in their order, a composite
+ * type's attributes (name and type without "schema." qualifications), a
+ * standalone sequence's parameters, an index's definition (the same).
+ * "(failed)" when the query failed.
+ */
+static char *
+objects_signature(tp_cluster *cl, const char *db, const char *schema)
+{
+	char	   *sql = NULL;
+	char	   *v;
+
+	/* pg_get_indexdef fails on an index dropped meanwhile: a mismatch */
+	ck_assert_int_ge(asprintf(&sql,
+						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY sig), '') FROM ("
+						" SELECT 'enum ' || t.typname || ': ' || coalesce((SELECT string_agg("
+						"   e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e"
+						"   WHERE e.enumtypid = t.oid), '') AS sig"
+						" FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+						" WHERE n.nspname = '%s' AND t.typtype = 'e'"
+						" UNION ALL"
+						" SELECT 'composite ' || t.typname || ': ' || coalesce((SELECT string_agg("
+						"   a.attname || ' ' || replace(format_type(a.atttypid, a.atttypmod), '%s.', ''),"
+						"   ', ' ORDER BY a.attnum) FROM pg_attribute a"
+						"   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '')"
+						" FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+						" JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'"
+						" WHERE n.nspname = '%s'"
+						" UNION ALL"
+						" SELECT 'sequence ' || c.relname || ': ' || concat_ws(' ',"
+						"   format_type(q.seqtypid, NULL), q.seqincrement, q.seqmin, q.seqmax,"
+						"   q.seqstart, q.seqcache, q.seqcycle)"
+						" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+						" JOIN pg_sequence q ON q.seqrelid = c.oid"
+						" WHERE n.nspname = '%s' AND NOT EXISTS (SELECT 1 FROM pg_depend x"
+						"   WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid"
+						"   AND x.deptype IN ('a', 'i'))"
+						" UNION ALL"
+						" SELECT 'index ' || ic.relname || ': '"
+						"   || replace(pg_get_indexdef(ic.oid), '%s.', '')"
+						" FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
+						" JOIN pg_class tc ON tc.oid = i.indrelid"
+						" JOIN pg_namespace n ON n.oid = tc.relnamespace"
+						" WHERE n.nspname = '%s' AND tc.relkind = 'r'"
+						") s",
+						schema, schema, schema, schema, schema, schema), 0);
+	v = query_value(cl, db, sql, true);
+	free(sql);
+	return v != NULL ? v : strdup("(failed)");
+}
+
+/*
+ * wait_equal, after waiting (60 s at most) until the target's types,
+ * sequences and indexes equal the source's; else fail with both.
+ */
+static void
+wait_objects_equal(const scene *sc, const char *step)
+{
+	char	   *so = NULL;
+	char	   *to = NULL;
+
+	for (int i = 0; i < 600; i++)
+	{
+		free(so);
+		free(to);
+		so = objects_signature(src_cl, SRC_DB, "public");
+		to = objects_signature(tgt_cl, TGT_DB, APPLY_SCHEMA);
+		if (strcmp(so, to) == 0)
+			break;
+		usleep(100000);
+	}
+	if (strcmp(so, to) != 0)
+	{
+		fprintf(stderr, "after %s:\n-- source objects:\n%s\n-- target objects:\n%s\n",
+				step, so, to);
+		scene_fail(sc, "the target's objects do not match the source's");
+	}
+	free(so);
+	free(to);
+	wait_equal(sc, step);
+}
+
+/*
+ * Enums: created; values added before the first, in the middle and at the
+ * end (several in one transaction); a value renamed; the type renamed;
+ * dropped.
+ */
+static void
+step_enums(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB, "CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "create enum");
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.mood ADD VALUE 'meh' BEFORE 'ok';"
+			  "ALTER TYPE public.mood ADD VALUE 'joy' AFTER 'happy';"
+			  "ALTER TYPE public.mood ADD VALUE 'awful' BEFORE 'sad';"
+			  "ALTER TYPE public.mood ADD VALUE 'dire' BEFORE 'awful';");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "enum values added");
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.mood RENAME VALUE 'meh' TO 'so-so';"
+			  "ALTER TYPE public.mood ADD VALUE 'meh' AFTER 'so-so';"
+			  "ALTER TYPE public.mood RENAME TO feeling;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "enum value and type renamed");
+	exec_sqlf(src_cl, SRC_DB, "DROP TYPE public.feeling;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "enum dropped");
+}
+
+/*
+ * Columns of enum types of the source's schema (and arrays of them) are of
+ * apply_schema's types on the target, defaults included; a value added
+ * and used in the same target transaction (the source stopped while the
+ * value is added, captured and used, so that its batch holds both); the
+ * type renamed, a value renamed; a text column turned into the enum.
+ */
+static void
+step_enum_columns(scene *sc)
+{
+	char	   *v;
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TYPE public.color AS ENUM ('red', 'green');"
+			  "CREATE TABLE public.paint (id int PRIMARY KEY,"
+			  " c public.color NOT NULL DEFAULT 'red', cs public.color[], note text);");
+	wait_captured(sc, "paint");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.paint (id, cs, note) VALUES (1, '{red,green}', 'red');"
+			  "INSERT INTO public.paint VALUES (2, 'green', NULL, 'green');");
+	wait_objects_equal(sc, "table with enum columns");
+
+	inst_stop(sc, &sc->src);
+	exec_sqlf(src_cl, SRC_DB, "ALTER TYPE public.color ADD VALUE 'blue' BEFORE 'green';");
+	/* diff mode captures it now, by hand; event triggers did in its transaction */
+	v = query_value(src_cl, SRC_DB, sc->event_triggers
+					? "SELECT teleport.schema_capture(NULL, true) = 0"
+					: "SELECT teleport.schema_capture(NULL, true) > 0", false);
+	ck_assert_str_eq(v, "t");
+	free(v);
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.paint VALUES (3, 'blue', '{blue,red}', 'blue');"
+			  "UPDATE public.paint SET c = 'blue' WHERE id = 1;");
+	inst_start(sc, &sc->src);
+	wait_objects_equal(sc, "enum value added and used in one batch");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.color RENAME TO hue;"
+			  "ALTER TYPE public.hue RENAME VALUE 'green' TO 'verde';");
+	wait_captured(sc, "paint");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.paint VALUES (4, 'verde', '{verde}', 'verde');");
+	wait_objects_equal(sc, "enum type and value renamed");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "UPDATE public.paint SET note = 'verde' WHERE note = 'green';"
+			  "ALTER TABLE public.paint ALTER COLUMN note TYPE public.hue USING note::public.hue;");
+	wait_captured(sc, "paint");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.paint VALUES (5, 'red', '{}', 'blue');");
+	wait_objects_equal(sc, "text column to enum");
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.paint; DROP TYPE public.hue;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "enum and its table dropped");
+}
+
+/*
+ * Composite types: created (one with an enum attribute), used by a table
+ * (a column and an array) with rows; attributes added and renamed, then
+ * written; an attribute dropped; an attribute retyped; types renamed;
+ * all dropped.
+ */
+static void
+step_composites(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TYPE public.tone AS ENUM ('soft', 'loud');"
+			  "CREATE TYPE public.addr AS (street text, num int, tone public.tone);"
+			  "CREATE TYPE public.spare AS (a int, b text);"
+			  "CREATE TABLE public.people (id int PRIMARY KEY, home public.addr,"
+			  " past public.addr[]);");
+	wait_captured(sc, "people");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.people VALUES (1, ROW('Main St', 1, 'soft'),"
+			  " ARRAY[ROW('Old St', 7, 'loud')::public.addr]),"
+			  " (2, ROW('Side \"St\", 2', NULL, NULL), NULL);");
+	wait_objects_equal(sc, "composite types and a table using them");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.addr ADD ATTRIBUTE zip varchar(10);"
+			  "ALTER TYPE public.addr RENAME ATTRIBUTE num TO number;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.people VALUES (3, ROW('Third', 3, 'loud', '12345'), NULL);"
+			  "UPDATE public.people SET home.zip = '999' WHERE id = 1;");
+	wait_objects_equal(sc, "attributes added and renamed");
+
+	exec_sqlf(src_cl, SRC_DB, "ALTER TYPE public.addr DROP ATTRIBUTE tone;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "UPDATE public.people SET home.number = 10 WHERE id = 2;");
+	wait_objects_equal(sc, "attribute dropped");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TYPE public.spare ALTER ATTRIBUTE a TYPE bigint;"
+			  "ALTER TYPE public.spare RENAME TO spare2;"
+			  "ALTER TYPE public.addr RENAME TO address;");
+	wait_captured(sc, "people");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.people VALUES (4, ROW('Fourth', 4, NULL), NULL);");
+	wait_objects_equal(sc, "attribute retyped, types renamed");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "DROP TABLE public.people;"
+			  "DROP TYPE public.address, public.spare2, public.tone;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "composite types dropped");
+}
+
+/*
+ * Wait (60 s at most) until src_sql on the source and tgt_sql on the
+ * target give the same value; else fail with both.
+ */
+static void
+wait_same_value(const scene *sc, const char *src_sql, const char *tgt_sql,
+				const char *what)
+{
+	char	   *sv = NULL;
+	char	   *tv = NULL;
+	bool		same = false;
+
+	for (int i = 0; i < 600 && !same; i++)
+	{
+		free(sv);
+		free(tv);
+		sv = query_value(src_cl, SRC_DB, src_sql, true);
+		tv = query_value(tgt_cl, TGT_DB, tgt_sql, true);
+		same = sv != NULL && tv != NULL && strcmp(sv, tv) == 0;
+		if (!same)
+			usleep(100000);
+	}
+	if (!same)
+	{
+		fprintf(stderr, "%s: source %s, target %s\n", what, sv ? sv : "(none)",
+				tv ? tv : "(none)");
+		scene_fail(sc, "the target's value does not match the source's");
+	}
+	free(sv);
+	free(tv);
+}
+
+/*
+ * Standalone sequences: created with parameters, used by a table's
+ * default (nextval) with rows, and by nextval alone; their values follow;
+ * parameters changed, renamed; the default moved to the renamed one (its
+ * value follows); dropped.
+ */
+static void
+step_sequences(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE SEQUENCE public.s1 INCREMENT 5 START 100 CACHE 1;"
+			  "CREATE SEQUENCE public.s2 AS int MINVALUE 1 MAXVALUE 1000 CYCLE;"
+			  "CREATE TABLE public.orders (id bigint PRIMARY KEY"
+			  " DEFAULT nextval('public.s1'), note text);");
+	wait_captured(sc, "orders");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.orders (note) SELECT 'o' || g FROM generate_series(1, 10) g;"
+			  "SELECT nextval('public.s2');");
+	wait_objects_equal(sc, "sequences created and used");
+	wait_same_value(sc, "SELECT last_value FROM public.s1",
+					"SELECT last_value FROM " APPLY_SCHEMA ".s1", "value of s1");
+	wait_same_value(sc, "SELECT last_value FROM public.s2",
+					"SELECT last_value FROM " APPLY_SCHEMA ".s2", "value of s2");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER SEQUENCE public.s1 INCREMENT 10 MAXVALUE 1000000;"
+			  "ALTER SEQUENCE public.s2 NO CYCLE CACHE 5 START 7;"
+			  "ALTER SEQUENCE public.s2 RENAME TO s3;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.orders (note) VALUES ('after alter');");
+	wait_objects_equal(sc, "sequences altered and renamed");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER TABLE public.orders ALTER COLUMN id SET DEFAULT nextval('public.s3');");
+	wait_captured(sc, "orders");
+	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.orders (note) VALUES ('from s3');");
+	wait_objects_equal(sc, "default moved to another sequence");
+	wait_same_value(sc, "SELECT last_value FROM public.s3",
+					"SELECT last_value FROM " APPLY_SCHEMA ".s3", "value of s3");
+
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.orders; DROP SEQUENCE public.s1, public.s3;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "sequences dropped");
+}
+
+/*
+ * Indexes: unique, partial (with an enum of the schema in its predicate),
+ * expression (descending), multi-column, INCLUDE, other methods, created
+ * with the table and later, with rows; renamed; dropped; a column renamed
+ * and retyped under them; the table renamed and dropped with them.
+ */
+static void
+step_indexes(const scene *sc)
+{
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE TYPE public.state AS ENUM ('new', 'done');"
+			  "CREATE TABLE public.items (id int PRIMARY KEY, sku text, qty int,"
+			  " price numeric, tags text[], st public.state);"
+			  "CREATE UNIQUE INDEX items_sku ON public.items (sku);"
+			  "CREATE INDEX items_partial ON public.items (qty) WHERE qty > 0 AND st = 'new';"
+			  "CREATE INDEX items_expr ON public.items (lower(sku), (qty * 2) DESC);"
+			  "CREATE INDEX items_incl ON public.items (qty, price) INCLUDE (sku);");
+	wait_captured(sc, "items");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.items SELECT g, 's' || g, g % 5, g * 1.5,"
+			  " ARRAY['t' || g % 3], CASE WHEN g % 2 = 0 THEN 'new' ELSE 'done' END::public.state"
+			  " FROM generate_series(1, 30) g;");
+	wait_objects_equal(sc, "indexes created with their table");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "CREATE INDEX items_gin ON public.items USING gin (tags);"
+			  "CREATE INDEX items_hash ON public.items USING hash (sku);"
+			  "CREATE UNIQUE INDEX \"Items Odd\" ON public.items (id, qty) WHERE id % 2 = 1;");
+	wait_captured(sc, NULL);
+	exec_sqlf(src_cl, SRC_DB, "UPDATE public.items SET tags = tags || 'x'::text WHERE id < 5;");
+	wait_objects_equal(sc, "indexes created later");
+
+	exec_sqlf(src_cl, SRC_DB,
+			  "ALTER INDEX public.items_partial RENAME TO items_positive;"
+			  "DROP INDEX public.items_hash;"
+			  "ALTER TABLE public.items RENAME COLUMN qty TO quantity;"
+			  "ALTER TABLE public.items ALTER COLUMN price TYPE numeric(12,2);");
+	wait_captured(sc, "items");
+	exec_sqlf(src_cl, SRC_DB,
+			  "INSERT INTO public.items (id, sku, quantity, price) VALUES (100, 'new', 3, 9.99);");
+	wait_objects_equal(sc, "indexes renamed, dropped, column renamed and retyped");
+
+	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.items RENAME TO goods;");
+	wait_captured(sc, "goods");
+	exec_sqlf(src_cl, SRC_DB, "DELETE FROM public.goods WHERE id > 25;");
+	wait_objects_equal(sc, "table of indexes renamed");
+
+	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.goods; DROP TYPE public.state;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "table of indexes dropped");
+}
+
+/*
+ * Restart the source in the other mode (use_event_triggers toggled),
+ * running ddl (SQL, may be NULL) while it is stopped; wait until the new
+ * mode's install is done (two event triggers, or none). Stopped in diff
+ * mode, nothing sees a schema change until the restart, so rows written
+ * after it would come before it: ddl writes no such rows then.
+ */
+static void
+switch_source_mode(scene *sc, int port, const char *ddl)
+{
+	kill(sc->src.pid, SIGTERM);
+	if (tp_wait_exit(sc->src.pid, 30) != 0)
+		scene_fail(sc, "the source did not exit 0 on SIGTERM");
+	sc->src.pid = 0;
+	if (ddl != NULL)
+		exec_sqlf(src_cl, SRC_DB, "%s", ddl);
+	sc->event_triggers = !sc->event_triggers;
+	free(sc->src.config);
+	sc->src.config = write_config(sc, true, port);
+	ck_assert_ptr_nonnull(sc->src.config);
+	inst_start(sc, &sc->src);
+	for (int i = 0;; i++)
+	{
+		char	   *n = query_value(src_cl, SRC_DB, "SELECT count(*) FROM pg_event_trigger", false);
+		bool		done = strcmp(n, sc->event_triggers ? "2" : "0") == 0;
+
+		free(n);
+		if (done)
+			break;
+		if (i == 300)
+			scene_fail(sc, "the source never switched modes");
+		usleep(100000);
+	}
 }
 
 /*
@@ -873,6 +1290,7 @@ START_TEST(test_diff_mode)
 	ck_assert_ptr_nonnull(tgt_cl);
 	ck_assert_int_gt(port, 0);
 	memset(&sc, 0, sizeof(sc));
+	sc.event_triggers = _i == 1;
 	sc.dir = tp_cluster_make_dir(src_cl, "schema");
 	ck_assert_ptr_nonnull(sc.dir);
 	ck_assert_int_ge(asprintf(&sc.src.log, "%s/src.log", sc.dir), 0);
@@ -899,6 +1317,13 @@ START_TEST(test_diff_mode)
 	wait_captured(&sc, "base");
 	usleep(1500000);
 	ck_assert_int_eq(ddl_events(), 0);
+	{
+		/* the mode's own objects: two event triggers, or none */
+		char	   *n = query_value(src_cl, SRC_DB, "SELECT count(*) FROM pg_event_trigger", false);
+
+		ck_assert_str_eq(n, sc.event_triggers ? "2" : "0");
+		free(n);
+	}
 	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.base SELECT g, 'b' || g FROM generate_series(1, 20) g;");
 	wait_equal(&sc, "rows into an existing table");
 
@@ -947,6 +1372,8 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.t1 (name, amount, flag) VALUES ('f', 1, false);"
 			  "UPDATE public.t1 SET flag = false WHERE id % 5 = 0;");
 	wait_equal(&sc, "add column");
+	if (_i == 2)
+		switch_source_mode(&sc, port, "ALTER TABLE public.base ADD COLUMN s1 int;");
 
 	/* a column dropped while rows are written, before and after */
 	exec_sqlf(src_cl, SRC_DB,
@@ -955,6 +1382,9 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.t1 (name) VALUES ('after drop');"
 			  "UPDATE public.t1 SET name = name || '+' WHERE id % 3 = 0;");
 	wait_equal(&sc, "drop column");
+	if (_i == 2)
+		switch_source_mode(&sc, port, "ALTER TABLE public.base RENAME COLUMN s1 TO s2;"
+						   "UPDATE public.base SET s2 = -s2 WHERE id < 5;");
 
 	/* a column renamed, with writes before and after */
 	exec_sqlf(src_cl, SRC_DB,
@@ -965,6 +1395,9 @@ START_TEST(test_diff_mode)
 			  "INSERT INTO public.t1 (label) VALUES ('after rename');"
 			  "UPDATE public.t1 SET label = label || '!' WHERE id % 4 = 0;");
 	wait_equal(&sc, "rename column");
+	if (_i == 2)
+		switch_source_mode(&sc, port, "ALTER TABLE public.base DROP COLUMN s2;"
+						   "INSERT INTO public.base VALUES (100, 'after switches');");
 
 	/* a table renamed */
 	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.t1 RENAME TO t2;");
@@ -1019,10 +1452,31 @@ START_TEST(test_diff_mode)
 			  "UPDATE public.conv SET s = s + 1 WHERE id < 10;");
 	wait_equal(&sc, "type change");
 
+	if (sc.event_triggers)
+	{
+		/* exact order: a column added, filled and renamed in one transaction */
+		exec_sqlf(src_cl, SRC_DB, "CREATE TABLE public.ord (id int PRIMARY KEY, v text);");
+		wait_captured(&sc, "ord");
+		exec_sqlf(src_cl, SRC_DB,
+				  "BEGIN;"
+				  "INSERT INTO public.ord SELECT g, 'v' || g FROM generate_series(1, 10) g;"
+				  "ALTER TABLE public.ord ADD COLUMN n int NOT NULL DEFAULT 0;"
+				  "UPDATE public.ord SET n = id * 2;"
+				  "ALTER TABLE public.ord RENAME COLUMN v TO w;"
+				  "INSERT INTO public.ord VALUES (11, 'eleven', 22);"
+				  "COMMIT;");
+		wait_equal(&sc, "a column added, filled and renamed in one transaction");
+	}
+
 	/* a table dropped */
 	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.conv;");
 	wait_equal(&sc, "drop table");
 
+	step_enums(&sc);
+	step_enum_columns(&sc);
+	step_composites(&sc);
+	step_sequences(&sc);
+	step_indexes(&sc);
 	constraint_steps(&sc);
 	function_steps(&sc);
 	view_steps(&sc);
@@ -1233,7 +1687,7 @@ schema_suite(void)
 
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_diff_mode);
+	tcase_add_loop_test(tc, test_diff_mode, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -108,17 +108,8 @@ source_start(source *s)
 
 	s->pid = tp_spawn(argv, NULL, s->log);
 	ck_assert_int_gt(s->pid, 0);
-	for (int i = 0; i < 300; i++)
-	{
-		char	   *n = tp_sql_value(s->conn, "SELECT count(DISTINCT tgrelid) FROM pg_trigger"
-								 " WHERE tgname LIKE 'teleport_capture%'");
-		bool		done = strcmp(n, "2") == 0;
-
-		free(n);
-		if (done)
-			return;
-		usleep(100000);
-	}
+	if (!tp_sql_wait(s->conn, "SELECT count(DISTINCT tgrelid) FROM pg_trigger"
+					 " WHERE tgname LIKE 'teleport_capture%'", "2", 30))
 	{
 		char	   *log = tp_read_file(s->log);
 
@@ -227,16 +218,8 @@ START_TEST(test_uninstall_keeps_inbox)
 
 	source_init(&s, "uninst_both", true);
 	source_start(&s);
-	for (int i = 0; i < 100; i++)
-	{
-		char	   *v = tp_sql_value(s.conn, "SELECT to_regclass('teleport.inbox') IS NOT NULL");
-		bool		done = strcmp(v, "t") == 0;
-
-		free(v);
-		if (done)
-			break;
-		usleep(100000);
-	}
+	ck_assert(tp_sql_wait(s.conn, "SELECT to_regclass('teleport.inbox') IS NOT NULL",
+						  "t", 10));
 	source_stop(&s);
 	uninstall(&s, &res);
 	ck_assert_msg(res.status == TP_EXIT_OK, "status %d, stderr:\n%s", res.status, res.err);

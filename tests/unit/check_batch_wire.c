@@ -793,7 +793,12 @@ START_TEST(test_change_stmt)
 	static const tp_plugin_info info = {
 		sizeof(tp_plugin_info), 1, 0, TP_PLUGIN_APPLIER, "old", "1", "", NULL, NULL
 	};
+	static const tp_plugin_info current_info = {
+		sizeof(tp_plugin_info), TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR,
+		TP_PLUGIN_APPLIER, "new", "1", "", NULL, NULL
+	};
 	tp_plugin	plugin = {NULL, &info, NULL, NULL};
+	tp_plugin	current = {NULL, &current_info, NULL, NULL};
 	tp_plan_entry entry;
 	tp_config	config;
 	tp_plugin_ctx *ctx;
@@ -834,10 +839,7 @@ START_TEST(test_change_stmt)
 
 	/* and one of this ABI gets it all */
 	tp_host_ctx_free(ctx);
-	plugin.info = &(const tp_plugin_info) {
-		sizeof(tp_plugin_info), TELEPORT_ABI_MAJOR, TELEPORT_ABI_MINOR,
-		TP_PLUGIN_APPLIER, "new", "1", "", NULL, NULL
-	};
+	entry.plugin = &current;
 	ctx = tp_host_ctx_new(&config, "", &entry);
 	cur = new_cursor();
 	ck_assert_int_eq(ctx->host->change_next(ctx, &b, &cur, &ch), TP_OK);

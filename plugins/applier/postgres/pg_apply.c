@@ -20,7 +20,12 @@
  *
  * A group never holds one key twice (the same row twice in one statement
  * is an error for an upsert, and would apply only one change for an
- * update): a repeated key starts a new group. A group is also cut when the
+ * update). In an upsert group, a later row of a key the group holds
+ * replaces the earlier one (both are whole rows: the later is the state
+ * to reach), so that the rows of a few keys updated over and over (a
+ * pgbench teller) do not cut the group; unless ordinary triggers of the
+ * table fire for the applier, which then see every change. Otherwise a
+ * repeated key starts a new group. A group is also cut when the
  * origin changes (it is set with set_config('teleport.origin', ..., true)
  * before the changes of each origin, so that a target that is itself a
  * source records the original origin) and, but for key changes, when its
@@ -92,6 +97,7 @@ typedef struct item
 	uint32_t	newhash;
 	int64_t		seq;			/* the change's source.seq */
 	bool		link;			/* its old key is an earlier new key */
+	bool		superseded;		/* a later upsert of its key replaced it */
 } item;
 
 /* A set of the old or new keys of a group's items (open addressing). */
@@ -117,6 +123,8 @@ typedef struct group
 	keyset		oldset;
 	keyset		newset;
 	int			n_links;
+	int			n_superseded;	/* items replaced by later ones */
+	bool		collapse;		/* an upsert of a key it holds replaces it */
 	int64_t		txid;			/* a move group: its changes' source.txid */
 	int64_t		stmt;			/* ... and source.stmt (0: not known) */
 	pg_buf		truncs;			/* "t1, t2" */
@@ -158,6 +166,7 @@ typedef struct run
 	int			cols_cap;
 	pg_buf		oldkey;			/* scratch */
 	pg_buf		newkey;
+	pg_buf		live;			/* an upsert group's rows but replaced ones */
 	int64_t		ddl_skipped;
 	tp_result	failure;		/* TP_OK while none */
 	bool		logged;			/* the host logged the failure already */
@@ -236,13 +245,16 @@ item_key(const group *g, int i, bool old, const char **key, size_t *len,
 	*hash = old ? it->oldhash : it->newhash;
 }
 
-/* Whether ks (of g's old or new keys) holds key. */
-static bool
-keyset_has(const group *g, const keyset *ks, bool old, const char *key,
-		   size_t len, uint32_t hash)
+/*
+ * The slot of ks (of g's old or new keys) that holds key, or NULL when it
+ * does not.
+ */
+static int *
+keyset_find(const group *g, const keyset *ks, bool old, const char *key,
+			size_t len, uint32_t hash)
 {
 	if (ks->cap == 0)
-		return false;
+		return NULL;
 	for (size_t i = hash & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1))
 	{
 		const char *k;
@@ -250,11 +262,19 @@ keyset_has(const group *g, const keyset *ks, bool old, const char *key,
 		uint32_t	khash;
 
 		if (ks->slot[i] == 0)
-			return false;
+			return NULL;
 		item_key(g, ks->slot[i] - 1, old, &k, &klen, &khash);
 		if (khash == hash && klen == len && memcmp(k, key, len) == 0)
-			return true;
+			return &ks->slot[i];
 	}
+}
+
+/* Whether ks (of g's old or new keys) holds key. */
+static bool
+keyset_has(const group *g, const keyset *ks, bool old, const char *key,
+		   size_t len, uint32_t hash)
+{
+	return keyset_find(g, ks, old, key, len, hash) != NULL;
 }
 
 /* Put item index into ks; false when memory ran out. */
@@ -314,6 +334,8 @@ group_clear(group *g)
 	g->t = NULL;
 	g->n = 0;
 	g->n_links = 0;
+	g->n_superseded = 0;
+	g->collapse = false;
 	g->txid = 0;
 	g->stmt = 0;
 	g->befores.len = 0;
@@ -387,6 +409,12 @@ group_add(group *g, const char *before, size_t before_len, const char *after,
 		  size_t after_len, const char *oldkey, size_t oldkey_len,
 		  const char *newkey, size_t newkey_len, int64_t seq)
 {
+	int		   *same = NULL;
+
+	/* an upsert of a key the group holds replaces the earlier one */
+	if (g->collapse && newkey_len > 0)
+		same = keyset_find(g, &g->newset, false, newkey, newkey_len,
+						   hash_bytes(newkey, newkey_len));
 	item	   *it;
 
 	if (g->n == g->cap)
@@ -431,6 +459,13 @@ group_add(group *g, const char *before, size_t before_len, const char *after,
 		g->n_links++;
 	}
 	g->n++;
+	if (same != NULL)
+	{
+		g->items[*same - 1].superseded = true;
+		g->n_superseded++;
+		*same = g->n;
+		return true;
+	}
 	if (oldkey_len > 0 && !keyset_add(g, &g->oldset, true, g->n - 1))
 		return false;
 	if (newkey_len > 0 && !keyset_add(g, &g->newset, false, g->n - 1))
@@ -626,6 +661,27 @@ split_group(group *g, int j, group *tail)
 	return true;
 }
 
+/*
+ * The after texts of g's items that no later item replaced, as a json
+ * array being built ("[a,b") in live (emptied first).
+ */
+static bool
+live_afters(const group *g, pg_buf *live)
+{
+	size_t		off;
+
+	live->len = 0;
+	for (int i = 0; i < g->n; i++)
+	{
+		const item *it = &g->items[i];
+
+		if (!it->superseded &&
+			!array_add(live, g->afters.data + it->after_off, it->after_len, &off))
+			return false;
+	}
+	return true;
+}
+
 /* Send the group g (open or not), and empty it. */
 static bool
 send_group(run *r, group *g)
@@ -639,9 +695,14 @@ send_group(run *r, group *g)
 			return true;
 		case G_UPSERT:
 			describe(r, g, "insert or update", what, sizeof(what));
-			ok = array_close(&g->afters) ? send_upsert(r, g->t, g->shape_after,
-													   g->afters.data, what)
-				: no_memory(r);
+			if (g->n_superseded > 0)
+				ok = live_afters(g, &r->live) && array_close(&r->live) ?
+					send_upsert(r, g->t, g->shape_after, r->live.data, what) :
+					no_memory(r);
+			else
+				ok = array_close(&g->afters) ? send_upsert(r, g->t, g->shape_after,
+														   g->afters.data, what)
+					: no_memory(r);
 			break;
 		case G_DELETE:
 			describe(r, g, "delete", what, sizeof(what));
@@ -733,6 +794,16 @@ reorderable(const run *r, const pg_table *t)
 	if (r->a->replica_role)
 		return !t->triggers_replica;
 	return !t->strict_fk && !t->triggers_origin;
+}
+
+/*
+ * Whether ordinary triggers of t fire for the applier's writes (then each
+ * change is written as it came, so that they see each one).
+ */
+static bool
+fires_triggers(const run *r, const pg_table *t)
+{
+	return r->a->replica_role ? t->triggers_replica : t->triggers_origin;
 }
 
 /* Whether the open group g must not be overtaken by other tables' changes. */
@@ -1102,7 +1173,7 @@ add_row_change(run *r, const tp_change *c)
 			keyset_has(g, &g->oldset, true, r->oldkey.data, r->oldkey.len,
 					   hash_bytes(r->oldkey.data, r->oldkey.len)))
 			fits = false;
-		if (fits && cls != G_DELETE && has_new &&
+		if (fits && cls != G_DELETE && !g->collapse && has_new &&
 			keyset_has(g, &g->newset, false, r->newkey.data, r->newkey.len,
 					   hash_bytes(r->newkey.data, r->newkey.len)))
 			fits = false;
@@ -1122,6 +1193,7 @@ add_row_change(run *r, const tp_change *c)
 			return no_memory(r);
 		g->txid = c->txid;
 		g->stmt = cls == G_MOVE ? stmt : 0;
+		g->collapse = cls == G_UPSERT && !fires_triggers(r, t);
 	}
 	if (!group_add(g, cls == G_UPSERT ? NULL : c->before,
 				   cls == G_UPSERT || c->before == NULL ? 0 : strlen(c->before),
@@ -1294,6 +1366,7 @@ run_free(run *r)
 	free(r->shape_a);
 	pg_buf_free(&r->oldkey);
 	pg_buf_free(&r->newkey);
+	pg_buf_free(&r->live);
 }
 
 /* See postgres.h. */

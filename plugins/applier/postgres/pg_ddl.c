@@ -10,6 +10,13 @@
  *   schema  created: CREATE SCHEMA IF NOT EXISTS apply_schema (what the
  *           seed did); renamed or dropped: nothing, since every source
  *           schema maps onto apply_schema, which may hold other things
+ *   enum    created, values added (ahead of the batch's transaction when
+ *           possible: pg_ddl_enum.c) and renamed, renamed, dropped
+ *   composite  created, renamed, attributes added, dropped, renamed and
+ *           retyped, dropped (pg_ddl_composite.c)
+ *   sequence   (standalone) created, renamed, parameters changed, dropped
+ *           (pg_ddl_sequence.c)
+ *   index   created, renamed, dropped (pg_ddl_index.c)
  *   table   created (columns, defaults, NOT NULL, identity, generated
  *           columns, the sequences of serial columns, the primary key),
  *           dropped, renamed; columns added, dropped, renamed (same
@@ -73,8 +80,8 @@ static const char table_ddl_sql[] =
 	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c\n"
 	"	FROM t, pg_catalog.json_array_elements(coalesce(t.b -> 'columns', '[]')) AS c),\n"
 	"ca AS (\n"
-	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c, m.dflt,\n"
-	"		pg_catalog.format('%I %s', c ->> 'name', c ->> 'type') ||\n"
+	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c, m.dflt, y.ty,\n"
+	"		pg_catalog.format('%I %s', c ->> 'name', y.ty) ||\n"
 	"		CASE WHEN c ->> 'generated' IS NOT NULL\n"
 	"				THEN pg_catalog.format(' GENERATED ALWAYS AS (%s) STORED', c ->> 'generated')\n"
 	"			WHEN c ->> 'identity' IS NOT NULL\n"
@@ -83,15 +90,34 @@ static const char table_ddl_sql[] =
 	"			ELSE '' END ||\n"
 	"		CASE WHEN (c ->> 'not_null')::pg_catalog.bool THEN ' NOT NULL' ELSE '' END AS def\n"
 	"	FROM t, pg_catalog.json_array_elements(coalesce(t.a -> 'columns', '[]')) AS c\n"
+	/* a type of the source's schemas is apply_schema's (docs/schema.md) */
+	"	CROSS JOIN LATERAL (SELECT CASE WHEN c -> 'user_type' ->> 'name' IS NOT NULL\n"
+	"		THEN pg_catalog.format('%I.%I', t.s, c -> 'user_type' ->> 'name') ||\n"
+	"			CASE WHEN (c -> 'user_type' ->> 'array')::pg_catalog.bool THEN '[]' ELSE '' END\n"
+	"		ELSE c ->> 'type' END AS ty) AS y\n"
 	"	CROSS JOIN LATERAL (SELECT CASE\n"
 	"		WHEN c ->> 'sequence' IS NOT NULL AND c ->> 'default' LIKE 'nextval(%'\n"
 	"		THEN pg_catalog.format('nextval(%L::regclass)',\n"
 	"							   pg_catalog.format('%I.%I', t.s, c ->> 'sequence'))\n"
+	/* nextval of another sequence: apply_schema's of that name */
+	"		WHEN c ->> 'default' ~ '^nextval\\(''[^'']+''::regclass\\)$'\n"
+	"		THEN pg_catalog.format('nextval(%L::regclass)', pg_catalog.format('%I.%I', t.s,\n"
+	"			(SELECT p[pg_catalog.array_upper(p, 1)] FROM pg_catalog.parse_ident(\n"
+	"				pg_catalog.substring(c ->> 'default', '^nextval\\(''([^'']+)''')) AS p)))\n"
+	"		WHEN c -> 'user_type' ->> 'name' IS NOT NULL\n"
+	"		THEN pg_catalog.replace(c ->> 'default',\n"
+	"			pg_catalog.format('%I.%I', c -> 'user_type' ->> 'schema', c -> 'user_type' ->> 'name'),\n"
+	"			pg_catalog.format('%I.%I', t.s, c -> 'user_type' ->> 'name'))\n"
 	"		ELSE c ->> 'default' END AS dflt) AS m),\n"
 	"cols AS (\n"
 	"	SELECT coalesce(cb.attnum, ca.attnum) AS attnum, cb.c AS bc, ca.c AS ac,\n"
-	"		ca.def, ca.dflt,\n"
-	"		(cb.c ->> 'type') IS DISTINCT FROM (ca.c ->> 'type') AS retyped\n"
+	"		ca.def, ca.dflt, ca.ty,\n"
+	"		CASE WHEN cb.c -> 'user_type' ->> 'oid' IS NOT NULL\n"
+	"				AND ca.c -> 'user_type' ->> 'oid' IS NOT NULL\n"
+	/* the type's rename is the type's event, applied before */
+	"			THEN (cb.c -> 'user_type' ->> 'oid') <> (ca.c -> 'user_type' ->> 'oid')\n"
+	"				OR (cb.c -> 'user_type' ->> 'array') <> (ca.c -> 'user_type' ->> 'array')\n"
+	"			ELSE (cb.c ->> 'type') IS DISTINCT FROM (ca.c ->> 'type') END AS retyped\n"
 	"	FROM cb FULL JOIN ca ON ca.attnum = cb.attnum),\n"
 	"pkcols AS (\n"
 	"	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(ca.c ->> 'name'), ', '\n"
@@ -158,7 +184,7 @@ static const char table_ddl_sql[] =
 	"		AND c.ac ->> 'generated' IS NULL\n"
 	"	UNION ALL\n"
 	"	SELECT 80, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',\n"
-	"		t.qa, c.ac ->> 'name', c.ac ->> 'type', c.ac ->> 'name', c.ac ->> 'type')\n"
+	"		t.qa, c.ac ->> 'name', c.ty, c.ac ->> 'name', c.ty)\n"
 	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac IS NOT NULL AND c.retyped\n"
 	"	UNION ALL\n"
 	"	SELECT 85, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s NOT NULL',\n"
@@ -433,6 +459,14 @@ kind_sql(const char *type)
 {
 	if (strcmp(type, "table") == 0)
 		return table_ddl_sql;
+	if (strcmp(type, "enum") == 0)
+		return pg_ddl_enum_sql;
+	if (strcmp(type, "composite") == 0)
+		return pg_ddl_composite_sql;
+	if (strcmp(type, "sequence") == 0)
+		return pg_ddl_sequence_sql;
+	if (strcmp(type, "index") == 0)
+		return pg_ddl_index_sql;
 	if (strcmp(type, "constraint") == 0)
 		return constraint_ddl_sql;
 	if (strcmp(type, "function") == 0 || strcmp(type, "function_sql_body") == 0)
@@ -454,25 +488,47 @@ pg_ddl_kind_known(const char *type)
 }
 
 /*
- * Send the statements of rows of res (one column), described by what;
- * when qsrc is given, each re-qualified from schema qsrc to qdst (quoted
- * identifiers) first.
+ * Send the statements of rows of res (a statement, and optionally whether
+ * to run it ahead of the batch's transaction: pg_ahead.c; when that fails
+ * it is sent in the transaction too), described by what; when qsrc is
+ * given, each re-qualified from schema qsrc to qdst (quoted identifiers)
+ * first. A NULL statement (a description without what it needs) fails
+ * ex.
  */
 static void
-send_statements(pg_exec *ex, const PGresult *res, const char *what,
+send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *what,
 				const char *qsrc, const char *qdst)
 {
 	for (int i = 0; i < PQntuples(res) && !ex->failed; i++)
 	{
 		char		desc[1024];
-		char	   *stmt = qsrc != NULL ? pg_requalify(PQgetvalue(res, i, 0), qsrc, qdst)
-			: strdup(PQgetvalue(res, i, 0));
+		char	   *stmt;
 
+		if (PQgetisnull(res, i, 0))
+		{
+			/* a description lacking what the statement needs */
+			ex->failed = true;
+			snprintf(ex->error, sizeof(ex->error), "%s: the description lacks what "
+					 "its statement needs", what);
+			return;
+		}
+		stmt = qsrc != NULL ? pg_requalify(PQgetvalue(res, i, 0), qsrc, qdst)
+			: strdup(PQgetvalue(res, i, 0));
 		if (stmt == NULL)
 		{
 			ex->failed = true;
 			snprintf(ex->error, sizeof(ex->error), "%s: out of memory", what);
 			return;
+		}
+		if (PQnfields(res) > 1 && strcmp(PQgetvalue(res, i, 1), "t") == 0)
+		{
+			char		error[512];
+
+			if (pg_ahead_run(a, ex->conn, stmt, error, sizeof(error)))
+			{
+				free(stmt);
+				continue;
+			}
 		}
 		snprintf(desc, sizeof(desc), "%s: %s", what, stmt);
 		pg_exec_send(ex, stmt, NULL, 0, NULL, desc, 0);
@@ -542,7 +598,7 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 				snprintf(reason, reason_len, "%s", ex->error);
 				return TP_RETRY;
 			}
-			send_statements(ex, res, what, NULL, NULL);
+			send_statements(a, ex, res, what, NULL, NULL);
 			PQclear(res);
 		}
 	}
@@ -566,7 +622,7 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 			snprintf(reason, reason_len, "%s", ex->error);
 			return TP_RETRY;
 		}
-		send_statements(ex, res, what, qsrc, qdst);
+		send_statements(a, ex, res, what, qsrc, qdst);
 		PQclear(res);
 		free(qsrc);
 		free(qdst);

@@ -139,6 +139,7 @@ postgres_shutdown(tp_plugin_ctx *ctx)
 	if (a == NULL)
 		return;
 	pg_apply_free(a);
+	pg_ahead_free(a);
 	pg_tables_reset(&a->tables);
 	pg_exec_free(&a->exec);
 	free(a);

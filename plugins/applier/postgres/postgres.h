@@ -224,6 +224,7 @@ typedef struct pg_applier
 	int64_t		deletes_missing;	/* since start: DELETEs that found no row */
 	int64_t		ddl_skipped;	/* since start: DDL events not applied */
 	struct pg_open *open;		/* groups not sent yet (pg_apply.c) */
+	PGconn	   *ahead;			/* second session, or NULL (pg_ahead.c) */
 } pg_applier;
 
 /*
@@ -258,6 +259,43 @@ bool		pg_ddl_kind_known(const char *type);
 tp_result	pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 						 const tp_change *c, const char *type,
 						 const pj_object *ddl, char *reason, size_t reason_len);
+
+/*
+ * pg_ahead.c: run sql (one statement) on a second session to the target,
+ * committed at once, ahead of the batch's transaction (opened on first
+ * use like conn). False with the error when it failed or could not wait
+ * for a lock: the caller then sends it in the batch's transaction.
+ */
+bool		pg_ahead_run(pg_applier *a, PGconn *conn, const char *sql,
+						 char *error, size_t error_len);
+
+/* Close the second session, if open. */
+void		pg_ahead_free(pg_applier *a);
+
+/*
+ * pg_ddl_enum.c: the statements of an enum's change, $1 apply_schema, $2
+ * the ddl object; rows (statement, ahead): ahead ones should run ahead of
+ * the batch's transaction (pg_ahead_run).
+ */
+extern const char pg_ddl_enum_sql[];
+
+/*
+ * pg_ddl_composite.c: the statements of a composite type's change, $1
+ * apply_schema, $2 the ddl object.
+ */
+extern const char pg_ddl_composite_sql[];
+
+/*
+ * pg_ddl_sequence.c: the statements of a standalone sequence's change, $1
+ * apply_schema, $2 the ddl object.
+ */
+extern const char pg_ddl_sequence_sql[];
+
+/*
+ * pg_ddl_index.c: the statements of an index's change, $1 apply_schema,
+ * $2 the ddl object.
+ */
+extern const char pg_ddl_index_sql[];
 
 /* Append s (len bytes) to a growing buffer; false when memory ran out. */
 typedef struct pg_buf

@@ -1,12 +1,16 @@
 /*
  * ddl.h
- *     The machinery both DDL sources share (schema-diff now, event-trigger
- *     later): compiled into each of them from plugins/source/ddl/.
+ *     The machinery both DDL sources share (schema-diff, event-trigger):
+ *     compiled into each of them from plugins/source/ddl/.
  *       ddl_sql.c      the objects in schema teleport: the snapshot of the
  *                      objects' descriptions, one description function per
  *                      kind, and teleport.schema_capture, which compares
  *                      and emits one 'ddl' event per changed object
  *       ddl_capture.c  running that SQL from C
+ *       ddl_event_triggers.c  the event triggers of the event-trigger
+ *                      source: creating, checking and dropping them (the
+ *                      schema-diff source drops them too, when the mode
+ *                      is switched back)
  *
  * The design and the event's shape are in docs/schema.md. Nothing here is
  * part of teleport's ABI; the plugins reach teleport only through
@@ -44,12 +48,54 @@ tp_result	ddl_setup(tp_plugin_ctx *ctx, PGconn *conn, bool *first_taken);
  * (else only record them: the first snapshot), and update the snapshot.
  * *n_events gets the number of objects created, changed or dropped (the
  * events emitted, or with !emit the objects recorded). Results as
- * ddl_setup.
+ * ddl_setup; also TP_RETRY, without waiting (logged at debug level, or
+ * info for the first snapshot), when a full comparison (oids NULL) finds
+ * a DDL transaction in progress: one the event triggers captured (it
+ * holds the capture's lock), or one holding a table (a full comparison
+ * waits at most 50 ms for a lock, so that it never deadlocks with DDL).
  */
 tp_result	ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids,
 						bool emit, long *n_events);
 
 /* Drop the shared objects and their version record. Results as ddl_setup. */
 tp_result	ddl_uninstall(tp_plugin_ctx *ctx, PGconn *conn);
+
+/*
+ * ddl_capture.c, for the other files of this directory: run sql (several
+ * statements, no parameters) on conn, or report the failure res (may be
+ * NULL; cleared) of doing it: logged once ("could not DOING: ..."), the
+ * transaction rolled back. Results as ddl_setup.
+ */
+tp_result	ddl_exec(tp_plugin_ctx *ctx, PGconn *conn, const char *sql,
+					 const char *doing);
+tp_result	ddl_fail(tp_plugin_ctx *ctx, PGconn *conn, PGresult *res,
+					 const char *doing);
+
+/*
+ * ddl_event_triggers.c: create, idempotently, the event triggers (on
+ * ddl_command_end and sql_drop) that capture each DDL statement's objects
+ * in its own transaction, and their functions. When the role may not
+ * create event triggers (not a superuser), nothing is created, nothing is
+ * logged, and the server's message is copied into denied (else denied is
+ * ""); the result is TP_OK. Other failures as ddl_setup.
+ */
+tp_result	ddl_event_triggers_install(tp_plugin_ctx *ctx, PGconn *conn,
+									   char *denied, size_t denied_len);
+
+/*
+ * *in_place: whether both event triggers exist, enabled, with their
+ * function. Results as ddl_setup.
+ */
+tp_result	ddl_event_triggers_check(tp_plugin_ctx *ctx, PGconn *conn,
+									 bool *in_place);
+
+/*
+ * Drop the event triggers and their functions (idempotent). When the role
+ * may not (they were made by a superuser), nothing is dropped, nothing is
+ * logged, and the server's message is copied into denied; the result is
+ * TP_OK. Other failures as ddl_setup.
+ */
+tp_result	ddl_event_triggers_drop(tp_plugin_ctx *ctx, PGconn *conn,
+									char *denied, size_t denied_len);
 
 #endif							/* TP_DDL_H */

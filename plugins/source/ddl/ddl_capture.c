@@ -109,14 +109,44 @@ ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids, bool emit,
 	tp_result	r;
 
 	*n_events = 0;
-	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s'", doing)) != TP_OK)
+
+	/*
+	 * A full comparison waits for no lock: describing a table locks it
+	 * (pg_get_expr), and a DDL transaction that holds a table while it
+	 * waits for the capture's lock (the event triggers) or for a table
+	 * described earlier would otherwise deadlock with it. Well below
+	 * deadlock_timeout, it gives up first and tries again at the next poll.
+	 */
+	if ((r = run(ctx, conn, oids == NULL ? "BEGIN; SET LOCAL lock_timeout = '50ms'"
+				 : "BEGIN; SET LOCAL lock_timeout = '5s'", doing)) != TP_OK)
 		return r;
 	res = PQexecParams(conn, ddl_sql_capture, 2, NULL, params, NULL, NULL, 0);
-	if (!result_ok(res) || PQntuples(res) != 1)
+	if (oids == NULL && res != NULL && PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL &&
+		strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "55P03") == 0)
+	{
+		PQclear(res);
+		PQclear(PQexec(conn, "ROLLBACK"));
+		*n_events = -1;
+	}
+	else if (!result_ok(res) || PQntuples(res) != 1)
 		return failure(ctx, conn, res, doing);
-	*n_events = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return run(ctx, conn, "COMMIT", doing);
+	else
+	{
+		*n_events = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		if ((r = run(ctx, conn, "COMMIT", doing)) != TP_OK)
+			return r;
+	}
+	if (*n_events < 0)
+	{
+		/* a DDL transaction is open (the capture's lock, or a table's) */
+		ctx->host->log(ctx, emit ? TP_LOG_DEBUG : TP_LOG_INFO,
+					   "could not %s now: a DDL transaction is in progress; will retry",
+					   doing);
+		*n_events = 0;
+		return TP_RETRY;
+	}
+	return TP_OK;
 }
 
 /* See ddl.h. */
@@ -126,8 +156,24 @@ ddl_uninstall(tp_plugin_ctx *ctx, PGconn *conn)
 	const char *doing = "drop the schema capture's objects in schema teleport";
 	tp_result	r;
 
-	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s'", doing)) != TP_OK ||
+	/* both DDL sources uninstall: no "does not exist, skipping" the second time */
+	if ((r = run(ctx, conn, "BEGIN; SET LOCAL lock_timeout = '5s';"
+				 " SET LOCAL client_min_messages = warning", doing)) != TP_OK ||
 		(r = run(ctx, conn, ddl_sql_uninstall, doing)) != TP_OK)
 		return r;
 	return run(ctx, conn, "COMMIT", doing);
+}
+
+/* See ddl.h. */
+tp_result
+ddl_exec(tp_plugin_ctx *ctx, PGconn *conn, const char *sql, const char *doing)
+{
+	return run(ctx, conn, sql, doing);
+}
+
+/* See ddl.h. */
+tp_result
+ddl_fail(tp_plugin_ctx *ctx, PGconn *conn, PGresult *res, const char *doing)
+{
+	return failure(ctx, conn, res, doing);
 }

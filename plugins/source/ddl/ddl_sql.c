@@ -21,21 +21,30 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, table, constraint (unique, check, foreign
- *       key), function (and procedure; function_sql_body for those
- *       with a SQL-standard body), view (and materialized view),
- *       extension, comment (the comments of one object and its
- *       columns). Objects an extension owns are of no kind.
+ *       Kinds now: schema, extension, enum, composite, sequence,
+ *       function (and procedure), table, function_sql_body (functions
+ *       with a SQL-standard body), index, constraint (unique, check,
+ *       foreign key), view (and materialized view), comment (the comments
+ *       of one object and its columns). Objects an extension owns are of
+ *       no kind.
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
  *       p_emit, update the snapshot; returns the number of such objects
- *       (the events emitted, or the objects recorded). The
+ *       (the events emitted, or the objects recorded), or -1 when a full
+ *       comparison found another capture in progress (try again). The
  *       comparison is generic: description texts, keyed by kind and OID.
  *
  * Adding a kind: a describe function, a row in the kinds list of
  * schema_capture (its rank orders events: containers before what they
  * contain) and a line in its union; then the applier learns the kind.
+ * A describe function reads its catalog as
+ *   FROM (SELECT * FROM pg_X WHERE p_oids IS NULL
+ *         UNION ALL SELECT * FROM pg_X WHERE oid = ANY (p_oids)) x
+ * rather than WHERE (p_oids IS NULL OR x.oid = ANY (p_oids)): a SQL
+ * function's plan is generic, and only the first form reads the few rows
+ * of p_oids by index (the event-trigger source describes a statement's
+ * objects at every DDL; the other form scans the whole catalog each time).
  *
  * Every statement qualifies what it names: the host's session has
  * search_path = pg_catalog, and the functions pin it too.
@@ -51,6 +60,28 @@
 #define SYSTEM_SCHEMA(col) \
 	"(" col " IN ('pg_catalog', 'information_schema', 'teleport', 'pg_toast')" \
 	" OR " col " ~ '^pg_(toast_)?temp_')"
+
+/*
+ * The type of attribute "a" (a pg_attribute) when teleport describes it:
+ * an enum or composite type (or an array of one) of a described schema,
+ * not an extension's. Its element type's schema and name, and whether it
+ * is an array, so that the target names its own copy in apply_schema
+ * rather than the source's schema, and its OID, so that the type's rename
+ * is not a column's type change: column "tu.j", a json object {"oid",
+ * "schema", "name", "array"}, NULL for other types. For LEFT JOIN LATERAL
+ * ... ON true.
+ */
+#define USER_TYPE_OF_A \
+	"(SELECT json_build_object('oid', ue.oid, 'schema', un.nspname, 'name', ue.typname,\n" \
+	"		'array', ut.typcategory = 'A') AS j\n" \
+	"	FROM pg_type ut\n" \
+	"	JOIN pg_type ue ON ue.oid = CASE WHEN ut.typcategory = 'A' AND ut.typelem <> 0\n" \
+	"		THEN ut.typelem ELSE ut.oid END\n" \
+	"	JOIN pg_namespace un ON un.oid = ue.typnamespace\n" \
+	"	WHERE ut.oid = a.atttypid AND ue.typtype IN ('e', 'c')\n" \
+	"		AND NOT " SYSTEM_SCHEMA("un.nspname") "\n" \
+	"		AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n" \
+	"						AND x.objid = ue.oid AND x.deptype = 'e')) tu"
 
 /*
  * Create or upgrade the objects, idempotently; run in one transaction.
@@ -90,6 +121,7 @@ const char	ddl_sql_setup[] =
 	"	taken_at timestamptz NOT NULL DEFAULT pg_catalog.now(),\n"
 	"	PRIMARY KEY (kind, oid)\n"
 	");\n"
+	"CREATE INDEX IF NOT EXISTS schema_snapshot_oid ON teleport.schema_snapshot (oid);\n"
 	"CREATE TABLE IF NOT EXISTS teleport.schema_state (\n"
 	"	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),\n"
 	"	first_snapshot_at timestamptz,\n"
@@ -113,9 +145,11 @@ const char	ddl_sql_setup[] =
 	/*
 	 * A table (ordinary or partitioned, not a partition, not temporary):
 	 * its schema and name, its columns by attnum (name, type with its
-	 * typmod as format_type writes it, NOT NULL, default expression,
-	 * identity, generation expression, and the name of a sequence the
-	 * column owns, for serial columns), and its primary key (constraint
+	 * typmod as format_type writes it, and for a type teleport describes
+	 * its OID, schema and name apart, see USER_TYPE_OF_A; NOT NULL,
+	 * default expression, identity, generation expression, and the name
+	 * of a sequence the column owns, for serial columns), and its
+	 * primary key (constraint
 	 * name and attnums, so that renaming a key column does not change
 	 * it).
 	 */
@@ -131,6 +165,7 @@ const char	ddl_sql_setup[] =
 	"				'attnum', a.attnum,\n"
 	"				'name', a.attname,\n"
 	"				'type', format_type(a.atttypid, a.atttypmod),\n"
+	"				'user_type', tu.j,\n"
 	"				'not_null', a.attnotnull,\n"
 	"				'default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,\n"
 	"				'identity', CASE a.attidentity WHEN 'a' THEN 'always'\n"
@@ -145,6 +180,7 @@ const char	ddl_sql_setup[] =
 	"				ORDER BY a.attnum)\n"
 	"			FROM pg_attribute a\n"
 	"			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
+	"			LEFT JOIN LATERAL " USER_TYPE_OF_A " ON true\n"
 	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),\n"
 	"			'[]'::json),\n"
 	"		'primary_key', (\n"
@@ -152,10 +188,10 @@ const char	ddl_sql_setup[] =
 	"				'columns', (SELECT json_agg(u.attnum ORDER BY u.ord)\n"
 	"							FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)))\n"
 	"			FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'))\n"
-	"FROM pg_class c\n"
+	"FROM (SELECT * FROM pg_class WHERE p_oids IS NULL\n"
+	"	UNION ALL SELECT * FROM pg_class WHERE oid = ANY (p_oids)) c\n"
 	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-	"WHERE (p_oids IS NULL OR c.oid = ANY (p_oids))\n"
-	"	AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
+	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
 	"	AND c.relpersistence <> 't'\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
 	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass\n"
@@ -331,6 +367,132 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * An enum (not an extension's): its schema and name and its values in
+	 * their order (enumsortorder), each with its pg_enum OID, so that a
+	 * renamed value is a rename and an added one knows its neighbours.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_enum(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT t.oid, n.nspname::text, t.typname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', t.typname,\n"
+	"		'values', coalesce((\n"
+	"			SELECT json_agg(json_build_object('oid', e.oid, 'label', e.enumlabel)\n"
+	"							ORDER BY e.enumsortorder)\n"
+	"			FROM pg_enum e WHERE e.enumtypid = t.oid), '[]'::json))\n"
+	"FROM pg_type t\n"
+	"JOIN pg_namespace n ON n.oid = t.typnamespace\n"
+	"WHERE (p_oids IS NULL OR t.oid = ANY (p_oids))\n"
+	"	AND t.typtype = 'e'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n"
+	"					AND x.objid = t.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * A composite type (CREATE TYPE ... AS, not a table's row type, not an
+	 * extension's): its schema and name and its attributes by attnum
+	 * (name, type as for a table's columns, with user_type), so that a
+	 * renamed attribute is a rename.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_composite(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT t.oid, n.nspname::text, t.typname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', t.typname,\n"
+	"		'attributes', coalesce((\n"
+	"			SELECT json_agg(json_build_object(\n"
+	"				'attnum', a.attnum,\n"
+	"				'name', a.attname,\n"
+	"				'type', format_type(a.atttypid, a.atttypmod),\n"
+	"				'user_type', tu.j)\n"
+	"				ORDER BY a.attnum)\n"
+	"			FROM pg_attribute a\n"
+	"			LEFT JOIN LATERAL " USER_TYPE_OF_A " ON true\n"
+	"			WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),\n"
+	"			'[]'::json))\n"
+	"FROM pg_type t\n"
+	"JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'\n"
+	"JOIN pg_namespace n ON n.oid = t.typnamespace\n"
+	"WHERE (p_oids IS NULL OR t.oid = ANY (p_oids))\n"
+	"	AND t.typtype = 'c'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n"
+	"					AND x.objid = t.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * A standalone sequence (not owned by a column: a serial column's or
+	 * an identity's sequence is its table's, described with it; not an
+	 * extension's): its schema and name and its parameters. Its value
+	 * is not part of it (values travel as 'sequence_value' events).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_sequence(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT c.oid, n.nspname::text, c.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', c.relname,\n"
+	"		'type', format_type(q.seqtypid, NULL), 'increment', q.seqincrement::text,\n"
+	"		'min', q.seqmin::text, 'max', q.seqmax::text, 'start', q.seqstart::text,\n"
+	"		'cache', q.seqcache::text, 'cycle', q.seqcycle)\n"
+	"FROM pg_class c\n"
+	"JOIN pg_sequence q ON q.seqrelid = c.oid\n"
+	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"WHERE (p_oids IS NULL OR c.oid = ANY (p_oids))\n"
+	"	AND c.relkind = 'S' AND c.relpersistence <> 't'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass\n"
+	"					AND x.objid = c.oid AND x.deptype IN ('a', 'i', 'e'))\n"
+	"$body$;\n"
+
+	/*
+	 * An index of a described table (not one that implements a
+	 * constraint: a primary key's is its table's), filed under its
+	 * table's name so that a target that selects the table gets it: its
+	 * schema, name, table, whether unique, and the rest of
+	 * pg_get_indexdef after "ON schema.table" (" USING method (keys)
+	 * INCLUDE (...) WITH (...) WHERE ..."), which the target completes
+	 * with its own names. NULL "using" when that text is not as expected.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_index(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT ic.oid, n.nspname::text, tc.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', ic.relname, 'table', tc.relname,\n"
+	"		'unique', i.indisunique,\n"
+	"		'using', CASE WHEN starts_with(r.rest, ' USING ') THEN r.rest END)\n"
+	"FROM pg_index i\n"
+	"JOIN pg_class ic ON ic.oid = i.indexrelid\n"
+	"JOIN pg_class tc ON tc.oid = i.indrelid\n"
+	"JOIN pg_namespace n ON n.oid = tc.relnamespace\n"
+	"CROSS JOIN LATERAL (SELECT pg_get_indexdef(ic.oid) AS def,\n"
+	"	format('CREATE %sINDEX %s ON ', CASE WHEN i.indisunique THEN 'UNIQUE ' END,\n"
+	"		quote_ident(ic.relname)) AS head,\n"
+	"	format('%s.%s', quote_ident(n.nspname), quote_ident(tc.relname)) AS qt) AS d\n"
+	"CROSS JOIN LATERAL (SELECT CASE\n"
+	"	WHEN starts_with(d.def, d.head || 'ONLY ' || d.qt)\n"
+	"	THEN substr(d.def, length(d.head || 'ONLY ' || d.qt) + 1)\n"
+	"	WHEN starts_with(d.def, d.head || d.qt)\n"
+	"	THEN substr(d.def, length(d.head || d.qt) + 1) END AS rest) AS r\n"
+	"WHERE (p_oids IS NULL OR ic.oid = ANY (p_oids))\n"
+	"	AND tc.relkind IN ('r', 'p') AND NOT tc.relispartition\n"
+	"	AND tc.relpersistence <> 't'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = ic.oid\n"
+	"					AND k.conrelid = tc.oid)\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass\n"
+	"					AND x.objid = ic.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -364,16 +526,23 @@ const char	ddl_sql_setup[] =
 	"		WHERE oid >= 16384\n"
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
 	"		|| refobjsubid::text || ':' || xmin::text\n"
-	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0) q\n"
+	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0\n"
+	"	UNION ALL SELECT 'e' || oid::text || ':' || xmin::text FROM pg_enum\n"	"	UNION ALL SELECT 'q' || seqrelid::text || ':' || xmin::text FROM pg_sequence\n"	"	UNION ALL SELECT 'i' || indexrelid::text || ':' || xmin::text FROM pg_index\n"
+	"	) q\n"
 	"$body$;\n"
 
 	/*
 	 * The comparison. Events go out in an order the target can apply:
 	 * drops first, in reverse rank (a table before its schema), then
 	 * creations and changes by rank (a schema before its tables); within
-	 * a rank by OID. The advisory lock serialises two captures (two
-	 * instances, or a poll and an event trigger), so that each change is
-	 * emitted once.
+	 * a rank by OID. An advisory lock makes each change emitted once: a
+	 * full comparison (p_oids NULL: a poll, an install) takes it
+	 * exclusively, and without waiting (it returns -1 when it is taken:
+	 * try again later); a restricted one (the event triggers, in the
+	 * user's DDL transaction, until it commits) takes it shared, so that
+	 * concurrent DDL transactions neither wait for each other nor
+	 * deadlock on it (two of them on one object are ordered by that
+	 * object's own lock).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_capture(p_oids oid[], p_emit boolean)\n"
 	"RETURNS integer\n"
@@ -385,7 +554,11 @@ const char	ddl_sql_setup[] =
 	"	n integer := 0;\n"
 	"	fp text;\n"
 	"BEGIN\n"
-	"	PERFORM pg_advisory_xact_lock(hashtext('teleport.schema_capture'));\n"
+	"	IF p_oids IS NOT NULL THEN\n"
+	"		PERFORM pg_advisory_xact_lock_shared(hashtext('teleport.schema_capture'));\n"
+	"	ELSIF NOT pg_try_advisory_xact_lock(hashtext('teleport.schema_capture')) THEN\n"
+	"		RETURN -1;\n"
+	"	END IF;\n"
 	/* a full comparison when the catalogs changed since the last one */
 	"	IF p_oids IS NULL THEN\n"
 	"		fp := teleport.schema_fingerprint();\n"
@@ -395,13 +568,31 @@ const char	ddl_sql_setup[] =
 	"		END IF;\n"
 	"	END IF;\n"
 	"	FOR d IN\n"
-	"		WITH kinds(kind, rank) AS (VALUES ('schema', 1), ('table', 2),\n"
-	"			('constraint', 3), ('function', 1.5), ('function_sql_body', 2.5),\n"
-	"			('view', 4), ('extension', 1.2), ('comment', 9)),\n"
+	"		WITH kinds(kind, rank) AS (VALUES\n"
+	"			('schema', 10),\n"
+	"			('extension', 12),\n"
+	"			('enum', 20),\n"
+	"			('composite', 30),\n"
+	"			('sequence', 40),\n"
+	"			('function', 45),\n"
+	"			('table', 50),\n"
+	"			('function_sql_body', 55),\n"
+	"			('index', 60),\n"
+	"			('constraint', 70),\n"
+	"			('view', 80),\n"
+	"			('comment', 90)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
 	"			SELECT 'table', t.* FROM teleport.schema_describe_table(p_oids) t\n"
+	"			UNION ALL\n"
+	"			SELECT 'enum', e.* FROM teleport.schema_describe_enum(p_oids) e\n"
+	"			UNION ALL\n"
+	"			SELECT 'composite', ct.* FROM teleport.schema_describe_composite(p_oids) ct\n"
+	"			UNION ALL\n"
+	"			SELECT 'sequence', sq.* FROM teleport.schema_describe_sequence(p_oids) sq\n"
+	"			UNION ALL\n"
+	"			SELECT 'index', ix.* FROM teleport.schema_describe_index(p_oids) ix\n"
 	"			UNION ALL\n"
 	"			SELECT 'constraint', k.* FROM teleport.schema_describe_constraint(p_oids) k\n"
 	"			UNION ALL\n"
@@ -414,8 +605,9 @@ const char	ddl_sql_setup[] =
 	"			UNION ALL\n"
 	"			SELECT 'comment', m.* FROM teleport.schema_describe_comment(p_oids) m),\n"
 	"		old AS (\n"
-	"			SELECT * FROM teleport.schema_snapshot s\n"
-	"			WHERE p_oids IS NULL OR s.oid = ANY (p_oids))\n"
+	"			SELECT * FROM teleport.schema_snapshot s WHERE p_oids IS NULL\n"
+	"			UNION ALL\n"
+	"			SELECT * FROM teleport.schema_snapshot s WHERE s.oid = ANY (p_oids))\n"
 	"		SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.obj_oid, o.oid) AS oid,\n"
 	"			coalesce(c.obj_schema, o.schema_name) AS schema_name,\n"
 	"			CASE WHEN c.kind IS NOT NULL THEN c.obj_name ELSE o.object_name END AS object_name,\n"
@@ -465,6 +657,10 @@ const char	ddl_sql_setup[] =
 
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_schema(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_enum(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_composite(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_sequence(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_index(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_constraint(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_function(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_view(oid[]) FROM PUBLIC;\n"
@@ -487,6 +683,10 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_capture(oid[], boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_schema(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_enum(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_composite(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_sequence(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_index(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_constraint(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_function(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_view(oid[]);\n"

@@ -9,7 +9,10 @@
  *     has the design.
  *
  *   install    create or upgrade the shared objects in schema teleport;
- *              the first time, take the first snapshot without emitting
+ *              drop the event triggers the event-trigger source left (a
+ *              switch back to diff mode: the snapshot is shared, so
+ *              nothing is lost or repeated); the first time, take the
+ *              first snapshot without emitting
  *              anything (the schema that exists is the starting point);
  *              later (a restart), emit what changed while teleport was
  *              not running
@@ -27,12 +30,19 @@ static tp_result
 schema_diff_install(tp_plugin_ctx *ctx, struct pg_conn *conn)
 {
 	bool		first_taken = false;
+	char		denied[512];
 	long		n = 0;
 	tp_result	r;
 
 	r = ddl_setup(ctx, conn, &first_taken);
+	if (r == TP_OK)
+		r = ddl_event_triggers_drop(ctx, conn, denied, sizeof(denied));
 	if (r != TP_OK)
 		return r;
+	if (denied[0] != '\0')
+		ctx->host->log(ctx, TP_LOG_WARNING, "could not drop the event triggers the "
+					   "event-trigger source left: %s; they go on capturing schema changes "
+					   "(hint: a superuser can drop them with teleport --uninstall)", denied);
 	r = ddl_capture(ctx, conn, NULL, first_taken, &n);
 	if (r == TP_OK && !first_taken)
 		ctx->host->log(ctx, TP_LOG_INFO, "took the first snapshot of the schema "

@@ -2,7 +2,9 @@
  * trigger_sequences.c
  *     Sequences fire no triggers, so the trigger source polls them: each
  *     sequence owned by a column of a captured table (OWNED BY, serial or
- *     identity) whose last_value changed since the last poll is sent as one
+ *     identity), and each standalone sequence (owned by no column) of a
+ *     schema of a captured table, whose last_value changed since the last
+ *     poll is sent as one
  *     'ddl' event {"type":"sequence_value","schema":…,"sequence":…,"value":…}
  *     under its table's schema, so that the target's sequences end no lower
  *     than the source's. The values sent are kept in

@@ -87,7 +87,7 @@
  *   trigger_table        the tables given capture triggers, their key, and
  *                        whether their rows were copied when installed
  *   trigger_sequence     the last_value sent for each sequence of a
- *                        captured table
+ *                        captured table, or standalone in its schema
  *   trigger_state        one row: when the first install completed
  *   trigger_table_keys(relid)    a table's key: primary key, else replica
  *                        identity index, all columns for REPLICA IDENTITY
@@ -102,6 +102,8 @@
  *                        its rows as 'c' events when asked to
  *   trigger_remove_table(relid)  drop one table's triggers, forget it
  *   trigger_poll_sequences()     send changed sequence values
+ *   trigger_standalone_sequences()  the standalone sequences of the
+ *                        schemas of captured tables (their values are sent)
  *
  * Every statement qualifies what it names: the host's session has
  * search_path = pg_catalog.
@@ -609,7 +611,28 @@ const char	trigger_sql_setup[] =
 	"$body$;\n"
 
 	/*
-	 * Sequences owned by (or the identity of) a column of a captured table:
+	 * The standalone sequences (owned by no column, not an extension's) of
+	 * the schemas of captured tables: their values are sent too, filed
+	 * under their schema (the schema-diff source replicates them as
+	 * objects).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.trigger_standalone_sequences()\n"
+	"RETURNS TABLE (seqrelid oid, seq_schema text, seq_name text)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT c.oid, n.nspname::text, c.relname::text\n"
+	"FROM pg_class c\n"
+	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"WHERE c.relkind = 'S' AND c.relpersistence <> 't'\n"
+	"	AND EXISTS (SELECT 1 FROM teleport.trigger_table t WHERE t.schema_name = n.nspname)\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass\n"
+	"					AND x.objid = c.oid AND x.deptype IN ('a', 'i', 'e'))\n"
+	"$body$;\n"
+
+	/*
+	 * Sequences owned by (or the identity of) a column of a captured table,
+	 * and standalone sequences of their schemas:
 	 * one 'ddl' event each whose last_value changed since it was last sent.
 	 * A sequence never used, or unreadable by the role, has no last_value
 	 * and is skipped. Returns the events sent.
@@ -629,11 +652,14 @@ const char	trigger_sql_setup[] =
 	"		JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass\n"
 	"			AND d.refobjid = t.relid AND d.refobjsubid > 0\n"
 	"			AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')\n"
-	"		WHERE d.objid = ts.seqrelid);\n"
+	"		WHERE d.objid = ts.seqrelid)\n"
+	"		AND NOT EXISTS (\n"
+	"			SELECT 1 FROM teleport.trigger_standalone_sequences() x\n"
+	"			WHERE x.seqrelid = ts.seqrelid);\n"
 	"	FOR s IN\n"
 	"		SELECT q.seqrelid, q.seq_schema, q.seq_name, q.table_schema, q.last_value\n"
 	"		FROM (\n"
-	"			SELECT DISTINCT ON (c.oid) c.oid AS seqrelid,\n"
+	"			(SELECT DISTINCT ON (c.oid) c.oid AS seqrelid,\n"
 	"				n.nspname::text AS seq_schema, c.relname::text AS seq_name,\n"
 	"				t.schema_name AS table_schema,\n"
 	"				CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE')\n"
@@ -644,7 +670,12 @@ const char	trigger_sql_setup[] =
 	"				AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')\n"
 	"			JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'S'\n"
 	"			JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-	"			ORDER BY c.oid, t.schema_name\n"
+	"			ORDER BY c.oid, t.schema_name)\n"
+	"			UNION ALL\n"
+	"			SELECT x.seqrelid, x.seq_schema, x.seq_name, x.seq_schema,\n"
+	"				CASE WHEN has_sequence_privilege(x.seqrelid, 'SELECT,USAGE')\n"
+	"					THEN pg_sequence_last_value(x.seqrelid) END\n"
+	"			FROM teleport.trigger_standalone_sequences() x\n"
 	"		) q\n"
 	"		LEFT JOIN teleport.trigger_sequence ts ON ts.seqrelid = q.seqrelid\n"
 	"		WHERE q.last_value IS NOT NULL\n"
@@ -676,6 +707,7 @@ const char	trigger_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.trigger_wanted(oid, boolean) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_install_table(oid, text, text, text[], boolean, boolean) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_remove_table(oid) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.trigger_standalone_sequences() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_poll_sequences() FROM PUBLIC;\n";
 
 /*
@@ -787,6 +819,7 @@ const char	trigger_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.trigger_wanted(oid, boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_remove_table(oid);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_poll_sequences();\n"
+	"DROP FUNCTION IF EXISTS teleport.trigger_standalone_sequences();\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_table_keys(oid);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_text_mode(oid);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_text_image(oid);\n"

@@ -1,0 +1,71 @@
+/*
+ * apply_ahead.h
+ *     Schema changes applied ahead of a held unit: the seed's promise for
+ *     schema diffing.
+ *
+ * A schema-diff source sees a change only at its next poll, so rows
+ * written after, say, an ADD COLUMN and before that poll are queued before
+ * the change, and the target cannot take them. When a unit fails, the
+ * apply loop looks in the later batches already stored for the same stream
+ * for DDL changes of the tables (and schemas) the unit writes; the first
+ * batch that has some gets those DDL changes applied at once, in a
+ * transaction of their own that also records them in teleport.inbox_ahead
+ * (source, target, seq, change_seq); the unit is then tried again. When
+ * that batch's turn comes, the changes recorded there are left out of it,
+ * so nothing is applied twice; the records go with the batch.
+ */
+#ifndef TP_APPLY_AHEAD_H
+#define TP_APPLY_AHEAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <teleport/teleport.h>
+
+#include "pgsql.h"
+
+/*
+ * Apply batch inside the open transaction of the connection given to
+ * tp_ahead_try; TP_OK, or the failure with its reason in reason.
+ */
+typedef tp_result (*tp_ahead_apply_fn) (void *arg, const tp_batch *batch,
+										char *reason, size_t len);
+
+/*
+ * The unit of source -> target from batch first to end failed: apply the
+ * DDL changes of its tables found first in a later stored batch, if any
+ * (see the file's header), through apply in a transaction of its own.
+ * *applied says whether some were (then try the unit again). False after
+ * logging when the inbox could not be read or the changes could not be
+ * applied (nothing is recorded then; the caller holds the unit as
+ * before). pg must be idle.
+ */
+bool		tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
+						 uint64_t first, uint64_t end, tp_ahead_apply_fn apply,
+						 void *arg, bool *applied);
+
+/*
+ * The highest seq of source -> target with changes applied ahead, 0 when
+ * none (*max). False after logging when the query failed.
+ */
+bool		tp_ahead_max(tp_pgsql *pg, const char *source, const char *target,
+						 uint64_t *max);
+
+/*
+ * batch without the changes applied ahead of it: *out is batch itself when
+ * there are none, else a copy whose data (in *data, the caller frees) lacks
+ * their lines. False after logging when the query failed or a line could
+ * not be read.
+ */
+bool		tp_ahead_filter(tp_pgsql *pg, const tp_batch *batch, tp_batch *out,
+							char **data);
+
+/*
+ * Forget the records of source -> target up to batch upto, in the open
+ * transaction (that applies those batches). False when the query failed.
+ */
+bool		tp_ahead_forget(tp_pgsql *pg, const char *source, const char *target,
+							uint64_t upto);
+
+#endif							/* TP_APPLY_AHEAD_H */

@@ -1,0 +1,313 @@
+/*
+ * ddl_event_triggers.c
+ *     The event triggers of the event-trigger source, and their SQL:
+ *     created by that source's install, checked by its poll, dropped by
+ *     its uninstall and by the schema-diff source's install (a switch back
+ *     to diff mode). Shared so that both DDL sources know them.
+ *
+ * Objects (in schema teleport, owned by teleport's role, which must be a
+ * superuser, or rds_superuser on Amazon RDS, to create event triggers):
+ *
+ *   event triggers teleport_schema_ddl (ddl_command_end) and
+ *   teleport_schema_drop (sql_drop), both running
+ *   schema_event_trigger()
+ *       SECURITY DEFINER (the user's DDL runs it with teleport's rights,
+ *       search_path pinned), in plpgsql so that its plans are cached for
+ *       the session: collects the objects the statement created, altered
+ *       or dropped (pg_event_trigger_ddl_commands,
+ *       pg_event_trigger_dropped_objects) and, for an ALTER (which may be
+ *       a rename), those that depend on them directly (pg_depend: a
+ *       schema's tables when it is renamed, the tables whose foreign keys
+ *       name a renamed table); maps each to its OID and to the OID of what
+ *       it is a part of (an index's, a constraint's, a default's or an
+ *       owned sequence's table, a composite type's relation and type, a
+ *       rule's view; a table's indexes and constraints, now and as the
+ *       snapshot knows them, since an ALTER TABLE may rebuild its indexes
+ *       under new OIDs), and calls schema_capture(oids, true) with them, in
+ *       the user's transaction: the 'ddl' events get the DDL's transaction
+ *       id and come before the rows that transaction writes after the DDL.
+ *       Only those objects are described, never the whole catalog; deeper
+ *       dependencies (a column typed by a type of a renamed schema) are
+ *       left to the source's safety diff. Objects in schema teleport,
+ *       temporary objects and triggers (the trigger source's own DDL) are
+ *       skipped before anything is locked, so a temporary table costs no
+ *       lock. It does nothing before the first snapshot (install takes it
+ *       after creating the triggers, under the same lock) and nothing when
+ *       schema_capture is gone (an uninstall in progress): it never makes
+ *       a user's DDL fail for want of teleport's objects.
+ *
+ * The function carries a version in its comment: install changes nothing
+ * when the version and both triggers are there, so a restart is no DDL.
+ */
+#include "tp_autoconf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ddl.h"
+
+/* The version of the event-trigger objects, in the function's comment. */
+#define EVT_VERSION_TEXT "teleport event-trigger source, version 2"
+
+#define EVT_DDL "teleport_schema_ddl"
+#define EVT_DROP "teleport_schema_drop"
+
+/* The objects, created or replaced in one transaction under the lock. */
+static const char evt_sql_create[] =
+	"CREATE OR REPLACE FUNCTION teleport.schema_event_trigger()\n"
+	"RETURNS event_trigger\n"
+	"LANGUAGE plpgsql SECURITY DEFINER\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"DECLARE\n"
+	"	v_stale record;\n"
+	"	v_classids oid[];\n"
+	"	v_objids oid[];\n"
+	"	v_oids oid[];\n"
+	"BEGIN\n"
+	"	IF to_regprocedure('teleport.schema_capture(oid[], boolean)') IS NULL\n"
+	"		OR to_regclass('teleport.schema_state') IS NULL THEN\n"
+	"		RETURN;\n"
+	"	END IF;\n"
+	"	IF TG_EVENT = 'sql_drop' THEN\n"
+	"		SELECT array_agg(d.classid), array_agg(d.objid) INTO v_classids, v_objids\n"
+	"		FROM pg_event_trigger_dropped_objects() d\n"
+	"		WHERE NOT d.is_temporary AND d.classid <> 'pg_trigger'::regclass\n"
+	"			AND d.schema_name IS DISTINCT FROM 'teleport'\n"
+	"			AND NOT (d.classid = 'pg_namespace'::regclass AND d.object_name = 'teleport');\n"
+	"	ELSE\n"
+	"		WITH c AS (\n"
+	"			SELECT d.classid, d.objid, d.command_tag LIKE 'ALTER %' AS alter\n"
+	"			FROM pg_event_trigger_ddl_commands() d\n"
+	"			WHERE d.objid IS NOT NULL AND d.classid <> 'pg_trigger'::regclass\n"
+	"				AND d.schema_name IS DISTINCT FROM 'teleport'\n"
+	"				AND d.schema_name IS DISTINCT FROM 'pg_temp'),\n"
+	"		o AS (\n"
+	"			SELECT c.classid, c.objid FROM c\n"
+	"			UNION\n"
+	/* an ALTER may be a rename: what depends on the object directly */
+	"			SELECT p.classid, p.objid FROM c\n"
+	"			JOIN pg_depend p ON p.refclassid = c.classid AND p.refobjid = c.objid\n"
+	"			WHERE c.alter AND p.classid <> 'pg_trigger'::regclass)\n"
+	"		SELECT array_agg(o.classid), array_agg(o.objid) INTO v_classids, v_objids FROM o;\n"
+	"	END IF;\n"
+	"	IF v_objids IS NULL THEN\n"
+	"		RETURN;\n"
+	"	END IF;\n"
+	/* each object, and the one it is a part of */
+	"	WITH o(classid, objid) AS (SELECT * FROM unnest(v_classids, v_objids))\n"
+	"	SELECT array_agg(DISTINCT m.oid) INTO v_oids FROM (\n"
+	"		SELECT o.objid FROM o\n"
+	"		UNION ALL\n"
+	"		SELECT i.indrelid FROM o JOIN pg_index i ON i.indexrelid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT p.refobjid FROM o JOIN pg_depend p ON p.classid = o.classid AND p.objid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass AND p.refclassid = 'pg_class'::regclass\n"
+	"			AND p.refobjsubid > 0 AND p.deptype IN ('a', 'i')\n"
+	"		UNION ALL\n"
+	"		SELECT c.reltype FROM o JOIN pg_class c ON c.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass AND c.relkind = 'c'\n"
+	"		UNION ALL\n"
+	"		SELECT t.typrelid FROM o JOIN pg_type t ON t.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_type'::regclass AND t.typrelid <> 0\n"
+	"		UNION ALL\n"
+	"		SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END\n"
+	"		FROM o JOIN pg_constraint k ON k.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_constraint'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT a.adrelid FROM o JOIN pg_attrdef a ON a.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_attrdef'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT r.ev_class FROM o JOIN pg_rewrite r ON r.oid = o.objid\n"
+	"		WHERE o.classid = 'pg_rewrite'::regclass\n"
+	/*
+	 * a table's parts, now and as the snapshot knows them: an ALTER TABLE
+	 * may rebuild its indexes under new OIDs (a column's type changed)
+	 */
+	"		UNION ALL\n"
+	"		SELECT i.indexrelid FROM o JOIN pg_index i ON i.indrelid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT k.oid FROM o JOIN pg_constraint k ON k.conrelid = o.objid\n"
+	"		WHERE o.classid = 'pg_class'::regclass\n"
+	"		UNION ALL\n"
+	"		SELECT x.oid FROM o\n"
+	"		JOIN teleport.schema_snapshot t ON t.kind = 'table' AND t.oid = o.objid\n"
+	"		JOIN teleport.schema_snapshot x ON x.kind <> 'table'\n"
+	"			AND x.schema_name = t.schema_name AND x.description ->> 'table' = t.object_name\n"
+	"		WHERE o.classid = 'pg_class'::regclass) m(oid);\n"
+	/* the lock schema_capture takes: orders this with install's first snapshot */
+	"	PERFORM pg_advisory_xact_lock_shared(hashtext('teleport.schema_capture'));\n"
+	"	IF EXISTS (SELECT 1 FROM teleport.schema_state WHERE first_snapshot_at IS NOT NULL) THEN\n"
+	"		PERFORM teleport.schema_capture(v_oids, true);\n"
+	"	END IF;\n"
+	/*
+	 * The trigger source's capture triggers carry a table's names and key
+	 * as arguments: remake those this statement made stale (a table or key
+	 * column renamed), so that the rows written after it in this
+	 * transaction carry the new names; only on tables this transaction
+	 * already holds at least as strongly as CREATE TRIGGER needs (an
+	 * ALTER TABLE does), so that it never waits for a lock here. The rest
+	 * (a schema renamed) is the trigger source's next poll.
+	 */
+	"	IF TG_EVENT = 'ddl_command_end'\n"
+	"		AND to_regclass('teleport.trigger_table') IS NOT NULL\n"
+	"		AND to_regprocedure('teleport.trigger_install_table(oid, text, text, text[],"
+	" boolean, boolean)') IS NOT NULL THEN\n"
+	"		FOR v_stale IN\n"
+	"			SELECT t.relid, n.nspname::text AS schema_name, c.relname::text AS table_name,\n"
+	"				k.keys, EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = t.relid\n"
+	"					AND g.tgname = 'teleport_capture_insert') AS statement\n"
+	"			FROM teleport.trigger_table t\n"
+	"			JOIN pg_class c ON c.oid = t.relid\n"
+	"			JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"			CROSS JOIN LATERAL (SELECT teleport.trigger_table_keys(t.relid) AS keys) k\n"
+	"			WHERE t.relid = ANY (v_oids) AND k.keys IS NOT NULL\n"
+	"				AND (t.schema_name, t.table_name, t.key_columns)\n"
+	"					IS DISTINCT FROM (n.nspname::text, c.relname::text, k.keys)\n"
+	"				AND EXISTS (SELECT 1 FROM pg_locks l\n"
+	"					WHERE l.locktype = 'relation' AND l.relation = t.relid\n"
+	"						AND l.database = (SELECT d.oid FROM pg_database d\n"
+	"										  WHERE d.datname = current_database())\n"
+	"						AND l.pid = pg_backend_pid() AND l.granted\n"
+	"						AND l.mode IN ('ShareRowExclusiveLock', 'ExclusiveLock',\n"
+	"									   'AccessExclusiveLock'))\n"
+	"		LOOP\n"
+	"			PERFORM teleport.trigger_install_table(v_stale.relid, v_stale.schema_name,\n"
+	"				v_stale.table_name, v_stale.keys, false, v_stale.statement);\n"
+	"		END LOOP;\n"
+	"	END IF;\n"
+	"END\n"
+	"$body$;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_event_trigger() FROM PUBLIC;\n"
+	"COMMENT ON FUNCTION teleport.schema_event_trigger() IS '" EVT_VERSION_TEXT "';\n"
+	"DO $do$\n"
+	"BEGIN\n"
+	"	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = '" EVT_DDL "') THEN\n"
+	"		CREATE EVENT TRIGGER " EVT_DDL " ON ddl_command_end\n"
+	"			EXECUTE FUNCTION teleport.schema_event_trigger();\n"
+	"	END IF;\n"
+	"	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = '" EVT_DROP "') THEN\n"
+	"		CREATE EVENT TRIGGER " EVT_DROP " ON sql_drop\n"
+	"			EXECUTE FUNCTION teleport.schema_event_trigger();\n"
+	"	END IF;\n"
+	"END\n"
+	"$do$";
+
+/* One value: whether the objects are there at this version. */
+static const char evt_sql_current[] =
+	"SELECT pg_catalog.obj_description(pg_catalog.to_regprocedure("
+	"'teleport.schema_event_trigger()'), 'pg_proc') IS NOT DISTINCT FROM '" EVT_VERSION_TEXT "'"
+	" AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_event_trigger"
+	"  WHERE evtname IN ('" EVT_DDL "', '" EVT_DROP "')) = 2";
+
+/* One value: whether both triggers exist, fire, and run teleport's function. */
+static const char evt_sql_in_place[] =
+	"SELECT pg_catalog.count(*) = 2 FROM pg_catalog.pg_event_trigger"
+	" WHERE evtname IN ('" EVT_DDL "', '" EVT_DROP "') AND evtenabled IN ('O', 'A')"
+	" AND evtfoid = pg_catalog.to_regprocedure('teleport.schema_event_trigger()')";
+
+/* The triggers first: a trigger without its function would break all DDL. */
+static const char evt_sql_drop[] =
+	"DROP EVENT TRIGGER IF EXISTS " EVT_DDL ";\n"
+	"DROP EVENT TRIGGER IF EXISTS " EVT_DROP ";\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_event_trigger()";
+
+static const char evt_sql_begin[] =
+	"BEGIN; SET LOCAL lock_timeout = '5s'; SET LOCAL client_min_messages = warning;"
+	" SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('teleport.schema'))";
+
+/*
+ * Run sql in the open transaction. On insufficient_privilege, roll back,
+ * copy the server's message into denied and return TP_OK; other failures
+ * as ddl_fail.
+ */
+static tp_result
+exec_or_denied(tp_plugin_ctx *ctx, PGconn *conn, const char *sql,
+			   const char *doing, char *denied, size_t denied_len)
+{
+	PGresult   *res = PQexec(conn, sql);
+	ExecStatusType status = PQresultStatus(res);
+	const char *state;
+
+	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		return TP_OK;
+	}
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (state == NULL || strcmp(state, "42501") != 0)
+		return ddl_fail(ctx, conn, res, doing);
+	snprintf(denied, denied_len, "%s",
+			 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+			 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "permission denied");
+	PQclear(res);
+	PQclear(PQexec(conn, "ROLLBACK"));
+	return TP_OK;
+}
+
+/*
+ * The one boolean value of sql into *value, in the open transaction or
+ * outside one. Results as ddl_fail.
+ */
+static tp_result
+query_bool(tp_plugin_ctx *ctx, PGconn *conn, const char *sql,
+		   const char *doing, bool *value)
+{
+	PGresult   *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return ddl_fail(ctx, conn, res, doing);
+	*value = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return TP_OK;
+}
+
+/* See ddl.h. */
+tp_result
+ddl_event_triggers_install(tp_plugin_ctx *ctx, PGconn *conn, char *denied,
+						   size_t denied_len)
+{
+	const char *doing = "create the event triggers of the schema capture";
+	bool		current = false;
+	tp_result	r;
+
+	denied[0] = '\0';
+	if ((r = ddl_exec(ctx, conn, evt_sql_begin, doing)) != TP_OK ||
+		(r = query_bool(ctx, conn, evt_sql_current, doing, &current)) != TP_OK)
+		return r;
+	if (!current)
+	{
+		r = exec_or_denied(ctx, conn, evt_sql_create, doing, denied, denied_len);
+		if (r != TP_OK || denied[0] != '\0')
+			return r;
+	}
+	return ddl_exec(ctx, conn, "COMMIT", doing);
+}
+
+/* See ddl.h. */
+tp_result
+ddl_event_triggers_check(tp_plugin_ctx *ctx, PGconn *conn, bool *in_place)
+{
+	*in_place = false;
+	return query_bool(ctx, conn, evt_sql_in_place,
+					  "check the event triggers of the schema capture", in_place);
+}
+
+/* See ddl.h. */
+tp_result
+ddl_event_triggers_drop(tp_plugin_ctx *ctx, PGconn *conn, char *denied,
+						size_t denied_len)
+{
+	const char *doing = "drop the event triggers of the schema capture";
+	tp_result	r;
+
+	denied[0] = '\0';
+	if ((r = ddl_exec(ctx, conn, evt_sql_begin, doing)) != TP_OK)
+		return r;
+	r = exec_or_denied(ctx, conn, evt_sql_drop, doing, denied, denied_len);
+	if (r != TP_OK || denied[0] != '\0')
+		return r;
+	return ddl_exec(ctx, conn, "COMMIT", doing);
+}

@@ -1,0 +1,714 @@
+/*
+ * check_event_trigger.c
+ *     The event-trigger source (use_event_triggers: true) in process,
+ *     loaded as the daemon loads it (the plan's DDL member, then the
+ *     trigger source), on a throwaway cluster, asserting the queue:
+ *
+ *     "capture": install takes the first snapshot silently and creates
+ *     both event triggers; a DDL's event is queued by the DDL itself (no
+ *     poll), in its transaction (same txid), between the rows written
+ *     before and after it (a column added and filled in one transaction);
+ *     drops (table, column, schema with its tables) come from sql_drop; a
+ *     schema rename also re-describes its tables; DDL that touches no
+ *     described object (a temporary table, a trigger, a grant) emits
+ *     nothing; polls with the safety diff at every poll repeat nothing;
+ *     a DDL the triggers cannot see (session_replication_role = replica)
+ *     is caught by the safety diff; uninstall leaves pg_event_trigger
+ *     empty and DDL working, and is idempotent.
+ *
+ *     "renames": a table and its key column renamed and written in one
+ *     transaction: the rows after each rename carry the new names (the
+ *     event trigger remakes the trigger source's capture triggers).
+ *
+ *     "concurrent": two DDL transactions at once neither wait for each
+ *     other nor deadlock on the capture's lock, and are both captured; a
+ *     safety diff does not wait for an open DDL transaction.
+ *
+ *     "fallback": teleport's role is no superuser: install succeeds with
+ *     one warning and a hint, creates no event trigger, and the source
+ *     compares at every poll like schema-diff; reinstalling (a reconnect)
+ *     does not warn again.
+ *
+ *     "switch": schema-diff, then event-trigger, then schema-diff again on
+ *     one database, with changes made in each mode and while no teleport
+ *     runs: every change is queued exactly once, in order, and switching
+ *     back to diff mode drops the event triggers.
+ */
+#include "tp_autoconf.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <teleport/teleport.h>
+
+#include "checkmain.h"
+#include "config.h"
+#include "host.h"
+#include "loader.h"
+#include "pgcluster.h"
+#include "pgsql.h"
+#include "plan.h"
+#include "queue.h"
+#include "runcmd.h"
+
+static tp_cluster *cluster;
+
+/* One source plugin of the plan, started. */
+typedef struct member
+{
+	tp_plan_entry *entry;
+	tp_plugin_ctx *ctx;
+	const tp_source_callbacks *cb;
+} member;
+
+/* A source instance in process: its DDL member and its row member. */
+typedef struct env
+{
+	char	   *db;
+	char	   *conninfo;		/* teleport's */
+	tp_config  *config;
+	tp_plugin_set set;
+	tp_plan		plan;
+	member		ddl;
+	member		rows;
+	tp_pgsql	pg;				/* teleport's connection */
+	PGconn	   *su;				/* the superuser's, for the test's SQL */
+	char	   *log_path;		/* standard error goes there */
+	long long	mark;			/* events up to this id were looked at */
+} env;
+
+/* Once: the cluster. */
+static void
+start_cluster(void)
+{
+	cluster = tp_cluster_shared();
+}
+
+/* Run sql on conn; fail the test when it fails. */
+static void
+exec_ok(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK,
+				  "%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+/* The one value of sql on conn ("" for NULL), as a new string (free). */
+static char *
+query_text(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	char	   *v;
+
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
+				  "%s: %s", sql, PQerrorMessage(conn));
+	v = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/* Assert that the one value of sql on conn ("" for NULL) is expected. */
+static void
+assert_query(PGconn *conn, const char *sql, const char *expected)
+{
+	char	   *got = query_text(conn, sql);
+
+	ck_assert_msg(strcmp(got, expected) == 0, "%s:\n got: %s\nwant: %s", sql, got, expected);
+	free(got);
+}
+
+/* The text standard error received (free). */
+static char *
+log_text(const env *e)
+{
+	char	   *text;
+
+	fflush(stderr);
+	text = tp_read_file(e->log_path);
+	ck_assert_ptr_nonnull(text);
+	return text;
+}
+
+/* How many times needle occurs in haystack. */
+static int
+count_of(const char *haystack, const char *needle)
+{
+	int			n = 0;
+
+	for (const char *p = strstr(haystack, needle); p != NULL; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Initialize m's plugin, make its context and start it. */
+static void
+member_start(env *e, member *m, tp_plan_entry *entry)
+{
+	tp_plan		one = {entry, 1};
+
+	m->entry = entry;
+	ck_assert_msg(tp_plan_resolve(&one, &e->set, e->config),
+				  "plugin \"%s\" not found or options refused", entry->plugin_name);
+	ck_assert(tp_plugin_initialize(entry->plugin, tp_host_api_get()));
+	m->cb = entry->plugin->callbacks;
+	ck_assert_ptr_nonnull(m->cb->install);
+	ck_assert_ptr_nonnull(m->cb->poll);
+	ck_assert_ptr_nonnull(m->cb->uninstall);
+	m->ctx = tp_host_ctx_new(e->config, e->conninfo, entry);
+	ck_assert_ptr_nonnull(m->ctx);
+	if (m->cb->startup != NULL)
+		ck_assert_int_eq(m->cb->startup(m->ctx), TP_OK);
+}
+
+/* Shut m down as a stopping teleport would. */
+static void
+member_stop(member *m)
+{
+	if (m->cb->shutdown != NULL)
+		m->cb->shutdown(m->ctx);
+	ck_assert_ptr_null(m->ctx->private_data);
+	tp_host_ctx_free(m->ctx);
+	m->ctx = NULL;
+}
+
+/*
+ * Start a source instance on e->db (created before) as user (NULL: the
+ * superuser; else with password), with use_event_triggers: event_triggers
+ * and the event-trigger source's safety_diff_interval safety_ms: the queue
+ * installed, both members started, not installed.
+ */
+static void
+env_start(env *e, const char *user, const char *password, bool event_triggers,
+		  int safety_ms)
+{
+	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
+	char		yaml[4096];
+	char	   *conninfo;
+
+	ck_assert_msg(dir != NULL, "TELEPORT_PLUGIN_DIR is not set");
+	snprintf(yaml, sizeof(yaml),
+			 "replicate_ddl: true\n"
+			 "use_event_triggers: %s\n"
+			 "database:\n"
+			 "  name: src\n"
+			 "  database: \"%s\"\n"
+			 "  hostname: \"%s\"\n"
+			 "  port: %d\n"
+			 "  username: \"%s\"\n"
+			 "%s%s%s"
+			 "source_options:\n"
+			 "  event-trigger:\n"
+			 "    safety_diff_interval: %d\n"
+			 "targets:\n"
+			 "  out:\n"
+			 "    target_expression: \"public.*\"\n"
+			 "    apply_schema: test\n"
+			 "    transport: stdout\n",
+			 event_triggers ? "true" : "false", e->db, cluster->dir, cluster->port,
+			 user ? user : TP_CLUSTER_SUPERUSER,
+			 password ? "  password: \"" : "", password ? password : "",
+			 password ? "\"\n" : "", safety_ms);
+	ck_assert_msg(tp_config_load_string(yaml, strlen(yaml), "test.yml", &e->config),
+				  "config refused:\n%s", yaml);
+	conninfo = tp_cluster_conninfo(cluster, e->db, user);
+	ck_assert_ptr_nonnull(conninfo);
+	ck_assert_int_ge(asprintf(&e->conninfo, "%s%s%s", conninfo,
+							  password ? " password=" : "", password ? password : ""), 0);
+	free(conninfo);
+
+	memset(&e->set, 0, sizeof(e->set));
+	(void) tp_loader_scan(dir, &e->set);
+	tp_plan_build(e->config, &e->plan);
+	ck_assert_int_ge(e->plan.n, 2);
+	ck_assert_int_eq(e->plan.entries[0].role, TP_ROLE_CAPTURE_DDL);
+	ck_assert_str_eq(e->plan.entries[0].plugin_name,
+					 event_triggers ? "event-trigger" : "schema-diff");
+	ck_assert_int_eq(e->plan.entries[1].role, TP_ROLE_CAPTURE_ROWS);
+	member_start(e, &e->ddl, &e->plan.entries[0]);
+	member_start(e, &e->rows, &e->plan.entries[1]);
+	ck_assert(tp_pgsql_connect(&e->pg, e->conninfo, "the test"));
+	ck_assert(tp_pgsql_pin_session(&e->pg));
+	ck_assert_msg(tp_queue_install(&e->pg, e->config), "queue install failed");
+}
+
+/* Stop what env_start started; the database and the log stay. */
+static void
+env_stop(env *e)
+{
+	member_stop(&e->ddl);
+	member_stop(&e->rows);
+	tp_pgsql_close(&e->pg);
+	tp_plan_free(&e->plan);
+	tp_loader_free(&e->set);
+	tp_config_free(e->config);
+	e->config = NULL;
+	free(e->conninfo);
+	e->conninfo = NULL;
+}
+
+/*
+ * A new database db, standard error into a file, the superuser's
+ * connection; setup_sql (may be NULL) run in it.
+ */
+static void
+env_open(env *e, const char *db, const char *setup_sql)
+{
+	char	   *tmp;
+	int			fd;
+
+	memset(e, 0, sizeof(*e));
+	e->db = strdup(db);
+	tmp = tp_cluster_create_db(cluster, db);
+	ck_assert_ptr_nonnull(tmp);
+	free(tmp);
+	e->su = tp_cluster_connect(cluster, db);
+	ck_assert_ptr_nonnull(e->su);
+	if (setup_sql != NULL)
+		exec_ok(e->su, setup_sql);
+	tmp = tp_cluster_make_dir(cluster, "evt");
+	ck_assert_ptr_nonnull(tmp);
+	ck_assert_int_ge(asprintf(&e->log_path, "%s/log", tmp), 0);
+	free(tmp);
+	fflush(stderr);
+	fd = open(e->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+}
+
+/* Close what env_open opened. */
+static void
+env_close(env *e)
+{
+	PQfinish(e->su);
+	free(e->db);
+	free(e->log_path);
+}
+
+/* Install both members (the DDL source first, as the daemon does). */
+static void
+env_install(env *e)
+{
+	tp_result	r = e->ddl.cb->install(e->ddl.ctx, e->pg.conn);
+	char	   *log;
+
+	if (r == TP_OK)
+		r = e->rows.cb->install(e->rows.ctx, e->pg.conn);
+	log = r == TP_OK ? NULL : log_text(e);
+	ck_assert_msg(r == TP_OK, "install returned %d; log:\n%s", r, log);
+	ck_assert_int_eq(PQtransactionStatus(e->pg.conn), PQTRANS_IDLE);
+}
+
+/* Poll both members, in plan order. */
+static void
+env_poll(env *e)
+{
+	tp_result	r = e->ddl.cb->poll(e->ddl.ctx, e->pg.conn);
+	char	   *log;
+
+	if (r == TP_OK)
+		r = e->rows.cb->poll(e->rows.ctx, e->pg.conn);
+	log = r == TP_OK ? NULL : log_text(e);
+	ck_assert_msg(r == TP_OK, "poll returned %d; log:\n%s", r, log);
+	ck_assert_int_eq(PQtransactionStatus(e->pg.conn), PQTRANS_IDLE);
+}
+
+/* The queue's three tables. */
+#define EVENTS \
+	"(SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1" \
+	" UNION ALL SELECT * FROM teleport.event_2)"
+
+/*
+ * The events queued since the last call, oldest first, one line each:
+ * "ddl KIND SCHEMA.NAME create|alter|drop" or "OP TABLE AFTER-or-BEFORE",
+ * then "| N txids". Sequence values (the trigger source's) are left out.
+ */
+static char *
+new_events(env *e)
+{
+	char		sql[2048];
+	char	   *text;
+	char	   *max;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(string_agg(CASE WHEN op = 'ddl' THEN format('ddl %%s %%s.%%s %%s',"
+			 " ddl ->> 'type', schema_name, coalesce(table_name, ''),"
+			 " CASE WHEN json_typeof(ddl -> 'before') = 'null' THEN 'create'"
+			 " WHEN json_typeof(ddl -> 'after') = 'null' THEN 'drop' ELSE 'alter' END)"
+			 " ELSE format('%%s %%s %%s', op, table_name, coalesce(after, before)) END,"
+			 " E'\\n' ORDER BY id) || E'\\n| ' || count(DISTINCT txid) || ' txids', '')"
+			 " FROM " EVENTS " e WHERE id > %lld"
+			 " AND coalesce(ddl ->> 'type', '') <> 'sequence_value'", e->mark);
+	text = query_text(e->su, sql);
+	max = query_text(e->su, "SELECT coalesce(max(id), 0) FROM " EVENTS " e");
+	e->mark = atoll(max);
+	free(max);
+	return text;
+}
+
+/* Assert new_events. */
+static void
+assert_new_events(env *e, const char *expected)
+{
+	char	   *got = new_events(e);
+
+	ck_assert_msg(strcmp(got, expected) == 0, "events:\n got:\n%s\nwant:\n%s", got, expected);
+	free(got);
+}
+
+#define EVENT_TRIGGERS_SQL \
+	"SELECT coalesce(string_agg(evtname || ':' || evtevent || ':' || evtenabled::text, ','" \
+	" ORDER BY evtname), '') FROM pg_event_trigger"
+#define BOTH_TRIGGERS \
+	"teleport_schema_ddl:ddl_command_end:O,teleport_schema_drop:sql_drop:O"
+
+START_TEST(test_capture)
+{
+	env			e;
+	char	   *txid;
+	char		sql[512];
+
+	env_open(&e, "evt_capture",
+			 "CREATE TABLE public.a (id int PRIMARY KEY, v text);"
+			 "CREATE TABLE public.b (id int PRIMARY KEY);"
+			 "INSERT INTO public.a VALUES (1, 'one');");
+	/* a safety diff at every poll: it must repeat nothing */
+	env_start(&e, NULL, NULL, true, 1);
+	env_install(&e);
+	assert_query(e.su, EVENT_TRIGGERS_SQL, BOTH_TRIGGERS);
+	/* the first snapshot is silent (and a's row is the target's already) */
+	assert_new_events(&e, "");
+	env_poll(&e);
+	assert_new_events(&e, "");
+
+	/*
+	 * A column added and filled in one transaction: the DDL's event is
+	 * queued by the DDL, with its txid, between the rows.
+	 */
+	exec_ok(e.su, "BEGIN;"
+			"INSERT INTO public.a VALUES (2, 'two');"
+			"ALTER TABLE public.a ADD COLUMN n int NOT NULL DEFAULT 0;"
+			"UPDATE public.a SET n = id * 10 WHERE id = 2;");
+	txid = query_text(e.su, "SELECT txid_current()");
+	exec_ok(e.su, "COMMIT");
+	snprintf(sql, sizeof(sql), "SELECT string_agg(DISTINCT txid::text, ',')"
+			 " FROM " EVENTS " e WHERE id > %lld", e.mark);
+	assert_query(e.su, sql, txid);
+	free(txid);
+	assert_new_events(&e,
+					  "c a {\"id\":2,\"v\":\"two\"}\n"
+					  "ddl table public.a alter\n"
+					  "u a {\"id\":2,\"v\":\"two\",\"n\":20}\n"
+					  "| 1 txids");
+	/* the snapshot holds it: the safety diffs repeat nothing */
+	env_poll(&e);
+	env_poll(&e);
+	assert_new_events(&e, "");
+
+	/* the event carries the change: before without n, after with it */
+	assert_query(e.su, "SELECT concat_ws(' ', json_array_length(ddl -> 'before' -> 'columns'),"
+				 " json_array_length(ddl -> 'after' -> 'columns'),"
+				 " ddl -> 'after' -> 'columns' -> 2 ->> 'name',"
+				 " (ddl ->> 'oid')::oid = 'public.a'::regclass)"
+				 " FROM " EVENTS " e WHERE op = 'ddl' AND table_name = 'a'",
+				 "2 3 n t");
+
+	/* a column renamed and dropped; a table dropped (sql_drop) */
+	exec_ok(e.su, "ALTER TABLE public.a RENAME COLUMN v TO w");
+	exec_ok(e.su, "ALTER TABLE public.a DROP COLUMN w");
+	exec_ok(e.su, "DROP TABLE public.b");
+	assert_new_events(&e,
+					  "ddl table public.a alter\n"
+					  "ddl table public.a alter\n"
+					  "ddl table public.b drop\n"
+					  "| 3 txids");
+
+	/* a schema and its table; renamed, the table is described again */
+	exec_ok(e.su, "CREATE SCHEMA s3; CREATE TABLE s3.c (id int)");
+	exec_ok(e.su, "ALTER SCHEMA s3 RENAME TO s4");
+	exec_ok(e.su, "DROP SCHEMA s4 CASCADE");
+	assert_new_events(&e,
+					  "ddl schema s3. create\n"
+					  "ddl table s3.c create\n"
+					  "ddl schema s4. alter\n"
+					  "ddl table s4.c alter\n"
+					  "ddl table s4.c drop\n"
+					  "ddl schema s4. drop\n"
+					  "| 3 txids");
+
+	/* DDL on nothing described emits nothing (nor do the trigger source's) */
+	exec_ok(e.su, "CREATE TEMP TABLE tmp (x int); DROP TABLE tmp;"
+			"CREATE TRIGGER noop BEFORE UPDATE ON public.a"
+			" FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();"
+			"DROP TRIGGER noop ON public.a;"
+			"GRANT SELECT ON public.a TO PUBLIC");
+	exec_ok(e.su, "CREATE TABLE public.d (id int PRIMARY KEY)");
+	env_poll(&e);				/* the trigger source's CREATE TRIGGER on d */
+	assert_new_events(&e, "ddl table public.d create\n| 1 txids");
+
+	/* what the triggers cannot see, the safety diff catches, once */
+	exec_ok(e.su, "SET session_replication_role = replica;"
+			"ALTER TABLE public.d ADD COLUMN hidden int;"
+			"RESET session_replication_role");
+	assert_new_events(&e, "");
+	env_poll(&e);
+	env_poll(&e);
+	assert_new_events(&e, "ddl table public.d alter\n| 1 txids");
+
+	/* uninstall: no event trigger left, DDL still works, idempotent */
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	assert_query(e.su, EVENT_TRIGGERS_SQL, "");
+	assert_query(e.su, "SELECT concat_ws(' ',"
+				 " to_regprocedure('teleport.schema_event_trigger()') IS NULL,"
+				 " to_regclass('teleport.schema_snapshot') IS NULL)", "t t");
+	exec_ok(e.su, "ALTER TABLE public.d ADD COLUMN later int; DROP TABLE public.d");
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	/* and a new install starts from a new first snapshot */
+	env_install(&e);
+	assert_query(e.su, EVENT_TRIGGERS_SQL, BOTH_TRIGGERS);
+	assert_new_events(&e, "");
+	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN again int");
+	assert_new_events(&e, "ddl table public.a alter\n| 1 txids");
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+
+	env_stop(&e);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * A table and its key column renamed, and written in the same
+ * transaction: the event trigger remakes the trigger source's capture
+ * triggers, so the rows after the rename carry the new names.
+ */
+START_TEST(test_renames)
+{
+	env			e;
+
+	env_open(&e, "evt_renames", "CREATE TABLE public.a (id int PRIMARY KEY, v text);");
+	env_start(&e, NULL, NULL, true, 0);
+	env_install(&e);
+	exec_ok(e.su, "BEGIN;"
+			"INSERT INTO public.a VALUES (1, 'x');"
+			"ALTER TABLE public.a RENAME TO b;"
+			"INSERT INTO public.b VALUES (2, 'y');"
+			"COMMIT");
+	assert_new_events(&e, "c a {\"id\":1,\"v\":\"x\"}\n"
+					  "ddl table public.b alter\n"
+					  "c b {\"id\":2,\"v\":\"y\"}\n"
+					  "| 1 txids");
+	exec_ok(e.su, "BEGIN;"
+			"UPDATE public.b SET v = 'w' WHERE id = 1;"
+			"ALTER TABLE public.b RENAME COLUMN id TO ident;"
+			"UPDATE public.b SET v = 'z' WHERE ident = 1;"
+			"DELETE FROM public.b WHERE ident = 2;"
+			"COMMIT");
+	assert_new_events(&e, "u b {\"id\":1,\"v\":\"w\"}\n"
+					  "ddl table public.b alter\n"
+					  "u b {\"ident\":1,\"v\":\"z\"}\n"
+					  "d b {\"ident\":2}\n"
+					  "| 1 txids");
+	assert_query(e.su, "SELECT string_agg(left(before::text, 9), ',' ORDER BY id)"
+				 " FROM " EVENTS " e WHERE op IN ('u', 'd')",
+				 "{\"id\":1},{\"ident\":,{\"ident\":");
+	assert_query(e.su, "SELECT schema_name || '.' || table_name || ' ' || key_columns::text"
+				 " FROM teleport.trigger_table", "public.b {ident}");
+	/* the trigger source's poll finds nothing left to do */
+	env_poll(&e);
+	assert_new_events(&e, "");
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	env_stop(&e);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * Two DDL transactions at once: the event triggers take the capture's lock
+ * shared, so the second neither waits for the first nor deadlocks with it
+ * (each holds a table the other wants next under an exclusive lock), and
+ * a full comparison does not wait for them: it is tried again later.
+ */
+START_TEST(test_concurrent)
+{
+	env			e;
+	PGconn	   *t1;
+	char		sql[512];
+
+	env_open(&e, "evt_concurrent",
+			 "CREATE TABLE public.a (id int PRIMARY KEY);"
+			 "CREATE TABLE public.b (id int PRIMARY KEY);");
+	env_start(&e, NULL, NULL, true, 1);
+	env_install(&e);
+	t1 = tp_cluster_connect(cluster, "evt_concurrent");
+	ck_assert_ptr_nonnull(t1);
+	exec_ok(t1, "BEGIN; ALTER TABLE public.a ADD COLUMN x int");
+
+	/* the safety diff does not wait for the open transaction */
+	ck_assert_int_eq(e.ddl.cb->poll(e.ddl.ctx, e.pg.conn), TP_RETRY);
+	ck_assert_int_eq(PQtransactionStatus(e.pg.conn), PQTRANS_IDLE);
+
+	/* another DDL transaction goes through meanwhile */
+	exec_ok(e.su, "SET statement_timeout = '10s';"
+			"ALTER TABLE public.b ADD COLUMN y int;"
+			"RESET statement_timeout");
+	exec_ok(t1, "ALTER TABLE public.b ADD COLUMN z int; COMMIT");
+	assert_new_events(&e, "ddl table public.a alter\n"
+					  "ddl table public.b alter\n"
+					  "ddl table public.b alter\n"
+					  "| 2 txids");
+	/* the first one's change of b is from the second one's */
+	snprintf(sql, sizeof(sql),
+			 "SELECT string_agg(concat_ws(' ', json_array_length(ddl -> 'before' -> 'columns'),"
+			 " json_array_length(ddl -> 'after' -> 'columns')), ',' ORDER BY id)"
+			 " FROM " EVENTS " e WHERE table_name = 'b'");
+	assert_query(e.su, sql, "1 2,2 3");
+	env_poll(&e);
+	assert_new_events(&e, "");
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	PQfinish(t1);
+	env_stop(&e);
+	env_close(&e);
+}
+END_TEST
+
+START_TEST(test_fallback)
+{
+	env			e;
+	char	   *log;
+
+	ck_assert(tp_cluster_create_role(cluster, "tp_evt_user", "evt-pw"));
+	env_open(&e, "evt_fallback",
+			 "GRANT CREATE ON DATABASE evt_fallback TO tp_evt_user;"
+			 "CREATE TABLE public.a (id int PRIMARY KEY, v text);"
+			 "ALTER TABLE public.a OWNER TO tp_evt_user;");
+	env_start(&e, "tp_evt_user", "evt-pw", true, 60000);
+	assert_query(e.pg.conn, "SELECT rolsuper::text FROM pg_roles"
+				 " WHERE rolname = current_user", "false");
+	env_install(&e);
+	assert_query(e.su, EVENT_TRIGGERS_SQL, "");
+	assert_query(e.su, "SELECT to_regprocedure('teleport.schema_event_trigger()') IS NULL", "t");
+	log = log_text(&e);
+	ck_assert_msg(count_of(log, "could not create the event triggers") == 1, "log:\n%s", log);
+	ck_assert_msg(strstr(log, "permission denied") != NULL, "log:\n%s", log);
+	ck_assert_msg(strstr(log, "hint: creating event triggers needs a superuser") != NULL,
+				  "log:\n%s", log);
+	free(log);
+	assert_new_events(&e, "");
+
+	/* diffing at every poll, as schema-diff does */
+	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN n int");
+	assert_new_events(&e, "");
+	env_poll(&e);
+	assert_new_events(&e, "ddl table public.a alter\n| 1 txids");
+	env_poll(&e);
+	assert_new_events(&e, "");
+
+	/* a reinstall (a reconnect) warns no more; a restart would, once */
+	env_install(&e);
+	env_poll(&e);
+	log = log_text(&e);
+	ck_assert_msg(count_of(log, "could not create the event triggers") == 1, "log:\n%s", log);
+	free(log);
+
+	/* uninstall as the same role: nothing of the event triggers to drop */
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	assert_query(e.su, "SELECT to_regclass('teleport.schema_snapshot') IS NULL", "t");
+	env_stop(&e);
+	env_close(&e);
+}
+END_TEST
+
+/* Start the instance in the mode, install, and poll once. */
+static void
+switch_to(env *e, bool event_triggers)
+{
+	env_start(e, NULL, NULL, event_triggers, 0);
+	env_install(e);
+	env_poll(e);
+	assert_query(e->su, EVENT_TRIGGERS_SQL, event_triggers ? BOTH_TRIGGERS : "");
+}
+
+START_TEST(test_switch)
+{
+	env			e;
+
+	env_open(&e, "evt_switch", "CREATE TABLE public.a (id int PRIMARY KEY);");
+
+	/* diff mode */
+	switch_to(&e, false);
+	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN c1 int");
+	env_poll(&e);
+	assert_new_events(&e, "ddl table public.a alter\n| 1 txids");
+	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN c2 int");	/* not polled */
+	env_stop(&e);
+
+	/* stopped: a change no teleport sees */
+	exec_ok(e.su, "CREATE TABLE public.t3 (id int PRIMARY KEY)");
+
+	/* event-trigger mode: both are sent once, at install */
+	switch_to(&e, true);
+	assert_new_events(&e, "ddl table public.a alter\n"
+					  "ddl table public.t3 create\n"
+					  "| 1 txids");
+	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN c4 int");
+	env_poll(&e);
+	assert_new_events(&e, "ddl table public.a alter\n| 1 txids");
+	env_stop(&e);
+
+	/* stopped, the event triggers still capture */
+	exec_ok(e.su, "ALTER TABLE public.t3 ADD COLUMN c5 int");
+	assert_new_events(&e, "ddl table public.t3 alter\n| 1 txids");
+
+	/* back to diff mode: the triggers go, nothing is repeated */
+	switch_to(&e, false);
+	assert_new_events(&e, "");
+	exec_ok(e.su, "ALTER TABLE public.t3 ADD COLUMN c6 int");
+	assert_new_events(&e, "");
+	env_poll(&e);
+	assert_new_events(&e, "ddl table public.t3 alter\n| 1 txids");
+
+	/* the columns as the events left them: one of each, in order */
+	assert_query(e.su, "SELECT string_agg(a.value ->> 'name', ',' ORDER BY e.id, a.ordinality)"
+				 " FROM " EVENTS " e, json_array_elements(e.ddl -> 'after' -> 'columns')"
+				 " WITH ORDINALITY a WHERE e.op = 'ddl' AND e.table_name = 'a'"
+				 " AND e.id = (SELECT max(id) FROM " EVENTS " x WHERE x.table_name = 'a')",
+				 "id,c1,c2,c4");
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	env_stop(&e);
+	env_close(&e);
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+event_trigger_suite(void)
+{
+	Suite	   *s = suite_create("event_trigger");
+	TCase	   *tc = tcase_create("event_trigger");
+
+	tcase_add_unchecked_fixture(tc, start_cluster, NULL);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_capture);
+	tcase_add_test(tc, test_concurrent);
+	tcase_add_test(tc, test_renames);
+	tcase_add_test(tc, test_fallback);
+	tcase_add_test(tc, test_switch);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int			main(void);
+
+/* Run the suite. */
+int
+main(void)
+{
+	return tp_check_run(event_trigger_suite());
+}
