@@ -512,7 +512,7 @@ send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *wha
 					 "its statement needs", what);
 			return;
 		}
-		stmt = qsrc != NULL ? pg_requalify(PQgetvalue(res, i, 0), qsrc, qdst)
+		stmt = qsrc != NULL && qdst != NULL ? pg_requalify(PQgetvalue(res, i, 0), qsrc, qdst)
 			: strdup(PQgetvalue(res, i, 0));
 		if (stmt == NULL)
 		{
