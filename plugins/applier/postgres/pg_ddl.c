@@ -22,6 +22,22 @@
  *           dropped, renamed; columns added, dropped, renamed (same
  *           attnum, new name), retyped (USING col::newtype), defaults,
  *           NOT NULL and identity changed; primary key changed
+ *   constraint  unique, check and foreign-key: added, dropped, renamed,
+ *           validated; dropped and added again when what it constrains
+ *           changed
+ *   function  (and procedure) created, replaced, renamed, dropped by its
+ *           signature; its search_path mapped to apply_schema (see
+ *           function_ddl_sql)
+ *   view    (and materialized view) created, replaced, renamed, its
+ *           columns renamed, dropped
+ *   extension  created in apply_schema (with the source's version),
+ *           updated, dropped
+ *   comment  the comments of a table, view, function, type and of their
+ *           columns, set or removed
+ *
+ * Every statement but a schema's is re-qualified from the source's schema
+ * to apply_schema (pg_requalify.c): definitions and expressions come
+ * qualified with it.
  *
  * CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS and DROP ... IF
  * EXISTS make a table or column created on the target by hand (as before
@@ -36,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_requalify.h"
 #include "postgres.h"
 
 /*
@@ -205,27 +222,287 @@ static const char table_ddl_sql[] =
 	"			 <> (t.pkb -> 'columns')::pg_catalog.text))\n"
 	"SELECT stmt FROM st ORDER BY ord, sub";
 
+/*
+ * The statements of a unique, check or foreign-key constraint's change.
+ * $1 apply_schema, $2 the ddl object. A creation is skipped when the
+ * table already has a constraint of that name (made by hand, or sent
+ * again); a changed key (columns, referenced table, actions, expression)
+ * drops and adds it again; otherwise a rename is a rename, and a
+ * constraint made NOT VALID and then validated is validated. The
+ * definitions name the source's schema: the caller re-qualifies them.
+ */
+static const char constraint_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	"t AS (\n"
+	"	SELECT s, b, a,\n"
+	"		CASE WHEN b IS NOT NULL THEN pg_catalog.format('%I.%I', s, b ->> 'table') END AS qb,\n"
+	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'table') END AS qa,\n"
+	"		b IS NOT NULL AND a IS NOT NULL AND (b ->> 'key') <> (a ->> 'key') AS remade\n"
+	"	FROM x),\n"
+	"st(ord, stmt) AS (\n"
+	"	SELECT 0, pg_catalog.format('ALTER TABLE IF EXISTS %s DROP CONSTRAINT IF EXISTS %I',\n"
+	"		t.qb, t.b ->> 'name')\n"
+	"	FROM t WHERE t.a IS NULL\n"
+	"	UNION ALL\n"
+	"	SELECT 10, pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I',\n"
+	"		t.qa, t.b ->> 'name')\n"
+	"	FROM t WHERE t.remade\n"
+	"	UNION ALL\n"
+	"	SELECT 20, pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s%s', t.qa,\n"
+	"		t.a ->> 'name', t.a ->> 'definition',\n"
+	"		CASE WHEN (t.a ->> 'validated')::pg_catalog.bool THEN '' ELSE ' NOT VALID' END)\n"
+	"	FROM t WHERE t.a IS NOT NULL AND (t.b IS NULL OR t.remade)\n"
+	"		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k\n"
+	"			WHERE k.conrelid = pg_catalog.to_regclass(t.qa) AND k.conname = t.a ->> 'name'\n"
+	"				AND NOT t.remade)\n"
+	"	UNION ALL\n"
+	"	SELECT 30, pg_catalog.format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I',\n"
+	"		t.qa, t.b ->> 'name', t.a ->> 'name')\n"
+	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND NOT t.remade\n"
+	"		AND t.b ->> 'name' <> t.a ->> 'name'\n"
+	"	UNION ALL\n"
+	"	SELECT 40, pg_catalog.format('ALTER TABLE %s VALIDATE CONSTRAINT %I',\n"
+	"		t.qa, t.a ->> 'name')\n"
+	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND NOT t.remade\n"
+	"		AND (t.a ->> 'validated')::pg_catalog.bool\n"
+	"		AND NOT (t.b ->> 'validated')::pg_catalog.bool)\n"
+	"SELECT stmt FROM st ORDER BY ord";
+
+/*
+ * The statements of a function's or procedure's change. $1 apply_schema,
+ * $2 the ddl object. A drop or rename names it by its signature; a
+ * creation or a change of its definition is the source's CREATE OR
+ * REPLACE, with check_function_bodies off (a SQL function may read a table
+ * that comes later in the batch), then its search_path: a source's
+ * setting with the source schema mapped to apply_schema, or, for a body
+ * that is not SQL-standard and has none (it relies on its caller's
+ * search_path, where the source's own schema is), apply_schema. The
+ * definitions name the source's schema: the caller re-qualifies them.
+ */
+static const char function_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	"t AS (\n"
+	"	SELECT s, b, a,\n"
+	"		CASE WHEN coalesce(a, b) ->> 'kind' = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kw,\n"
+	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I(%s)', s, a ->> 'name',\n"
+	"			a ->> 'arguments') END AS sig,\n"
+	"		CASE WHEN a ->> 'search_path' IS NOT NULL THEN (\n"
+	"			SELECT pg_catalog.string_agg(CASE WHEN e IN (a ->> 'schema',\n"
+	"					pg_catalog.quote_ident(a ->> 'schema'))\n"
+	"				THEN pg_catalog.quote_ident(s) ELSE e END, ', ' ORDER BY o)\n"
+	"			FROM pg_catalog.regexp_split_to_table(a ->> 'search_path', '\\s*,\\s*')\n"
+	"				WITH ORDINALITY AS p(e, o))\n"
+	"			WHEN NOT (a ->> 'sql_body')::pg_catalog.bool\n"
+	"				AND a ->> 'language' NOT IN ('c', 'internal')\n"
+	"			THEN pg_catalog.quote_ident(s) END AS path\n"
+	"	FROM x),\n"
+	"st(ord, stmt) AS (\n"
+	"	SELECT 0, pg_catalog.format('DROP %s IF EXISTS %I.%I(%s)', t.kw, t.s,\n"
+	"		t.b ->> 'name', t.b ->> 'arguments')\n"
+	"	FROM t WHERE t.a IS NULL\n"
+	"	UNION ALL\n"
+	"	SELECT 10, pg_catalog.format('ALTER %s %I.%I(%s) RENAME TO %I', t.kw, t.s,\n"
+	"		t.b ->> 'name', t.b ->> 'arguments', t.a ->> 'name')\n"
+	"	FROM t WHERE t.b ->> 'name' <> t.a ->> 'name'\n"
+	"	UNION ALL\n"
+	"	SELECT 20, 'SET LOCAL check_function_bodies = off'\n"
+	"	FROM t WHERE t.a IS NOT NULL\n"
+	"		AND (t.a ->> 'definition') IS DISTINCT FROM (t.b ->> 'definition')\n"
+	"	UNION ALL\n"
+	"	SELECT 30, t.a ->> 'definition'\n"
+	"	FROM t WHERE t.a IS NOT NULL\n"
+	"		AND (t.a ->> 'definition') IS DISTINCT FROM (t.b ->> 'definition')\n"
+	"	UNION ALL\n"
+	"	SELECT 40, pg_catalog.format('ALTER %s %s SET search_path = %s', t.kw, t.sig, t.path)\n"
+	"	FROM t WHERE t.a IS NOT NULL AND t.path IS NOT NULL\n"
+	"		AND (t.a ->> 'definition') IS DISTINCT FROM (t.b ->> 'definition'))\n"
+	"SELECT stmt FROM st ORDER BY ord";
+
+/*
+ * The statements of a view's change. $1 apply_schema, $2 the ddl object.
+ * A view: renamed, its columns renamed (by position), then CREATE OR
+ * REPLACE VIEW when its query or options changed. A materialized view:
+ * created WITH DATA (from the target's rows, which the batches have
+ * brought to where the source's were), renamed, its columns renamed; a
+ * change of its query (which the source cannot make without a new OID)
+ * remakes it. The query names the source's schema: the caller re-qualifies
+ * it.
+ */
+static const char view_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	"t AS (\n"
+	"	SELECT s, b, a,\n"
+	"		CASE WHEN (coalesce(a, b) ->> 'materialized')::pg_catalog.bool\n"
+	"			THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END AS kw,\n"
+	"		(coalesce(a, b) ->> 'materialized')::pg_catalog.bool AS mat,\n"
+	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'name') END AS qa,\n"
+	"		CASE WHEN coalesce(a ->> 'options', '') <> ''\n"
+	"			THEN pg_catalog.format(' WITH (%s)', a ->> 'options') ELSE '' END AS opts,\n"
+	"		b IS NOT NULL AND a IS NOT NULL AND ((b ->> 'definition') <> (a ->> 'definition')\n"
+	"			OR (b ->> 'options') IS DISTINCT FROM (a ->> 'options')) AS changed\n"
+	"	FROM x),\n"
+	"cols AS (\n"
+	"	SELECT o, cb, ca\n"
+	"	FROM t, pg_catalog.json_array_elements_text(t.b -> 'columns') WITH ORDINALITY AS u(cb, o)\n"
+	"	JOIN pg_catalog.json_array_elements_text(t.a -> 'columns') WITH ORDINALITY AS v(ca, o2)\n"
+	"		ON v.o2 = u.o\n"
+	"	WHERE cb <> ca),\n"
+	"st(ord, sub, stmt) AS (\n"
+	"	SELECT 0, 0, pg_catalog.format('DROP %s IF EXISTS %I.%I', t.kw, t.s, t.b ->> 'name')\n"
+	"	FROM t WHERE t.a IS NULL\n"
+	"	UNION ALL\n"
+	"	SELECT 10, 0, pg_catalog.format('ALTER %s %I.%I RENAME TO %I', t.kw, t.s,\n"
+	"		t.b ->> 'name', t.a ->> 'name')\n"
+	"	FROM t WHERE t.b ->> 'name' <> t.a ->> 'name'\n"
+	"	UNION ALL\n"
+	"	SELECT 20, c.o::pg_catalog.int4, pg_catalog.format('ALTER %s %s RENAME COLUMN %I TO %I',\n"
+	"		t.kw, t.qa, c.cb, c.ca)\n"
+	"	FROM t, cols c\n"
+	"	UNION ALL\n"
+	"	SELECT 30, 0, pg_catalog.format('CREATE OR REPLACE VIEW %s%s AS %s', t.qa, t.opts,\n"
+	"		t.a ->> 'definition')\n"
+	"	FROM t WHERE NOT t.mat AND t.a IS NOT NULL AND (t.b IS NULL OR t.changed)\n"
+	"	UNION ALL\n"
+	"	SELECT 40, 0, pg_catalog.format('DROP MATERIALIZED VIEW IF EXISTS %s', t.qa)\n"
+	"	FROM t WHERE t.mat AND t.changed\n"
+	"	UNION ALL\n"
+	"	SELECT 50, 0, pg_catalog.format('CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s AS %s',\n"
+	"		t.qa, t.opts, t.a ->> 'definition')\n"
+	"	FROM t WHERE t.mat AND t.a IS NOT NULL AND (t.b IS NULL OR t.changed))\n"
+	"SELECT stmt FROM st ORDER BY ord, sub";
+
+/*
+ * The statements of an extension's change. $1 apply_schema, $2 the ddl
+ * object. Created in apply_schema at the source's version (nothing when
+ * the target has it already, in whatever schema), updated to the
+ * source's new version, dropped; its moves between schemas do nothing
+ * (every source schema maps onto apply_schema).
+ */
+static const char extension_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a)\n"
+	"SELECT pg_catalog.format('DROP EXTENSION IF EXISTS %I', b ->> 'name')\n"
+	"FROM x WHERE a IS NULL\n"
+	"UNION ALL\n"
+	"SELECT pg_catalog.format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I VERSION %L',\n"
+	"	a ->> 'name', s, a ->> 'version')\n"
+	"FROM x WHERE b IS NULL AND a IS NOT NULL\n"
+	"UNION ALL\n"
+	"SELECT pg_catalog.format('ALTER EXTENSION %I UPDATE TO %L', a ->> 'name', a ->> 'version')\n"
+	"FROM x WHERE b ->> 'version' <> a ->> 'version'";
+
+/*
+ * The statements of a change of an object's comments. $1 apply_schema,
+ * $2 the ddl object. COMMENT ON the object (by its name after the change,
+ * before it for a drop, which comes before the object's own drop or
+ * rename) when its comment changed, and on each column whose comment
+ * changed and that the target's table has (a column dropped in the same
+ * change is gone). The names of function arguments' types name the
+ * source's schema: the caller re-qualifies them.
+ */
+static const char comment_ddl_sql[] =
+	"WITH x AS (\n"
+	"	SELECT $1::pg_catalog.text AS s,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
+	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	"t AS (\n"
+	"	SELECT s, b, a, coalesce(a, b) ->> 'kind' AS kw,\n"
+	"		pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') AS qn,\n"
+	"		pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') ||\n"
+	"			coalesce('(' || (coalesce(a, b) ->> 'arguments') || ')', '') AS target\n"
+	"	FROM x),\n"
+	"cols AS (\n"
+	"	SELECT k.attnum, t.b -> 'columns' -> k.attnum AS bc, t.a -> 'columns' -> k.attnum AS ac\n"
+	"	FROM t, (SELECT pg_catalog.json_object_keys(t.b -> 'columns') FROM t\n"
+	"		WHERE pg_catalog.json_typeof(t.b -> 'columns') = 'object'\n"
+	"		UNION SELECT pg_catalog.json_object_keys(t.a -> 'columns') FROM t\n"
+	"		WHERE pg_catalog.json_typeof(t.a -> 'columns') = 'object') AS k(attnum))\n"
+	"SELECT pg_catalog.format('COMMENT ON %s %s IS %s', t.kw, t.target,\n"
+	"	coalesce(pg_catalog.quote_literal(t.a ->> 'comment'), 'NULL'))\n"
+	"FROM t WHERE (t.a ->> 'comment') IS DISTINCT FROM (t.b ->> 'comment')\n"
+	"UNION ALL\n"
+	"SELECT pg_catalog.format('COMMENT ON COLUMN %s.%I IS %s', t.qn,\n"
+	"	coalesce(c.ac, c.bc) ->> 'name', coalesce(pg_catalog.quote_literal(c.ac ->> 'comment'), 'NULL'))\n"
+	"FROM t, cols c\n"
+	"WHERE (c.ac ->> 'comment') IS DISTINCT FROM (c.bc ->> 'comment')\n"
+	"	AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute at\n"
+	"		WHERE at.attrelid = pg_catalog.to_regclass(t.qn)\n"
+	"			AND at.attname = coalesce(c.ac, c.bc) ->> 'name' AND NOT at.attisdropped)";
+
+/*
+ * The statements' query of a kind other than schema (its parameters are
+ * $1 apply_schema and $2 the ddl object), or NULL for an unknown kind.
+ */
+static const char *
+kind_sql(const char *type)
+{
+	if (strcmp(type, "table") == 0)
+		return table_ddl_sql;
+	if (strcmp(type, "enum") == 0)
+		return pg_ddl_enum_sql;
+	if (strcmp(type, "composite") == 0)
+		return pg_ddl_composite_sql;
+	if (strcmp(type, "sequence") == 0)
+		return pg_ddl_sequence_sql;
+	if (strcmp(type, "index") == 0)
+		return pg_ddl_index_sql;
+	if (strcmp(type, "constraint") == 0)
+		return constraint_ddl_sql;
+	if (strcmp(type, "function") == 0 || strcmp(type, "function_sql_body") == 0)
+		return function_ddl_sql;
+	if (strcmp(type, "view") == 0)
+		return view_ddl_sql;
+	if (strcmp(type, "extension") == 0)
+		return extension_ddl_sql;
+	if (strcmp(type, "comment") == 0)
+		return comment_ddl_sql;
+	return NULL;
+}
+
 /* See postgres.h. */
 bool
 pg_ddl_kind_known(const char *type)
 {
-	return strcmp(type, "schema") == 0 || strcmp(type, "table") == 0 ||
-		strcmp(type, "enum") == 0 || strcmp(type, "composite") == 0 ||
-		strcmp(type, "sequence") == 0 || strcmp(type, "index") == 0;
+	return strcmp(type, "schema") == 0 || kind_sql(type) != NULL;
 }
 
 /*
  * Send the statements of rows of res (a statement, and optionally whether
  * to run it ahead of the batch's transaction: pg_ahead.c; when that fails
- * it is sent in the transaction too), described by what. A NULL statement
- * (a description without what it needs) fails ex.
+ * it is sent in the transaction too), described by what; when qsrc is
+ * given, each re-qualified from schema qsrc to qdst (quoted identifiers)
+ * first. A NULL statement (a description without what it needs) fails
+ * ex.
  */
 static void
-send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *what)
+send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *what,
+				const char *qsrc, const char *qdst)
 {
 	for (int i = 0; i < PQntuples(res) && !ex->failed; i++)
 	{
 		char		desc[1024];
+		char	   *stmt;
 
 		if (PQgetisnull(res, i, 0))
 		{
@@ -235,16 +512,62 @@ send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *wha
 					 "its statement needs", what);
 			return;
 		}
+		stmt = qsrc != NULL && qdst != NULL ? pg_requalify(PQgetvalue(res, i, 0), qsrc, qdst)
+			: strdup(PQgetvalue(res, i, 0));
+		if (stmt == NULL)
+		{
+			ex->failed = true;
+			snprintf(ex->error, sizeof(ex->error), "%s: out of memory", what);
+			return;
+		}
 		if (PQnfields(res) > 1 && strcmp(PQgetvalue(res, i, 1), "t") == 0)
 		{
 			char		error[512];
 
-			if (pg_ahead_run(a, ex->conn, PQgetvalue(res, i, 0), error, sizeof(error)))
+			if (pg_ahead_run(a, ex->conn, stmt, error, sizeof(error)))
+			{
+				free(stmt);
 				continue;
+			}
 		}
-		snprintf(desc, sizeof(desc), "%s: %s", what, PQgetvalue(res, i, 0));
-		pg_exec_send(ex, PQgetvalue(res, i, 0), NULL, 0, NULL, desc, 0);
+		snprintf(desc, sizeof(desc), "%s: %s", what, stmt);
+		pg_exec_send(ex, stmt, NULL, 0, NULL, desc, 0);
+		free(stmt);
 	}
+}
+
+/*
+ * The source's schema and apply_schema quoted as identifiers, into qsrc
+ * and qdst (free both), or NULL for both when they are the same schema.
+ * False after a failure (ex->error says why).
+ */
+static bool
+quoted_schemas(pg_exec *ex, const char *src, const char *dst, const char *what,
+			   char **qsrc, char **qdst)
+{
+	const char *params[2] = {src, dst};
+	PGresult   *res;
+
+	*qsrc = *qdst = NULL;
+	if (strcmp(src, dst) == 0)
+		return true;
+	res = pg_exec_query(ex, "SELECT pg_catalog.quote_ident($1::pg_catalog.text),"
+						" pg_catalog.quote_ident($2::pg_catalog.text)", NULL, 2, params, what);
+	if (res == NULL)
+		return false;
+	*qsrc = strdup(PQgetvalue(res, 0, 0));
+	*qdst = strdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (*qsrc == NULL || *qdst == NULL)
+	{
+		free(*qsrc);
+		free(*qdst);
+		*qsrc = *qdst = NULL;
+		ex->failed = true;
+		snprintf(ex->error, sizeof(ex->error), "%s: out of memory", what);
+		return false;
+	}
+	return true;
 }
 
 /* See postgres.h. */
@@ -275,26 +598,34 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 				snprintf(reason, reason_len, "%s", ex->error);
 				return TP_RETRY;
 			}
-			send_statements(a, ex, res, what);
+			send_statements(a, ex, res, what, NULL, NULL);
 			PQclear(res);
 		}
 	}
 	else
 	{
 		const char *params[2] = {batch->apply_schema, c->ddl};
-		const char *sql = strcmp(type, "enum") == 0 ? pg_ddl_enum_sql :
-			strcmp(type, "composite") == 0 ? pg_ddl_composite_sql :
-			strcmp(type, "sequence") == 0 ? pg_ddl_sequence_sql :
-			strcmp(type, "index") == 0 ? pg_ddl_index_sql : table_ddl_sql;
-		PGresult   *res = pg_exec_query(ex, sql, NULL, 2, params, what);
+		char	   *qsrc;
+		char	   *qdst;
+		PGresult   *res;
 
-		if (res == NULL)
+		if (!quoted_schemas(ex, c->schema, batch->apply_schema, what, &qsrc, &qdst))
 		{
 			snprintf(reason, reason_len, "%s", ex->error);
 			return TP_RETRY;
 		}
-		send_statements(a, ex, res, what);
+		res = pg_exec_query(ex, kind_sql(type), NULL, 2, params, what);
+		if (res == NULL)
+		{
+			free(qsrc);
+			free(qdst);
+			snprintf(reason, reason_len, "%s", ex->error);
+			return TP_RETRY;
+		}
+		send_statements(a, ex, res, what, qsrc, qdst);
 		PQclear(res);
+		free(qsrc);
+		free(qdst);
 	}
 	if (ex->failed)
 	{

@@ -21,7 +21,12 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, enum, composite, sequence, table, index.
+ *       Kinds now: schema, extension, enum, composite, sequence,
+ *       function (and procedure), table, function_sql_body (functions
+ *       with a SQL-standard body), index, constraint (unique, check,
+ *       foreign key), view (and materialized view), comment (the comments
+ *       of one object and its columns). Objects an extension owns are of
+ *       no kind.
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -189,6 +194,176 @@ const char	ddl_sql_setup[] =
 	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
 	"	AND c.relpersistence <> 't'\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass\n"
+	"		AND e.objid = c.oid AND e.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * A unique, check or foreign-key constraint of a described table
+	 * (primary keys are part of the table's description): filed under its
+	 * table's schema and name; its definition as pg_get_constraintdef
+	 * writes it (names outside pg_catalog schema-qualified) without NOT
+	 * VALID, whether it is validated, and a key that does not depend on
+	 * names (type, columns by attnum, referenced table by OID and its
+	 * columns, actions, deferrability, the check's stored expression), so
+	 * that a rename of a column or of a table changes the definition but
+	 * not the key, and the target does not remake the constraint.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_constraint(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT k.oid, n.nspname::text, c.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'table', c.relname, 'name', k.conname,\n"
+	"		'definition', regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', ''),\n"
+	"		'validated', k.convalidated,\n"
+	"		'key', concat_ws(' ', k.contype, k.conkey::text, k.confrelid::text,\n"
+	"			k.confkey::text, k.confupdtype, k.confdeltype, k.confmatchtype,\n"
+	"			k.condeferrable, k.condeferred, k.connoinherit, md5(k.conbin::text)))\n"
+	"FROM pg_constraint k\n"
+	"JOIN pg_class c ON c.oid = k.conrelid\n"
+	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"WHERE (p_oids IS NULL OR k.oid = ANY (p_oids))\n"
+	"	AND k.contype IN ('u', 'c', 'f')\n"
+	"	AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
+	"	AND c.relpersistence <> 't'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass\n"
+	"		AND e.objid = c.oid AND e.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * A function or procedure (not an aggregate nor a window function, not
+	 * an extension's): filed under its schema and name; its kind ('f' or
+	 * 'p'), name, identity arguments (to drop or rename it by signature),
+	 * pg_get_functiondef's definition (names outside pg_catalog
+	 * schema-qualified, the body as written), its search_path setting if it
+	 * has one, and whether its body is SQL-standard (BEGIN ATOMIC or
+	 * RETURN: parsed at creation, its names bound then, PostgreSQL 14+).
+	 * Kind 'function' comes before tables (a default or a check may call
+	 * it); a function with a SQL-standard body depends on the tables it
+	 * reads, so it is of kind 'function_sql_body', after tables (and
+	 * dropped before them).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_function(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT p.oid, n.nspname::text, p.proname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', p.proname, 'kind', p.prokind,\n"
+	"		'arguments', pg_get_function_identity_arguments(p.oid),\n"
+	"		'definition', pg_get_functiondef(p.oid),\n"
+	"		'language', l.lanname,\n"
+	"		'search_path', (SELECT substr(c, 13) FROM unnest(p.proconfig) c\n"
+	"			WHERE c LIKE 'search\\_path=%' LIMIT 1),\n"
+	"		'sql_body', (to_jsonb(p) ->> 'prosqlbody') IS NOT NULL)\n"
+	"FROM pg_proc p\n"
+	"JOIN pg_namespace n ON n.oid = p.pronamespace\n"
+	"JOIN pg_language l ON l.oid = p.prolang\n"
+	"WHERE (p_oids IS NULL OR p.oid = ANY (p_oids))\n"
+	"	AND p.prokind IN ('f', 'p')\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass\n"
+	"		AND e.objid = p.oid AND e.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * A view or materialized view (not an extension's): filed under its
+	 * schema and name; whether it is materialized, its query as
+	 * pg_get_viewdef writes it (names outside pg_catalog schema-qualified,
+	 * without the final semicolon), its options (check_option,
+	 * security_barrier...) and its columns' names in order (a column
+	 * renamed keeps its position).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_view(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT c.oid, n.nspname::text, c.relname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', c.relname,\n"
+	"		'materialized', c.relkind = 'm',\n"
+	"		'definition', rtrim(pg_get_viewdef(c.oid), '; \n'),\n"
+	"		'options', array_to_string(c.reloptions, ', '),\n"
+	"		'columns', (SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a\n"
+	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))\n"
+	"FROM pg_class c\n"
+	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"WHERE (p_oids IS NULL OR c.oid = ANY (p_oids))\n"
+	"	AND c.relkind IN ('v', 'm')\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass\n"
+	"		AND e.objid = c.oid AND e.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * An extension installed in a described schema (not in pg_catalog):
+	 * filed under that schema and its name; its name, schema and version.
+	 * The objects it owns (pg_depend deptype 'e') are described by no
+	 * kind: creating or updating the extension on the target makes them.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_extension(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT x.oid, n.nspname::text, x.extname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', x.extname, 'version', x.extversion)\n"
+	"FROM pg_extension x\n"
+	"JOIN pg_namespace n ON n.oid = x.extnamespace\n"
+	"WHERE (p_oids IS NULL OR x.oid = ANY (p_oids))\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"$body$;\n"
+
+	/*
+	 * The comments of an object that has any: a table, view, materialized
+	 * view (and their columns), function, procedure or type (enum, domain,
+	 * stand-alone composite), not an extension's. A kind of its own, keyed
+	 * by the object's OID, so that the object's own description (and its
+	 * statements on the target) does not change with a comment: filed
+	 * under the object's schema and name; the object's kind, schema, name,
+	 * identity arguments (functions), its comment and its columns'
+	 * comments ({attnum: {name, comment}}).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_comment(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT o.oid, n.nspname::text, o.name::text,\n"
+	"	json_build_object('kind', o.kind, 'schema', n.nspname, 'name', o.name,\n"
+	"		'arguments', o.args,\n"
+	"		'comment', (SELECT d.description FROM pg_description d WHERE d.classoid = o.cat\n"
+	"			AND d.objoid = o.oid AND d.objsubid = 0),\n"
+	"		'columns', (SELECT json_object_agg(a.attnum, json_build_object('name', a.attname,\n"
+	"				'comment', d.description) ORDER BY a.attnum)\n"
+	"			FROM pg_description d JOIN pg_attribute a ON a.attrelid = d.objoid\n"
+	"				AND a.attnum = d.objsubid AND NOT a.attisdropped\n"
+	"			WHERE d.classoid = o.cat AND d.objoid = o.oid AND d.objsubid > 0))\n"
+	"FROM (\n"
+	"	SELECT c.oid, 'pg_class'::regclass AS cat, c.relnamespace AS nsp, c.relname AS name,\n"
+	"		CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'\n"
+	"			ELSE 'TABLE' END AS kind, NULL::text AS args\n"
+	"	FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition\n"
+	"		AND c.relpersistence <> 't'\n"
+	"	UNION ALL\n"
+	"	SELECT p.oid, 'pg_proc'::regclass, p.pronamespace, p.proname,\n"
+	"		CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,\n"
+	"		pg_get_function_identity_arguments(p.oid)\n"
+	"	FROM pg_proc p WHERE p.prokind IN ('f', 'p')\n"
+	"	UNION ALL\n"
+	"	SELECT t.oid, 'pg_type'::regclass, t.typnamespace, t.typname, 'TYPE', NULL\n"
+	"	FROM pg_type t WHERE t.typtype IN ('e', 'd')\n"
+	"		OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class r\n"
+	"			WHERE r.oid = t.typrelid AND r.relkind = 'c'))) o\n"
+	"JOIN pg_namespace n ON n.oid = o.nsp\n"
+	"WHERE (p_oids IS NULL OR o.oid = ANY (p_oids))\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND EXISTS (SELECT 1 FROM pg_description d WHERE d.classoid = o.cat AND d.objoid = o.oid)\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = o.cat\n"
+	"		AND e.objid = o.oid AND e.deptype = 'e')\n"
 	"$body$;\n"
 
 	/*
@@ -342,6 +517,13 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 'd' || oid::text || ':' || xmin::text FROM pg_attrdef\n"
 	"	UNION ALL SELECT 'k' || oid::text || ':' || xmin::text FROM pg_constraint\n"
 	"	UNION ALL SELECT 't' || oid::text || ':' || xmin::text FROM pg_type\n"
+	"	UNION ALL SELECT 'f' || oid::text || ':' || xmin::text FROM pg_proc\n"
+	"		WHERE oid >= 16384\n"
+	"	UNION ALL SELECT 'x' || oid::text || ':' || xmin::text FROM pg_extension\n"
+	"	UNION ALL SELECT 'm' || classoid::text || '.' || objoid::text || '.' || objsubid::text\n"
+	"		|| ':' || xmin::text FROM pg_description WHERE objoid >= 16384\n"
+	"	UNION ALL SELECT 'r' || oid::text || ':' || xmin::text FROM pg_rewrite\n"
+	"		WHERE oid >= 16384\n"
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
 	"		|| refobjsubid::text || ':' || xmin::text\n"
 	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0\n"
@@ -389,11 +571,17 @@ const char	ddl_sql_setup[] =
 	"	FOR d IN\n"
 	"		WITH kinds(kind, rank) AS (VALUES\n"
 	"			('schema', 10),\n"
+	"			('extension', 12),\n"
 	"			('enum', 20),\n"
 	"			('composite', 30),\n"
 	"			('sequence', 40),\n"
+	"			('function', 45),\n"
 	"			('table', 50),\n"
-	"			('index', 60)),\n"
+	"			('function_sql_body', 55),\n"
+	"			('index', 60),\n"
+	"			('constraint', 70),\n"
+	"			('view', 80),\n"
+	"			('comment', 90)),\n"
 	"		cur AS (\n"
 	"			SELECT 'schema' AS kind, s.* FROM teleport.schema_describe_schema(p_oids) s\n"
 	"			UNION ALL\n"
@@ -405,7 +593,18 @@ const char	ddl_sql_setup[] =
 	"			UNION ALL\n"
 	"			SELECT 'sequence', sq.* FROM teleport.schema_describe_sequence(p_oids) sq\n"
 	"			UNION ALL\n"
-	"			SELECT 'index', ix.* FROM teleport.schema_describe_index(p_oids) ix),\n"
+	"			SELECT 'index', ix.* FROM teleport.schema_describe_index(p_oids) ix\n"
+	"			UNION ALL\n"
+	"			SELECT 'constraint', k.* FROM teleport.schema_describe_constraint(p_oids) k\n"
+	"			UNION ALL\n"
+	"			SELECT CASE WHEN (f.description ->> 'sql_body')::boolean THEN 'function_sql_body'\n"
+	"				ELSE 'function' END, f.* FROM teleport.schema_describe_function(p_oids) f\n"
+	"			UNION ALL\n"
+	"			SELECT 'view', v.* FROM teleport.schema_describe_view(p_oids) v\n"
+	"			UNION ALL\n"
+	"			SELECT 'extension', e.* FROM teleport.schema_describe_extension(p_oids) e\n"
+	"			UNION ALL\n"
+	"			SELECT 'comment', m.* FROM teleport.schema_describe_comment(p_oids) m),\n"
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s WHERE p_oids IS NULL\n"
 	"			UNION ALL\n"
@@ -463,6 +662,11 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_composite(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_sequence(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_index(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_constraint(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_function(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_view(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_extension(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_comment(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
 
@@ -484,6 +688,11 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_composite(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_sequence(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_index(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_constraint(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_function(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_view(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_extension(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_comment(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
