@@ -244,7 +244,7 @@ scene_fail(const scene *sc, const char *msg)
 		size_t		len = log ? strlen(log) : 0;
 
 		fprintf(stderr, "===== %s log tail:\n%s\n", i == 0 ? "source" : "target",
-				log ? log + (len > 6000 ? len - 6000 : 0) : "(none)");
+				log ? log + (len > 60000 ? len - 60000 : 0) : "(none)");
 		free(log);
 	}
 	ck_abort_msg("%s (the logs are above)", msg);
