@@ -61,16 +61,7 @@
  * are matched by attnum, so a rename is a rename.
  */
 static const char table_ddl_sql[] =
-	"WITH x AS (\n"
-	"	SELECT $1::pg_catalog.text AS s,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
-	"t AS (\n"
-	"	SELECT s, b, a,\n"
-	"		CASE WHEN b IS NOT NULL THEN pg_catalog.format('%I.%I', s, b ->> 'name') END AS qb,\n"
-	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'name') END AS qa,\n"
+	PG_DDL_PROLOGUE ",\n"
 	"		CASE WHEN pg_catalog.json_typeof(b -> 'primary_key') = 'object'\n"
 	"			THEN b -> 'primary_key' END AS pkb,\n"
 	"		CASE WHEN pg_catalog.json_typeof(a -> 'primary_key') = 'object'\n"
@@ -232,12 +223,7 @@ static const char table_ddl_sql[] =
  * definitions name the source's schema: the caller re-qualifies them.
  */
 static const char constraint_ddl_sql[] =
-	"WITH x AS (\n"
-	"	SELECT $1::pg_catalog.text AS s,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	PG_DDL_X ",\n"
 	"t AS (\n"
 	"	SELECT s, b, a,\n"
 	"		CASE WHEN b IS NOT NULL THEN pg_catalog.format('%I.%I', s, b ->> 'table') END AS qb,\n"
@@ -285,12 +271,7 @@ static const char constraint_ddl_sql[] =
  * definitions name the source's schema: the caller re-qualifies them.
  */
 static const char function_ddl_sql[] =
-	"WITH x AS (\n"
-	"	SELECT $1::pg_catalog.text AS s,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	PG_DDL_X ",\n"
 	"t AS (\n"
 	"	SELECT s, b, a,\n"
 	"		CASE WHEN coalesce(a, b) ->> 'kind' = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kw,\n"
@@ -339,12 +320,7 @@ static const char function_ddl_sql[] =
  * it.
  */
 static const char view_ddl_sql[] =
-	"WITH x AS (\n"
-	"	SELECT $1::pg_catalog.text AS s,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	PG_DDL_X ",\n"
 	"t AS (\n"
 	"	SELECT s, b, a,\n"
 	"		CASE WHEN (coalesce(a, b) ->> 'materialized')::pg_catalog.bool\n"
@@ -394,12 +370,7 @@ static const char view_ddl_sql[] =
  * (every source schema maps onto apply_schema).
  */
 static const char extension_ddl_sql[] =
-	"WITH x AS (\n"
-	"	SELECT $1::pg_catalog.text AS s,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'after' END AS a)\n"
+	PG_DDL_X "\n"
 	"SELECT pg_catalog.format('DROP EXTENSION IF EXISTS %I', b ->> 'name')\n"
 	"FROM x WHERE a IS NULL\n"
 	"UNION ALL\n"
@@ -420,12 +391,7 @@ static const char extension_ddl_sql[] =
  * source's schema: the caller re-qualifies them.
  */
 static const char comment_ddl_sql[] =
-	"WITH x AS (\n"
-	"	SELECT $1::pg_catalog.text AS s,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
+	PG_DDL_X ",\n"
 	"t AS (\n"
 	"	SELECT s, b, a, coalesce(a, b) ->> 'kind' AS kw,\n"
 	"		pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') AS qn,\n"

@@ -29,16 +29,7 @@
 
 /* See postgres.h. */
 const char	pg_ddl_enum_sql[] =
-	"WITH x AS (\n"
-	"	SELECT $1::pg_catalog.text AS s,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'after' END AS a),\n"
-	"t AS (\n"
-	"	SELECT s, b, a,\n"
-	"		CASE WHEN b IS NOT NULL THEN pg_catalog.format('%I.%I', s, b ->> 'name') END AS qb,\n"
-	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'name') END AS qa\n"
+	PG_DDL_PROLOGUE "\n"
 	"	FROM x),\n"
 	"vb AS (\n"
 	"	SELECT v ->> 'oid' AS oid, v ->> 'label' AS label\n"

@@ -20,12 +20,7 @@
 
 /* See postgres.h. */
 const char	pg_ddl_index_sql[] =
-	"WITH x AS (\n"
-	"	SELECT $1::pg_catalog.text AS s,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n"
-	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n"
-	"			THEN $2::pg_catalog.json -> 'after' END AS a)\n"
+	PG_DDL_X "\n"
 	"SELECT pg_catalog.format('DROP INDEX IF EXISTS %I.%I', x.s, x.b ->> 'name')\n"
 	"FROM x WHERE x.a IS NULL\n"
 	"UNION ALL\n"

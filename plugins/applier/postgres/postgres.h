@@ -92,6 +92,28 @@ typedef struct pg_column
 #define PG_SHAPE_TEXT 't'		/* text mode: each value's text as a JSON
 								 * string ("values":"text") */
 
+/*
+ * The opening of the queries that compute DDL from an event (pg_ddl*.c),
+ * whose parameters are $1 apply_schema and $2 the ddl object: a CTE x(s,
+ * b, a) of the schema and the descriptions before and after (NULL when
+ * not an object). PG_DDL_PROLOGUE goes on with a CTE t(s, b, a, qb, qa,
+ * ...) whose qb and qa are the object's qualified names before and after
+ * (its "name" in s); the query continues t's select list or closes it.
+ */
+#define PG_DDL_X \
+	"WITH x AS (\n" \
+	"	SELECT $1::pg_catalog.text AS s,\n" \
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'before') = 'object'\n" \
+	"			THEN $2::pg_catalog.json -> 'before' END AS b,\n" \
+	"		CASE WHEN pg_catalog.json_typeof($2::pg_catalog.json -> 'after') = 'object'\n" \
+	"			THEN $2::pg_catalog.json -> 'after' END AS a)"
+#define PG_DDL_PROLOGUE \
+	PG_DDL_X ",\n" \
+	"t AS (\n" \
+	"	SELECT s, b, a,\n" \
+	"		CASE WHEN b IS NOT NULL THEN pg_catalog.format('%I.%I', s, b ->> 'name') END AS qb,\n" \
+	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'name') END AS qa"
+
 /* A prepared statement of a table: kind + shape -> name. */
 typedef struct pg_stmt
 {
