@@ -50,6 +50,7 @@
 #include "host.h"
 #include "loader.h"
 #include "pgcluster.h"
+#include "pgquery.h"
 #include "pgsql.h"
 #include "plan.h"
 #include "queue.h"
@@ -88,30 +89,13 @@ start_cluster(void)
 	cluster = tp_cluster_shared();
 }
 
-/* Run sql on conn; fail the test when it fails. */
-static void
-exec_ok(PGconn *conn, const char *sql)
-{
-	PGresult   *res = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(res);
-
-	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK,
-				  "%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-}
-
 /* The one value of sql on conn ("" for NULL), as a new string (free). */
 static char *
 query_text(PGconn *conn, const char *sql)
 {
-	PGresult   *res = PQexec(conn, sql);
-	char	   *v;
+	char	   *v = tp_sql_value(conn, sql);
 
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
-				  "%s: %s", sql, PQerrorMessage(conn));
-	v = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
+	return v != NULL ? v : strdup("");
 }
 
 /* Assert that the one value of sql on conn ("" for NULL) is expected. */
@@ -271,7 +255,7 @@ env_open(env *e, const char *db, const char *setup_sql)
 	e->su = tp_cluster_connect(cluster, db);
 	ck_assert_ptr_nonnull(e->su);
 	if (setup_sql != NULL)
-		exec_ok(e->su, setup_sql);
+		tp_sql_ok(e->su, setup_sql);
 	tmp = tp_cluster_make_dir(cluster, "evt");
 	ck_assert_ptr_nonnull(tmp);
 	ck_assert_int_ge(asprintf(&e->log_path, "%s/log", tmp), 0);
@@ -392,12 +376,12 @@ START_TEST(test_capture)
 	 * A column added and filled in one transaction: the DDL's event is
 	 * queued by the DDL, with its txid, between the rows.
 	 */
-	exec_ok(e.su, "BEGIN;"
+	tp_sql_ok(e.su, "BEGIN;"
 			"INSERT INTO public.a VALUES (2, 'two');"
 			"ALTER TABLE public.a ADD COLUMN n int NOT NULL DEFAULT 0;"
 			"UPDATE public.a SET n = id * 10 WHERE id = 2;");
 	txid = query_text(e.su, "SELECT txid_current()");
-	exec_ok(e.su, "COMMIT");
+	tp_sql_ok(e.su, "COMMIT");
 	snprintf(sql, sizeof(sql), "SELECT string_agg(DISTINCT txid::text, ',')"
 			 " FROM " EVENTS " e WHERE id > %lld", e.mark);
 	assert_query(e.su, sql, txid);
@@ -421,9 +405,9 @@ START_TEST(test_capture)
 				 "2 3 n t");
 
 	/* a column renamed and dropped; a table dropped (sql_drop) */
-	exec_ok(e.su, "ALTER TABLE public.a RENAME COLUMN v TO w");
-	exec_ok(e.su, "ALTER TABLE public.a DROP COLUMN w");
-	exec_ok(e.su, "DROP TABLE public.b");
+	tp_sql_ok(e.su, "ALTER TABLE public.a RENAME COLUMN v TO w");
+	tp_sql_ok(e.su, "ALTER TABLE public.a DROP COLUMN w");
+	tp_sql_ok(e.su, "DROP TABLE public.b");
 	assert_new_events(&e,
 					  "ddl table public.a alter\n"
 					  "ddl table public.a alter\n"
@@ -431,9 +415,9 @@ START_TEST(test_capture)
 					  "| 3 txids");
 
 	/* a schema and its table; renamed, the table is described again */
-	exec_ok(e.su, "CREATE SCHEMA s3; CREATE TABLE s3.c (id int)");
-	exec_ok(e.su, "ALTER SCHEMA s3 RENAME TO s4");
-	exec_ok(e.su, "DROP SCHEMA s4 CASCADE");
+	tp_sql_ok(e.su, "CREATE SCHEMA s3; CREATE TABLE s3.c (id int)");
+	tp_sql_ok(e.su, "ALTER SCHEMA s3 RENAME TO s4");
+	tp_sql_ok(e.su, "DROP SCHEMA s4 CASCADE");
 	assert_new_events(&e,
 					  "ddl schema s3. create\n"
 					  "ddl table s3.c create\n"
@@ -444,17 +428,17 @@ START_TEST(test_capture)
 					  "| 3 txids");
 
 	/* DDL on nothing described emits nothing (nor do the trigger source's) */
-	exec_ok(e.su, "CREATE TEMP TABLE tmp (x int); DROP TABLE tmp;"
+	tp_sql_ok(e.su, "CREATE TEMP TABLE tmp (x int); DROP TABLE tmp;"
 			"CREATE TRIGGER noop BEFORE UPDATE ON public.a"
 			" FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();"
 			"DROP TRIGGER noop ON public.a;"
 			"GRANT SELECT ON public.a TO PUBLIC");
-	exec_ok(e.su, "CREATE TABLE public.d (id int PRIMARY KEY)");
+	tp_sql_ok(e.su, "CREATE TABLE public.d (id int PRIMARY KEY)");
 	env_poll(&e);				/* the trigger source's CREATE TRIGGER on d */
 	assert_new_events(&e, "ddl table public.d create\n| 1 txids");
 
 	/* what the triggers cannot see, the safety diff catches, once */
-	exec_ok(e.su, "SET session_replication_role = replica;"
+	tp_sql_ok(e.su, "SET session_replication_role = replica;"
 			"ALTER TABLE public.d ADD COLUMN hidden int;"
 			"RESET session_replication_role");
 	assert_new_events(&e, "");
@@ -468,13 +452,13 @@ START_TEST(test_capture)
 	assert_query(e.su, "SELECT concat_ws(' ',"
 				 " to_regprocedure('teleport.schema_event_trigger()') IS NULL,"
 				 " to_regclass('teleport.schema_snapshot') IS NULL)", "t t");
-	exec_ok(e.su, "ALTER TABLE public.d ADD COLUMN later int; DROP TABLE public.d");
+	tp_sql_ok(e.su, "ALTER TABLE public.d ADD COLUMN later int; DROP TABLE public.d");
 	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
 	/* and a new install starts from a new first snapshot */
 	env_install(&e);
 	assert_query(e.su, EVENT_TRIGGERS_SQL, BOTH_TRIGGERS);
 	assert_new_events(&e, "");
-	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN again int");
+	tp_sql_ok(e.su, "ALTER TABLE public.a ADD COLUMN again int");
 	assert_new_events(&e, "ddl table public.a alter\n| 1 txids");
 	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
 
@@ -495,7 +479,7 @@ START_TEST(test_renames)
 	env_open(&e, "evt_renames", "CREATE TABLE public.a (id int PRIMARY KEY, v text);");
 	env_start(&e, NULL, NULL, true, 0);
 	env_install(&e);
-	exec_ok(e.su, "BEGIN;"
+	tp_sql_ok(e.su, "BEGIN;"
 			"INSERT INTO public.a VALUES (1, 'x');"
 			"ALTER TABLE public.a RENAME TO b;"
 			"INSERT INTO public.b VALUES (2, 'y');"
@@ -504,7 +488,7 @@ START_TEST(test_renames)
 					  "ddl table public.b alter\n"
 					  "c b {\"id\":2,\"v\":\"y\"}\n"
 					  "| 1 txids");
-	exec_ok(e.su, "BEGIN;"
+	tp_sql_ok(e.su, "BEGIN;"
 			"UPDATE public.b SET v = 'w' WHERE id = 1;"
 			"ALTER TABLE public.b RENAME COLUMN id TO ident;"
 			"UPDATE public.b SET v = 'z' WHERE ident = 1;"
@@ -548,17 +532,17 @@ START_TEST(test_concurrent)
 	env_install(&e);
 	t1 = tp_cluster_connect(cluster, "evt_concurrent");
 	ck_assert_ptr_nonnull(t1);
-	exec_ok(t1, "BEGIN; ALTER TABLE public.a ADD COLUMN x int");
+	tp_sql_ok(t1, "BEGIN; ALTER TABLE public.a ADD COLUMN x int");
 
 	/* the safety diff does not wait for the open transaction */
 	ck_assert_int_eq(e.ddl.cb->poll(e.ddl.ctx, e.pg.conn), TP_RETRY);
 	ck_assert_int_eq(PQtransactionStatus(e.pg.conn), PQTRANS_IDLE);
 
 	/* another DDL transaction goes through meanwhile */
-	exec_ok(e.su, "SET statement_timeout = '10s';"
+	tp_sql_ok(e.su, "SET statement_timeout = '10s';"
 			"ALTER TABLE public.b ADD COLUMN y int;"
 			"RESET statement_timeout");
-	exec_ok(t1, "ALTER TABLE public.b ADD COLUMN z int; COMMIT");
+	tp_sql_ok(t1, "ALTER TABLE public.b ADD COLUMN z int; COMMIT");
 	assert_new_events(&e, "ddl table public.a alter\n"
 					  "ddl table public.b alter\n"
 					  "ddl table public.b alter\n"
@@ -603,7 +587,7 @@ START_TEST(test_fallback)
 	assert_new_events(&e, "");
 
 	/* diffing at every poll, as schema-diff does */
-	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN n int");
+	tp_sql_ok(e.su, "ALTER TABLE public.a ADD COLUMN n int");
 	assert_new_events(&e, "");
 	env_poll(&e);
 	assert_new_events(&e, "ddl table public.a alter\n| 1 txids");
@@ -643,33 +627,33 @@ START_TEST(test_switch)
 
 	/* diff mode */
 	switch_to(&e, false);
-	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN c1 int");
+	tp_sql_ok(e.su, "ALTER TABLE public.a ADD COLUMN c1 int");
 	env_poll(&e);
 	assert_new_events(&e, "ddl table public.a alter\n| 1 txids");
-	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN c2 int");	/* not polled */
+	tp_sql_ok(e.su, "ALTER TABLE public.a ADD COLUMN c2 int");	/* not polled */
 	env_stop(&e);
 
 	/* stopped: a change no teleport sees */
-	exec_ok(e.su, "CREATE TABLE public.t3 (id int PRIMARY KEY)");
+	tp_sql_ok(e.su, "CREATE TABLE public.t3 (id int PRIMARY KEY)");
 
 	/* event-trigger mode: both are sent once, at install */
 	switch_to(&e, true);
 	assert_new_events(&e, "ddl table public.a alter\n"
 					  "ddl table public.t3 create\n"
 					  "| 1 txids");
-	exec_ok(e.su, "ALTER TABLE public.a ADD COLUMN c4 int");
+	tp_sql_ok(e.su, "ALTER TABLE public.a ADD COLUMN c4 int");
 	env_poll(&e);
 	assert_new_events(&e, "ddl table public.a alter\n| 1 txids");
 	env_stop(&e);
 
 	/* stopped, the event triggers still capture */
-	exec_ok(e.su, "ALTER TABLE public.t3 ADD COLUMN c5 int");
+	tp_sql_ok(e.su, "ALTER TABLE public.t3 ADD COLUMN c5 int");
 	assert_new_events(&e, "ddl table public.t3 alter\n| 1 txids");
 
 	/* back to diff mode: the triggers go, nothing is repeated */
 	switch_to(&e, false);
 	assert_new_events(&e, "");
-	exec_ok(e.su, "ALTER TABLE public.t3 ADD COLUMN c6 int");
+	tp_sql_ok(e.su, "ALTER TABLE public.t3 ADD COLUMN c6 int");
 	assert_new_events(&e, "");
 	env_poll(&e);
 	assert_new_events(&e, "ddl table public.t3 alter\n| 1 txids");

@@ -25,6 +25,7 @@
 #include "host.h"
 #include "loader.h"
 #include "pgcluster.h"
+#include "pgquery.h"
 #include "pgsql.h"
 #include "plan.h"
 #include "queue.h"
@@ -65,45 +66,13 @@ now_ms(void)
 	return (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* Run sql on conn; fail the test when it fails. */
-static void
-exec_ok(PGconn *conn, const char *sql)
-{
-	PGresult   *res = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(res);
-
-	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK,
-				  "%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-}
-
-/* Run sql on conn, expecting it to fail with SQLSTATE state. */
-static void
-exec_fails(PGconn *conn, const char *sql, const char *state)
-{
-	PGresult   *res = PQexec(conn, sql);
-	const char *got = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_FATAL_ERROR,
-				  "%s succeeded, expected SQLSTATE %s", sql, state);
-	ck_assert_msg(got != NULL && strcmp(got, state) == 0,
-				  "%s failed with %s, expected %s: %s", sql, got ? got : "none",
-				  state, PQerrorMessage(conn));
-	PQclear(res);
-}
-
-/* The one value sql returns ("" for NULL), as a new string (free). */
+/* The one value of sql on conn ("" for NULL), as a new string (free). */
 static char *
 query_text(PGconn *conn, const char *sql)
 {
-	PGresult   *res = PQexec(conn, sql);
-	char	   *v;
+	char	   *v = tp_sql_value(conn, sql);
 
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
-				  "%s: %s", sql, PQerrorMessage(conn));
-	v = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
+	return v != NULL ? v : strdup("");
 }
 
 /* Assert that sql's one value is expected. */
@@ -144,7 +113,7 @@ assert_events(PGconn *conn, const char *expected)
 	ck_assert_msg(strcmp(got, expected) == 0, "events:\n%s\nexpected:\n%s", got,
 				  expected);
 	free(got);
-	exec_ok(conn, "DELETE FROM teleport.event_0; DELETE FROM teleport.event_1;"
+	tp_sql_ok(conn, "DELETE FROM teleport.event_0; DELETE FROM teleport.event_1;"
 			" DELETE FROM teleport.event_2");
 }
 
@@ -321,7 +290,7 @@ env_open(trig_env *env, const char *db, const char *setup_sql, const char *user,
 	env->su = tp_cluster_connect(cluster, db);
 	ck_assert_ptr_nonnull(env->su);
 	if (setup_sql != NULL)
-		exec_ok(env->su, setup_sql);
+		tp_sql_ok(env->su, setup_sql);
 
 	/* the log */
 	tmp = tp_cluster_make_dir(cluster, "trig");
@@ -462,7 +431,7 @@ START_TEST(test_operations)
 	assert_query(env.su, "SELECT version FROM teleport.schema_version"
 				 " WHERE component = 'trigger'", "2");
 
-	exec_ok(env.su,
+	tp_sql_ok(env.su,
 			"INSERT INTO public.one VALUES (1, 'a');"
 			"UPDATE public.one SET v = 'b' WHERE id = 1;"
 			"UPDATE public.one SET id = 2 WHERE id = 1;"
@@ -516,7 +485,7 @@ START_TEST(test_operations)
 	assert_query(env.su, "SELECT to_regclass('teleport.trigger_table') IS NULL", "t");
 	assert_query(env.su, "SELECT count(*) FROM teleport.schema_version"
 				 " WHERE component = 'trigger'", "0");
-	exec_ok(env.su, "INSERT INTO public.one VALUES (7, 'after')");
+	tp_sql_ok(env.su, "INSERT INTO public.one VALUES (7, 'after')");
 	assert_events(env.su, "");
 	/* uninstalling again is harmless */
 	ck_assert_int_eq(env.cb->uninstall(env.ctx, env.pg.conn), TP_OK);
@@ -582,17 +551,17 @@ START_TEST(test_values_independent_of_session)
 	assert_capture_triggers(env.su, "public.v", ROW_TRIGGERS);
 	assert_capture_triggers(env.su, "public.vt", TEXT_TRIGGERS);
 	snprintf(sql, sizeof(sql), VALUES_ROW, 1, 1);
-	exec_ok(env.su, sql);
-	exec_ok(env.su, "UPDATE public.v SET f = 1e-300 WHERE id = 1");
-	exec_ok(env.su, "UPDATE public.vt SET f = 1e-300 WHERE id = 1");
-	exec_ok(env.su, "SET DateStyle = 'SQL, DMY'; SET IntervalStyle = 'sql_standard';"
+	tp_sql_ok(env.su, sql);
+	tp_sql_ok(env.su, "UPDATE public.v SET f = 1e-300 WHERE id = 1");
+	tp_sql_ok(env.su, "UPDATE public.vt SET f = 1e-300 WHERE id = 1");
+	tp_sql_ok(env.su, "SET DateStyle = 'SQL, DMY'; SET IntervalStyle = 'sql_standard';"
 			" SET extra_float_digits = -10; SET TimeZone = 'Asia/Tokyo';"
 			" SET bytea_output = 'escape'");
 	snprintf(sql, sizeof(sql), VALUES_ROW, 2, 2);
-	exec_ok(env.su, sql);
-	exec_ok(env.su, "UPDATE public.v SET f = 1e-300 WHERE id = 2");
-	exec_ok(env.su, "UPDATE public.vt SET f = 1e-300 WHERE id = 2");
-	exec_ok(env.su, "RESET ALL");
+	tp_sql_ok(env.su, sql);
+	tp_sql_ok(env.su, "UPDATE public.v SET f = 1e-300 WHERE id = 2");
+	tp_sql_ok(env.su, "UPDATE public.vt SET f = 1e-300 WHERE id = 2");
+	tp_sql_ok(env.su, "RESET ALL");
 
 	images_by_id(env.su, "v", &a, &b);
 	ck_assert_str_eq(a, b);
@@ -642,9 +611,9 @@ START_TEST(test_values_independent_of_session)
 				 "{\"id\":1} false,{\"id\":\"1\"} true,{\"id\":2} false,{\"id\":\"2\"} true");
 
 	/* the writer's own settings are back after the trigger ran */
-	exec_ok(env.su, "SET DateStyle = 'SQL, DMY'");
-	exec_ok(env.su, "INSERT INTO public.v (id) VALUES (3)");
-	exec_ok(env.su, "INSERT INTO public.vt (id) VALUES (3)");
+	tp_sql_ok(env.su, "SET DateStyle = 'SQL, DMY'");
+	tp_sql_ok(env.su, "INSERT INTO public.v (id) VALUES (3)");
+	tp_sql_ok(env.su, "INSERT INTO public.vt (id) VALUES (3)");
 	assert_query(env.su, "SHOW DateStyle", "SQL, DMY");
 	env_close(&env);
 }
@@ -689,9 +658,9 @@ START_TEST(test_update_statements)
 			 NULL, NULL, "\"public.*\"", 2000);
 	env_install(&env, TP_OK);
 	assert_capture_triggers(env.su, "public.m", ROW_TRIGGERS);
-	exec_ok(env.su, "DELETE FROM teleport.event_0; DELETE FROM teleport.event_1;"
+	tp_sql_ok(env.su, "DELETE FROM teleport.event_0; DELETE FROM teleport.event_1;"
 			" DELETE FROM teleport.event_2");
-	exec_ok(env.su,
+	tp_sql_ok(env.su,
 			"BEGIN;"
 			" UPDATE public.p SET v = 'a2' WHERE id = 1;"
 			" UPDATE public.p SET id = id + 10;"
@@ -721,7 +690,7 @@ START_TEST(test_partitioned)
 	env_install(&env, TP_OK);
 	assert_query(env.su, "SELECT string_agg(table_name, ',') FROM teleport.trigger_table",
 				 "m");
-	exec_ok(env.su,
+	tp_sql_ok(env.su,
 			"INSERT INTO public.m VALUES (1, '2020-05-01', 'x'), (2, '2021-05-01', 'x');"
 			"UPDATE public.m SET v = 'y' WHERE id = 2;"
 			"UPDATE public.m SET at = '2021-06-01' WHERE id = 1;"	/* moves */
@@ -738,7 +707,7 @@ START_TEST(test_partitioned)
 				  "d|public|m|{\"id\":2,\"at\":\"2021-05-01\"}|-|-\n"
 				  "t|public|m|-|-|-");
 	/* a partition added later is covered by its root's trigger */
-	exec_ok(env.su, "CREATE TABLE public.m_2022 PARTITION OF public.m"
+	tp_sql_ok(env.su, "CREATE TABLE public.m_2022 PARTITION OF public.m"
 			" FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');"
 			"INSERT INTO public.m VALUES (4, '2022-02-02', 'w')");
 	env_poll(&env, TP_OK);
@@ -768,7 +737,7 @@ START_TEST(test_selection_and_keyless)
 
 	env_open(&env, "trig_sel", "CREATE SCHEMA other;", NULL, NULL,
 			 "[\"public.*\", \"!public.tmp_*\"]", 2000);
-	exec_ok(env.su, select_setup);
+	tp_sql_ok(env.su, select_setup);
 	env_install(&env, TP_OK);
 	env_poll(&env, TP_OK);
 	assert_query(env.su, "SELECT string_agg(table_name, ',' ORDER BY table_name)"
@@ -781,17 +750,17 @@ START_TEST(test_selection_and_keyless)
 	ck_assert_msg(strstr(log, "hint: add a primary key") != NULL, "log:\n%s", log);
 	ck_assert_msg(strstr(log, "tmp_scratch") == NULL, "log:\n%s", log);
 	free(log);
-	exec_ok(env.su, "INSERT INTO public.keep VALUES (1); INSERT INTO public.tmp_scratch VALUES (1);"
+	tp_sql_ok(env.su, "INSERT INTO public.keep VALUES (1); INSERT INTO public.tmp_scratch VALUES (1);"
 			"INSERT INTO public.nokey VALUES (1, 'x'); INSERT INTO other.elsewhere VALUES (1)");
 	assert_events(env.su, "c|public|keep|-|{\"id\":1}|-");
 
 	/* given a key, it is captured (its rows copied: it is new to capture) */
-	exec_ok(env.su, "ALTER TABLE public.nokey ADD PRIMARY KEY (a)");
+	tp_sql_ok(env.su, "ALTER TABLE public.nokey ADD PRIMARY KEY (a)");
 	env_poll(&env, TP_OK);
 	assert_trigger_args(env.su, "public.nokey", "public,nokey,a");
 	assert_events(env.su, "c|public|nokey|-|{\"a\":1,\"b\":\"x\"}|-");
 	/* losing it again takes the trigger off, and is reported again */
-	exec_ok(env.su, "ALTER TABLE public.nokey DROP CONSTRAINT nokey_pkey");
+	tp_sql_ok(env.su, "ALTER TABLE public.nokey DROP CONSTRAINT nokey_pkey");
 	env_poll(&env, TP_OK);
 	assert_query(env.su, "SELECT count(*) FROM pg_trigger WHERE tgrelid ="
 				 " 'public.nokey'::regclass", "0");
@@ -826,7 +795,7 @@ START_TEST(test_new_tables_and_sequences)
 	env_poll(&env, TP_OK);
 	assert_events(env.su, "");
 
-	exec_ok(env.su, "CREATE TABLE public.fresh (id int GENERATED ALWAYS AS IDENTITY"
+	tp_sql_ok(env.su, "CREATE TABLE public.fresh (id int GENERATED ALWAYS AS IDENTITY"
 			" PRIMARY KEY, v text);"
 			"INSERT INTO public.fresh (v) VALUES ('x'), ('y');"
 			"INSERT INTO public.old (v) VALUES ('c');");
@@ -844,27 +813,27 @@ START_TEST(test_new_tables_and_sequences)
 	assert_query(env.su, "SELECT string_agg(table_name || ':' || rows_copied, ','"
 				 " ORDER BY table_name) FROM teleport.trigger_table",
 				 "fresh:true,old:false");
-	exec_ok(env.su, "UPDATE public.fresh SET v = 'z' WHERE id = 2");
+	tp_sql_ok(env.su, "UPDATE public.fresh SET v = 'z' WHERE id = 2");
 	assert_events(env.su, "u|public|fresh|{\"id\":2}|{\"id\":2,\"v\":\"z\"}|-");
 
 	/* a new key: the trigger is remade, and the old key no longer used */
-	exec_ok(env.su, "ALTER TABLE public.fresh DROP CONSTRAINT fresh_pkey;"
+	tp_sql_ok(env.su, "ALTER TABLE public.fresh DROP CONSTRAINT fresh_pkey;"
 			"ALTER TABLE public.fresh ADD PRIMARY KEY (v, id)");
 	env_poll(&env, TP_OK);
 	assert_trigger_args(env.su, "public.fresh", "public,fresh,v,id");
 	assert_events(env.su, "");	/* not copied again */
-	exec_ok(env.su, "DELETE FROM public.fresh WHERE id = 2");
+	tp_sql_ok(env.su, "DELETE FROM public.fresh WHERE id = 2");
 	assert_events(env.su, "d|public|fresh|{\"v\":\"z\",\"id\":2}|-|-");
 
 	/* renamed: recorded under its new name */
-	exec_ok(env.su, "ALTER TABLE public.fresh RENAME TO renamed");
+	tp_sql_ok(env.su, "ALTER TABLE public.fresh RENAME TO renamed");
 	env_poll(&env, TP_OK);
 	assert_trigger_args(env.su, "public.renamed", "public,renamed,v,id");
-	exec_ok(env.su, "DELETE FROM public.renamed");
+	tp_sql_ok(env.su, "DELETE FROM public.renamed");
 	assert_events(env.su, "d|public|renamed|{\"v\":\"x\",\"id\":1}|-|-");
 
 	/* dropped: forgotten, with its sequence */
-	exec_ok(env.su, "DROP TABLE public.renamed");
+	tp_sql_ok(env.su, "DROP TABLE public.renamed");
 	env_poll(&env, TP_OK);
 	assert_query(env.su, "SELECT string_agg(table_name, ',') FROM teleport.trigger_table",
 				 "old");
@@ -893,7 +862,7 @@ START_TEST(test_lock_timeout)
 			 NULL, NULL, "\"public.*\"", 1000);
 	holder = tp_cluster_connect(cluster, "trig_lock");
 	ck_assert_ptr_nonnull(holder);
-	exec_ok(holder, "BEGIN; LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE");
+	tp_sql_ok(holder, "BEGIN; LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE");
 	start = now_ms();
 	env_install(&env, TP_RETRY);
 	ck_assert_msg(now_ms() - start < 5000, "install took %lld ms",
@@ -905,21 +874,21 @@ START_TEST(test_lock_timeout)
 	ck_assert_msg(strstr(log, "table \"public.busy\"") != NULL &&
 				  strstr(log, "will retry") != NULL, "log:\n%s", log);
 	free(log);
-	exec_ok(holder, "COMMIT");
+	tp_sql_ok(holder, "COMMIT");
 
 	/* a SHARE lock (CREATE INDEX) blocks CREATE TRIGGER too */
-	exec_ok(holder, "BEGIN; LOCK TABLE public.busy IN SHARE MODE");
+	tp_sql_ok(holder, "BEGIN; LOCK TABLE public.busy IN SHARE MODE");
 	start = now_ms();
 	env_poll(&env, TP_RETRY);
 	ck_assert_msg(now_ms() - start < 5000, "poll took %lld ms", now_ms() - start);
-	exec_ok(holder, "COMMIT");
+	tp_sql_ok(holder, "COMMIT");
 	PQfinish(holder);
 
 	env_poll(&env, TP_OK);
 	assert_query(env.su, "SELECT string_agg(table_name || ':' || rows_copied, ','"
 				 " ORDER BY table_name) FROM teleport.trigger_table",
 				 "busy:false,idle:false");
-	exec_ok(env.su, "INSERT INTO public.busy VALUES (1)");
+	tp_sql_ok(env.su, "INSERT INTO public.busy VALUES (1)");
 	assert_events(env.su, "c|public|busy|-|{\"id\":1}|-");
 	env_close(&env);
 }
@@ -960,7 +929,7 @@ START_TEST(test_permissions)
 	free(ci);
 	writer = PQconnectdb(conninfo);
 	ck_assert_msg(PQstatus(writer) == CONNECTION_OK, "%s", PQerrorMessage(writer));
-	exec_ok(writer, "INSERT INTO public.acct (v) VALUES (1);"
+	tp_sql_ok(writer, "INSERT INTO public.acct (v) VALUES (1);"
 			"UPDATE public.acct SET v = 2; DELETE FROM public.acct; TRUNCATE public.acct");
 	assert_events(env.su,
 				  "c|public|acct|-|{\"id\":1,\"v\":1}|-\n"
@@ -968,12 +937,12 @@ START_TEST(test_permissions)
 				  "d|public|acct|{\"id\":1}|-|-\n"
 				  "t|public|acct|-|-|-");
 	/* the writer has no way into the queue itself */
-	exec_fails(writer, "SELECT teleport.insert_event('c', 'public', 'acct',"
+	tp_sql_fails(writer, "SELECT teleport.insert_event('c', 'public', 'acct',"
 			   " NULL, NULL, NULL)", "42501");
-	exec_fails(writer, "SELECT count(*) FROM teleport.trigger_table", "42501");
+	tp_sql_fails(writer, "SELECT count(*) FROM teleport.trigger_table", "42501");
 
 	/* a table teleport's role may not put a trigger on */
-	exec_ok(env.su, "CREATE TABLE public.foreign_t (id int PRIMARY KEY);"
+	tp_sql_ok(env.su, "CREATE TABLE public.foreign_t (id int PRIMARY KEY);"
 			"INSERT INTO public.foreign_t VALUES (1);"
 			"GRANT INSERT ON public.foreign_t TO tp_writer");
 	env_poll(&env, TP_OK);		/* reported; the others go on */
@@ -987,9 +956,9 @@ START_TEST(test_permissions)
 	ck_assert_int_eq(PQtransactionStatus(env.pg.conn), PQTRANS_IDLE);
 
 	/* granted TRIGGER and SELECT, it is captured, its rows copied */
-	exec_ok(env.su, "GRANT TRIGGER, SELECT ON public.foreign_t TO tp_source");
+	tp_sql_ok(env.su, "GRANT TRIGGER, SELECT ON public.foreign_t TO tp_source");
 	env_poll(&env, TP_OK);
-	exec_ok(writer, "INSERT INTO public.foreign_t VALUES (2)");
+	tp_sql_ok(writer, "INSERT INTO public.foreign_t VALUES (2)");
 	assert_events(env.su,
 				  "ddl|public|-|-|-|{\"type\" : \"sequence_value\","
 				  " \"schema\" : \"public\", \"sequence\" : \"acct_id_seq\","
@@ -1095,7 +1064,7 @@ START_TEST(test_statement_triggers_same_events)
 	env_open(&env, "trig_mode_row", modes_setup, NULL, NULL, "\"*.*\"", 2000);
 	env_install(&env, TP_OK);
 	assert_capture_triggers(env.su, "public.one", ROW_TRIGGERS);
-	exec_ok(env.su, modes_workload);
+	tp_sql_ok(env.su, modes_workload);
 	by_row = events(env.su);
 	env_close(&env);
 
@@ -1122,7 +1091,7 @@ START_TEST(test_statement_triggers_same_events)
 		ck_assert_str_eq(args, "public,comp,b,a");
 		free(args);
 	}
-	exec_ok(env.su, modes_workload);
+	tp_sql_ok(env.su, modes_workload);
 	by_statement = events(env.su);
 
 	ck_assert_msg(strcmp(by_row, by_statement) == 0,
@@ -1162,7 +1131,7 @@ START_TEST(test_statement_triggers_same_events)
 	 * first (row triggers fire as rows are processed, statement triggers at
 	 * its end); each row is touched once, so the order is as good.
 	 */
-	exec_ok(env.su, "INSERT INTO public.one VALUES (4, 'new');"
+	tp_sql_ok(env.su, "INSERT INTO public.one VALUES (4, 'new');"
 			"DELETE FROM teleport.event_0; DELETE FROM teleport.event_1;"
 			" DELETE FROM teleport.event_2;"
 			"INSERT INTO public.one VALUES (5, 'n'), (4, 'again')"
@@ -1203,7 +1172,7 @@ START_TEST(test_statement_triggers_switch)
 	assert_capture_triggers(env.su, "public.p", ROW_TRIGGERS);
 	/* nothing copied: the table was captured all along */
 	assert_events(env.su, "");
-	exec_ok(env.su, "INSERT INTO public.a VALUES (1, 'x'), (2, 'y');"
+	tp_sql_ok(env.su, "INSERT INTO public.a VALUES (1, 'x'), (2, 'y');"
 			"UPDATE public.a SET v = 'z' WHERE id = 2; DELETE FROM public.a;"
 			"INSERT INTO public.p VALUES (1); INSERT INTO public.p1 VALUES (2)");
 	assert_events(env.su,
@@ -1227,11 +1196,11 @@ START_TEST(test_statement_triggers_switch)
 	free(after);
 
 	/* a child makes a an inheritance parent: row triggers for both */
-	exec_ok(env.su, "CREATE TABLE public.a_kid (PRIMARY KEY (id)) INHERITS (public.a)");
+	tp_sql_ok(env.su, "CREATE TABLE public.a_kid (PRIMARY KEY (id)) INHERITS (public.a)");
 	env_poll(&env, TP_OK);
 	assert_capture_triggers(env.su, "public.a", ROW_TRIGGERS);
 	assert_capture_triggers(env.su, "public.a_kid", ROW_TRIGGERS);
-	exec_ok(env.su, "DROP TABLE public.a_kid");
+	tp_sql_ok(env.su, "DROP TABLE public.a_kid");
 	env_poll(&env, TP_OK);
 	assert_capture_triggers(env.su, "public.a", STATEMENT_TRIGGERS);
 	assert_events(env.su, "");
@@ -1241,7 +1210,7 @@ START_TEST(test_statement_triggers_switch)
 	env_start(&env, NULL, NULL, "\"public.*\"", 2000, "false");
 	env_install(&env, TP_OK);
 	assert_capture_triggers(env.su, "public.a", ROW_TRIGGERS);
-	exec_ok(env.su, "INSERT INTO public.a VALUES (3, 'r'); DELETE FROM public.a");
+	tp_sql_ok(env.su, "INSERT INTO public.a VALUES (3, 'r'); DELETE FROM public.a");
 	assert_events(env.su,
 				  "c|public|a|-|{\"id\":3,\"v\":\"r\"}|-\n"
 				  "d|public|a|{\"id\":3}|-|-");
@@ -1307,7 +1276,7 @@ START_TEST(test_text_mode)
 		ck_assert_str_eq(args, "public,arr,k");
 		free(args);
 	}
-	exec_ok(env.su, "INSERT INTO public.arr VALUES ('[0:1]={1,2}', 'a'), ('{}', NULL);"
+	tp_sql_ok(env.su, "INSERT INTO public.arr VALUES ('[0:1]={1,2}', 'a'), ('{}', NULL);"
 			"UPDATE public.arr SET k = '[-1:-1]={7}' WHERE v = 'a';"
 			"DELETE FROM public.arr WHERE k = '{}';"
 			"INSERT INTO public.js VALUES (1, 'null'), (2, NULL), (3, '{\"a\" : \"\\u0000\",  \"a\":1}');"
@@ -1325,7 +1294,7 @@ START_TEST(test_text_mode)
 				  "c|public|x|-|{\"id\" : \"1\", \"x\" : \"<?xml version=\\\"1.0\\\"?><r/>\"}|-");
 
 	/* a new table: its rows are copied as text images, marked as such */
-	exec_ok(env.su, "CREATE TABLE public.fresh (id int PRIMARY KEY, \"r\" text, a int[]);"
+	tp_sql_ok(env.su, "CREATE TABLE public.fresh (id int PRIMARY KEY, \"r\" text, a int[]);"
 			"INSERT INTO public.fresh VALUES (1, 'x', '[2:3]={4,5}'), (2, NULL, NULL);"
 			"ALTER TABLE public.fresh DROP COLUMN \"r\"");
 	env_poll(&env, TP_OK);
@@ -1338,7 +1307,7 @@ START_TEST(test_text_mode)
 				  "c|public|fresh|-|{\"id\" : \"2\", \"a\" : null}|-");
 
 	/* renamed and dropped columns: the image follows the catalog at once */
-	exec_ok(env.su, "ALTER TABLE public.arr RENAME COLUMN v TO w;"
+	tp_sql_ok(env.su, "ALTER TABLE public.arr RENAME COLUMN v TO w;"
 			"ALTER TABLE public.arr ADD COLUMN z int;"
 			"INSERT INTO public.arr VALUES ('{3}', 'b', 9);"
 			"ALTER TABLE public.arr DROP COLUMN z;"
@@ -1351,11 +1320,11 @@ START_TEST(test_text_mode)
 	 * a jsonb column added: text mode from the next poll on (until then
 	 * json mode, whose one loss here is the jsonb null: it looks like NULL)
 	 */
-	exec_ok(env.su, "ALTER TABLE public.plain ADD COLUMN j jsonb;"
+	tp_sql_ok(env.su, "ALTER TABLE public.plain ADD COLUMN j jsonb;"
 			"INSERT INTO public.plain (id, j) VALUES (1, 'null')");
 	env_poll(&env, TP_OK);
 	assert_capture_triggers(env.su, "public.plain", TEXT_TRIGGERS);
-	exec_ok(env.su, "INSERT INTO public.plain (id, j) VALUES (2, 'null')");
+	tp_sql_ok(env.su, "INSERT INTO public.plain (id, j) VALUES (2, 'null')");
 	assert_events(env.su,
 				  "c|public|plain|-|{\"id\":1,\"v\":null,\"r\":null,\"m\":null,\"t\":null,\"j\":null}|-\n"
 				  "c|public|plain|-|{\"id\" : \"2\", \"v\" : null, \"r\" : null,"
@@ -1363,7 +1332,7 @@ START_TEST(test_text_mode)
 	/* a poll with nothing changed leaves it be; dropping the column undoes it */
 	env_poll(&env, TP_OK);
 	assert_capture_triggers(env.su, "public.plain", TEXT_TRIGGERS);
-	exec_ok(env.su, "ALTER TABLE public.plain DROP COLUMN j");
+	tp_sql_ok(env.su, "ALTER TABLE public.plain DROP COLUMN j");
 	env_poll(&env, TP_OK);
 	assert_capture_triggers(env.su, "public.plain", STATEMENT_TRIGGERS);
 	assert_events(env.su, "");
