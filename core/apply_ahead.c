@@ -248,7 +248,7 @@ gather(void *arg, const tp_change *c)
  * logging (rolled back).
  */
 static bool
-apply_lines(tp_pgsql *pg, const tp_batch *b, char *lines, uint64_t n,
+apply_lines(tp_pgsql *pg, const tp_batch *b, const char *lines, uint64_t n,
 			const int64_t *seqs, tp_ahead_apply_fn apply, void *arg)
 {
 	tp_batch	part = *b;

@@ -369,6 +369,19 @@ tp_contains(const char *haystack, const char *needle)
 
 /* See runcmd.h. */
 int
+tp_count(const char *haystack, const char *needle)
+{
+	int			n = 0;
+
+	if (haystack == NULL)
+		return 0;
+	for (const char *p = strstr(haystack, needle); p != NULL; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* See runcmd.h. */
+int
 tp_free_port(void)
 {
 	struct sockaddr_in sa;

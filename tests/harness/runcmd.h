@@ -78,4 +78,7 @@ int			tp_free_port(void);
 /* Whether haystack contains needle (NULL haystack: false). */
 bool		tp_contains(const char *haystack, const char *needle);
 
+/* How many times needle occurs in haystack, overlaps counted (NULL: 0). */
+int			tp_count(const char *haystack, const char *needle);
+
 #endif							/* TP_RUNCMD_H */

@@ -120,17 +120,6 @@ log_text(const env *e)
 	return text;
 }
 
-/* How many times needle occurs in haystack. */
-static int
-count_of(const char *haystack, const char *needle)
-{
-	int			n = 0;
-
-	for (const char *p = strstr(haystack, needle); p != NULL; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
-
 /* Initialize m's plugin, make its context and start it. */
 static void
 member_start(env *e, member *m, tp_plan_entry *entry)
@@ -579,7 +568,7 @@ START_TEST(test_fallback)
 	assert_query(e.su, EVENT_TRIGGERS_SQL, "");
 	assert_query(e.su, "SELECT to_regprocedure('teleport.schema_event_trigger()') IS NULL", "t");
 	log = log_text(&e);
-	ck_assert_msg(count_of(log, "could not create the event triggers") == 1, "log:\n%s", log);
+	ck_assert_msg(tp_count(log, "could not create the event triggers") == 1, "log:\n%s", log);
 	ck_assert_msg(strstr(log, "permission denied") != NULL, "log:\n%s", log);
 	ck_assert_msg(strstr(log, "hint: creating event triggers needs a superuser") != NULL,
 				  "log:\n%s", log);
@@ -598,7 +587,7 @@ START_TEST(test_fallback)
 	env_install(&e);
 	env_poll(&e);
 	log = log_text(&e);
-	ck_assert_msg(count_of(log, "could not create the event triggers") == 1, "log:\n%s", log);
+	ck_assert_msg(tp_count(log, "could not create the event triggers") == 1, "log:\n%s", log);
 	free(log);
 
 	/* uninstall as the same role: nothing of the event triggers to drop */

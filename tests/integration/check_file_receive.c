@@ -366,13 +366,12 @@ static int
 log_count(world *w, const char *needle)
 {
 	char	   *text;
-	int			n = 0;
+	int			n;
 
 	fflush(stderr);
 	text = tp_read_file(w->log);
 	ck_assert_ptr_nonnull(text);
-	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
-		n++;
+	n = tp_count(text, needle);
 	free(text);
 	return n;
 }

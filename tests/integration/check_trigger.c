@@ -178,18 +178,6 @@ log_text(const trig_env *env)
 	return text;
 }
 
-/* How many times needle occurs in haystack. */
-static int
-count_of(const char *haystack, const char *needle)
-{
-	int			n = 0;
-
-	for (const char *p = strstr(haystack, needle); p != NULL;
-		 p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
-
 /*
  * Set up the trigger source on env->db as user (NULL: the superuser; else
  * with password) with target_expression exprs (a YAML flow sequence),
@@ -746,7 +734,7 @@ START_TEST(test_selection_and_keyless)
 				 " ORDER BY tgrelid::regclass::text) FROM pg_trigger"
 				 " WHERE tgname LIKE 'teleport%'", "keep,keep,keep,keep");
 	log = log_text(&env);
-	ck_assert_msg(count_of(log, msg) == 1, "log:\n%s", log);
+	ck_assert_msg(tp_count(log, msg) == 1, "log:\n%s", log);
 	ck_assert_msg(strstr(log, "hint: add a primary key") != NULL, "log:\n%s", log);
 	ck_assert_msg(strstr(log, "tmp_scratch") == NULL, "log:\n%s", log);
 	free(log);
@@ -765,7 +753,7 @@ START_TEST(test_selection_and_keyless)
 	assert_query(env.su, "SELECT count(*) FROM pg_trigger WHERE tgrelid ="
 				 " 'public.nokey'::regclass", "0");
 	log = log_text(&env);
-	ck_assert_msg(count_of(log, msg) == 2, "log:\n%s", log);
+	ck_assert_msg(tp_count(log, msg) == 2, "log:\n%s", log);
 	free(log);
 	env_close(&env);
 }
@@ -948,7 +936,7 @@ START_TEST(test_permissions)
 	env_poll(&env, TP_OK);		/* reported; the others go on */
 	env_poll(&env, TP_OK);
 	log = log_text(&env);
-	ck_assert_msg(count_of(log, denied) == 1, "log:\n%s", log);
+	ck_assert_msg(tp_count(log, denied) == 1, "log:\n%s", log);
 	ck_assert_msg(strstr(log, "ownership of, or TRIGGER and SELECT on") != NULL,
 				  "log:\n%s", log);
 	free(log);
