@@ -920,6 +920,99 @@ START_TEST(test_ddl_applied_ahead)
 }
 END_TEST
 
+/*
+ * A change line of source "mv" as seq: op on public.table with before and
+ * after (JSON text or "null"), of source transaction txid and, when stmt
+ * is not 0, its statement stmt, from origin; ddl: a "ddl" member or NULL.
+ * Appended to buf (of len).
+ */
+static void
+mv_line(char *buf, size_t len, const char *op, const char *table, const char *before,
+		const char *after, const char *ddl, int txid, int stmt, const char *origin,
+		int seq)
+{
+	char		stmt_text[32] = "";
+	size_t		used = strlen(buf);
+
+	if (stmt != 0)
+		snprintf(stmt_text, sizeof(stmt_text), ",\"stmt\":%d", stmt);
+	snprintf(buf + used, len - used, "{\"op\":\"%s\",\"before\":%s,\"after\":%s%s%s,"
+			 "\"source\":{\"name\":\"%s\",\"schema\":\"public\",\"table\":\"%s\","
+			 "\"txid\":%d,\"seq\":%d,\"batch\":1%s},\"ts_ms\":1}\n",
+			 op, before, after, ddl ? ",\"ddl\":" : "", ddl ? ddl : "", origin, table,
+			 txid, seq, stmt_text);
+}
+
+/*
+ * Move k -> k + 1 of public.sh by statement 1 of txid 7, which also sets
+ * v = 10 * id: the new row of 1 -> 2 equals the row 2 -> 3 moves away.
+ */
+static void
+mv_move(char *buf, size_t len, int k, int seq)
+{
+	char		before[64];
+	char		after[64];
+
+	snprintf(before, sizeof(before), "{\"id\":%d,\"v\":%d}", k, 10 * k);
+	snprintf(after, sizeof(after), "{\"id\":%d,\"v\":%d}", k + 1, 10 * (k + 1));
+	mv_line(buf, len, "u", "sh", before, after, NULL, 7, 1, "mv", seq);
+}
+
+/*
+ * The rows of a set-based key shift (one statement) come interleaved with
+ * the changes of concurrent transactions (the batch is in event id
+ * order): a sequence set forward, a row of a table whose order matters
+ * (a foreign key checked at once), from another origin, a TRUNCATE and a
+ * schema change. None of them cuts the statement's moves in two, which
+ * would lose a row; each still applies.
+ */
+START_TEST(test_moves_interleaved)
+{
+	world		w;
+	char		lines[8192] = "";
+
+	world_open(&w, "apply_interleave", NULL,
+			   "CREATE TABLE copy.sh (id int PRIMARY KEY, v int);"
+			   "INSERT INTO copy.sh SELECT g, 10 * g FROM generate_series(1, 4) g;"
+			   "CREATE SEQUENCE copy.sq;"
+			   "CREATE TABLE copy.p (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.c (id int PRIMARY KEY, p int REFERENCES copy.p);"
+			   "CREATE TABLE copy.tr (id int);"
+			   "INSERT INTO copy.tr VALUES (1);"
+			   "CREATE TABLE copy.other (id int PRIMARY KEY);", 300, NULL);
+	/* 1 -> 2 first: cut after it, the move 2 -> 3 would delete it */
+	mv_move(lines, sizeof(lines), 1, 1);
+	mv_line(lines, sizeof(lines), "ddl", "sq", "null", "null",
+			"{\"type\":\"sequence_value\",\"schema\":\"public\",\"sequence\":\"sq\","
+			"\"value\":50}", 8, 0, "mv", 2);
+	mv_move(lines, sizeof(lines), 2, 3);
+	mv_line(lines, sizeof(lines), "c", "p", "null", "{\"id\":1}", NULL, 9, 0, "elsewhere", 4);
+	mv_line(lines, sizeof(lines), "c", "c", "null", "{\"id\":1,\"p\":1}", NULL, 9, 0,
+			"elsewhere", 5);
+	mv_move(lines, sizeof(lines), 3, 6);
+	mv_line(lines, sizeof(lines), "t", "tr", "null", "null", NULL, 10, 0, "mv", 7);
+	mv_line(lines, sizeof(lines), "ddl", "other", "null", "null",
+			"{\"type\":\"table\",\"oid\":2,"
+			"\"before\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true"))
+			",\"after\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true")
+									  "," AHEAD_COLUMN("2", "m", "text", "false")) "}",
+			11, 0, "mv", 8);
+	mv_move(lines, sizeof(lines), 4, 9);
+	store_lines(&w, "mv", 1, lines, 9);
+	pass(&w);
+	assert_value(&w, "SELECT last_applied || ' ' || coalesce(held_seq::text, '-')"
+				 " FROM teleport.inbox_stream WHERE source = 'mv'", "1 -");
+	assert_value(&w, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM copy.sh",
+				 "2=20,3=30,4=40,5=50");
+	assert_value(&w, "SELECT last_value FROM copy.sq", "50");
+	assert_value(&w, "SELECT (SELECT count(*) FROM copy.c) || ' ' ||"
+				 " (SELECT count(*) FROM copy.tr)", "1 0");
+	assert_value(&w, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
+				 " WHERE attrelid = 'copy.other'::regclass AND attnum > 0", "id,m");
+	world_close(&w);
+}
+END_TEST
+
 /* An insert line into copy.tp_marker from origin, as seq. */
 static void
 marker_line(char *buf, size_t len, const char *origin, int id, int seq)
@@ -1558,6 +1651,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_foreign_keys);
 	tcase_add_test(tc, test_replica_role);
 	tcase_add_test(tc, test_repeated_keys);
+	tcase_add_test(tc, test_moves_interleaved);
 	tcase_add_test(tc, test_daemon_end_to_end);
 	suite_add_tcase(s, tc);
 	return s;

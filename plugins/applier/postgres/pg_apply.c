@@ -25,10 +25,10 @@
  * to reach), so that the rows of a few keys updated over and over (a
  * pgbench teller) do not cut the group; unless ordinary triggers of the
  * table fire for the applier, which then see every change. Otherwise a
- * repeated key starts a new group. A group is also cut when the
- * origin changes (it is set with set_config('teleport.origin', ..., true)
- * before the changes of each origin, so that a target that is itself a
- * source records the original origin) and, but for key changes, when its
+ * repeated key starts a new group. A group holds changes of one origin
+ * (teleport.origin is set with set_config(..., true) before a group of
+ * another origin is sent, so that a target that is itself a source
+ * records the original origin) and, but for key changes, is cut when its
  * rows exceed max_group_bytes.
  *
  * Each table has at most one open group (MAX_OPEN at most), so changes of
@@ -59,6 +59,12 @@
  * was just moved there), the group is cut before that move. An EXISTS
  * query per group with links tells which; it cannot tell a shift cut by
  * another key of the group apart, hence source.stmt.
+ *
+ * A batch is in event id order: a statement's moves come interleaved with
+ * the changes of concurrent transactions. What those force out (a schema
+ * change, a TRUNCATE, an order-sensitive table, too many open groups)
+ * leaves the move group of another transaction's statement open
+ * (in_flight), so that it is never cut.
  */
 #include "tp_autoconf.h"
 
@@ -128,6 +134,7 @@ typedef struct group
 	int64_t		txid;			/* a move group: its changes' source.txid */
 	int64_t		stmt;			/* ... and source.stmt (0: not known) */
 	pg_buf		truncs;			/* "t1, t2" */
+	pg_buf		origin;			/* the source.origin of its changes */
 } group;
 
 /* The most groups open at once (one per table, and one of truncates). */
@@ -331,6 +338,8 @@ static void
 group_clear(group *g)
 {
 	g->cls = G_NONE;
+	if (g->t != NULL)
+		g->t->pins--;
 	g->t = NULL;
 	g->n = 0;
 	g->n_links = 0;
@@ -342,6 +351,7 @@ group_clear(group *g)
 	g->afters.len = 0;
 	g->keys.len = 0;
 	g->truncs.len = 0;
+	g->origin.len = 0;
 	if (g->oldset.cap > 0)
 		memset(g->oldset.slot, 0, g->oldset.cap * sizeof(int));
 	if (g->newset.cap > 0)
@@ -361,15 +371,21 @@ group_free(group *g)
 	pg_buf_free(&g->afters);
 	pg_buf_free(&g->keys);
 	pg_buf_free(&g->truncs);
+	pg_buf_free(&g->origin);
 	free(g->oldset.slot);
+	if (g->t != NULL)
+		g->t->pins--;
 	free(g->newset.slot);
 	memset(g, 0, sizeof(*g));
 }
 
-/* Start g as a group of cls on t with the shapes (copied). */
+/*
+ * Start g as a group of cls on t with the shapes (copied), for changes of
+ * origin.
+ */
 static bool
 group_start(group *g, gclass cls, pg_table *t, const char *shape_b,
-			const char *shape_a)
+			const char *shape_a, const char *origin)
 {
 	size_t		n = (size_t) t->n_cols + 2;
 	char	   *sb = realloc(g->shape_before, n);
@@ -378,6 +394,9 @@ group_start(group *g, gclass cls, pg_table *t, const char *shape_b,
 	if (sb == NULL)
 		return false;
 	g->shape_before = sb;
+	g->origin.len = 0;
+	if (!pg_buf_str(&g->origin, origin))
+		return false;
 	sa = realloc(g->shape_after, n);
 	if (sa == NULL)
 		return false;
@@ -386,6 +405,7 @@ group_start(group *g, gclass cls, pg_table *t, const char *shape_b,
 	memcpy(g->shape_after, shape_a, n);
 	g->cls = cls;
 	g->t = t;
+	t->pins++;
 	return true;
 }
 
@@ -638,7 +658,8 @@ static bool
 split_group(group *g, int j, group *tail)
 {
 	memset(tail, 0, sizeof(*tail));
-	if (!group_start(tail, g->cls, g->t, g->shape_before, g->shape_after))
+	if (!group_start(tail, g->cls, g->t, g->shape_before, g->shape_after,
+					 g->origin.data))
 		return false;
 	tail->txid = g->txid;
 	tail->stmt = g->stmt;
@@ -682,6 +703,28 @@ live_afters(const group *g, pg_buf *live)
 	return true;
 }
 
+/*
+ * Set teleport.origin in the target transaction to origin, unless it is
+ * set so already (the statements that follow are of changes of origin).
+ */
+static bool
+use_origin(run *r, const char *origin)
+{
+	const char *params[1] = {origin};
+	char	   *copy;
+
+	if (r->o->origin != NULL && strcmp(r->o->origin, origin) == 0)
+		return true;
+	copy = strdup(origin);
+	if (copy == NULL)
+		return no_memory(r);
+	free(r->o->origin);
+	r->o->origin = copy;
+	pg_exec_send(r->ex, "SELECT pg_catalog.set_config('teleport.origin', $1, true)",
+				 NULL, 1, params, "setting teleport.origin", 0);
+	return true;
+}
+
 /* Send the group g (open or not), and empty it. */
 static bool
 send_group(run *r, group *g)
@@ -689,6 +732,8 @@ send_group(run *r, group *g)
 	char		what[512];
 	bool		ok = true;
 
+	if (g->cls != G_NONE && !use_origin(r, g->origin.data))
+		return false;
 	switch (g->cls)
 	{
 		case G_NONE:
@@ -782,6 +827,42 @@ flush_all(run *r)
 }
 
 /*
+ * Whether g is the move group of a statement that may still be going on
+ * when change c comes: c is of another source transaction. Its rows are
+ * interleaved (by event id) with those of concurrent transactions; cut
+ * in two, a set-based shift would lose rows (see the file's header). Its
+ * rows are locked on the source until it commits, so no change of
+ * another transaction that it could matter to comes before its end.
+ */
+static bool
+in_flight(const group *g, const tp_change *c)
+{
+	return g->cls == G_MOVE && g->stmt != 0 && g->txid != c->txid;
+}
+
+/*
+ * Before change c, which must not overtake any open group: send every
+ * open group, oldest first, but the moves of statements still going on.
+ */
+static bool
+flush_others(run *r, const tp_change *c)
+{
+	for (int i = 0; i < r->o->n;)
+	{
+		int			slot = r->o->order[i];
+
+		if (in_flight(&r->o->pool[slot], c))
+		{
+			i++;
+			continue;
+		}
+		if (!flush_slot(r, slot))
+			return false;
+	}
+	return true;
+}
+
+/*
  * Whether the changes of t may be grouped with later changes of t across
  * changes of other tables: only the order of each table's own changes
  * matters then. Not for a table with a foreign key checked at once (to or
@@ -814,12 +895,13 @@ strict_group(const run *r, const group *g)
 }
 
 /*
- * Before a change of table t: send the open groups it must not overtake
+ * Before change c of table t: send the open groups it must not overtake
  * (every other group when t is order-sensitive; the order-sensitive
- * groups otherwise), and all of them when they hold too much.
+ * groups otherwise), and all of them when they hold too much; but never
+ * the moves of a statement still going on (in_flight).
  */
 static bool
-flush_before(run *r, const pg_table *t, bool t_strict)
+flush_before(run *r, const tp_change *c, const pg_table *t, bool t_strict)
 {
 	struct pg_open *o = r->o;
 	size_t		bytes = 0;
@@ -831,13 +913,14 @@ flush_before(run *r, const pg_table *t, bool t_strict)
 		bytes += g->befores.len + g->afters.len;
 	}
 	if (bytes >= (size_t) 8 * r->a->max_group_bytes)
-		return flush_all(r);
+		return flush_others(r, c);
 	for (int i = 0; i < o->n;)
 	{
 		int			slot = o->order[i];
 		const group *g = &o->pool[slot];
 
-		if ((g->cls == G_TRUNCATE || g->t != t) && (t_strict || strict_group(r, g)))
+		if ((g->cls == G_TRUNCATE || g->t != t) && (t_strict || strict_group(r, g)) &&
+			!in_flight(g, c))
 		{
 			if (!flush_slot(r, slot))
 				return false;
@@ -862,12 +945,17 @@ slot_of(const run *r, const pg_table *t)
 	return -1;
 }
 
-/* A free slot, opened (sending every group when none is free). */
+/*
+ * A free slot for change c, opened (sending the groups flush_others sends
+ * when none is free, and then every group if need be).
+ */
 static int
-open_slot(run *r)
+open_slot(run *r, const tp_change *c)
 {
 	struct pg_open *o = r->o;
 
+	if (o->n == MAX_OPEN && !flush_others(r, c))
+		return -1;
 	if (o->n == MAX_OPEN && !flush_all(r))
 		return -1;
 	for (int i = 0; i < MAX_OPEN; i++)
@@ -1011,27 +1099,6 @@ key_of(const pg_table *t, const pj_object *obj, const int *member, pg_buf *key)
 	return true;
 }
 
-/* Set teleport.origin for the changes that follow, when it changes. */
-static bool
-set_origin(run *r, const char *origin)
-{
-	const char *params[1] = {origin};
-	char	   *copy;
-
-	if (r->o->origin != NULL && strcmp(r->o->origin, origin) == 0)
-		return true;
-	if (!flush_all(r))
-		return false;
-	copy = strdup(origin);
-	if (copy == NULL)
-		return no_memory(r);
-	free(r->o->origin);
-	r->o->origin = copy;
-	pg_exec_send(r->ex, "SELECT pg_catalog.set_config('teleport.origin', $1, true)",
-				 NULL, 1, params, "setting teleport.origin", 0);
-	return true;
-}
-
 /* The target table of change c, existing; else a failure. */
 static pg_table *
 table_of(run *r, const tp_change *c)
@@ -1074,21 +1141,24 @@ add_truncate(run *r, const tp_change *c)
 	pg_table   *t = table_of(r, c);
 	group	   *g;
 
-	if (t == NULL || !set_origin(r, c->origin))
+	if (t == NULL)
 		return false;
-	/* truncates join only a truncate group that is all that is open */
-	if (!(r->o->n == 1 && r->o->pool[r->o->order[0]].cls == G_TRUNCATE))
+	/* truncates join only the last group, of truncates of the same origin */
+	g = r->o->n > 0 ? &r->o->pool[r->o->order[r->o->n - 1]] : NULL;
+	if (g == NULL || g->cls != G_TRUNCATE || strcmp(g->origin.data, c->origin) != 0)
 	{
 		int			slot;
 
-		if (!flush_all(r) || (slot = open_slot(r)) < 0)
+		if (!flush_others(r, c) || (slot = open_slot(r, c)) < 0)
 			return false;
 		g = &r->o->pool[slot];
 		g->cls = G_TRUNCATE;
 		g->t = t;
+		t->pins++;
+		g->origin.len = 0;
+		if (!pg_buf_str(&g->origin, c->origin))
+			return no_memory(r);
 	}
-	else
-		g = &r->o->pool[r->o->order[0]];
 	if (g->truncs.len > 0 && !pg_buf_str(&g->truncs, ", "))
 		return no_memory(r);
 	return pg_buf_str(&g->truncs, t->qualified) ? true : no_memory(r);
@@ -1106,7 +1176,7 @@ add_row_change(run *r, const tp_change *c)
 	bool		has_old = false;
 	bool		has_new = false;
 
-	if (t == NULL || !set_origin(r, c->origin))
+	if (t == NULL)
 		return false;
 	shape_reset(r->shape_a, t, c);
 	shape_reset(r->shape_b, t, c);
@@ -1146,7 +1216,7 @@ add_row_change(run *r, const tp_change *c)
 		cls = G_MOVE;
 
 	/* does it fit the table's open group? */
-	if (!flush_before(r, t, !reorderable(r, t)))
+	if (!flush_before(r, c, t, !reorderable(r, t)))
 		return false;
 	slot = slot_of(r, t);
 	if (slot >= 0)
@@ -1164,6 +1234,7 @@ add_row_change(run *r, const tp_change *c)
 			cls = G_MOVE;
 
 		bool		fits = g->cls == cls && g->t == t &&
+			strcmp(g->origin.data, c->origin) == 0 &&
 			(cls != G_MOVE || (g->stmt == stmt && (stmt == 0 || g->txid == c->txid))) &&
 			(cls == G_DELETE || strcmp(g->shape_after, r->shape_a) == 0) &&
 			(cls == G_UPSERT || strcmp(g->shape_before, r->shape_b) == 0) &&
@@ -1186,10 +1257,10 @@ add_row_change(run *r, const tp_change *c)
 	}
 	if (slot < 0)
 	{
-		if ((slot = open_slot(r)) < 0)
+		if ((slot = open_slot(r, c)) < 0)
 			return false;
 		g = &r->o->pool[slot];
-		if (!group_start(g, cls, t, r->shape_b, r->shape_a))
+		if (!group_start(g, cls, t, r->shape_b, r->shape_a, c->origin))
 			return no_memory(r);
 		g->txid = c->txid;
 		g->stmt = cls == G_MOVE ? stmt : 0;
@@ -1234,7 +1305,7 @@ add_ddl(run *r, const tp_change *c)
 		char		reason[REASON_LEN];
 		tp_result	res;
 
-		if (!flush_all(r))
+		if (!flush_others(r, c) || !use_origin(r, c->origin))
 		{
 			free(type_text);
 			return false;
@@ -1264,8 +1335,9 @@ add_ddl(run *r, const tp_change *c)
 	if (seq_name == NULL || value_text == NULL)
 		ok = fail(r, TP_ERROR, "change %" PRId64 " (sequence_value) of batch %" PRIu64
 				  " lacks a sequence name or an integer value", c->seq, r->batch->seq);
-	else if (flush_all(r))
+	else
 	{
+		/* not transactional, and never set back: no group need go first */
 		const char *params[3] = {r->batch->apply_schema, seq_name, value_text};
 		char		what[256];
 
@@ -1280,8 +1352,6 @@ add_ddl(run *r, const tp_change *c)
 					 " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'S'",
 					 NULL, 3, params, what, 0);
 	}
-	else
-		ok = false;
 	free(seq_name);
 	free(value_text);
 	return ok;

@@ -225,10 +225,16 @@ pg_tables_get(pg_tables *tables, pg_exec *ex, const char *schema,
 	char	   *qs;
 	char	   *qt;
 
-	for (t = tables->buckets[b]; t != NULL; t = t->next)
+	for (pg_table **at = &tables->buckets[b]; (t = *at) != NULL; at = &t->next)
 	{
-		if (strcmp(t->schema, schema) == 0 && strcmp(t->table, table) == 0)
+		if (strcmp(t->schema, schema) != 0 || strcmp(t->table, table) != 0)
+			continue;
+		if (!t->stale || t->pins > 0)
 			return t;
+		/* reset while groups held it: read it again */
+		*at = t->next;
+		table_free(t);
+		break;
 	}
 	snprintf(what, sizeof(what), "reading the catalog for table \"%s\".\"%s\"",
 			 schema, table);
@@ -522,14 +528,29 @@ pg_tables_reset(pg_tables *tables)
 	for (int b = 0; b < PG_TABLE_BUCKETS; b++)
 	{
 		pg_table   *t = tables->buckets[b];
+		pg_table  **keep = &tables->buckets[b];
 
 		while (t != NULL)
 		{
 			pg_table   *next = t->next;
 
-			table_free(t);
+			if (t->pins > 0)
+			{
+				/* its statements are deallocated: made anew when needed */
+				for (int i = 0; i < t->n_stmts; i++)
+				{
+					free(t->stmts[i].shape);
+					free(t->stmts[i].sql);
+				}
+				t->n_stmts = 0;
+				t->stale = true;
+				*keep = t;
+				keep = &t->next;
+			}
+			else
+				table_free(t);
 			t = next;
 		}
-		tables->buckets[b] = NULL;
+		*keep = NULL;
 	}
 }

@@ -146,6 +146,8 @@ typedef struct pg_table
 	int			id;				/* names its prepared statements */
 	pg_stmt    *stmts;
 	int			n_stmts;
+	int			pins;			/* open groups that hold it */
+	bool		stale;			/* reset while pinned: reload when unpinned */
 	struct pg_table *next;		/* hash chain */
 } pg_table;
 
@@ -179,7 +181,11 @@ int			pg_table_column(const pg_table *t, const char *name);
 pg_stmt    *pg_table_stmt(pg_table *t, char kind, const char *shape,
 						  char *reason, size_t reason_len);
 
-/* Forget every table (the next use reloads it). */
+/*
+ * Forget every table (the next use reloads it) and its statements; a
+ * table that open groups still hold (pins) keeps its description for
+ * them, and is reloaded on the first use after they let it go.
+ */
 void		pg_tables_reset(pg_tables *tables);
 
 /*
