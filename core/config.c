@@ -55,7 +55,7 @@ static const char *const top_keys[] = {
 	"processing_intervals", "database", "server", "targets",
 	"sentry_endpoint", "plugin_dir", "applier", "applier_options",
 	"source_options", "log_level", "max_batch_bytes", "queue_retention",
-	"replicate_ddl", NULL
+	"replicate_ddl", "load_jobs", "load_chunk_bytes", NULL
 };
 static const char *const interval_keys[] = {
 	"batcher", "transmitter", "applier", "vacuum", "ddlwatcher", NULL
@@ -740,6 +740,9 @@ read_top(cfg_ctx *cx, const tp_node *root)
 			&config->max_batch_bytes);
 	get_int(cx, root, "", "queue_retention", false, 60, INT64_MAX,
 			&config->queue_retention);
+	get_int(cx, root, "", "load_jobs", false, 1, 64, &config->load_jobs);
+	get_int(cx, root, "", "load_chunk_bytes", false, 65536, INT64_C(256) << 20,
+			&config->load_chunk_bytes);
 	get_bool(cx, root, "", "use_event_triggers", &config->use_event_triggers);
 	get_bool(cx, root, "", "replicate_ddl", &config->replicate_ddl);
 	if (get_string(cx, root, "", "sentry_endpoint", false, false,
@@ -784,6 +787,8 @@ config_new(const char *name)
 	config->max_events_per_batch = 10000;
 	config->max_batch_bytes = INT64_C(16) << 20;
 	config->queue_retention = 7 * 24 * 3600;
+	config->load_jobs = 2;
+	config->load_chunk_bytes = INT64_C(4) << 20;
 	config->use_event_triggers = false;
 	config->replicate_ddl = true;
 	config->intervals.batcher = 100;

@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "exit_codes.h"
 #include "host.h"
+#include "load.h"
 #include "loader.h"
 #include "log.h"
 #include "pgsql.h"
@@ -610,6 +611,44 @@ instance_free(instance *inst)
 	free(inst->conninfo);
 }
 
+/*
+ * -mode initial-load: start the load target's sending transport only, and
+ * run the load through it. Returns an exit status.
+ */
+static int
+run_load(instance *inst, const tp_target_config *target)
+{
+	member	   *m = NULL;
+	int			status;
+
+	inst->members = tp_xcalloc(inst->plan.n, sizeof(member));
+	for (size_t i = 0; i < inst->plan.n; i++)
+	{
+		if (inst->plan.entries[i].role == TP_ROLE_SEND &&
+			strcmp(inst->plan.entries[i].target, target->name) == 0)
+			m = &inst->members[i];
+	}
+	if (m == NULL || !check_senders(inst))
+	{
+		if (m == NULL)
+			tp_error(LOG_COMPONENT, "target \"%s\" has no sending transport", target->name);
+		return TP_EXIT_PLUGIN;
+	}
+	m->entry = &inst->plan.entries[m - inst->members];
+	m->ctx = tp_host_ctx_new(inst->config, inst->conninfo, m->entry);
+	if (member_startup(m) != TP_OK)
+	{
+		tp_error(LOG_COMPONENT, "transport \"%s\" of target \"%s\" did not start",
+				 m->entry->plugin_name, target->name);
+		return TP_EXIT_FAILURE;
+	}
+	m->started = true;
+	status = tp_load_run(inst->config, target, inst->conninfo, m->ctx,
+						 m->entry->plugin->callbacks);
+	member_stop(m);
+	return status;
+}
+
 /* See daemon.h. */
 int
 tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dirs)
@@ -634,9 +673,10 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 	status = load_plugins(&inst, plugin_dirs);
 	if (status == TP_EXIT_OK && cli->mode == TP_MODE_INITIAL_LOAD)
 	{
-		tp_error(LOG_COMPONENT, "initial load is not available in teleport %s yet",
-				 PACKAGE_VERSION);
-		status = TP_EXIT_FAILURE;
+		install_signal_handlers();
+		status = run_load(&inst, tp_config_target(config, cli->load_target));
+		instance_free(&inst);
+		return status;
 	}
 	if (status != TP_EXIT_OK)
 	{

@@ -126,6 +126,55 @@ tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
 	return ok;
 }
 
+/* See pgsql.h. */
+bool
+tp_pgsql_copy_out(tp_pgsql *pg, const char *sql, tp_pgsql_copy_fn fn, void *arg)
+{
+	PGresult   *res;
+	bool		ok = true;
+	int			len;
+	char	   *row = NULL;
+
+	if (pg->conn == NULL)
+	{
+		tp_error(COMPONENT, "query for %s on a closed connection",
+				 pg->purpose ? pg->purpose : "(unknown)");
+		return false;
+	}
+	res = PQexec(pg->conn, sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT)
+	{
+		log_query_error(pg, res, sql);
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+	while ((len = PQgetCopyData(pg->conn, &row, 0)) > 0)
+	{
+		/* after a stop, the rest is read and dropped */
+		if (ok)
+			ok = fn(arg, row, (size_t) len);
+		PQfreemem(row);
+		row = NULL;
+	}
+	if (len == -2)
+	{
+		tp_error(COMPONENT, "COPY failed for %s: %s", pg->purpose,
+				 PQerrorMessage(pg->conn));
+		ok = false;
+	}
+	while ((res = PQgetResult(pg->conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && len != -2)
+		{
+			log_query_error(pg, res, sql);
+			ok = false;
+		}
+		PQclear(res);
+	}
+	return ok;
+}
+
 /* Row callback of tp_pgsql_query_value: keep the one value. */
 typedef struct single_value
 {

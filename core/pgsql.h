@@ -83,6 +83,21 @@ bool		tp_pgsql_upgrade(tp_pgsql *pg, const char *component,
 							 const char *const *const *steps, int to,
 							 const char *what);
 
+/*
+ * Called with each row that COPY ... TO STDOUT sends (its text with the
+ * newline, len bytes, not NUL-terminated; valid during the call only);
+ * return false to stop (the callback logs why).
+ */
+typedef bool (*tp_pgsql_copy_fn) (void *arg, const char *row, size_t len);
+
+/*
+ * Run sql, a COPY ... TO STDOUT, and pass each row to fn. False after
+ * logging when the COPY fails or fn stops it (then the connection is left
+ * usable: the rest of the COPY is read and dropped).
+ */
+bool		tp_pgsql_copy_out(tp_pgsql *pg, const char *sql, tp_pgsql_copy_fn fn,
+							  void *arg);
+
 /* The server's version number (150004), or 0 when not connected. */
 int			tp_pgsql_server_version(const tp_pgsql *pg);
 

@@ -263,9 +263,54 @@ static const char *const schema_v2[] = {
 	NULL
 };
 
+/*
+ * Version 3: initial loads (core/load.c). A target with a load running
+ * (target.loading) gets no batches cut meanwhile; the events of the
+ * transactions a load's snapshot sees are left out of the batches numbered
+ * from its first_seq on (its tables' rows and every schema change), until
+ * vacuum finds the target's cursor past the snapshot (skip false).
+ */
+static const char *const schema_v3[] = {
+	"ALTER TABLE teleport.target ADD COLUMN IF NOT EXISTS loading bigint",
+	"CREATE TABLE IF NOT EXISTS teleport.load ("
+	" id bigserial PRIMARY KEY,"
+	" target text NOT NULL,"
+	" state text NOT NULL CHECK (state IN ('starting', 'copying', 'done', 'failed')),"
+	" pid integer NOT NULL,"
+	" backend_start timestamptz NOT NULL,"
+	" snapshot txid_snapshot,"
+	" first_seq bigint,"
+	" last_seq bigint,"
+	" jobs integer NOT NULL,"
+	" skip boolean NOT NULL DEFAULT false,"
+	" rows bigint NOT NULL DEFAULT 0,"
+	" bytes bigint NOT NULL DEFAULT 0,"
+	" total_bytes bigint,"
+	" started_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	" updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	" finished_at timestamptz,"
+	" reason text)",
+	"CREATE INDEX IF NOT EXISTS load_skip ON teleport.load (target) WHERE skip",
+	"CREATE TABLE IF NOT EXISTS teleport.load_table ("
+	" load_id bigint NOT NULL REFERENCES teleport.load ON DELETE CASCADE,"
+	" schema_name text NOT NULL,"
+	" table_name text NOT NULL,"
+	" state text NOT NULL DEFAULT 'waiting'"
+	"  CHECK (state IN ('waiting', 'copying', 'done')),"
+	" est_bytes bigint NOT NULL DEFAULT 0,"
+	" rows bigint NOT NULL DEFAULT 0,"
+	" bytes bigint NOT NULL DEFAULT 0,"
+	" chunks integer NOT NULL DEFAULT 0,"
+	" started_at timestamptz,"
+	" finished_at timestamptz,"
+	" PRIMARY KEY (load_id, schema_name, table_name))",
+	NULL
+};
+
 static const char *const *const schema_steps[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) ==
@@ -655,13 +700,7 @@ fail:
  * table is selected when its schema matches the schema part of an include
  * pattern, unless an exclusion pattern covers the whole schema ("!s.*").
  */
-typedef struct filter_params
-{
-	char	   *include;
-	char	   *exclude;
-	char	   *schema_include;
-	char	   *schema_exclude;
-} filter_params;
+typedef tp_queue_filter filter_params;
 
 /*
  * The schema part of the anchored regex re ("^S\.T$"), anchored: "^S$",
@@ -695,9 +734,9 @@ schema_regex(const char *re, bool *whole_schema)
 	return out;
 }
 
-/* Fill *fp from filter (free with filter_params_free). */
-static void
-filter_params_make(filter_params *fp, const tp_table_filter *filter)
+/* See queue.h. */
+void
+tp_queue_filter_make(tp_queue_filter *fp, const tp_table_filter *filter)
 {
 	char	  **sinc = tp_xcalloc(filter->n_include, sizeof(char *));
 	char	  **sexc = tp_xcalloc(filter->n_exclude, sizeof(char *));
@@ -734,9 +773,9 @@ filter_params_make(filter_params *fp, const tp_table_filter *filter)
 	free(sexc);
 }
 
-/* Free what filter_params_make made. */
-static void
-filter_params_free(filter_params *fp)
+/* See queue.h. */
+void
+tp_queue_filter_free(tp_queue_filter *fp)
 {
 	free(fp->include);
 	free(fp->exclude);
@@ -753,9 +792,9 @@ filter_params_free(filter_params *fp)
  * from xmin(S1), which would go back to the oldest open transaction.
  */
 static void
-append_selection(strbuf *sb)
+append_selection(strbuf *sb, const char *seq_param)
 {
-	char		part[768];
+	char		part[1536];
 
 	sb_str(sb, "(SELECT c.* FROM (");
 	for (int i = 0; i < N_EVENT_TABLES; i++)
@@ -775,13 +814,22 @@ append_selection(strbuf *sb)
 		   " WHERE txid_visible_in_snapshot(c.txid, $2::txid_snapshot)"
 		   " AND NOT txid_visible_in_snapshot(c.txid, $1::txid_snapshot)"
 		   " AND c.origin IS DISTINCT FROM $7::text"
-		   " AND CASE WHEN c.table_name IS NOT NULL THEN"
-		   "  (c.schema_name || '.' || c.table_name) ~ ANY ($3::text[])"
-		   "  AND NOT (c.schema_name || '.' || c.table_name) ~ ANY ($4::text[])"
-		   " ELSE"
-		   "  c.schema_name ~ ANY ($5::text[])"
-		   "  AND NOT c.schema_name ~ ANY ($6::text[])"
-		   " END) e");
+		   " AND " TP_QUEUE_MATCH("c.schema_name", "c.table_name", "$3", "$4", "$5", "$6"));
+	/*
+	 * what a load's snapshot saw: the rows of its tables, and every schema
+	 * change (the load sent the schema as the snapshot saw it); the EXISTS
+	 * runs only for txids below the newest such snapshot's xmax
+	 */
+	snprintf(part, sizeof(part),
+			 " AND NOT (c.txid < (SELECT coalesce(max(txid_snapshot_xmax(l.snapshot)), 0)"
+			 "  FROM teleport.load l WHERE l.target = $7 AND l.skip)"
+			 "  AND EXISTS (SELECT 1 FROM teleport.load l WHERE l.target = $7 AND l.skip"
+			 "   AND l.first_seq <= %s::bigint"
+			 "   AND txid_visible_in_snapshot(c.txid, l.snapshot)"
+			 "   AND (c.op = 'ddl' OR EXISTS (SELECT 1 FROM teleport.load_table lt"
+			 "    WHERE lt.load_id = l.id AND lt.schema_name = c.schema_name"
+			 "    AND lt.table_name = c.table_name))))) e", seq_param);
+	sb_str(sb, part);
 }
 
 /*
@@ -946,7 +994,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 	memset(&cs, 0, sizeof(cs));
 	cs.max_events = max_events > 0 ? max_events : 1;
 	cs.max_bytes = max_bytes > 0 ? max_bytes : 1;
-	filter_params_make(&fp, &target->filter);
+	tp_queue_filter_make(&fp, &target->filter);
 
 	/* most calls find no new tick: answer those without a transaction */
 	{
@@ -954,7 +1002,8 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 
 		if (!tp_pgsql_query_value(pg,
 								  "SELECT CASE WHEN t.name IS NULL THEN 'unknown'"
-								  " WHEN t.needs_resync OR t.cursor_tick >="
+								  " WHEN t.needs_resync OR t.loading IS NOT NULL"
+								  "  OR t.cursor_tick >="
 								  "  (SELECT max(id) FROM teleport.tick) THEN 'idle'"
 								  " ELSE 'work' END"
 								  " FROM (SELECT 1) x LEFT JOIN teleport.target t"
@@ -978,7 +1027,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 		goto done;
 	if (!tp_pgsql_query(pg,
 						"SELECT t.cursor_tick, l.id, c.snapshot, l.snapshot,"
-						" t.next_seq, t.needs_resync"
+						" t.next_seq, t.needs_resync OR t.loading IS NOT NULL"
 						" FROM teleport.target t"
 						" LEFT JOIN teleport.tick c ON c.id = t.cursor_tick,"
 						" LATERAL (SELECT id, snapshot FROM teleport.tick"
@@ -995,7 +1044,10 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 	}
 	if (cr.needs_resync)
 	{
-		/* its changes are no longer kept: a new initial load is needed */
+		/*
+		 * its changes are no longer kept (a new initial load is needed), or
+		 * a load is running: its batches are numbered meanwhile
+		 */
 		ok = tp_pgsql_exec(pg, "COMMIT");
 		goto done;
 	}
@@ -1013,12 +1065,14 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 		goto done;
 	}
 	{
-		const char *params[7] = {
+		char		s_next[24];
+		const char *params[8] = {
 			cr.s1, cr.s2, fp.include, fp.exclude, fp.schema_include,
-			fp.schema_exclude, target->name
+			fp.schema_exclude, target->name, s_next
 		};
 		char		bytes_sql[256];
 
+		snprintf(s_next, sizeof(s_next), "%" PRId64, cr.next_seq);
 		sb_str(&sql, "DECLARE tp_cut NO SCROLL CURSOR FOR"
 			   " SELECT id, txid, bytes, max(id) OVER (PARTITION BY txid)"
 			   " FROM (SELECT e.id, e.txid, ");
@@ -1030,9 +1084,9 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 				 " + coalesce(octet_length(e.table_name), 0) + %d AS bytes FROM ",
 				 LINE_OVERHEAD_BYTES);
 		sb_str(&sql, bytes_sql);
-		append_selection(&sql);
+		append_selection(&sql, "$8");
 		sb_str(&sql, ") s ORDER BY id");
-		if (!tp_pgsql_query(pg, sql.data, 7, params, NULL, NULL))
+		if (!tp_pgsql_query(pg, sql.data, 8, params, NULL, NULL))
 			goto done;
 		for (;;)
 		{
@@ -1076,7 +1130,7 @@ done:
 	free(sql.data);
 	free(cs.done);
 	cut_range_free(&cr);
-	filter_params_free(&fp);
+	tp_queue_filter_free(&fp);
 	return ok;
 }
 
@@ -1180,7 +1234,7 @@ batch_data_sql(void)
 	strbuf		sql = {NULL, 0, 0};
 
 	sb_str(&sql, "SELECT " TP_LINES_COLUMNS " FROM ");
-	append_selection(&sql);
+	append_selection(&sql, "$10");
 	sb_str(&sql, " WHERE e.id BETWEEN $8::bigint AND $9::bigint ORDER BY e.id");
 	return sql.data;
 }
@@ -1272,15 +1326,15 @@ tp_queue_batch_after(tp_pgsql *pg, const char *source,
 	}
 	sql = batch_data_sql();
 	{
-		const char *params[9] = {
+		const char *params[10] = {
 			sb.s1, sb.s2, sb.include, sb.exclude, sb.schema_include,
-			sb.schema_exclude, target->name, sb.first_id, sb.last_id
+			sb.schema_exclude, target->name, sb.first_id, sb.last_id, sb.seq
 		};
 
 		bd.source = source;
 		bd.batch = sb.seq;
 		bd.ts_ms = sb.ts_ms;
-		if (!tp_pgsql_query(pg, sql, 9, params, batch_data_row, &bd))
+		if (!tp_pgsql_query(pg, sql, 10, params, batch_data_row, &bd))
 			goto done;
 	}
 	if (bd.lines.count != sb.n_events)
@@ -1601,6 +1655,19 @@ vacuum_locked(tp_pgsql *pg, int64_t retention_s, int64_t rotate_ms)
 
 	if (!mark_lagging(pg, retention_s) ||
 		!tp_pgsql_exec(pg, "DELETE FROM teleport.batch WHERE acked_at IS NOT NULL"))
+		return false;
+
+	/*
+	 * A load's snapshot stops filtering once its target's cursor is past
+	 * every transaction it saw, and no batch left to rebuild needs it.
+	 */
+	if (!tp_pgsql_exec(pg,
+					   "UPDATE teleport.load l SET skip = false"
+					   " FROM teleport.target g JOIN teleport.tick k ON k.id = g.cursor_tick"
+					   " WHERE l.skip AND g.name = l.target AND g.loading IS NULL"
+					   " AND txid_snapshot_xmin(k.snapshot) >= txid_snapshot_xmax(l.snapshot)"
+					   " AND NOT EXISTS (SELECT 1 FROM teleport.batch b"
+					   "  WHERE b.target = g.name AND b.acked_at IS NULL)"))
 		return false;
 
 	/*

@@ -37,7 +37,7 @@
 #include "pgsql.h"
 
 /* The version of the schema this teleport installs. */
-#define TP_QUEUE_SCHEMA_VERSION 2
+#define TP_QUEUE_SCHEMA_VERSION 3
 
 /*
  * Create or upgrade teleport's schema on the source, idempotently (several
@@ -154,6 +154,37 @@ bool		tp_queue_vacuum(tp_pgsql *pg, int64_t retention_s);
 /* tp_queue_vacuum with another rotation period (tests use 0). */
 bool		tp_queue_vacuum_with(tp_pgsql *pg, int64_t retention_s,
 								 int64_t rotate_ms);
+
+/*
+ * A target's table filter as SQL parameters (text[] literals): the
+ * patterns of schema.table to include and exclude, and the schema parts
+ * that select events naming no table (schema changes of a schema).
+ */
+typedef struct tp_queue_filter
+{
+	char	   *include;
+	char	   *exclude;
+	char	   *schema_include;
+	char	   *schema_exclude;
+} tp_queue_filter;
+
+/* Fill *fp from filter (free with tp_queue_filter_free). */
+void		tp_queue_filter_make(tp_queue_filter *fp, const tp_table_filter *filter);
+
+/* Free what tp_queue_filter_make made. */
+void		tp_queue_filter_free(tp_queue_filter *fp);
+
+/*
+ * The SQL condition that the object named by columns schema and table
+ * (table NULL: the schema itself) is among a target's, given the
+ * parameters that hold the tp_queue_filter arrays ("$3" ...).
+ */
+#define TP_QUEUE_MATCH(schema, table, inc, exc, sinc, sexc) \
+	"CASE WHEN " table " IS NOT NULL THEN" \
+	" (" schema " || '.' || " table ") ~ ANY (" inc "::text[])" \
+	" AND NOT (" schema " || '.' || " table ") ~ ANY (" exc "::text[])" \
+	" ELSE " schema " ~ ANY (" sinc "::text[])" \
+	" AND NOT " schema " ~ ANY (" sexc "::text[]) END"
 
 /* Backlog of a target: unacknowledged batches and the age of the oldest. */
 typedef struct tp_queue_backlog

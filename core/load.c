@@ -1,0 +1,921 @@
+/*
+ * load.c
+ *     The initial load of one target: its tables' existing rows, read in
+ *     one snapshot aligned with the target's stream, sent as batches of
+ *     that stream through the target's transport.
+ *
+ * The steps (docs/architecture.md, "Initial load", has the reasoning):
+ *
+ *  1. Take the target (teleport.target.loading, under its row lock): the
+ *     daemon cuts no batch for it meanwhile. A load whose process is gone
+ *     is marked failed and its numbers are filled below.
+ *  2. Send the target's batches numbered before the load (as the daemon
+ *     does; the receiver drops what it has), so that the load's batches
+ *     follow them.
+ *  3. Fill the numbers an interrupted load took with empty "void" batches.
+ *  4. List the target's tables, lock them ACCESS SHARE in a REPEATABLE READ
+ *     transaction, bring the schema capture's snapshot up to date, then
+ *     fix the snapshot and export it. Every transaction it sees is in the
+ *     copy; from the load's first number on, the queue leaves their events
+ *     out of the target's batches (the rows of the loaded tables and every
+ *     schema change: teleport.load.skip, queue.c). The later ones come
+ *     through the stream after the load.
+ *  5. Send the load as one chain of batches (all partial but the last, so
+ *     the target applies it in one transaction): the schema as that
+ *     snapshot saw it (creations, from the schema capture's snapshot),
+ *     "begin" (the target empties the tables), the rows (load_copy.c), then
+ *     indexes, constraints, views and comments, the sequences' values, and
+ *     "end".
+ *  6. Give the target back to the daemon.
+ */
+#include "tp_autoconf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch_lines.h"
+#include "clock.h"
+#include "exit_codes.h"
+#include "host.h"
+#include "load.h"
+#include "load_copy.h"
+#include "load_send.h"
+#include "log.h"
+#include "queue.h"
+#include "transmitter.h"
+#include "xalloc.h"
+
+#define COMPONENT "load"
+
+/* A table over this many bytes is split into parts when jobs > 1. */
+#define SPLIT_BYTES (INT64_C(64) << 20)
+
+/* How often progress is logged (no terminal), and drawn (terminal). */
+#define LOG_EVERY_MS 10000
+#define DRAW_EVERY_MS 500
+
+/* The kinds of the schema capture (plugins/source/ddl), by rank. */
+#define KIND_RANKS \
+	"(VALUES ('schema', 10), ('extension', 12), ('enum', 20), ('composite', 30)," \
+	" ('sequence', 40), ('function', 45), ('table', 50), ('function_sql_body', 55)," \
+	" ('index', 60), ('constraint', 70), ('view', 80), ('comment', 90)) k(kind, rank)"
+
+/* Ranks from here on are sent after the rows (they need them, or slow them). */
+#define AFTER_ROWS_RANK "60"
+
+/* Schemas never loaded: the system's and teleport's. */
+#define SYSTEM_SCHEMA(col) \
+	"(" col " IN ('pg_catalog', 'information_schema', 'teleport')" \
+	" OR " col " ~ '^pg_(toast|temp_|toast_temp_)')"
+
+/* The state of one run. */
+typedef struct load
+{
+	const tp_config *config;
+	const tp_target_config *target;
+	const char *conninfo;
+	tp_pgsql	pg;				/* bookkeeping */
+	tp_pgsql	snap;			/* the snapshot: locks, schema */
+	tp_queue_filter filter;
+	int64_t		id;
+	uint64_t	void_from;		/* numbers an interrupted load took */
+	uint64_t	void_to;
+	char	   *snapshot;		/* txid_current_snapshot() */
+	char	   *snapshot_name;	/* pg_export_snapshot() */
+	tp_load_copy copy;
+	tp_load_sender sender;
+	bool		sender_ready;
+	int64_t		total_bytes;
+	long long	started_ms;
+	long long	logged_ms;
+	long long	drawn_ms;
+	bool		tty;
+	tp_pgsql	progress_pg;	/* progress records, under the copy's lock */
+} load;
+
+/*
+ * Step 1
+ */
+
+/* Row callback: (id of a load holding the target, alive, first_seq, next_seq). */
+typedef struct holder
+{
+	bool		found;
+	int64_t		id;
+	bool		alive;
+	int64_t		first_seq;		/* 0: it numbered nothing */
+	int64_t		next_seq;
+	int			pid;
+} holder;
+
+static bool
+holder_row(void *arg, const PGresult *res, int row)
+{
+	holder	   *h = arg;
+
+	h->next_seq = strtoll(PQgetvalue(res, row, 3), NULL, 10);
+	if (PQgetisnull(res, row, 0))
+		return true;
+	h->found = true;
+	h->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	h->alive = strcmp(PQgetvalue(res, row, 1), "t") == 0;
+	h->first_seq = PQgetisnull(res, row, 2) ? 0 : strtoll(PQgetvalue(res, row, 2), NULL, 10);
+	h->pid = atoi(PQgetvalue(res, row, 4));
+	return true;
+}
+
+/* Register the load and take the target. False after logging. */
+static bool
+take_target(load *ld)
+{
+	char		jobs[24];
+	const char *params[2] = {ld->target->name, jobs};
+	holder		h;
+	char	   *id = NULL;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(jobs, sizeof(jobs), "%" PRId64, ld->config->load_jobs);
+	if (!tp_pgsql_exec(&ld->pg, "BEGIN") ||
+		!tp_pgsql_query(&ld->pg,
+						"SELECT l.id, EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
+						"  WHERE a.pid = l.pid AND a.backend_start = l.backend_start),"
+						" l.first_seq, t.next_seq, l.pid"
+						" FROM teleport.target t LEFT JOIN teleport.load l ON l.id = t.loading"
+						" WHERE t.name = $1 FOR UPDATE OF t",
+						1, params, holder_row, &h))
+		goto fail;
+	if (h.next_seq == 0)
+	{
+		tp_error(COMPONENT, "target \"%s\" is not registered in the queue", ld->target->name);
+		goto fail;
+	}
+	if (h.found && h.alive)
+	{
+		tp_error(COMPONENT, "load %" PRId64 " of target \"%s\" is running (server process %d)",
+				 h.id, ld->target->name, h.pid);
+		tp_log(TP_LOG_INFO, COMPONENT, "wait for it to end, or stop it and run this again to resume");
+		goto fail;
+	}
+	if (h.found)
+	{
+		char		old[24];
+		const char *p[1] = {old};
+
+		snprintf(old, sizeof(old), "%" PRId64, h.id);
+		tp_warning(COMPONENT, "load %" PRId64 " of target \"%s\" was interrupted; this load "
+				   "takes over and copies every table again", h.id, ld->target->name);
+		if (!tp_pgsql_query(&ld->pg,
+							"UPDATE teleport.load SET state = 'failed',"
+							" finished_at = clock_timestamp(),"
+							" reason = coalesce(reason, 'interrupted')"
+							" WHERE id = $1::bigint AND state <> 'done'",
+							1, p, NULL, NULL))
+			goto fail;
+		if (h.first_seq > 0 && h.first_seq < h.next_seq)
+		{
+			ld->void_from = (uint64_t) h.first_seq;
+			ld->void_to = (uint64_t) h.next_seq - 1;
+		}
+	}
+	if (!tp_pgsql_query_value(&ld->pg,
+							  "INSERT INTO teleport.load (target, state, pid, backend_start, jobs)"
+							  " SELECT $1, 'starting', a.pid, a.backend_start, $2::integer"
+							  " FROM pg_catalog.pg_stat_activity a"
+							  " WHERE a.pid = pg_catalog.pg_backend_pid() RETURNING id",
+							  2, params, &id) || id == NULL)
+		goto fail;
+	ld->id = strtoll(id, NULL, 10);
+	{
+		const char *p[2] = {ld->target->name, id};
+
+		/* a target that lagged past retention starts again from now */
+		if (!tp_pgsql_query(&ld->pg,
+							"UPDATE teleport.target SET loading = $2::bigint,"
+							" cursor_tick = CASE WHEN needs_resync"
+							"  THEN (SELECT max(k.id) FROM teleport.tick k) ELSE cursor_tick END,"
+							" needs_resync = false, resync_reason = NULL"
+							" WHERE name = $1",
+							2, p, NULL, NULL) ||
+			!tp_pgsql_exec(&ld->pg, "COMMIT"))
+			goto fail;
+	}
+	free(id);
+	tp_info(COMPONENT, "load %" PRId64 " of target \"%s\" started: no batch is cut for it "
+			"until the load is sent", ld->id, ld->target->name);
+	return true;
+
+fail:
+	free(id);
+	(void) tp_pgsql_exec(&ld->pg, "ROLLBACK");
+	return false;
+}
+
+/*
+ * Step 2 and 3
+ */
+
+/* Sleep up to ms, less when a stop is requested. */
+static void
+nap(long long ms)
+{
+	while (ms > 0 && !tp_host_stop_requested())
+	{
+		long long	step = ms < 100 ? ms : 100;
+		struct timespec ts = {0, (long) step * 1000000L};
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+/* Send the target's batches numbered before the load. False after logging. */
+static bool
+drain(load *ld, tp_plugin_ctx *ctx, const tp_transport_callbacks *cb)
+{
+	tp_transmitter tx;
+	bool		ok = true;
+	bool		logged = false;
+
+	tp_transmitter_init(&tx, ld->target, ctx, cb);
+	for (;;)
+	{
+		uint64_t	seq;
+		bool		found;
+
+		if (tp_host_stop_requested())
+		{
+			ok = false;
+			break;
+		}
+		if (!tp_queue_next_seq(&ld->pg, ld->target->name, &seq, &found))
+		{
+			ok = false;
+			break;
+		}
+		if (!found)
+			break;
+		if (!logged)
+			tp_info(COMPONENT, "sending the batches of target \"%s\" cut before the load "
+					"(from batch %" PRIu64 ")", ld->target->name, seq);
+		logged = true;
+		if (!tp_transmitter_run(&tx, &ld->pg, ld->config->database.name, 100))
+		{
+			ok = false;
+			break;
+		}
+		if (tx.retry_at_ms > tp_clock_ms())
+			nap(tx.retry_at_ms - tp_clock_ms());
+	}
+	tp_transmitter_free(&tx);
+	return ok;
+}
+
+/* The data of a load batch of one line: {"load":{"id":..,"step":step}}. */
+static size_t
+step_line(char *buf, size_t len, int64_t id, const char *step)
+{
+	return (size_t) snprintf(buf, len, "{\"load\":{\"id\":%" PRId64 ",\"step\":\"%s\"}}\n",
+							 id, step);
+}
+
+/* Fill the numbers of the interrupted load with void batches. */
+static bool
+fill_voids(load *ld)
+{
+	char		line[128];
+	size_t		len = step_line(line, sizeof(line), ld->id, "void");
+	uint64_t	refused = 0;
+
+	if (ld->void_from == 0)
+		return true;
+	tp_info(COMPONENT, "filling batches %" PRIu64 " to %" PRIu64 " of the interrupted load",
+			ld->void_from, ld->void_to);
+	for (uint64_t seq = ld->void_from; seq <= ld->void_to; seq++)
+	{
+		bool		no;
+
+		if (!tp_load_send_at(&ld->sender, seq, TP_BATCH_LOAD, line, len, 1, true, &no))
+		{
+			if (!no)
+				return false;
+			refused++;
+		}
+	}
+	if (refused > 0)
+		tp_info(COMPONENT, "the target kept %" PRIu64 " batch(es) of the interrupted load "
+				"that it had received (it applies them before this load)", refused);
+	return true;
+}
+
+/*
+ * Step 4
+ */
+
+/* Row callback: one table of the target (see list_tables' query). */
+static bool
+table_row(void *arg, const PGresult *res, int row)
+{
+	tp_load_copy *lc = arg;
+	tp_load_table *t;
+	const char *members = PQgetvalue(res, row, 2);
+	size_t		len = strlen(members);
+
+	lc->tables = tp_xrealloc(lc->tables, (lc->n_tables + 1) * sizeof(tp_load_table));
+	t = &lc->tables[lc->n_tables++];
+	memset(t, 0, sizeof(*t));
+	t->schema = tp_xstrdup(PQgetvalue(res, row, 0));
+	t->name = tp_xstrdup(PQgetvalue(res, row, 1));
+	/* {"schema" : .., ...} without its braces */
+	t->members_json = tp_xmalloc(len);
+	memcpy(t->members_json, members + 1, len - 2);
+	t->members_json[len - 2] = '\0';
+	t->select_list = tp_xstrdup(PQgetvalue(res, row, 3));
+	t->est_bytes = strtoll(PQgetvalue(res, row, 4), NULL, 10);
+	t->blocks = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+	return true;
+}
+
+/* Free the tables of lc. */
+static void
+tables_free(tp_load_copy *lc)
+{
+	for (size_t i = 0; i < lc->n_tables; i++)
+	{
+		free(lc->tables[i].schema);
+		free(lc->tables[i].name);
+		free(lc->tables[i].members_json);
+		free(lc->tables[i].select_list);
+	}
+	free(lc->tables);
+	free(lc->parts);
+	lc->tables = NULL;
+	lc->parts = NULL;
+	lc->n_tables = 0;
+	lc->n_parts = 0;
+}
+
+/*
+ * The target's tables: ordinary tables (a partitioned table's rows are in
+ * its partitions) of the target's filter, but an extension's; their
+ * columns but generated ones, in order.
+ */
+static bool
+list_tables(load *ld)
+{
+	const char *params[4] = {
+		ld->filter.include, ld->filter.exclude, ld->filter.schema_include,
+		ld->filter.schema_exclude
+	};
+
+	tables_free(&ld->copy);
+	return tp_pgsql_query(&ld->pg,
+						  "SELECT n.nspname, c.relname,"
+						  " pg_catalog.json_build_object('schema', n.nspname, 'table', c.relname,"
+						  "  'columns', pg_catalog.json_agg(a.attname ORDER BY a.attnum))::text,"
+						  " pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', '"
+						  "  ORDER BY a.attnum),"
+						  " pg_catalog.pg_relation_size(c.oid),"
+						  " pg_catalog.pg_relation_size(c.oid)"
+						  "  / pg_catalog.current_setting('block_size')::bigint"
+						  " FROM pg_catalog.pg_class c"
+						  " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+						  " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0"
+						  "  AND NOT a.attisdropped AND a.attgenerated = ''"
+						  " WHERE c.relkind = 'r' AND NOT " SYSTEM_SCHEMA("n.nspname")
+						  " AND " TP_QUEUE_MATCH("n.nspname", "c.relname", "$1", "$2", "$3", "$4")
+						  " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+						  "  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+						  "  AND d.objid = c.oid AND d.deptype = 'e')"
+						  " GROUP BY n.nspname, c.relname, c.oid ORDER BY 1, 2",
+						  4, params, table_row, &ld->copy);
+}
+
+/* The LOCK statement of the tables of ld (a new string). */
+static char *
+lock_sql(load *ld)
+{
+	char	   *sql = tp_xstrdup("LOCK TABLE ONLY ");
+	size_t		len = strlen(sql);
+
+	for (size_t i = 0; i < ld->copy.n_tables; i++)
+	{
+		char	   *qs = PQescapeIdentifier(ld->snap.conn, ld->copy.tables[i].schema,
+											strlen(ld->copy.tables[i].schema));
+		char	   *qt = PQescapeIdentifier(ld->snap.conn, ld->copy.tables[i].name,
+											strlen(ld->copy.tables[i].name));
+		size_t		need = len + (qs ? strlen(qs) : 0) + (qt ? strlen(qt) : 0) + 8;
+
+		sql = tp_xrealloc(sql, need);
+		len += (size_t) snprintf(sql + len, need - len, "%s%s.%s", i == 0 ? "" : ", ",
+								 qs ? qs : "", qt ? qt : "");
+		PQfreemem(qs);
+		PQfreemem(qt);
+	}
+	sql = tp_xrealloc(sql, len + 32);
+	snprintf(sql + len, 32, " IN ACCESS SHARE MODE");
+	return sql;
+}
+
+/* Bring the schema capture's snapshot up to date, when there is one. */
+static bool
+capture_schema(load *ld)
+{
+	char	   *exists = NULL;
+
+	if (!tp_pgsql_query_value(&ld->pg,
+							  "SELECT pg_catalog.to_regprocedure("
+							  "'teleport.schema_capture(oid[], boolean)') IS NOT NULL",
+							  0, NULL, &exists))
+		return false;
+	if (exists == NULL || strcmp(exists, "t") != 0)
+	{
+		free(exists);
+		return true;
+	}
+	free(exists);
+	for (int attempt = 0; attempt < 100 && !tp_host_stop_requested(); attempt++)
+	{
+		int64_t		n = 0;
+		bool		isnull = true;
+
+		if (!tp_pgsql_query_int64(&ld->pg, "SELECT teleport.schema_capture(NULL::oid[], true)",
+								  0, NULL, &n, &isnull))
+			return false;
+		if (n >= 0)
+			return true;
+		/* another capture is at it: it ends soon */
+		nap(100);
+	}
+	tp_error(COMPONENT, "could not bring the schema capture up to date: another capture held it");
+	return false;
+}
+
+/* Row callback: the snapshot and its exported name. */
+static bool
+snapshot_row(void *arg, const PGresult *res, int row)
+{
+	load	   *ld = arg;
+
+	ld->snapshot = tp_xstrdup(PQgetvalue(res, row, 0));
+	ld->snapshot_name = tp_xstrdup(PQgetvalue(res, row, 1));
+	return true;
+}
+
+/*
+ * Lock the tables and fix the snapshot (tables dropped in between: list
+ * again), then record it: from now on the queue filters what it saw.
+ */
+static bool
+fix_snapshot(load *ld)
+{
+	for (int attempt = 0;; attempt++)
+	{
+		char	   *sql;
+		bool		locked;
+
+		if (!list_tables(ld))
+			return false;
+		sql = lock_sql(ld);
+		locked = tp_pgsql_exec(&ld->snap, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") &&
+			(ld->copy.n_tables == 0 || tp_pgsql_exec(&ld->snap, sql));
+		free(sql);
+		if (locked)
+			break;
+		(void) tp_pgsql_exec(&ld->snap, "ROLLBACK");
+		if (attempt == 2 || PQstatus(ld->snap.conn) != CONNECTION_OK)
+			return false;
+		tp_info(COMPONENT, "listing the tables again (one of them changed)");
+	}
+	if (!capture_schema(ld) ||
+		!tp_pgsql_query(&ld->snap,
+						"SELECT pg_catalog.txid_current_snapshot()::text,"
+						" pg_catalog.pg_export_snapshot()",
+						0, NULL, snapshot_row, ld))
+		return false;
+	{
+		char		id[24];
+		const char *params[3] = {id, ld->snapshot, ld->target->name};
+
+		snprintf(id, sizeof(id), "%" PRId64, ld->id);
+		if (!tp_pgsql_exec(&ld->pg, "BEGIN") ||
+			!tp_pgsql_query(&ld->pg,
+							"UPDATE teleport.load SET state = 'copying', snapshot = $2::txid_snapshot,"
+							" skip = true, updated_at = clock_timestamp(),"
+							" first_seq = (SELECT t.next_seq FROM teleport.target t WHERE t.name = $3)"
+							" WHERE id = $1::bigint",
+							3, params, NULL, NULL))
+			goto fail;
+		for (size_t i = 0; i < ld->copy.n_tables; i++)
+		{
+			char		est[24];
+			const char *p[4] = {id, ld->copy.tables[i].schema, ld->copy.tables[i].name, est};
+
+			snprintf(est, sizeof(est), "%" PRId64, ld->copy.tables[i].est_bytes);
+			ld->total_bytes += ld->copy.tables[i].est_bytes;
+			if (!tp_pgsql_query(&ld->pg,
+								"INSERT INTO teleport.load_table (load_id, schema_name,"
+								" table_name, est_bytes) VALUES ($1::bigint, $2, $3, $4::bigint)",
+								4, p, NULL, NULL))
+				goto fail;
+		}
+		{
+			char		total[24];
+			const char *p[2] = {id, total};
+
+			snprintf(total, sizeof(total), "%" PRId64, ld->total_bytes);
+			if (!tp_pgsql_query(&ld->pg,
+								"UPDATE teleport.load SET total_bytes = $2::bigint"
+								" WHERE id = $1::bigint", 2, p, NULL, NULL) ||
+				!tp_pgsql_exec(&ld->pg, "COMMIT"))
+				goto fail;
+		}
+	}
+	return true;
+
+fail:
+	(void) tp_pgsql_exec(&ld->pg, "ROLLBACK");
+	return false;
+}
+
+/*
+ * Step 5
+ */
+
+/* Row callback: one line of a changes batch. */
+static bool
+line_row(void *arg, const PGresult *res, int row)
+{
+	tp_lines   *lines = arg;
+	const char *v = PQgetvalue(res, row, 0);
+	size_t		len = (size_t) PQgetlength(res, row, 0);
+
+	lines->data = tp_xrealloc(lines->data, lines->len + len + 2);
+	memcpy(lines->data + lines->len, v, len);
+	lines->len += len;
+	lines->data[lines->len++] = '\n';
+	lines->data[lines->len] = '\0';
+	lines->count++;
+	return true;
+}
+
+/*
+ * The ddl lines of the schema as the snapshot saw it: creations of its
+ * objects of rank below 60 (before_rows) or from 60 on, in rank order.
+ * Nothing when no schema capture runs on the source.
+ */
+static bool
+schema_lines(load *ld, bool before_rows, tp_lines *lines)
+{
+	bool		exists = false;
+	char	   *value = NULL;
+	const char *params[6] = {
+		ld->filter.include, ld->filter.exclude, ld->filter.schema_include,
+		ld->filter.schema_exclude, ld->config->database.name, before_rows ? "t" : "f"
+	};
+
+	if (!tp_pgsql_query_value(&ld->snap,
+							  "SELECT pg_catalog.to_regclass('teleport.schema_snapshot') IS NOT NULL",
+							  0, NULL, &value))
+		return false;
+	exists = value != NULL && strcmp(value, "t") == 0;
+	free(value);
+	if (!exists)
+		return true;
+	return tp_pgsql_query(&ld->snap,
+						  "SELECT pg_catalog.replace(pg_catalog.json_build_object('op', 'ddl',"
+						  " 'before', NULL, 'after', NULL, 'ddl', pg_catalog.json_build_object("
+						  "  'type', s.kind, 'oid', s.oid, 'before', NULL, 'after', s.description),"
+						  " 'source', pg_catalog.json_build_object('name', $5::text,"
+						  "  'schema', s.schema_name, 'table', s.object_name, 'txid', 0,"
+						  "  'seq', pg_catalog.row_number() OVER (ORDER BY k.rank, s.oid), 'batch', 0),"
+						  " 'ts_ms', pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now()) * 1000)::bigint"
+						  " )::text, E'\\n', ' ')"
+						  " FROM teleport.schema_snapshot s JOIN " KIND_RANKS " ON k.kind = s.kind"
+						  " WHERE " TP_QUEUE_MATCH("s.schema_name", "s.object_name", "$1", "$2", "$3", "$4")
+						  " AND (k.rank < " AFTER_ROWS_RANK ") = $6::boolean"
+						  " ORDER BY k.rank, s.oid",
+						  6, params, line_row, lines);
+}
+
+/* The sequence_value lines of the target's sequences, as they are now. */
+static bool
+sequence_lines(load *ld, tp_lines *lines)
+{
+	const char *params[5] = {
+		ld->filter.include, ld->filter.exclude, ld->filter.schema_include,
+		ld->filter.schema_exclude, ld->config->database.name
+	};
+
+	return tp_pgsql_query(&ld->pg,
+						  "SELECT pg_catalog.json_build_object('op', 'ddl', 'before', NULL,"
+						  " 'after', NULL, 'ddl', pg_catalog.json_build_object("
+						  "  'type', 'sequence_value', 'schema', n.nspname, 'sequence', c.relname,"
+						  "  'value', v.value),"
+						  " 'source', pg_catalog.json_build_object('name', $5::text,"
+						  "  'schema', n.nspname, 'table', c.relname, 'txid', 0, 'seq', 0, 'batch', 0),"
+						  " 'ts_ms', pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now()) * 1000)::bigint"
+						  " )::text"
+						  " FROM pg_catalog.pg_class c"
+						  " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,"
+						  " LATERAL (SELECT pg_catalog.pg_sequence_last_value(c.oid) AS value) v"
+						  " WHERE c.relkind = 'S' AND v.value IS NOT NULL"
+						  " AND NOT " SYSTEM_SCHEMA("n.nspname")
+						  " AND " TP_QUEUE_MATCH("n.nspname", "c.relname", "$1", "$2", "$3", "$4")
+						  " ORDER BY n.nspname, c.relname",
+						  5, params, line_row, lines);
+}
+
+/* Send lines as a changes batch of the chain, when there are any. */
+static bool
+send_lines(load *ld, tp_lines *lines)
+{
+	bool		ok = true;
+
+	if (lines->count > 0)
+		ok = tp_load_send(&ld->sender, TP_BATCH_CHANGES, lines->data, lines->len,
+						  (uint64_t) lines->count, true);
+	free(lines->data);
+	memset(lines, 0, sizeof(*lines));
+	return ok;
+}
+
+/* The begin batch: every table the load empties, in one line. */
+static bool
+send_begin(load *ld)
+{
+	char		id[24];
+	const char *params[1] = {id};
+	tp_lines	lines;
+
+	memset(&lines, 0, sizeof(lines));
+	snprintf(id, sizeof(id), "%" PRId64, ld->id);
+	if (!tp_pgsql_query(&ld->pg,
+						"SELECT pg_catalog.json_build_object('load', pg_catalog.json_build_object("
+						" 'id', $1::bigint, 'step', 'begin', 'tables', coalesce(("
+						"  SELECT pg_catalog.json_agg(pg_catalog.json_build_object("
+						"   'schema', t.schema_name, 'table', t.table_name)"
+						"   ORDER BY t.schema_name, t.table_name)"
+						"  FROM teleport.load_table t WHERE t.load_id = $1::bigint),"
+						"  '[]'::json)))::text",
+						1, params, line_row, &lines))
+		return false;
+	if (!tp_load_send(&ld->sender, TP_BATCH_LOAD, lines.data, lines.len,
+					  (uint64_t) lines.count, true))
+	{
+		free(lines.data);
+		return false;
+	}
+	free(lines.data);
+	return true;
+}
+
+/* Bytes as "12.3 MB". */
+static void
+format_mb(char *buf, size_t len, int64_t bytes)
+{
+	snprintf(buf, len, "%.1f MB", (double) bytes / 1e6);
+}
+
+/* The copy's progress: the table's record, a log line or the terminal's. */
+static void
+on_progress(void *arg, const tp_load_table *t, bool finished)
+{
+	load	   *ld = arg;
+	long long	now = tp_clock_ms();
+	double		secs = (double) (now - ld->started_ms) / 1000.0;
+	double		rate = secs > 0 ? (double) ld->copy.bytes / secs : 0;
+	char		done[32];
+	char		total[32];
+
+	if (ld->progress_pg.conn != NULL)
+	{
+		char		id[24];
+		char		rows[24];
+		char		bytes[24];
+		char		chunks[24];
+		char		all_rows[24];
+		char		all_bytes[24];
+		const char *params[8] = {
+			id, t->schema, t->name, rows, bytes, chunks, all_rows, all_bytes
+		};
+
+		snprintf(id, sizeof(id), "%" PRId64, ld->id);
+		snprintf(rows, sizeof(rows), "%" PRId64, t->rows);
+		snprintf(bytes, sizeof(bytes), "%" PRId64, t->bytes);
+		snprintf(chunks, sizeof(chunks), "%d", t->chunks);
+		snprintf(all_rows, sizeof(all_rows), "%" PRId64, ld->copy.rows);
+		snprintf(all_bytes, sizeof(all_bytes), "%" PRId64, ld->copy.bytes);
+		(void) tp_pgsql_query(&ld->progress_pg,
+							  finished ?
+							  "WITH t AS (UPDATE teleport.load_table SET state = 'done',"
+							  " rows = $4::bigint, bytes = $5::bigint, chunks = $6::integer,"
+							  " finished_at = clock_timestamp()"
+							  " WHERE load_id = $1::bigint AND schema_name = $2 AND table_name = $3)"
+							  " UPDATE teleport.load SET rows = $7::bigint, bytes = $8::bigint,"
+							  " updated_at = clock_timestamp() WHERE id = $1::bigint" :
+							  "WITH t AS (UPDATE teleport.load_table SET state = 'copying',"
+							  " rows = $4::bigint, bytes = $5::bigint, chunks = $6::integer,"
+							  " started_at = coalesce(started_at, clock_timestamp())"
+							  " WHERE load_id = $1::bigint AND schema_name = $2 AND table_name = $3)"
+							  " UPDATE teleport.load SET rows = $7::bigint, bytes = $8::bigint,"
+							  " updated_at = clock_timestamp() WHERE id = $1::bigint",
+							  8, params, NULL, NULL);
+	}
+	format_mb(done, sizeof(done), ld->copy.bytes);
+	format_mb(total, sizeof(total), ld->total_bytes);
+	if (finished)
+	{
+		char		tb[32];
+
+		format_mb(tb, sizeof(tb), t->bytes);
+		if (ld->tty)
+			fputc('\n', stderr);
+		tp_info(COMPONENT, "table %s.%s copied: %" PRId64 " rows, %s in %d batches",
+				t->schema, t->name, t->rows, tb, t->chunks);
+	}
+	if (ld->tty && (finished || now - ld->drawn_ms >= DRAW_EVERY_MS))
+	{
+		int			pct = ld->total_bytes > 0 ?
+			(int) (100 * ld->copy.bytes / ld->total_bytes) : 0;
+
+		ld->drawn_ms = now;
+		if (pct > 100)
+			pct = 99;
+		fprintf(stderr, "\rloading %s.%s  [%-25.*s] %3d%%  %s of about %s  %.1f MB/s   ",
+				t->schema, t->name, pct / 4, "=========================", pct,
+				done, total, rate / 1e6);
+		fflush(stderr);
+	}
+	else if (!ld->tty && now - ld->logged_ms >= LOG_EVERY_MS)
+	{
+		double		left = rate > 0 && ld->total_bytes > ld->copy.bytes ?
+			(double) (ld->total_bytes - ld->copy.bytes) / rate : 0;
+
+		ld->logged_ms = now;
+		tp_info(COMPONENT, "progress: %" PRId64 " rows, %s of about %s (on disk), "
+				"%.1f MB/s, about %.0f s left; at %s.%s: %" PRId64 " rows",
+				ld->copy.rows, done, total, rate / 1e6, left, t->schema, t->name, t->rows);
+	}
+}
+
+/* Send the whole chain. False after logging. */
+static bool
+send_chain(load *ld)
+{
+	tp_lines	lines;
+	char		line[128];
+	size_t		len;
+
+	memset(&lines, 0, sizeof(lines));
+	if (!schema_lines(ld, true, &lines) || !send_lines(ld, &lines) || !send_begin(ld))
+	{
+		free(lines.data);
+		return false;
+	}
+	ld->copy.conninfo = ld->conninfo;
+	ld->copy.snapshot = ld->snapshot_name;
+	ld->copy.load_id = ld->id;
+	ld->copy.chunk_bytes = (size_t) ld->config->load_chunk_bytes;
+	ld->copy.sender = &ld->sender;
+	ld->copy.progress = on_progress;
+	ld->copy.progress_arg = ld;
+	tp_load_copy_plan(&ld->copy, (int) ld->config->load_jobs, SPLIT_BYTES);
+	ld->started_ms = tp_clock_ms();
+	ld->logged_ms = ld->started_ms;
+	if (ld->copy.n_parts > 0 && !tp_load_copy_run(&ld->copy, (int) ld->config->load_jobs))
+		return false;
+	if (!schema_lines(ld, false, &lines) || !sequence_lines(ld, &lines) ||
+		!send_lines(ld, &lines))
+	{
+		free(lines.data);
+		return false;
+	}
+	len = step_line(line, sizeof(line), ld->id, "end");
+	return tp_load_send(&ld->sender, TP_BATCH_LOAD, line, len, 1, false);
+}
+
+/*
+ * Step 6
+ */
+
+/* Record the load as done and give the target back. */
+static bool
+finish(load *ld)
+{
+	char		id[24];
+	char		last[24];
+	char		rows[24];
+	char		bytes[24];
+	const char *params[4] = {id, last, rows, bytes};
+	const char *target_params[2] = {id, ld->target->name};
+
+	snprintf(id, sizeof(id), "%" PRId64, ld->id);
+	snprintf(last, sizeof(last), "%" PRIu64, ld->sender.last_seq);
+	snprintf(rows, sizeof(rows), "%" PRId64, ld->copy.rows);
+	snprintf(bytes, sizeof(bytes), "%" PRId64, ld->copy.bytes);
+	if (!tp_pgsql_exec(&ld->pg, "BEGIN") ||
+		!tp_pgsql_query(&ld->pg,
+						"UPDATE teleport.load SET state = 'done', last_seq = $2::bigint,"
+						" rows = $3::bigint, bytes = $4::bigint,"
+						" finished_at = clock_timestamp(), updated_at = clock_timestamp()"
+						" WHERE id = $1::bigint",
+						4, params, NULL, NULL) ||
+		!tp_pgsql_query(&ld->pg,
+						"UPDATE teleport.target SET loading = NULL"
+						" WHERE name = $2 AND loading = $1::bigint",
+						2, target_params, NULL, NULL) ||
+		!tp_pgsql_exec(&ld->pg, "COMMIT"))
+	{
+		(void) tp_pgsql_exec(&ld->pg, "ROLLBACK");
+		return false;
+	}
+	return true;
+}
+
+/* Record why the load failed, when the database can still be reached. */
+static void
+record_failure(load *ld, const char *reason)
+{
+	char		id[24];
+	const char *params[2] = {id, reason};
+
+	if (ld->id == 0 || ld->pg.conn == NULL || PQstatus(ld->pg.conn) != CONNECTION_OK)
+		return;
+	snprintf(id, sizeof(id), "%" PRId64, ld->id);
+	(void) tp_pgsql_query(&ld->pg,
+						  "UPDATE teleport.load SET state = 'failed', reason = $2,"
+						  " finished_at = clock_timestamp() WHERE id = $1::bigint",
+						  2, params, NULL, NULL);
+}
+
+/* See load.h. */
+int
+tp_load_run(const tp_config *config, const tp_target_config *target,
+			const char *conninfo, tp_plugin_ctx *ctx, const tp_transport_callbacks *cb)
+{
+	load		ld;
+	bool		ok;
+	int			status = TP_EXIT_FAILURE;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.config = config;
+	ld.target = target;
+	ld.conninfo = conninfo;
+	ld.tty = isatty(STDERR_FILENO) == 1;
+	tp_queue_filter_make(&ld.filter, &target->filter);
+	ok = tp_pgsql_connect(&ld.pg, conninfo, "the initial load") &&
+		tp_pgsql_pin_session(&ld.pg) &&
+		tp_queue_install(&ld.pg, config) &&
+		take_target(&ld);
+	if (ok)
+	{
+		ok = tp_load_sender_init(&ld.sender, conninfo, target, config->database.name,
+								 ctx, cb, ld.id);
+		ld.sender_ready = true;
+	}
+	ok = ok && drain(&ld, ctx, cb) && fill_voids(&ld) &&
+		tp_pgsql_connect(&ld.snap, conninfo, "the initial load's snapshot") &&
+		tp_pgsql_pin_session(&ld.snap) &&
+		tp_pgsql_exec(&ld.snap, "SET client_encoding TO 'UTF8'") &&
+		tp_pgsql_connect(&ld.progress_pg, conninfo, "the initial load's progress") &&
+		fix_snapshot(&ld);
+	if (ok)
+		tp_info(COMPONENT, "load %" PRId64 " of target \"%s\": %zu tables, about %.1f MB on "
+				"disk, %d copy jobs, snapshot %s", ld.id, target->name, ld.copy.n_tables,
+				(double) ld.total_bytes / 1e6, (int) config->load_jobs, ld.snapshot);
+	ok = ok && send_chain(&ld) && finish(&ld);
+	if (ok)
+	{
+		long long	ms = tp_clock_ms() - ld.started_ms;
+
+		tp_info(COMPONENT, "load %" PRId64 " of target \"%s\" sent: %" PRId64 " rows, %.1f MB in "
+				"batches %" PRIu64 " to %" PRIu64 " (%.1f s, %.1f MB/s); the target applies it "
+				"in one transaction, then the changes made since", ld.id, target->name,
+				ld.copy.rows, (double) ld.copy.bytes / 1e6, ld.sender.first_seq,
+				ld.sender.last_seq, (double) ms / 1000.0,
+				ms > 0 ? (double) ld.copy.bytes / 1e3 / (double) ms : 0.0);
+		status = TP_EXIT_OK;
+	}
+	else
+	{
+		record_failure(&ld, tp_host_stop_requested() ? "stopped" : "failed (see the log)");
+		if (ld.id != 0)
+			tp_error(COMPONENT, "load %" PRId64 " of target \"%s\" did not complete; run the "
+					 "same command again to resume it (the target gets no batch meanwhile)",
+					 ld.id, target->name);
+	}
+	if (ld.sender_ready)
+		tp_load_sender_free(&ld.sender);
+	tables_free(&ld.copy);
+	tp_pgsql_close(&ld.snap);
+	tp_pgsql_close(&ld.progress_pg);
+	tp_pgsql_close(&ld.pg);
+	tp_queue_filter_free(&ld.filter);
+	free(ld.snapshot);
+	free(ld.snapshot_name);
+	return status;
+}

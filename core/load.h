@@ -1,0 +1,22 @@
+/*
+ * load.h
+ *     The initial load of one target (`-mode initial-load -load-target`).
+ */
+#ifndef TP_LOAD_H
+#define TP_LOAD_H
+
+#include <teleport/teleport.h>
+
+#include "config.h"
+
+/*
+ * Load target of config with the existing data of its tables, through
+ * its transport (ctx, cb: a started sending instance), while the daemon
+ * may run. Returns an exit status (exit_codes.h); problems were logged.
+ * An interrupted load is resumed by running it again.
+ */
+int			tp_load_run(const tp_config *config, const tp_target_config *target,
+						const char *conninfo, tp_plugin_ctx *ctx,
+						const tp_transport_callbacks *cb);
+
+#endif							/* TP_LOAD_H */

@@ -1,0 +1,84 @@
+/*
+ * load_copy.h
+ *     The copy jobs of an initial load: each reads tables, or block ranges
+ *     of a large table, with COPY ... TO STDOUT in the load's snapshot and
+ *     sends the rows as load batches of about chunk_bytes.
+ */
+#ifndef TP_LOAD_COPY_H
+#define TP_LOAD_COPY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "load_send.h"
+
+/* A table to copy, and its progress (under the copy's lock). */
+typedef struct tp_load_table
+{
+	char	   *schema;
+	char	   *name;
+	char	   *members_json;	/* "schema":..,"table":..,"columns":[..] (JSON
+								 * members: its chunks' header names the
+								 * columns copied, in order) */
+	char	   *select_list;	/* "a", "b": the same, quoted for SQL */
+	int64_t		est_bytes;		/* its size on disk at the snapshot */
+	int64_t		blocks;			/* its pages at the snapshot */
+	int			parts_left;		/* parts not yet copied */
+	int64_t		rows;
+	int64_t		bytes;			/* COPY text sent */
+	int			chunks;
+	bool		started;
+	bool		done;
+} tp_load_table;
+
+/* A part of a table: its pages [from, to); to < 0: to the end. */
+typedef struct tp_load_part
+{
+	size_t		table;
+	int64_t		from;
+	int64_t		to;
+} tp_load_part;
+
+/*
+ * What a table's progress change is reported to (under the copy's lock):
+ * arg, the table, whether it just finished.
+ */
+typedef void (*tp_load_progress_fn) (void *arg, const tp_load_table *t, bool finished);
+
+typedef struct tp_load_copy
+{
+	const char *conninfo;
+	const char *snapshot;		/* pg_export_snapshot()'s name */
+	int64_t		load_id;
+	tp_load_table *tables;
+	size_t		n_tables;
+	tp_load_part *parts;		/* in the order jobs take them */
+	size_t		n_parts;
+	size_t		chunk_bytes;
+	tp_load_sender *sender;
+	tp_load_progress_fn progress;
+	void	   *progress_arg;
+
+	/* shared by the jobs */
+	pthread_mutex_t lock;
+	size_t		next_part;
+	int64_t		next_chunk;		/* numbers the chunks of the load */
+	int64_t		rows;			/* of every table */
+	int64_t		bytes;
+	bool		failed;			/* a job failed: the others stop */
+} tp_load_copy;
+
+/*
+ * Split the tables of lc into parts (a table over split_bytes into block
+ * ranges of about that size, when jobs > 1), largest first.
+ */
+void		tp_load_copy_plan(tp_load_copy *lc, int jobs, int64_t split_bytes);
+
+/*
+ * Run jobs threads (at least one) that copy every part; returns when all
+ * ended. False after logging when any part could not be copied or sent.
+ */
+bool		tp_load_copy_run(tp_load_copy *lc, int jobs);
+
+#endif							/* TP_LOAD_COPY_H */
