@@ -395,6 +395,10 @@ measure_backlog(instance *inst, bool log)
 		if (b.needs_resync)
 			tp_error(LOG_COMPONENT, "target \"%s\" needs a resync: it lagged beyond queue_retention (%lld s); run an initial load for it",
 					 t->name, (long long) inst->config->queue_retention);
+		else if (b.loading != 0)
+			tp_info(LOG_COMPONENT, "target \"%s\" is held by initial load %lld: its "
+					"batches are cut once the load is sent (teleport.load shows its progress)",
+					t->name, (long long) b.loading);
 		else if (b.batches > 0)
 			tp_info(LOG_COMPONENT, "target \"%s\": %lld batches waiting, lag %lld.%03lld s",
 					t->name, (long long) b.batches,

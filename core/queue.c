@@ -1410,7 +1410,7 @@ tp_queue_ack(tp_pgsql *pg, const char *target, uint64_t seq)
 						  2, params, NULL, NULL);
 }
 
-/* Row callback of backlog_of: (batches, oldest age ms, needs_resync). */
+/* Row callback of backlog_of: (batches, oldest age ms, needs_resync, loading). */
 static bool
 backlog_row(void *arg, const PGresult *res, int row)
 {
@@ -1421,6 +1421,7 @@ backlog_row(void *arg, const PGresult *res, int row)
 	if (out->oldest_age_ms < 0)
 		out->oldest_age_ms = 0;
 	out->needs_resync = strcmp(PQgetvalue(res, row, 2), "t") == 0;
+	out->loading = PQgetisnull(res, row, 3) ? 0 : strtoll(PQgetvalue(res, row, 3), NULL, 10);
 	return true;
 }
 
@@ -1444,12 +1445,12 @@ tp_queue_backlog_of(tp_pgsql *pg, const char *target, tp_queue_backlog *out)
 	return tp_pgsql_query(pg,
 						  "SELECT count(b.seq), coalesce(floor(extract(epoch FROM"
 						  "  clock_timestamp() - min(coalesce(k.created_at, b.created_at)))"
-						  "  * 1000)::bigint, 0), g.needs_resync"
+						  "  * 1000)::bigint, 0), g.needs_resync, g.loading"
 						  " FROM teleport.target g"
 						  " LEFT JOIN teleport.batch b ON b.target = g.name"
 						  "  AND b.acked_at IS NULL"
 						  " LEFT JOIN teleport.tick k ON k.id = b.tick_to"
-						  " WHERE g.name = $1 GROUP BY g.name, g.needs_resync",
+						  " WHERE g.name = $1 GROUP BY g.name, g.needs_resync, g.loading",
 						  1, params, backlog_row, out);
 }
 

@@ -192,6 +192,7 @@ typedef struct tp_queue_backlog
 	int64_t		batches;
 	int64_t		oldest_age_ms;	/* 0 when none */
 	bool		needs_resync;
+	int64_t		loading;		/* the initial load holding it; 0: none */
 } tp_queue_backlog;
 
 bool		tp_queue_backlog_of(tp_pgsql *pg, const char *target,

@@ -71,6 +71,8 @@ targets_json(tp_status *status)
 			json_object_set_new(o, "batches", json_integer(ts->backlog.batches));
 			json_object_set_new(o, "lag_ms", json_integer(ts->backlog.oldest_age_ms));
 			json_object_set_new(o, "needs_resync", json_boolean(ts->backlog.needs_resync));
+			json_object_set_new(o, "loading", ts->backlog.loading != 0 ?
+								json_integer(ts->backlog.loading) : json_null());
 			json_object_set_new(o, "measured_ms_ago", json_integer(now - ts->measured_ms));
 		}
 		json_array_append_new(targets, o);
