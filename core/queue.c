@@ -958,7 +958,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 	cut_range	cr;
 	cut_state	cs;
 	filter_params fp;
-	tp_strbuf		sql = {NULL, 0, 0};
+	tp_strbuf	sql = {NULL, 0, 0};
 	int64_t		seq;
 	bool		ok = false;
 
@@ -1204,7 +1204,7 @@ batch_data_row(void *arg, const PGresult *res, int row)
 static char *
 batch_data_sql(void)
 {
-	tp_strbuf		sql = {NULL, 0, 0};
+	tp_strbuf	sql = {NULL, 0, 0};
 
 	tp_strbuf_str(&sql, "SELECT " TP_LINES_COLUMNS " FROM ");
 	append_selection(&sql, "$10");
