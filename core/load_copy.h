@@ -18,6 +18,7 @@ typedef struct tp_load_table
 {
 	char	   *schema;
 	char	   *name;
+	unsigned int oid;			/* its pg_class OID on the source */
 	char	   *members_json;	/* "schema":..,"table":..,"columns":[..] (JSON
 								 * members: its chunks' header names the
 								 * columns copied, in order) */
