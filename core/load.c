@@ -12,7 +12,10 @@
  *  2. Send the target's batches numbered before the load (as the daemon
  *     does; the receiver drops what it has), so that the load's batches
  *     follow them.
- *  3. Fill the numbers an interrupted load took with empty "void" batches.
+ *  3. Taking an interrupted load over: fill the numbers it took after the
+ *     last it delivered with empty "void" batches; the tables its chain
+ *     sent whole are kept (choose_tables), and the schema part is the
+ *     difference from what the chain sent (teleport.load_schema).
  *  4. List the target's tables, lock them ACCESS SHARE in a REPEATABLE READ
  *     transaction, bring the schema capture's snapshot up to date, then
  *     fix the snapshot and export it. Every transaction it sees is in the
