@@ -856,7 +856,7 @@ START_TEST(test_shared_schema)
 	ck_assert(tp_queue_install(&fx.pg, config));
 	tp_sql_assert(fx.pg.conn, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=4,queue=2");
+				 "inbox=4,queue=3");
 	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.target", "1");
 	tp_sql_assert(fx.pg.conn, "SELECT has_table_privilege('public', 'teleport.inbox', 'SELECT')",
 				 "f");
@@ -870,7 +870,7 @@ START_TEST(test_shared_schema)
 	ck_assert(tp_queue_install(&fx.pg, config));
 	tp_sql_assert(fx.pg.conn, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=4,queue=2");
+				 "inbox=4,queue=3");
 	/* a later inbox on the same database installs nothing */
 	tp_inbox_free(fx.inbox);
 	fx.inbox = tp_inbox_new(fx.conninfo, "again");
