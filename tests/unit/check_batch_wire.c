@@ -216,6 +216,56 @@ START_TEST(test_round_trip_empty_and_big)
 }
 END_TEST
 
+/*
+ * A load batch: its first line (the step) is a JSON object, the rest rows
+ * of COPY text, which are not (tabs, escapes, \N, an empty row).
+ */
+START_TEST(test_round_trip_load_rows)
+{
+	static const char rows[] =
+		"{\"load\":{\"id\":1,\"step\":\"rows\",\"schema\":\"public\",\"table\":\"t\","
+		"\"columns\":[\"v\"],\"chunk\":1}}\n"
+		"a\\tb\tc\\\\d\t\\N\n"
+		"\n"
+		"[1,2]\t{\"x\": 1}\n"
+		"\xf0\x9f\x98\x80\n";
+	tp_batch	b = make_batch(rows, 5);
+	char	   *header;
+	char	   *buf;
+	size_t		len;
+	tp_batch   *p = NULL;
+	char		reason[256];
+
+	b.kind = TP_BATCH_LOAD;
+	header = tp_batch_header(&b);
+	ck_assert_ptr_nonnull(header);
+	buf = concat(header, rows, strlen(rows), &len);
+	ck_assert_msg(tp_batch_parse(buf, len, &p, reason, sizeof(reason)) == TP_OK, "%s", reason);
+	ck_assert_int_eq(p->kind, TP_BATCH_LOAD);
+	ck_assert_uint_eq(p->n_changes, 5);
+	ck_assert_uint_eq(p->data_len, strlen(rows));
+	ck_assert_int_eq(memcmp(p->data, rows, strlen(rows)), 0);
+	tp_batch_free(p);
+	free(buf);
+	free(header);
+
+	/* the same lines are no changes batch */
+	b.kind = TP_BATCH_CHANGES;
+	ck_assert_ptr_null(tp_batch_header(&b));
+	/* a load batch's first line is its step, a JSON object */
+	b = make_batch("a\tb\n{\"load\":{}}\n", 2);
+	b.kind = TP_BATCH_LOAD;
+	ck_assert_ptr_null(tp_batch_header(&b));
+	b = make_batch("\n", 1);
+	b.kind = TP_BATCH_LOAD;
+	ck_assert_ptr_null(tp_batch_header(&b));
+	/* and every line still ends in a newline */
+	b = make_batch("{\"load\":{}}\nrow", 2);
+	b.kind = TP_BATCH_LOAD;
+	ck_assert_ptr_null(tp_batch_header(&b));
+}
+END_TEST
+
 /* One wire form that must be refused, and a piece of the expected reason. */
 typedef struct bad_wire
 {
@@ -230,6 +280,9 @@ typedef struct bad_wire
 #define H_NO_PARTIAL(members) "{\"teleport_batch\":1,\"kind\":\"changes\"," \
 	"\"source\":\"s\",\"target\":\"t\",\"first_tick\":1,\"last_tick\":2," \
 	"\"apply_schema\":\"a\"," members "}\n"
+#define HL(members) "{\"teleport_batch\":1,\"kind\":\"load\",\"source\":\"s\"," \
+	"\"target\":\"t\",\"first_tick\":1,\"last_tick\":2,\"apply_schema\":\"a\"," \
+	"\"partial\":false," members "}\n"
 #define LINE "{\"id\":1}\n"
 
 static const bad_wire bad_wires[] = {
@@ -280,6 +333,13 @@ static const bad_wire bad_wires[] = {
 	"line 2 of the batch's data is empty"},
 	{H("\"seq\":1,\"changes\":1,\"data_bytes\":6") "[1,2]\n", 0,
 	"line 1 of the batch's data is not a JSON object"},
+	/* a load batch: its first line must be its step, a JSON object */
+	{HL("\"seq\":1,\"changes\":2,\"data_bytes\":13") "a\tb\n" LINE, 0,
+	"line 1 of the batch's data is not a JSON object"},
+	{HL("\"seq\":1,\"changes\":2,\"data_bytes\":10") "\n" LINE, 0,
+	"line 1 of the batch's data is empty"},
+	{HL("\"seq\":1,\"changes\":2,\"data_bytes\":12") LINE "row", 0,
+	"line 2 of the batch's data does not end in a newline"},
 };
 
 /* The length of header H(...) with seq 1, changes 1, data_bytes 9 */
@@ -977,6 +1037,7 @@ batch_wire_suite(void)
 	tc = tcase_create("parse");
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_round_trip_empty_and_big);
+	tcase_add_test(tc, test_round_trip_load_rows);
 	tcase_add_loop_test(tc, test_parse_refusals, 0,
 						(int) (sizeof(bad_wires) / sizeof(bad_wires[0])));
 	tcase_add_test(tc, test_parse_nul_bytes);
