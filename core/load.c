@@ -336,6 +336,7 @@ table_row(void *arg, const PGresult *res, int row)
 	t->select_list = tp_xstrdup(PQgetvalue(res, row, 3));
 	t->est_bytes = strtoll(PQgetvalue(res, row, 4), NULL, 10);
 	t->blocks = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+	t->oid = (unsigned int) strtoul(PQgetvalue(res, row, 6), NULL, 10);
 	return true;
 }
 
@@ -349,19 +350,99 @@ tables_free(tp_load_copy *lc)
 		free(lc->tables[i].name);
 		free(lc->tables[i].members_json);
 		free(lc->tables[i].select_list);
+		free(lc->tables[i].after);
 	}
 	free(lc->tables);
+	free(lc->fks);
 	free(lc->parts);
 	lc->tables = NULL;
+	lc->fks = NULL;
 	lc->parts = NULL;
 	lc->n_tables = 0;
+	lc->n_fks = 0;
 	lc->n_parts = 0;
+}
+
+/* A table of the load by its oid. */
+typedef struct oid_index
+{
+	unsigned int oid;
+	size_t		index;
+} oid_index;
+
+/* Order of oid_index by oid. */
+static int
+oid_cmp(const void *a, const void *b)
+{
+	unsigned int x = ((const oid_index *) a)->oid;
+	unsigned int y = ((const oid_index *) b)->oid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The state of list_fks. */
+typedef struct fk_scan
+{
+	tp_load_copy *lc;
+	oid_index  *by_oid;
+} fk_scan;
+
+/* Row callback: a foreign key (referencing, referenced table's oid). */
+static bool
+fk_row(void *arg, const PGresult *res, int row)
+{
+	fk_scan    *fs = arg;
+	tp_load_copy *lc = fs->lc;
+	oid_index	key;
+	const oid_index *from;
+	const oid_index *to;
+
+	memset(&key, 0, sizeof(key));
+	key.oid = (unsigned int) strtoul(PQgetvalue(res, row, 0), NULL, 10);
+	from = bsearch(&key, fs->by_oid, lc->n_tables, sizeof(oid_index), oid_cmp);
+	key.oid = (unsigned int) strtoul(PQgetvalue(res, row, 1), NULL, 10);
+	to = bsearch(&key, fs->by_oid, lc->n_tables, sizeof(oid_index), oid_cmp);
+	if (from != NULL && to != NULL)
+	{
+		lc->fks = tp_xrealloc(lc->fks, (lc->n_fks + 1) * sizeof(tp_load_fk));
+		lc->fks[lc->n_fks].from = from->index;
+		lc->fks[lc->n_fks].to = to->index;
+		lc->n_fks++;
+	}
+	return true;
+}
+
+/*
+ * The foreign keys between tables of the load (lc->fks): a target whose
+ * tables have them gets the rows of a referenced table first.
+ */
+static bool
+list_fks(load *ld)
+{
+	tp_load_copy *lc = &ld->copy;
+	fk_scan		fs;
+	bool		ok;
+
+	fs.lc = lc;
+	fs.by_oid = tp_xcalloc(lc->n_tables > 0 ? lc->n_tables : 1, sizeof(oid_index));
+	for (size_t i = 0; i < lc->n_tables; i++)
+	{
+		fs.by_oid[i].oid = lc->tables[i].oid;
+		fs.by_oid[i].index = i;
+	}
+	qsort(fs.by_oid, lc->n_tables, sizeof(oid_index), oid_cmp);
+	ok = tp_pgsql_query(&ld->pg,
+						"SELECT DISTINCT k.conrelid, k.confrelid FROM pg_catalog.pg_constraint k"
+						" WHERE k.contype = 'f' AND k.conrelid <> k.confrelid",
+						0, NULL, fk_row, &fs);
+	free(fs.by_oid);
+	return ok;
 }
 
 /*
  * The target's tables: ordinary tables (a partitioned table's rows are in
  * its partitions) of the target's filter, but an extension's; their
- * columns but generated ones, in order.
+ * columns but generated ones, in order; the foreign keys between them.
  */
 static bool
 list_tables(load *ld)
@@ -380,7 +461,7 @@ list_tables(load *ld)
 						  "  ORDER BY a.attnum),"
 						  " pg_catalog.pg_relation_size(c.oid),"
 						  " pg_catalog.pg_relation_size(c.oid)"
-						  "  / pg_catalog.current_setting('block_size')::bigint"
+						  "  / pg_catalog.current_setting('block_size')::bigint, c.oid"
 						  " FROM pg_catalog.pg_class c"
 						  " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 						  " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0"
@@ -391,7 +472,8 @@ list_tables(load *ld)
 						  "  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
 						  "  AND d.objid = c.oid AND d.deptype = 'e')"
 						  " GROUP BY n.nspname, c.relname, c.oid ORDER BY 1, 2",
-						  4, params, table_row, &ld->copy);
+						  4, params, table_row, &ld->copy) &&
+		list_fks(ld);
 }
 
 /* The LOCK statement of the tables of ld (a new string). */
