@@ -109,6 +109,8 @@ tp_scene_free(tp_scene *sc)
 		}
 		free(sc->writers[i].log);
 	}
+	for (int i = 0; i < sc->n_logs; i++)
+		free(sc->logs[i]);
 	for (int i = 0; i < sc->n_insts; i++)
 	{
 		tp_inst_kill(&sc->insts[i]);
@@ -168,6 +170,13 @@ tp_scene_fail(const tp_scene *sc, const char *fmt,...)
 					streams ? streams : "(none)");
 			free(streams);
 		}
+	}
+	for (int i = 0; i < sc->n_logs; i++)
+	{
+		char	   *tail = file_tail(sc->logs[i], sc->log_tail);
+
+		fprintf(stderr, "\n===== %s tail:\n%s\n", sc->logs[i], tail);
+		free(tail);
 	}
 	for (int i = 0; i < sc->n_writers; i++)
 	{
@@ -306,6 +315,20 @@ tp_inst_spawn(const tp_inst *in, const char *log,...)
 	pid = tp_spawn_split(argv, NULL, in->out, log ? log : in->log);
 	ck_assert_int_gt(pid, 0);
 	tp_scene_register_pid(in->scene, pid);
+	if (log != NULL)
+	{
+		tp_scene   *sc = in->scene;
+		bool		known = false;
+
+		for (int i = 0; i < sc->n_logs; i++)
+			known = known || strcmp(sc->logs[i], log) == 0;
+		if (!known && sc->n_logs < TP_SCENE_MAX_LOGS)
+		{
+			sc->logs[sc->n_logs] = strdup(log);
+			ck_assert_ptr_nonnull(sc->logs[sc->n_logs]);
+			sc->n_logs++;
+		}
+	}
 	return pid;
 }
 

@@ -31,6 +31,7 @@
 
 #define TP_SCENE_MAX_INSTS 6
 #define TP_SCENE_MAX_WRITERS 6
+#define TP_SCENE_MAX_LOGS 8
 
 struct tp_scene;
 
@@ -64,6 +65,8 @@ typedef struct tp_scene
 	int			n_insts;
 	tp_writer	writers[TP_SCENE_MAX_WRITERS];
 	int			n_writers;
+	char	   *logs[TP_SCENE_MAX_LOGS];	/* of other processes (tp_inst_spawn) */
+	int			n_logs;
 	size_t		log_tail;		/* bytes of each log a failure shows */
 } tp_scene;
 
@@ -81,7 +84,8 @@ void		tp_scene_free(tp_scene *sc);
 
 /*
  * Fail the test with the message (printf format), after printing the
- * scene's report (log tails, inbox streams, writers) to stderr.
+ * scene's report (log tails, also those of processes started with a log
+ * of their own, inbox streams, writers) to stderr.
  */
 void		tp_scene_fail(const tp_scene *sc, const char *fmt,...)
 			__attribute__((format(printf, 2, 3), noreturn));
@@ -131,9 +135,10 @@ void		tp_inst_configure(tp_inst *in, const char *targets, const char *settings,.
 /*
  * Start $TELEPORT_BIN -config <in's config> --plugin-dir
  * $TELEPORT_PLUGIN_DIR with the NULL-terminated extra arguments that
- * follow, its stderr appended to log (NULL: in's log) and stdout to in's
- * out; registered. Returns its pid. For a second process on in's config
- * (an initial load, a command); tp_inst_start runs the instance itself.
+ * follow, its stderr appended to log (NULL: in's log; another one is shown
+ * too when the test fails) and stdout to in's out; registered. Returns
+ * its pid. For a second process on in's config (an initial load, a
+ * command); tp_inst_start runs the instance itself.
  */
 pid_t		tp_inst_spawn(const tp_inst *in, const char *log,...)
 			__attribute__((sentinel));
