@@ -12,7 +12,10 @@
  *  2. Send the target's batches numbered before the load (as the daemon
  *     does; the receiver drops what it has), so that the load's batches
  *     follow them.
- *  3. Fill the numbers an interrupted load took with empty "void" batches.
+ *  3. Taking an interrupted load over: fill the numbers it took after the
+ *     last it delivered with empty "void" batches; the tables its chain
+ *     sent whole are kept (choose_tables), and the schema part is the
+ *     difference from what the chain sent (teleport.load_schema).
  *  4. List the target's tables, lock them ACCESS SHARE in a REPEATABLE READ
  *     transaction, bring the schema capture's snapshot up to date, then
  *     fix the snapshot and export it. Every transaction it sees is in the
@@ -82,6 +85,7 @@ typedef struct load
 	tp_pgsql	snap;			/* the snapshot: locks, schema */
 	tp_queue_filter filter;
 	int64_t		id;
+	int64_t		resumes;		/* the interrupted load it takes over, or 0 */
 	uint64_t	void_from;		/* numbers an interrupted load took */
 	uint64_t	void_to;
 	char	   *snapshot;		/* txid_current_snapshot() */
@@ -107,7 +111,7 @@ typedef struct holder
 	bool		found;
 	int64_t		id;
 	bool		alive;
-	int64_t		first_seq;		/* 0: it numbered nothing */
+	int64_t		first_seq;		/* its first not known delivered; 0: none */
 	int64_t		next_seq;
 	int			pid;
 } holder;
@@ -133,7 +137,8 @@ static bool
 take_target(load *ld)
 {
 	char		jobs[24];
-	const char *params[2] = {ld->target->name, jobs};
+	char		resumes[24];
+	const char *params[3] = {ld->target->name, jobs, resumes};
 	holder		h;
 	char	   *id = NULL;
 
@@ -143,7 +148,7 @@ take_target(load *ld)
 		!tp_pgsql_query(&ld->pg,
 						"SELECT l.id, EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
 						"  WHERE a.pid = l.pid AND a.backend_start = l.backend_start),"
-						" l.first_seq, t.next_seq, l.pid"
+						" GREATEST(l.first_seq, l.last_seq + 1), t.next_seq, l.pid"
 						" FROM teleport.target t LEFT JOIN teleport.load l ON l.id = t.loading"
 						" WHERE t.name = $1 FOR UPDATE OF t",
 						1, params, holder_row, &h))
@@ -167,7 +172,8 @@ take_target(load *ld)
 
 		snprintf(old, sizeof(old), "%" PRId64, h.id);
 		tp_warning(COMPONENT, "load %" PRId64 " of target \"%s\" was interrupted; this load "
-				   "takes over and copies every table again", h.id, ld->target->name);
+				   "takes it over", h.id, ld->target->name);
+		ld->resumes = h.id;
 		if (!tp_pgsql_query(&ld->pg,
 							"UPDATE teleport.load SET state = 'failed',"
 							" finished_at = clock_timestamp(),"
@@ -181,12 +187,15 @@ take_target(load *ld)
 			ld->void_to = (uint64_t) h.next_seq - 1;
 		}
 	}
+	snprintf(resumes, sizeof(resumes), "%" PRId64, ld->resumes);
 	if (!tp_pgsql_query_value(&ld->pg,
-							  "INSERT INTO teleport.load (target, state, pid, backend_start, jobs)"
-							  " SELECT $1, 'starting', a.pid, a.backend_start, $2::integer"
+							  "INSERT INTO teleport.load (target, state, pid, backend_start, jobs,"
+							  " resumes)"
+							  " SELECT $1, 'starting', a.pid, a.backend_start, $2::integer,"
+							  " NULLIF($3::bigint, 0)"
 							  " FROM pg_catalog.pg_stat_activity a"
 							  " WHERE a.pid = pg_catalog.pg_backend_pid() RETURNING id",
-							  2, params, &id) || id == NULL)
+							  3, params, &id) || id == NULL)
 		goto fail;
 	ld->id = strtoll(id, NULL, 10);
 	{
@@ -389,7 +398,7 @@ typedef struct fk_scan
 
 /* Row callback: a foreign key (referencing, referenced table's oid). */
 static bool
-fk_row(void *arg, const PGresult *res, int row)
+fk_edge_row(void *arg, const PGresult *res, int row)
 {
 	fk_scan    *fs = arg;
 	tp_load_copy *lc = fs->lc;
@@ -413,8 +422,9 @@ fk_row(void *arg, const PGresult *res, int row)
 }
 
 /*
- * The foreign keys between tables of the load (lc->fks): a target whose
- * tables have them gets the rows of a referenced table first.
+ * The foreign keys between the tables the load copies (lc->fks), as its
+ * snapshot sees them: a target whose tables have them gets the rows of a
+ * referenced table first.
  */
 static bool
 list_fks(load *ld)
@@ -431,10 +441,10 @@ list_fks(load *ld)
 		fs.by_oid[i].index = i;
 	}
 	qsort(fs.by_oid, lc->n_tables, sizeof(oid_index), oid_cmp);
-	ok = tp_pgsql_query(&ld->pg,
+	ok = tp_pgsql_query(&ld->snap,
 						"SELECT DISTINCT k.conrelid, k.confrelid FROM pg_catalog.pg_constraint k"
 						" WHERE k.contype = 'f' AND k.conrelid <> k.confrelid",
-						0, NULL, fk_row, &fs);
+						0, NULL, fk_edge_row, &fs);
 	free(fs.by_oid);
 	return ok;
 }
@@ -442,7 +452,7 @@ list_fks(load *ld)
 /*
  * The target's tables: ordinary tables (a partitioned table's rows are in
  * its partitions) of the target's filter, but an extension's; their
- * columns but generated ones, in order; the foreign keys between them.
+ * columns but generated ones, in order.
  */
 static bool
 list_tables(load *ld)
@@ -472,8 +482,7 @@ list_tables(load *ld)
 						  "  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
 						  "  AND d.objid = c.oid AND d.deptype = 'e')"
 						  " GROUP BY n.nspname, c.relname, c.oid ORDER BY 1, 2",
-						  4, params, table_row, &ld->copy) &&
-		list_fks(ld);
+						  4, params, table_row, &ld->copy);
 }
 
 /* The LOCK statement of the tables of ld (a new string). */
@@ -547,6 +556,163 @@ snapshot_row(void *arg, const PGresult *res, int row)
 	return true;
 }
 
+/* Tables by name, for choose_tables: which to copy. */
+typedef struct choice
+{
+	load	   *ld;
+	bool	   *copy;			/* per table of ld->copy */
+	int		   *group;			/* union-find parents: foreign keys join */
+} choice;
+
+/* The index of table schema.name in ld's list, or -1. */
+static int
+table_index(const load *ld, const char *schema, const char *name)
+{
+	for (size_t i = 0; i < ld->copy.n_tables; i++)
+	{
+		if (strcmp(ld->copy.tables[i].schema, schema) == 0 &&
+			strcmp(ld->copy.tables[i].name, name) == 0)
+			return (int) i;
+	}
+	return -1;
+}
+
+/* The index of the table of OID oid in ld's list, or -1. */
+static int
+table_by_oid(const load *ld, unsigned int oid)
+{
+	for (size_t i = 0; i < ld->copy.n_tables; i++)
+	{
+		if (ld->copy.tables[i].oid == oid)
+			return (int) i;
+	}
+	return -1;
+}
+
+/* Row callback: (schema, table) that the chain sent whole, unchanged since. */
+static bool
+kept_row(void *arg, const PGresult *res, int row)
+{
+	choice	   *ch = arg;
+	int			i = table_index(ch->ld, PQgetvalue(res, row, 0), PQgetvalue(res, row, 1));
+
+	if (i >= 0)
+		ch->copy[i] = false;
+	return true;
+}
+
+/* The root of i's group. */
+static int
+group_of(int *group, int i)
+{
+	while (group[i] != i)
+	{
+		group[i] = group[group[i]];
+		i = group[i];
+	}
+	return i;
+}
+
+/* Row callback: a foreign key (referencing, referenced OID): one group. */
+static bool
+fk_row(void *arg, const PGresult *res, int row)
+{
+	choice	   *ch = arg;
+	int			a = table_by_oid(ch->ld, (unsigned int) strtoul(PQgetvalue(res, row, 0), NULL, 10));
+	int			b = table_by_oid(ch->ld, (unsigned int) strtoul(PQgetvalue(res, row, 1), NULL, 10));
+
+	if (a >= 0 && b >= 0)
+		ch->group[group_of(ch->group, a)] = group_of(ch->group, b);
+	return true;
+}
+
+/*
+ * A load that takes an interrupted one over copies again only what the
+ * target does not have whole: the tables the chain so far did not send
+ * whole (the last load of the chain that copied a table decides), those
+ * whose description changed since it was sent, those not sent at all,
+ * and every table joined to one of them by foreign keys (one snapshot per
+ * such group keeps the keys true at the chain's commit). The other tables
+ * keep their rows as sent, and the snapshot of their load filters their
+ * events. Drops the others from ld's list. False after logging.
+ */
+static bool
+choose_tables(load *ld)
+{
+	choice		ch;
+	char		resumes[24];
+	const char *params[2] = {resumes, ld->target->name};
+	bool		ok;
+	size_t		kept = 0;
+	size_t		n = ld->copy.n_tables;
+
+	if (ld->resumes == 0 || n == 0)
+		return true;
+	ch.ld = ld;
+	ch.copy = tp_xcalloc(n, sizeof(bool));
+	ch.group = tp_xcalloc(n, sizeof(int));
+	for (size_t i = 0; i < n; i++)
+	{
+		ch.copy[i] = true;
+		ch.group[i] = (int) i;
+	}
+	snprintf(resumes, sizeof(resumes), "%" PRId64, ld->resumes);
+	/* sent whole by the chain and unchanged since: kept */
+	ok = tp_pgsql_query(&ld->snap,
+						"WITH RECURSIVE chain(id) AS ("
+						"  SELECT $1::bigint"
+						"  UNION ALL SELECT l.resumes FROM teleport.load l JOIN chain c ON l.id = c.id"
+						"  WHERE l.resumes IS NOT NULL),"
+						" last AS (SELECT DISTINCT ON (t.schema_name, t.table_name)"
+						"  t.schema_name, t.table_name, t.state FROM teleport.load_table t"
+						"  JOIN chain c ON c.id = t.load_id"
+						"  ORDER BY t.schema_name, t.table_name, t.load_id DESC)"
+						" SELECT l.schema_name, l.table_name FROM last l WHERE l.state = 'done'"
+						" AND (pg_catalog.to_regclass('teleport.schema_snapshot') IS NULL"
+						"  OR EXISTS (SELECT 1 FROM teleport.load_schema o"
+						"   JOIN teleport.schema_snapshot s ON s.kind = o.kind AND s.oid = o.oid"
+						"   WHERE o.target = $2 AND o.kind = 'table' AND o.schema_name = l.schema_name"
+						"   AND o.object_name = l.table_name"
+						"   AND s.description::text = o.description::text))",
+						2, params, kept_row, &ch);
+	if (ok)
+		ok = tp_pgsql_query(&ld->snap,
+							"SELECT conrelid, confrelid FROM pg_catalog.pg_constraint"
+							" WHERE contype = 'f'", 0, NULL, fk_row, &ch);
+	if (ok)
+	{
+		/* a group with a table to copy is copied whole */
+		for (size_t i = 0; i < n; i++)
+		{
+			if (ch.copy[i])
+				continue;
+			for (size_t j = 0; j < n && !ch.copy[i]; j++)
+			{
+				if (ch.copy[j] && group_of(ch.group, (int) j) == group_of(ch.group, (int) i))
+					ch.copy[i] = true;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+		{
+			if (ch.copy[i])
+				ld->copy.tables[kept++] = ld->copy.tables[i];
+			else
+			{
+				tp_info(COMPONENT, "table %s.%s was sent whole by the interrupted load: kept",
+						ld->copy.tables[i].schema, ld->copy.tables[i].name);
+				free(ld->copy.tables[i].schema);
+				free(ld->copy.tables[i].name);
+				free(ld->copy.tables[i].members_json);
+				free(ld->copy.tables[i].select_list);
+			}
+		}
+		ld->copy.n_tables = kept;
+	}
+	free(ch.copy);
+	free(ch.group);
+	return ok;
+}
+
 /*
  * Lock the tables and fix the snapshot (tables dropped in between: list
  * again), then record it: from now on the queue filters what it saw.
@@ -576,7 +742,9 @@ fix_snapshot(load *ld)
 		!tp_pgsql_query(&ld->snap,
 						"SELECT pg_catalog.txid_current_snapshot()::text,"
 						" pg_catalog.pg_export_snapshot()",
-						0, NULL, snapshot_row, ld))
+						0, NULL, snapshot_row, ld) ||
+		!choose_tables(ld) ||
+		!list_fks(ld))
 		return false;
 	{
 		char		id[24];
@@ -590,6 +758,11 @@ fix_snapshot(load *ld)
 							" first_seq = (SELECT t.next_seq FROM teleport.target t WHERE t.name = $3)"
 							" WHERE id = $1::bigint",
 							3, params, NULL, NULL))
+			goto fail;
+		/* a new chain: what earlier loads sent says nothing of the target now */
+		if (ld->resumes == 0 &&
+			!tp_pgsql_query(&ld->pg, "DELETE FROM teleport.load_schema WHERE target = $1",
+							1, params + 2, NULL, NULL))
 			goto fail;
 		for (size_t i = 0; i < ld->copy.n_tables; i++)
 		{
@@ -645,42 +818,138 @@ line_row(void *arg, const PGresult *res, int row)
 }
 
 /*
- * The ddl lines of the schema as the snapshot saw it: creations of its
- * objects of rank below 60 (before_rows) or from 60 on, in rank order.
- * Nothing when no schema capture runs on the source.
+ * The objects of the schema capture's snapshot that are the target's
+ * (cur), and what the loads of its chain sent it so far (old; none for a
+ * new chain), as WITH items, then d: each object created, changed or
+ * dropped from old to cur. $1..$4 the filter, $5 the target, $6 whether
+ * the chain is new.
  */
+#define SCHEMA_DIFF \
+	"WITH cur AS (SELECT s.kind, s.oid, k.rank, s.schema_name, s.object_name, s.description" \
+	"  FROM teleport.schema_snapshot s JOIN " KIND_RANKS " ON k.kind = s.kind" \
+	"  WHERE " TP_QUEUE_MATCH("s.schema_name", "s.object_name", "$1", "$2", "$3", "$4") ")," \
+	" old AS (SELECT o.kind, o.oid, o.rank, o.schema_name, o.object_name, o.description" \
+	"  FROM teleport.load_schema o WHERE o.target = $5 AND NOT $6::boolean)," \
+	" d AS (SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.oid, o.oid) AS oid," \
+	"  coalesce(c.rank, o.rank) AS rank, coalesce(c.schema_name, o.schema_name) AS schema_name," \
+	"  CASE WHEN c.kind IS NOT NULL THEN c.object_name ELSE o.object_name END AS object_name," \
+	"  o.description AS before, c.description AS after" \
+	"  FROM cur c FULL JOIN old o ON o.kind = c.kind AND o.oid = c.oid" \
+	"  WHERE o.oid IS NULL OR c.oid IS NULL OR o.description::text <> c.description::text)"
+
+/* Whether the source has a schema capture (teleport.schema_snapshot). */
 static bool
-schema_lines(load *ld, bool before_rows, tp_lines *lines)
+has_schema_capture(load *ld, bool *exists)
 {
-	bool		exists = false;
 	char	   *value = NULL;
-	const char *params[6] = {
-		ld->filter.include, ld->filter.exclude, ld->filter.schema_include,
-		ld->filter.schema_exclude, ld->config->database.name, before_rows ? "t" : "f"
-	};
 
 	if (!tp_pgsql_query_value(&ld->snap,
 							  "SELECT pg_catalog.to_regclass('teleport.schema_snapshot') IS NOT NULL",
 							  0, NULL, &value))
 		return false;
-	exists = value != NULL && strcmp(value, "t") == 0;
+	*exists = value != NULL && strcmp(value, "t") == 0;
 	free(value);
+	return true;
+}
+
+/*
+ * The ddl lines that take the target from what the chain sent it (for a
+ * new chain: nothing, so these are creations, which leave objects the
+ * target has alone) to the schema as the snapshot saw it: before_rows,
+ * the drops (by falling rank) and the objects of ranks below 60; else the
+ * others. Nothing without a schema capture.
+ */
+static bool
+schema_lines(load *ld, bool before_rows, tp_lines *lines)
+{
+	bool		exists = false;
+	const char *params[8] = {
+		ld->filter.include, ld->filter.exclude, ld->filter.schema_include,
+		ld->filter.schema_exclude, ld->target->name, ld->resumes == 0 ? "t" : "f",
+		ld->config->database.name, before_rows ? "t" : "f"
+	};
+
+	if (!has_schema_capture(ld, &exists))
+		return false;
 	if (!exists)
 		return true;
 	return tp_pgsql_query(&ld->snap,
-						  "SELECT pg_catalog.replace(pg_catalog.json_build_object('op', 'ddl',"
+						  SCHEMA_DIFF
+						  " SELECT pg_catalog.replace(pg_catalog.json_build_object('op', 'ddl',"
 						  " 'before', NULL, 'after', NULL, 'ddl', pg_catalog.json_build_object("
-						  "  'type', s.kind, 'oid', s.oid, 'before', NULL, 'after', s.description),"
-						  " 'source', pg_catalog.json_build_object('name', $5::text,"
-						  "  'schema', s.schema_name, 'table', s.object_name, 'txid', 0,"
-						  "  'seq', pg_catalog.row_number() OVER (ORDER BY k.rank, s.oid), 'batch', 0),"
+						  "  'type', d.kind, 'oid', d.oid, 'before', d.before, 'after', d.after),"
+						  " 'source', pg_catalog.json_build_object('name', $7::text,"
+						  "  'schema', d.schema_name, 'table', d.object_name, 'txid', 0,"
+						  "  'seq', 0, 'batch', 0),"
 						  " 'ts_ms', pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now()) * 1000)::bigint"
 						  " )::text, E'\\n', ' ')"
-						  " FROM teleport.schema_snapshot s JOIN " KIND_RANKS " ON k.kind = s.kind"
-						  " WHERE " TP_QUEUE_MATCH("s.schema_name", "s.object_name", "$1", "$2", "$3", "$4")
-						  " AND (k.rank < " AFTER_ROWS_RANK ") = $6::boolean"
-						  " ORDER BY k.rank, s.oid",
-						  6, params, line_row, lines);
+						  " FROM d WHERE CASE WHEN $8::boolean"
+						  "  THEN d.after IS NULL OR d.rank < " AFTER_ROWS_RANK
+						  "  ELSE d.after IS NOT NULL AND d.rank >= " AFTER_ROWS_RANK " END"
+						  " ORDER BY d.after IS NOT NULL,"
+						  "  CASE WHEN d.after IS NULL THEN -d.rank ELSE d.rank END, d.oid",
+						  8, params, line_row, lines);
+}
+
+/*
+ * The target's objects of the schema as the snapshot saw it, as a JSON
+ * array in *now (NULL without a schema capture), for record_schema.
+ */
+static bool
+schema_now(load *ld, char **now)
+{
+	bool		exists = false;
+	const char *params[6] = {
+		ld->filter.include, ld->filter.exclude, ld->filter.schema_include,
+		ld->filter.schema_exclude, ld->target->name, "t"
+	};
+
+	*now = NULL;
+	if (!has_schema_capture(ld, &exists))
+		return false;
+	if (!exists)
+		return true;
+	return tp_pgsql_query_value(&ld->snap,
+								SCHEMA_DIFF
+								" SELECT coalesce(pg_catalog.json_agg(c), '[]') FROM cur c",
+								6, params, now);
+}
+
+/*
+ * Record what a schema part just delivered left the target with, given
+ * the schema now (schema_now): before_rows, the objects of ranks below
+ * 60 as now, and none that is not now; else the others as now. Nothing
+ * without a schema capture. False after logging.
+ */
+static bool
+record_schema(load *ld, bool before_rows, const char *now)
+{
+	const char *params[3] = {ld->target->name, now, before_rows ? "t" : "f"};
+
+	if (now == NULL)
+		return true;
+	if (!tp_pgsql_exec(&ld->pg, "BEGIN") ||
+		!tp_pgsql_query(&ld->pg,
+						"DELETE FROM teleport.load_schema o WHERE o.target = $1"
+						" AND ((o.rank < " AFTER_ROWS_RANK ") = $3::boolean"
+						"  OR ($3::boolean AND NOT EXISTS (SELECT 1"
+						"   FROM pg_catalog.json_to_recordset($2::json) AS x(kind text, oid oid)"
+						"   WHERE x.kind = o.kind AND x.oid = o.oid)))",
+						3, params, NULL, NULL) ||
+		!tp_pgsql_query(&ld->pg,
+						"INSERT INTO teleport.load_schema (target, kind, oid, rank, schema_name,"
+						" object_name, description)"
+						" SELECT $1, x.kind, x.oid, x.rank, x.schema_name, x.object_name, x.description"
+						" FROM pg_catalog.json_to_recordset($2::json) AS x(kind text, oid oid,"
+						"  rank integer, schema_name text, object_name text, description json)"
+						" WHERE (x.rank < " AFTER_ROWS_RANK ") = $3::boolean",
+						3, params, NULL, NULL) ||
+		!tp_pgsql_exec(&ld->pg, "COMMIT"))
+	{
+		(void) tp_pgsql_exec(&ld->pg, "ROLLBACK");
+		return false;
+	}
+	return true;
 }
 
 /* The sequence_value lines of the target's sequences, as they are now. */
@@ -781,9 +1050,15 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 		char		chunks[24];
 		char		all_rows[24];
 		char		all_bytes[24];
-		const char *params[8] = {
-			id, t->schema, t->name, rows, bytes, chunks, all_rows, all_bytes
+		char		last[24];
+		const char *params[9] = {
+			id, t->schema, t->name, rows, bytes, chunks, all_rows, all_bytes, last
 		};
+
+		/* what the sender delivered last: a resume fills only the numbers after */
+		pthread_mutex_lock(&ld->sender.lock);
+		snprintf(last, sizeof(last), "%" PRIu64, ld->sender.last_seq);
+		pthread_mutex_unlock(&ld->sender.lock);
 
 		snprintf(id, sizeof(id), "%" PRId64, ld->id);
 		snprintf(rows, sizeof(rows), "%" PRId64, t->rows);
@@ -798,14 +1073,16 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 							  " finished_at = clock_timestamp()"
 							  " WHERE load_id = $1::bigint AND schema_name = $2 AND table_name = $3)"
 							  " UPDATE teleport.load SET rows = $7::bigint, bytes = $8::bigint,"
+							  " last_seq = NULLIF($9::bigint, 0),"
 							  " updated_at = clock_timestamp() WHERE id = $1::bigint" :
 							  "WITH t AS (UPDATE teleport.load_table SET state = 'copying',"
 							  " rows = $4::bigint, bytes = $5::bigint, chunks = $6::integer,"
 							  " started_at = coalesce(started_at, clock_timestamp())"
 							  " WHERE load_id = $1::bigint AND schema_name = $2 AND table_name = $3)"
 							  " UPDATE teleport.load SET rows = $7::bigint, bytes = $8::bigint,"
+							  " last_seq = NULLIF($9::bigint, 0),"
 							  " updated_at = clock_timestamp() WHERE id = $1::bigint",
-							  8, params, NULL, NULL);
+							  9, params, NULL, NULL);
 	}
 	format_mb(done, sizeof(done), ld->copy.bytes);
 	format_mb(total, sizeof(total), ld->total_bytes);
@@ -851,11 +1128,14 @@ send_chain(load *ld)
 	tp_lines	lines;
 	char		line[128];
 	size_t		len;
+	char	   *now = NULL;
 
 	memset(&lines, 0, sizeof(lines));
-	if (!schema_lines(ld, true, &lines) || !send_lines(ld, &lines) || !send_begin(ld))
+	if (!schema_now(ld, &now) || !schema_lines(ld, true, &lines) ||
+		!send_lines(ld, &lines) || !record_schema(ld, true, now) || !send_begin(ld))
 	{
 		free(lines.data);
+		free(now);
 		return false;
 	}
 	ld->copy.conninfo = ld->conninfo;
@@ -869,13 +1149,18 @@ send_chain(load *ld)
 	ld->started_ms = tp_clock_ms();
 	ld->logged_ms = ld->started_ms;
 	if (ld->copy.n_parts > 0 && !tp_load_copy_run(&ld->copy, (int) ld->config->load_jobs))
-		return false;
-	if (!schema_lines(ld, false, &lines) || !sequence_lines(ld, &lines) ||
-		!send_lines(ld, &lines))
 	{
-		free(lines.data);
+		free(now);
 		return false;
 	}
+	if (!schema_lines(ld, false, &lines) || !sequence_lines(ld, &lines) ||
+		!send_lines(ld, &lines) || !record_schema(ld, false, now))
+	{
+		free(lines.data);
+		free(now);
+		return false;
+	}
+	free(now);
 	len = step_line(line, sizeof(line), ld->id, "end");
 	return tp_load_send(&ld->sender, TP_BATCH_LOAD, line, len, 1, false);
 }

@@ -19,11 +19,11 @@ typedef struct tp_load_table
 {
 	char	   *schema;
 	char	   *name;
+	unsigned int oid;			/* its pg_class OID on the source */
 	char	   *members_json;	/* "schema":..,"table":..,"columns":[..] (JSON
 								 * members: its chunks' header names the
 								 * columns copied, in order) */
 	char	   *select_list;	/* "a", "b": the same, quoted for SQL */
-	unsigned int oid;
 	int64_t		est_bytes;		/* its size on disk at the snapshot */
 	int64_t		blocks;			/* its pages at the snapshot */
 	size_t	   *after;			/* tables to send before it (indexes; set

@@ -290,7 +290,8 @@ static const char *const schema_v3[] = {
 	" started_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
 	" updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
 	" finished_at timestamptz,"
-	" reason text)",
+	" reason text,"
+	" resumes bigint)",
 	"CREATE INDEX IF NOT EXISTS load_skip ON teleport.load (target) WHERE skip",
 	"CREATE TABLE IF NOT EXISTS teleport.load_table ("
 	" load_id bigint NOT NULL REFERENCES teleport.load ON DELETE CASCADE,"
@@ -305,6 +306,16 @@ static const char *const schema_v3[] = {
 	" started_at timestamptz,"
 	" finished_at timestamptz,"
 	" PRIMARY KEY (load_id, schema_name, table_name))",
+	/* the schema a target has been sent by the loads of its current chain */
+	"CREATE TABLE IF NOT EXISTS teleport.load_schema ("
+	" target text NOT NULL,"
+	" kind text NOT NULL,"
+	" oid oid NOT NULL,"
+	" rank integer NOT NULL,"
+	" schema_name text NOT NULL,"
+	" object_name text,"
+	" description json NOT NULL,"
+	" PRIMARY KEY (target, kind, oid))",
 	NULL
 };
 
@@ -509,7 +520,8 @@ tp_queue_lock_out(tp_pgsql *pg, bool *running)
  */
 static const char *const queue_uninstall_sql[] = {
 	"DROP TABLE IF EXISTS teleport.event_0, teleport.event_1, teleport.event_2,"
-	" teleport.event_table, teleport.tick, teleport.target, teleport.batch",
+	" teleport.event_table, teleport.tick, teleport.target, teleport.batch,"
+	" teleport.load_table, teleport.load, teleport.load_schema",
 	"DROP SEQUENCE IF EXISTS teleport.event_id_seq, teleport.current_event_table",
 	"DO $do$\n"
 	"DECLARE\n"
