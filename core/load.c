@@ -359,13 +359,94 @@ tables_free(tp_load_copy *lc)
 		free(lc->tables[i].name);
 		free(lc->tables[i].members_json);
 		free(lc->tables[i].select_list);
+		free(lc->tables[i].after);
 	}
 	free(lc->tables);
+	free(lc->fks);
 	free(lc->parts);
 	lc->tables = NULL;
+	lc->fks = NULL;
 	lc->parts = NULL;
 	lc->n_tables = 0;
+	lc->n_fks = 0;
 	lc->n_parts = 0;
+}
+
+/* A table of the load by its oid. */
+typedef struct oid_index
+{
+	unsigned int oid;
+	size_t		index;
+} oid_index;
+
+/* Order of oid_index by oid. */
+static int
+oid_cmp(const void *a, const void *b)
+{
+	unsigned int x = ((const oid_index *) a)->oid;
+	unsigned int y = ((const oid_index *) b)->oid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The state of list_fks. */
+typedef struct fk_scan
+{
+	tp_load_copy *lc;
+	oid_index  *by_oid;
+} fk_scan;
+
+/* Row callback: a foreign key (referencing, referenced table's oid). */
+static bool
+fk_edge_row(void *arg, const PGresult *res, int row)
+{
+	fk_scan    *fs = arg;
+	tp_load_copy *lc = fs->lc;
+	oid_index	key;
+	const oid_index *from;
+	const oid_index *to;
+
+	memset(&key, 0, sizeof(key));
+	key.oid = (unsigned int) strtoul(PQgetvalue(res, row, 0), NULL, 10);
+	from = bsearch(&key, fs->by_oid, lc->n_tables, sizeof(oid_index), oid_cmp);
+	key.oid = (unsigned int) strtoul(PQgetvalue(res, row, 1), NULL, 10);
+	to = bsearch(&key, fs->by_oid, lc->n_tables, sizeof(oid_index), oid_cmp);
+	if (from != NULL && to != NULL)
+	{
+		lc->fks = tp_xrealloc(lc->fks, (lc->n_fks + 1) * sizeof(tp_load_fk));
+		lc->fks[lc->n_fks].from = from->index;
+		lc->fks[lc->n_fks].to = to->index;
+		lc->n_fks++;
+	}
+	return true;
+}
+
+/*
+ * The foreign keys between the tables the load copies (lc->fks), as its
+ * snapshot sees them: a target whose tables have them gets the rows of a
+ * referenced table first.
+ */
+static bool
+list_fks(load *ld)
+{
+	tp_load_copy *lc = &ld->copy;
+	fk_scan		fs;
+	bool		ok;
+
+	fs.lc = lc;
+	fs.by_oid = tp_xcalloc(lc->n_tables > 0 ? lc->n_tables : 1, sizeof(oid_index));
+	for (size_t i = 0; i < lc->n_tables; i++)
+	{
+		fs.by_oid[i].oid = lc->tables[i].oid;
+		fs.by_oid[i].index = i;
+	}
+	qsort(fs.by_oid, lc->n_tables, sizeof(oid_index), oid_cmp);
+	ok = tp_pgsql_query(&ld->snap,
+						"SELECT DISTINCT k.conrelid, k.confrelid FROM pg_catalog.pg_constraint k"
+						" WHERE k.contype = 'f' AND k.conrelid <> k.confrelid",
+						0, NULL, fk_edge_row, &fs);
+	free(fs.by_oid);
+	return ok;
 }
 
 /*
@@ -662,7 +743,8 @@ fix_snapshot(load *ld)
 						"SELECT pg_catalog.txid_current_snapshot()::text,"
 						" pg_catalog.pg_export_snapshot()",
 						0, NULL, snapshot_row, ld) ||
-		!choose_tables(ld))
+		!choose_tables(ld) ||
+		!list_fks(ld))
 		return false;
 	{
 		char		id[24];

@@ -10,6 +10,10 @@
  * are sent as a load batch when it holds chunk_bytes. A row is never
  * split, and a chunk holds rows of one table. Memory: one buffer of about
  * chunk_bytes per job (plus the row at hand).
+ *
+ * A table that references another by a foreign key waits until all of
+ * that one is sent: the target applies the chunks in the order they are
+ * sent, and a table of its own may check every row as it is copied in.
  */
 #include "tp_autoconf.h"
 
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "host.h"
 #include "load_copy.h"
@@ -42,48 +47,141 @@ typedef struct job
 	size_t		table;
 } job;
 
+/* The number of parts of table t (block ranges when it is large). */
+static int64_t
+parts_of(const tp_load_table *t, int jobs, int64_t split_bytes)
+{
+	int64_t		k = 1;
+
+	if (jobs > 1 && split_bytes > 0 && t->est_bytes > split_bytes && t->blocks > 1)
+		k = (t->est_bytes + split_bytes - 1) / split_bytes;
+	if (k > t->blocks)
+		k = t->blocks > 0 ? t->blocks : 1;
+	return k;
+}
+
+/*
+ * The level of each table of lc (as listed) in the graph of its foreign
+ * keys: 0 when it references no other table, else one more than the
+ * highest of those it references. Tables on a cycle, or referencing one,
+ * get none (-1). A new array.
+ */
+static int *
+fk_levels(const tp_load_copy *lc)
+{
+	size_t		n = lc->n_tables;
+	int		   *level = tp_xcalloc(n > 0 ? n : 1, sizeof(int));
+	size_t	   *refs = tp_xcalloc(n > 0 ? n : 1, sizeof(size_t));	/* not yet leveled */
+	size_t	   *queue = tp_xcalloc(n > 0 ? n : 1, sizeof(size_t));
+	size_t		head = 0;
+	size_t		tail = 0;
+
+	/* Kahn's algorithm, from the tables that reference nothing */
+	for (size_t e = 0; e < lc->n_fks; e++)
+		refs[lc->fks[e].from]++;
+	for (size_t i = 0; i < n; i++)
+	{
+		level[i] = -1;
+		if (refs[i] == 0)
+		{
+			level[i] = 0;
+			queue[tail++] = i;
+		}
+	}
+	while (head < tail)
+	{
+		size_t		to = queue[head++];
+
+		for (size_t e = 0; e < lc->n_fks; e++)
+		{
+			size_t		from = lc->fks[e].from;
+
+			if (lc->fks[e].to != to)
+				continue;
+			if (level[from] < level[to] + 1)
+				level[from] = level[to] + 1;
+			if (--refs[from] == 0)
+				queue[tail++] = from;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		if (refs[i] > 0)
+			level[i] = -1;
+	}
+	free(refs);
+	free(queue);
+	return level;
+}
+
 /* See load_copy.h. */
 void
 tp_load_copy_plan(tp_load_copy *lc, int jobs, int64_t split_bytes)
 {
-	size_t		n = 0;
+	size_t		n = lc->n_tables;
+	int		   *level = fk_levels(lc);
+	size_t	   *order = tp_xcalloc(n > 0 ? n : 1, sizeof(size_t));
+	size_t	   *index_of = tp_xcalloc(n > 0 ? n : 1, sizeof(size_t));
+	tp_load_table *sorted = tp_xcalloc(n > 0 ? n : 1, sizeof(tp_load_table));
+	size_t		parts = 0;
 
-	/* largest first, so that the last parts to end are small ones */
-	for (size_t i = 0; i < lc->n_tables; i++)
+	/*
+	 * Referenced tables first (a table on a cycle after every other one),
+	 * then the largest first, so that the last parts to end are small
+	 * ones.
+	 */
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	for (size_t i = 0; i < n; i++)
 	{
-		for (size_t j = i + 1; j < lc->n_tables; j++)
+		for (size_t j = i + 1; j < n; j++)
 		{
-			if (lc->tables[j].est_bytes > lc->tables[i].est_bytes)
-			{
-				tp_load_table tmp = lc->tables[i];
+			size_t		a = order[i];
+			size_t		b = order[j];
+			unsigned	la = (unsigned) level[a];	/* -1: the highest */
+			unsigned	lb = (unsigned) level[b];
 
-				lc->tables[i] = lc->tables[j];
-				lc->tables[j] = tmp;
+			if (lb < la || (lb == la && lc->tables[b].est_bytes > lc->tables[a].est_bytes))
+			{
+				order[i] = b;
+				order[j] = a;
 			}
 		}
 	}
-	for (size_t i = 0; i < lc->n_tables; i++)
+	for (size_t i = 0; i < n; i++)
 	{
-		const tp_load_table *t = &lc->tables[i];
-		int64_t		k = 1;
-
-		if (jobs > 1 && split_bytes > 0 && t->est_bytes > split_bytes && t->blocks > 1)
-			k = (t->est_bytes + split_bytes - 1) / split_bytes;
-		if (k > t->blocks)
-			k = t->blocks > 0 ? t->blocks : 1;
-		n += (size_t) k;
+		sorted[i] = lc->tables[order[i]];
+		index_of[order[i]] = i;
 	}
-	lc->parts = tp_xcalloc(n > 0 ? n : 1, sizeof(tp_load_part));
+
+	/* a table waits for those it references, but on a cycle */
+	for (size_t e = 0; e < lc->n_fks; e++)
+	{
+		tp_load_table *t = &sorted[index_of[lc->fks[e].from]];
+
+		if (level[lc->fks[e].from] < 0 || level[lc->fks[e].to] < 0)
+			continue;
+		t->after = tp_xrealloc(t->after, (t->n_after + 1) * sizeof(size_t));
+		t->after[t->n_after++] = index_of[lc->fks[e].to];
+	}
+	free(lc->tables);
+	lc->tables = sorted;
+	free(lc->fks);
+	lc->fks = NULL;
+	lc->n_fks = 0;
+	free(level);
+	free(order);
+	free(index_of);
+
+	for (size_t i = 0; i < n; i++)
+		parts += (size_t) parts_of(&lc->tables[i], jobs, split_bytes);
+	lc->parts = tp_xcalloc(parts > 0 ? parts : 1, sizeof(tp_load_part));
 	lc->n_parts = 0;
-	for (size_t i = 0; i < lc->n_tables; i++)
+	for (size_t i = 0; i < n; i++)
 	{
 		tp_load_table *t = &lc->tables[i];
-		int64_t		k = 1;
+		int64_t		k = parts_of(t, jobs, split_bytes);
 
-		if (jobs > 1 && split_bytes > 0 && t->est_bytes > split_bytes && t->blocks > 1)
-			k = (t->est_bytes + split_bytes - 1) / split_bytes;
-		if (k > t->blocks)
-			k = t->blocks > 0 ? t->blocks : 1;
 		t->parts_left = (int) k;
 		for (int64_t p = 0; p < k; p++)
 		{
@@ -220,21 +318,68 @@ copy_part(job *j, const tp_load_part *part)
 			t->done = true;
 			if (lc->progress != NULL)
 				lc->progress(lc->progress_arg, t, true);
+			pthread_cond_broadcast(&lc->changed);
 		}
 		pthread_mutex_unlock(&lc->lock);
 	}
 	return ok;
 }
 
-/* The next part to copy, or NULL when none is left or the copy failed. */
-static const tp_load_part *
+/* Whether every table that table i waits for is sent (under the lock). */
+static bool
+ready(const tp_load_copy *lc, size_t i)
+{
+	const tp_load_table *t = &lc->tables[i];
+
+	for (size_t k = 0; k < t->n_after; k++)
+	{
+		if (!lc->tables[t->after[k]].done)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The next part to copy, in order among those whose table may be sent
+ * now; waits while the parts left wait for tables still being sent. NULL
+ * when none is left, the copy failed or a stop was requested.
+ */
+static tp_load_part *
 take_part(tp_load_copy *lc)
 {
-	const tp_load_part *part = NULL;
+	tp_load_part *part = NULL;
 
 	pthread_mutex_lock(&lc->lock);
-	if (!lc->failed && lc->next_part < lc->n_parts)
-		part = &lc->parts[lc->next_part++];
+	while (part == NULL && !lc->failed && !tp_host_stop_requested() &&
+		   lc->next_part < lc->n_parts)
+	{
+		for (size_t i = lc->next_part; i < lc->n_parts && part == NULL; i++)
+		{
+			if (!lc->parts[i].taken && ready(lc, lc->parts[i].table))
+				part = &lc->parts[i];
+		}
+		if (part == NULL)
+		{
+			struct timespec until;
+
+			/* woken when a table is sent; a stop is noticed within 100 ms */
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 100000000L;
+			if (until.tv_nsec >= 1000000000L)
+			{
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&lc->changed, &lc->lock, &until);
+		}
+	}
+	if (part != NULL)
+	{
+		part->taken = true;
+		lc->parts_taken++;
+		while (lc->next_part < lc->n_parts && lc->parts[lc->next_part].taken)
+			lc->next_part++;
+	}
 	pthread_mutex_unlock(&lc->lock);
 	return part;
 }
@@ -264,6 +409,7 @@ job_main(void *arg)
 	{
 		pthread_mutex_lock(&lc->lock);
 		lc->failed = true;
+		pthread_cond_broadcast(&lc->changed);
 		pthread_mutex_unlock(&lc->lock);
 	}
 	tp_pgsql_close(&j->pg);
@@ -283,8 +429,10 @@ tp_load_copy_run(tp_load_copy *lc, int jobs)
 		n = lc->n_parts > 0 ? (int) lc->n_parts : 1;
 	js = tp_xcalloc((size_t) n, sizeof(job));
 	pthread_mutex_init(&lc->lock, NULL);
+	pthread_cond_init(&lc->changed, NULL);
 	lc->failed = false;
 	lc->next_part = 0;
+	lc->parts_taken = 0;
 	for (int i = 0; i < n; i++)
 	{
 		int			rc;
@@ -297,6 +445,7 @@ tp_load_copy_run(tp_load_copy *lc, int jobs)
 			tp_error(COMPONENT, "could not start copy job %d: %s", i + 1, strerror(rc));
 			pthread_mutex_lock(&lc->lock);
 			lc->failed = true;
+			pthread_cond_broadcast(&lc->changed);
 			pthread_mutex_unlock(&lc->lock);
 			break;
 		}
@@ -308,6 +457,7 @@ tp_load_copy_run(tp_load_copy *lc, int jobs)
 			pthread_join(js[i].thread, NULL);
 	}
 	free(js);
+	pthread_cond_destroy(&lc->changed);
 	pthread_mutex_destroy(&lc->lock);
-	return !lc->failed && lc->next_part == lc->n_parts;
+	return !lc->failed && lc->parts_taken == lc->n_parts;
 }

@@ -2,7 +2,8 @@
  * load_copy.h
  *     The copy jobs of an initial load: each reads tables, or block ranges
  *     of a large table, with COPY ... TO STDOUT in the load's snapshot and
- *     sends the rows as load batches of about chunk_bytes.
+ *     sends the rows as load batches of about chunk_bytes; a table that
+ *     references another by a foreign key is sent after all of it.
  */
 #ifndef TP_LOAD_COPY_H
 #define TP_LOAD_COPY_H
@@ -25,6 +26,9 @@ typedef struct tp_load_table
 	char	   *select_list;	/* "a", "b": the same, quoted for SQL */
 	int64_t		est_bytes;		/* its size on disk at the snapshot */
 	int64_t		blocks;			/* its pages at the snapshot */
+	size_t	   *after;			/* tables to send before it (indexes; set
+								 * by tp_load_copy_plan) */
+	size_t		n_after;
 	int			parts_left;		/* parts not yet copied */
 	int64_t		rows;
 	int64_t		bytes;			/* COPY text sent */
@@ -39,6 +43,7 @@ typedef struct tp_load_part
 	size_t		table;
 	int64_t		from;
 	int64_t		to;
+	bool		taken;			/* by a job (under the copy's lock) */
 } tp_load_part;
 
 /*
@@ -47,6 +52,13 @@ typedef struct tp_load_part
  */
 typedef void (*tp_load_progress_fn) (void *arg, const tp_load_table *t, bool finished);
 
+/* A foreign key between two tables of the copy: from references to. */
+typedef struct tp_load_fk
+{
+	size_t		from;
+	size_t		to;
+} tp_load_fk;
+
 typedef struct tp_load_copy
 {
 	const char *conninfo;
@@ -54,6 +66,8 @@ typedef struct tp_load_copy
 	int64_t		load_id;
 	tp_load_table *tables;
 	size_t		n_tables;
+	tp_load_fk *fks;			/* between tables (indexes, as listed) */
+	size_t		n_fks;
 	tp_load_part *parts;		/* in the order jobs take them */
 	size_t		n_parts;
 	size_t		chunk_bytes;
@@ -63,7 +77,9 @@ typedef struct tp_load_copy
 
 	/* shared by the jobs */
 	pthread_mutex_t lock;
-	size_t		next_part;
+	pthread_cond_t changed;		/* a table was sent whole, or a job failed */
+	size_t		next_part;		/* the parts before it are taken */
+	size_t		parts_taken;
 	int64_t		next_chunk;		/* numbers the chunks of the load */
 	int64_t		rows;			/* of every table */
 	int64_t		bytes;
@@ -71,14 +87,22 @@ typedef struct tp_load_copy
 } tp_load_copy;
 
 /*
- * Split the tables of lc into parts (a table over split_bytes into block
- * ranges of about that size, when jobs > 1), largest first.
+ * Order the tables of lc and split them into parts (a table over
+ * split_bytes into block ranges of about that size, when jobs > 1): the
+ * tables that others reference by a foreign key (lc->fks) before these,
+ * as far as the references do not form a cycle, then the largest first.
+ * Each table's "after" lists the tables whose rows must all be sent
+ * before any of its own (so that a target that checks its foreign keys
+ * row by row never meets a row before the one it references); the order
+ * of tables changes, lc->fks is consumed.
  */
 void		tp_load_copy_plan(tp_load_copy *lc, int jobs, int64_t split_bytes);
 
 /*
- * Run jobs threads (at least one) that copy every part; returns when all
- * ended. False after logging when any part could not be copied or sent.
+ * Run jobs threads (at least one) that copy every part, a table's once
+ * the tables of its "after" are sent; returns when all ended. False after
+ * logging when any part could not be copied or sent, or a stop was
+ * requested.
  */
 bool		tp_load_copy_run(tp_load_copy *lc, int jobs);
 

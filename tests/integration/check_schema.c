@@ -51,8 +51,6 @@
 #include "tp_autoconf.h"
 
 #include <check.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +61,10 @@
 #include "checkmain.h"
 #include "config.h"
 #include "host.h"
+#include "instance.h"
 #include "loader.h"
 #include "pgcluster.h"
+#include "pgquery.h"
 #include "pgsql.h"
 #include "plan.h"
 #include "queue.h"
@@ -74,17 +74,9 @@
 static tp_cluster *src_cl;
 static tp_cluster *tgt_cl;
 
-#define TOKEN "schema-s3cret"
 #define SRC_DB "schema_src"
 #define TGT_DB "schema_tgt"
 #define APPLY_SCHEMA "copy"
-
-/*
- * Where the test notes the pids of the teleport processes it starts, so
- * that the parent kills what a failed test (ended by Check with _exit())
- * left running.
- */
-static char pid_registry[4096];
 
 /* Once: both clusters (in the parent). */
 static void
@@ -92,248 +84,83 @@ start_clusters(void)
 {
 	src_cl = tp_cluster_shared();
 	tgt_cl = tp_cluster_start();
-	snprintf(pid_registry, sizeof(pid_registry), "%s/test-pids", src_cl->dir);
 }
 
 /* After the case: what was left running, then the second cluster. */
 static void
 stop_clusters(void)
 {
-	FILE	   *f = fopen(pid_registry, "r");
-	int			pid;
-
-	while (f != NULL && fscanf(f, "%d", &pid) == 1)
-	{
-		if (pid > 0 && kill((pid_t) pid, SIGKILL) == 0)
-			tp_wait_exit((pid_t) pid, 10);
-	}
-	if (f != NULL)
-		fclose(f);
+	tp_kill_leftovers(src_cl);
 	tp_cluster_destroy(tgt_cl);
 	tgt_cl = NULL;
 }
 
-/* One teleport process. */
-typedef struct inst
-{
-	char	   *config;
-	char	   *log;
-	pid_t		pid;
-} inst;
-
-/* The scene: its directory and the two instances. */
+/* The scene: the two instances. */
 typedef struct scene
 {
-	char	   *dir;
-	inst		src;
-	inst		tgt;
+	tp_scene	t;
+	tp_inst    *src;
+	tp_inst    *tgt;
 	bool		event_triggers; /* use_event_triggers on the source */
 } scene;
 
-/* Run sql (printf format) in cl's database db; fails the test on error. */
-static void
-exec_sqlf(tp_cluster *cl, const char *db, const char *fmt,...)
-{
-	char	   *sql = NULL;
-	va_list		ap;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
-	va_end(ap);
-	ck_assert_msg(tp_cluster_exec(cl, db, sql), "SQL failed in %s: %s", db, sql);
-	free(sql);
-}
-
 /*
- * The one value of query sql in cl's db (free); when it fails, NULL if
- * may_fail, else the test fails.
+ * Write the config of the source (sending public.* to tgt, and extra.* to
+ * a second target on the same instance, tgt2) or of the receiving target.
  */
-static char *
-query_value(tp_cluster *cl, const char *db, const char *sql, bool may_fail)
+static void
+configure(scene *sc, bool source)
 {
-	char	   *value = NULL;
-	PGconn	   *conn;
-	PGresult   *res;
+	char	   *targets = NULL;
 
-	conn = tp_cluster_connect(cl, db);
-	ck_assert_ptr_nonnull(conn);
-	res = PQexec(conn, sql);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		value = strdup(PQgetisnull(res, 0, 0) ? "(null)" : PQgetvalue(res, 0, 0));
-	else
-		ck_assert_msg(may_fail, "%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-	PQfinish(conn);
-	return value;
-}
-
-/* The one value of query sql (printf format) in cl's db (free). */
-static char *
-query_valuef(tp_cluster *cl, const char *db, const char *fmt,...)
-{
-	char	   *sql = NULL;
-	char	   *value;
-	va_list		ap;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
-	va_end(ap);
-	value = query_value(cl, db, sql, false);
-	free(sql);
-	return value;
-}
-
-/* Write a config: the source (with a target) or the receiving target. */
-static char *
-write_config(const scene *sc, bool source, int port)
-{
-	char		text[4096];
-
-	snprintf(text, sizeof(text),
-			 "replicate_ddl: true\n"
-			 "use_event_triggers: %s\n"
-			 "processing_intervals:\n"
-			 "  batcher: 50\n"
-			 "  transmitter: 50\n"
-			 "  applier: 50\n"
-			 "  ddlwatcher: 200\n"
-			 "database:\n"
-			 "  name: \"%s\"\n"
-			 "  database: \"%s\"\n"
-			 "  hostname: \"%s\"\n"
-			 "  port: %d\n"
-			 "  username: \"postgres\"\n",
-			 sc->event_triggers ? "true" : "false", source ? "src" : "tgt", source ? SRC_DB : TGT_DB,
-			 source ? src_cl->dir : tgt_cl->dir, source ? src_cl->port : tgt_cl->port);
 	if (source)
-		snprintf(text + strlen(text), sizeof(text) - strlen(text),
-				 "targets:\n"
-				 "  tgt:\n"
-				 "    target_expression: \"public.*\"\n"
-				 "    apply_schema: \"" APPLY_SCHEMA "\"\n"
-				 "    endpoint:\n"
-				 "      hostname: \"127.0.0.1\"\n"
-				 "      port: %d\n"
-				 "      token: \"" TOKEN "\"\n"
-				 "  tgt2:\n"
-				 "    target_expression: \"extra.*\"\n"
-				 "    apply_schema: \"fresh\"\n"
-				 "    endpoint:\n"
-				 "      hostname: \"127.0.0.1\"\n"
-				 "      port: %d\n"
-				 "      token: \"" TOKEN "\"\n", port, port);
-	else
-		snprintf(text + strlen(text), sizeof(text) - strlen(text),
-				 "server:\n"
-				 "  hostname: \"127.0.0.1\"\n"
-				 "  port: %d\n"
-				 "  token: \"" TOKEN "\"\n"
-				 "applier: postgres\n", port);
-	return tp_write_file(sc->dir, source ? "src.yml" : "tgt.yml", text);
-}
-
-/* Fail with msg and both logs' tails on stderr. */
-static void
-scene_fail(const scene *sc, const char *msg)
-{
-	const inst *insts[2] = {&sc->src, &sc->tgt};
-
-	for (int i = 0; i < 2; i++)
 	{
-		char	   *log = tp_read_file(insts[i]->log);
-		size_t		len = log ? strlen(log) : 0;
-
-		fprintf(stderr, "===== %s log tail:\n%s\n", i == 0 ? "source" : "target",
-				log ? log + (len > 60000 ? len - 60000 : 0) : "(none)");
-		free(log);
+		tp_target_yaml(&targets, NULL, sc->tgt, "\"public.*\"", APPLY_SCHEMA);
+		tp_target_yaml(&targets, "tgt2", sc->tgt, "\"extra.*\"", "fresh");
 	}
-	ck_abort_msg("%s (the logs are above)", msg);
-}
-
-/* Start the instance; it must say it runs within 30 s. */
-static void
-inst_start(const scene *sc, inst *in)
-{
-	char	   *argv[6];
-
-	argv[0] = getenv("TELEPORT_BIN");
-	argv[1] = "-config";
-	argv[2] = in->config;
-	argv[3] = "--plugin-dir";
-	argv[4] = getenv("TELEPORT_PLUGIN_DIR");
-	argv[5] = NULL;
-	ck_assert_ptr_nonnull(argv[0]);
-	ck_assert_ptr_nonnull(argv[4]);
-	in->pid = tp_spawn(argv, NULL, in->log);
-	ck_assert_int_gt(in->pid, 0);
-	{
-		FILE	   *f = fopen(pid_registry, "a");
-
-		if (f != NULL)
-		{
-			fprintf(f, "%d\n", (int) in->pid);
-			fclose(f);
-		}
-	}
-	if (!tp_wait_for_text(in->log, " running", 30))
-		scene_fail(sc, "an instance never said it runs");
+	tp_inst_configure(source ? sc->src : sc->tgt, targets,
+					  "replicate_ddl: true\n"
+					  "use_event_triggers: %s\n"
+					  "processing_intervals:\n"
+					  "  batcher: 50\n"
+					  "  transmitter: 50\n"
+					  "  applier: 50\n"
+					  "  ddlwatcher: 200\n",
+					  sc->event_triggers ? "true" : "false");
+	free(targets);
 }
 
 /*
- * Stop the instance with SIGTERM: it must exit 0 (under the sanitizers, a
- * leak or an error report makes it exit otherwise).
- */
-static void
-inst_stop(const scene *sc, inst *in)
-{
-	int			status;
-
-	if (in->pid <= 0)
-		return;
-	kill(in->pid, SIGTERM);
-	status = tp_wait_exit(in->pid, 30);
-	if (status < 0)
-	{
-		kill(in->pid, SIGKILL);
-		tp_wait_exit(in->pid, 10);
-	}
-	in->pid = 0;
-	if (status != 0)
-		scene_fail(sc, "an instance did not exit 0 on SIGTERM");
-}
-
-/*
- * The columns and primary keys of the tables of schema in cl's db, as
+ * The columns and primary keys of the tables of schema on in, as
  * text: per table in name order its columns in column order (name, type
  * and default without "strip." qualifications, NOT NULL, identity) and its
  * primary key's definition.
  */
 static char *
-schema_signature(tp_cluster *cl, const char *db, const char *schema,
-				 const char *strip)
+schema_signature(const tp_inst *in, const char *schema, const char *strip)
 {
-	return query_valuef(cl, db,
-						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY relname), '') FROM ("
-						" SELECT c.relname, c.relname || ': ' || ("
-						"  SELECT string_agg(format('%%s %%s%%s%%s%%s%%s', a.attname,"
-						"   replace(format_type(a.atttypid, a.atttypmod), '%s.', ''),"
-						"   CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,"
-						"   coalesce(' default ' || replace(pg_get_expr(d.adbin, d.adrelid), '%s.', ''), ''),"
-						"   CASE a.attidentity WHEN '' THEN '' ELSE ' identity ' || a.attidentity::text END,"
-						"   CASE a.attgenerated WHEN '' THEN '' ELSE ' generated' END),"
-						"   ', ' ORDER BY a.attnum)"
-						"  FROM pg_attribute a LEFT JOIN pg_attrdef d"
-						"   ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
-						"  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
-						"  || coalesce((SELECT ' | ' || pg_get_constraintdef(k.oid) FROM pg_constraint k"
-						"   WHERE k.conrelid = c.oid AND k.contype = 'p'), '') AS sig"
-						" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-						" WHERE n.nspname = '%s' AND c.relkind = 'r') s",
-						strip, strip, schema);
+	return tp_inst_value(in,
+						 "SELECT coalesce(string_agg(sig, E'\\n' ORDER BY relname), '') FROM ("
+						 " SELECT c.relname, c.relname || ': ' || ("
+						 "  SELECT string_agg(format('%%s %%s%%s%%s%%s%%s', a.attname,"
+						 "   replace(format_type(a.atttypid, a.atttypmod), '%s.', ''),"
+						 "   CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,"
+						 "   coalesce(' default ' || replace(pg_get_expr(d.adbin, d.adrelid), '%s.', ''), ''),"
+						 "   CASE a.attidentity WHEN '' THEN '' ELSE ' identity ' || a.attidentity::text END,"
+						 "   CASE a.attgenerated WHEN '' THEN '' ELSE ' generated' END),"
+						 "   ', ' ORDER BY a.attnum)"
+						 "  FROM pg_attribute a LEFT JOIN pg_attrdef d"
+						 "   ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+						 "  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
+						 "  || coalesce((SELECT ' | ' || pg_get_constraintdef(k.oid) FROM pg_constraint k"
+						 "   WHERE k.conrelid = c.oid AND k.contype = 'p'), '') AS sig"
+						 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+						 " WHERE n.nspname = '%s' AND c.relkind = 'r') s",
+						 strip, strip, schema);
 }
 
 /*
- * The objects of schema in cl's db other than tables and columns, as
+ * The objects of schema on in other than tables and columns, as
  * text with "strip." qualifications removed, one line each: unique, check
  * and foreign-key constraints (table, name, definition, NOT VALID);
  * functions and procedures (pg_get_functiondef without its search_path,
@@ -345,8 +172,7 @@ schema_signature(tp_cluster *cl, const char *db, const char *schema,
  * when the query failed (an object dropped while it ran).
  */
 static char *
-object_signature(tp_cluster *cl, const char *db, const char *schema,
-				 const char *strip)
+object_signature(const tp_inst *in, const char *schema, const char *strip)
 {
 	char	   *sql = NULL;
 	char	   *v;
@@ -391,19 +217,19 @@ object_signature(tp_cluster *cl, const char *db, const char *schema,
 						") s", strip, schema, strip, strip, strip, schema, strip, schema, schema,
 						schema, schema), 0);
 	/* the applier may drop an object meanwhile: a mismatch, not a failure */
-	v = query_value(cl, db, sql, true);
+	v = tp_inst_try_value(in, "%s", sql);
 	free(sql);
 	return v != NULL ? v : strdup("(failed)");
 }
 
-/* The rows of every table of schema in cl's db: count and md5 of each. */
+/* The rows of every table of schema on in: count and md5 of each. */
 static char *
-data_signature(tp_cluster *cl, const char *db, const char *schema)
+data_signature(const tp_inst *in, const char *schema)
 {
-	char	   *tables = query_valuef(cl, db,
-									  "SELECT coalesce(string_agg(relname, ' ' ORDER BY relname), '')"
-									  " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-									  " WHERE n.nspname = '%s' AND c.relkind = 'r'", schema);
+	char	   *tables = tp_inst_value(in,
+									   "SELECT coalesce(string_agg(relname, ' ' ORDER BY relname), '')"
+									   " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+									   " WHERE n.nspname = '%s' AND c.relkind = 'r'", schema);
 	char	   *buf = NULL;
 	size_t		len = 0;
 	FILE	   *f = open_memstream(&buf, &len);
@@ -419,7 +245,7 @@ data_signature(tp_cluster *cl, const char *db, const char *schema)
 								  "r::text, ',' ORDER BY r::text)), '-') FROM \"%s\".\"%s\" r",
 								  schema, t), 0);
 		/* the applier may rename or drop it meanwhile: a mismatch, not a failure */
-		v = query_value(cl, db, sql, true);
+		v = tp_inst_try_value(in, "%s", sql);
 		fprintf(f, "%s: %s\n", t, v ? v : "(gone)");
 		free(v);
 		free(sql);
@@ -459,12 +285,12 @@ wait_equal(const scene *sc, const char *step)
 		free(ts);
 		free(sd);
 		free(td);
-		ss = schema_signature(src_cl, SRC_DB, "public", "public");
-		ts = schema_signature(tgt_cl, TGT_DB, APPLY_SCHEMA, APPLY_SCHEMA);
-		append_signature(&ss, object_signature(src_cl, SRC_DB, "public", "public"));
-		append_signature(&ts, object_signature(tgt_cl, TGT_DB, APPLY_SCHEMA, APPLY_SCHEMA));
-		sd = data_signature(src_cl, SRC_DB, "public");
-		td = data_signature(tgt_cl, TGT_DB, APPLY_SCHEMA);
+		ss = schema_signature(sc->src, "public", "public");
+		ts = schema_signature(sc->tgt, APPLY_SCHEMA, APPLY_SCHEMA);
+		append_signature(&ss, object_signature(sc->src, "public", "public"));
+		append_signature(&ts, object_signature(sc->tgt, APPLY_SCHEMA, APPLY_SCHEMA));
+		sd = data_signature(sc->src, "public");
+		td = data_signature(sc->tgt, APPLY_SCHEMA);
 		if (strcmp(ss, ts) == 0 && strcmp(sd, td) == 0 && strstr(ss, "(failed)") == NULL)
 			break;
 		usleep(100000);
@@ -473,7 +299,7 @@ wait_equal(const scene *sc, const char *step)
 	{
 		fprintf(stderr, "after %s:\n-- source schema:\n%s\n-- target schema:\n%s\n"
 				"-- source rows:\n%s-- target rows:\n%s", step, ss, ts, sd, td);
-		scene_fail(sc, "the target does not match the source");
+		tp_scene_fail(&sc->t, "the target does not match the source");
 	}
 	free(ss);
 	free(ts);
@@ -530,7 +356,7 @@ wait_captured(const scene *sc, const char *table)
 									 "  WHERE c.relname = '%s' AND t.table_name = c.relname"
 									 "  AND t.key_columns = teleport.trigger_table_keys(c.oid)))",
 								  table ? "false" : "true", table ? table : ""), 0);
-		v = query_value(src_cl, SRC_DB, sql, true);
+		v = tp_inst_try_value(sc->src, "%s", sql);
 		done = v != NULL && strcmp(v, "t") == 0;
 		free(v);
 		if (done)
@@ -548,7 +374,7 @@ wait_captured(const scene *sc, const char *table)
 									  strstr(sql, " (SELECT 'schema'") ), 0);
 			*strstr(what, " AND (") = '\0';
 			strcpy(strstr(what, " WHERE c.d IS DISTINCT FROM s.d)"), " WHERE c.d IS DISTINCT FROM s.d");
-			v = query_value(src_cl, SRC_DB, what, true);
+			v = tp_inst_try_value(sc->src, "%s", what);
 			fprintf(stderr, "not captured (the description, then the snapshot's):\n%s\n",
 					v ? v : "(the query failed)");
 			free(v);
@@ -557,18 +383,18 @@ wait_captured(const scene *sc, const char *table)
 		free(sql);
 		usleep(100000);
 	}
-	scene_fail(sc, "the source never captured the schema change");
+	tp_scene_fail(&sc->t, "the source never captured the schema change");
 }
 
 /* The number of schema and table events in the source's queue. */
 static long
-ddl_events(void)
+ddl_events(const scene *sc)
 {
-	char	   *v = query_valuef(src_cl, SRC_DB,
-								 "SELECT count(*) FROM (SELECT op, ddl FROM teleport.event_0"
-								 " UNION ALL SELECT op, ddl FROM teleport.event_1"
-								 " UNION ALL SELECT op, ddl FROM teleport.event_2) e"
-								 " WHERE op = 'ddl' AND ddl ->> 'type' IN ('schema', 'table')");
+	char	   *v = tp_inst_value(sc->src,
+								  "SELECT count(*) FROM (SELECT op, ddl FROM teleport.event_0"
+								  " UNION ALL SELECT op, ddl FROM teleport.event_1"
+								  " UNION ALL SELECT op, ddl FROM teleport.event_2) e"
+								  " WHERE op = 'ddl' AND ddl ->> 'type' IN ('schema', 'table')");
 	long		n = atol(v);
 
 	free(v);
@@ -576,14 +402,14 @@ ddl_events(void)
 }
 
 /*
- * The types, sequences and indexes of schema in cl's db, as text, one
+ * The types, sequences and indexes of schema on in, as text, one
  * line per object in order: an enum's labels in their order, a composite
  * type's attributes (name and type without "schema." qualifications), a
  * standalone sequence's parameters, an index's definition (the same).
  * "(failed)" when the query failed.
  */
 static char *
-objects_signature(tp_cluster *cl, const char *db, const char *schema)
+objects_signature(const tp_inst *in, const char *schema)
 {
 	char	   *sql = NULL;
 	char	   *v;
@@ -622,7 +448,7 @@ objects_signature(tp_cluster *cl, const char *db, const char *schema)
 						" WHERE n.nspname = '%s' AND tc.relkind = 'r'"
 						") s",
 						schema, schema, schema, schema, schema, schema), 0);
-	v = query_value(cl, db, sql, true);
+	v = tp_inst_try_value(in, "%s", sql);
 	free(sql);
 	return v != NULL ? v : strdup("(failed)");
 }
@@ -641,8 +467,8 @@ wait_objects_equal(const scene *sc, const char *step)
 	{
 		free(so);
 		free(to);
-		so = objects_signature(src_cl, SRC_DB, "public");
-		to = objects_signature(tgt_cl, TGT_DB, APPLY_SCHEMA);
+		so = objects_signature(sc->src, "public");
+		to = objects_signature(sc->tgt, APPLY_SCHEMA);
 		if (strcmp(so, to) == 0)
 			break;
 		usleep(100000);
@@ -651,7 +477,7 @@ wait_objects_equal(const scene *sc, const char *step)
 	{
 		fprintf(stderr, "after %s:\n-- source objects:\n%s\n-- target objects:\n%s\n",
 				step, so, to);
-		scene_fail(sc, "the target's objects do not match the source's");
+		tp_scene_fail(&sc->t, "the target's objects do not match the source's");
 	}
 	free(so);
 	free(to);
@@ -666,23 +492,23 @@ wait_objects_equal(const scene *sc, const char *step)
 static void
 step_enums(const scene *sc)
 {
-	exec_sqlf(src_cl, SRC_DB, "CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');");
+	tp_inst_exec(sc->src, "CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "create enum");
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TYPE public.mood ADD VALUE 'meh' BEFORE 'ok';"
-			  "ALTER TYPE public.mood ADD VALUE 'joy' AFTER 'happy';"
-			  "ALTER TYPE public.mood ADD VALUE 'awful' BEFORE 'sad';"
-			  "ALTER TYPE public.mood ADD VALUE 'dire' BEFORE 'awful';");
+	tp_inst_exec(sc->src,
+				 "ALTER TYPE public.mood ADD VALUE 'meh' BEFORE 'ok';"
+				 "ALTER TYPE public.mood ADD VALUE 'joy' AFTER 'happy';"
+				 "ALTER TYPE public.mood ADD VALUE 'awful' BEFORE 'sad';"
+				 "ALTER TYPE public.mood ADD VALUE 'dire' BEFORE 'awful';");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "enum values added");
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TYPE public.mood RENAME VALUE 'meh' TO 'so-so';"
-			  "ALTER TYPE public.mood ADD VALUE 'meh' AFTER 'so-so';"
-			  "ALTER TYPE public.mood RENAME TO feeling;");
+	tp_inst_exec(sc->src,
+				 "ALTER TYPE public.mood RENAME VALUE 'meh' TO 'so-so';"
+				 "ALTER TYPE public.mood ADD VALUE 'meh' AFTER 'so-so';"
+				 "ALTER TYPE public.mood RENAME TO feeling;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "enum value and type renamed");
-	exec_sqlf(src_cl, SRC_DB, "DROP TYPE public.feeling;");
+	tp_inst_exec(sc->src, "DROP TYPE public.feeling;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "enum dropped");
 }
@@ -699,45 +525,45 @@ step_enum_columns(scene *sc)
 {
 	char	   *v;
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TYPE public.color AS ENUM ('red', 'green');"
-			  "CREATE TABLE public.paint (id int PRIMARY KEY,"
-			  " c public.color NOT NULL DEFAULT 'red', cs public.color[], note text);");
+	tp_inst_exec(sc->src,
+				 "CREATE TYPE public.color AS ENUM ('red', 'green');"
+				 "CREATE TABLE public.paint (id int PRIMARY KEY,"
+				 " c public.color NOT NULL DEFAULT 'red', cs public.color[], note text);");
 	wait_captured(sc, "paint");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.paint (id, cs, note) VALUES (1, '{red,green}', 'red');"
-			  "INSERT INTO public.paint VALUES (2, 'green', NULL, 'green');");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.paint (id, cs, note) VALUES (1, '{red,green}', 'red');"
+				 "INSERT INTO public.paint VALUES (2, 'green', NULL, 'green');");
 	wait_objects_equal(sc, "table with enum columns");
 
-	inst_stop(sc, &sc->src);
-	exec_sqlf(src_cl, SRC_DB, "ALTER TYPE public.color ADD VALUE 'blue' BEFORE 'green';");
+	tp_inst_stop(sc->src);
+	tp_inst_exec(sc->src, "ALTER TYPE public.color ADD VALUE 'blue' BEFORE 'green';");
 	/* diff mode captures it now, by hand; event triggers did in its transaction */
-	v = query_value(src_cl, SRC_DB, sc->event_triggers
-					? "SELECT teleport.schema_capture(NULL, true) = 0"
-					: "SELECT teleport.schema_capture(NULL, true) > 0", false);
+	v = tp_inst_value(sc->src, "%s", sc->event_triggers
+					  ? "SELECT teleport.schema_capture(NULL, true) = 0"
+					  : "SELECT teleport.schema_capture(NULL, true) > 0");
 	ck_assert_str_eq(v, "t");
 	free(v);
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.paint VALUES (3, 'blue', '{blue,red}', 'blue');"
-			  "UPDATE public.paint SET c = 'blue' WHERE id = 1;");
-	inst_start(sc, &sc->src);
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.paint VALUES (3, 'blue', '{blue,red}', 'blue');"
+				 "UPDATE public.paint SET c = 'blue' WHERE id = 1;");
+	tp_inst_start(sc->src);
 	wait_objects_equal(sc, "enum value added and used in one batch");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TYPE public.color RENAME TO hue;"
-			  "ALTER TYPE public.hue RENAME VALUE 'green' TO 'verde';");
+	tp_inst_exec(sc->src,
+				 "ALTER TYPE public.color RENAME TO hue;"
+				 "ALTER TYPE public.hue RENAME VALUE 'green' TO 'verde';");
 	wait_captured(sc, "paint");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.paint VALUES (4, 'verde', '{verde}', 'verde');");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.paint VALUES (4, 'verde', '{verde}', 'verde');");
 	wait_objects_equal(sc, "enum type and value renamed");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "UPDATE public.paint SET note = 'verde' WHERE note = 'green';"
-			  "ALTER TABLE public.paint ALTER COLUMN note TYPE public.hue USING note::public.hue;");
+	tp_inst_exec(sc->src,
+				 "UPDATE public.paint SET note = 'verde' WHERE note = 'green';"
+				 "ALTER TABLE public.paint ALTER COLUMN note TYPE public.hue USING note::public.hue;");
 	wait_captured(sc, "paint");
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.paint VALUES (5, 'red', '{}', 'blue');");
+	tp_inst_exec(sc->src, "INSERT INTO public.paint VALUES (5, 'red', '{}', 'blue');");
 	wait_objects_equal(sc, "text column to enum");
-	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.paint; DROP TYPE public.hue;");
+	tp_inst_exec(sc->src, "DROP TABLE public.paint; DROP TYPE public.hue;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "enum and its table dropped");
 }
@@ -751,52 +577,52 @@ step_enum_columns(scene *sc)
 static void
 step_composites(const scene *sc)
 {
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TYPE public.tone AS ENUM ('soft', 'loud');"
-			  "CREATE TYPE public.addr AS (street text, num int, tone public.tone);"
-			  "CREATE TYPE public.spare AS (a int, b text);"
-			  "CREATE TABLE public.people (id int PRIMARY KEY, home public.addr,"
-			  " past public.addr[]);");
+	tp_inst_exec(sc->src,
+				 "CREATE TYPE public.tone AS ENUM ('soft', 'loud');"
+				 "CREATE TYPE public.addr AS (street text, num int, tone public.tone);"
+				 "CREATE TYPE public.spare AS (a int, b text);"
+				 "CREATE TABLE public.people (id int PRIMARY KEY, home public.addr,"
+				 " past public.addr[]);");
 	wait_captured(sc, "people");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.people VALUES (1, ROW('Main St', 1, 'soft'),"
-			  " ARRAY[ROW('Old St', 7, 'loud')::public.addr]),"
-			  " (2, ROW('Side \"St\", 2', NULL, NULL), NULL);");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.people VALUES (1, ROW('Main St', 1, 'soft'),"
+				 " ARRAY[ROW('Old St', 7, 'loud')::public.addr]),"
+				 " (2, ROW('Side \"St\", 2', NULL, NULL), NULL);");
 	wait_objects_equal(sc, "composite types and a table using them");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TYPE public.addr ADD ATTRIBUTE zip varchar(10);"
-			  "ALTER TYPE public.addr RENAME ATTRIBUTE num TO number;");
+	tp_inst_exec(sc->src,
+				 "ALTER TYPE public.addr ADD ATTRIBUTE zip varchar(10);"
+				 "ALTER TYPE public.addr RENAME ATTRIBUTE num TO number;");
 	wait_captured(sc, NULL);
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.people VALUES (3, ROW('Third', 3, 'loud', '12345'), NULL);"
-			  "UPDATE public.people SET home.zip = '999' WHERE id = 1;");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.people VALUES (3, ROW('Third', 3, 'loud', '12345'), NULL);"
+				 "UPDATE public.people SET home.zip = '999' WHERE id = 1;");
 	wait_objects_equal(sc, "attributes added and renamed");
 
-	exec_sqlf(src_cl, SRC_DB, "ALTER TYPE public.addr DROP ATTRIBUTE tone;");
+	tp_inst_exec(sc->src, "ALTER TYPE public.addr DROP ATTRIBUTE tone;");
 	wait_captured(sc, NULL);
-	exec_sqlf(src_cl, SRC_DB, "UPDATE public.people SET home.number = 10 WHERE id = 2;");
+	tp_inst_exec(sc->src, "UPDATE public.people SET home.number = 10 WHERE id = 2;");
 	wait_objects_equal(sc, "attribute dropped");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TYPE public.spare ALTER ATTRIBUTE a TYPE bigint;"
-			  "ALTER TYPE public.spare RENAME TO spare2;"
-			  "ALTER TYPE public.addr RENAME TO address;");
+	tp_inst_exec(sc->src,
+				 "ALTER TYPE public.spare ALTER ATTRIBUTE a TYPE bigint;"
+				 "ALTER TYPE public.spare RENAME TO spare2;"
+				 "ALTER TYPE public.addr RENAME TO address;");
 	wait_captured(sc, "people");
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.people VALUES (4, ROW('Fourth', 4, NULL), NULL);");
+	tp_inst_exec(sc->src, "INSERT INTO public.people VALUES (4, ROW('Fourth', 4, NULL), NULL);");
 	wait_objects_equal(sc, "attribute retyped, types renamed");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TYPE public.inner_t AS (x int);"
-			  "CREATE TYPE public.outer_t AS (i public.inner_t, j public.inner_t[]);");
+	tp_inst_exec(sc->src,
+				 "CREATE TYPE public.inner_t AS (x int);"
+				 "CREATE TYPE public.outer_t AS (i public.inner_t, j public.inner_t[]);");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "composite type of a composite type");
 
 	/* in one poll: the newer type, which uses the older, goes first */
-	exec_sqlf(src_cl, SRC_DB,
-			  "DROP TABLE public.people;"
-			  "DROP TYPE public.address, public.spare2, public.tone, public.outer_t,"
-			  " public.inner_t;");
+	tp_inst_exec(sc->src,
+				 "DROP TABLE public.people;"
+				 "DROP TYPE public.address, public.spare2, public.tone, public.outer_t,"
+				 " public.inner_t;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "composite types dropped");
 }
@@ -817,8 +643,8 @@ wait_same_value(const scene *sc, const char *src_sql, const char *tgt_sql,
 	{
 		free(sv);
 		free(tv);
-		sv = query_value(src_cl, SRC_DB, src_sql, true);
-		tv = query_value(tgt_cl, TGT_DB, tgt_sql, true);
+		sv = tp_inst_try_value(sc->src, "%s", src_sql);
+		tv = tp_inst_try_value(sc->tgt, "%s", tgt_sql);
 		same = sv != NULL && tv != NULL && strcmp(sv, tv) == 0;
 		if (!same)
 			usleep(100000);
@@ -827,7 +653,7 @@ wait_same_value(const scene *sc, const char *src_sql, const char *tgt_sql,
 	{
 		fprintf(stderr, "%s: source %s, target %s\n", what, sv ? sv : "(none)",
 				tv ? tv : "(none)");
-		scene_fail(sc, "the target's value does not match the source's");
+		tp_scene_fail(&sc->t, "the target's value does not match the source's");
 	}
 	free(sv);
 	free(tv);
@@ -842,38 +668,38 @@ wait_same_value(const scene *sc, const char *src_sql, const char *tgt_sql,
 static void
 step_sequences(const scene *sc)
 {
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE SEQUENCE public.s1 INCREMENT 5 START 100 CACHE 1;"
-			  "CREATE SEQUENCE public.s2 AS int MINVALUE 1 MAXVALUE 1000 CYCLE;"
-			  "CREATE TABLE public.orders (id bigint PRIMARY KEY"
-			  " DEFAULT nextval('public.s1'), note text);");
+	tp_inst_exec(sc->src,
+				 "CREATE SEQUENCE public.s1 INCREMENT 5 START 100 CACHE 1;"
+				 "CREATE SEQUENCE public.s2 AS int MINVALUE 1 MAXVALUE 1000 CYCLE;"
+				 "CREATE TABLE public.orders (id bigint PRIMARY KEY"
+				 " DEFAULT nextval('public.s1'), note text);");
 	wait_captured(sc, "orders");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.orders (note) SELECT 'o' || g FROM generate_series(1, 10) g;"
-			  "SELECT nextval('public.s2');");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.orders (note) SELECT 'o' || g FROM generate_series(1, 10) g;"
+				 "SELECT nextval('public.s2');");
 	wait_objects_equal(sc, "sequences created and used");
 	wait_same_value(sc, "SELECT last_value FROM public.s1",
 					"SELECT last_value FROM " APPLY_SCHEMA ".s1", "value of s1");
 	wait_same_value(sc, "SELECT last_value FROM public.s2",
 					"SELECT last_value FROM " APPLY_SCHEMA ".s2", "value of s2");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER SEQUENCE public.s1 INCREMENT 10 MAXVALUE 1000000;"
-			  "ALTER SEQUENCE public.s2 NO CYCLE CACHE 5 START 7;"
-			  "ALTER SEQUENCE public.s2 RENAME TO s3;");
+	tp_inst_exec(sc->src,
+				 "ALTER SEQUENCE public.s1 INCREMENT 10 MAXVALUE 1000000;"
+				 "ALTER SEQUENCE public.s2 NO CYCLE CACHE 5 START 7;"
+				 "ALTER SEQUENCE public.s2 RENAME TO s3;");
 	wait_captured(sc, NULL);
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.orders (note) VALUES ('after alter');");
+	tp_inst_exec(sc->src, "INSERT INTO public.orders (note) VALUES ('after alter');");
 	wait_objects_equal(sc, "sequences altered and renamed");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TABLE public.orders ALTER COLUMN id SET DEFAULT nextval('public.s3');");
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.orders ALTER COLUMN id SET DEFAULT nextval('public.s3');");
 	wait_captured(sc, "orders");
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.orders (note) VALUES ('from s3');");
+	tp_inst_exec(sc->src, "INSERT INTO public.orders (note) VALUES ('from s3');");
 	wait_objects_equal(sc, "default moved to another sequence");
 	wait_same_value(sc, "SELECT last_value FROM public.s3",
 					"SELECT last_value FROM " APPLY_SCHEMA ".s3", "value of s3");
 
-	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.orders; DROP SEQUENCE public.s1, public.s3;");
+	tp_inst_exec(sc->src, "DROP TABLE public.orders; DROP SEQUENCE public.s1, public.s3;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "sequences dropped");
 }
@@ -887,45 +713,45 @@ step_sequences(const scene *sc)
 static void
 step_indexes(const scene *sc)
 {
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TYPE public.state AS ENUM ('new', 'done');"
-			  "CREATE TABLE public.items (id int PRIMARY KEY, sku text, qty int,"
-			  " price numeric, tags text[], st public.state);"
-			  "CREATE UNIQUE INDEX items_sku ON public.items (sku);"
-			  "CREATE INDEX items_partial ON public.items (qty) WHERE qty > 0 AND st = 'new';"
-			  "CREATE INDEX items_expr ON public.items (lower(sku), (qty * 2) DESC);"
-			  "CREATE INDEX items_incl ON public.items (qty, price) INCLUDE (sku);");
+	tp_inst_exec(sc->src,
+				 "CREATE TYPE public.state AS ENUM ('new', 'done');"
+				 "CREATE TABLE public.items (id int PRIMARY KEY, sku text, qty int,"
+				 " price numeric, tags text[], st public.state);"
+				 "CREATE UNIQUE INDEX items_sku ON public.items (sku);"
+				 "CREATE INDEX items_partial ON public.items (qty) WHERE qty > 0 AND st = 'new';"
+				 "CREATE INDEX items_expr ON public.items (lower(sku), (qty * 2) DESC);"
+				 "CREATE INDEX items_incl ON public.items (qty, price) INCLUDE (sku);");
 	wait_captured(sc, "items");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.items SELECT g, 's' || g, g %% 5, g * 1.5,"
-			  " ARRAY['t' || g %% 3], CASE WHEN g %% 2 = 0 THEN 'new' ELSE 'done' END::public.state"
-			  " FROM generate_series(1, 30) g;");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.items SELECT g, 's' || g, g %% 5, g * 1.5,"
+				 " ARRAY['t' || g %% 3], CASE WHEN g %% 2 = 0 THEN 'new' ELSE 'done' END::public.state"
+				 " FROM generate_series(1, 30) g;");
 	wait_objects_equal(sc, "indexes created with their table");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE INDEX items_gin ON public.items USING gin (tags);"
-			  "CREATE INDEX items_hash ON public.items USING hash (sku);"
-			  "CREATE UNIQUE INDEX \"Items Odd\" ON public.items (id, qty) WHERE id %% 2 = 1;");
+	tp_inst_exec(sc->src,
+				 "CREATE INDEX items_gin ON public.items USING gin (tags);"
+				 "CREATE INDEX items_hash ON public.items USING hash (sku);"
+				 "CREATE UNIQUE INDEX \"Items Odd\" ON public.items (id, qty) WHERE id %% 2 = 1;");
 	wait_captured(sc, NULL);
-	exec_sqlf(src_cl, SRC_DB, "UPDATE public.items SET tags = tags || 'x'::text WHERE id < 5;");
+	tp_inst_exec(sc->src, "UPDATE public.items SET tags = tags || 'x'::text WHERE id < 5;");
 	wait_objects_equal(sc, "indexes created later");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER INDEX public.items_partial RENAME TO items_positive;"
-			  "DROP INDEX public.items_hash;"
-			  "ALTER TABLE public.items RENAME COLUMN qty TO quantity;"
-			  "ALTER TABLE public.items ALTER COLUMN price TYPE numeric(12,2);");
+	tp_inst_exec(sc->src,
+				 "ALTER INDEX public.items_partial RENAME TO items_positive;"
+				 "DROP INDEX public.items_hash;"
+				 "ALTER TABLE public.items RENAME COLUMN qty TO quantity;"
+				 "ALTER TABLE public.items ALTER COLUMN price TYPE numeric(12,2);");
 	wait_captured(sc, "items");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.items (id, sku, quantity, price) VALUES (100, 'new', 3, 9.99);");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.items (id, sku, quantity, price) VALUES (100, 'new', 3, 9.99);");
 	wait_objects_equal(sc, "indexes renamed, dropped, column renamed and retyped");
 
-	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.items RENAME TO goods;");
+	tp_inst_exec(sc->src, "ALTER TABLE public.items RENAME TO goods;");
 	wait_captured(sc, "goods");
-	exec_sqlf(src_cl, SRC_DB, "DELETE FROM public.goods WHERE id > 25;");
+	tp_inst_exec(sc->src, "DELETE FROM public.goods WHERE id > 25;");
 	wait_objects_equal(sc, "table of indexes renamed");
 
-	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.goods; DROP TYPE public.state;");
+	tp_inst_exec(sc->src, "DROP TABLE public.goods; DROP TYPE public.state;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "table of indexes dropped");
 }
@@ -938,29 +764,24 @@ step_indexes(const scene *sc)
  * after it would come before it: ddl writes no such rows then.
  */
 static void
-switch_source_mode(scene *sc, int port, const char *ddl)
+switch_source_mode(scene *sc, const char *ddl)
 {
-	kill(sc->src.pid, SIGTERM);
-	if (tp_wait_exit(sc->src.pid, 30) != 0)
-		scene_fail(sc, "the source did not exit 0 on SIGTERM");
-	sc->src.pid = 0;
+	tp_inst_stop(sc->src);
 	if (ddl != NULL)
-		exec_sqlf(src_cl, SRC_DB, "%s", ddl);
+		tp_inst_exec(sc->src, "%s", ddl);
 	sc->event_triggers = !sc->event_triggers;
-	free(sc->src.config);
-	sc->src.config = write_config(sc, true, port);
-	ck_assert_ptr_nonnull(sc->src.config);
-	inst_start(sc, &sc->src);
+	configure(sc, true);
+	tp_inst_start(sc->src);
 	for (int i = 0;; i++)
 	{
-		char	   *n = query_value(src_cl, SRC_DB, "SELECT count(*) FROM pg_event_trigger", false);
+		char	   *n = tp_inst_value(sc->src, "SELECT count(*) FROM pg_event_trigger");
 		bool		done = strcmp(n, sc->event_triggers ? "2" : "0") == 0;
 
 		free(n);
 		if (done)
 			break;
 		if (i == 300)
-			scene_fail(sc, "the source never switched modes");
+			tp_scene_fail(&sc->t, "the source never switched modes");
 		usleep(100000);
 	}
 }
@@ -985,17 +806,17 @@ constraint_steps(const scene *sc)
 	char	   *oid_before;
 	char	   *oid_after;
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TABLE public.parent (id int PRIMARY KEY, code text);"
-			  "CREATE TABLE public.child (id int PRIMARY KEY, parent_id int, qty int,"
-			  " CONSTRAINT child_parent_fk FOREIGN KEY (parent_id) REFERENCES public.parent (id)"
-			  "  ON DELETE CASCADE DEFERRABLE,"
-			  " CONSTRAINT child_qty_check CHECK (qty > 0));"
-			  "ALTER TABLE public.parent ADD CONSTRAINT parent_code_key UNIQUE (code);");
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.parent (id int PRIMARY KEY, code text);"
+				 "CREATE TABLE public.child (id int PRIMARY KEY, parent_id int, qty int,"
+				 " CONSTRAINT child_parent_fk FOREIGN KEY (parent_id) REFERENCES public.parent (id)"
+				 "  ON DELETE CASCADE DEFERRABLE,"
+				 " CONSTRAINT child_qty_check CHECK (qty > 0));"
+				 "ALTER TABLE public.parent ADD CONSTRAINT parent_code_key UNIQUE (code);");
 	wait_captured(sc, "child");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.parent SELECT g, 'c' || g FROM generate_series(1, 10) g;"
-			  "INSERT INTO public.child SELECT g, g %% 10 + 1, g FROM generate_series(1, 30) g;");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.parent SELECT g, 'c' || g FROM generate_series(1, 10) g;"
+				 "INSERT INTO public.child SELECT g, g %% 10 + 1, g FROM generate_series(1, 30) g;");
 	wait_equal(sc, "constraints created");
 	ck_assert_msg(!tp_cluster_exec(src_cl, SRC_DB,
 								   "INSERT INTO public.child VALUES (100, 999, 1)"),
@@ -1006,43 +827,43 @@ constraint_steps(const scene *sc)
 	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
 								   "INSERT INTO " APPLY_SCHEMA ".child VALUES (100, 1, -1)"),
 				  "the target has no check constraint");
-	exec_sqlf(src_cl, SRC_DB, "DELETE FROM public.parent WHERE id <= 2;"
-			  "INSERT INTO public.child VALUES (101, 5, 7);");
+	tp_inst_exec(sc->src, "DELETE FROM public.parent WHERE id <= 2;"
+				 "INSERT INTO public.child VALUES (101, 5, 7);");
 	wait_equal(sc, "foreign key cascade");
 
-	oid_before = query_value(tgt_cl, TGT_DB, "SELECT oid FROM pg_constraint"
-							 " WHERE conname = 'child_qty_check'", false);
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TABLE public.child RENAME CONSTRAINT child_parent_fk TO child_parent_ref;"
-			  "ALTER TABLE public.child RENAME COLUMN qty TO quantity;");
+	oid_before = tp_inst_value(sc->tgt, "SELECT oid FROM pg_constraint"
+							   " WHERE conname = 'child_qty_check'");
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.child RENAME CONSTRAINT child_parent_fk TO child_parent_ref;"
+				 "ALTER TABLE public.child RENAME COLUMN qty TO quantity;");
 	wait_captured(sc, "child");
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.child VALUES (102, 6, 3);");
+	tp_inst_exec(sc->src, "INSERT INTO public.child VALUES (102, 6, 3);");
 	wait_equal(sc, "constraint and column renamed");
-	oid_after = query_value(tgt_cl, TGT_DB, "SELECT oid FROM pg_constraint"
-							" WHERE conname = 'child_qty_check'", false);
+	oid_after = tp_inst_value(sc->tgt, "SELECT oid FROM pg_constraint"
+							  " WHERE conname = 'child_qty_check'");
 	ck_assert_str_eq(oid_before, oid_after);
 	free(oid_before);
 	free(oid_after);
 
-	exec_sqlf(src_cl, SRC_DB, "UPDATE public.child SET quantity = 5000 WHERE id = 30;"
-			  "ALTER TABLE public.child ADD CONSTRAINT child_qty_small"
-			  " CHECK (quantity < 1000) NOT VALID;");
+	tp_inst_exec(sc->src, "UPDATE public.child SET quantity = 5000 WHERE id = 30;"
+				 "ALTER TABLE public.child ADD CONSTRAINT child_qty_small"
+				 " CHECK (quantity < 1000) NOT VALID;");
 	wait_equal(sc, "constraint NOT VALID");
-	exec_sqlf(src_cl, SRC_DB, "UPDATE public.child SET quantity = 500 WHERE id = 30;");
+	tp_inst_exec(sc->src, "UPDATE public.child SET quantity = 500 WHERE id = 30;");
 	wait_equal(sc, "row fixed before VALIDATE");
-	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.child VALIDATE CONSTRAINT child_qty_small;");
+	tp_inst_exec(sc->src, "ALTER TABLE public.child VALIDATE CONSTRAINT child_qty_small;");
 	wait_equal(sc, "constraint validated");
 
 	/* rows the target takes only without the constraint: once it is captured */
-	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.parent DROP CONSTRAINT parent_code_key;");
+	tp_inst_exec(sc->src, "ALTER TABLE public.parent DROP CONSTRAINT parent_code_key;");
 	wait_captured(sc, NULL);
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.parent VALUES (11, 'c3');");
+	tp_inst_exec(sc->src, "INSERT INTO public.parent VALUES (11, 'c3');");
 	wait_equal(sc, "unique constraint dropped");
-	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.parent CASCADE;");
+	tp_inst_exec(sc->src, "DROP TABLE public.parent CASCADE;");
 	wait_captured(sc, NULL);
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.child VALUES (103, 999, 1);");
+	tp_inst_exec(sc->src, "INSERT INTO public.child VALUES (103, 999, 1);");
 	wait_equal(sc, "referenced table dropped with CASCADE");
-	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.child;");
+	tp_inst_exec(sc->src, "DROP TABLE public.child;");
 	wait_equal(sc, "constrained table dropped");
 }
 
@@ -1058,26 +879,26 @@ constraint_steps(const scene *sc)
 static void
 function_steps(const scene *sc)
 {
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TABLE public.allowed (prefix text PRIMARY KEY);"
-			  "CREATE FUNCTION public.positive(v int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE"
-			  " AS $$ BEGIN RETURN v > 0; END $$;"
-			  "CREATE FUNCTION public.code_ok(c text) RETURNS boolean LANGUAGE sql STABLE"
-			  " AS $$ SELECT c LIKE 'k%%' OR EXISTS (SELECT 1 FROM allowed a WHERE a.prefix = c) $$;"
-			  "CREATE FUNCTION public.make_code(n int DEFAULT 7) RETURNS text LANGUAGE plpgsql VOLATILE"
-			  " AS $$ BEGIN RETURN 'k' || n || '-' || (SELECT count(*) FROM allowed); END $$;"
-			  "CREATE TABLE public.fx (id int PRIMARY KEY, code text DEFAULT public.make_code(),"
-			  " n int CONSTRAINT fx_n_check CHECK (public.positive(n)),"
-			  " CONSTRAINT fx_code_check CHECK (public.code_ok(code)));"
-			  "CREATE PROCEDURE public.add_fx(p int) LANGUAGE plpgsql SET search_path = public, pg_temp"
-			  " AS $$ BEGIN INSERT INTO fx (id, n) VALUES (p, p); END $$;");
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.allowed (prefix text PRIMARY KEY);"
+				 "CREATE FUNCTION public.positive(v int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE"
+				 " AS $$ BEGIN RETURN v > 0; END $$;"
+				 "CREATE FUNCTION public.code_ok(c text) RETURNS boolean LANGUAGE sql STABLE"
+				 " AS $$ SELECT c LIKE 'k%%' OR EXISTS (SELECT 1 FROM allowed a WHERE a.prefix = c) $$;"
+				 "CREATE FUNCTION public.make_code(n int DEFAULT 7) RETURNS text LANGUAGE plpgsql VOLATILE"
+				 " AS $$ BEGIN RETURN 'k' || n || '-' || (SELECT count(*) FROM allowed); END $$;"
+				 "CREATE TABLE public.fx (id int PRIMARY KEY, code text DEFAULT public.make_code(),"
+				 " n int CONSTRAINT fx_n_check CHECK (public.positive(n)),"
+				 " CONSTRAINT fx_code_check CHECK (public.code_ok(code)));"
+				 "CREATE PROCEDURE public.add_fx(p int) LANGUAGE plpgsql SET search_path = public, pg_temp"
+				 " AS $$ BEGIN INSERT INTO fx (id, n) VALUES (p, p); END $$;");
 	wait_captured(sc, "allowed");
 	wait_captured(sc, "fx");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.allowed VALUES ('x'), ('y');"
-			  "INSERT INTO public.fx (id, n) SELECT g, g FROM generate_series(1, 10) g;"
-			  "INSERT INTO public.fx VALUES (11, 'x', 3);"
-			  "CALL public.add_fx(12);");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.allowed VALUES ('x'), ('y');"
+				 "INSERT INTO public.fx (id, n) SELECT g, g FROM generate_series(1, 10) g;"
+				 "INSERT INTO public.fx VALUES (11, 'x', 3);"
+				 "CALL public.add_fx(12);");
 	wait_equal(sc, "functions created");
 	ck_assert_msg(tp_cluster_exec(tgt_cl, TGT_DB,
 								  "BEGIN; CALL " APPLY_SCHEMA ".add_fx(1000);"
@@ -1089,30 +910,30 @@ function_steps(const scene *sc)
 				  "the target's check does not call its function");
 
 	/* replaced: body, volatility, security, an argument's default */
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE OR REPLACE FUNCTION public.positive(v int) RETURNS boolean LANGUAGE plpgsql"
-			  " STABLE SECURITY DEFINER AS $$ BEGIN RETURN v >= 0; END $$;"
-			  "CREATE OR REPLACE FUNCTION public.make_code(n int DEFAULT 8) RETURNS text LANGUAGE plpgsql"
-			  " VOLATILE AS $$ BEGIN RETURN 'k' || n || '+' || (SELECT count(*) FROM allowed); END $$;"
-			  "ALTER FUNCTION public.code_ok(text) SET search_path = public;");
+	tp_inst_exec(sc->src,
+				 "CREATE OR REPLACE FUNCTION public.positive(v int) RETURNS boolean LANGUAGE plpgsql"
+				 " STABLE SECURITY DEFINER AS $$ BEGIN RETURN v >= 0; END $$;"
+				 "CREATE OR REPLACE FUNCTION public.make_code(n int DEFAULT 8) RETURNS text LANGUAGE plpgsql"
+				 " VOLATILE AS $$ BEGIN RETURN 'k' || n || '+' || (SELECT count(*) FROM allowed); END $$;"
+				 "ALTER FUNCTION public.code_ok(text) SET search_path = public;");
 	wait_captured(sc, NULL);
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.fx (id, n) VALUES (13, 0), (14, 5);");
+	tp_inst_exec(sc->src, "INSERT INTO public.fx (id, n) VALUES (13, 0), (14, 5);");
 	wait_equal(sc, "functions replaced");
 
 	/*
 	 * SQL-standard bodies (PostgreSQL 14+), parsed at creation: after the
 	 * table they read, created in the same poll
 	 */
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TABLE public.fx2 (id int PRIMARY KEY);"
-			  "CREATE FUNCTION public.fx2_count() RETURNS bigint LANGUAGE sql STABLE"
-			  " RETURN (SELECT count(*) FROM public.fx2);"
-			  "CREATE FUNCTION public.fx_count() RETURNS bigint LANGUAGE sql STABLE"
-			  " BEGIN ATOMIC SELECT count(*) FROM public.fx; END;");
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.fx2 (id int PRIMARY KEY);"
+				 "CREATE FUNCTION public.fx2_count() RETURNS bigint LANGUAGE sql STABLE"
+				 " RETURN (SELECT count(*) FROM public.fx2);"
+				 "CREATE FUNCTION public.fx_count() RETURNS bigint LANGUAGE sql STABLE"
+				 " BEGIN ATOMIC SELECT count(*) FROM public.fx; END;");
 	wait_equal(sc, "SQL-standard body");
 	{
-		char	   *sv = query_value(src_cl, SRC_DB, "SELECT public.fx_count()", false);
-		char	   *tv = query_value(tgt_cl, TGT_DB, "SELECT " APPLY_SCHEMA ".fx_count()", false);
+		char	   *sv = tp_inst_value(sc->src, "SELECT public.fx_count()");
+		char	   *tv = tp_inst_value(sc->tgt, "SELECT " APPLY_SCHEMA ".fx_count()");
 
 		ck_assert_str_eq(sv, tv);
 		free(sv);
@@ -1120,24 +941,24 @@ function_steps(const scene *sc)
 	}
 
 	/* renamed: the default that calls it names it anew */
-	exec_sqlf(src_cl, SRC_DB, "ALTER FUNCTION public.make_code(int) RENAME TO new_code;");
+	tp_inst_exec(sc->src, "ALTER FUNCTION public.make_code(int) RENAME TO new_code;");
 	wait_captured(sc, "fx");
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.fx (id, n) VALUES (15, 1);");
+	tp_inst_exec(sc->src, "INSERT INTO public.fx (id, n) VALUES (15, 1);");
 	wait_equal(sc, "function renamed");
 
 	/* dropped, with what uses them */
-	exec_sqlf(src_cl, SRC_DB,
-			  "DROP PROCEDURE public.add_fx(int);"
-			  "DROP FUNCTION public.fx_count();"
-			  "DROP TABLE public.fx;"
-			  "DROP TABLE public.fx2 CASCADE;"
-			  "DROP FUNCTION public.positive(int), public.code_ok(text), public.new_code(int);"
-			  "DROP TABLE public.allowed;");
+	tp_inst_exec(sc->src,
+				 "DROP PROCEDURE public.add_fx(int);"
+				 "DROP FUNCTION public.fx_count();"
+				 "DROP TABLE public.fx;"
+				 "DROP TABLE public.fx2 CASCADE;"
+				 "DROP FUNCTION public.positive(int), public.code_ok(text), public.new_code(int);"
+				 "DROP TABLE public.allowed;");
 	wait_equal(sc, "functions dropped");
 	{
-		char	   *n = query_value(tgt_cl, TGT_DB, "SELECT count(*) FROM pg_proc p"
-									" JOIN pg_namespace n ON n.oid = p.pronamespace"
-									" WHERE n.nspname = '" APPLY_SCHEMA "'", false);
+		char	   *n = tp_inst_value(sc->tgt, "SELECT count(*) FROM pg_proc p"
+									  " JOIN pg_namespace n ON n.oid = p.pronamespace"
+									  " WHERE n.nspname = '" APPLY_SCHEMA "'");
 
 		ck_assert_str_eq(n, "0");
 		free(n);
@@ -1154,52 +975,51 @@ function_steps(const scene *sc)
 static void
 view_steps(const scene *sc)
 {
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TABLE public.vt (id int PRIMARY KEY, grp text, amount int);"
-			  "CREATE FUNCTION public.doubled(int) RETURNS int LANGUAGE sql IMMUTABLE"
-			  " AS 'SELECT $1 * 2';"
-			  "CREATE VIEW public.v_tot AS SELECT grp, sum(public.doubled(amount)) AS total"
-			  " FROM public.vt GROUP BY grp;"
-			  "CREATE VIEW public.v_big WITH (security_barrier) AS"
-			  " SELECT id, amount FROM public.vt WHERE amount > 10;");
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.vt (id int PRIMARY KEY, grp text, amount int);"
+				 "CREATE FUNCTION public.doubled(int) RETURNS int LANGUAGE sql IMMUTABLE"
+				 " AS 'SELECT $1 * 2';"
+				 "CREATE VIEW public.v_tot AS SELECT grp, sum(public.doubled(amount)) AS total"
+				 " FROM public.vt GROUP BY grp;"
+				 "CREATE VIEW public.v_big WITH (security_barrier) AS"
+				 " SELECT id, amount FROM public.vt WHERE amount > 10;");
 	wait_captured(sc, "vt");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.vt SELECT g, 'g' || g %% 3, g FROM generate_series(1, 20) g;"
-			  "INSERT INTO public.vt VALUES (21, 'g0', 100);"
-			  "UPDATE public.vt SET amount = amount + 1 WHERE id %% 4 = 0;");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.vt SELECT g, 'g' || g %% 3, g FROM generate_series(1, 20) g;"
+				 "INSERT INTO public.vt VALUES (21, 'g0', 100);"
+				 "UPDATE public.vt SET amount = amount + 1 WHERE id %% 4 = 0;");
 	wait_equal(sc, "views created");
 	/*
 	 * made on the target from the rows it has then: the rows before it in
 	 * the queue (a table's rows copied when its capture starts come after
 	 * the DDL of the same poll, hence a later step)
 	 */
-	exec_sqlf(src_cl, SRC_DB, "CREATE MATERIALIZED VIEW public.mv AS"
-			  " SELECT count(*) AS n, sum(amount) AS s FROM public.vt;");
+	tp_inst_exec(sc->src, "CREATE MATERIALIZED VIEW public.mv AS"
+				 " SELECT count(*) AS n, sum(amount) AS s FROM public.vt;");
 	wait_equal(sc, "materialized view created");
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE OR REPLACE VIEW public.v_tot AS SELECT grp, sum(public.doubled(amount)) AS total,"
-			  " count(*) AS n FROM public.vt GROUP BY grp;"
-			  "ALTER VIEW public.v_tot RENAME COLUMN total TO doubled_total;"
-			  "ALTER VIEW public.v_big RENAME TO v_large;"
-			  "ALTER VIEW public.v_large SET (check_option = local);"
-			  "ALTER MATERIALIZED VIEW public.mv RENAME COLUMN s TO total;");
+	tp_inst_exec(sc->src,
+				 "CREATE OR REPLACE VIEW public.v_tot AS SELECT grp, sum(public.doubled(amount)) AS total,"
+				 " count(*) AS n FROM public.vt GROUP BY grp;"
+				 "ALTER VIEW public.v_tot RENAME COLUMN total TO doubled_total;"
+				 "ALTER VIEW public.v_big RENAME TO v_large;"
+				 "ALTER VIEW public.v_large SET (check_option = local);"
+				 "ALTER MATERIALIZED VIEW public.mv RENAME COLUMN s TO total;");
 	wait_captured(sc, NULL);
-	exec_sqlf(src_cl, SRC_DB, "DELETE FROM public.vt WHERE id = 3;");
+	tp_inst_exec(sc->src, "DELETE FROM public.vt WHERE id = 3;");
 	wait_equal(sc, "views replaced and renamed");
 	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
 								   "INSERT INTO " APPLY_SCHEMA ".v_large VALUES (500, 1)"),
 				  "the target's view has no check option");
 
-	exec_sqlf(src_cl, SRC_DB, "DROP VIEW public.v_large;"
-			  "DROP TABLE public.vt CASCADE;"
-			  "DROP FUNCTION public.doubled(int);");
+	tp_inst_exec(sc->src, "DROP VIEW public.v_large;"
+				 "DROP TABLE public.vt CASCADE;"
+				 "DROP FUNCTION public.doubled(int);");
 	wait_equal(sc, "views dropped");
 	{
-		char	   *n = query_value(tgt_cl, TGT_DB, "SELECT count(*) FROM pg_class c"
-									" JOIN pg_namespace n ON n.oid = c.relnamespace"
-									" WHERE n.nspname = '" APPLY_SCHEMA "' AND c.relkind IN ('v', 'm')",
-									false);
+		char	   *n = tp_inst_value(sc->tgt, "SELECT count(*) FROM pg_class c"
+									  " JOIN pg_namespace n ON n.oid = c.relnamespace"
+									  " WHERE n.nspname = '" APPLY_SCHEMA "' AND c.relkind IN ('v', 'm')");
 
 		ck_assert_str_eq(n, "0");
 		free(n);
@@ -1221,29 +1041,28 @@ view_steps(const scene *sc)
 static void
 extension_steps(const scene *sc)
 {
-	char	   *functions = query_value(src_cl, SRC_DB, FUNCTION_EVENTS_SQL, false);
+	char	   *functions = tp_inst_value(sc->src, "%s", FUNCTION_EVENTS_SQL);
 	char	   *n;
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE EXTENSION citext SCHEMA public VERSION '1.5';"
-			  "CREATE TABLE public.ci (id int PRIMARY KEY, name public.citext UNIQUE);");
+	tp_inst_exec(sc->src,
+				 "CREATE EXTENSION citext SCHEMA public VERSION '1.5';"
+				 "CREATE TABLE public.ci (id int PRIMARY KEY, name public.citext UNIQUE);");
 	wait_captured(sc, "ci");
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.ci VALUES (1, 'Alpha'), (2, 'beta');");
+	tp_inst_exec(sc->src, "INSERT INTO public.ci VALUES (1, 'Alpha'), (2, 'beta');");
 	wait_equal(sc, "extension created");
 	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
 								   "INSERT INTO " APPLY_SCHEMA ".ci VALUES (3, 'ALPHA')"),
 				  "the target's column is not case-insensitive");
-	n = query_value(src_cl, SRC_DB, FUNCTION_EVENTS_SQL, false);
+	n = tp_inst_value(sc->src, "%s", FUNCTION_EVENTS_SQL);
 	ck_assert_str_eq(n, functions);
 	free(n);
 	free(functions);
 
-	exec_sqlf(src_cl, SRC_DB, "ALTER EXTENSION citext UPDATE TO '1.6';");
+	tp_inst_exec(sc->src, "ALTER EXTENSION citext UPDATE TO '1.6';");
 	wait_equal(sc, "extension updated");
-	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.ci; DROP EXTENSION citext;");
+	tp_inst_exec(sc->src, "DROP TABLE public.ci; DROP EXTENSION citext;");
 	wait_equal(sc, "extension dropped");
-	n = query_value(tgt_cl, TGT_DB, "SELECT count(*) FROM pg_extension WHERE extname = 'citext'",
-					false);
+	n = tp_inst_value(sc->tgt, "SELECT count(*) FROM pg_extension WHERE extname = 'citext'");
 	ck_assert_str_eq(n, "0");
 	free(n);
 }
@@ -1256,290 +1075,241 @@ extension_steps(const scene *sc)
 static void
 comment_steps(const scene *sc)
 {
-	exec_sqlf(src_cl, SRC_DB,
-			  "COMMENT ON TABLE public.base IS 'the first table';"
-			  "COMMENT ON COLUMN public.base.v IS 'a value';"
-			  "CREATE TABLE public.cm (id int PRIMARY KEY, a text, b text);"
-			  "COMMENT ON TABLE public.cm IS 'it''s commented';"
-			  "COMMENT ON COLUMN public.cm.a IS 'column a';"
-			  "COMMENT ON COLUMN public.cm.b IS 'column b';"
-			  "CREATE VIEW public.cmv AS SELECT id, a FROM public.cm;"
-			  "COMMENT ON VIEW public.cmv IS 'a view';"
-			  "CREATE FUNCTION public.cmf(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x';"
-			  "COMMENT ON FUNCTION public.cmf(int) IS 'identity';");
+	tp_inst_exec(sc->src,
+				 "COMMENT ON TABLE public.base IS 'the first table';"
+				 "COMMENT ON COLUMN public.base.v IS 'a value';"
+				 "CREATE TABLE public.cm (id int PRIMARY KEY, a text, b text);"
+				 "COMMENT ON TABLE public.cm IS 'it''s commented';"
+				 "COMMENT ON COLUMN public.cm.a IS 'column a';"
+				 "COMMENT ON COLUMN public.cm.b IS 'column b';"
+				 "CREATE VIEW public.cmv AS SELECT id, a FROM public.cm;"
+				 "COMMENT ON VIEW public.cmv IS 'a view';"
+				 "CREATE FUNCTION public.cmf(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x';"
+				 "COMMENT ON FUNCTION public.cmf(int) IS 'identity';");
 	wait_captured(sc, "cm");
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.cm VALUES (1, 'x', 'y');");
+	tp_inst_exec(sc->src, "INSERT INTO public.cm VALUES (1, 'x', 'y');");
 	wait_equal(sc, "comments set");
 	{
-		char	   *v = query_value(tgt_cl, TGT_DB,
-									"SELECT concat_ws('|', obj_description('" APPLY_SCHEMA ".cm'::regclass),"
-									" col_description('" APPLY_SCHEMA ".cm'::regclass, 2),"
-									" obj_description('" APPLY_SCHEMA ".cmv'::regclass),"
-									" obj_description('" APPLY_SCHEMA ".cmf(int)'::regprocedure))", false);
+		char	   *v = tp_inst_value(sc->tgt, "SELECT concat_ws('|', obj_description('" APPLY_SCHEMA ".cm'::regclass),"
+									  " col_description('" APPLY_SCHEMA ".cm'::regclass, 2),"
+									  " obj_description('" APPLY_SCHEMA ".cmv'::regclass),"
+									  " obj_description('" APPLY_SCHEMA ".cmf(int)'::regprocedure))");
 
 		ck_assert_str_eq(v, "it's commented|column a|a view|identity");
 		free(v);
 	}
 
-	exec_sqlf(src_cl, SRC_DB,
-			  "COMMENT ON TABLE public.base IS 'the first table, again';"
-			  "COMMENT ON COLUMN public.base.v IS NULL;"
-			  "ALTER TABLE public.cm RENAME COLUMN a TO a2;"
-			  "ALTER TABLE public.cm DROP COLUMN b;"
-			  "COMMENT ON FUNCTION public.cmf(int) IS NULL;");
+	tp_inst_exec(sc->src,
+				 "COMMENT ON TABLE public.base IS 'the first table, again';"
+				 "COMMENT ON COLUMN public.base.v IS NULL;"
+				 "ALTER TABLE public.cm RENAME COLUMN a TO a2;"
+				 "ALTER TABLE public.cm DROP COLUMN b;"
+				 "COMMENT ON FUNCTION public.cmf(int) IS NULL;");
 	wait_captured(sc, "cm");
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.cm VALUES (2, 'z');");
+	tp_inst_exec(sc->src, "INSERT INTO public.cm VALUES (2, 'z');");
 	wait_equal(sc, "comments changed");
 
-	exec_sqlf(src_cl, SRC_DB, "DROP VIEW public.cmv; DROP TABLE public.cm;"
-			  "DROP FUNCTION public.cmf(int); COMMENT ON TABLE public.base IS NULL;");
+	tp_inst_exec(sc->src, "DROP VIEW public.cmv; DROP TABLE public.cm;"
+				 "DROP FUNCTION public.cmf(int); COMMENT ON TABLE public.base IS NULL;");
 	wait_equal(sc, "commented objects dropped");
 }
 
 START_TEST(test_diff_mode)
 {
-	scene		sc;
-	int			port = tp_free_port();
-	char	   *conninfo;
+	scene		the_scene;
+	scene	   *sc = &the_scene;
 
 	ck_assert_ptr_nonnull(tgt_cl);
-	ck_assert_int_gt(port, 0);
-	memset(&sc, 0, sizeof(sc));
-	sc.event_triggers = _i == 1;
-	sc.dir = tp_cluster_make_dir(src_cl, "schema");
-	ck_assert_ptr_nonnull(sc.dir);
-	ck_assert_int_ge(asprintf(&sc.src.log, "%s/src.log", sc.dir), 0);
-	ck_assert_int_ge(asprintf(&sc.tgt.log, "%s/tgt.log", sc.dir), 0);
-	sc.src.config = write_config(&sc, true, port);
-	sc.tgt.config = write_config(&sc, false, port);
-	ck_assert_ptr_nonnull(sc.src.config);
-	ck_assert_ptr_nonnull(sc.tgt.config);
+	memset(sc, 0, sizeof(*sc));
+	sc->event_triggers = _i == 1;
+	tp_scene_init(&sc->t, src_cl, "schema");
+	sc->t.log_tail = 60000;
+	sc->src = tp_scene_inst(&sc->t, "src", src_cl, SRC_DB, false);
+	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, TGT_DB, true);
+	configure(sc, true);
+	configure(sc, false);
 
 	/* the starting point: the same table on both sides */
-	conninfo = tp_cluster_create_db(src_cl, SRC_DB);
-	ck_assert_ptr_nonnull(conninfo);
-	free(conninfo);
-	conninfo = tp_cluster_create_db(tgt_cl, TGT_DB);
-	ck_assert_ptr_nonnull(conninfo);
-	free(conninfo);
-	exec_sqlf(src_cl, SRC_DB, "CREATE TABLE public.base (id int PRIMARY KEY, v text);");
-	exec_sqlf(tgt_cl, TGT_DB, "CREATE SCHEMA " APPLY_SCHEMA ";"
-			  "CREATE TABLE " APPLY_SCHEMA ".base (id int PRIMARY KEY, v text);");
-	inst_start(&sc, &sc.tgt);
-	inst_start(&sc, &sc.src);
+	tp_inst_exec(sc->src, "CREATE TABLE public.base (id int PRIMARY KEY, v text);");
+	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";"
+				 "CREATE TABLE " APPLY_SCHEMA ".base (id int PRIMARY KEY, v text);");
+	tp_inst_start(sc->tgt);
+	tp_inst_start(sc->src);
 
 	/* the first snapshot emits nothing, nor do polls without a change */
-	wait_captured(&sc, "base");
+	wait_captured(sc, "base");
 	usleep(1500000);
-	ck_assert_int_eq(ddl_events(), 0);
+	ck_assert_int_eq(ddl_events(sc), 0);
 	{
 		/* the mode's own objects: two event triggers, or none */
-		char	   *n = query_value(src_cl, SRC_DB, "SELECT count(*) FROM pg_event_trigger", false);
+		char	   *n = tp_inst_value(sc->src, "SELECT count(*) FROM pg_event_trigger");
 
-		ck_assert_str_eq(n, sc.event_triggers ? "2" : "0");
+		ck_assert_str_eq(n, sc->event_triggers ? "2" : "0");
 		free(n);
 	}
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO public.base SELECT g, 'b' || g FROM generate_series(1, 20) g;");
-	wait_equal(&sc, "rows into an existing table");
+	tp_inst_exec(sc->src, "INSERT INTO public.base SELECT g, 'b' || g FROM generate_series(1, 20) g;");
+	wait_equal(sc, "rows into an existing table");
 
 	/* a table created and written in one transaction, and later */
-	exec_sqlf(src_cl, SRC_DB,
-			  "BEGIN;"
-			  "CREATE TABLE public.t1 (id serial PRIMARY KEY, name text NOT NULL DEFAULT 'x',"
-			  " amount numeric(10,2), at timestamptz DEFAULT now());"
-			  "INSERT INTO public.t1 (name, amount) SELECT 'n' || g, g / 3.0 FROM generate_series(1, 50) g;"
-			  "COMMIT;");
-	wait_captured(&sc, "t1");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.t1 (name, amount) SELECT 'm' || g, g FROM generate_series(1, 30) g;"
-			  "UPDATE public.t1 SET amount = amount + 1 WHERE id % 7 = 0;");
-	wait_equal(&sc, "create table and insert");
+	tp_inst_exec(sc->src,
+				 "BEGIN;"
+				 "CREATE TABLE public.t1 (id serial PRIMARY KEY, name text NOT NULL DEFAULT 'x',"
+				 " amount numeric(10,2), at timestamptz DEFAULT now());"
+				 "INSERT INTO public.t1 (name, amount) SELECT 'n' || g, g / 3.0 FROM generate_series(1, 50) g;"
+				 "COMMIT;");
+	wait_captured(sc, "t1");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.t1 (name, amount) SELECT 'm' || g, g FROM generate_series(1, 30) g;"
+				 "UPDATE public.t1 SET amount = amount + 1 WHERE id %% 7 = 0;");
+	wait_equal(sc, "create table and insert");
 	usleep(1500000);
-	ck_assert_int_eq(ddl_events(), 1);
+	ck_assert_int_eq(ddl_events(sc), 1);
 
 	/*
 	 * A new schema: target tgt2 (the same receiver, apply_schema "fresh",
 	 * which it lacks) selects "extra.*"; the schema's creation creates
 	 * "fresh" there, then its table follows.
 	 */
-	exec_sqlf(src_cl, SRC_DB, "CREATE SCHEMA extra;"
-			  "CREATE TABLE extra.e (id int PRIMARY KEY, v text);");
-	wait_captured(&sc, "e");
-	exec_sqlf(src_cl, SRC_DB, "INSERT INTO extra.e VALUES (1, 'x'), (2, 'y');");
+	tp_inst_exec(sc->src, "CREATE SCHEMA extra;"
+				 "CREATE TABLE extra.e (id int PRIMARY KEY, v text);");
+	wait_captured(sc, "e");
+	tp_inst_exec(sc->src, "INSERT INTO extra.e VALUES (1, 'x'), (2, 'y');");
 	for (int i = 0; i < 300; i++)
 	{
-		char	   *v = query_value(tgt_cl, TGT_DB,
-									"SELECT string_agg(id || v, ',' ORDER BY id) FROM fresh.e", true);
+		char	   *v = tp_inst_try_value(sc->tgt, "SELECT string_agg(id || v, ',' ORDER BY id) FROM fresh.e");
 		bool		done = v != NULL && strcmp(v, "1x,2y") == 0;
 
 		free(v);
 		if (done)
 			break;
 		if (i == 299)
-			scene_fail(&sc, "schema extra never reached the target as schema fresh");
+			tp_scene_fail(&sc->t, "schema extra never reached the target as schema fresh");
 		usleep(100000);
 	}
 
 	/* a column added with a default and NOT NULL, then written */
-	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.t1 ADD COLUMN flag boolean NOT NULL DEFAULT true;");
-	wait_captured(&sc, "t1");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.t1 (name, amount, flag) VALUES ('f', 1, false);"
-			  "UPDATE public.t1 SET flag = false WHERE id % 5 = 0;");
-	wait_equal(&sc, "add column");
+	tp_inst_exec(sc->src, "ALTER TABLE public.t1 ADD COLUMN flag boolean NOT NULL DEFAULT true;");
+	wait_captured(sc, "t1");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.t1 (name, amount, flag) VALUES ('f', 1, false);"
+				 "UPDATE public.t1 SET flag = false WHERE id %% 5 = 0;");
+	wait_equal(sc, "add column");
 	if (_i == 2)
-		switch_source_mode(&sc, port, "ALTER TABLE public.base ADD COLUMN s1 int;");
+		switch_source_mode(sc, "ALTER TABLE public.base ADD COLUMN s1 int;");
 
 	/* a column dropped while rows are written, before and after */
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.t1 (name, amount) VALUES ('before drop', 2);"
-			  "ALTER TABLE public.t1 DROP COLUMN amount;"
-			  "INSERT INTO public.t1 (name) VALUES ('after drop');"
-			  "UPDATE public.t1 SET name = name || '+' WHERE id % 3 = 0;");
-	wait_equal(&sc, "drop column");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.t1 (name, amount) VALUES ('before drop', 2);"
+				 "ALTER TABLE public.t1 DROP COLUMN amount;"
+				 "INSERT INTO public.t1 (name) VALUES ('after drop');"
+				 "UPDATE public.t1 SET name = name || '+' WHERE id %% 3 = 0;");
+	wait_equal(sc, "drop column");
 	if (_i == 2)
-		switch_source_mode(&sc, port, "ALTER TABLE public.base RENAME COLUMN s1 TO s2;"
+		switch_source_mode(sc, "ALTER TABLE public.base RENAME COLUMN s1 TO s2;"
 						   "UPDATE public.base SET s2 = -s2 WHERE id < 5;");
 
 	/* a column renamed, with writes before and after */
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.t1 (name) VALUES ('before rename');"
-			  "ALTER TABLE public.t1 RENAME COLUMN name TO label;");
-	wait_captured(&sc, "t1");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.t1 (label) VALUES ('after rename');"
-			  "UPDATE public.t1 SET label = label || '!' WHERE id % 4 = 0;");
-	wait_equal(&sc, "rename column");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.t1 (name) VALUES ('before rename');"
+				 "ALTER TABLE public.t1 RENAME COLUMN name TO label;");
+	wait_captured(sc, "t1");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.t1 (label) VALUES ('after rename');"
+				 "UPDATE public.t1 SET label = label || '!' WHERE id %% 4 = 0;");
+	wait_equal(sc, "rename column");
 	if (_i == 2)
-		switch_source_mode(&sc, port, "ALTER TABLE public.base DROP COLUMN s2;"
+		switch_source_mode(sc, "ALTER TABLE public.base DROP COLUMN s2;"
 						   "INSERT INTO public.base VALUES (100, 'after switches');");
 
 	/* a table renamed */
-	exec_sqlf(src_cl, SRC_DB, "ALTER TABLE public.t1 RENAME TO t2;");
-	wait_captured(&sc, "t2");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.t2 (label) VALUES ('renamed');"
-			  "DELETE FROM public.t2 WHERE id % 6 = 0;");
-	wait_equal(&sc, "rename table");
+	tp_inst_exec(sc->src, "ALTER TABLE public.t1 RENAME TO t2;");
+	wait_captured(sc, "t2");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.t2 (label) VALUES ('renamed');"
+				 "DELETE FROM public.t2 WHERE id %% 6 = 0;");
+	wait_equal(sc, "rename table");
 
 	/* defaults and NOT NULL changed */
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TABLE public.t2 ALTER COLUMN label SET DEFAULT 'y',"
-			  " ALTER COLUMN label DROP NOT NULL, ALTER COLUMN flag DROP DEFAULT,"
-			  " ALTER COLUMN at SET NOT NULL;");
-	wait_captured(&sc, "t2");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.t2 (label, flag) VALUES (NULL, true);"
-			  "INSERT INTO public.t2 (flag) VALUES (false);");
-	wait_equal(&sc, "default and NOT NULL changes");
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.t2 ALTER COLUMN label SET DEFAULT 'y',"
+				 " ALTER COLUMN label DROP NOT NULL, ALTER COLUMN flag DROP DEFAULT,"
+				 " ALTER COLUMN at SET NOT NULL;");
+	wait_captured(sc, "t2");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.t2 (label, flag) VALUES (NULL, true);"
+				 "INSERT INTO public.t2 (flag) VALUES (false);");
+	wait_equal(sc, "default and NOT NULL changes");
 
 	/* identity and generated columns; the primary key moved */
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TABLE public.ident (id bigint GENERATED BY DEFAULT AS IDENTITY"
-			  " CONSTRAINT ident_pkey PRIMARY KEY, code text NOT NULL,"
-			  " len int GENERATED ALWAYS AS (length(code)) STORED);");
-	wait_captured(&sc, "ident");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.ident (code) SELECT 'c' || g FROM generate_series(1, 25) g;");
-	wait_equal(&sc, "identity and generated columns");
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TABLE public.ident DROP CONSTRAINT ident_pkey,"
-			  " ADD CONSTRAINT ident_code_pkey PRIMARY KEY (code);");
-	wait_captured(&sc, "ident");
-	exec_sqlf(src_cl, SRC_DB,
-			  "UPDATE public.ident SET id = id + 100 WHERE id % 2 = 0;"
-			  "INSERT INTO public.ident (code) VALUES ('new');");
-	wait_equal(&sc, "primary key moved");
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.ident (id bigint GENERATED BY DEFAULT AS IDENTITY"
+				 " CONSTRAINT ident_pkey PRIMARY KEY, code text NOT NULL,"
+				 " len int GENERATED ALWAYS AS (length(code)) STORED);");
+	wait_captured(sc, "ident");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.ident (code) SELECT 'c' || g FROM generate_series(1, 25) g;");
+	wait_equal(sc, "identity and generated columns");
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.ident DROP CONSTRAINT ident_pkey,"
+				 " ADD CONSTRAINT ident_code_pkey PRIMARY KEY (code);");
+	wait_captured(sc, "ident");
+	tp_inst_exec(sc->src,
+				 "UPDATE public.ident SET id = id + 100 WHERE id %% 2 = 0;"
+				 "INSERT INTO public.ident (code) VALUES ('new');");
+	wait_equal(sc, "primary key moved");
 
 	/* int -> bigint, text -> int USING */
-	exec_sqlf(src_cl, SRC_DB,
-			  "CREATE TABLE public.conv (id int PRIMARY KEY, n int, s text);");
-	wait_captured(&sc, "conv");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.conv SELECT g, g * 1000, (g * 7)::text FROM generate_series(1, 40) g;");
-	wait_equal(&sc, "create conv");
-	exec_sqlf(src_cl, SRC_DB,
-			  "ALTER TABLE public.conv ALTER COLUMN n TYPE bigint,"
-			  " ALTER COLUMN s TYPE int USING s::int;");
-	wait_captured(&sc, "conv");
-	exec_sqlf(src_cl, SRC_DB,
-			  "INSERT INTO public.conv VALUES (100, 5000000000, 12);"
-			  "UPDATE public.conv SET s = s + 1 WHERE id < 10;");
-	wait_equal(&sc, "type change");
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.conv (id int PRIMARY KEY, n int, s text);");
+	wait_captured(sc, "conv");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.conv SELECT g, g * 1000, (g * 7)::text FROM generate_series(1, 40) g;");
+	wait_equal(sc, "create conv");
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.conv ALTER COLUMN n TYPE bigint,"
+				 " ALTER COLUMN s TYPE int USING s::int;");
+	wait_captured(sc, "conv");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.conv VALUES (100, 5000000000, 12);"
+				 "UPDATE public.conv SET s = s + 1 WHERE id < 10;");
+	wait_equal(sc, "type change");
 
-	if (sc.event_triggers)
+	if (sc->event_triggers)
 	{
 		/* exact order: a column added, filled and renamed in one transaction */
-		exec_sqlf(src_cl, SRC_DB, "CREATE TABLE public.ord (id int PRIMARY KEY, v text);");
-		wait_captured(&sc, "ord");
-		exec_sqlf(src_cl, SRC_DB,
-				  "BEGIN;"
-				  "INSERT INTO public.ord SELECT g, 'v' || g FROM generate_series(1, 10) g;"
-				  "ALTER TABLE public.ord ADD COLUMN n int NOT NULL DEFAULT 0;"
-				  "UPDATE public.ord SET n = id * 2;"
-				  "ALTER TABLE public.ord RENAME COLUMN v TO w;"
-				  "INSERT INTO public.ord VALUES (11, 'eleven', 22);"
-				  "COMMIT;");
-		wait_equal(&sc, "a column added, filled and renamed in one transaction");
+		tp_inst_exec(sc->src, "CREATE TABLE public.ord (id int PRIMARY KEY, v text);");
+		wait_captured(sc, "ord");
+		tp_inst_exec(sc->src,
+					 "BEGIN;"
+					 "INSERT INTO public.ord SELECT g, 'v' || g FROM generate_series(1, 10) g;"
+					 "ALTER TABLE public.ord ADD COLUMN n int NOT NULL DEFAULT 0;"
+					 "UPDATE public.ord SET n = id * 2;"
+					 "ALTER TABLE public.ord RENAME COLUMN v TO w;"
+					 "INSERT INTO public.ord VALUES (11, 'eleven', 22);"
+					 "COMMIT;");
+		wait_equal(sc, "a column added, filled and renamed in one transaction");
 	}
 
 	/* a table dropped */
-	exec_sqlf(src_cl, SRC_DB, "DROP TABLE public.conv;");
-	wait_equal(&sc, "drop table");
+	tp_inst_exec(sc->src, "DROP TABLE public.conv;");
+	wait_equal(sc, "drop table");
 
-	step_enums(&sc);
-	step_enum_columns(&sc);
-	step_composites(&sc);
-	step_sequences(&sc);
-	step_indexes(&sc);
-	constraint_steps(&sc);
-	function_steps(&sc);
-	view_steps(&sc);
-	extension_steps(&sc);
-	comment_steps(&sc);
+	step_enums(sc);
+	step_enum_columns(sc);
+	step_composites(sc);
+	step_sequences(sc);
+	step_indexes(sc);
+	constraint_steps(sc);
+	function_steps(sc);
+	view_steps(sc);
+	extension_steps(sc);
+	comment_steps(sc);
 
-	inst_stop(&sc, &sc.src);
-	inst_stop(&sc, &sc.tgt);
-	{
-		/* stopped: their pids must not be killed (they may be reused) */
-		FILE	   *f = fopen(pid_registry, "w");
-
-		if (f != NULL)
-			fclose(f);
-	}
-	free(sc.src.config);
-	free(sc.tgt.config);
-	free(sc.src.log);
-	free(sc.tgt.log);
-	tp_remove_tree(sc.dir);
-	free(sc.dir);
+	tp_inst_stop(sc->src);
+	tp_inst_stop(sc->tgt);
+	tp_scene_free(&sc->t);
 }
 END_TEST
-
-/* Run sql on conn; fail the test when it fails. */
-static void
-exec_ok(PGconn *conn, const char *sql)
-{
-	PGresult   *res = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(res);
-
-	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK,
-				  "%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-}
-
-/* Assert that the one value of sql on conn ("" for NULL) is expected. */
-static void
-assert_query(PGconn *conn, const char *sql, const char *expected)
-{
-	PGresult   *res = PQexec(conn, sql);
-
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
-				  "%s: %s", sql, PQerrorMessage(conn));
-	ck_assert_msg(strcmp(PQgetvalue(res, 0, 0), expected) == 0,
-				  "%s:\n got: %s\nwant: %s", sql, PQgetvalue(res, 0, 0), expected);
-	PQclear(res);
-}
 
 /* The queue's schema and table events, oldest first: one line each. */
 #define DDL_EVENTS_SQL \
@@ -1579,8 +1349,8 @@ START_TEST(test_source)
 	ck_assert_ptr_nonnull(conninfo);
 	su = tp_cluster_connect(src_cl, "schema_plugin");
 	ck_assert_ptr_nonnull(su);
-	exec_ok(su, "CREATE TABLE public.a (id int PRIMARY KEY, v text);"
-			"CREATE SCHEMA s2; CREATE TABLE s2.b (x int);");
+	tp_sql_ok(su, "CREATE TABLE public.a (id int PRIMARY KEY, v text);"
+			  "CREATE SCHEMA s2; CREATE TABLE s2.b (x int);");
 	snprintf(yaml, sizeof(yaml),
 			 "replicate_ddl: true\n"
 			 "database:\n"
@@ -1625,104 +1395,104 @@ START_TEST(test_source)
 	/* the first snapshot: everything there is recorded, nothing emitted */
 	ck_assert_int_eq(cb->install(ctx, pg.conn), TP_OK);
 	ck_assert_int_eq(PQtransactionStatus(pg.conn), PQTRANS_IDLE);
-	assert_query(su, DDL_EVENTS_SQL, "");
-	assert_query(su, "SELECT string_agg(kind || ':' || schema_name || '.' ||"
-				 " coalesce(object_name, ''), ',' ORDER BY kind, schema_name, object_name)"
-				 " FROM teleport.schema_snapshot",
-				 "schema:public.,schema:s2.,table:public.a,table:s2.b");
+	tp_sql_assert(su, DDL_EVENTS_SQL, "");
+	tp_sql_assert(su, "SELECT string_agg(kind || ':' || schema_name || '.' ||"
+				  " coalesce(object_name, ''), ',' ORDER BY kind, schema_name, object_name)"
+				  " FROM teleport.schema_snapshot",
+				  "schema:public.,schema:s2.,table:public.a,table:s2.b");
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
-	assert_query(su, DDL_EVENTS_SQL, "");
+	tp_sql_assert(su, DDL_EVENTS_SQL, "");
 	/* the catalogs' fingerprint, which lets idle polls skip the comparison */
-	assert_query(su, "SELECT fingerprint = teleport.schema_fingerprint()"
-				 " FROM teleport.schema_state", "t");
+	tp_sql_assert(su, "SELECT fingerprint = teleport.schema_fingerprint()"
+				  " FROM teleport.schema_state", "t");
 
 	/*
 	 * Changes of one poll: drops first (a table before its schema), then
 	 * creations and changes (a schema before its table), by OID.
 	 */
-	exec_ok(su, "CREATE SCHEMA s3; CREATE TABLE s3.c (id int);"
-			"ALTER TABLE public.a RENAME COLUMN v TO w;"
-			"DROP TABLE s2.b; DROP SCHEMA s2;");
+	tp_sql_ok(su, "CREATE SCHEMA s3; CREATE TABLE s3.c (id int);"
+			  "ALTER TABLE public.a RENAME COLUMN v TO w;"
+			  "DROP TABLE s2.b; DROP SCHEMA s2;");
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
 	ck_assert_int_eq(PQtransactionStatus(pg.conn), PQTRANS_IDLE);
-	assert_query(su, DDL_EVENTS_SQL,
-				 "table:s2.b:drop,schema:s2.:drop,schema:s3.:create,"
-				 "table:public.a:alter,table:s3.c:create");
+	tp_sql_assert(su, DDL_EVENTS_SQL,
+				  "table:s2.b:drop,schema:s2.:drop,schema:s3.:create,"
+				  "table:public.a:alter,table:s3.c:create");
 	/* a rename: the same attnum, another name; the oid is the table's */
-	assert_query(su, "SELECT concat_ws(' ', ddl -> 'before' -> 'columns' -> 1 ->> 'attnum',"
-				 " ddl -> 'before' -> 'columns' -> 1 ->> 'name',"
-				 " ddl -> 'after' -> 'columns' -> 1 ->> 'attnum',"
-				 " ddl -> 'after' -> 'columns' -> 1 ->> 'name',"
-				 " ddl -> 'after' -> 'columns' -> 1 ->> 'type',"
-				 " ddl -> 'after' -> 'primary_key' ->> 'columns',"
-				 " (ddl ->> 'oid')::oid = 'public.a'::regclass)"
-				 " FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1"
-				 " UNION ALL SELECT * FROM teleport.event_2) e WHERE table_name = 'a'",
-				 "2 v 2 w text [1] t");
+	tp_sql_assert(su, "SELECT concat_ws(' ', ddl -> 'before' -> 'columns' -> 1 ->> 'attnum',"
+				  " ddl -> 'before' -> 'columns' -> 1 ->> 'name',"
+				  " ddl -> 'after' -> 'columns' -> 1 ->> 'attnum',"
+				  " ddl -> 'after' -> 'columns' -> 1 ->> 'name',"
+				  " ddl -> 'after' -> 'columns' -> 1 ->> 'type',"
+				  " ddl -> 'after' -> 'primary_key' ->> 'columns',"
+				  " (ddl ->> 'oid')::oid = 'public.a'::regclass)"
+				  " FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1"
+				  " UNION ALL SELECT * FROM teleport.event_2) e WHERE table_name = 'a'",
+				  "2 v 2 w text [1] t");
 
 	/* nothing changed since: nothing more */
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
-	assert_query(su, DDL_EVENTS_SQL,
-				 "table:s2.b:drop,schema:s2.:drop,schema:s3.:create,"
-				 "table:public.a:alter,table:s3.c:create");
+	tp_sql_assert(su, DDL_EVENTS_SQL,
+				  "table:s2.b:drop,schema:s2.:drop,schema:s3.:create,"
+				  "table:public.a:alter,table:s3.c:create");
 
 	/* uninstall removes the objects; a new install starts afresh */
 	ck_assert_int_eq(cb->uninstall(ctx, pg.conn), TP_OK);
-	assert_query(su, "SELECT concat_ws(' ', to_regclass('teleport.schema_snapshot') IS NULL,"
-				 " to_regprocedure('teleport.schema_capture(oid[], boolean)') IS NULL,"
-				 " (SELECT count(*) FROM teleport.schema_version WHERE component = 'schema'))",
-				 "t t 0");
-	assert_query(su, "SELECT concat_ws(' ',"
-				 " to_regprocedure('teleport.schema_describe_enum(oid[])') IS NULL,"
-				 " to_regprocedure('teleport.schema_describe_composite(oid[])') IS NULL,"
-				 " to_regprocedure('teleport.schema_describe_sequence(oid[])') IS NULL,"
-				 " to_regprocedure('teleport.schema_describe_index(oid[])') IS NULL)",
-				 "t t t t");
-	exec_ok(su, "CREATE TABLE public.later (id int)");
+	tp_sql_assert(su, "SELECT concat_ws(' ', to_regclass('teleport.schema_snapshot') IS NULL,"
+				  " to_regprocedure('teleport.schema_capture(oid[], boolean)') IS NULL,"
+				  " (SELECT count(*) FROM teleport.schema_version WHERE component = 'schema'))",
+				  "t t 0");
+	tp_sql_assert(su, "SELECT concat_ws(' ',"
+				  " to_regprocedure('teleport.schema_describe_enum(oid[])') IS NULL,"
+				  " to_regprocedure('teleport.schema_describe_composite(oid[])') IS NULL,"
+				  " to_regprocedure('teleport.schema_describe_sequence(oid[])') IS NULL,"
+				  " to_regprocedure('teleport.schema_describe_index(oid[])') IS NULL)",
+				  "t t t t");
+	tp_sql_ok(su, "CREATE TABLE public.later (id int)");
 	ck_assert_int_eq(cb->install(ctx, pg.conn), TP_OK);
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
-	assert_query(su, "SELECT count(*) FROM teleport.schema_snapshot WHERE object_name = 'later'", "1");
-	assert_query(su, "SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL"
-				 " SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e"
-				 " WHERE table_name = 'later'", "0");
+	tp_sql_assert(su, "SELECT count(*) FROM teleport.schema_snapshot WHERE object_name = 'later'", "1");
+	tp_sql_assert(su, "SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL"
+				  " SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e"
+				  " WHERE table_name = 'later'", "0");
 	/* a restart (install again) sends what changed meanwhile */
-	exec_ok(su, "ALTER TABLE public.later ADD COLUMN n int");
+	tp_sql_ok(su, "ALTER TABLE public.later ADD COLUMN n int");
 	ck_assert_int_eq(cb->install(ctx, pg.conn), TP_OK);
-	assert_query(su, "SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL"
-				 " SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e"
-				 " WHERE table_name = 'later' AND ddl -> 'after' -> 'columns' -> 1 ->> 'name' = 'n'", "1");
+	tp_sql_assert(su, "SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL"
+				  " SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e"
+				  " WHERE table_name = 'later' AND ddl -> 'after' -> 'columns' -> 1 ->> 'name' = 'n'", "1");
 
 	/*
 	 * Types, sequences and indexes: created in one poll, they go out by
 	 * rank (a type before the table that uses it, an index after its
 	 * table, which it is filed under); dropped, in reverse.
 	 */
-	exec_ok(su, "CREATE TYPE public.k_e AS ENUM ('a');"
-			"CREATE TYPE public.k_c AS (e public.k_e);"
-			"CREATE SEQUENCE public.k_s;"
-			"CREATE TABLE public.k_t (id int PRIMARY KEY DEFAULT nextval('public.k_s'),"
-			" c public.k_c);"
-			"CREATE INDEX k_i ON public.k_t (id) WHERE id > 0;");
+	tp_sql_ok(su, "CREATE TYPE public.k_e AS ENUM ('a');"
+			  "CREATE TYPE public.k_c AS (e public.k_e);"
+			  "CREATE SEQUENCE public.k_s;"
+			  "CREATE TABLE public.k_t (id int PRIMARY KEY DEFAULT nextval('public.k_s'),"
+			  " c public.k_c);"
+			  "CREATE INDEX k_i ON public.k_t (id) WHERE id > 0;");
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
-	assert_query(su, KINDS_EVENTS_SQL,
-				 "enum:public.k_e:create,composite:public.k_c:create,"
-				 "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create");
+	tp_sql_assert(su, KINDS_EVENTS_SQL,
+				  "enum:public.k_e:create,composite:public.k_c:create,"
+				  "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create");
 	/* the column's type is described apart, for the target's own copy */
-	assert_query(su, "SELECT concat_ws(' ', u ->> 'schema', u ->> 'name', u ->> 'array')"
-				 " FROM teleport.schema_snapshot s,"
-				 " json_array_elements(s.description -> 'columns') c,"
-				 " LATERAL (SELECT c -> 'user_type' AS u) x"
-				 " WHERE s.kind = 'table' AND s.object_name = 'k_t' AND c ->> 'name' = 'c'",
-				 "public k_c false");
-	exec_ok(su, "DROP TABLE public.k_t; DROP TYPE public.k_c, public.k_e;"
-			" DROP SEQUENCE public.k_s;");
+	tp_sql_assert(su, "SELECT concat_ws(' ', u ->> 'schema', u ->> 'name', u ->> 'array')"
+				  " FROM teleport.schema_snapshot s,"
+				  " json_array_elements(s.description -> 'columns') c,"
+				  " LATERAL (SELECT c -> 'user_type' AS u) x"
+				  " WHERE s.kind = 'table' AND s.object_name = 'k_t' AND c ->> 'name' = 'c'",
+				  "public k_c false");
+	tp_sql_ok(su, "DROP TABLE public.k_t; DROP TYPE public.k_c, public.k_e;"
+			  " DROP SEQUENCE public.k_s;");
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
-	assert_query(su, KINDS_EVENTS_SQL,
-				 "enum:public.k_e:create,composite:public.k_c:create,"
-				 "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create,"
-				 "index:public.k_t:drop,table:public.k_t:drop,sequence:public.k_s:drop,"
-				 "composite:public.k_c:drop,enum:public.k_e:drop");
+	tp_sql_assert(su, KINDS_EVENTS_SQL,
+				  "enum:public.k_e:create,composite:public.k_c:create,"
+				  "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create,"
+				  "index:public.k_t:drop,table:public.k_t:drop,sequence:public.k_s:drop,"
+				  "composite:public.k_c:drop,enum:public.k_e:drop");
 
 	tp_host_ctx_free(ctx);
 	tp_pgsql_close(&pg);

@@ -30,22 +30,18 @@
 #include "tp_autoconf.h"
 
 #include <check.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "checkmain.h"
+#include "instance.h"
 #include "pgcluster.h"
 #include "runcmd.h"
 
 /* The shared cluster. */
 static tp_cluster *cluster;
-
-/* The token of the target's http server. */
-#define TOKEN "vals-s3cret"
 
 /* The enum and composite types (in public on both sides). */
 static const char types_ddl[] =
@@ -144,205 +140,22 @@ static const char changes_sql[] =
 "DELETE FROM t WHERE id IN (5, 6);\n"
 "INSERT INTO t (c_f8, c_f4, c_num) VALUES (1e-300, 1e-30, 1e-300), (1.5e300, 3e38, -1e300);\n";
 
-/* A free port on the loopback, or the test fails. */
-static int
-free_port(void)
-{
-	int			port = tp_free_port();
-
-	ck_assert_int_gt(port, 0);
-	return port;
-}
-
-/* Run sql (printf format) in database db; fails the test on error. */
-static void
-exec_sqlf(const char *db, const char *fmt,...)
-{
-	char	   *sql = NULL;
-	va_list		ap;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
-	va_end(ap);
-	ck_assert_msg(tp_cluster_exec(cluster, db, sql), "SQL failed in %s: %.2000s", db, sql);
-	free(sql);
-}
-
 /*
- * The one value of query sql (printf format) in database db, as a new
- * string ("(null)" for NULL); NULL when the query fails.
- */
-static char *
-query_valuef(const char *db, const char *fmt,...)
-{
-	char	   *sql = NULL;
-	char	   *value = NULL;
-	va_list		ap;
-	PGconn	   *conn;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
-	va_end(ap);
-	conn = tp_cluster_connect(cluster, db);
-	if (conn != NULL)
-	{
-		PGresult   *res = PQexec(conn, sql);
-
-		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-			value = strdup(PQgetisnull(res, 0, 0) ? "(null)" : PQgetvalue(res, 0, 0));
-		PQclear(res);
-		PQfinish(conn);
-	}
-	free(sql);
-	return value;
-}
-
-/* A teleport process under test: its config, output and log files. */
-typedef struct inst
-{
-	char	   *config;
-	char	   *out;
-	char	   *log;
-	pid_t		pid;
-} inst;
-
-/* Fail with msg and the tails of both instances' logs (on stderr). */
-static void
-fail_with_logs(const inst *src, const inst *tgt, const char *msg)
-{
-	const inst *both[2] = {src, tgt};
-
-	for (int i = 0; i < 2; i++)
-	{
-		char	   *log = tp_read_file(both[i]->log);
-		size_t		len = log ? strlen(log) : 0;
-
-		fprintf(stderr, "===== %s log tail:\n%s\n", i == 0 ? "source" : "target",
-				log == NULL ? "(none)" : log + (len > 4000 ? len - 4000 : 0));
-		free(log);
-	}
-	ck_abort_msg("%.3000s", msg);
-}
-
-/* Start the instance, wait until its log says it runs. */
-static void
-inst_start(inst *in, const inst *src, const inst *tgt)
-{
-	char	   *argv[6];
-
-	argv[0] = getenv("TELEPORT_BIN");
-	argv[1] = "-config";
-	argv[2] = in->config;
-	argv[3] = "--plugin-dir";
-	argv[4] = getenv("TELEPORT_PLUGIN_DIR");
-	argv[5] = NULL;
-	ck_assert_ptr_nonnull(argv[0]);
-	ck_assert_ptr_nonnull(argv[4]);
-	in->pid = tp_spawn_split(argv, NULL, in->out, in->log);
-	ck_assert_int_gt(in->pid, 0);
-	if (!tp_wait_for_text(in->log, " running", 30))
-		fail_with_logs(src, tgt, "an instance never said it runs");
-}
-
-/* Stop the instance with SIGTERM (SIGKILL if it lingers); it must exit 0. */
-static int
-inst_stop(inst *in)
-{
-	int			status;
-
-	if (in->pid <= 0)
-		return 0;
-	kill(in->pid, SIGTERM);
-	status = tp_wait_exit(in->pid, 30);
-	if (status < 0)
-	{
-		kill(in->pid, SIGKILL);
-		tp_wait_exit(in->pid, 10);
-	}
-	in->pid = 0;
-	return status;
-}
-
-/* Write the config of an instance named name on database db into dir. */
-static void
-inst_configure(inst *in, const char *dir, const char *name, const char *db,
-			   const char *extra)
-{
-	char		text[4096];
-	char		file[64];
-
-	snprintf(text, sizeof(text),
-			 "replicate_ddl: false\n"
-			 "processing_intervals:\n"
-			 "  batcher: 50\n"
-			 "  transmitter: 50\n"
-			 "  applier: 50\n"
-			 "  vacuum: 500\n"
-			 "  ddlwatcher: 1000\n"
-			 "database:\n"
-			 "  name: \"%s\"\n"
-			 "  database: \"%s\"\n"
-			 "  hostname: \"%s\"\n"
-			 "  port: %d\n"
-			 "  username: \"postgres\"\n"
-			 "%s",
-			 name, db, cluster->dir, cluster->port, extra);
-	snprintf(file, sizeof(file), "%s.yml", name);
-	in->config = tp_write_file(dir, file, text);
-	ck_assert_ptr_nonnull(in->config);
-	ck_assert_int_ge(asprintf(&in->out, "%s/%s.out", dir, name), 0);
-	ck_assert_int_ge(asprintf(&in->log, "%s/%s.log", dir, name), 0);
-}
-
-/*
- * Wait until the source's capture is installed in database db (every table
- * of the public schema has its triggers and the queue knows the target).
+ * Write in's config (see tp_inst_configure) with targets (YAML entries, or
+ * NULL) and extra top-level settings.
  */
 static void
-wait_capture(const inst *src, const inst *tgt, const char *db)
+configure(tp_inst *in, const char *targets, const char *extra)
 {
-	for (int i = 0; i < 300; i++)
-	{
-		char	   *ok = query_valuef(db,
-									  "SELECT (SELECT count(DISTINCT t.tgrelid) FROM pg_trigger t"
-									  " JOIN pg_class c ON c.oid = t.tgrelid"
-									  " WHERE c.relnamespace = 'public'::regnamespace"
-									  " AND t.tgname = 'teleport_capture_truncate')"
-									  " = (SELECT count(*) FROM pg_class WHERE relkind = 'r'"
-									  " AND relnamespace = 'public'::regnamespace)"
-									  " AND to_regclass('teleport.target') IS NOT NULL"
-									  " AND (SELECT count(*) FROM teleport.target) = 1");
-		bool		done = ok != NULL && strcmp(ok, "t") == 0;
-
-		free(ok);
-		if (done)
-			return;
-		usleep(100000);
-	}
-	fail_with_logs(src, tgt, "capture was never installed");
-}
-
-/*
- * Insert marker label on the source (database src_db) and wait until the
- * target (tgt_db) has it.
- */
-static void
-wait_marker(const inst *src, const inst *tgt, const char *src_db,
-			const char *tgt_db, const char *label)
-{
-	exec_sqlf(src_db, "INSERT INTO public.marker VALUES ('%s')", label);
-	for (int i = 0; i < 300; i++)
-	{
-		char	   *n = query_valuef(tgt_db,
-									 "SELECT count(*) FROM copy.marker WHERE label = '%s'", label);
-		bool		done = n != NULL && strcmp(n, "1") == 0;
-
-		free(n);
-		if (done)
-			return;
-		usleep(100000);
-	}
-	fail_with_logs(src, tgt, "the marker never reached the target");
+	tp_inst_configure(in, targets,
+					  "replicate_ddl: false\n"
+					  "processing_intervals:\n"
+					  "  batcher: 50\n"
+					  "  transmitter: 50\n"
+					  "  applier: 50\n"
+					  "  vacuum: 500\n"
+					  "  ddlwatcher: 1000\n"
+					  "%s", extra);
 }
 
 /*
@@ -351,23 +164,44 @@ wait_marker(const inst *src, const inst *tgt, const char *src_db,
  * sent X, received Y" lines, or "" when none. A new string.
  */
 static char *
-column_diffs(void)
+column_diffs(const tp_inst *src)
 {
-	char	   *q = query_valuef("vals_src",
-								 "SELECT string_agg(format('SELECT format(%%L, id, s.%%I, c.%%I)"
-								 " FROM public.t s FULL JOIN tp_cmp.t c USING (id)"
-								 " WHERE ROW(s.%%I)::text IS DISTINCT FROM ROW(c.%%I)::text',"
-								 " '%%s ' || attname || ': sent %%s, received %%s',"
-								 " attname, attname, attname, attname), ' UNION ALL ')"
-								 " FROM pg_attribute WHERE attrelid = 'public.t'::regclass"
-								 " AND attnum > 1 AND NOT attisdropped");
+	char	   *q = tp_inst_value(src,
+								  "SELECT string_agg(format('SELECT format(%%L, id, s.%%I, c.%%I)"
+								  " FROM public.t s FULL JOIN tp_cmp.t c USING (id)"
+								  " WHERE ROW(s.%%I)::text IS DISTINCT FROM ROW(c.%%I)::text',"
+								  " '%%s ' || attname || ': sent %%s, received %%s',"
+								  " attname, attname, attname, attname), ' UNION ALL ')"
+								  " FROM pg_attribute WHERE attrelid = 'public.t'::regclass"
+								  " AND attnum > 1 AND NOT attisdropped");
 	char	   *diffs;
 
 	ck_assert_ptr_nonnull(q);
-	diffs = query_valuef("vals_src", "SELECT coalesce(string_agg(d, E'\\n'), '') FROM (%s) x(d)", q);
+	diffs = tp_inst_value(src, "SELECT coalesce(string_agg(d, E'\\n'), '') FROM (%s) x(d)", q);
 	ck_assert_ptr_nonnull(diffs);
 	free(q);
 	return diffs;
+}
+
+/*
+ * A source and a target instance (public applied into "copy") on the
+ * shared cluster in a new scene: databases src_db and tgt_db, configured
+ * with extra source settings (may be "").
+ */
+static void
+two_instances(tp_scene *sc, const char *src_db, const char *tgt_db,
+			  const char *src_extra, tp_inst **src, tp_inst **tgt)
+{
+	char	   *targets = NULL;
+
+	tp_scene_init(sc, cluster, "vals");
+	sc->log_tail = 4000;
+	*src = tp_scene_inst(sc, "src", cluster, src_db, false);
+	*tgt = tp_scene_inst(sc, "tgt", cluster, tgt_db, true);
+	configure(*tgt, NULL, "");
+	tp_target_yaml(&targets, NULL, *tgt, "\"public.*\"", "copy");
+	configure(*src, targets, src_extra);
+	free(targets);
 }
 
 /*
@@ -379,99 +213,59 @@ column_diffs(void)
  */
 START_TEST(test_every_type)
 {
-	char	   *dir;
-	inst		src = {0};
-	inst		tgt = {0};
-	char		extra[1024];
-	char	   *conninfo;
+	tp_scene	sc;
+	tp_inst    *src;
+	tp_inst    *tgt;
 	char	   *n;
 	char	   *diffs;
-	int			port = free_port();
 	static const char eq_cols[] =
 		"id, c_num, c_i2, c_i4, c_i8, c_f4, c_f8, c_ia, c_ta, c_fa, c_comp, c_compa,"
 		" c_enum, c_enuma, c_jsonb, c_bytea, c_date, c_time, c_timetz, c_ts, c_tstz, c_tsa,"
 		" c_iv, c_uuid, c_inet, c_cidr, c_mac, c_mac8, c_i4r, c_tsr, c_tstzr, c_numr, c_mr,"
 		" c_bool, c_char, c_vc, c_text, c_money, c_bit, c_vbit, c_tsv, c_tsq, c_oid, c_lsn";
 
-	dir = tp_cluster_make_dir(cluster, "vals");
-	ck_assert_ptr_nonnull(dir);
-	conninfo = tp_cluster_create_db(cluster, "vals_src");
-	ck_assert_ptr_nonnull(conninfo);
-	free(conninfo);
-	conninfo = tp_cluster_create_db(cluster, "vals_tgt");
-	ck_assert_ptr_nonnull(conninfo);
-	free(conninfo);
-	exec_sqlf("vals_src", "SET search_path = public; %s %s", types_ddl, tables_ddl);
-	exec_sqlf("vals_tgt", "SET search_path = public; %s CREATE SCHEMA copy;"
-			  " SET search_path = copy, public; %s", types_ddl, tables_ddl);
-
-	snprintf(extra, sizeof(extra),
-			 "server:\n"
-			 "  hostname: \"127.0.0.1\"\n"
-			 "  port: %d\n"
-			 "  token: \"%s\"\n"
-			 "applier: postgres\n", port, TOKEN);
-	inst_configure(&tgt, dir, "tgt", "vals_tgt", extra);
-	snprintf(extra, sizeof(extra),
-			 "targets:\n"
-			 "  tgt:\n"
-			 "    target_expression: \"public.*\"\n"
-			 "    apply_schema: \"copy\"\n"
-			 "    endpoint:\n"
-			 "      hostname: \"127.0.0.1\"\n"
-			 "      port: %d\n"
-			 "      token: \"%s\"\n", port, TOKEN);
-	inst_configure(&src, dir, "src", "vals_src", extra);
-	inst_start(&tgt, &src, &tgt);
-	inst_start(&src, &src, &tgt);
-	wait_capture(&src, &tgt, "vals_src");
+	two_instances(&sc, "vals_src", "vals_tgt", "", &src, &tgt);
+	tp_inst_exec(src, "SET search_path = public; %s %s", types_ddl, tables_ddl);
+	tp_inst_exec(tgt, "SET search_path = public; %s CREATE SCHEMA copy;"
+				 " SET search_path = copy, public; %s", types_ddl, tables_ddl);
+	tp_inst_start(tgt);
+	tp_inst_start(src);
+	tp_inst_wait_capture(src, "public", 1);
 
 	/* the rows, then the changes, each in a writer's odd session */
-	exec_sqlf("vals_src", WRITER_SESSION "%s", rows_sql);
-	exec_sqlf("vals_src", WRITER_SESSION "%s", changes_sql);
-	wait_marker(&src, &tgt, "vals_src", "vals_tgt", "values-done");
+	tp_inst_exec(src, WRITER_SESSION "%s", rows_sql);
+	tp_inst_exec(src, WRITER_SESSION "%s", changes_sql);
+	tp_inst_wait_marker(src, "public", tgt, "copy", "values-done", 30);
 
 	/* the target's rows next to the source's */
-	exec_sqlf("vals_src", "CREATE SCHEMA tp_cmp; CREATE TABLE tp_cmp.t (LIKE public.t)");
-	tp_cluster_copy_rows(cluster, "vals_tgt", "SELECT * FROM copy.t", cluster, "vals_src", "tp_cmp.t");
+	tp_inst_exec(src, "CREATE SCHEMA tp_cmp; CREATE TABLE tp_cmp.t (LIKE public.t)");
+	tp_cluster_copy_rows(tgt->cl, tgt->db, "SELECT * FROM copy.t", src->cl, src->db, "tp_cmp.t");
 
-	n = query_valuef("vals_src", "SELECT count(*) FROM public.t");
+	n = tp_inst_value(src, "SELECT count(*) FROM public.t");
 	ck_assert_str_eq(n, "7");
 	free(n);
-	diffs = column_diffs();
-	n = query_valuef("vals_src",
-					 "SELECT (SELECT count(*) FROM (SELECT %s FROM public.t"
-					 "  EXCEPT SELECT %s FROM tp_cmp.t) a)"
-					 " || ' ' || (SELECT count(*) FROM (SELECT %s FROM tp_cmp.t"
-					 "  EXCEPT SELECT %s FROM public.t) b)"
-					 " || ' ' || (SELECT count(*) FROM (SELECT s::text FROM public.t s"
-					 "  EXCEPT SELECT c::text FROM tp_cmp.t c) d)"
-					 " || ' ' || (SELECT count(*) FROM (SELECT c::text FROM tp_cmp.t c"
-					 "  EXCEPT SELECT s::text FROM public.t s) e)"
-					 " || ' ' || (SELECT count(*) FROM tp_cmp.t)",
-					 eq_cols, eq_cols, eq_cols, eq_cols);
+	diffs = column_diffs(src);
+	n = tp_inst_value(src,
+					  "SELECT (SELECT count(*) FROM (SELECT %s FROM public.t"
+					  "  EXCEPT SELECT %s FROM tp_cmp.t) a)"
+					  " || ' ' || (SELECT count(*) FROM (SELECT %s FROM tp_cmp.t"
+					  "  EXCEPT SELECT %s FROM public.t) b)"
+					  " || ' ' || (SELECT count(*) FROM (SELECT s::text FROM public.t s"
+					  "  EXCEPT SELECT c::text FROM tp_cmp.t c) d)"
+					  " || ' ' || (SELECT count(*) FROM (SELECT c::text FROM tp_cmp.t c"
+					  "  EXCEPT SELECT s::text FROM public.t s) e)"
+					  " || ' ' || (SELECT count(*) FROM tp_cmp.t)",
+					  eq_cols, eq_cols, eq_cols, eq_cols);
 	ck_assert_ptr_nonnull(n);
 	if (strcmp(n, "0 0 0 0 7") != 0 || diffs[0] != '\0')
-	{
-		char	   *msg = NULL;
-
-		ck_assert_int_ge(asprintf(&msg, "values differ (typed EXCEPT source-target, target-source,"
-								  " text EXCEPT both ways, target rows): %s\n%s", n, diffs), 0);
-		fail_with_logs(&src, &tgt, msg);
-	}
+		tp_scene_fail(&sc, "values differ (typed EXCEPT source-target, target-source,"
+					  " text EXCEPT both ways, target rows): %s\n%s", n, diffs);
 	free(n);
 	free(diffs);
 
-	ck_assert_int_eq(inst_stop(&src), 0);
-	ck_assert_int_eq(inst_stop(&tgt), 0);
-	free(src.config);
-	free(src.out);
-	free(src.log);
-	free(tgt.config);
-	free(tgt.out);
-	free(tgt.log);
-	tp_remove_tree(dir);
-	free(dir);
+	tp_inst_stop(src);
+	tp_inst_stop(tgt);
+	tp_scene_free(&sc);
 }
 END_TEST
 
@@ -548,14 +342,13 @@ static const struct
 	{"grow", "id, v, j"},
 };
 
-/* Wait until sql (one boolean) is true in database db. */
+/* Wait (30 s) until sql (one boolean) is true on in; else fail with what. */
 static void
-wait_true(const inst *src, const inst *tgt, const char *db, const char *sql,
-		  const char *what)
+wait_true(const tp_inst *in, const char *sql, const char *what)
 {
 	for (int i = 0; i < 300; i++)
 	{
-		char	   *ok = query_valuef(db, "%s", sql);
+		char	   *ok = tp_inst_try_value(in, "%s", sql);
 		bool		done = ok != NULL && strcmp(ok, "t") == 0;
 
 		free(ok);
@@ -563,56 +356,54 @@ wait_true(const inst *src, const inst *tgt, const char *db, const char *sql,
 			return;
 		usleep(100000);
 	}
-	fail_with_logs(src, tgt, what);
+	tp_scene_fail(in->scene, "%s", what);
 }
 
 /*
- * The target's rows of table (in tgt_db's schema copy) equal the source's
- * (src_db's public), by columns: typed EXCEPT both ways, and EXCEPT both
+ * The target's rows of table (in tgt's schema copy) equal the source's
+ * (src's public), by columns: typed EXCEPT both ways, and EXCEPT both
  * ways of each row's text (which tells the bounds of arrays apart, and
  * json's text); the table must have rows.
  */
 static void
-compare_table(const inst *src, const inst *tgt, const char *src_db,
-			  const char *tgt_db, const char *table, const char *columns)
+compare_table(const tp_inst *src, const tp_inst *tgt, const char *table,
+			  const char *columns)
 {
 	char	   *select = NULL;
 	char	   *to = NULL;
 	char	   *n;
 
-	exec_sqlf(src_db, "CREATE SCHEMA IF NOT EXISTS tp_cmp;"
-			  " CREATE TABLE tp_cmp.%s AS SELECT %s FROM public.%s WITH NO DATA",
-			  table, columns, table);
+	tp_inst_exec(src, "CREATE SCHEMA IF NOT EXISTS tp_cmp;"
+				 " CREATE TABLE tp_cmp.%s AS SELECT %s FROM public.%s WITH NO DATA",
+				 table, columns, table);
 	ck_assert_int_ge(asprintf(&select, "SELECT %s FROM copy.%s", columns, table), 0);
 	ck_assert_int_ge(asprintf(&to, "tp_cmp.%s", table), 0);
-	tp_cluster_copy_rows(cluster, tgt_db, select, cluster, src_db, to);
-	n = query_valuef(src_db,
-					 "SELECT (SELECT count(*) FROM (SELECT %s FROM public.%s"
-					 "  EXCEPT SELECT * FROM tp_cmp.%s) a)"
-					 " || ' ' || (SELECT count(*) FROM (SELECT * FROM tp_cmp.%s"
-					 "  EXCEPT SELECT %s FROM public.%s) b)"
-					 " || ' ' || (SELECT count(*) FROM (SELECT tp_s::text FROM (SELECT %s FROM public.%s) tp_s"
-					 "  EXCEPT SELECT tp_c::text FROM tp_cmp.%s tp_c) d)"
-					 " || ' ' || (SELECT count(*) FROM (SELECT tp_c::text FROM tp_cmp.%s tp_c"
-					 "  EXCEPT SELECT tp_s::text FROM (SELECT %s FROM public.%s) tp_s) e)"
-					 " || ' ' || ((SELECT count(*) FROM public.%s) ="
-					 "  (SELECT count(*) FROM tp_cmp.%s) AND (SELECT count(*) FROM public.%s) > 0)",
-					 columns, table, table, table, columns, table, columns, table, table,
-					 table, columns, table, table, table, table);
+	tp_cluster_copy_rows(tgt->cl, tgt->db, select, src->cl, src->db, to);
+	n = tp_inst_value(src,
+					  "SELECT (SELECT count(*) FROM (SELECT %s FROM public.%s"
+					  "  EXCEPT SELECT * FROM tp_cmp.%s) a)"
+					  " || ' ' || (SELECT count(*) FROM (SELECT * FROM tp_cmp.%s"
+					  "  EXCEPT SELECT %s FROM public.%s) b)"
+					  " || ' ' || (SELECT count(*) FROM (SELECT tp_s::text FROM (SELECT %s FROM public.%s) tp_s"
+					  "  EXCEPT SELECT tp_c::text FROM tp_cmp.%s tp_c) d)"
+					  " || ' ' || (SELECT count(*) FROM (SELECT tp_c::text FROM tp_cmp.%s tp_c"
+					  "  EXCEPT SELECT tp_s::text FROM (SELECT %s FROM public.%s) tp_s) e)"
+					  " || ' ' || ((SELECT count(*) FROM public.%s) ="
+					  "  (SELECT count(*) FROM tp_cmp.%s) AND (SELECT count(*) FROM public.%s) > 0)",
+					  columns, table, table, table, columns, table, columns, table, table,
+					  table, columns, table, table, table, table);
 	ck_assert_ptr_nonnull(n);
 	if (strcmp(n, "0 0 0 0 true") != 0)
 	{
-		char	   *rows = query_valuef(src_db,
-										"SELECT 'sent: ' || coalesce((SELECT string_agg(tp_s::text, ' | ')"
-										" FROM (SELECT %s FROM public.%s) tp_s), '')"
-										" || E'\\nreceived: ' || coalesce((SELECT string_agg(tp_c::text, ' | ')"
-										" FROM tp_cmp.%s tp_c), '')", columns, table, table);
-		char	   *msg = NULL;
+		char	   *rows = tp_inst_try_value(src,
+											 "SELECT 'sent: ' || coalesce((SELECT string_agg(tp_s::text, ' | ')"
+											 " FROM (SELECT %s FROM public.%s) tp_s), '')"
+											 " || E'\\nreceived: ' || coalesce((SELECT string_agg(tp_c::text, ' | ')"
+											 " FROM tp_cmp.%s tp_c), '')", columns, table, table);
 
-		ck_assert_int_ge(asprintf(&msg, "table %s differs (typed EXCEPT source-target,"
-								  " target-source, text EXCEPT both ways, counts equal): %s\n%s",
-								  table, n, rows ? rows : "?"), 0);
-		fail_with_logs(src, tgt, msg);
+		tp_scene_fail(src->scene, "table %s differs (typed EXCEPT source-target,"
+					  " target-source, text EXCEPT both ways, counts equal): %s\n%s",
+					  table, n, rows ? rows : "?");
 	}
 	free(n);
 	free(select);
@@ -627,60 +418,34 @@ compare_table(const inst *src, const inst *tgt, const char *src_db,
  */
 START_TEST(test_text_mode_edges)
 {
-	char	   *dir;
-	inst		src = {0};
-	inst		tgt = {0};
-	char		extra[1024];
+	tp_scene	sc;
+	tp_inst    *src;
+	tp_inst    *tgt;
+	char		extra[256];
 	char		src_db[32];
 	char		tgt_db[32];
-	char	   *conninfo;
 	char	   *v;
-	int			port = free_port();
 
 	snprintf(src_db, sizeof(src_db), "vt_src_%d", _i);
 	snprintf(tgt_db, sizeof(tgt_db), "vt_tgt_%d", _i);
-	dir = tp_cluster_make_dir(cluster, "vt");
-	ck_assert_ptr_nonnull(dir);
-	conninfo = tp_cluster_create_db(cluster, src_db);
-	ck_assert_ptr_nonnull(conninfo);
-	free(conninfo);
-	conninfo = tp_cluster_create_db(cluster, tgt_db);
-	ck_assert_ptr_nonnull(conninfo);
-	free(conninfo);
-	exec_sqlf(src_db, "SET search_path = public; %s %s", edge_types_ddl, edge_tables_ddl);
-	exec_sqlf(tgt_db, "SET search_path = public; %s CREATE SCHEMA copy;"
-			  " SET search_path = copy, public; %s", edge_types_ddl, edge_tables_ddl);
-
-	snprintf(extra, sizeof(extra),
-			 "server:\n"
-			 "  hostname: \"127.0.0.1\"\n"
-			 "  port: %d\n"
-			 "  token: \"%s\"\n"
-			 "applier: postgres\n", port, TOKEN);
-	inst_configure(&tgt, dir, "tgt", tgt_db, extra);
 	snprintf(extra, sizeof(extra),
 			 "source_options:\n"
 			 "  trigger:\n"
-			 "    statement_triggers: %s\n"
-			 "targets:\n"
-			 "  tgt:\n"
-			 "    target_expression: \"public.*\"\n"
-			 "    apply_schema: \"copy\"\n"
-			 "    endpoint:\n"
-			 "      hostname: \"127.0.0.1\"\n"
-			 "      port: %d\n"
-			 "      token: \"%s\"\n", _i ? "true" : "false", port, TOKEN);
-	inst_configure(&src, dir, "src", src_db, extra);
-	inst_start(&tgt, &src, &tgt);
-	inst_start(&src, &src, &tgt);
-	wait_capture(&src, &tgt, src_db);
+			 "    statement_triggers: %s\n", _i ? "true" : "false");
+	two_instances(&sc, src_db, tgt_db, extra, &src, &tgt);
+	tp_inst_exec(src, "SET search_path = public; %s %s", edge_types_ddl, edge_tables_ddl);
+	tp_inst_exec(tgt, "SET search_path = public; %s CREATE SCHEMA copy;"
+				 " SET search_path = copy, public; %s", edge_types_ddl, edge_tables_ddl);
+	tp_inst_start(tgt);
+	tp_inst_start(src);
+	tp_inst_wait_capture(src, "public", 1);
 
 	/* text mode wins over statement triggers; the marker has them when on */
-	v = query_valuef(src_db, "SELECT string_agg(c.relname || ':' || t.tgname, ','"
-					 " ORDER BY c.relname, t.tgname) FROM pg_trigger t"
-					 " JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname NOT IN"
-					 " ('teleport_capture_truncate', 'teleport_capture_stmt_a', 'teleport_capture_stmt_b')"
-					 " AND c.relname IN ('e', 'ka', 'marker')");
+	v = tp_inst_value(src, "SELECT string_agg(c.relname || ':' || t.tgname, ','"
+					  " ORDER BY c.relname, t.tgname) FROM pg_trigger t"
+					  " JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname NOT IN"
+					  " ('teleport_capture_truncate', 'teleport_capture_stmt_a', 'teleport_capture_stmt_b')"
+					  " AND c.relname IN ('e', 'ka', 'marker')");
 	ck_assert_ptr_nonnull(v);
 	ck_assert_str_eq(v, _i ? "e:teleport_capture_text,ka:teleport_capture_text,"
 					 "marker:teleport_capture_delete,marker:teleport_capture_insert,"
@@ -688,55 +453,47 @@ START_TEST(test_text_mode_edges)
 					 : "e:teleport_capture_text,ka:teleport_capture_text,marker:teleport_capture");
 	free(v);
 
-	exec_sqlf(src_db, WRITER_SESSION "%s", edge_rows_sql);
-	exec_sqlf(src_db, WRITER_SESSION "%s", edge_changes_sql);
+	tp_inst_exec(src, WRITER_SESSION "%s", edge_rows_sql);
+	tp_inst_exec(src, WRITER_SESSION "%s", edge_changes_sql);
 
 	/* a table created while running: its rows are copied at install */
-	exec_sqlf(tgt_db, "CREATE TABLE copy.fresh (id int PRIMARY KEY, a int[], j jsonb)");
-	exec_sqlf(src_db, "CREATE TABLE public.fresh (id int PRIMARY KEY, a int[], j jsonb);"
-			  " INSERT INTO public.fresh VALUES (1, '[0:1]={1,2}', 'null'), (2, NULL, NULL),"
-			  " (3, '{}', '{\"z\": []}')");
-	wait_true(&src, &tgt, src_db, "SELECT rows_copied FROM teleport.trigger_table"
+	tp_inst_exec(tgt, "CREATE TABLE copy.fresh (id int PRIMARY KEY, a int[], j jsonb)");
+	tp_inst_exec(src, "CREATE TABLE public.fresh (id int PRIMARY KEY, a int[], j jsonb);"
+				 " INSERT INTO public.fresh VALUES (1, '[0:1]={1,2}', 'null'), (2, NULL, NULL),"
+				 " (3, '{}', '{\"z\": []}')");
+	wait_true(src, "SELECT rows_copied FROM teleport.trigger_table"
 			  " WHERE table_name = 'fresh'", "the new table was never installed");
-	exec_sqlf(src_db, "UPDATE public.fresh SET j = 'null' WHERE id = 2;"
-			  " DELETE FROM public.fresh WHERE id = 3");
+	tp_inst_exec(src, "UPDATE public.fresh SET j = 'null' WHERE id = 2;"
+				 " DELETE FROM public.fresh WHERE id = 3");
 
 	/* a jsonb column added: the trigger is remade in text mode */
-	exec_sqlf(tgt_db, "ALTER TABLE copy.grow ADD COLUMN j jsonb");
-	exec_sqlf(src_db, "ALTER TABLE public.grow ADD COLUMN j jsonb");
-	wait_true(&src, &tgt, src_db, "SELECT EXISTS (SELECT FROM pg_trigger"
+	tp_inst_exec(tgt, "ALTER TABLE copy.grow ADD COLUMN j jsonb");
+	tp_inst_exec(src, "ALTER TABLE public.grow ADD COLUMN j jsonb");
+	wait_true(src, "SELECT EXISTS (SELECT FROM pg_trigger"
 			  " WHERE tgrelid = 'public.grow'::regclass AND tgname = 'teleport_capture_text')",
 			  "the trigger of a table that turned text mode was never remade");
-	exec_sqlf(src_db, "INSERT INTO public.grow VALUES (2, 'y', 'null');"
-			  " UPDATE public.grow SET j = 'null' WHERE id = 1");
+	tp_inst_exec(src, "INSERT INTO public.grow VALUES (2, 'y', 'null');"
+				 " UPDATE public.grow SET j = 'null' WHERE id = 1");
 
-	wait_marker(&src, &tgt, src_db, tgt_db, "edges-done");
+	tp_inst_wait_marker(src, "public", tgt, "copy", "edges-done", 30);
 	for (size_t i = 0; i < sizeof(edge_compare) / sizeof(edge_compare[0]); i++)
-		compare_table(&src, &tgt, src_db, tgt_db, edge_compare[i].table,
-					  edge_compare[i].columns);
+		compare_table(src, tgt, edge_compare[i].table, edge_compare[i].columns);
 	/* and a few values stated outright, on the target */
-	v = query_valuef(tgt_db, "SELECT concat_ws(' ', (SELECT a FROM copy.e WHERE id = 1),"
-					 " (SELECT j IS NOT NULL AND j::text = 'null' FROM copy.e WHERE id = 1),"
-					 " (SELECT jb = 'null' FROM copy.e WHERE id = 102),"
-					 " (SELECT x::text FROM copy.e WHERE id = 1),"
-					 " (SELECT j::text FROM copy.e WHERE id = 102),"
-					 " (SELECT string_agg(k::text, ',' ORDER BY v) FROM copy.ka),"
-					 " (SELECT string_agg(j::text, ',' ORDER BY id) FROM copy.grow))");
+	v = tp_inst_value(tgt, "SELECT concat_ws(' ', (SELECT a FROM copy.e WHERE id = 1),"
+					  " (SELECT j IS NOT NULL AND j::text = 'null' FROM copy.e WHERE id = 1),"
+					  " (SELECT jb = 'null' FROM copy.e WHERE id = 102),"
+					  " (SELECT x::text FROM copy.e WHERE id = 1),"
+					  " (SELECT j::text FROM copy.e WHERE id = 102),"
+					  " (SELECT string_agg(k::text, ',' ORDER BY v) FROM copy.ka),"
+					  " (SELECT string_agg(j::text, ',' ORDER BY id) FROM copy.grow))");
 	ck_assert_ptr_nonnull(v);
 	ck_assert_str_eq(v, "[2:3]={9,8} t t <?xml version=\"1.0\"?><a/> \"\\u0000\""
 					 " [5:6]={1,2},{1,2},{NULL},[2:2]={5} null,null");
 	free(v);
 
-	ck_assert_int_eq(inst_stop(&src), 0);
-	ck_assert_int_eq(inst_stop(&tgt), 0);
-	free(src.config);
-	free(src.out);
-	free(src.log);
-	free(tgt.config);
-	free(tgt.out);
-	free(tgt.log);
-	tp_remove_tree(dir);
-	free(dir);
+	tp_inst_stop(src);
+	tp_inst_stop(tgt);
+	tp_scene_free(&sc);
 }
 END_TEST
 
@@ -747,6 +504,13 @@ start_cluster(void)
 	cluster = tp_cluster_shared();
 }
 
+/* After the case: what a failed test left running. */
+static void
+kill_leftovers(void)
+{
+	tp_kill_leftovers(cluster);
+}
+
 /* The suite. */
 static Suite *
 values_suite(void)
@@ -754,7 +518,7 @@ values_suite(void)
 	Suite	   *s = suite_create("values");
 	TCase	   *tc = tcase_create("every_type");
 
-	tcase_add_unchecked_fixture(tc, start_cluster, NULL);
+	tcase_add_unchecked_fixture(tc, start_cluster, kill_leftovers);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_every_type);
 	tcase_add_loop_test(tc, test_text_mode_edges, 0, 2);

@@ -273,6 +273,9 @@ typedef struct bad_wire
 #define H_NO_PARTIAL(members) "{\"teleport_batch\":1,\"kind\":\"changes\"," \
 	"\"source\":\"s\",\"target\":\"t\",\"first_tick\":1,\"last_tick\":2," \
 	"\"apply_schema\":\"a\"," members "}\n"
+#define HL(members) "{\"teleport_batch\":1,\"kind\":\"load\",\"source\":\"s\"," \
+	"\"target\":\"t\",\"first_tick\":1,\"last_tick\":2,\"apply_schema\":\"a\"," \
+	"\"partial\":false," members "}\n"
 #define LINE "{\"id\":1}\n"
 
 static const bad_wire bad_wires[] = {
@@ -323,6 +326,13 @@ static const bad_wire bad_wires[] = {
 	"line 2 of the batch's data is empty"},
 	{H("\"seq\":1,\"changes\":1,\"data_bytes\":6") "[1,2]\n", 0,
 	"line 1 of the batch's data is not a JSON object"},
+	/* a load batch: its first line must be its step, a JSON object */
+	{HL("\"seq\":1,\"changes\":2,\"data_bytes\":13") "a\tb\n" LINE, 0,
+	"line 1 of the batch's data is not a JSON object"},
+	{HL("\"seq\":1,\"changes\":2,\"data_bytes\":10") "\n" LINE, 0,
+	"line 1 of the batch's data is empty"},
+	{HL("\"seq\":1,\"changes\":2,\"data_bytes\":12") LINE "row", 0,
+	"line 2 of the batch's data does not end in a newline"},
 };
 
 /* The length of header H(...) with seq 1, changes 1, data_bytes 9 */

@@ -1,0 +1,822 @@
+/*
+ * check_load.c
+ *     The initial load end to end (`teleport -config source.yml -mode
+ *     initial-load -load-target T`): a source teleport runs as a daemon
+ *     with the http transport to a target teleport with the postgres
+ *     applier on a second cluster (public applied into schema "copy"),
+ *     and the load runs next to it. load_jobs is 2 and load_chunk_bytes
+ *     65536, so that a table of 200,000 rows takes hundreds of batches and
+ *     two jobs copy tables at once (a table is only split into block ranges
+ *     above 64 MB, which no case here reaches).
+ *
+ *     Cases:
+ *     "writes": the target has none of the tables (replicate_ddl: true:
+ *     the schema comes with the load) while pgbench writes (inserts,
+ *     upserts, updates, deletes, key changes, foreign keys) during the
+ *     load; afterwards the target equals the source table by table (count,
+ *     order-independent checksum, EXCEPT ALL both ways), with the same
+ *     indexes and constraints, and the load's records say what it did.
+ *     "values": a table without rows, rows wider than a chunk (1 MB and
+ *     more), and a table of many built-in types (numeric of 40+ digits,
+ *     float specials, bytea, arrays with NULLs and bounds, json and jsonb
+ *     null, timestamptz, interval, uuid, inet, ranges, text with tabs,
+ *     newlines, backslashes and characters outside the BMP, a composite,
+ *     an enum), compared by text and by typed EXCEPT both ways; sequences
+ *     set.
+ *     "existing": replicate_ddl: false, the target's tables exist and hold
+ *     some of the rows, other values and rows the source does not have
+ *     (a table the source has empty, a table without a key with duplicate
+ *     rows): afterwards they equal the source.
+ *     "kills": the target's inbox slowed down (a trigger) so that a load
+ *     is still running when: the loader is killed (SIGKILL) and run again,
+ *     which takes the load over, keeping the tables already sent whole
+ *     (with writes going on all along); the target
+ *     teleport is killed and restarted (the loader retries); the target's
+ *     database restarts. Each time the target was changed by hand before,
+ *     and equals the source after.
+ *     "failures": a load of a target that nothing answers retries until
+ *     SIGTERM, then exits non-zero saying to run it again; a second load
+ *     of the same target is refused naming the running one; an unknown
+ *     target is a usage error; the other target goes on replicating.
+ */
+#include "tp_autoconf.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkmain.h"
+#include "instance.h"
+#include "pgcluster.h"
+#include "runcmd.h"
+
+/* The source's cluster (shared) and the target's. */
+static tp_cluster *cluster;
+static tp_cluster *cluster2;
+
+/*
+ * Once per case: both clusters (the target's is started once, for every
+ * case; it goes at exit). Without pgbench the program is skipped.
+ */
+static void
+start_clusters(void)
+{
+	cluster = tp_cluster_shared();
+	tp_pgbench_require();
+	if (cluster2 == NULL)
+		cluster2 = tp_cluster_start();
+}
+
+/* After each case: what a failed test left running. */
+static void
+kill_leftovers(void)
+{
+	tp_kill_leftovers(cluster);
+}
+
+/*
+ * The tables of the cases with writes: one of 200,000 rows (about 280
+ * chunks), a parent and a child with a foreign key, a composite key, the
+ * marker.
+ */
+static const char work_sql[] =
+"CREATE TABLE big (id bigint PRIMARY KEY, grp int NOT NULL, v text, n numeric,"
+" at timestamptz NOT NULL DEFAULT now());\n"
+"CREATE INDEX big_grp ON big (grp);\n"
+"CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL UNIQUE);\n"
+"CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent (id),"
+" qty int NOT NULL CHECK (qty >= 0));\n"
+"CREATE TABLE tags (a int, b text, note text, PRIMARY KEY (a, b));\n"
+"CREATE TABLE marker (label text PRIMARY KEY, at timestamptz DEFAULT now());\n"
+"INSERT INTO big SELECT g, g % 100, md5(g::text), g / 7.0,"
+" '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 s' FROM generate_series(1, 200000) g;\n"
+"INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 1000) g;\n"
+"INSERT INTO child SELECT g, 1 + g % 1000, g % 50 FROM generate_series(1, 5000) g;\n"
+"INSERT INTO tags SELECT g % 300, 't' || (g / 300), NULL FROM generate_series(1, 3000) g;\n";
+
+static const char *const work_tables[] = {"big", "parent", "child", "tags", "marker", NULL};
+
+/*
+ * The writer: every client works on the rows whose key is its client id
+ * modulo 4 and on keys of its own, so that clients never wait for each
+ * other (no deadlock, nothing aborted). Each transaction upserts, updates,
+ * deletes and changes keys both ways in big, renames a parent, moves a
+ * child to another parent and adds one, upserts and deletes tags.
+ */
+static const char writer_script[] =
+"\\set k random(1, 50000) * 4 + :client_id\n"
+"\\set m random(1, 50000) * 4 + :client_id\n"
+"\\set y 1000000 + :client_id * 100000 + random(1, 2000)\n"
+"\\set p random(1, 249) * 4 + :client_id\n"
+"\\set c random(1, 1249) * 4 + :client_id\n"
+"\\set r random(1, 1000000)\n"
+"\\set q random(1, 30)\n"
+"BEGIN;\n"
+"INSERT INTO public.big (id, grp, v, n) VALUES (:y, :r % 100, 'w' || :r, :r / 3.0)\n"
+"  ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v || '+', n = public.big.n + 1;\n"
+"UPDATE public.big SET v = v || 'u', n = n + 1, grp = (grp + 1) % 100 WHERE id = :k;\n"
+"DELETE FROM public.big WHERE id = :m AND :r % 3 = 0;\n"
+"UPDATE public.big SET id = id + 500000000 WHERE id = :m\n"
+"  AND NOT EXISTS (SELECT 1 FROM public.big WHERE id = :m + 500000000);\n"
+"UPDATE public.big SET id = id - 500000000 WHERE id = :k + 500000000\n"
+"  AND NOT EXISTS (SELECT 1 FROM public.big WHERE id = :k);\n"
+"UPDATE public.parent SET name = name || 'x' WHERE id = :p;\n"
+"UPDATE public.child SET qty = qty + 1, parent_id = 1 + (parent_id + :r) % 1000 WHERE id = :c;\n"
+"INSERT INTO public.child VALUES (:y, 1 + :r % 1000, 0)\n"
+"  ON CONFLICT (id) DO UPDATE SET qty = public.child.qty + 1;\n"
+"INSERT INTO public.tags VALUES (1000 + :client_id, 'w' || :q, 'n' || :r)\n"
+"  ON CONFLICT (a, b) DO UPDATE SET note = EXCLUDED.note;\n"
+"DELETE FROM public.tags WHERE a = 1000 + :client_id AND b = 'w' || (:q + 7);\n"
+"COMMIT;\n";
+
+/* A source, a target, the writer's script, the loads started. */
+typedef struct scene
+{
+	tp_scene	t;
+	tp_inst    *src;
+	tp_inst    *tgt;
+	char	   *script;
+	int			loads;
+} scene;
+
+/* A loader process. */
+typedef struct loader
+{
+	pid_t		pid;
+	char	   *log;
+} loader;
+
+/* Write in's config: replicate_ddl as ddl, targets (or NULL). */
+static void
+configure(tp_inst *in, const char *targets, bool ddl)
+{
+	tp_inst_configure(in, targets,
+					  "replicate_ddl: %s\n"
+					  "max_events_per_batch: 2000\n"
+					  "load_jobs: 2\n"
+					  "load_chunk_bytes: 65536\n"
+					  "processing_intervals:\n"
+					  "  batcher: 50\n"
+					  "  transmitter: 50\n"
+					  "  applier: 50\n"
+					  "  vacuum: 500\n"
+					  "  ddlwatcher: 200\n", ddl ? "true" : "false");
+}
+
+/*
+ * A new scene: instance src on the shared cluster sending public.* to
+ * instance tgt on the second cluster (apply_schema "copy"), and when
+ * nowhere to a target "nowhere" at a port nothing listens on.
+ */
+static void
+scene_init(scene *sc, const char *prefix, bool ddl, bool nowhere)
+{
+	char		db[64];
+	char	   *targets = NULL;
+
+	ck_assert_msg(cluster2 != NULL, "the second cluster did not start");
+	memset(sc, 0, sizeof(*sc));
+	tp_scene_init(&sc->t, cluster, prefix);
+	snprintf(db, sizeof(db), "%s_src", prefix);
+	sc->src = tp_scene_inst(&sc->t, "src", cluster, db, false);
+	snprintf(db, sizeof(db), "%s_tgt", prefix);
+	sc->tgt = tp_scene_inst(&sc->t, "tgt", cluster2, db, true);
+	sc->script = tp_write_file(sc->t.dir, "writer.sql", writer_script);
+	ck_assert_ptr_nonnull(sc->script);
+	configure(sc->tgt, NULL, ddl);
+	tp_target_yaml(&targets, NULL, sc->tgt, "\"public.*\"", "copy");
+	if (nowhere)
+		tp_appendf(&targets,
+				   "  nowhere:\n"
+				   "    target_expression: \"public.*\"\n"
+				   "    apply_schema: \"copy\"\n"
+				   "    endpoint:\n"
+				   "      hostname: \"127.0.0.1\"\n"
+				   "      port: %d\n"
+				   "      token: \"" TP_INST_TOKEN "\"\n", tp_free_port());
+	configure(sc->src, targets, ddl);
+	free(targets);
+}
+
+/* Kill what runs, remove the scene. */
+static void
+scene_free(scene *sc)
+{
+	free(sc->script);
+	tp_scene_free(&sc->t);
+}
+
+/* Wait (30 s) until sql (one boolean) is true on in; else fail with what. */
+static void
+wait_true(const tp_inst *in, const char *sql, const char *what)
+{
+	for (int i = 0; i < 300; i++)
+	{
+		char	   *ok = tp_inst_try_value(in, "%s", sql);
+		bool		done = ok != NULL && strcmp(ok, "t") == 0;
+
+		free(ok);
+		if (done)
+			return;
+		usleep(100000);
+	}
+	tp_scene_fail(in->scene, "%s", what);
+}
+
+/*
+ * Start the target, then the source, and wait until the source captures
+ * (n_targets targets) and, with schema replication, has its schema
+ * snapshot.
+ */
+static void
+scene_start(scene *sc, int n_targets, bool ddl)
+{
+	tp_inst_start(sc->tgt);
+	tp_inst_start(sc->src);
+	tp_inst_wait_capture(sc->src, "public", n_targets);
+	if (ddl)
+		wait_true(sc->src, "SELECT EXISTS (SELECT 1 FROM teleport.schema_snapshot)",
+				  "the schema capture was never installed");
+}
+
+/* Start the initial load of target (its log: load<n>.log in the scene). */
+static void
+load_start(scene *sc, const char *target, loader *ld)
+{
+	char		name[32];
+
+	snprintf(name, sizeof(name), "load%d.log", ++sc->loads);
+	ck_assert_int_ge(asprintf(&ld->log, "%s/%s", sc->t.dir, name), 0);
+	ld->pid = tp_inst_spawn(sc->src, ld->log, "-mode", "initial-load", "-load-target",
+							target, (char *) NULL);
+}
+
+/*
+ * Wait up to timeout_s for the loader to exit; its exit status. When it
+ * does not, it is killed and the test fails.
+ */
+static int
+load_wait(scene *sc, loader *ld, int timeout_s)
+{
+	int			status = tp_wait_exit(ld->pid, timeout_s);
+
+	if (status < 0)
+	{
+		kill(ld->pid, SIGKILL);
+		tp_wait_exit(ld->pid, 10);
+		ld->pid = 0;
+		tp_scene_fail(&sc->t, "the load did not end within %d s", timeout_s);
+	}
+	ld->pid = 0;
+	return status;
+}
+
+/* Whether the loader's log contains text. */
+static bool
+load_says(const loader *ld, const char *text)
+{
+	char	   *log = tp_read_file(ld->log);
+	bool		found = tp_contains(log, text);
+
+	free(log);
+	return found;
+}
+
+/* Free ld (it has ended or been waited for). */
+static void
+load_free(loader *ld)
+{
+	free(ld->log);
+	ld->log = NULL;
+}
+
+/* The id of the latest load of target on the source (0: none). */
+static long
+last_load(const scene *sc, const char *target)
+{
+	char	   *v = tp_inst_value(sc->src, "SELECT coalesce(max(id), 0) FROM teleport.load"
+								  " WHERE target = '%s'", target);
+	long		id = atol(v);
+
+	free(v);
+	return id;
+}
+
+/*
+ * Wait (60 s) until the latest load of target after load after_id has
+ * sent at least rows rows (its progress records); the loader must still
+ * run. Returns the load's id.
+ */
+static long
+wait_rows(scene *sc, const loader *ld, long after_id, long rows)
+{
+	for (int i = 0; i < 600; i++)
+	{
+		char	   *v = tp_inst_try_value(sc->src,
+										  "SELECT l.id || ' ' || coalesce(sum(t.rows), 0)"
+										  " FROM teleport.load l LEFT JOIN teleport.load_table t"
+										  "  ON t.load_id = l.id"
+										  " WHERE l.id > %ld AND l.target = 'tgt'"
+										  " GROUP BY l.id ORDER BY l.id DESC LIMIT 1", after_id);
+		long		id = v ? atol(v) : 0;
+		long		sent = v && strchr(v, ' ') ? atol(strchr(v, ' ') + 1) : 0;
+
+		free(v);
+		if (id > 0 && sent >= rows)
+		{
+			if (tp_wait_exit(ld->pid, 0) >= 0)
+				tp_scene_fail(&sc->t, "the load ended before the test could interrupt it");
+			return id;
+		}
+		if (tp_wait_exit(ld->pid, 0) >= 0)
+			tp_scene_fail(&sc->t, "the load ended before it sent %ld rows", rows);
+		usleep(50000);
+	}
+	tp_scene_fail(&sc->t, "the load never sent %ld rows", rows);
+}
+
+/*
+ * Slow the target's inbox down (each batch stored waits 15 ms), or no
+ * longer, so that a load is still running when a test interrupts it.
+ */
+static void
+slow_target(const scene *sc, bool slow)
+{
+	if (slow)
+		tp_inst_exec(sc->tgt,
+					 "CREATE FUNCTION public.tp_slow() RETURNS trigger LANGUAGE plpgsql"
+					 " AS $$BEGIN PERFORM pg_sleep(0.015); RETURN NEW; END$$;"
+					 "CREATE TRIGGER tp_slow BEFORE INSERT ON teleport.inbox"
+					 " FOR EACH ROW EXECUTE FUNCTION public.tp_slow()");
+	else
+		tp_inst_exec(sc->tgt, "DROP FUNCTION public.tp_slow() CASCADE");
+}
+
+/*
+ * The indexes and constraints of schema on in (definitions with the
+ * schema's name taken out), one line each, in order.
+ */
+static char *
+objects(const tp_inst *in, const char *schema)
+{
+	return tp_inst_value(in,
+						 "SELECT string_agg(d, E'\\n' ORDER BY d) FROM ("
+						 " SELECT replace(indexdef, '%s.', '') AS d FROM pg_indexes"
+						 " WHERE schemaname = '%s'"
+						 " UNION ALL SELECT c.relname || ' ' || k.conname || ' '"
+						 "  || replace(pg_get_constraintdef(k.oid), '%s.', '')"
+						 " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+						 " WHERE c.relnamespace = '%s'::regnamespace) x",
+						 schema, schema, schema, schema);
+}
+
+/*
+ * "writes": a load into a target without the tables while pgbench
+ * writes; afterwards the target equals the source.
+ */
+START_TEST(test_load_under_writes)
+{
+	scene		sc;
+	loader		ld = {0};
+	long		id;
+	char	   *v;
+	char	   *so;
+	char	   *to;
+	int			status;
+
+	scene_init(&sc, "lw", true, false);
+	tp_inst_exec(sc.src, "%s", work_sql);
+	scene_start(&sc, 1, true);
+	v = tp_inst_value(sc.tgt, "SELECT to_regclass('copy.big') IS NULL");
+	ck_assert_str_eq(v, "t");
+	free(v);
+
+	/*
+	 * The writes start once the load holds the target: a batch cut before
+	 * the load would change tables the target does not have yet, and be
+	 * held there, with the load behind it.
+	 */
+	load_start(&sc, "tgt", &ld);
+	wait_true(sc.src, "SELECT EXISTS (SELECT 1 FROM teleport.load WHERE target = 'tgt')",
+			  "the load never took the target");
+	tp_writer_start(&sc.t, sc.src, sc.script, 3, 8, 0, 150);
+	status = load_wait(&sc, &ld, 150);
+	if (status != 0)
+		tp_scene_fail(&sc.t, "the load exited with %d", status);
+	ck_assert(load_says(&ld, "sent: "));
+	tp_writers_wait(&sc.t);
+	ck_assert_int_gt(tp_writers_transactions(&sc.t), 300);
+	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "writes-done", 120);
+
+	ck_assert_int_gt(tp_inst_compare_all(sc.src, "public", sc.tgt, "copy", work_tables),
+					 200000);
+	so = objects(sc.src, "public");
+	to = objects(sc.tgt, "copy");
+	if (strcmp(so, to) != 0)
+		tp_scene_fail(&sc.t, "indexes and constraints differ:\n%s\n---\n%s", so, to);
+	free(so);
+	free(to);
+
+	/*
+	 * The records: done, a chain of batches, the target given back, every
+	 * table copied, big in many chunks; writes committed while it ran.
+	 */
+	id = last_load(&sc, "tgt");
+	v = tp_inst_value(sc.src,
+					  "SELECT concat_ws(' ', l.state, l.first_seq < l.last_seq,"
+					  " (SELECT t.loading IS NULL FROM teleport.target t WHERE t.name = l.target),"
+					  " (SELECT count(*) FROM teleport.load_table t"
+					  "  WHERE t.load_id = l.id AND t.state = 'done'),"
+					  " (SELECT t.chunks > 100 FROM teleport.load_table t"
+					  "  WHERE t.load_id = l.id AND t.table_name = 'big'),"
+					  " (SELECT count(*) > 0 FROM public.big b"
+					  "  WHERE b.at BETWEEN l.started_at AND l.finished_at))"
+					  " FROM teleport.load l WHERE l.id = %ld", id);
+	ck_assert_str_eq(v, "done t t 5 t t");
+	free(v);
+
+	tp_inst_stop(sc.src);
+	tp_inst_stop(sc.tgt);
+	load_free(&ld);
+	scene_free(&sc);
+}
+END_TEST
+
+/* The types of case "values" (created on the target by the load). */
+static const char values_sql[] =
+"CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy ''quoted''');\n"
+"CREATE TYPE pair AS (a int, b text);\n"
+"CREATE TABLE empty (id int PRIMARY KEY, v text);\n"
+"CREATE TABLE wide (id int PRIMARY KEY, v text, b bytea);\n"
+"INSERT INTO wide VALUES (1, repeat('x', 1048576), NULL), (2, 'small', '\\x00'),\n"
+" (3, repeat(E'a\\tb\\\\c\\n', 250000), decode(repeat('ff005c0a', 150000), 'hex')), (4, NULL, NULL);\n"
+"CREATE TABLE vals (id serial PRIMARY KEY, c_num numeric, c_f8 float8, c_f4 float4, c_bytea bytea,\n"
+" c_ia int[], c_ta text[], c_jsonb jsonb, c_json json, c_tstz timestamptz, c_ts timestamp,\n"
+" c_iv interval, c_uuid uuid, c_inet inet, c_cidr cidr, c_i4r int4range, c_tstzr tstzrange,\n"
+" c_numr numrange, c_mr int4multirange, c_text text, c_comp pair, c_compa pair[], c_enum mood,\n"
+" c_enuma mood[], c_bool bool, c_date date, c_vc varchar(10), c_bit varbit, c_money money);\n"
+"INSERT INTO vals (c_num, c_f8, c_f4, c_bytea, c_ia, c_ta, c_jsonb, c_json, c_tstz, c_ts, c_iv,\n"
+" c_uuid, c_inet, c_cidr, c_i4r, c_tstzr, c_numr, c_mr, c_text, c_comp, c_compa, c_enum, c_enuma,\n"
+" c_bool, c_date, c_vc, c_bit, c_money) VALUES\n"
+"('1234567890123456789012345678901234567890.123456789012345678901234567890', 'NaN', 'NaN',\n"
+" '\\x00ff5c0a0d09', '[0:2]={1,NULL,3}', ARRAY['a\"b', 'c,d', '{e}', 'f\\g', NULL, 'NULL', '', ' sp '],\n"
+" '{\"n\": null, \"a\": [1, null, 1.50], \"big\": 123456789012345678901234567890}',\n"
+" '{\"b\" :  1, \"b\": null,   \"s\": \"\\u00e9\"}', '2000-02-29 12:00:00.000001+05:45',\n"
+" '294276-12-31 23:59:59.999999', '1 year 2 mons -3 days 04:05:06.789012',\n"
+" 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2001:db8::1/64', '10.0.0.0/8', '[1,5)',\n"
+" '[2020-01-01 00:00:00.5+00,)', '(-1234567890123456789012345678901234567890.5,0.000000000000000000001]',\n"
+" '{[1,3),[5,7),[10,)}', E'tab\\there\\nnewline\\r\\\\back\\\\\\\\slash \\\\N \\U0001F600 \\U00010348 '\n"
+" || chr(233) || ' e' || chr(769), ROW(1, E'x\"y\\t,)'), ARRAY[ROW(1, 'a')::pair, NULL, ROW(NULL, NULL)::pair],\n"
+" 'happy ''quoted''', '{sad,NULL,ok}', true, '4713-01-01 BC', 'ab\\c', B'1010', '12345678.91'),\n"
+"('-0.00000000000000000000000000000000000000000000001', '-0', '-0', '\\x', '{}', '{}', 'null', 'null',\n"
+" 'infinity', '-infinity', '-178000000 years', '00000000-0000-0000-0000-000000000000', '0.0.0.0/0',\n"
+" '::/0', 'empty', '[-infinity,infinity]', 'empty', '{}', '', ROW(NULL, NULL), '{}', 'sad', '{}',\n"
+" false, 'infinity', '', B'', '-92233720368547758.08'),\n"
+"('Infinity', 'Infinity', '-Infinity', NULL, '{{1,2},{3,NULL}}', '{{\"}\",NULL}}', '[]', '\"s\"',\n"
+" '-infinity', NULL, '-1 mons +1 day -00:00:00.000001', NULL, NULL, NULL, '(,)', NULL, '[NaN,NaN]',\n"
+" NULL, '\\N', NULL, NULL, NULL, '{NULL}', NULL, NULL, NULL, NULL, NULL),\n"
+"('-Infinity', '-Infinity', 'Infinity', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n"
+" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),\n"
+"(0.30000000000000004, 5e-324, 1.17549435e-38, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n"
+" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),\n"
+"(1.000, 1.7976931348623157e308, 3.4028235e38, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n"
+" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);\n"
+"SELECT setval('vals_id_seq', 1000);\n"
+"CREATE TABLE marker (label text PRIMARY KEY);\n";
+
+/* The columns of vals that have equality (json has none). */
+static const char vals_eq_cols[] =
+"id, c_num, c_f8, c_f4, c_bytea, c_ia, c_ta, c_jsonb, c_tstz, c_ts, c_iv, c_uuid, c_inet, c_cidr,"
+" c_i4r, c_tstzr, c_numr, c_mr, c_text, c_comp, c_compa, c_enum, c_enuma, c_bool, c_date, c_vc,"
+" c_bit, c_money";
+
+/*
+ * "values": a table without rows, rows wider than a chunk, and many types
+ * come through exactly; the sequence is set.
+ */
+START_TEST(test_load_values)
+{
+	scene		sc;
+	loader		ld = {0};
+	char	   *v;
+	int			status;
+	static const char *const tables[] = {"empty", "wide", "vals", "marker", NULL};
+
+	scene_init(&sc, "lv", true, false);
+	/* the writer's session has settings unlike the pinned ones */
+	tp_inst_exec(sc.src, "SET TimeZone = 'Asia/Kathmandu'; SET DateStyle = 'SQL, DMY';"
+				 " SET IntervalStyle = 'sql_standard'; SET extra_float_digits = 0; %s",
+				 values_sql);
+	scene_start(&sc, 1, true);
+	load_start(&sc, "tgt", &ld);
+	status = load_wait(&sc, &ld, 120);
+	if (status != 0)
+		tp_scene_fail(&sc.t, "the load exited with %d", status);
+	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "values-done", 60);
+
+	ck_assert_int_eq(tp_inst_compare_all(sc.src, "public", sc.tgt, "copy", tables), 4 + 6 + 1);
+	/* typed, over the columns with equality (tp_cmp.tgt_vals: the target's rows) */
+	v = tp_inst_value(sc.src,
+					  "SELECT (SELECT count(*) FROM (SELECT %s FROM public.vals"
+					  "  EXCEPT SELECT %s FROM tp_cmp.tgt_vals) a)"
+					  " || ' ' || (SELECT count(*) FROM (SELECT %s FROM tp_cmp.tgt_vals"
+					  "  EXCEPT SELECT %s FROM public.vals) b)"
+					  " || ' ' || (SELECT count(*) FROM public.vals s JOIN tp_cmp.tgt_vals c"
+					  "  USING (id) WHERE s.c_json::text = c.c_json::text)",
+					  vals_eq_cols, vals_eq_cols, vals_eq_cols, vals_eq_cols);
+	ck_assert_str_eq(v, "0 0 3");
+	free(v);
+	/* the widest rows, and the sequence */
+	v = tp_inst_value(sc.tgt, "SELECT concat_ws(' ', (SELECT sum(length(v)) FROM copy.wide),"
+					  " (SELECT sum(length(b)) FROM copy.wide), (SELECT last_value FROM copy.vals_id_seq),"
+					  " (SELECT count(*) FROM copy.empty))");
+	ck_assert_str_eq(v, "2548581 600001 1000 0");
+	free(v);
+	v = tp_inst_value(sc.src, "SELECT chunks >= 4 FROM teleport.load_table"
+					  " WHERE table_name = 'wide'");
+	ck_assert_str_eq(v, "t");
+	free(v);
+
+	tp_inst_stop(sc.src);
+	tp_inst_stop(sc.tgt);
+	load_free(&ld);
+	scene_free(&sc);
+}
+END_TEST
+
+/* The source's tables of case "existing", and their rows. */
+static const char existing_src_sql[] =
+"CREATE TABLE parent (id int PRIMARY KEY, name text);\n"
+"CREATE TABLE child (id serial PRIMARY KEY, parent_id int REFERENCES parent (id), v text);\n"
+"CREATE TABLE nokey (a int, b text);\n"
+"ALTER TABLE nokey REPLICA IDENTITY FULL;\n"
+"CREATE TABLE gone (id int PRIMARY KEY);\n"
+"CREATE TABLE marker (label text PRIMARY KEY);\n"
+"INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 100) g;\n"
+"INSERT INTO child (parent_id, v) SELECT 1 + g % 100, 'c' || g FROM generate_series(1, 300) g;\n"
+"INSERT INTO nokey VALUES (1, 'a'), (1, 'a'), (2, NULL), (NULL, NULL);\n";
+
+/*
+ * The target's: the same tables, with some of the rows, others changed,
+ * and rows the source does not have.
+ */
+static const char existing_tgt_sql[] =
+"CREATE SCHEMA copy;\n"
+"CREATE TABLE copy.parent (id int PRIMARY KEY, name text);\n"
+"CREATE TABLE copy.child (id serial PRIMARY KEY, parent_id int REFERENCES copy.parent (id), v text);\n"
+"CREATE TABLE copy.nokey (a int, b text);\n"
+"CREATE TABLE copy.gone (id int PRIMARY KEY);\n"
+"CREATE TABLE copy.marker (label text PRIMARY KEY);\n"
+"INSERT INTO copy.parent SELECT g, CASE WHEN g % 2 = 0 THEN 'p' || g ELSE 'other' END"
+" FROM generate_series(50, 150) g;\n"
+"INSERT INTO copy.child (id, parent_id, v) SELECT g, 50 + g % 100, 'old' FROM generate_series(1, 10) g;\n"
+"INSERT INTO copy.child (id, parent_id, v) SELECT g, 150, 'extra' FROM generate_series(1000, 1010) g;\n"
+"INSERT INTO copy.nokey VALUES (1, 'a'), (3, 'c'), (3, 'c');\n"
+"INSERT INTO copy.gone VALUES (1), (2);\n"
+"INSERT INTO copy.marker VALUES ('old');\n";
+
+/*
+ * "existing": a load into tables that exist on the target (replicate_ddl:
+ * false) with some rows, other values and rows the source has not.
+ */
+START_TEST(test_load_existing)
+{
+	scene		sc;
+	loader		ld = {0};
+	char	   *v;
+	int			status;
+	static const char *const tables[] = {"parent", "child", "nokey", "gone", NULL};
+
+	scene_init(&sc, "le", false, false);
+	tp_inst_exec(sc.src, "%s", existing_src_sql);
+	tp_inst_exec(sc.tgt, "%s", existing_tgt_sql);
+	scene_start(&sc, 1, false);
+	load_start(&sc, "tgt", &ld);
+	status = load_wait(&sc, &ld, 120);
+	if (status != 0)
+		tp_scene_fail(&sc.t, "the load exited with %d", status);
+	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "existing-done", 60);
+
+	ck_assert_int_eq(tp_inst_compare_all(sc.src, "public", sc.tgt, "copy", tables), 404);
+	v = tp_inst_value(sc.tgt, "SELECT concat_ws(' ', (SELECT string_agg(label, ',') FROM copy.marker),"
+					  " (SELECT last_value FROM copy.child_id_seq))");
+	ck_assert_str_eq(v, "existing-done 300");
+	free(v);
+
+	tp_inst_stop(sc.src);
+	tp_inst_stop(sc.tgt);
+	load_free(&ld);
+	scene_free(&sc);
+}
+END_TEST
+
+/* Change the target's copy by hand, so that a load has to set it right. */
+static void
+drift(const scene *sc)
+{
+	tp_inst_exec(sc->tgt, "DELETE FROM copy.big WHERE id %% 3 = 0;"
+				 " UPDATE copy.big SET v = 'drift' WHERE id %% 5 = 0;"
+				 " INSERT INTO copy.tags VALUES (-1, 'drift', NULL);"
+				 " DELETE FROM copy.child WHERE id < 100");
+}
+
+/*
+ * Load and wait for the result: the load must exit 0 and the target
+ * equal the source once marker label arrives.
+ */
+static void
+load_done(scene *sc, loader *ld, const char *label)
+{
+	int			status = load_wait(sc, ld, 150);
+
+	if (status != 0)
+		tp_scene_fail(&sc->t, "the load exited with %d", status);
+	tp_inst_wait_marker(sc->src, "public", sc->tgt, "copy", label, 120);
+	tp_inst_compare_all(sc->src, "public", sc->tgt, "copy", work_tables);
+}
+
+/*
+ * "kills": a loader killed midway and run again (taking the load over),
+ * the target teleport killed, the target database restarted, each during
+ * a load that the target's slowed inbox keeps running.
+ */
+START_TEST(test_load_kills)
+{
+	scene		sc;
+	loader		ld = {0};
+	long		id;
+	char	   *v;
+	int			status;
+
+	scene_init(&sc, "lk", true, false);
+	tp_inst_exec(sc.src, "%s", work_sql);
+	scene_start(&sc, 1, true);
+	slow_target(&sc, true);
+
+	/* the loader killed, with writes going on, then run again */
+	load_start(&sc, "tgt", &ld);
+	id = wait_rows(&sc, &ld, 0, 40000);
+	tp_writer_start(&sc.t, sc.src, sc.script, 2, 6, 0, 100);
+	kill(ld.pid, SIGKILL);
+	tp_wait_exit(ld.pid, 10);
+	load_free(&ld);
+	/* its server process goes with it; until then the load counts as running */
+	wait_true(sc.src, "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
+			  " JOIN teleport.load l ON l.pid = a.pid AND l.backend_start = a.backend_start)",
+			  "the killed loader's server process stayed");
+	load_start(&sc, "tgt", &ld);
+	status = load_wait(&sc, &ld, 150);
+	if (status != 0)
+		tp_scene_fail(&sc.t, "the load exited with %d", status);
+	if (!load_says(&ld, "was interrupted; this load takes it over") ||
+		!load_says(&ld, "table public.tags was sent whole by the interrupted load: kept"))
+		tp_scene_fail(&sc.t, "the second load did not say it took the load over"
+					  " and kept the tables sent whole");
+	tp_writers_wait(&sc.t);
+	v = tp_inst_value(sc.src, "SELECT string_agg(state || ' ' || coalesce(reason, '-'), ',' ORDER BY id)"
+					  " FROM teleport.load WHERE id >= %ld", id);
+	ck_assert_str_eq(v, "failed interrupted,done -");
+	free(v);
+	load_free(&ld);
+	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "after-loader-kill", 120);
+	tp_inst_compare_all(sc.src, "public", sc.tgt, "copy", work_tables);
+
+	/* the target teleport killed during a load, then started again */
+	drift(&sc);
+	id = last_load(&sc, "tgt");
+	load_start(&sc, "tgt", &ld);
+	wait_rows(&sc, &ld, id, 40000);
+	tp_inst_kill(sc.tgt);
+	sleep(1);
+	tp_inst_start(sc.tgt);
+	load_done(&sc, &ld, "after-target-kill");
+	if (!load_says(&ld, "was not delivered"))
+		tp_scene_fail(&sc.t, "the load never had to send a batch again");
+	load_free(&ld);
+
+	/* the target's database restarted during a load */
+	drift(&sc);
+	id = last_load(&sc, "tgt");
+	load_start(&sc, "tgt", &ld);
+	wait_rows(&sc, &ld, id, 40000);
+	ck_assert(tp_cluster_stop(cluster2));
+	sleep(1);
+	ck_assert(tp_cluster_restart(cluster2));
+	load_done(&sc, &ld, "after-database-restart");
+	load_free(&ld);
+
+	tp_inst_stop(sc.src);
+	tp_inst_stop(sc.tgt);
+	scene_free(&sc);
+}
+END_TEST
+
+/*
+ * "failures": a target nothing answers; a second loader; an unknown
+ * target.
+ */
+START_TEST(test_load_failures)
+{
+	scene		sc;
+	loader		first = {0};
+	loader		second = {0};
+	loader		unknown = {0};
+	long		id;
+	int			status;
+	char		text[128];
+	char	   *v;
+
+	scene_init(&sc, "lf", false, true);
+	tp_inst_exec(sc.src, "CREATE TABLE t (id int PRIMARY KEY, v text);"
+				 " INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g;"
+				 " CREATE TABLE marker (label text PRIMARY KEY)");
+	tp_inst_exec(sc.tgt, "CREATE SCHEMA copy; CREATE TABLE copy.t (id int PRIMARY KEY, v text);"
+				 " CREATE TABLE copy.marker (label text PRIMARY KEY)");
+	scene_start(&sc, 2, false);
+
+	/* an unknown target: a usage error */
+	load_start(&sc, "nosuch", &unknown);
+	status = load_wait(&sc, &unknown, 30);
+	ck_assert_int_eq(status, 2);
+	ck_assert(load_says(&unknown, "-load-target \"nosuch\" is not a target of"));
+
+	/* nothing answers: it retries */
+	load_start(&sc, "nowhere", &first);
+	if (!tp_wait_for_text(first.log, "was not delivered", 30))
+		tp_scene_fail(&sc.t, "the load of target nowhere never tried to send");
+	ck_assert_int_lt(tp_wait_exit(first.pid, 0), 0);
+	id = last_load(&sc, "nowhere");
+	ck_assert_int_gt(id, 0);
+
+	/* a second load of it is refused, naming the first */
+	load_start(&sc, "nowhere", &second);
+	status = load_wait(&sc, &second, 30);
+	snprintf(text, sizeof(text), "load %ld of target \"nowhere\" is running", id);
+	if (status == 0 || !load_says(&second, text))
+		tp_scene_fail(&sc.t, "a second load exited with %d without saying \"%s\"", status, text);
+	ck_assert_int_lt(tp_wait_exit(first.pid, 0), 0);
+
+	/* SIGTERM: it stops, non-zero, saying to run it again */
+	kill(first.pid, SIGTERM);
+	status = load_wait(&sc, &first, 30);
+	ck_assert_int_eq(status, 1);
+	ck_assert(load_says(&first, "did not complete; run the same command again"));
+	v = tp_inst_value(sc.src, "SELECT concat_ws(' ', l.state, l.reason, t.loading = l.id)"
+					  " FROM teleport.load l JOIN teleport.target t ON t.name = l.target"
+					  " WHERE l.id = %ld", id);
+	ck_assert_str_eq(v, "failed stopped t");
+	free(v);
+
+	/* the other target goes on */
+	tp_inst_exec(sc.src, "UPDATE t SET v = v || '+' WHERE id <= 10");
+	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "failures-done", 60);
+	v = tp_inst_value(sc.tgt, "SELECT count(*) FROM copy.t WHERE v LIKE '%%+'");
+	ck_assert_str_eq(v, "10");
+	free(v);
+
+	tp_inst_stop(sc.src);
+	tp_inst_stop(sc.tgt);
+	load_free(&unknown);
+	load_free(&first);
+	load_free(&second);
+	scene_free(&sc);
+}
+END_TEST
+
+/* A test case of its own (so CK_RUN_CASE=name runs it alone). */
+static void
+add_case(Suite *s, const char *name, const TTest *test)
+{
+	TCase	   *tc = tcase_create(name);
+
+	tcase_add_unchecked_fixture(tc, start_clusters, kill_leftovers);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test);
+	suite_add_tcase(s, tc);
+}
+
+/* The suite. */
+static Suite *
+load_suite(void)
+{
+	Suite	   *s = suite_create("load");
+
+	add_case(s, "writes", test_load_under_writes);
+	add_case(s, "values", test_load_values);
+	add_case(s, "existing", test_load_existing);
+	add_case(s, "kills", test_load_kills);
+	add_case(s, "failures", test_load_failures);
+	return s;
+}
+
+int			main(void);
+
+/* Run the suite. */
+int
+main(void)
+{
+	return tp_check_run(load_suite());
+}
