@@ -324,9 +324,9 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 	snprintf(first_text, sizeof(first_text), "%" PRIu64, first);
 	snprintf(end_text, sizeof(end_text), "%" PRIu64, end);
 
-	/* what the held unit writes */
+	/* what the held unit writes (its load batches are no change lines) */
 	res = PQexecParams(pg->conn, "SELECT " BATCH_COLUMNS " FROM teleport.inbox"
-					   " WHERE source = $1 AND target = $2"
+					   " WHERE source = $1 AND target = $2 AND kind = 'changes'"
 					   " AND seq BETWEEN $3::bigint AND $4::bigint ORDER BY seq",
 					   4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)

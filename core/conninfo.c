@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "conninfo.h"
+#include "strbuf.h"
 #include "log.h"
 #include "xalloc.h"
 #include "yaml_tree.h"
@@ -75,44 +76,18 @@ kv_free(kv_list *list)
 	free(list->values);
 }
 
-/* A growing string. */
-typedef struct strbuf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-} strbuf;
-
-/* Append len bytes of s to buf. */
-static void
-buf_append(strbuf *buf, const char *s, size_t len)
-{
-	if (buf->len + len + 1 > buf->cap)
-	{
-		size_t		cap = buf->cap ? buf->cap : 128;
-
-		while (buf->len + len + 1 > cap)
-			cap *= 2;
-		buf->data = tp_xrealloc(buf->data, cap);
-		buf->cap = cap;
-	}
-	memcpy(buf->data + buf->len, s, len);
-	buf->len += len;
-	buf->data[buf->len] = '\0';
-}
-
 /* Append value single-quoted, with ' and \ backslash-escaped. */
 static void
-buf_append_quoted(strbuf *buf, const char *value)
+buf_append_quoted(tp_strbuf *buf, const char *value)
 {
-	buf_append(buf, "'", 1);
+	tp_strbuf_add(buf, "'", 1);
 	for (const char *p = value; *p != '\0'; p++)
 	{
 		if (*p == '\'' || *p == '\\')
-			buf_append(buf, "\\", 1);
-		buf_append(buf, p, 1);
+			tp_strbuf_add(buf, "\\", 1);
+		tp_strbuf_add(buf, p, 1);
 	}
-	buf_append(buf, "'", 1);
+	tp_strbuf_add(buf, "'", 1);
 }
 
 /*
@@ -211,7 +186,7 @@ tp_conninfo_build(const tp_config *config)
 {
 	const tp_database_config *db = &config->database;
 	kv_list		list = {0};
-	strbuf		buf = {0};
+	tp_strbuf	buf = {0};
 	bool		ok = true;
 
 	if (db->conninfo != NULL && !add_conninfo(config, &list))
@@ -239,9 +214,9 @@ tp_conninfo_build(const tp_config *config)
 	for (size_t i = 0; ok && i < list.n; i++)
 	{
 		if (i > 0)
-			buf_append(&buf, " ", 1);
-		buf_append(&buf, list.keys[i], strlen(list.keys[i]));
-		buf_append(&buf, "=", 1);
+			tp_strbuf_add(&buf, " ", 1);
+		tp_strbuf_add(&buf, list.keys[i], strlen(list.keys[i]));
+		tp_strbuf_add(&buf, "=", 1);
 		buf_append_quoted(&buf, list.values[i]);
 	}
 	kv_free(&list);
@@ -261,7 +236,7 @@ redact_uri(const char *uri)
 	size_t		auth_len = strcspn(start, "/?");
 	const char *at = NULL;
 	const char *colon;
-	strbuf		buf = {0};
+	tp_strbuf	buf = {0};
 
 	for (const char *p = start; p < start + auth_len; p++)
 	{
@@ -270,12 +245,12 @@ redact_uri(const char *uri)
 	}
 	colon = at ? memchr(start, ':', (size_t) (at - start)) : NULL;
 	if (colon == NULL)
-		buf_append(&buf, uri, strlen(uri));
+		tp_strbuf_add(&buf, uri, strlen(uri));
 	else
 	{
-		buf_append(&buf, uri, (size_t) (colon + 1 - uri));
-		buf_append(&buf, "********", 8);
-		buf_append(&buf, at, strlen(at));
+		tp_strbuf_add(&buf, uri, (size_t) (colon + 1 - uri));
+		tp_strbuf_add(&buf, "********", 8);
+		tp_strbuf_add(&buf, at, strlen(at));
 	}
 	return buf.data;
 }
@@ -285,7 +260,7 @@ char *
 tp_conninfo_redacted(const char *conninfo)
 {
 	const char *p = conninfo;
-	strbuf		buf = {0};
+	tp_strbuf	buf = {0};
 
 	if (strncmp(conninfo, "postgresql://", 13) == 0 ||
 		strncmp(conninfo, "postgres://", 11) == 0)
@@ -302,7 +277,7 @@ tp_conninfo_redacted(const char *conninfo)
 		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' ||
 			*p == '\v')
 		{
-			buf_append(&buf, p++, 1);
+			tp_strbuf_add(&buf, p++, 1);
 			continue;
 		}
 		kw = p;
@@ -337,15 +312,15 @@ tp_conninfo_redacted(const char *conninfo)
 			}
 		}
 		is_password = kwlen == 8 && strncmp(kw, "password", 8) == 0;
-		buf_append(&buf, kw, kwlen);
-		buf_append(&buf, "=", 1);
+		tp_strbuf_add(&buf, kw, kwlen);
+		tp_strbuf_add(&buf, "=", 1);
 		if (is_password)
-			buf_append(&buf, "'********'", 10);
+			tp_strbuf_add(&buf, "'********'", 10);
 		else
-			buf_append(&buf, val, (size_t) (p - val));
+			tp_strbuf_add(&buf, val, (size_t) (p - val));
 	}
 	if (buf.data == NULL)
-		buf_append(&buf, "", 0);
+		tp_strbuf_add(&buf, "", 0);
 	return buf.data;
 
 malformed:

@@ -21,6 +21,7 @@
 #include "host.h"
 #include "load_copy.h"
 #include "log.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 #define COMPONENT "load"
@@ -33,9 +34,7 @@ typedef struct job
 	pthread_t	thread;
 	bool		started;
 	tp_pgsql	pg;
-	char	   *buf;			/* header line, then rows */
-	size_t		len;
-	size_t		cap;
+	tp_strbuf	buf;			/* header line, then rows */
 	size_t		header_len;
 	uint64_t	lines;			/* in buf, the header's included */
 	int64_t		rows;			/* rows in buf */
@@ -98,24 +97,6 @@ tp_load_copy_plan(tp_load_copy *lc, int jobs, int64_t split_bytes)
 	}
 }
 
-/* Append len bytes of data to j's buffer. */
-static void
-buf_add(job *j, const char *data, size_t len)
-{
-	if (j->len + len + 1 > j->cap)
-	{
-		size_t		cap = j->cap ? j->cap : 65536;
-
-		while (cap < j->len + len + 1)
-			cap *= 2;
-		j->buf = tp_xrealloc(j->buf, cap);
-		j->cap = cap;
-	}
-	memcpy(j->buf + j->len, data, len);
-	j->len += len;
-	j->buf[j->len] = '\0';
-}
-
 /* Start a chunk of the table at hand in j's buffer: its header line. */
 static void
 chunk_start(job *j)
@@ -127,14 +108,14 @@ chunk_start(job *j)
 	pthread_mutex_lock(&lc->lock);
 	nr = ++lc->next_chunk;
 	pthread_mutex_unlock(&lc->lock);
-	j->len = 0;
+	j->buf.len = 0;
 	snprintf(head, sizeof(head), "{\"load\":{\"id\":%" PRId64 ",\"step\":\"rows\",",
 			 lc->load_id);
-	buf_add(j, head, strlen(head));
-	buf_add(j, j->t->members_json, strlen(j->t->members_json));
+	tp_strbuf_add(&j->buf, head, strlen(head));
+	tp_strbuf_add(&j->buf, j->t->members_json, strlen(j->t->members_json));
 	snprintf(head, sizeof(head), ",\"chunk\":%" PRId64 "}}\n", nr);
-	buf_add(j, head, strlen(head));
-	j->header_len = j->len;
+	tp_strbuf_add(&j->buf, head, strlen(head));
+	j->header_len = j->buf.len;
 	j->lines = 1;
 	j->rows = 0;
 }
@@ -145,11 +126,11 @@ chunk_send(job *j)
 {
 	tp_load_copy *lc = j->lc;
 	tp_load_table *t = &lc->tables[j->table];
-	size_t		bytes = j->len - j->header_len;
+	size_t		bytes = j->buf.len - j->header_len;
 
 	if (j->rows == 0)
 		return true;
-	if (!tp_load_send(lc->sender, TP_BATCH_LOAD, j->buf, j->len, j->lines, true))
+	if (!tp_load_send(lc->sender, TP_BATCH_LOAD, j->buf.data, j->buf.len, j->lines, true))
 		return false;
 	pthread_mutex_lock(&lc->lock);
 	t->rows += j->rows;
@@ -170,14 +151,14 @@ copy_row(void *arg, const char *row, size_t len)
 {
 	job		   *j = arg;
 
-	if (j->rows > 0 && j->len + len > j->lc->chunk_bytes)
+	if (j->rows > 0 && j->buf.len + len > j->lc->chunk_bytes)
 	{
 		if (!chunk_send(j))
 			return false;
 	}
 	if (j->lc->failed || tp_host_stop_requested())
 		return false;
-	buf_add(j, row, len);
+	tp_strbuf_add(&j->buf, row, len);
 	j->lines++;
 	j->rows++;
 	return true;
@@ -286,8 +267,8 @@ job_main(void *arg)
 		pthread_mutex_unlock(&lc->lock);
 	}
 	tp_pgsql_close(&j->pg);
-	free(j->buf);
-	j->buf = NULL;
+	free(j->buf.data);
+	memset(&j->buf, 0, sizeof(j->buf));
 	return NULL;
 }
 

@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "log.h"
 #include "queue.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 #define COMPONENT "queue"
@@ -344,34 +345,6 @@ query_bool(tp_pgsql *pg, const char *sql, int n_params,
 }
 
 /* A growing string. */
-typedef struct strbuf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-} strbuf;
-
-/* Append n bytes of s to sb. */
-static void
-sb_add(strbuf *sb, const char *s, size_t n)
-{
-	if (sb->len + n + 1 > sb->cap)
-	{
-		sb->cap = (sb->len + n + 1) * 2;
-		sb->data = tp_xrealloc(sb->data, sb->cap);
-	}
-	memcpy(sb->data + sb->len, s, n);
-	sb->len += n;
-	sb->data[sb->len] = '\0';
-}
-
-/* Append the NUL-terminated s to sb. */
-static void
-sb_str(strbuf *sb, const char *s)
-{
-	sb_add(sb, s, strlen(s));
-}
-
 /*
  * The PostgreSQL text-array literal of the n strings of items, each quoted
  * with '"' and '\' escaped. A new string (free).
@@ -379,23 +352,23 @@ sb_str(strbuf *sb, const char *s)
 static char *
 array_literal(const char *const *items, size_t n)
 {
-	strbuf		sb = {NULL, 0, 0};
+	tp_strbuf	sb = {NULL, 0, 0};
 
-	sb_str(&sb, "{");
+	tp_strbuf_str(&sb, "{");
 	for (size_t i = 0; i < n; i++)
 	{
 		if (i > 0)
-			sb_str(&sb, ",");
-		sb_str(&sb, "\"");
+			tp_strbuf_str(&sb, ",");
+		tp_strbuf_str(&sb, "\"");
 		for (const char *p = items[i]; *p != '\0'; p++)
 		{
 			if (*p == '"' || *p == '\\')
-				sb_add(&sb, "\\", 1);
-			sb_add(&sb, p, 1);
+				tp_strbuf_add(&sb, "\\", 1);
+			tp_strbuf_add(&sb, p, 1);
 		}
-		sb_str(&sb, "\"");
+		tp_strbuf_str(&sb, "\"");
 	}
-	sb_str(&sb, "}");
+	tp_strbuf_str(&sb, "}");
 	return sb.data;
 }
 
@@ -792,11 +765,11 @@ tp_queue_filter_free(tp_queue_filter *fp)
  * from xmin(S1), which would go back to the oldest open transaction.
  */
 static void
-append_selection(strbuf *sb, const char *seq_param)
+append_selection(tp_strbuf *sb, const char *seq_param)
 {
 	char		part[1536];
 
-	sb_str(sb, "(SELECT c.* FROM (");
+	tp_strbuf_str(sb, "(SELECT c.* FROM (");
 	for (int i = 0; i < N_EVENT_TABLES; i++)
 	{
 		snprintf(part, sizeof(part),
@@ -807,9 +780,9 @@ append_selection(strbuf *sb, const char *seq_param)
 				 " WHERE txid = ANY (ARRAY(SELECT txid_snapshot_xip($1::txid_snapshot)"
 				 " EXCEPT SELECT txid_snapshot_xip($2::txid_snapshot)))",
 				 i == 0 ? "" : " UNION ALL ", i, i);
-		sb_str(sb, part);
+		tp_strbuf_str(sb, part);
 	}
-	sb_str(sb,
+	tp_strbuf_str(sb,
 		   ") c"
 		   " WHERE txid_visible_in_snapshot(c.txid, $2::txid_snapshot)"
 		   " AND NOT txid_visible_in_snapshot(c.txid, $1::txid_snapshot)"
@@ -829,7 +802,7 @@ append_selection(strbuf *sb, const char *seq_param)
 			 "   AND (c.op = 'ddl' OR EXISTS (SELECT 1 FROM teleport.load_table lt"
 			 "    WHERE lt.load_id = l.id AND lt.schema_name = c.schema_name"
 			 "    AND lt.table_name = c.table_name))))) e", seq_param);
-	sb_str(sb, part);
+	tp_strbuf_str(sb, part);
 }
 
 /*
@@ -985,7 +958,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 	cut_range	cr;
 	cut_state	cs;
 	filter_params fp;
-	strbuf		sql = {NULL, 0, 0};
+	tp_strbuf	sql = {NULL, 0, 0};
 	int64_t		seq;
 	bool		ok = false;
 
@@ -1073,7 +1046,7 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 		char		bytes_sql[256];
 
 		snprintf(s_next, sizeof(s_next), "%" PRId64, cr.next_seq);
-		sb_str(&sql, "DECLARE tp_cut NO SCROLL CURSOR FOR"
+		tp_strbuf_str(&sql, "DECLARE tp_cut NO SCROLL CURSOR FOR"
 			   " SELECT id, txid, bytes, max(id) OVER (PARTITION BY txid)"
 			   " FROM (SELECT e.id, e.txid, ");
 		snprintf(bytes_sql, sizeof(bytes_sql),
@@ -1083,9 +1056,9 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 				 " + octet_length(e.schema_name)"
 				 " + coalesce(octet_length(e.table_name), 0) + %d AS bytes FROM ",
 				 LINE_OVERHEAD_BYTES);
-		sb_str(&sql, bytes_sql);
+		tp_strbuf_str(&sql, bytes_sql);
 		append_selection(&sql, "$8");
-		sb_str(&sql, ") s ORDER BY id");
+		tp_strbuf_str(&sql, ") s ORDER BY id");
 		if (!tp_pgsql_query(pg, sql.data, 8, params, NULL, NULL))
 			goto done;
 		for (;;)
@@ -1231,11 +1204,11 @@ batch_data_row(void *arg, const PGresult *res, int row)
 static char *
 batch_data_sql(void)
 {
-	strbuf		sql = {NULL, 0, 0};
+	tp_strbuf	sql = {NULL, 0, 0};
 
-	sb_str(&sql, "SELECT " TP_LINES_COLUMNS " FROM ");
+	tp_strbuf_str(&sql, "SELECT " TP_LINES_COLUMNS " FROM ");
 	append_selection(&sql, "$10");
-	sb_str(&sql, " WHERE e.id BETWEEN $8::bigint AND $9::bigint ORDER BY e.id");
+	tp_strbuf_str(&sql, " WHERE e.id BETWEEN $8::bigint AND $9::bigint ORDER BY e.id");
 	return sql.data;
 }
 

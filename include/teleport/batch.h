@@ -45,6 +45,30 @@
  * values are rendered as above; any other value of "values" is refused.
  * It is tp_change.text_values (ABI 1.1).
  *
+ * A load batch (kind TP_BATCH_LOAD, "load" on the wire) is one step of an
+ * initial load rather than change events. Its data is lines too, each
+ * ending in '\n' (n_changes counts them); the first is an object
+ * {"load":{...}} whose "step" says what the batch does:
+ *
+ *   {"load":{"id":7,"step":"begin","tables":[{"schema":"public","table":"a"},
+ *            {"schema":"public","table":"b"}]}}
+ *       empties the load's tables (one TRUNCATE of all of them); no more lines
+ *   {"load":{"id":7,"step":"rows","schema":"public","table":"a",
+ *            "columns":["id","v w"],"chunk":3}}
+ *       then the rows, in COPY's text format exactly as `COPY (...) TO
+ *       STDOUT` prints them in UTF-8 (a line per row, tab-separated, \N
+ *       for NULL, backslash escapes), copied into those columns (never a
+ *       generated one; GENERATED ALWAYS identity columns are written)
+ *   {"load":{"id":7,"step":"end"}} and {"load":{"id":7,"step":"void"}}
+ *       nothing to apply: end closes a load, void fills a seq that a load
+ *       that died left unused
+ *
+ * A table is the one of that name in apply_schema (the source "schema"
+ * maps onto apply_schema as for changes). A load's batches are partial
+ * but the last, so that all of it, with the ordinary batches of schema
+ * changes around it in the same chain, is applied in one transaction.
+ * Members of "load" that a step does not read are ignored.
+ *
  * On the wire (transports) a batch is its header line, a JSON object that
  * carries the fields of tp_batch below, followed by data; the host's
  * batch_header and batch_parse services produce and read that form, so

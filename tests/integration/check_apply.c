@@ -412,21 +412,25 @@ wait_held(world *w)
 	return NULL;
 }
 
-/* source and copy hold the same rows in table (each row as text). */
+/*
+ * Tables source and copy (qualified names) hold the same rows (each row as
+ * text).
+ */
 static void
-assert_same(world *w, const char *table)
+assert_equal(world *w, const char *source, const char *copy)
 {
 	char		sql[1024];
 	char	   *v;
+	const char *table = source;
 
 	snprintf(sql, sizeof(sql),
-			 "SELECT (SELECT count(*) FROM public.%s) || '/' ||"
-			 " (SELECT count(*) FROM copy.%s) || '/' ||"
-			 " (SELECT count(*) FROM (SELECT x::text FROM public.%s x EXCEPT ALL"
-			 "  SELECT x::text FROM copy.%s x) a) || '/' ||"
-			 " (SELECT count(*) FROM (SELECT x::text FROM copy.%s x EXCEPT ALL"
-			 "  SELECT x::text FROM public.%s x) b)",
-			 table, table, table, table, table, table);
+			 "SELECT (SELECT count(*) FROM %s) || '/' ||"
+			 " (SELECT count(*) FROM %s) || '/' ||"
+			 " (SELECT count(*) FROM (SELECT x::text FROM %s x EXCEPT ALL"
+			 "  SELECT x::text FROM %s x) a) || '/' ||"
+			 " (SELECT count(*) FROM (SELECT x::text FROM %s x EXCEPT ALL"
+			 "  SELECT x::text FROM %s x) b)",
+			 source, copy, source, copy, copy, source);
 	v = sql_value(w, sql);
 	{
 		const char *p = strchr(v, '/');
@@ -440,11 +444,11 @@ assert_same(world *w, const char *table)
 			/* the rows that differ, to tell what went wrong */
 			snprintf(sql, sizeof(sql),
 					 "SELECT string_agg(s || x, ' ') FROM ("
-					 "(SELECT 'source:' AS s, x::text FROM public.%s x EXCEPT ALL"
-					 " SELECT 'source:', x::text FROM copy.%s x) UNION ALL"
-					 " (SELECT 'copy:', x::text FROM copy.%s x EXCEPT ALL"
-					 " SELECT 'copy:', x::text FROM public.%s x)) z",
-					 table, table, table, table);
+					 "(SELECT 'source:' AS s, x::text FROM %s x EXCEPT ALL"
+					 " SELECT 'source:', x::text FROM %s x) UNION ALL"
+					 " (SELECT 'copy:', x::text FROM %s x EXCEPT ALL"
+					 " SELECT 'copy:', x::text FROM %s x)) z",
+					 source, copy, copy, source);
 			rows = sql_value(w, sql);
 		}
 		ck_assert_msg(strcmp(v, expected) == 0,
@@ -453,6 +457,18 @@ assert_same(world *w, const char *table)
 		free(rows);
 	}
 	free(v);
+}
+
+/* public.table and copy.table hold the same rows. */
+static void
+assert_same(world *w, const char *table)
+{
+	char		source[256];
+	char		copy[256];
+
+	snprintf(source, sizeof(source), "public.%s", table);
+	snprintf(copy, sizeof(copy), "copy.%s", table);
+	assert_equal(w, source, copy);
 }
 
 /* The held state of src's stream: "state seq attempts". */
@@ -800,11 +816,12 @@ START_TEST(test_held_until_schema_fixed)
 END_TEST
 
 /*
- * A batch (of source, target t1) of n lines into the inbox: lines holds
- * them, each ending in a newline.
+ * A batch of kind (of source, target t1) of n lines into the inbox: lines
+ * holds them, each ending in a newline; partial sets TP_BATCH_PARTIAL.
  */
 static void
-store_lines(world *w, const char *source, uint64_t seq, const char *lines, int n)
+store_batch(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
+			const char *lines, int n, bool partial)
 {
 	tp_batch	b;
 	tp_delivery out;
@@ -812,7 +829,8 @@ store_lines(world *w, const char *source, uint64_t seq, const char *lines, int n
 	memset(&b, 0, sizeof(b));
 	b.size = sizeof(b);
 	b.format = TELEPORT_BATCH_FORMAT;
-	b.kind = TP_BATCH_CHANGES;
+	b.kind = kind;
+	b.flags = partial ? TP_BATCH_PARTIAL : 0;
 	b.source = source;
 	b.target = "t1";
 	b.seq = seq;
@@ -826,6 +844,13 @@ store_lines(world *w, const char *source, uint64_t seq, const char *lines, int n
 	out.size = sizeof(out);
 	ck_assert_int_eq(tp_inbox_store(w->inbox, &b, &out), TP_OK);
 	ck_assert_int_eq(out.status, TP_DELIVERY_STORED);
+}
+
+/* A batch of changes (of source, target t1) of n lines into the inbox. */
+static void
+store_lines(world *w, const char *source, uint64_t seq, const char *lines, int n)
+{
+	store_batch(w, TP_BATCH_CHANGES, source, seq, lines, n, false);
 }
 
 /* A batch (of source, target t1) with one line of text into the inbox. */
@@ -1567,6 +1592,462 @@ START_TEST(test_replica_role)
 END_TEST
 
 /*
+ * Initial loads (TP_BATCH_LOAD batches, teleport/batch.h), stored by hand:
+ * a load's chain is partial batches but its last, as the source sends it.
+ */
+
+/*
+ * A load batch of source as seq: its first line header (without newline),
+ * then rows (COPY text lines, each ending in a newline; NULL: none).
+ */
+static void
+store_load(world *w, const char *source, uint64_t seq, const char *header,
+		   const char *rows, bool partial)
+{
+	size_t		len = strlen(header) + 2 + (rows ? strlen(rows) : 0);
+	char	   *data = malloc(len);
+	int			n = 1;
+
+	ck_assert_ptr_nonnull(data);
+	snprintf(data, len, "%s\n%s", header, rows ? rows : "");
+	for (const char *p = rows; p != NULL && *p != '\0'; p++)
+		n += *p == '\n';
+	store_batch(w, TP_BATCH_LOAD, source, seq, data, n, partial);
+	free(data);
+}
+
+/* The header of load 7's rows of public.table (columns: a JSON array). */
+static void
+rows_header(char *buf, size_t len, const char *table, const char *columns, int chunk)
+{
+	snprintf(buf, len, "{\"load\":{\"id\":7,\"step\":\"rows\",\"schema\":\"public\","
+			 "\"table\":\"%s\",\"columns\":%s,\"chunk\":%d}}", table, columns, chunk);
+}
+
+/* The header of load 7's begin of tables (a JSON array). */
+static void
+begin_header(char *buf, size_t len, const char *tables)
+{
+	snprintf(buf, len, "{\"load\":{\"id\":7,\"step\":\"begin\",\"tables\":%s}}", tables);
+}
+
+#define LOAD_END "{\"load\":{\"id\":7,\"step\":\"end\"}}"
+
+/* The rows of query as `COPY (query) TO STDOUT` prints them (a new string). */
+static char *
+copy_out(world *w, const char *query)
+{
+	char		sql[4096];
+	PGresult   *res;
+	char	   *out = NULL;
+	size_t		len = 0;
+	size_t		cap = 0;
+
+	snprintf(sql, sizeof(sql), "COPY (%s) TO STDOUT", query);
+	res = PQexec(w->conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COPY_OUT, "%s: %s", sql,
+				  PQerrorMessage(w->conn));
+	PQclear(res);
+	for (;;)
+	{
+		char	   *row;
+		int			n = PQgetCopyData(w->conn, &row, 0);
+
+		if (n == -1)
+			break;
+		ck_assert_msg(n > 0, "COPY TO STDOUT: %s", PQerrorMessage(w->conn));
+		if (len + (size_t) n + 1 > cap)
+		{
+			cap = (len + (size_t) n + 1) * 2;
+			out = realloc(out, cap);
+			ck_assert_ptr_nonnull(out);
+		}
+		memcpy(out + len, row, (size_t) n);
+		len += (size_t) n;
+		out[len] = '\0';
+		PQfreemem(row);
+	}
+	res = PQgetResult(w->conn);
+	ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	while ((res = PQgetResult(w->conn)) != NULL)
+		PQclear(res);
+	return out != NULL ? out : strdup("");
+}
+
+/* The stream of source: "held_state held_seq last_applied" (- for none). */
+static char *
+load_stream(world *w, const char *source)
+{
+	char		sql[512];
+
+	snprintf(sql, sizeof(sql), "SELECT coalesce(held_state, '-') || ' ' ||"
+			 " coalesce(held_seq::text, '-') || ' ' || last_applied"
+			 " FROM teleport.inbox_stream WHERE source = '%s'", source);
+	return sql_value(w, sql);
+}
+
+/* Assert that source's stream is as expected (see load_stream). */
+static void
+assert_stream(world *w, const char *source, const char *expected)
+{
+	char	   *v = load_stream(w, source);
+
+	ck_assert_msg(strcmp(v, expected) == 0, "stream %s: %s, not %s", source, v, expected);
+	free(v);
+}
+
+/* The reason source's stream is held for (a new string, "" when none). */
+static char *
+held_reason_of(world *w, const char *source)
+{
+	char		sql[512];
+
+	snprintf(sql, sizeof(sql), "SELECT coalesce(held_reason, '') FROM"
+			 " teleport.inbox_stream WHERE source = '%s'", source);
+	return sql_value(w, sql);
+}
+
+/* Assert that source's stream is held (state) with a reason holding text. */
+static void
+assert_held(world *w, const char *source, const char *state, const char *text)
+{
+	char	   *reason = held_reason_of(w, source);
+	char		expected[64];
+
+	snprintf(expected, sizeof(expected), "%s 1 0", state);
+	assert_stream(w, source, expected);
+	ck_assert_msg(tp_contains(reason, text), "stream %s: reason \"%s\" lacks \"%s\"",
+				  source, reason, text);
+	free(reason);
+}
+
+/*
+ * A load's chain, with batches of changes around it as a load sends them,
+ * into tables that hold rows the load does not have: nothing is applied
+ * until the chain's last batch is in; then, in one pass, the tables hold
+ * exactly the loaded rows (the columns a load does not carry take their
+ * defaults), the changes before the load (an open group carried from a
+ * partial batch) and after it (on a loaded row) are applied, and the
+ * target's triggers see the load's rows as coming from its source.
+ */
+START_TEST(test_load_chain)
+{
+	world		w;
+	tp_apply_stats stats;
+	char		header[1024];
+	char	   *log;
+
+	world_open(&w, "apply_load", NULL,
+			   "CREATE TABLE copy.la (id int PRIMARY KEY, \"v w\" text, n int DEFAULT 5);"
+			   "CREATE TABLE copy.lb (id int PRIMARY KEY, note text);"
+			   "CREATE TABLE copy.lc (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.seen (tbl text, origin text);"
+			   "CREATE FUNCTION copy.seen() RETURNS trigger LANGUAGE plpgsql AS"
+			   " $$BEGIN INSERT INTO copy.seen VALUES (TG_TABLE_NAME,"
+			   " current_setting('teleport.origin', true)); RETURN NULL; END$$;"
+			   "CREATE TRIGGER seen AFTER INSERT ON copy.lb FOR EACH ROW"
+			   " EXECUTE FUNCTION copy.seen();"
+			   "INSERT INTO copy.la VALUES (1, 'old', 1), (100, 'not loaded', 2);"
+			   "INSERT INTO copy.lb VALUES (1, 'old')", 300, NULL);
+	sql_ok(&w, "DELETE FROM copy.seen");
+	/*
+	 * 1: changes of another table and of a loaded one (their groups stay
+	 * open: partial); the load's TRUNCATE must come after them
+	 */
+	store_batch(&w, TP_BATCH_CHANGES, "ld", 1,
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1},\"source\":{\"name\":\"ld\","
+				"\"schema\":\"public\",\"table\":\"lc\",\"txid\":5,\"seq\":1,\"batch\":1},"
+				"\"ts_ms\":1}\n"
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":50,\"v w\":\"pre\",\"n\":9},"
+				"\"source\":{\"name\":\"ld\",\"schema\":\"public\",\"table\":\"la\","
+				"\"txid\":5,\"seq\":2,\"batch\":1},\"ts_ms\":1}\n"
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2},\"source\":{\"name\":\"ld\","
+				"\"schema\":\"public\",\"table\":\"lc\",\"txid\":5,\"seq\":3,\"batch\":1},"
+				"\"ts_ms\":1}\n", 3, true);
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"la\"},"
+				 "{\"schema\":\"public\",\"table\":\"lb\"}]");
+	store_load(&w, "ld", 2, header, NULL, true);
+	rows_header(header, sizeof(header), "la", "[\"id\",\"v w\"]", 1);
+	store_load(&w, "ld", 3, header, "1\tone\n2\t\\N\n3\ttab\\there\n", true);
+	rows_header(header, sizeof(header), "la", "[\"id\",\"v w\"]", 2);
+	store_load(&w, "ld", 4, header, "4\tfour\n5\tback\\\\slash\\nline\n", true);
+	rows_header(header, sizeof(header), "lb", "[\"id\",\"note\"]", 3);
+	store_load(&w, "ld", 5, header, "10\tten\n11\t\\N\n", true);
+	/* 6: a change of a loaded row, after the rows */
+	store_batch(&w, TP_BATCH_CHANGES, "ld", 6,
+				"{\"op\":\"u\",\"before\":{\"id\":2},\"after\":{\"id\":2,\"v w\":\"two\","
+				"\"n\":6},\"source\":{\"name\":\"ld\",\"schema\":\"public\",\"table\":\"la\","
+				"\"txid\":5,\"seq\":4,\"batch\":6},\"ts_ms\":1}\n", 1, true);
+
+	/* not all in yet: nothing applied */
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 0);
+	ck_assert_int_ge(stats.waiting, 1);
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.la", "1,100");
+	assert_value(&w, "SELECT count(*) FROM copy.lc", "0");
+
+	store_load(&w, "ld", 7, LOAD_END, NULL, false);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 1);
+	ck_assert_int_eq(stats.batches, 7);
+	ck_assert_int_eq(stats.held, 0);
+	assert_stream(&w, "ld", "- - 7");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'ld'", "0");
+	assert_value(&w, "SELECT count(*) FROM copy.la", "5");
+	assert_value(&w, "SELECT count(*) FROM ((TABLE copy.la EXCEPT ALL VALUES"
+				 " (1, 'one', 5), (2, 'two', 6), (3, E'tab\\there', 5), (4, 'four', 5),"
+				 " (5, E'back\\\\slash\\nline', 5)) UNION ALL"
+				 " (VALUES (1, 'one', 5), (2, 'two', 6), (3, E'tab\\there', 5),"
+				 " (4, 'four', 5), (5, E'back\\\\slash\\nline', 5) EXCEPT ALL"
+				 " TABLE copy.la)) d", "0");
+	assert_value(&w, "SELECT string_agg(id || ':' || coalesce(note, 'NULL'), ','"
+				 " ORDER BY id) FROM copy.lb", "10:ten,11:NULL");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.lc", "1,2");
+	assert_value(&w, "SELECT string_agg(tbl || ':' || origin, ',') FROM copy.seen",
+				 "lb:ld,lb:ld");
+	log = tp_read_file(w.test_log);
+	ck_assert_msg(!tp_contains(log, "] warning ") && !tp_contains(log, "] error "),
+				  "log:\n%s", log);
+	free(log);
+	world_close(&w);
+}
+END_TEST
+
+/* The columns of ld.types, for the SELECT list and the load's header. */
+static const char *const type_columns[] = {
+	"id", "n", "f", "r", "b", "ia", "ta", "jb", "js", "ts", "tsn", "d", "iv",
+	"t", "c", "m", "u", "ip", "bo", "rg", "x", "col w", NULL
+};
+
+/*
+ * Values of many built-in types survive a load exactly: its rows are what
+ * a real `COPY (SELECT ...) TO STDOUT` on a source table printed, in two
+ * chunks of more than the applier's 64 kB pieces, and the copy equals the
+ * source (each row as text, EXCEPT ALL both ways).
+ */
+START_TEST(test_load_types)
+{
+	world		w;
+	tp_apply_stats stats;
+	char		header[2048];
+	char		list[1024] = "";
+	char		columns[1024] = "[";
+	char		query[2048];
+	char	   *rows;
+
+	world_open(&w, "apply_load_types", NULL,
+			   "CREATE SCHEMA ld;"
+			   "CREATE TYPE ld.mood AS ENUM ('sad', 'happy');"
+			   "CREATE TYPE ld.pair AS (a int, b text);"
+			   "CREATE TABLE ld.types (id int PRIMARY KEY, n numeric, f float8, r real,"
+			   " b bytea, ia int[], ta text[], jb jsonb, js json, ts timestamptz,"
+			   " tsn timestamp, d date, iv interval, t text, c ld.pair, m ld.mood,"
+			   " u uuid, ip inet, bo boolean, rg int8range, x xml, \"col w\" text);"
+			   "CREATE TABLE copy.types (LIKE ld.types INCLUDING ALL)", 300, NULL);
+	sql_ok(&w, "INSERT INTO ld.types VALUES"
+		   " (1, 1234567890123456789012345678901234567890.1234567890123, 'NaN', 1.5,"
+		   "  '\\x00ff5c0a09', '{1,NULL,3}', ARRAY[E'a\\tb', NULL, E'c\\\\d', 'e\"f', '',"
+		   "  'NULL'], '{\"k\": [1, 2.50, \"x\\ty\"], \"u\": \"\\u00e9\\ud83d\\ude00\"}',"
+		   "  '{\"k\" : 1.0,  \"k\": 2}', '2024-02-29 12:34:56.789+05:30',"
+		   "  '2024-02-29 12:34:56.789', '2024-02-29', '1 year 2 mons 3 days 04:05:06.7',"
+		   "  E'tab\\there\\nnew line\\\\back\\\\\\\\slash \\r cr \\U0001F600 end',"
+		   "  ROW(1, E'x\\ty\"z\\\\'), 'happy', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',"
+		   "  '192.168.0.1/24', true, '[1,10)', '<a>x &amp; y</a>', E'\\\\.'),"
+		   " (2, -0.000000000000000000000000000000000000000000012345, '-0', '-Infinity',"
+		   "  '\\x', '{}', '{NULL}', 'null', 'null', '-infinity', 'infinity', '-infinity',"
+		   "  '-178000000 years', '', ROW(NULL, NULL), 'sad', NULL, '::1', false, 'empty',"
+		   "  '<b/>', E'\\\\N'),"
+		   " (3, 'NaN', 'Infinity', 'NaN', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+		   "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)");
+	sql_ok(&w, "INSERT INTO ld.types (id, n, f, t, ia, jb, c)"
+		   " SELECT g, g * 1.1, g / 7.0::float8,"
+		   " repeat(E'x\\ty\\\\z\\n', g % 40) || chr(128512 + g % 50),"
+		   " ARRAY[g, NULL], jsonb_build_object('g', g, 's', repeat('\"', g % 5)),"
+		   " ROW(g, repeat(',', g % 3))::ld.pair"
+		   " FROM generate_series(4, 3000) g");
+	for (int i = 0; type_columns[i] != NULL; i++)
+	{
+		char		quoted[64];
+
+		snprintf(quoted, sizeof(quoted), "%s\"%s\"", i > 0 ? ", " : "", type_columns[i]);
+		strcat(list, quoted);
+		snprintf(quoted, sizeof(quoted), "%s\"%s\"", i > 0 ? "," : "", type_columns[i]);
+		strcat(columns, quoted);
+	}
+	strcat(columns, "]");
+	/* the existing rows of the target go */
+	sql_ok(&w, "INSERT INTO copy.types (id, t) VALUES (1, 'old'), (5000, 'old')");
+
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"types\"}]");
+	store_load(&w, "ty", 1, header, NULL, true);
+	snprintf(query, sizeof(query), "SELECT %s FROM ld.types WHERE id <= 1500 ORDER BY id", list);
+	rows = copy_out(&w, query);
+	ck_assert_uint_gt(strlen(rows), 3 * 64 * 1024);
+	rows_header(header, sizeof(header), "types", columns, 1);
+	store_load(&w, "ty", 2, header, rows, true);
+	free(rows);
+	snprintf(query, sizeof(query), "SELECT %s FROM ld.types WHERE id > 1500", list);
+	rows = copy_out(&w, query);
+	rows_header(header, sizeof(header), "types", columns, 2);
+	store_load(&w, "ty", 3, header, rows, true);
+	free(rows);
+	store_load(&w, "ty", 4, LOAD_END, NULL, false);
+
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 1);
+	assert_stream(&w, "ty", "- - 4");
+	assert_equal(&w, "ld.types", "copy.types");
+	assert_value(&w, "SELECT count(*) FROM copy.types", "3000");
+	/* the tricky values one by one too */
+	assert_value(&w, "SELECT n || ' ' || f || ' ' || r || ' ' || (\"col w\" = E'\\\\N')"
+				 " || ' ' || (t = '') FROM copy.types WHERE id = 2",
+				 "-0.000000000000000000000000000000000000000000012345 -0 -Infinity true true");
+	assert_value(&w, "SELECT \"col w\" = E'\\\\.' FROM copy.types WHERE id = 1", "t");
+	assert_value(&w, "SELECT count(*) FROM copy.types c JOIN ld.types s USING (id)"
+				 " WHERE c.t IS NOT DISTINCT FROM s.t AND c.b IS NOT DISTINCT FROM s.b"
+				 " AND c.jb IS NOT DISTINCT FROM s.jb AND c.js::text IS NOT DISTINCT FROM"
+				 " s.js::text AND c.x::text IS NOT DISTINCT FROM s.x::text"
+				 " AND c.ts IS NOT DISTINCT FROM s.ts AND c.iv IS NOT DISTINCT FROM s.iv"
+				 " AND c.ta IS NOT DISTINCT FROM s.ta AND c.c IS NOT DISTINCT FROM s.c"
+				 " AND c.n IS NOT DISTINCT FROM s.n AND c.f IS NOT DISTINCT FROM s.f",
+				 "3000");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * Identity and generated columns: a GENERATED ALWAYS identity column is
+ * written from the rows (COPY FROM does), a generated column computed; a
+ * load that names the generated column is held with the server's reason.
+ */
+START_TEST(test_load_generated)
+{
+	world		w;
+	char		header[1024];
+
+	world_open(&w, "apply_load_gen", NULL,
+			   "CREATE TABLE copy.gen (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+			   " a int, b int GENERATED ALWAYS AS (a * 2) STORED, \"nöte 😀\" text);"
+			   "INSERT INTO copy.gen (a, \"nöte 😀\") VALUES (1, 'old')", 300, NULL);
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"gen\"}]");
+	store_load(&w, "gn", 1, header, NULL, true);
+	rows_header(header, sizeof(header), "gen", "[\"id\",\"a\",\"n\\u00f6te \\ud83d\\ude00\"]", 1);
+	store_load(&w, "gn", 2, header, "5\t10\tx\n9\t\\N\ty\n", true);
+	store_load(&w, "gn", 3, LOAD_END, NULL, false);
+	pass(&w);
+	assert_stream(&w, "gn", "- - 3");
+	assert_value(&w, "SELECT string_agg(concat_ws(':', id, a, b, \"nöte 😀\"), ',' ORDER BY id)"
+				 " FROM copy.gen", "5:10:20:x,9:y");
+
+	/* the generated column named: held with the server's message */
+	rows_header(header, sizeof(header), "gen", "[\"id\",\"a\",\"b\",\"nöte 😀\"]", 1);
+	store_load(&w, "gx", 1, header, "6\t1\t2\tz\n", false);
+	pass(&w);
+	assert_held(&w, "gx", "retrying", "column \"b\" is a generated column");
+	assert_value(&w, "SELECT count(*) FROM copy.gen", "2");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * What fails: a table or a column the target lacks holds the chain with a
+ * reason that names it, until it is created; rows that COPY refuses hold
+ * it with the server's message; a malformed load batch stops its stream.
+ * Nothing of a failing chain is applied, the TRUNCATE of its begin
+ * included.
+ */
+START_TEST(test_load_failures)
+{
+	world		w;
+	char		header[1024];
+	tp_apply_stats stats;
+	char	   *log;
+
+	world_open(&w, "apply_load_fail", NULL,
+			   "CREATE TABLE copy.fa (id int PRIMARY KEY, v text);"
+			   "CREATE TABLE copy.fb (id int PRIMARY KEY);"
+			   "INSERT INTO copy.fa VALUES (1, 'old'), (2, 'old')", 300, NULL);
+
+	/* fr: the second chunk has a row of one column where COPY wants two */
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"fa\"}]");
+	store_load(&w, "fr", 1, header, NULL, true);
+	rows_header(header, sizeof(header), "fa", "[\"id\",\"v\"]", 1);
+	store_load(&w, "fr", 2, header, "4\tok\n", true);
+	rows_header(header, sizeof(header), "fa", "[\"id\",\"v\"]", 2);
+	store_load(&w, "fr", 3, header, "5\tok\n6\n", true);
+	store_load(&w, "fr", 4, LOAD_END, NULL, false);
+
+	/* fm: a table of the load that the target lacks */
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"fa\"},"
+				 "{\"schema\":\"public\",\"table\":\"fnew\"}]");
+	store_load(&w, "fm", 1, header, NULL, true);
+	rows_header(header, sizeof(header), "fa", "[\"id\",\"v\"]", 1);
+	store_load(&w, "fm", 2, header, "3\tnew\n", true);
+	rows_header(header, sizeof(header), "fnew", "[\"id\"]", 2);
+	store_load(&w, "fm", 3, header, "7\n", true);
+	store_load(&w, "fm", 4, LOAD_END, NULL, false);
+
+	/* fc: a column the target lacks */
+	rows_header(header, sizeof(header), "fb", "[\"id\",\"w\"]", 1);
+	store_load(&w, "fc", 1, header, "1\tx\n", false);
+
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 0);
+	ck_assert_int_eq(stats.held, 3);
+	assert_held(&w, "fr", "retrying", "missing data for column \"v\"");
+	assert_held(&w, "fr", "retrying", "COPY into \"copy\".\"fa\" (load 7, chunk 2 of public.fa,"
+				" batch 3)");
+	assert_held(&w, "fm", "retrying", "table \"copy\".\"fnew\" does not exist on the target");
+	assert_held(&w, "fc", "retrying", "table \"copy\".\"fb\" has no column \"w\"");
+	assert_value(&w, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM copy.fa",
+				 "1:old,2:old");
+	log = tp_read_file(w.test_log);
+	ck_assert_msg(!tp_contains(log, "\"op\" is missing"), "log:\n%s", log);
+	ck_assert_msg(tp_contains(log, "missing data for column \"v\"") &&
+				  tp_contains(log, "\"copy\".\"fnew\" does not exist"), "log:\n%s", log);
+	free(log);
+
+	/* created: the chain applies; fr's stays held, and retried */
+	sql_ok(&w, "CREATE TABLE copy.fnew (id int PRIMARY KEY);"
+		   "ALTER TABLE copy.fb ADD COLUMN w text");
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 2);
+	ck_assert_int_eq(stats.held, 1);
+	assert_stream(&w, "fm", "- - 4");
+	assert_stream(&w, "fc", "- - 1");
+	assert_value(&w, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM copy.fa", "3:new");
+	assert_value(&w, "SELECT string_agg(id::text, ',') FROM copy.fnew", "7");
+	assert_value(&w, "SELECT string_agg(id || ':' || w, ',') FROM copy.fb", "1:x");
+	assert_held(&w, "fr", "retrying", "missing data for column \"v\"");
+
+	/* malformed: each stops its stream, with what is wrong */
+	store_load(&w, "bj", 1, "{\"load\":{\"id\":1,\"step\":\"end\"}", NULL, false);
+	store_load(&w, "bo", 1, "{\"unload\":{\"id\":1,\"step\":\"end\"}}", NULL, false);
+	store_load(&w, "bs", 1, "{\"load\":{\"id\":1,\"step\":\"middle\"}}", NULL, false);
+	store_load(&w, "bm", 1, "{\"load\":{\"id\":1,\"step\":\"rows\",\"schema\":\"public\","
+			   "\"table\":\"fa\",\"chunk\":1}}", "9\tz\n", false);
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"fa\"}]");
+	store_load(&w, "bl", 1, header, "9\tz\n", false);
+	/* bc: a chain whose begin ran before its malformed second batch */
+	store_load(&w, "bc", 1, header, NULL, true);
+	store_load(&w, "bc", 2, "{\"load\":{\"id\":\"7\",\"step\":\"end\"}}", NULL, false);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.applied, 0);
+	assert_held(&w, "bj", "stopped", "load batch 1 from \"bj\" is malformed: its first "
+				"line is not valid JSON");
+	assert_held(&w, "bo", "stopped", "is not an object {\"load\":{...}}");
+	assert_held(&w, "bs", "stopped", "its \"step\" is none of begin, rows, end and void");
+	assert_held(&w, "bm", "stopped", "\"columns\" is missing or not an array");
+	assert_held(&w, "bl", "stopped", "only a \"rows\" batch has lines after the first");
+	assert_held(&w, "bc", "stopped", "load batch 2 from \"bc\" is malformed: \"id\" is "
+				"missing or not an integer");
+	assert_value(&w, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM copy.fa", "3:new");
+	world_close(&w);
+}
+END_TEST
+
+/*
  * End to end with both processes: the target teleport imports the spool
  * (file transport), its apply thread applies; a mixed workload arrives
  * identical; both stop cleanly.
@@ -1652,6 +2133,10 @@ apply_suite(void)
 	tcase_add_test(tc, test_replica_role);
 	tcase_add_test(tc, test_repeated_keys);
 	tcase_add_test(tc, test_moves_interleaved);
+	tcase_add_test(tc, test_load_chain);
+	tcase_add_test(tc, test_load_types);
+	tcase_add_test(tc, test_load_generated);
+	tcase_add_test(tc, test_load_failures);
 	tcase_add_test(tc, test_daemon_end_to_end);
 	suite_add_tcase(s, tc);
 	return s;

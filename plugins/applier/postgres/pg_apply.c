@@ -65,6 +65,10 @@
  * change, a TRUNCATE, an order-sensitive table, too many open groups)
  * leaves the move group of another transaction's statement open
  * (in_flight), so that it is never cut.
+ *
+ * A batch of an initial load (TP_BATCH_LOAD) is applied by pg_load.c,
+ * after every open group is sent: its COPY needs the connection out of
+ * pipeline mode.
  */
 #include "tp_autoconf.h"
 
@@ -1439,19 +1443,77 @@ run_free(run *r)
 	pg_buf_free(&r->live);
 }
 
+/* Add the changes of r's batch to the open groups, sending what must go. */
+static void
+apply_changes(run *r)
+{
+	const tp_host_api *host = r->ctx->host;
+	tp_change_cursor cursor;
+	tp_change	c;
+
+	memset(&cursor, 0, sizeof(cursor));
+	cursor.size = sizeof(cursor);
+	for (;;)
+	{
+		bool		ok = true;
+
+		if (host->change_next(r->ctx, r->batch, &cursor, &c) != TP_OK)
+		{
+			/* logged by the host, with the line and its problem */
+			fail(r, TP_ERROR, "batch %" PRIu64 " from \"%s\" holds a malformed change "
+				 "(line %" PRIu64 ")", r->batch->seq, r->batch->source, cursor.index + 1);
+			r->logged = true;
+			break;
+		}
+		if (c.size == 0)
+			break;
+		switch (c.op)
+		{
+			case TP_CHANGE_INSERT:
+			case TP_CHANGE_UPDATE:
+			case TP_CHANGE_DELETE:
+				ok = add_row_change(r, &c);
+				break;
+			case TP_CHANGE_TRUNCATE:
+				ok = add_truncate(r, &c);
+				break;
+			case TP_CHANGE_DDL:
+				ok = add_ddl(r, &c);
+				break;
+		}
+		if (!ok || r->ex->failed)
+			break;
+	}
+	host->change_cursor_done(&cursor);
+}
+
+/*
+ * A batch of an initial load (pg_load.c): every open group goes first
+ * (the load's COPY leaves pipeline mode), and its rows are written as
+ * coming from the batch's source.
+ */
+static void
+apply_load(run *r)
+{
+	char		reason[REASON_LEN];
+	tp_result	res;
+
+	if (!flush_all(r) || !use_origin(r, r->batch->source))
+		return;
+	res = pg_load_apply(r->a, r->ex, r->batch, reason, sizeof(reason));
+	if (res != TP_OK)
+		fail(r, res, "%s", reason);
+}
+
 /* See postgres.h. */
 tp_result
 pg_apply_batch(tp_plugin_ctx *ctx, pg_applier *a, PGconn *conn,
 			   const tp_batch *batch)
 {
 	const tp_host_api *host = ctx->host;
-	tp_change_cursor cursor;
-	tp_change	c;
 	run			r;
 
 	memset(&r, 0, sizeof(r));
-	memset(&cursor, 0, sizeof(cursor));
-	cursor.size = sizeof(cursor);
 	r.ctx = ctx;
 	r.a = a;
 	r.batch = batch;
@@ -1474,38 +1536,10 @@ pg_apply_batch(tp_plugin_ctx *ctx, pg_applier *a, PGconn *conn,
 	}
 	pg_exec_send(r.ex, "SET CONSTRAINTS ALL DEFERRED", NULL, 0, NULL,
 				 "deferring constraints", 0);
-	for (;;)
-	{
-		bool		ok = true;
-
-		if (host->change_next(ctx, batch, &cursor, &c) != TP_OK)
-		{
-			/* logged by the host, with the line and its problem */
-			fail(&r, TP_ERROR, "batch %" PRIu64 " from \"%s\" holds a malformed change "
-				 "(line %" PRIu64 ")", batch->seq, batch->source, cursor.index + 1);
-			r.logged = true;
-			break;
-		}
-		if (c.size == 0)
-			break;
-		switch (c.op)
-		{
-			case TP_CHANGE_INSERT:
-			case TP_CHANGE_UPDATE:
-			case TP_CHANGE_DELETE:
-				ok = add_row_change(&r, &c);
-				break;
-			case TP_CHANGE_TRUNCATE:
-				ok = add_truncate(&r, &c);
-				break;
-			case TP_CHANGE_DDL:
-				ok = add_ddl(&r, &c);
-				break;
-		}
-		if (!ok || r.ex->failed)
-			break;
-	}
-	host->change_cursor_done(&cursor);
+	if (batch->kind == TP_BATCH_LOAD)
+		apply_load(&r);
+	else
+		apply_changes(&r);
 	if (r.failure == TP_OK && !r.ex->failed &&
 		(!(batch->flags & TP_BATCH_PARTIAL) || !carry_open(&r)))
 		(void) flush_all(&r);

@@ -6,6 +6,10 @@
  *     groups (pgbench's four tables in turn) costs one round trip per sync,
  *     not per statement. Without it, each statement runs at once.
  *
+ * A COPY cannot run in pipeline mode: pg_exec_direct syncs and leaves it
+ * for the rest of the batch (statements then run at once), and the next
+ * batch's pg_exec_begin enters it again.
+ *
  * A sync happens before a query whose rows are needed, every
  * SYNC_EVERY statements or SYNC_BYTES sent (so that neither side's socket
  * buffer fills with unread results while the other waits), and at the end
@@ -307,6 +311,24 @@ pg_exec_sync(pg_exec *ex)
 {
 	sync_now(ex, NULL);
 	return !ex->failed;
+}
+
+/* See postgres.h. */
+PGconn *
+pg_exec_direct(pg_exec *ex)
+{
+	sync_now(ex, NULL);
+	if (ex->failed)
+		return NULL;
+#ifdef LIBPQ_HAS_PIPELINING
+	if (ex->pipeline && PQexitPipelineMode(ex->conn) != 1)
+	{
+		record_failure(ex, "leaving pipeline mode", NULL);
+		return NULL;
+	}
+#endif
+	ex->pipeline = false;
+	return ex->conn;
 }
 
 /* See postgres.h. */

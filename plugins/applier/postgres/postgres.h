@@ -4,6 +4,7 @@
  *       postgres.c        the plugin: options, callbacks, state
  *       pg_apply.c        a batch's changes grouped into set-based statements
  *       pg_ddl.c          schema change events turned into DDL
+ *       pg_load.c         initial-load batches: TRUNCATE and COPY
  *       pg_exec.c         sending statements (libpq pipeline mode) and
  *                         reading their results
  *       pg_tables.c       the target tables' catalog cache and their SQL
@@ -235,6 +236,14 @@ PGresult   *pg_exec_query(pg_exec *ex, const char *sql, pg_stmt *stmt, int n,
 /* Read every pending result. False when a statement failed. */
 bool		pg_exec_sync(pg_exec *ex);
 
+/*
+ * Sync and leave pipeline mode, so that the caller may run a command of
+ * its own on the connection (a COPY); what is sent afterwards runs at once
+ * until pg_exec_end. The connection, or NULL when a statement failed
+ * (ex->error says what and why).
+ */
+PGconn	   *pg_exec_direct(pg_exec *ex);
+
 /* Leave pipeline mode (after a final sync). */
 void		pg_exec_end(pg_exec *ex);
 
@@ -263,6 +272,18 @@ typedef struct pg_applier
  */
 tp_result	pg_apply_batch(tp_plugin_ctx *ctx, pg_applier *a, PGconn *conn,
 						   const tp_batch *batch);
+
+/*
+ * pg_load.c: one batch of an initial load (TP_BATCH_LOAD, teleport/batch.h)
+ * into batch->apply_schema, inside the host's transaction, after the
+ * caller sent every open group. TP_OK; TP_ERROR for a malformed batch;
+ * TP_RETRY when the target lacks a table or column the batch needs, or
+ * the server refused it; each with the reason (not logged). A statement
+ * sent through ex may still fail at its sync. ex is out of pipeline mode
+ * afterwards when a COPY ran (pg_exec_direct).
+ */
+tp_result	pg_load_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
+						  char *reason, size_t reason_len);
 
 /* Drop the groups open from a partial batch (a new session). */
 void		pg_apply_forget(pg_applier *a);
