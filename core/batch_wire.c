@@ -92,11 +92,14 @@ kind_name(tp_batch_kind kind)
 
 /*
  * Count the lines of data (len bytes), checking that it is a sequence of
- * non-empty lines each ending in '\n', without NUL bytes. Returns true and
- * sets *n_lines, or false with a reason.
+ * lines each ending in '\n', without NUL bytes, and that each line is a
+ * JSON object (one that starts with '{' and ends with '}'); of a load
+ * batch (kind), only the first line: the rows that follow are COPY text,
+ * where a line may be empty. Returns true and sets *n_lines, or false with
+ * a reason.
  */
 static bool
-count_lines(const char *data, size_t len, uint64_t *n_lines,
+count_lines(tp_batch_kind kind, const char *data, size_t len, uint64_t *n_lines,
 			char *reason, size_t reason_len)
 {
 	size_t		offset = 0;
@@ -122,6 +125,11 @@ count_lines(const char *data, size_t len, uint64_t *n_lines,
 			return false;
 		}
 		line_len = (size_t) (nl - line);
+		if (kind == TP_BATCH_LOAD && n > 1)
+		{
+			offset += line_len + 1;
+			continue;
+		}
 		if (line_len == 0)
 		{
 			fail(reason, reason_len,
@@ -185,7 +193,7 @@ tp_batch_header(const tp_batch *batch)
 				 batch->seq, batch->source, batch->target);
 		return NULL;
 	}
-	if (!count_lines(batch->data, batch->data_len, &n_lines,
+	if (!count_lines(batch->kind, batch->data, batch->data_len, &n_lines,
 					 reason, sizeof(reason)))
 	{
 		tp_error("batch", "cannot write the header of batch %" PRIu64 " of \"%s\" to \"%s\": %s",
@@ -488,7 +496,7 @@ tp_batch_parse(const char *buf, size_t len, tp_batch **batch,
 					"the batch has %zu bytes after the %" PRIu64 " bytes of data its header announces",
 					data_len - (size_t) data_bytes, data_bytes);
 	}
-	if (!count_lines(nl + 1, data_len, &n_lines, reason, reason_len))
+	if (!count_lines(b.kind, nl + 1, data_len, &n_lines, reason, reason_len))
 	{
 		json_decref(obj);
 		return TP_ERROR;

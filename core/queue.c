@@ -509,7 +509,8 @@ tp_queue_lock_out(tp_pgsql *pg, bool *running)
  */
 static const char *const queue_uninstall_sql[] = {
 	"DROP TABLE IF EXISTS teleport.event_0, teleport.event_1, teleport.event_2,"
-	" teleport.event_table, teleport.tick, teleport.target, teleport.batch",
+	" teleport.event_table, teleport.tick, teleport.target, teleport.batch,"
+	" teleport.load_table, teleport.load",
 	"DROP SEQUENCE IF EXISTS teleport.event_id_seq, teleport.current_event_table",
 	"DO $do$\n"
 	"DECLARE\n"

@@ -80,6 +80,7 @@ typedef struct env
 	PGconn	   *su;				/* the superuser's, for the test's SQL */
 	char	   *log_path;		/* standard error goes there */
 	long long	mark;			/* events up to this id were looked at */
+	bool		statement_triggers; /* the trigger source's option */
 } env;
 
 /* Once: the cluster. */
@@ -154,8 +155,9 @@ member_stop(member *m)
 /*
  * Start a source instance on e->db (created before) as user (NULL: the
  * superuser; else with password), with use_event_triggers: event_triggers
- * and the event-trigger source's safety_diff_interval safety_ms: the queue
- * installed, both members started, not installed.
+ * and the event-trigger source's safety_diff_interval safety_ms (and the
+ * trigger source's statement_triggers when e->statement_triggers): the
+ * queue installed, both members started, not installed.
  */
 static void
 env_start(env *e, const char *user, const char *password, bool event_triggers,
@@ -179,6 +181,7 @@ env_start(env *e, const char *user, const char *password, bool event_triggers,
 			 "source_options:\n"
 			 "  event-trigger:\n"
 			 "    safety_diff_interval: %d\n"
+			 "%s"
 			 "targets:\n"
 			 "  out:\n"
 			 "    target_expression: \"public.*\"\n"
@@ -187,7 +190,8 @@ env_start(env *e, const char *user, const char *password, bool event_triggers,
 			 event_triggers ? "true" : "false", e->db, cluster->dir, cluster->port,
 			 user ? user : TP_CLUSTER_SUPERUSER,
 			 password ? "  password: \"" : "", password ? password : "",
-			 password ? "\"\n" : "", safety_ms);
+			 password ? "\"\n" : "", safety_ms,
+			 e->statement_triggers ? "  trigger:\n    statement_triggers: true\n" : "");
 	ck_assert_msg(tp_config_load_string(yaml, strlen(yaml), "test.yml", &e->config),
 				  "config refused:\n%s", yaml);
 	conninfo = tp_cluster_conninfo(cluster, e->db, user);
@@ -300,8 +304,9 @@ env_poll(env *e)
 
 /*
  * The events queued since the last call, oldest first, one line each:
- * "ddl KIND SCHEMA.NAME create|alter|drop" or "OP TABLE AFTER-or-BEFORE",
- * then "| N txids". Sequence values (the trigger source's) are left out.
+ * "ddl KIND SCHEMA.NAME create|alter|drop" or "OP TABLE AFTER-or-BEFORE"
+ * (followed by " text" for text images), then "| N txids". Sequence values
+ * (the trigger source's) are left out.
  */
 static char *
 new_events(env *e)
@@ -315,7 +320,8 @@ new_events(env *e)
 			 " ddl ->> 'type', schema_name, coalesce(table_name, ''),"
 			 " CASE WHEN json_typeof(ddl -> 'before') = 'null' THEN 'create'"
 			 " WHEN json_typeof(ddl -> 'after') = 'null' THEN 'drop' ELSE 'alter' END)"
-			 " ELSE format('%%s %%s %%s', op, table_name, coalesce(after, before)) END,"
+			 " ELSE format('%%s %%s %%s%%s', op, table_name, coalesce(after, before),"
+			 " CASE WHEN text_values THEN ' text' ELSE '' END) END,"
 			 " E'\\n' ORDER BY id) || E'\\n| ' || count(DISTINCT txid) || ' txids', '')"
 			 " FROM " EVENTS " e WHERE id > %lld"
 			 " AND coalesce(ddl ->> 'type', '') <> 'sequence_value'", e->mark);
@@ -598,6 +604,338 @@ START_TEST(test_fallback)
 }
 END_TEST
 
+/* The capture triggers of table (a regclass literal), sorted, comma-separated. */
+#define CAPTURE_TRIGGERS_SQL(table) \
+	"SELECT coalesce(string_agg(tgname, ',' ORDER BY tgname), '') FROM pg_trigger" \
+	" WHERE tgrelid = '" table "'::regclass AND tgname LIKE 'teleport\\_capture%'"
+#define ROW_TRIGGERS \
+	"teleport_capture,teleport_capture_stmt_a,teleport_capture_stmt_b,teleport_capture_truncate"
+#define STATEMENT_TRIGGERS \
+	"teleport_capture_delete,teleport_capture_insert,teleport_capture_stmt_a," \
+	"teleport_capture_stmt_b,teleport_capture_truncate,teleport_capture_update"
+#define TEXT_TRIGGERS \
+	"teleport_capture_stmt_a,teleport_capture_stmt_b,teleport_capture_text,teleport_capture_truncate"
+
+/*
+ * Tick, cut target "out"'s batches, and return the data of its oldest
+ * unacknowledged batch (a new string), acknowledged; NULL when there is
+ * none.
+ */
+static char *
+next_batch_data(env *e)
+{
+	const tp_target_config *target = tp_config_target(e->config, "out");
+	tp_queued_batch qb;
+	bool		ticked = false;
+	bool		found = false;
+	int			made = 0;
+	char	   *data;
+
+	ck_assert_ptr_nonnull(target);
+	ck_assert(tp_queue_tick(&e->pg, 0, 0, &ticked));
+	ck_assert(ticked);
+	ck_assert(tp_queue_cut_batches(&e->pg, target, 10000, 1 << 24, &made));
+	ck_assert(tp_queue_next_batch(&e->pg, "src", target, &qb, &found));
+	if (!found)
+		return NULL;
+	data = strndup(qb.batch.data, qb.batch.data_len);
+	ck_assert_ptr_nonnull(data);
+	ck_assert(tp_queue_ack(&e->pg, "out", qb.batch.seq));
+	tp_queued_batch_free(&qb);
+	return data;
+}
+
+/* Assert that data has a line holding each of the needles (NULL-ended). */
+static void
+assert_lines(const char *data, const char *const *needles)
+{
+	for (const char *const *n = needles; *n != NULL; n++)
+	{
+		const char *line = data;
+		bool		seen = false;
+
+		while (!seen && line != NULL && *line != '\0')
+		{
+			const char *end = strchr(line, '\n');
+			size_t		len = end != NULL ? (size_t) (end - line) : strlen(line);
+			char	   *copy = strndup(line, len);
+
+			seen = strstr(copy, *n) != NULL;
+			free(copy);
+			line = end != NULL ? end + 1 : NULL;
+		}
+		ck_assert_msg(seen, "no line has %s; batch:\n%s", *n, data);
+	}
+}
+
+/*
+ * Tables that gain a column of a text-mode type and are written in the
+ * same transaction (event-trigger mode): the event trigger remakes their
+ * capture triggers in text mode at once, so the rows after the DDL carry
+ * exact values: a JSON null as "null", not as SQL NULL, and an array's
+ * bounds, on change lines marked "values":"text". A column added (to a
+ * table with statement triggers), a column's type changed (ALTER COLUMN
+ * TYPE int[]), a column added to an inheritance parent (its child, a
+ * captured table of its own, too) and to a partitioned table (its rows
+ * written straight into a partition). A table that loses its last such
+ * column stays in text mode until the trigger source's next poll, which
+ * takes it back to its statement triggers. A table joining an inheritance
+ * tree loses its statement triggers at once. A table whose set is stale
+ * but that the DDL holds less strongly than DROP TRIGGER needs is left to
+ * the poll (the DDL never waits for a lock). A table created and written
+ * in one transaction is captured as before: its rows are copied, as text
+ * images, when the trigger source's poll installs its triggers. Without
+ * the trigger source's objects the event trigger remakes nothing, and the
+ * DDL goes through.
+ */
+START_TEST(test_text_mode)
+{
+	env			e;
+	char	   *data;
+
+	env_open(&e, "evt_text",
+			 "CREATE TABLE public.a (id int PRIMARY KEY, v text);"
+			 "CREATE TABLE public.b (id int PRIMARY KEY, k int);"
+			 "CREATE TABLE public.p (id int PRIMARY KEY);"
+			 "CREATE TABLE public.ch (PRIMARY KEY (id)) INHERITS (public.p);"
+			 "CREATE TABLE public.lone (id int PRIMARY KEY);"
+			 "CREATE TABLE public.r (id int PRIMARY KEY) PARTITION BY RANGE (id);"
+			 "CREATE TABLE public.r1 PARTITION OF public.r FOR VALUES FROM (0) TO (100);"
+			 "CREATE TABLE public.s (id int PRIMARY KEY, f int);"
+			 "CREATE TABLE public.ref (id int PRIMARY KEY);"
+			 "CREATE TABLE public.q (id int PRIMARY KEY, d int) PARTITION BY RANGE (id);"
+			 "CREATE TABLE public.q1 PARTITION OF public.q FOR VALUES FROM (0) TO (100);");
+	e.statement_triggers = true;
+	env_start(&e, NULL, NULL, true, 0);
+	env_install(&e);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.a"), STATEMENT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.b"), STATEMENT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.p"), ROW_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.ch"), ROW_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.lone"), STATEMENT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.r"), ROW_TRIGGERS);
+	free(next_batch_data(&e));	/* the events so far, if any: not looked at */
+
+	tp_sql_ok(e.su, "BEGIN;"
+			"INSERT INTO public.a VALUES (1, 'x');"
+			"ALTER TABLE public.a ADD COLUMN j jsonb;"
+			"INSERT INTO public.a VALUES (2, 'y', 'null'), (3, NULL, NULL);"
+			"UPDATE public.a SET j = 'null' WHERE id = 1;"
+			"ALTER TABLE public.a ADD COLUMN n int[];"
+			"INSERT INTO public.a VALUES (4, 'z', '{\"k\": null}', '[0:1]={1,2}');"
+			"INSERT INTO public.b VALUES (1, 7);"
+			"ALTER TABLE public.b ALTER COLUMN k TYPE int[] USING ARRAY[k];"
+			"INSERT INTO public.b VALUES (2, '[0:1]={1,2}');"
+			"ALTER TABLE public.p ADD COLUMN j jsonb;"
+			"INSERT INTO public.ch VALUES (1, 'null');"
+			"ALTER TABLE public.r ADD COLUMN j jsonb;"
+			"INSERT INTO public.r1 VALUES (1, 'null');"
+			"COMMIT");
+	assert_new_events(&e,
+					  "c a {\"id\":1,\"v\":\"x\"}\n"
+					  "ddl table public.a alter\n"
+					  "c a {\"id\" : \"2\", \"v\" : \"y\", \"j\" : \"null\"} text\n"
+					  "c a {\"id\" : \"3\", \"v\" : null, \"j\" : null} text\n"
+					  "u a {\"id\" : \"1\", \"v\" : \"x\", \"j\" : \"null\"} text\n"
+					  "ddl table public.a alter\n"
+					  "c a {\"id\" : \"4\", \"v\" : \"z\", \"j\" : \"{\\\"k\\\": null}\","
+					  " \"n\" : \"[0:1]={1,2}\"} text\n"
+					  "c b {\"id\":1,\"k\":7}\n"
+					  "ddl table public.b alter\n"
+					  "c b {\"id\" : \"2\", \"k\" : \"[0:1]={1,2}\"} text\n"
+					  "ddl table public.p alter\n"
+					  "ddl table public.ch alter\n"
+					  "c ch {\"id\" : \"1\", \"j\" : \"null\"} text\n"
+					  "ddl table public.r alter\n"
+					  "c r {\"id\" : \"1\", \"j\" : \"null\"} text\n"
+					  "| 1 txids");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.a"), TEXT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.b"), TEXT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.p"), TEXT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.ch"), TEXT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.r"), TEXT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.r1"), "teleport_capture_text");
+
+	/* the change lines as a target gets them */
+	data = next_batch_data(&e);
+	ck_assert_msg(data != NULL, "no batch to send");
+	{
+		const char *const lines[] = {
+			"\"after\":{\"id\" : \"2\", \"v\" : \"y\", \"j\" : \"null\"},\"values\":\"text\",",
+			"\"after\":{\"id\" : \"1\", \"v\" : \"x\", \"j\" : \"null\"},\"values\":\"text\",",
+			"\"n\" : \"[0:1]={1,2}\"},\"values\":\"text\",",
+			"\"after\":{\"id\" : \"2\", \"k\" : \"[0:1]={1,2}\"},\"values\":\"text\",",
+			"\"after\":{\"id\" : \"1\", \"j\" : \"null\"},\"values\":\"text\",",
+			NULL
+		};
+
+		assert_lines(data, lines);
+	}
+	free(data);
+
+	/* the trigger source's poll finds nothing left to do */
+	env_poll(&e);
+	assert_new_events(&e, "");
+
+	/*
+	 * The last such column dropped: text mode until the poll (exact, if
+	 * dearer), then the table's statement triggers again.
+	 */
+	tp_sql_ok(e.su, "BEGIN;"
+			"ALTER TABLE public.a DROP COLUMN j, DROP COLUMN n;"
+			"INSERT INTO public.a VALUES (5, 'w');"
+			"COMMIT");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.a"), TEXT_TRIGGERS);
+	env_poll(&e);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.a"), STATEMENT_TRIGGERS);
+	tp_sql_ok(e.su, "INSERT INTO public.a VALUES (6, 'v')");
+	assert_new_events(&e, "ddl table public.a alter\n"
+					  "c a {\"id\" : \"5\", \"v\" : \"w\"} text\n"
+					  "c a {\"id\":6,\"v\":\"v\"}\n"
+					  "| 2 txids");
+
+	/* joining an inheritance tree: no statement triggers from the DDL on */
+	tp_sql_ok(e.su, "CREATE TABLE public.base (id int)");
+	tp_sql_ok(e.su, "BEGIN;"
+			"ALTER TABLE public.lone INHERIT public.base;"
+			"INSERT INTO public.base VALUES (9);"
+			"INSERT INTO public.lone VALUES (1);"
+			"COMMIT");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.lone"), ROW_TRIGGERS);
+
+	/*
+	 * Tables whose triggers a DDL the event triggers did not see left in
+	 * json mode, then altered while another session reads them, under a
+	 * lock weaker than DROP TRIGGER's (a foreign key added), or with ONLY
+	 * on a partitioned table (its partition not locked): the DDL neither
+	 * waits nor remakes the triggers; the trigger source's poll does.
+	 */
+	{
+		PGconn	   *reader = tp_cluster_connect(cluster, "evt_text");
+
+		ck_assert_ptr_nonnull(reader);
+		tp_sql_ok(e.su, "SET session_replication_role = replica;"
+				"ALTER TABLE public.s ADD COLUMN j jsonb;"
+				"ALTER TABLE public.q ADD COLUMN j jsonb;"
+				"RESET session_replication_role");
+		tp_sql_ok(reader, "BEGIN; SELECT count(*) FROM public.s; SELECT count(*) FROM public.q1");
+		tp_sql_ok(e.su, "SET lock_timeout = '5s';"
+				"ALTER TABLE public.s ADD FOREIGN KEY (f) REFERENCES public.ref;"
+				"ALTER TABLE ONLY public.q ALTER COLUMN d SET DEFAULT 1;"
+				"RESET lock_timeout");
+		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.s"), STATEMENT_TRIGGERS);
+		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.q"), ROW_TRIGGERS);
+		tp_sql_ok(reader, "COMMIT");
+		PQfinish(reader);
+		env_poll(&e);
+		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.s"), TEXT_TRIGGERS);
+		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.q"), TEXT_TRIGGERS);
+		assert_new_events(&e, "ddl table public.base create\n"
+						  "c lone {\"id\":1}\n"
+						  "ddl table public.s alter\n"
+						  "ddl constraint public.s create\n"
+						  "ddl table public.q alter\n"
+						  "| 3 txids");
+	}
+
+	/*
+	 * A table created and written in one transaction: no capture trigger
+	 * until the poll, which copies its rows, as text images.
+	 */
+	tp_sql_ok(e.su, "BEGIN;"
+			"CREATE TABLE public.fresh (id int PRIMARY KEY, v text);"
+			"INSERT INTO public.fresh VALUES (1, 'x');"
+			"ALTER TABLE public.fresh ADD COLUMN j jsonb, ADD COLUMN n int[];"
+			"INSERT INTO public.fresh VALUES (2, 'y', 'null', '[0:1]={1,2}');"
+			"COMMIT");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.fresh"), "");
+	env_poll(&e);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.fresh"), TEXT_TRIGGERS);
+	assert_new_events(&e, "ddl table public.fresh create\n"
+					  "ddl table public.fresh alter\n"
+					  "c fresh {\"id\" : \"1\", \"v\" : \"x\", \"j\" : null, \"n\" : null} text\n"
+					  "c fresh {\"id\" : \"2\", \"v\" : \"y\", \"j\" : \"null\","
+					  " \"n\" : \"[0:1]={1,2}\"} text\n"
+					  "| 2 txids");
+
+	/*
+	 * Without the trigger source's functions the event trigger remakes
+	 * nothing, and the DDL goes through (it still describes it).
+	 */
+	tp_sql_ok(e.su, "DROP FUNCTION teleport.trigger_wanted(oid, boolean)");
+	tp_sql_ok(e.su, "ALTER TABLE public.lone ADD COLUMN x xml");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.lone"), ROW_TRIGGERS);
+	ck_assert_int_eq(e.rows.cb->uninstall(e.rows.ctx, e.pg.conn), TP_OK);
+	assert_query(e.su, "SELECT to_regclass('teleport.trigger_table') IS NULL", "t");
+	tp_sql_ok(e.su, "ALTER TABLE public.lone ADD COLUMN y jsonb");
+	assert_new_events(&e, "ddl table public.lone alter\n"
+					  "ddl table public.lone alter\n"
+					  "| 2 txids");
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	env_stop(&e);
+	env_close(&e);
+}
+END_TEST
+
+/*
+ * The same in diff mode (no event triggers): a table that gains a jsonb
+ * column keeps its json-mode trigger until the trigger source's next poll
+ * (the schema-diff source's runs first, in the same pass), so a JSON null
+ * written in between arrives as SQL NULL (README, "Known limitations");
+ * that poll remakes it in text mode before it installs new tables (whose
+ * rows it copies, which may take long), and the rows after it are exact.
+ * The poll after the column is dropped takes it back to json mode.
+ */
+START_TEST(test_text_mode_diff)
+{
+	env			e;
+	char	   *log;
+	size_t		seen;
+	const char *z;
+	const char *a;
+
+	env_open(&e, "evt_text_diff", "CREATE TABLE public.z (id int PRIMARY KEY, v text);");
+	env_start(&e, NULL, NULL, false, 0);
+	env_install(&e);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.z"), ROW_TRIGGERS);
+	tp_sql_ok(e.su, "BEGIN;"
+			"ALTER TABLE public.z ADD COLUMN j jsonb;"
+			"INSERT INTO public.z VALUES (1, 'x', 'null');"
+			"COMMIT");
+	tp_sql_ok(e.su, "CREATE TABLE public.a (id int PRIMARY KEY);"
+			"INSERT INTO public.a SELECT generate_series(1, 3)");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.z"), ROW_TRIGGERS);
+	log = log_text(&e);
+	seen = strlen(log);
+	free(log);
+	env_poll(&e);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.z"), TEXT_TRIGGERS);
+	tp_sql_ok(e.su, "INSERT INTO public.z VALUES (2, 'y', 'null')");
+	assert_new_events(&e, "c z {\"id\":1,\"v\":\"x\",\"j\":null}\n"
+					  "ddl table public.z alter\n"
+					  "ddl table public.a create\n"
+					  "c a {\"id\":1}\n"
+					  "c a {\"id\":2}\n"
+					  "c a {\"id\":3}\n"
+					  "c z {\"id\" : \"2\", \"v\" : \"y\", \"j\" : \"null\"} text\n"
+					  "| 4 txids");
+	/* that poll remade z, stale, before it installed a, new */
+	log = log_text(&e);
+	ck_assert_uint_ge(strlen(log), seen);
+	z = strstr(log + seen, "capturing table \"public.z\"");
+	a = strstr(log + seen, "capturing table \"public.a\"");
+	ck_assert_msg(z != NULL && a != NULL && z < a, "poll's log:\n%s", log + seen);
+	free(log);
+
+	tp_sql_ok(e.su, "ALTER TABLE public.z DROP COLUMN j");
+	env_poll(&e);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.z"), ROW_TRIGGERS);
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	env_stop(&e);
+	env_close(&e);
+}
+END_TEST
+
 /* Start the instance in the mode, install, and poll once. */
 static void
 switch_to(env *e, bool event_triggers)
@@ -673,6 +1011,8 @@ event_trigger_suite(void)
 	tcase_add_test(tc, test_renames);
 	tcase_add_test(tc, test_fallback);
 	tcase_add_test(tc, test_switch);
+	tcase_add_test(tc, test_text_mode);
+	tcase_add_test(tc, test_text_mode_diff);
 	suite_add_tcase(s, tc);
 	return s;
 }

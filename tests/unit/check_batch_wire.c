@@ -191,6 +191,49 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/*
+ * A load batch: its first line is a JSON object, the rows after it COPY
+ * text (empty lines, tabs, \N); it goes through header and parse as it
+ * is. The same rows in a changes batch are refused.
+ */
+START_TEST(test_round_trip_load_rows)
+{
+	static const char rows[] =
+		"{\"load\":{\"id\":1,\"step\":\"rows\",\"schema\":\"public\",\"table\":\"t\",\"columns\":[\"v\"],\"chunk\":1}}\n"
+		"\n"
+		"\\N\n"
+		"a\tb\\n\n";
+	tp_batch	b = make_batch(rows, 4);
+	char	   *header;
+	size_t		len;
+	char	   *buf;
+	tp_batch   *p = NULL;
+	char		reason[256] = "";
+
+	b.kind = TP_BATCH_LOAD;
+	header = tp_batch_header(&b);
+	ck_assert_ptr_nonnull(header);
+	buf = concat(header, b.data, b.data_len, &len);
+	ck_assert_int_eq(tp_batch_parse(buf, len, &p, reason, sizeof(reason)), TP_OK);
+	ck_assert_int_eq(p->kind, TP_BATCH_LOAD);
+	ck_assert_uint_eq(p->n_changes, 4);
+	ck_assert_uint_eq(p->data_len, b.data_len);
+	ck_assert_int_eq(memcmp(p->data, rows, b.data_len), 0);
+	tp_batch_free(p);
+	free(buf);
+	free(header);
+
+	/* its first line must still be a JSON object */
+	b = make_batch(rows + strlen(rows) - 6, 1);
+	b.kind = TP_BATCH_LOAD;
+	ck_assert_ptr_null(tp_batch_header(&b));
+
+	/* and rows are no changes */
+	b = make_batch(rows, 4);
+	ck_assert_ptr_null(tp_batch_header(&b));
+}
+END_TEST
+
 START_TEST(test_round_trip_empty_and_big)
 {
 	tp_batch	b = make_batch("", 0);
@@ -977,6 +1020,7 @@ batch_wire_suite(void)
 	tc = tcase_create("parse");
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_round_trip_empty_and_big);
+	tcase_add_test(tc, test_round_trip_load_rows);
 	tcase_add_loop_test(tc, test_parse_refusals, 0,
 						(int) (sizeof(bad_wires) / sizeof(bad_wires[0])));
 	tcase_add_test(tc, test_parse_nul_bytes);

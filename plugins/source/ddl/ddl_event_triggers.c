@@ -28,13 +28,19 @@
  *       id and come before the rows that transaction writes after the DDL.
  *       Only those objects are described, never the whole catalog; deeper
  *       dependencies (a column typed by a type of a renamed schema) are
- *       left to the source's safety diff. Objects in schema teleport,
- *       temporary objects and triggers (the trigger source's own DDL) are
- *       skipped before anything is locked, so a temporary table costs no
- *       lock. It does nothing before the first snapshot (install takes it
- *       after creating the triggers, under the same lock) and nothing when
- *       schema_capture is gone (an uninstall in progress): it never makes
- *       a user's DDL fail for want of teleport's objects.
+ *       left to the source's safety diff. It then remakes, in the same
+ *       transaction, the trigger source's capture triggers of the tables
+ *       the statement made stale: renamed, or needing text mode (a column
+ *       of json, jsonb, xml, an array or a composite added; see the
+ *       function). Objects in schema teleport, temporary objects and
+ *       triggers (the trigger source's own DDL) are skipped before
+ *       anything is locked, so a temporary table costs no lock. It does
+ *       nothing before the first snapshot (install takes it after creating
+ *       the triggers, under the same lock), nothing when schema_capture is
+ *       gone (an uninstall in progress), and remakes no trigger when the
+ *       trigger source's functions are missing (not installed, or being
+ *       uninstalled): it never makes a user's DDL fail for want of
+ *       teleport's objects.
  *
  * The function carries a version in its comment: install changes nothing
  * when the version and both triggers are there, so a restart is no DDL.
@@ -47,7 +53,18 @@
 #include "ddl.h"
 
 /* The version of the event-trigger objects, in the function's comment. */
-#define EVT_VERSION_TEXT "teleport event-trigger source, version 2"
+#define EVT_VERSION_TEXT "teleport event-trigger source, version 3"
+
+/*
+ * Every name a capture trigger of the trigger source may have (its
+ * CAPTURE_TRIGGER_NAMES, in plugins/source/trigger/trigger_sql.c), as an
+ * SQL text[] literal.
+ */
+#define CAPTURE_TRIGGER_NAMES \
+	"ARRAY['teleport_capture', 'teleport_capture_update'," \
+	" 'teleport_capture_insert', 'teleport_capture_delete'," \
+	" 'teleport_capture_text', 'teleport_capture_truncate'," \
+	" 'teleport_capture_stmt_a', 'teleport_capture_stmt_b']"
 
 #define EVT_DDL "teleport_schema_ddl"
 #define EVT_DROP "teleport_schema_drop"
@@ -144,35 +161,60 @@ static const char evt_sql_create[] =
 	"	END IF;\n"
 	/*
 	 * The trigger source's capture triggers carry a table's names and key
-	 * as arguments: remake those this statement made stale (a table or key
-	 * column renamed), so that the rows written after it in this
-	 * transaction carry the new names; only on tables this transaction
-	 * already holds at least as strongly as CREATE TRIGGER needs (an
-	 * ALTER TABLE does), so that it never waits for a lock here. The rest
-	 * (a schema renamed) is the trigger source's next poll.
+	 * as arguments, and their function is the table's capture mode. Remake
+	 * those this statement made stale, so that the rows written after it
+	 * in this transaction carry the new names and exact values: a table or
+	 * key column renamed; or a set of triggers other than the one
+	 * teleport.trigger_wanted asks for (a column of json, jsonb, xml, an
+	 * array or a composite added or retyped: text mode; a table that
+	 * joined an inheritance tree: no statement triggers). Whether the
+	 * table has statement triggers stands for the trigger source's option
+	 * statement_triggers. A table in text mode is left in it, even with no
+	 * such column left: text mode is exact for every type (json mode only
+	 * saves CPU), and the option cannot be read from a text-mode table's
+	 * triggers; the trigger source's next poll takes it back to json mode.
+	 * Only on tables this transaction already holds as strongly as DROP
+	 * TRIGGER needs (ACCESS EXCLUSIVE: a rename does, and an ALTER TABLE
+	 * that adds or retypes a column), and for a new set also their
+	 * partitions (the triggers are cloned there; that ALTER TABLE holds
+	 * them too), so that it never waits for a lock here. The rest (a
+	 * schema renamed, a set made stale by DDL the event triggers did not
+	 * see) is the trigger source's next poll.
 	 */
 	"	IF TG_EVENT = 'ddl_command_end'\n"
 	"		AND to_regclass('teleport.trigger_table') IS NOT NULL\n"
 	"		AND to_regprocedure('teleport.trigger_install_table(oid, text, text, text[],"
-	" boolean, boolean)') IS NOT NULL THEN\n"
+	" boolean, boolean)') IS NOT NULL\n"
+	"		AND to_regprocedure('teleport.trigger_wanted(oid, boolean)') IS NOT NULL THEN\n"
 	"		FOR v_stale IN\n"
+	"			WITH held AS MATERIALIZED (\n"
+	"				SELECT l.relation, l.mode FROM pg_locks l\n"
+	"				WHERE l.locktype = 'relation' AND l.pid = pg_backend_pid() AND l.granted\n"
+	"					AND l.database = (SELECT d.oid FROM pg_database d\n"
+	"									  WHERE d.datname = current_database()))\n"
 	"			SELECT t.relid, n.nspname::text AS schema_name, c.relname::text AS table_name,\n"
-	"				k.keys, EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = t.relid\n"
-	"					AND g.tgname = 'teleport_capture_insert') AS statement\n"
+	"				k.keys, g.statement\n"
 	"			FROM teleport.trigger_table t\n"
 	"			JOIN pg_class c ON c.oid = t.relid\n"
 	"			JOIN pg_namespace n ON n.oid = c.relnamespace\n"
 	"			CROSS JOIN LATERAL (SELECT teleport.trigger_table_keys(t.relid) AS keys) k\n"
+	"			CROSS JOIN LATERAL (\n"
+	"				SELECT array_agg(x.tgname::text ORDER BY x.tgname) AS names,\n"
+	"					coalesce(bool_or(x.tgname = 'teleport_capture_insert'), false) AS statement,\n"
+	"					coalesce(bool_or(x.tgname = 'teleport_capture_text'), false) AS text\n"
+	"				FROM pg_trigger x\n"
+	"				WHERE x.tgrelid = t.relid\n"
+	"					AND x.tgname::text = ANY (" CAPTURE_TRIGGER_NAMES "::text[])) g\n"
 	"			WHERE t.relid = ANY (v_oids) AND k.keys IS NOT NULL\n"
-	"				AND (t.schema_name, t.table_name, t.key_columns)\n"
-	"					IS DISTINCT FROM (n.nspname::text, c.relname::text, k.keys)\n"
-	"				AND EXISTS (SELECT 1 FROM pg_locks l\n"
-	"					WHERE l.locktype = 'relation' AND l.relation = t.relid\n"
-	"						AND l.database = (SELECT d.oid FROM pg_database d\n"
-	"										  WHERE d.datname = current_database())\n"
-	"						AND l.pid = pg_backend_pid() AND l.granted\n"
-	"						AND l.mode IN ('ShareRowExclusiveLock', 'ExclusiveLock',\n"
-	"									   'AccessExclusiveLock'))\n"
+	"				AND EXISTS (SELECT 1 FROM held h WHERE h.relation = t.relid\n"
+	"					AND h.mode = 'AccessExclusiveLock')\n"
+	"				AND ((t.schema_name, t.table_name, t.key_columns)\n"
+	"						IS DISTINCT FROM (n.nspname::text, c.relname::text, k.keys)\n"
+	"					OR (NOT g.text AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
+	"						AND g.names IS DISTINCT FROM teleport.trigger_wanted(t.relid, g.statement)\n"
+	"						AND NOT EXISTS (SELECT 1 FROM pg_partition_tree(t.relid) p\n"
+	"							WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.relation = p.relid\n"
+	"								AND h.mode = 'AccessExclusiveLock'))))\n"
 	"		LOOP\n"
 	"			PERFORM teleport.trigger_install_table(v_stale.relid, v_stale.schema_name,\n"
 	"				v_stale.table_name, v_stale.keys, false, v_stale.statement);\n"

@@ -114,7 +114,8 @@ void		trigger_forget_reported(trigger_state *state, const char *what,
  * selection: install them on selected tables with a key, reinstall them
  * where the names, the key or the kind of triggers (state->statement_triggers,
  * teleport.trigger_wanted) changed, remove them from tables no longer
- * selected, keyless or gone. Each table is handled in its own transaction
+ * selected, keyless or gone; the tables already captured whose triggers
+ * are stale first. Each table is handled in its own transaction
  * under lock_timeout. A table installed after the first install has its
  * existing rows copied into the queue as 'c' events in that transaction.
  * TP_RETRY when a table was busy (the rest were handled); TP_ERROR when

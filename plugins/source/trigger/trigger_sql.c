@@ -47,7 +47,11 @@
  *   too. trigger_text_mode(relid) decides, at each poll: a table that
  *   gains or loses such a column gets the other trigger at the next poll
  *   (until then the old choice stays correct: text mode always is, json
- *   mode is exact but for the cases above).
+ *   mode is exact but for the cases above). With event triggers, a table
+ *   that gains one gets capture_text() in the ALTER TABLE's own
+ *   transaction (teleport.schema_event_trigger() calls
+ *   trigger_install_table; plugins/source/ddl/ddl_event_triggers.c), so
+ *   json mode never captures such a column there.
  *
  *   Statements. The events of `UPDATE t SET id = id + 1` on a deferrable
  *   key (1->2, 2->3) look like one row moved twice by two statements, and

@@ -19,7 +19,10 @@
  * Each table is changed in a transaction of its own, with lock_timeout, so
  * that a long transaction holding a table never makes teleport queue a lock
  * that stalls every writer behind it: a busy table is logged and tried again
- * at the next poll. A table installed after the first install completed has
+ * at the next poll. The tables already captured whose triggers are stale
+ * (their mode, names or key changed) are handled before the others, so that
+ * copying a new table's rows never delays the remaking of a table that now
+ * needs text mode. A table installed after the first install completed has
  * its existing rows copied into the queue in the transaction that creates
  * its trigger, so none of them is lost between CREATE TABLE and the trigger;
  * the tables present at the first install are left to the initial load.
@@ -205,6 +208,18 @@ sync_table(tp_plugin_ctx *ctx, PGconn *conn, trigger_state *state,
 	return install_table(ctx, conn, row, copy_new && !row->installed);
 }
 
+/*
+ * Whether row's table is one already captured whose triggers are no longer
+ * the ones it should have (its mode, names or key changed): such tables
+ * are handled first, so that a table that now needs text mode is remade
+ * without waiting for the copy of a new table's rows.
+ */
+static bool
+stale_installed(const table_row *row)
+{
+	return row->installed && row->candidate && !row->current;
+}
+
 /* See trigger.h. */
 tp_result
 trigger_sync_tables(tp_plugin_ctx *ctx, PGconn *conn, trigger_state *state,
@@ -213,6 +228,7 @@ trigger_sync_tables(tp_plugin_ctx *ctx, PGconn *conn, trigger_state *state,
 	const char *params[1];
 	PGresult   *res;
 	tp_result	result = TP_OK;
+	bool		stop = false;
 	int			n;
 
 	params[0] = state->statement_triggers ? "true" : "false";
@@ -220,24 +236,31 @@ trigger_sync_tables(tp_plugin_ctx *ctx, PGconn *conn, trigger_state *state,
 	if (!trigger_result_ok(res))
 		return trigger_failure(ctx, conn, res, "list the tables to capture");
 	n = PQntuples(res);
-	for (int i = 0; i < n; i++)
+	/* pass 0: the stale tables already captured; pass 1: the others */
+	for (int pass = 0; pass < 2 && !stop; pass++)
 	{
-		table_row	row;
-		tp_result	r;
-
-		if (ctx->host->stopping(ctx))
+		for (int i = 0; i < n && !stop; i++)
 		{
-			result = trigger_worse(result, TP_RETRY);
-			break;
+			table_row	row;
+			tp_result	r;
+
+			read_row(res, i, &row);
+			if (stale_installed(&row) != (pass == 0))
+				continue;
+			if (ctx->host->stopping(ctx))
+			{
+				result = trigger_worse(result, TP_RETRY);
+				stop = true;
+				continue;
+			}
+			state->n_refused = 0;
+			r = sync_table(ctx, conn, state, &row, state->initial_done);
+			if (r == TP_ERROR && state->n_refused > 0 && !refusal_is_error)
+				r = TP_OK;		/* reported; the other tables go on */
+			result = trigger_worse(result, r);
+			/* a lost connection: the rest would fail the same way */
+			stop = r == TP_RETRY && PQstatus(conn) != CONNECTION_OK;
 		}
-		read_row(res, i, &row);
-		state->n_refused = 0;
-		r = sync_table(ctx, conn, state, &row, state->initial_done);
-		if (r == TP_ERROR && state->n_refused > 0 && !refusal_is_error)
-			r = TP_OK;			/* reported; the other tables go on */
-		result = trigger_worse(result, r);
-		if (r == TP_RETRY && PQstatus(conn) != CONNECTION_OK)
-			break;				/* the rest would fail the same way */
 	}
 	PQclear(res);
 	return result;
