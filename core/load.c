@@ -643,7 +643,6 @@ choose_tables(load *ld)
 	char		resumes[24];
 	const char *params[2] = {resumes, ld->target->name};
 	bool		ok;
-	size_t		kept = 0;
 	size_t		n = ld->copy.n_tables;
 
 	if (ld->resumes == 0 || n == 0)
@@ -692,6 +691,8 @@ choose_tables(load *ld)
 					ch.copy[i] = true;
 			}
 		}
+		size_t		kept = 0;
+
 		for (size_t i = 0; i < n; i++)
 		{
 			if (ch.copy[i])

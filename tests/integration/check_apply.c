@@ -1658,9 +1658,12 @@ copy_out(world *w, const char *query)
 		ck_assert_msg(n > 0, "COPY TO STDOUT: %s", PQerrorMessage(w->conn));
 		if (len + (size_t) n + 1 > cap)
 		{
+			char	   *grown;
+
 			cap = (len + (size_t) n + 1) * 2;
-			out = realloc(out, cap);
-			ck_assert_ptr_nonnull(out);
+			grown = realloc(out, cap);
+			ck_assert_ptr_nonnull(grown);
+			out = grown;
 		}
 		memcpy(out + len, row, (size_t) n);
 		len += (size_t) n;

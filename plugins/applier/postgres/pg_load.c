@@ -466,7 +466,7 @@ read_header(load_header *h, const char *line, size_t len)
 {
 	pj_object	outer;
 	pj_object	load;
-	span		v = {NULL, 0};
+	span		v;
 	const char *problem = NULL;
 	const char *end;
 
@@ -519,6 +519,7 @@ load_begin(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 		   const load_header *h, char *reason, size_t len)
 {
 	pg_buf		sql = {NULL, 0, 0};
+	/* cppcheck-suppress variableScope */
 	char		what[256];
 
 	for (int i = 0; i < h->n; i++)
@@ -642,6 +643,7 @@ load_rows(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 	char		prefix[512];
 	PGconn	   *conn;
 	PGresult   *res;
+	/* cppcheck-suppress variableScope */
 	tp_result	result;
 	bool		ok;
 
