@@ -759,3 +759,20 @@ tp_writers_transactions(const tp_scene *sc)
 	}
 	return total;
 }
+
+/* See instance.h. */
+void
+tp_inst_wait_true(const tp_inst *in, const char *sql, const char *what)
+{
+	for (int i = 0; i < 300; i++)
+	{
+		char	   *ok = tp_inst_try_value(in, "%s", sql);
+		bool		done = ok != NULL && strcmp(ok, "t") == 0;
+
+		free(ok);
+		if (done)
+			return;
+		usleep(100000);
+	}
+	tp_scene_fail(in->scene, "%s", what);
+}

@@ -174,6 +174,9 @@ char	   *tp_inst_value(const tp_inst *in, const char *fmt,...)
 char	   *tp_inst_try_value(const tp_inst *in, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 
+/* Wait (30 s) until sql (one boolean) is true on in; else fail with what. */
+void		tp_inst_wait_true(const tp_inst *in, const char *sql, const char *what);
+
 /*
  * Wait (30 s) until src's capture is installed: every table of schema has
  * its triggers and the queue knows n_targets targets.

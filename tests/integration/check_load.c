@@ -209,23 +209,6 @@ scene_free(scene *sc)
 	tp_scene_free(&sc->t);
 }
 
-/* Wait (30 s) until sql (one boolean) is true on in; else fail with what. */
-static void
-wait_true(const tp_inst *in, const char *sql, const char *what)
-{
-	for (int i = 0; i < 300; i++)
-	{
-		char	   *ok = tp_inst_try_value(in, "%s", sql);
-		bool		done = ok != NULL && strcmp(ok, "t") == 0;
-
-		free(ok);
-		if (done)
-			return;
-		usleep(100000);
-	}
-	tp_scene_fail(in->scene, "%s", what);
-}
-
 /*
  * Start the target, then the source, and wait until the source captures
  * (n_targets targets) and, with schema replication, has its schema
@@ -238,7 +221,7 @@ scene_start(scene *sc, int n_targets, bool ddl)
 	tp_inst_start(sc->src);
 	tp_inst_wait_capture(sc->src, "public", n_targets);
 	if (ddl)
-		wait_true(sc->src, "SELECT EXISTS (SELECT 1 FROM teleport.schema_snapshot)",
+		tp_inst_wait_true(sc->src, "SELECT EXISTS (SELECT 1 FROM teleport.schema_snapshot)",
 				  "the schema capture was never installed");
 }
 
@@ -400,7 +383,7 @@ START_TEST(test_load_under_writes)
 	 * held there, with the load behind it.
 	 */
 	load_start(&sc, "tgt", &ld);
-	wait_true(sc.src, "SELECT EXISTS (SELECT 1 FROM teleport.load WHERE target = 'tgt')",
+	tp_inst_wait_true(sc.src, "SELECT EXISTS (SELECT 1 FROM teleport.load WHERE target = 'tgt')",
 			  "the load never took the target");
 	tp_writer_start(&sc.t, sc.src, sc.script, 3, 8, 0, 150);
 	status = load_wait(&sc, &ld, 150);
@@ -664,7 +647,7 @@ START_TEST(test_load_kills)
 	tp_wait_exit(ld.pid, 10);
 	load_free(&ld);
 	/* its server process goes with it; until then the load counts as running */
-	wait_true(sc.src, "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
+	tp_inst_wait_true(sc.src, "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
 			  " JOIN teleport.load l ON l.pid = a.pid AND l.backend_start = a.backend_start)",
 			  "the killed loader's server process stayed");
 	load_start(&sc, "tgt", &ld);

@@ -342,23 +342,6 @@ static const struct
 	{"grow", "id, v, j"},
 };
 
-/* Wait (30 s) until sql (one boolean) is true on in; else fail with what. */
-static void
-wait_true(const tp_inst *in, const char *sql, const char *what)
-{
-	for (int i = 0; i < 300; i++)
-	{
-		char	   *ok = tp_inst_try_value(in, "%s", sql);
-		bool		done = ok != NULL && strcmp(ok, "t") == 0;
-
-		free(ok);
-		if (done)
-			return;
-		usleep(100000);
-	}
-	tp_scene_fail(in->scene, "%s", what);
-}
-
 /*
  * The target's rows of table (in tgt's schema copy) equal the source's
  * (src's public), by columns: typed EXCEPT both ways, and EXCEPT both
@@ -461,7 +444,7 @@ START_TEST(test_text_mode_edges)
 	tp_inst_exec(src, "CREATE TABLE public.fresh (id int PRIMARY KEY, a int[], j jsonb);"
 				 " INSERT INTO public.fresh VALUES (1, '[0:1]={1,2}', 'null'), (2, NULL, NULL),"
 				 " (3, '{}', '{\"z\": []}')");
-	wait_true(src, "SELECT rows_copied FROM teleport.trigger_table"
+	tp_inst_wait_true(src, "SELECT rows_copied FROM teleport.trigger_table"
 			  " WHERE table_name = 'fresh'", "the new table was never installed");
 	tp_inst_exec(src, "UPDATE public.fresh SET j = 'null' WHERE id = 2;"
 				 " DELETE FROM public.fresh WHERE id = 3");
@@ -469,7 +452,7 @@ START_TEST(test_text_mode_edges)
 	/* a jsonb column added: the trigger is remade in text mode */
 	tp_inst_exec(tgt, "ALTER TABLE copy.grow ADD COLUMN j jsonb");
 	tp_inst_exec(src, "ALTER TABLE public.grow ADD COLUMN j jsonb");
-	wait_true(src, "SELECT EXISTS (SELECT FROM pg_trigger"
+	tp_inst_wait_true(src, "SELECT EXISTS (SELECT FROM pg_trigger"
 			  " WHERE tgrelid = 'public.grow'::regclass AND tgname = 'teleport_capture_text')",
 			  "the trigger of a table that turned text mode was never remade");
 	tp_inst_exec(src, "INSERT INTO public.grow VALUES (2, 'y', 'null');"
