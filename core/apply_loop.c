@@ -55,6 +55,9 @@
 /* How long one stream may apply in a pass before the next stream's turn. */
 #define STREAM_SLICE_MS 1000
 
+/* How long a batch applied on arrival waits for its stream's store lock. */
+#define NOW_LOCK_TIMEOUT "5s"
+
 /* The longest reason kept for a held unit. */
 #define REASON_LEN 1024
 
@@ -104,6 +107,13 @@ struct tp_apply_loop
 	pthread_cond_t wake;
 	bool		pending;		/* a batch was stored */
 	atomic_bool stop;
+
+	/* a batch to apply on arrival (tp_apply_loop_apply_now), under lock */
+	const tp_batch *now_batch;	/* waiting for the thread; NULL: none */
+	bool		now_busy;		/* a caller waits in tp_apply_loop_apply_now */
+	bool		now_done;		/* the thread answered ... */
+	bool		now_applied;	/* ... this */
+	pthread_cond_t now_cond;	/* signalled with now_done */
 };
 
 /* The outcome of one unit. */
@@ -786,6 +796,127 @@ sql_failed_early:
 }
 
 /*
+ * Batches applied on arrival
+ */
+
+/*
+ * Apply batch, which the inbox has not stored, in a transaction of its own
+ * that also records it as received and applied: only when its stream has
+ * nothing else to apply (last_received = last_applied = seq - 1, nothing
+ * held) and no other session applies the stream. Under the stream's store
+ * lock too, so a store of the same batch (a sender's retry) waits and then
+ * finds it received. Committed with synchronous_commit on: the sender
+ * forgets the batch when it is answered. True when it committed; false
+ * (nothing applied) otherwise.
+ */
+static bool
+apply_now(tp_apply_loop *loop, const tp_batch *batch)
+{
+	char		seq_text[24];
+	char		reason[REASON_LEN];
+	const char *params[3];
+	char	   *ok = NULL;
+	tp_pgsql   *pg = &loop->pg;
+
+	if (!ensure_connected(loop))
+		return false;
+	snprintf(seq_text, sizeof(seq_text), "%" PRIu64, batch->seq);
+	params[0] = batch->source;
+	params[1] = batch->target;
+	params[2] = seq_text;
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
+		!tp_pgsql_exec(pg, "SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
+					   " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)") ||
+		!tp_pgsql_query_value(pg, "SELECT pg_catalog.pg_try_advisory_xact_lock("
+							  TP_APPLY_LOCK_KEY ")", 2, params, &ok))
+		goto failed;
+	if (strcmp(ok, "t") != 0)
+	{
+		/* another session applies the stream */
+		free(ok);
+		(void) tp_pgsql_exec(pg, "ROLLBACK");
+		return false;
+	}
+	free(ok);
+	ok = NULL;
+	if (!tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock(" TP_INBOX_STORE_LOCK_KEY ")",
+						2, params, NULL, NULL) ||
+		!tp_pgsql_query_value(pg,
+							  "SELECT coalesce((SELECT s.last_received = $3::bigint - 1"
+							  " AND s.last_applied = s.last_received AND s.held_seq IS NULL"
+							  " FROM teleport.inbox_stream s WHERE s.source = $1 AND s.target = $2),"
+							  " $3::bigint = 1)",
+							  3, params, &ok))
+		goto failed;
+	if (strcmp(ok, "t") != 0)
+	{
+		/* others wait, or it is not the next: the inbox answers */
+		free(ok);
+		(void) tp_pgsql_exec(pg, "ROLLBACK");
+		return false;
+	}
+	free(ok);
+	ok = NULL;
+	reason[0] = '\0';
+	if (call_apply(loop, batch, reason, sizeof(reason)) != TP_OK)
+	{
+		tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " could not be "
+				"applied on arrival (%s); it is stored and applied in turn",
+				batch->source, batch->target, batch->seq, reason);
+		if (PQstatus(pg->conn) != CONNECTION_OK)
+			disconnect(loop);
+		else
+			(void) tp_pgsql_exec(pg, "ROLLBACK");
+		return false;
+	}
+	if (!tp_pgsql_query(pg,
+						"INSERT INTO teleport.inbox_stream AS s (source, target,"
+						" last_received, last_applied, applied_at)"
+						" VALUES ($1, $2, $3::bigint, $3::bigint, clock_timestamp())"
+						" ON CONFLICT (source, target) DO UPDATE"
+						" SET last_received = EXCLUDED.last_received,"
+						" last_applied = EXCLUDED.last_applied,"
+						" received_at = clock_timestamp(), applied_at = clock_timestamp()",
+						3, params, NULL, NULL) ||
+		!tp_pgsql_exec(pg, "COMMIT"))
+		goto failed;
+	tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": applied batch %" PRIu64
+			 " on arrival (%zu bytes)", batch->source, batch->target, batch->seq,
+			 batch->data_len);
+	return true;
+
+failed:
+	/* logged by pgsql.c; a COMMIT whose answer was lost is found by the store */
+	free(ok);
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+		disconnect(loop);
+	else if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		(void) tp_pgsql_exec(pg, "ROLLBACK");
+	return false;
+}
+
+/* Answer the batch a caller of tp_apply_loop_apply_now waits with, if any. */
+static void
+serve_now(tp_apply_loop *loop)
+{
+	const tp_batch *batch;
+	bool		applied;
+
+	pthread_mutex_lock(&loop->lock);
+	batch = loop->now_batch;
+	pthread_mutex_unlock(&loop->lock);
+	if (batch == NULL)
+		return;
+	applied = !atomic_load(&loop->stop) && apply_now(loop, batch);
+	pthread_mutex_lock(&loop->lock);
+	loop->now_batch = NULL;
+	loop->now_done = true;
+	loop->now_applied = applied;
+	pthread_cond_broadcast(&loop->now_cond);
+	pthread_mutex_unlock(&loop->lock);
+}
+
+/*
  * Apply st's units until it is idle, held or waiting, or its slice is
  * over (*more). Returns false when the connection broke.
  */
@@ -829,6 +960,7 @@ apply_stream(tp_apply_loop *loop, stream_state *st, tp_apply_stats *stats)
 		}
 		if (atomic_load(&loop->stop))
 			return true;
+		serve_now(loop);
 		if (tp_clock_ms() >= until)
 		{
 			stats->more = true;
@@ -928,7 +1060,7 @@ wait_for_work(tp_apply_loop *loop, long long ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&loop->lock);
-	while (!loop->pending && !atomic_load(&loop->stop))
+	while (!loop->pending && loop->now_batch == NULL && !atomic_load(&loop->stop))
 	{
 		if (pthread_cond_timedwait(&loop->wake, &loop->lock, &until) == ETIMEDOUT)
 			break;
@@ -951,6 +1083,7 @@ loop_main(void *arg)
 		long long	now;
 		long long	until;
 
+		serve_now(loop);
 		if (!tp_apply_loop_pass(loop, false, &stats))
 		{
 			now = tp_clock_ms();
@@ -967,6 +1100,7 @@ loop_main(void *arg)
 		if (!wait_for_work(loop, until - tp_clock_ms()))
 			break;
 	}
+	serve_now(loop);			/* declines: stop is set */
 	disconnect(loop);
 	return NULL;
 }
@@ -1002,6 +1136,7 @@ tp_apply_loop_new(const char *conninfo, const char *instance, tp_inbox *inbox,
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
 	pthread_cond_init(&loop->wake, &cattr);
 	pthread_condattr_destroy(&cattr);
+	pthread_cond_init(&loop->now_cond, NULL);
 	return loop;
 }
 
@@ -1043,6 +1178,29 @@ tp_apply_loop_wake(void *arg)
 }
 
 /* See apply_loop.h. */
+bool
+tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
+{
+	tp_apply_loop *loop = arg;
+	bool		applied = false;
+
+	pthread_mutex_lock(&loop->lock);
+	if (loop->started && !atomic_load(&loop->stop) && !loop->now_busy)
+	{
+		loop->now_busy = true;
+		loop->now_batch = batch;
+		loop->now_done = false;
+		pthread_cond_signal(&loop->wake);
+		while (!loop->now_done)
+			pthread_cond_wait(&loop->now_cond, &loop->lock);
+		applied = loop->now_applied;
+		loop->now_busy = false;
+	}
+	pthread_mutex_unlock(&loop->lock);
+	return applied;
+}
+
+/* See apply_loop.h. */
 void
 tp_apply_loop_stop(tp_apply_loop *loop)
 {
@@ -1053,7 +1211,9 @@ tp_apply_loop_stop(tp_apply_loop *loop)
 	pthread_cond_signal(&loop->wake);
 	pthread_mutex_unlock(&loop->lock);
 	pthread_join(loop->thread, NULL);
+	pthread_mutex_lock(&loop->lock);
 	loop->started = false;
+	pthread_mutex_unlock(&loop->lock);
 }
 
 /* See apply_loop.h. */
@@ -1072,6 +1232,7 @@ tp_apply_loop_free(tp_apply_loop *loop)
 	}
 	free(loop->streams);
 	pthread_cond_destroy(&loop->wake);
+	pthread_cond_destroy(&loop->now_cond);
 	pthread_mutex_destroy(&loop->lock);
 	free(loop->conninfo);
 	free(loop->instance);

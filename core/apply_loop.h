@@ -29,6 +29,8 @@
  *     waits for an operator: teleport --retry-batch SOURCE sets it back to
  *     'retrying', teleport --skip-batch SOURCE:SEQ skips the unit (see
  *     cmd_batch.h).
+ *   - A load batch that is a unit of its own may be applied on arrival,
+ *     never stored: tp_apply_loop_apply_now, below.
  *
  * The applier's prepare() runs on the loop's connection after each
  * (re)connection; apply() gets that connection too. The session pins
@@ -90,6 +92,18 @@ bool		tp_apply_loop_start(tp_apply_loop *loop);
  * with the loop as arg). Thread-safe.
  */
 void		tp_apply_loop_wake(void *loop);
+
+/*
+ * Apply batch now, on the loop's thread and connection, in a transaction
+ * that also records it as received and applied, when its stream has
+ * nothing else to apply; wait for that (a tp_inbox_apply_now_fn, with the
+ * loop as arg: see inbox.h). False, with nothing applied, when the thread
+ * is not running or stops, another caller waits already, another session
+ * applies the stream, the stream has other batches to apply first, or
+ * the applier or the database failed (the inbox then stores the batch).
+ * Thread-safe; batch stays the caller's.
+ */
+bool		tp_apply_loop_apply_now(void *loop, const tp_batch *batch);
 
 /*
  * One pass without the thread (tests, and the thread's own body): connect

@@ -55,7 +55,8 @@ static const char *const top_keys[] = {
 	"processing_intervals", "database", "server", "targets",
 	"sentry_endpoint", "plugin_dir", "applier", "applier_options",
 	"source_options", "log_level", "max_batch_bytes", "queue_retention",
-	"replicate_ddl", "load_jobs", "load_chunk_bytes", NULL
+	"replicate_ddl", "load_jobs", "load_chunk_bytes", "load_in_one_transaction",
+	NULL
 };
 static const char *const interval_keys[] = {
 	"batcher", "transmitter", "applier", "vacuum", "ddlwatcher", NULL
@@ -745,6 +746,8 @@ read_top(cfg_ctx *cx, const tp_node *root)
 			&config->load_chunk_bytes);
 	get_bool(cx, root, "", "use_event_triggers", &config->use_event_triggers);
 	get_bool(cx, root, "", "replicate_ddl", &config->replicate_ddl);
+	get_bool(cx, root, "", "load_in_one_transaction",
+			 &config->load_in_one_transaction);
 	if (get_string(cx, root, "", "sentry_endpoint", false, false,
 				   &config->sentry_endpoint) == CFG_SET)
 	{

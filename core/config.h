@@ -93,6 +93,8 @@ typedef struct tp_config
 									 * marked for resync; default 7 days */
 	bool		use_event_triggers; /* default false */
 	bool		replicate_ddl;	/* capture schema changes; default true */
+	bool		load_in_one_transaction;	/* initial load: the target applies
+											 * it at one commit; default false */
 	tp_intervals_config intervals;
 	tp_database_config database;
 	bool		has_server;		/* a server: section is present */

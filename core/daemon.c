@@ -544,7 +544,10 @@ start_apply(instance *inst)
 										inst->config->intervals.applier);
 		inst->services.stored = tp_apply_loop_wake;
 		inst->services.stored_arg = inst->apply;
-		return tp_apply_loop_start(inst->apply);
+		if (!tp_apply_loop_start(inst->apply))
+			return false;
+		tp_inbox_set_apply_now(inst->inbox, tp_apply_loop_apply_now, inst->apply);
+		return true;
 	}
 	return true;
 }

@@ -56,7 +56,6 @@
  */
 #define LOCK_CLASS "1952803941"
 #define LOCK_INSTALL "1"
-#define LOCK_STREAM_CLASS "1768842872"
 
 /* lock_timeout of the install, and of a store (a wedged session) */
 #define INSTALL_LOCK_TIMEOUT "5s"
@@ -204,6 +203,8 @@ struct tp_inbox
 	pthread_mutex_t install_lock;	/* guards installed; held to install */
 	bool		installed;
 	inbox_slot	slots[POOL_SIZE];
+	tp_inbox_apply_now_fn apply_now;	/* NULL: store every batch */
+	void	   *apply_now_arg;
 };
 
 /*
@@ -745,8 +746,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 		!tp_pgsql_query(pg,
 						"SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
 						" pg_catalog.set_config('lock_timeout', '" STORE_LOCK_TIMEOUT "', true),"
-						" pg_catalog.pg_advisory_xact_lock(" LOCK_STREAM_CLASS ","
-						" pg_catalog.hashtext($1::text || E'\\n' || $2::text))",
+						" pg_catalog.pg_advisory_xact_lock(" TP_INBOX_STORE_LOCK_KEY ")",
 						2, bp->values, NULL, NULL) ||
 		!tp_pgsql_query_int64(pg,
 					 "SELECT (SELECT last_received FROM teleport.inbox_stream"
@@ -828,6 +828,16 @@ fail:
 }
 
 /* See inbox.h. */
+void
+tp_inbox_set_apply_now(tp_inbox *inbox, tp_inbox_apply_now_fn fn, void *arg)
+{
+	pthread_mutex_lock(&inbox->lock);
+	inbox->apply_now = fn;
+	inbox->apply_now_arg = arg;
+	pthread_mutex_unlock(&inbox->lock);
+}
+
+/* See inbox.h. */
 tp_result
 tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 {
@@ -835,12 +845,22 @@ tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 	batch_params bp;
 	inbox_slot *slot;
 	tp_result	r;
+	tp_inbox_apply_now_fn apply_now;
+	void	   *apply_now_arg;
 
 	if (!batch_valid(batch, reason, sizeof(reason)))
 	{
 		tp_debug(COMPONENT, "refused an invalid batch: %s", reason);
 		return answer(outcome, TP_DELIVERY_INVALID, 0, "%s", reason);
 	}
+	pthread_mutex_lock(&inbox->lock);
+	apply_now = inbox->apply_now;
+	apply_now_arg = inbox->apply_now_arg;
+	pthread_mutex_unlock(&inbox->lock);
+	if (apply_now != NULL && batch->kind == TP_BATCH_LOAD &&
+		(batch->flags & TP_BATCH_PARTIAL) == 0 && apply_now(apply_now_arg, batch))
+		return answer(outcome, TP_DELIVERY_STORED, batch->seq + 1,
+					  "batch %" PRIu64 " applied", batch->seq);
 	memset(&bp, 0, sizeof(bp));
 	params_of(&bp, batch);
 	slot = slot_acquire(inbox);

@@ -21,12 +21,41 @@
 typedef struct tp_inbox tp_inbox;
 
 /*
+ * The store lock of a stream, as an SQL expression over $1 (source) and
+ * $2 (target): a transaction-level advisory lock under classid "inbx"
+ * (0x696e6278) that every change of a stream's last_received holds.
+ */
+#define TP_INBOX_STORE_LOCK_CLASS "1768842872"
+#define TP_INBOX_STORE_LOCK_KEY \
+	TP_INBOX_STORE_LOCK_CLASS ", pg_catalog.hashtext($1::text || E'\\n' || $2::text)"
+
+/*
+ * Apply batch at once instead of storing it: in one transaction that
+ * applies it and records it as received and applied, under the stream's
+ * store lock, when nothing else of its stream waits to be applied. True
+ * when that committed; false when it declined or failed (nothing of it
+ * is applied: the inbox stores it, and the apply loop applies it, or
+ * holds it with the reason, as any batch). Called with any thread's
+ * batch; the function serialises what it needs.
+ */
+typedef bool (*tp_inbox_apply_now_fn) (void *arg, const tp_batch *batch);
+
+/*
  * An inbox on the database of conninfo (not connected yet; the first call
  * connects, with connect_timeout 5 s unless conninfo sets one, and creates
  * or upgrades the schema). instance names it in messages. Owned by the
  * caller (tp_inbox_free).
  */
 tp_inbox   *tp_inbox_new(const char *conninfo, const char *instance);
+
+/*
+ * Have fn (with arg) apply the load batches that are a unit of their own
+ * (not partial) on arrival, as the initial load's chunks: they are then
+ * written once, into their tables, not into the inbox first. Call before
+ * any store; fn and arg must outlive the inbox.
+ */
+void		tp_inbox_set_apply_now(tp_inbox *inbox, tp_inbox_apply_now_fn fn,
+								   void *arg);
 
 /*
  * Store batch durably (one transaction, committed with synchronous_commit
@@ -36,7 +65,8 @@ tp_inbox   *tp_inbox_new(const char *conninfo, const char *instance);
  * CONFLICT when that row differs; GAP when seq is beyond the next; INVALID
  * when the batch itself is unacceptable (kind, format, empty names, data
  * not UTF-8 or with a NUL byte, a line count that disagrees with
- * n_changes); UNAVAILABLE when the database cannot be reached or failed
+ * n_changes); STORED too when the function of tp_inbox_set_apply_now
+ * applied it; UNAVAILABLE when the database cannot be reached or failed
  * (logged). Nothing of a batch that is not STORED is stored. reason is
  * one sentence for the peer; expected_seq is the stream's next seq, or 0
  * when unknown (INVALID, UNAVAILABLE). Returns the tp_result that

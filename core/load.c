@@ -23,9 +23,10 @@
  *     out of the target's batches (the rows of the loaded tables and every
  *     schema change: teleport.load.skip, queue.c). The later ones come
  *     through the stream after the load.
- *  5. Send the load as one chain of batches (all partial but the last, so
- *     the target applies it in one transaction): the schema as that
- *     snapshot saw it (creations, from the schema capture's snapshot),
+ *  5. Send the load as one chain of batches (each a unit the target
+ *     commits on its own, or with load_in_one_transaction all partial but
+ *     the last, so that it applies the chain at one commit): the schema
+ *     as that snapshot saw it (creations, from the schema capture's snapshot),
  *     "begin" (the target empties the tables), the rows (load_copy.c), then
  *     indexes, constraints, views and comments, the sequences' values, and
  *     "end".
@@ -307,7 +308,7 @@ fill_voids(load *ld)
 	{
 		bool		no;
 
-		if (!tp_load_send_at(&ld->sender, seq, TP_BATCH_LOAD, line, len, 1, true, &no))
+		if (!tp_load_send_at(&ld->sender, seq, TP_BATCH_LOAD, line, len, 1, &no))
 		{
 			if (!no)
 				return false;
@@ -989,7 +990,7 @@ send_lines(load *ld, tp_lines *lines)
 
 	if (lines->count > 0)
 		ok = tp_load_send(&ld->sender, TP_BATCH_CHANGES, lines->data, lines->len,
-						  (uint64_t) lines->count, true);
+						  (uint64_t) lines->count, false);
 	free(lines->data);
 	memset(lines, 0, sizeof(*lines));
 	return ok;
@@ -1016,7 +1017,7 @@ send_begin(load *ld)
 						1, params, line_row, &lines))
 		return false;
 	if (!tp_load_send(&ld->sender, TP_BATCH_LOAD, lines.data, lines.len,
-					  (uint64_t) lines.count, true))
+					  (uint64_t) lines.count, false))
 	{
 		free(lines.data);
 		return false;
@@ -1163,7 +1164,7 @@ send_chain(load *ld)
 	}
 	free(now);
 	len = step_line(line, sizeof(line), ld->id, "end");
-	return tp_load_send(&ld->sender, TP_BATCH_LOAD, line, len, 1, false);
+	return tp_load_send(&ld->sender, TP_BATCH_LOAD, line, len, 1, true);
 }
 
 /*
@@ -1243,6 +1244,7 @@ tp_load_run(const tp_config *config, const tp_target_config *target,
 	{
 		ok = tp_load_sender_init(&ld.sender, conninfo, target, config->database.name,
 								 ctx, cb, ld.id);
+		ld.sender.one_transaction = config->load_in_one_transaction;
 		ld.sender_ready = true;
 	}
 	ok = ok && drain(&ld, ctx, cb) && fill_voids(&ld) &&

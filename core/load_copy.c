@@ -228,7 +228,7 @@ chunk_send(job *j)
 
 	if (j->rows == 0)
 		return true;
-	if (!tp_load_send(lc->sender, TP_BATCH_LOAD, j->buf.data, j->buf.len, j->lines, true))
+	if (!tp_load_send(lc->sender, TP_BATCH_LOAD, j->buf.data, j->buf.len, j->lines, false))
 		return false;
 	pthread_mutex_lock(&lc->lock);
 	t->rows += j->rows;

@@ -129,7 +129,7 @@ make_batch(const tp_load_sender *s, tp_batch *batch, uint64_t seq, tp_batch_kind
 /* See load_send.h. */
 bool
 tp_load_send(tp_load_sender *s, tp_batch_kind kind, const char *data, size_t len,
-			 uint64_t lines, bool partial)
+			 uint64_t lines, bool last)
 {
 	char		id[24];
 	const char *params[2] = {s->target->name, id};
@@ -154,7 +154,8 @@ tp_load_send(tp_load_sender *s, tp_batch_kind kind, const char *data, size_t len
 	}
 	if (ok)
 	{
-		make_batch(s, &batch, (uint64_t) seq, kind, data, len, lines, partial);
+		make_batch(s, &batch, (uint64_t) seq, kind, data, len, lines,
+				   s->one_transaction && !last);
 		ok = deliver(s, &batch, false, &refused);
 	}
 	if (ok)
@@ -172,13 +173,13 @@ tp_load_send(tp_load_sender *s, tp_batch_kind kind, const char *data, size_t len
 /* See load_send.h. */
 bool
 tp_load_send_at(tp_load_sender *s, uint64_t seq, tp_batch_kind kind, const char *data,
-				size_t len, uint64_t lines, bool partial, bool *refused)
+				size_t len, uint64_t lines, bool *refused)
 {
 	tp_batch	batch;
 	bool		ok;
 
 	pthread_mutex_lock(&s->lock);
-	make_batch(s, &batch, seq, kind, data, len, lines, partial);
+	make_batch(s, &batch, seq, kind, data, len, lines, s->one_transaction);
 	ok = deliver(s, &batch, true, refused);
 	pthread_mutex_unlock(&s->lock);
 	return ok;

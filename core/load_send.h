@@ -31,6 +31,7 @@ typedef struct tp_load_sender
 	tp_plugin_ctx *ctx;			/* the target's transport instance */
 	const tp_transport_callbacks *cb;
 	int64_t		load_id;
+	bool		one_transaction;	/* every batch but the last partial */
 	uint64_t	first_seq;		/* of this load; 0 before its first batch */
 	uint64_t	last_seq;
 	uint64_t	batches;
@@ -48,21 +49,22 @@ bool		tp_load_sender_init(tp_load_sender *s, const char *conninfo,
 
 /*
  * Number and send one batch of kind with data (lines text lines, len
- * bytes; the caller keeps it), flagged partial unless it is the load's
- * last. Returns false after logging when it could not be numbered (the
+ * bytes; the caller keeps it). With s->one_transaction it is flagged
+ * partial unless it is the load's last (the target applies the whole
+ * chain at one commit); otherwise each batch is a unit of its own. Returns false after logging when it could not be numbered (the
  * load no longer holds the target) or a stop was requested.
  */
 bool		tp_load_send(tp_load_sender *s, tp_batch_kind kind, const char *data,
-						 size_t len, uint64_t lines, bool partial);
+						 size_t len, uint64_t lines, bool last);
 
 /*
- * Send a batch as number seq, which an earlier, interrupted load took:
- * see tp_load_send. *refused tells that the target refused it with an
+ * Send a batch as number seq, which an earlier, interrupted load took
+ * (never the load's last): see tp_load_send. *refused tells that the target refused it with an
  * error (it holds another batch under that number).
  */
 bool		tp_load_send_at(tp_load_sender *s, uint64_t seq, tp_batch_kind kind,
 							const char *data, size_t len, uint64_t lines,
-							bool partial, bool *refused);
+							bool *refused);
 
 /* Close s's connection. */
 void		tp_load_sender_free(tp_load_sender *s);

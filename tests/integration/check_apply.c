@@ -816,11 +816,12 @@ START_TEST(test_held_until_schema_fixed)
 END_TEST
 
 /*
- * A batch of kind (of source, target t1) of n lines into the inbox: lines
+ * Offer the inbox a batch of kind (of source, target t1) of n lines: lines
  * holds them, each ending in a newline; partial sets TP_BATCH_PARTIAL.
+ * Returns the inbox's answer.
  */
-static void
-store_batch(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
+static tp_delivery_status
+offer_batch(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
 			const char *lines, int n, bool partial)
 {
 	tp_batch	b;
@@ -842,8 +843,17 @@ store_batch(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
 	b.data_len = strlen(lines);
 	memset(&out, 0, sizeof(out));
 	out.size = sizeof(out);
-	ck_assert_int_eq(tp_inbox_store(w->inbox, &b, &out), TP_OK);
-	ck_assert_int_eq(out.status, TP_DELIVERY_STORED);
+	(void) tp_inbox_store(w->inbox, &b, &out);
+	return out.status;
+}
+
+/* A batch (see offer_batch) that the inbox must take. */
+static void
+store_batch(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
+			const char *lines, int n, bool partial)
+{
+	ck_assert_int_eq(offer_batch(w, kind, source, seq, lines, n, partial),
+					 TP_DELIVERY_STORED);
 }
 
 /* A batch of changes (of source, target t1) of n lines into the inbox. */
@@ -1597,23 +1607,34 @@ END_TEST
  */
 
 /*
- * A load batch of source as seq: its first line header (without newline),
- * then rows (COPY text lines, each ending in a newline; NULL: none).
+ * Offer a load batch of source as seq: its first line header (without
+ * newline), then rows (COPY text lines, each ending in a newline; NULL:
+ * none). Returns the inbox's answer.
  */
-static void
-store_load(world *w, const char *source, uint64_t seq, const char *header,
+static tp_delivery_status
+offer_load(world *w, const char *source, uint64_t seq, const char *header,
 		   const char *rows, bool partial)
 {
 	size_t		len = strlen(header) + 2 + (rows ? strlen(rows) : 0);
 	char	   *data = malloc(len);
 	int			n = 1;
+	tp_delivery_status status;
 
 	ck_assert_ptr_nonnull(data);
 	snprintf(data, len, "%s\n%s", header, rows ? rows : "");
 	for (const char *p = rows; p != NULL && *p != '\0'; p++)
 		n += *p == '\n';
-	store_batch(w, TP_BATCH_LOAD, source, seq, data, n, partial);
+	status = offer_batch(w, TP_BATCH_LOAD, source, seq, data, n, partial);
 	free(data);
+	return status;
+}
+
+/* A load batch (see offer_load) that the inbox must take. */
+static void
+store_load(world *w, const char *source, uint64_t seq, const char *header,
+		   const char *rows, bool partial)
+{
+	ck_assert_int_eq(offer_load(w, source, seq, header, rows, partial), TP_DELIVERY_STORED);
 }
 
 /* The header of load 7's rows of public.table (columns: a JSON array). */
@@ -2050,6 +2071,98 @@ START_TEST(test_load_failures)
 }
 END_TEST
 
+/* Wait (20 s) for the one value of sql to be expected, or fail. */
+static void
+wait_value(world *w, const char *sql, const char *expected)
+{
+	if (!tp_sql_wait(w->conn, sql, expected, 20))
+	{
+		char	   *v = sql_value(w, sql);
+
+		ck_abort_msg("%s: %s, not %s", sql, v, expected);
+	}
+}
+
+/*
+ * With the loop's thread running and the inbox handing it load batches
+ * (as the daemon sets it up), a load batch that is a unit of its own is
+ * applied on arrival, never stored, when its stream has nothing else to
+ * apply; a second delivery of it is a duplicate. One that fails on
+ * arrival (its table is missing) is stored, and held with its reason as
+ * any batch, and the batches after it are stored behind it; a partial
+ * one is stored; when the table appears they apply in order.
+ */
+START_TEST(test_load_on_arrival)
+{
+	world		w;
+	char		header[1024];
+	char	   *reason;
+	static const char na_cols[] = "[\"id\",\"v\"]";
+
+	world_open(&w, "apply_load_now", NULL,
+			   "CREATE TABLE copy.na (id int PRIMARY KEY, v text);"
+			   "INSERT INTO copy.na VALUES (1, 'old'), (9, 'old')", 300, NULL);
+	ck_assert(tp_inbox_ready(w.inbox));
+	sql_ok(&w, "CREATE TABLE copy.stored (seq bigint);"
+		   "CREATE FUNCTION copy.stored() RETURNS trigger LANGUAGE plpgsql AS"
+		   " $$BEGIN INSERT INTO copy.stored VALUES (NEW.seq); RETURN NEW; END$$;"
+		   "CREATE TRIGGER stored BEFORE INSERT ON teleport.inbox FOR EACH ROW"
+		   " EXECUTE FUNCTION copy.stored()");
+	ck_assert(tp_apply_loop_start(w.loop));
+	tp_inbox_set_apply_now(w.inbox, tp_apply_loop_apply_now, w.loop);
+
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"na\"}]");
+	ck_assert_int_eq(offer_load(&w, "on", 1, header, NULL, false), TP_DELIVERY_STORED);
+	rows_header(header, sizeof(header), "na", na_cols, 1);
+	ck_assert_int_eq(offer_load(&w, "on", 2, header, "1\tone\n2\t\\N\n", false),
+					 TP_DELIVERY_STORED);
+	/* applied by the time the inbox answered, and never stored */
+	assert_value(&w, "SELECT string_agg(id || ':' || coalesce(v, 'NULL'), ',' ORDER BY id)"
+				 " FROM copy.na", "1:one,2:NULL");
+	assert_stream(&w, "on", "- - 2");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'on'", "0");
+	ck_assert_int_eq(offer_load(&w, "on", 2, header, "1\tone\n2\t\\N\n", false),
+					 TP_DELIVERY_DUPLICATE);
+	ck_assert_int_eq(offer_load(&w, "on", 4, header, "3\tthree\n", false), TP_DELIVERY_GAP);
+
+	/* a table the target lacks: stored, held; what follows waits behind it */
+	rows_header(header, sizeof(header), "nb", "[\"id\"]", 2);
+	ck_assert_int_eq(offer_load(&w, "on", 3, header, "5\n", false), TP_DELIVERY_STORED);
+	wait_value(&w, "SELECT held_state || ' ' || held_seq FROM teleport.inbox_stream"
+			   " WHERE source = 'on'", "retrying 3");
+	rows_header(header, sizeof(header), "na", na_cols, 3);
+	ck_assert_int_eq(offer_load(&w, "on", 4, header, "3\tthree\n", false), TP_DELIVERY_STORED);
+	ck_assert_int_eq(offer_load(&w, "on", 5, LOAD_END, NULL, true), TP_DELIVERY_STORED);
+	ck_assert_int_eq(offer_load(&w, "on", 6, LOAD_END, NULL, false), TP_DELIVERY_STORED);
+	assert_value(&w, "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM teleport.inbox"
+				 " WHERE source = 'on'", "3,4,5,6");
+	assert_value(&w, "SELECT count(*) FROM copy.na", "2");
+	reason = held_reason_of(&w, "on");
+	ck_assert_msg(tp_contains(reason, "table \"copy\".\"nb\" does not exist"),
+				  "reason: %s", reason);
+	free(reason);
+
+	/* fixed: the stored ones apply in order; then on arrival again */
+	sql_ok(&w, "CREATE TABLE copy.nb (id int PRIMARY KEY)");
+	wait_value(&w, "SELECT last_applied FROM teleport.inbox_stream WHERE source = 'on'", "6");
+	rows_header(header, sizeof(header), "na", na_cols, 4);
+	ck_assert_int_eq(offer_load(&w, "on", 7, header, "4\tfour\n", false), TP_DELIVERY_STORED);
+	assert_stream(&w, "on", "- - 7");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'on'", "0");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.na", "1,2,3,4");
+	assert_value(&w, "SELECT string_agg(id::text, ',') FROM copy.nb", "5");
+	assert_value(&w, "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM copy.stored", "3,4,5,6");
+
+	/* the loop stopped: stored, not applied */
+	tp_apply_loop_stop(w.loop);
+	rows_header(header, sizeof(header), "na", na_cols, 5);
+	ck_assert_int_eq(offer_load(&w, "on", 8, header, "8\teight\n", false), TP_DELIVERY_STORED);
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'on'", "1");
+	assert_value(&w, "SELECT count(*) FROM copy.na WHERE id = 8", "0");
+	world_close(&w);
+}
+END_TEST
+
 /*
  * End to end with both processes: the target teleport imports the spool
  * (file transport), its apply thread applies; a mixed workload arrives
@@ -2140,6 +2253,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_load_types);
 	tcase_add_test(tc, test_load_generated);
 	tcase_add_test(tc, test_load_failures);
+	tcase_add_test(tc, test_load_on_arrival);
 	tcase_add_test(tc, test_daemon_end_to_end);
 	suite_add_tcase(s, tc);
 	return s;

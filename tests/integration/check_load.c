@@ -149,12 +149,17 @@ typedef struct loader
 	char	   *log;
 } loader;
 
-/* Write in's config: replicate_ddl as ddl, targets (or NULL). */
+/* What a scene has besides the defaults. */
+#define SCENE_NOWHERE 1			/* a second target nothing answers */
+#define SCENE_ONE_TXN 2			/* load_in_one_transaction: true */
+
+/* Write in's config: replicate_ddl as ddl, targets (or NULL), flags. */
 static void
-configure(tp_inst *in, const char *targets, bool ddl)
+configure(tp_inst *in, const char *targets, bool ddl, int flags)
 {
 	tp_inst_configure(in, targets,
 					  "replicate_ddl: %s\n"
+					  "load_in_one_transaction: %s\n"
 					  "max_events_per_batch: 2000\n"
 					  "load_jobs: 2\n"
 					  "load_chunk_bytes: 65536\n"
@@ -163,16 +168,18 @@ configure(tp_inst *in, const char *targets, bool ddl)
 					  "  transmitter: 50\n"
 					  "  applier: 50\n"
 					  "  vacuum: 500\n"
-					  "  ddlwatcher: 200\n", ddl ? "true" : "false");
+					  "  ddlwatcher: 200\n", ddl ? "true" : "false",
+					  (flags & SCENE_ONE_TXN) ? "true" : "false");
 }
 
 /*
  * A new scene: instance src on the shared cluster sending public.* to
- * instance tgt on the second cluster (apply_schema "copy"), and when
- * nowhere to a target "nowhere" at a port nothing listens on.
+ * instance tgt on the second cluster (apply_schema "copy"), and with
+ * SCENE_NOWHERE in flags to a target "nowhere" at a port nothing listens
+ * on.
  */
 static void
-scene_init(scene *sc, const char *prefix, bool ddl, bool nowhere)
+scene_init(scene *sc, const char *prefix, bool ddl, int flags)
 {
 	char		db[64];
 	char	   *targets = NULL;
@@ -186,9 +193,9 @@ scene_init(scene *sc, const char *prefix, bool ddl, bool nowhere)
 	sc->tgt = tp_scene_inst(&sc->t, "tgt", cluster2, db, true);
 	sc->script = tp_write_file(sc->t.dir, "writer.sql", writer_script);
 	ck_assert_ptr_nonnull(sc->script);
-	configure(sc->tgt, NULL, ddl);
+	configure(sc->tgt, NULL, ddl, flags);
 	tp_target_yaml(&targets, NULL, sc->tgt, "\"public.*\"", "copy");
-	if (nowhere)
+	if (flags & SCENE_NOWHERE)
 		tp_appendf(&targets,
 				   "  nowhere:\n"
 				   "    target_expression: \"public.*\"\n"
@@ -197,7 +204,7 @@ scene_init(scene *sc, const char *prefix, bool ddl, bool nowhere)
 				   "      hostname: \"127.0.0.1\"\n"
 				   "      port: %d\n"
 				   "      token: \"" TP_INST_TOKEN "\"\n", tp_free_port());
-	configure(sc->src, targets, ddl);
+	configure(sc->src, targets, ddl, flags);
 	free(targets);
 }
 
@@ -322,8 +329,9 @@ wait_rows(scene *sc, const loader *ld, long after_id, long rows)
 }
 
 /*
- * Slow the target's inbox down (each batch stored waits 15 ms), or no
- * longer, so that a load is still running when a test interrupts it.
+ * Slow the target's inbox down (each batch received, stored or applied
+ * on arrival, waits 15 ms), or no longer, so that a load is still running
+ * when a test interrupts it.
  */
 static void
 slow_target(const scene *sc, bool slow)
@@ -332,10 +340,38 @@ slow_target(const scene *sc, bool slow)
 		tp_inst_exec(sc->tgt,
 					 "CREATE FUNCTION public.tp_slow() RETURNS trigger LANGUAGE plpgsql"
 					 " AS $$BEGIN PERFORM pg_sleep(0.015); RETURN NEW; END$$;"
-					 "CREATE TRIGGER tp_slow BEFORE INSERT ON teleport.inbox"
+					 "CREATE TRIGGER tp_slow BEFORE INSERT ON teleport.inbox_stream"
 					 " FOR EACH ROW EXECUTE FUNCTION public.tp_slow()");
 	else
 		tp_inst_exec(sc->tgt, "DROP FUNCTION public.tp_slow() CASCADE");
+}
+
+/*
+ * Record on the target every load batch its inbox stores, in table
+ * public.load_seen: seq, partial, and the value of expression what then.
+ */
+static void
+watch_inbox(const scene *sc, const char *what)
+{
+	tp_inst_exec(sc->tgt,
+				 "CREATE TABLE public.load_seen (seq bigint, partial boolean, what text);"
+				 "CREATE FUNCTION public.tp_seen() RETURNS trigger LANGUAGE plpgsql"
+				 " AS $$BEGIN IF NEW.kind = 'load' THEN INSERT INTO public.load_seen"
+				 " VALUES (NEW.seq, NEW.partial, (%s)::text); END IF; RETURN NEW; END$$;"
+				 "CREATE TRIGGER tp_seen BEFORE INSERT ON teleport.inbox"
+				 " FOR EACH ROW EXECUTE FUNCTION public.tp_seen()", what);
+}
+
+/* The load-kind batches of load id: chunks of rows, begin and end. */
+static long
+load_batches(const scene *sc, long id)
+{
+	char	   *v = tp_inst_value(sc->src, "SELECT sum(chunks) + 2 FROM teleport.load_table"
+								  " WHERE load_id = %ld", id);
+	long		n = atol(v);
+
+	free(v);
+	return n;
 }
 
 /*
@@ -370,7 +406,7 @@ START_TEST(test_load_under_writes)
 	char	   *to;
 	int			status;
 
-	scene_init(&sc, "lw", true, false);
+	scene_init(&sc, "lw", true, 0);
 	tp_inst_exec(sc.src, "%s", work_sql);
 	scene_start(&sc, 1, true);
 	v = tp_inst_value(sc.tgt, "SELECT to_regclass('copy.big') IS NULL");
@@ -382,6 +418,7 @@ START_TEST(test_load_under_writes)
 	 * the load would change tables the target does not have yet, and be
 	 * held there, with the load behind it.
 	 */
+	watch_inbox(&sc, "NULL");
 	load_start(&sc, "tgt", &ld);
 	tp_inst_wait_true(sc.src, "SELECT EXISTS (SELECT 1 FROM teleport.load WHERE target = 'tgt')",
 			  "the load never took the target");
@@ -419,6 +456,18 @@ START_TEST(test_load_under_writes)
 					  "  WHERE b.at BETWEEN l.started_at AND l.finished_at))"
 					  " FROM teleport.load l WHERE l.id = %ld", id);
 	ck_assert_str_eq(v, "done t t 5 t t");
+	free(v);
+
+	/*
+	 * Each load batch was a unit of its own, and nearly all were applied
+	 * on arrival, never stored in the inbox (only while the stream had a
+	 * stored batch to apply first, as the schema's).
+	 */
+	v = tp_inst_value(sc.tgt, "SELECT count(*) || ' ' || count(*) FILTER (WHERE partial)"
+					  " FROM public.load_seen");
+	if (atol(v) * 5 > load_batches(&sc, id) || strcmp(strchr(v, ' '), " 0") != 0)
+		tp_scene_fail(&sc.t, "of %ld load batches the inbox stored (count, partial) %s",
+					  load_batches(&sc, id), v);
 	free(v);
 
 	tp_inst_stop(sc.src);
@@ -488,7 +537,7 @@ START_TEST(test_load_values)
 	int			status;
 	static const char *const tables[] = {"empty", "wide", "vals", "marker", NULL};
 
-	scene_init(&sc, "lv", true, false);
+	scene_init(&sc, "lv", true, 0);
 	/* the writer's session has settings unlike the pinned ones */
 	tp_inst_exec(sc.src, "SET TimeZone = 'Asia/Kathmandu'; SET DateStyle = 'SQL, DMY';"
 				 " SET IntervalStyle = 'sql_standard'; SET extra_float_digits = 0; %s",
@@ -570,13 +619,15 @@ START_TEST(test_load_existing)
 	scene		sc;
 	loader		ld = {0};
 	char	   *v;
+	char		want[64];
 	int			status;
 	static const char *const tables[] = {"parent", "child", "nokey", "gone", NULL};
 
-	scene_init(&sc, "le", false, false);
+	scene_init(&sc, "le", false, SCENE_ONE_TXN);
 	tp_inst_exec(sc.src, "%s", existing_src_sql);
 	tp_inst_exec(sc.tgt, "%s", existing_tgt_sql);
 	scene_start(&sc, 1, false);
+	watch_inbox(&sc, "SELECT count(*) FROM copy.parent");
 	load_start(&sc, "tgt", &ld);
 	status = load_wait(&sc, &ld, 120);
 	if (status != 0)
@@ -587,6 +638,18 @@ START_TEST(test_load_existing)
 	v = tp_inst_value(sc.tgt, "SELECT concat_ws(' ', (SELECT string_agg(label, ',') FROM copy.marker),"
 					  " (SELECT last_value FROM copy.child_id_seq))");
 	ck_assert_str_eq(v, "existing-done 300");
+	free(v);
+
+	/*
+	 * load_in_one_transaction: every load batch was stored, partial but
+	 * the last, and the target's rows stayed as they were while they
+	 * arrived (applied at one commit, at the end).
+	 */
+	v = tp_inst_value(sc.tgt, "SELECT concat_ws(' ', count(*),"
+					  " bool_and(partial = (seq < (SELECT max(seq) FROM public.load_seen))),"
+					  " min(what), max(what)) FROM public.load_seen");
+	snprintf(want, sizeof(want), "%ld t 101 101", load_batches(&sc, last_load(&sc, "tgt")));
+	ck_assert_str_eq(v, want);
 	free(v);
 
 	tp_inst_stop(sc.src);
@@ -634,7 +697,7 @@ START_TEST(test_load_kills)
 	char	   *v;
 	int			status;
 
-	scene_init(&sc, "lk", true, false);
+	scene_init(&sc, "lk", true, 0);
 	tp_inst_exec(sc.src, "%s", work_sql);
 	scene_start(&sc, 1, true);
 	slow_target(&sc, true);
@@ -712,7 +775,7 @@ START_TEST(test_load_failures)
 	char		text[128];
 	char	   *v;
 
-	scene_init(&sc, "lf", false, true);
+	scene_init(&sc, "lf", false, SCENE_NOWHERE);
 	tp_inst_exec(sc.src, "CREATE TABLE t (id int PRIMARY KEY, v text);"
 				 " INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g;"
 				 " CREATE TABLE marker (label text PRIMARY KEY)");

@@ -422,6 +422,7 @@ START_TEST(test_seed_target)
 	ck_assert_int_eq(config->queue_retention, 7 * 24 * 3600);
 	ck_assert(!config->use_event_triggers);
 	ck_assert(config->replicate_ddl);
+	ck_assert(!config->load_in_one_transaction);
 	ck_assert_int_eq(config->intervals.batcher, 100);
 	ck_assert_int_eq(config->intervals.transmitter, 100);
 	ck_assert_int_eq(config->intervals.applier, 100);
@@ -497,6 +498,9 @@ START_TEST(test_full)
 	ck_assert_int_eq(config->batch_size, 500);
 	ck_assert_int_eq(config->max_events_per_batch, 2500);
 	ck_assert(!config->use_event_triggers);
+	ck_assert_int_eq(config->load_jobs, 3);
+	ck_assert_int_eq(config->load_chunk_bytes, 1048576);
+	ck_assert(config->load_in_one_transaction);
 	ck_assert_int_eq(config->intervals.batcher, 1);
 	ck_assert_int_eq(config->intervals.transmitter, 200);
 	ck_assert_int_eq(config->intervals.applier, 300);
@@ -587,7 +591,7 @@ END_TEST
 START_TEST(test_unknown_top)
 {
 	assert_one_error(MINIMAL "batchsize: 5\n",
-					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level, max_batch_bytes, queue_retention, replicate_ddl, load_jobs, load_chunk_bytes)");
+					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level, max_batch_bytes, queue_retention, replicate_ddl, load_jobs, load_chunk_bytes, load_in_one_transaction)");
 }
 END_TEST
 

@@ -4,10 +4,10 @@
  *     is in teleport/batch.h). Each is one step of a load, said by its
  *     first line: "begin" empties the load's tables on the target (one
  *     TRUNCATE of all of them), "rows" copies one chunk of a table's rows
- *     with COPY FROM STDIN, "end" and "void" do nothing. A load travels
- *     as one source transaction (every batch but the last is partial), so
- *     the host applies all of it, with the schema changes around it, in
- *     one target transaction: the target never shows a table half loaded.
+ *     with COPY FROM STDIN, "end" and "void" do nothing. Each step stands
+ *     alone: the host applies a load batch by batch, each in a transaction
+ *     of its own (most on arrival), or, with the source's
+ *     load_in_one_transaction, the whole chain in one transaction.
  *
  * COPY cannot run in libpq's pipeline mode: pg_apply.c sends the groups
  * still open first, then pg_exec_direct syncs and leaves pipeline mode for
