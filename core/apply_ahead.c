@@ -20,11 +20,7 @@
 #define REASON_LEN 1024
 
 /* A set of names ("schema\ttable", or "schema\t" for a schema). */
-typedef struct name_set
-{
-	char	  **names;
-	size_t		n;
-} name_set;
+typedef tp_name_set name_set;
 
 /* Whether set holds name. */
 static bool
@@ -205,6 +201,8 @@ typedef struct gathered
 	const int64_t *ids;			/* ... but for these change seqs */
 	size_t		n_ids;
 	bool		ddl;			/* gather DDL lines (else: all but ids) */
+	const name_set *loaded;		/* not ddl: also leave out their rows */
+	uint64_t	left_out;		/* rows of loaded left out */
 	char	   *lines;			/* the lines, each with its '\n' */
 	size_t		len;
 	size_t		cap;
@@ -215,7 +213,7 @@ typedef struct gathered
 /*
  * change_fn: gather c's line into g (arg) when wanted: a DDL change of a
  * name of g->set not in g->ids (g->ddl), or any change but a DDL change in
- * g->ids (not g->ddl).
+ * g->ids and a row change of a table of g->loaded (not g->ddl).
  */
 static bool
 gather(void *arg, const tp_change *c)
@@ -235,6 +233,17 @@ gather(void *arg, const tp_change *c)
 	}
 	else if (listed)
 		return true;
+	else if (g->loaded != NULL && c->op != TP_CHANGE_DDL && c->table != NULL)
+	{
+		char		key[1024];
+
+		snprintf(key, sizeof(key), "%s\t%s", c->schema, c->table);
+		if (set_has(g->loaded, key))
+		{
+			g->left_out++;
+			return true;
+		}
+	}
 	buf_add(&g->lines, &g->len, &g->cap, c->line, c->line_len);
 	buf_add(&g->lines, &g->len, &g->cap, "\n", 1);
 	g->seqs = tp_xrealloc(g->seqs, (size_t) (g->n + 1) * sizeof(int64_t));
@@ -457,4 +466,94 @@ tp_ahead_forget(tp_pgsql *pg, const char *source, const char *target, uint64_t u
 	snprintf(upto_text, sizeof(upto_text), "%" PRIu64, upto);
 	return tp_pgsql_query(pg, "DELETE FROM teleport.inbox_ahead WHERE source = $1"
 						  " AND target = $2 AND seq <= $3::bigint", 3, params, NULL, NULL);
+}
+
+/* See apply_ahead.h. */
+bool
+tp_ahead_find_load(tp_pgsql *pg, const char *source, const char *target,
+				   uint64_t after, tp_ahead_loaded *loaded)
+{
+	char		after_text[24];
+	const char *params[3] = {source, target, after_text};
+	PGresult   *res;
+	int			n;
+
+	memset(loaded, 0, sizeof(*loaded));
+	snprintf(after_text, sizeof(after_text), "%" PRIu64, after);
+
+	/*
+	 * The step is the header's second member (load.c writes id, then
+	 * step): the prefix finds the begin without reading every chunk.
+	 */
+	res = PQexecParams(pg->conn,
+					   "WITH b AS (SELECT seq, data FROM teleport.inbox"
+					   " WHERE source = $1 AND target = $2 AND seq > $3::bigint"
+					   " AND kind = 'load'"
+					   " AND substr(data, 1, 256) ~ '\"step\"\\s*:\\s*\"begin\"'"
+					   " ORDER BY seq LIMIT 1)"
+					   " SELECT b.seq, t.value ->> 'schema', t.value ->> 'table' FROM b,"
+					   " pg_catalog.json_array_elements(pg_catalog.split_part(b.data, E'\\n', 1)"
+					   "  ::json -> 'load' -> 'tables') t"
+					   " WHERE pg_catalog.json_typeof(t.value -> 'schema') = 'string'"
+					   " AND pg_catalog.json_typeof(t.value -> 'table') = 'string'",
+					   3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		tp_warning(COMPONENT, "could not look for a load in the inbox of \"%s\" -> \"%s\": %s",
+				   source, target, PQerrorMessage(pg->conn));
+		PQclear(res);
+		return false;
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+	{
+		loaded->begin_seq = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+		set_add(&loaded->tables, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+	}
+	PQclear(res);
+	return true;
+}
+
+/* See apply_ahead.h. */
+bool
+tp_ahead_leave_loaded(const tp_batch *batch, const tp_ahead_loaded *loaded,
+					  tp_batch *out, char **data, uint64_t *left_out)
+{
+	gathered	g;
+
+	*out = *batch;
+	*data = NULL;
+	*left_out = 0;
+	if (loaded->begin_seq <= batch->seq || loaded->tables.n == 0 ||
+		batch->kind != TP_BATCH_CHANGES)
+		return true;
+	memset(&g, 0, sizeof(g));
+	g.loaded = &loaded->tables;
+	buf_add(&g.lines, &g.len, &g.cap, "", 0);
+	if (!each_change(batch, gather, &g))
+	{
+		free(g.lines);
+		free(g.seqs);
+		return false;
+	}
+	free(g.seqs);
+	*left_out = g.left_out;
+	if (g.left_out == 0)
+	{
+		free(g.lines);
+		return true;
+	}
+	*data = g.lines;
+	out->data = g.lines;
+	out->data_len = g.len;
+	out->n_changes = g.n;
+	return true;
+}
+
+/* See apply_ahead.h. */
+void
+tp_ahead_loaded_free(tp_ahead_loaded *loaded)
+{
+	set_free(&loaded->tables);
+	memset(loaded, 0, sizeof(*loaded));
 }

@@ -25,6 +25,23 @@
 
 #include "pgsql.h"
 
+/* A set of names: "schema\ttable" (or "schema\t"), each owned. */
+typedef struct tp_name_set
+{
+	char	  **names;
+	size_t		n;
+} tp_name_set;
+
+/*
+ * The tables a later load empties (tp_ahead_find_load): begin_seq is the
+ * batch of its "begin" step (0: none stored), tables their source names.
+ */
+typedef struct tp_ahead_loaded
+{
+	uint64_t	begin_seq;
+	tp_name_set tables;
+} tp_ahead_loaded;
+
 /*
  * Apply batch inside the open transaction of the connection given to
  * tp_ahead_try; TP_OK, or the failure with its reason in reason.
@@ -67,5 +84,37 @@ bool		tp_ahead_filter(tp_pgsql *pg, const tp_batch *batch, tp_batch *out,
  */
 bool		tp_ahead_forget(tp_pgsql *pg, const char *source, const char *target,
 							uint64_t upto);
+
+/*
+ * Rows superseded by a load. Every batch of changes numbered before a
+ * load's "begin" was cut before that load took its target, so every
+ * transaction in it is in the load's snapshot: the begin empties the
+ * load's tables and their rows come again as the snapshot saw them. A
+ * row change of such a table before the begin can be left out; a unit
+ * that fails on one (its table does not exist yet on a new target, say)
+ * is applied without them instead of holding the load behind it. Schema
+ * changes are never left out (the load's schema part may need them).
+ */
+
+/*
+ * The first load "begin" of source -> target stored after batch after,
+ * and its tables (*loaded, begin_seq 0 when there is none; free it with
+ * tp_ahead_loaded_free). False after logging when the inbox could not be
+ * read.
+ */
+bool		tp_ahead_find_load(tp_pgsql *pg, const char *source, const char *target,
+							   uint64_t after, tp_ahead_loaded *loaded);
+
+/*
+ * batch without the row changes of loaded's tables when it comes before
+ * loaded's begin: *out is batch itself when none are left out, else a copy
+ * whose data (in *data, the caller frees) lacks them; *left_out counts
+ * them. False after logging when a line could not be read.
+ */
+bool		tp_ahead_leave_loaded(const tp_batch *batch, const tp_ahead_loaded *loaded,
+								  tp_batch *out, char **data, uint64_t *left_out);
+
+/* Free what loaded holds; it is empty afterwards. */
+void		tp_ahead_loaded_free(tp_ahead_loaded *loaded);
 
 #endif							/* TP_APPLY_AHEAD_H */

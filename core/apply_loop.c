@@ -81,6 +81,7 @@ typedef struct stream_state
 	uint64_t	ahead_max;		/* the last batch with changes applied ahead */
 	uint64_t	ahead_first;	/* the unit they were applied ahead of ... */
 	char	   *ahead_reason;	/* ... and its failure then (owned) */
+	tp_ahead_loaded loaded;		/* rows left out before a load (owned) */
 	bool		failed_in_apply;	/* the last failure was the applier's */
 } stream_state;
 
@@ -458,21 +459,35 @@ apply_batches(tp_apply_loop *loop, stream_state *st, uint64_t from, uint64_t to,
 			return false;
 		}
 		*bytes += ib.batch.data_len;
-		if (seq <= st->ahead_max)
+		if (seq <= st->ahead_max || seq < st->loaded.begin_seq)
 		{
-			/* without the schema changes applied ahead of an earlier batch */
+			/*
+			 * without the schema changes applied ahead of an earlier batch,
+			 * and the rows of the tables a later load empties
+			 */
 			tp_batch	rest;
+			tp_batch	rows;
 			char	   *data = NULL;
+			char	   *data2 = NULL;
+			uint64_t	left_out = 0;
 
-			if (!tp_ahead_filter(&loop->pg, &ib.batch, &rest, &data))
+			if (!tp_ahead_filter(&loop->pg, &ib.batch, &rest, &data) ||
+				!tp_ahead_leave_loaded(&rest, &st->loaded, &rows, &data2, &left_out))
 			{
+				free(data);
 				PQclear(ib.res);
 				snprintf(reason, len, "the changes of batch %" PRIu64 " applied "
-						 "ahead could not be left out of it", seq);
+						 "ahead or loaded later could not be left out of it", seq);
 				*stop = false;
 				return false;
 			}
-			r = call_apply(loop, &rest, reason, len);
+			if (left_out > 0)
+				tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 ": %" PRIu64
+						" row change(s) left out, of tables that the load at batch %"
+						PRIu64 " empties and copies again", st->source, st->target, seq,
+						left_out, st->loaded.begin_seq);
+			r = call_apply(loop, &rows, reason, len);
+			free(data2);
 			free(data);
 		}
 		else
@@ -564,6 +579,38 @@ try_ahead(tp_apply_loop *loop, stream_state *st, uint64_t first, uint64_t bad,
 	st->ahead_first = first;
 	free(st->ahead_reason);
 	st->ahead_reason = tp_xstrdup(reason);
+	return true;
+}
+
+/*
+ * The unit of st from first to end failed in the applier: when a load
+ * stored later empties tables (apply_ahead.h, "Rows superseded by a
+ * load"), leave their row changes out of the batches before it from now
+ * on. True when that is new: try again. Done once per load begin.
+ */
+static bool
+try_loaded(tp_apply_loop *loop, stream_state *st, uint64_t end)
+{
+	tp_ahead_loaded found;
+
+	if (st->loaded.begin_seq > end)
+		return false;
+	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE &&
+		!tp_pgsql_exec(&loop->pg, "ROLLBACK"))
+		return false;
+	if (!tp_ahead_find_load(&loop->pg, st->source, st->target, end, &found))
+		return false;
+	if (found.begin_seq == 0 || found.tables.n == 0)
+	{
+		tp_ahead_loaded_free(&found);
+		return false;
+	}
+	tp_ahead_loaded_free(&st->loaded);
+	st->loaded = found;
+	tp_info(COMPONENT, "stream \"%s\" -> \"%s\": a load stored at batch %" PRIu64
+			" empties %zu table(s) and copies them again; the row changes of those "
+			"tables before it are left out", st->source, st->target,
+			found.begin_seq, found.tables.n);
 	return true;
 }
 
@@ -681,7 +728,8 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 			snprintf(full, sizeof(full), "in batch %" PRIu64 ": %s", bad, reason);
 		else
 			snprintf(full, sizeof(full), "%s", reason);
-		if (!stop && st->failed_in_apply && try_ahead(loop, st, first, bad, full))
+		if (!stop && st->failed_in_apply &&
+			(try_ahead(loop, st, first, bad, full) || try_loaded(loop, st, end)))
 			return UNIT_AHEAD;
 		return hold_unit(loop, st, first, stop, full);
 	}
@@ -759,6 +807,8 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 	free(done);
 	if (st->ahead_max != 0 && st->ahead_max <= end)
 		st->ahead_max = 0;
+	if (st->loaded.begin_seq != 0 && st->loaded.begin_seq <= end)
+		tp_ahead_loaded_free(&st->loaded);
 	if (st->ahead_first != 0 && st->ahead_first <= end)
 	{
 		st->ahead_first = 0;
@@ -1229,6 +1279,7 @@ tp_apply_loop_free(tp_apply_loop *loop)
 		free(loop->streams[i].source);
 		free(loop->streams[i].target);
 		free(loop->streams[i].ahead_reason);
+		tp_ahead_loaded_free(&loop->streams[i].loaded);
 	}
 	free(loop->streams);
 	pthread_cond_destroy(&loop->wake);

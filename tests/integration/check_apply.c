@@ -2084,6 +2084,53 @@ wait_value(world *w, const char *sql, const char *expected)
 }
 
 /*
+ * A batch cut before a load, that cannot apply (here a change names a
+ * column the target's table lacks), does not hold the load behind it:
+ * once the load's begin is stored, the row changes of the tables it
+ * empties are left out of the batches before it (the load copies them
+ * again), the rest of the batch applies, then the load.
+ */
+START_TEST(test_load_supersedes)
+{
+	world		w;
+	tp_apply_stats stats;
+	char		header[1024];
+	char	   *log;
+
+	world_open(&w, "apply_load_sup", NULL,
+			   "CREATE TABLE copy.lz (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.lk (id int PRIMARY KEY);"
+			   "INSERT INTO copy.lz VALUES (1)", 300, NULL);
+	store_lines(&w, "sl", 1,
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2,\"gone\":5},"
+				"\"source\":{\"name\":\"sl\",\"schema\":\"public\",\"table\":\"lz\","
+				"\"txid\":5,\"seq\":1,\"batch\":1},\"ts_ms\":1}\n"
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":3},\"source\":{\"name\":\"sl\","
+				"\"schema\":\"public\",\"table\":\"lk\",\"txid\":5,\"seq\":2,\"batch\":1},"
+				"\"ts_ms\":1}\n", 2);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.held, 1);
+	assert_held(&w, "sl", "retrying", "\"gone\"");
+
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"lz\"}]");
+	store_load(&w, "sl", 2, header, NULL, false);
+	rows_header(header, sizeof(header), "lz", "[\"id\"]", 1);
+	store_load(&w, "sl", 3, header, "7\n8\n", false);
+	store_load(&w, "sl", 4, LOAD_END, NULL, false);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.held, 0);
+	assert_stream(&w, "sl", "- - 4");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.lz", "7,8");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.lk", "3");
+	log = tp_read_file(w.test_log);
+	ck_assert_msg(tp_contains(log, "batch 1: 1 row change(s) left out, of tables that the "
+							  "load at batch 2 empties"), "log:\n%s", log);
+	free(log);
+	world_close(&w);
+}
+END_TEST
+
+/*
  * With the loop's thread running and the inbox handing it load batches
  * (as the daemon sets it up), a load batch that is a unit of its own is
  * applied on arrival, never stored, when its stream has nothing else to
@@ -2254,6 +2301,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_load_generated);
 	tcase_add_test(tc, test_load_failures);
 	tcase_add_test(tc, test_load_on_arrival);
+	tcase_add_test(tc, test_load_supersedes);
 	tcase_add_test(tc, test_daemon_end_to_end);
 	suite_add_tcase(s, tc);
 	return s;

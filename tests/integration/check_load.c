@@ -12,8 +12,10 @@
  *     Cases:
  *     "writes": the target has none of the tables (replicate_ddl: true:
  *     the schema comes with the load) while pgbench writes (inserts,
- *     upserts, updates, deletes, key changes, foreign keys) during the
- *     load; afterwards the target equals the source table by table (count,
+ *     upserts, updates, deletes, key changes, foreign keys) from before
+ *     the load (the batches cut before it wait on the target for the
+ *     load's begin) to after it; afterwards the target equals the source
+ *     table by table (count,
  *     order-independent checksum, EXCEPT ALL both ways), with the same
  *     indexes and constraints, and the load's records say what it did.
  *     "values": a table without rows, rows wider than a chunk (1 MB and
@@ -414,15 +416,16 @@ START_TEST(test_load_under_writes)
 	free(v);
 
 	/*
-	 * The writes start once the load holds the target: a batch cut before
-	 * the load would change tables the target does not have yet, and be
-	 * held there, with the load behind it.
+	 * The writes start before the load: the batches cut before it change
+	 * tables the target does not have yet; they are held there until the
+	 * load's begin arrives, which empties those tables, and are then
+	 * applied without those rows (the load copies them).
 	 */
 	watch_inbox(&sc, "NULL");
-	load_start(&sc, "tgt", &ld);
-	tp_inst_wait_true(sc.src, "SELECT EXISTS (SELECT 1 FROM teleport.load WHERE target = 'tgt')",
-			  "the load never took the target");
 	tp_writer_start(&sc.t, sc.src, sc.script, 3, 8, 0, 150);
+	tp_inst_wait_true(sc.src, "SELECT EXISTS (SELECT 1 FROM teleport.batch WHERE target = 'tgt')",
+			  "no batch was cut before the load");
+	load_start(&sc, "tgt", &ld);
 	status = load_wait(&sc, &ld, 150);
 	if (status != 0)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
