@@ -334,6 +334,15 @@ table_row(void *arg, const PGresult *res, int row)
 	const char *members = PQgetvalue(res, row, 2);
 	size_t		len = strlen(members);
 
+	if (strcmp(PQgetvalue(res, row, 7), "t") != 0)
+	{
+		/* as the trigger source says it; its later changes would be lost */
+		tp_warning(COMPONENT, "table \"%s.%s\" is not loaded: it has no primary key or "
+				   "replica identity index, so it is not replicated (hint: add a primary "
+				   "key, or set REPLICA IDENTITY USING INDEX or FULL)",
+				   PQgetvalue(res, row, 0), PQgetvalue(res, row, 1));
+		return true;
+	}
 	lc->tables = tp_xrealloc(lc->tables, (lc->n_tables + 1) * sizeof(tp_load_table));
 	t = &lc->tables[lc->n_tables++];
 	memset(t, 0, sizeof(*t));
@@ -453,7 +462,9 @@ list_fks(load *ld)
 /*
  * The target's tables: ordinary tables (a partitioned table's rows are in
  * its partitions) of the target's filter, but an extension's; their
- * columns but generated ones, in order.
+ * columns but generated ones, in order. A table without a key (primary
+ * key, replica identity index or REPLICA IDENTITY FULL: what the trigger
+ * source captures) is left out with a warning.
  */
 static bool
 list_tables(load *ld)
@@ -472,7 +483,9 @@ list_tables(load *ld)
 						  "  ORDER BY a.attnum),"
 						  " pg_catalog.pg_relation_size(c.oid),"
 						  " pg_catalog.pg_relation_size(c.oid)"
-						  "  / pg_catalog.current_setting('block_size')::bigint, c.oid"
+						  "  / pg_catalog.current_setting('block_size')::bigint, c.oid,"
+						  " c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i"
+						  "  WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident))"
 						  " FROM pg_catalog.pg_class c"
 						  " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 						  " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0"
@@ -482,7 +495,7 @@ list_tables(load *ld)
 						  " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
 						  "  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
 						  "  AND d.objid = c.oid AND d.deptype = 'e')"
-						  " GROUP BY n.nspname, c.relname, c.oid ORDER BY 1, 2",
+						  " GROUP BY n.nspname, c.relname, c.oid, c.relreplident ORDER BY 1, 2",
 						  4, params, table_row, &ld->copy);
 }
 

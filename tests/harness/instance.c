@@ -491,7 +491,9 @@ tp_inst_wait_capture(const tp_inst *src, const char *schema, int n_targets)
 		char	   *ok = tp_inst_try_value(src,
 										   "SELECT (SELECT count(*) FROM pg_class c"
 										   "    JOIN pg_namespace n ON n.oid = c.relnamespace"
-										   "    WHERE n.nspname = '%s' AND c.relkind = 'r')"
+										   "    WHERE n.nspname = '%s' AND c.relkind = 'r'"
+										   "    AND (c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_index i"
+										   "     WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident))))"
 										   " = (SELECT count(DISTINCT t.tgrelid) FROM pg_trigger t"
 										   "    JOIN pg_class c ON c.oid = t.tgrelid"
 										   "    JOIN pg_namespace n ON n.oid = c.relnamespace"

@@ -178,8 +178,9 @@ char	   *tp_inst_try_value(const tp_inst *in, const char *fmt,...)
 void		tp_inst_wait_true(const tp_inst *in, const char *sql, const char *what);
 
 /*
- * Wait (30 s) until src's capture is installed: every table of schema has
- * its triggers and the queue knows n_targets targets.
+ * Wait (30 s) until src's capture is installed: every table of schema with
+ * a key (what the trigger source captures) has its triggers and the queue
+ * knows n_targets targets.
  */
 void		tp_inst_wait_capture(const tp_inst *src, const char *schema, int n_targets);
 

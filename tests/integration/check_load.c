@@ -27,8 +27,12 @@
  *     set.
  *     "existing": replicate_ddl: false, the target's tables exist and hold
  *     some of the rows, other values and rows the source does not have
- *     (a table the source has empty, a table without a key with duplicate
- *     rows): afterwards they equal the source.
+ *     (a table the source has empty, a table with REPLICA IDENTITY FULL
+ *     and duplicate rows): afterwards they equal the source; a table
+ *     without any key is not loaded (it is not replicated), with a
+ *     warning. load_in_one_transaction: the target's rows stay as they
+ *     were until the load's last batch, and every batch went through the
+ *     inbox.
  *     "kills": the target's inbox slowed down (a trigger) so that a load
  *     is still running when: the loader is killed (SIGKILL) and run again,
  *     which takes the load over, keeping the tables already sent whole
@@ -589,6 +593,8 @@ static const char existing_src_sql[] =
 "CREATE TABLE nokey (a int, b text);\n"
 "ALTER TABLE nokey REPLICA IDENTITY FULL;\n"
 "CREATE TABLE gone (id int PRIMARY KEY);\n"
+"CREATE TABLE loose (a int);\n"
+"INSERT INTO loose VALUES (1);\n"
 "CREATE TABLE marker (label text PRIMARY KEY);\n"
 "INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 100) g;\n"
 "INSERT INTO child (parent_id, v) SELECT 1 + g % 100, 'c' || g FROM generate_series(1, 300) g;\n"
@@ -604,6 +610,8 @@ static const char existing_tgt_sql[] =
 "CREATE TABLE copy.child (id serial PRIMARY KEY, parent_id int REFERENCES copy.parent (id), v text);\n"
 "CREATE TABLE copy.nokey (a int, b text);\n"
 "CREATE TABLE copy.gone (id int PRIMARY KEY);\n"
+"CREATE TABLE copy.loose (a int);\n"
+"INSERT INTO copy.loose VALUES (9);\n"
 "CREATE TABLE copy.marker (label text PRIMARY KEY);\n"
 "INSERT INTO copy.parent SELECT g, CASE WHEN g % 2 = 0 THEN 'p' || g ELSE 'other' END"
 " FROM generate_series(50, 150) g;\n"
@@ -642,6 +650,12 @@ START_TEST(test_load_existing)
 					  " (SELECT last_value FROM copy.child_id_seq))");
 	ck_assert_str_eq(v, "existing-done 300");
 	free(v);
+
+	/* a table without a key is not replicated, so not loaded either */
+	v = tp_inst_value(sc.tgt, "SELECT string_agg(a::text, ',') FROM copy.loose");
+	ck_assert_str_eq(v, "9");
+	free(v);
+	ck_assert(load_says(&ld, "table \"public.loose\" is not loaded: it has no primary key"));
 
 	/*
 	 * load_in_one_transaction: every load batch was stored, partial but
