@@ -850,6 +850,22 @@ sql_failed_early:
  */
 
 /*
+ * Run sql (n params), which returns one boolean, into *yes. False after
+ * logging when it failed.
+ */
+static bool
+query_true(tp_pgsql *pg, const char *sql, int n, const char *const *params, bool *yes)
+{
+	char	   *v = NULL;
+
+	if (!tp_pgsql_query_value(pg, sql, n, params, &v))
+		return false;
+	*yes = v != NULL && strcmp(v, "t") == 0;
+	free(v);
+	return true;
+}
+
+/*
  * Apply batch, which the inbox has not stored, in a transaction of its own
  * that also records it as received and applied: only when its stream has
  * nothing else to apply (last_received = last_applied = seq - 1, nothing
@@ -865,7 +881,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 	char		seq_text[24];
 	char		reason[REASON_LEN];
 	const char *params[3];
-	char	   *ok = NULL;
+	bool		yes = false;
 	tp_pgsql   *pg = &loop->pg;
 
 	if (!ensure_connected(loop))
@@ -874,39 +890,24 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 	params[0] = batch->source;
 	params[1] = batch->target;
 	params[2] = seq_text;
+	/* declined when another session applies the stream, or others wait */
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
 		!tp_pgsql_exec(pg, "SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
 					   " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)") ||
-		!tp_pgsql_query_value(pg, "SELECT pg_catalog.pg_try_advisory_xact_lock("
-							  TP_APPLY_LOCK_KEY ")", 2, params, &ok))
+		!query_true(pg, "SELECT pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY ")",
+					2, params, &yes) ||
+		(yes && (!tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("
+								 TP_INBOX_STORE_LOCK_KEY ")", 2, params, NULL, NULL) ||
+				 !query_true(pg, "SELECT coalesce((SELECT s.last_received = $3::bigint - 1"
+							 " AND s.last_applied = s.last_received AND s.held_seq IS NULL"
+							 " FROM teleport.inbox_stream s WHERE s.source = $1"
+							 " AND s.target = $2), $3::bigint = 1)", 3, params, &yes))))
 		goto failed;
-	if (strcmp(ok, "t") != 0)
+	if (!yes)
 	{
-		/* another session applies the stream */
-		free(ok);
 		(void) tp_pgsql_exec(pg, "ROLLBACK");
 		return false;
 	}
-	free(ok);
-	ok = NULL;
-	if (!tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock(" TP_INBOX_STORE_LOCK_KEY ")",
-						2, params, NULL, NULL) ||
-		!tp_pgsql_query_value(pg,
-							  "SELECT coalesce((SELECT s.last_received = $3::bigint - 1"
-							  " AND s.last_applied = s.last_received AND s.held_seq IS NULL"
-							  " FROM teleport.inbox_stream s WHERE s.source = $1 AND s.target = $2),"
-							  " $3::bigint = 1)",
-							  3, params, &ok))
-		goto failed;
-	if (strcmp(ok, "t") != 0)
-	{
-		/* others wait, or it is not the next: the inbox answers */
-		free(ok);
-		(void) tp_pgsql_exec(pg, "ROLLBACK");
-		return false;
-	}
-	free(ok);
-	ok = NULL;
 	reason[0] = '\0';
 	if (call_apply(loop, batch, reason, sizeof(reason)) != TP_OK)
 	{
@@ -937,7 +938,6 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 
 failed:
 	/* logged by pgsql.c; a COMMIT whose answer was lost is found by the store */
-	free(ok);
 	if (PQstatus(pg->conn) != CONNECTION_OK)
 		disconnect(loop);
 	else if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
