@@ -2049,6 +2049,7 @@ START_TEST(test_load_failures)
 	store_load(&w, "bj", 1, "{\"load\":{\"id\":1,\"step\":\"end\"}", NULL, false);
 	store_load(&w, "bo", 1, "{\"unload\":{\"id\":1,\"step\":\"end\"}}", NULL, false);
 	store_load(&w, "bs", 1, "{\"load\":{\"id\":1,\"step\":\"middle\"}}", NULL, false);
+	store_load(&w, "bd", 1, "{\"load\":{\"id\":1,\"step\":\"end\",\"id\":2}}", NULL, false);
 	store_load(&w, "bm", 1, "{\"load\":{\"id\":1,\"step\":\"rows\",\"schema\":\"public\","
 			   "\"table\":\"fa\",\"chunk\":1}}", "9\tz\n", false);
 	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"fa\"}]");
@@ -2062,6 +2063,7 @@ START_TEST(test_load_failures)
 				"line is not valid JSON");
 	assert_held(&w, "bo", "stopped", "is not an object {\"load\":{...}}");
 	assert_held(&w, "bs", "stopped", "its \"step\" is none of begin, rows, end and void");
+	assert_held(&w, "bd", "stopped", "its first line has an object with a member twice");
 	assert_held(&w, "bm", "stopped", "\"columns\" is missing or not an array");
 	assert_held(&w, "bl", "stopped", "only a \"rows\" batch has lines after the first");
 	assert_held(&w, "bc", "stopped", "load batch 2 from \"bc\" is malformed: \"id\" is "

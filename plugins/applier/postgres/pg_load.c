@@ -16,8 +16,8 @@
  * copied whole (libpq would otherwise grow its output buffer to a
  * piece's size).
  *
- * The first line is checked strictly (JSON grammar, UTF-8, the members
- * that its step needs) and so is the batch's line count, before anything
+ * The first line is checked strictly (jansson: JSON grammar, UTF-8, no
+ * member twice; then the members that its step needs) and so is the batch's line count, before anything
  * is sent: a malformed load batch is TP_ERROR, for an operator. What the
  * target lacks (a table, a column) is TP_RETRY with a reason that names
  * it, and so is anything the server refuses (its message): the batch is
@@ -26,27 +26,18 @@
  */
 #include "tp_autoconf.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "postgres.h"
 
 /* The bytes of rows handed to PQputCopyData at once. */
 #define COPY_PIECE ((size_t) 64 * 1024)
-
-/* The deepest nesting of the first line's JSON. */
-#define JSON_DEPTH 32
-
-/* A span of text. */
-typedef struct span
-{
-	const char *p;
-	size_t		len;
-} span;
 
 /* The first line of a load batch, decoded. */
 typedef struct load_header
@@ -77,305 +68,30 @@ reason_of(char *reason, size_t len, tp_result result, const char *fmt,...)
 }
 
 /*
- * A strict JSON checker (RFC 8259) for the first line: the host's
- * change_next does not read load batches, and pg_json.c's scanner
- * expects text already checked.
+ * Reading the first line, with jansson: strict JSON (RFC 8259, UTF-8, no
+ * member twice), then the members a step needs.
  */
 
-/* Skip JSON whitespace. */
-static const char *
-jv_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
-}
-
-/* Whether c is a hexadecimal digit. */
-static bool
-is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/*
- * The end of the UTF-8 sequence (of a character beyond ASCII) at p, or
- * NULL when it is not well formed (overlong forms and surrogates too).
- */
-static const char *
-utf8_char(const char *p, const char *end)
-{
-	const unsigned char *s = (const unsigned char *) p;
-	size_t		room = (size_t) (end - p);
-	unsigned long cp;
-	size_t		n;
-
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 2;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		n = 3;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		n = 4;
-	else
-		return NULL;
-	cp = s[0] & (0x7F >> n);
-	if (room < n)
-		return NULL;
-	for (size_t i = 1; i < n; i++)
-	{
-		if ((s[i] & 0xC0) != 0x80)
-			return NULL;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		(cp >= 0xD800 && cp <= 0xDFFF))
-		return NULL;
-	return p + n;
-}
-
-/* Past the string whose opening quote is at p; NULL when malformed. */
-static const char *
-jv_string(const char *p, const char *end)
-{
-	for (p++; p < end;)
-	{
-		unsigned char c = (unsigned char) *p;
-
-		if (c == '"')
-			return p + 1;
-		if (c < 0x20)
-			return NULL;
-		if (c >= 0x80)
-		{
-			if ((p = utf8_char(p, end)) == NULL)
-				return NULL;
-			continue;
-		}
-		if (c == '\\')
-		{
-			if (end - p < 2)
-				return NULL;
-			if (p[1] == 'u')
-			{
-				if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) ||
-					!is_hex(p[4]) || !is_hex(p[5]))
-					return NULL;
-				p += 6;
-				continue;
-			}
-			if (strchr("\"\\/bfnrt", p[1]) == NULL || p[1] == '\0')
-				return NULL;
-			p += 2;
-			continue;
-		}
-		p++;
-	}
-	return NULL;
-}
-
-/* Past the digits at p (at least one); NULL when there is none. */
-static const char *
-jv_digits(const char *p, const char *end)
-{
-	const char *start = p;
-
-	while (p < end && *p >= '0' && *p <= '9')
-		p++;
-	return p > start ? p : NULL;
-}
-
-/* Past the number at p; NULL when malformed. */
-static const char *
-jv_number(const char *p, const char *end)
-{
-	if (p < end && *p == '-')
-		p++;
-	if (p < end && *p == '0')
-		p++;
-	else if (p >= end || *p < '1' || *p > '9' || (p = jv_digits(p, end)) == NULL)
-		return NULL;
-	if (p < end && *p == '.' && (p = jv_digits(p + 1, end)) == NULL)
-		return NULL;
-	if (p < end && (*p == 'e' || *p == 'E'))
-	{
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		p = jv_digits(p, end);
-	}
-	return p;
-}
-
-/* Past the literal word at p; NULL when it is not there. */
-static const char *
-jv_word(const char *p, const char *end, const char *word)
-{
-	size_t		n = strlen(word);
-
-	return (size_t) (end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
-}
-
-/* Past the value at p (after whitespace); NULL when malformed. */
-static const char *
-jv_value(const char *p, const char *end, int depth)
-{
-	p = jv_ws(p, end);
-	if (p >= end || depth > JSON_DEPTH)
-		return NULL;
-	switch (*p)
-	{
-		case '{':
-			p = jv_ws(p + 1, end);
-			if (p < end && *p == '}')
-				return p + 1;
-			for (;;)
-			{
-				if (p >= end || *p != '"' || (p = jv_string(p, end)) == NULL)
-					return NULL;
-				p = jv_ws(p, end);
-				if (p >= end || *p != ':' ||
-					(p = jv_value(p + 1, end, depth + 1)) == NULL)
-					return NULL;
-				p = jv_ws(p, end);
-				if (p < end && *p == ',')
-				{
-					p = jv_ws(p + 1, end);
-					continue;
-				}
-				return p < end && *p == '}' ? p + 1 : NULL;
-			}
-		case '[':
-			p = jv_ws(p + 1, end);
-			if (p < end && *p == ']')
-				return p + 1;
-			for (;;)
-			{
-				if ((p = jv_value(p, end, depth + 1)) == NULL)
-					return NULL;
-				p = jv_ws(p, end);
-				if (p < end && *p == ',')
-				{
-					p++;
-					continue;
-				}
-				return p < end && *p == ']' ? p + 1 : NULL;
-			}
-		case '"':
-			return jv_string(p, end);
-		case 't':
-			return jv_word(p, end, "true");
-		case 'f':
-			return jv_word(p, end, "false");
-		case 'n':
-			return jv_word(p, end, "null");
-		default:
-			return jv_number(p, end);
-	}
-}
-
-/*
- * The elements of the checked array value v: a new array (free) of *n
- * spans; NULL with *n -1 when v is not an array, or 0 when memory ran
- * out (an empty array gives a non-NULL result).
- */
-static span *
-array_items(span v, int *n)
-{
-	const char *p = v.p;
-	const char *end = v.p + v.len;
-	span	   *items = malloc(sizeof(span));
-	int			cap = 1;
-
-	*n = 0;
-	if (items == NULL)
-		return NULL;
-	if (v.len == 0 || *p != '[')
-	{
-		free(items);
-		*n = -1;
-		return NULL;
-	}
-	p = jv_ws(p + 1, end);
-	if (p < end && *p == ']')
-		return items;
-	for (;;)
-	{
-		const char *next = jv_value(p, end, 0);
-
-		if (*n == cap)
-		{
-			span	   *more = realloc(items, (size_t) cap * 2 * sizeof(span));
-
-			if (more == NULL)
-			{
-				free(items);
-				*n = 0;
-				return NULL;
-			}
-			items = more;
-			cap *= 2;
-		}
-		p = jv_ws(p, end);
-		items[*n].p = p;
-		items[*n].len = (size_t) (next - p);
-		(*n)++;
-		p = jv_ws(next, end);
-		if (*p == ']')
-			return items;
-		p++;					/* the comma */
-	}
-}
-
-/*
- * Reading the first line
- */
-
-/* The member name of obj as a span; len 0 when missing. */
-static span
-member(const pj_object *obj, const char *name)
-{
-	const pj_member *m = pj_find(obj, name);
-	span		s = {NULL, 0};
-
-	if (m != NULL)
-	{
-		s.p = m->value;
-		s.len = m->value_len;
-	}
-	return s;
-}
-
-/* The non-empty string value v, decoded (free); NULL when it is not one. */
+/* Member name of obj as a non-empty string (a copy: free), or NULL. */
 static char *
-string_of(span v)
+string_of(const json_t *obj, const char *name)
 {
-	char	   *s = v.len > 0 ? pj_string(v.p, v.len) : NULL;
+	const json_t *v = json_object_get(obj, name);
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 
-	if (s != NULL && s[0] == '\0')
-	{
-		free(s);
-		return NULL;
-	}
-	return s;
+	return s != NULL && s[0] != '\0' && strlen(s) == json_string_length(v)
+		? strdup(s) : NULL;
 }
 
-/* The integer value v (0 or more) into *out; false when it is not one. */
+/* Member name of obj as an integer, 0 or more, into *out. */
 static bool
-integer_of(span v, int64_t *out)
+integer_of(const json_t *obj, const char *name, int64_t *out)
 {
-	char		text[24];
-	char	   *end;
-	long long	n;
+	const json_t *v = json_object_get(obj, name);
 
-	if (v.len == 0 || v.len >= sizeof(text) || v.p[0] < '0' || v.p[0] > '9')
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return false;
-	memcpy(text, v.p, v.len);
-	text[v.len] = '\0';
-	errno = 0;
-	n = strtoll(text, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return false;
-	*out = (int64_t) n;
+	*out = (int64_t) json_integer_value(v);
 	return true;
 }
 
@@ -397,64 +113,44 @@ header_free(load_header *h)
 	memset(h, 0, sizeof(*h));
 }
 
-/* Whether obj holds two members of one name. */
-static bool
-has_duplicates(const pj_object *obj)
-{
-	for (int i = 0; i < obj->n; i++)
-	{
-		for (int j = i + 1; j < obj->n; j++)
-		{
-			if (strcmp(obj->members[i].name, obj->members[j].name) == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
 /*
  * Read "tables" ("begin": objects of "schema" and "table") or "columns"
  * ("rows": strings) of load into h. NULL, or what is wrong.
  */
 static const char *
-read_names(load_header *h, const pj_object *load, bool tables)
+read_names(load_header *h, const json_t *load, bool tables)
 {
-	pj_object	elem;
-	span	   *items;
-	int			n;
-	const char *problem = NULL;
+	const json_t *items = json_object_get(load, tables ? "tables" : "columns");
+	size_t		n;
 
-	items = array_items(member(load, tables ? "tables" : "columns"), &n);
-	if (items == NULL)
-		return n < 0 ? (tables ? "\"tables\" is missing or not an array"
-						: "\"columns\" is missing or not an array") : "out of memory";
-	h->names = calloc((size_t) n + 1, sizeof(char *));
-	h->schemas = tables ? calloc((size_t) n + 1, sizeof(char *)) : NULL;
+	if (!json_is_array(items))
+		return tables ? "\"tables\" is missing or not an array"
+			: "\"columns\" is missing or not an array";
+	n = json_array_size(items);
+	h->names = calloc(n + 1, sizeof(char *));
+	h->schemas = tables ? calloc(n + 1, sizeof(char *)) : NULL;
 	if (h->names == NULL || (tables && h->schemas == NULL))
-	{
-		free(items);
 		return "out of memory";
-	}
-	memset(&elem, 0, sizeof(elem));
-	for (int i = 0; i < n && problem == NULL; i++)
+	for (size_t i = 0; i < n; i++)
 	{
-		h->n = i + 1;
+		const json_t *item = json_array_get(items, i);
+
+		h->n = (int) i + 1;
 		if (!tables)
 		{
-			if ((h->names[i] = string_of(items[i])) == NULL)
-				problem = "an element of \"columns\" is not a non-empty string";
+			if ((h->names[i] = json_is_string(item) && json_string_value(item)[0] != '\0' &&
+				 strlen(json_string_value(item)) == json_string_length(item)
+				 ? strdup(json_string_value(item)) : NULL) == NULL)
+				return "an element of \"columns\" is not a non-empty string";
 			continue;
 		}
-		if (items[i].p[0] != '{' || !pj_parse_object(&elem, items[i].p, items[i].len) ||
-			has_duplicates(&elem) ||
-			(h->schemas[i] = string_of(member(&elem, "schema"))) == NULL ||
-			(h->names[i] = string_of(member(&elem, "table"))) == NULL)
-			problem = "an element of \"tables\" is not an object of a \"schema\" and "
+		if (!json_is_object(item) ||
+			(h->schemas[i] = string_of(item, "schema")) == NULL ||
+			(h->names[i] = string_of(item, "table")) == NULL)
+			return "an element of \"tables\" is not an object of a \"schema\" and "
 				"a \"table\" string";
 	}
-	pj_object_free(&elem);
-	free(items);
-	return problem;
+	return NULL;
 }
 
 /*
@@ -464,45 +160,40 @@ read_names(load_header *h, const pj_object *load, bool tables)
 static const char *
 read_header(load_header *h, const char *line, size_t len)
 {
-	pj_object	outer;
-	pj_object	load;
-	span		v;
+	json_error_t error;
+	json_t	   *outer;
+	const json_t *load;
 	const char *problem = NULL;
-	const char *end;
 
 	memset(h, 0, sizeof(*h));
-	end = jv_value(line, line + len, 0);
-	if (end == NULL || jv_ws(end, line + len) != line + len)
-		return "its first line is not valid JSON";
-	memset(&outer, 0, sizeof(outer));
-	memset(&load, 0, sizeof(load));
-	if (!pj_parse_object(&outer, line, len) || has_duplicates(&outer) ||
-		(v = member(&outer, "load")).len == 0 || v.p[0] != '{' ||
-		!pj_parse_object(&load, v.p, v.len))
+	outer = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+	if (outer == NULL)
+		return json_error_code(&error) == json_error_duplicate_key
+			? "its first line has an object with a member twice"
+			: "its first line is not valid JSON";
+	load = json_object_get(outer, "load");
+	if (!json_is_object(outer) || !json_is_object(load))
 		problem = "its first line is not an object {\"load\":{...}}";
-	else if (has_duplicates(&load))
-		problem = "its \"load\" object has a member twice";
-	else if (!integer_of(member(&load, "id"), &h->id))
+	else if (!integer_of(load, "id", &h->id))
 		problem = "\"id\" is missing or not an integer";
-	else if ((h->step = string_of(member(&load, "step"))) == NULL)
+	else if ((h->step = string_of(load, "step")) == NULL)
 		problem = "\"step\" is missing or not a string";
 	else if (strcmp(h->step, "begin") == 0)
-		problem = read_names(h, &load, true);
+		problem = read_names(h, load, true);
 	else if (strcmp(h->step, "rows") == 0)
 	{
-		if ((h->schema = string_of(member(&load, "schema"))) == NULL)
+		if ((h->schema = string_of(load, "schema")) == NULL)
 			problem = "\"schema\" is missing or not a string";
-		else if ((h->table = string_of(member(&load, "table"))) == NULL)
+		else if ((h->table = string_of(load, "table")) == NULL)
 			problem = "\"table\" is missing or not a string";
-		else if (!integer_of(member(&load, "chunk"), &h->chunk))
+		else if (!integer_of(load, "chunk", &h->chunk))
 			problem = "\"chunk\" is missing or not an integer";
 		else
-			problem = read_names(h, &load, false);
+			problem = read_names(h, load, false);
 	}
 	else if (strcmp(h->step, "end") != 0 && strcmp(h->step, "void") != 0)
 		problem = "its \"step\" is none of begin, rows, end and void";
-	pj_object_free(&outer);
-	pj_object_free(&load);
+	json_decref(outer);
 	return problem;
 }
 
