@@ -1056,6 +1056,7 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 	double		rate = secs > 0 ? (double) ld->copy.bytes / secs : 0;
 	char		done[32];
 	char		total[32];
+	int64_t		expected = tp_load_copy_expected_bytes(&ld->copy);
 
 	if (ld->progress_pg.conn != NULL)
 	{
@@ -1066,8 +1067,10 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 		char		all_rows[24];
 		char		all_bytes[24];
 		char		last[24];
-		const char *params[9] = {
-			id, t->schema, t->name, rows, bytes, chunks, all_rows, all_bytes, last
+		char		all_total[24];
+		const char *params[10] = {
+			id, t->schema, t->name, rows, bytes, chunks, all_rows, all_bytes, last,
+			all_total
 		};
 
 		/* what the sender delivered last: a resume fills only the numbers after */
@@ -1081,6 +1084,7 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 		snprintf(chunks, sizeof(chunks), "%d", t->chunks);
 		snprintf(all_rows, sizeof(all_rows), "%" PRId64, ld->copy.rows);
 		snprintf(all_bytes, sizeof(all_bytes), "%" PRId64, ld->copy.bytes);
+		snprintf(all_total, sizeof(all_total), "%" PRId64, expected);
 		(void) tp_pgsql_query(&ld->progress_pg,
 							  finished ?
 							  "WITH t AS (UPDATE teleport.load_table SET state = 'done',"
@@ -1088,19 +1092,19 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 							  " finished_at = clock_timestamp()"
 							  " WHERE load_id = $1::bigint AND schema_name = $2 AND table_name = $3)"
 							  " UPDATE teleport.load SET rows = $7::bigint, bytes = $8::bigint,"
-							  " last_seq = NULLIF($9::bigint, 0),"
+							  " last_seq = NULLIF($9::bigint, 0), total_bytes = $10::bigint,"
 							  " updated_at = clock_timestamp() WHERE id = $1::bigint" :
 							  "WITH t AS (UPDATE teleport.load_table SET state = 'copying',"
 							  " rows = $4::bigint, bytes = $5::bigint, chunks = $6::integer,"
 							  " started_at = coalesce(started_at, clock_timestamp())"
 							  " WHERE load_id = $1::bigint AND schema_name = $2 AND table_name = $3)"
 							  " UPDATE teleport.load SET rows = $7::bigint, bytes = $8::bigint,"
-							  " last_seq = NULLIF($9::bigint, 0),"
+							  " last_seq = NULLIF($9::bigint, 0), total_bytes = $10::bigint,"
 							  " updated_at = clock_timestamp() WHERE id = $1::bigint",
-							  9, params, NULL, NULL);
+							  10, params, NULL, NULL);
 	}
 	format_mb(done, sizeof(done), ld->copy.bytes);
-	format_mb(total, sizeof(total), ld->total_bytes);
+	format_mb(total, sizeof(total), expected);
 	if (finished)
 	{
 		char		tb[32];
@@ -1113,8 +1117,7 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 	}
 	if (ld->tty && (finished || now - ld->drawn_ms >= DRAW_EVERY_MS))
 	{
-		int			pct = ld->total_bytes > 0 ?
-			(int) (100 * ld->copy.bytes / ld->total_bytes) : 0;
+		int			pct = expected > 0 ? (int) (100 * ld->copy.bytes / expected) : 0;
 
 		ld->drawn_ms = now;
 		if (pct > 100)
@@ -1126,11 +1129,11 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 	}
 	else if (!ld->tty && now - ld->logged_ms >= LOG_EVERY_MS)
 	{
-		double		left = rate > 0 && ld->total_bytes > ld->copy.bytes ?
-			(double) (ld->total_bytes - ld->copy.bytes) / rate : 0;
+		double		left = rate > 0 && expected > ld->copy.bytes ?
+			(double) (expected - ld->copy.bytes) / rate : 0;
 
 		ld->logged_ms = now;
-		tp_info(COMPONENT, "progress: %" PRId64 " rows, %s of about %s (on disk), "
+		tp_info(COMPONENT, "progress: %" PRId64 " rows, %s of about %s, "
 				"%.1f MB/s, about %.0f s left; at %s.%s: %" PRId64 " rows",
 				ld->copy.rows, done, total, rate / 1e6, left, t->schema, t->name, t->rows);
 	}

@@ -45,7 +45,11 @@ typedef struct job
 	int64_t		rows;			/* rows in buf */
 	const tp_load_table *t;		/* the table of the part at hand */
 	size_t		table;
+	int64_t		part_bytes;		/* COPY text of the part at hand, sent */
 } job;
+
+/* Pages copied before their text size per page stands for the others'. */
+#define MEASURED_PAGES_MIN 256
 
 /* The number of parts of table t (block ranges when it is large). */
 static int64_t
@@ -236,6 +240,7 @@ chunk_send(job *j)
 	t->chunks++;
 	lc->rows += j->rows;
 	lc->bytes += (int64_t) bytes;
+	j->part_bytes += (int64_t) bytes;
 	if (lc->progress != NULL)
 		lc->progress(lc->progress_arg, t, false);
 	pthread_mutex_unlock(&lc->lock);
@@ -305,14 +310,22 @@ copy_part(job *j, const tp_load_part *part)
 			lc->progress(lc->progress_arg, &lc->tables[part->table], false);
 	}
 	pthread_mutex_unlock(&lc->lock);
+	j->part_bytes = 0;
 	chunk_start(j);
 	ok = tp_pgsql_copy_out(&j->pg, sql, copy_row, j) && chunk_send(j);
 	free(sql);
 	if (ok)
 	{
 		tp_load_table *t = &lc->tables[part->table];
+		int64_t		from = part->from > 0 ? part->from : 0;
+		int64_t		to = part->to >= 0 && part->to < t->blocks ? part->to : t->blocks;
 
 		pthread_mutex_lock(&lc->lock);
+		if (to > from)
+		{
+			lc->measured_pages += to - from;
+			lc->measured_bytes += j->part_bytes;
+		}
 		if (--t->parts_left == 0)
 		{
 			t->done = true;
@@ -460,4 +473,24 @@ tp_load_copy_run(tp_load_copy *lc, int jobs)
 	pthread_cond_destroy(&lc->changed);
 	pthread_mutex_destroy(&lc->lock);
 	return !lc->failed && lc->parts_taken == lc->n_parts;
+}
+
+/* See load_copy.h. */
+int64_t
+tp_load_copy_expected_bytes(const tp_load_copy *lc)
+{
+	int64_t		total = 0;
+	bool		measured = lc->measured_pages >= MEASURED_PAGES_MIN;
+
+	for (size_t i = 0; i < lc->n_tables; i++)
+	{
+		const tp_load_table *t = &lc->tables[i];
+		int64_t		expected = measured
+			? (int64_t) ((double) t->blocks * (double) lc->measured_bytes /
+						 (double) lc->measured_pages)
+			: t->est_bytes;
+
+		total += t->done || t->bytes > expected ? t->bytes : expected;
+	}
+	return total;
 }

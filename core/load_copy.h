@@ -83,6 +83,8 @@ typedef struct tp_load_copy
 	int64_t		next_chunk;		/* numbers the chunks of the load */
 	int64_t		rows;			/* of every table */
 	int64_t		bytes;
+	int64_t		measured_pages;	/* of the parts copied ... */
+	int64_t		measured_bytes; /* ... and their COPY text */
 	bool		failed;			/* a job failed: the others stop */
 } tp_load_copy;
 
@@ -105,5 +107,13 @@ void		tp_load_copy_plan(tp_load_copy *lc, int jobs, int64_t split_bytes);
  * requested.
  */
 bool		tp_load_copy_run(tp_load_copy *lc, int jobs);
+
+/*
+ * The COPY text the load will have sent in all, as best known now: what
+ * the tables copied sent, and for the others their pages times the text
+ * per page of the parts copied so far (their size on disk until enough
+ * is copied). Call under lc->lock (the progress function is).
+ */
+int64_t		tp_load_copy_expected_bytes(const tp_load_copy *lc);
 
 #endif							/* TP_LOAD_COPY_H */

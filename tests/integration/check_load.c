@@ -460,9 +460,10 @@ START_TEST(test_load_under_writes)
 					  " (SELECT t.chunks > 100 FROM teleport.load_table t"
 					  "  WHERE t.load_id = l.id AND t.table_name = 'big'),"
 					  " (SELECT count(*) > 0 FROM public.big b"
-					  "  WHERE b.at BETWEEN l.started_at AND l.finished_at))"
+					  "  WHERE b.at BETWEEN l.started_at AND l.finished_at),"
+					  " l.total_bytes = l.bytes AND l.bytes > 0)"
 					  " FROM teleport.load l WHERE l.id = %ld", id);
-	ck_assert_str_eq(v, "done t t 5 t t");
+	ck_assert_str_eq(v, "done t t 5 t t t");
 	free(v);
 
 	/*

@@ -3,7 +3,8 @@
  *     Unit tests of tp_load_copy_plan (core/load_copy.c): the order in
  *     which an initial load's jobs take its tables (referenced by a
  *     foreign key first, then the largest), what each table waits for, and
- *     the block ranges of a large table.
+ *     the block ranges of a large table; and tp_load_copy_expected_bytes,
+ *     the progress's estimate.
  */
 #include "tp_autoconf.h"
 
@@ -178,6 +179,38 @@ START_TEST(test_split)
 }
 END_TEST
 
+/*
+ * The expected COPY text of a load: sizes on disk until 256 pages were
+ * copied, then each table not done by its pages times the text per page
+ * measured; a table done (or past its estimate) counts what it sent.
+ */
+START_TEST(test_expected_bytes)
+{
+	tp_load_copy lc;
+	static const int64_t bytes[] = {8192 * 1000, 8192 * 100, 8192 * 10};
+
+	make_copy(&lc, "abc", bytes);
+	lc.tables[0].blocks = 1000;
+	lc.tables[1].blocks = 100;
+	lc.tables[2].blocks = 10;
+	ck_assert_int_eq(tp_load_copy_expected_bytes(&lc), 8192 * 1110);
+
+	/* too few pages measured yet: still the sizes on disk */
+	lc.measured_pages = 100;
+	lc.measured_bytes = 100 * 4000;
+	ck_assert_int_eq(tp_load_copy_expected_bytes(&lc), 8192 * 1110);
+
+	/* 4,000 bytes of text per page; b done with 123 bytes; c past it */
+	lc.measured_pages = 400;
+	lc.measured_bytes = 400 * 4000;
+	lc.tables[1].done = true;
+	lc.tables[1].bytes = 123;
+	lc.tables[2].bytes = 50000;
+	ck_assert_int_eq(tp_load_copy_expected_bytes(&lc), 1000 * 4000 + 123 + 50000);
+	free_copy(&lc);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 load_plan_suite(void)
@@ -188,6 +221,7 @@ load_plan_suite(void)
 	tcase_add_test(tc, test_largest_first);
 	tcase_add_test(tc, test_foreign_keys_first);
 	tcase_add_test(tc, test_split);
+	tcase_add_test(tc, test_expected_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
