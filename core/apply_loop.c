@@ -850,22 +850,6 @@ sql_failed_early:
  */
 
 /*
- * Run sql (n params), which returns one boolean, into *yes. False after
- * logging when it failed.
- */
-static bool
-query_true(tp_pgsql *pg, const char *sql, int n, const char *const *params, bool *yes)
-{
-	char	   *v = NULL;
-
-	if (!tp_pgsql_query_value(pg, sql, n, params, &v))
-		return false;
-	*yes = v != NULL && strcmp(v, "t") == 0;
-	free(v);
-	return true;
-}
-
-/*
  * Apply batch, which the inbox has not stored, in a transaction of its own
  * that also records it as received and applied: only when its stream has
  * nothing else to apply (last_received = last_applied = seq - 1, nothing
@@ -894,14 +878,15 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
 		!tp_pgsql_exec(pg, "SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
 					   " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)") ||
-		!query_true(pg, "SELECT pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY ")",
-					2, params, &yes) ||
+		!tp_pgsql_query_bool(pg, "SELECT pg_catalog.pg_try_advisory_xact_lock("
+							 TP_APPLY_LOCK_KEY ")", 2, params, &yes) ||
 		(yes && (!tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("
 								 TP_INBOX_STORE_LOCK_KEY ")", 2, params, NULL, NULL) ||
-				 !query_true(pg, "SELECT coalesce((SELECT s.last_received = $3::bigint - 1"
-							 " AND s.last_applied = s.last_received AND s.held_seq IS NULL"
-							 " FROM teleport.inbox_stream s WHERE s.source = $1"
-							 " AND s.target = $2), $3::bigint = 1)", 3, params, &yes))))
+				 !tp_pgsql_query_bool(pg, "SELECT coalesce((SELECT s.last_received ="
+									  " $3::bigint - 1 AND s.last_applied = s.last_received"
+									  " AND s.held_seq IS NULL FROM teleport.inbox_stream s"
+									  " WHERE s.source = $1 AND s.target = $2), $3::bigint = 1)",
+									  3, params, &yes))))
 		goto failed;
 	if (!yes)
 	{

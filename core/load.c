@@ -856,15 +856,9 @@ line_row(void *arg, const PGresult *res, int row)
 static bool
 has_schema_capture(load *ld, bool *exists)
 {
-	char	   *value = NULL;
-
-	if (!tp_pgsql_query_value(&ld->snap,
-							  "SELECT pg_catalog.to_regclass('teleport.schema_snapshot') IS NOT NULL",
-							  0, NULL, &value))
-		return false;
-	*exists = value != NULL && strcmp(value, "t") == 0;
-	free(value);
-	return true;
+	return tp_pgsql_query_bool(&ld->snap,
+							   "SELECT pg_catalog.to_regclass('teleport.schema_snapshot') IS NOT NULL",
+							   0, NULL, exists);
 }
 
 /*

@@ -277,6 +277,20 @@ tp_pgsql_exec(tp_pgsql *pg, const char *sql)
 
 /* See pgsql.h. */
 bool
+tp_pgsql_query_bool(tp_pgsql *pg, const char *sql, int n_params,
+					const char *const *params, bool *yes)
+{
+	char	   *text = NULL;
+
+	if (!tp_pgsql_query_value(pg, sql, n_params, params, &text))
+		return false;
+	*yes = text != NULL && strcmp(text, "t") == 0;
+	free(text);
+	return true;
+}
+
+/* See pgsql.h. */
+bool
 tp_pgsql_query_int64(tp_pgsql *pg, const char *sql, int n_params,
 					 const char *const *params, int64_t *value, bool *isnull)
 {

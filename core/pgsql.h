@@ -64,6 +64,13 @@ bool		tp_pgsql_pin_session(tp_pgsql *pg);
 bool		tp_pgsql_exec(tp_pgsql *pg, const char *sql);
 
 /*
+ * The value of sql (one row, one boolean column) in *yes: true only for
+ * SQL true. False after logging.
+ */
+bool		tp_pgsql_query_bool(tp_pgsql *pg, const char *sql, int n_params,
+								const char *const *params, bool *yes);
+
+/*
  * The value of sql (one row, one column) as an int64 in *value; *isnull
  * when it is SQL NULL (then *value is 0). False after logging.
  */

@@ -341,20 +341,6 @@ rollback(tp_pgsql *pg)
 		(void) tp_pgsql_exec(pg, "ROLLBACK");
 }
 
-/* The value of sql as a bool ("t"); NULL counts as false. */
-static bool
-query_bool(tp_pgsql *pg, const char *sql, int n_params,
-		   const char *const *params, bool *value)
-{
-	char	   *text = NULL;
-
-	if (!tp_pgsql_query_value(pg, sql, n_params, params, &text))
-		return false;
-	*value = text != NULL && strcmp(text, "t") == 0;
-	free(text);
-	return true;
-}
-
 /* A growing string. */
 /*
  * The PostgreSQL text-array literal of the n strings of items, each quoted
@@ -412,8 +398,8 @@ register_targets(tp_pgsql *pg, const tp_config *config)
 	char	   *array;
 	bool		ok;
 
-	if (!query_bool(pg, "SELECT EXISTS (SELECT 1 FROM teleport.tick)", 0, NULL,
-					&has_tick))
+	if (!tp_pgsql_query_bool(pg, "SELECT EXISTS (SELECT 1 FROM teleport.tick)", 0, NULL,
+							 &has_tick))
 		return false;
 	if (!has_tick)
 	{
@@ -461,8 +447,8 @@ install_once(tp_pgsql *pg, const tp_config *config, bool *busy)
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
 		!tp_pgsql_exec(pg, "SET LOCAL lock_timeout = '" INSTALL_LOCK_TIMEOUT "'") ||
 		!tp_pgsql_exec(pg, "SET LOCAL client_min_messages = warning") ||
-		!query_bool(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS ", "
-					LOCK_INSTALL ")", 0, NULL, &locked))
+		!tp_pgsql_query_bool(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS ", "
+							 LOCK_INSTALL ")", 0, NULL, &locked))
 		goto fail;
 	if (!locked)
 	{
@@ -509,8 +495,8 @@ tp_queue_install(tp_pgsql *pg, const tp_config *config)
 bool
 tp_queue_lock_out(tp_pgsql *pg, bool *running)
 {
-	return query_bool(pg, "SELECT NOT pg_catalog.pg_try_advisory_lock("
-					  LOCK_CLASS ", " LOCK_RUNNING ")", 0, NULL, running);
+	return tp_pgsql_query_bool(pg, "SELECT NOT pg_catalog.pg_try_advisory_lock("
+							   LOCK_CLASS ", " LOCK_RUNNING ")", 0, NULL, running);
 }
 
 /*
@@ -608,8 +594,8 @@ tp_queue_tick(tp_pgsql *pg, int min_gap_ms, int idle_ms, bool *ticked)
 	snprintf(gap, sizeof(gap), "%d", min_gap_ms);
 	snprintf(idle, sizeof(idle), "%d", idle_ms);
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
-		!query_bool(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS ", "
-					LOCK_TICK ")", 0, NULL, &locked))
+		!tp_pgsql_query_bool(pg, "SELECT pg_try_advisory_xact_lock(" LOCK_CLASS ", "
+							 LOCK_TICK ")", 0, NULL, &locked))
 		goto fail;
 	if (!locked)
 	{
@@ -1418,8 +1404,8 @@ tp_queue_backlog_of(tp_pgsql *pg, const char *target, tp_queue_backlog *out)
 	bool		known;
 
 	memset(out, 0, sizeof(*out));
-	if (!query_bool(pg, "SELECT EXISTS (SELECT 1 FROM teleport.target WHERE name = $1)",
-					1, params, &known))
+	if (!tp_pgsql_query_bool(pg, "SELECT EXISTS (SELECT 1 FROM teleport.target WHERE name = $1)",
+							 1, params, &known))
 		return false;
 	if (!known)
 	{
@@ -1552,8 +1538,8 @@ truncate_table(tp_pgsql *pg, int nr)
 	snprintf(s_nr, sizeof(s_nr), "%d", nr);
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
 		!tp_pgsql_exec(pg, "SET LOCAL lock_timeout = '" TRUNCATE_LOCK_TIMEOUT "'") ||
-		!query_bool(pg, "SELECT teleport.truncate_event_table($1::integer)",
-					1, params, &done))
+		!tp_pgsql_query_bool(pg, "SELECT teleport.truncate_event_table($1::integer)",
+							 1, params, &done))
 		goto fail;
 	if (done &&
 		!tp_pgsql_query(pg,
@@ -1599,7 +1585,7 @@ maybe_switch(tp_pgsql *pg, int cur, int64_t rotate_ms)
 			 " WHERE c.nr = $1::integer AND n.nr = $2::integer AND n.state = 'free'"
 			 " AND c.switched_at <= clock_timestamp() - $3::bigint * interval '1 millisecond')"
 			 " AND EXISTS (SELECT 1 FROM teleport.event_%d)", cur);
-	if (!query_bool(pg, sql, 3, params, &due))
+	if (!tp_pgsql_query_bool(pg, sql, 3, params, &due))
 		return false;
 	if (!due)
 		return true;
@@ -1707,8 +1693,8 @@ tp_queue_vacuum_with(tp_pgsql *pg, int64_t retention_s, int64_t rotate_ms)
 	bool		locked;
 	bool		ok;
 
-	if (!query_bool(pg, "SELECT pg_try_advisory_lock(" LOCK_CLASS ", " LOCK_VACUUM ")",
-					0, NULL, &locked))
+	if (!tp_pgsql_query_bool(pg, "SELECT pg_try_advisory_lock(" LOCK_CLASS ", " LOCK_VACUUM ")",
+							 0, NULL, &locked))
 		return false;
 	if (!locked)
 		return true;			/* another instance is at it */
