@@ -27,9 +27,9 @@
  *     commits on its own, or with load_in_one_transaction all partial but
  *     the last, so that it applies the chain at one commit): the schema
  *     as that snapshot saw it (creations, from the schema capture's snapshot),
- *     "begin" (the target empties the tables), the rows (load_copy.c), then
- *     indexes, constraints, views and comments, the sequences' values, and
- *     "end".
+ *     tables without their primary keys, "begin" (the target empties the
+ *     tables), the rows (load_copy.c), then the primary keys, indexes,
+ *     constraints, views and comments, the sequences' values, and "end".
  *  6. Give the target back to the daemon.
  */
 #include "tp_autoconf.h"
@@ -70,6 +70,16 @@
 
 /* Ranks from here on are sent after the rows (they need them, or slow them). */
 #define AFTER_ROWS_RANK "60"
+
+/*
+ * A table's description (json, from the schema capture) without its
+ * primary key: member "primary_key" null, the others as they are, in
+ * their order.
+ */
+#define KEYLESS(desc) \
+	"(SELECT pg_catalog.json_object_agg(e.key," \
+	"  CASE WHEN e.key <> 'primary_key' THEN e.value END ORDER BY e.n)" \
+	" FROM pg_catalog.json_each(" desc ") WITH ORDINALITY AS e(key, value, n))"
 
 /* Schemas never loaded: the system's and teleport's. */
 #define SYSTEM_SCHEMA(col) \
@@ -644,7 +654,9 @@ fk_row(void *arg, const PGresult *res, int row)
  * A load that takes an interrupted one over copies again only what the
  * target does not have whole: the tables the chain so far did not send
  * whole (the last load of the chain that copied a table decides), those
- * whose description changed since it was sent, those not sent at all,
+ * whose description changed since it was sent (a table sent without its
+ * primary key, which the chain adds after the rows, has not changed for
+ * that), those not sent at all,
  * and every table joined to one of them by foreign keys (one snapshot per
  * such group keeps the keys true at the chain's commit). The other tables
  * keep their rows as sent, and the snapshot of their load filters their
@@ -686,7 +698,8 @@ choose_tables(load *ld)
 						"   JOIN teleport.schema_snapshot s ON s.kind = o.kind AND s.oid = o.oid"
 						"   WHERE o.target = $2 AND o.kind = 'table' AND o.schema_name = l.schema_name"
 						"   AND o.object_name = l.table_name"
-						"   AND s.description::text = o.description::text))",
+						"   AND (s.description::text = o.description::text"
+						"    OR " KEYLESS("s.description") "::text = o.description::text)))",
 						2, params, kept_row, &ch);
 	if (ok)
 		ok = tp_pgsql_query(&ld->snap,
@@ -834,22 +847,46 @@ line_row(void *arg, const PGresult *res, int row)
 
 /*
  * The objects of the schema capture's snapshot that are the target's
- * (cur), and what the loads of its chain sent it so far (old; none for a
- * new chain), as WITH items, then d: each object created, changed or
- * dropped from old to cur. $1..$4 the filter, $5 the target, $6 whether
- * the chain is new.
+ * (cur), what the loads of its chain sent it so far (old; none for a new
+ * chain), and pre: cur as the schema part before the rows leaves the
+ * target, where a table lacks its primary key unless the chain gave it
+ * that key already (its rows are copied first and the key added after
+ * them, which is faster than copying into the key: docs/performance.md),
+ * as WITH items. $1..$4 the filter, $5 the target, $6 whether the chain
+ * is new.
  */
-#define SCHEMA_DIFF \
+#define SCHEMA_STAGES \
 	"WITH cur AS (SELECT s.kind, s.oid, k.rank, s.schema_name, s.object_name, s.description" \
 	"  FROM teleport.schema_snapshot s JOIN " KIND_RANKS " ON k.kind = s.kind" \
 	"  WHERE " TP_QUEUE_MATCH("s.schema_name", "s.object_name", "$1", "$2", "$3", "$4") ")," \
 	" old AS (SELECT o.kind, o.oid, o.rank, o.schema_name, o.object_name, o.description" \
 	"  FROM teleport.load_schema o WHERE o.target = $5 AND NOT $6::boolean)," \
+	" pre AS (SELECT c.kind, c.oid, c.rank, c.schema_name, c.object_name," \
+	"  CASE WHEN c.kind = 'table'" \
+	"   AND pg_catalog.json_typeof(c.description -> 'primary_key') = 'object'" \
+	"   AND NOT EXISTS (SELECT 1 FROM old o WHERE o.kind = c.kind AND o.oid = c.oid" \
+	"    AND (o.description -> 'primary_key' -> 'columns')::text" \
+	"     = (c.description -> 'primary_key' -> 'columns')::text)" \
+	"  THEN " KEYLESS("c.description") " ELSE c.description END AS description" \
+	"  FROM cur c)"
+
+/*
+ * SCHEMA_STAGES, then d: each object created, changed or dropped by a
+ * schema part. $8 true: the part before the rows, from old to pre; false:
+ * the part after them, from what the one before left (pre below rank 60,
+ * old from there) to cur.
+ */
+#define SCHEMA_DIFF \
+	SCHEMA_STAGES "," \
+	" want AS (SELECT * FROM pre WHERE $8::boolean" \
+	"  UNION ALL SELECT * FROM cur WHERE NOT $8::boolean)," \
+	" base AS (SELECT * FROM old WHERE $8::boolean OR old.rank >= " AFTER_ROWS_RANK \
+	"  UNION ALL SELECT * FROM pre WHERE NOT $8::boolean AND pre.rank < " AFTER_ROWS_RANK ")," \
 	" d AS (SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.oid, o.oid) AS oid," \
 	"  coalesce(c.rank, o.rank) AS rank, coalesce(c.schema_name, o.schema_name) AS schema_name," \
 	"  CASE WHEN c.kind IS NOT NULL THEN c.object_name ELSE o.object_name END AS object_name," \
 	"  o.description AS before, c.description AS after" \
-	"  FROM cur c FULL JOIN old o ON o.kind = c.kind AND o.oid = c.oid" \
+	"  FROM want c FULL JOIN base o ON o.kind = c.kind AND o.oid = c.oid" \
 	"  WHERE o.oid IS NULL OR c.oid IS NULL OR o.description::text <> c.description::text)"
 
 /* Whether the source has a schema capture (teleport.schema_snapshot). */
@@ -865,8 +902,10 @@ has_schema_capture(load *ld, bool *exists)
  * The ddl lines that take the target from what the chain sent it (for a
  * new chain: nothing, so these are creations, which leave objects the
  * target has alone) to the schema as the snapshot saw it: before_rows,
- * the drops (by falling rank) and the objects of ranks below 60; else the
- * others. Nothing without a schema capture.
+ * the drops (by falling rank) and the objects of ranks below 60, tables
+ * without the primary keys the chain has not given them (SCHEMA_STAGES);
+ * else those keys (table changes that add them, first) and the objects of
+ * ranks from 60. Nothing without a schema capture.
  */
 static bool
 schema_lines(load *ld, bool before_rows, tp_lines *lines)
@@ -894,56 +933,65 @@ schema_lines(load *ld, bool before_rows, tp_lines *lines)
 						  " )::text, E'\\n', ' ')"
 						  " FROM d WHERE CASE WHEN $8::boolean"
 						  "  THEN d.after IS NULL OR d.rank < " AFTER_ROWS_RANK
-						  "  ELSE d.after IS NOT NULL AND d.rank >= " AFTER_ROWS_RANK " END"
+						  "  ELSE d.after IS NOT NULL"
+						  "   AND (d.rank >= " AFTER_ROWS_RANK " OR d.kind = 'table') END"
 						  " ORDER BY d.after IS NOT NULL,"
 						  "  CASE WHEN d.after IS NULL THEN -d.rank ELSE d.rank END, d.oid",
 						  8, params, line_row, lines);
 }
 
 /*
- * The target's objects of the schema as the snapshot saw it, as a JSON
- * array in *now (NULL without a schema capture), for record_schema.
+ * The target's objects of the schema as the snapshot saw it, as JSON
+ * arrays: *pre as the schema part before the rows leaves them, *now as
+ * the part after them does (NULL both without a schema capture), for
+ * record_schema.
  */
 static bool
-schema_now(load *ld, char **now)
+schema_now(load *ld, char **pre, char **now)
 {
 	bool		exists = false;
 	const char *params[6] = {
 		ld->filter.include, ld->filter.exclude, ld->filter.schema_include,
-		ld->filter.schema_exclude, ld->target->name, "t"
+		ld->filter.schema_exclude, ld->target->name, ld->resumes == 0 ? "t" : "f"
 	};
 
+	*pre = NULL;
 	*now = NULL;
 	if (!has_schema_capture(ld, &exists))
 		return false;
 	if (!exists)
 		return true;
 	return tp_pgsql_query_value(&ld->snap,
-								SCHEMA_DIFF
-								" SELECT coalesce(pg_catalog.json_agg(c), '[]') FROM cur c",
-								6, params, now);
+								SCHEMA_STAGES
+								" SELECT coalesce(pg_catalog.json_agg(p), '[]') FROM pre p",
+								6, params, pre) &&
+		tp_pgsql_query_value(&ld->snap,
+							 SCHEMA_STAGES
+							 " SELECT coalesce(pg_catalog.json_agg(c), '[]') FROM cur c",
+							 6, params, now);
 }
 
 /*
  * Record what a schema part just delivered left the target with, given
- * the schema now (schema_now): before_rows, the objects of ranks below
- * 60 as now, and none that is not now; else the others as now. Nothing
- * without a schema capture. False after logging.
+ * the objects as it left them (schema_now): before_rows, the objects of
+ * ranks below 60 as in objs, and none that is not in objs; else every
+ * object as in objs. Nothing without a schema capture. False after
+ * logging.
  */
 static bool
-record_schema(load *ld, bool before_rows, const char *now)
+record_schema(load *ld, bool before_rows, const char *objs)
 {
-	const char *params[3] = {ld->target->name, now, before_rows ? "t" : "f"};
+	const char *params[3] = {ld->target->name, objs, before_rows ? "t" : "f"};
 
-	if (now == NULL)
+	if (objs == NULL)
 		return true;
 	if (!tp_pgsql_exec(&ld->pg, "BEGIN") ||
 		!tp_pgsql_query(&ld->pg,
 						"DELETE FROM teleport.load_schema o WHERE o.target = $1"
-						" AND ((o.rank < " AFTER_ROWS_RANK ") = $3::boolean"
-						"  OR ($3::boolean AND NOT EXISTS (SELECT 1"
+						" AND (NOT $3::boolean OR o.rank < " AFTER_ROWS_RANK
+						"  OR NOT EXISTS (SELECT 1"
 						"   FROM pg_catalog.json_to_recordset($2::json) AS x(kind text, oid oid)"
-						"   WHERE x.kind = o.kind AND x.oid = o.oid)))",
+						"   WHERE x.kind = o.kind AND x.oid = o.oid))",
 						3, params, NULL, NULL) ||
 		!tp_pgsql_query(&ld->pg,
 						"INSERT INTO teleport.load_schema (target, kind, oid, rank, schema_name,"
@@ -951,7 +999,7 @@ record_schema(load *ld, bool before_rows, const char *now)
 						" SELECT $1, x.kind, x.oid, x.rank, x.schema_name, x.object_name, x.description"
 						" FROM pg_catalog.json_to_recordset($2::json) AS x(kind text, oid oid,"
 						"  rank integer, schema_name text, object_name text, description json)"
-						" WHERE (x.rank < " AFTER_ROWS_RANK ") = $3::boolean",
+						" WHERE NOT $3::boolean OR x.rank < " AFTER_ROWS_RANK,
 						3, params, NULL, NULL) ||
 		!tp_pgsql_exec(&ld->pg, "COMMIT"))
 	{
@@ -1140,16 +1188,19 @@ send_chain(load *ld)
 	tp_lines	lines;
 	char		line[128];
 	size_t		len;
+	char	   *pre = NULL;
 	char	   *now = NULL;
 
 	memset(&lines, 0, sizeof(lines));
-	if (!schema_now(ld, &now) || !schema_lines(ld, true, &lines) ||
-		!send_lines(ld, &lines) || !record_schema(ld, true, now) || !send_begin(ld))
+	if (!schema_now(ld, &pre, &now) || !schema_lines(ld, true, &lines) ||
+		!send_lines(ld, &lines) || !record_schema(ld, true, pre) || !send_begin(ld))
 	{
 		free(lines.data);
+		free(pre);
 		free(now);
 		return false;
 	}
+	free(pre);
 	ld->copy.conninfo = ld->conninfo;
 	ld->copy.snapshot = ld->snapshot_name;
 	ld->copy.load_id = ld->id;

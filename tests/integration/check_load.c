@@ -40,6 +40,16 @@
  *     teleport is killed and restarted (the loader retries); the target's
  *     database restarts. Each time the target was changed by hand before,
  *     and equals the source after.
+ *     "keys": tables are created without their primary keys, which are
+ *     added after the rows (an event trigger on the target logs each
+ *     table's DDL with its key and rows then); a table the target has
+ *     with its key (under another name) keeps it, one it has without gets
+ *     it; a load interrupted after the rows but before the keys (the
+ *     target refuses to store the batch of the keys), then taken over,
+ *     adds them once, keeping the rows; one interrupted after the keys
+ *     (the target refuses the batches after theirs), then taken over,
+ *     sends no key again. Rows written after each load apply (upserts
+ *     need the keys).
  *     "failures": a load of a target that nothing answers retries until
  *     SIGTERM, then exits non-zero saying to run it again; a second load
  *     of the same target is refused naming the running one; an unknown
@@ -778,6 +788,269 @@ START_TEST(test_load_kills)
 }
 END_TEST
 
+/* The source's tables of case "keys" and their rows. */
+static const char keys_src_sql[] =
+"CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL UNIQUE);\n"
+"CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent (id), v text);\n"
+"CREATE INDEX child_v ON child (v);\n"
+"CREATE TABLE tags (a int, b text, note text, CONSTRAINT tags_key PRIMARY KEY (b, a));\n"
+"CREATE TABLE full_ident (a int, b text);\n"
+"ALTER TABLE full_ident REPLICA IDENTITY FULL;\n"
+"CREATE TABLE marker (label text PRIMARY KEY);\n"
+"INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 500) g;\n"
+"INSERT INTO child SELECT g, 1 + g % 500, 'c' || (g % 7) FROM generate_series(1, 3000) g;\n"
+"INSERT INTO tags SELECT g % 100, 't' || (g / 100), NULL FROM generate_series(1, 1000) g;\n"
+"INSERT INTO full_ident VALUES (1, 'a'), (1, 'a'), (2, NULL);\n"
+"INSERT INTO marker VALUES ('m0');\n";
+
+static const char *const keys_tables[] = {"parent", "child", "tags", "full_ident", "marker", NULL};
+
+/*
+ * On the target of case "keys": every DDL command on a table of schema
+ * copy logged (an event trigger, enabled always) in public.ddl_log with
+ * the table's primary key then and its rows then; every changes batch
+ * its inbox stores counted in public.seen (its ddl lines of tables and
+ * of indexes), and with a row 'keys' in public.block the batch with
+ * index lines (the part after the rows, with the keys) refused, with a
+ * row 'after' every batch after that one.
+ */
+static void
+watch_keys(const scene *sc)
+{
+	tp_inst_exec(sc->tgt,
+				 "CREATE TABLE public.ddl_log (n serial, tag text, tbl text, pk text, n_rows bigint);"
+				 "CREATE FUNCTION public.tp_ddl_log() RETURNS event_trigger LANGUAGE plpgsql AS $$"
+				 "DECLARE r record; c bigint;"
+				 " BEGIN FOR r IN SELECT * FROM pg_event_trigger_ddl_commands()"
+				 "  WHERE object_type = 'table' AND schema_name = 'copy' LOOP"
+				 "  EXECUTE format('SELECT count(*) FROM %%s', r.object_identity) INTO c;"
+				 "  INSERT INTO public.ddl_log (tag, tbl, pk, n_rows) VALUES (r.command_tag,"
+				 "   r.object_identity, (SELECT conname FROM pg_constraint"
+				 "   WHERE conrelid = r.objid AND contype = 'p'), c);"
+				 " END LOOP; END $$;"
+				 "CREATE EVENT TRIGGER tp_ddl_log ON ddl_command_end"
+				 " EXECUTE FUNCTION public.tp_ddl_log();"
+				 "ALTER EVENT TRIGGER tp_ddl_log ENABLE ALWAYS;"
+				 "CREATE TABLE public.seen (seq bigint, tables int, indexes int);"
+				 "CREATE TABLE public.block (what text);"
+				 "CREATE FUNCTION public.tp_seen() RETURNS trigger LANGUAGE plpgsql AS $$"
+				 "DECLARE t int; i int;"
+				 " BEGIN IF NEW.kind = 'changes' THEN"
+				 "  t := (length(NEW.data) - length(replace(NEW.data, '\"type\" : \"table\"', '')))"
+				 "   / length('\"type\" : \"table\"');"
+				 "  i := (length(NEW.data) - length(replace(NEW.data, '\"type\" : \"index\"', '')))"
+				 "   / length('\"type\" : \"index\"');"
+				 "  IF i > 0 AND EXISTS (SELECT 1 FROM public.block WHERE what = 'keys') THEN"
+				 "   RAISE EXCEPTION 'test: batch %% refused', NEW.seq; END IF;"
+				 "  INSERT INTO public.seen VALUES (NEW.seq, t, i);"
+				 " END IF; RETURN NEW; END $$;"
+				 "CREATE TRIGGER tp_seen BEFORE INSERT ON teleport.inbox"
+				 " FOR EACH ROW EXECUTE FUNCTION public.tp_seen();"
+				 "CREATE FUNCTION public.tp_block_after() RETURNS trigger LANGUAGE plpgsql AS $$"
+				 " BEGIN IF EXISTS (SELECT 1 FROM public.block WHERE what = 'after')"
+				 "  AND NEW.last_received > (SELECT max(seq) FROM public.seen WHERE indexes > 0) THEN"
+				 "  RAISE EXCEPTION 'test: batch %% refused', NEW.last_received; END IF;"
+				 " RETURN NEW; END $$;"
+				 "CREATE TRIGGER tp_block_after BEFORE INSERT OR UPDATE ON teleport.inbox_stream"
+				 " FOR EACH ROW EXECUTE FUNCTION public.tp_block_after()");
+}
+
+/*
+ * From the target's ddl_log, each table of copy: its first command and
+ * whether the table had its primary key then, and the rows it had when it
+ * first had one ("-": never): "copy.t:TAG/key:rows", sorted, space
+ * separated.
+ */
+static char *
+ddl_story(const scene *sc)
+{
+	return tp_inst_value(sc->tgt,
+						 "SELECT coalesce(string_agg(x, ' ' ORDER BY x), '') FROM ("
+						 " SELECT tbl || ':' || (array_agg(tag || '/' || (pk IS NOT NULL) ORDER BY n))[1]"
+						 "  || ':' || coalesce(((array_agg(n_rows ORDER BY n)"
+						 "   FILTER (WHERE pk IS NOT NULL))[1])::text, '-') AS x"
+						 " FROM public.ddl_log GROUP BY tbl) y");
+}
+
+/* The primary keys of copy on the target: table, name, index valid, columns. */
+static char *
+copy_keys(const scene *sc)
+{
+	return tp_inst_value(sc->tgt,
+						 "SELECT string_agg(c.relname || ' ' || k.conname || ' ' || i.indisvalid"
+						 " || ' ' || pg_get_constraintdef(k.oid), ', ' ORDER BY c.relname)"
+						 " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+						 " JOIN pg_index i ON i.indexrelid = k.conindid"
+						 " WHERE k.contype = 'p' AND c.relnamespace = 'copy'::regnamespace");
+}
+
+/* The keys of case "keys" on the target after a load. */
+#define KEYS_ALL \
+	"child child_pkey true PRIMARY KEY (id), marker marker_pkey true PRIMARY KEY (label), " \
+	"parent %s true PRIMARY KEY (id), tags tags_key true PRIMARY KEY (b, a)"
+
+/*
+ * Kill the loader as a crash would, and wait until its server process
+ * is gone (until then its load counts as running).
+ */
+static void
+kill_load(scene *sc, loader *ld)
+{
+	kill(ld->pid, SIGKILL);
+	tp_wait_exit(ld->pid, 10);
+	ld->pid = 0;
+	load_free(ld);
+	tp_inst_wait_true(sc->src, "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
+			  " JOIN teleport.load l ON l.pid = a.pid AND l.backend_start = a.backend_start)",
+			  "the killed loader's server process stayed");
+}
+
+/*
+ * Rows written on the source after a load (an upsert, updates, deletes,
+ * key changes) reach the target, which then equals the source.
+ */
+static void
+keys_writes(scene *sc, const char *label)
+{
+	tp_inst_exec(sc->src, "UPDATE parent SET name = name || '+' WHERE id <= 20;"
+				 " INSERT INTO tags VALUES (7, 't1', 'upsert') ON CONFLICT (b, a)"
+				 "  DO UPDATE SET note = EXCLUDED.note;"
+				 " INSERT INTO tags VALUES (5000, 'new', 'n') ON CONFLICT (b, a)"
+				 "  DO UPDATE SET note = tags.note || '+';"
+				 " DELETE FROM child WHERE id %% 10 = 0;"
+				 " UPDATE child SET id = id + 100000 WHERE id %% 10 = 1;"
+				 " INSERT INTO full_ident VALUES (3, 'c')");
+	tp_inst_wait_marker(sc->src, "public", sc->tgt, "copy", label, 60);
+	tp_inst_compare_all(sc->src, "public", sc->tgt, "copy", keys_tables);
+}
+
+/*
+ * "keys": primary keys are added after the rows; tables the target has
+ * with or without their key; loads interrupted before and after the keys,
+ * taken over.
+ */
+START_TEST(test_load_keys)
+{
+	scene		sc;
+	loader		ld = {0};
+	char	   *v;
+	char		want[512];
+	int			status;
+
+	scene_init(&sc, "lp", true, 0);
+	tp_inst_exec(sc.src, "%s", keys_src_sql);
+	/* parent with its key (under another name) and other rows, tags without */
+	tp_inst_exec(sc.tgt, "CREATE SCHEMA copy;"
+				 " CREATE TABLE copy.parent (id int CONSTRAINT parent_by_hand PRIMARY KEY,"
+				 "  name text NOT NULL);"
+				 " INSERT INTO copy.parent SELECT g, 'old' || g FROM generate_series(400, 600) g;"
+				 " CREATE TABLE copy.tags (a int, b text, note text);"
+				 " INSERT INTO copy.tags VALUES (1, 't0', 'old'), (1, 't0', 'old')");
+	scene_start(&sc, 1, true);
+	watch_keys(&sc);
+
+	/*
+	 * The tables the load creates have no key until they hold their rows;
+	 * the one that has it keeps it, the one without gets it.
+	 */
+	load_start(&sc, "tgt", &ld);
+	status = load_wait(&sc, &ld, 120);
+	if (status != 0)
+		tp_scene_fail(&sc.t, "the load exited with %d", status);
+	load_free(&ld);
+	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "keys-1", 60);
+	v = ddl_story(&sc);
+	if (strcmp(v, "copy.child:CREATE TABLE/false:3000 copy.full_ident:CREATE TABLE/false:-"
+			   " copy.marker:CREATE TABLE/false:1 copy.parent:ALTER TABLE/true:500"
+			   " copy.tags:ALTER TABLE/true:1000") != 0)
+		tp_scene_fail(&sc.t, "the tables' DDL (first command/key:rows at the key): %s", v);
+	free(v);
+	v = copy_keys(&sc);
+	snprintf(want, sizeof(want), KEYS_ALL, "parent_by_hand");
+	ck_assert_str_eq(v, want);
+	free(v);
+	keys_writes(&sc, "keys-1-writes");
+
+	/*
+	 * A load into a target without the tables, interrupted once the rows
+	 * are in but before the keys: the target has every row and no key.
+	 * The load that takes it over keeps the tables and adds the keys.
+	 */
+	tp_inst_exec(sc.tgt, "DROP SCHEMA copy CASCADE; TRUNCATE public.ddl_log, public.seen;"
+				 " INSERT INTO public.block VALUES ('keys')");
+	load_start(&sc, "tgt", &ld);
+	if (!tp_wait_for_text(ld.log, "was not delivered", 60))
+		tp_scene_fail(&sc.t, "the batch of the keys was never refused");
+	tp_inst_wait_true(sc.tgt, "SELECT (SELECT count(*) FROM copy.child) = 2700",
+			  "the rows did not arrive before the keys");
+	v = tp_inst_value(sc.tgt, "SELECT count(*) FROM pg_constraint"
+					  " WHERE contype = 'p' AND connamespace = 'copy'::regnamespace");
+	ck_assert_str_eq(v, "0");
+	free(v);
+	kill_load(&sc, &ld);
+	tp_inst_exec(sc.tgt, "TRUNCATE public.block, public.seen");
+	load_start(&sc, "tgt", &ld);
+	status = load_wait(&sc, &ld, 120);
+	if (status != 0)
+		tp_scene_fail(&sc.t, "the load that takes over exited with %d", status);
+	if (!load_says(&ld, "was interrupted; this load takes it over") ||
+		!load_says(&ld, "table public.child was sent whole by the interrupted load: kept"))
+		tp_scene_fail(&sc.t, "the load did not take over keeping the tables sent whole");
+	load_free(&ld);
+	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "keys-2", 60);
+	/* the take-over sent the keys (one table change each) with the indexes */
+	v = tp_inst_value(sc.tgt, "SELECT concat_ws(' ', count(*), sum(tables), sum(indexes))"
+					  " FROM public.seen WHERE tables + indexes > 0");
+	ck_assert_str_eq(v, "1 4 1");
+	free(v);
+	v = ddl_story(&sc);
+	if (strcmp(v, "copy.child:CREATE TABLE/false:2700 copy.full_ident:CREATE TABLE/false:-"
+			   " copy.marker:CREATE TABLE/false:3 copy.parent:CREATE TABLE/false:500"
+			   " copy.tags:CREATE TABLE/false:1001") != 0)
+		tp_scene_fail(&sc.t, "the tables' DDL (first command/key:rows at the key): %s", v);
+	free(v);
+	v = copy_keys(&sc);
+	snprintf(want, sizeof(want), KEYS_ALL, "parent_pkey");
+	ck_assert_str_eq(v, want);
+	free(v);
+	keys_writes(&sc, "keys-2-writes");
+
+	/*
+	 * A load interrupted after the keys (the target refuses every batch
+	 * after theirs): the load that takes it over sends no key again.
+	 */
+	tp_inst_exec(sc.tgt, "DROP SCHEMA copy CASCADE; TRUNCATE public.ddl_log, public.seen;"
+				 " INSERT INTO public.block VALUES ('after')");
+	load_start(&sc, "tgt", &ld);
+	if (!tp_wait_for_text(ld.log, "was not delivered", 60))
+		tp_scene_fail(&sc.t, "the batch after the keys was never refused");
+	tp_inst_wait_true(sc.tgt, "SELECT count(*) = 4 FROM pg_constraint"
+			  " WHERE contype = 'p' AND connamespace = 'copy'::regnamespace",
+			  "the keys were not added");
+	kill_load(&sc, &ld);
+	tp_inst_exec(sc.tgt, "TRUNCATE public.block, public.seen, public.ddl_log");
+	load_start(&sc, "tgt", &ld);
+	status = load_wait(&sc, &ld, 120);
+	if (status != 0)
+		tp_scene_fail(&sc.t, "the load that takes over exited with %d", status);
+	ck_assert(load_says(&ld, "was interrupted; this load takes it over"));
+	load_free(&ld);
+	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "keys-3", 60);
+	v = tp_inst_value(sc.tgt, "SELECT concat_ws(' ', coalesce(sum(tables), 0),"
+					  " (SELECT count(*) FROM public.ddl_log)) FROM public.seen");
+	ck_assert_str_eq(v, "0 0");
+	free(v);
+	v = copy_keys(&sc);
+	ck_assert_str_eq(v, want);
+	free(v);
+	keys_writes(&sc, "keys-3-writes");
+
+	tp_inst_stop(sc.src);
+	tp_inst_stop(sc.tgt);
+	scene_free(&sc);
+}
+END_TEST
+
 /*
  * "failures": a target nothing answers; a second loader; an unknown
  * target.
@@ -872,6 +1145,7 @@ load_suite(void)
 	add_case(s, "values", test_load_values);
 	add_case(s, "existing", test_load_existing);
 	add_case(s, "kills", test_load_kills);
+	add_case(s, "keys", test_load_keys);
 	add_case(s, "failures", test_load_failures);
 	return s;
 }

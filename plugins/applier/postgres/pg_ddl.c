@@ -21,7 +21,8 @@
  *           columns, the sequences of serial columns, the primary key),
  *           dropped, renamed; columns added, dropped, renamed (same
  *           attnum, new name), retyped (USING col::newtype), defaults,
- *           NOT NULL and identity changed; primary key changed
+ *           NOT NULL and identity changed; primary key changed (added
+ *           unless the target's table has a primary key of those columns)
  *   constraint  unique, check and foreign-key: added, dropped, renamed,
  *           validated; dropped and added again when what it constrains
  *           changed
@@ -210,7 +211,15 @@ static const char table_ddl_sql[] =
 	"		t.qa, t.pka ->> 'name', p.list)\n"
 	"	FROM t, pkcols p WHERE t.b IS NOT NULL AND t.pka IS NOT NULL\n"
 	"		AND (t.pkb IS NULL OR (t.pka -> 'columns')::pg_catalog.text\n"
-	"			 <> (t.pkb -> 'columns')::pg_catalog.text))\n"
+	"			 <> (t.pkb -> 'columns')::pg_catalog.text)\n"
+	/* the target's table has that key already (made by hand, or sent again) */
+	"		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k\n"
+	"			WHERE k.conrelid = pg_catalog.to_regclass(t.qa) AND k.contype = 'p'\n"
+	"				AND (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(at.attname), ', '\n"
+	"										ORDER BY u.ord)\n"
+	"					FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)\n"
+	"					JOIN pg_catalog.pg_attribute at ON at.attrelid = k.conrelid\n"
+	"						AND at.attnum = u.attnum) = p.list))\n"
 	"SELECT stmt FROM st ORDER BY ord, sub";
 
 /*
