@@ -996,6 +996,8 @@ apply_stream(tp_apply_loop *loop, stream_state *st, tp_apply_stats *stats)
 		if (atomic_load(&loop->stop))
 			return true;
 		serve_now(loop);
+		if (loop->pg.conn == NULL)
+			return false;		/* lost while applying a batch on arrival */
 		if (tp_clock_ms() >= until)
 		{
 			stats->more = true;
