@@ -52,6 +52,9 @@
 #define CONNECT_BACKOFF_MIN_MS 100
 #define CONNECT_BACKOFF_MAX_MS 10000
 
+/* A held stream's next try at most this long after new batches came. */
+#define NEWS_RETRY_MS 2000
+
 /* How long one stream may apply in a pass before the next stream's turn. */
 #define STREAM_SLICE_MS 1000
 
@@ -73,6 +76,9 @@ typedef struct stream_state
 	char	   *target;
 	tp_backoff	backoff;		/* of its held unit */
 	long long	retry_at_ms;	/* not before (monotonic); 0: now */
+	long long	tried_at_ms;	/* its last pass (monotonic) ... */
+	uint64_t	tried_received; /* ... and last_received then */
+	bool		news;			/* more stored since: try at NEWS_RETRY_MS */
 	uint64_t	held_seq;		/* the unit held, 0: none */
 	uint64_t	solo_until;		/* one unit per transaction up to this seq */
 	bool		stopped_logged; /* the stopped state was reported */
@@ -137,6 +143,7 @@ typedef struct due_stream
 	char	   *source;
 	char	   *target;
 	bool		stopped;
+	uint64_t	last_received;
 } due_stream;
 
 /*
@@ -242,6 +249,7 @@ due_row(void *arg, const PGresult *res, int row)
 	d->source = tp_xstrdup(PQgetvalue(res, row, 0));
 	d->target = tp_xstrdup(PQgetvalue(res, row, 1));
 	d->stopped = strcmp(PQgetvalue(res, row, 2), "t") == 0;
+	d->last_received = strtoull(PQgetvalue(res, row, 3), NULL, 10);
 	return true;
 }
 
@@ -1024,7 +1032,8 @@ tp_apply_loop_pass(tp_apply_loop *loop, bool force, tp_apply_stats *stats)
 	if (!ensure_connected(loop))
 		return false;
 	if (!tp_pgsql_query(&loop->pg,
-						"SELECT source, target, coalesce(held_state = 'stopped', false)"
+						"SELECT source, target, coalesce(held_state = 'stopped', false),"
+						" last_received"
 						" FROM teleport.inbox_stream WHERE last_applied < last_received"
 						" ORDER BY source, target", 0, NULL, due_row, &due))
 	{
@@ -1045,8 +1054,19 @@ tp_apply_loop_pass(tp_apply_loop *loop, bool force, tp_apply_stats *stats)
 			stats->stopped++;
 			continue;
 		}
-		if (!force && st->retry_at_ms > tp_clock_ms())
+		/*
+		 * A held stream waits for its backoff, but batches stored since
+		 * its last try may let it through (schema changes to apply ahead,
+		 * a load that supersedes its rows): then it is tried again after
+		 * NEWS_RETRY_MS at most.
+		 */
+		st->news = due.items[i].last_received > st->tried_received;
+		if (!force && st->retry_at_ms > tp_clock_ms() &&
+			(!st->news || tp_clock_ms() - st->tried_at_ms < NEWS_RETRY_MS))
 			continue;
+		st->news = false;
+		st->tried_at_ms = tp_clock_ms();
+		st->tried_received = due.items[i].last_received;
 		ok = apply_stream(loop, st, stats);
 	}
 	for (size_t i = 0; i < due.n; i++)
@@ -1069,9 +1089,12 @@ next_retry(const tp_apply_loop *loop, long long until)
 	for (size_t i = 0; i < loop->n_streams; i++)
 	{
 		const stream_state *st = &loop->streams[i];
+		long long	at = st->retry_at_ms;
 
-		if (st->retry_at_ms > 0 && st->retry_at_ms < until)
-			until = st->retry_at_ms;
+		if (at > 0 && st->news && st->tried_at_ms + NEWS_RETRY_MS < at)
+			at = st->tried_at_ms + NEWS_RETRY_MS;
+		if (at > 0 && at < until)
+			until = at;
 	}
 	return until;
 }

@@ -2133,6 +2133,48 @@ START_TEST(test_load_supersedes)
 END_TEST
 
 /*
+ * A held stream waits for its backoff, but batches stored since its last
+ * try bring the next try forward to 2 s after it: a unit held seven times
+ * (its backoff 3.2 to 6.4 s) is tried again 2 s after the load that lets
+ * it through was stored, not when its backoff ends.
+ */
+START_TEST(test_held_retried_on_news)
+{
+	world		w;
+	tp_apply_stats stats;
+	char		header[1024];
+
+	world_open(&w, "apply_news", NULL,
+			   "CREATE TABLE copy.nz (id int PRIMARY KEY)", 300, NULL);
+	store_lines(&w, "nw", 1,
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2,\"gone\":5},"
+				"\"source\":{\"name\":\"nw\",\"schema\":\"public\",\"table\":\"nz\","
+				"\"txid\":5,\"seq\":1,\"batch\":1},\"ts_ms\":1}\n", 1);
+	for (int i = 0; i < 7; i++)
+	{
+		stats = pass(&w);
+		ck_assert_int_eq(stats.held, 1);
+	}
+	ck_assert(tp_apply_loop_pass(w.loop, false, &stats));
+	ck_assert_int_eq(stats.held, 0);	/* its backoff */
+
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"nz\"}]");
+	store_load(&w, "nw", 2, header, NULL, false);
+	rows_header(header, sizeof(header), "nz", "[\"id\"]", 1);
+	store_load(&w, "nw", 3, header, "7\n", false);
+	store_load(&w, "nw", 4, LOAD_END, NULL, false);
+	ck_assert(tp_apply_loop_pass(w.loop, false, &stats));
+	ck_assert_int_eq(stats.applied, 0);	/* tried less than 2 s ago */
+	usleep(2200000);
+	ck_assert(tp_apply_loop_pass(w.loop, false, &stats));
+	ck_assert_int_eq(stats.held, 0);
+	assert_stream(&w, "nw", "- - 4");
+	assert_value(&w, "SELECT string_agg(id::text, ',') FROM copy.nz", "7");
+	world_close(&w);
+}
+END_TEST
+
+/*
  * With the loop's thread running and the inbox handing it load batches
  * (as the daemon sets it up), a load batch that is a unit of its own is
  * applied on arrival, never stored, when its stream has nothing else to
@@ -2304,6 +2346,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_load_failures);
 	tcase_add_test(tc, test_load_on_arrival);
 	tcase_add_test(tc, test_load_supersedes);
+	tcase_add_test(tc, test_held_retried_on_news);
 	tcase_add_test(tc, test_daemon_end_to_end);
 	suite_add_tcase(s, tc);
 	return s;
