@@ -24,7 +24,8 @@
  *     held_state ('retrying', or 'stopped' for TP_ERROR), held_reason (the
  *     applier's last warning or error, or the server's message),
  *     held_since and held_attempts are set, the reason is logged, and the
- *     unit is tried again with backoff (100 ms doubling to 30 s). Later
+ *     unit is tried again with backoff (100 ms doubling to 30 s; at most
+ *     2 s after the last try once more batches of its stream came). Later
  *     batches of that stream wait; other streams go on. A stopped stream
  *     waits for an operator: teleport --retry-batch SOURCE sets it back to
  *     'retrying', teleport --skip-batch SOURCE:SEQ skips the unit (see
