@@ -889,6 +889,29 @@ copy_keys(const scene *sc)
 	"child child_pkey true PRIMARY KEY (id), marker marker_pkey true PRIMARY KEY (label), " \
 	"parent %s true PRIMARY KEY (id), tags tags_key true PRIMARY KEY (b, a)"
 
+/* Fail unless the target's ddl_story is want. */
+static void
+assert_story(const scene *sc, const char *want)
+{
+	char	   *v = ddl_story(sc);
+
+	if (strcmp(v, want) != 0)
+		tp_scene_fail(&sc->t, "the tables' DDL (first command/key:rows at the key): %s", v);
+	free(v);
+}
+
+/* Fail unless the target's keys are KEYS_ALL with parent's key named pkey. */
+static void
+assert_keys(const scene *sc, const char *pkey)
+{
+	char	   *v = copy_keys(sc);
+	char		want[512];
+
+	snprintf(want, sizeof(want), KEYS_ALL, pkey);
+	ck_assert_str_eq(v, want);
+	free(v);
+}
+
 /*
  * Kill the loader as a crash would, and wait until its server process
  * is gone (until then its load counts as running).
@@ -934,7 +957,6 @@ START_TEST(test_load_keys)
 	scene		sc;
 	loader		ld = {0};
 	char	   *v;
-	char		want[512];
 	int			status;
 
 	scene_init(&sc, "lp", true, 0);
@@ -959,16 +981,10 @@ START_TEST(test_load_keys)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
 	load_free(&ld);
 	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "keys-1", 60);
-	v = ddl_story(&sc);
-	if (strcmp(v, "copy.child:CREATE TABLE/false:3000 copy.full_ident:CREATE TABLE/false:-"
-			   " copy.marker:CREATE TABLE/false:1 copy.parent:ALTER TABLE/true:500"
-			   " copy.tags:ALTER TABLE/true:1000") != 0)
-		tp_scene_fail(&sc.t, "the tables' DDL (first command/key:rows at the key): %s", v);
-	free(v);
-	v = copy_keys(&sc);
-	snprintf(want, sizeof(want), KEYS_ALL, "parent_by_hand");
-	ck_assert_str_eq(v, want);
-	free(v);
+	assert_story(&sc, "copy.child:CREATE TABLE/false:3000 copy.full_ident:CREATE TABLE/false:-"
+				 " copy.marker:CREATE TABLE/false:1 copy.parent:ALTER TABLE/true:500"
+				 " copy.tags:ALTER TABLE/true:1000");
+	assert_keys(&sc, "parent_by_hand");
 	keys_writes(&sc, "keys-1-writes");
 
 	/*
@@ -1003,16 +1019,10 @@ START_TEST(test_load_keys)
 					  " FROM public.seen WHERE tables + indexes > 0");
 	ck_assert_str_eq(v, "1 4 1");
 	free(v);
-	v = ddl_story(&sc);
-	if (strcmp(v, "copy.child:CREATE TABLE/false:2700 copy.full_ident:CREATE TABLE/false:-"
-			   " copy.marker:CREATE TABLE/false:3 copy.parent:CREATE TABLE/false:500"
-			   " copy.tags:CREATE TABLE/false:1001") != 0)
-		tp_scene_fail(&sc.t, "the tables' DDL (first command/key:rows at the key): %s", v);
-	free(v);
-	v = copy_keys(&sc);
-	snprintf(want, sizeof(want), KEYS_ALL, "parent_pkey");
-	ck_assert_str_eq(v, want);
-	free(v);
+	assert_story(&sc, "copy.child:CREATE TABLE/false:2700 copy.full_ident:CREATE TABLE/false:-"
+				 " copy.marker:CREATE TABLE/false:3 copy.parent:CREATE TABLE/false:500"
+				 " copy.tags:CREATE TABLE/false:1001");
+	assert_keys(&sc, "parent_pkey");
 	keys_writes(&sc, "keys-2-writes");
 
 	/*
@@ -1040,9 +1050,7 @@ START_TEST(test_load_keys)
 					  " (SELECT count(*) FROM public.ddl_log)) FROM public.seen");
 	ck_assert_str_eq(v, "0 0");
 	free(v);
-	v = copy_keys(&sc);
-	ck_assert_str_eq(v, want);
-	free(v);
+	assert_keys(&sc, "parent_pkey");
 	keys_writes(&sc, "keys-3-writes");
 
 	tp_inst_stop(sc.src);
