@@ -824,8 +824,10 @@ const char	ddl_sql_setup[] =
 	 * in schema_resend for the DDL source's next poll.
 	 */
 	"	IF p_oids IS NOT NULL THEN\n"
-	"		v_tag := current_setting('teleport.rewritten', true);\n"
-	"		IF v_tag LIKE txid_current()::text || ':%' THEN\n"
+	"		v_tag := coalesce(current_setting('teleport.rewritten', true), '');\n"
+	"	END IF;\n"
+	"	IF v_tag <> '' THEN\n"
+	"		IF starts_with(v_tag, txid_current()::text || ':') THEN\n"
 	"			SELECT coalesce(array_agg(DISTINCT coalesce(pg_partition_root(x.o::oid), x.o::oid)), '{}')\n"
 	"			INTO v_rewritten\n"
 	"			FROM unnest(string_to_array(btrim(split_part(v_tag, ':', 2)), ' ')) x(o)\n"
