@@ -187,7 +187,7 @@ resend_one(tp_plugin_ctx *ctx, PGconn *conn, const PGresult *pending, int i)
 		if (PQntuples(res) == 1)
 			attempts = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
-		ctx->host->log(ctx, attempts % 100 == 0 ? TP_LOG_WARNING : TP_LOG_DEBUG,
+		ctx->host->log(ctx, attempts > 0 && attempts % 100 == 0 ? TP_LOG_WARNING : TP_LOG_DEBUG,
 					   "could not lock table \"%s.%s\" to send its rows again after a "
 					   "schema change (%ld attempts): writers held it; will retry",
 					   schema, table, attempts);

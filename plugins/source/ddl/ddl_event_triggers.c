@@ -262,6 +262,7 @@ static const char evt_sql_create[] =
 	"	END IF;\n"
 	"END\n"
 	"$body$;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_rewrite_trigger() FROM PUBLIC;\n"
 	"COMMENT ON FUNCTION teleport.schema_event_trigger() IS '" EVT_VERSION_TEXT "';\n"
 	"DO $do$\n"
 	"BEGIN\n"
