@@ -28,7 +28,10 @@
  *     while rows are written; a column renamed with writes before and
  *     after; a table renamed; defaults and NOT NULL changed; identity and
  *     generated columns; a primary key moved to another column; int ->
- *     bigint and text -> int USING; a table dropped. Then, comparing
+ *     bigint and text -> int USING; rows rewritten by a change, sent
+ *     again with the source's values (step_rewrites: volatile defaults, a
+ *     type changed USING a volatile expression, CREATE TABLE AS and
+ *     SELECT INTO; compared row by row too); a table dropped. Then, comparing
  *     also the types, standalone sequences and indexes of the schema
  *     (objects_signature), the steps of each kind: enums (step_enums,
  *     step_enum_columns: a value added and used in one target
@@ -47,7 +50,10 @@
  *     take before it (a renamed column or table) are written once the
  *     change was captured; case "ahead" writes them before the poll, so
  *     that their batch is held until the change, applied ahead of it, lets
- *     it through (docs/schema.md).
+ *     it through (docs/schema.md). Case "ahead" also runs
+ *     test_rewrite_writers: rows rewritten by changes while writers write
+ *     the table, sent again under a lock that orders the writers' changes
+ *     around them.
  */
 #include "tp_autoconf.h"
 
@@ -55,6 +61,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <teleport/teleport.h>
@@ -762,7 +770,7 @@ step_indexes(const scene *sc)
 /*
  * Restart the source in the other mode (use_event_triggers toggled),
  * running ddl (SQL, may be NULL) while it is stopped; wait until the new
- * mode's install is done (two event triggers, or none). Stopped in diff
+ * mode's install is done (three event triggers, or none). Stopped in diff
  * mode, nothing sees a schema change until the restart, so rows written
  * after it would come before it: ddl writes no such rows then.
  */
@@ -778,7 +786,7 @@ switch_source_mode(scene *sc, const char *ddl)
 	for (int i = 0;; i++)
 	{
 		char	   *n = tp_inst_value(sc->src, "SELECT count(*) FROM pg_event_trigger");
-		bool		done = strcmp(n, sc->event_triggers ? "2" : "0") == 0;
+		bool		done = strcmp(n, sc->event_triggers ? "3" : "0") == 0;
 
 		free(n);
 		if (done)
@@ -787,6 +795,57 @@ switch_source_mode(scene *sc, const char *ddl)
 			tp_scene_fail(&sc->t, "the source never switched modes");
 		usleep(100000);
 	}
+}
+
+/*
+ * Changes that give rows values without row events (issue #6): the
+ * source sends the table's rows again after the change, so the target
+ * holds the source's values, not those of its own evaluation of the
+ * change. In one ALTER TABLE: columns added with volatile defaults
+ * (clock_timestamp(), random()) and a type changed USING a volatile
+ * expression, with writes after it; with event triggers also a type
+ * changed USING an expression that keeps the type (only the table_rewrite
+ * trigger sees it; diff mode cannot, docs/schema.md). Tables created with
+ * volatile rows by CREATE TABLE AS and SELECT INTO (their rows are
+ * copied when the trigger source installs their trigger). Each table is
+ * compared row by row (EXCEPT ALL both ways) as well.
+ */
+static void
+step_rewrites(const scene *sc)
+{
+	static const char *const tables[] = {"rw", "ctas", "sinto", NULL};
+
+	tp_inst_exec(sc->src, "CREATE TABLE public.rw (id int PRIMARY KEY, n int, s text);");
+	wait_captured(sc, "rw");
+	tp_inst_exec(sc->src, "INSERT INTO public.rw SELECT g, g, 's' || g FROM generate_series(1, 30) g;");
+	wait_equal(sc, "create rw");
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.rw ADD COLUMN at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+				 " ADD COLUMN r float8 DEFAULT random(),"
+				 " ALTER COLUMN n TYPE bigint USING n * 1000 + (random() * 999)::int;");
+	if (sc->event_triggers)
+		tp_inst_exec(sc->src, "ALTER TABLE public.rw ALTER COLUMN s TYPE text"
+					 " USING s || '-' || md5(random()::text);");
+	wait_captured(sc, "rw");
+	tp_inst_exec(sc->src,
+				 "UPDATE public.rw SET s = 'after', r = -1 WHERE id <= 3;"
+				 "INSERT INTO public.rw (id, n, s) VALUES (100, 1, 'new');");
+	wait_equal(sc, "columns with volatile values");
+
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.ctas AS SELECT g AS id, clock_timestamp() AS at, random() AS r"
+				 " FROM generate_series(1, 25) g;"
+				 "ALTER TABLE public.ctas ADD PRIMARY KEY (id);");
+	tp_inst_exec(sc->src,
+				 "SELECT g AS id, md5(random()::text) AS m INTO public.sinto"
+				 " FROM generate_series(1, 25) g;"
+				 "ALTER TABLE public.sinto ADD PRIMARY KEY (id);");
+	wait_captured(sc, "ctas");
+	wait_captured(sc, "sinto");
+	tp_inst_exec(sc->src, "UPDATE public.ctas SET r = 2 WHERE id = 1;");
+	wait_equal(sc, "CREATE TABLE AS and SELECT INTO");
+	ck_assert_int_eq(tp_inst_compare_all(sc->src, "public", sc->tgt, APPLY_SCHEMA, tables),
+					 31 + 25 + 25);
 }
 
 /*
@@ -1144,10 +1203,10 @@ START_TEST(test_diff_mode)
 	usleep(1500000);
 	ck_assert_int_eq(ddl_events(sc), 0);
 	{
-		/* the mode's own objects: two event triggers, or none */
+		/* the mode's own objects: three event triggers, or none */
 		char	   *n = tp_inst_value(sc->src, "SELECT count(*) FROM pg_event_trigger");
 
-		ck_assert_str_eq(n, sc->event_triggers ? "2" : "0");
+		ck_assert_str_eq(n, sc->event_triggers ? "3" : "0");
 		free(n);
 	}
 	tp_inst_exec(sc->src, "INSERT INTO public.base SELECT g, 'b' || g FROM generate_series(1, 20) g;");
@@ -1276,6 +1335,8 @@ START_TEST(test_diff_mode)
 				 "INSERT INTO public.conv VALUES (100, 5000000000, 12);"
 				 "UPDATE public.conv SET s = s + 1 WHERE id < 10;");
 	wait_equal(sc, "type change");
+
+	step_rewrites(sc);
 
 	if (sc->event_triggers)
 	{
@@ -1558,6 +1619,110 @@ START_TEST(test_ahead)
 }
 END_TEST
 
+/*
+ * A writer of test_rewrite_writers (a child process): on db of cl, for
+ * seconds, transactions that update a row of public.cw, sleep 5 ms
+ * holding it, and insert a row; exits 0, or 1 on an error (printed). Each
+ * row is updated once (writer 0 the odd ids, writer 1 the even ones, in
+ * order), so that a row whose update were ordered wrongly around the
+ * rows sent again would stay wrong on the target.
+ */
+static void
+rewrite_writer(const tp_cluster *cl, const char *db, int writer, int seconds)
+{
+	char	   *conninfo = tp_cluster_conninfo(cl, db, NULL);
+	PGconn	   *conn = PQconnectdb(conninfo);
+	time_t		end = time(NULL) + seconds;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		fprintf(stderr, "writer %d: %s", writer, PQerrorMessage(conn));
+		_exit(1);
+	}
+	for (int i = 0; time(NULL) < end; i++)
+	{
+		char		sql[512];
+		PGresult   *res;
+
+		snprintf(sql, sizeof(sql),
+				 "BEGIN;"
+				 "UPDATE public.cw SET n = n + 1 WHERE id = %d;"
+				 "SELECT pg_sleep(0.005);"
+				 "INSERT INTO public.cw (id, n, s) VALUES (%d, %d, 'w');"
+				 "COMMIT",
+				 1 + writer + 2 * i, 10000 + writer * 100000 + i, i);
+		res = PQexec(conn, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			fprintf(stderr, "writer %d: %s", writer, PQerrorMessage(conn));
+			_exit(1);
+		}
+		PQclear(res);
+	}
+	PQfinish(conn);
+	free(conninfo);
+	_exit(0);
+}
+
+/*
+ * Case "writers": in diff mode, rows rewritten by a change while two
+ * writers update and insert rows of the table all along: the poll that
+ * finds the change sends the rows again under a lock that orders every
+ * writer's changes before or after the copy (teleport.schema_resend_rows),
+ * so the target ends equal to the source, row by row.
+ */
+START_TEST(test_rewrite_writers)
+{
+	scene		the_scene;
+	scene	   *sc = &the_scene;
+	pid_t		writers[2];
+
+	ck_assert_ptr_nonnull(tgt_cl);
+	memset(sc, 0, sizeof(*sc));
+	tp_scene_init(&sc->t, src_cl, "writers");
+	sc->src = tp_scene_inst(&sc->t, "src", src_cl, "writers_src", false);
+	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "writers_tgt", true);
+	configure(sc, true);
+	configure(sc, false);
+	tp_inst_exec(sc->src, "CREATE TABLE public.cw (id int PRIMARY KEY, n int, s text);"
+				 "INSERT INTO public.cw SELECT g, g, 's' || g FROM generate_series(1, 5000) g;");
+	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";"
+				 "CREATE TABLE " APPLY_SCHEMA ".cw (id int PRIMARY KEY, n int, s text);"
+				 "INSERT INTO " APPLY_SCHEMA ".cw SELECT g, g, 's' || g"
+				 " FROM generate_series(1, 5000) g;");
+	tp_inst_start(sc->tgt);
+	tp_inst_start(sc->src);
+	wait_captured(sc, "cw");
+
+	for (int w = 0; w < 2; w++)
+	{
+		fflush(NULL);
+		writers[w] = fork();
+		ck_assert_int_ge(writers[w], 0);
+		if (writers[w] == 0)
+			rewrite_writer(src_cl, "writers_src", w, 4);
+		tp_scene_register_pid(&sc->t, writers[w]);
+	}
+	usleep(500000);
+	tp_inst_exec(sc->src, "ALTER TABLE public.cw ADD COLUMN at timestamptz DEFAULT clock_timestamp();");
+	usleep(1000000);
+	tp_inst_exec(sc->src, "ALTER TABLE public.cw ALTER COLUMN s TYPE varchar(100)"
+				 " USING s || '-' || (random() * 1000)::int;");
+	for (int w = 0; w < 2; w++)
+	{
+		int			status = -1;
+
+		ck_assert_int_eq(waitpid(writers[w], &status, 0), writers[w]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", w);
+	}
+	wait_equal(sc, "rows rewritten while writers write");
+	ck_assert_int_gt(tp_inst_compare(sc->src, "public", sc->tgt, APPLY_SCHEMA, "cw"), 5000);
+	tp_inst_stop(sc->src);
+	tp_inst_stop(sc->tgt);
+	tp_scene_free(&sc->t);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 schema_suite(void)
@@ -1580,6 +1745,7 @@ schema_suite(void)
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_ahead);
+	tcase_add_test(tc, test_rewrite_writers);
 	suite_add_tcase(s, tc);
 	return s;
 }

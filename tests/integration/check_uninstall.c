@@ -174,7 +174,7 @@ START_TEST(test_uninstall_source)
 	tp_cmd_result_free(&res);
 	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'teleport%'",
 				 "8");
-	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_event_trigger", "2");
+	tp_sql_assert(s.conn, "SELECT count(*) FROM pg_event_trigger", "3");
 	tp_sql_assert(s.conn, "SELECT to_regclass('teleport.batch') IS NOT NULL", "t");
 
 	source_stop(&s);

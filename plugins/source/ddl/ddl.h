@@ -31,6 +31,9 @@
 extern const char ddl_sql_setup[];
 extern const char ddl_sql_first_taken[];
 extern const char ddl_sql_capture[];
+extern const char ddl_sql_resend_pending[];
+extern const char ddl_sql_resend[];
+extern const char ddl_sql_resend_missed[];
 extern const char ddl_sql_uninstall[];
 
 /*
@@ -57,6 +60,19 @@ tp_result	ddl_setup(tp_plugin_ctx *ctx, PGconn *conn, bool *first_taken);
 tp_result	ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids,
 						bool emit, long *n_events);
 
+/*
+ * Send again the rows of the tables a comparison queued in
+ * teleport.schema_resend (a change that may have rewritten them without
+ * row events), each in a READ COMMITTED transaction of its own that locks
+ * the table in SHARE mode, waiting at most 2 s for writers (see
+ * teleport.schema_resend_rows in ddl_sql.c for why the order is right). A
+ * table whose lock is not granted in time, or whose description changed
+ * since the comparison, stays queued for the next poll (a warning every
+ * 100 attempts that miss the lock). Logs each table sent at info level.
+ * Results as ddl_setup; TP_OK also when tables stay queued.
+ */
+tp_result	ddl_resend(tp_plugin_ctx *ctx, PGconn *conn);
+
 /* Drop the shared objects and their version record. Results as ddl_setup. */
 tp_result	ddl_uninstall(tp_plugin_ctx *ctx, PGconn *conn);
 
@@ -73,8 +89,9 @@ tp_result	ddl_fail(tp_plugin_ctx *ctx, PGconn *conn, PGresult *res,
 
 /*
  * ddl_event_triggers.c: create, idempotently, the event triggers (on
- * ddl_command_end and sql_drop) that capture each DDL statement's objects
- * in its own transaction, and their functions. When the role may not
+ * ddl_command_end, sql_drop and table_rewrite) that capture each DDL
+ * statement's objects in its own transaction, and their functions. When
+ * the role may not
  * create event triggers (not a superuser), nothing is created, nothing is
  * logged, and the server's message is copied into denied (else denied is
  * ""); the result is TP_OK. Other failures as ddl_setup.
@@ -83,8 +100,8 @@ tp_result	ddl_event_triggers_install(tp_plugin_ctx *ctx, PGconn *conn,
 									   char *denied, size_t denied_len);
 
 /*
- * *in_place: whether both event triggers exist, enabled, with their
- * function. Results as ddl_setup.
+ * *in_place: whether the three event triggers exist, enabled, with their
+ * functions. Results as ddl_setup.
  */
 tp_result	ddl_event_triggers_check(tp_plugin_ctx *ctx, PGconn *conn,
 									 bool *in_place);

@@ -149,6 +149,91 @@ ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids, bool emit,
 	return TP_OK;
 }
 
+/*
+ * One table of ddl_resend (row i of pending): in a transaction of its
+ * own; a lock not granted in time is counted and leaves it queued.
+ */
+static tp_result
+resend_one(tp_plugin_ctx *ctx, PGconn *conn, const PGresult *pending, int i)
+{
+	const char *doing = "send a table's rows again after a schema change";
+	const char *relid = PQgetvalue(pending, i, 0);
+	const char *schema = PQgetisnull(pending, i, 1) ? "?" : PQgetvalue(pending, i, 1);
+	const char *table = PQgetisnull(pending, i, 2) ? "?" : PQgetvalue(pending, i, 2);
+	const char *state;
+	PGresult   *res;
+	long long	sent;
+	tp_result	r;
+
+	/*
+	 * READ COMMITTED whatever the database's default: the copy must read
+	 * with a snapshot taken after the lock is granted.
+	 */
+	if ((r = run(ctx, conn, "BEGIN ISOLATION LEVEL READ COMMITTED;"
+				 " SET LOCAL lock_timeout = '2s'", doing)) != TP_OK)
+		return r;
+	res = PQexecParams(conn, ddl_sql_resend, 1, NULL, &relid, NULL, NULL, 0);
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (state != NULL && strcmp(state, "55P03") == 0)
+	{
+		long		attempts = 0;
+
+		/* writers held the table: the next poll tries again */
+		PQclear(res);
+		PQclear(PQexec(conn, "ROLLBACK"));
+		res = PQexecParams(conn, ddl_sql_resend_missed, 1, NULL, &relid, NULL, NULL, 0);
+		if (!result_ok(res))
+			return failure(ctx, conn, res, doing);
+		if (PQntuples(res) == 1)
+			attempts = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		ctx->host->log(ctx, attempts > 0 && attempts % 100 == 0 ? TP_LOG_WARNING : TP_LOG_DEBUG,
+					   "could not lock table \"%s.%s\" to send its rows again after a "
+					   "schema change (%ld attempts): writers held it; will retry",
+					   schema, table, attempts);
+		return TP_OK;
+	}
+	if (!result_ok(res) || PQntuples(res) != 1)
+		return failure(ctx, conn, res, doing);
+	sent = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (sent < 0)
+	{
+		/* a change not compared yet: the next comparison sends it first */
+		PQclear(PQexec(conn, "ROLLBACK"));
+		ctx->host->log(ctx, TP_LOG_DEBUG, "table \"%s.%s\" changed again before its rows "
+					   "were sent again; will retry after the next comparison", schema, table);
+		return TP_OK;
+	}
+	if ((r = run(ctx, conn, "COMMIT", doing)) != TP_OK)
+		return r;
+	if (sent > 0)
+		ctx->host->log(ctx, TP_LOG_INFO, "sent the %lld rows of table \"%s.%s\" again "
+					   "after a schema change that may have rewritten them", sent,
+					   schema, table);
+	return TP_OK;
+}
+
+/* See ddl.h. */
+tp_result
+ddl_resend(tp_plugin_ctx *ctx, PGconn *conn)
+{
+	PGresult   *pending = PQexec(conn, ddl_sql_resend_pending);
+	tp_result	r = TP_OK;
+
+	if (!result_ok(pending))
+		return failure(ctx, conn, pending, "list the tables whose rows are to be sent again");
+	for (int i = 0; i < PQntuples(pending) && r == TP_OK; i++)
+	{
+		if (ctx->host->stopping(ctx))
+			r = TP_RETRY;
+		else
+			r = resend_one(ctx, conn, pending, i);
+	}
+	PQclear(pending);
+	return r;
+}
+
 /* See ddl.h. */
 tp_result
 ddl_uninstall(tp_plugin_ctx *ctx, PGconn *conn)

@@ -8,6 +8,13 @@
  * Objects (in schema teleport, owned by teleport's role, which must be a
  * superuser, or rds_superuser on Amazon RDS, to create event triggers):
  *
+ *   event trigger teleport_schema_rewrite (table_rewrite), running
+ *   schema_rewrite_trigger()
+ *       notes the tables a statement rewrites with new values (a volatile
+ *       default filled in, a column converted), for schema_capture at the
+ *       statement's end, which sends their rows again in the DDL's
+ *       transaction, after its event (plugins/source/ddl/ddl_sql.c)
+ *
  *   event triggers teleport_schema_ddl (ddl_command_end) and
  *   teleport_schema_drop (sql_drop), both running
  *   schema_event_trigger()
@@ -43,7 +50,7 @@
  *       teleport's objects.
  *
  * The function carries a version in its comment: install changes nothing
- * when the version and both triggers are there, so a restart is no DDL.
+ * when the version and the three triggers are there, so a restart is no DDL.
  */
 #include "tp_autoconf.h"
 
@@ -53,7 +60,7 @@
 #include "ddl.h"
 
 /* The version of the event-trigger objects, in the function's comment. */
-#define EVT_VERSION_TEXT "teleport event-trigger source, version 3"
+#define EVT_VERSION_TEXT "teleport event-trigger source, version 4"
 
 /*
  * Every name a capture trigger of the trigger source may have (its
@@ -68,6 +75,7 @@
 
 #define EVT_DDL "teleport_schema_ddl"
 #define EVT_DROP "teleport_schema_drop"
+#define EVT_REWRITE "teleport_schema_rewrite"
 
 /* The objects, created or replaced in one transaction under the lock. */
 static const char evt_sql_create[] =
@@ -223,6 +231,38 @@ static const char evt_sql_create[] =
 	"END\n"
 	"$body$;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_event_trigger() FROM PUBLIC;\n"
+
+	/*
+	 * The tables a statement rewrites with values it computes (a default
+	 * filled in, a column converted; not a change of persistence or access
+	 * method, which keeps the values), for schema_capture at the
+	 * statement's ddl_command_end, which sends their rows again
+	 * (teleport.schema_resend_rows). Kept in the session setting
+	 * teleport.rewritten as "TXID: OID OID ...": set at session level,
+	 * since a transaction-local setting made inside a function with a SET
+	 * clause is undone when it returns; rolled back with the transaction
+	 * or savepoint that made it; a value of another transaction is
+	 * stale. Not SECURITY DEFINER: it touches nothing of teleport's.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_rewrite_trigger()\n"
+	"RETURNS event_trigger\n"
+	"LANGUAGE plpgsql\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"DECLARE\n"
+	"	v_tag text := txid_current()::text || ':';\n"
+	"	v_cur text := current_setting('teleport.rewritten', true);\n"
+	"BEGIN\n"
+	"	IF pg_event_trigger_table_rewrite_reason() & 6 <> 0 THEN\n"
+	"		IF v_cur IS NULL OR NOT starts_with(v_cur, v_tag) THEN\n"
+	"			v_cur := v_tag;\n"
+	"		END IF;\n"
+	"		PERFORM set_config('teleport.rewritten',\n"
+	"			v_cur || ' ' || pg_event_trigger_table_rewrite_oid()::text, false);\n"
+	"	END IF;\n"
+	"END\n"
+	"$body$;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_rewrite_trigger() FROM PUBLIC;\n"
 	"COMMENT ON FUNCTION teleport.schema_event_trigger() IS '" EVT_VERSION_TEXT "';\n"
 	"DO $do$\n"
 	"BEGIN\n"
@@ -234,6 +274,10 @@ static const char evt_sql_create[] =
 	"		CREATE EVENT TRIGGER " EVT_DROP " ON sql_drop\n"
 	"			EXECUTE FUNCTION teleport.schema_event_trigger();\n"
 	"	END IF;\n"
+	"	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = '" EVT_REWRITE "') THEN\n"
+	"		CREATE EVENT TRIGGER " EVT_REWRITE " ON table_rewrite\n"
+	"			EXECUTE FUNCTION teleport.schema_rewrite_trigger();\n"
+	"	END IF;\n"
 	"END\n"
 	"$do$";
 
@@ -242,19 +286,24 @@ static const char evt_sql_current[] =
 	"SELECT pg_catalog.obj_description(pg_catalog.to_regprocedure("
 	"'teleport.schema_event_trigger()'), 'pg_proc') IS NOT DISTINCT FROM '" EVT_VERSION_TEXT "'"
 	" AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_event_trigger"
-	"  WHERE evtname IN ('" EVT_DDL "', '" EVT_DROP "')) = 2";
+	"  WHERE evtname IN ('" EVT_DDL "', '" EVT_DROP "', '" EVT_REWRITE "')) = 3";
 
-/* One value: whether both triggers exist, fire, and run teleport's function. */
+/* One value: whether the three triggers exist, fire, and run teleport's functions. */
 static const char evt_sql_in_place[] =
-	"SELECT pg_catalog.count(*) = 2 FROM pg_catalog.pg_event_trigger"
-	" WHERE evtname IN ('" EVT_DDL "', '" EVT_DROP "') AND evtenabled IN ('O', 'A')"
-	" AND evtfoid = pg_catalog.to_regprocedure('teleport.schema_event_trigger()')";
+	"SELECT pg_catalog.count(*) = 3 FROM pg_catalog.pg_event_trigger"
+	" WHERE evtenabled IN ('O', 'A')"
+	" AND ((evtname IN ('" EVT_DDL "', '" EVT_DROP "')"
+	"   AND evtfoid = pg_catalog.to_regprocedure('teleport.schema_event_trigger()'))"
+	"  OR (evtname = '" EVT_REWRITE "'"
+	"   AND evtfoid = pg_catalog.to_regprocedure('teleport.schema_rewrite_trigger()')))";
 
 /* The triggers first: a trigger without its function would break all DDL. */
 static const char evt_sql_drop[] =
 	"DROP EVENT TRIGGER IF EXISTS " EVT_DDL ";\n"
 	"DROP EVENT TRIGGER IF EXISTS " EVT_DROP ";\n"
-	"DROP FUNCTION IF EXISTS teleport.schema_event_trigger()";
+	"DROP EVENT TRIGGER IF EXISTS " EVT_REWRITE ";\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_event_trigger();\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_rewrite_trigger()";
 
 static const char evt_sql_begin[] =
 	"BEGIN; SET LOCAL lock_timeout = '5s'; SET LOCAL client_min_messages = warning;"

@@ -27,6 +27,15 @@
  *       foreign key), view (and materialized view), comment (the comments
  *       of one object and its columns). Objects an extension owns are of
  *       no kind.
+ *   schema_resend        the tables whose rows are to be sent again
+ *                        (below), by the DDL source's next poll
+ *   schema_rows_changed(relid, before, after, types),
+ *   schema_default_deterministic(relid, attnum)
+ *                        whether a table's change may have given its rows
+ *                        values the target would not compute alike
+ *   schema_resend_rows(relid, pending)
+ *                        send a captured table's rows again as 'c' events
+ *                        (upserts), ordered after the change
  *   schema_capture(p_oids oid[], p_emit boolean)
  *       describe, compare with the snapshot (restricted to p_oids), emit
  *       one 'ddl' event per object created, changed or dropped when
@@ -34,6 +43,13 @@
  *       (the events emitted, or the objects recorded), or -1 when a full
  *       comparison found another capture in progress (try again). The
  *       comparison is generic: description texts, keyed by kind and OID.
+ *       A table whose rows the change may have rewritten without row
+ *       events (a column added with a volatile default, a type changed
+ *       USING an expression) has its rows sent again after the events:
+ *       in the DDL's transaction (event triggers), or queued in
+ *       schema_resend for a transaction of the next poll that locks the
+ *       table (a comparison; see schema_resend_rows for why either order
+ *       is right).
  *
  * Adding a kind: a describe function, a row in the kinds list of
  * schema_capture (its rank orders events: containers before what they
@@ -129,6 +145,11 @@ const char	ddl_sql_setup[] =
 	");\n"
 	"INSERT INTO teleport.schema_state (singleton) VALUES (true)\n"
 	"	ON CONFLICT DO NOTHING;\n"
+	"CREATE TABLE IF NOT EXISTS teleport.schema_resend (\n"
+	"	relid oid PRIMARY KEY,\n"
+	"	queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),\n"
+	"	attempts integer NOT NULL DEFAULT 0\n"
+	");\n"
 
 	/* a schema: its name */
 	"CREATE OR REPLACE FUNCTION teleport.schema_describe_schema(p_oids oid[])\n"
@@ -532,6 +553,148 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * Whether the default of column p_attnum of p_relid gives every row
+	 * the same value on the target as on the source: an expression of
+	 * constants and immutable functions and operators only (read from its
+	 * stored tree, pg_attrdef.adbin: every node a CONST, FUNCEXPR, OPEXPR
+	 * or RELABELTYPE, every function it calls immutable). Anything else
+	 * (now(), random(), nextval, a cast through a stable function, a node
+	 * not in that list) is not; nor is a column without a default.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_default_deterministic(p_relid oid,\n"
+	"	p_attnum int2)\n"
+	"RETURNS boolean\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT coalesce((\n"
+	"	SELECT NOT EXISTS (SELECT 1 FROM regexp_matches(d.adbin::text, '[{]([A-Z_]+)', 'g') m(t)\n"
+	"			WHERE m.t[1] NOT IN ('CONST', 'FUNCEXPR', 'OPEXPR', 'RELABELTYPE'))\n"
+	"		AND NOT EXISTS (SELECT 1\n"
+	"			FROM regexp_matches(d.adbin::text, ':(funcid|opfuncid) ([0-9]+)', 'g') f(x)\n"
+	"			WHERE NOT EXISTS (SELECT 1 FROM pg_proc p\n"
+	"				WHERE p.oid = f.x[2]::oid AND p.provolatile = 'i'))\n"
+	"	FROM pg_attrdef d WHERE d.adrelid = p_relid AND d.adnum = p_attnum), false)\n"
+	"$body$;\n"
+
+	/*
+	 * Whether a table's change from p_before to p_after (its descriptions)
+	 * may have given its existing rows values that the target, applying
+	 * the change itself, would not compute alike: a column added whose
+	 * default is not deterministic (schema_default_deterministic: a
+	 * volatile or stable default such as clock_timestamp() or now(), a
+	 * serial's nextval) or that is an identity column (numbered in the
+	 * order of a scan); and, when p_types, a column whose type changed
+	 * (ALTER ... TYPE ... USING: the target converts with a cast). A
+	 * generated column is the target's to compute; a column added without
+	 * a default is NULL on both sides. A type's rename is not a type
+	 * change (user_type keeps its OID).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_rows_changed(p_relid oid, p_before json,\n"
+	"	p_after json, p_types boolean)\n"
+	"RETURNS boolean\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT EXISTS (\n"
+	"	SELECT 1 FROM json_array_elements(p_after -> 'columns') a(c)\n"
+	"	LEFT JOIN json_array_elements(p_before -> 'columns') b(c)\n"
+	"		ON (b.c ->> 'attnum') = (a.c ->> 'attnum')\n"
+	"	WHERE CASE WHEN b.c IS NULL THEN\n"
+	"			a.c ->> 'generated' IS NULL\n"
+	"			AND (a.c ->> 'identity' IS NOT NULL\n"
+	"				OR (a.c ->> 'default' IS NOT NULL\n"
+	"					AND NOT teleport.schema_default_deterministic(p_relid,\n"
+	"						(a.c ->> 'attnum')::int2)))\n"
+	"		ELSE p_types\n"
+	"			AND ((a.c -> 'user_type' ->> 'oid') IS DISTINCT FROM (b.c -> 'user_type' ->> 'oid')\n"
+	"				OR (a.c -> 'user_type' ->> 'array') IS DISTINCT FROM (b.c -> 'user_type' ->> 'array')\n"
+	"				OR (a.c -> 'user_type' ->> 'oid' IS NULL AND (a.c ->> 'type') <> (b.c ->> 'type')))\n"
+	"		END)\n"
+	"$body$;\n"
+
+	/*
+	 * Send the rows of captured table p_relid again, as 'c' events (upserts
+	 * on the target; the trigger source's teleport.trigger_copy_rows,
+	 * which records them as the capture trigger would), filed under its
+	 * current names. Tables the trigger source does not capture (not in
+	 * trigger_table: no target selects them, or they have no key), or
+	 * without the trigger source, are skipped. Returns the rows sent, or
+	 * -1: not now.
+	 *
+	 * In the DDL's own transaction (the event triggers, !p_pending), which
+	 * holds the table (ACCESS EXCLUSIVE since its ALTER TABLE), the rows
+	 * are read as the DDL left them, after its event and before any row
+	 * the transaction writes later: the order is exact.
+	 *
+	 * p_pending (a row of schema_resend, queued by a comparison: diff mode,
+	 * or a safety diff) runs in a READ COMMITTED transaction of its own,
+	 * after the comparison that queued the change's event committed. Why
+	 * the order is right: LOCK TABLE ... IN SHARE MODE waits for every
+	 * writer of the table (ROW EXCLUSIVE) to end and keeps new ones out
+	 * until this transaction commits. The copy is a statement after the
+	 * lock, so its snapshot (READ COMMITTED: one per statement) sees every
+	 * change committed before: those changes' events have lower ids and
+	 * their transactions committed before this one, so the batches put
+	 * them before the copy (an earlier batch, or the same one in id
+	 * order), and the copy, which holds their effect, overwrites them on
+	 * the target. Any later change waits for this commit: its events come
+	 * after the copy. The change's own event committed earlier still, so
+	 * the target applies the DDL (evaluating it its own way), then the
+	 * rows written since, then the source's rows. A table whose
+	 * description differs from the snapshot (a change not compared yet,
+	 * which the target must get first) is left for later (-1); the lock
+	 * keeps it from changing between that check and the copy. A role that
+	 * may not take the lock (LOCK TABLE in SHARE mode needs UPDATE, DELETE
+	 * or TRUNCATE on the table, or owning it) gets a warning and the rows
+	 * are not sent. The pending row is removed when done.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_resend_rows(p_relid oid, p_pending boolean)\n"
+	"RETURNS bigint\n"
+	"LANGUAGE plpgsql\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"DECLARE\n"
+	"	v_schema text;\n"
+	"	v_table text;\n"
+	"	v_copied bigint := 0;\n"
+	"BEGIN\n"
+	"	IF to_regclass('teleport.trigger_table') IS NOT NULL\n"
+	"		AND to_regprocedure('teleport.trigger_copy_rows(oid, text, text)') IS NOT NULL THEN\n"
+	"		SELECT n.nspname::text, c.relname::text INTO v_schema, v_table\n"
+	"		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"		WHERE c.oid = p_relid\n"
+	"			AND EXISTS (SELECT 1 FROM teleport.trigger_table t WHERE t.relid = c.oid);\n"
+	"	END IF;\n"
+	"	IF v_table IS NOT NULL AND p_pending THEN\n"
+	"		IF NOT has_table_privilege(p_relid, 'UPDATE, DELETE, TRUNCATE') THEN\n"
+	"			RAISE WARNING 'the rows of table %.% are not sent again after a schema change "
+	"that may have rewritten them: teleport''s role may not lock the table in SHARE mode',\n"
+	"				quote_ident(v_schema), quote_ident(v_table)\n"
+	"				USING HINT = 'Grant the role UPDATE on the table, or bring the table "
+	"back with an initial load.';\n"
+	"			v_table := NULL;\n"
+	"		ELSE\n"
+	"			EXECUTE format('LOCK TABLE %s IN SHARE MODE', p_relid::regclass);\n"
+	"			IF (SELECT t.description::text FROM teleport.schema_describe_table(ARRAY[p_relid]) t)\n"
+	"				IS DISTINCT FROM (SELECT s.description::text FROM teleport.schema_snapshot s\n"
+	"								  WHERE s.kind = 'table' AND s.oid = p_relid) THEN\n"
+	"				RETURN -1;\n"
+	"			END IF;\n"
+	"		END IF;\n"
+	"	END IF;\n"
+	"	IF v_table IS NOT NULL THEN\n"
+	"		EXECUTE 'SELECT teleport.trigger_copy_rows($1, $2, $3)' INTO v_copied\n"
+	"			USING p_relid, v_schema, v_table;\n"
+	"	END IF;\n"
+	"	IF p_pending THEN\n"
+	"		DELETE FROM teleport.schema_resend WHERE relid = p_relid;\n"
+	"	END IF;\n"
+	"	RETURN v_copied;\n"
+	"END\n"
+	"$body$;\n"
+
+	/*
 	 * The comparison. Events go out in an order the target can apply:
 	 * drops first, in reverse rank (a table before its schema), then
 	 * creations and changes by rank (a schema before its tables); within
@@ -554,6 +717,10 @@ const char	ddl_sql_setup[] =
 	"	d record;\n"
 	"	n integer := 0;\n"
 	"	fp text;\n"
+	"	v_changed oid[] := '{}';\n"
+	"	v_rewritten oid[] := '{}';\n"
+	"	v_tag text;\n"
+	"	r oid;\n"
 	"BEGIN\n"
 	"	IF p_oids IS NOT NULL THEN\n"
 	"		PERFORM pg_advisory_xact_lock_shared(hashtext('teleport.schema_capture'));\n"
@@ -639,7 +806,49 @@ const char	ddl_sql_setup[] =
 	"					object_name = EXCLUDED.object_name,\n"
 	"					description = EXCLUDED.description, taken_at = EXCLUDED.taken_at;\n"
 	"		END IF;\n"
+	"		IF p_emit AND d.kind = 'table' AND d.before IS NOT NULL AND d.after IS NOT NULL\n"
+	"			AND teleport.schema_rows_changed(d.oid, d.before, d.after, p_oids IS NULL) THEN\n"
+	"			v_changed := v_changed || d.oid;\n"
+	"		END IF;\n"
 	"	END LOOP;\n"
+	/*
+	 * Rows changed without row events (schema_rows_changed; with event
+	 * triggers also every table the statement rewrote, as
+	 * schema_rewrite_trigger recorded, which catches an ALTER ... TYPE ...
+	 * USING that keeps the type): their rows are sent again, after the
+	 * events above (schema_resend_rows). In the DDL's transaction, at
+	 * once; but a transaction that is not READ COMMITTED reads with a
+	 * snapshot older than the DDL, which may miss rows others changed
+	 * since, unless the statement rewrote the table (the rewritten rows
+	 * are its own): such a table, and those of a comparison, are queued
+	 * in schema_resend for the DDL source's next poll.
+	 */
+	"	IF p_oids IS NOT NULL THEN\n"
+	"		v_tag := coalesce(current_setting('teleport.rewritten', true), '');\n"
+	"	END IF;\n"
+	"	IF v_tag <> '' THEN\n"
+	"		IF starts_with(v_tag, txid_current()::text || ':') THEN\n"
+	"			SELECT coalesce(array_agg(DISTINCT coalesce(pg_partition_root(x.o::oid), x.o::oid)), '{}')\n"
+	"			INTO v_rewritten\n"
+	"			FROM unnest(string_to_array(btrim(split_part(v_tag, ':', 2)), ' ')) x(o)\n"
+	"			WHERE x.o <> '' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = x.o::oid);\n"
+	"			PERFORM set_config('teleport.rewritten', '', false);\n"
+	"		END IF;\n"
+	"	END IF;\n"
+	"	IF p_emit AND to_regclass('teleport.trigger_table') IS NOT NULL THEN\n"
+	"		FOR r IN SELECT DISTINCT u.relid FROM unnest(v_changed || v_rewritten) u(relid)\n"
+	"				 WHERE EXISTS (SELECT 1 FROM teleport.trigger_table t WHERE t.relid = u.relid)\n"
+	"				 ORDER BY u.relid\n"
+	"		LOOP\n"
+	"			IF p_oids IS NOT NULL AND (r = ANY (v_rewritten)\n"
+	"				OR current_setting('transaction_isolation') = 'read committed') THEN\n"
+	"				PERFORM teleport.schema_resend_rows(r, false);\n"
+	"			ELSE\n"
+	"				INSERT INTO teleport.schema_resend (relid) VALUES (r)\n"
+	"				ON CONFLICT (relid) DO NOTHING;\n"
+	"			END IF;\n"
+	"		END LOOP;\n"
+	"	END IF;\n"
 	"	IF NOT p_emit THEN\n"
 	"		UPDATE teleport.schema_state SET first_snapshot_at = now()\n"
 	"		WHERE first_snapshot_at IS NULL;\n"
@@ -668,11 +877,33 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_extension(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_comment(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
-	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n";
+	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_default_deterministic(oid, int2) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_rows_changed(oid, json, json, boolean) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_resend_rows(oid, boolean) FROM PUBLIC;\n";
 
 /* One row, one column: whether the first snapshot was taken. */
 const char	ddl_sql_first_taken[] =
 	"SELECT first_snapshot_at IS NOT NULL FROM teleport.schema_state";
+
+/*
+ * The tables whose rows a comparison queued to be sent again, oldest
+ * first. Columns: relid, schema and name (NULL when gone), attempts.
+ */
+const char	ddl_sql_resend_pending[] =
+	"SELECT r.relid, n.nspname, c.relname, r.attempts FROM teleport.schema_resend r"
+	" LEFT JOIN pg_catalog.pg_class c ON c.oid = r.relid"
+	" LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	" ORDER BY r.queued_at, r.relid";
+
+/* $1 relid. One value: the rows sent, or -1 (not now). */
+const char	ddl_sql_resend[] =
+	"SELECT teleport.schema_resend_rows($1::pg_catalog.oid, true)";
+
+/* $1 relid: an attempt that could not take the lock. One value: attempts. */
+const char	ddl_sql_resend_missed[] =
+	"UPDATE teleport.schema_resend SET attempts = attempts + 1"
+	" WHERE relid = $1::pg_catalog.oid RETURNING attempts";
 
 /* $1 the OIDs (oid[] literal, or NULL: all), $2 emit. One value: events. */
 const char	ddl_sql_capture[] =
@@ -682,6 +913,9 @@ const char	ddl_sql_capture[] =
 const char	ddl_sql_uninstall[] =
 	"SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('teleport.schema'));\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_capture(oid[], boolean);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_resend_rows(oid, boolean);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_rows_changed(oid, json, json, boolean);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_default_deterministic(oid, int2);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_schema(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_enum(oid[]);\n"
@@ -696,6 +930,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
+	"DROP TABLE IF EXISTS teleport.schema_resend;\n"
 	"DO $do$\n"
 	"BEGIN\n"
 	"	IF pg_catalog.to_regclass('teleport.schema_version') IS NOT NULL THEN\n"

@@ -18,7 +18,11 @@
  *   poll       check that the triggers are in place (one catalog read);
  *              every safety_diff_interval ms, compare the whole catalog
  *              with the snapshot, which emits only what the triggers did
- *              not (the snapshot already holds what they captured)
+ *              not (the snapshot already holds what they captured); send
+ *              again the rows of tables queued for it (ddl_resend: a
+ *              comparison's finds, or a DDL transaction that was not READ
+ *              COMMITTED; the triggers send the others' in the DDL's
+ *              transaction)
  *   uninstall  drop the event triggers, their functions and the shared
  *              objects
  *
@@ -148,7 +152,7 @@ evt_install(tp_plugin_ctx *ctx, struct pg_conn *conn)
 		ctx->host->log(ctx, TP_LOG_INFO, "queued %ld schema change(s) the event "
 					   "triggers did not capture", n);
 	state->next_diff_ms = now_ms() + state->safety_ms;
-	return r;
+	return r == TP_OK ? ddl_resend(ctx, conn) : r;
 }
 
 /* Check the triggers; diff when they are not there or a safety diff is due. */
@@ -169,7 +173,7 @@ evt_poll(tp_plugin_ctx *ctx, struct pg_conn *conn)
 		return r;
 	set_in_place(ctx, state, in_place, NULL);
 	if (in_place && (state->safety_ms == 0 || now_ms() < state->next_diff_ms))
-		return TP_OK;
+		return ddl_resend(ctx, conn);
 	r = ddl_capture(ctx, conn, NULL, true, &n);
 	if (r != TP_OK)
 		return r;
@@ -178,7 +182,7 @@ evt_poll(tp_plugin_ctx *ctx, struct pg_conn *conn)
 		ctx->host->log(ctx, in_place ? TP_LOG_INFO : TP_LOG_DEBUG,
 					   "queued %ld schema change(s)%s", n,
 					   in_place ? " the event triggers did not capture" : "");
-	return TP_OK;
+	return ddl_resend(ctx, conn);
 }
 
 /* The triggers and their functions, then the shared objects. */

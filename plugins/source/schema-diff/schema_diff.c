@@ -16,7 +16,11 @@
  *              anything (the schema that exists is the starting point);
  *              later (a restart), emit what changed while teleport was
  *              not running
- *   poll       compare and emit; nothing when nothing changed
+ *   poll       compare and emit; nothing when nothing changed. Then send
+ *              again the rows of the tables a change may have rewritten
+ *              without row events (a volatile default, a type changed
+ *              USING an expression), each under a lock that orders them
+ *              with concurrent writers (ddl_resend)
  *   uninstall  drop the shared objects
  */
 #include "tp_autoconf.h"
@@ -50,7 +54,7 @@ schema_diff_install(tp_plugin_ctx *ctx, struct pg_conn *conn)
 	else if (r == TP_OK && n > 0)
 		ctx->host->log(ctx, TP_LOG_INFO, "queued %ld schema change(s) made while "
 					   "teleport was not running", n);
-	return r;
+	return r == TP_OK ? ddl_resend(ctx, conn) : r;
 }
 
 /* Compare the catalog with the snapshot; see the file's header. */
@@ -62,7 +66,7 @@ schema_diff_poll(tp_plugin_ctx *ctx, struct pg_conn *conn)
 
 	if (r == TP_OK && n > 0)
 		ctx->host->log(ctx, TP_LOG_DEBUG, "queued %ld schema change(s)", n);
-	return r;
+	return r == TP_OK ? ddl_resend(ctx, conn) : r;
 }
 
 /* Drop the shared objects. */

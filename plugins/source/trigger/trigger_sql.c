@@ -104,6 +104,10 @@
  *                        the table should have, sorted
  *   trigger_install_table(...)   (re)create one table's triggers, and copy
  *                        its rows as 'c' events when asked to
+ *   trigger_copy_rows(relid, schema, table)  copy a table's rows as 'c'
+ *                        events, as its trigger would record them (also
+ *                        for the DDL sources: rows rewritten by a schema
+ *                        change are sent again)
  *   trigger_remove_table(relid)  drop one table's triggers, forget it
  *   trigger_poll_sequences()     send changed sequence values
  *   trigger_standalone_sequences()  the standalone sequences of the
@@ -489,6 +493,50 @@ const char	trigger_sql_setup[] =
 	"$do$;\n"
 
 	/*
+	 * Copy a table's rows into the queue as 'c' events filed under p_schema
+	 * and p_table, as its capture trigger would record them: text images
+	 * when the table is in text mode (trigger_text_mode: decided from the
+	 * catalog now, so exact whatever trigger the table has), else
+	 * row_to_json; in the pinned settings. A partitioned table's rows are
+	 * its partitions'; an inheritance parent's are its own only (ONLY: its
+	 * children are captured as tables of their own). The caller makes the
+	 * copy consistent with the stream (a lock that keeps writers out, or
+	 * holding the table already). Returns the rows copied. Used by
+	 * trigger_install_table and by the DDL sources, which send a table's
+	 * rows again after a change that rewrote them without row events
+	 * (teleport.schema_resend_rows, plugins/source/ddl/ddl_sql.c).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.trigger_copy_rows(p_relid oid, p_schema text,\n"
+	"	p_table text)\n"
+	"RETURNS bigint\n"
+	"LANGUAGE plpgsql\n"
+	PINNED_SETTINGS
+	"AS $body$\n"
+	"DECLARE\n"
+	"	copied bigint := 0;\n"
+	"	source text;\n"
+	"BEGIN\n"
+	"	SELECT CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY ' END || p_relid::regclass::text\n"
+	"	INTO source FROM pg_class c WHERE c.oid = p_relid;\n"
+	"	IF source IS NULL THEN\n"
+	"		RETURN 0;\n"
+	"	END IF;\n"
+	"	IF teleport.trigger_text_mode(p_relid) THEN\n"
+	"		EXECUTE format('SELECT teleport.insert_event(''c'', $1, $2, NULL, %s,"
+	" NULL, true) FROM (SELECT ROW(t.*)::%s AS r FROM %s AS t) x',"
+	" teleport.trigger_text_image(p_relid), p_relid::regclass, source)\n"
+	"			USING p_schema, p_table;\n"
+	"	ELSE\n"
+	"		EXECUTE format('SELECT teleport.insert_event(''c'', $1, $2, NULL,"
+	" row_to_json(r.*), NULL) FROM %s AS r', source)\n"
+	"			USING p_schema, p_table;\n"
+	"	END IF;\n"
+	"	GET DIAGNOSTICS copied = ROW_COUNT;\n"
+	"	RETURN copied;\n"
+	"END\n"
+	"$body$;\n"
+
+	/*
 	 * (Re)create one table's triggers. The caller holds lock_timeout. Once
 	 * CREATE TRIGGER holds the table's lock, the names and key the triggers
 	 * record are checked again; a change in between is a serialization
@@ -565,17 +613,8 @@ const char	trigger_sql_setup[] =
 	"			quote_ident(p_schema), quote_ident(p_table)\n"
 	"			USING ERRCODE = 'serialization_failure';\n"
 	"	END IF;\n"
-	"	IF p_copy AND 'teleport_capture_text' = ANY (wanted) THEN\n"
-	"		EXECUTE format('SELECT teleport.insert_event(''c'', $1, $2, NULL, %s,"
-	" NULL, true) FROM (SELECT ROW(t.*)::%s AS r FROM %s AS t) x',"
-	" teleport.trigger_text_image(p_relid), p_relid::regclass, p_relid::regclass)\n"
-	"			USING p_schema, p_table;\n"
-	"		GET DIAGNOSTICS copied = ROW_COUNT;\n"
-	"	ELSIF p_copy THEN\n"
-	"		EXECUTE format('SELECT teleport.insert_event(''c'', $1, $2, NULL,"
-	" row_to_json(r.*), NULL) FROM %s AS r', p_relid::regclass)\n"
-	"			USING p_schema, p_table;\n"
-	"		GET DIAGNOSTICS copied = ROW_COUNT;\n"
+	"	IF p_copy THEN\n"
+	"		copied := teleport.trigger_copy_rows(p_relid, p_schema, p_table);\n"
 	"	END IF;\n"
 	"	INSERT INTO teleport.trigger_table AS t\n"
 	"		(relid, schema_name, table_name, key_columns, rows_copied, installed_at)\n"
@@ -709,6 +748,7 @@ const char	trigger_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.trigger_text_mode(oid) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_text_image(oid) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_wanted(oid, boolean) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.trigger_copy_rows(oid, text, text) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_install_table(oid, text, text, text[], boolean, boolean) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_remove_table(oid) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_standalone_sequences() FROM PUBLIC;\n"
@@ -820,6 +860,7 @@ const char	trigger_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.capture_delete() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_text() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_install_table(oid, text, text, text[], boolean, boolean);\n"
+	"DROP FUNCTION IF EXISTS teleport.trigger_copy_rows(oid, text, text);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_wanted(oid, boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_remove_table(oid);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_poll_sequences();\n"
