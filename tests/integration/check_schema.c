@@ -786,8 +786,9 @@ step_indexes(const scene *sc)
  * and over a composite type whose attribute is a domain; an array of a
  * domain), used by a table with rows (an array's bounds and a JSON null,
  * which only text mode keeps), commented; the target's domains refuse
- * what the source's do; constraints added NOT VALID, dropped, renamed and
- * validated, defaults and NOT NULL set and dropped, a domain renamed; a
+ * what the source's do; constraints added NOT VALID, dropped (one alone in
+ * its transaction), renamed and validated, defaults and NOT NULL set and
+ * dropped, a domain renamed; a
  * column retyped to a domain and one added; all dropped in one poll.
  */
 static void
@@ -853,6 +854,9 @@ domain_steps(const scene *sc)
 								   "INSERT INTO " APPLY_SCHEMA ".dt (id, c) VALUES (100, 'toolong')"),
 				  "the target's domain has no NOT VALID constraint");
 
+	/* alone in its transaction (ddl_command_end names the domain, sql_drop the constraint) */
+	tp_inst_exec(sc->src, "ALTER DOMAIN public.tiny DROP CONSTRAINT small_check;");
+	wait_captured(sc, NULL);
 	tp_inst_exec(sc->src,
 				 "ALTER DOMAIN public.code VALIDATE CONSTRAINT code_short;"
 				 "ALTER DOMAIN public.code DROP NOT NULL;"
@@ -862,7 +866,7 @@ domain_steps(const scene *sc)
 				 "ALTER TABLE public.dt ADD COLUMN e public.tiny DEFAULT 7;");
 	wait_captured(sc, "dt");
 	tp_inst_exec(sc->src,
-				 "INSERT INTO public.dt (id, n, e, k) VALUES (5, NULL, 8, 50);"
+				 "INSERT INTO public.dt (id, n, e, k, s) VALUES (5, NULL, 8, 50, 5000);"
 				 "UPDATE public.dt SET k = k + 1, a = '[2:2]={9}' WHERE id = 2;");
 	wait_objects_equal(sc, "constraint validated, column retyped to a domain and added");
 	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,

@@ -583,18 +583,14 @@ const char	ddl_sql_setup[] =
 	 * a rank by OID, about creation order (drops in reverse: a composite
 	 * type before an older one it uses; composite types and domains share
 	 * a rank, so that a domain over a composite type comes after it and a
-	 * composite type with an attribute of a domain after that domain). A
-	 * restricted comparison also takes the domains of the constraints in
-	 * p_oids, as the snapshot knows them: ALTER DOMAIN ... DROP CONSTRAINT
-	 * reports only the constraint, whose catalog row is gone by then, to
-	 * the event triggers. An advisory lock makes each
-	 * change emitted once: a full comparison (p_oids NULL: a poll, an
-	 * install) takes it exclusively, and without waiting (it returns -1
-	 * when it is taken: try again later); a restricted one (the event
-	 * triggers, in the user's DDL transaction, until it commits) takes it
-	 * shared, so that concurrent DDL transactions neither wait for each
-	 * other nor deadlock on it (two of them on one object are ordered by
-	 * that object's own lock).
+	 * composite type with an attribute of a domain after that domain). An
+	 * advisory lock makes each change emitted once: a full comparison
+	 * (p_oids NULL: a poll, an install) takes it exclusively, and without
+	 * waiting (it returns -1 when it is taken: try again later); a
+	 * restricted one (the event triggers, in the user's DDL transaction,
+	 * until it commits) takes it shared, so that concurrent DDL
+	 * transactions neither wait for each other nor deadlock on it (two of
+	 * them on one object are ordered by that object's own lock).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_capture(p_oids oid[], p_emit boolean)\n"
 	"RETURNS integer\n"
@@ -608,10 +604,6 @@ const char	ddl_sql_setup[] =
 	"BEGIN\n"
 	"	IF p_oids IS NOT NULL THEN\n"
 	"		PERFORM pg_advisory_xact_lock_shared(hashtext('teleport.schema_capture'));\n"
-	"		p_oids := p_oids || ARRAY(SELECT s.oid FROM teleport.schema_snapshot s\n"
-	"			WHERE s.kind = 'domain' AND EXISTS (SELECT 1\n"
-	"				FROM json_array_elements(s.description -> 'constraints') k\n"
-	"				WHERE (k ->> 'oid')::oid = ANY (p_oids)));\n"
 	"	ELSIF NOT pg_try_advisory_xact_lock(hashtext('teleport.schema_capture')) THEN\n"
 	"		RETURN -1;\n"
 	"	END IF;\n"
