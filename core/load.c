@@ -65,6 +65,7 @@
 /* The kinds of the schema capture (plugins/source/ddl), by rank. */
 #define KIND_RANKS \
 	"(VALUES ('schema', 10), ('extension', 12), ('enum', 20), ('composite', 30)," \
+	" ('domain', 30)," \
 	" ('sequence', 40), ('function', 45), ('table', 50), ('function_sql_body', 55)," \
 	" ('index', 60), ('constraint', 70), ('view', 80), ('comment', 90)) k(kind, rank)"
 

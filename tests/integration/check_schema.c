@@ -37,7 +37,9 @@
  *     step_enum_columns: a value added and used in one target
  *     transaction), composite types (step_composites), standalone
  *     sequences with their values (step_sequences), indexes
- *     (step_indexes).
+ *     (step_indexes), domains (domain_steps); then constraints (and
+ *     exclusion constraints: exclusion_steps), functions, views,
+ *     extensions and comments.
  *
  *     Case "diff" runs three times: with the schema-diff source, with the
  *     event-trigger source (use_event_triggers: true, loop index 1), which
@@ -172,8 +174,9 @@ schema_signature(const tp_inst *in, const char *schema, const char *strip)
 
 /*
  * The objects of schema on in other than tables and columns, as
- * text with "strip." qualifications removed, one line each: unique, check
- * and foreign-key constraints (table, name, definition, NOT VALID);
+ * text with "strip." qualifications removed, one line each: unique,
+ * check, foreign-key and exclusion constraints (table, name, definition,
+ * NOT VALID);
  * functions and procedures (pg_get_functiondef without its search_path,
  * which the target maps to its schema, and that search_path with the
  * schema name replaced by "S"); views and materialized views (kind,
@@ -194,7 +197,7 @@ object_signature(const tp_inst *in, const char *schema, const char *strip)
 						"  replace(pg_get_constraintdef(k.oid), '%s.', '')) AS sig"
 						" FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
 						" JOIN pg_namespace n ON n.oid = c.relnamespace"
-						" WHERE n.nspname = '%s' AND k.contype IN ('u', 'c', 'f')"
+						" WHERE n.nspname = '%s' AND k.contype IN ('u', 'c', 'f', 'x')"
 						" UNION ALL"
 						" SELECT format('function %%s %%s', replace(regexp_replace(pg_get_functiondef(p.oid),"
 						"  E'\\n SET search_path TO [^\\n]*', ''), '%s.', ''),"
@@ -343,6 +346,8 @@ wait_captured(const scene *sc, const char *table)
 									 "   FROM teleport.schema_describe_enum(NULL)"
 									 "  UNION ALL SELECT 'composite', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_composite(NULL)"
+									 "  UNION ALL SELECT 'domain', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_domain(NULL)"
 									 "  UNION ALL SELECT 'sequence', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_sequence(NULL)"
 									 "  UNION ALL SELECT 'index', obj_oid, description::text"
@@ -416,7 +421,9 @@ ddl_events(const scene *sc)
  * The types, sequences and indexes of schema on in, as text, one
  * line per object in order: an enum's labels in their order, a composite
  * type's attributes (name and type without "schema." qualifications), a
- * standalone sequence's parameters, an index's definition (the same).
+ * domain's base type, collation (when not its base type's), NOT NULL,
+ * default and constraints (name and definition, the same), a standalone
+ * sequence's parameters, an index's definition (the same).
  * "(failed)" when the query failed.
  */
 static char *
@@ -442,6 +449,19 @@ objects_signature(const tp_inst *in, const char *schema)
 						" JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'"
 						" WHERE n.nspname = '%s'"
 						" UNION ALL"
+						" SELECT 'domain ' || t.typname || ': ' || concat_ws(' ',"
+						"   replace(format_type(t.typbasetype, t.typtypmod), '%s.', ''),"
+						"   (SELECT 'collate ' || co.collname FROM pg_collation co"
+						"    WHERE co.oid = t.typcollation AND t.typcollation <> bt.typcollation),"
+						"   CASE WHEN t.typnotnull THEN 'not null' END,"
+						"   'default ' || replace(pg_get_expr(t.typdefaultbin, 0), '%s.', ''),"
+						"   (SELECT string_agg(k.conname || ' ' || replace(pg_get_constraintdef(k.oid),"
+						"    '%s.', ''), ', ' ORDER BY k.conname) FROM pg_constraint k"
+						"    WHERE k.contypid = t.oid))"
+						" FROM pg_type t JOIN pg_type bt ON bt.oid = t.typbasetype"
+						" JOIN pg_namespace n ON n.oid = t.typnamespace"
+						" WHERE n.nspname = '%s' AND t.typtype = 'd'"
+						" UNION ALL"
 						" SELECT 'sequence ' || c.relname || ': ' || concat_ws(' ',"
 						"   format_type(q.seqtypid, NULL), q.seqincrement, q.seqmin, q.seqmax,"
 						"   q.seqstart, q.seqcache, q.seqcycle)"
@@ -458,7 +478,8 @@ objects_signature(const tp_inst *in, const char *schema)
 						" JOIN pg_namespace n ON n.oid = tc.relnamespace"
 						" WHERE n.nspname = '%s' AND tc.relkind = 'r'"
 						") s",
-						schema, schema, schema, schema, schema, schema), 0);
+						schema, schema, schema, schema, schema, schema, schema, schema,
+						schema, schema), 0);
 	v = tp_inst_try_value(in, "%s", sql);
 	free(sql);
 	return v != NULL ? v : strdup("(failed)");
@@ -768,6 +789,115 @@ step_indexes(const scene *sc)
 }
 
 /*
+ * Domains: created in one poll with the types they use and those that use
+ * them (a domain over an enum, over a domain, over an array, over jsonb
+ * and over a composite type whose attribute is a domain; an array of a
+ * domain), used by a table with rows (an array's bounds and a JSON null,
+ * which only text mode keeps), commented; the target's domains refuse
+ * what the source's do; constraints added NOT VALID, dropped (one alone in
+ * its transaction), renamed and validated, defaults and NOT NULL set and
+ * dropped, a domain renamed; a
+ * column retyped to a domain and one added; all dropped in one poll.
+ */
+static void
+domain_steps(const scene *sc)
+{
+	char	   *v;
+
+	tp_inst_exec(sc->src,
+				 "CREATE TYPE public.dlevel AS ENUM ('lo', 'hi');"
+				 "CREATE DOMAIN public.posint AS int DEFAULT 1 NOT NULL"
+				 " CONSTRAINT posint_positive CHECK (VALUE > 0);"
+				 "CREATE DOMAIN public.small AS public.posint CHECK (VALUE < 1000);"
+				 "CREATE DOMAIN public.dlev AS public.dlevel DEFAULT 'lo';"
+				 "CREATE DOMAIN public.code AS varchar(10) COLLATE \"C\" CHECK (VALUE ~ '^[a-z]');"
+				 "CREATE DOMAIN public.ints AS int[];"
+				 "CREATE DOMAIN public.doc AS jsonb;"
+				 "CREATE TYPE public.pt AS (x public.posint, y int);"
+				 "CREATE DOMAIN public.ptd AS public.pt CHECK (VALUE IS NULL OR (VALUE).y IS NOT NULL);"
+				 "CREATE TABLE public.dt (id int PRIMARY KEY, n public.posint, s public.small,"
+				 " lev public.dlev, c public.code, a public.ints, j public.doc, p public.ptd,"
+				 " ns public.posint[], k int);"
+				 "COMMENT ON DOMAIN public.posint IS 'a positive int';");
+	wait_captured(sc, "dt");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.dt (id, s, c, a, j, p, ns, k) VALUES"
+				 " (1, 5, 'abc', '[0:1]={1,2}', '{\"k\": [1, null]}', ROW(1, 2), '{3,4}', 10),"
+				 " (2, 999, 'z9', '{}', 'null', ROW(7, 0), NULL, 20);"
+				 "INSERT INTO public.dt (id, n, lev, k) VALUES (3, 42, 'hi', 30);");
+	wait_objects_equal(sc, "domains created with their table");
+	v = tp_inst_value(sc->tgt, "SELECT obj_description('" APPLY_SCHEMA ".posint'::regtype, 'pg_type')");
+	ck_assert_str_eq(v, "a positive int");
+	free(v);
+	ck_assert_msg(tp_cluster_exec(tgt_cl, TGT_DB,
+								  "BEGIN; INSERT INTO " APPLY_SCHEMA ".dt (id, n) VALUES (100, 5);"
+								  " ROLLBACK"),
+				  "the target refuses a row its domains allow");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".dt (id, n) VALUES (100, -1)"),
+				  "the target's domain has no check");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".dt (id, n) VALUES (100, NULL)"),
+				  "the target's domain is not NOT NULL");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".dt (id, s) VALUES (100, 5000)"),
+				  "the target's domain over a domain has no check");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".dt (id, p) VALUES (100, ROW(1, NULL))"),
+				  "the target's domain over a composite type has no check");
+
+	tp_inst_exec(sc->src,
+				 "ALTER DOMAIN public.code ADD CONSTRAINT code_short CHECK (length(VALUE) < 5) NOT VALID;"
+				 "ALTER DOMAIN public.code DROP CONSTRAINT code_check;"
+				 "ALTER DOMAIN public.posint RENAME CONSTRAINT posint_positive TO posint_gt0;"
+				 "ALTER DOMAIN public.posint SET DEFAULT 2;"
+				 "ALTER DOMAIN public.dlev SET DEFAULT 'hi';"
+				 "UPDATE public.dt SET c = 'q' WHERE c IS NULL;"
+				 "ALTER DOMAIN public.code SET NOT NULL;"
+				 "ALTER DOMAIN public.small RENAME TO tiny;");
+	wait_captured(sc, "dt");
+	tp_inst_exec(sc->src, "INSERT INTO public.dt (id, c, k) VALUES (4, '1new', 40);");
+	wait_objects_equal(sc, "domains altered and renamed");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".dt (id, c) VALUES (100, 'toolong')"),
+				  "the target's domain has no NOT VALID constraint");
+
+	/* alone in its transaction (ddl_command_end names the domain, sql_drop the constraint) */
+	tp_inst_exec(sc->src, "ALTER DOMAIN public.tiny DROP CONSTRAINT small_check;");
+	wait_captured(sc, NULL);
+	tp_inst_exec(sc->src,
+				 "ALTER DOMAIN public.code VALIDATE CONSTRAINT code_short;"
+				 "ALTER DOMAIN public.code DROP NOT NULL;"
+				 "ALTER DOMAIN public.dlev DROP DEFAULT;"
+				 "ALTER DOMAIN public.posint DROP NOT NULL;"
+				 "ALTER TABLE public.dt ALTER COLUMN k TYPE public.posint;"
+				 "ALTER TABLE public.dt ADD COLUMN e public.tiny DEFAULT 7;");
+	wait_captured(sc, "dt");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.dt (id, n, e, k, s) VALUES (5, NULL, 8, 50, 5000);"
+				 "UPDATE public.dt SET k = k + 1, a = '[2:2]={9}' WHERE id = 2;");
+	wait_objects_equal(sc, "constraint validated, column retyped to a domain and added");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".dt (id, k) VALUES (100, 0)"),
+				  "the target's column retyped to a domain has no check");
+
+	/* in one poll: the table, then the newer types before the older they use */
+	tp_inst_exec(sc->src,
+				 "DROP TABLE public.dt;"
+				 "DROP DOMAIN public.ptd; DROP TYPE public.pt;"
+				 "DROP DOMAIN public.tiny, public.posint, public.dlev, public.code, public.ints,"
+				 " public.doc;"
+				 "DROP TYPE public.dlevel;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "domains dropped");
+	v = tp_inst_value(sc->tgt, "SELECT count(*) FROM pg_type t"
+					  " JOIN pg_namespace n ON n.oid = t.typnamespace"
+					  " WHERE n.nspname = '" APPLY_SCHEMA "' AND t.typtype IN ('d', 'e')");
+	ck_assert_str_eq(v, "0");
+	free(v);
+}
+
+/*
  * Restart the source in the other mode (use_event_triggers toggled),
  * running ddl (SQL, may be NULL) while it is stopped; wait until the new
  * mode's install is done (three event triggers, or none). Stopped in diff
@@ -927,6 +1057,63 @@ constraint_steps(const scene *sc)
 	wait_equal(sc, "referenced table dropped with CASCADE");
 	tp_inst_exec(sc->src, "DROP TABLE public.child;");
 	wait_equal(sc, "constrained table dropped");
+}
+
+/*
+ * Exclusion constraints (gist over a range, no extension needed): created
+ * with their table, with a predicate; the target refuses what the source
+ * refuses; the constraint and the column it uses renamed (the target's
+ * constraint stays the same object); dropped, another added later (with
+ * an expression), the table dropped.
+ */
+static void
+exclusion_steps(const scene *sc)
+{
+	char	   *oid_before;
+	char	   *oid_after;
+
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.booking (id int PRIMARY KEY, room int NOT NULL, during int4range,"
+				 " CONSTRAINT booking_no_overlap EXCLUDE USING gist (during WITH &&) WHERE (room > 0));");
+	wait_captured(sc, "booking");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.booking VALUES (1, 1, '[1,5)'), (2, 1, '[5,9)'), (3, 0, '[1,5)');");
+	wait_objects_equal(sc, "exclusion constraint created");
+	ck_assert_msg(!tp_cluster_exec(src_cl, SRC_DB,
+								   "INSERT INTO public.booking VALUES (100, 2, '[3,4)')"),
+				  "the source took a row its exclusion constraint forbids");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".booking VALUES (100, 2, '[3,4)')"),
+				  "the target has no exclusion constraint");
+
+	oid_before = tp_inst_value(sc->tgt, "SELECT oid FROM pg_constraint"
+							   " WHERE conname = 'booking_no_overlap'");
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.booking RENAME CONSTRAINT booking_no_overlap TO booking_excl;"
+				 "ALTER TABLE public.booking RENAME COLUMN during TO span;");
+	wait_captured(sc, "booking");
+	tp_inst_exec(sc->src, "INSERT INTO public.booking VALUES (4, 2, '[9,12)');");
+	wait_objects_equal(sc, "exclusion constraint and its column renamed");
+	oid_after = tp_inst_value(sc->tgt, "SELECT oid FROM pg_constraint"
+							  " WHERE conname = 'booking_excl'");
+	ck_assert_str_eq(oid_before, oid_after);
+	free(oid_before);
+	free(oid_after);
+
+	/* rows the target takes only without the constraint: once it is captured */
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.booking DROP CONSTRAINT booking_excl;"
+				 "ALTER TABLE public.booking ADD CONSTRAINT booking_span_excl"
+				 " EXCLUDE USING gist (span WITH &&, int4range(room, room, '[]') WITH &&);");
+	wait_captured(sc, "booking");
+	tp_inst_exec(sc->src, "INSERT INTO public.booking VALUES (5, 3, '[1,20)');");
+	wait_objects_equal(sc, "exclusion constraint dropped and another added");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".booking VALUES (100, 3, '[2,3)')"),
+				  "the target has no new exclusion constraint");
+	tp_inst_exec(sc->src, "DROP TABLE public.booking;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "table with an exclusion constraint dropped");
 }
 
 /*
@@ -1363,7 +1550,9 @@ START_TEST(test_diff_mode)
 	step_composites(sc);
 	step_sequences(sc);
 	step_indexes(sc);
+	domain_steps(sc);
 	constraint_steps(sc);
+	exclusion_steps(sc);
 	function_steps(sc);
 	view_steps(sc);
 	extension_steps(sc);
@@ -1391,7 +1580,7 @@ END_TEST
 	" WHEN json_typeof(ddl -> 'after') = 'null' THEN 'drop' ELSE 'alter' END), ',' ORDER BY id), '')" \
 	" FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1" \
 	" UNION ALL SELECT * FROM teleport.event_2) e" \
-	" WHERE op = 'ddl' AND (ddl ->> 'type' IN ('enum', 'composite', 'sequence', 'index')" \
+	" WHERE op = 'ddl' AND (ddl ->> 'type' IN ('enum', 'composite', 'domain', 'sequence', 'index')" \
 	" OR (ddl ->> 'type' = 'table' AND table_name = 'k_t'))"
 
 START_TEST(test_source)
@@ -1530,17 +1719,21 @@ START_TEST(test_source)
 	/*
 	 * Types, sequences and indexes: created in one poll, they go out by
 	 * rank (a type before the table that uses it, an index after its
-	 * table, which it is filed under); dropped, in reverse.
+	 * table, which it is filed under; composite types and domains by OID,
+	 * so that each comes after the one it uses); dropped, in reverse.
 	 */
 	tp_sql_ok(su, "CREATE TYPE public.k_e AS ENUM ('a');"
-			  "CREATE TYPE public.k_c AS (e public.k_e);"
+			  "CREATE DOMAIN public.k_d AS public.k_e;"
+			  "CREATE TYPE public.k_c AS (e public.k_e, d public.k_d);"
+			  "CREATE DOMAIN public.k_dc AS public.k_c;"
 			  "CREATE SEQUENCE public.k_s;"
 			  "CREATE TABLE public.k_t (id int PRIMARY KEY DEFAULT nextval('public.k_s'),"
-			  " c public.k_c);"
+			  " c public.k_c, dc public.k_dc, da public.k_d[]);"
 			  "CREATE INDEX k_i ON public.k_t (id) WHERE id > 0;");
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
 	tp_sql_assert(su, KINDS_EVENTS_SQL,
-				  "enum:public.k_e:create,composite:public.k_c:create,"
+				  "enum:public.k_e:create,domain:public.k_d:create,composite:public.k_c:create,"
+				  "domain:public.k_dc:create,"
 				  "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create");
 	/* the column's type is described apart, for the target's own copy */
 	tp_sql_assert(su, "SELECT concat_ws(' ', u ->> 'schema', u ->> 'name', u ->> 'array')"
@@ -1549,14 +1742,23 @@ START_TEST(test_source)
 				  " LATERAL (SELECT c -> 'user_type' AS u) x"
 				  " WHERE s.kind = 'table' AND s.object_name = 'k_t' AND c ->> 'name' = 'c'",
 				  "public k_c false");
-	tp_sql_ok(su, "DROP TABLE public.k_t; DROP TYPE public.k_c, public.k_e;"
-			  " DROP SEQUENCE public.k_s;");
+	tp_sql_assert(su, "SELECT string_agg(concat_ws(' ', c ->> 'name', u ->> 'name', u ->> 'array'),"
+				  " ', ' ORDER BY c ->> 'name')"
+				  " FROM teleport.schema_snapshot s,"
+				  " json_array_elements(s.description -> 'columns') c,"
+				  " LATERAL (SELECT c -> 'user_type' AS u) x"
+				  " WHERE s.kind = 'table' AND s.object_name = 'k_t' AND c ->> 'name' LIKE 'd%'",
+				  "da k_d true, dc k_dc false");
+	tp_sql_ok(su, "DROP TABLE public.k_t; DROP DOMAIN public.k_dc; DROP TYPE public.k_c;"
+			  " DROP DOMAIN public.k_d; DROP TYPE public.k_e; DROP SEQUENCE public.k_s;");
 	ck_assert_int_eq(cb->poll(ctx, pg.conn), TP_OK);
 	tp_sql_assert(su, KINDS_EVENTS_SQL,
-				  "enum:public.k_e:create,composite:public.k_c:create,"
+				  "enum:public.k_e:create,domain:public.k_d:create,composite:public.k_c:create,"
+				  "domain:public.k_dc:create,"
 				  "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create,"
 				  "index:public.k_t:drop,table:public.k_t:drop,sequence:public.k_s:drop,"
-				  "composite:public.k_c:drop,enum:public.k_e:drop");
+				  "domain:public.k_dc:drop,composite:public.k_c:drop,domain:public.k_d:drop,"
+				  "enum:public.k_e:drop");
 
 	tp_host_ctx_free(ctx);
 	tp_pgsql_close(&pg);

@@ -14,6 +14,10 @@
  *           possible: pg_ddl_enum.c) and renamed, renamed, dropped
  *   composite  created, renamed, attributes added, dropped, renamed and
  *           retyped, dropped (pg_ddl_composite.c)
+ *   domain  created (base type, collation, default, NOT NULL, CHECK
+ *           constraints), renamed, constraints added, dropped, renamed and
+ *           validated, default and NOT NULL changed, dropped
+ *           (pg_ddl_domain.c)
  *   sequence   (standalone) created, renamed, parameters changed, dropped
  *           (pg_ddl_sequence.c)
  *   index   created, renamed, dropped (pg_ddl_index.c)
@@ -23,9 +27,9 @@
  *           attnum, new name), retyped (USING col::newtype), defaults,
  *           NOT NULL and identity changed; primary key changed (added
  *           unless the target's table has a primary key of those columns)
- *   constraint  unique, check and foreign-key: added, dropped, renamed,
- *           validated; dropped and added again when what it constrains
- *           changed
+ *   constraint  unique, check, foreign-key and exclusion: added, dropped,
+ *           renamed, validated; dropped and added again when what it
+ *           constrains changed
  *   function  (and procedure) created, replaced, renamed, dropped by its
  *           signature; its search_path mapped to apply_schema (see
  *           function_ddl_sql)
@@ -223,13 +227,14 @@ static const char table_ddl_sql[] =
 	"SELECT stmt FROM st ORDER BY ord, sub";
 
 /*
- * The statements of a unique, check or foreign-key constraint's change.
- * $1 apply_schema, $2 the ddl object. A creation is skipped when the
- * table already has a constraint of that name (made by hand, or sent
- * again); a changed key (columns, referenced table, actions, expression)
- * drops and adds it again; otherwise a rename is a rename, and a
- * constraint made NOT VALID and then validated is validated. The
- * definitions name the source's schema: the caller re-qualifies them.
+ * The statements of a unique, check, foreign-key or exclusion constraint's
+ * change. $1 apply_schema, $2 the ddl object. A creation is skipped when
+ * the table already has a constraint of that name (made by hand, or sent
+ * again); a changed key (columns, referenced table, actions, expression,
+ * an exclusion's operators) drops and adds it again; otherwise a rename
+ * is a rename, and a constraint made NOT VALID and then validated is
+ * validated. The definitions name the source's schema: the caller
+ * re-qualifies them.
  */
 static const char constraint_ddl_sql[] =
 	PG_DDL_X ",\n"
@@ -438,6 +443,8 @@ kind_sql(const char *type)
 		return pg_ddl_enum_sql;
 	if (strcmp(type, "composite") == 0)
 		return pg_ddl_composite_sql;
+	if (strcmp(type, "domain") == 0)
+		return pg_ddl_domain_sql;
 	if (strcmp(type, "sequence") == 0)
 		return pg_ddl_sequence_sql;
 	if (strcmp(type, "index") == 0)

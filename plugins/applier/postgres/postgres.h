@@ -335,6 +335,12 @@ extern const char pg_ddl_enum_sql[];
 extern const char pg_ddl_composite_sql[];
 
 /*
+ * pg_ddl_domain.c: the statements of a domain's change, $1 apply_schema,
+ * $2 the ddl object.
+ */
+extern const char pg_ddl_domain_sql[];
+
+/*
  * pg_ddl_sequence.c: the statements of a standalone sequence's change, $1
  * apply_schema, $2 the ddl object.
  */

@@ -21,12 +21,12 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, extension, enum, composite, sequence,
+ *       Kinds now: schema, extension, enum, composite, domain, sequence,
  *       function (and procedure), table, function_sql_body (functions
  *       with a SQL-standard body), index, constraint (unique, check,
- *       foreign key), view (and materialized view), comment (the comments
- *       of one object and its columns). Objects an extension owns are of
- *       no kind.
+ *       foreign key, exclusion), view (and materialized view), comment
+ *       (the comments of one object and its columns). Objects an
+ *       extension owns are of no kind.
  *   schema_resend        the tables whose rows are to be sent again
  *                        (below), by the DDL source's next poll
  *   schema_rows_changed(relid, before, after, types),
@@ -78,26 +78,30 @@
 	" OR " col " ~ '^pg_(toast_)?temp_')"
 
 /*
- * The type of attribute "a" (a pg_attribute) when teleport describes it:
- * an enum or composite type (or an array of one) of a described schema,
- * not an extension's. Its element type's schema and name, and whether it
- * is an array, so that the target names its own copy in apply_schema
- * rather than the source's schema, and its OID, so that the type's rename
- * is not a column's type change: column "tu.j", a json object {"oid",
- * "schema", "name", "array"}, NULL for other types. For LEFT JOIN LATERAL
- * ... ON true.
+ * The type "typid" (an SQL expression of type oid) when teleport describes
+ * it: an enum, composite type or domain (or an array of one) of a
+ * described schema, not an extension's. Its element type's schema and
+ * name, and whether it is an array, so that the target names its own copy
+ * in apply_schema rather than the source's schema, and its OID, so that
+ * the type's rename is not a column's type change: column "tu.j", a json
+ * object {"oid", "schema", "name", "array"}, NULL for other types. A
+ * domain over an array is no array: its category is its base type's, but
+ * its typelem is 0. For LEFT JOIN LATERAL ... ON true.
  */
-#define USER_TYPE_OF_A \
+#define USER_TYPE_OF(typid) \
 	"(SELECT json_build_object('oid', ue.oid, 'schema', un.nspname, 'name', ue.typname,\n" \
-	"		'array', ut.typcategory = 'A') AS j\n" \
+	"		'array', ue.oid <> ut.oid) AS j\n" \
 	"	FROM pg_type ut\n" \
 	"	JOIN pg_type ue ON ue.oid = CASE WHEN ut.typcategory = 'A' AND ut.typelem <> 0\n" \
 	"		THEN ut.typelem ELSE ut.oid END\n" \
 	"	JOIN pg_namespace un ON un.oid = ue.typnamespace\n" \
-	"	WHERE ut.oid = a.atttypid AND ue.typtype IN ('e', 'c')\n" \
+	"	WHERE ut.oid = " typid " AND ue.typtype IN ('e', 'c', 'd')\n" \
 	"		AND NOT " SYSTEM_SCHEMA("un.nspname") "\n" \
 	"		AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n" \
 	"						AND x.objid = ue.oid AND x.deptype = 'e')) tu"
+
+/* The type of attribute "a" (a pg_attribute): see USER_TYPE_OF. */
+#define USER_TYPE_OF_A USER_TYPE_OF("a.atttypid")
 
 /*
  * Create or upgrade the objects, idempotently; run in one transaction.
@@ -220,15 +224,16 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
-	 * A unique, check or foreign-key constraint of a described table
-	 * (primary keys are part of the table's description): filed under its
-	 * table's schema and name; its definition as pg_get_constraintdef
-	 * writes it (names outside pg_catalog schema-qualified) without NOT
-	 * VALID, whether it is validated, and a key that does not depend on
-	 * names (type, columns by attnum, referenced table by OID and its
-	 * columns, actions, deferrability, the check's stored expression), so
-	 * that a rename of a column or of a table changes the definition but
-	 * not the key, and the target does not remake the constraint.
+	 * A unique, check, foreign-key or exclusion constraint of a described
+	 * table (primary keys are part of the table's description): filed
+	 * under its table's schema and name; its definition as
+	 * pg_get_constraintdef writes it (names outside pg_catalog
+	 * schema-qualified) without NOT VALID, whether it is validated, and a
+	 * key that does not depend on names (type, columns by attnum,
+	 * referenced table by OID and its columns, actions, deferrability, the
+	 * check's stored expression, an exclusion's operators), so that a
+	 * rename of a column or of a table changes the definition but not the
+	 * key, and the target does not remake the constraint.
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_describe_constraint(p_oids oid[])\n"
 	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
@@ -241,12 +246,13 @@ const char	ddl_sql_setup[] =
 	"		'validated', k.convalidated,\n"
 	"		'key', concat_ws(' ', k.contype, k.conkey::text, k.confrelid::text,\n"
 	"			k.confkey::text, k.confupdtype, k.confdeltype, k.confmatchtype,\n"
-	"			k.condeferrable, k.condeferred, k.connoinherit, md5(k.conbin::text)))\n"
+	"			k.condeferrable, k.condeferred, k.connoinherit, md5(k.conbin::text),\n"
+	"			k.conexclop::text))\n"
 	"FROM pg_constraint k\n"
 	"JOIN pg_class c ON c.oid = k.conrelid\n"
 	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
 	"WHERE (p_oids IS NULL OR k.oid = ANY (p_oids))\n"
-	"	AND k.contype IN ('u', 'c', 'f')\n"
+	"	AND k.contype IN ('u', 'c', 'f', 'x')\n"
 	"	AND c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
 	"	AND c.relpersistence <> 't'\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
@@ -441,6 +447,45 @@ const char	ddl_sql_setup[] =
 	"JOIN pg_namespace n ON n.oid = t.typnamespace\n"
 	"WHERE (p_oids IS NULL OR t.oid = ANY (p_oids))\n"
 	"	AND t.typtype = 'c'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n"
+	"					AND x.objid = t.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * A domain (not an extension's): its schema and name, its base type
+	 * (with its typmod as format_type writes it, and for a type teleport
+	 * describes its OID, schema and name apart, see USER_TYPE_OF), its
+	 * collation when it is not its base type's, NOT NULL, its default
+	 * expression, and its CHECK constraints by OID (name, definition as
+	 * pg_get_constraintdef writes it without NOT VALID, whether
+	 * validated), so that a renamed constraint is a rename.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_domain(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT t.oid, n.nspname::text, t.typname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', t.typname,\n"
+	"		'type', format_type(t.typbasetype, t.typtypmod),\n"
+	"		'user_type', tu.j,\n"
+	"		'collation', (SELECT format('%I.%I', cn.nspname, co.collname)\n"
+	"			FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace\n"
+	"			WHERE co.oid = t.typcollation AND t.typcollation <> bt.typcollation),\n"
+	"		'not_null', t.typnotnull,\n"
+	"		'default', pg_get_expr(t.typdefaultbin, 0),\n"
+	"		'constraints', coalesce((\n"
+	"			SELECT json_agg(json_build_object('oid', k.oid, 'name', k.conname,\n"
+	"				'definition', regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', ''),\n"
+	"				'validated', k.convalidated) ORDER BY k.oid)\n"
+	"			FROM pg_constraint k WHERE k.contypid = t.oid AND k.contype = 'c'), '[]'::json))\n"
+	"FROM (SELECT * FROM pg_type WHERE p_oids IS NULL\n"
+	"	UNION ALL SELECT * FROM pg_type WHERE oid = ANY (p_oids)) t\n"
+	"JOIN pg_type bt ON bt.oid = t.typbasetype\n"
+	"JOIN pg_namespace n ON n.oid = t.typnamespace\n"
+	"LEFT JOIN LATERAL " USER_TYPE_OF("t.typbasetype") " ON true\n"
+	"WHERE t.typtype = 'd'\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
 	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n"
 	"					AND x.objid = t.oid AND x.deptype = 'e')\n"
@@ -699,14 +744,16 @@ const char	ddl_sql_setup[] =
 	 * drops first, in reverse rank (a table before its schema), then
 	 * creations and changes by rank (a schema before its tables); within
 	 * a rank by OID, about creation order (drops in reverse: a composite
-	 * type before an older one it uses). An advisory lock makes each
-	 * change emitted once: a full comparison (p_oids NULL: a poll, an
-	 * install) takes it exclusively, and without waiting (it returns -1
-	 * when it is taken: try again later); a restricted one (the event
-	 * triggers, in the user's DDL transaction, until it commits) takes it
-	 * shared, so that concurrent DDL transactions neither wait for each
-	 * other nor deadlock on it (two of them on one object are ordered by
-	 * that object's own lock).
+	 * type before an older one it uses; composite types and domains share
+	 * a rank, so that a domain over a composite type comes after it and a
+	 * composite type with an attribute of a domain after that domain). An
+	 * advisory lock makes each change emitted once: a full comparison
+	 * (p_oids NULL: a poll, an install) takes it exclusively, and without
+	 * waiting (it returns -1 when it is taken: try again later); a
+	 * restricted one (the event triggers, in the user's DDL transaction,
+	 * until it commits) takes it shared, so that concurrent DDL
+	 * transactions neither wait for each other nor deadlock on it (two of
+	 * them on one object are ordered by that object's own lock).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_capture(p_oids oid[], p_emit boolean)\n"
 	"RETURNS integer\n"
@@ -741,6 +788,7 @@ const char	ddl_sql_setup[] =
 	"			('extension', 12),\n"
 	"			('enum', 20),\n"
 	"			('composite', 30),\n"
+	"			('domain', 30),\n"
 	"			('sequence', 40),\n"
 	"			('function', 45),\n"
 	"			('table', 50),\n"
@@ -757,6 +805,8 @@ const char	ddl_sql_setup[] =
 	"			SELECT 'enum', e.* FROM teleport.schema_describe_enum(p_oids) e\n"
 	"			UNION ALL\n"
 	"			SELECT 'composite', ct.* FROM teleport.schema_describe_composite(p_oids) ct\n"
+	"			UNION ALL\n"
+	"			SELECT 'domain', dm.* FROM teleport.schema_describe_domain(p_oids) dm\n"
 	"			UNION ALL\n"
 	"			SELECT 'sequence', sq.* FROM teleport.schema_describe_sequence(p_oids) sq\n"
 	"			UNION ALL\n"
@@ -869,6 +919,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_table(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_enum(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_composite(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_domain(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_sequence(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_index(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_constraint(oid[]) FROM PUBLIC;\n"
@@ -920,6 +971,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_table(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_enum(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_composite(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_domain(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_sequence(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_index(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_constraint(oid[]);\n"
