@@ -201,6 +201,8 @@ typedef struct gathered
 	const int64_t *ids;			/* ... but for these change seqs */
 	size_t		n_ids;
 	bool		ddl;			/* gather DDL lines (else: all but ids) */
+	name_set   *seen;			/* ddl: only those of a table written
+								 * earlier in the batch (NULL: any) */
 	const name_set *loaded;		/* not ddl: also leave out their rows */
 	uint64_t	left_out;		/* rows of loaded left out */
 	char	   *lines;			/* the lines, each with its '\n' */
@@ -225,10 +227,15 @@ gather(void *arg, const tp_change *c)
 	{
 		char		key[1024];
 
+		if (c->op != TP_CHANGE_DDL && g->seen != NULL && c->table != NULL)
+		{
+			set_add(g->seen, c->schema, c->table);
+			set_add(g->seen, c->schema, NULL);
+		}
 		if (c->op != TP_CHANGE_DDL || listed)
 			return true;
 		snprintf(key, sizeof(key), "%s\t%s", c->schema, c->table ? c->table : "");
-		if (!set_has(g->set, key))
+		if (!set_has(g->set, key) || (g->seen != NULL && !set_has(g->seen, key)))
 			return true;
 	}
 	else if (listed)
@@ -357,9 +364,14 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 		return ok;
 	}
 
-	/* the first later batch with schema changes of those, not applied yet */
+	/*
+	 * The first batch with schema changes of those, not applied yet: a
+	 * later one, or the failed batch itself when a change of a table comes
+	 * after rows of that table there (a schema-diff source's poll queued
+	 * it after rows its trigger already captured in the new shape).
+	 */
 	res = PQexecParams(pg->conn, "SELECT " BATCH_COLUMNS " FROM teleport.inbox"
-					   " WHERE source = $1 AND target = $2 AND seq > $3::bigint"
+					   " WHERE source = $1 AND target = $2 AND seq >= $3::bigint"
 					   " AND kind = 'changes'"
 					   " AND pg_catalog.strpos(data, '\"op\":\"ddl\"') > 0 ORDER BY seq",
 					   3, NULL, (const char *const[]) {source, target, end_text},
@@ -377,10 +389,12 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 		int64_t    *ids = NULL;
 		size_t		n_ids = 0;
 		gathered	g;
+		name_set	seen = {NULL, 0};
 
 		memset(&g, 0, sizeof(g));
 		g.set = &touched;
 		g.ddl = true;
+		g.seen = b.seq == end ? &seen : NULL;
 		ok = ahead_ids(pg, source, target, b.seq, &ids, &n_ids);
 		g.ids = ids;
 		g.n_ids = n_ids;
@@ -400,6 +414,7 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 		free(ids);
 		free(g.seqs);
 		free(g.lines);
+		set_free(&seen);
 	}
 	PQclear(res);
 	set_free(&touched);

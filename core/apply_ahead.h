@@ -7,8 +7,10 @@
  * written after, say, an ADD COLUMN and before that poll are queued before
  * the change, and the target cannot take them. When a unit fails, the
  * apply loop looks in the later batches already stored for the same stream
- * for DDL changes of the tables (and schemas) the unit writes; the first
- * batch that has some gets those DDL changes applied at once, in a
+ * for DDL changes of the tables (and schemas) the unit writes (and in the
+ * batch that failed, for those that come after rows of their table there:
+ * a poll may queue a change after rows captured in its new shape); the
+ * first batch that has some gets those DDL changes applied at once, in a
  * transaction of their own that also records them in teleport.inbox_ahead
  * (source, target, seq, change_seq); the unit is then tried again. When
  * that batch's turn comes, the changes recorded there are left out of it,
@@ -50,9 +52,10 @@ typedef tp_result (*tp_ahead_apply_fn) (void *arg, const tp_batch *batch,
 										char *reason, size_t len);
 
 /*
- * The unit of source -> target from batch first to end failed: apply the
- * DDL changes of its tables found first in a later stored batch, if any
- * (see the file's header), through apply in a transaction of its own.
+ * The unit of source -> target from batch first failed at batch end:
+ * apply the DDL changes of its tables found first in a later stored batch,
+ * or in batch end after rows of their table, if any (see the file's
+ * header), through apply in a transaction of its own.
  * *applied says whether some were (then try the unit again). False after
  * logging when the inbox could not be read or the changes could not be
  * applied (nothing is recorded then; the caller holds the unit as

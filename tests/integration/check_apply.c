@@ -956,6 +956,71 @@ START_TEST(test_ddl_applied_ahead)
 END_TEST
 
 /*
+ * A poll may queue a change after rows its trigger captured in the new
+ * shape, in the same batch: the batch fails on the first such row, and
+ * the change, found after rows of its table in that batch, is applied
+ * ahead; a change of a table that comes before that table's rows in the
+ * failed batch is not (it was applied in its place, and is not what the
+ * batch waits for).
+ */
+START_TEST(test_ddl_ahead_same_batch)
+{
+	world		w;
+	tp_apply_stats stats;
+	char	   *log;
+
+	world_open(&w, "apply_ahead_same", NULL,
+			   "CREATE TABLE copy.wide (id int PRIMARY KEY);"
+			   "CREATE TABLE copy.other (id int PRIMARY KEY);", 300, NULL);
+	store_lines(&w, "ahead", 1, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1},"
+				AHEAD_SOURCE("\"other\"", "10")
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1,\"n\":5},"
+				AHEAD_SOURCE("\"wide\"", "11")
+				"{\"op\":\"ddl\",\"before\":null,\"after\":null,"
+				"\"ddl\":{\"type\":\"table\",\"oid\":1,"
+				"\"before\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true"))
+				",\"after\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true")
+										  "," AHEAD_COLUMN("2", "n", "integer", "false")) "},"
+				AHEAD_SOURCE("\"wide\"", "12")
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2,\"n\":6},"
+				AHEAD_SOURCE("\"wide\"", "13"), 4);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.ahead, 1);
+	ck_assert_int_eq(stats.held, 0);
+	assert_value(&w, "SELECT last_applied || ' ' || coalesce(held_seq::text, '-')"
+				 " FROM teleport.inbox_stream WHERE source = 'ahead'", "1 -");
+	assert_value(&w, "SELECT string_agg(id || '=' || n, ',' ORDER BY id) FROM copy.wide",
+				 "1=5,2=6");
+	assert_value(&w, "SELECT count(*) FROM copy.other", "1");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox_ahead", "0");
+	log = tp_read_file(w.test_log);
+	ck_assert_msg(tp_contains(log, "applied 1 schema change(s) of batch 1 ahead of batch 1"),
+				  "log:\n%s", log);
+	free(log);
+
+	/* a change of other before other's rows: in its place, not ahead */
+	store_lines(&w, "ahead", 2, "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
+				"\"ddl\":{\"type\":\"table\",\"oid\":2,"
+				"\"before\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true"))
+				",\"after\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true")
+										  "," AHEAD_COLUMN("2", "m", "text", "false")) "},"
+				AHEAD_SOURCE("\"other\"", "20")
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2,\"m\":\"a\"},"
+				AHEAD_SOURCE("\"other\"", "21")
+				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":3,\"x\":1},"
+				AHEAD_SOURCE("\"wide\"", "22"), 3);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.ahead, 0);
+	ck_assert_int_eq(stats.held, 1);
+	assert_value(&w, "SELECT held_seq FROM teleport.inbox_stream WHERE source = 'ahead'", "2");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox_ahead", "0");
+	assert_value(&w, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
+				 " WHERE attrelid = 'copy.other'::regclass AND attnum > 0", "id");
+	world_close(&w);
+}
+END_TEST
+
+/*
  * A change line of source "mv" as seq: op on public.table with before and
  * after (JSON text or "null"), of source transaction txid and, when stmt
  * is not 0, its statement stmt, from origin; ddl: a "ddl" member or NULL.
@@ -2332,6 +2397,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_held_until_schema_fixed);
 	tcase_add_test(tc, test_stop_retry_skip);
 	tcase_add_test(tc, test_ddl_applied_ahead);
+	tcase_add_test(tc, test_ddl_ahead_same_batch);
 	tcase_add_test(tc, test_partial_atomic);
 	tcase_add_test(tc, test_group_fallback);
 	tcase_add_test(tc, test_group_crash);
