@@ -1583,6 +1583,60 @@ END_TEST
 	" WHERE op = 'ddl' AND (ddl ->> 'type' IN ('enum', 'composite', 'domain', 'sequence', 'index')" \
 	" OR (ddl ->> 'type' = 'table' AND table_name = 'k_t'))"
 
+/*
+ * A DDL that commits while a full comparison describes (blocked on the
+ * view's table, after its snapshot was taken) is not half seen: the
+ * comparison is given up with a serialization failure, none of its events
+ * is queued, and the next one sends the change. su: the test's connection
+ * to database db of the source; pg: the plugin's.
+ */
+static void
+check_commit_while_described(tp_plugin_ctx *ctx, const tp_source_callbacks *cb,
+							 PGconn *pg, PGconn *su, const char *db)
+{
+	PGconn	   *ddl = tp_cluster_connect(src_cl, db);
+	PGconn	   *cmp = tp_cluster_connect(src_cl, db);
+	PGresult   *res;
+	char		sql[256];
+	const char *events_sql =
+		"SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL"
+		" SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e"
+		" WHERE op = 'ddl'";
+	long long	before;
+
+	ck_assert_ptr_nonnull(ddl);
+	ck_assert_ptr_nonnull(cmp);
+	tp_sql_ok(su, "CREATE TABLE public.hs (a int); CREATE VIEW public.hs_v AS SELECT a FROM public.hs");
+	ck_assert_int_eq(cb->poll(ctx, pg), TP_OK);
+	before = tp_sql_int(su, events_sql);
+
+	tp_sql_ok(ddl, "BEGIN; ALTER TABLE public.hs RENAME COLUMN a TO b");
+	ck_assert(PQsendQuery(cmp, "SELECT teleport.schema_capture(NULL, true)"));
+	snprintf(sql, sizeof(sql), "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %d",
+			 PQbackendPID(cmp));
+	ck_assert(tp_sql_wait(su, sql, "Lock", 10));
+	tp_sql_ok(ddl, "COMMIT");
+	res = PQgetResult(cmp);
+	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
+	ck_assert_str_eq(PQresultErrorField(res, PG_DIAG_SQLSTATE), "40001");
+	PQclear(res);
+	while ((res = PQgetResult(cmp)) != NULL)
+		PQclear(res);
+	ck_assert_int_eq(tp_sql_int(su, events_sql), before);
+
+	/* the plugin's own poll meets the same as "try again", then sends it */
+	ck_assert_int_eq(cb->poll(ctx, pg), TP_OK);
+	tp_sql_assert(su, "SELECT string_agg(format('%s:%s:%s', ddl ->> 'type', table_name,"
+				  " ddl -> 'after' -> 'columns' -> 0 ->> 'name'), ',' ORDER BY id)"
+				  " FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1"
+				  " UNION ALL SELECT * FROM teleport.event_2) e"
+				  " WHERE op = 'ddl' AND ddl ->> 'type' = 'table' AND table_name = 'hs'"
+				  " AND json_typeof(ddl -> 'before') <> 'null'",
+				  "table:hs:b");
+	PQfinish(cmp);
+	PQfinish(ddl);
+}
+
 START_TEST(test_source)
 {
 	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
@@ -1759,6 +1813,7 @@ START_TEST(test_source)
 				  "index:public.k_t:drop,table:public.k_t:drop,sequence:public.k_s:drop,"
 				  "domain:public.k_dc:drop,composite:public.k_c:drop,domain:public.k_d:drop,"
 				  "enum:public.k_e:drop");
+	check_commit_while_described(ctx, cb, pg.conn, su, "schema_plugin");
 
 	tp_host_ctx_free(ctx);
 	tp_pgsql_close(&pg);

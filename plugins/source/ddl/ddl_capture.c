@@ -106,6 +106,7 @@ ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids, bool emit,
 		: "take the first snapshot of the schema";
 	const char *params[2] = {oids, emit ? "true" : "false"};
 	PGresult   *res;
+	const char *state;
 	tp_result	r;
 
 	*n_events = 0;
@@ -121,8 +122,9 @@ ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids, bool emit,
 				 : "BEGIN; SET LOCAL lock_timeout = '5s'", doing)) != TP_OK)
 		return r;
 	res = PQexecParams(conn, ddl_sql_capture, 2, NULL, params, NULL, NULL, 0);
-	if (oids == NULL && res != NULL && PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL &&
-		strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "55P03") == 0)
+	state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (oids == NULL && state != NULL &&
+		(strcmp(state, "55P03") == 0 || strcmp(state, "40001") == 0))
 	{
 		PQclear(res);
 		PQclear(PQexec(conn, "ROLLBACK"));
@@ -139,9 +141,12 @@ ddl_capture(tp_plugin_ctx *ctx, PGconn *conn, const char *oids, bool emit,
 	}
 	if (*n_events < 0)
 	{
-		/* a DDL transaction is open (the capture's lock, or a table's) */
+		/*
+		 * a DDL transaction is open (the capture's lock, or a table's), or
+		 * one committed while the catalogs were described
+		 */
 		ctx->host->log(ctx, emit ? TP_LOG_DEBUG : TP_LOG_INFO,
-					   "could not %s now: a DDL transaction is in progress; will retry",
+					   "could not %s now: a DDL transaction is in progress or committed meanwhile; will retry",
 					   doing);
 		*n_events = 0;
 		return TP_RETRY;

@@ -862,6 +862,20 @@ const char	ddl_sql_setup[] =
 	"		END IF;\n"
 	"	END LOOP;\n"
 	/*
+	 * The describe functions read the catalogs in the statement's
+	 * snapshot, but those that deparse (pg_get_viewdef, pg_get_expr...)
+	 * read the latest catalogs: a DDL that committed while a full
+	 * comparison described may be half seen (a view's column renamed, its
+	 * table's not yet), and its events would go out wrong. When the
+	 * catalogs changed since fp was taken, the comparison is given up
+	 * (its events and snapshot rolled back) and tried again.
+	 */
+	"	IF p_oids IS NULL AND n > 0\n"
+	"		AND teleport.schema_fingerprint() IS DISTINCT FROM fp THEN\n"
+	"		RAISE EXCEPTION 'the catalogs changed while they were compared'\n"
+	"			USING ERRCODE = 'serialization_failure';\n"
+	"	END IF;\n"
+	/*
 	 * Rows changed without row events (schema_rows_changed; with event
 	 * triggers also every table the statement rewrote, as
 	 * schema_rewrite_trigger recorded, which catches an ALTER ... TYPE ...
