@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -832,6 +833,73 @@ START_TEST(test_new_tables_and_sequences)
 }
 END_TEST
 
+/* A poll of env run on a thread of its own: its result. */
+typedef struct poll_run
+{
+	trig_env   *env;
+	tp_result	result;
+} poll_run;
+
+/* pthread start routine: poll arg's env once. */
+static void *
+poll_main(void *arg)
+{
+	poll_run   *run = arg;
+
+	run->result = run->env->cb->poll(run->env->ctx, run->env->pg.conn);
+	return NULL;
+}
+
+/*
+ * A sequence dropped while a poll reads its value (listed by the poll's
+ * snapshot, dropped before the poll could lock it): the poll is tried
+ * again (TP_RETRY, a warning), it does not stop the source; the next poll
+ * forgets the sequence.
+ */
+START_TEST(test_sequence_dropped_while_polled)
+{
+	trig_env	env;
+	PGconn	   *holder;
+	poll_run	run;
+	pthread_t	thread;
+	char		sql[256];
+	char	   *log;
+
+	env_open(&env, "trig_seqdrop",
+			 "CREATE TABLE public.t (id int PRIMARY KEY);"
+			 "CREATE SEQUENCE public.gone; SELECT nextval('public.gone');",
+			 NULL, NULL, "\"public.*\"", 10000);
+	env_install(&env, TP_OK);
+	env_poll(&env, TP_OK);
+	assert_query(env.su, "SELECT string_agg(sequence_name, ',') FROM teleport.trigger_sequence",
+				 "gone");
+	tp_sql_ok(env.su, "SELECT nextval('public.gone')");
+	holder = tp_cluster_connect(cluster, "trig_seqdrop");
+	ck_assert_ptr_nonnull(holder);
+	tp_sql_ok(holder, "BEGIN; DROP SEQUENCE public.gone");
+
+	run.env = &env;
+	run.result = TP_OK;
+	ck_assert_int_eq(pthread_create(&thread, NULL, poll_main, &run), 0);
+	snprintf(sql, sizeof(sql), "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %d",
+			 PQbackendPID(env.pg.conn));
+	ck_assert(tp_sql_wait(env.su, sql, "Lock", 10));
+	tp_sql_ok(holder, "COMMIT");
+	pthread_join(thread, NULL);
+	PQfinish(holder);
+	ck_assert_int_eq(run.result, TP_RETRY);
+	ck_assert_int_eq(PQtransactionStatus(env.pg.conn), PQTRANS_IDLE);
+	log = log_text(&env);
+	ck_assert_msg(strstr(log, "could not open relation with OID") != NULL &&
+				  strstr(log, "will retry") != NULL, "log:\n%s", log);
+	free(log);
+
+	env_poll(&env, TP_OK);
+	assert_query(env.su, "SELECT count(*) FROM teleport.trigger_sequence", "0");
+	env_close(&env);
+}
+END_TEST
+
 /*
  * A transaction holding a table's lock makes install and poll give up
  * within lock_timeout (TP_RETRY), without blocking; the next poll after it
@@ -1344,6 +1412,7 @@ trigger_suite(void)
 	tcase_add_test(tc, test_selection_and_keyless);
 	tcase_add_test(tc, test_new_tables_and_sequences);
 	tcase_add_test(tc, test_lock_timeout);
+	tcase_add_test(tc, test_sequence_dropped_while_polled);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_statement_triggers_same_events);
 	tcase_add_test(tc, test_statement_triggers_switch);

@@ -46,8 +46,17 @@ bool
 trigger_failure_passing(PGconn *conn, const PGresult *res)
 {
 	const char *state = trigger_sqlstate(res);
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
 	if (PQstatus(conn) != CONNECTION_OK || state[0] == '\0')
+		return true;
+	/*
+	 * A relation the statement's snapshot still listed was dropped before
+	 * it could be locked (a sequence whose value is read, say): the next
+	 * try no longer sees it.
+	 */
+	if (strcmp(state, "XX000") == 0 && msg != NULL &&
+		strncmp(msg, "could not open relation with OID", 32) == 0)
 		return true;
 	return strncmp(state, "08", 2) == 0 ||	/* connection exception */
 		strcmp(state, "55P03") == 0 ||	/* lock_not_available */
