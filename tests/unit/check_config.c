@@ -501,6 +501,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(config->load_jobs, 3);
 	ck_assert_int_eq(config->load_chunk_bytes, 1048576);
 	ck_assert(config->load_in_one_transaction);
+	ck_assert_int_eq(config->load_batches_in_flight, 3);
 	ck_assert_int_eq(config->intervals.batcher, 1);
 	ck_assert_int_eq(config->intervals.transmitter, 200);
 	ck_assert_int_eq(config->intervals.applier, 300);
@@ -591,7 +592,7 @@ END_TEST
 START_TEST(test_unknown_top)
 {
 	assert_one_error(MINIMAL "batchsize: 5\n",
-					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level, max_batch_bytes, queue_retention, replicate_ddl, load_jobs, load_chunk_bytes, load_in_one_transaction)");
+					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level, max_batch_bytes, queue_retention, replicate_ddl, load_jobs, load_chunk_bytes, load_in_one_transaction, load_batches_in_flight)");
 }
 END_TEST
 
