@@ -363,9 +363,11 @@ bool
 tp_load_send_flush(tp_load_sender *s)
 {
 	bool		ok;
+	uint64_t	upto;
 
 	pthread_mutex_lock(&s->lock);
-	while (!s->failed && s->last_seq < s->numbered)
+	upto = s->numbered;
+	while (!s->failed && s->last_seq < upto)
 		pthread_cond_wait(&s->changed, &s->lock);
 	ok = !s->failed;
 	pthread_mutex_unlock(&s->lock);
