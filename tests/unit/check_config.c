@@ -462,6 +462,7 @@ START_TEST(test_defaults)
 	ck_assert(!config->has_server);
 	ck_assert_ptr_null(config->server.transport);
 	ck_assert_int_eq(config->server.max_body_size, 67108864);
+	ck_assert_int_eq(config->load_batches_in_flight, 2);
 	ck_assert_int_eq(config->n_targets, 0);
 	ck_assert_str_eq(config->applier, "postgres");
 	ck_assert_ptr_null(config->log_level);
@@ -631,6 +632,8 @@ START_TEST(test_wrong_type_int)
 					 "test.yml:1:13: batch_size: expected an integer >= 1, found a map");
 	assert_one_error("batch_size: 99999999999999999999\n" MINIMAL,
 					 "test.yml:1:13: batch_size: expected an integer >= 1, found \"99999999999999999999\"");
+	assert_one_error("load_batches_in_flight: 9\n" MINIMAL,
+					 "test.yml:1:25: load_batches_in_flight: expected an integer from 1 to 8, found \"9\"");
 }
 END_TEST
 
