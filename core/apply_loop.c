@@ -1327,6 +1327,8 @@ tp_apply_loop_stop(tp_apply_loop *loop)
 	pthread_mutex_lock(&loop->lock);
 	atomic_store(&loop->stop, true);
 	pthread_cond_signal(&loop->wake);
+	/* callers waiting for their turn or their predecessor give up */
+	pthread_cond_broadcast(&loop->now_cond);
 	pthread_mutex_unlock(&loop->lock);
 	pthread_join(loop->thread, NULL);
 	pthread_mutex_lock(&loop->lock);
