@@ -61,6 +61,17 @@
 /* How long a batch applied on arrival waits for its stream's store lock. */
 #define NOW_LOCK_TIMEOUT "5s"
 
+/*
+ * How long a batch to apply on arrival waits for the one being applied on
+ * arrival before it (then it is stored), and for one shortly before it that
+ * has not arrived yet (a sender keeps several in flight; then it is
+ * answered as early, to be sent again). A batch is EARLY when the stream's
+ * last received batch is at most NOW_EARLY_WINDOW before its predecessor.
+ */
+#define NOW_BUSY_WAIT_MS 10000
+#define NOW_EARLY_WAIT_MS 2000
+#define NOW_EARLY_WINDOW "16"
+
 /* The longest reason kept for a held unit. */
 #define REASON_LEN 1024
 
@@ -119,7 +130,7 @@ struct tp_apply_loop
 	const tp_batch *now_batch;	/* waiting for the thread; NULL: none */
 	bool		now_busy;		/* a caller waits in tp_apply_loop_apply_now */
 	bool		now_done;		/* the thread answered ... */
-	bool		now_applied;	/* ... this */
+	tp_inbox_now now_result;	/* ... this */
 	pthread_cond_t now_cond;	/* signalled with now_done */
 };
 
@@ -864,20 +875,23 @@ sql_failed_early:
  * held) and no other session applies the stream. Under the stream's store
  * lock too, so a store of the same batch (a sender's retry) waits and then
  * finds it received. Committed with synchronous_commit on: the sender
- * forgets the batch when it is answered. True when it committed; false
- * (nothing applied) otherwise.
+ * forgets the batch when it is answered. APPLIED when it committed; EARLY
+ * (nothing applied) when the stream's last received batch is a little
+ * before seq - 1 (its predecessor is on its way); DECLINED otherwise.
  */
-static bool
+static tp_inbox_now
 apply_now(tp_apply_loop *loop, const tp_batch *batch)
 {
 	char		seq_text[24];
 	char		reason[REASON_LEN];
 	const char *params[3];
 	bool		yes = false;
+	int64_t		state = 0;
+	bool		isnull = false;
 	tp_pgsql   *pg = &loop->pg;
 
 	if (!ensure_connected(loop))
-		return false;
+		return TP_INBOX_NOW_DECLINED;
 	snprintf(seq_text, sizeof(seq_text), "%" PRIu64, batch->seq);
 	params[0] = batch->source;
 	params[1] = batch->target;
@@ -890,16 +904,21 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 							 TP_APPLY_LOCK_KEY ")", 2, params, &yes) ||
 		(yes && (!tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("
 								 TP_INBOX_STORE_LOCK_KEY ")", 2, params, NULL, NULL) ||
-				 !tp_pgsql_query_bool(pg, "SELECT coalesce((SELECT s.last_received ="
-									  " $3::bigint - 1 AND s.last_applied = s.last_received"
-									  " AND s.held_seq IS NULL FROM teleport.inbox_stream s"
-									  " WHERE s.source = $1 AND s.target = $2), $3::bigint = 1)",
-									  3, params, &yes))))
+				 !tp_pgsql_query_int64(pg, "SELECT CASE"
+									   " WHEN r = $3::bigint - 1 AND ok THEN 1"
+									   " WHEN r < $3::bigint - 1 AND r >= $3::bigint - 1 - "
+									   NOW_EARLY_WINDOW " THEN 2 ELSE 0 END"
+									   " FROM (SELECT coalesce(max(s.last_received), 0) AS r,"
+									   "  coalesce(bool_and(s.last_applied = s.last_received"
+									   "  AND s.held_seq IS NULL), true) AS ok"
+									   "  FROM teleport.inbox_stream s"
+									   "  WHERE s.source = $1 AND s.target = $2) x",
+									   3, params, &state, &isnull))))
 		goto failed;
-	if (!yes)
+	if (!yes || state != 1)
 	{
 		(void) tp_pgsql_exec(pg, "ROLLBACK");
-		return false;
+		return yes && state == 2 ? TP_INBOX_NOW_EARLY : TP_INBOX_NOW_DECLINED;
 	}
 	reason[0] = '\0';
 	if (call_apply(loop, batch, reason, sizeof(reason)) != TP_OK)
@@ -911,7 +930,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 			disconnect(loop);
 		else
 			(void) tp_pgsql_exec(pg, "ROLLBACK");
-		return false;
+		return TP_INBOX_NOW_DECLINED;
 	}
 	if (!tp_pgsql_query(pg,
 						"INSERT INTO teleport.inbox_stream AS s (source, target,"
@@ -927,7 +946,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 	tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": applied batch %" PRIu64
 			 " on arrival (%zu bytes)", batch->source, batch->target, batch->seq,
 			 batch->data_len);
-	return true;
+	return TP_INBOX_NOW_APPLIED;
 
 failed:
 	/* logged by pgsql.c; a COMMIT whose answer was lost is found by the store */
@@ -935,7 +954,7 @@ failed:
 		disconnect(loop);
 	else if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		(void) tp_pgsql_exec(pg, "ROLLBACK");
-	return false;
+	return TP_INBOX_NOW_DECLINED;
 }
 
 /* Answer the batch a caller of tp_apply_loop_apply_now waits with, if any. */
@@ -943,18 +962,18 @@ static void
 serve_now(tp_apply_loop *loop)
 {
 	const tp_batch *batch;
-	bool		applied;
+	tp_inbox_now result;
 
 	pthread_mutex_lock(&loop->lock);
 	batch = loop->now_batch;
 	pthread_mutex_unlock(&loop->lock);
 	if (batch == NULL)
 		return;
-	applied = !atomic_load(&loop->stop) && apply_now(loop, batch);
+	result = atomic_load(&loop->stop) ? TP_INBOX_NOW_DECLINED : apply_now(loop, batch);
 	pthread_mutex_lock(&loop->lock);
 	loop->now_batch = NULL;
 	loop->now_done = true;
-	loop->now_applied = applied;
+	loop->now_result = result;
 	pthread_cond_broadcast(&loop->now_cond);
 	pthread_mutex_unlock(&loop->lock);
 }
@@ -1195,8 +1214,8 @@ tp_apply_loop_new(const char *conninfo, const char *instance, tp_inbox *inbox,
 	pthread_condattr_init(&cattr);
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
 	pthread_cond_init(&loop->wake, &cattr);
+	pthread_cond_init(&loop->now_cond, &cattr);
 	pthread_condattr_destroy(&cattr);
-	pthread_cond_init(&loop->now_cond, NULL);
 	return loop;
 }
 
@@ -1234,30 +1253,69 @@ tp_apply_loop_wake(void *arg)
 	pthread_mutex_lock(&loop->lock);
 	loop->pending = true;
 	pthread_cond_signal(&loop->wake);
+	/* a batch waiting for its predecessor looks again */
+	pthread_cond_broadcast(&loop->now_cond);
 	pthread_mutex_unlock(&loop->lock);
 }
 
+/* The monotonic time ms from now, for pthread_cond_timedwait on now_cond. */
+static struct timespec
+deadline_in(long long ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += (time_t) (ms / 1000);
+	t.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L)
+	{
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
 /* See apply_loop.h. */
-bool
+tp_inbox_now
 tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 {
 	tp_apply_loop *loop = arg;
-	bool		applied = false;
+	tp_inbox_now result = TP_INBOX_NOW_DECLINED;
+	struct timespec busy_until = deadline_in(NOW_BUSY_WAIT_MS);
+	struct timespec early_until = busy_until;
+	bool		early = false;
 
 	pthread_mutex_lock(&loop->lock);
-	if (loop->started && !atomic_load(&loop->stop) && !loop->now_busy)
+	while (loop->started && !atomic_load(&loop->stop))
 	{
+		if (loop->now_busy)
+		{
+			/* the batch before it, likely: wait for its turn */
+			if (pthread_cond_timedwait(&loop->now_cond, &loop->lock,
+									   early ? &early_until : &busy_until) == ETIMEDOUT)
+				break;
+			continue;
+		}
 		loop->now_busy = true;
 		loop->now_batch = batch;
 		loop->now_done = false;
 		pthread_cond_signal(&loop->wake);
 		while (!loop->now_done)
 			pthread_cond_wait(&loop->now_cond, &loop->lock);
-		applied = loop->now_applied;
+		result = loop->now_result;
 		loop->now_busy = false;
+		pthread_cond_broadcast(&loop->now_cond);
+		if (result != TP_INBOX_NOW_EARLY)
+			break;
+		/* its predecessor is on its way: wait for an apply or a store */
+		if (!early)
+			early_until = deadline_in(NOW_EARLY_WAIT_MS);
+		early = true;
+		if (pthread_cond_timedwait(&loop->now_cond, &loop->lock, &early_until) == ETIMEDOUT)
+			break;
 	}
 	pthread_mutex_unlock(&loop->lock);
-	return applied;
+	return result;
 }
 
 /* See apply_loop.h. */
@@ -1269,6 +1327,8 @@ tp_apply_loop_stop(tp_apply_loop *loop)
 	pthread_mutex_lock(&loop->lock);
 	atomic_store(&loop->stop, true);
 	pthread_cond_signal(&loop->wake);
+	/* callers waiting for their turn or their predecessor give up */
+	pthread_cond_broadcast(&loop->now_cond);
 	pthread_mutex_unlock(&loop->lock);
 	pthread_join(loop->thread, NULL);
 	pthread_mutex_lock(&loop->lock);

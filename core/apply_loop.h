@@ -98,13 +98,16 @@ void		tp_apply_loop_wake(void *loop);
  * Apply batch now, on the loop's thread and connection, in a transaction
  * that also records it as received and applied, when its stream has
  * nothing else to apply; wait for that (a tp_inbox_apply_now_fn, with the
- * loop as arg: see inbox.h). False, with nothing applied, when the thread
- * is not running or stops, another caller waits already, another session
- * applies the stream, the stream has other batches to apply first, or
- * the applier or the database failed (the inbox then stores the batch).
- * Thread-safe; batch stays the caller's.
+ * loop as arg: see inbox.h). A batch that comes while another is applied
+ * on arrival waits for it (up to 10 s); one whose predecessor has not
+ * arrived yet (a sender with several batches in flight) waits up to 2 s
+ * for it to be applied or stored, then is EARLY. DECLINED, with nothing
+ * applied, when the thread is not running or stops, the wait ends,
+ * another session applies the stream, the stream has other batches to
+ * apply first, or the applier or the database failed (the inbox then
+ * stores the batch). Thread-safe; batch stays the caller's.
  */
-bool		tp_apply_loop_apply_now(void *loop, const tp_batch *batch);
+tp_inbox_now tp_apply_loop_apply_now(void *loop, const tp_batch *batch);
 
 /*
  * One pass without the thread (tests, and the thread's own body): connect

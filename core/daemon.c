@@ -28,6 +28,7 @@
 #include "exit_codes.h"
 #include "host.h"
 #include "load.h"
+#include "load_send.h"
 #include "loader.h"
 #include "log.h"
 #include "pgsql.h"
@@ -626,6 +627,9 @@ static int
 run_load(instance *inst, const tp_target_config *target)
 {
 	member	   *m = NULL;
+	member		more[TP_LOAD_MAX_LANES - 1];
+	tp_plugin_ctx *ctxs[TP_LOAD_MAX_LANES - 1];
+	int			n_more = 0;
 	int			status;
 
 	inst->members = tp_xcalloc(inst->plan.n, sizeof(member));
@@ -650,8 +654,38 @@ run_load(instance *inst, const tp_target_config *target)
 		return TP_EXIT_FAILURE;
 	}
 	m->started = true;
+	memset(more, 0, sizeof(more));
+
+	/*
+	 * The http transport's instances are independent clients of a server
+	 * that takes concurrent requests: row chunks may be in flight on
+	 * several. Other transports get a load's batches one at a time.
+	 */
+	if (strcmp(m->entry->plugin_name, "http") == 0)
+		n_more = (int) inst->config->load_batches_in_flight - 1;
+	for (int i = 0; i < n_more; i++)
+	{
+		more[i].entry = m->entry;
+		more[i].ctx = tp_host_ctx_new(inst->config, inst->conninfo, m->entry);
+		if (member_startup(&more[i]) != TP_OK)
+		{
+			tp_warning(LOG_COMPONENT, "another instance of transport \"%s\" of target "
+					   "\"%s\" did not start: the load sends one batch at a time",
+					   m->entry->plugin_name, target->name);
+			tp_host_ctx_free(more[i].ctx);
+			n_more = i;
+			break;
+		}
+		more[i].started = true;
+		ctxs[i] = more[i].ctx;
+	}
 	status = tp_load_run(inst->config, target, inst->conninfo, m->ctx,
-						 m->entry->plugin->callbacks);
+						 m->entry->plugin->callbacks, ctxs, n_more);
+	for (int i = 0; i < n_more; i++)
+	{
+		member_stop(&more[i]);
+		tp_host_ctx_free(more[i].ctx);
+	}
 	member_stop(m);
 	return status;
 }

@@ -858,9 +858,24 @@ tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 	apply_now_arg = inbox->apply_now_arg;
 	pthread_mutex_unlock(&inbox->lock);
 	if (apply_now != NULL && batch->kind == TP_BATCH_LOAD &&
-		(batch->flags & TP_BATCH_PARTIAL) == 0 && apply_now(apply_now_arg, batch))
-		return answer(outcome, TP_DELIVERY_STORED, batch->seq + 1,
-					  "batch %" PRIu64 " applied", batch->seq);
+		(batch->flags & TP_BATCH_PARTIAL) == 0)
+	{
+		switch (apply_now(apply_now_arg, batch))
+		{
+			case TP_INBOX_NOW_APPLIED:
+				return answer(outcome, TP_DELIVERY_STORED, batch->seq + 1,
+							  "batch %" PRIu64 " applied", batch->seq);
+			case TP_INBOX_NOW_EARLY:
+				tp_debug(COMPONENT, "batch %" PRIu64 " from \"%s\" to \"%s\" came before "
+						 "the batch it follows: it is to be sent again",
+						 batch->seq, batch->source, batch->target);
+				return answer(outcome, TP_DELIVERY_UNAVAILABLE, 0,
+							  "batch %" PRIu64 " came before the batch it follows; "
+							  "send it again", batch->seq);
+			case TP_INBOX_NOW_DECLINED:
+				break;
+		}
+	}
 	memset(&bp, 0, sizeof(bp));
 	params_of(&bp, batch);
 	slot = slot_acquire(inbox);

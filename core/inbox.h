@@ -29,16 +29,27 @@ typedef struct tp_inbox tp_inbox;
 #define TP_INBOX_STORE_LOCK_KEY \
 	TP_INBOX_STORE_LOCK_CLASS ", pg_catalog.hashtext($1::text || E'\\n' || $2::text)"
 
+/* What a tp_inbox_apply_now_fn did with a batch. */
+typedef enum tp_inbox_now
+{
+	TP_INBOX_NOW_DECLINED,		/* not applied: store it */
+	TP_INBOX_NOW_APPLIED,		/* applied and recorded: answer STORED */
+	TP_INBOX_NOW_EARLY			/* not applied: a batch shortly before it
+								 * has not arrived yet (sent at once, in
+								 * flight); answer UNAVAILABLE, so the
+								 * sender sends it again */
+} tp_inbox_now;
+
 /*
  * Apply batch at once instead of storing it: in one transaction that
  * applies it and records it as received and applied, under the stream's
- * store lock, when nothing else of its stream waits to be applied. True
- * when that committed; false when it declined or failed (nothing of it
- * is applied: the inbox stores it, and the apply loop applies it, or
- * holds it with the reason, as any batch). Called with any thread's
- * batch; the function serialises what it needs.
+ * store lock, when nothing else of its stream waits to be applied.
+ * APPLIED when that committed; DECLINED or EARLY when it declined or
+ * failed (nothing of it is applied: on DECLINED the inbox stores it, and
+ * the apply loop applies it, or holds it with the reason, as any batch).
+ * Called with any thread's batch; the function serialises what it needs.
  */
-typedef bool (*tp_inbox_apply_now_fn) (void *arg, const tp_batch *batch);
+typedef tp_inbox_now (*tp_inbox_apply_now_fn) (void *arg, const tp_batch *batch);
 
 /*
  * An inbox on the database of conninfo (not connected yet; the first call
@@ -66,7 +77,8 @@ void		tp_inbox_set_apply_now(tp_inbox *inbox, tp_inbox_apply_now_fn fn,
  * when the batch itself is unacceptable (kind, format, empty names, data
  * not UTF-8 or with a NUL byte, a line count that disagrees with
  * n_changes); STORED too when the function of tp_inbox_set_apply_now
- * applied it; UNAVAILABLE when the database cannot be reached or failed
+ * applied it, UNAVAILABLE when it found the batch early (see
+ * tp_inbox_now); UNAVAILABLE when the database cannot be reached or failed
  * (logged). Nothing of a batch that is not STORED is stored. reason is
  * one sentence for the peer; expected_seq is the stream's next seq, or 0
  * when unknown (INVALID, UNAVAILABLE). Returns the tp_result that

@@ -1046,7 +1046,7 @@ send_lines(load *ld, tp_lines *lines)
 
 	if (lines->count > 0)
 		ok = tp_load_send(&ld->sender, TP_BATCH_CHANGES, lines->data, lines->len,
-						  (uint64_t) lines->count, false);
+						  (uint64_t) lines->count, false, false);
 	free(lines->data);
 	memset(lines, 0, sizeof(*lines));
 	return ok;
@@ -1073,7 +1073,7 @@ send_begin(load *ld)
 						1, params, line_row, &lines))
 		return false;
 	if (!tp_load_send(&ld->sender, TP_BATCH_LOAD, lines.data, lines.len,
-					  (uint64_t) lines.count, false))
+					  (uint64_t) lines.count, false, false))
 	{
 		free(lines.data);
 		return false;
@@ -1101,7 +1101,12 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 	char		total[32];
 	int64_t		expected = tp_load_copy_expected_bytes(&ld->copy);
 
-	if (ld->progress_pg.conn != NULL)
+	/*
+	 * A table is done once its rows were all acknowledged (a resume keeps
+	 * it): not when one was not (a stop).
+	 */
+	if (ld->progress_pg.conn != NULL &&
+		(!finished || tp_load_send_flush(&ld->sender)))
 	{
 		char		id[24];
 		char		rows[24];
@@ -1226,7 +1231,7 @@ send_chain(load *ld)
 	}
 	free(now);
 	len = step_line(line, sizeof(line), ld->id, "end");
-	return tp_load_send(&ld->sender, TP_BATCH_LOAD, line, len, 1, true);
+	return tp_load_send(&ld->sender, TP_BATCH_LOAD, line, len, 1, true, false);
 }
 
 /*
@@ -1286,7 +1291,8 @@ record_failure(load *ld, const char *reason)
 /* See load.h. */
 int
 tp_load_run(const tp_config *config, const tp_target_config *target,
-			const char *conninfo, tp_plugin_ctx *ctx, const tp_transport_callbacks *cb)
+			const char *conninfo, tp_plugin_ctx *ctx, const tp_transport_callbacks *cb,
+			tp_plugin_ctx *const *more, int n_more)
 {
 	load		ld;
 	bool		ok;
@@ -1308,6 +1314,8 @@ tp_load_run(const tp_config *config, const tp_target_config *target,
 								 ctx, cb, ld.id);
 		ld.sender.one_transaction = config->load_in_one_transaction;
 		ld.sender_ready = true;
+		for (int i = 0; ok && i < n_more; i++)
+			ok = tp_load_sender_add_lane(&ld.sender, more[i]);
 	}
 	ok = ok && drain(&ld, ctx, cb) && fill_voids(&ld) &&
 		tp_pgsql_connect(&ld.snap, conninfo, "the initial load's snapshot") &&

@@ -232,7 +232,8 @@ chunk_send(job *j)
 
 	if (j->rows == 0)
 		return true;
-	if (!tp_load_send(lc->sender, TP_BATCH_LOAD, j->buf.data, j->buf.len, j->lines, false))
+	if (!tp_load_send(lc->sender, TP_BATCH_LOAD, j->buf.data, j->buf.len, j->lines, false,
+					  true))
 		return false;
 	pthread_mutex_lock(&lc->lock);
 	t->rows += j->rows;

@@ -26,9 +26,11 @@ typedef struct tp_transport_callbacks
 	 * Sending half: deliver one batch to the target. TP_OK only once the
 	 * target acknowledged it (or, for one-way transports such as stdout and
 	 * file, once it is durably written); then the host marks it sent. The
-	 * host sends a target's batches one at a time, in seq order, and sends
-	 * the same batch again after TP_RETRY. NULL when there is no sending
-	 * half.
+	 * host sends an instance's batches one at a time, in seq order, and
+	 * sends the same batch again after TP_RETRY. An initial load over the
+	 * built-in http transport sends on several instances of one target at
+	 * once (batches in flight; docs/architecture.md); other transports get
+	 * a target's batches one at a time. NULL when there is no sending half.
 	 */
 	tp_result	(*send) (tp_plugin_ctx *ctx, const tp_batch *batch);
 

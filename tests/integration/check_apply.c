@@ -29,6 +29,7 @@
 
 #include "apply_loop.h"
 #include "batch_wire.h"
+#include "clock.h"
 #include "checkmain.h"
 #include "config.h"
 #include "host.h"
@@ -2279,7 +2280,10 @@ START_TEST(test_load_on_arrival)
 	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'on'", "0");
 	ck_assert_int_eq(offer_load(&w, "on", 2, header, "1\tone\n2\t\\N\n", false),
 					 TP_DELIVERY_DUPLICATE);
-	ck_assert_int_eq(offer_load(&w, "on", 4, header, "3\tthree\n", false), TP_DELIVERY_GAP);
+	/* one ahead of the next: early (answered to be sent again), not a gap */
+	ck_assert_int_eq(offer_load(&w, "on", 4, header, "3\tthree\n", false),
+					 TP_DELIVERY_UNAVAILABLE);
+	ck_assert_int_eq(offer_load(&w, "on", 40, header, "3\tthree\n", false), TP_DELIVERY_GAP);
 
 	/* a table the target lacks: stored, held; what follows waits behind it */
 	rows_header(header, sizeof(header), "nb", "[\"id\"]", 2);
@@ -2315,6 +2319,125 @@ START_TEST(test_load_on_arrival)
 	ck_assert_int_eq(offer_load(&w, "on", 8, header, "8\teight\n", false), TP_DELIVERY_STORED);
 	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'on'", "1");
 	assert_value(&w, "SELECT count(*) FROM copy.na WHERE id = 8", "0");
+	world_close(&w);
+}
+END_TEST
+
+/* A load batch offered from a thread of its own (test_load_in_flight). */
+typedef struct offer
+{
+	world	   *w;
+	uint64_t	seq;
+	char		header[1024];
+	const char *rows;
+	tp_delivery_status status;
+	pthread_t	thread;
+} offer;
+
+static void *
+offer_main(void *arg)
+{
+	offer	   *o = arg;
+
+	o->status = offer_load(o->w, "fl", o->seq, o->header, o->rows, false);
+	return NULL;
+}
+
+/* Offer o's batch on a thread; offer_join waits for its answer. */
+static void
+offer_start(offer *o)
+{
+	ck_assert_int_eq(pthread_create(&o->thread, NULL, offer_main, o), 0);
+}
+
+static tp_delivery_status
+offer_join(offer *o)
+{
+	ck_assert_int_eq(pthread_join(o->thread, NULL), 0);
+	return o->status;
+}
+
+/*
+ * A sender with two load batches in flight: a batch that arrives before
+ * its predecessor waits for it, then both are applied on arrival, in
+ * order; one that arrives while its predecessor is applied on arrival
+ * waits for that, then is applied on arrival too (neither is stored); one
+ * whose predecessor never comes is answered UNAVAILABLE (sent again
+ * later), nothing of it stored or applied.
+ */
+START_TEST(test_load_in_flight)
+{
+	world		w;
+	char		header[1024];
+	offer		o;
+	long long	t0;
+	static const char cols[] = "[\"id\"]";
+
+	world_open(&w, "apply_load_flight", NULL,
+			   "CREATE TABLE copy.fl (id int PRIMARY KEY, n serial);"
+			   "CREATE FUNCTION copy.slow() RETURNS trigger LANGUAGE plpgsql AS"
+			   " $$BEGIN IF NEW.id = 10 THEN PERFORM pg_sleep(1); END IF; RETURN NEW; END$$;"
+			   "CREATE TRIGGER slow BEFORE INSERT ON copy.fl FOR EACH ROW"
+			   " EXECUTE FUNCTION copy.slow()", 300, NULL);
+	ck_assert(tp_inbox_ready(w.inbox));
+	sql_ok(&w, "CREATE TABLE copy.stored (seq bigint);"
+		   "CREATE FUNCTION copy.stored() RETURNS trigger LANGUAGE plpgsql AS"
+		   " $$BEGIN INSERT INTO copy.stored VALUES (NEW.seq); RETURN NEW; END$$;"
+		   "CREATE TRIGGER stored BEFORE INSERT ON teleport.inbox FOR EACH ROW"
+		   " EXECUTE FUNCTION copy.stored()");
+	ck_assert(tp_apply_loop_start(w.loop));
+	tp_inbox_set_apply_now(w.inbox, tp_apply_loop_apply_now, w.loop);
+
+	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"fl\"}]");
+	ck_assert_int_eq(offer_load(&w, "fl", 1, header, NULL, false), TP_DELIVERY_STORED);
+
+	/* 3 before 2: it waits for 2, then both apply in order */
+	memset(&o, 0, sizeof(o));
+	o.w = &w;
+	o.seq = 3;
+	o.rows = "3\n4\n";
+	rows_header(o.header, sizeof(o.header), "fl", cols, 2);
+	offer_start(&o);
+	usleep(300 * 1000);
+	assert_value(&w, "SELECT count(*) FROM copy.fl", "0");
+	rows_header(header, sizeof(header), "fl", cols, 1);
+	ck_assert_int_eq(offer_load(&w, "fl", 2, header, "1\n2\n", false), TP_DELIVERY_STORED);
+	ck_assert_int_eq(offer_join(&o), TP_DELIVERY_STORED);
+	assert_stream(&w, "fl", "- - 3");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY n) FROM copy.fl", "1,2,3,4");
+
+	/* 5 slow to apply; 6 comes meanwhile, waits, and is applied on arrival */
+	o.seq = 4;
+	o.rows = "10\n";
+	rows_header(o.header, sizeof(o.header), "fl", cols, 3);
+	offer_start(&o);
+	usleep(200 * 1000);
+	rows_header(header, sizeof(header), "fl", cols, 4);
+	ck_assert_int_eq(offer_load(&w, "fl", 5, header, "11\n", false), TP_DELIVERY_STORED);
+	ck_assert_int_eq(offer_join(&o), TP_DELIVERY_STORED);
+	assert_stream(&w, "fl", "- - 5");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY n) FROM copy.fl", "1,2,3,4,10,11");
+	assert_value(&w, "SELECT count(*) FROM copy.stored", "0");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'fl'", "0");
+
+	/* 7 without 6: unavailable after a wait, nothing stored nor applied */
+	t0 = tp_clock_ms();
+	rows_header(header, sizeof(header), "fl", cols, 6);
+	ck_assert_int_eq(offer_load(&w, "fl", 7, header, "21\n", false), TP_DELIVERY_UNAVAILABLE);
+	ck_assert_int_ge(tp_clock_ms() - t0, 1500);
+	assert_stream(&w, "fl", "- - 5");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'fl'", "0");
+	/* far beyond the next: a gap at once, as ever */
+	ck_assert_int_eq(offer_load(&w, "fl", 60, header, "21\n", false), TP_DELIVERY_GAP);
+	/* sent again in order, both apply on arrival */
+	rows_header(header, sizeof(header), "fl", cols, 5);
+	ck_assert_int_eq(offer_load(&w, "fl", 6, header, "20\n", false), TP_DELIVERY_STORED);
+	rows_header(header, sizeof(header), "fl", cols, 6);
+	ck_assert_int_eq(offer_load(&w, "fl", 7, header, "21\n", false), TP_DELIVERY_STORED);
+	assert_stream(&w, "fl", "- - 7");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY n) FROM copy.fl",
+				 "1,2,3,4,10,11,20,21");
+	assert_value(&w, "SELECT count(*) FROM copy.stored", "0");
 	world_close(&w);
 }
 END_TEST
@@ -2411,6 +2534,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_load_generated);
 	tcase_add_test(tc, test_load_failures);
 	tcase_add_test(tc, test_load_on_arrival);
+	tcase_add_test(tc, test_load_in_flight);
 	tcase_add_test(tc, test_load_supersedes);
 	tcase_add_test(tc, test_held_retried_on_news);
 	tcase_add_test(tc, test_daemon_end_to_end);

@@ -58,6 +58,8 @@
 #include "tp_autoconf.h"
 
 #include <check.h>
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +67,11 @@
 #include <unistd.h>
 
 #include "checkmain.h"
+#include "config.h"
 #include "instance.h"
+#include "load_send.h"
 #include "pgcluster.h"
+#include "pgquery.h"
 #include "runcmd.h"
 
 /* The source's cluster (shared) and the target's. */
@@ -1131,6 +1136,134 @@ START_TEST(test_load_failures)
 }
 END_TEST
 
+/*
+ * A sending half that takes a while and records what it saw, for
+ * test_load_sender: batch seq's send sleeps fake_delay_ms[seq - 100].
+ */
+typedef struct fake_sends
+{
+	pthread_mutex_t lock;
+	tp_load_sender *sender;
+	int			in_flight;
+	int			max_in_flight;
+	int			n;
+	uint64_t	started[32];	/* seqs in the order their sends began */
+	int			alongside[32];	/* sends in flight when each began */
+	uint64_t	n_done;
+	uint64_t	done[32];		/* seqs in the order they were answered */
+	uint64_t	last_seq_at[32];	/* the sender's last_seq as each ends */
+	int			delay_ms[32];
+} fake_sends;
+
+static fake_sends fake = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static tp_result
+fake_send(tp_plugin_ctx *ctx, const tp_batch *batch)
+{
+	int			i = (int) (batch->seq - 100);
+
+	(void) ctx;
+	ck_assert(i >= 0 && i < 32);
+	pthread_mutex_lock(&fake.lock);
+	fake.alongside[fake.n] = fake.in_flight;
+	fake.started[fake.n++] = batch->seq;
+	if (++fake.in_flight > fake.max_in_flight)
+		fake.max_in_flight = fake.in_flight;
+	pthread_mutex_unlock(&fake.lock);
+	usleep((useconds_t) fake.delay_ms[i] * 1000);
+	pthread_mutex_lock(&fake.sender->lock);
+	fake.last_seq_at[i] = fake.sender->last_seq;
+	pthread_mutex_unlock(&fake.sender->lock);
+	pthread_mutex_lock(&fake.lock);
+	fake.in_flight--;
+	fake.done[fake.n_done++] = batch->seq;
+	pthread_mutex_unlock(&fake.lock);
+	return TP_OK;
+}
+
+/*
+ * "sender": the load's sender with two transport instances keeps two row
+ * chunks in flight, hands them to the transport in number order, records as delivered
+ * only what was acknowledged without a gap when the answers come out of
+ * order, sends anything else, and a chunk much shorter than one in
+ * flight, alone, and numbers every batch once in the source database.
+ */
+START_TEST(test_load_sender)
+{
+	char	   *conninfo = tp_cluster_create_db(cluster, "lsend");
+	tp_target_config target;
+	tp_transport_callbacks cb;
+	tp_plugin_ctx ctxs[2];
+	tp_load_sender s;
+	static char big[1000];
+	static const char small[] = "x\n";
+	PGconn	   *conn;
+
+	ck_assert_ptr_nonnull(conninfo);
+	conn = PQconnectdb(conninfo);
+	ck_assert_int_eq(PQstatus(conn), CONNECTION_OK);
+	tp_sql_ok(conn, "CREATE SCHEMA teleport;"
+			  "CREATE TABLE teleport.target (name text PRIMARY KEY, next_seq bigint,"
+			  " loading bigint);"
+			  "INSERT INTO teleport.target VALUES ('t', 100, 5)");
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\n';
+	memset(&target, 0, sizeof(target));
+	target.name = "t";
+	target.apply_schema = "copy";
+	memset(&cb, 0, sizeof(cb));
+	cb.size = sizeof(cb);
+	cb.send = fake_send;
+	memset(ctxs, 0, sizeof(ctxs));
+	fake.sender = &s;
+	/* 101 answered long after 102 to 104 */
+	for (int i = 0; i < 32; i++)
+		fake.delay_ms[i] = 30;
+	fake.delay_ms[1] = 400;
+
+	ck_assert(tp_load_sender_init(&s, conninfo, &target, "src", &ctxs[0], &cb, 5));
+	ck_assert(tp_load_sender_add_lane(&s, &ctxs[1]));
+	/* 100: schema, alone; 101 to 104: chunks; 105: a short one; 106: end */
+	ck_assert(tp_load_send(&s, TP_BATCH_CHANGES, small, 2, 1, false, false));
+	ck_assert_int_eq(s.last_seq, 100);
+	for (int i = 0; i < 4; i++)
+		ck_assert(tp_load_send(&s, TP_BATCH_LOAD, big, sizeof(big), 1, false, true));
+	ck_assert(tp_load_send(&s, TP_BATCH_LOAD, small, 2, 1, false, true));
+	ck_assert(tp_load_send(&s, TP_BATCH_LOAD, small, 2, 1, true, false));
+	ck_assert(tp_load_send_flush(&s));
+	tp_load_sender_free(&s);
+
+	ck_assert_int_eq(fake.n, 7);
+	ck_assert_int_eq(fake.max_in_flight, 2);
+	/* in number order, but for two threads entering send at once */
+	for (int i = 0; i < 7; i++)
+		ck_assert_msg(fake.started[i] + 1 >= 100 + (uint64_t) i &&
+					  fake.started[i] <= 101 + (uint64_t) i,
+					  "batch %d began as the %dth", (int) fake.started[i], i);
+	/* 102 to 104 came back before 101; last_seq stayed at 100 until 101 did */
+	ck_assert_int_eq(fake.done[1], 102);
+	ck_assert_int_eq(fake.done[2], 103);
+	ck_assert_int_eq(fake.done[3], 104);
+	ck_assert_int_eq(fake.done[4], 101);
+	for (int i = 1; i <= 4; i++)
+		ck_assert_int_eq(fake.last_seq_at[i], 100);
+	ck_assert_int_eq(fake.last_seq_at[5], 104);
+	/* the schema, the short chunk and the end went alone; 102-104 alongside 101 */
+	ck_assert_int_eq(fake.alongside[0], 0);
+	ck_assert_int_eq(fake.alongside[1], 0);
+	for (int i = 2; i <= 4; i++)
+		ck_assert_int_eq(fake.alongside[i], 1);
+	ck_assert_int_eq(fake.alongside[5], 0);
+	ck_assert_int_eq(fake.alongside[6], 0);
+	ck_assert_int_eq(s.first_seq, 100);
+	ck_assert_int_eq(s.last_seq, 106);
+	ck_assert_int_eq(s.batches, 7);
+	tp_sql_assert(conn, "SELECT next_seq FROM teleport.target", "107");
+	PQfinish(conn);
+	free(conninfo);
+}
+END_TEST
+
 /* A test case of its own (so CK_RUN_CASE=name runs it alone). */
 static void
 add_case(Suite *s, const char *name, const TTest *test)
@@ -1155,6 +1288,7 @@ load_suite(void)
 	add_case(s, "kills", test_load_kills);
 	add_case(s, "keys", test_load_keys);
 	add_case(s, "failures", test_load_failures);
+	add_case(s, "sender", test_load_sender);
 	return s;
 }
 
