@@ -1305,6 +1305,12 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 		result = loop->now_result;
 		loop->now_busy = false;
 		pthread_cond_broadcast(&loop->now_cond);
+		/*
+		 * only a load's sender keeps several batches in flight; a change
+		 * batch past its stream's next is for the store to answer (a gap)
+		 */
+		if (result == TP_INBOX_NOW_EARLY && batch->kind != TP_BATCH_LOAD)
+			result = TP_INBOX_NOW_DECLINED;
 		if (result != TP_INBOX_NOW_EARLY)
 			break;
 		/* its predecessor is on its way: wait for an apply or a store */

@@ -30,8 +30,9 @@
  *     waits for an operator: teleport --retry-batch SOURCE sets it back to
  *     'retrying', teleport --skip-batch SOURCE:SEQ skips the unit (see
  *     cmd_batch.h).
- *   - A load batch that is a unit of its own may be applied on arrival,
- *     never stored: tp_apply_loop_apply_now, below.
+ *   - A batch that is a unit of its own (a change batch that is not
+ *     partial, a load chunk) may be applied on arrival, never stored:
+ *     tp_apply_loop_apply_now, below.
  *
  * The applier's prepare() runs on the loop's connection after each
  * (re)connection; apply() gets that connection too. The session pins

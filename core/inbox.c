@@ -857,8 +857,9 @@ tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 	apply_now = inbox->apply_now;
 	apply_now_arg = inbox->apply_now_arg;
 	pthread_mutex_unlock(&inbox->lock);
-	if (apply_now != NULL && batch->kind == TP_BATCH_LOAD &&
-		(batch->flags & TP_BATCH_PARTIAL) == 0)
+	if (apply_now != NULL && (batch->flags & TP_BATCH_PARTIAL) == 0 &&
+		(batch->kind == TP_BATCH_LOAD ||
+		 (batch->kind == TP_BATCH_CHANGES && getenv("TELEPORT_TEST_STORE_CHANGES") == NULL)))
 	{
 		switch (apply_now(apply_now_arg, batch))
 		{

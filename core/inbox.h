@@ -60,10 +60,10 @@ typedef tp_inbox_now (*tp_inbox_apply_now_fn) (void *arg, const tp_batch *batch)
 tp_inbox   *tp_inbox_new(const char *conninfo, const char *instance);
 
 /*
- * Have fn (with arg) apply the load batches that are a unit of their own
- * (not partial) on arrival, as the initial load's chunks: they are then
- * written once, into their tables, not into the inbox first. Call before
- * any store; fn and arg must outlive the inbox.
+ * Have fn (with arg) apply the batches that are a unit of their own (not
+ * partial: whole source transactions, the initial load's chunks) on
+ * arrival: they are then written once, into their tables, not into the
+ * inbox first. Call before any store; fn and arg must outlive the inbox.
  */
 void		tp_inbox_set_apply_now(tp_inbox *inbox, tp_inbox_apply_now_fn fn,
 								   void *arg);

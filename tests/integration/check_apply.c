@@ -2442,6 +2442,70 @@ START_TEST(test_load_in_flight)
 }
 END_TEST
 
+/* An insert of (id, v) into public.ca by source "ch", as a change line. */
+#define CH_INSERT(id, v) "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":" id \
+	",\"v\":\"" v "\"},\"source\":{\"name\":\"ch\",\"schema\":\"public\"," \
+	"\"table\":\"ca\",\"txid\":5,\"seq\":" id ",\"batch\":1},\"ts_ms\":1}\n"
+
+/*
+ * Change batches that are units of their own are applied on arrival when
+ * their stream keeps up, never stored; a part of a larger transaction, a
+ * batch that arrives while the stream is behind, and one that fails are
+ * stored and applied (or held) in turn, in order; then on arrival again.
+ */
+START_TEST(test_changes_on_arrival)
+{
+	world		w;
+
+	world_open(&w, "apply_changes_now", NULL,
+			   "CREATE TABLE copy.ca (id int PRIMARY KEY, v text);", 300, NULL);
+	ck_assert(tp_inbox_ready(w.inbox));
+	sql_ok(&w, "CREATE TABLE copy.stored (seq bigint);"
+		   "CREATE FUNCTION copy.stored() RETURNS trigger LANGUAGE plpgsql AS"
+		   " $$BEGIN INSERT INTO copy.stored VALUES (NEW.seq); RETURN NEW; END$$;"
+		   "CREATE TRIGGER stored BEFORE INSERT ON teleport.inbox FOR EACH ROW"
+		   " EXECUTE FUNCTION copy.stored()");
+	ck_assert(tp_apply_loop_start(w.loop));
+	tp_inbox_set_apply_now(w.inbox, tp_apply_loop_apply_now, w.loop);
+
+	/* applied by the time the inbox answered */
+	store_lines(&w, "ch", 1, CH_INSERT("1", "a"), 1);
+	assert_value(&w, "SELECT string_agg(id || v, ',' ORDER BY id) FROM copy.ca", "1a");
+	assert_stream(&w, "ch", "- - 1");
+	assert_value(&w, "SELECT count(*) FROM copy.stored", "0");
+	ck_assert_int_eq(offer_batch(&w, TP_BATCH_CHANGES, "ch", 1, CH_INSERT("1", "a"), 1, false),
+					 TP_DELIVERY_DUPLICATE);
+
+	/* a transaction in two parts: both stored, applied together */
+	store_batch(&w, TP_BATCH_CHANGES, "ch", 2, CH_INSERT("2", "b"), 1, true);
+	store_lines(&w, "ch", 3, CH_INSERT("3", "c"), 1);
+	wait_value(&w, "SELECT last_applied FROM teleport.inbox_stream WHERE source = 'ch'", "3");
+	assert_value(&w, "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM copy.stored", "2,3");
+
+	/* a batch that fails: stored and held; the next one waits behind it */
+	store_lines(&w, "ch", 4, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":4,\"w\":1},"
+				"\"source\":{\"name\":\"ch\",\"schema\":\"public\",\"table\":\"ca\","
+				"\"txid\":6,\"seq\":4,\"batch\":1},\"ts_ms\":1}\n", 1);
+	wait_value(&w, "SELECT held_state || ' ' || held_seq FROM teleport.inbox_stream"
+			   " WHERE source = 'ch'", "retrying 4");
+	store_lines(&w, "ch", 5, CH_INSERT("5", "e"), 1);
+	assert_value(&w, "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM copy.stored",
+				 "2,3,4,5");
+	assert_value(&w, "SELECT count(*) FROM copy.ca WHERE id = 5", "0");
+
+	/* mended: the stored ones apply in order, then on arrival again */
+	sql_ok(&w, "ALTER TABLE copy.ca ADD COLUMN w int");
+	wait_value(&w, "SELECT last_applied FROM teleport.inbox_stream WHERE source = 'ch'", "5");
+	store_lines(&w, "ch", 6, CH_INSERT("6", "f"), 1);
+	assert_stream(&w, "ch", "- - 6");
+	assert_value(&w, "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM copy.stored",
+				 "2,3,4,5");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY id) FROM copy.ca", "1,2,3,4,5,6");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'ch'", "0");
+	world_close(&w);
+}
+END_TEST
+
 /*
  * End to end with both processes: the target teleport imports the spool
  * (file transport), its apply thread applies; a mixed workload arrives
@@ -2534,6 +2598,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_load_generated);
 	tcase_add_test(tc, test_load_failures);
 	tcase_add_test(tc, test_load_on_arrival);
+	tcase_add_test(tc, test_changes_on_arrival);
 	tcase_add_test(tc, test_load_in_flight);
 	tcase_add_test(tc, test_load_supersedes);
 	tcase_add_test(tc, test_held_retried_on_news);

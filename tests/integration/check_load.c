@@ -964,6 +964,8 @@ START_TEST(test_load_keys)
 	char	   *v;
 	int			status;
 
+	/* the target's inbox stores change batches, which watch_keys sees */
+	setenv("TELEPORT_TEST_STORE_CHANGES", "1", 1);
 	scene_init(&sc, "lp", true, 0);
 	tp_inst_exec(sc.src, "%s", keys_src_sql);
 	/* parent with its key (under another name) and other rows, tags without */
