@@ -31,8 +31,8 @@ static const tp_option_desc http_options[] = {
 	"Sending half: gzip batches of at least this many bytes; 0 never compresses."},
 	{"compress_level", TP_OPTION_INT, "1", false,
 	"Sending half: the gzip level, from 1 (fastest) to 9 (smallest)."},
-	{"threads", TP_OPTION_INT, "4", false,
-	"Receiving half: the number of threads that serve requests."},
+	{"threads", TP_OPTION_INT, "64", false,
+	"Receiving half: the most connections served at once, each on a thread of its own."},
 	{"idle_timeout_s", TP_OPTION_INT, "120", false,
 	"Receiving half: close a connection idle for this many seconds."},
 	{NULL, 0, NULL, false, NULL}

@@ -6,9 +6,13 @@
  *     only then. GET /v1/health and GET /v1/status report on the instance.
  *     The API is documented in docs/http-api.md.
  *
- * Threads: libmicrohttpd's own pool (option "threads"); a request is
- * handled start to end on one of them, and deliver may block it while the
- * batch is committed.
+ * Threads: one per connection (libmicrohttpd's thread-per-connection mode;
+ * option "threads" caps the connections served at once). A request is
+ * handled start to end on its connection's thread, and deliver may block it
+ * while the batch is committed or applied, or while it waits for the batch
+ * before it, which a sender with several batches in flight sends on another
+ * connection: a thread shared by connections (a pool) would hold that one
+ * up behind this one.
  *
  * Limits: a request is refused before its body is read when it is not
  * authenticated, is not a batch, or announces a Content-Length above
@@ -695,8 +699,8 @@ http_server_start(tp_plugin_ctx *ctx, http_server *s)
 	struct addrinfo hints;
 	struct addrinfo *ai = NULL;
 	char		service[16];
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-		MHD_USE_AUTO;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+		MHD_USE_ERROR_LOG | MHD_USE_AUTO;
 	int			rc;
 
 	if (s->daemon != NULL)
@@ -733,7 +737,7 @@ http_server_start(tp_plugin_ctx *ctx, http_server *s)
 								 handle_request, s,
 								 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 								 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-								 MHD_OPTION_THREAD_POOL_SIZE, s->threads,
+								 MHD_OPTION_CONNECTION_LIMIT, s->threads,
 								 MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
 								 MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
 								 s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
@@ -751,7 +755,7 @@ http_server_start(tp_plugin_ctx *ctx, http_server *s)
 		return TP_ERROR;
 	}
 	ctx->host->log(ctx, TP_LOG_INFO,
-				   "listening on %s://%s:%u with %u threads%s%s",
+				   "listening on %s://%s:%u, at most %u connections at once%s%s",
 				   s->tls_cert ? "https" : "http", s->hostname, s->port,
 				   s->threads, s->token ? ", bearer token required" : "",
 				   s->tls_ca ? ", client certificates required" : "");
