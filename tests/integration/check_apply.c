@@ -889,6 +889,17 @@ store_line(world *w, const char *source, uint64_t seq, const char *line)
 	"\"primary_key\":{\"name\":\"" name "_pkey\",\"columns\":[1]}}"
 
 /*
+ * The DDL line (change seq) of table (OID oid, columns id integer) given a
+ * second column attname of type.
+ */
+#define AHEAD_ADD_COLUMN(table, oid, attname, type, seq) \
+	"{\"op\":\"ddl\",\"before\":null,\"after\":null,\"ddl\":{\"type\":\"table\"," \
+	"\"oid\":" oid ",\"before\":" AHEAD_TABLE(table, AHEAD_COLUMN("1", "id", "integer", "true")) \
+	",\"after\":" AHEAD_TABLE(table, AHEAD_COLUMN("1", "id", "integer", "true") "," \
+								AHEAD_COLUMN("2", attname, type, "false")) "}," \
+	AHEAD_SOURCE("\"" table "\"", seq)
+
+/*
  * The seed's promise for schema diffing: rows that need a column whose
  * ADD COLUMN is queued after them (the schema-diff source saw it late)
  * hold their batch; the change is found in a later stored batch, applied
@@ -912,19 +923,9 @@ START_TEST(test_ddl_applied_ahead)
 	store_lines(&w, "ahead", 2, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1},"
 				AHEAD_SOURCE("\"other\"", "20"), 1);
 	/* 3: a schema change of that other table */
-	store_lines(&w, "ahead", 3, "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
-				"\"ddl\":{\"type\":\"table\",\"oid\":2,"
-				"\"before\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true"))
-				",\"after\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true")
-										  "," AHEAD_COLUMN("2", "m", "text", "false")) "},"
-				AHEAD_SOURCE("\"other\"", "30"), 1);
+	store_lines(&w, "ahead", 3, AHEAD_ADD_COLUMN("other", "2", "m", "text", "30"), 1);
 	/* 4: the ADD COLUMN of wide.n, and a row after it */
-	store_lines(&w, "ahead", 4, "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
-				"\"ddl\":{\"type\":\"table\",\"oid\":1,"
-				"\"before\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true"))
-				",\"after\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true")
-										  "," AHEAD_COLUMN("2", "n", "integer", "false")) "},"
-				AHEAD_SOURCE("\"wide\"", "40")
+	store_lines(&w, "ahead", 4, AHEAD_ADD_COLUMN("wide", "1", "n", "integer", "40")
 				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2,\"n\":6},"
 				AHEAD_SOURCE("\"wide\"", "41"), 2);
 
@@ -977,12 +978,7 @@ START_TEST(test_ddl_ahead_same_batch)
 				AHEAD_SOURCE("\"other\"", "10")
 				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1,\"n\":5},"
 				AHEAD_SOURCE("\"wide\"", "11")
-				"{\"op\":\"ddl\",\"before\":null,\"after\":null,"
-				"\"ddl\":{\"type\":\"table\",\"oid\":1,"
-				"\"before\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true"))
-				",\"after\":" AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true")
-										  "," AHEAD_COLUMN("2", "n", "integer", "false")) "},"
-				AHEAD_SOURCE("\"wide\"", "12")
+				AHEAD_ADD_COLUMN("wide", "1", "n", "integer", "12")
 				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2,\"n\":6},"
 				AHEAD_SOURCE("\"wide\"", "13"), 4);
 	stats = pass(&w);
@@ -1000,12 +996,7 @@ START_TEST(test_ddl_ahead_same_batch)
 	free(log);
 
 	/* a change of other before other's rows: in its place, not ahead */
-	store_lines(&w, "ahead", 2, "{\"op\":\"ddl\",\"before\":null,\"after\":null,"
-				"\"ddl\":{\"type\":\"table\",\"oid\":2,"
-				"\"before\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true"))
-				",\"after\":" AHEAD_TABLE("other", AHEAD_COLUMN("1", "id", "integer", "true")
-										  "," AHEAD_COLUMN("2", "m", "text", "false")) "},"
-				AHEAD_SOURCE("\"other\"", "20")
+	store_lines(&w, "ahead", 2, AHEAD_ADD_COLUMN("other", "2", "m", "text", "20")
 				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":2,\"m\":\"a\"},"
 				AHEAD_SOURCE("\"other\"", "21")
 				"{\"op\":\"c\",\"before\":null,\"after\":{\"id\":3,\"x\":1},"
