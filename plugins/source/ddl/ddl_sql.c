@@ -677,12 +677,13 @@ const char	ddl_sql_setup[] =
 	 * Send the rows of captured table p_relid again, as 'c' events (upserts
 	 * on the target; the trigger source's teleport.trigger_copy_rows,
 	 * which records them as the capture trigger would), filed under its
-	 * current names; a partition's (p_relid a partition attached: its
-	 * rows, with its partitions' if it has some) under its root's names,
-	 * when the root is captured. Tables the trigger source does not capture (not in
-	 * trigger_table: no target selects them, or they have no key), or
-	 * without the trigger source, are skipped. Returns the rows sent, or
-	 * -1: not now.
+	 * current names. A partition (one attached or created) sends its
+	 * rows (its partitions' when it has some) under its root's names,
+	 * when the root is captured; the lock below is the partition's, the
+	 * description compared its root's. Tables the trigger source does not
+	 * capture (not in trigger_table: no target selects them, or they have
+	 * no key), or without the trigger source, are skipped. Returns the
+	 * rows sent, or -1: not now.
 	 *
 	 * In the DDL's own transaction (the event triggers, !p_pending), which
 	 * holds the table (ACCESS EXCLUSIVE since its ALTER TABLE), the rows
