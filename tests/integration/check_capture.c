@@ -151,7 +151,7 @@ wait_for_trigger(const source *src, const char *table)
 
 	snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass "
-			 "AND tgname = 'teleport_capture'", table);
+			 "AND tgname IN ('teleport_capture', 'teleport_capture_root')", table);
 	for (int i = 0; i < 300; i++)
 	{
 		char	   *n = query_value(src, sql);

@@ -721,6 +721,12 @@ END_TEST
 	"teleport_capture_stmt_b,teleport_capture_truncate,teleport_capture_update"
 #define TEXT_TRIGGERS \
 	"teleport_capture_stmt_a,teleport_capture_stmt_b,teleport_capture_text,teleport_capture_truncate"
+/* a partitioned table's: its row trigger's name is not its partitions' own */
+#define ROOT_TRIGGERS \
+	"teleport_capture_root,teleport_capture_stmt_a,teleport_capture_stmt_b,teleport_capture_truncate"
+#define ROOT_TEXT_TRIGGERS \
+	"teleport_capture_stmt_a,teleport_capture_stmt_b,teleport_capture_text_root," \
+	"teleport_capture_truncate"
 
 /*
  * Tick, cut target "out"'s batches, and return the data of its oldest
@@ -819,7 +825,7 @@ START_TEST(test_text_mode)
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.p"), ROW_TRIGGERS);
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.ch"), ROW_TRIGGERS);
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.lone"), STATEMENT_TRIGGERS);
-	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.r"), ROW_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.r"), ROOT_TRIGGERS);
 	free(next_batch_data(&e));	/* the events so far, if any: not looked at */
 
 	tp_sql_ok(e.su, "BEGIN;"
@@ -860,8 +866,8 @@ START_TEST(test_text_mode)
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.b"), TEXT_TRIGGERS);
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.p"), TEXT_TRIGGERS);
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.ch"), TEXT_TRIGGERS);
-	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.r"), TEXT_TRIGGERS);
-	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.r1"), "teleport_capture_text");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.r"), ROOT_TEXT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.r1"), "teleport_capture_text_root");
 
 	/* the change lines as a target gets them */
 	data = next_batch_data(&e);
@@ -931,12 +937,12 @@ START_TEST(test_text_mode)
 				"ALTER TABLE ONLY public.q ALTER COLUMN d SET DEFAULT 1;"
 				"RESET lock_timeout");
 		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.s"), STATEMENT_TRIGGERS);
-		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.q"), ROW_TRIGGERS);
+		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.q"), ROOT_TRIGGERS);
 		tp_sql_ok(reader, "COMMIT");
 		PQfinish(reader);
 		env_poll(&e);
 		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.s"), TEXT_TRIGGERS);
-		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.q"), TEXT_TRIGGERS);
+		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.q"), ROOT_TEXT_TRIGGERS);
 		assert_new_events(&e, "ddl table public.base create\n"
 						  "c lone {\"id\":1}\n"
 						  "ddl table public.s alter\n"
@@ -1211,6 +1217,106 @@ START_TEST(test_rewrite_diff)
 }
 END_TEST
 
+/*
+ * A table captured on its own attached as a partition (issue #6), in
+ * diff mode (_i 0) and with event triggers (_i 1): the ATTACH works (the
+ * partitioned table's row trigger, cloned onto it, has another name than
+ * its own), its own triggers go in the transaction that queues its drop,
+ * its rows are sent again under the partitioned table's name after the
+ * change's events (in the ATTACH's transaction with event triggers, else
+ * by the poll in a transaction of its own), and rows written later are
+ * captured once, under that name; diff mode captures rows written before
+ * the poll under both names. Detached, the partitioned table's change
+ * (whose description before lists the partition with its constraint: the
+ * target deletes its rows by it) and the table's creation are queued, and
+ * the trigger source captures it again with its rows.
+ */
+START_TEST(test_partitions)
+{
+	env			e;
+	bool		evt = _i == 1;
+
+	env_open(&e, evt ? "evt_parts" : "evt_parts_diff",
+			 "CREATE TABLE public.pr (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);"
+			 "CREATE TABLE public.pr1 PARTITION OF public.pr FOR VALUES FROM (0) TO (100);"
+			 "CREATE TABLE public.pa (id int PRIMARY KEY, v text);"
+			 "INSERT INTO public.pr VALUES (1, 'a');"
+			 "INSERT INTO public.pa VALUES (101, 'a'), (102, 'b'), (103, 'c');");
+	env_start(&e, NULL, NULL, evt, 0);
+	env_install(&e);
+	assert_new_ops(&e, "");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pr"), ROOT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pr1"), "teleport_capture_root");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pa"), ROW_TRIGGERS);
+
+	tp_sql_ok(e.su, "BEGIN;"
+			"UPDATE public.pa SET v = 'x' WHERE id = 101;"
+			"ALTER TABLE public.pr ATTACH PARTITION public.pa FOR VALUES FROM (100) TO (200);"
+			"UPDATE public.pr SET v = 'y' WHERE id = 102;"
+			"COMMIT");
+	if (evt)
+	{
+		assert_new_ops(&e, "u pa 101\n"
+					   "ddl table public.pa drop\n"
+					   "ddl table public.pr alter\n"
+					   "c pr x3\n"
+					   "u pr 102\n"
+					   "| 1 txids");
+	}
+	else
+	{
+		assert_new_ops(&e, "u pa 101\nu pa 102\nu pr 102\n| 1 txids");
+		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pa"),
+					 "teleport_capture,teleport_capture_root,teleport_capture_stmt_a,"
+					 "teleport_capture_stmt_b,teleport_capture_truncate");
+		env_poll(&e);
+		assert_new_ops(&e, "ddl table public.pa drop\n"
+					   "ddl table public.pr alter\n"
+					   "c pr x3\n"
+					   "| 2 txids");
+	}
+	/* the rows sent again are pa's, under pr's name: as they were then */
+	assert_query(e.su, "SELECT string_agg(after::text, ' ' ORDER BY (after ->> 'id')::int) FROM " EVENTS
+				 " e WHERE op = 'c' AND table_name = 'pr'",
+				 evt ? "{\"id\":101,\"v\":\"x\"} {\"id\":102,\"v\":\"b\"} {\"id\":103,\"v\":\"c\"}"
+				 : "{\"id\":101,\"v\":\"x\"} {\"id\":102,\"v\":\"y\"} {\"id\":103,\"v\":\"c\"}");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pa"), "teleport_capture_root");
+	assert_query(e.su, "SELECT count(*) FROM teleport.trigger_table WHERE table_name = 'pa'", "0");
+	assert_query(e.su, "SELECT count(*) FROM teleport.schema_resend", "0");
+	tp_sql_ok(e.su, "UPDATE public.pa SET v = 'z' WHERE id = 103");
+	env_poll(&e);
+	assert_new_ops(&e, "u pr 103\n| 1 txids");
+
+	/* detached: the partition, with its constraint, leaves pr's description */
+	tp_sql_ok(e.su, "ALTER TABLE public.pr DETACH PARTITION public.pa");
+	if (evt)
+	{
+		assert_new_ops(&e, "ddl table public.pr alter\nddl table public.pa create\n| 1 txids");
+		env_poll(&e);
+		assert_new_ops(&e, "c pa x3\n| 1 txids");
+	}
+	else
+	{
+		env_poll(&e);
+		assert_new_ops(&e, "ddl table public.pr alter\nddl table public.pa create\n"
+					   "c pa x3\n| 2 txids");
+	}
+	assert_query(e.su, "SELECT string_agg(p ->> 'constraint', ';') FROM " EVENTS " e,"
+				 " json_array_elements(e.ddl -> 'before' -> 'partitions') p"
+				 " WHERE e.op = 'ddl' AND e.table_name = 'pr'"
+				 " AND NOT EXISTS (SELECT 1 FROM json_array_elements(e.ddl -> 'after' -> 'partitions') q"
+				 "  WHERE (q ->> 'oid') = (p ->> 'oid'))",
+				 "((id IS NOT NULL) AND (id >= 100) AND (id < 200))");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pa"), ROW_TRIGGERS);
+	tp_sql_ok(e.su, "UPDATE public.pa SET v = 'w' WHERE id = 103");
+	assert_new_ops(&e, "u pa 103\n| 1 txids");
+
+	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
+	env_stop(&e);
+	env_close(&e);
+}
+END_TEST
+
 /* Start the instance in the mode, install, and poll once. */
 static void
 switch_to(env *e, bool event_triggers)
@@ -1290,6 +1396,7 @@ event_trigger_suite(void)
 	tcase_add_test(tc, test_text_mode_diff);
 	tcase_add_test(tc, test_rewrite);
 	tcase_add_test(tc, test_rewrite_diff);
+	tcase_add_loop_test(tc, test_partitions, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -26,7 +26,9 @@
  *           dropped, renamed; columns added, dropped, renamed (same
  *           attnum, new name), retyped (USING col::newtype), defaults,
  *           NOT NULL and identity changed; primary key changed (added
- *           unless the target's table has a primary key of those columns)
+ *           unless the target's table has a primary key of those columns);
+ *           a partitioned table (an ordinary one here) deletes the rows of
+ *           a partition that left it, by the partition's constraint
  *   constraint  unique, check, foreign-key and exclusion: added, dropped,
  *           renamed, validated; dropped and added again when what it
  *           constrains changed
@@ -121,6 +123,14 @@ static const char table_ddl_sql[] =
 	"	FROM t, pg_catalog.json_array_elements_text(t.pka -> 'columns')\n"
 	"		WITH ORDINALITY AS u(attnum, ord)\n"
 	"	JOIN ca ON ca.attnum = u.attnum::pg_catalog.int4),\n"
+	/* the partitions that left a partitioned table (both describe them) */
+	"gone AS (\n"
+	"	SELECT p FROM t, pg_catalog.json_array_elements(CASE\n"
+	"		WHEN pg_catalog.json_typeof(t.b -> 'partitions') = 'array'\n"
+	"			AND pg_catalog.json_typeof(t.a -> 'partitions') = 'array'\n"
+	"		THEN t.b -> 'partitions' END) AS p\n"
+	"	WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.json_array_elements(t.a -> 'partitions') AS q\n"
+	"					  WHERE (q ->> 'oid') = (p ->> 'oid'))),\n"
 	"st(ord, sub, stmt) AS (\n"
 	/* a drop */
 	"	SELECT 0, 0, pg_catalog.format('DROP TABLE IF EXISTS %s', t.qb)\n"
@@ -139,6 +149,18 @@ static const char table_ddl_sql[] =
 	"			(SELECT pg_catalog.format('CONSTRAINT %I PRIMARY KEY (%s)',\n"
 	"				t.pka ->> 'name', p.list) FROM pkcols p WHERE t.pka IS NOT NULL)))\n"
 	"	FROM t WHERE t.b IS NULL AND t.a IS NOT NULL\n"
+	/*
+	 * the rows of a partition that left the table (detached, dropped) left
+	 * it too: deleted by the partition's constraint, under the names before
+	 * the change (a hash partition's names the source's table: not
+	 * deleted, docs/schema.md)
+	 */
+	"	UNION ALL\n"
+	"	SELECT 25, 0, pg_catalog.format('DELETE FROM %s WHERE %s', t.qb, g.p ->> 'constraint')\n"
+	"	FROM t, gone g\n"
+	"	WHERE g.p ->> 'constraint' IS NOT NULL\n"
+	"		AND pg_catalog.strpos(g.p ->> 'constraint', 'satisfies_hash_partition(') = 0\n"
+	"		AND NOT EXISTS (SELECT 1 FROM gone h WHERE (h.p ->> 'oid') = (g.p ->> 'parent'))\n"
 	/* a change: the table's name first, then what refers to it by it */
 	"	UNION ALL\n"
 	"	SELECT 30, 0, pg_catalog.format('ALTER TABLE %s RENAME TO %I', t.qb, t.a ->> 'name')\n"

@@ -60,7 +60,7 @@
 #include "ddl.h"
 
 /* The version of the event-trigger objects, in the function's comment. */
-#define EVT_VERSION_TEXT "teleport event-trigger source, version 4"
+#define EVT_VERSION_TEXT "teleport event-trigger source, version 5"
 
 /*
  * Every name a capture trigger of the trigger source may have (its
@@ -71,7 +71,8 @@
 	"ARRAY['teleport_capture', 'teleport_capture_update'," \
 	" 'teleport_capture_insert', 'teleport_capture_delete'," \
 	" 'teleport_capture_text', 'teleport_capture_truncate'," \
-	" 'teleport_capture_stmt_a', 'teleport_capture_stmt_b']"
+	" 'teleport_capture_stmt_a', 'teleport_capture_stmt_b'," \
+	" 'teleport_capture_root', 'teleport_capture_text_root']"
 
 #define EVT_DDL "teleport_schema_ddl"
 #define EVT_DROP "teleport_schema_drop"
@@ -113,7 +114,18 @@ static const char evt_sql_create[] =
 	/* an ALTER may be a rename: what depends on the object directly */
 	"			SELECT p.classid, p.objid FROM c\n"
 	"			JOIN pg_depend p ON p.refclassid = c.classid AND p.refobjid = c.objid\n"
-	"			WHERE c.alter AND p.classid <> 'pg_trigger'::regclass)\n"
+	"			WHERE c.alter AND p.classid <> 'pg_trigger'::regclass\n"
+	/*
+	 * and the partitions of an altered partitioned table as the snapshot
+	 * knows them: a partition detached is a table of its own again
+	 */
+	"			UNION\n"
+	"			SELECT 'pg_class'::regclass, (e.p ->> 'oid')::oid FROM c\n"
+	"			JOIN teleport.schema_snapshot s ON s.kind = 'table' AND s.oid = c.objid\n"
+	"			CROSS JOIN LATERAL json_array_elements(CASE WHEN json_typeof(\n"
+	"				s.description -> 'partitions') = 'array' THEN s.description -> 'partitions'\n"
+	"				ELSE '[]' END) e(p)\n"
+	"			WHERE c.alter AND c.classid = 'pg_class'::regclass)\n"
 	"		SELECT array_agg(o.classid), array_agg(o.objid) INTO v_classids, v_objids FROM o;\n"
 	"	END IF;\n"
 	"	IF v_objids IS NULL THEN\n"
@@ -146,6 +158,20 @@ static const char evt_sql_create[] =
 	"		UNION ALL\n"
 	"		SELECT r.ev_class FROM o JOIN pg_rewrite r ON r.oid = o.objid\n"
 	"		WHERE o.classid = 'pg_rewrite'::regclass\n"
+	/*
+	 * a partition's partitioned tables, whose descriptions list it: now
+	 * (one created or altered), and as the snapshot knows them (one
+	 * dropped; only descriptions that list partitions are parsed)
+	 */
+	"		UNION ALL\n"
+	"		SELECT a.relid FROM o CROSS JOIN LATERAL pg_partition_ancestors(o.objid) a\n"
+	"		WHERE o.classid = 'pg_class'::regclass AND a.relid <> o.objid\n"
+	"		UNION ALL\n"
+	"		SELECT s.oid FROM teleport.schema_snapshot s\n"
+	"		WHERE TG_EVENT = 'sql_drop' AND s.kind = 'table'\n"
+	"			AND s.description::text LIKE '%\"partitions\" : [{%'\n"
+	"			AND EXISTS (SELECT 1 FROM o, json_array_elements(s.description -> 'partitions') e\n"
+	"				WHERE o.classid = 'pg_class'::regclass AND (e ->> 'oid')::oid = o.objid)\n"
 	/*
 	 * a table's parts, now and as the snapshot knows them: an ALTER TABLE
 	 * may rebuild its indexes under new OIDs (a column's type changed)
@@ -209,7 +235,8 @@ static const char evt_sql_create[] =
 	"			CROSS JOIN LATERAL (\n"
 	"				SELECT array_agg(x.tgname::text ORDER BY x.tgname) AS names,\n"
 	"					coalesce(bool_or(x.tgname = 'teleport_capture_insert'), false) AS statement,\n"
-	"					coalesce(bool_or(x.tgname = 'teleport_capture_text'), false) AS text\n"
+	"					coalesce(bool_or(x.tgname IN ('teleport_capture_text',\n"
+	"						'teleport_capture_text_root')), false) AS text\n"
 	"				FROM pg_trigger x\n"
 	"				WHERE x.tgrelid = t.relid\n"
 	"					AND x.tgname::text = ANY (" CAPTURE_TRIGGER_NAMES "::text[])) g\n"

@@ -176,16 +176,35 @@ const char	ddl_sql_setup[] =
 	 * of a sequence the column owns, for serial columns), and its
 	 * primary key (constraint
 	 * name and attnums, so that renaming a key column does not change
-	 * it).
+	 * it). A partitioned table also lists its partitions, every level
+	 * (OID, parent's OID, whether a leaf, and the partition constraint
+	 * that pg_get_partition_constraintdef writes, its ancestors' included):
+	 * a partition attached has its rows sent under the table's name, and
+	 * the target deletes the rows of one that left it by its constraint
+	 * (see "Partitions" in docs/schema.md).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_describe_table(p_oids oid[])\n"
 	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
 	"LANGUAGE sql STABLE\n"
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
-	"SELECT c.oid, n.nspname::text, c.relname::text,\n"
-	"	json_build_object('schema', n.nspname, 'name', c.relname,\n"
-	"		'columns', coalesce((\n"
+	"SELECT c.oid, c.nspname::text, c.relname::text,\n"
+	"	CASE WHEN c.relkind = 'p' THEN json_build_object('schema', c.nspname, 'name', c.relname,\n"
+	"		'columns', x.cols, 'primary_key', x.pk, 'partitions', x.parts)\n"
+	"	ELSE json_build_object('schema', c.nspname, 'name', c.relname,\n"
+	"		'columns', x.cols, 'primary_key', x.pk) END\n"
+	/* the tables first (OFFSET 0: no description of another relation) */
+	"FROM (SELECT c.oid, c.relname, c.relkind, n.nspname\n"
+	"	FROM (SELECT * FROM pg_class WHERE p_oids IS NULL\n"
+	"		UNION ALL SELECT * FROM pg_class WHERE oid = ANY (p_oids)) c\n"
+	"	JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"	WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
+	"		AND c.relpersistence <> 't'\n"
+	"		AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"		AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass\n"
+	"			AND e.objid = c.oid AND e.deptype = 'e')\n"
+	"	OFFSET 0) c\n"
+	"CROSS JOIN LATERAL (SELECT coalesce((\n"
 	"			SELECT json_agg(json_build_object(\n"
 	"				'attnum', a.attnum,\n"
 	"				'name', a.attname,\n"
@@ -207,20 +226,16 @@ const char	ddl_sql_setup[] =
 	"			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
 	"			LEFT JOIN LATERAL " USER_TYPE_OF_A " ON true\n"
 	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),\n"
-	"			'[]'::json),\n"
-	"		'primary_key', (\n"
-	"			SELECT json_build_object('name', k.conname,\n"
+	"			'[]'::json) AS cols,\n"
+	"		(SELECT json_build_object('name', k.conname,\n"
 	"				'columns', (SELECT json_agg(u.attnum ORDER BY u.ord)\n"
 	"							FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)))\n"
-	"			FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'))\n"
-	"FROM (SELECT * FROM pg_class WHERE p_oids IS NULL\n"
-	"	UNION ALL SELECT * FROM pg_class WHERE oid = ANY (p_oids)) c\n"
-	"JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
-	"	AND c.relpersistence <> 't'\n"
-	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
-	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass\n"
-	"		AND e.objid = c.oid AND e.deptype = 'e')\n"
+	"			FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS pk,\n"
+	"	CASE WHEN c.relkind = 'p' THEN coalesce((\n"
+	"		SELECT json_agg(json_build_object('oid', p.relid::oid, 'parent', p.parentrelid::oid,\n"
+	"			'leaf', p.isleaf, 'constraint', pg_get_partition_constraintdef(p.relid))\n"
+	"			ORDER BY p.relid::oid)\n"
+	"		FROM pg_partition_tree(c.oid) p WHERE p.relid <> c.oid), '[]'::json) END AS parts) x\n"
 	"$body$;\n"
 
 	/*
@@ -662,10 +677,13 @@ const char	ddl_sql_setup[] =
 	 * Send the rows of captured table p_relid again, as 'c' events (upserts
 	 * on the target; the trigger source's teleport.trigger_copy_rows,
 	 * which records them as the capture trigger would), filed under its
-	 * current names. Tables the trigger source does not capture (not in
-	 * trigger_table: no target selects them, or they have no key), or
-	 * without the trigger source, are skipped. Returns the rows sent, or
-	 * -1: not now.
+	 * current names. A partition (one attached or created) sends its
+	 * rows (its partitions' when it has some) under its root's names,
+	 * when the root is captured; the lock below is the partition's, the
+	 * description compared its root's. Tables the trigger source does not
+	 * capture (not in trigger_table: no target selects them, or they have
+	 * no key), or without the trigger source, are skipped. Returns the
+	 * rows sent, or -1: not now.
 	 *
 	 * In the DDL's own transaction (the event triggers, !p_pending), which
 	 * holds the table (ACCESS EXCLUSIVE since its ALTER TABLE), the rows
@@ -703,12 +721,15 @@ const char	ddl_sql_setup[] =
 	"	v_schema text;\n"
 	"	v_table text;\n"
 	"	v_copied bigint := 0;\n"
+	"	v_root oid;\n"
 	"BEGIN\n"
+	"	SELECT CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END\n"
+	"	INTO v_root FROM pg_class c WHERE c.oid = p_relid;\n"
 	"	IF to_regclass('teleport.trigger_table') IS NOT NULL\n"
 	"		AND to_regprocedure('teleport.trigger_copy_rows(oid, text, text)') IS NOT NULL THEN\n"
 	"		SELECT n.nspname::text, c.relname::text INTO v_schema, v_table\n"
 	"		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-	"		WHERE c.oid = p_relid\n"
+	"		WHERE c.oid = v_root\n"
 	"			AND EXISTS (SELECT 1 FROM teleport.trigger_table t WHERE t.relid = c.oid);\n"
 	"	END IF;\n"
 	"	IF v_table IS NOT NULL AND p_pending THEN\n"
@@ -721,9 +742,9 @@ const char	ddl_sql_setup[] =
 	"			v_table := NULL;\n"
 	"		ELSE\n"
 	"			EXECUTE format('LOCK TABLE %s IN SHARE MODE', p_relid::regclass);\n"
-	"			IF (SELECT t.description::text FROM teleport.schema_describe_table(ARRAY[p_relid]) t)\n"
+	"			IF (SELECT t.description::text FROM teleport.schema_describe_table(ARRAY[v_root]) t)\n"
 	"				IS DISTINCT FROM (SELECT s.description::text FROM teleport.schema_snapshot s\n"
-	"								  WHERE s.kind = 'table' AND s.oid = p_relid) THEN\n"
+	"								  WHERE s.kind = 'table' AND s.oid = v_root) THEN\n"
 	"				RETURN -1;\n"
 	"			END IF;\n"
 	"		END IF;\n"
@@ -766,6 +787,7 @@ const char	ddl_sql_setup[] =
 	"	fp text;\n"
 	"	v_changed oid[] := '{}';\n"
 	"	v_rewritten oid[] := '{}';\n"
+	"	v_parts oid[] := '{}';\n"
 	"	v_tag text;\n"
 	"	r oid;\n"
 	"BEGIN\n"
@@ -839,6 +861,23 @@ const char	ddl_sql_setup[] =
 	"			CASE WHEN c.obj_oid IS NULL THEN -k.rank ELSE k.rank END,\n"
 	"			CASE WHEN c.obj_oid IS NULL THEN -(o.oid::bigint) ELSE c.obj_oid::bigint END\n"
 	"	LOOP\n"
+	/*
+	 * A table that became a partition leaves the described tables (its
+	 * drop: the target drops its copy) and is captured through its root's
+	 * cloned trigger from now on: its own capture triggers go, before its
+	 * drop's event, so that no row is recorded under its name after that
+	 * event (nor twice). Their lock orders every writer that recorded a
+	 * row under its name before the event (with event triggers the ATTACH
+	 * holds the table already; a comparison waits for its lock_timeout at
+	 * most, and tries again at the next poll).
+	 */
+	"		IF p_emit AND d.kind = 'table' AND d.before IS NOT NULL AND d.after IS NULL\n"
+	"			AND to_regclass('teleport.trigger_table') IS NOT NULL\n"
+	"			AND to_regprocedure('teleport.trigger_remove_table(oid)') IS NOT NULL\n"
+	"			AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = d.oid AND c.relispartition) THEN\n"
+	"			EXECUTE 'SELECT teleport.trigger_remove_table(t.relid)"
+	" FROM teleport.trigger_table t WHERE t.relid = $1' USING d.oid;\n"
+	"		END IF;\n"
 	"		IF p_emit THEN\n"
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
 	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
@@ -859,6 +898,33 @@ const char	ddl_sql_setup[] =
 	"		IF p_emit AND d.kind = 'table' AND d.before IS NOT NULL AND d.after IS NOT NULL\n"
 	"			AND teleport.schema_rows_changed(d.oid, d.before, d.after, p_oids IS NULL) THEN\n"
 	"			v_changed := v_changed || d.oid;\n"
+	"		END IF;\n"
+	/*
+	 * A partitioned table's partitions: the leaves attached (or created)
+	 * since its last description have their rows sent under its name; when
+	 * one left it (the target deletes its rows by its constraint), a
+	 * comparison also sends the rows of the table's default partitions
+	 * again, which may have taken rows in that range since. Not when the
+	 * description before had no partitions (a teleport that did not list
+	 * them).
+	 */
+	"		IF p_emit AND d.kind = 'table' AND d.after IS NOT NULL\n"
+	"			AND json_typeof(d.before -> 'partitions') = 'array' THEN\n"
+	"			v_parts := v_parts || ARRAY(\n"
+	"				SELECT (a.p ->> 'oid')::oid FROM json_array_elements(d.after -> 'partitions') a(p)\n"
+	"				WHERE (a.p ->> 'leaf')::boolean\n"
+	"					AND NOT EXISTS (SELECT 1 FROM json_array_elements(d.before -> 'partitions') b(p)\n"
+	"									WHERE (b.p ->> 'oid') = (a.p ->> 'oid')));\n"
+	"			IF p_oids IS NULL AND EXISTS (\n"
+	"				SELECT 1 FROM json_array_elements(d.before -> 'partitions') b(p)\n"
+	"				WHERE NOT EXISTS (SELECT 1 FROM json_array_elements(d.after -> 'partitions') a(p)\n"
+	"								  WHERE (a.p ->> 'oid') = (b.p ->> 'oid'))) THEN\n"
+	"				v_parts := v_parts || ARRAY(\n"
+	"					SELECT c.oid FROM json_array_elements(d.after -> 'partitions') a(p)\n"
+	"					JOIN pg_class c ON c.oid = (a.p ->> 'oid')::oid\n"
+	"					WHERE (a.p ->> 'leaf')::boolean\n"
+	"						AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT');\n"
+	"			END IF;\n"
 	"		END IF;\n"
 	"	END LOOP;\n"
 	/*
@@ -906,6 +972,24 @@ const char	ddl_sql_setup[] =
 	"		LOOP\n"
 	"			IF p_oids IS NOT NULL AND (r = ANY (v_rewritten)\n"
 	"				OR current_setting('transaction_isolation') = 'read committed') THEN\n"
+	"				PERFORM teleport.schema_resend_rows(r, false);\n"
+	"			ELSE\n"
+	"				INSERT INTO teleport.schema_resend (relid) VALUES (r)\n"
+	"				ON CONFLICT (relid) DO NOTHING;\n"
+	"			END IF;\n"
+	"		END LOOP;\n"
+	/*
+	 * the rows of partitions attached, under their root's name (with
+	 * event triggers the ATTACH holds the partition; a CREATE ... PARTITION
+	 * OF made it)
+	 */
+	"		FOR r IN SELECT DISTINCT u.relid FROM unnest(v_parts) u(relid)\n"
+	"				 WHERE EXISTS (SELECT 1 FROM teleport.trigger_table t\n"
+	"							   WHERE t.relid = pg_partition_root(u.relid))\n"
+	"				 ORDER BY u.relid\n"
+	"		LOOP\n"
+	"			IF p_oids IS NOT NULL\n"
+	"				AND current_setting('transaction_isolation') = 'read committed' THEN\n"
 	"				PERFORM teleport.schema_resend_rows(r, false);\n"
 	"			ELSE\n"
 	"				INSERT INTO teleport.schema_resend (relid) VALUES (r)\n"

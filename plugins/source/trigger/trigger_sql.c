@@ -76,8 +76,13 @@
  *   teleport_capture_delete and teleport_capture_truncate; or, in text
  *   mode, teleport_capture_text (row, capture_text()) and
  *   teleport_capture_truncate; and always teleport_capture_stmt_b and
- *   teleport_capture_stmt_a. The name says the function, so the poll
- *   compares names only. trigger_wanted(relid, statement) says which set a
+ *   teleport_capture_stmt_a. A partitioned table's row trigger is
+ *   teleport_capture_root (teleport_capture_text_root in text mode): it
+ *   is cloned onto its partitions under its name, so a table captured on
+ *   its own (teleport_capture) can be attached as a partition without the
+ *   clone clashing with its own trigger, which the DDL sources then drop
+ *   (teleport.schema_capture, plugins/source/ddl/ddl_sql.c). The name
+ *   says the function, so the poll compares names only. trigger_wanted(relid, statement) says which set a
  *   table gets: text mode when trigger_text_mode, else statement triggers
  *   only on an ordinary table outside any inheritance tree. A partitioned
  *   table keeps the row trigger: its statement triggers would not fire for
@@ -138,7 +143,8 @@
 	"ARRAY['teleport_capture', 'teleport_capture_update'," \
 	" 'teleport_capture_insert', 'teleport_capture_delete'," \
 	" 'teleport_capture_text', 'teleport_capture_truncate'," \
-	" 'teleport_capture_stmt_a', 'teleport_capture_stmt_b']::pg_catalog.text[]"
+	" 'teleport_capture_stmt_a', 'teleport_capture_stmt_b'," \
+	" 'teleport_capture_root', 'teleport_capture_text_root']::pg_catalog.text[]"
 
 /*
  * The number of the statement whose row trigger runs (see capture_stmt()
@@ -464,9 +470,15 @@ const char	trigger_sql_setup[] =
 	"LANGUAGE sql STABLE\n"
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
-	"SELECT CASE WHEN teleport.trigger_text_mode(c.oid)\n"
+	"SELECT CASE WHEN teleport.trigger_text_mode(c.oid) AND c.relkind = 'p'\n"
+	"	THEN ARRAY['teleport_capture_stmt_a', 'teleport_capture_stmt_b',\n"
+	"			   'teleport_capture_text_root', 'teleport_capture_truncate']\n"
+	"	WHEN teleport.trigger_text_mode(c.oid)\n"
 	"	THEN ARRAY['teleport_capture_stmt_a', 'teleport_capture_stmt_b',\n"
 	"			   'teleport_capture_text', 'teleport_capture_truncate']\n"
+	"	WHEN c.relkind = 'p'\n"
+	"	THEN ARRAY['teleport_capture_root', 'teleport_capture_stmt_a',\n"
+	"			   'teleport_capture_stmt_b', 'teleport_capture_truncate']\n"
 	"	WHEN p_statement AND c.relkind = 'r' AND NOT c.relispartition\n"
 	"		AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)\n"
 	"		AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid)\n"
@@ -573,14 +585,18 @@ const char	trigger_sql_setup[] =
 	"		EXECUTE format('DROP TRIGGER %I ON %s', t, p_relid::regclass);\n"
 	"	END LOOP;\n"
 	"	wanted := teleport.trigger_wanted(p_relid, p_statement);\n"
-	"	IF 'teleport_capture_text' = ANY (wanted) THEN\n"
-	"		EXECUTE format('CREATE TRIGGER teleport_capture_text"
+	"	IF wanted && ARRAY['teleport_capture_text', 'teleport_capture_text_root'] THEN\n"
+	"		EXECUTE format('CREATE TRIGGER %I"
 	" AFTER INSERT OR UPDATE OR DELETE ON %s"
-	" FOR EACH ROW EXECUTE FUNCTION teleport.capture_text(%s)', p_relid::regclass, args);\n"
-	"	ELSIF 'teleport_capture' = ANY (wanted) THEN\n"
-	"		EXECUTE format('CREATE TRIGGER teleport_capture"
+	" FOR EACH ROW EXECUTE FUNCTION teleport.capture_text(%s)',"
+	" (SELECT w FROM unnest(wanted) w WHERE w IN ('teleport_capture_text', 'teleport_capture_text_root')),"
+	" p_relid::regclass, args);\n"
+	"	ELSIF wanted && ARRAY['teleport_capture', 'teleport_capture_root'] THEN\n"
+	"		EXECUTE format('CREATE TRIGGER %I"
 	" AFTER INSERT OR UPDATE OR DELETE ON %s"
-	" FOR EACH ROW EXECUTE FUNCTION teleport.capture(%s)', p_relid::regclass, args);\n"
+	" FOR EACH ROW EXECUTE FUNCTION teleport.capture(%s)',"
+	" (SELECT w FROM unnest(wanted) w WHERE w IN ('teleport_capture', 'teleport_capture_root')),"
+	" p_relid::regclass, args);\n"
 	"	ELSE\n"
 	"		EXECUTE format('CREATE TRIGGER teleport_capture_update"
 	" AFTER UPDATE ON %s"
