@@ -2232,6 +2232,23 @@ START_TEST(test_held_retried_on_news)
 END_TEST
 
 /*
+ * w's apply loop started and offered the batches that can be applied on
+ * arrival; the seq of every batch the inbox stores goes to copy.stored.
+ */
+static void
+start_applying_on_arrival(world *w)
+{
+	ck_assert(tp_inbox_ready(w->inbox));
+	sql_ok(w, "CREATE TABLE copy.stored (seq bigint);"
+		   "CREATE FUNCTION copy.stored() RETURNS trigger LANGUAGE plpgsql AS"
+		   " $$BEGIN INSERT INTO copy.stored VALUES (NEW.seq); RETURN NEW; END$$;"
+		   "CREATE TRIGGER stored BEFORE INSERT ON teleport.inbox FOR EACH ROW"
+		   " EXECUTE FUNCTION copy.stored()");
+	ck_assert(tp_apply_loop_start(w->loop));
+	tp_inbox_set_apply_now(w->inbox, tp_apply_loop_apply_now, w->loop);
+}
+
+/*
  * With the loop's thread running and the inbox handing it load batches
  * (as the daemon sets it up), a load batch that is a unit of its own is
  * applied on arrival, never stored, when its stream has nothing else to
@@ -2250,14 +2267,7 @@ START_TEST(test_load_on_arrival)
 	world_open(&w, "apply_load_now", NULL,
 			   "CREATE TABLE copy.na (id int PRIMARY KEY, v text);"
 			   "INSERT INTO copy.na VALUES (1, 'old'), (9, 'old')", 300, NULL);
-	ck_assert(tp_inbox_ready(w.inbox));
-	sql_ok(&w, "CREATE TABLE copy.stored (seq bigint);"
-		   "CREATE FUNCTION copy.stored() RETURNS trigger LANGUAGE plpgsql AS"
-		   " $$BEGIN INSERT INTO copy.stored VALUES (NEW.seq); RETURN NEW; END$$;"
-		   "CREATE TRIGGER stored BEFORE INSERT ON teleport.inbox FOR EACH ROW"
-		   " EXECUTE FUNCTION copy.stored()");
-	ck_assert(tp_apply_loop_start(w.loop));
-	tp_inbox_set_apply_now(w.inbox, tp_apply_loop_apply_now, w.loop);
+	start_applying_on_arrival(&w);
 
 	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"na\"}]");
 	ck_assert_int_eq(offer_load(&w, "on", 1, header, NULL, false), TP_DELIVERY_STORED);
@@ -2370,14 +2380,7 @@ START_TEST(test_load_in_flight)
 			   " $$BEGIN IF NEW.id = 10 THEN PERFORM pg_sleep(1); END IF; RETURN NEW; END$$;"
 			   "CREATE TRIGGER slow BEFORE INSERT ON copy.fl FOR EACH ROW"
 			   " EXECUTE FUNCTION copy.slow()", 300, NULL);
-	ck_assert(tp_inbox_ready(w.inbox));
-	sql_ok(&w, "CREATE TABLE copy.stored (seq bigint);"
-		   "CREATE FUNCTION copy.stored() RETURNS trigger LANGUAGE plpgsql AS"
-		   " $$BEGIN INSERT INTO copy.stored VALUES (NEW.seq); RETURN NEW; END$$;"
-		   "CREATE TRIGGER stored BEFORE INSERT ON teleport.inbox FOR EACH ROW"
-		   " EXECUTE FUNCTION copy.stored()");
-	ck_assert(tp_apply_loop_start(w.loop));
-	tp_inbox_set_apply_now(w.inbox, tp_apply_loop_apply_now, w.loop);
+	start_applying_on_arrival(&w);
 
 	begin_header(header, sizeof(header), "[{\"schema\":\"public\",\"table\":\"fl\"}]");
 	ck_assert_int_eq(offer_load(&w, "fl", 1, header, NULL, false), TP_DELIVERY_STORED);
@@ -2450,14 +2453,7 @@ START_TEST(test_changes_on_arrival)
 
 	world_open(&w, "apply_changes_now", NULL,
 			   "CREATE TABLE copy.ca (id int PRIMARY KEY, v text);", 300, NULL);
-	ck_assert(tp_inbox_ready(w.inbox));
-	sql_ok(&w, "CREATE TABLE copy.stored (seq bigint);"
-		   "CREATE FUNCTION copy.stored() RETURNS trigger LANGUAGE plpgsql AS"
-		   " $$BEGIN INSERT INTO copy.stored VALUES (NEW.seq); RETURN NEW; END$$;"
-		   "CREATE TRIGGER stored BEFORE INSERT ON teleport.inbox FOR EACH ROW"
-		   " EXECUTE FUNCTION copy.stored()");
-	ck_assert(tp_apply_loop_start(w.loop));
-	tp_inbox_set_apply_now(w.inbox, tp_apply_loop_apply_now, w.loop);
+	start_applying_on_arrival(&w);
 
 	/* applied by the time the inbox answered */
 	store_lines(&w, "ch", 1, CH_INSERT("1", "a"), 1);
