@@ -7,8 +7,10 @@
  * transport's attempt, not a rebuild from the queue. That is what lets a
  * refused batch be retried often: after TP_RETRY (a target that is down
  * or busy) at most every RETRY_MAX_MS, so that a target that comes back
- * gets its batches within about a second; after TP_ERROR (a target that
- * refuses the batch itself, which needs an operator) every ERROR_MAX_MS.
+ * gets its batches within a fraction of a second; after TP_ERROR (a target
+ * that refuses the batch itself, which needs an operator) every
+ * ERROR_MAX_MS. The refusals of one batch are logged at its first attempts,
+ * then at most every LOG_EVERY_MS.
  */
 #include "tp_autoconf.h"
 
@@ -31,8 +33,9 @@
 
 /* The backoff of a refused batch: first delay, cap after TP_RETRY, TP_ERROR. */
 #define BACKOFF_MIN_MS 100
-#define RETRY_MAX_MS 1000
+#define RETRY_MAX_MS 250
 #define ERROR_MAX_MS 10000
+#define LOG_EVERY_MS 10000
 
 /* See transmitter.h. */
 void
@@ -44,6 +47,7 @@ tp_transmitter_init(tp_transmitter *tx, const tp_target_config *target,
 	tx->cb = cb;
 	tp_backoff_init(&tx->backoff, BACKOFF_MIN_MS, ERROR_MAX_MS);
 	tx->retry_at_ms = 0;
+	tx->logged_ms = 0;
 	tx->failing_seq = 0;
 	tx->sent = 0;
 	memset(&tx->held, 0, sizeof(tx->held));
@@ -64,20 +68,24 @@ static void
 hold(tp_transmitter *tx, const tp_batch *batch, tp_result r)
 {
 	int			wait;
+	long long	now;
 
 	tx->backoff.max_ms = r == TP_ERROR ? ERROR_MAX_MS : RETRY_MAX_MS;
 	if (tx->backoff.current_ms > tx->backoff.max_ms)
 		tx->backoff.current_ms = tx->backoff.max_ms;
 	wait = tp_backoff_next(&tx->backoff);
-
-	tx->retry_at_ms = tp_clock_ms() + wait;
+	now = tp_clock_ms();
+	tx->retry_at_ms = now + wait;
 	if (tx->failing_seq != batch->seq || tx->backoff.attempts <= 3 ||
-		tx->backoff.attempts % 10 == 0)
+		now - tx->logged_ms >= LOG_EVERY_MS)
+	{
+		tx->logged_ms = now;
 		tp_log(r == TP_ERROR ? TP_LOG_ERROR : TP_LOG_WARNING, LOG_COMPONENT,
 			   "batch %llu for target \"%s\" was not delivered (%s, attempt %u); "
 			   "it is kept and sent again in %d ms, later batches wait behind it",
 			   (unsigned long long) batch->seq, tx->target->name,
 			   r == TP_ERROR ? "error" : "retry", tx->backoff.attempts, wait);
+	}
 	tx->failing_seq = batch->seq;
 }
 

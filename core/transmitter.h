@@ -23,6 +23,7 @@ typedef struct tp_transmitter
 	const tp_transport_callbacks *cb;
 	tp_backoff	backoff;		/* after TP_RETRY or TP_ERROR */
 	long long	retry_at_ms;	/* no attempt before (monotonic ms) */
+	long long	logged_ms;		/* a refusal was last logged (monotonic) */
 	uint64_t	failing_seq;	/* the batch that failed last, or 0 */
 	uint64_t	sent;			/* batches acknowledged by this process */
 	tp_queued_batch held;		/* the refused batch, kept for its retry */
@@ -38,7 +39,7 @@ void		tp_transmitter_init(tp_transmitter *tx, const tp_target_config *target,
  * Send up to max_batches of the target's ready batches, in seq order, each
  * acknowledged in the queue right after the transport accepted it. A batch
  * the transport refuses (TP_RETRY or TP_ERROR) is kept in memory and tried
- * again after a backoff (up to 1 s after TP_RETRY, 10 s after TP_ERROR);
+ * again after a backoff (up to 250 ms after TP_RETRY, 10 s after TP_ERROR);
  * nothing overtakes it. Returns false only when the queue could not be
  * read or written (logged), so that the caller reconnects.
  */

@@ -40,6 +40,7 @@
 #include "httpsink.h"
 #include "inbox.h"
 #include "loader.h"
+#include "log.h"
 #include "pgcluster.h"
 #include "plan.h"
 #include "runcmd.h"
@@ -990,6 +991,24 @@ START_TEST(test_sender_wire)
 END_TEST
 
 /* The server down: TP_RETRY at once; up: stored; stopped again, restarted. */
+/* How many lines of the file at path contain needle. */
+static int
+count_in_file(const char *path, const char *needle)
+{
+	FILE	   *f = fopen(path, "r");
+	char		line[8192];
+	int			n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+	{
+		if (strstr(line, needle) != NULL)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
 START_TEST(test_down_then_up)
 {
 	http_env	env;
@@ -998,12 +1017,27 @@ START_TEST(test_down_then_up)
 	tp_batch	b2 = make_batch("out", 2, data_a, 2);
 	long long	t0;
 
+	char		log_path[] = "/tmp/tp-http-down-XXXXXX";
+	int			log_fd = mkstemp(log_path);
+	int			saved_stderr = dup(STDERR_FILENO);
+
+	/* the warnings go to a file of the test's */
+	ck_assert_int_ge(log_fd, 0);
+	ck_assert_int_ge(saved_stderr, 0);
+	fflush(stderr);
+	ck_assert_int_eq(dup2(log_fd, STDERR_FILENO), STDERR_FILENO);
+	tp_log_set_level(TP_LOG_INFO);
+
 	env_open(&env, "http_down", &p);
 	env_start_senders(&env);
 	t0 = now_ms();
 	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &b1), TP_RETRY);
 	ck_assert_int_lt(now_ms() - t0, 1500);
 	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &b1), TP_RETRY);
+	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &b1), TP_RETRY);
+	/* the same failure again is not a warning again (a dead target is tried often) */
+	fflush(stderr);
+	ck_assert_int_eq(count_in_file(log_path, "could not send batch 1"), 1);
 
 	env_start_server(&env);
 	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &b1), TP_OK);
@@ -1014,10 +1048,18 @@ START_TEST(test_down_then_up)
 	env.recv_started = false;
 	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &b2), TP_RETRY);
 	ck_assert_inbox(&env, "out/1");
+	/* after a success, a failure is news again */
+	fflush(stderr);
+	ck_assert_int_eq(count_in_file(log_path, "could not send batch 2"), 1);
 	env_start_server(&env);
 	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &b2), TP_OK);
 	ck_assert_inbox(&env, "out/1,out/2");
 	env_close(&env);
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	close(log_fd);
+	unlink(log_path);
 }
 END_TEST
 

@@ -8,6 +8,11 @@
  * batches. send never sleeps: the core's transmitter backs off (with
  * jitter) after TP_RETRY and TP_ERROR and sends the same batch again.
  *
+ * A transient failure (no connection, HTTP 5xx) is logged as a warning
+ * the first time and at most every REPEAT_LOG_MS while it repeats (debug
+ * in between): the transmitter retries a target that is down several times
+ * a second, and logs the retries itself.
+ *
  * The bearer token travels only in the Authorization header; it is never
  * logged, and libcurl's verbose output stays off.
  */
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <teleport/teleport.h>
 
@@ -26,6 +32,9 @@
 
 /* The most of an answer's body that is kept (the rest is dropped). */
 #define MAX_ANSWER 65536
+
+/* How often a transient failure that repeats is logged as a warning. */
+#define REPEAT_LOG_MS 30000
 
 struct http_client
 {
@@ -48,7 +57,31 @@ struct http_client
 
 	uint64_t	batches;		/* batches acknowledged */
 	uint64_t	compressed;		/* of them, sent gzip'd */
+
+	/* the last transient failure: a CURLcode, or -(HTTP status); 0 none */
+	long		failure;
+	long long	failure_logged_ms;	/* when it was logged as a warning */
 };
+
+/*
+ * The level to log a transient failure of kind (a CURLcode, or -(HTTP
+ * status)) at: WARNING unless the same kind was logged as a warning less
+ * than REPEAT_LOG_MS ago, DEBUG then.
+ */
+static tp_log_level
+transient_level(http_client *c, long kind)
+{
+	struct timespec ts;
+	long long	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (kind == c->failure && now - c->failure_logged_ms < REPEAT_LOG_MS)
+		return TP_LOG_DEBUG;
+	c->failure = kind;
+	c->failure_logged_ms = now;
+	return TP_LOG_WARNING;
+}
 
 /* libcurl's read callback: the next bytes of the body's two segments. */
 static size_t
@@ -473,7 +506,7 @@ transfer_failed(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch,
 			return TP_ERROR;
 		default:
 			/* refused, unreachable, timed out, reset: it may mend */
-			ctx->host->log(ctx, TP_LOG_WARNING,
+			ctx->host->log(ctx, transient_level(c, (long) rc),
 						   "could not send batch %" PRIu64 " to %s: %s",
 						   batch->seq, c->url, detail);
 			return TP_RETRY;
@@ -518,7 +551,7 @@ answer_result(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch,
 	}
 	if (status == 429 || status == 408 || (status >= 500 && status <= 599))
 	{
-		ctx->host->log(ctx, TP_LOG_WARNING,
+		ctx->host->log(ctx, transient_level(c, -status),
 					   "%s answered batch %" PRIu64 " with HTTP %ld, will retry: %s",
 					   c->url, batch->seq, status,
 					   answer_error(c, err, sizeof(err)));
@@ -593,6 +626,7 @@ http_client_send(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch)
 	}
 	if (result == TP_OK)
 	{
+		c->failure = 0;
 		c->batches++;
 		if (compress)
 		{
