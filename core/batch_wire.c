@@ -35,20 +35,33 @@
 
 #include "batch_wire.h"
 #include "json_span.h"
+#include "xalloc.h"
 #include "log.h"
 
 /*
  * What a cursor keeps between calls: the current change's strings, all
  * malloc'd (NULL when absent).
  */
+typedef struct text_buf
+{
+	char	   *s;				/* NUL-terminated, or NULL */
+	size_t		cap;			/* bytes allocated */
+} text_buf;
+
+/*
+ * What the current change's strings point to: buffers kept from line to
+ * line (a batch's lines are decoded one after the other, mostly of similar
+ * sizes), so that decoding a line allocates nothing once they are large
+ * enough.
+ */
 typedef struct change_state
 {
-	char	   *origin;			/* source.name, decoded */
-	char	   *schema;			/* source.schema, decoded */
-	char	   *table;			/* source.table, decoded */
-	char	   *before;			/* the exact bytes of "before" */
-	char	   *after;			/* the exact bytes of "after" */
-	char	   *ddl;			/* the exact bytes of "ddl" */
+	text_buf	origin;			/* source.name, decoded */
+	text_buf	schema;			/* source.schema, decoded */
+	text_buf	table;			/* source.table, decoded */
+	text_buf	before;			/* the exact bytes of "before" */
+	text_buf	after;			/* the exact bytes of "after" */
+	text_buf	ddl;			/* the exact bytes of "ddl" */
 } change_state;
 
 /* The header members, in the order tp_batch_header writes them. */
@@ -550,16 +563,29 @@ tp_batch_free(tp_batch *batch)
 	free(batch);
 }
 
-/* Drop what state holds from the previous line; keep state itself. */
-static void
-change_state_clear(change_state *state)
+/* Make b at least size bytes (its content is not kept); returns b->s. */
+static char *
+text_buf_reserve(text_buf *b, size_t size)
 {
-	free(state->origin);
-	free(state->schema);
-	free(state->table);
-	free(state->before);
-	free(state->after);
-	free(state->ddl);
+	if (b->cap < size)
+	{
+		free(b->s);
+		b->cap = size < 64 ? 64 : size;
+		b->s = tp_xmalloc(b->cap);
+	}
+	return b->s;
+}
+
+/* Free what state's buffers hold; keep state itself. */
+static void
+change_state_free(change_state *state)
+{
+	free(state->origin.s);
+	free(state->schema.s);
+	free(state->table.s);
+	free(state->before.s);
+	free(state->after.s);
+	free(state->ddl.s);
 	memset(state, 0, sizeof(*state));
 }
 
@@ -594,44 +620,15 @@ static const char *const source_members[N_SOURCE_MEMBERS] = {
 };
 
 /*
- * Find members names[0, n) of obj (an object span of the checked text) in
- * one pass: spans[i] is the value of names[i], or has type 0 when obj has
- * no such member. Other members are ignored; keys are known to be unique.
- */
-static void
-find_members(const char *text, tp_json_span obj, const char *const *names,
-			 tp_json_span *spans, size_t n)
-{
-	tp_json_members it;
-	tp_json_span value;
-
-	memset(spans, 0, n * sizeof(tp_json_span));
-	tp_json_members_init(&it, text, obj);
-	while (tp_json_members_next(&it, &value))
-	{
-		for (size_t i = 0; i < n; i++)
-		{
-			if (it.key_len == strlen(names[i]) &&
-				memcmp(it.key, names[i], it.key_len) == 0)
-			{
-				spans[i] = value;
-				break;
-			}
-		}
-	}
-	tp_json_members_done(&it);
-}
-
-/*
  * Decode v, string member name of the source object (its path in reasons
- * is "source.<name>"), into a new string in *out. A member that is absent
- * (type 0) or null leaves *out NULL and is fine only when optional. False
- * with a reason (prefixed by where) when it is not a non-empty string
- * without NUL.
+ * is "source.<name>"), into buf, with *out pointing to it. A member that
+ * is absent (type 0) or null leaves *out NULL and is fine only when
+ * optional. False with a reason (prefixed by where) when it is not a
+ * non-empty string without NUL.
  */
 static bool
 source_string(const char *line, tp_json_span v, const char *name,
-			  bool optional, char **out, const char *where,
+			  bool optional, text_buf *buf, const char **out, const char *where,
 			  char *reason, size_t reason_len)
 {
 	size_t		len;
@@ -645,7 +642,8 @@ source_string(const char *line, tp_json_span v, const char *name,
 			 where, name);
 		return false;
 	}
-	*out = tp_json_string(line, v, &len);
+	len = tp_json_string_decode(line, v, text_buf_reserve(buf, v.len));
+	*out = buf->s;
 	if (len == 0 || strlen(*out) != len)
 	{
 		fail(reason, reason_len, "%s: \"source.%s\" is %s", where, name,
@@ -688,14 +686,15 @@ read_integer(const char *line, tp_json_span v, const char *label,
 }
 
 /*
- * Copy v, member name of the line ("before", "after" or "ddl"), into a new
- * NUL-terminated string in *text, its exact bytes. Absent (type 0) or null
- * leaves *text NULL; anything but an object, or an object with a duplicate
- * member name, is false with a reason (prefixed by where).
+ * Copy v, member name of the line ("before", "after" or "ddl"), into buf,
+ * NUL-terminated, its exact bytes, with *text pointing to it. Absent (type
+ * 0) or null leaves *text NULL; anything but an object, or an object with
+ * a duplicate member name, is false with a reason (prefixed by where).
  */
 static bool
 object_member(const char *line, tp_json_span v, const char *name,
-			  char **text, const char *where, char *reason, size_t reason_len)
+			  text_buf *buf, const char **text, const char *where,
+			  char *reason, size_t reason_len)
 {
 	char		why[128];
 
@@ -713,7 +712,9 @@ object_member(const char *line, tp_json_span v, const char *name,
 		fail(reason, reason_len, "%s: \"%s\" has a %s", where, name, why);
 		return false;
 	}
-	*text = tp_json_span_dup(line, v);
+	memcpy(text_buf_reserve(buf, v.len + 1), line + v.start, v.len);
+	buf->s[v.len] = '\0';
+	*text = buf->s;
 	return true;
 }
 
@@ -755,13 +756,12 @@ decode_line(const char *line, size_t line_len, uint64_t line_no,
 		fail(reason, reason_len, "%s is not a JSON object", where);
 		return false;
 	}
-	if (!tp_json_unique_keys(line, top, why, sizeof(why)))
+	if (!tp_json_find_unique(line, top, line_members, m, N_LINE_MEMBERS,
+							 why, sizeof(why)))
 	{
 		fail(reason, reason_len, "%s has a %s", where, why);
 		return false;
 	}
-
-	find_members(line, top, line_members, m, N_LINE_MEMBERS);
 
 	/* op */
 	if (m[M_OP].type != TP_JSON_STRING)
@@ -794,18 +794,18 @@ decode_line(const char *line, size_t line_len, uint64_t line_no,
 			 where);
 		return false;
 	}
-	if (!tp_json_unique_keys(line, m[M_SOURCE], why, sizeof(why)))
+	if (!tp_json_find_unique(line, m[M_SOURCE], source_members, src,
+							 N_SOURCE_MEMBERS, why, sizeof(why)))
 	{
 		fail(reason, reason_len, "%s: \"source\" has a %s", where, why);
 		return false;
 	}
-	find_members(line, m[M_SOURCE], source_members, src, N_SOURCE_MEMBERS);
 	if (!source_string(line, src[S_NAME], "name", false, &state->origin,
-					   where, reason, reason_len) ||
+					   &change->origin, where, reason, reason_len) ||
 		!source_string(line, src[S_SCHEMA], "schema", false, &state->schema,
-					   where, reason, reason_len) ||
+					   &change->schema, where, reason, reason_len) ||
 		!source_string(line, src[S_TABLE], "table", op == TP_CHANGE_DDL,
-					   &state->table, where, reason, reason_len) ||
+					   &state->table, &change->table, where, reason, reason_len) ||
 		!read_integer(line, src[S_TXID], "source.txid", false,
 					  &change->txid, where, reason, reason_len) ||
 		!read_integer(line, src[S_SEQ], "source.seq", false,
@@ -823,39 +823,39 @@ decode_line(const char *line, size_t line_len, uint64_t line_no,
 		return false;
 
 	/* before, after, ddl: which each op has */
-	if (!object_member(line, m[M_BEFORE], "before", &state->before, where,
-					   reason, reason_len) ||
-		!object_member(line, m[M_AFTER], "after", &state->after, where,
-					   reason, reason_len) ||
-		!object_member(line, m[M_DDL], "ddl", &state->ddl, where,
-					   reason, reason_len))
+	if (!object_member(line, m[M_BEFORE], "before", &state->before,
+					   &change->before, where, reason, reason_len) ||
+		!object_member(line, m[M_AFTER], "after", &state->after,
+					   &change->after, where, reason, reason_len) ||
+		!object_member(line, m[M_DDL], "ddl", &state->ddl, &change->ddl,
+					   where, reason, reason_len))
 		return false;
 	before_allowed = op == TP_CHANGE_UPDATE || op == TP_CHANGE_DELETE;
 	after_allowed = op == TP_CHANGE_INSERT || op == TP_CHANGE_UPDATE;
-	if (before_allowed && state->before == NULL)
+	if (before_allowed && change->before == NULL)
 	{
 		fail(reason, reason_len, "%s: %s has no \"before\"", where, phrase);
 		return false;
 	}
-	if (after_allowed && state->after == NULL)
+	if (after_allowed && change->after == NULL)
 	{
 		fail(reason, reason_len, "%s: %s has no \"after\"", where, phrase);
 		return false;
 	}
-	if ((!before_allowed && state->before != NULL) ||
-		(!after_allowed && state->after != NULL))
+	if ((!before_allowed && change->before != NULL) ||
+		(!after_allowed && change->after != NULL))
 	{
 		fail(reason, reason_len, "%s: %s must have a null or absent \"%s\"",
 			 where, phrase,
-			 state->before != NULL && !before_allowed ? "before" : "after");
+			 change->before != NULL && !before_allowed ? "before" : "after");
 		return false;
 	}
-	if (op == TP_CHANGE_DDL && state->ddl == NULL)
+	if (op == TP_CHANGE_DDL && change->ddl == NULL)
 	{
 		fail(reason, reason_len, "%s: a ddl event has no \"ddl\" object", where);
 		return false;
 	}
-	if (op != TP_CHANGE_DDL && state->ddl != NULL)
+	if (op != TP_CHANGE_DDL && change->ddl != NULL)
 	{
 		fail(reason, reason_len, "%s: only a ddl event has a \"ddl\" member",
 			 where);
@@ -881,12 +881,6 @@ decode_line(const char *line, size_t line_len, uint64_t line_no,
 		change->text_values = true;
 	}
 
-	change->origin = state->origin;
-	change->schema = state->schema;
-	change->table = state->table;
-	change->before = state->before;
-	change->after = state->after;
-	change->ddl = state->ddl;
 	change->line = line;
 	change->line_len = line_len;
 	return true;
@@ -921,8 +915,6 @@ tp_change_next(const tp_batch *batch, tp_change_cursor *cursor,
 			return fail(reason, reason_len, "out of memory");
 		cursor->state = state;
 	}
-	else
-		change_state_clear(state);
 
 	if (cursor->offset >= batch->data_len)
 	{
@@ -950,7 +942,6 @@ tp_change_next(const tp_batch *batch, tp_change_cursor *cursor,
 	if (!decode_line(line, line_len, cursor->index + 1, state, change,
 					 reason, reason_len))
 	{
-		change_state_clear(state);
 		memset(change, 0, sizeof(*change));
 		return TP_ERROR;
 	}
@@ -966,7 +957,7 @@ tp_change_cursor_done(tp_change_cursor *cursor)
 {
 	if (cursor == NULL || cursor->state == NULL)
 		return;
-	change_state_clear(cursor->state);
+	change_state_free(cursor->state);
 	free(cursor->state);
 	cursor->state = NULL;
 }

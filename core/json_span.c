@@ -557,12 +557,21 @@ tp_json_string(const char *text, tp_json_span string, size_t *len)
 		return NULL;
 	/* a decoded string is never longer than its token */
 	out = tp_xmalloc(string.len + 1);
-	n = decode_string((const unsigned char *) text + string.start,
-					  string.len, out);
-	out[n] = '\0';
+	n = tp_json_string_decode(text, string, out);
 	if (len != NULL)
 		*len = n;
 	return out;
+}
+
+/* Decode a string span into out; see json_span.h. */
+size_t
+tp_json_string_decode(const char *text, tp_json_span string, char *out)
+{
+	size_t		n = decode_string((const unsigned char *) text + string.start,
+								  string.len, out);
+
+	out[n] = '\0';
+	return n;
 }
 
 /* Compare a decoded string span with s; see json_span.h. */
@@ -570,9 +579,16 @@ bool
 tp_json_string_eq(const char *text, tp_json_span string, const char *s)
 {
 	size_t		n;
-	char	   *decoded = tp_json_string(text, string, &n);
+	char	   *decoded;
 	bool		eq;
 
+	if (string.type != TP_JSON_STRING || string.len < 2)
+		return false;
+	/* without escapes the token between its quotes is the string */
+	if (memchr(text + string.start + 1, '\\', string.len - 2) == NULL)
+		return string.len - 2 == strlen(s) &&
+			memcmp(text + string.start + 1, s, string.len - 2) == 0;
+	decoded = tp_json_string(text, string, &n);
 	if (decoded == NULL)
 		return false;
 	eq = n == strlen(s) && memcmp(decoded, s, n) == 0;
@@ -662,13 +678,24 @@ tp_json_members_done(tp_json_members *it)
 	it->key_len = 0;
 }
 
-/* A decoded key and where it stands, for tp_json_unique_keys. */
+/*
+ * A decoded key and where it stands, for tp_json_find_unique: a key
+ * without escapes is its own bytes in the text (not owned), another a
+ * decoded copy (owned).
+ */
 typedef struct key_entry
 {
-	char	   *key;
+	const char *key;
 	size_t		len;
 	size_t		at;
+	bool		owned;
 } key_entry;
+
+/* Keys compared pairwise, without allocating, up to this many. */
+#define FEW_KEYS 32
+
+/* The names whose lengths tp_json_find_unique measures once. */
+#define MAX_FIND 16
 
 /* qsort order of key entries: by length, then bytes, then position. */
 static int
@@ -686,51 +713,118 @@ key_entry_cmp(const void *a, const void *b)
 	return x->at < y->at ? -1 : (x->at > y->at ? 1 : 0);
 }
 
+/* Whether two key entries are the same decoded key. */
+static bool
+same_key(const key_entry *x, const key_entry *y)
+{
+	return x->len == y->len && memcmp(x->key, y->key, x->len) == 0;
+}
+
+/*
+ * The later of two equal keys of keys[0, n), or NULL when all differ:
+ * pairwise when they are few, else after sorting keys (reordering them).
+ */
+static const key_entry *
+duplicate_of(key_entry *keys, size_t n)
+{
+	if (n <= FEW_KEYS)
+	{
+		for (size_t i = 1; i < n; i++)
+			for (size_t j = 0; j < i; j++)
+				if (same_key(&keys[i], &keys[j]))
+					return &keys[i];
+		return NULL;
+	}
+	qsort(keys, n, sizeof(key_entry), key_entry_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (same_key(&keys[i], &keys[i - 1]))
+			return &keys[i];
+	return NULL;
+}
+
+/* Find named members and check that keys are unique; see json_span.h. */
+bool
+tp_json_find_unique(const char *text, tp_json_span object,
+					const char *const *names, tp_json_span *spans, size_t n,
+					char *reason, size_t reason_len)
+{
+	tp_json_members it;
+	tp_json_span value;
+	key_entry	few[FEW_KEYS];
+	key_entry  *keys = few;
+	size_t		name_len[MAX_FIND];
+	size_t		count = 0,
+				size = FEW_KEYS;
+	const key_entry *dup;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		if (i < MAX_FIND)
+			name_len[i] = strlen(names[i]);
+		memset(&spans[i], 0, sizeof(spans[i]));
+	}
+	tp_json_members_init(&it, text, object);
+	while (tp_json_members_next(&it, &value))
+	{
+		key_entry  *k;
+
+		if (count == size)
+		{
+			size *= 2;
+			if (keys == few)
+			{
+				keys = tp_xmalloc(size * sizeof(key_entry));
+				memcpy(keys, few, sizeof(few));
+			}
+			else
+				keys = tp_xrealloc(keys, size * sizeof(key_entry));
+		}
+		k = &keys[count++];
+		k->len = it.key_len;
+		k->at = it.key_span.start;
+		/* the token without its quotes is the key unless it has escapes */
+		k->owned = memchr(text + it.key_span.start + 1, '\\', it.key_span.len - 2) != NULL;
+		if (k->owned)
+		{
+			char	   *copy = tp_xmalloc(it.key_len + 1);
+
+			memcpy(copy, it.key, it.key_len + 1);
+			k->key = copy;
+		}
+		else
+			k->key = text + it.key_span.start + 1;
+		for (size_t i = 0; i < n; i++)
+		{
+			size_t		len = i < MAX_FIND ? name_len[i] : strlen(names[i]);
+
+			if (it.key_len == len && memcmp(it.key, names[i], it.key_len) == 0)
+			{
+				spans[i] = value;
+				break;
+			}
+		}
+	}
+	tp_json_members_done(&it);
+	dup = duplicate_of(keys, count);
+	if (dup != NULL && reason != NULL && reason_len > 0)
+		snprintf(reason, reason_len, "duplicate member name \"%.*s\" at byte %zu",
+				 (int) (dup->len < 64 ? dup->len : 64), dup->key, dup->at);
+	for (size_t i = 0; i < count; i++)
+	{
+		if (keys[i].owned)
+			free((char *) keys[i].key);
+	}
+	if (keys != few)
+		free(keys);
+	return dup == NULL;
+}
+
 /* Check an object's keys for duplicates; see json_span.h. */
 bool
 tp_json_unique_keys(const char *text, tp_json_span object,
 					char *reason, size_t reason_len)
 {
-	tp_json_members it;
-	tp_json_span value;
-	key_entry  *keys = NULL;
-	size_t		n = 0,
-				size = 0;
-	bool		ok = true;
-
-	tp_json_members_init(&it, text, object);
-	while (tp_json_members_next(&it, &value))
-	{
-		if (n == size)
-		{
-			size = size == 0 ? 16 : size * 2;
-			keys = tp_xrealloc(keys, size * sizeof(key_entry));
-		}
-		keys[n].key = tp_xmalloc(it.key_len + 1);
-		memcpy(keys[n].key, it.key, it.key_len + 1);
-		keys[n].len = it.key_len;
-		keys[n].at = it.key_span.start;
-		n++;
-	}
-	tp_json_members_done(&it);
-	if (n > 1)
-		qsort(keys, n, sizeof(key_entry), key_entry_cmp);
-	for (size_t i = 1; i < n && ok; i++)
-	{
-		if (keys[i].len == keys[i - 1].len &&
-			memcmp(keys[i].key, keys[i - 1].key, keys[i].len) == 0)
-		{
-			if (reason != NULL && reason_len > 0)
-				snprintf(reason, reason_len,
-						 "duplicate member name \"%.64s\" at byte %zu",
-						 keys[i].key, keys[i].at);
-			ok = false;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free(keys[i].key);
-	free(keys);
-	return ok;
+	return tp_json_find_unique(text, object, NULL, NULL, 0, reason, reason_len);
 }
 
 /* Read a number span strictly as an int64; see json_span.h. */

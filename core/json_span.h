@@ -88,12 +88,29 @@ bool		tp_json_unique_keys(const char *text, tp_json_span object,
 								char *reason, size_t reason_len);
 
 /*
+ * tp_json_unique_keys and a lookup in one pass over object: spans[i] is
+ * the value of the member named names[i], or has type 0
+ * when there is none. The spans are set even when false is returned.
+ */
+bool		tp_json_find_unique(const char *text, tp_json_span object,
+								const char *const *names, tp_json_span *spans,
+								size_t n, char *reason, size_t reason_len);
+
+/*
  * Decode string (a TP_JSON_STRING span of a checked text): a new malloc'd,
  * NUL-terminated copy with escapes resolved, owned by the caller (free).
  * Its length, which counts any NUL from \u0000, goes to *len if not NULL.
  * Aborts when memory is exhausted; NULL when the span is not a string.
  */
 char	   *tp_json_string(const char *text, tp_json_span string, size_t *len);
+
+/*
+ * Decode string (a TP_JSON_STRING span of a checked text) into out, which
+ * holds at least string.len bytes (a decoded string is never longer than
+ * its token), NUL-terminated. Returns the decoded length.
+ */
+size_t		tp_json_string_decode(const char *text, tp_json_span string,
+								  char *out);
 
 /* True when string (a span of a checked text) decodes exactly to s. */
 bool		tp_json_string_eq(const char *text, tp_json_span string,

@@ -361,6 +361,61 @@ START_TEST(test_unique_keys)
 }
 END_TEST
 
+/* Write an object of n keys k0..k(n-1) into buf, key at replaced by dup. */
+static void
+many_keys(char *buf, size_t size, int n, int at, const char *dup)
+{
+	size_t		len = 0;
+
+	len += (size_t) snprintf(buf + len, size - len, "{");
+	for (int i = 0; i < n; i++)
+	{
+		if (i == at)
+			len += (size_t) snprintf(buf + len, size - len, "%s\"%s\":%d",
+									 i > 0 ? "," : "", dup, i);
+		else
+			len += (size_t) snprintf(buf + len, size - len, "%s\"k%d\":%d",
+									 i > 0 ? "," : "", i, i);
+	}
+	snprintf(buf + len, size - len, "}");
+}
+
+START_TEST(test_find_unique)
+{
+	static const char obj[] = "{\"a\":1,\"b\\u0062\":\"x\",\"c\":{\"a\":3}}";
+	static const char *const names[] = {"a", "bb", "z", "c"};
+	tp_json_span top;
+	tp_json_span spans[4];
+	char		buf[2048];
+	char		reason[256] = "";
+
+	/* found by their decoded names, nested keys not seen, absent: type 0 */
+	ck_assert(tp_json_check(obj, strlen(obj), &top, NULL, 0));
+	ck_assert(tp_json_find_unique(obj, top, names, spans, 4, reason, sizeof(reason)));
+	ck_assert_int_eq(spans[0].type, TP_JSON_NUMBER);
+	ck_assert_int_eq(obj[spans[0].start], '1');
+	ck_assert_int_eq(spans[1].type, TP_JSON_STRING);
+	ck_assert(tp_json_string_eq(obj, spans[1], "x"));
+	ck_assert_int_eq(spans[2].type, 0);
+	ck_assert_int_eq(spans[3].type, TP_JSON_OBJECT);
+
+	/* more keys than are compared pairwise: sorted, and still exact */
+	many_keys(buf, sizeof(buf), 40, -1, NULL);
+	ck_assert(tp_json_check(buf, strlen(buf), &top, NULL, 0));
+	ck_assert(tp_json_unique_keys(buf, top, reason, sizeof(reason)));
+	many_keys(buf, sizeof(buf), 40, 39, "k\\u00317");
+	ck_assert(tp_json_check(buf, strlen(buf), &top, NULL, 0));
+	ck_assert(!tp_json_unique_keys(buf, top, reason, sizeof(reason)));
+	ck_assert_ptr_nonnull(strstr(reason, "duplicate member name \"k17\""));
+
+	/* few keys, the duplicate spelled with an escape and without */
+	many_keys(buf, sizeof(buf), 5, 4, "k\\u0032");
+	ck_assert(tp_json_check(buf, strlen(buf), &top, NULL, 0));
+	ck_assert(!tp_json_find_unique(buf, top, names, spans, 4, reason, sizeof(reason)));
+	ck_assert_ptr_nonnull(strstr(reason, "duplicate member name \"k2\""));
+}
+END_TEST
+
 START_TEST(test_strings)
 {
 	static const char text[] =
@@ -510,6 +565,7 @@ json_span_suite(void)
 	tcase_add_test(tc, test_members_empty_and_not_object);
 	tcase_add_test(tc, test_members_key_with_nul);
 	tcase_add_test(tc, test_unique_keys);
+	tcase_add_test(tc, test_find_unique);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("values");
