@@ -150,6 +150,13 @@ hex4(const unsigned char *s, size_t avail)
 	return v;
 }
 
+/* Whether c stands for itself in a string: printable ASCII but " and \\. */
+static inline bool
+plain_string_byte(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /* Scan a string starting at its opening quote; sc->pos ends after it. */
 static bool
 scan_string(scanner *sc)
@@ -161,6 +168,9 @@ scan_string(scanner *sc)
 	{
 		unsigned char c;
 
+		/* the common bytes first, in a tight loop */
+		while (sc->pos < sc->len && plain_string_byte(sc->s[sc->pos]))
+			sc->pos++;
 		if (sc->pos >= sc->len)
 			return scan_fail(sc, start, "unterminated string starting");
 		c = sc->s[sc->pos];
@@ -596,6 +606,95 @@ tp_json_string_eq(const char *text, tp_json_span string, const char *s)
 	return eq;
 }
 
+/*
+ * One past the closing quote of the string whose opening quote is at pos
+ * of a checked text s (len bytes); len when there is none (a misuse). A
+ * quote closes the string unless an odd run of backslashes precedes it;
+ * the opening quote ends any run.
+ */
+static size_t
+checked_string_end(const unsigned char *s, size_t len, size_t pos)
+{
+	pos++;
+	while (pos < len)
+	{
+		const unsigned char *q = memchr(s + pos, '"', len - pos);
+		size_t		at;
+		size_t		backslashes = 0;
+
+		if (q == NULL)
+			break;
+		at = (size_t) (q - s);
+		while (s[at - backslashes - 1] == '\\')
+			backslashes++;
+		if (backslashes % 2 == 0)
+			return at + 1;
+		pos = at + 1;
+	}
+	return len;
+}
+
+/*
+ * Skip the value at sc->pos (after whitespace) of a checked text without
+ * checking it again: strings by memchr, arrays and objects by their
+ * brackets, numbers and literals up to a delimiter. Fills *value. False
+ * when the text ends first (a misuse: the text was not checked).
+ */
+static bool
+skip_checked_value(scanner *sc, tp_json_span *value)
+{
+	const unsigned char *s = sc->s;
+	size_t		start;
+	unsigned char c;
+
+	skip_ws(sc);
+	if (sc->pos >= sc->len)
+		return false;
+	start = sc->pos;
+	c = s[start];
+	if (c == '"')
+	{
+		value->type = TP_JSON_STRING;
+		sc->pos = checked_string_end(s, sc->len, start);
+	}
+	else if (c == '{' || c == '[')
+	{
+		int			depth = 0;
+
+		value->type = c == '{' ? TP_JSON_OBJECT : TP_JSON_ARRAY;
+		while (sc->pos < sc->len)
+		{
+			c = s[sc->pos];
+			if (c == '"')
+			{
+				sc->pos = checked_string_end(s, sc->len, sc->pos);
+				continue;
+			}
+			sc->pos++;
+			if (c == '{' || c == '[')
+				depth++;
+			else if ((c == '}' || c == ']') && --depth == 0)
+				break;
+		}
+		if (depth != 0)
+			return false;
+	}
+	else
+	{
+		value->type = c == 't' ? TP_JSON_TRUE : c == 'f' ? TP_JSON_FALSE :
+			c == 'n' ? TP_JSON_NULL : TP_JSON_NUMBER;
+		while (sc->pos < sc->len && s[sc->pos] != ',' && s[sc->pos] != '}' &&
+			   s[sc->pos] != ']' && s[sc->pos] != ' ' && s[sc->pos] != '\t' &&
+			   s[sc->pos] != '\n' && s[sc->pos] != '\r')
+			sc->pos++;
+	}
+	if (sc->pos > sc->len || (c == '"' && s[sc->pos - 1] != '"'))
+		return false;
+	value->start = start;
+	value->len = sc->pos - start;
+	return true;
+}
+
 /* Start iterating an object's members; see json_span.h. */
 void
 tp_json_members_init(tp_json_members *it, const char *text,
@@ -636,7 +735,8 @@ tp_json_members_next(tp_json_members *it, tp_json_span *value)
 		return false;
 	}
 	key_start = sc.pos;
-	if (!scan_string(&sc))
+	sc.pos = checked_string_end(sc.s, sc.len, key_start);
+	if (sc.s[sc.pos - 1] != '"' || sc.pos - key_start < 2)
 	{
 		it->pos = it->end;
 		return false;
@@ -658,8 +758,8 @@ tp_json_members_next(tp_json_members *it, tp_json_span *value)
 		return false;
 	}
 	sc.pos++;
-	/* depth 2: a value nested in the (already checked) object */
-	if (!scan_value(&sc, 2, value))
+	/* a value of the (already checked) object */
+	if (!skip_checked_value(&sc, value))
 	{
 		it->pos = it->end;
 		return false;

@@ -298,6 +298,41 @@ START_TEST(test_members)
 }
 END_TEST
 
+/* Values skipped by their brackets and quotes: escapes and brackets in strings. */
+START_TEST(test_members_skip_strings)
+{
+	/* "a\\" ends in an escaped backslash; "b\"}]" holds a quote and brackets */
+	static const char text[] =
+		"{\"k\\\\\":\"a\\\\\",\"x\":[\"b\\\"}]\",{\"y\":\"]}\\\\\"}],"
+		"\"t\":true,\"f\":false,\"e\":1e3\t}";
+	static const char *const keys[] = {"k\\", "x", "t", "f", "e"};
+	static const char *const values[] = {
+		"\"a\\\\\"", "[\"b\\\"}]\",{\"y\":\"]}\\\\\"}]", "true", "false", "1e3"
+	};
+	static const tp_json_type types[] = {
+		TP_JSON_STRING, TP_JSON_ARRAY, TP_JSON_TRUE, TP_JSON_FALSE, TP_JSON_NUMBER
+	};
+	tp_json_span top;
+	tp_json_span v;
+	tp_json_members it;
+	char		reason[256];
+
+	ck_assert_msg(tp_json_check(text, strlen(text), &top, reason, sizeof(reason)),
+				  "%s", reason);
+	tp_json_members_init(&it, text, top);
+	for (int i = 0; i < 5; i++)
+	{
+		ck_assert(tp_json_members_next(&it, &v));
+		ck_assert_str_eq(it.key, keys[i]);
+		ck_assert_int_eq(v.type, types[i]);
+		ck_assert_uint_eq(v.len, strlen(values[i]));
+		ck_assert_int_eq(strncmp(text + v.start, values[i], v.len), 0);
+	}
+	ck_assert(!tp_json_members_next(&it, &v));
+	tp_json_members_done(&it);
+}
+END_TEST
+
 START_TEST(test_members_empty_and_not_object)
 {
 	tp_json_span top;
@@ -562,6 +597,7 @@ json_span_suite(void)
 
 	tc = tcase_create("members");
 	tcase_add_test(tc, test_members);
+	tcase_add_test(tc, test_members_skip_strings);
 	tcase_add_test(tc, test_members_empty_and_not_object);
 	tcase_add_test(tc, test_members_key_with_nul);
 	tcase_add_test(tc, test_unique_keys);
