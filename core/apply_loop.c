@@ -1306,10 +1306,12 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 		loop->now_busy = false;
 		pthread_cond_broadcast(&loop->now_cond);
 		/*
-		 * only a load's sender keeps several batches in flight; a change
-		 * batch past its stream's next is for the store to answer (a gap)
+		 * a load's sender keeps several batches in flight, a transmitter
+		 * flags those it sends so; another change batch past its stream's
+		 * next is for the store to answer (a gap)
 		 */
-		if (result == TP_INBOX_NOW_EARLY && batch->kind != TP_BATCH_LOAD)
+		if (result == TP_INBOX_NOW_EARLY && batch->kind != TP_BATCH_LOAD &&
+			(batch->flags & TP_BATCH_FOLLOWS) == 0)
 			result = TP_INBOX_NOW_DECLINED;
 		if (result != TP_INBOX_NOW_EARLY)
 			break;

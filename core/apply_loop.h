@@ -101,8 +101,9 @@ void		tp_apply_loop_wake(void *loop);
  * nothing else to apply; wait for that (a tp_inbox_apply_now_fn, with the
  * loop as arg: see inbox.h). A batch that comes while another is applied
  * on arrival waits for it (up to 10 s); one whose predecessor has not
- * arrived yet (a sender with several batches in flight) waits up to 2 s
- * for it to be applied or stored, then is EARLY. DECLINED, with nothing
+ * arrived yet (a sender with several batches in flight: a load's, or one
+ * flagged TP_BATCH_FOLLOWS) waits up to 2 s for it to be applied or
+ * stored, then is EARLY. DECLINED, with nothing
  * applied, when the thread is not running or stops, the wait ends,
  * another session applies the stream, the stream has other batches to
  * apply first, or the applier or the database failed (the inbox then

@@ -10,8 +10,10 @@
  *    "apply_schema":"public","data_bytes":180,"partial":false}\n
  *   {"op":"c",...}\n{"op":"u",...}\n
  *
- * Parsing is strict: every member of the header is required, none other is
- * allowed (a change of the header is a new TELEPORT_BATCH_FORMAT), and the
+ * Parsing is strict: every member of the header is required but "follows"
+ * (TP_BATCH_FOLLOWS, written only when set, by a sender with batches in
+ * flight), none other is allowed (a change of the header is a new
+ * TELEPORT_BATCH_FORMAT), and the
  * data must be "changes" non-empty lines, each ending in '\n', with no NUL
  * byte anywhere. Change lines are fully decoded only by tp_change_next; the
  * parse checks that each looks like an object ("{" ... "}").
@@ -67,7 +69,7 @@ typedef struct change_state
 /* The header members, in the order tp_batch_header writes them. */
 static const char *const header_members[] = {
 	"teleport_batch", "kind", "source", "target", "seq", "changes",
-	"first_tick", "last_tick", "apply_schema", "data_bytes", "partial", NULL
+	"first_tick", "last_tick", "apply_schema", "data_bytes", "partial", "follows", NULL
 };
 
 /* Write a one-sentence reason into reason (if any); always returns TP_ERROR. */
@@ -244,7 +246,9 @@ tp_batch_header(const tp_batch *batch)
 							json_integer((json_int_t) batch->data_len)) != 0 ||
 		json_object_set_new(obj, "partial",
 							json_boolean(TP_HAS_FIELD(batch, tp_batch, flags) &&
-										 (batch->flags & TP_BATCH_PARTIAL) != 0)) != 0)
+										 (batch->flags & TP_BATCH_PARTIAL) != 0)) != 0 ||
+		(TP_HAS_FIELD(batch, tp_batch, flags) && (batch->flags & TP_BATCH_FOLLOWS) != 0 &&
+		 json_object_set_new(obj, "follows", json_true()) != 0))
 	{
 		/* json_string returns NULL for text that is not UTF-8 */
 		json_decref(obj);
@@ -442,6 +446,15 @@ read_header(json_t *obj, tp_batch *b, uint64_t *data_bytes,
 		return false;
 	}
 	b->flags = json_is_true(value) ? TP_BATCH_PARTIAL : 0;
+	/* optional: only a sender with batches in flight writes it */
+	value = json_object_get(obj, "follows");
+	if (value != NULL && !json_is_boolean(value))
+	{
+		fail(reason, reason_len, "the batch header's \"follows\" member is not a boolean");
+		return false;
+	}
+	if (value != NULL && json_is_true(value))
+		b->flags |= TP_BATCH_FOLLOWS;
 	return true;
 }
 

@@ -56,7 +56,7 @@ static const char *const top_keys[] = {
 	"sentry_endpoint", "plugin_dir", "applier", "applier_options",
 	"source_options", "log_level", "max_batch_bytes", "queue_retention",
 	"replicate_ddl", "load_jobs", "load_chunk_bytes", "load_in_one_transaction",
-	"load_batches_in_flight",
+	"load_batches_in_flight", "batches_in_flight",
 	NULL
 };
 static const char *const interval_keys[] = {
@@ -747,6 +747,8 @@ read_top(cfg_ctx *cx, const tp_node *root)
 			&config->load_chunk_bytes);
 	get_int(cx, root, "", "load_batches_in_flight", false, 1, 8,
 			&config->load_batches_in_flight);
+	get_int(cx, root, "", "batches_in_flight", false, 1, 8,
+			&config->batches_in_flight);
 	get_bool(cx, root, "", "use_event_triggers", &config->use_event_triggers);
 	get_bool(cx, root, "", "replicate_ddl", &config->replicate_ddl);
 	get_bool(cx, root, "", "load_in_one_transaction",
@@ -796,6 +798,7 @@ config_new(const char *name)
 	config->load_jobs = 2;
 	config->load_chunk_bytes = INT64_C(4) << 20;
 	config->load_batches_in_flight = 2;
+	config->batches_in_flight = 2;
 	config->use_event_triggers = false;
 	config->replicate_ddl = true;
 	config->intervals.batcher = 100;

@@ -92,6 +92,9 @@ typedef struct tp_config
 	int64_t		load_batches_in_flight; /* initial load: row batches sent
 										 * before the previous is answered
 										 * (http transport); default 2 */
+	int64_t		batches_in_flight;	/* change batches sent before the
+									 * previous is answered (http
+									 * transport); default 2 */
 	int64_t		queue_retention;	/* seconds a target may lag before it is
 									 * marked for resync; default 7 days */
 	bool		use_event_triggers; /* default false */

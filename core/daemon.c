@@ -68,6 +68,8 @@ typedef struct instance
 	bool		queue_ready;	/* installed on the current connection */
 	tp_target_worker *workers;	/* one sending thread per target */
 	size_t		n_workers;
+	member	   *lanes;			/* the senders' extra transport instances */
+	size_t		n_lanes;
 	long long	tick_due_ms;
 	long long	vacuum_due_ms;
 	long long	status_due_ms;	/* the backlog measurement */
@@ -267,6 +269,51 @@ member_stop(member *m)
 	if (shutdown != NULL)
 		shutdown(m->ctx);
 	m->started = false;
+}
+
+/*
+ * Start up to n more instances of the sending transport of member m into
+ * more[0, n) (zeroed by the caller), so that several batches may be in
+ * flight at once. Only the http transport's instances are independent
+ * clients of a server that takes concurrent requests; other transports
+ * get one batch at a time (none is started). Returns how many started; an
+ * instance that does not start is logged and ends the list.
+ */
+static int
+start_more(instance *inst, const member *m, int n, member *more)
+{
+	if (strcmp(m->entry->plugin_name, "http") != 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+	{
+		more[i].entry = m->entry;
+		more[i].ctx = tp_host_ctx_new(inst->config, inst->conninfo, m->entry);
+		tp_host_ctx_set_services(more[i].ctx, &inst->services);
+		if (member_startup(&more[i]) != TP_OK)
+		{
+			tp_warning(LOG_COMPONENT, "another instance of transport \"%s\" of target "
+					   "\"%s\" did not start: batches are sent one at a time",
+					   m->entry->plugin_name, m->entry->target);
+			tp_host_ctx_free(more[i].ctx);
+			more[i].ctx = NULL;
+			more[i].entry = NULL;
+			return i;
+		}
+		more[i].started = true;
+	}
+	return n;
+}
+
+/* Stop and free the instances start_more started. */
+static void
+stop_more(member *more, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		member_stop(&more[i]);
+		tp_host_ctx_free(more[i].ctx);
+		more[i].ctx = NULL;
+	}
 }
 
 /*
@@ -508,16 +555,29 @@ check_senders(const instance *inst)
 static bool
 start_workers(instance *inst)
 {
+	int			per = (int) inst->config->batches_in_flight - 1;
+
 	inst->workers = tp_xcalloc(inst->config->n_targets, sizeof(tp_target_worker));
+	inst->lanes = tp_xcalloc(inst->config->n_targets * (size_t) (per > 0 ? per : 1),
+							 sizeof(member));
 	for (size_t i = 0; i < inst->plan.n; i++)
 	{
 		member	   *m = &inst->members[i];
+		tp_plugin_ctx *ctxs[TP_TRANSMITTER_MAX_LANES];
+		member	   *more = &inst->lanes[inst->n_lanes];
+		int			n;
 
 		if (m->entry->role != TP_ROLE_SEND)
 			continue;
+		/* the extra instances of the target's transport, for batches in flight */
+		n = start_more(inst, m, per, more);
+		inst->n_lanes += (size_t) n;
+		ctxs[0] = m->ctx;
+		for (int j = 0; j < n; j++)
+			ctxs[j + 1] = more[j].ctx;
 		if (!tp_target_worker_start(&inst->workers[inst->n_workers],
 									tp_config_target(inst->config, m->entry->target),
-									m->ctx, m->entry->plugin->callbacks,
+									ctxs, n + 1, m->entry->plugin->callbacks,
 									inst->conninfo, inst->config->database.name,
 									inst->config->intervals.transmitter))
 			return false;
@@ -560,6 +620,8 @@ stop_workers(instance *inst)
 	for (size_t i = 0; i < inst->n_workers; i++)
 		tp_target_worker_stop(&inst->workers[i]);
 	inst->n_workers = 0;
+	stop_more(inst->lanes, (int) inst->n_lanes);
+	inst->n_lanes = 0;
 }
 
 /* Sleep up to ms milliseconds; a stop signal cuts it short. */
@@ -610,6 +672,7 @@ instance_free(instance *inst)
 		free(inst->members);
 	}
 	free(inst->workers);
+	free(inst->lanes);
 	tp_apply_loop_free(inst->apply);
 	tp_status_free(inst->status);
 	tp_inbox_free(inst->inbox);
@@ -656,36 +719,12 @@ run_load(instance *inst, const tp_target_config *target)
 	m->started = true;
 	memset(more, 0, sizeof(more));
 
-	/*
-	 * The http transport's instances are independent clients of a server
-	 * that takes concurrent requests: row chunks may be in flight on
-	 * several. Other transports get a load's batches one at a time.
-	 */
-	if (strcmp(m->entry->plugin_name, "http") == 0)
-		n_more = (int) inst->config->load_batches_in_flight - 1;
+	n_more = start_more(inst, m, (int) inst->config->load_batches_in_flight - 1, more);
 	for (int i = 0; i < n_more; i++)
-	{
-		more[i].entry = m->entry;
-		more[i].ctx = tp_host_ctx_new(inst->config, inst->conninfo, m->entry);
-		if (member_startup(&more[i]) != TP_OK)
-		{
-			tp_warning(LOG_COMPONENT, "another instance of transport \"%s\" of target "
-					   "\"%s\" did not start: the load sends one batch at a time",
-					   m->entry->plugin_name, target->name);
-			tp_host_ctx_free(more[i].ctx);
-			n_more = i;
-			break;
-		}
-		more[i].started = true;
 		ctxs[i] = more[i].ctx;
-	}
 	status = tp_load_run(inst->config, target, inst->conninfo, m->ctx,
 						 m->entry->plugin->callbacks, ctxs, n_more);
-	for (int i = 0; i < n_more; i++)
-	{
-		member_stop(&more[i]);
-		tp_host_ctx_free(more[i].ctx);
-	}
+	stop_more(more, n_more);
 	member_stop(m);
 	return status;
 }

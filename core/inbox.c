@@ -61,6 +61,12 @@
 #define INSTALL_LOCK_TIMEOUT "5s"
 #define STORE_LOCK_TIMEOUT "30s"
 
+/*
+ * How far beyond the next expected batch one flagged TP_BATCH_FOLLOWS may
+ * be and still be answered "send again" rather than refused as a gap.
+ */
+#define FOLLOWS_WINDOW 16
+
 /* Waiting for another instance that installs: attempts and backoff. */
 #define INSTALL_ATTEMPTS 20
 #define INSTALL_BACKOFF_MIN_MS 20
@@ -694,6 +700,21 @@ answer(tp_delivery *outcome, tp_delivery_status status, uint64_t expected,
 	}
 }
 
+/*
+ * The answer to batch, which came before the batch it follows while its
+ * sender has that one on its way: UNAVAILABLE, to be sent again.
+ */
+static tp_result
+answer_early(tp_delivery *outcome, const tp_batch *batch)
+{
+	tp_debug(COMPONENT, "batch %" PRIu64 " from \"%s\" to \"%s\" came before "
+			 "the batch it follows: it is to be sent again",
+			 batch->seq, batch->source, batch->target);
+	return answer(outcome, TP_DELIVERY_UNAVAILABLE, 0,
+				  "batch %" PRIu64 " came before the batch it follows; "
+				  "send it again", batch->seq);
+}
+
 /* The text parameters of a batch, in the order of the store's queries. */
 typedef struct batch_params
 {
@@ -787,6 +808,10 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 		tp_debug(COMPONENT, "refused batch %" PRIu64 " from \"%s\" to \"%s\": "
 				 "expected batch %" PRIu64, batch->seq, batch->source,
 				 batch->target, expected);
+		/* its sender has the ones before it on their way: not a gap yet */
+		if ((batch->flags & TP_BATCH_FOLLOWS) != 0 &&
+			batch->seq - expected <= FOLLOWS_WINDOW)
+			return answer_early(outcome, batch);
 		return answer(outcome, TP_DELIVERY_GAP, expected,
 					  "batch %" PRIu64 " is beyond the next expected batch %" PRIu64,
 					  batch->seq, expected);
@@ -867,12 +892,7 @@ tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 				return answer(outcome, TP_DELIVERY_STORED, batch->seq + 1,
 							  "batch %" PRIu64 " applied", batch->seq);
 			case TP_INBOX_NOW_EARLY:
-				tp_debug(COMPONENT, "batch %" PRIu64 " from \"%s\" to \"%s\" came before "
-						 "the batch it follows: it is to be sent again",
-						 batch->seq, batch->source, batch->target);
-				return answer(outcome, TP_DELIVERY_UNAVAILABLE, 0,
-							  "batch %" PRIu64 " came before the batch it follows; "
-							  "send it again", batch->seq);
+				return answer_early(outcome, batch);
 			case TP_INBOX_NOW_DECLINED:
 				break;
 		}

@@ -94,7 +94,8 @@ worker_main(void *arg)
 /* See target_worker.h. */
 bool
 tp_target_worker_start(tp_target_worker *w, const tp_target_config *target,
-					   tp_plugin_ctx *ctx, const tp_transport_callbacks *cb,
+					   tp_plugin_ctx *const *ctxs, int n_ctxs,
+					   const tp_transport_callbacks *cb,
 					   const char *conninfo, const char *source, int interval_ms)
 {
 	pthread_condattr_t cattr;
@@ -103,7 +104,9 @@ tp_target_worker_start(tp_target_worker *w, const tp_target_config *target,
 	int			rc;
 
 	memset(w, 0, sizeof(*w));
-	tp_transmitter_init(&w->tx, target, ctx, cb);
+	tp_transmitter_init(&w->tx, target, ctxs[0], cb);
+	for (int i = 1; i < n_ctxs; i++)
+		(void) tp_transmitter_add_lane(&w->tx, ctxs[i]);
 	w->conninfo = conninfo;
 	w->source = source;
 	w->interval_ms = interval_ms;

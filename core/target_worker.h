@@ -27,13 +27,14 @@ typedef struct tp_target_worker
 } tp_target_worker;
 
 /*
- * Set up the worker of target (its transmitter sends through ctx and cb)
- * and start its thread; all strings must outlive it. Returns false after
- * logging when the thread cannot start.
+ * Set up the worker of target (its transmitter sends through cb on the
+ * transport instances ctxs[0, n_ctxs), up to that many batches in flight
+ * at once) and start its thread; all strings and instances must outlive
+ * it. Returns false after logging when the thread cannot start.
  */
 bool		tp_target_worker_start(tp_target_worker *w,
 								   const tp_target_config *target,
-								   tp_plugin_ctx *ctx,
+								   tp_plugin_ctx *const *ctxs, int n_ctxs,
 								   const tp_transport_callbacks *cb,
 								   const char *conninfo, const char *source,
 								   int interval_ms);

@@ -25,9 +25,10 @@
 #define LOG_COMPONENT "transmitter"
 
 /*
- * The largest batch kept in memory while the next one is built: beyond
- * it, the two are not overlapped, so that the overlap adds at most this
- * much to the peak memory a batch being built needs anyway.
+ * The largest batch after which the next one is built (and sent) while it
+ * is on its way: beyond it, the two are not overlapped, so that the
+ * overlap adds at most this much to the peak memory a batch being built
+ * needs anyway.
  */
 #define OVERLAP_MAX_BYTES ((size_t) 4 * 1024 * 1024)
 
@@ -43,7 +44,8 @@ tp_transmitter_init(tp_transmitter *tx, const tp_target_config *target,
 					tp_plugin_ctx *ctx, const tp_transport_callbacks *cb)
 {
 	tx->target = target;
-	tx->ctx = ctx;
+	tx->lanes[0] = ctx;
+	tx->n_lanes = 1;
 	tx->cb = cb;
 	tp_backoff_init(&tx->backoff, BACKOFF_MIN_MS, ERROR_MAX_MS);
 	tx->retry_at_ms = 0;
@@ -52,6 +54,16 @@ tp_transmitter_init(tp_transmitter *tx, const tp_target_config *target,
 	tx->sent = 0;
 	memset(&tx->held, 0, sizeof(tx->held));
 	tx->has_held = false;
+}
+
+/* See transmitter.h. */
+bool
+tp_transmitter_add_lane(tp_transmitter *tx, tp_plugin_ctx *ctx)
+{
+	if (tx->n_lanes >= TP_TRANSMITTER_MAX_LANES)
+		return false;
+	tx->lanes[tx->n_lanes++] = ctx;
+	return true;
 }
 
 /* See transmitter.h. */
@@ -121,11 +133,15 @@ first_batch(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 	return tp_queue_next_batch(pg, source, tx->target, qb, found);
 }
 
-/* A send run by a thread of its own while the next batch is built. */
+/* A send run by a thread of its own, on one of the transport's instances. */
 typedef struct send_job
 {
 	tp_transmitter *tx;
-	const tp_batch *batch;
+	tp_plugin_ctx *ctx;			/* the instance it uses (no other job does) */
+	tp_queued_batch qb;			/* the batch, owned */
+	pthread_t	thread;
+	bool		started;		/* handed to the transport */
+	bool		threaded;		/* thread runs it (else it ran inline) */
 	tp_result	result;
 } send_job;
 
@@ -135,34 +151,151 @@ send_main(void *arg)
 {
 	send_job   *job = arg;
 
-	job->result = job->tx->cb->send(job->tx->ctx, job->batch);
+	job->result = job->tx->cb->send(job->ctx, &job->qb.batch);
 	return NULL;
 }
 
 /*
- * Send qb through the transport and return its result. When build_next,
- * the batch after qb is built from the queue meanwhile (the send runs in a
- * thread of its own, the build on pg in this one): *next and *next_found
- * as tp_queue_batch_after fills them, *next_ok false when that failed.
- * The transport is only ever used by one thread at a time.
+ * The jobs of one tp_transmitter_run: slots that stay where they are (a
+ * sending thread writes its job's result into its slot), and their order,
+ * oldest first: started ones, then at most one built and not started.
  */
-static tp_result
-send_and_build(tp_transmitter *tx, tp_pgsql *pg, const char *source,
-			   const tp_queued_batch *qb, bool build_next,
-			   tp_queued_batch *next, bool *next_found, bool *next_ok)
+typedef struct job_list
 {
-	send_job	job = {tx, &qb->batch, TP_RETRY};
-	pthread_t	thread;
+	send_job	slot[TP_TRANSMITTER_MAX_LANES + 1];
+	int			order[TP_TRANSMITTER_MAX_LANES + 1];
+	int			n;
+} job_list;
 
-	*next_found = false;
-	*next_ok = true;
-	memset(next, 0, sizeof(*next));
-	if (!build_next || pthread_create(&thread, NULL, send_main, &job) != 0)
-		return tx->cb->send(tx->ctx, &qb->batch);
-	*next_ok = tp_queue_batch_after(pg, source, tx->target, qb->batch.seq, next,
-									next_found);
-	pthread_join(thread, NULL);
-	return job.result;
+/* The k-th oldest job of jobs. */
+static send_job *
+job_at(job_list *jobs, int k)
+{
+	return &jobs->slot[jobs->order[k]];
+}
+
+/* A new, zeroed job at the end of jobs (there is room: see job_list). */
+static send_job *
+job_add(job_list *jobs)
+{
+	for (int i = 0; i <= TP_TRANSMITTER_MAX_LANES; i++)
+	{
+		bool		used = false;
+
+		for (int k = 0; k < jobs->n; k++)
+			used = used || jobs->order[k] == i;
+		if (!used)
+		{
+			memset(&jobs->slot[i], 0, sizeof(jobs->slot[i]));
+			jobs->order[jobs->n++] = i;
+			return &jobs->slot[i];
+		}
+	}
+	return NULL;
+}
+
+/* Take the oldest job out of jobs' order (its slot is free to reuse). */
+static send_job *
+job_shift(job_list *jobs)
+{
+	send_job   *job = job_at(jobs, 0);
+
+	jobs->n--;
+	memmove(&jobs->order[0], &jobs->order[1], (size_t) jobs->n * sizeof(int));
+	return job;
+}
+
+/* A transport instance that no started job of jobs uses, or NULL. */
+static tp_plugin_ctx *
+free_lane(const tp_transmitter *tx, job_list *jobs)
+{
+	for (int l = 0; l < tx->n_lanes; l++)
+	{
+		bool		used = false;
+
+		for (int k = 0; k < jobs->n; k++)
+			used = used || (job_at(jobs, k)->started && job_at(jobs, k)->ctx == tx->lanes[l]);
+		if (!used)
+			return tx->lanes[l];
+	}
+	return NULL;
+}
+
+/*
+ * Start the jobs not started yet, in order, while instances are free:
+ * each in a thread of its own, so that the caller goes on (building the
+ * next batch). A batch started while one before it is on its way is
+ * flagged TP_BATCH_FOLLOWS (its receiver may wait for that one); the
+ * oldest is not. When no thread can be made it is sent here, now.
+ */
+static void
+start_jobs(tp_transmitter *tx, job_list *jobs)
+{
+	for (int k = 0; k < jobs->n; k++)
+	{
+		send_job   *job = job_at(jobs, k);
+
+		if (job->started)
+			continue;
+		job->ctx = free_lane(tx, jobs);
+		if (job->ctx == NULL)
+			return;
+		job->tx = tx;
+		if (k > 0)
+			job->qb.batch.flags |= TP_BATCH_FOLLOWS;
+		else
+			job->qb.batch.flags &= ~(uint32_t) TP_BATCH_FOLLOWS;
+		job->started = true;
+		job->threaded = pthread_create(&job->thread, NULL, send_main, job) == 0;
+		if (!job->threaded)
+			send_main(job);
+	}
+}
+
+/* Wait for job's send to end, if it was started; returns its result. */
+static tp_result
+finish_job(send_job *job)
+{
+	if (job->threaded)
+		pthread_join(job->thread, NULL);
+	job->threaded = false;
+	return job->started ? job->result : TP_RETRY;
+}
+
+/* Wait for the sends of all jobs and free their batches. */
+static void
+drop_jobs(job_list *jobs)
+{
+	while (jobs->n > 0)
+	{
+		send_job   *job = job_shift(jobs);
+
+		(void) finish_job(job);
+		tp_queued_batch_free(&job->qb);
+	}
+}
+
+/*
+ * Build the batch after seq after into a new job at the end of jobs and
+ * start it if an instance is free. *found false when there is none; false
+ * when the queue could not be read.
+ */
+static bool
+build_job(tp_transmitter *tx, tp_pgsql *pg, const char *source, job_list *jobs,
+		  uint64_t after, bool *found)
+{
+	send_job   *job = job_add(jobs);
+	bool		ok = tp_queue_batch_after(pg, source, tx->target, after, &job->qb, found);
+
+	if (!ok || !*found)
+	{
+		/* the job just added is the last */
+		jobs->n--;
+		*found = false;
+		return ok;
+	}
+	start_jobs(tx, jobs);
+	return true;
 }
 
 /* See transmitter.h. */
@@ -170,64 +303,90 @@ bool
 tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 				   int max_batches)
 {
-	tp_queued_batch qb;
+	job_list	jobs;
+	send_job   *first;
+	int			built = 0;		/* batches built in this call */
 	bool		found;
+	bool		more = true;	/* the queue may hold more to send */
+	bool		ok = true;
 
 	if (tp_clock_ms() < tx->retry_at_ms)
 		return true;
-	if (!first_batch(tx, pg, source, &qb, &found))
+	memset(&jobs, 0, sizeof(jobs));
+	first = job_add(&jobs);
+	if (!first_batch(tx, pg, source, &first->qb, &found))
 		return false;
-	for (int i = 0; found; i++)
+	if (!found)
+		return true;
+	built = 1;
+	start_jobs(tx, &jobs);
+	while (jobs.n > 0)
 	{
-		tp_queued_batch next;
-		bool		next_found;
-		bool		next_ok;
-		bool		overlap;
+		send_job   *last = job_at(&jobs, jobs.n - 1);
+		send_job   *done;
+		uint64_t	done_seq;
 		tp_result	r;
 
-		overlap = i + 1 < max_batches && qb.batch.data_len <= OVERLAP_MAX_BYTES;
-		r = send_and_build(tx, pg, source, &qb, overlap, &next, &next_found, &next_ok);
+		/*
+		 * While the oldest is on its way, build the next and start it if an
+		 * instance is free; a large batch is not overlapped, so that memory
+		 * stays bounded (OVERLAP_MAX_BYTES)
+		 */
+		if (more && ok && last->started && built < max_batches &&
+			last->qb.batch.data_len <= OVERLAP_MAX_BYTES)
+		{
+			ok = build_job(tx, pg, source, &jobs, last->qb.batch.seq, &found);
+			if (found)
+			{
+				built++;
+				continue;
+			}
+			more = false;
+		}
+
+		/* the oldest's answer: batches are acknowledged in seq order */
+		done = job_shift(&jobs);
+		r = finish_job(done);
+		done_seq = done->qb.batch.seq;
 		if (r != TP_OK)
 		{
-			/* keep it for the retry; the next one is built again then */
-			if (next_found)
-				tp_queued_batch_free(&next);
-			hold(tx, &qb.batch, r);
-			tx->held = qb;
+			/* later ones are sent again after it, whatever they got */
+			drop_jobs(&jobs);
+			hold(tx, &done->qb.batch, r);
+			done->qb.batch.flags &= ~(uint32_t) TP_BATCH_FOLLOWS;
+			tx->held = done->qb;
 			tx->has_held = true;
-			return next_ok;
+			return ok;
 		}
-		if (!tp_queue_ack(pg, tx->target->name, qb.batch.seq))
+		if (!tp_queue_ack(pg, tx->target->name, done_seq))
 		{
 			/* sent but not recorded: it is sent again, receivers dedup */
-			tp_queued_batch_free(&qb);
-			if (next_found)
-				tp_queued_batch_free(&next);
+			tp_queued_batch_free(&done->qb);
+			drop_jobs(&jobs);
 			return false;
 		}
 		if (tx->failing_seq != 0)
 			tp_info(LOG_COMPONENT, "target \"%s\" accepted batch %llu again after %u attempts",
-					tx->target->name, (unsigned long long) qb.batch.seq,
+					tx->target->name, (unsigned long long) done_seq,
 					tx->backoff.attempts + 1);
 		tx->failing_seq = 0;
 		tp_backoff_reset(&tx->backoff);
 		tx->sent++;
 		tp_debug(LOG_COMPONENT, "batch %llu (%llu changes) delivered to \"%s\"",
-				 (unsigned long long) qb.batch.seq,
-				 (unsigned long long) qb.batch.n_changes, tx->target->name);
-		tp_queued_batch_free(&qb);
-		if (!next_ok)
-			return false;
-		if (overlap)
-		{
-			qb = next;
-			found = next_found;
-		}
-		else if (i + 1 >= max_batches)
-			found = false;
+				 (unsigned long long) done_seq,
+				 (unsigned long long) done->qb.batch.n_changes, tx->target->name);
+		tp_queued_batch_free(&done->qb);
+		/* its instance is free for the next */
+		start_jobs(tx, &jobs);
 		/* a large batch was not overlapped: the next one is built now */
-		else if (!tp_queue_next_batch(pg, source, tx->target, &qb, &found))
-			return false;
+		if (jobs.n == 0 && more && ok && built < max_batches)
+		{
+			ok = build_job(tx, pg, source, &jobs, done_seq, &found);
+			if (found)
+				built++;
+			else
+				more = false;
+		}
 	}
-	return true;
+	return ok;
 }

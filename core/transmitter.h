@@ -16,10 +16,15 @@
 #include "pgsql.h"
 #include "queue.h"
 
+/* The most transport instances one target's batches are sent on at once. */
+#define TP_TRANSMITTER_MAX_LANES 8
+
 typedef struct tp_transmitter
 {
 	const tp_target_config *target;
-	tp_plugin_ctx *ctx;			/* the target's transport instance */
+	tp_plugin_ctx *lanes[TP_TRANSMITTER_MAX_LANES];	/* the target's transport
+													 * instances */
+	int			n_lanes;
 	const tp_transport_callbacks *cb;
 	tp_backoff	backoff;		/* after TP_RETRY or TP_ERROR */
 	long long	retry_at_ms;	/* no attempt before (monotonic ms) */
@@ -36,8 +41,17 @@ void		tp_transmitter_init(tp_transmitter *tx, const tp_target_config *target,
 								const tp_transport_callbacks *cb);
 
 /*
+ * Add another instance of the target's transport (started, used by no one
+ * else): with n instances, up to n batches are on their way at once, each
+ * but the oldest flagged TP_BATCH_FOLLOWS. False when there are
+ * TP_TRANSMITTER_MAX_LANES already.
+ */
+bool		tp_transmitter_add_lane(tp_transmitter *tx, tp_plugin_ctx *ctx);
+
+/*
  * Send up to max_batches of the target's ready batches, in seq order, each
- * acknowledged in the queue right after the transport accepted it. A batch
+ * acknowledged in the queue once the transport accepted it and every batch
+ * before it (the next is built while one is on its way). A batch
  * the transport refuses (TP_RETRY or TP_ERROR) is kept in memory and tried
  * again after a backoff (up to 250 ms after TP_RETRY, 10 s after TP_ERROR);
  * nothing overtakes it. Returns false only when the queue could not be

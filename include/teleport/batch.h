@@ -114,6 +114,15 @@ typedef struct tp_batch
  */
 #define TP_BATCH_PARTIAL 0x1
 
+/*
+ * Sent while the batch before it may still be on its way (a sender with
+ * several batches in flight): a receiver that has not got that one yet may
+ * wait for it a little, rather than refuse this one as a gap. Never set on
+ * the oldest batch a sender has not had acknowledged, so a real gap is
+ * still reported at once. "follows" on the wire (absent: not set).
+ */
+#define TP_BATCH_FOLLOWS 0x2
+
 typedef enum tp_change_op
 {
 	TP_CHANGE_INSERT = 1,		/* "c" */

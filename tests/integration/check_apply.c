@@ -822,8 +822,8 @@ END_TEST
  * Returns the inbox's answer.
  */
 static tp_delivery_status
-offer_batch(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
-			const char *lines, int n, bool partial)
+offer_flags(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
+			const char *lines, int n, uint32_t flags)
 {
 	tp_batch	b;
 	tp_delivery out;
@@ -832,7 +832,7 @@ offer_batch(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
 	b.size = sizeof(b);
 	b.format = TELEPORT_BATCH_FORMAT;
 	b.kind = kind;
-	b.flags = partial ? TP_BATCH_PARTIAL : 0;
+	b.flags = flags;
 	b.source = source;
 	b.target = "t1";
 	b.seq = seq;
@@ -846,6 +846,14 @@ offer_batch(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
 	out.size = sizeof(out);
 	(void) tp_inbox_store(w->inbox, &b, &out);
 	return out.status;
+}
+
+/* offer_flags of a batch flagged TP_BATCH_PARTIAL when partial. */
+static tp_delivery_status
+offer_batch(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
+			const char *lines, int n, bool partial)
+{
+	return offer_flags(w, kind, source, seq, lines, n, partial ? TP_BATCH_PARTIAL : 0);
 }
 
 /* A batch (see offer_batch) that the inbox must take. */
@@ -2324,13 +2332,19 @@ START_TEST(test_load_on_arrival)
 }
 END_TEST
 
-/* A load batch offered from a thread of its own (test_load_in_flight). */
+/*
+ * A batch offered from a thread of its own: a load batch of source "fl"
+ * (test_load_in_flight), or when lines is set a change batch of source
+ * "ch" flagged flags (test_changes_in_flight).
+ */
 typedef struct offer
 {
 	world	   *w;
 	uint64_t	seq;
 	char		header[1024];
 	const char *rows;
+	const char *lines;
+	uint32_t	flags;
 	tp_delivery_status status;
 	pthread_t	thread;
 } offer;
@@ -2340,7 +2354,10 @@ offer_main(void *arg)
 {
 	offer	   *o = arg;
 
-	o->status = offer_load(o->w, "fl", o->seq, o->header, o->rows, false);
+	if (o->lines != NULL)
+		o->status = offer_flags(o->w, TP_BATCH_CHANGES, "ch", o->seq, o->lines, 1, o->flags);
+	else
+		o->status = offer_load(o->w, "fl", o->seq, o->header, o->rows, false);
 	return NULL;
 }
 
@@ -2494,6 +2511,70 @@ START_TEST(test_changes_on_arrival)
 END_TEST
 
 /*
+ * A transmitter with two change batches in flight flags the second
+ * TP_BATCH_FOLLOWS: one that arrives before its predecessor waits for it,
+ * then both apply on arrival in order; one whose predecessor never comes
+ * is answered UNAVAILABLE (sent again). Without the flag, or too far
+ * beyond the next, it is a gap at once, as ever; a part of a larger
+ * transaction (stored, not applied on arrival) is sent again too.
+ */
+START_TEST(test_changes_in_flight)
+{
+	world		w;
+	offer		o;
+	long long	t0;
+
+	world_open(&w, "apply_changes_flight", NULL,
+			   "CREATE TABLE copy.ca (id int PRIMARY KEY, v text, n serial);", 300, NULL);
+	start_applying_on_arrival(&w);
+	store_lines(&w, "ch", 1, CH_INSERT("1", "a"), 1);
+
+	/* 3 before 2: it waits for 2, then both apply in order */
+	memset(&o, 0, sizeof(o));
+	o.w = &w;
+	o.seq = 3;
+	o.lines = CH_INSERT("3", "c");
+	o.flags = TP_BATCH_FOLLOWS;
+	offer_start(&o);
+	usleep(300 * 1000);
+	assert_value(&w, "SELECT count(*) FROM copy.ca", "1");
+	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 2, CH_INSERT("2", "b"), 1, 0),
+					 TP_DELIVERY_STORED);
+	ck_assert_int_eq(offer_join(&o), TP_DELIVERY_STORED);
+	assert_stream(&w, "ch", "- - 3");
+	assert_value(&w, "SELECT string_agg(id || v, ',' ORDER BY n) FROM copy.ca", "1a,2b,3c");
+	assert_value(&w, "SELECT count(*) FROM copy.stored", "0");
+
+	/* 5 without 4: unavailable after a wait, nothing stored nor applied */
+	t0 = tp_clock_ms();
+	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 5, CH_INSERT("5", "e"), 1,
+								 TP_BATCH_FOLLOWS), TP_DELIVERY_UNAVAILABLE);
+	ck_assert_int_ge(tp_clock_ms() - t0, 1500);
+	/* a part (stored, not applied on arrival): sent again too */
+	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 5, CH_INSERT("5", "e"), 1,
+								 TP_BATCH_FOLLOWS | TP_BATCH_PARTIAL),
+					 TP_DELIVERY_UNAVAILABLE);
+	/* unflagged, or far beyond the next: a gap at once */
+	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 5, CH_INSERT("5", "e"), 1, 0),
+					 TP_DELIVERY_GAP);
+	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 60, CH_INSERT("5", "e"), 1,
+								 TP_BATCH_FOLLOWS), TP_DELIVERY_GAP);
+	assert_stream(&w, "ch", "- - 3");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox WHERE source = 'ch'", "0");
+
+	/* sent again in order: both apply on arrival */
+	store_lines(&w, "ch", 4, CH_INSERT("4", "d"), 1);
+	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 5, CH_INSERT("5", "e"), 1,
+								 TP_BATCH_FOLLOWS), TP_DELIVERY_STORED);
+	assert_stream(&w, "ch", "- - 5");
+	assert_value(&w, "SELECT string_agg(id || v, ',' ORDER BY n) FROM copy.ca",
+				 "1a,2b,3c,4d,5e");
+	assert_value(&w, "SELECT count(*) FROM copy.stored", "0");
+	world_close(&w);
+}
+END_TEST
+
+/*
  * End to end with both processes: the target teleport imports the spool
  * (file transport), its apply thread applies; a mixed workload arrives
  * identical; both stop cleanly.
@@ -2587,6 +2668,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_load_on_arrival);
 	tcase_add_test(tc, test_changes_on_arrival);
 	tcase_add_test(tc, test_load_in_flight);
+	tcase_add_test(tc, test_changes_in_flight);
 	tcase_add_test(tc, test_load_supersedes);
 	tcase_add_test(tc, test_held_retried_on_news);
 	tcase_add_test(tc, test_daemon_end_to_end);

@@ -102,6 +102,12 @@ START_TEST(test_header_text)
 	header = tp_batch_header(&b);
 	ck_assert_ptr_nonnull(strstr(header, "\"partial\":true}"));
 	free(header);
+
+	/* "follows" only when set, after "partial" */
+	b.flags = TP_BATCH_FOLLOWS;
+	header = tp_batch_header(&b);
+	ck_assert_ptr_nonnull(strstr(header, "\"partial\":false,\"follows\":true}"));
+	free(header);
 	b.flags = 0;
 
 	b.kind = TP_BATCH_LOAD;
@@ -148,7 +154,7 @@ START_TEST(test_round_trip)
 	tp_batch	b = make_batch(sample_data, 5);
 	char	   *header;
 
-	b.flags = TP_BATCH_PARTIAL;
+	b.flags = TP_BATCH_PARTIAL | TP_BATCH_FOLLOWS;
 	header = tp_batch_header(&b);
 	size_t		len;
 	char	   *buf = concat(header, b.data, b.data_len, &len);
@@ -169,7 +175,7 @@ START_TEST(test_round_trip)
 	ck_assert_uint_eq(p->n_changes, 5);
 	ck_assert_uint_eq(p->first_tick, 10);
 	ck_assert_uint_eq(p->last_tick, 12);
-	ck_assert_uint_eq(p->flags, TP_BATCH_PARTIAL);
+	ck_assert_uint_eq(p->flags, TP_BATCH_PARTIAL | TP_BATCH_FOLLOWS);
 	ck_assert_uint_eq(p->data_len, b.data_len);
 	ck_assert_int_eq(memcmp(p->data, b.data, b.data_len), 0);
 
@@ -281,6 +287,7 @@ typedef struct bad_wire
 static const bad_wire bad_wires[] = {
 	{H_NO_PARTIAL("\"seq\":1,\"changes\":0,\"data_bytes\":0"), 0, "\"partial\" member is missing"},
 	{H_NO_PARTIAL("\"seq\":1,\"changes\":0,\"data_bytes\":0,\"partial\":1"), 0, "\"partial\" member is not a boolean"},
+	{H("\"seq\":1,\"changes\":0,\"data_bytes\":0,\"follows\":\"yes\""), 0, "\"follows\" member is not a boolean"},
 	{"", 0, "empty"},
 	{"{\"teleport_batch\":1", 0, "header line does not end in a newline"},
 	{"not json\n", 0, "not valid JSON"},

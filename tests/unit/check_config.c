@@ -463,6 +463,7 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(config->server.transport);
 	ck_assert_int_eq(config->server.max_body_size, 67108864);
 	ck_assert_int_eq(config->load_batches_in_flight, 2);
+	ck_assert_int_eq(config->batches_in_flight, 2);
 	ck_assert_int_eq(config->n_targets, 0);
 	ck_assert_str_eq(config->applier, "postgres");
 	ck_assert_ptr_null(config->log_level);
@@ -503,6 +504,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(config->load_chunk_bytes, 1048576);
 	ck_assert(config->load_in_one_transaction);
 	ck_assert_int_eq(config->load_batches_in_flight, 3);
+	ck_assert_int_eq(config->batches_in_flight, 4);
 	ck_assert_int_eq(config->intervals.batcher, 1);
 	ck_assert_int_eq(config->intervals.transmitter, 200);
 	ck_assert_int_eq(config->intervals.applier, 300);
@@ -593,7 +595,7 @@ END_TEST
 START_TEST(test_unknown_top)
 {
 	assert_one_error(MINIMAL "batchsize: 5\n",
-					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level, max_batch_bytes, queue_retention, replicate_ddl, load_jobs, load_chunk_bytes, load_in_one_transaction, load_batches_in_flight)");
+					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level, max_batch_bytes, queue_retention, replicate_ddl, load_jobs, load_chunk_bytes, load_in_one_transaction, load_batches_in_flight, batches_in_flight)");
 }
 END_TEST
 
@@ -634,6 +636,8 @@ START_TEST(test_wrong_type_int)
 					 "test.yml:1:13: batch_size: expected an integer >= 1, found \"99999999999999999999\"");
 	assert_one_error("load_batches_in_flight: 9\n" MINIMAL,
 					 "test.yml:1:25: load_batches_in_flight: expected an integer from 1 to 8, found \"9\"");
+	assert_one_error("batches_in_flight: 0\n" MINIMAL,
+					 "test.yml:1:20: batches_in_flight: expected an integer from 1 to 8, found \"0\"");
 }
 END_TEST
 
