@@ -120,7 +120,9 @@ assert_events(PGconn *conn, const char *expected)
 
 /*
  * The capture triggers of table (a regclass text) as
- * "name:row|statement:events", sorted, comma-separated.
+ * "name:row|statement:events", sorted, comma-separated; a partitioned
+ * table's row trigger (named with its OID, as its clones are) as
+ * teleport_capture_root when that OID is the root's of table.
  */
 static char *
 capture_triggers(PGconn *conn, const char *table)
@@ -128,7 +130,8 @@ capture_triggers(PGconn *conn, const char *table)
 	char		sql[1024];
 
 	snprintf(sql, sizeof(sql),
-			 "SELECT coalesce(string_agg(tgname || ':' ||"
+			 "SELECT coalesce(string_agg(regexp_replace(tgname, '_root_' ||"
+			 " coalesce(pg_partition_root(tgrelid)::oid::text, '') || '$', '_root') || ':' ||"
 			 " CASE WHEN tgtype & 1 = 1 THEN 'row' ELSE 'statement' END || ':' ||"
 			 " concat_ws('/', CASE WHEN tgtype & 4 = 4 THEN 'insert' END,"
 			 " CASE WHEN tgtype & 8 = 8 THEN 'delete' END,"
