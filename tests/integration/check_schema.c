@@ -1162,10 +1162,55 @@ step_partitions(const scene *sc)
 	ck_assert_str_eq(v, "11");
 	free(v);
 
-	tp_inst_exec(sc->src, "DROP TABLE extra.pr, extra.pa, extra.pn;");
+	/*
+	 * a partitioned table captured as a root of its own (one partition
+	 * hash-partitioned) attached, written at once; later written once,
+	 * under pr's name; detached, a root of its own again
+	 */
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE extra.pt (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);"
+				 "CREATE TABLE extra.pt_1 PARTITION OF extra.pt FOR VALUES FROM (500) TO (550);"
+				 "CREATE TABLE extra.pt_2 PARTITION OF extra.pt FOR VALUES FROM (550) TO (600)"
+				 " PARTITION BY HASH (id);"
+				 "CREATE TABLE extra.pt_2a PARTITION OF extra.pt_2 FOR VALUES WITH (MODULUS 2, REMAINDER 0);"
+				 "CREATE TABLE extra.pt_2b PARTITION OF extra.pt_2 FOR VALUES WITH (MODULUS 2, REMAINDER 1);");
+	wait_captured(sc, "pt");
+	tp_inst_exec(sc->src, "INSERT INTO extra.pt SELECT g, 't' || g FROM generate_series(500, 599) g;");
+	wait_rows(sc, "pt", "a partitioned table to attach");
+	tp_inst_exec(sc->src, "ALTER TABLE extra.pr ATTACH PARTITION extra.pt FOR VALUES FROM (500) TO (600);");
+	tp_inst_exec(sc->src,
+				 "UPDATE extra.pr SET v = v || '!' WHERE id IN (501, 560, 561);"
+				 "UPDATE extra.pt SET v = v || '?' WHERE id IN (502, 562);"
+				 "DELETE FROM extra.pt_2b WHERE id IN (SELECT min(id) FROM extra.pt_2b);");
+	wait_captured(sc, NULL);
+	wait_rows(sc, "pr", "a partitioned table attached");
+	wait_dropped(sc, "pt", "attached");
+	v = tp_inst_value(sc->src, "SELECT (SELECT count(*) FROM pg_trigger g"
+					  "  JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+					  "  WHERE n.nspname = 'extra' AND c.relname LIKE 'pt%%' AND g.tgname LIKE 'teleport%%'"
+					  "  AND g.tgname <> 'teleport_capture_root_' || 'extra.pr'::regclass::oid)"
+					  " + (SELECT count(*) FROM teleport.trigger_table WHERE table_name LIKE 'pt%%')");
+	ck_assert_msg(strcmp(v, "0") == 0, "own capture triggers or records left on pt: %s", v);
+	free(v);
+	tp_inst_exec(sc->src, "UPDATE extra.pt SET v = 'nested' WHERE id IN (503, 563, 564);");
+	wait_rows(sc, "pr", "rows of an attached partitioned table written");
+	v = tp_inst_value(sc->src, ROW_EVENTS_SQL, "pr", "nested");
+	ck_assert_str_eq(v, "3");
+	free(v);
+	v = tp_inst_value(sc->src, ROW_EVENTS_SQL, "pt", "nested");
+	ck_assert_str_eq(v, "0");
+	free(v);
+	tp_inst_exec(sc->src, "ALTER TABLE extra.pr DETACH PARTITION extra.pt;");
+	wait_captured(sc, "pt");
+	tp_inst_exec(sc->src, "UPDATE extra.pt SET v = 'detached' WHERE id = 504;");
+	wait_rows(sc, "pr", "a partitioned table detached");
+	wait_rows(sc, "pt", "a partitioned table detached");
+
+	tp_inst_exec(sc->src, "DROP TABLE extra.pr, extra.pa, extra.pn, extra.pt;");
 	wait_dropped(sc, "pr", "dropped");
 	wait_dropped(sc, "pa", "dropped");
 	wait_dropped(sc, "pn", "dropped");
+	wait_dropped(sc, "pt", "dropped");
 }
 
 /*
@@ -1230,7 +1275,7 @@ step_hash_partitions(const scene *sc)
 	wait_rows(sc, "pe", "a table hash-partitioned by an enum");
 	v = tp_inst_value(sc->src, "SELECT (SELECT count(*) > 0 FROM extra.ph_0) AND (SELECT count(*) > 0"
 					  " FROM extra.ph_1) AND (SELECT count(*) > 0 FROM extra.ph_2b)"
-					  " AND (SELECT count(*) > 0 FROM extra.ph_3) AND (SELECT count(*) > 0 FROM extra.pe_0)");
+					  " AND (SELECT count(*) > 0 FROM extra.ph_3)");
 	ck_assert_str_eq(v, "t");
 	free(v);
 
@@ -1256,8 +1301,16 @@ step_hash_partitions(const scene *sc)
 	free(v);
 
 	/* an enum's hash is its OID's: refused, the rows stay, with a warning */
-	v = tp_inst_value(sc->src, "SELECT count(*) FROM extra.pe_0");
-	tp_inst_exec(sc->src, "DROP TABLE extra.pe_0; INSERT INTO extra.pe VALUES (100, 'red');");
+	{
+		/* the partition with rows: where the labels go depends on their OIDs */
+		char	   *part = tp_inst_value(sc->src, "SELECT CASE WHEN EXISTS (SELECT 1 FROM extra.pe_0)"
+										 " THEN 'pe_0' ELSE 'pe_1' END");
+
+		v = tp_inst_value(sc->src, "SELECT count(*) FROM extra.%s", part);
+		ck_assert_str_ne(v, "0");
+		tp_inst_exec(sc->src, "DROP TABLE extra.%s;", part);
+		free(part);
+	}
 	wait_captured(sc, NULL);
 	for (int i = 0; i < 600; i++)
 	{
@@ -1270,18 +1323,6 @@ step_hash_partitions(const scene *sc)
 			break;
 		if (i == 599)
 			tp_scene_fail(&sc->t, "no warning for the rows of an enum-keyed hash partition dropped");
-		usleep(100000);
-	}
-	for (int i = 0; i < 600; i++)
-	{
-		char	   *n = tp_inst_value(sc->tgt, "SELECT count(*) FROM fresh.pe WHERE id = 100");
-		bool		done = strcmp(n, "1") == 0;
-
-		free(n);
-		if (done)
-			break;
-		if (i == 599)
-			tp_scene_fail(&sc->t, "a row written after a partition was dropped never came");
 		usleep(100000);
 	}
 	{
