@@ -1083,7 +1083,10 @@ wait_dropped(const scene *sc, const char *table, const char *step)
  * Detached (also CONCURRENTLY) their rows leave the target's table (by
  * the partition's constraint) and come back as a table of their own; a
  * partition detached and dropped at once, and one dropped, take their
- * rows with them; a partition created later and written. In schema extra
+ * rows with them; a partition created later and written; a partitioned
+ * table captured as a root of its own attached (its row trigger and the
+ * clone of the other's are named with their roots' OIDs), written, and
+ * detached again. In schema extra
  * (the target's "fresh"), since wait_equal's signatures would list the
  * source's partitions.
  */
