@@ -1244,7 +1244,9 @@ rows_except(const scene *sc, const char *table)
  * under it: a partition detached, one detached CONCURRENTLY, a
  * sub-partition dropped (two hashes in its constraint), a partition
  * dropped; the target's table keeps exactly the source's rows (EXCEPT
- * both ways), the detached ones come back as tables. A key of an enum
+ * both ways), the detached ones come back as tables. A key of an
+ * expression (lower(k), no primary key: REPLICA IDENTITY FULL), a
+ * partition dropped. A key of an enum
  * (hashed by its OID, which the target's type does not share): the
  * dropped partition's rows stay on the target, with a warning.
  */
@@ -1264,18 +1266,26 @@ step_hash_partitions(const scene *sc)
 				 "CREATE TABLE extra.ph_2a PARTITION OF extra.ph_2 FOR VALUES WITH (MODULUS 2, REMAINDER 0);"
 				 "CREATE TABLE extra.ph_2b PARTITION OF extra.ph_2 FOR VALUES WITH (MODULUS 2, REMAINDER 1);"
 				 "CREATE TABLE extra.ph_3 PARTITION OF extra.ph FOR VALUES WITH (MODULUS 4, REMAINDER 3);"
+				 "CREATE TABLE extra.px (id int NOT NULL, k text) PARTITION BY HASH (lower(k));"
+				 "ALTER TABLE extra.px REPLICA IDENTITY FULL;"
+				 "CREATE TABLE extra.px_0 PARTITION OF extra.px FOR VALUES WITH (MODULUS 3, REMAINDER 0);"
+				 "CREATE TABLE extra.px_1 PARTITION OF extra.px FOR VALUES WITH (MODULUS 3, REMAINDER 1);"
+				 "CREATE TABLE extra.px_2 PARTITION OF extra.px FOR VALUES WITH (MODULUS 3, REMAINDER 2);"
 				 "CREATE TYPE extra.hue AS ENUM ('red', 'green', 'blue');"
 				 "CREATE TABLE extra.pe (id int, c extra.hue, PRIMARY KEY (id, c)) PARTITION BY HASH (c);"
 				 "CREATE TABLE extra.pe_0 PARTITION OF extra.pe FOR VALUES WITH (MODULUS 2, REMAINDER 0);"
 				 "CREATE TABLE extra.pe_1 PARTITION OF extra.pe FOR VALUES WITH (MODULUS 2, REMAINDER 1);");
 	wait_captured(sc, "ph");
 	wait_captured(sc, "pe");
+	wait_captured(sc, "px");
 	tp_inst_exec(sc->src,
 				 "INSERT INTO extra.ph SELECT g, 'k' || g %% 37, 'h' || g FROM generate_series(1, 300) g;"
+				 "INSERT INTO extra.px SELECT g, 'X' || g FROM generate_series(1, 90) g;"
 				 "INSERT INTO extra.pe SELECT g, (ARRAY['red', 'green', 'blue'])[g %% 3 + 1]::extra.hue"
 				 " FROM generate_series(1, 30) g;");
 	wait_rows(sc, "ph", "a hash-partitioned table");
 	wait_rows(sc, "pe", "a table hash-partitioned by an enum");
+	wait_rows(sc, "px", "a table hash-partitioned by an expression");
 	v = tp_inst_value(sc->src, "SELECT (SELECT count(*) > 0 FROM extra.ph_0) AND (SELECT count(*) > 0"
 					  " FROM extra.ph_1) AND (SELECT count(*) > 0 FROM extra.ph_2b)"
 					  " AND (SELECT count(*) > 0 FROM extra.ph_3)");
@@ -1285,12 +1295,17 @@ step_hash_partitions(const scene *sc)
 	tp_inst_exec(sc->src, "ALTER TABLE extra.ph DETACH PARTITION extra.ph_0;");
 	tp_inst_exec(sc->src, "ALTER TABLE extra.ph DETACH PARTITION extra.ph_1 CONCURRENTLY;");
 	tp_inst_exec(sc->src, "DROP TABLE extra.ph_2b;");
+	tp_inst_exec(sc->src, "DROP TABLE extra.px_1;");
 	wait_captured(sc, "ph_0");
 	wait_captured(sc, "ph_1");
 	wait_rows(sc, "ph", "hash partitions detached and dropped");
 	wait_rows(sc, "ph_0", "a hash partition detached");
 	wait_rows(sc, "ph_1", "a hash partition detached concurrently");
 	v = rows_except(sc, "ph");
+	ck_assert_str_eq(v, "0 0");
+	free(v);
+	wait_rows(sc, "px", "a partition of an expression's hash dropped");
+	v = rows_except(sc, "px");
 	ck_assert_str_eq(v, "0 0");
 	free(v);
 	tp_inst_exec(sc->src, "DROP TABLE extra.ph_3;"
@@ -1338,8 +1353,10 @@ step_hash_partitions(const scene *sc)
 	}
 	free(v);
 
-	tp_inst_exec(sc->src, "DROP TABLE extra.ph, extra.ph_0, extra.ph_1, extra.pe; DROP TYPE extra.hue;");
+	tp_inst_exec(sc->src, "DROP TABLE extra.ph, extra.ph_0, extra.ph_1, extra.pe, extra.px;"
+				 "DROP TYPE extra.hue;");
 	wait_dropped(sc, "ph", "dropped");
+	wait_dropped(sc, "px", "dropped");
 	wait_dropped(sc, "pe", "dropped");
 }
 
