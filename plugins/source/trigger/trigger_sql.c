@@ -142,10 +142,11 @@
 
 /*
  * Whether the name (an SQL text expression) is one a capture trigger may
- * have: those of CAPTURE_TRIGGER_NAMES, and a partitioned table's row
- * trigger, named with its OID (teleport_capture_root_16384,
+ * have: the fixed names below, and a partitioned table's row trigger,
+ * named with its OID (teleport_capture_root_16384,
  * teleport_capture_text_root_16384). teleport_capture_root and
- * teleport_capture_text_root are the names an older teleport gave it.
+ * teleport_capture_text_root are the names an older teleport gave it, so
+ * that a poll renames it.
  */
 #define IS_CAPTURE_TRIGGER(name) \
 	"(" name " = ANY (ARRAY['teleport_capture', 'teleport_capture_update'," \
