@@ -151,7 +151,7 @@ wait_for_trigger(const source *src, const char *table)
 
 	snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass "
-			 "AND tgname IN ('teleport_capture', 'teleport_capture_root')", table);
+			 "AND (tgname = 'teleport_capture' OR tgname ~ '^teleport_capture_root_[0-9]+$')", table);
 	for (int i = 0; i < 300; i++)
 	{
 		char	   *n = query_value(src, sql);

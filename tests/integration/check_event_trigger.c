@@ -710,10 +710,17 @@ START_TEST(test_fallback)
 }
 END_TEST
 
-/* The capture triggers of table (a regclass literal), sorted, comma-separated. */
+/*
+ * The capture triggers of table (a regclass literal), sorted,
+ * comma-separated. A partitioned table's row trigger, and its clones, are
+ * named with its OID: shown as teleport_capture_root when that is the OID
+ * of the table's root, else teleport_capture_root_other (text mode alike).
+ */
 #define CAPTURE_TRIGGERS_SQL(table) \
-	"SELECT coalesce(string_agg(tgname, ',' ORDER BY tgname), '') FROM pg_trigger" \
-	" WHERE tgrelid = '" table "'::regclass AND tgname LIKE 'teleport\\_capture%'"
+	"SELECT coalesce(string_agg(n, ',' ORDER BY n), '') FROM (SELECT" \
+	" regexp_replace(regexp_replace(tgname, '_root_' || coalesce(pg_partition_root(tgrelid)::oid::text," \
+	" '') || '$', '_root'), '_root_[0-9]+$', '_root_other') AS n FROM pg_trigger" \
+	" WHERE tgrelid = '" table "'::regclass AND tgname LIKE 'teleport\\_capture%') t"
 #define ROW_TRIGGERS \
 	"teleport_capture,teleport_capture_stmt_a,teleport_capture_stmt_b,teleport_capture_truncate"
 #define STATEMENT_TRIGGERS \
@@ -1241,7 +1248,13 @@ START_TEST(test_partitions)
 			 "CREATE TABLE public.pr1 PARTITION OF public.pr FOR VALUES FROM (0) TO (100);"
 			 "CREATE TABLE public.pa (id int PRIMARY KEY, v text);"
 			 "INSERT INTO public.pr VALUES (1, 'a');"
-			 "INSERT INTO public.pa VALUES (101, 'a'), (102, 'b'), (103, 'c');");
+			 "INSERT INTO public.pa VALUES (101, 'a'), (102, 'b'), (103, 'c');"
+			 "CREATE TABLE public.pq (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);"
+			 "CREATE TABLE public.pq1 PARTITION OF public.pq FOR VALUES FROM (200) TO (250);"
+			 "CREATE TABLE public.pq2 PARTITION OF public.pq FOR VALUES FROM (250) TO (300)"
+			 " PARTITION BY RANGE (id);"
+			 "CREATE TABLE public.pq2a PARTITION OF public.pq2 FOR VALUES FROM (250) TO (300);"
+			 "INSERT INTO public.pq VALUES (201, 'a'), (260, 'b');");
 	env_start(&e, NULL, NULL, evt, 0);
 	env_install(&e);
 	assert_new_ops(&e, "");
@@ -1310,6 +1323,56 @@ START_TEST(test_partitions)
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pa"), ROW_TRIGGERS);
 	tp_sql_ok(e.su, "UPDATE public.pa SET v = 'w' WHERE id = 103");
 	assert_new_ops(&e, "u pa 103\n| 1 txids");
+
+	/*
+	 * A partitioned table captured as a root of its own attached: its row
+	 * trigger and pr's clone differ by their OID, its own go (also its
+	 * clones on its partitions), its leaves' rows are sent again under
+	 * pr's name, and its copy is dropped
+	 */
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pq"), ROOT_TRIGGERS);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pq2a"), "teleport_capture_root");
+	tp_sql_ok(e.su, "BEGIN;"
+			"UPDATE public.pq SET v = 'x' WHERE id = 201;"
+			"ALTER TABLE public.pr ATTACH PARTITION public.pq FOR VALUES FROM (200) TO (300);"
+			"UPDATE public.pr SET v = 'y' WHERE id = 260;"
+			"COMMIT");
+	if (evt)
+	{
+		assert_new_ops(&e, "u pq 201\n"
+					   "ddl table public.pq drop\n"
+					   "ddl table public.pr alter\n"
+					   "c pr x2\n"
+					   "u pr 260\n"
+					   "| 1 txids");
+	}
+	else
+	{
+		/*
+		 * pr is older: its clone's name sorts first, and fires first; the
+		 * rows sent again are pq's two leaves', each in a transaction
+		 */
+		assert_new_ops(&e, "u pq 201\nu pr 260\nu pq 260\n| 1 txids");
+		assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pq2a"),
+					 "teleport_capture_root,teleport_capture_root_other");
+		env_poll(&e);
+		assert_new_ops(&e, "ddl table public.pq drop\n"
+					   "ddl table public.pr alter\n"
+					   "c pr x2\n"
+					   "| 3 txids");
+	}
+	assert_query(e.su, "SELECT string_agg(after::text, ' ' ORDER BY (after ->> 'id')::int) FROM " EVENTS
+				 " e WHERE op = 'c' AND table_name = 'pr' AND (after ->> 'id')::int >= 200",
+				 evt ? "{\"id\":201,\"v\":\"x\"} {\"id\":260,\"v\":\"b\"}"
+				 : "{\"id\":201,\"v\":\"x\"} {\"id\":260,\"v\":\"y\"}");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pq"), "teleport_capture_root");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pq1"), "teleport_capture_root");
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.pq2a"), "teleport_capture_root");
+	assert_query(e.su, "SELECT count(*) FROM teleport.trigger_table WHERE table_name LIKE 'pq%'", "0");
+	tp_sql_ok(e.su, "UPDATE public.pq SET v = 'z' WHERE id = 201;"
+			  "UPDATE public.pq2a SET v = 'z' WHERE id = 260");
+	env_poll(&e);
+	assert_new_ops(&e, "u pr 201\nu pr 260\n| 1 txids");
 
 	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
 	env_stop(&e);

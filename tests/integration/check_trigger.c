@@ -120,7 +120,9 @@ assert_events(PGconn *conn, const char *expected)
 
 /*
  * The capture triggers of table (a regclass text) as
- * "name:row|statement:events", sorted, comma-separated.
+ * "name:row|statement:events", sorted, comma-separated; a partitioned
+ * table's row trigger (named with its OID, as its clones are) as
+ * teleport_capture_root when that OID is the root's of table.
  */
 static char *
 capture_triggers(PGconn *conn, const char *table)
@@ -128,7 +130,8 @@ capture_triggers(PGconn *conn, const char *table)
 	char		sql[1024];
 
 	snprintf(sql, sizeof(sql),
-			 "SELECT coalesce(string_agg(tgname || ':' ||"
+			 "SELECT coalesce(string_agg(regexp_replace(tgname, '_root_' ||"
+			 " coalesce(pg_partition_root(tgrelid)::oid::text, '') || '$', '_root') || ':' ||"
 			 " CASE WHEN tgtype & 1 = 1 THEN 'row' ELSE 'statement' END || ':' ||"
 			 " concat_ws('/', CASE WHEN tgtype & 4 = 4 THEN 'insert' END,"
 			 " CASE WHEN tgtype & 8 = 8 THEN 'delete' END,"
@@ -674,7 +677,11 @@ START_TEST(test_update_statements)
 }
 END_TEST
 
-/* A partitioned table is captured once, under its root's name. */
+/*
+ * A partitioned table is captured once, under its root's name. Its row
+ * trigger named as an older teleport named it (teleport_capture_root,
+ * without its OID) is renamed at the next poll.
+ */
 START_TEST(test_partitioned)
 {
 	trig_env	env;
@@ -707,6 +714,19 @@ START_TEST(test_partitioned)
 	assert_events(env.su,
 				  "c|public|m|-|{\"id\":4,\"at\":\"2022-02-02\",\"v\":\"w\"}|-");
 	assert_query(env.su, "SELECT count(*) FROM teleport.trigger_table", "1");
+
+	/* the row trigger as an older teleport named it: renamed at the next poll */
+	tp_sql_ok(env.su, "DO $$BEGIN EXECUTE format('ALTER TRIGGER %I ON public.m"
+			" RENAME TO teleport_capture_root', 'teleport_capture_root_' || 'public.m'::regclass::oid);"
+			" END$$");
+	assert_query(env.su, "SELECT count(*) > 1 FROM pg_trigger WHERE tgname = 'teleport_capture_root'", "t");
+	env_poll(&env, TP_OK);
+	assert_query(env.su, "SELECT count(*) FROM pg_trigger WHERE tgname = 'teleport_capture_root'", "0");
+	assert_capture_triggers(env.su, "public.m", ROOT_TRIGGERS);
+	assert_capture_triggers(env.su, "public.m_2022", "teleport_capture_root:row:insert/delete/update");
+	tp_sql_ok(env.su, "INSERT INTO public.m VALUES (5, '2022-03-03', 'v')");
+	assert_events(env.su,
+				  "c|public|m|-|{\"id\":5,\"at\":\"2022-03-03\",\"v\":\"v\"}|-");
 	env_close(&env);
 }
 END_TEST

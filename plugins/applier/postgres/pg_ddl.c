@@ -28,7 +28,9 @@
  *           NOT NULL and identity changed; primary key changed (added
  *           unless the target's table has a primary key of those columns);
  *           a partitioned table (an ordinary one here) deletes the rows of
- *           a partition that left it, by the partition's constraint
+ *           a partition that left it, by the partition's constraint (a
+ *           hash partition's computed with a temporary hash-partitioned
+ *           table of the same key)
  *   constraint  unique, check, foreign-key and exclusion: added, dropped,
  *           renamed, validated; dropped and added again when what it
  *           constrains changed
@@ -131,6 +133,32 @@ static const char table_ddl_sql[] =
 	"		THEN t.b -> 'partitions' END) AS p\n"
 	"	WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.json_array_elements(t.a -> 'partitions') AS q\n"
 	"					  WHERE (q ->> 'oid') = (p ->> 'oid'))),\n"
+	/*
+	 * those whose rows are deleted (a sub-partition whose parent left too
+	 * is covered by its parent's), with the OIDs of the hash-partitioned
+	 * tables their constraint names, and whether the description before
+	 * gives each a hash key the target can compute
+	 */
+	"del AS (\n"
+	"	SELECT g.p, g.p ->> 'constraint' AS con, h.oids,\n"
+	"		NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(h.oids) AS u(oid)\n"
+	"			WHERE pg_catalog.json_typeof(t.b -> 'hash_keys' -> u.oid) IS DISTINCT FROM 'array') AS ok\n"
+	"	FROM t, gone g\n"
+	"	CROSS JOIN LATERAL (SELECT ARRAY(SELECT m[1] FROM pg_catalog.regexp_matches(g.p ->> 'constraint',\n"
+	"		'satisfies_hash_partition\\(''([0-9]+)''::oid, ', 'g') AS m) AS oids) AS h\n"
+	"	WHERE g.p ->> 'constraint' IS NOT NULL\n"
+	"		AND NOT EXISTS (SELECT 1 FROM gone f WHERE (f.p ->> 'oid') = (g.p ->> 'parent'))),\n"
+	/*
+	 * a temporary hash-partitioned table of the same key for each of those
+	 * tables (the hash of a value depends only on its operator class's
+	 * function and a fixed seed): satisfies_hash_partition over it
+	 * computes the source's
+	 */
+	"probe AS (\n"
+	"	SELECT u.oid, pg_catalog.format('teleport_hash_%s', u.oid) AS name,\n"
+	"		t.b -> 'hash_keys' -> u.oid AS keys\n"
+	"	FROM t, (SELECT DISTINCT x.oid FROM del d, pg_catalog.unnest(d.oids) AS x(oid)\n"
+	"			 WHERE d.ok) AS u),\n"
 	"st(ord, sub, stmt) AS (\n"
 	/* a drop */
 	"	SELECT 0, 0, pg_catalog.format('DROP TABLE IF EXISTS %s', t.qb)\n"
@@ -152,15 +180,34 @@ static const char table_ddl_sql[] =
 	/*
 	 * the rows of a partition that left the table (detached, dropped) left
 	 * it too: deleted by the partition's constraint, under the names before
-	 * the change (a hash partition's names the source's table: not
-	 * deleted, docs/schema.md)
+	 * the change, a hash partition's parent's OID replaced by its probe's;
+	 * when the target cannot compute a hash, they stay, with a warning
 	 */
 	"	UNION ALL\n"
-	"	SELECT 25, 0, pg_catalog.format('DELETE FROM %s WHERE %s', t.qb, g.p ->> 'constraint')\n"
-	"	FROM t, gone g\n"
-	"	WHERE g.p ->> 'constraint' IS NOT NULL\n"
-	"		AND pg_catalog.strpos(g.p ->> 'constraint', 'satisfies_hash_partition(') = 0\n"
-	"		AND NOT EXISTS (SELECT 1 FROM gone h WHERE (h.p ->> 'oid') = (g.p ->> 'parent'))\n"
+	"	SELECT 24, 0, pg_catalog.format('CREATE TEMPORARY TABLE %I (%s) PARTITION BY HASH (%s)',\n"
+	"		p.name,\n"
+	"		(SELECT pg_catalog.string_agg(pg_catalog.format('k%s %s', k.i, k.key ->> 'type'), ', '\n"
+	"										ORDER BY k.i)\n"
+	"		 FROM pg_catalog.json_array_elements(p.keys) WITH ORDINALITY AS k(key, i)),\n"
+	"		(SELECT pg_catalog.string_agg(pg_catalog.format('k%s pg_catalog.%I', k.i,\n"
+	"				k.key ->> 'opclass'), ', ' ORDER BY k.i)\n"
+	"		 FROM pg_catalog.json_array_elements(p.keys) WITH ORDINALITY AS k(key, i)))\n"
+	"	FROM probe p\n"
+	"	UNION ALL\n"
+	"	SELECT 25, 0, pg_catalog.format('DELETE FROM %s WHERE %s', t.qb,\n"
+	"		pg_catalog.regexp_replace(d.con, 'satisfies_hash_partition\\(''([0-9]+)''::oid, ',\n"
+	"			'satisfies_hash_partition(''pg_temp.teleport_hash_\\1''::pg_catalog.regclass::pg_catalog.oid, ',\n"
+	"			'g'))\n"
+	"	FROM t, del d WHERE d.ok\n"
+	"	UNION ALL\n"
+	"	SELECT 25, 1, pg_catalog.format('DO %L', pg_catalog.format('BEGIN RAISE WARNING %L, %L; END',\n"
+	"		'%', pg_catalog.format('the rows of hash partition %s (its source OID) that left table %s '\n"
+	"			'are not deleted: its hash partition key cannot be computed on the target',\n"
+	"			d.p ->> 'oid', t.qb)))\n"
+	"	FROM t, del d WHERE NOT d.ok\n"
+	"	UNION ALL\n"
+	"	SELECT 26, 0, pg_catalog.format('DROP TABLE pg_temp.%I', p.name)\n"
+	"	FROM probe p\n"
 	/* a change: the table's name first, then what refers to it by it */
 	"	UNION ALL\n"
 	"	SELECT 30, 0, pg_catalog.format('ALTER TABLE %s RENAME TO %I', t.qb, t.a ->> 'name')\n"

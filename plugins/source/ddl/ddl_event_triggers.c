@@ -60,19 +60,21 @@
 #include "ddl.h"
 
 /* The version of the event-trigger objects, in the function's comment. */
-#define EVT_VERSION_TEXT "teleport event-trigger source, version 5"
+#define EVT_VERSION_TEXT "teleport event-trigger source, version 6"
 
 /*
- * Every name a capture trigger of the trigger source may have (its
- * CAPTURE_TRIGGER_NAMES, in plugins/source/trigger/trigger_sql.c), as an
- * SQL text[] literal.
+ * Whether the name (an SQL text expression) is one a capture trigger of
+ * the trigger source may have (its IS_CAPTURE_TRIGGER, in
+ * plugins/source/trigger/trigger_sql.c): a partitioned table's row
+ * trigger is named with its OID.
  */
-#define CAPTURE_TRIGGER_NAMES \
-	"ARRAY['teleport_capture', 'teleport_capture_update'," \
+#define IS_CAPTURE_TRIGGER(name) \
+	"(" name " = ANY (ARRAY['teleport_capture', 'teleport_capture_update'," \
 	" 'teleport_capture_insert', 'teleport_capture_delete'," \
 	" 'teleport_capture_text', 'teleport_capture_truncate'," \
 	" 'teleport_capture_stmt_a', 'teleport_capture_stmt_b'," \
-	" 'teleport_capture_root', 'teleport_capture_text_root']"
+	" 'teleport_capture_root', 'teleport_capture_text_root']::text[])" \
+	" OR " name " ~ '^teleport_capture_(text_)?root_[0-9]+$')"
 
 #define EVT_DDL "teleport_schema_ddl"
 #define EVT_DROP "teleport_schema_drop"
@@ -235,11 +237,11 @@ static const char evt_sql_create[] =
 	"			CROSS JOIN LATERAL (\n"
 	"				SELECT array_agg(x.tgname::text ORDER BY x.tgname) AS names,\n"
 	"					coalesce(bool_or(x.tgname = 'teleport_capture_insert'), false) AS statement,\n"
-	"					coalesce(bool_or(x.tgname IN ('teleport_capture_text',\n"
-	"						'teleport_capture_text_root')), false) AS text\n"
+	"					coalesce(bool_or(x.tgname::text ~ '^teleport_capture_text(_root(_[0-9]+)?)?$'),\n"
+	"						false) AS text\n"
 	"				FROM pg_trigger x\n"
 	"				WHERE x.tgrelid = t.relid\n"
-	"					AND x.tgname::text = ANY (" CAPTURE_TRIGGER_NAMES "::text[])) g\n"
+	"					AND " IS_CAPTURE_TRIGGER("x.tgname::text") ") g\n"
 	"			WHERE t.relid = ANY (v_oids) AND k.keys IS NOT NULL\n"
 	"				AND EXISTS (SELECT 1 FROM held h WHERE h.relation = t.relid\n"
 	"					AND h.mode = 'AccessExclusiveLock')\n"

@@ -181,7 +181,16 @@ const char	ddl_sql_setup[] =
 	 * that pg_get_partition_constraintdef writes, its ancestors' included):
 	 * a partition attached has its rows sent under the table's name, and
 	 * the target deletes the rows of one that left it by its constraint
-	 * (see "Partitions" in docs/schema.md).
+	 * (see "Partitions" in docs/schema.md). A hash partition's constraint
+	 * calls satisfies_hash_partition with its parent's OID, which the
+	 * target computes with a partitioned table of its own of the same
+	 * hash key: so a tree with a hash-partitioned table also lists, by
+	 * that table's OID, its key's types and hash operator classes (the
+	 * operator class's input type, or a column's through a domain for a
+	 * polymorphic one), or null when the target could not hash alike (a
+	 * type, operator class or nondeterministic collation not
+	 * pg_catalog's, an expression of a polymorphic operator class, an
+	 * OID-valued reg* type). Left out of other trees' descriptions.
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_describe_table(p_oids oid[])\n"
 	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
@@ -189,7 +198,11 @@ const char	ddl_sql_setup[] =
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
 	"SELECT c.oid, c.nspname::text, c.relname::text,\n"
-	"	CASE WHEN c.relkind = 'p' THEN json_build_object('schema', c.nspname, 'name', c.relname,\n"
+	"	CASE WHEN c.relkind = 'p' AND x.hash_keys IS NOT NULL\n"
+	"	THEN json_build_object('schema', c.nspname, 'name', c.relname,\n"
+	"		'columns', x.cols, 'primary_key', x.pk, 'partitions', x.parts,\n"
+	"		'hash_keys', x.hash_keys)\n"
+	"	WHEN c.relkind = 'p' THEN json_build_object('schema', c.nspname, 'name', c.relname,\n"
 	"		'columns', x.cols, 'primary_key', x.pk, 'partitions', x.parts)\n"
 	"	ELSE json_build_object('schema', c.nspname, 'name', c.relname,\n"
 	"		'columns', x.cols, 'primary_key', x.pk) END\n"
@@ -235,7 +248,28 @@ const char	ddl_sql_setup[] =
 	"		SELECT json_agg(json_build_object('oid', p.relid::oid, 'parent', p.parentrelid::oid,\n"
 	"			'leaf', p.isleaf, 'constraint', pg_get_partition_constraintdef(p.relid))\n"
 	"			ORDER BY p.relid::oid)\n"
-	"		FROM pg_partition_tree(c.oid) p WHERE p.relid <> c.oid), '[]'::json) END AS parts) x\n"
+	"		FROM pg_partition_tree(c.oid) p WHERE p.relid <> c.oid), '[]'::json) END AS parts,\n"
+	"	CASE WHEN c.relkind = 'p' THEN (\n"
+	"		SELECT json_object_agg(pt.partrelid::text, hk.keys ORDER BY pt.partrelid)\n"
+	"		FROM pg_partition_tree(c.oid) p\n"
+	"		JOIN pg_partitioned_table pt ON pt.partrelid = p.relid AND pt.partstrat = 'h'\n"
+	"		CROSS JOIN LATERAL (\n"
+	"			SELECT CASE WHEN bool_and(coalesce(oc.opcnamespace = 'pg_catalog'::regnamespace\n"
+	"					AND ty.typnamespace = 'pg_catalog'::regnamespace\n"
+	"					AND ty.typtype NOT IN ('d', 'p') AND ty.typname !~ '^_?reg'\n"
+	"					AND (pt.partcollation[k.i] = 0 OR co.collisdeterministic), false))\n"
+	"				THEN json_agg(json_build_object('type', format_type(ty.oid, NULL),\n"
+	"					'opclass', oc.opcname) ORDER BY k.i) END AS keys\n"
+	"			FROM generate_series(0, pt.partnatts - 1) k(i)\n"
+	"			JOIN pg_opclass oc ON oc.oid = pt.partclass[k.i]\n"
+	"			JOIN pg_type oy ON oy.oid = oc.opcintype\n"
+	"			LEFT JOIN pg_attribute a ON a.attrelid = pt.partrelid\n"
+	"				AND a.attnum = pt.partattrs[k.i] AND pt.partattrs[k.i] <> 0\n"
+	"			LEFT JOIN pg_type ay ON ay.oid = a.atttypid\n"
+	"			LEFT JOIN pg_type ty ON ty.oid = CASE WHEN oy.typtype <> 'p' THEN oy.oid\n"
+	"				WHEN ay.typtype = 'd' THEN ay.typbasetype ELSE ay.oid END\n"
+	"			LEFT JOIN pg_collation co ON co.oid = pt.partcollation[k.i]) hk)\n"
+	"	END AS hash_keys) x\n"
 	"$body$;\n"
 
 	/*

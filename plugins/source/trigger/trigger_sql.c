@@ -77,12 +77,14 @@
  *   mode, teleport_capture_text (row, capture_text()) and
  *   teleport_capture_truncate; and always teleport_capture_stmt_b and
  *   teleport_capture_stmt_a. A partitioned table's row trigger is
- *   teleport_capture_root (teleport_capture_text_root in text mode): it
- *   is cloned onto its partitions under its name, so a table captured on
- *   its own (teleport_capture) can be attached as a partition without the
- *   clone clashing with its own trigger, which the DDL sources then drop
- *   (teleport.schema_capture, plugins/source/ddl/ddl_sql.c). The name
- *   says the function, so the poll compares names only. trigger_wanted(relid, statement) says which set a
+ *   teleport_capture_root_OID (teleport_capture_text_root_OID in text
+ *   mode), OID its own: it is cloned onto its partitions under its name,
+ *   so a table captured on its own (teleport_capture), or a partitioned
+ *   table captured as a root of its own (another OID), can be attached as
+ *   a partition without the clone clashing with its own trigger, which
+ *   the DDL sources then drop (teleport.schema_capture,
+ *   plugins/source/ddl/ddl_sql.c). The name says the function, so the
+ *   poll compares names only. trigger_wanted(relid, statement) says which set a
  *   table gets: text mode when trigger_text_mode, else statement triggers
  *   only on an ordinary table outside any inheritance tree. A partitioned
  *   table keeps the row trigger: its statement triggers would not fire for
@@ -138,13 +140,21 @@
 	"SET bytea_output = 'hex'\n" \
 	"SET lc_monetary = 'C'\n"
 
-/* Every name a capture trigger may have, as an SQL text[] literal. */
-#define CAPTURE_TRIGGER_NAMES \
-	"ARRAY['teleport_capture', 'teleport_capture_update'," \
+/*
+ * Whether the name (an SQL text expression) is one a capture trigger may
+ * have: the fixed names below, and a partitioned table's row trigger,
+ * named with its OID (teleport_capture_root_16384,
+ * teleport_capture_text_root_16384). teleport_capture_root and
+ * teleport_capture_text_root are the names an older teleport gave it, so
+ * that a poll renames it.
+ */
+#define IS_CAPTURE_TRIGGER(name) \
+	"(" name " = ANY (ARRAY['teleport_capture', 'teleport_capture_update'," \
 	" 'teleport_capture_insert', 'teleport_capture_delete'," \
 	" 'teleport_capture_text', 'teleport_capture_truncate'," \
 	" 'teleport_capture_stmt_a', 'teleport_capture_stmt_b'," \
-	" 'teleport_capture_root', 'teleport_capture_text_root']::pg_catalog.text[]"
+	" 'teleport_capture_root', 'teleport_capture_text_root']::pg_catalog.text[])" \
+	" OR " name " OPERATOR(pg_catalog.~) '^teleport_capture_(text_)?root_[0-9]+$')"
 
 /*
  * The number of the statement whose row trigger runs (see capture_stmt()
@@ -472,12 +482,12 @@ const char	trigger_sql_setup[] =
 	"AS $body$\n"
 	"SELECT CASE WHEN teleport.trigger_text_mode(c.oid) AND c.relkind = 'p'\n"
 	"	THEN ARRAY['teleport_capture_stmt_a', 'teleport_capture_stmt_b',\n"
-	"			   'teleport_capture_text_root', 'teleport_capture_truncate']\n"
+	"			   'teleport_capture_text_root_' || c.oid, 'teleport_capture_truncate']\n"
 	"	WHEN teleport.trigger_text_mode(c.oid)\n"
 	"	THEN ARRAY['teleport_capture_stmt_a', 'teleport_capture_stmt_b',\n"
 	"			   'teleport_capture_text', 'teleport_capture_truncate']\n"
 	"	WHEN c.relkind = 'p'\n"
-	"	THEN ARRAY['teleport_capture_root', 'teleport_capture_stmt_a',\n"
+	"	THEN ARRAY['teleport_capture_root_' || c.oid, 'teleport_capture_stmt_a',\n"
 	"			   'teleport_capture_stmt_b', 'teleport_capture_truncate']\n"
 	"	WHEN p_statement AND c.relkind = 'r' AND NOT c.relispartition\n"
 	"		AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)\n"
@@ -571,7 +581,9 @@ const char	trigger_sql_setup[] =
 	"	copied bigint := 0;\n"
 	"	cur_schema text;\n"
 	"	cur_table text;\n"
+	"	row_name text;\n"
 	"	t name;\n"
+	"	text_name text;\n"
 	"	wanted text[];\n"
 	"BEGIN\n"
 	"	IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = p_relid) THEN\n"
@@ -580,23 +592,25 @@ const char	trigger_sql_setup[] =
 	"	SELECT string_agg(quote_literal(a.v), ', ' ORDER BY a.i) INTO args\n"
 	"	FROM unnest(ARRAY[p_schema, p_table] || p_keys) WITH ORDINALITY AS a(v, i);\n"
 	"	FOR t IN SELECT tgname FROM pg_trigger\n"
-	"			 WHERE tgrelid = p_relid AND tgname = ANY (" CAPTURE_TRIGGER_NAMES ")\n"
+	"			 WHERE tgrelid = p_relid AND " IS_CAPTURE_TRIGGER("tgname::text") "\n"
 	"	LOOP\n"
 	"		EXECUTE format('DROP TRIGGER %I ON %s', t, p_relid::regclass);\n"
 	"	END LOOP;\n"
 	"	wanted := teleport.trigger_wanted(p_relid, p_statement);\n"
-	"	IF wanted && ARRAY['teleport_capture_text', 'teleport_capture_text_root'] THEN\n"
+	"	text_name := (SELECT w FROM unnest(wanted) w\n"
+	"				  WHERE w = 'teleport_capture_text' OR w ~ '^teleport_capture_text_root_');\n"
+	"	row_name := (SELECT w FROM unnest(wanted) w\n"
+	"				 WHERE w = 'teleport_capture' OR w ~ '^teleport_capture_root_');\n"
+	"	IF text_name IS NOT NULL THEN\n"
 	"		EXECUTE format('CREATE TRIGGER %I"
 	" AFTER INSERT OR UPDATE OR DELETE ON %s"
 	" FOR EACH ROW EXECUTE FUNCTION teleport.capture_text(%s)',"
-	" (SELECT w FROM unnest(wanted) w WHERE w IN ('teleport_capture_text', 'teleport_capture_text_root')),"
-	" p_relid::regclass, args);\n"
-	"	ELSIF wanted && ARRAY['teleport_capture', 'teleport_capture_root'] THEN\n"
+	" text_name, p_relid::regclass, args);\n"
+	"	ELSIF row_name IS NOT NULL THEN\n"
 	"		EXECUTE format('CREATE TRIGGER %I"
 	" AFTER INSERT OR UPDATE OR DELETE ON %s"
 	" FOR EACH ROW EXECUTE FUNCTION teleport.capture(%s)',"
-	" (SELECT w FROM unnest(wanted) w WHERE w IN ('teleport_capture', 'teleport_capture_root')),"
-	" p_relid::regclass, args);\n"
+	" row_name, p_relid::regclass, args);\n"
 	"	ELSE\n"
 	"		EXECUTE format('CREATE TRIGGER teleport_capture_update"
 	" AFTER UPDATE ON %s"
@@ -657,7 +671,7 @@ const char	trigger_sql_setup[] =
 	"	t name;\n"
 	"BEGIN\n"
 	"	FOR t IN SELECT tgname FROM pg_trigger\n"
-	"			 WHERE tgrelid = p_relid AND tgname = ANY (" CAPTURE_TRIGGER_NAMES ")\n"
+	"			 WHERE tgrelid = p_relid AND " IS_CAPTURE_TRIGGER("tgname::text") "\n"
 	"	LOOP\n"
 	"		BEGIN\n"
 	"			EXECUTE format('DROP TRIGGER %I ON %s', t, p_relid::regclass);\n"
@@ -815,7 +829,7 @@ const char	trigger_sql_discover[] =
 	"	 AND t.table_name = c.relname AND t.key_columns = k.keys\n"
 	"	 AND (SELECT pg_catalog.array_agg(g.tgname::pg_catalog.text ORDER BY g.tgname)\n"
 	"		  FROM pg_catalog.pg_trigger g\n"
-	"		  WHERE g.tgrelid = c.oid AND g.tgname::pg_catalog.text = ANY (" CAPTURE_TRIGGER_NAMES "))\n"
+	"		  WHERE g.tgrelid = c.oid AND " IS_CAPTURE_TRIGGER("g.tgname::pg_catalog.text") ")\n"
 	"		 = teleport.trigger_wanted(c.oid, $1::pg_catalog.bool))\n"
 	"		AS current,\n"
 	"	true AS candidate\n"
