@@ -145,6 +145,14 @@ typedef struct group
 #define MAX_OPEN 32
 
 /*
+ * A group (but a move) is sent once its rows reach this many bytes, while
+ * the rest of the batch is read: the server applies it meanwhile (the two
+ * run on different CPUs), rather than waiting for the whole batch to be
+ * read first. Larger statements gain little more per row.
+ */
+#define EARLY_SEND_BYTES ((size_t) 32 * 1024)
+
+/*
  * The groups open in the current transaction, and what carries over from
  * a partial batch to its next part.
  */
@@ -1278,6 +1286,9 @@ add_row_change(run *r, const tp_change *c)
 				   r->newkey.data, cls != G_DELETE && has_new ? r->newkey.len : 0,
 				   c->seq))
 		return no_memory(r);
+	/* sent now, to run while the rest is read: only its table's order matters */
+	if (cls != G_MOVE && g->befores.len + g->afters.len >= EARLY_SEND_BYTES)
+		return flush_slot(r, slot);
 	return true;
 }
 

@@ -4,7 +4,9 @@
  *     14 and later) statements are queued without waiting for each one's
  *     result, and the results are read at a sync: a batch of many small
  *     groups (pgbench's four tables in turn) costs one round trip per sync,
- *     not per statement. Without it, each statement runs at once.
+ *     not per statement. Without it, each statement runs at once. Each
+ *     statement is flushed to the server as it is queued, so that the
+ *     server runs it while the applier reads on in the batch.
  *
  * A COPY cannot run in pipeline mode: pg_exec_direct syncs and leaves it
  * for the rest of the batch (statements then run at once), and the next
@@ -263,6 +265,15 @@ send_one(pg_exec *ex, const char *sql, pg_stmt *stmt, int n,
 	}
 	for (int i = 0; i < n; i++)
 		ex->bytes_sent += params[i] ? strlen(params[i]) : 0;
+	/*
+	 * on its way now (libpq keeps a pipeline's tail until a sync), so that
+	 * it runs while the caller builds the next
+	 */
+	if (!keep && PQflush(ex->conn) != 0)
+	{
+		record_failure(ex, what, NULL);
+		return NULL;
+	}
 	if (keep)
 	{
 		PGresult   *kept = NULL;
