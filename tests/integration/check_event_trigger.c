@@ -19,7 +19,9 @@
  *
  *     "renames": a table and its key column renamed and written in one
  *     transaction: the rows after each rename carry the new names (the
- *     event trigger remakes the trigger source's capture triggers).
+ *     event trigger remakes the trigger source's capture triggers); so do
+ *     the rows written after a schema's rename, in its transaction and the
+ *     next.
  *
  *     "concurrent": two DDL transactions at once neither wait for each
  *     other nor deadlock on the capture's lock, and are both captured; a
@@ -601,6 +603,37 @@ START_TEST(test_renames)
 	assert_query(e.su, "SELECT schema_name || '.' || table_name || ' ' || key_columns::text"
 				 " FROM teleport.trigger_table", "public.b {ident}");
 
+	/*
+	 * The schema renamed (there and back): its tables' triggers are
+	 * remade in the DDL's transaction, so the rows written after it, in
+	 * that transaction and the next, are recorded under its new name
+	 */
+	tp_sql_ok(e.su, "BEGIN;"
+			"INSERT INTO public.b VALUES (3, 'a');"
+			"ALTER SCHEMA public RENAME TO pub2;"
+			"INSERT INTO pub2.b VALUES (4, 'b');"
+			"COMMIT");
+	tp_sql_ok(e.su, "INSERT INTO pub2.b VALUES (5, 'c')");
+	tp_sql_ok(e.su, "ALTER SCHEMA pub2 RENAME TO public; INSERT INTO public.b VALUES (6, 'd')");
+	{
+		char		sql[512];
+
+		snprintf(sql, sizeof(sql),
+				 "SELECT string_agg(schema_name || '.' || table_name || ':' || (after ->> 'ident'),"
+				 " ',' ORDER BY id) FROM " EVENTS " e WHERE id > %lld AND op = 'c'", e.mark);
+		assert_query(e.su, sql, "public.b:3,pub2.b:4,pub2.b:5,public.b:6");
+	}
+	assert_new_events(&e, "c b {\"ident\":3,\"v\":\"a\"}\n"
+					  "ddl schema pub2. alter\n"
+					  "ddl table pub2.b alter\n"
+					  "c b {\"ident\":4,\"v\":\"b\"}\n"
+					  "c b {\"ident\":5,\"v\":\"c\"}\n"
+					  "ddl schema public. alter\n"
+					  "ddl table public.b alter\n"
+					  "c b {\"ident\":6,\"v\":\"d\"}\n"
+					  "| 3 txids");
+	assert_query(e.su, "SELECT schema_name || '.' || table_name || ' ' || key_columns::text"
+				 " FROM teleport.trigger_table", "public.b {ident}");
 	/* the trigger source's poll finds nothing left to do */
 	env_poll(&e);
 	assert_new_events(&e, "");
