@@ -372,21 +372,29 @@ const char	ddl_sql_setup[] =
 
 	/*
 	 * The comments of an object that has any: a table, view, materialized
-	 * view (and their columns), function, procedure or type (enum, domain,
-	 * stand-alone composite), not an extension's. A kind of its own, keyed
-	 * by the object's OID, so that the object's own description (and its
-	 * statements on the target) does not change with a comment: filed
-	 * under the object's schema and name; the object's kind, schema, name,
-	 * identity arguments (functions), its comment and its columns'
-	 * comments ({attnum: {name, comment}}).
+	 * view (and their columns), function, procedure, type (enum, domain,
+	 * stand-alone composite), index of a described table (not a
+	 * constraint's), unique, check, foreign-key or exclusion constraint of
+	 * a described table, or standalone sequence; not an extension's. A kind
+	 * of its own, keyed by the object's OID, so that the object's own
+	 * description (and its statements on the target) does not change with
+	 * a comment: filed under the object's schema and name (an index's and
+	 * a constraint's under their table's, as their own kinds); the
+	 * object's kind (the keyword of COMMENT ON), schema, name, identity
+	 * arguments (functions), a constraint's table, its comment and its
+	 * columns' comments ({attnum: {name, comment}}).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_describe_comment(p_oids oid[])\n"
 	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
 	"LANGUAGE sql STABLE\n"
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
-	"SELECT o.oid, n.nspname::text, o.name::text,\n"
-	"	json_build_object('kind', o.kind, 'schema', n.nspname, 'name', o.name,\n"
+	"SELECT o.oid, n.nspname::text, coalesce(o.file_as, o.name)::text,\n"
+	"	CASE WHEN o.tbl IS NOT NULL THEN json_build_object('kind', o.kind, 'schema', n.nspname,\n"
+	"		'name', o.name, 'table', o.tbl,\n"
+	"		'comment', (SELECT d.description FROM pg_description d WHERE d.classoid = o.cat\n"
+	"			AND d.objoid = o.oid AND d.objsubid = 0))\n"
+	"	ELSE json_build_object('kind', o.kind, 'schema', n.nspname, 'name', o.name,\n"
 	"		'arguments', o.args,\n"
 	"		'comment', (SELECT d.description FROM pg_description d WHERE d.classoid = o.cat\n"
 	"			AND d.objoid = o.oid AND d.objsubid = 0),\n"
@@ -394,23 +402,41 @@ const char	ddl_sql_setup[] =
 	"				'comment', d.description) ORDER BY a.attnum)\n"
 	"			FROM pg_description d JOIN pg_attribute a ON a.attrelid = d.objoid\n"
 	"				AND a.attnum = d.objsubid AND NOT a.attisdropped\n"
-	"			WHERE d.classoid = o.cat AND d.objoid = o.oid AND d.objsubid > 0))\n"
+	"			WHERE d.classoid = o.cat AND d.objoid = o.oid AND d.objsubid > 0)) END\n"
 	"FROM (\n"
 	"	SELECT c.oid, 'pg_class'::regclass AS cat, c.relnamespace AS nsp, c.relname AS name,\n"
 	"		CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'\n"
-	"			ELSE 'TABLE' END AS kind, NULL::text AS args\n"
-	"	FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition\n"
+	"			WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, NULL::text AS args,\n"
+	"		NULL::name AS file_as, NULL::name AS tbl\n"
+	"	FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND NOT c.relispartition\n"
 	"		AND c.relpersistence <> 't'\n"
+	"		AND (c.relkind <> 'S' OR NOT EXISTS (SELECT 1 FROM pg_depend x\n"
+	"			WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid\n"
+	"				AND x.deptype IN ('a', 'i')))\n"
 	"	UNION ALL\n"
 	"	SELECT p.oid, 'pg_proc'::regclass, p.pronamespace, p.proname,\n"
 	"		CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,\n"
-	"		pg_get_function_identity_arguments(p.oid)\n"
+	"		pg_get_function_identity_arguments(p.oid), NULL, NULL\n"
 	"	FROM pg_proc p WHERE p.prokind IN ('f', 'p')\n"
 	"	UNION ALL\n"
-	"	SELECT t.oid, 'pg_type'::regclass, t.typnamespace, t.typname, 'TYPE', NULL\n"
+	"	SELECT t.oid, 'pg_type'::regclass, t.typnamespace, t.typname, 'TYPE', NULL, NULL, NULL\n"
 	"	FROM pg_type t WHERE t.typtype IN ('e', 'd')\n"
 	"		OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class r\n"
-	"			WHERE r.oid = t.typrelid AND r.relkind = 'c'))) o\n"
+	"			WHERE r.oid = t.typrelid AND r.relkind = 'c'))\n"
+	"	UNION ALL\n"
+	"	SELECT ic.oid, 'pg_class'::regclass, ic.relnamespace, ic.relname, 'INDEX', NULL,\n"
+	"		tc.relname, NULL\n"
+	"	FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid\n"
+	"	JOIN pg_class tc ON tc.oid = i.indrelid\n"
+	"	WHERE tc.relkind IN ('r', 'p') AND NOT tc.relispartition AND tc.relpersistence <> 't'\n"
+	"		AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = ic.oid\n"
+	"						AND k.conrelid = tc.oid)\n"
+	"	UNION ALL\n"
+	"	SELECT k.oid, 'pg_constraint'::regclass, c.relnamespace, k.conname, 'CONSTRAINT', NULL,\n"
+	"		c.relname, c.relname\n"
+	"	FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid\n"
+	"	WHERE k.contype IN ('u', 'c', 'f', 'x') AND c.relkind IN ('r', 'p')\n"
+	"		AND NOT c.relispartition AND c.relpersistence <> 't') o\n"
 	"JOIN pg_namespace n ON n.oid = o.nsp\n"
 	"WHERE (p_oids IS NULL OR o.oid = ANY (p_oids))\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
