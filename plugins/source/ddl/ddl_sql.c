@@ -866,11 +866,18 @@ const char	ddl_sql_setup[] =
 	"	ELSIF NOT pg_try_advisory_xact_lock(hashtext('teleport.schema_capture')) THEN\n"
 	"		RETURN -1;\n"
 	"	END IF;\n"
-	/* a full comparison when the catalogs changed since the last one */
+	/*
+	 * a full comparison when the catalogs changed since the last one, or
+	 * when no table has storage marks yet (a teleport that did not keep
+	 * them: they are taken now, not at the next change, which they must
+	 * see)
+	 */
 	"	IF p_oids IS NULL THEN\n"
 	"		fp := teleport.schema_fingerprint();\n"
 	"		IF p_emit AND EXISTS (SELECT 1 FROM teleport.schema_state\n"
-	"							  WHERE fingerprint = fp) THEN\n"
+	"							  WHERE fingerprint = fp)\n"
+	"			AND (EXISTS (SELECT 1 FROM teleport.schema_storage)\n"
+	"				OR NOT EXISTS (SELECT 1 FROM teleport.schema_snapshot WHERE kind = 'table')) THEN\n"
 	"			RETURN 0;\n"
 	"		END IF;\n"
 	"	END IF;\n"
@@ -1020,12 +1027,14 @@ const char	ddl_sql_setup[] =
 	 * rows again; the event triggers only record the marks of the tables
 	 * of their statement (whose rewrite the table_rewrite trigger noted),
 	 * so that a later comparison does not find it again. Rows are written
-	 * only for marks that changed; those of tables no longer described go.
+	 * (and locked) only for marks that changed, so that concurrent DDL on
+	 * one table does not wait here; those of tables no longer described go.
 	 */
 	"	WITH cur AS MATERIALIZED (SELECT * FROM teleport.schema_table_storage(p_oids)),\n"
 	"	up AS (\n"
 	"		INSERT INTO teleport.schema_storage AS s (relid, storage, columns)\n"
-	"		SELECT * FROM cur\n"
+	"		SELECT c.* FROM cur c LEFT JOIN teleport.schema_storage o ON o.relid = c.relid\n"
+	"		WHERE o.relid IS NULL OR (o.storage, o.columns) IS DISTINCT FROM (c.storage, c.columns)\n"
 	"		ON CONFLICT (relid) DO UPDATE SET storage = EXCLUDED.storage, columns = EXCLUDED.columns\n"
 	"		WHERE (s.storage, s.columns) IS DISTINCT FROM (EXCLUDED.storage, EXCLUDED.columns))\n"
 	"	SELECT coalesce(array_agg(c.relid ORDER BY c.relid), '{}') INTO v_moved\n"
