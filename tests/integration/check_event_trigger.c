@@ -13,12 +13,15 @@
  *     described object (a temporary table, a trigger, a grant) emits
  *     nothing; polls with the safety diff at every poll repeat nothing;
  *     a DDL the triggers cannot see (session_replication_role = replica)
- *     is caught by the safety diff; uninstall leaves pg_event_trigger
+ *     is caught by the safety diff, a type changed USING an expression
+ *     that keeps the type too (its rows are sent again); uninstall leaves pg_event_trigger
  *     empty and DDL working, and is idempotent.
  *
  *     "renames": a table and its key column renamed and written in one
  *     transaction: the rows after each rename carry the new names (the
- *     event trigger remakes the trigger source's capture triggers).
+ *     event trigger remakes the trigger source's capture triggers); so do
+ *     the rows written after a schema's rename, in its transaction and the
+ *     next.
  *
  *     "concurrent": two DDL transactions at once neither wait for each
  *     other nor deadlock on the capture's lock, and are both captured; a
@@ -520,6 +523,26 @@ START_TEST(test_capture)
 	env_poll(&e);
 	env_poll(&e);
 	assert_new_events(&e, "ddl table public.d alter\n| 1 txids");
+	/*
+	 * and a type changed USING an expression that keeps the type, which
+	 * changes no description: the table's rows are sent again, once
+	 */
+	tp_sql_ok(e.su, "SET session_replication_role = replica;"
+			"ALTER TABLE public.a ALTER COLUMN n TYPE int USING n + 5;"
+			"RESET session_replication_role");
+	assert_new_events(&e, "");
+	env_poll(&e);
+	env_poll(&e);
+	assert_new_events(&e, "c a {\"id\":1,\"n\":5}\n"
+					  "c a {\"id\":2,\"n\":25}\n"
+					  "| 1 txids");
+	/* seen by the triggers, the safety diff does not send them again */
+	tp_sql_ok(e.su, "ALTER TABLE public.a ALTER COLUMN n TYPE int USING n - 5");
+	assert_new_events(&e, "c a {\"id\":1,\"n\":0}\n"
+					  "c a {\"id\":2,\"n\":20}\n"
+					  "| 1 txids");
+	env_poll(&e);
+	assert_new_events(&e, "");
 
 	/* uninstall: no event trigger left, DDL still works, idempotent */
 	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
@@ -577,6 +600,38 @@ START_TEST(test_renames)
 	assert_query(e.su, "SELECT string_agg(left(before::text, 9), ',' ORDER BY id)"
 				 " FROM " EVENTS " e WHERE op IN ('u', 'd')",
 				 "{\"id\":1},{\"ident\":,{\"ident\":");
+	assert_query(e.su, "SELECT schema_name || '.' || table_name || ' ' || key_columns::text"
+				 " FROM teleport.trigger_table", "public.b {ident}");
+
+	/*
+	 * The schema renamed (there and back): its tables' triggers are
+	 * remade in the DDL's transaction, so the rows written after it, in
+	 * that transaction and the next, are recorded under its new name
+	 */
+	tp_sql_ok(e.su, "BEGIN;"
+			"INSERT INTO public.b VALUES (3, 'a');"
+			"ALTER SCHEMA public RENAME TO pub2;"
+			"INSERT INTO pub2.b VALUES (4, 'b');"
+			"COMMIT");
+	tp_sql_ok(e.su, "INSERT INTO pub2.b VALUES (5, 'c')");
+	tp_sql_ok(e.su, "ALTER SCHEMA pub2 RENAME TO public; INSERT INTO public.b VALUES (6, 'd')");
+	{
+		char		sql[512];
+
+		snprintf(sql, sizeof(sql),
+				 "SELECT string_agg(schema_name || '.' || table_name || ':' || (after ->> 'ident'),"
+				 " ',' ORDER BY id) FROM " EVENTS " e WHERE id > %lld AND op = 'c'", e.mark);
+		assert_query(e.su, sql, "public.b:3,pub2.b:4,pub2.b:5,public.b:6");
+	}
+	assert_new_events(&e, "c b {\"ident\":3,\"v\":\"a\"}\n"
+					  "ddl schema pub2. alter\n"
+					  "ddl table pub2.b alter\n"
+					  "c b {\"ident\":4,\"v\":\"b\"}\n"
+					  "c b {\"ident\":5,\"v\":\"c\"}\n"
+					  "ddl schema public. alter\n"
+					  "ddl table public.b alter\n"
+					  "c b {\"ident\":6,\"v\":\"d\"}\n"
+					  "| 3 txids");
 	assert_query(e.su, "SELECT schema_name || '.' || table_name || ' ' || key_columns::text"
 				 " FROM teleport.trigger_table", "public.b {ident}");
 	/* the trigger source's poll finds nothing left to do */
@@ -1180,8 +1235,10 @@ END_TEST
  * and sends its rows in a transaction of its own (another txid), after
  * the change's event: a volatile default and a type change USING an
  * expression; not a deterministic default. A type changed USING an
- * expression that keeps the type changes no description: diff mode
- * cannot see it (a limitation, docs/schema.md).
+ * expression that keeps the type changes no description: the table's
+ * storage marks tell (its storage and a column's catalog row both
+ * changed); not storage rewritten alone (VACUUM FULL, CLUSTER, SET
+ * LOGGED, TRUNCATE), nor a column changed without a rewrite.
  */
 START_TEST(test_rewrite_diff)
 {
@@ -1212,10 +1269,58 @@ START_TEST(test_rewrite_diff)
 	assert_rows_sent(&e, "r");
 	assert_new_ops(&e, "ddl table public.r alter\nc r x3\n| 2 txids");
 
-	/* the limitation: the same type, no description changed, nothing sent */
+	/*
+	 * The same type: no description changes, but the column's catalog row
+	 * and the table's storage both do (schema_storage)
+	 */
 	tp_sql_ok(e.su, "ALTER TABLE public.r ALTER COLUMN n TYPE bigint USING n + 1");
 	env_poll(&e);
+	assert_rows_sent(&e, "r");
+	assert_new_ops(&e, "c r x3\n| 1 txids");
+	env_poll(&e);
 	assert_new_ops(&e, "");
+
+	/*
+	 * Not for a storage rewritten without a column changed (VACUUM FULL,
+	 * CLUSTER, SET LOGGED), nor a column changed without a rewrite (SET
+	 * STATISTICS, SET STORAGE, a type change that keeps the values), each
+	 * compared alone (one of each in one poll is a false alarm: the rows
+	 * are sent again); nor a TRUNCATE (captured as such)
+	 */
+	tp_sql_ok(e.su, "VACUUM FULL public.r");
+	env_poll(&e);
+	tp_sql_ok(e.su, "CLUSTER public.r USING r_pkey");
+	env_poll(&e);
+	tp_sql_ok(e.su, "ALTER TABLE public.r SET UNLOGGED; ALTER TABLE public.r SET LOGGED");
+	env_poll(&e);
+	tp_sql_ok(e.su, "ALTER TABLE public.r ALTER COLUMN n SET STATISTICS 200,"
+			" ALTER COLUMN n SET STORAGE PLAIN");
+	env_poll(&e);
+	assert_new_ops(&e, "");
+	tp_sql_ok(e.su, "ALTER TABLE public.r ALTER COLUMN n TYPE bigint");
+	env_poll(&e);
+	assert_new_ops(&e, "");
+	tp_sql_ok(e.su, "CREATE TABLE public.r2 (id int PRIMARY KEY, n int);"
+			"INSERT INTO public.r2 VALUES (1, 1)");
+	env_poll(&e);
+	assert_new_ops(&e, "ddl table public.r2 create\nc r2 1\n| 2 txids");
+	tp_sql_ok(e.su, "TRUNCATE public.r2");
+	env_poll(&e);
+	assert_new_ops(&e, "t r2 \n| 1 txids");
+
+	/*
+	 * No marks yet (a teleport that did not keep them): the next poll
+	 * takes them though the catalogs did not change, so the first rewrite
+	 * after it is seen
+	 */
+	tp_sql_ok(e.su, "DELETE FROM teleport.schema_storage");
+	env_poll(&e);
+	assert_query(e.su, "SELECT count(*) FROM teleport.schema_storage", "2");
+	tp_sql_ok(e.su, "INSERT INTO public.r2 VALUES (2, 2);"
+			"ALTER TABLE public.r2 ALTER COLUMN n TYPE int USING n * 7");
+	env_poll(&e);
+	assert_rows_sent(&e, "r2");
+	assert_new_ops(&e, "c r2 x2\n| 2 txids");
 
 	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
 	assert_query(e.su, "SELECT to_regclass('teleport.schema_resend') IS NULL", "t");

@@ -933,9 +933,10 @@ switch_source_mode(scene *sc, const char *ddl)
  * holds the source's values, not those of its own evaluation of the
  * change. In one ALTER TABLE: columns added with volatile defaults
  * (clock_timestamp(), random()) and a type changed USING a volatile
- * expression, with writes after it; with event triggers also a type
- * changed USING an expression that keeps the type (only the table_rewrite
- * trigger sees it; diff mode cannot, docs/schema.md). Tables created with
+ * expression, with writes after it; then a type changed USING an
+ * expression that keeps the type (no description changes: the
+ * table_rewrite trigger sees it, a comparison the table's storage marks,
+ * docs/schema.md). Tables created with
  * volatile rows by CREATE TABLE AS and SELECT INTO (their rows are
  * copied when the trigger source installs their trigger). Each table is
  * compared row by row (EXCEPT ALL both ways) as well.
@@ -953,14 +954,15 @@ step_rewrites(const scene *sc)
 				 "ALTER TABLE public.rw ADD COLUMN at timestamptz NOT NULL DEFAULT clock_timestamp(),"
 				 " ADD COLUMN r float8 DEFAULT random(),"
 				 " ALTER COLUMN n TYPE bigint USING n * 1000 + (random() * 999)::int;");
-	if (sc->event_triggers)
-		tp_inst_exec(sc->src, "ALTER TABLE public.rw ALTER COLUMN s TYPE text"
-					 " USING s || '-' || md5(random()::text);");
 	wait_captured(sc, "rw");
 	tp_inst_exec(sc->src,
 				 "UPDATE public.rw SET s = 'after', r = -1 WHERE id <= 3;"
 				 "INSERT INTO public.rw (id, n, s) VALUES (100, 1, 'new');");
 	wait_equal(sc, "columns with volatile values");
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw ALTER COLUMN s TYPE text"
+				 " USING s || '-' || md5(random()::text);"
+				 "UPDATE public.rw SET n = -n WHERE id <= 5;");
+	wait_equal(sc, "a type changed USING an expression that keeps it");
 
 	tp_inst_exec(sc->src,
 				 "CREATE TABLE public.ctas AS SELECT g AS id, clock_timestamp() AS at, random() AS r"
@@ -1699,9 +1701,24 @@ extension_steps(const scene *sc)
 }
 
 /*
+ * The comments of the indexes, constraints and sequences of schema S (a
+ * string literal) as one text: kind, name and comment, sorted.
+ */
+#define PART_COMMENTS_SQL(S) \
+	"SELECT coalesce(string_agg(x, ',' ORDER BY x), '') FROM (" \
+	" SELECT c.relkind::text || ':' || c.relname || '=' || d.description FROM pg_description d" \
+	" JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass" \
+	" WHERE c.relnamespace = '" S "'::regnamespace AND c.relkind IN ('i', 'S')" \
+	" UNION ALL SELECT 'k:' || k.conname || '=' || d.description FROM pg_description d" \
+	" JOIN pg_constraint k ON k.oid = d.objoid AND d.classoid = 'pg_constraint'::regclass" \
+	" JOIN pg_class c ON c.oid = k.conrelid WHERE c.relnamespace = '" S "'::regnamespace) q(x)"
+
+/*
  * Comments: on a table, its columns, a view and a function, set with
  * their objects in one poll and later; changed, removed, a commented
- * column renamed and another dropped, a commented view dropped.
+ * column renamed and another dropped, a commented view dropped. Then on
+ * an index, constraints and a standalone sequence: set, an index and a
+ * constraint renamed, changed and removed, and dropped with their table.
  */
 static void
 comment_steps(const scene *sc)
@@ -1729,6 +1746,37 @@ comment_steps(const scene *sc)
 		ck_assert_str_eq(v, "it's commented|column a|a view|identity");
 		free(v);
 	}
+	tp_inst_exec(sc->src,
+				 "CREATE SEQUENCE public.cms;"
+				 "COMMENT ON SEQUENCE public.cms IS 'a sequence';"
+				 "CREATE INDEX cm_a ON public.cm (a);"
+				 "COMMENT ON INDEX public.cm_a IS 'an index';"
+				 "ALTER TABLE public.cm ADD CONSTRAINT cm_b_check CHECK (b <> ''),"
+				 " ADD CONSTRAINT cm_a_key UNIQUE (a);"
+				 "COMMENT ON CONSTRAINT cm_b_check ON public.cm IS 'a check';"
+				 "COMMENT ON CONSTRAINT cm_a_key ON public.cm IS 'it''s unique';");
+	wait_same_value(sc, PART_COMMENTS_SQL("public"), PART_COMMENTS_SQL(APPLY_SCHEMA),
+					"comments on an index, constraints and a sequence");
+	{
+		char	   *v = tp_inst_value(sc->tgt, "%s", PART_COMMENTS_SQL(APPLY_SCHEMA));
+
+		ck_assert_str_eq(v, "S:cms=a sequence,i:cm_a=an index,k:cm_a_key=it's unique,k:cm_b_check=a check");
+		free(v);
+	}
+	tp_inst_exec(sc->src,
+				 "ALTER INDEX public.cm_a RENAME TO cm_a2;"
+				 "ALTER TABLE public.cm RENAME CONSTRAINT cm_b_check TO cm_b_ok;"
+				 "COMMENT ON CONSTRAINT cm_b_ok ON public.cm IS 'b is never empty';"
+				 "COMMENT ON CONSTRAINT cm_a_key ON public.cm IS NULL;"
+				 "COMMENT ON SEQUENCE public.cms IS NULL;");
+	wait_same_value(sc, PART_COMMENTS_SQL("public"), PART_COMMENTS_SQL(APPLY_SCHEMA),
+					"comments on an index, constraints and a sequence changed");
+	{
+		char	   *v = tp_inst_value(sc->tgt, "%s", PART_COMMENTS_SQL(APPLY_SCHEMA));
+
+		ck_assert_str_eq(v, "i:cm_a2=an index,k:cm_b_ok=b is never empty");
+		free(v);
+	}
 
 	tp_inst_exec(sc->src,
 				 "COMMENT ON TABLE public.base IS 'the first table, again';"
@@ -1741,8 +1789,11 @@ comment_steps(const scene *sc)
 	wait_equal(sc, "comments changed");
 
 	tp_inst_exec(sc->src, "DROP VIEW public.cmv; DROP TABLE public.cm;"
-				 "DROP FUNCTION public.cmf(int); COMMENT ON TABLE public.base IS NULL;");
+				 "DROP FUNCTION public.cmf(int); COMMENT ON TABLE public.base IS NULL;"
+				 "DROP SEQUENCE public.cms;");
 	wait_equal(sc, "commented objects dropped");
+	wait_same_value(sc, PART_COMMENTS_SQL("public"), PART_COMMENTS_SQL(APPLY_SCHEMA),
+					"comments of dropped objects");
 }
 
 START_TEST(test_diff_mode)

@@ -41,8 +41,9 @@
  *           columns renamed, dropped
  *   extension  created in apply_schema (with the source's version),
  *           updated, dropped
- *   comment  the comments of a table, view, function, type and of their
- *           columns, set or removed
+ *   comment  the comments of a table, view, function, type, index,
+ *           constraint, standalone sequence and of their columns, set or
+ *           removed
  *
  * Every statement but a schema's is re-qualified from the source's schema
  * to apply_schema (pg_requalify.c): definitions and expressions come
@@ -467,6 +468,7 @@ static const char extension_ddl_sql[] =
 /*
  * The statements of a change of an object's comments. $1 apply_schema,
  * $2 the ddl object. COMMENT ON the object (by its name after the change,
+ * a constraint's ON its table,
  * before it for a drop, which comes before the object's own drop or
  * rename) when its comment changed, and on each column whose comment
  * changed and that the target's table has (a column dropped in the same
@@ -478,8 +480,11 @@ static const char comment_ddl_sql[] =
 	"t AS (\n"
 	"	SELECT s, b, a, coalesce(a, b) ->> 'kind' AS kw,\n"
 	"		pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') AS qn,\n"
-	"		pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') ||\n"
-	"			coalesce('(' || (coalesce(a, b) ->> 'arguments') || ')', '') AS target\n"
+	"		CASE WHEN coalesce(a, b) ->> 'kind' = 'CONSTRAINT'\n"
+	"			THEN pg_catalog.format('%I ON %I.%I', coalesce(a, b) ->> 'name', s,\n"
+	"				coalesce(a, b) ->> 'table')\n"
+	"			ELSE pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') ||\n"
+	"				coalesce('(' || (coalesce(a, b) ->> 'arguments') || ')', '') END AS target\n"
 	"	FROM x),\n"
 	"cols AS (\n"
 	"	SELECT k.attnum, t.b -> 'columns' -> k.attnum AS bc, t.a -> 'columns' -> k.attnum AS ac\n"

@@ -39,7 +39,8 @@
  *       transaction, the trigger source's capture triggers of the tables
  *       the statement made stale: renamed, or needing text mode (a column
  *       of json, jsonb, xml, an array or a composite added; see the
- *       function). Objects in schema teleport, temporary objects and
+ *       function; a renamed schema's tables are locked for it). Objects
+ *       in schema teleport, temporary objects and
  *       triggers (the trigger source's own DDL) are skipped before
  *       anything is locked, so a temporary table costs no lock. It does
  *       nothing before the first snapshot (install takes it after creating
@@ -89,6 +90,8 @@ static const char evt_sql_create[] =
 	"AS $body$\n"
 	"DECLARE\n"
 	"	v_stale record;\n"
+	"	v_relid oid;\n"
+	"	v_timeout text;\n"
 	"	v_classids oid[];\n"
 	"	v_objids oid[];\n"
 	"	v_oids oid[];\n"
@@ -213,15 +216,38 @@ static const char evt_sql_create[] =
 	 * TRIGGER needs (ACCESS EXCLUSIVE: a rename does, and an ALTER TABLE
 	 * that adds or retypes a column), and for a new set also their
 	 * partitions (the triggers are cloned there; that ALTER TABLE holds
-	 * them too), so that it never waits for a lock here. The rest (a
-	 * schema renamed, a set made stale by DDL the event triggers did not
-	 * see) is the trigger source's next poll.
+	 * them too), so that it never waits for a lock here; except for a
+	 * schema renamed (ALTER SCHEMA holds no table): its captured tables are
+	 * locked here (with their partitions), each waiting at most 1 s
+	 * (lock_timeout; a deadlock gives up too), which also orders the
+	 * transactions that wrote them under the old name before this one. A
+	 * table not locked so, and a set made stale by DDL the event triggers
+	 * did not see, is the trigger source's next poll.
 	 */
 	"	IF TG_EVENT = 'ddl_command_end'\n"
 	"		AND to_regclass('teleport.trigger_table') IS NOT NULL\n"
 	"		AND to_regprocedure('teleport.trigger_install_table(oid, text, text, text[],"
 	" boolean, boolean)') IS NOT NULL\n"
 	"		AND to_regprocedure('teleport.trigger_wanted(oid, boolean)') IS NOT NULL THEN\n"
+	"		IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() d\n"
+	"				   WHERE d.classid = 'pg_namespace'::regclass AND d.command_tag = 'ALTER SCHEMA') THEN\n"
+	"			v_timeout := current_setting('lock_timeout');\n"
+	"			FOR v_relid IN\n"
+	"				SELECT t.relid FROM teleport.trigger_table t\n"
+	"				JOIN pg_class c ON c.oid = t.relid\n"
+	"				JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"				WHERE t.relid = ANY (v_oids) AND t.schema_name IS DISTINCT FROM n.nspname::text\n"
+	"				ORDER BY t.relid\n"
+	"			LOOP\n"
+	"				BEGIN\n"
+	"					PERFORM set_config('lock_timeout', '1s', true);\n"
+	"					EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_relid::regclass);\n"
+	"					PERFORM set_config('lock_timeout', v_timeout, true);\n"
+	"				EXCEPTION WHEN lock_not_available OR deadlock_detected THEN\n"
+	"					NULL;\n"
+	"				END;\n"
+	"			END LOOP;\n"
+	"		END IF;\n"
 	"		FOR v_stale IN\n"
 	"			WITH held AS MATERIALIZED (\n"
 	"				SELECT l.relation, l.mode FROM pg_locks l\n"

@@ -29,6 +29,11 @@
  *       extension owns are of no kind.
  *   schema_resend        the tables whose rows are to be sent again
  *                        (below), by the DDL source's next poll
+ *   schema_storage       each described table's storage marks
+ *                        (schema_table_storage(p_oids): hashes of its
+ *                        relfilenodes and of its columns' pg_attribute row
+ *                        versions), as the last comparison saw them: both
+ *                        changed means a column's change rewrote the table
  *   schema_rows_changed(relid, before, after, types),
  *   schema_default_deterministic(relid, attnum)
  *                        whether a table's change may have given its rows
@@ -45,7 +50,8 @@
  *       comparison is generic: description texts, keyed by kind and OID.
  *       A table whose rows the change may have rewritten without row
  *       events (a column added with a volatile default, a type changed
- *       USING an expression) has its rows sent again after the events:
+ *       USING an expression, also to the same type: its storage marks)
+ *       has its rows sent again after the events:
  *       in the DDL's transaction (event triggers), or queued in
  *       schema_resend for a transaction of the next poll that locks the
  *       table (a comparison; see schema_resend_rows for why either order
@@ -153,6 +159,11 @@ const char	ddl_sql_setup[] =
 	"	relid oid PRIMARY KEY,\n"
 	"	queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),\n"
 	"	attempts integer NOT NULL DEFAULT 0\n"
+	");\n"
+	"CREATE TABLE IF NOT EXISTS teleport.schema_storage (\n"
+	"	relid oid PRIMARY KEY,\n"
+	"	storage numeric NOT NULL,\n"
+	"	columns numeric NOT NULL\n"
 	");\n"
 
 	/* a schema: its name */
@@ -395,21 +406,29 @@ const char	ddl_sql_setup[] =
 
 	/*
 	 * The comments of an object that has any: a table, view, materialized
-	 * view (and their columns), function, procedure or type (enum, domain,
-	 * stand-alone composite), not an extension's. A kind of its own, keyed
-	 * by the object's OID, so that the object's own description (and its
-	 * statements on the target) does not change with a comment: filed
-	 * under the object's schema and name; the object's kind, schema, name,
-	 * identity arguments (functions), its comment and its columns'
-	 * comments ({attnum: {name, comment}}).
+	 * view (and their columns), function, procedure, type (enum, domain,
+	 * stand-alone composite), index of a described table (not a
+	 * constraint's), unique, check, foreign-key or exclusion constraint of
+	 * a described table, or standalone sequence; not an extension's. A kind
+	 * of its own, keyed by the object's OID, so that the object's own
+	 * description (and its statements on the target) does not change with
+	 * a comment: filed under the object's schema and name (an index's and
+	 * a constraint's under their table's, as their own kinds); the
+	 * object's kind (the keyword of COMMENT ON), schema, name, identity
+	 * arguments (functions), a constraint's table, its comment and its
+	 * columns' comments ({attnum: {name, comment}}).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_describe_comment(p_oids oid[])\n"
 	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
 	"LANGUAGE sql STABLE\n"
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
-	"SELECT o.oid, n.nspname::text, o.name::text,\n"
-	"	json_build_object('kind', o.kind, 'schema', n.nspname, 'name', o.name,\n"
+	"SELECT o.oid, n.nspname::text, coalesce(o.file_as, o.name)::text,\n"
+	"	CASE WHEN o.tbl IS NOT NULL THEN json_build_object('kind', o.kind, 'schema', n.nspname,\n"
+	"		'name', o.name, 'table', o.tbl,\n"
+	"		'comment', (SELECT d.description FROM pg_description d WHERE d.classoid = o.cat\n"
+	"			AND d.objoid = o.oid AND d.objsubid = 0))\n"
+	"	ELSE json_build_object('kind', o.kind, 'schema', n.nspname, 'name', o.name,\n"
 	"		'arguments', o.args,\n"
 	"		'comment', (SELECT d.description FROM pg_description d WHERE d.classoid = o.cat\n"
 	"			AND d.objoid = o.oid AND d.objsubid = 0),\n"
@@ -417,23 +436,41 @@ const char	ddl_sql_setup[] =
 	"				'comment', d.description) ORDER BY a.attnum)\n"
 	"			FROM pg_description d JOIN pg_attribute a ON a.attrelid = d.objoid\n"
 	"				AND a.attnum = d.objsubid AND NOT a.attisdropped\n"
-	"			WHERE d.classoid = o.cat AND d.objoid = o.oid AND d.objsubid > 0))\n"
+	"			WHERE d.classoid = o.cat AND d.objoid = o.oid AND d.objsubid > 0)) END\n"
 	"FROM (\n"
 	"	SELECT c.oid, 'pg_class'::regclass AS cat, c.relnamespace AS nsp, c.relname AS name,\n"
 	"		CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'\n"
-	"			ELSE 'TABLE' END AS kind, NULL::text AS args\n"
-	"	FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition\n"
+	"			WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, NULL::text AS args,\n"
+	"		NULL::name AS file_as, NULL::name AS tbl\n"
+	"	FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND NOT c.relispartition\n"
 	"		AND c.relpersistence <> 't'\n"
+	"		AND (c.relkind <> 'S' OR NOT EXISTS (SELECT 1 FROM pg_depend x\n"
+	"			WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid\n"
+	"				AND x.deptype IN ('a', 'i')))\n"
 	"	UNION ALL\n"
 	"	SELECT p.oid, 'pg_proc'::regclass, p.pronamespace, p.proname,\n"
 	"		CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,\n"
-	"		pg_get_function_identity_arguments(p.oid)\n"
+	"		pg_get_function_identity_arguments(p.oid), NULL, NULL\n"
 	"	FROM pg_proc p WHERE p.prokind IN ('f', 'p')\n"
 	"	UNION ALL\n"
-	"	SELECT t.oid, 'pg_type'::regclass, t.typnamespace, t.typname, 'TYPE', NULL\n"
+	"	SELECT t.oid, 'pg_type'::regclass, t.typnamespace, t.typname, 'TYPE', NULL, NULL, NULL\n"
 	"	FROM pg_type t WHERE t.typtype IN ('e', 'd')\n"
 	"		OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class r\n"
-	"			WHERE r.oid = t.typrelid AND r.relkind = 'c'))) o\n"
+	"			WHERE r.oid = t.typrelid AND r.relkind = 'c'))\n"
+	"	UNION ALL\n"
+	"	SELECT ic.oid, 'pg_class'::regclass, ic.relnamespace, ic.relname, 'INDEX', NULL,\n"
+	"		tc.relname, NULL\n"
+	"	FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid\n"
+	"	JOIN pg_class tc ON tc.oid = i.indrelid\n"
+	"	WHERE tc.relkind IN ('r', 'p') AND NOT tc.relispartition AND tc.relpersistence <> 't'\n"
+	"		AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = ic.oid\n"
+	"						AND k.conrelid = tc.oid)\n"
+	"	UNION ALL\n"
+	"	SELECT k.oid, 'pg_constraint'::regclass, c.relnamespace, k.conname, 'CONSTRAINT', NULL,\n"
+	"		c.relname, c.relname\n"
+	"	FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid\n"
+	"	WHERE k.contype IN ('u', 'c', 'f', 'x') AND c.relkind IN ('r', 'p')\n"
+	"		AND NOT c.relispartition AND c.relpersistence <> 't') o\n"
 	"JOIN pg_namespace n ON n.oid = o.nsp\n"
 	"WHERE (p_oids IS NULL OR o.oid = ANY (p_oids))\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
@@ -647,6 +684,38 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * The storage marks of the described tables (those of the snapshot;
+	 * p_oids NULL: all, else those in p_oids): "storage", a hash of the
+	 * table's relfilenode (a partitioned table's: of its partitions',
+	 * every level), which a rewrite changes; and "columns", a hash of the
+	 * (attnum, xmin) of its columns' pg_attribute rows, which an ALTER
+	 * COLUMN ... TYPE changes (it updates the column's row) even when the
+	 * type stays. Both changed since the last comparison: the table was
+	 * rewritten by a change of a column, which may be a type changed
+	 * USING an expression that keeps the type (no description changes);
+	 * VACUUM FULL, CLUSTER and TRUNCATE change the storage only, SET
+	 * STATISTICS or SET STORAGE a column only.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_table_storage(p_oids oid[])\n"
+	"RETURNS TABLE (relid oid, storage numeric, columns numeric)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT c.oid,\n"
+	"	CASE WHEN c.relkind = 'p' THEN coalesce((SELECT sum(hashtextextended(\n"
+	"			p.relid::oid::text || ':' || pc.relfilenode::text, 0))\n"
+	"		FROM pg_partition_tree(c.oid) p JOIN pg_class pc ON pc.oid = p.relid), 0)\n"
+	"	ELSE c.relfilenode::bigint END,\n"
+	"	coalesce((SELECT sum(hashtextextended(a.attnum::text || ':' || a.xmin::text, 0))\n"
+	"		FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0\n"
+	"			AND NOT a.attisdropped), 0)\n"
+	"FROM (SELECT s.oid FROM teleport.schema_snapshot s WHERE p_oids IS NULL AND s.kind = 'table'\n"
+	"	UNION ALL SELECT s.oid FROM teleport.schema_snapshot s\n"
+	"	WHERE s.kind = 'table' AND s.oid = ANY (p_oids)) s\n"
+	"JOIN pg_class c ON c.oid = s.oid\n"
+	"$body$;\n"
+
+	/*
 	 * Whether the default of column p_attnum of p_relid gives every row
 	 * the same value on the target as on the source: an expression of
 	 * constants and immutable functions and operators only (read from its
@@ -822,6 +891,7 @@ const char	ddl_sql_setup[] =
 	"	v_changed oid[] := '{}';\n"
 	"	v_rewritten oid[] := '{}';\n"
 	"	v_parts oid[] := '{}';\n"
+	"	v_moved oid[];\n"
 	"	v_tag text;\n"
 	"	r oid;\n"
 	"BEGIN\n"
@@ -830,11 +900,18 @@ const char	ddl_sql_setup[] =
 	"	ELSIF NOT pg_try_advisory_xact_lock(hashtext('teleport.schema_capture')) THEN\n"
 	"		RETURN -1;\n"
 	"	END IF;\n"
-	/* a full comparison when the catalogs changed since the last one */
+	/*
+	 * a full comparison when the catalogs changed since the last one, or
+	 * when no table has storage marks yet (a teleport that did not keep
+	 * them: they are taken now, not at the next change, which they must
+	 * see)
+	 */
 	"	IF p_oids IS NULL THEN\n"
 	"		fp := teleport.schema_fingerprint();\n"
 	"		IF p_emit AND EXISTS (SELECT 1 FROM teleport.schema_state\n"
-	"							  WHERE fingerprint = fp) THEN\n"
+	"							  WHERE fingerprint = fp)\n"
+	"			AND (EXISTS (SELECT 1 FROM teleport.schema_storage)\n"
+	"				OR NOT EXISTS (SELECT 1 FROM teleport.schema_snapshot WHERE kind = 'table')) THEN\n"
 	"			RETURN 0;\n"
 	"		END IF;\n"
 	"	END IF;\n"
@@ -976,6 +1053,38 @@ const char	ddl_sql_setup[] =
 	"			USING ERRCODE = 'serialization_failure';\n"
 	"	END IF;\n"
 	/*
+	 * The described tables' storage marks (schema_table_storage), kept in
+	 * schema_storage: a comparison (p_oids NULL) finds the tables rewritten
+	 * with a column changed since the last one (a type changed USING an
+	 * expression that keeps the type changes no description; in diff mode
+	 * and, with event triggers, a DDL they did not see) and sends their
+	 * rows again; the event triggers only record the marks of the tables
+	 * of their statement (whose rewrite the table_rewrite trigger noted),
+	 * so that a later comparison does not find it again. Rows are written
+	 * (and locked) only for marks that changed, so that concurrent DDL on
+	 * one table does not wait here; those of tables no longer described go.
+	 */
+	"	WITH cur AS MATERIALIZED (SELECT * FROM teleport.schema_table_storage(p_oids)),\n"
+	"	up AS (\n"
+	"		INSERT INTO teleport.schema_storage AS s (relid, storage, columns)\n"
+	"		SELECT c.* FROM cur c LEFT JOIN teleport.schema_storage o ON o.relid = c.relid\n"
+	"		WHERE o.relid IS NULL OR (o.storage, o.columns) IS DISTINCT FROM (c.storage, c.columns)\n"
+	"		ON CONFLICT (relid) DO UPDATE SET storage = EXCLUDED.storage, columns = EXCLUDED.columns\n"
+	"		WHERE (s.storage, s.columns) IS DISTINCT FROM (EXCLUDED.storage, EXCLUDED.columns))\n"
+	"	SELECT coalesce(array_agg(c.relid ORDER BY c.relid), '{}') INTO v_moved\n"
+	"	FROM cur c JOIN teleport.schema_storage s ON s.relid = c.relid\n"
+	"	WHERE s.storage <> c.storage AND s.columns <> c.columns;\n"
+	"	IF p_oids IS NULL THEN\n"
+	"		DELETE FROM teleport.schema_storage s WHERE NOT EXISTS (\n"
+	"			SELECT 1 FROM teleport.schema_snapshot x WHERE x.kind = 'table' AND x.oid = s.relid);\n"
+	"		IF p_emit THEN\n"
+	"			v_changed := v_changed || v_moved;\n"
+	"		END IF;\n"
+	"	ELSE\n"
+	"		DELETE FROM teleport.schema_storage s WHERE s.relid = ANY (p_oids) AND NOT EXISTS (\n"
+	"			SELECT 1 FROM teleport.schema_snapshot x WHERE x.kind = 'table' AND x.oid = s.relid);\n"
+	"	END IF;\n"
+	/*
 	 * Rows changed without row events (schema_rows_changed; with event
 	 * triggers also every table the statement rewrote, as
 	 * schema_rewrite_trigger recorded, which catches an ALTER ... TYPE ...
@@ -1060,6 +1169,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_extension(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_comment(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_table_storage(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_default_deterministic(oid, int2) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_rows_changed(oid, json, json, boolean) FROM PUBLIC;\n"
@@ -1112,9 +1222,11 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_extension(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_comment(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_table_storage(oid[]);\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
 	"DROP TABLE IF EXISTS teleport.schema_resend;\n"
+	"DROP TABLE IF EXISTS teleport.schema_storage;\n"
 	"DO $do$\n"
 	"BEGIN\n"
 	"	IF pg_catalog.to_regclass('teleport.schema_version') IS NOT NULL THEN\n"
