@@ -211,6 +211,7 @@ struct tp_inbox
 	inbox_slot	slots[POOL_SIZE];
 	tp_inbox_apply_now_fn apply_now;	/* NULL: store every batch */
 	void	   *apply_now_arg;
+	bool		store_changes;	/* TELEPORT_TEST_STORE_CHANGES was set */
 };
 
 /*
@@ -669,6 +670,8 @@ tp_inbox_new(const char *conninfo, const char *instance)
 	pthread_mutex_init(&inbox->lock, NULL);
 	pthread_cond_init(&inbox->freed, NULL);
 	pthread_mutex_init(&inbox->install_lock, NULL);
+	/* a test hook, read once: store every change batch (architecture.md) */
+	inbox->store_changes = getenv("TELEPORT_TEST_STORE_CHANGES") != NULL;
 	return inbox;
 }
 
@@ -884,7 +887,7 @@ tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 	pthread_mutex_unlock(&inbox->lock);
 	if (apply_now != NULL && (batch->flags & TP_BATCH_PARTIAL) == 0 &&
 		(batch->kind == TP_BATCH_LOAD ||
-		 (batch->kind == TP_BATCH_CHANGES && getenv("TELEPORT_TEST_STORE_CHANGES") == NULL)))
+		 (batch->kind == TP_BATCH_CHANGES && !inbox->store_changes)))
 	{
 		switch (apply_now(apply_now_arg, batch))
 		{
