@@ -27,10 +27,11 @@ typedef struct tp_transport_callbacks
 	 * target acknowledged it (or, for one-way transports such as stdout and
 	 * file, once it is durably written); then the host marks it sent. The
 	 * host sends an instance's batches one at a time, in seq order, and
-	 * sends the same batch again after TP_RETRY. An initial load over the
-	 * built-in http transport sends on several instances of one target at
-	 * once (batches in flight; docs/architecture.md); other transports get
-	 * a target's batches one at a time. NULL when there is no sending half.
+	 * sends the same batch again after TP_RETRY. Over the built-in http
+	 * transport the host sends on several instances of one target at once
+	 * (batches in flight, change batches flagged TP_BATCH_FOLLOWS and an
+	 * initial load's chunks; docs/architecture.md); other transports get a
+	 * target's batches one at a time. NULL when there is no sending half.
 	 */
 	tp_result	(*send) (tp_plugin_ctx *ctx, const tp_batch *batch);
 

@@ -14,6 +14,7 @@
 
 #include <check.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "pgquery.h"
 #include "pgsql.h"
 #include "queue.h"
+#include "transmitter.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -621,6 +623,140 @@ START_TEST(test_across_ticks)
 }
 END_TEST
 
+/*
+ * A scripted transport for test_transmitter_in_flight: what each send got
+ * (seq, flags, instance), and the answer for each seq.
+ */
+#define FAKE_MAX 16
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct
+{
+	uint64_t	seq;
+	uint32_t	flags;
+	tp_plugin_ctx *ctx;
+}			fake_sent[FAKE_MAX];
+static int	fake_n;
+static tp_result fake_answer[FAKE_MAX];	/* by seq */
+static int	fake_delay_ms[FAKE_MAX];	/* by seq: answers that take a while */
+
+/* The index of seq's first send since fake_n was last reset; fails if none. */
+static int
+fake_sent_of(uint64_t seq)
+{
+	for (int i = 0; i < fake_n; i++)
+	{
+		if (fake_sent[i].seq == seq)
+			return i;
+	}
+	ck_abort_msg("batch %" PRIu64 " was not sent", seq);
+	return -1;
+}
+
+static tp_result
+fake_send(tp_plugin_ctx *ctx, const tp_batch *batch)
+{
+	tp_result	r;
+
+	pthread_mutex_lock(&fake_lock);
+	if (fake_n < FAKE_MAX)
+	{
+		fake_sent[fake_n].seq = batch->seq;
+		fake_sent[fake_n].flags = batch->flags;
+		fake_sent[fake_n].ctx = ctx;
+		fake_n++;
+	}
+	r = batch->seq < FAKE_MAX ? fake_answer[batch->seq] : TP_ERROR;
+	pthread_mutex_unlock(&fake_lock);
+	if (batch->seq < FAKE_MAX && fake_delay_ms[batch->seq] > 0)
+		nap_ms(fake_delay_ms[batch->seq]);
+	return r;
+}
+
+/*
+ * Two batches in flight on two instances: the second is flagged
+ * TP_BATCH_FOLLOWS, the first never; answers are taken in seq order, so
+ * when the first is refused the second is not acknowledged although it
+ * was accepted, and both are sent again (the first, held, unflagged).
+ */
+START_TEST(test_transmitter_in_flight)
+{
+	fixture		fx;
+	tp_transmitter tx;
+	tp_transport_callbacks cb;
+	int			lane_a,
+				lane_b;			/* stand-ins for two transport instances */
+	uint64_t	seq = 0;
+	bool		found = false;
+
+	setup(&fx, "q_flight", true);
+	for (int i = 1; i <= 3; i++)
+	{
+		insert_row(&fx.pg, "a", i);
+		force_tick(&fx.pg);
+		ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	}
+	memset(&cb, 0, sizeof(cb));
+	cb.size = sizeof(cb);
+	cb.send = fake_send;
+	tp_transmitter_init(&tx, fx.t1, (tp_plugin_ctx *) &lane_a, &cb);
+	ck_assert(tp_transmitter_add_lane(&tx, (tp_plugin_ctx *) &lane_b));
+
+	/* the later batch answers first */
+	fake_n = 0;
+	fake_delay_ms[1] = 100;
+	fake_answer[1] = TP_RETRY;
+	fake_answer[2] = TP_OK;
+	fake_answer[3] = TP_OK;
+	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100));
+	/* both on their way at once (either may reach its send first) */
+	ck_assert_int_eq(fake_n, 2);
+	ck_assert_uint_eq(fake_sent[fake_sent_of(1)].flags & TP_BATCH_FOLLOWS, 0);
+	ck_assert_uint_eq(fake_sent[fake_sent_of(2)].flags & TP_BATCH_FOLLOWS, TP_BATCH_FOLLOWS);
+	ck_assert_ptr_ne(fake_sent[0].ctx, fake_sent[1].ctx);
+	/* nothing acknowledged: 2 waits behind the refused 1 */
+	ck_assert(tp_queue_next_seq(&fx.pg, "t1", &seq, &found));
+	ck_assert(found);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert(tx.has_held);
+
+	/* accepted now: all three, in order, the first unflagged */
+	fake_n = 0;
+	fake_answer[1] = TP_OK;
+	tx.retry_at_ms = 0;
+	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100));
+	ck_assert_int_eq(fake_n, 3);
+	for (uint64_t q = 1; q <= 3; q++)
+		ck_assert_uint_eq(fake_sent[fake_sent_of(q)].flags & TP_BATCH_FOLLOWS,
+						  q == 1 ? 0 : TP_BATCH_FOLLOWS);
+	/* 3 waited for an instance: it went after 1 was answered */
+	ck_assert_int_gt(fake_sent_of(3), fake_sent_of(1));
+	ck_assert(tp_queue_next_seq(&fx.pg, "t1", &seq, &found));
+	ck_assert(!found);
+	ck_assert_uint_eq(tx.sent, 3);
+
+	/* the first accepted at once, the second refused while it is taken */
+	for (int i = 4; i <= 5; i++)
+	{
+		insert_row(&fx.pg, "a", i);
+		force_tick(&fx.pg);
+		ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	}
+	fake_delay_ms[1] = 0;
+	fake_delay_ms[5] = 100;
+	fake_answer[4] = TP_OK;
+	fake_answer[5] = TP_RETRY;
+	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100));
+	ck_assert(tp_queue_next_seq(&fx.pg, "t1", &seq, &found));
+	ck_assert(found);
+	ck_assert_uint_eq(seq, 5);
+	ck_assert(tx.has_held);
+	ck_assert_uint_eq(tx.held.batch.seq, 5);
+	ck_assert_uint_eq(tx.sent, 4);
+	tp_transmitter_free(&tx);
+	teardown(&fx);
+}
+END_TEST
+
 /* ------------------------------------------------------------- targets */
 
 /*
@@ -1040,6 +1176,7 @@ queue_suite(void)
 	tcase_add_unchecked_fixture(tc, start_cluster, NULL);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_install_idempotent);
+	tcase_add_test(tc, test_transmitter_in_flight);
 	tcase_add_test(tc, test_install_concurrent);
 	tcase_add_test(tc, test_install_private);
 	tcase_add_test(tc, test_upgrade_from_v1);
