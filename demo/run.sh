@@ -46,7 +46,7 @@ trap cleanup EXIT INT TERM
 start_cluster() {
   local dir="$work/$1"
   "${as_pg[@]}" "$pg_bindir/initdb" -D "$dir" -A trust -U postgres --no-sync >/dev/null
-  "${as_pg[@]}" "$pg_bindir/pg_ctl" -D "$dir" -l "$work/$1.log" -w \
+  "${as_pg[@]}" "$pg_bindir/pg_ctl" -D "$dir" -l "$work/postgres-$1.log" -w \
     -o "-k $work -c listen_addresses='' -p $2 -c fsync=off" start >/dev/null
   started+=("$dir")
 }
@@ -116,7 +116,7 @@ pids+=($!)
 ./teleport -config "$work/source_config.yml" --plugin-dir "$top/plugins" 2> "$work/source.log" &
 pids+=($!)
 for _ in $(seq 1 100); do
-  grep -q "first snapshot" "$work/source.log" && break
+  grep -q "took the first snapshot" "$work/source.log" && break
   sleep 0.2
 done
 
