@@ -22,10 +22,11 @@
  *           (pg_ddl_sequence.c)
  *   index   created, renamed, dropped (pg_ddl_index.c)
  *   table   created (columns, defaults, NOT NULL, identity, generated
- *           columns, the sequences of serial columns, the primary key),
- *           dropped, renamed; columns added, dropped, renamed (same
- *           attnum, new name), retyped (USING col::newtype), defaults,
- *           NOT NULL and identity changed; primary key changed (added
+ *           columns, the sequences of serial columns, the parameters of
+ *           serial and identity sequences, the primary key), dropped,
+ *           renamed; columns added, dropped, renamed (same attnum, new
+ *           name), retyped (USING col::newtype), defaults, NOT NULL,
+ *           identity and sequence parameters changed; primary key changed (added
  *           unless the target's table has a primary key of those columns);
  *           a partitioned table (an ordinary one here) deletes the rows of
  *           a partition that left it, by the partition's constraint (a
@@ -81,12 +82,14 @@ static const char table_ddl_sql[] =
 	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c\n"
 	"	FROM t, pg_catalog.json_array_elements(coalesce(t.b -> 'columns', '[]')) AS c),\n"
 	"ca AS (\n"
-	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c, m.dflt, y.ty,\n"
+	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c, m.dflt, y.ty, q.opts,\n"
 	"		pg_catalog.format('%I %s', c ->> 'name', y.ty) ||\n"
 	"		CASE WHEN c ->> 'generated' IS NOT NULL\n"
 	"				THEN pg_catalog.format(' GENERATED ALWAYS AS (%s) STORED', c ->> 'generated')\n"
 	"			WHEN c ->> 'identity' IS NOT NULL\n"
-	"				THEN pg_catalog.format(' GENERATED %s AS IDENTITY', pg_catalog.upper(c ->> 'identity'))\n"
+	"				THEN pg_catalog.format(' GENERATED %s AS IDENTITY', pg_catalog.upper(c ->> 'identity')) ||\n"
+	"					CASE WHEN c -> 'sequence_parameters' IS NOT NULL\n"
+	"						THEN ' (' || q.opts || ')' ELSE '' END\n"
 	"			WHEN m.dflt IS NOT NULL THEN ' DEFAULT ' || m.dflt\n"
 	"			ELSE '' END ||\n"
 	"		CASE WHEN (c ->> 'not_null')::pg_catalog.bool THEN ' NOT NULL' ELSE '' END AS def\n"
@@ -96,6 +99,21 @@ static const char table_ddl_sql[] =
 	"		THEN pg_catalog.format('%I.%I', t.s, c -> 'user_type' ->> 'name') ||\n"
 	"			CASE WHEN (c -> 'user_type' ->> 'array')::pg_catalog.bool THEN '[]' ELSE '' END\n"
 	"		ELSE c ->> 'type' END AS ty) AS y\n"
+	/*
+	 * the options of the sequence the column owns (serial or identity),
+	 * from the numbers' text (digits and a sign only); without parameters
+	 * in the description, the defaults
+	 */
+	"	CROSS JOIN LATERAL (SELECT CASE WHEN p IS NULL\n"
+	"		THEN 'INCREMENT BY 1 NO MINVALUE NO MAXVALUE START WITH 1 CACHE 1 NO CYCLE'\n"
+	"		ELSE pg_catalog.format(\n"
+	"		'INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s %s',\n"
+	"		(p ->> 'increment')::pg_catalog.int8, (p ->> 'min')::pg_catalog.int8,\n"
+	"		(p ->> 'max')::pg_catalog.int8, (p ->> 'start')::pg_catalog.int8,\n"
+	"		(p ->> 'cache')::pg_catalog.int8,\n"
+	"		CASE WHEN (p ->> 'cycle')::pg_catalog.bool THEN 'CYCLE' ELSE 'NO CYCLE' END)\n"
+	"		END AS opts\n"
+	"		FROM (SELECT c -> 'sequence_parameters' AS p) AS sp) AS q\n"
 	"	CROSS JOIN LATERAL (SELECT CASE\n"
 	"		WHEN c ->> 'sequence' IS NOT NULL AND c ->> 'default' LIKE 'nextval(%'\n"
 	"		THEN pg_catalog.format('nextval(%L::regclass)',\n"
@@ -112,7 +130,13 @@ static const char table_ddl_sql[] =
 	"		ELSE c ->> 'default' END AS dflt) AS m),\n"
 	"cols AS (\n"
 	"	SELECT coalesce(cb.attnum, ca.attnum) AS attnum, cb.c AS bc, ca.c AS ac,\n"
-	"		ca.def, ca.dflt, ca.ty,\n"
+	"		ca.def, ca.dflt, ca.ty, ca.opts,\n"
+	/* the owned sequence's type: by default the column's (an integer type) */
+	"		coalesce(ca.c -> 'sequence_parameters' ->> 'type',\n"
+	"			CASE WHEN ca.c ->> 'type' IN ('smallint', 'integer') THEN ca.c ->> 'type'\n"
+	"				ELSE 'bigint' END) AS seqtype,\n"
+	"		(cb.c -> 'sequence_parameters')::pg_catalog.text\n"
+	"			IS DISTINCT FROM (ca.c -> 'sequence_parameters')::pg_catalog.text AS reparam,\n"
 	"		CASE WHEN cb.c -> 'user_type' ->> 'oid' IS NOT NULL\n"
 	"				AND ca.c -> 'user_type' ->> 'oid' IS NOT NULL\n"
 	/* the type's rename is the type's event, applied before */
@@ -166,8 +190,8 @@ static const char table_ddl_sql[] =
 	"	FROM t WHERE t.a IS NULL\n"
 	/* the sequences of new serial columns */
 	"	UNION ALL\n"
-	"	SELECT 10, c.attnum, pg_catalog.format('CREATE SEQUENCE IF NOT EXISTS %I.%I',\n"
-	"		t.s, c.ac ->> 'sequence')\n"
+	"	SELECT 10, c.attnum, pg_catalog.format('CREATE SEQUENCE IF NOT EXISTS %I.%I AS %s %s',\n"
+	"		t.s, c.ac ->> 'sequence', c.seqtype, c.opts)\n"
 	"	FROM t, cols c WHERE c.ac ->> 'sequence' IS NOT NULL\n"
 	"		AND (c.ac ->> 'sequence') IS DISTINCT FROM (c.bc ->> 'sequence')\n"
 	/* a creation */
@@ -273,6 +297,13 @@ static const char table_ddl_sql[] =
 	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac ->> 'identity' IS NOT NULL\n"
 	"		AND (c.bc ->> 'identity') IS DISTINCT FROM (c.ac ->> 'identity')\n"
 	"	UNION ALL\n"
+	"	SELECT 92, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s',\n"
+	"		t.qa, c.ac ->> 'name',\n"
+	"		pg_catalog.regexp_replace(c.opts, '(INCREMENT|NO MINVALUE|MINVALUE|NO MAXVALUE|MAXVALUE|START|CACHE|NO CYCLE|CYCLE)( |$)',\n"
+	"			'SET \\1\\2', 'g'))\n"
+	"	FROM t, cols c WHERE c.bc ->> 'identity' IS NOT NULL AND c.ac ->> 'identity' IS NOT NULL\n"
+	"		AND c.reparam\n"
+	"	UNION ALL\n"
 	"	SELECT 100, c.attnum, pg_catalog.format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s', t.qa, c.def)\n"
 	"	FROM t, cols c WHERE t.b IS NOT NULL AND c.bc IS NULL AND c.ac IS NOT NULL\n"
 	"	UNION ALL\n"
@@ -280,6 +311,15 @@ static const char table_ddl_sql[] =
 	"		t.s, c.ac ->> 'sequence', t.qa, c.ac ->> 'name')\n"
 	"	FROM t, cols c WHERE c.ac ->> 'sequence' IS NOT NULL\n"
 	"		AND (c.ac ->> 'sequence') IS DISTINCT FROM (c.bc ->> 'sequence')\n"
+	/*
+	 * a serial column's parameters changed, or the sequence it now owns
+	 * (one the target had already, standalone or made by hand, is kept)
+	 */
+	"	UNION ALL\n"
+	"	SELECT 111, c.attnum, pg_catalog.format('ALTER SEQUENCE %I.%I AS %s %s',\n"
+	"		t.s, c.ac ->> 'sequence', c.seqtype, c.opts)\n"
+	"	FROM t, cols c WHERE t.b IS NOT NULL AND c.ac ->> 'sequence' IS NOT NULL\n"
+	"		AND (c.reparam OR (c.ac ->> 'sequence') IS DISTINCT FROM (c.bc ->> 'sequence'))\n"
 	"	UNION ALL\n"
 	"	SELECT 120, 0, pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (%s)',\n"
 	"		t.qa, t.pka ->> 'name', p.list)\n"

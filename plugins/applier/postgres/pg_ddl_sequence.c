@@ -4,8 +4,9 @@
  *     computed from its description before and after (docs/schema.md) by
  *     one query on the target: created (CREATE SEQUENCE IF NOT EXISTS),
  *     renamed, its parameters set (ALTER SEQUENCE with every parameter
- *     when one changed), dropped. Its value is not set here: values travel
- *     as 'sequence_value' events (pg_apply.c).
+ *     when one changed), dropped (unless a column's default uses it on the
+ *     target). Its value is not set here: values travel as
+ *     'sequence_value' events (pg_apply.c).
  */
 #include "tp_autoconf.h"
 
@@ -26,6 +27,16 @@ const char	pg_ddl_sequence_sql[] =
 	"st(ord, stmt) AS (\n"
 	"	SELECT 0, pg_catalog.format('DROP SEQUENCE IF EXISTS %s', t.qb)\n"
 	"	FROM t WHERE t.a IS NULL\n"
+	/*
+	 * not one a column's default uses: the sequence became a column's
+	 * (OWNED BY: its table's change takes it, with its value), or the
+	 * source dropped the default with it (CASCADE: the table's change
+	 * drops the default, the sequence stays)
+	 */
+	"		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+	"			WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass\n"
+	"				AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
+	"				AND d.refobjid = pg_catalog.to_regclass(t.qb))\n"
 	"	UNION ALL\n"
 	"	SELECT 10, pg_catalog.format('CREATE SEQUENCE IF NOT EXISTS %s %s', t.qa, t.params)\n"
 	"	FROM t WHERE t.b IS NULL AND t.a IS NOT NULL\n"

@@ -110,6 +110,29 @@
 #define USER_TYPE_OF_A USER_TYPE_OF("a.atttypid")
 
 /*
+ * The parameters of the sequence attribute "a" of relation "c" owns (a
+ * serial column's, pg_depend 'a', or an identity's, 'i'), as a
+ * standalone sequence's description gives them, or NULL when they are
+ * the defaults (those of CREATE SEQUENCE AS the column's type), so that
+ * most tables' descriptions do not grow. For LEFT JOIN LATERAL ... ON
+ * true.
+ */
+#define OWNED_SEQUENCE_PARAMETERS_OF_A \
+	"(SELECT CASE WHEN q.seqtypid = a.atttypid AND q.seqincrement = 1 AND q.seqmin = 1\n" \
+	"		AND q.seqmax = CASE q.seqtypid WHEN 'int2'::regtype THEN 32767\n" \
+	"			WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END\n" \
+	"		AND q.seqstart = 1 AND q.seqcache = 1 AND NOT q.seqcycle THEN NULL\n" \
+	"	ELSE json_build_object('type', format_type(q.seqtypid, NULL),\n" \
+	"		'increment', q.seqincrement::text, 'min', q.seqmin::text, 'max', q.seqmax::text,\n" \
+	"		'start', q.seqstart::text, 'cache', q.seqcache::text, 'cycle', q.seqcycle) END AS j\n" \
+	"	FROM pg_depend sd\n" \
+	"	JOIN pg_sequence q ON q.seqrelid = sd.objid\n" \
+	"	WHERE sd.classid = 'pg_class'::regclass AND sd.refclassid = 'pg_class'::regclass\n" \
+	"		AND sd.refobjid = c.oid AND sd.refobjsubid = a.attnum\n" \
+	"		AND (sd.deptype = 'a' AND a.attidentity = '' OR sd.deptype = 'i' AND a.attidentity <> '')\n" \
+	"	ORDER BY sd.objid LIMIT 1) sp"
+
+/*
  * Create or upgrade the objects, idempotently; run in one transaction.
  * Refuses objects recorded by a newer teleport.
  */
@@ -183,8 +206,10 @@ const char	ddl_sql_setup[] =
 	 * its schema and name, its columns by attnum (name, type with its
 	 * typmod as format_type writes it, and for a type teleport describes
 	 * its OID, schema and name apart, see USER_TYPE_OF_A; NOT NULL,
-	 * default expression, identity, generation expression, and the name
-	 * of a sequence the column owns, for serial columns), and its
+	 * default expression, identity, generation expression, the name
+	 * of a sequence the column owns, for serial columns, and, only when
+	 * not the defaults, the parameters of the sequence it owns, serial or
+	 * identity: see OWNED_SEQUENCE_PARAMETERS_OF_A), and its
 	 * primary key (constraint
 	 * name and attnums, so that renaming a key column does not change
 	 * it). A partitioned table also lists its partitions, every level
@@ -229,7 +254,7 @@ const char	ddl_sql_setup[] =
 	"			AND e.objid = c.oid AND e.deptype = 'e')\n"
 	"	OFFSET 0) c\n"
 	"CROSS JOIN LATERAL (SELECT coalesce((\n"
-	"			SELECT json_agg(json_build_object(\n"
+	"			SELECT json_agg((left(json_build_object(\n"
 	"				'attnum', a.attnum,\n"
 	"				'name', a.attname,\n"
 	"				'type', format_type(a.atttypid, a.atttypmod),\n"
@@ -244,11 +269,15 @@ const char	ddl_sql_setup[] =
 	"					WHERE dp.classid = 'pg_class'::regclass AND dp.refclassid = 'pg_class'::regclass\n"
 	"						AND dp.refobjid = c.oid AND dp.refobjsubid = a.attnum\n"
 	"						AND dp.deptype = 'a' AND a.attidentity = ''\n"
-	"					ORDER BY s.oid LIMIT 1))\n"
-	"				ORDER BY a.attnum)\n"
+	"					ORDER BY s.oid LIMIT 1))::text, -1)\n"
+	/* the owned sequence's parameters, a key only when not the defaults */
+	"				|| CASE WHEN sp.j IS NOT NULL\n"
+	"					THEN ', \"sequence_parameters\" : ' || sp.j::text ELSE '' END\n"
+	"				|| '}')::json ORDER BY a.attnum)\n"
 	"			FROM pg_attribute a\n"
 	"			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
 	"			LEFT JOIN LATERAL " USER_TYPE_OF_A " ON true\n"
+	"			LEFT JOIN LATERAL " OWNED_SEQUENCE_PARAMETERS_OF_A " ON true\n"
 	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),\n"
 	"			'[]'::json) AS cols,\n"
 	"		(SELECT json_build_object('name', k.conname,\n"
