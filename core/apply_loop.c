@@ -66,11 +66,11 @@
  * arrival before it (then it is stored), and for one shortly before it that
  * has not arrived yet (a sender keeps several in flight; then it is
  * answered as early, to be sent again). A batch is EARLY when the stream's
- * last received batch is at most NOW_EARLY_WINDOW before its predecessor.
+ * last received batch is at most TP_INBOX_EARLY_WINDOW before its
+ * predecessor.
  */
 #define NOW_BUSY_WAIT_MS 10000
 #define NOW_EARLY_WAIT_MS 2000
-#define NOW_EARLY_WINDOW "16"
 
 /* The longest reason kept for a held unit. */
 #define REASON_LEN 1024
@@ -883,8 +883,9 @@ static tp_inbox_now
 apply_now(tp_apply_loop *loop, const tp_batch *batch)
 {
 	char		seq_text[24];
+	char		window_text[24];
 	char		reason[REASON_LEN];
-	const char *params[3];
+	const char *params[4];
 	bool		yes = false;
 	int64_t		state = 0;
 	bool		isnull = false;
@@ -896,6 +897,8 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 	params[0] = batch->source;
 	params[1] = batch->target;
 	params[2] = seq_text;
+	snprintf(window_text, sizeof(window_text), "%d", TP_INBOX_EARLY_WINDOW);
+	params[3] = window_text;
 	/* declined when another session applies the stream, or others wait */
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
 		!tp_pgsql_exec(pg, "SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
@@ -906,14 +909,14 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 								 TP_INBOX_STORE_LOCK_KEY ")", 2, params, NULL, NULL) ||
 				 !tp_pgsql_query_int64(pg, "SELECT CASE"
 									   " WHEN r = $3::bigint - 1 AND ok THEN 1"
-									   " WHEN r < $3::bigint - 1 AND r >= $3::bigint - 1 - "
-									   NOW_EARLY_WINDOW " THEN 2 ELSE 0 END"
+									   " WHEN r < $3::bigint - 1"
+									   "  AND r >= $3::bigint - 1 - $4::bigint THEN 2 ELSE 0 END"
 									   " FROM (SELECT coalesce(max(s.last_received), 0) AS r,"
 									   "  coalesce(bool_and(s.last_applied = s.last_received"
 									   "  AND s.held_seq IS NULL), true) AS ok"
 									   "  FROM teleport.inbox_stream s"
 									   "  WHERE s.source = $1 AND s.target = $2) x",
-									   3, params, &state, &isnull))))
+									   4, params, &state, &isnull))))
 		goto failed;
 	if (!yes || state != 1)
 	{

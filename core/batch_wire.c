@@ -37,13 +37,10 @@
 
 #include "batch_wire.h"
 #include "json_span.h"
-#include "xalloc.h"
 #include "log.h"
+#include "xalloc.h"
 
-/*
- * What a cursor keeps between calls: the current change's strings, all
- * malloc'd (NULL when absent).
- */
+/* A string buffer kept from call to call. */
 typedef struct text_buf
 {
 	char	   *s;				/* NUL-terminated, or NULL */
@@ -51,10 +48,10 @@ typedef struct text_buf
 } text_buf;
 
 /*
- * What the current change's strings point to: buffers kept from line to
- * line (a batch's lines are decoded one after the other, mostly of similar
- * sizes), so that decoding a line allocates nothing once they are large
- * enough.
+ * What a cursor keeps between calls: the buffers the current change's
+ * strings point to, kept from line to line (a batch's lines are decoded
+ * one after the other, mostly of similar sizes), so that decoding a line
+ * allocates nothing once they are large enough.
  */
 typedef struct change_state
 {

@@ -61,12 +61,6 @@
 #define INSTALL_LOCK_TIMEOUT "5s"
 #define STORE_LOCK_TIMEOUT "30s"
 
-/*
- * How far beyond the next expected batch one flagged TP_BATCH_FOLLOWS may
- * be and still be answered "send again" rather than refused as a gap.
- */
-#define FOLLOWS_WINDOW 16
-
 /* Waiting for another instance that installs: attempts and backoff. */
 #define INSTALL_ATTEMPTS 20
 #define INSTALL_BACKOFF_MIN_MS 20
@@ -813,7 +807,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 				 batch->target, expected);
 		/* its sender has the ones before it on their way: not a gap yet */
 		if ((batch->flags & TP_BATCH_FOLLOWS) != 0 &&
-			batch->seq - expected <= FOLLOWS_WINDOW)
+			batch->seq - expected <= TP_INBOX_EARLY_WINDOW)
 			return answer_early(outcome, batch);
 		return answer(outcome, TP_DELIVERY_GAP, expected,
 					  "batch %" PRIu64 " is beyond the next expected batch %" PRIu64,

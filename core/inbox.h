@@ -41,6 +41,13 @@ typedef enum tp_inbox_now
 } tp_inbox_now;
 
 /*
+ * How far beyond its stream's next expected batch a batch may come while
+ * the ones before it are on their way (a sender with several in flight)
+ * and be answered "send again" (EARLY) rather than refused as a gap.
+ */
+#define TP_INBOX_EARLY_WINDOW 16
+
+/*
  * Apply batch at once instead of storing it: in one transaction that
  * applies it and records it as received and applied, under the stream's
  * store lock, when nothing else of its stream waits to be applied.

@@ -645,26 +645,29 @@ skip_checked_value(scanner *sc, tp_json_span *value)
 {
 	const unsigned char *s = sc->s;
 	size_t		start;
-	unsigned char c;
+	unsigned char first;
 
 	skip_ws(sc);
 	if (sc->pos >= sc->len)
 		return false;
 	start = sc->pos;
-	c = s[start];
-	if (c == '"')
+	first = s[start];
+	if (first == '"')
 	{
 		value->type = TP_JSON_STRING;
 		sc->pos = checked_string_end(s, sc->len, start);
+		if (s[sc->pos - 1] != '"')
+			return false;
 	}
-	else if (c == '{' || c == '[')
+	else if (first == '{' || first == '[')
 	{
 		int			depth = 0;
 
-		value->type = c == '{' ? TP_JSON_OBJECT : TP_JSON_ARRAY;
+		value->type = first == '{' ? TP_JSON_OBJECT : TP_JSON_ARRAY;
 		while (sc->pos < sc->len)
 		{
-			c = s[sc->pos];
+			unsigned char c = s[sc->pos];
+
 			if (c == '"')
 			{
 				sc->pos = checked_string_end(s, sc->len, sc->pos);
@@ -681,15 +684,13 @@ skip_checked_value(scanner *sc, tp_json_span *value)
 	}
 	else
 	{
-		value->type = c == 't' ? TP_JSON_TRUE : c == 'f' ? TP_JSON_FALSE :
-			c == 'n' ? TP_JSON_NULL : TP_JSON_NUMBER;
+		value->type = first == 't' ? TP_JSON_TRUE : first == 'f' ? TP_JSON_FALSE :
+			first == 'n' ? TP_JSON_NULL : TP_JSON_NUMBER;
 		while (sc->pos < sc->len && s[sc->pos] != ',' && s[sc->pos] != '}' &&
 			   s[sc->pos] != ']' && s[sc->pos] != ' ' && s[sc->pos] != '\t' &&
 			   s[sc->pos] != '\n' && s[sc->pos] != '\r')
 			sc->pos++;
 	}
-	if (sc->pos > sc->len || (c == '"' && s[sc->pos - 1] != '"'))
-		return false;
 	value->start = start;
 	value->len = sc->pos - start;
 	return true;
@@ -794,9 +795,6 @@ typedef struct key_entry
 /* Keys compared pairwise, without allocating, up to this many. */
 #define FEW_KEYS 32
 
-/* The names whose lengths tp_json_find_unique measures once. */
-#define MAX_FIND 16
-
 /* qsort order of key entries: by length, then bytes, then position. */
 static int
 key_entry_cmp(const void *a, const void *b)
@@ -852,17 +850,12 @@ tp_json_find_unique(const char *text, tp_json_span object,
 	tp_json_span value;
 	key_entry	few[FEW_KEYS];
 	key_entry  *keys = few;
-	size_t		name_len[MAX_FIND];
 	size_t		count = 0,
 				size = FEW_KEYS;
 	const key_entry *dup;
 
-	for (size_t i = 0; i < n; i++)
-	{
-		if (i < MAX_FIND)
-			name_len[i] = strlen(names[i]);
-		memset(&spans[i], 0, sizeof(spans[i]));
-	}
+	if (n > 0)
+		memset(spans, 0, n * sizeof(tp_json_span));
 	tp_json_members_init(&it, text, object);
 	while (tp_json_members_next(&it, &value))
 	{
@@ -895,9 +888,8 @@ tp_json_find_unique(const char *text, tp_json_span object,
 			k->key = text + it.key_span.start + 1;
 		for (size_t i = 0; i < n; i++)
 		{
-			size_t		len = i < MAX_FIND ? name_len[i] : strlen(names[i]);
-
-			if (it.key_len == len && memcmp(it.key, names[i], it.key_len) == 0)
+			if (it.key_len == strlen(names[i]) &&
+				memcmp(it.key, names[i], it.key_len) == 0)
 			{
 				spans[i] = value;
 				break;

@@ -485,12 +485,17 @@ objects_signature(const tp_inst *in, const char *schema)
 	return v != NULL ? v : strdup("(failed)");
 }
 
+/* A text describing some objects of schema in a database (a new string). */
+typedef char *(*signature_fn) (const tp_inst *in, const char *schema);
+
 /*
- * wait_equal, after waiting (60 s at most) until the target's types,
- * sequences and indexes equal the source's; else fail with both.
+ * Wait (60 s at most) until fn gives the same text for the target's
+ * APPLY_SCHEMA as for the source's public; else fail with both, naming
+ * what after step. Returns the source's text (a new string).
  */
-static void
-wait_objects_equal(const scene *sc, const char *step)
+static char *
+wait_same_signature(const scene *sc, signature_fn fn, const char *what,
+					const char *step)
 {
 	char	   *so = NULL;
 	char	   *to = NULL;
@@ -499,20 +504,30 @@ wait_objects_equal(const scene *sc, const char *step)
 	{
 		free(so);
 		free(to);
-		so = objects_signature(sc->src, "public");
-		to = objects_signature(sc->tgt, APPLY_SCHEMA);
+		so = fn(sc->src, "public");
+		to = fn(sc->tgt, APPLY_SCHEMA);
 		if (strcmp(so, to) == 0)
 			break;
 		usleep(100000);
 	}
 	if (strcmp(so, to) != 0)
 	{
-		fprintf(stderr, "after %s:\n-- source objects:\n%s\n-- target objects:\n%s\n",
-				step, so, to);
-		tp_scene_fail(&sc->t, "the target's objects do not match the source's");
+		fprintf(stderr, "after %s:\n-- source %s:\n%s\n-- target %s:\n%s\n",
+				step, what, so, what, to);
+		tp_scene_fail(&sc->t, "the target's %s do not match the source's", what);
 	}
-	free(so);
 	free(to);
+	return so;
+}
+
+/*
+ * wait_equal, after waiting (60 s at most) until the target's types,
+ * sequences and indexes equal the source's; else fail with both.
+ */
+static void
+wait_objects_equal(const scene *sc, const char *step)
+{
+	free(wait_same_signature(sc, objects_signature, "objects", step));
 	wait_equal(sc, step);
 }
 
@@ -768,27 +783,16 @@ owned_sequences_signature(const tp_inst *in, const char *schema)
 static void
 wait_owned_sequences_equal(const scene *sc, const char *want, const char *step)
 {
-	char	   *so = NULL;
-	char	   *to = NULL;
+	char	   *so = wait_same_signature(sc, owned_sequences_signature,
+										 "owned sequences", step);
 
-	for (int i = 0; i < 600; i++)
+	if (strcmp(so, want) != 0)
 	{
-		free(so);
-		free(to);
-		so = owned_sequences_signature(sc->src, "public");
-		to = owned_sequences_signature(sc->tgt, APPLY_SCHEMA);
-		if (strcmp(so, to) == 0)
-			break;
-		usleep(100000);
-	}
-	if (strcmp(so, to) != 0 || strcmp(so, want) != 0)
-	{
-		fprintf(stderr, "after %s:\n-- source owned sequences:\n%s\n"
-				"-- target owned sequences:\n%s\n-- expected:\n%s\n", step, so, to, want);
-		tp_scene_fail(&sc->t, "the target's owned sequences do not match the source's");
+		fprintf(stderr, "after %s:\n-- owned sequences:\n%s\n-- expected:\n%s\n",
+				step, so, want);
+		tp_scene_fail(&sc->t, "the source's owned sequences are not the expected ones");
 	}
 	free(so);
-	free(to);
 	wait_equal(sc, step);
 }
 
