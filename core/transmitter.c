@@ -330,10 +330,13 @@ tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 		/*
 		 * While the oldest is on its way, build the next and start it if an
 		 * instance is free; a large batch is not overlapped, so that memory
-		 * stays bounded (OVERLAP_MAX_BYTES)
+		 * stays bounded (OVERLAP_MAX_BYTES). While the target refuses
+		 * (failing_seq), the oldest goes alone until it is accepted: a later
+		 * one would reach a target that has just come back before it, wait
+		 * there for it (up to 2 s), and hold up its retry as long.
 		 */
 		if (more && ok && last->started && built < max_batches &&
-			last->qb.batch.data_len <= OVERLAP_MAX_BYTES)
+			tx->failing_seq == 0 && last->qb.batch.data_len <= OVERLAP_MAX_BYTES)
 		{
 			ok = build_job(tx, pg, source, &jobs, last->qb.batch.seq, &found);
 			if (found)
