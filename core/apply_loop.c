@@ -39,6 +39,7 @@
 #include "apply_loop.h"
 #include "backoff.h"
 #include "clock.h"
+#include "durable.h"
 #include "host.h"
 #include "log.h"
 #include "pgsql.h"
@@ -71,6 +72,13 @@
  */
 #define NOW_BUSY_WAIT_MS 10000
 #define NOW_EARLY_WAIT_MS 2000
+
+/*
+ * How long a batch applied on arrival with an asynchronous commit waits
+ * for the commit to be durable before it is answered (then it is handed to
+ * the inbox's store, which finds it received and flushes; see inbox.c).
+ */
+#define NOW_DURABLE_WAIT_MS 10000
 
 /* The longest reason kept for a held unit. */
 #define REASON_LEN 1024
@@ -131,7 +139,11 @@ struct tp_apply_loop
 	bool		now_busy;		/* a caller waits in tp_apply_loop_apply_now */
 	bool		now_done;		/* the thread answered ... */
 	tp_inbox_now now_result;	/* ... this */
+	uint64_t	now_lsn;		/* ... after an asynchronous commit; 0: none */
 	pthread_cond_t now_cond;	/* signalled with now_done */
+
+	/* makes asynchronous commits of batches applied on arrival durable */
+	tp_durable *durable;		/* NULL: the thread never started */
 };
 
 /* The outcome of one unit. */
@@ -874,13 +886,17 @@ sql_failed_early:
  * nothing else to apply (last_received = last_applied = seq - 1, nothing
  * held) and no other session applies the stream. Under the stream's store
  * lock too, so a store of the same batch (a sender's retry) waits and then
- * finds it received. Committed with synchronous_commit on: the sender
- * forgets the batch when it is answered. APPLIED when it committed; EARLY
+ * finds it received. The sender forgets the batch when it is answered, so
+ * it must be durable by then: committed with synchronous_commit on, or,
+ * when loop->durable can wait for the flush elsewhere (durable.h), off,
+ * with the WAL position after the commit in *lsn for the caller to wait
+ * for (the next batch need not wait for the flush). APPLIED when it
+ * committed; EARLY
  * (nothing applied) when the stream's last received batch is a little
  * before seq - 1 (its predecessor is on its way); DECLINED otherwise.
  */
 static tp_inbox_now
-apply_now(tp_apply_loop *loop, const tp_batch *batch)
+apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 {
 	char		seq_text[24];
 	char		window_text[24];
@@ -890,7 +906,10 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 	int64_t		state = 0;
 	bool		isnull = false;
 	tp_pgsql   *pg = &loop->pg;
+	bool		async = tp_durable_usable(loop->durable);
+	int64_t		end = 0;
 
+	*lsn = 0;
 	if (!ensure_connected(loop))
 		return TP_INBOX_NOW_DECLINED;
 	snprintf(seq_text, sizeof(seq_text), "%" PRIu64, batch->seq);
@@ -901,7 +920,10 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 	params[3] = window_text;
 	/* declined when another session applies the stream, or others wait */
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
-		!tp_pgsql_exec(pg, "SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
+		!tp_pgsql_exec(pg, async
+					   ? "SELECT pg_catalog.set_config('synchronous_commit', 'off', true),"
+					   " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)"
+					   : "SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
 					   " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)") ||
 		!tp_pgsql_query_bool(pg, "SELECT pg_catalog.pg_try_advisory_xact_lock("
 							 TP_APPLY_LOCK_KEY ")", 2, params, &yes) ||
@@ -946,6 +968,13 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch)
 						3, params, NULL, NULL) ||
 		!tp_pgsql_exec(pg, "COMMIT"))
 		goto failed;
+	if (async && !tp_pgsql_query_int64(pg, TP_DURABLE_INSERT_LSN_SQL, 0, NULL, &end, &isnull))
+	{
+		/* committed, not known durable: the store finds it received */
+		disconnect(loop);
+		return TP_INBOX_NOW_DECLINED;
+	}
+	*lsn = (uint64_t) end;
 	tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": applied batch %" PRIu64
 			 " on arrival (%zu bytes)", batch->source, batch->target, batch->seq,
 			 batch->data_len);
@@ -965,18 +994,21 @@ static void
 serve_now(tp_apply_loop *loop)
 {
 	const tp_batch *batch;
-	tp_inbox_now result;
+	tp_inbox_now result = TP_INBOX_NOW_DECLINED;
+	uint64_t	lsn = 0;
 
 	pthread_mutex_lock(&loop->lock);
 	batch = loop->now_batch;
 	pthread_mutex_unlock(&loop->lock);
 	if (batch == NULL)
 		return;
-	result = atomic_load(&loop->stop) ? TP_INBOX_NOW_DECLINED : apply_now(loop, batch);
+	if (!atomic_load(&loop->stop))
+		result = apply_now(loop, batch, &lsn);
 	pthread_mutex_lock(&loop->lock);
 	loop->now_batch = NULL;
 	loop->now_done = true;
 	loop->now_result = result;
+	loop->now_lsn = lsn;
 	pthread_cond_broadcast(&loop->now_cond);
 	pthread_mutex_unlock(&loop->lock);
 }
@@ -1128,19 +1160,9 @@ next_retry(const tp_apply_loop *loop, long long until)
 static bool
 wait_for_work(tp_apply_loop *loop, long long ms)
 {
-	struct timespec until;
+	struct timespec until = tp_clock_deadline(ms < 0 ? 0 : ms);
 	bool		go_on;
 
-	if (ms < 0)
-		ms = 0;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t) (ms / 1000);
-	until.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L)
-	{
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&loop->lock);
 	while (!loop->pending && loop->now_batch == NULL && !atomic_load(&loop->stop))
 	{
@@ -1200,6 +1222,7 @@ tp_apply_loop_new(const char *conninfo, const char *instance, tp_inbox *inbox,
 	tp_apply_loop *loop = tp_xcalloc(1, sizeof(tp_apply_loop));
 	pthread_condattr_t cattr;
 	size_t		len;
+	char	   *name;
 
 	loop->conninfo = tp_xstrdup(conninfo ? conninfo : "");
 	loop->instance = tp_xstrdup(instance ? instance : "(unnamed)");
@@ -1209,6 +1232,11 @@ tp_apply_loop_new(const char *conninfo, const char *instance, tp_inbox *inbox,
 	loop->inbox = inbox;
 	loop->ctx = ctx;
 	loop->cb = cb;
+	len += 16;
+	name = tp_xmalloc(len);
+	snprintf(name, len, "the WAL flusher of \"%s\"", loop->instance);
+	loop->durable = tp_durable_new(loop->conninfo, name);
+	free(name);
 	loop->interval_ms = interval_ms > 0 ? interval_ms : 100;
 	tp_backoff_init(&loop->connect_backoff, CONNECT_BACKOFF_MIN_MS,
 					CONNECT_BACKOFF_MAX_MS);
@@ -1237,6 +1265,12 @@ tp_apply_loop_start(tp_apply_loop *loop)
 	sigaddset(&block, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	rc = pthread_create(&loop->thread, NULL, loop_main, loop);
+	/* without it, batches applied on arrival commit synchronously */
+	if (rc == 0 && !tp_durable_start(loop->durable))
+	{
+		tp_durable_free(loop->durable);
+		loop->durable = NULL;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
 	{
@@ -1261,30 +1295,14 @@ tp_apply_loop_wake(void *arg)
 	pthread_mutex_unlock(&loop->lock);
 }
 
-/* The monotonic time ms from now, for pthread_cond_timedwait on now_cond. */
-static struct timespec
-deadline_in(long long ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += (time_t) (ms / 1000);
-	t.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L)
-	{
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 /* See apply_loop.h. */
 tp_inbox_now
 tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 {
 	tp_apply_loop *loop = arg;
 	tp_inbox_now result = TP_INBOX_NOW_DECLINED;
-	struct timespec busy_until = deadline_in(NOW_BUSY_WAIT_MS);
+	uint64_t	lsn = 0;
+	struct timespec busy_until = tp_clock_deadline(NOW_BUSY_WAIT_MS);
 	struct timespec early_until = busy_until;
 	bool		early = false;
 
@@ -1306,6 +1324,7 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 		while (!loop->now_done)
 			pthread_cond_wait(&loop->now_cond, &loop->lock);
 		result = loop->now_result;
+		lsn = loop->now_lsn;
 		loop->now_busy = false;
 		pthread_cond_broadcast(&loop->now_cond);
 		/*
@@ -1320,12 +1339,22 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 			break;
 		/* its predecessor is on its way: wait for an apply or a store */
 		if (!early)
-			early_until = deadline_in(NOW_EARLY_WAIT_MS);
+			early_until = tp_clock_deadline(NOW_EARLY_WAIT_MS);
 		early = true;
 		if (pthread_cond_timedwait(&loop->now_cond, &loop->lock, &early_until) == ETIMEDOUT)
 			break;
 	}
 	pthread_mutex_unlock(&loop->lock);
+	/* committed asynchronously: answered once durable, else stored */
+	if (result == TP_INBOX_NOW_APPLIED && lsn != 0 &&
+		!tp_durable_wait(loop->durable, lsn, NOW_DURABLE_WAIT_MS))
+	{
+		tp_warning(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " was "
+				   "applied on arrival, but its commit could not be made durable; "
+				   "it is handed to the inbox", batch->source, batch->target,
+				   batch->seq);
+		result = TP_INBOX_NOW_DECLINED;
+	}
 	return result;
 }
 
@@ -1342,6 +1371,8 @@ tp_apply_loop_stop(tp_apply_loop *loop)
 	pthread_cond_broadcast(&loop->now_cond);
 	pthread_mutex_unlock(&loop->lock);
 	pthread_join(loop->thread, NULL);
+	/* callers waiting for a commit to be durable give up too */
+	tp_durable_stop(loop->durable);
 	pthread_mutex_lock(&loop->lock);
 	loop->started = false;
 	pthread_mutex_unlock(&loop->lock);
@@ -1354,6 +1385,7 @@ tp_apply_loop_free(tp_apply_loop *loop)
 	if (loop == NULL)
 		return;
 	tp_apply_loop_stop(loop);
+	tp_durable_free(loop->durable);
 	disconnect(loop);
 	for (size_t i = 0; i < loop->n_streams; i++)
 	{

@@ -103,8 +103,11 @@ void		tp_apply_loop_wake(void *loop);
  * on arrival waits for it (up to 10 s); one whose predecessor has not
  * arrived yet (a sender with several batches in flight: a load's, or one
  * flagged TP_BATCH_FOLLOWS) waits up to 2 s for it to be applied or
- * stored, then is EARLY. DECLINED, with nothing
- * applied, when the thread is not running or stops, the wait ends,
+ * stored, then is EARLY. APPLIED is returned only once the commit is
+ * durable: it commits asynchronously when the loop's flusher can make it
+ * durable (durable.h), and this waits for the flush (up to 10 s; DECLINED
+ * otherwise, and the inbox's store finds the batch received). DECLINED,
+ * with nothing applied, when the thread is not running or stops, the wait ends,
  * another session applies the stream, the stream has other batches to
  * apply first, or the applier or the database failed (the inbox then
  * stores the batch). Thread-safe; batch stays the caller's.

@@ -17,6 +17,26 @@ tp_clock_ms(void)
 	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The monotonic time ms from now, as pthread_cond_timedwait takes it for a
+ * condition variable whose clock is CLOCK_MONOTONIC.
+ */
+static inline struct timespec
+tp_clock_deadline(long long ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += (time_t) (ms / 1000);
+	t.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L)
+	{
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
 /* Sleep ms milliseconds (a signal may cut it short). */
 static inline void
 tp_sleep_ms(int ms)

@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "backoff.h"
+#include "durable.h"
 #include "inbox.h"
 #include "clock.h"
 #include "log.h"
@@ -823,8 +824,16 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 							  "  pg_catalog.convert_to($10::text, 'UTF8'))"
 							  " FROM teleport.inbox i"
 							  " WHERE i.source = $1 AND i.target = $2 AND i.seq = $3::bigint)",
-							  10, bp->values, &same) ||
-		!tp_pgsql_exec(pg, "ROLLBACK"))
+							  10, bp->values, &same))
+		goto fail;
+	/*
+	 * A batch applied on arrival has no row, and its commit may have been
+	 * asynchronous (durable.h): the answer says it is safe, so make sure
+	 * (this transaction commits with synchronous_commit on)
+	 */
+	if (same == NULL
+		? !tp_pgsql_exec(pg, TP_DURABLE_FLUSH_SQL) || !tp_pgsql_exec(pg, "COMMIT")
+		: !tp_pgsql_exec(pg, "ROLLBACK"))
 		goto fail;
 	if (same != NULL && strcmp(same, "t") != 0)
 	{

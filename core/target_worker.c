@@ -22,17 +22,9 @@
 static bool
 wait_for_work(tp_target_worker *w, long long ms)
 {
-	struct timespec until;
+	struct timespec until = tp_clock_deadline(ms);
 	bool		go_on;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t) (ms / 1000);
-	until.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L)
-	{
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&w->lock);
 	while (!w->pending && !w->stop)
 	{

@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "checkmain.h"
 #include "config.h"
+#include "durable.h"
 #include "host.h"
 #include "inbox.h"
 #include "loader.h"
@@ -2510,6 +2511,181 @@ START_TEST(test_changes_on_arrival)
 }
 END_TEST
 
+/* An insert of row id into copy.du, as a change line. */
+static void
+du_line(char *buf, size_t len, int id)
+{
+	snprintf(buf, len, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":%d,\"v\":\"x\"},"
+			 "\"source\":{\"name\":\"du\",\"schema\":\"public\",\"table\":\"du\","
+			 "\"txid\":5,\"seq\":%d,\"batch\":1},\"ts_ms\":1}\n", id, id);
+}
+
+/*
+ * Whether the server's WAL flush position compares to lsn (text) by op
+ * (">", ">="), per w's connection.
+ */
+static bool
+flushed(world *w, const char *op, const char *lsn)
+{
+	char		sql[160];
+	char	   *v;
+	bool		yes;
+
+	snprintf(sql, sizeof(sql), "SELECT pg_current_wal_flush_lsn() %s '%s'::pg_lsn", op, lsn);
+	v = tp_sql_value(w->conn, sql);
+	ck_assert_ptr_nonnull(v);
+	yes = strcmp(v, "t") == 0;
+	free(v);
+	return yes;
+}
+
+/*
+ * A batch applied on arrival is committed asynchronously (its WAL flush
+ * off the apply connection's path), but it is answered only once the WAL
+ * is flushed past its commit: with the WAL writer slowed to 10 s, the
+ * flush position has passed each batch's commit by the time the inbox
+ * answered, one batch after the other. A batch sent again, found received
+ * (no row: applied on arrival), is answered only after the same flush.
+ */
+START_TEST(test_changes_durable)
+{
+	world		w;
+	char	   *before;
+	char		line7[512];
+
+	world_open(&w, "apply_durable", NULL,
+			   "CREATE TABLE copy.du (id int PRIMARY KEY, v text);", 300, NULL);
+	start_applying_on_arrival(&w);
+	/* the flusher connected and found it may flush */
+	wait_value(&w, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+			   " AND application_name = 'teleport flush' AND state = 'idle'", "1");
+	usleep(100000);
+	sql_ok(&w, "ALTER SYSTEM SET wal_writer_delay = '10s'");
+	assert_value(&w, "SELECT pg_reload_conf()", "t");
+	usleep(300000);
+
+	for (int i = 1; i <= 5; i++)
+	{
+		char		lines[512];
+
+		before = tp_sql_value(w.conn, "SELECT pg_current_wal_insert_lsn()");
+		ck_assert_ptr_nonnull(before);
+		du_line(lines, sizeof(lines), i);
+		store_lines(&w, "du", (uint64_t) i, lines, 1);
+		ck_assert_msg(flushed(&w, ">", before),
+					  "batch %d was answered before its commit was flushed", i);
+		free(before);
+	}
+	assert_value(&w, "SELECT count(*) FROM copy.du", "5");
+	assert_value(&w, "SELECT count(*) FROM copy.stored", "0");
+
+	/* received, applied and not flushed yet, as a crash of the answer leaves it */
+	sql_ok(&w, "SET synchronous_commit = off");
+	sql_ok(&w, "UPDATE teleport.inbox_stream SET last_received = 7, last_applied = 7"
+		   " WHERE source = 'du'");
+	sql_ok(&w, "RESET synchronous_commit");
+	before = tp_sql_value(w.conn, "SELECT pg_current_wal_insert_lsn()");
+	ck_assert_ptr_nonnull(before);
+	ck_assert_msg(!flushed(&w, ">=", before), "no precondition: nothing to flush");
+	du_line(line7, sizeof(line7), 7);
+	ck_assert_int_eq(offer_batch(&w, TP_BATCH_CHANGES, "du", 7, line7, 1, false),
+					 TP_DELIVERY_DUPLICATE);
+	if (!flushed(&w, ">=", before))
+	{
+		char	   *now = tp_sql_value(w.conn, "SELECT pg_current_wal_flush_lsn() || ' '"
+									   " || pg_current_wal_insert_lsn() || ' ' ||"
+									   " (SELECT last_received FROM teleport.inbox_stream"
+									   "  WHERE source = 'du')");
+
+		ck_abort_msg("a batch found received was answered before the flush (%s, before %s)",
+					 now, before);
+	}
+	free(before);
+
+	sql_ok(&w, "ALTER SYSTEM RESET wal_writer_delay");
+	assert_value(&w, "SELECT pg_reload_conf()", "t");
+	world_close(&w);
+}
+END_TEST
+
+/*
+ * The flusher on its own: as a role that may write the message it is
+ * usable and makes a position durable; as one that may not (EXECUTE
+ * revoked in this database), it says so once, is not usable, and a wait
+ * ends false at once rather than after its timeout. Its connection killed,
+ * a wait fails or succeeds after the reconnection, never hangs.
+ */
+START_TEST(test_durable_flusher)
+{
+	PGconn	   *conn;
+	char	   *conninfo = tp_cluster_create_db(cluster, "apply_flusher");
+	char	   *limited;
+	char	   *lsn;
+	tp_durable *d;
+	long long	t0;
+	bool		ok = false;
+
+	ck_assert_ptr_nonnull(conninfo);
+	conn = tp_cluster_connect(cluster, "apply_flusher");
+	ck_assert_ptr_nonnull(conn);
+
+	d = tp_durable_new(conninfo, "the flusher of a test");
+	ck_assert(!tp_durable_usable(d));
+	ck_assert(tp_durable_start(d));
+	for (int i = 0; i < 200 && !tp_durable_usable(d); i++)
+		usleep(20000);
+	ck_assert(tp_durable_usable(d));
+	tp_sql_ok(conn, "CREATE TABLE t (a int); SET synchronous_commit = off;"
+			  "INSERT INTO t VALUES (1); RESET synchronous_commit");
+	lsn = tp_sql_value(conn, "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint");
+	ck_assert_ptr_nonnull(lsn);
+	ck_assert(tp_durable_wait(d, strtoull(lsn, NULL, 10), 5000));
+	free(lsn);
+	tp_sql_assert(conn, "SELECT (pg_current_wal_flush_lsn() - '0/0')::bigint >= "
+				  "(pg_current_wal_insert_lsn() - '0/0')::bigint - 4096", "t");
+
+	/* its backend killed: the next wait reconnects or fails, in time */
+	tp_sql_assert(conn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+				  " WHERE application_name = 'teleport flush'"
+				  " AND datname = 'apply_flusher'", "1");
+	for (int i = 0; i < 100 && !ok; i++)
+	{
+		lsn = tp_sql_value(conn, "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint + 1");
+		ck_assert_ptr_nonnull(lsn);
+		ok = tp_durable_wait(d, strtoull(lsn, NULL, 10) - 1, 5000);
+		free(lsn);
+		if (!ok)
+			usleep(50000);
+	}
+	ck_assert_msg(ok, "the flusher did not come back after its backend was killed");
+	tp_durable_free(d);
+
+	/* a role that may not call pg_logical_emit_message */
+	ck_assert(tp_cluster_create_role(cluster, "flush_limited", "secret"));
+	tp_sql_ok(conn, "REVOKE EXECUTE ON FUNCTION"
+			  " pg_logical_emit_message(boolean, text, text) FROM PUBLIC");
+	lsn = tp_cluster_conninfo(cluster, "apply_flusher", "flush_limited");
+	ck_assert_ptr_nonnull(lsn);
+	ck_assert_int_gt(asprintf(&limited, "%s password=secret", lsn), 0);
+	free(lsn);
+	d = tp_durable_new(limited, "the flusher of a limited role");
+	ck_assert(tp_durable_start(d));
+	ck_assert(tp_sql_wait(conn, "SELECT count(*) FROM pg_stat_activity"
+						  " WHERE usename = 'flush_limited' AND state = 'idle'", "1", 20));
+	usleep(100000);
+	ck_assert(!tp_durable_usable(d));
+	t0 = tp_clock_ms();
+	ck_assert(!tp_durable_wait(d, UINT64_MAX / 2, 5000));
+	ck_assert_int_lt(tp_clock_ms() - t0, 2000);
+	tp_durable_free(d);
+	free(limited);
+	tp_sql_ok(conn, "GRANT EXECUTE ON FUNCTION"
+			  " pg_logical_emit_message(boolean, text, text) TO PUBLIC");
+	PQfinish(conn);
+	free(conninfo);
+}
+END_TEST
+
 /*
  * A transmitter with two change batches in flight flags the second
  * TP_BATCH_FOLLOWS: one that arrives before its predecessor waits for it,
@@ -2669,6 +2845,8 @@ apply_suite(void)
 	tcase_add_test(tc, test_changes_on_arrival);
 	tcase_add_test(tc, test_load_in_flight);
 	tcase_add_test(tc, test_changes_in_flight);
+	tcase_add_test(tc, test_changes_durable);
+	tcase_add_test(tc, test_durable_flusher);
 	tcase_add_test(tc, test_load_supersedes);
 	tcase_add_test(tc, test_held_retried_on_news);
 	tcase_add_test(tc, test_daemon_end_to_end);
