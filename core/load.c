@@ -1333,11 +1333,13 @@ tp_load_run(const tp_config *config, const tp_target_config *target,
 		long long	ms = tp_clock_ms() - ld.started_ms;
 
 		tp_info(COMPONENT, "load %" PRId64 " of target \"%s\" sent: %" PRId64 " rows, %.1f MB in "
-				"batches %" PRIu64 " to %" PRIu64 " (%.1f s, %.1f MB/s); the target applies it "
-				"in one transaction, then the changes made since", ld.id, target->name,
+				"batches %" PRIu64 " to %" PRIu64 " (%.1f s, %.1f MB/s); the target applies %s, "
+				"then the changes made since", ld.id, target->name,
 				ld.copy.rows, (double) ld.copy.bytes / 1e6, ld.sender.first_seq,
 				ld.sender.last_seq, (double) ms / 1000.0,
-				ms > 0 ? (double) ld.copy.bytes / 1e3 / (double) ms : 0.0);
+				ms > 0 ? (double) ld.copy.bytes / 1e3 / (double) ms : 0.0,
+				ld.sender.one_transaction ? "it in one transaction"
+				: "the batches in order, each as it comes");
 		status = TP_EXIT_OK;
 	}
 	else
