@@ -366,7 +366,8 @@ const char	ddl_sql_setup[] =
 
 	/*
 	 * A function or procedure (not an aggregate nor a window function, not
-	 * an extension's): filed under its schema and name; its kind ('f' or
+	 * an extension's, nor a range type's constructors, which depend on it
+	 * internally: the type makes them): filed under its schema and name; its kind ('f' or
 	 * 'p'), name, identity arguments (to drop or rename it by signature),
 	 * pg_get_functiondef's definition (names outside pg_catalog
 	 * schema-qualified, the body as written), its search_path setting if it
@@ -397,7 +398,7 @@ const char	ddl_sql_setup[] =
 	"	AND p.prokind IN ('f', 'p')\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
 	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass\n"
-	"		AND e.objid = p.oid AND e.deptype = 'e')\n"
+	"		AND e.objid = p.oid AND e.deptype IN ('e', 'i'))\n"
 	"$body$;\n"
 
 	/*
