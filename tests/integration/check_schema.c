@@ -39,7 +39,11 @@
  *     sequences with their values (step_sequences), indexes
  *     (step_indexes), domains (domain_steps); then constraints (and
  *     exclusion constraints: exclusion_steps), functions, views,
- *     extensions and comments.
+ *     extensions and comments; then, comparing also range types,
+ *     aggregates and column collations (kinds_signature): range types and
+ *     collations (range_collation_steps), aggregates and comments on
+ *     primary keys and serial and identity sequences
+ *     (aggregate_comment_steps).
  *
  *     Case "diff" runs three times: with the schema-diff source, with the
  *     event-trigger source (use_event_triggers: true, loop index 1), which
