@@ -2028,7 +2028,8 @@ wait_kinds_equal(const scene *sc, const char *step, const char *expected)
 /*
  * Range types: one with a subtype_diff function of the schema (created
  * in the same poll, before it), one of text with a collation and a named
- * multirange, one with pg_catalog's function; a table with columns of
+ * multirange, one with pg_catalog's function, one of an enum of the
+ * schema, one with an operator class that is not the default; a table with columns of
  * them, of a multirange and of an array of one, with a default, and
  * rows; the types and a multirange renamed, then written; all dropped.
  * Column collations: created, changed by ALTER COLUMN ... TYPE ...
@@ -2044,17 +2045,23 @@ range_collation_steps(const scene *sc)
 				 "CREATE TYPE public.textrange AS RANGE (subtype = text, collation = \"C\","
 				 " multirange_type_name = public.textranges);"
 				 "CREATE TYPE public.fr8 AS RANGE (subtype = float8, subtype_diff = float8mi);"
+				 "CREATE TYPE public.lvl AS ENUM ('lo', 'mid', 'hi');"
+				 "CREATE TYPE public.lvlrange AS RANGE (subtype = public.lvl);"
+				 "CREATE TYPE public.patrange AS RANGE (subtype = text, subtype_opclass = text_pattern_ops);"
 				 "CREATE TABLE public.rg (id int PRIMARY KEY, r public.floatrange,"
 				 " m public.floatmultirange, ra public.floatrange[], t public.textrange,"
-				 " f public.fr8 DEFAULT '[1,2)');");
+				 " f public.fr8 DEFAULT '[1,2)', l public.lvlrange, p public.patrange);");
 	wait_captured(sc, "rg");
 	tp_inst_exec(sc->src,
 				 "INSERT INTO public.rg VALUES (1, '[1.5,2.25)', '{[1,2), [3,4.5]}',"
-				 " ARRAY['[1,2)'::public.floatrange, 'empty'], '[B,a)', DEFAULT),"
-				 " (2, '(,0]', '{}', NULL, '[a,b]', '[-1,1]'), (3, NULL, NULL, '{}', NULL, NULL);");
+				 " ARRAY['[1,2)'::public.floatrange, 'empty'], '[B,a)', DEFAULT, '[lo,hi)', '[a,b)'),"
+				 " (2, '(,0]', '{}', NULL, '[a,b]', '[-1,1]', '[mid,mid]', '(,z]'),"
+				 " (3, NULL, NULL, '{}', NULL, NULL, NULL, NULL);");
 	wait_kinds_equal(sc, "range types created",
 					 "range floatrange: double precision multirange floatmultirange collation - opclass float8_ops diff S.f8diff\n"
 					 "range fr8: double precision multirange fr8_multirange collation - opclass float8_ops diff pg_catalog.float8mi\n"
+					 "range lvlrange: lvl multirange lvlmultirange collation - opclass enum_ops diff -\n"
+					 "range patrange: text multirange patmultirange collation default opclass text_pattern_ops diff -\n"
 					 "range textrange: text multirange textranges collation C opclass text_ops diff -");
 	{
 		/* the target's values: its ranges compute as the source's */
@@ -2076,17 +2083,20 @@ range_collation_steps(const scene *sc)
 	wait_captured(sc, "rg");
 	tp_inst_exec(sc->src,
 				 "INSERT INTO public.rg VALUES (4, '[7,8]', '{[9,10)}', ARRAY['(1,2]'::public.frange],"
-				 " '[x,y]', DEFAULT);"
+				 " '[x,y]', DEFAULT, '[lo,mid]', '[m,n)');"
 				 "UPDATE public.rg SET m = m + '{[20,21)}' WHERE id = 1;");
 	wait_kinds_equal(sc, "range types renamed",
 					 "range fr8: double precision multirange fr8_multirange collation - opclass float8_ops diff pg_catalog.float8mi\n"
 					 "range frange: double precision multirange franges collation - opclass float8_ops diff S.f8diff\n"
+					 "range lvlrange: lvl multirange lvlmultirange collation - opclass enum_ops diff -\n"
+					 "range patrange: text multirange patmultirange collation default opclass text_pattern_ops diff -\n"
 					 "range trange: text multirange textranges collation C opclass text_ops diff -");
 
 	/* dropped, with the function */
 	tp_inst_exec(sc->src,
 				 "DROP TABLE public.rg;"
-				 "DROP TYPE public.frange, public.trange, public.fr8;"
+				 "DROP TYPE public.frange, public.trange, public.fr8, public.lvlrange, public.patrange;"
+				 "DROP TYPE public.lvl;"
 				 "DROP FUNCTION public.f8diff(float8, float8);");
 	wait_kinds_equal(sc, "range types dropped", "");
 	{

@@ -90,13 +90,13 @@
  * it: an enum, composite type, domain or range type, or the multirange of
  * a range type (the target creates it with its range, under the same
  * name), or an array of one, of a described schema, not an extension's
- * (a multirange is an extension's when its range is). Its element type's schema and
- * name, and whether it is an array, so that the target names its own copy
- * in apply_schema rather than the source's schema, and its OID, so that
- * the type's rename is not a column's type change: column "tu.j", a json
- * object {"oid", "schema", "name", "array"}, NULL for other types. A
- * domain over an array is no array: its category is its base type's, but
- * its typelem is 0. For LEFT JOIN LATERAL ... ON true.
+ * (a multirange is an extension's when its range is). Its element type's
+ * schema and name, and whether it is an array, so that the target names
+ * its own copy in apply_schema rather than the source's schema, and its
+ * OID, so that the type's rename is not a column's type change: column
+ * "tu.j", a json object {"oid", "schema", "name", "array"}, NULL for
+ * other types. A domain over an array is no array: its category is its
+ * base type's, but its typelem is 0. For LEFT JOIN LATERAL ... ON true.
  */
 #define USER_TYPE_OF(typid) \
 	"(SELECT json_build_object('oid', ue.oid, 'schema', un.nspname, 'name', ue.typname,\n" \
@@ -367,8 +367,8 @@ const char	ddl_sql_setup[] =
 	/*
 	 * A function or procedure (not an aggregate nor a window function, not
 	 * an extension's, nor a range type's constructors, which depend on it
-	 * internally: the type makes them): filed under its schema and name; its kind ('f' or
-	 * 'p'), name, identity arguments (to drop or rename it by signature),
+	 * internally: the type makes them): filed under its schema and name;
+	 * its kind ('f' or 'p'), name, identity arguments (to drop or rename it by signature),
 	 * pg_get_functiondef's definition (names outside pg_catalog
 	 * schema-qualified, the body as written), its search_path setting if it
 	 * has one, and whether its body is SQL-standard (BEGIN ATOMIC or
