@@ -39,7 +39,11 @@
  *     sequences with their values (step_sequences), indexes
  *     (step_indexes), domains (domain_steps); then constraints (and
  *     exclusion constraints: exclusion_steps), functions, views,
- *     extensions and comments.
+ *     extensions and comments; then, comparing also range types,
+ *     aggregates and column collations (kinds_signature): range types and
+ *     collations (range_collation_steps), aggregates and comments on
+ *     primary keys and serial and identity sequences
+ *     (aggregate_comment_steps).
  *
  *     Case "diff" runs three times: with the schema-diff source, with the
  *     event-trigger source (use_event_triggers: true, loop index 1), which
@@ -348,6 +352,12 @@ wait_captured(const scene *sc, const char *table)
 									 "   FROM teleport.schema_describe_composite(NULL)"
 									 "  UNION ALL SELECT 'domain', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_domain(NULL)"
+									 "  UNION ALL SELECT CASE WHEN coalesce(description -> 'subtype_diff' ->> 'schema',"
+									 "   'pg_catalog') = 'pg_catalog' AND coalesce(description -> 'canonical' ->> 'schema',"
+									 "   'pg_catalog') = 'pg_catalog' THEN 'range' ELSE 'range_fn' END,"
+									 "   obj_oid, description::text FROM teleport.schema_describe_range(NULL)"
+									 "  UNION ALL SELECT 'aggregate', obj_oid, description::text"
+									 "   FROM teleport.schema_describe_aggregate(NULL)"
 									 "  UNION ALL SELECT 'sequence', obj_oid, description::text"
 									 "   FROM teleport.schema_describe_sequence(NULL)"
 									 "  UNION ALL SELECT 'index', obj_oid, description::text"
@@ -1941,6 +1951,290 @@ comment_steps(const scene *sc)
 	wait_part_comments(sc, "comments of dropped objects", NULL);
 }
 
+/*
+ * The range types, aggregates and column collations of schema on in, as
+ * text, one line each: a range type's subtype, multirange's name,
+ * collation, operator class and subtype_diff function ("S." when it is of
+ * the type's schema); an aggregate's arguments, transition and final
+ * functions (the same), state type, initial value and parallel safety; a
+ * column's collation when not its type's. "(failed)" when the query
+ * failed.
+ */
+static char *
+kinds_signature(const tp_inst *in, const char *schema)
+{
+	char	   *sql = NULL;
+	char	   *v;
+
+	ck_assert_int_ge(asprintf(&sql,
+						"SELECT coalesce(string_agg(sig, E'\\n' ORDER BY sig), '') FROM ("
+						" SELECT format('range %%s: %%s multirange %%s collation %%s opclass %%s diff %%s',"
+						"  t.typname, replace(format_type(r.rngsubtype, NULL), '%s.', ''), mt.typname,"
+						"  coalesce(co.collname, '-'), oc.opcname, coalesce((SELECT CASE"
+						"   WHEN f.pronamespace = t.typnamespace THEN 'S.' ELSE fn.nspname || '.' END"
+						"   || f.proname FROM pg_proc f JOIN pg_namespace fn ON fn.oid = f.pronamespace"
+						"   WHERE f.oid = r.rngsubdiff), '-')) AS sig"
+						" FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid"
+						" JOIN pg_type mt ON mt.oid = r.rngmultitypid"
+						" JOIN pg_opclass oc ON oc.oid = r.rngsubopc"
+						" LEFT JOIN pg_collation co ON co.oid = r.rngcollation"
+						" WHERE t.typnamespace = '%s'::regnamespace"
+						" UNION ALL"
+						" SELECT format('aggregate %%s(%%s): %%s %%s %%s %%s %%s', p.proname,"
+						"  replace(pg_get_function_identity_arguments(p.oid), '%s.', ''),"
+						"  (SELECT CASE WHEN f.pronamespace = p.pronamespace THEN 'S.' ELSE '' END"
+						"   || f.proname FROM pg_proc f WHERE f.oid = g.aggtransfn),"
+						"  coalesce((SELECT CASE WHEN f.pronamespace = p.pronamespace THEN 'S.' ELSE '' END"
+						"   || f.proname FROM pg_proc f WHERE f.oid = g.aggfinalfn), '-'),"
+						"  replace(format_type(g.aggtranstype, NULL), '%s.', ''),"
+						"  coalesce(g.agginitval, '-'), p.proparallel)"
+						" FROM pg_proc p JOIN pg_aggregate g ON g.aggfnoid = p.oid"
+						" WHERE p.pronamespace = '%s'::regnamespace"
+						" UNION ALL"
+						" SELECT format('collation %%s.%%s %%s', c.relname, a.attname, co.collname)"
+						" FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+						" JOIN pg_collation co ON co.oid = a.attcollation"
+						" JOIN pg_type ty ON ty.oid = a.atttypid"
+						" WHERE c.relnamespace = '%s'::regnamespace AND c.relkind = 'r' AND a.attnum > 0"
+						"  AND NOT a.attisdropped AND a.attcollation <> ty.typcollation"
+						") s", schema, schema, schema, schema, schema, schema), 0);
+	v = tp_inst_try_value(in, "%s", sql);
+	free(sql);
+	return v != NULL ? v : strdup("(failed)");
+}
+
+/*
+ * wait_equal, after waiting (60 s at most) until the target's range
+ * types, aggregates and column collations (kinds_signature) equal the
+ * source's, then checking the source's against expected (unless NULL).
+ */
+static void
+wait_kinds_equal(const scene *sc, const char *step, const char *expected)
+{
+	char	   *so = wait_same_signature(sc, kinds_signature, "range types, aggregates and collations",
+										 step);
+
+	if (expected != NULL)
+		ck_assert_msg(strcmp(so, expected) == 0, "%s: %s, not %s", step, so, expected);
+	free(so);
+	wait_equal(sc, step);
+}
+
+/* The comment of table S.pkc's primary key, whatever its name. */
+#define PK_COMMENT_SQL(S) \
+	"SELECT coalesce(obj_description(k.oid, 'pg_constraint'), '-') FROM pg_constraint k" \
+	" WHERE k.conrelid = '" S ".pkc'::regclass AND k.contype = 'p'"
+
+/*
+ * Range types: one with a subtype_diff function of the schema (created
+ * in the same poll, before it), one of text with a collation and a named
+ * multirange, one with pg_catalog's function, one of an enum of the
+ * schema, one with an operator class that is not the default; a table with columns of
+ * them, of a multirange and of an array of one, with a default, and
+ * rows; the types and a multirange renamed, then written; all dropped.
+ * Column collations: created, changed by ALTER COLUMN ... TYPE ...
+ * COLLATE (also back to the type's), a column added with one.
+ */
+static void
+range_collation_steps(const scene *sc)
+{
+	tp_inst_exec(sc->src,
+				 "CREATE FUNCTION public.f8diff(a float8, b float8) RETURNS float8"
+				 " LANGUAGE sql IMMUTABLE AS 'SELECT a - b';"
+				 "CREATE TYPE public.floatrange AS RANGE (subtype = float8, subtype_diff = public.f8diff);"
+				 "CREATE TYPE public.textrange AS RANGE (subtype = text, collation = \"C\","
+				 " multirange_type_name = public.textranges);"
+				 "CREATE TYPE public.fr8 AS RANGE (subtype = float8, subtype_diff = float8mi);"
+				 "CREATE TYPE public.lvl AS ENUM ('lo', 'mid', 'hi');"
+				 "CREATE TYPE public.lvlrange AS RANGE (subtype = public.lvl);"
+				 "CREATE TYPE public.patrange AS RANGE (subtype = text, subtype_opclass = text_pattern_ops);"
+				 "CREATE TABLE public.rg (id int PRIMARY KEY, r public.floatrange,"
+				 " m public.floatmultirange, ra public.floatrange[], t public.textrange,"
+				 " f public.fr8 DEFAULT '[1,2)', l public.lvlrange, p public.patrange);");
+	wait_captured(sc, "rg");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.rg VALUES (1, '[1.5,2.25)', '{[1,2), [3,4.5]}',"
+				 " ARRAY['[1,2)'::public.floatrange, 'empty'], '[B,a)', DEFAULT, '[lo,hi)', '[a,b)'),"
+				 " (2, '(,0]', '{}', NULL, '[a,b]', '[-1,1]', '[mid,mid]', '(,z]'),"
+				 " (3, NULL, NULL, '{}', NULL, NULL, NULL, NULL);");
+	wait_kinds_equal(sc, "range types created",
+					 "range floatrange: double precision multirange floatmultirange collation - opclass float8_ops diff S.f8diff\n"
+					 "range fr8: double precision multirange fr8_multirange collation - opclass float8_ops diff pg_catalog.float8mi\n"
+					 "range lvlrange: lvl multirange lvlmultirange collation - opclass enum_ops diff -\n"
+					 "range patrange: text multirange patmultirange collation default opclass text_pattern_ops diff -\n"
+					 "range textrange: text multirange textranges collation C opclass text_ops diff -");
+	{
+		/* the target's values: its ranges compute as the source's */
+		const char *q = "SELECT string_agg(concat_ws(' ', id, r @> 2.0::float8, upper(m), t @> 'b'::text),"
+			" ',' ORDER BY id) FROM %s.rg";
+		char	   *sv = tp_inst_value(sc->src, q, "public");
+		char	   *tv = tp_inst_value(sc->tgt, q, APPLY_SCHEMA);
+
+		ck_assert_str_eq(sv, tv);
+		free(sv);
+		free(tv);
+	}
+
+	/* renamed, the multirange on its own, then written */
+	tp_inst_exec(sc->src,
+				 "ALTER TYPE public.floatrange RENAME TO frange;"
+				 "ALTER TYPE public.floatmultirange RENAME TO franges;"
+				 "ALTER TYPE public.textrange RENAME TO trange;");
+	wait_captured(sc, "rg");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.rg VALUES (4, '[7,8]', '{[9,10)}', ARRAY['(1,2]'::public.frange],"
+				 " '[x,y]', DEFAULT, '[lo,mid]', '[m,n)');"
+				 "UPDATE public.rg SET m = m + '{[20,21)}' WHERE id = 1;");
+	wait_kinds_equal(sc, "range types renamed",
+					 "range fr8: double precision multirange fr8_multirange collation - opclass float8_ops diff pg_catalog.float8mi\n"
+					 "range frange: double precision multirange franges collation - opclass float8_ops diff S.f8diff\n"
+					 "range lvlrange: lvl multirange lvlmultirange collation - opclass enum_ops diff -\n"
+					 "range patrange: text multirange patmultirange collation default opclass text_pattern_ops diff -\n"
+					 "range trange: text multirange textranges collation C opclass text_ops diff -");
+
+	/* dropped, with the function */
+	tp_inst_exec(sc->src,
+				 "DROP TABLE public.rg;"
+				 "DROP TYPE public.frange, public.trange, public.fr8, public.lvlrange, public.patrange;"
+				 "DROP TYPE public.lvl;"
+				 "DROP FUNCTION public.f8diff(float8, float8);");
+	wait_kinds_equal(sc, "range types dropped", "");
+	{
+		char	   *n = tp_inst_value(sc->tgt, "SELECT count(*) FROM pg_type t"
+									  " WHERE t.typnamespace = '" APPLY_SCHEMA "'::regnamespace"
+									  " AND t.typtype IN ('r', 'm')");
+
+		ck_assert_str_eq(n, "0");
+		free(n);
+	}
+
+	/* column collations */
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.coll (id int PRIMARY KEY, a text COLLATE \"C\", b text,"
+				 " c varchar(10) COLLATE \"POSIX\", d text[] COLLATE \"C\");");
+	wait_captured(sc, "coll");
+	tp_inst_exec(sc->src, "INSERT INTO public.coll VALUES (1, 'a', 'B', 'c', '{x,Y}'), (2, 'B', 'a', 'C', NULL);");
+	wait_kinds_equal(sc, "columns with collations",
+					 "collation coll.a C\ncollation coll.c POSIX\ncollation coll.d C");
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.coll ALTER COLUMN a TYPE text COLLATE \"default\","
+				 " ALTER COLUMN b TYPE text COLLATE \"C\", ALTER COLUMN c TYPE varchar(20),"
+				 " ADD COLUMN e text COLLATE \"POSIX\" DEFAULT 'e';");
+	wait_captured(sc, "coll");
+	tp_inst_exec(sc->src, "INSERT INTO public.coll VALUES (3, 'z', 'Z', 'long enough', '{}', 'E');");
+	wait_kinds_equal(sc, "collations changed",
+					 "collation coll.b C\ncollation coll.d C\ncollation coll.e POSIX");
+	tp_inst_exec(sc->src, "DROP TABLE public.coll;");
+	wait_kinds_equal(sc, "collations dropped", "");
+}
+
+/*
+ * Aggregates: with transition and final functions of the schema (created
+ * in the same poll, before them), of no argument, used by a view
+ * (compared by its rows); replaced with another initial value, renamed,
+ * commented, dropped. Comments on a primary key and on a serial and an
+ * identity column's sequences: set, changed when the target's key has
+ * another name, removed, a commented sequence's column renamed, dropped
+ * with the table. A comment on a schema is not replicated.
+ */
+static void
+aggregate_comment_steps(const scene *sc)
+{
+	tp_inst_exec(sc->src,
+				 "CREATE FUNCTION public.add_int(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE"
+				 " AS 'SELECT a + b';"
+				 "CREATE FUNCTION public.times_ten(a int) RETURNS int LANGUAGE sql IMMUTABLE"
+				 " AS 'SELECT a * 10';"
+				 "CREATE AGGREGATE public.mysum(int) (sfunc = public.add_int, stype = int, initcond = '0');"
+				 "CREATE AGGREGATE public.mysum10(int) (sfunc = public.add_int, stype = int,"
+				 " initcond = '0', finalfunc = public.times_ten, parallel = safe);"
+				 "CREATE AGGREGATE public.mycount(*) (sfunc = int8inc, stype = int8, initcond = '0');"
+				 "CREATE TABLE public.ag (id int PRIMARY KEY, n int);"
+				 "CREATE VIEW public.ag_v AS SELECT public.mysum(n) AS s, public.mysum10(n) AS s10,"
+				 " public.mycount(*) AS c FROM public.ag;");
+	wait_captured(sc, "ag");
+	tp_inst_exec(sc->src, "INSERT INTO public.ag SELECT g, g FROM generate_series(1, 10) g;");
+	wait_kinds_equal(sc, "aggregates created",
+					 "aggregate mycount(): int8inc - bigint 0 u\n"
+					 "aggregate mysum(integer): S.add_int - integer 0 u\n"
+					 "aggregate mysum10(integer): S.add_int S.times_ten integer 0 s");
+	{
+		char	   *v = tp_inst_value(sc->tgt, "SELECT concat_ws(' ', s, s10, c) FROM " APPLY_SCHEMA ".ag_v");
+
+		ck_assert_str_eq(v, "55 550 10");
+		free(v);
+	}
+	tp_inst_exec(sc->src,
+				 "CREATE OR REPLACE AGGREGATE public.mysum(int) (sfunc = public.add_int, stype = int,"
+				 " initcond = '100');"
+				 "ALTER AGGREGATE public.mysum10(int) RENAME TO mysum_ten;"
+				 "COMMENT ON AGGREGATE public.mycount(*) IS 'counts rows';");
+	wait_captured(sc, NULL);
+	tp_inst_exec(sc->src, "INSERT INTO public.ag VALUES (11, 11);");
+	wait_kinds_equal(sc, "aggregates replaced and renamed",
+					 "aggregate mycount(): int8inc - bigint 0 u\n"
+					 "aggregate mysum(integer): S.add_int - integer 100 u\n"
+					 "aggregate mysum_ten(integer): S.add_int S.times_ten integer 0 s");
+	{
+		char	   *v = tp_inst_value(sc->tgt, "SELECT concat_ws(' ', s, s10, c,"
+									  " obj_description('" APPLY_SCHEMA ".mycount()'::regprocedure))"
+									  " FROM " APPLY_SCHEMA ".ag_v");
+
+		ck_assert_str_eq(v, "166 660 11 counts rows");
+		free(v);
+	}
+	tp_inst_exec(sc->src,
+				 "DROP VIEW public.ag_v; DROP TABLE public.ag;"
+				 "DROP AGGREGATE public.mysum(int), public.mysum_ten(int), public.mycount(*);"
+				 "DROP FUNCTION public.add_int(int, int), public.times_ten(int);");
+	wait_kinds_equal(sc, "aggregates dropped", "");
+
+	/* comments on a primary key and on a serial and an identity column's sequences */
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.pkc (id serial CONSTRAINT pkc_pk PRIMARY KEY,"
+				 " n int GENERATED BY DEFAULT AS IDENTITY);"
+				 "COMMENT ON CONSTRAINT pkc_pk ON public.pkc IS 'the key';"
+				 "COMMENT ON SEQUENCE public.pkc_id_seq IS 'ids';"
+				 "COMMENT ON SEQUENCE public.pkc_n_seq IS 'ns';"
+				 "COMMENT ON SCHEMA public IS 'not replicated';");
+	wait_captured(sc, "pkc");
+	tp_inst_exec(sc->src, "INSERT INTO public.pkc DEFAULT VALUES;");
+	wait_equal(sc, "comments on a primary key and sequences");
+	wait_part_comments(sc, "comments on a primary key and sequences",
+					   "S:pkc_id_seq=ids,S:pkc_n_seq=ns,k:pkc_pk=the key");
+	{
+		char	   *v = tp_inst_value(sc->tgt, "SELECT coalesce(obj_description('" APPLY_SCHEMA
+									  "'::regnamespace, 'pg_namespace'), '-')");
+
+		ck_assert_str_eq(v, "-");
+		free(v);
+	}
+
+	/* the target's key has another name: its comment follows all the same */
+	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB, "ALTER TABLE " APPLY_SCHEMA ".pkc"
+							  " RENAME CONSTRAINT pkc_pk TO pkc_other"));
+	tp_inst_exec(sc->src, "COMMENT ON CONSTRAINT pkc_pk ON public.pkc IS 'the key, again';");
+	wait_same_value(sc, PK_COMMENT_SQL("public"), PK_COMMENT_SQL(APPLY_SCHEMA),
+					"a primary key of another name on the target");
+	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB, "ALTER TABLE " APPLY_SCHEMA ".pkc"
+							  " RENAME CONSTRAINT pkc_other TO pkc_pk"));
+
+	/* removed, a commented sequence's column renamed and commented anew */
+	tp_inst_exec(sc->src,
+				 "COMMENT ON CONSTRAINT pkc_pk ON public.pkc IS NULL;"
+				 "COMMENT ON SEQUENCE public.pkc_id_seq IS NULL;"
+				 "ALTER TABLE public.pkc RENAME COLUMN n TO n2;"
+				 "COMMENT ON SEQUENCE public.pkc_n_seq IS 'n2''s';");
+	wait_captured(sc, "pkc");
+	tp_inst_exec(sc->src, "INSERT INTO public.pkc DEFAULT VALUES;");
+	wait_equal(sc, "comments on a primary key and sequences changed");
+	wait_part_comments(sc, "comments on a primary key and sequences changed", "S:pkc_n_seq=n2's");
+
+	tp_inst_exec(sc->src, "DROP TABLE public.pkc; COMMENT ON SCHEMA public IS 'standard public schema';");
+	wait_equal(sc, "commented key and sequences dropped");
+	wait_part_comments(sc, "comments of a dropped key and sequences", NULL);
+}
+
 START_TEST(test_diff_mode)
 {
 	scene		the_scene;
@@ -2138,6 +2432,8 @@ START_TEST(test_diff_mode)
 	view_steps(sc);
 	extension_steps(sc);
 	comment_steps(sc);
+	range_collation_steps(sc);
+	aggregate_comment_steps(sc);
 
 	tp_inst_stop(sc->src);
 	tp_inst_stop(sc->tgt);

@@ -21,6 +21,11 @@
  *   sequence   (standalone) created, renamed, parameters changed, dropped
  *           (pg_ddl_sequence.c)
  *   index   created, renamed, dropped (pg_ddl_index.c)
+ *   range   (range_fn: one with a function of the source's schemas)
+ *           created with its multirange, renamed, its multirange renamed,
+ *           dropped (pg_ddl_range.c)
+ *   aggregate  created, replaced, renamed, dropped by its signature
+ *           (pg_ddl_aggregate.c)
  *   table   created (columns, defaults, NOT NULL, identity, generated
  *           columns, the sequences of serial columns, the parameters of
  *           serial and identity sequences, the primary key), dropped,
@@ -83,7 +88,10 @@ static const char table_ddl_sql[] =
 	"	FROM t, pg_catalog.json_array_elements(coalesce(t.b -> 'columns', '[]')) AS c),\n"
 	"ca AS (\n"
 	"	SELECT (c ->> 'attnum')::pg_catalog.int4 AS attnum, c, m.dflt, y.ty, q.opts,\n"
+	/* a collation that is not the type's, as the source names it */
+	"		coalesce(' COLLATE ' || (c ->> 'collation'), '') AS coll,\n"
 	"		pg_catalog.format('%I %s', c ->> 'name', y.ty) ||\n"
+	"		coalesce(' COLLATE ' || (c ->> 'collation'), '') ||\n"
 	"		CASE WHEN c ->> 'generated' IS NOT NULL\n"
 	"				THEN pg_catalog.format(' GENERATED ALWAYS AS (%s) STORED', c ->> 'generated')\n"
 	"			WHEN c ->> 'identity' IS NOT NULL\n"
@@ -130,7 +138,7 @@ static const char table_ddl_sql[] =
 	"		ELSE c ->> 'default' END AS dflt) AS m),\n"
 	"cols AS (\n"
 	"	SELECT coalesce(cb.attnum, ca.attnum) AS attnum, cb.c AS bc, ca.c AS ac,\n"
-	"		ca.def, ca.dflt, ca.ty, ca.opts,\n"
+	"		ca.def, ca.dflt, ca.ty, ca.opts, ca.coll,\n"
 	/* the owned sequence's type: by default the column's (an integer type) */
 	"		coalesce(ca.c -> 'sequence_parameters' ->> 'type',\n"
 	"			CASE WHEN ca.c ->> 'type' IN ('smallint', 'integer') THEN ca.c ->> 'type'\n"
@@ -142,7 +150,9 @@ static const char table_ddl_sql[] =
 	/* the type's rename is the type's event, applied before */
 	"			THEN (cb.c -> 'user_type' ->> 'oid') <> (ca.c -> 'user_type' ->> 'oid')\n"
 	"				OR (cb.c -> 'user_type' ->> 'array') <> (ca.c -> 'user_type' ->> 'array')\n"
-	"			ELSE (cb.c ->> 'type') IS DISTINCT FROM (ca.c ->> 'type') END AS retyped\n"
+	"			ELSE (cb.c ->> 'type') IS DISTINCT FROM (ca.c ->> 'type') END\n"
+	/* a collation changed is a type change (ALTER ... TYPE ... COLLATE) */
+	"			OR (cb.c ->> 'collation') IS DISTINCT FROM (ca.c ->> 'collation') AS retyped\n"
 	"	FROM cb FULL JOIN ca ON ca.attnum = cb.attnum),\n"
 	"pkcols AS (\n"
 	"	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(ca.c ->> 'name'), ', '\n"
@@ -273,8 +283,8 @@ static const char table_ddl_sql[] =
 	"	FROM t, cols c WHERE c.bc ->> 'generated' IS NOT NULL AND c.ac IS NOT NULL\n"
 	"		AND c.ac ->> 'generated' IS NULL\n"
 	"	UNION ALL\n"
-	"	SELECT 80, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',\n"
-	"		t.qa, c.ac ->> 'name', c.ty, c.ac ->> 'name', c.ty)\n"
+	"	SELECT 80, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I TYPE %s%s USING %I::%s',\n"
+	"		t.qa, c.ac ->> 'name', c.ty, c.coll, c.ac ->> 'name', c.ty)\n"
 	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac IS NOT NULL AND c.retyped\n"
 	"	UNION ALL\n"
 	"	SELECT 85, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s NOT NULL',\n"
@@ -508,7 +518,10 @@ static const char extension_ddl_sql[] =
 /*
  * The statements of a change of an object's comments. $1 apply_schema,
  * $2 the ddl object. COMMENT ON the object (by its name after the change,
- * a constraint's ON its table,
+ * a constraint's ON its table, a primary key by the name the target's
+ * table gives its primary key, a serial or identity column's sequence as
+ * the one that column owns on the target: NULL, which fails, when there
+ * is none),
  * before it for a drop, which comes before the object's own drop or
  * rename) when its comment changed, and on each column whose comment
  * changed and that the target's table has (a column dropped in the same
@@ -520,7 +533,19 @@ static const char comment_ddl_sql[] =
 	"t AS (\n"
 	"	SELECT s, b, a, coalesce(a, b) ->> 'kind' AS kw,\n"
 	"		pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') AS qn,\n"
-	"		CASE WHEN coalesce(a, b) ->> 'kind' = 'CONSTRAINT'\n"
+	"		CASE WHEN (coalesce(a, b) ->> 'primary_key')::pg_catalog.bool\n"
+	"			THEN (SELECT pg_catalog.format('%I ON %I.%I', k.conname, s, coalesce(a, b) ->> 'table')\n"
+	"				FROM pg_catalog.pg_constraint k\n"
+	"				WHERE k.conrelid = pg_catalog.to_regclass(pg_catalog.format('%I.%I', s,\n"
+	"					coalesce(a, b) ->> 'table')) AND k.contype = 'p')\n"
+	"			WHEN coalesce(a, b) ->> 'column' IS NOT NULL\n"
+	"			THEN (SELECT pg_catalog.pg_get_serial_sequence(at.attrelid::pg_catalog.regclass::pg_catalog.text,\n"
+	"					at.attname)\n"
+	"				FROM pg_catalog.pg_attribute at\n"
+	"				WHERE at.attrelid = pg_catalog.to_regclass(pg_catalog.format('%I.%I', s,\n"
+	"					coalesce(a, b) ->> 'table'))\n"
+	"					AND at.attname = coalesce(a, b) ->> 'column' AND NOT at.attisdropped)\n"
+	"			WHEN coalesce(a, b) ->> 'kind' = 'CONSTRAINT'\n"
 	"			THEN pg_catalog.format('%I ON %I.%I', coalesce(a, b) ->> 'name', s,\n"
 	"				coalesce(a, b) ->> 'table')\n"
 	"			ELSE pg_catalog.format('%I.%I', s, coalesce(a, b) ->> 'name') ||\n"
@@ -535,6 +560,8 @@ static const char comment_ddl_sql[] =
 	"SELECT pg_catalog.format('COMMENT ON %s %s IS %s', t.kw, t.target,\n"
 	"	coalesce(pg_catalog.quote_literal(t.a ->> 'comment'), 'NULL'))\n"
 	"FROM t WHERE (t.a ->> 'comment') IS DISTINCT FROM (t.b ->> 'comment')\n"
+	/* a comment removed from a key or a sequence the target lacks: nothing */
+	"	AND (t.target IS NOT NULL OR t.a ->> 'comment' IS NOT NULL)\n"
 	"UNION ALL\n"
 	"SELECT pg_catalog.format('COMMENT ON COLUMN %s.%I IS %s', t.qn,\n"
 	"	coalesce(c.ac, c.bc) ->> 'name', coalesce(pg_catalog.quote_literal(c.ac ->> 'comment'), 'NULL'))\n"
@@ -563,6 +590,10 @@ kind_sql(const char *type)
 		return pg_ddl_sequence_sql;
 	if (strcmp(type, "index") == 0)
 		return pg_ddl_index_sql;
+	if (strcmp(type, "range") == 0 || strcmp(type, "range_fn") == 0)
+		return pg_ddl_range_sql;
+	if (strcmp(type, "aggregate") == 0)
+		return pg_ddl_aggregate_sql;
 	if (strcmp(type, "constraint") == 0)
 		return constraint_ddl_sql;
 	if (strcmp(type, "function") == 0 || strcmp(type, "function_sql_body") == 0)

@@ -352,6 +352,18 @@ extern const char pg_ddl_sequence_sql[];
  */
 extern const char pg_ddl_index_sql[];
 
+/*
+ * pg_ddl_range.c: the statements of a range type's change, $1
+ * apply_schema, $2 the ddl object.
+ */
+extern const char pg_ddl_range_sql[];
+
+/*
+ * pg_ddl_aggregate.c: the statements of an aggregate's change, $1
+ * apply_schema, $2 the ddl object.
+ */
+extern const char pg_ddl_aggregate_sql[];
+
 /* Append s (len bytes) to a growing buffer; false when memory ran out. */
 typedef struct pg_buf
 {

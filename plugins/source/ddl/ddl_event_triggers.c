@@ -30,7 +30,7 @@
  *       owned sequence's table, a composite type's relation and type, a
  *       rule's view; a table's indexes and constraints, now and as the
  *       snapshot knows them, since an ALTER TABLE may rebuild its indexes
- *       under new OIDs), and calls schema_capture(oids, true) with them, in
+ *       under new OIDs; a multirange type's range type), and calls schema_capture(oids, true) with them, in
  *       the user's transaction: the 'ddl' events get the DDL's transaction
  *       id and come before the rows that transaction writes after the DDL.
  *       Only those objects are described, never the whole catalog; deeper
@@ -61,7 +61,7 @@
 #include "ddl.h"
 
 /* The version of the event-trigger objects, in the function's comment. */
-#define EVT_VERSION_TEXT "teleport event-trigger source, version 6"
+#define EVT_VERSION_TEXT "teleport event-trigger source, version 7"
 
 /*
  * Whether the name (an SQL text expression) is one a capture trigger of
@@ -152,7 +152,10 @@ static const char evt_sql_create[] =
 	"		WHERE o.classid = 'pg_class'::regclass AND c.relkind = 'c'\n"
 	"		UNION ALL\n"
 	"		SELECT t.typrelid FROM o JOIN pg_type t ON t.oid = o.objid\n"
-	"		WHERE o.classid = 'pg_type'::regclass AND t.typrelid <> 0\n"
+	"		WHERE o.classid = 'pg_type'::regclass AND t.typrelid <> 0\n"	/* a multirange's range, whose description names it */
+	"		UNION ALL\n"
+	"		SELECT r.rngtypid FROM o JOIN pg_range r ON r.rngmultitypid = o.objid\n"
+	"		WHERE o.classid = 'pg_type'::regclass\n"
 	"		UNION ALL\n"
 	"		SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END\n"
 	"		FROM o JOIN pg_constraint k ON k.oid = o.objid\n"

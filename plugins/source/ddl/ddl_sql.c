@@ -21,9 +21,11 @@
  *       (p_oids NULL) or those whose OID is in p_oids, its OID, the schema
  *       and name the event is filed under (the target's filter selects on
  *       them) and its description, a json object built from the catalog.
- *       Kinds now: schema, extension, enum, composite, domain, sequence,
- *       function (and procedure), table, function_sql_body (functions
- *       with a SQL-standard body), index, constraint (unique, check,
+ *       Kinds now: schema, extension, enum, composite, domain, range
+ *       (range_fn: a range type with a function of a described schema),
+ *       sequence, function (and procedure), table, function_sql_body
+ *       (functions with a SQL-standard body), aggregate, index,
+ *       constraint (unique, check,
  *       foreign key, exclusion), view (and materialized view), comment
  *       (the comments of one object and its columns). Objects an
  *       extension owns are of no kind.
@@ -85,14 +87,16 @@
 
 /*
  * The type "typid" (an SQL expression of type oid) when teleport describes
- * it: an enum, composite type or domain (or an array of one) of a
- * described schema, not an extension's. Its element type's schema and
- * name, and whether it is an array, so that the target names its own copy
- * in apply_schema rather than the source's schema, and its OID, so that
- * the type's rename is not a column's type change: column "tu.j", a json
- * object {"oid", "schema", "name", "array"}, NULL for other types. A
- * domain over an array is no array: its category is its base type's, but
- * its typelem is 0. For LEFT JOIN LATERAL ... ON true.
+ * it: an enum, composite type, domain or range type, or the multirange of
+ * a range type (the target creates it with its range, under the same
+ * name), or an array of one, of a described schema, not an extension's
+ * (a multirange is an extension's when its range is). Its element type's
+ * schema and name, and whether it is an array, so that the target names
+ * its own copy in apply_schema rather than the source's schema, and its
+ * OID, so that the type's rename is not a column's type change: column
+ * "tu.j", a json object {"oid", "schema", "name", "array"}, NULL for
+ * other types. A domain over an array is no array: its category is its
+ * base type's, but its typelem is 0. For LEFT JOIN LATERAL ... ON true.
  */
 #define USER_TYPE_OF(typid) \
 	"(SELECT json_build_object('oid', ue.oid, 'schema', un.nspname, 'name', ue.typname,\n" \
@@ -101,10 +105,12 @@
 	"	JOIN pg_type ue ON ue.oid = CASE WHEN ut.typcategory = 'A' AND ut.typelem <> 0\n" \
 	"		THEN ut.typelem ELSE ut.oid END\n" \
 	"	JOIN pg_namespace un ON un.oid = ue.typnamespace\n" \
-	"	WHERE ut.oid = " typid " AND ue.typtype IN ('e', 'c', 'd')\n" \
+	"	WHERE ut.oid = " typid " AND ue.typtype IN ('e', 'c', 'd', 'r', 'm')\n" \
 	"		AND NOT " SYSTEM_SCHEMA("un.nspname") "\n" \
 	"		AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n" \
-	"						AND x.objid = ue.oid AND x.deptype = 'e')) tu"
+	"						AND x.objid = coalesce((SELECT ur.rngtypid FROM pg_range ur\n" \
+	"							WHERE ur.rngmultitypid = ue.oid), ue.oid)\n" \
+	"						AND x.deptype = 'e')) tu"
 
 /* The type of attribute "a" (a pg_attribute): see USER_TYPE_OF. */
 #define USER_TYPE_OF_A USER_TYPE_OF("a.atttypid")
@@ -205,7 +211,8 @@ const char	ddl_sql_setup[] =
 	 * A table (ordinary or partitioned, not a partition, not temporary):
 	 * its schema and name, its columns by attnum (name, type with its
 	 * typmod as format_type writes it, and for a type teleport describes
-	 * its OID, schema and name apart, see USER_TYPE_OF_A; NOT NULL,
+	 * its OID, schema and name apart, see USER_TYPE_OF_A; its collation
+	 * when not its type's, as a key only then; NOT NULL,
 	 * default expression, identity, generation expression, the name
 	 * of a sequence the column owns, for serial columns, and, only when
 	 * not the defaults, the parameters of the sequence it owns, serial or
@@ -273,11 +280,19 @@ const char	ddl_sql_setup[] =
 	/* the owned sequence's parameters, a key only when not the defaults */
 	"				|| CASE WHEN sp.j IS NOT NULL\n"
 	"					THEN ', \"sequence_parameters\" : ' || sp.j::text ELSE '' END\n"
+	/* the column's collation, a key only when not its type's */
+	"				|| CASE WHEN co.coll IS NOT NULL\n"
+	"					THEN ', \"collation\" : ' || to_json(co.coll)::text ELSE '' END\n"
 	"				|| '}')::json ORDER BY a.attnum)\n"
 	"			FROM pg_attribute a\n"
 	"			LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum\n"
 	"			LEFT JOIN LATERAL " USER_TYPE_OF_A " ON true\n"
 	"			LEFT JOIN LATERAL " OWNED_SEQUENCE_PARAMETERS_OF_A " ON true\n"
+	"			LEFT JOIN LATERAL (SELECT format('%I.%I', cn.nspname, cl.collname) AS coll\n"
+	"				FROM pg_type ct\n"
+	"				JOIN pg_collation cl ON cl.oid = a.attcollation\n"
+	"				JOIN pg_namespace cn ON cn.oid = cl.collnamespace\n"
+	"				WHERE ct.oid = a.atttypid AND a.attcollation <> ct.typcollation) co ON true\n"
 	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),\n"
 	"			'[]'::json) AS cols,\n"
 	"		(SELECT json_build_object('name', k.conname,\n"
@@ -351,8 +366,9 @@ const char	ddl_sql_setup[] =
 
 	/*
 	 * A function or procedure (not an aggregate nor a window function, not
-	 * an extension's): filed under its schema and name; its kind ('f' or
-	 * 'p'), name, identity arguments (to drop or rename it by signature),
+	 * an extension's, nor a range type's constructors, which depend on it
+	 * internally: the type makes them): filed under its schema and name;
+	 * its kind ('f' or 'p'), name, identity arguments (to drop or rename it by signature),
 	 * pg_get_functiondef's definition (names outside pg_catalog
 	 * schema-qualified, the body as written), its search_path setting if it
 	 * has one, and whether its body is SQL-standard (BEGIN ATOMIC or
@@ -382,7 +398,7 @@ const char	ddl_sql_setup[] =
 	"	AND p.prokind IN ('f', 'p')\n"
 	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
 	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass\n"
-	"		AND e.objid = p.oid AND e.deptype = 'e')\n"
+	"		AND e.objid = p.oid AND e.deptype IN ('e', 'i'))\n"
 	"$body$;\n"
 
 	/*
@@ -435,10 +451,13 @@ const char	ddl_sql_setup[] =
 
 	/*
 	 * The comments of an object that has any: a table, view, materialized
-	 * view (and their columns), function, procedure, type (enum, domain,
-	 * stand-alone composite), index of a described table (not a
-	 * constraint's), unique, check, foreign-key or exclusion constraint of
-	 * a described table, or standalone sequence; not an extension's. A kind
+	 * view (and their columns), function, procedure, aggregate, type (enum,
+	 * domain, range, stand-alone composite), index of a described table
+	 * (not a constraint's), constraint of a described table (a primary
+	 * key: flagged primary_key, since the target's may have another name),
+	 * standalone sequence, or a serial or identity column's sequence
+	 * (filed under its table, with the column's name: the target comments
+	 * the sequence its column owns there); not an extension's. A kind
 	 * of its own, keyed by the object's OID, so that the object's own
 	 * description (and its statements on the target) does not change with
 	 * a comment: filed under the object's schema and name (an index's and
@@ -453,7 +472,15 @@ const char	ddl_sql_setup[] =
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
 	"SELECT o.oid, n.nspname::text, coalesce(o.file_as, o.name)::text,\n"
-	"	CASE WHEN o.tbl IS NOT NULL THEN json_build_object('kind', o.kind, 'schema', n.nspname,\n"
+	"	CASE WHEN o.part = '' THEN json_build_object('kind', o.kind, 'schema', n.nspname,\n"
+	"		'name', o.name, 'table', o.tbl, 'primary_key', true,\n"
+	"		'comment', (SELECT d.description FROM pg_description d WHERE d.classoid = o.cat\n"
+	"			AND d.objoid = o.oid AND d.objsubid = 0))\n"
+	"	WHEN o.part IS NOT NULL THEN json_build_object('kind', o.kind, 'schema', n.nspname,\n"
+	"		'name', o.name, 'table', o.tbl, 'column', o.part,\n"
+	"		'comment', (SELECT d.description FROM pg_description d WHERE d.classoid = o.cat\n"
+	"			AND d.objoid = o.oid AND d.objsubid = 0))\n"
+	"	WHEN o.tbl IS NOT NULL THEN json_build_object('kind', o.kind, 'schema', n.nspname,\n"
 	"		'name', o.name, 'table', o.tbl,\n"
 	"		'comment', (SELECT d.description FROM pg_description d WHERE d.classoid = o.cat\n"
 	"			AND d.objoid = o.oid AND d.objsubid = 0))\n"
@@ -470,25 +497,38 @@ const char	ddl_sql_setup[] =
 	"	SELECT c.oid, 'pg_class'::regclass AS cat, c.relnamespace AS nsp, c.relname AS name,\n"
 	"		CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'\n"
 	"			WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, NULL::text AS args,\n"
-	"		NULL::name AS file_as, NULL::name AS tbl\n"
+	"		NULL::name AS file_as, NULL::name AS tbl, NULL::name AS part\n"
 	"	FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND NOT c.relispartition\n"
 	"		AND c.relpersistence <> 't'\n"
 	"		AND (c.relkind <> 'S' OR NOT EXISTS (SELECT 1 FROM pg_depend x\n"
 	"			WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid\n"
 	"				AND x.deptype IN ('a', 'i')))\n"
+	/* a serial or identity column's sequence: its table's, by column */
+	"	UNION ALL\n"
+	"	SELECT s.oid, 'pg_class'::regclass, tc.relnamespace, s.relname, 'SEQUENCE', NULL,\n"
+	"		tc.relname, tc.relname, a.attname\n"
+	"	FROM pg_class s\n"
+	"	JOIN pg_depend x ON x.classid = 'pg_class'::regclass AND x.objid = s.oid\n"
+	"		AND x.refclassid = 'pg_class'::regclass AND x.refobjsubid > 0\n"
+	"		AND x.deptype IN ('a', 'i')\n"
+	"	JOIN pg_class tc ON tc.oid = x.refobjid\n"
+	"	JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = x.refobjsubid\n"
+	"	WHERE s.relkind = 'S' AND tc.relkind IN ('r', 'p') AND NOT tc.relispartition\n"
+	"		AND tc.relpersistence <> 't'\n"
 	"	UNION ALL\n"
 	"	SELECT p.oid, 'pg_proc'::regclass, p.pronamespace, p.proname,\n"
-	"		CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,\n"
-	"		pg_get_function_identity_arguments(p.oid), NULL, NULL\n"
-	"	FROM pg_proc p WHERE p.prokind IN ('f', 'p')\n"
+	"		CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,\n"
+	"		CASE WHEN p.prokind = 'a' AND p.pronargs = 0 THEN '*'\n"
+	"			ELSE pg_get_function_identity_arguments(p.oid) END, NULL, NULL, NULL\n"
+	"	FROM pg_proc p WHERE p.prokind IN ('f', 'p', 'a')\n"
 	"	UNION ALL\n"
-	"	SELECT t.oid, 'pg_type'::regclass, t.typnamespace, t.typname, 'TYPE', NULL, NULL, NULL\n"
-	"	FROM pg_type t WHERE t.typtype IN ('e', 'd')\n"
+	"	SELECT t.oid, 'pg_type'::regclass, t.typnamespace, t.typname, 'TYPE', NULL, NULL, NULL, NULL\n"
+	"	FROM pg_type t WHERE t.typtype IN ('e', 'd', 'r')\n"
 	"		OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class r\n"
 	"			WHERE r.oid = t.typrelid AND r.relkind = 'c'))\n"
 	"	UNION ALL\n"
 	"	SELECT ic.oid, 'pg_class'::regclass, ic.relnamespace, ic.relname, 'INDEX', NULL,\n"
-	"		tc.relname, NULL\n"
+	"		tc.relname, NULL, NULL\n"
 	"	FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid\n"
 	"	JOIN pg_class tc ON tc.oid = i.indrelid\n"
 	"	WHERE tc.relkind IN ('r', 'p') AND NOT tc.relispartition AND tc.relpersistence <> 't'\n"
@@ -496,9 +536,9 @@ const char	ddl_sql_setup[] =
 	"						AND k.conrelid = tc.oid)\n"
 	"	UNION ALL\n"
 	"	SELECT k.oid, 'pg_constraint'::regclass, c.relnamespace, k.conname, 'CONSTRAINT', NULL,\n"
-	"		c.relname, c.relname\n"
+	"		c.relname, c.relname, CASE WHEN k.contype = 'p' THEN ''::name END\n"
 	"	FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid\n"
-	"	WHERE k.contype IN ('u', 'c', 'f', 'x') AND c.relkind IN ('r', 'p')\n"
+	"	WHERE k.contype IN ('p', 'u', 'c', 'f', 'x') AND c.relkind IN ('r', 'p')\n"
 	"		AND NOT c.relispartition AND c.relpersistence <> 't') o\n"
 	"JOIN pg_namespace n ON n.oid = o.nsp\n"
 	"WHERE (p_oids IS NULL OR o.oid = ANY (p_oids))\n"
@@ -607,6 +647,111 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * A range type (not an extension's): its schema and name, its subtype
+	 * (as format_type writes it, and for a type teleport describes its
+	 * OID, schema and name apart, see USER_TYPE_OF), the name of its
+	 * multirange type (renamed on its own), its collation when not its
+	 * subtype's, its subtype's operator class when not the default, and
+	 * its canonical and subtype_diff functions ({schema, name}, or null).
+	 * A range whose function is not pg_catalog's is of kind 'range_fn',
+	 * after functions (see schema_capture), others of kind 'range', with
+	 * the other types (a domain, a composite type or a function may use it).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_range(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT t.oid, n.nspname::text, t.typname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', t.typname,\n"
+	"		'subtype', format_type(r.rngsubtype, NULL),\n"
+	"		'user_type', tu.j,\n"
+	"		'multirange', mt.typname,\n"
+	"		'collation', (SELECT format('%I.%I', cn.nspname, co.collname)\n"
+	"			FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace\n"
+	"			WHERE co.oid = r.rngcollation AND r.rngcollation <> st.typcollation),\n"
+	"		'opclass', (SELECT format('%I.%I', ocn.nspname, oc.opcname)\n"
+	"			FROM pg_opclass oc JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace\n"
+	"			WHERE oc.oid = r.rngsubopc AND NOT oc.opcdefault),\n"
+	"		'canonical', (SELECT json_build_object('schema', fn.nspname, 'name', f.proname)\n"
+	"			FROM pg_proc f JOIN pg_namespace fn ON fn.oid = f.pronamespace\n"
+	"			WHERE f.oid = r.rngcanonical::oid),\n"
+	"		'subtype_diff', (SELECT json_build_object('schema', fn.nspname, 'name', f.proname)\n"
+	"			FROM pg_proc f JOIN pg_namespace fn ON fn.oid = f.pronamespace\n"
+	"			WHERE f.oid = r.rngsubdiff::oid))\n"
+	"FROM (SELECT * FROM pg_type WHERE p_oids IS NULL\n"
+	"	UNION ALL SELECT * FROM pg_type WHERE oid = ANY (p_oids)) t\n"
+	"JOIN pg_range r ON r.rngtypid = t.oid\n"
+	"JOIN pg_type st ON st.oid = r.rngsubtype\n"
+	"JOIN pg_type mt ON mt.oid = r.rngmultitypid\n"
+	"JOIN pg_namespace n ON n.oid = t.typnamespace\n"
+	"LEFT JOIN LATERAL " USER_TYPE_OF("r.rngsubtype") " ON true\n"
+	"WHERE t.typtype = 'r'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass\n"
+	"					AND x.objid = t.oid AND x.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
+	 * An aggregate (not an extension's): filed under its schema and name;
+	 * its name, identity arguments ('*' for none: to drop or rename it by
+	 * signature) and its definition, a CREATE OR REPLACE AGGREGATE built
+	 * from pg_aggregate (pg_get_functiondef does not write aggregates),
+	 * naming every function, type and operator qualified (its own schema's
+	 * too, as pg_get_functiondef does: the target re-qualifies them).
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_describe_aggregate(p_oids oid[])\n"
+	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"SELECT p.oid, n.nspname::text, p.proname::text,\n"
+	"	json_build_object('schema', n.nspname, 'name', p.proname,\n"
+	"		'arguments', CASE WHEN p.pronargs = 0 THEN '*'\n"
+	"			ELSE pg_get_function_identity_arguments(p.oid) END,\n"
+	"		'definition', format('CREATE OR REPLACE AGGREGATE %I.%I(%s) (%s)', n.nspname, p.proname,\n"
+	"			CASE WHEN p.pronargs = 0 THEN '*' ELSE pg_get_function_arguments(p.oid) END,\n"
+	"			concat_ws(', ',\n"
+	"				'SFUNC = ' || fx.f[1], 'STYPE = ' || format_type(g.aggtranstype, NULL),\n"
+	"				'SSPACE = ' || nullif(g.aggtransspace, 0),\n"
+	"				'FINALFUNC = ' || fx.f[2],\n"
+	"				CASE WHEN g.aggfinalextra THEN 'FINALFUNC_EXTRA' END,\n"
+	"				CASE WHEN g.aggfinalfn::oid <> 0 THEN 'FINALFUNC_MODIFY = ' || CASE g.aggfinalmodify\n"
+	"					WHEN 'r' THEN 'READ_ONLY' WHEN 's' THEN 'SHAREABLE' ELSE 'READ_WRITE' END END,\n"
+	"				'COMBINEFUNC = ' || fx.f[3], 'SERIALFUNC = ' || fx.f[4],\n"
+	"				'DESERIALFUNC = ' || fx.f[5], 'INITCOND = ' || quote_literal(g.agginitval),\n"
+	"				'MSFUNC = ' || fx.f[6], 'MINVFUNC = ' || fx.f[7],\n"
+	"				CASE WHEN g.aggmtranstype <> 0\n"
+	"					THEN 'MSTYPE = ' || format_type(g.aggmtranstype, NULL) END,\n"
+	"				'MSSPACE = ' || nullif(g.aggmtransspace, 0),\n"
+	"				'MFINALFUNC = ' || fx.f[8],\n"
+	"				CASE WHEN g.aggmfinalextra THEN 'MFINALFUNC_EXTRA' END,\n"
+	"				CASE WHEN g.aggmfinalfn::oid <> 0 THEN 'MFINALFUNC_MODIFY = ' || CASE g.aggmfinalmodify\n"
+	"					WHEN 'r' THEN 'READ_ONLY' WHEN 's' THEN 'SHAREABLE' ELSE 'READ_WRITE' END END,\n"
+	"				'MINITCOND = ' || quote_literal(g.aggminitval),\n"
+	"				(SELECT format('SORTOP = OPERATOR(%I.%s)', opn.nspname, o.oprname)\n"
+	"					FROM pg_operator o JOIN pg_namespace opn ON opn.oid = o.oprnamespace\n"
+	"					WHERE o.oid = g.aggsortop),\n"
+	"				'PARALLEL = ' || CASE p.proparallel WHEN 's' THEN 'SAFE'\n"
+	"					WHEN 'r' THEN 'RESTRICTED' ELSE 'UNSAFE' END,\n"
+	"				CASE WHEN g.aggkind = 'h' THEN 'HYPOTHETICAL' END)))\n"
+	"FROM pg_proc p\n"
+	"JOIN pg_aggregate g ON g.aggfnoid = p.oid\n"
+	"JOIN pg_namespace n ON n.oid = p.pronamespace\n"
+	"CROSS JOIN LATERAL (SELECT ARRAY(\n"
+	"	SELECT (SELECT format('%I.%I', fn.nspname, f.proname)\n"
+	"		FROM pg_proc f JOIN pg_namespace fn ON fn.oid = f.pronamespace WHERE f.oid = u.fid)\n"
+	"	FROM unnest(ARRAY[g.aggtransfn::oid, g.aggfinalfn::oid, g.aggcombinefn::oid,\n"
+	"		g.aggserialfn::oid, g.aggdeserialfn::oid, g.aggmtransfn::oid, g.aggminvtransfn::oid,\n"
+	"		g.aggmfinalfn::oid]) WITH ORDINALITY AS u(fid, o) ORDER BY u.o) AS f) fx\n"
+	"WHERE (p_oids IS NULL OR p.oid = ANY (p_oids))\n"
+	"	AND p.prokind = 'a'\n"
+	"	AND NOT " SYSTEM_SCHEMA("n.nspname") "\n"
+	"	AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass\n"
+	"		AND e.objid = p.oid AND e.deptype = 'e')\n"
+	"$body$;\n"
+
+	/*
 	 * A standalone sequence (not owned by a column: a serial column's or
 	 * an identity's sequence is its table's, described with it; not an
 	 * extension's): its schema and name and its parameters. Its value
@@ -708,6 +853,8 @@ const char	ddl_sql_setup[] =
 	"	UNION ALL SELECT 'p' || objid::text || '.' || refobjid::text || '.'\n"
 	"		|| refobjsubid::text || ':' || xmin::text\n"
 	"		FROM pg_depend WHERE deptype = 'a' AND refobjsubid > 0\n"
+	"	UNION ALL SELECT 'g' || aggfnoid::oid::text || ':' || xmin::text FROM pg_aggregate\n"
+	"		WHERE aggfnoid::oid >= 16384\n"
 	"	UNION ALL SELECT 'e' || oid::text || ':' || xmin::text FROM pg_enum\n"	"	UNION ALL SELECT 'q' || seqrelid::text || ':' || xmin::text FROM pg_sequence\n"	"	UNION ALL SELECT 'i' || indexrelid::text || ':' || xmin::text FROM pg_index\n"
 	"	) q\n"
 	"$body$;\n"
@@ -952,9 +1099,12 @@ const char	ddl_sql_setup[] =
 	"			('composite', 30),\n"
 	"			('domain', 30),\n"
 	"			('sequence', 40),\n"
+	"			('range', 30),\n"
 	"			('function', 45),\n"
+	"			('range_fn', 47),\n"
 	"			('table', 50),\n"
 	"			('function_sql_body', 55),\n"
+	"			('aggregate', 57),\n"
 	"			('index', 60),\n"
 	"			('constraint', 70),\n"
 	"			('view', 80),\n"
@@ -969,6 +1119,13 @@ const char	ddl_sql_setup[] =
 	"			SELECT 'composite', ct.* FROM teleport.schema_describe_composite(p_oids) ct\n"
 	"			UNION ALL\n"
 	"			SELECT 'domain', dm.* FROM teleport.schema_describe_domain(p_oids) dm\n"
+	"			UNION ALL\n"
+	"			SELECT CASE WHEN coalesce(rg.description -> 'subtype_diff' ->> 'schema', 'pg_catalog')\n"
+	"					= 'pg_catalog' AND coalesce(rg.description -> 'canonical' ->> 'schema',\n"
+	"					'pg_catalog') = 'pg_catalog' THEN 'range' ELSE 'range_fn' END,\n"
+	"				rg.* FROM teleport.schema_describe_range(p_oids) rg\n"
+	"			UNION ALL\n"
+	"			SELECT 'aggregate', ag.* FROM teleport.schema_describe_aggregate(p_oids) ag\n"
 	"			UNION ALL\n"
 	"			SELECT 'sequence', sq.* FROM teleport.schema_describe_sequence(p_oids) sq\n"
 	"			UNION ALL\n"
@@ -1190,6 +1347,8 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_enum(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_composite(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_domain(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_range(oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_describe_aggregate(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_sequence(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_index(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_constraint(oid[]) FROM PUBLIC;\n"
@@ -1243,6 +1402,8 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_enum(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_composite(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_domain(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_range(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_describe_aggregate(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_sequence(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_index(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_constraint(oid[]);\n"
