@@ -761,13 +761,29 @@ tp_queue_filter_free(tp_queue_filter *fp)
  * target's name. Candidates come through the txid index only: txids in
  * [xmax(S1), xmax(S2)) and those running at S1 but not at S2; never a scan
  * from xmin(S1), which would go back to the oldest open transaction.
+ *
+ * A DDL event that moves an object from one name to another (a table
+ * renamed or moved to another schema, and with it its indexes,
+ * constraints and comments) is filed under the new name; its description
+ * before gives the old one ("table", else "name"). A target that selects
+ * both gets it as it is (a rename); one that selects only the new name
+ * gets it as a creation ("before" null: the object enters its selection);
+ * one that selects only the old name gets a table's as a drop ("after"
+ * null: the table leaves it, and its dependents with it). The change
+ * depends only on the event and the filter, so a batch is rebuilt alike.
  */
 static void
 append_selection(tp_strbuf *sb, const char *seq_param)
 {
 	char		part[1536];
 
-	tp_strbuf_str(sb, "(SELECT c.* FROM (");
+	tp_strbuf_str(sb, "(SELECT c.id, c.txid, c.op, c.schema_name, c.table_name,"
+		   " c.before, c.after,"
+		   " CASE WHEN r.sel_old = r.sel_new THEN c.ddl"
+		   " ELSE (SELECT json_object_agg(j.key, CASE WHEN j.key = CASE WHEN r.sel_new"
+		   "  THEN 'before' ELSE 'after' END THEN 'null'::json ELSE j.value END)"
+		   "  FROM json_each(c.ddl) j) END AS ddl,"
+		   " c.origin, c.text_values, c.stmt FROM (");
 	for (int i = 0; i < N_EVENT_TABLES; i++)
 	{
 		snprintf(part, sizeof(part),
@@ -782,10 +798,22 @@ append_selection(tp_strbuf *sb, const char *seq_param)
 	}
 	tp_strbuf_str(sb,
 		   ") c"
+		   " CROSS JOIN LATERAL (SELECT "
+		   TP_QUEUE_MATCH("c.schema_name", "c.table_name", "$3", "$4", "$5", "$6")
+		   " AS sel_new, CASE WHEN c.op = 'ddl' AND c.table_name IS NOT NULL"
+		   "  AND json_typeof(c.ddl->'before') = 'object'"
+		   "  AND json_typeof(c.ddl->'after') = 'object'"
+		   "  THEN c.ddl->'before'->>'schema' END AS bs,"
+		   " coalesce(c.ddl->'before'->>'table', c.ddl->'before'->>'name') AS bt) n"
+		   " CROSS JOIN LATERAL (SELECT n.sel_new,"
+		   " CASE WHEN n.bs IS NOT NULL AND n.bt IS NOT NULL"
+		   "  AND (n.bs, n.bt) IS DISTINCT FROM (c.schema_name, c.table_name) THEN "
+		   TP_QUEUE_MATCH("n.bs", "n.bt", "$3", "$4", "$5", "$6")
+		   " ELSE n.sel_new END AS sel_old) r"
 		   " WHERE txid_visible_in_snapshot(c.txid, $2::txid_snapshot)"
 		   " AND NOT txid_visible_in_snapshot(c.txid, $1::txid_snapshot)"
 		   " AND c.origin IS DISTINCT FROM $7::text"
-		   " AND " TP_QUEUE_MATCH("c.schema_name", "c.table_name", "$3", "$4", "$5", "$6"));
+		   " AND (r.sel_new OR (r.sel_old AND c.ddl->>'type' = 'table'))");
 	/*
 	 * what a load's snapshot saw: the rows of its tables, and every schema
 	 * change (the load sent the schema as the snapshot saw it); the EXISTS
