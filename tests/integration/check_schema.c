@@ -2682,9 +2682,10 @@ copied_rows(const scene *sc, const char *table)
  * a table renamed into it (other_b -> keep_b, with rows and an index) or
  * moved into public is created there with its index and its existing
  * rows, then gets its changes; a rename within the selection (keep_r ->
- * keep_c) stays a rename (no row copied again). Rows are written right
- * before and after each change; after each step the target's tables equal
- * the source's public.keep_* (columns, indexes, rows).
+ * keep_c) stays a rename (no row copied again); one table renamed out
+ * and another back in, in one transaction. Rows are written right before
+ * and after each change; after each step the target's tables equal the
+ * source's public.keep_* (columns, indexes, rows).
  */
 START_TEST(test_selection)
 {
@@ -2780,6 +2781,20 @@ START_TEST(test_selection)
 				 "INSERT INTO side.keep_x VALUES (102, 'gone');"
 				 "INSERT INTO public.keep_c VALUES (102, 'last');");
 	wait_selection_equal(sc, "writes after the moves");
+
+	/* out and back in, in one transaction with rows between */
+	tp_inst_exec(sc->src,
+				 "BEGIN;"
+				 "INSERT INTO public.keep_c VALUES (200, 'x');"
+				 "ALTER TABLE public.keep_c RENAME TO other_c;"
+				 "INSERT INTO public.other_c VALUES (201, 'y');"
+				 "ALTER TABLE public.other_a RENAME TO keep_a;"
+				 "INSERT INTO public.keep_a VALUES (200, 'back');"
+				 "COMMIT;");
+	wait_captured(sc, "keep_a");
+	tp_inst_exec(sc->src, "UPDATE public.keep_a SET v = v || '*' WHERE id > 100;");
+	wait_selection_equal(sc, "one table out and another back in, in one transaction");
+	ck_assert_int_eq(tp_inst_compare(sc->src, "public", sc->tgt, APPLY_SCHEMA, "keep_a"), 24);
 
 	tp_inst_stop(sc->src);
 	tp_inst_stop(sc->tgt);
