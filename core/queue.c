@@ -765,7 +765,9 @@ tp_queue_filter_free(tp_queue_filter *fp)
  * A DDL event that moves an object from one name to another (a table
  * renamed or moved to another schema, and with it its indexes,
  * constraints and comments) is filed under the new name; its description
- * before gives the old one ("table", else "name"). A target that selects
+ * before gives the old one ("schema" and "table", else "name"; only when
+ * its description after gives the name it is filed under, so an object
+ * filed otherwise is selected by that name alone). A target that selects
  * both gets it as it is (a rename); one that selects only the new name
  * gets it as a creation ("before" null: the object enters its selection);
  * one that selects only the old name gets a table's as a drop ("after"
@@ -803,6 +805,8 @@ append_selection(tp_strbuf *sb, const char *seq_param)
 		   " AS sel_new, CASE WHEN c.op = 'ddl' AND c.table_name IS NOT NULL"
 		   "  AND json_typeof(c.ddl->'before') = 'object'"
 		   "  AND json_typeof(c.ddl->'after') = 'object'"
+		   "  AND (c.ddl->'after'->>'schema', coalesce(c.ddl->'after'->>'table',"
+		   "   c.ddl->'after'->>'name')) = (c.schema_name, c.table_name)"
 		   "  THEN c.ddl->'before'->>'schema' END AS bs,"
 		   " coalesce(c.ddl->'before'->>'table', c.ddl->'before'->>'name') AS bt) n"
 		   " CROSS JOIN LATERAL (SELECT n.sel_new,"
