@@ -773,6 +773,9 @@ tp_queue_filter_free(tp_queue_filter *fp)
  * one that selects only the old name gets a table's as a drop ("after"
  * null: the table leaves it, and its dependents with it). The change
  * depends only on the event and the filter, so a batch is rebuilt alike.
+ * Column "resend" is the OID of a table entering the selection that the
+ * trigger source captured already ("captured" in its event: another
+ * target selects its old name), whose rows the target needs; else NULL.
  */
 static void
 append_selection(tp_strbuf *sb, const char *seq_param)
@@ -785,7 +788,10 @@ append_selection(tp_strbuf *sb, const char *seq_param)
 		   " ELSE (SELECT json_object_agg(j.key, CASE WHEN j.key = CASE WHEN r.sel_new"
 		   "  THEN 'before' ELSE 'after' END THEN 'null'::json ELSE j.value END)"
 		   "  FROM json_each(c.ddl) j) END AS ddl,"
-		   " c.origin, c.text_values, c.stmt FROM (");
+		   " c.origin, c.text_values, c.stmt,"
+		   " CASE WHEN r.sel_new AND NOT r.sel_old AND c.ddl->>'type' = 'table'"
+		   "  AND c.ddl->>'captured' = 'true' THEN c.ddl->>'oid' END AS resend"
+		   " FROM (");
 	for (int i = 0; i < N_EVENT_TABLES; i++)
 	{
 		snprintf(part, sizeof(part),
@@ -859,6 +865,8 @@ typedef struct cut_state
 	size_t		n_done;
 	size_t		cap_done;
 	int64_t		rows;			/* rows of the last FETCH */
+	char	  **resend;			/* OIDs of tables whose rows to send again */
+	size_t		n_resend;
 } cut_state;
 
 /* Close the open chunk into the done list. */
@@ -876,7 +884,10 @@ close_chunk(cut_state *cs)
 	memset(&cs->open, 0, sizeof(cs->open));
 }
 
-/* Row callback of the FETCH: (id, txid, bytes, last id of the txid). */
+/*
+ * Row callback of the FETCH: (id, txid, bytes, last id of the txid, the
+ * OID of a table whose rows to send again or NULL).
+ */
 static bool
 cut_row(void *arg, const PGresult *res, int row)
 {
@@ -886,6 +897,11 @@ cut_row(void *arg, const PGresult *res, int row)
 	int64_t		txid_last = strtoll(PQgetvalue(res, row, 3), NULL, 10);
 
 	cs->rows++;
+	if (!PQgetisnull(res, row, 4))
+	{
+		cs->resend = tp_xrealloc(cs->resend, (cs->n_resend + 1) * sizeof(char *));
+		cs->resend[cs->n_resend++] = tp_xstrdup(PQgetvalue(res, row, 4));
+	}
 	if (cs->open.n_events > 0 &&
 		(cs->open.n_events >= cs->max_events ||
 		 cs->open.bytes + bytes > cs->max_bytes))
@@ -977,6 +993,40 @@ store_chunks(tp_pgsql *pg, cut_state *cs, const char *target,
 	}
 	cs->n_done = 0;
 	return true;
+}
+
+/*
+ * In the cut's transaction, queue the tables of cs->resend for the DDL
+ * source (teleport.schema_resend, when it is installed), whose next poll
+ * sends their rows again, under a lock, after the events cut here: a
+ * table that entered the target's selection by a rename or a move while
+ * captured for another target, whose rows this target lacks. The other
+ * targets that select it get them too, as upserts of the rows they have.
+ */
+static bool
+request_resend(tp_pgsql *pg, const cut_state *cs)
+{
+	char	   *exists = NULL;
+	bool		ok = true;
+
+	if (cs->n_resend == 0)
+		return true;
+	if (!tp_pgsql_query_value(pg,
+							  "SELECT to_regclass('teleport.schema_resend') IS NOT NULL",
+							  0, NULL, &exists))
+		return false;
+	for (size_t i = 0; ok && exists != NULL && strcmp(exists, "t") == 0 &&
+		 i < cs->n_resend; i++)
+	{
+		const char *params[1] = {cs->resend[i]};
+
+		ok = tp_pgsql_query(pg,
+							"INSERT INTO teleport.schema_resend (relid) VALUES ($1::oid)"
+							" ON CONFLICT (relid) DO NOTHING",
+							1, params, NULL, NULL);
+	}
+	free(exists);
+	return ok;
 }
 
 /* See queue.h. */
@@ -1077,8 +1127,8 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 
 		snprintf(s_next, sizeof(s_next), "%" PRId64, cr.next_seq);
 		tp_strbuf_str(&sql, "DECLARE tp_cut NO SCROLL CURSOR FOR"
-			   " SELECT id, txid, bytes, max(id) OVER (PARTITION BY txid)"
-			   " FROM (SELECT e.id, e.txid, ");
+			   " SELECT id, txid, bytes, max(id) OVER (PARTITION BY txid), resend"
+			   " FROM (SELECT e.id, e.txid, e.resend, ");
 		snprintf(bytes_sql, sizeof(bytes_sql),
 				 "coalesce(octet_length(e.before::text), 0)"
 				 " + coalesce(octet_length(e.after::text), 0)"
@@ -1103,7 +1153,8 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 		}
 		close_chunk(&cs);
 		if (!store_chunks(pg, &cs, target->name, &cr, &fp, &seq) ||
-			!tp_pgsql_exec(pg, "CLOSE tp_cut"))
+			!tp_pgsql_exec(pg, "CLOSE tp_cut") ||
+			!request_resend(pg, &cs))
 			goto done;
 	}
 	{
@@ -1132,6 +1183,9 @@ done:
 	}
 	free(sql.data);
 	free(cs.done);
+	for (size_t i = 0; i < cs.n_resend; i++)
+		free(cs.resend[i]);
+	free(cs.resend);
 	cut_range_free(&cr);
 	tp_queue_filter_free(&fp);
 	return ok;

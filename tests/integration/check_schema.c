@@ -2565,7 +2565,8 @@ END_TEST
 
 /*
  * Case "selection": the config of the source of test_selection (target
- * tgt selects "public.keep_*" only, into APPLY_SCHEMA) or of its target.
+ * tgt selects "public.keep_*" only, into APPLY_SCHEMA; target "whole", on
+ * the same receiver, all of public, into schema whole) or of its target.
  */
 static void
 configure_selection(scene *sc, bool source)
@@ -2573,7 +2574,10 @@ configure_selection(scene *sc, bool source)
 	char	   *targets = NULL;
 
 	if (source)
+	{
 		tp_target_yaml(&targets, NULL, sc->tgt, "\"public.keep_*\"", APPLY_SCHEMA);
+		tp_target_yaml(&targets, "whole", sc->tgt, "\"public.*\"", "whole");
+	}
 	tp_inst_configure(source ? sc->src : sc->tgt, targets,
 					  "replicate_ddl: true\n"
 					  "use_event_triggers: %s\n"
@@ -2627,8 +2631,8 @@ selection_signature(const tp_inst *in, const char *schema, bool keep_only)
 
 /*
  * Wait (60 s at most) until the target's APPLY_SCHEMA holds exactly the
- * source's tables public.keep_*, with their columns, indexes and rows;
- * else fail with both.
+ * source's tables public.keep_*, and its schema whole exactly those of
+ * public, with their columns, indexes and rows; else fail with both.
  */
 static void
 wait_selection_equal(const scene *sc, const char *step)
@@ -2642,6 +2646,10 @@ wait_selection_equal(const scene *sc, const char *step)
 		free(to);
 		so = selection_signature(sc->src, "public", true);
 		to = selection_signature(sc->tgt, APPLY_SCHEMA, false);
+		tp_appendf(&so, "-- whole:\n");
+		tp_appendf(&to, "-- whole:\n");
+		append_signature(&so, selection_signature(sc->src, "public", false));
+		append_signature(&to, selection_signature(sc->tgt, "whole", false));
 		if (strcmp(so, to) == 0 && strstr(so, "(failed)") == NULL)
 			break;
 		usleep(100000);
@@ -2676,16 +2684,19 @@ copied_rows(const scene *sc, const char *table)
 
 /*
  * Case "selection", in diff mode (loop index 0) and with event triggers
- * (1): the target selects public.keep_* only. A selected table renamed
- * out of the selection (keep_a -> other_a) or moved to another schema
- * (SET SCHEMA) is dropped on the target, and its later rows are not sent;
- * a table renamed into it (other_b -> keep_b, with rows and an index) or
- * moved into public is created there with its index and its existing
- * rows, then gets its changes; a rename within the selection (keep_r ->
- * keep_c) stays a rename (no row copied again); one table renamed out
- * and another back in, in one transaction. Rows are written right before
- * and after each change; after each step the target's tables equal the
- * source's public.keep_* (columns, indexes, rows).
+ * (1): target tgt selects public.keep_* only, target whole all of public.
+ * A selected table renamed out of the selection (keep_a -> other_a) or
+ * moved to another schema (SET SCHEMA) is dropped on tgt, and its later
+ * rows are not sent there; a table renamed into it (other_b -> keep_b,
+ * with rows and an index) or moved into public is created there with its
+ * index and its existing rows, then gets its changes: other_b is
+ * captured already for whole (its rows are sent again, on tgt's
+ * request), side.keep_y is not (the trigger source copies its rows as a
+ * new table's); a rename within the selection (keep_r -> keep_c) stays a
+ * rename (no row copied again); one table renamed out and another back
+ * in, in one transaction. Rows are written right before and after each
+ * change; after each step tgt's tables equal the source's public.keep_*,
+ * and whole's all of public (columns, indexes, rows).
  */
 START_TEST(test_selection)
 {
@@ -2702,7 +2713,7 @@ START_TEST(test_selection)
 	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "sel_tgt", true);
 	configure_selection(sc, true);
 	configure_selection(sc, false);
-	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";");
+	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA "; CREATE SCHEMA whole;");
 	tp_inst_start(sc->tgt);
 	tp_inst_start(sc->src);
 	wait_captured(sc, NULL);

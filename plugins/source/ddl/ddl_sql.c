@@ -922,6 +922,7 @@ const char	ddl_sql_setup[] =
 	"	v_parts oid[] := '{}';\n"
 	"	v_moved oid[];\n"
 	"	v_tag text;\n"
+	"	v_captured boolean;\n"
 	"	r oid;\n"
 	"BEGIN\n"
 	"	IF p_oids IS NOT NULL THEN\n"
@@ -1018,7 +1019,27 @@ const char	ddl_sql_setup[] =
 	"			EXECUTE 'SELECT teleport.trigger_remove_table(t.relid)"
 	" FROM teleport.trigger_table t WHERE t.relid = $1' USING d.oid;\n"
 	"		END IF;\n"
-	"		IF p_emit THEN\n"
+	/*
+	 * A table renamed or moved to another schema that the trigger source
+	 * captures already: "captured" in its event says so, for a target that
+	 * selects only its new name, which needs its rows (the trigger source
+	 * copies those of a table it starts capturing, not of this one): the
+	 * queue asks for them when it cuts that target's batch (core/queue.c,
+	 * request_resend).
+	 */
+	"		v_captured := false;\n"
+	"		IF p_emit AND d.kind = 'table' AND d.before IS NOT NULL AND d.after IS NOT NULL\n"
+	"			AND (d.before ->> 'schema', d.before ->> 'name')\n"
+	"				IS DISTINCT FROM (d.after ->> 'schema', d.after ->> 'name')\n"
+	"			AND to_regclass('teleport.trigger_table') IS NOT NULL THEN\n"
+	"			EXECUTE 'SELECT EXISTS (SELECT 1 FROM teleport.trigger_table t WHERE t.relid = $1)'\n"
+	"				INTO v_captured USING d.oid;\n"
+	"		END IF;\n"
+	"		IF p_emit AND v_captured THEN\n"
+	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
+	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
+	"								  'before', d.before, 'after', d.after, 'captured', true));\n"
+	"		ELSIF p_emit THEN\n"
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
 	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
 	"								  'before', d.before, 'after', d.after));\n"
