@@ -56,6 +56,10 @@
  *     test_rewrite_writers: rows rewritten by changes while writers write
  *     the table, sent again under a lock that orders the writers' changes
  *     around them.
+ *
+ *     Case "selection" (both modes): tables renamed or moved (SET SCHEMA)
+ *     into, out of and within a target's selection (public.keep_*), next
+ *     to a target that selects all of public (test_selection).
  */
 #include "tp_autoconf.h"
 
