@@ -1044,6 +1044,29 @@ const char	ddl_sql_setup[] =
 	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
 	"								  'before', d.before, 'after', d.after));\n"
 	"		END IF;\n"
+	/*
+	 * A full comparison (diff mode, a safety diff) remakes the capture
+	 * trigger of such a table under its new names, in the transaction of
+	 * its event, as the event triggers do in the DDL's: the rows written
+	 * before the event are filed under the old names, those after it
+	 * under the new ones, so no row names a table the target no longer
+	 * has (renamed there, or dropped when it left a target's selection).
+	 * DROP TRIGGER waits at most the comparison's lock_timeout for the
+	 * table; then the comparison is tried again at the next poll.
+	 */
+	"		IF v_captured AND p_oids IS NULL\n"
+	"			AND to_regprocedure('teleport.trigger_install_table(oid, text, text, text[],"
+	" boolean, boolean)') IS NOT NULL\n"
+	"			AND to_regprocedure('teleport.trigger_table_keys(oid)') IS NOT NULL THEN\n"
+	"			EXECUTE 'SELECT teleport.trigger_install_table(t.relid, $2, $3, k.keys, false,"
+	" EXISTS (SELECT 1 FROM pg_trigger x WHERE x.tgrelid = t.relid"
+	" AND x.tgname = ''teleport_capture_insert''))"
+	" FROM teleport.trigger_table t"
+	" CROSS JOIN LATERAL (SELECT teleport.trigger_table_keys(t.relid) AS keys) k"
+	" WHERE t.relid = $1 AND k.keys IS NOT NULL"
+	" AND (t.schema_name, t.table_name) IS DISTINCT FROM ($2, $3)'\n"
+	"				USING d.oid, d.after ->> 'schema', d.after ->> 'name';\n"
+	"		END IF;\n"
 	"		n := n + 1;\n"
 	"		IF d.after IS NULL THEN\n"
 	"			DELETE FROM teleport.schema_snapshot WHERE kind = d.kind AND oid = d.oid;\n"
