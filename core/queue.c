@@ -761,13 +761,37 @@ tp_queue_filter_free(tp_queue_filter *fp)
  * target's name. Candidates come through the txid index only: txids in
  * [xmax(S1), xmax(S2)) and those running at S1 but not at S2; never a scan
  * from xmin(S1), which would go back to the oldest open transaction.
+ *
+ * A DDL event that moves an object from one name to another (a table
+ * renamed or moved to another schema, and with it its indexes,
+ * constraints and comments) is filed under the new name; its description
+ * before gives the old one ("schema" and "table", else "name"; only when
+ * its description after gives the name it is filed under, so an object
+ * filed otherwise is selected by that name alone). A target that selects
+ * both gets it as it is (a rename); one that selects only the new name
+ * gets it as a creation ("before" null: the object enters its selection);
+ * one that selects only the old name gets a table's as a drop ("after"
+ * null: the table leaves it, and its dependents with it). The change
+ * depends only on the event and the filter, so a batch is rebuilt alike.
+ * Column "resend" is the OID of a table entering the selection that the
+ * trigger source captured already ("captured" in its event: another
+ * target selects its old name), whose rows the target needs; else NULL.
  */
 static void
 append_selection(tp_strbuf *sb, const char *seq_param)
 {
 	char		part[1536];
 
-	tp_strbuf_str(sb, "(SELECT c.* FROM (");
+	tp_strbuf_str(sb, "(SELECT c.id, c.txid, c.op, c.schema_name, c.table_name,"
+		   " c.before, c.after,"
+		   " CASE WHEN r.sel_old = r.sel_new THEN c.ddl"
+		   " ELSE (SELECT json_object_agg(j.key, CASE WHEN j.key = CASE WHEN r.sel_new"
+		   "  THEN 'before' ELSE 'after' END THEN 'null'::json ELSE j.value END)"
+		   "  FROM json_each(c.ddl) j) END AS ddl,"
+		   " c.origin, c.text_values, c.stmt,"
+		   " CASE WHEN r.sel_new AND NOT r.sel_old AND c.ddl->>'type' = 'table'"
+		   "  AND c.ddl->>'captured' = 'true' THEN c.ddl->>'oid' END AS resend"
+		   " FROM (");
 	for (int i = 0; i < N_EVENT_TABLES; i++)
 	{
 		snprintf(part, sizeof(part),
@@ -782,10 +806,24 @@ append_selection(tp_strbuf *sb, const char *seq_param)
 	}
 	tp_strbuf_str(sb,
 		   ") c"
+		   " CROSS JOIN LATERAL (SELECT "
+		   TP_QUEUE_MATCH("c.schema_name", "c.table_name", "$3", "$4", "$5", "$6")
+		   " AS sel_new, CASE WHEN c.op = 'ddl' AND c.table_name IS NOT NULL"
+		   "  AND json_typeof(c.ddl->'before') = 'object'"
+		   "  AND json_typeof(c.ddl->'after') = 'object'"
+		   "  AND (c.ddl->'after'->>'schema', coalesce(c.ddl->'after'->>'table',"
+		   "   c.ddl->'after'->>'name')) = (c.schema_name, c.table_name)"
+		   "  THEN c.ddl->'before'->>'schema' END AS bs,"
+		   " coalesce(c.ddl->'before'->>'table', c.ddl->'before'->>'name') AS bt) n"
+		   " CROSS JOIN LATERAL (SELECT n.sel_new,"
+		   " CASE WHEN n.bs IS NOT NULL AND n.bt IS NOT NULL"
+		   "  AND (n.bs, n.bt) IS DISTINCT FROM (c.schema_name, c.table_name) THEN "
+		   TP_QUEUE_MATCH("n.bs", "n.bt", "$3", "$4", "$5", "$6")
+		   " ELSE n.sel_new END AS sel_old) r"
 		   " WHERE txid_visible_in_snapshot(c.txid, $2::txid_snapshot)"
 		   " AND NOT txid_visible_in_snapshot(c.txid, $1::txid_snapshot)"
 		   " AND c.origin IS DISTINCT FROM $7::text"
-		   " AND " TP_QUEUE_MATCH("c.schema_name", "c.table_name", "$3", "$4", "$5", "$6"));
+		   " AND (r.sel_new OR (r.sel_old AND c.ddl->>'type' = 'table'))");
 	/*
 	 * what a load's snapshot saw: the rows of its tables, and every schema
 	 * change (the load sent the schema as the snapshot saw it); the EXISTS
@@ -827,6 +865,8 @@ typedef struct cut_state
 	size_t		n_done;
 	size_t		cap_done;
 	int64_t		rows;			/* rows of the last FETCH */
+	char	  **resend;			/* OIDs of tables whose rows to send again */
+	size_t		n_resend;
 } cut_state;
 
 /* Close the open chunk into the done list. */
@@ -844,7 +884,10 @@ close_chunk(cut_state *cs)
 	memset(&cs->open, 0, sizeof(cs->open));
 }
 
-/* Row callback of the FETCH: (id, txid, bytes, last id of the txid). */
+/*
+ * Row callback of the FETCH: (id, txid, bytes, last id of the txid, the
+ * OID of a table whose rows to send again or NULL).
+ */
 static bool
 cut_row(void *arg, const PGresult *res, int row)
 {
@@ -854,6 +897,11 @@ cut_row(void *arg, const PGresult *res, int row)
 	int64_t		txid_last = strtoll(PQgetvalue(res, row, 3), NULL, 10);
 
 	cs->rows++;
+	if (!PQgetisnull(res, row, 4))
+	{
+		cs->resend = tp_xrealloc(cs->resend, (cs->n_resend + 1) * sizeof(char *));
+		cs->resend[cs->n_resend++] = tp_xstrdup(PQgetvalue(res, row, 4));
+	}
 	if (cs->open.n_events > 0 &&
 		(cs->open.n_events >= cs->max_events ||
 		 cs->open.bytes + bytes > cs->max_bytes))
@@ -945,6 +993,40 @@ store_chunks(tp_pgsql *pg, cut_state *cs, const char *target,
 	}
 	cs->n_done = 0;
 	return true;
+}
+
+/*
+ * In the cut's transaction, queue the tables of cs->resend for the DDL
+ * source (teleport.schema_resend, when it is installed), whose next poll
+ * sends their rows again, under a lock, after the events cut here: a
+ * table that entered the target's selection by a rename or a move while
+ * captured for another target, whose rows this target lacks. The other
+ * targets that select it get them too, as upserts of the rows they have.
+ */
+static bool
+request_resend(tp_pgsql *pg, const cut_state *cs)
+{
+	char	   *exists = NULL;
+	bool		ok = true;
+
+	if (cs->n_resend == 0)
+		return true;
+	if (!tp_pgsql_query_value(pg,
+							  "SELECT to_regclass('teleport.schema_resend') IS NOT NULL",
+							  0, NULL, &exists))
+		return false;
+	for (size_t i = 0; ok && exists != NULL && strcmp(exists, "t") == 0 &&
+		 i < cs->n_resend; i++)
+	{
+		const char *params[1] = {cs->resend[i]};
+
+		ok = tp_pgsql_query(pg,
+							"INSERT INTO teleport.schema_resend (relid) VALUES ($1::oid)"
+							" ON CONFLICT (relid) DO NOTHING",
+							1, params, NULL, NULL);
+	}
+	free(exists);
+	return ok;
 }
 
 /* See queue.h. */
@@ -1045,8 +1127,8 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 
 		snprintf(s_next, sizeof(s_next), "%" PRId64, cr.next_seq);
 		tp_strbuf_str(&sql, "DECLARE tp_cut NO SCROLL CURSOR FOR"
-			   " SELECT id, txid, bytes, max(id) OVER (PARTITION BY txid)"
-			   " FROM (SELECT e.id, e.txid, ");
+			   " SELECT id, txid, bytes, max(id) OVER (PARTITION BY txid), resend"
+			   " FROM (SELECT e.id, e.txid, e.resend, ");
 		snprintf(bytes_sql, sizeof(bytes_sql),
 				 "coalesce(octet_length(e.before::text), 0)"
 				 " + coalesce(octet_length(e.after::text), 0)"
@@ -1071,7 +1153,8 @@ tp_queue_cut_batches(tp_pgsql *pg, const tp_target_config *target,
 		}
 		close_chunk(&cs);
 		if (!store_chunks(pg, &cs, target->name, &cr, &fp, &seq) ||
-			!tp_pgsql_exec(pg, "CLOSE tp_cut"))
+			!tp_pgsql_exec(pg, "CLOSE tp_cut") ||
+			!request_resend(pg, &cs))
 			goto done;
 	}
 	{
@@ -1100,6 +1183,9 @@ done:
 	}
 	free(sql.data);
 	free(cs.done);
+	for (size_t i = 0; i < cs.n_resend; i++)
+		free(cs.resend[i]);
+	free(cs.resend);
 	cut_range_free(&cr);
 	tp_queue_filter_free(&fp);
 	return ok;

@@ -829,6 +829,133 @@ START_TEST(test_targets_and_origin)
 }
 END_TEST
 
+/*
+ * The line of data whose event id is seq (a new string), or NULL.
+ */
+static char *
+line_of(const char *data, int seq)
+{
+	char		key[32];
+	const char *p;
+	const char *start;
+	const char *end;
+
+	snprintf(key, sizeof(key), "\"seq\":%d,", seq);
+	p = strstr(data, key);
+	if (p == NULL)
+		return NULL;
+	start = p;
+	while (start > data && start[-1] != '\n')
+		start--;
+	end = strchr(p, '\n');
+	return strndup(start, (size_t) (end ? end - start : (long) strlen(start)));
+}
+
+/*
+ * A DDL event of an object that changed name (filed under the new one, its
+ * description before giving the old one) is selected by either name: as
+ * it is for t1 (public.*: both), as a creation for t2 (public.b*, not
+ * public.bx) when only the new name is its, as a table's drop when only
+ * the old one is (not an index's); an event filed under another name than
+ * its description's (an index's comment, under its table) is selected by
+ * that name only and left as it is. A rebuild gives the same lines.
+ */
+START_TEST(test_renamed_across_filters)
+{
+	fixture		fx;
+	tp_queued_batch qb;
+	char		ids[256];
+	char	   *data;
+	char	   *again;
+	char	   *line;
+
+	setup(&fx, "q_renamed", true);
+	/* 1: a1 -> b1, into t2's selection */
+	event(&fx.pg, "ddl", "public", "b1", NULL, NULL,
+		  "{\"type\":\"table\",\"oid\":1,\"before\":{\"schema\":\"public\",\"name\":\"a1\"},"
+		  "\"after\":{\"schema\":\"public\",\"name\":\"b1\"}}");
+	/* 2: b2 -> c2, out of it */
+	event(&fx.pg, "ddl", "public", "c2", NULL, NULL,
+		  "{\"type\":\"table\",\"oid\":2,\"before\":{\"schema\":\"public\",\"name\":\"b2\"},"
+		  "\"after\":{\"schema\":\"public\",\"name\":\"c2\"}}");
+	/* 3: the index of b2 -> c2: not t2's */
+	event(&fx.pg, "ddl", "public", "c2", NULL, NULL,
+		  "{\"type\":\"index\",\"oid\":3,\"before\":{\"schema\":\"public\",\"name\":\"i\",\"table\":\"b2\"},"
+		  "\"after\":{\"schema\":\"public\",\"name\":\"i\",\"table\":\"c2\"}}");
+	/* 4: the index of a3 -> b3: created for t2 */
+	event(&fx.pg, "ddl", "public", "b3", NULL, NULL,
+		  "{\"type\":\"index\",\"oid\":4,\"before\":{\"schema\":\"public\",\"name\":\"j\",\"table\":\"a3\"},"
+		  "\"after\":{\"schema\":\"public\",\"name\":\"j\",\"table\":\"b3\"}}");
+	/* 5: b4 -> b5, within it */
+	event(&fx.pg, "ddl", "public", "b5", NULL, NULL,
+		  "{\"type\":\"table\",\"oid\":5,\"before\":{\"schema\":\"public\",\"name\":\"b4\"},"
+		  "\"after\":{\"schema\":\"public\",\"name\":\"b5\"}}");
+	/* 6: b6 -> bx, into t2's exclusion: out of its selection */
+	event(&fx.pg, "ddl", "public", "bx", NULL, NULL,
+		  "{\"type\":\"table\",\"oid\":6,\"before\":{\"schema\":\"public\",\"name\":\"b6\"},"
+		  "\"after\":{\"schema\":\"public\",\"name\":\"bx\"}}");
+	/* 7: an index's comment, filed under its table b7: by that name only */
+	event(&fx.pg, "ddl", "public", "b7", NULL, NULL,
+		  "{\"type\":\"comment\",\"oid\":7,\"before\":{\"kind\":\"INDEX\",\"schema\":\"public\","
+		  "\"name\":\"k_old\"},\"after\":{\"kind\":\"INDEX\",\"schema\":\"public\",\"name\":\"k\"}}");
+	/* 8: a row, 9: a table moved from schema other into public.b9 */
+	insert_row(&fx.pg, "b1", 8);
+	event(&fx.pg, "ddl", "public", "b9", NULL, NULL,
+		  "{\"type\":\"table\",\"oid\":9,\"before\":{\"schema\":\"other\",\"name\":\"b9\"},"
+		  "\"after\":{\"schema\":\"public\",\"name\":\"b9\"}}");
+	tick_and_cut(&fx);
+	data = next_data(&fx.pg, fx.t1, &qb);
+	ck_assert_ptr_nonnull(data);
+	/* t1 selects both names (other.b9 is not t1's: a creation) */
+	line = line_of(data, 2);
+	ck_assert_ptr_nonnull(strstr(line, "\"ddl\":{\"type\":\"table\",\"oid\":2,\"before\":{"));
+	free(line);
+	line = line_of(data, 9);
+	ck_assert_ptr_nonnull(strstr(line, "\"before\" : null, \"after\" : {\"schema\":\"public\""));
+	free(line);
+	seqs_of(data, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "1 2 3 4 5 6 7 8 9");
+	free(data);
+	tp_queued_batch_free(&qb);
+
+	data = next_data(&fx.pg, fx.t2, &qb);
+	ck_assert_ptr_nonnull(data);
+	seqs_of(data, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "1 2 4 5 6 7 8 9");
+	line = line_of(data, 1);
+	ck_assert_ptr_nonnull(strstr(line, "\"before\" : null, \"after\" : {\"schema\":\"public\",\"name\":\"b1\"}"));
+	free(line);
+	line = line_of(data, 2);
+	ck_assert_ptr_nonnull(strstr(line, "\"before\" : {\"schema\":\"public\",\"name\":\"b2\"}, \"after\" : null"));
+	free(line);
+	line = line_of(data, 4);
+	ck_assert_ptr_nonnull(strstr(line, "\"type\" : \"index\""));
+	ck_assert_ptr_nonnull(strstr(line, "\"before\" : null"));
+	free(line);
+	line = line_of(data, 6);
+	ck_assert_ptr_nonnull(strstr(line, "\"after\" : null"));
+	free(line);
+	line = line_of(data, 5);
+	ck_assert_ptr_nonnull(strstr(line, "\"ddl\":{\"type\":\"table\",\"oid\":5,\"before\":{"));
+	free(line);
+	line = line_of(data, 7);
+	ck_assert_ptr_nonnull(strstr(line, "\"ddl\":{\"type\":\"comment\",\"oid\":7,\"before\":{"));
+	free(line);
+	tp_queued_batch_free(&qb);
+
+	/* rebuilt on another connection: the same bytes */
+	tp_pgsql_close(&fx.pg);
+	connect_more(&fx, &fx.pg);
+	again = next_data(&fx.pg, fx.t2, &qb);
+	ck_assert_ptr_nonnull(again);
+	ck_assert_str_eq(again, data);
+	free(again);
+	free(data);
+	tp_queued_batch_free(&qb);
+	teardown(&fx);
+}
+END_TEST
+
 /* ------------------------------------------------------------ splitting */
 
 /*
@@ -1190,6 +1317,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_long_transaction);
 	tcase_add_test(tc, test_across_ticks);
 	tcase_add_test(tc, test_targets_and_origin);
+	tcase_add_test(tc, test_renamed_across_filters);
 	tcase_add_test(tc, test_split_and_rebuild);
 	tcase_add_test(tc, test_rotation);
 	tcase_add_test(tc, test_switch_under_old_snapshot);

@@ -60,6 +60,10 @@
  *     test_rewrite_writers: rows rewritten by changes while writers write
  *     the table, sent again under a lock that orders the writers' changes
  *     around them.
+ *
+ *     Case "selection" (both modes): tables renamed or moved (SET SCHEMA)
+ *     into, out of and within a target's selection (public.keep_*), next
+ *     to a target that selects all of public (test_selection).
  */
 #include "tp_autoconf.h"
 
@@ -1808,11 +1812,14 @@ view_steps(const scene *sc)
 	}
 }
 
-/* The number of function events in the source's queue. */
+/*
+ * The number of function events in the source's queue after event id %s
+ * (a rotation may have emptied the tables of older ones meanwhile).
+ */
 #define FUNCTION_EVENTS_SQL \
 	"SELECT count(*) FROM (SELECT * FROM teleport.event_0 UNION ALL" \
 	" SELECT * FROM teleport.event_1 UNION ALL SELECT * FROM teleport.event_2) e" \
-	" WHERE op = 'ddl' AND ddl ->> 'type' LIKE 'function%'"
+	" WHERE op = 'ddl' AND ddl ->> 'type' LIKE 'function%%' AND id > %s"
 
 /*
  * Extensions: created at a version in the replicated schema (into the
@@ -1823,7 +1830,7 @@ view_steps(const scene *sc)
 static void
 extension_steps(const scene *sc)
 {
-	char	   *functions = tp_inst_value(sc->src, "%s", FUNCTION_EVENTS_SQL);
+	char	   *mark = tp_inst_value(sc->src, "SELECT last_value FROM teleport.event_id_seq");
 	char	   *n;
 
 	tp_inst_exec(sc->src,
@@ -1835,10 +1842,10 @@ extension_steps(const scene *sc)
 	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
 								   "INSERT INTO " APPLY_SCHEMA ".ci VALUES (3, 'ALPHA')"),
 				  "the target's column is not case-insensitive");
-	n = tp_inst_value(sc->src, "%s", FUNCTION_EVENTS_SQL);
-	ck_assert_str_eq(n, functions);
+	n = tp_inst_value(sc->src, FUNCTION_EVENTS_SQL, mark);
+	ck_assert_str_eq(n, "0");
 	free(n);
-	free(functions);
+	free(mark);
 
 	tp_inst_exec(sc->src, "ALTER EXTENSION citext UPDATE TO '1.6';");
 	wait_equal(sc, "extension updated");
@@ -2859,6 +2866,256 @@ START_TEST(test_rewrite_writers)
 }
 END_TEST
 
+/*
+ * Case "selection": the config of the source of test_selection (target
+ * tgt selects "public.keep_*" only, into APPLY_SCHEMA; target "whole", on
+ * the same receiver, all of public, into schema whole) or of its target.
+ */
+static void
+configure_selection(scene *sc, bool source)
+{
+	char	   *targets = NULL;
+
+	if (source)
+	{
+		tp_target_yaml(&targets, NULL, sc->tgt, "\"public.keep_*\"", APPLY_SCHEMA);
+		tp_target_yaml(&targets, "whole", sc->tgt, "\"public.*\"", "whole");
+	}
+	tp_inst_configure(source ? sc->src : sc->tgt, targets,
+					  "replicate_ddl: true\n"
+					  "use_event_triggers: %s\n"
+					  "processing_intervals:\n"
+					  "  batcher: 50\n"
+					  "  transmitter: 50\n"
+					  "  applier: 50\n"
+					  "  ddlwatcher: 200\n",
+					  sc->event_triggers ? "true" : "false");
+	free(targets);
+}
+
+/*
+ * The tables of schema on in (only those named keep_... when keep_only),
+ * as text: per table in name order, its columns, its indexes' definitions
+ * (schema qualifications removed) and its rows (count and md5). "(failed)"
+ * when the query failed (a table renamed or dropped meanwhile).
+ */
+static char *
+selection_signature(const tp_inst *in, const char *schema, bool keep_only)
+{
+	char	   *tables = tp_inst_value(in,
+									   "SELECT coalesce(string_agg(relname, ' ' ORDER BY relname), '')"
+									   " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+									   " WHERE n.nspname = '%s' AND c.relkind = 'r'%s", schema,
+									   keep_only ? " AND c.relname LIKE 'keep\\_%'" : "");
+	char	   *sig = NULL;
+	char	   *save = NULL;
+
+	tp_appendf(&sig, "tables: %s\n", tables);
+	for (char *t = strtok_r(tables, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
+	{
+		char	   *v = tp_inst_try_value(in,
+										  "SELECT (SELECT string_agg(a.attname || ' '"
+										  "  || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)"
+										  "  FROM pg_attribute a WHERE a.attrelid = '%s.%s'::regclass"
+										  "  AND a.attnum > 0 AND NOT a.attisdropped)"
+										  " || ' | ' || coalesce((SELECT string_agg(replace("
+										  "  pg_get_indexdef(i.indexrelid), '%s.', ''), ', ' ORDER BY 1)"
+										  "  FROM pg_index i WHERE i.indrelid = '%s.%s'::regclass), '')"
+										  " || ' | ' || (SELECT count(*) || ' ' || coalesce(md5(string_agg("
+										  "  r::text, ',' ORDER BY r::text)), '-') FROM %s.%s r)",
+										  schema, t, schema, schema, t, schema, t);
+
+		tp_appendf(&sig, "%s: %s\n", t, v ? v : "(failed)");
+		free(v);
+	}
+	free(tables);
+	return sig;
+}
+
+/*
+ * Wait (60 s at most) until the target's APPLY_SCHEMA holds exactly the
+ * source's tables public.keep_*, and its schema whole exactly those of
+ * public, with their columns, indexes and rows; else fail with both.
+ */
+static void
+wait_selection_equal(const scene *sc, const char *step)
+{
+	char	   *so = NULL;
+	char	   *to = NULL;
+
+	for (int i = 0; i < 600; i++)
+	{
+		free(so);
+		free(to);
+		so = selection_signature(sc->src, "public", true);
+		to = selection_signature(sc->tgt, APPLY_SCHEMA, false);
+		tp_appendf(&so, "-- whole:\n");
+		tp_appendf(&to, "-- whole:\n");
+		append_signature(&so, selection_signature(sc->src, "public", false));
+		append_signature(&to, selection_signature(sc->tgt, "whole", false));
+		if (strcmp(so, to) == 0 && strstr(so, "(failed)") == NULL)
+			break;
+		usleep(100000);
+	}
+	if (strcmp(so, to) != 0 || strstr(so, "(failed)") != NULL)
+	{
+		fprintf(stderr, "after %s:\n-- source public.keep_*:\n%s-- target:\n%s",
+				step, so, to);
+		tp_scene_fail(&sc->t, "the target's selection does not match the source's");
+	}
+	free(so);
+	free(to);
+}
+
+/*
+ * The number of 'c' events (inserts, and rows copied) in the queue filed
+ * under table.
+ */
+static long
+copied_rows(const scene *sc, const char *table)
+{
+	char	   *v = tp_inst_value(sc->src,
+								  "SELECT count(*) FROM (SELECT op, table_name FROM teleport.event_0"
+								  " UNION ALL SELECT op, table_name FROM teleport.event_1"
+								  " UNION ALL SELECT op, table_name FROM teleport.event_2) e"
+								  " WHERE op = 'c' AND table_name = '%s'", table);
+	long		n = atol(v);
+
+	free(v);
+	return n;
+}
+
+/*
+ * Case "selection", in diff mode (loop index 0) and with event triggers
+ * (1): target tgt selects public.keep_* only, target whole all of public.
+ * A selected table renamed out of the selection (keep_a -> other_a) or
+ * moved to another schema (SET SCHEMA) is dropped on tgt, and its later
+ * rows are not sent there; a table renamed into it (other_b -> keep_b,
+ * with rows and an index) or moved into public is created there with its
+ * index and its existing rows, then gets its changes: other_b is
+ * captured already for whole (its rows are sent again, on tgt's
+ * request), side.keep_y is not (the trigger source copies its rows as a
+ * new table's); a rename within the selection (keep_r -> keep_c) stays a
+ * rename (no row copied again); one table renamed out and another back
+ * in, in one transaction. Rows are written right before and after each
+ * change; after each step tgt's tables equal the source's public.keep_*,
+ * and whole's all of public (columns, indexes, rows).
+ */
+START_TEST(test_selection)
+{
+	scene		the_scene;
+	scene	   *sc = &the_scene;
+	long		copied;
+
+	ck_assert_ptr_nonnull(tgt_cl);
+	memset(sc, 0, sizeof(*sc));
+	sc->event_triggers = _i == 1;
+	tp_scene_init(&sc->t, src_cl, "selection");
+	sc->t.log_tail = 60000;
+	sc->src = tp_scene_inst(&sc->t, "src", src_cl, "sel_src", false);
+	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "sel_tgt", true);
+	configure_selection(sc, true);
+	configure_selection(sc, false);
+	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA "; CREATE SCHEMA whole;");
+	tp_inst_start(sc->tgt);
+	tp_inst_start(sc->src);
+	wait_captured(sc, NULL);
+
+	/* selected tables, one not selected, one in another schema; rows */
+	tp_inst_exec(sc->src,
+				 "CREATE SCHEMA side;"
+				 "CREATE TABLE public.keep_a (id int PRIMARY KEY, v text);"
+				 "CREATE TABLE public.keep_r (id int PRIMARY KEY, v text);"
+				 "CREATE TABLE public.keep_x (id int PRIMARY KEY, v text);"
+				 "CREATE TABLE public.other_b (id int PRIMARY KEY, v text);"
+				 "CREATE INDEX other_b_v ON public.other_b (v);"
+				 "CREATE TABLE side.keep_y (id int PRIMARY KEY, v text);");
+	wait_captured(sc, "keep_x");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.keep_a SELECT g, 'a' || g FROM generate_series(1, 20) g;"
+				 "INSERT INTO public.keep_r SELECT g, 'r' || g FROM generate_series(1, 20) g;"
+				 "INSERT INTO public.keep_x SELECT g, 'x' || g FROM generate_series(1, 20) g;"
+				 "INSERT INTO public.other_b SELECT g, 'b' || g FROM generate_series(1, 30) g;"
+				 "INSERT INTO side.keep_y SELECT g, 'y' || g FROM generate_series(1, 25) g;");
+	wait_selection_equal(sc, "the start");
+
+	/* renamed out of the selection: dropped on the target */
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.keep_a VALUES (100, 'before');"
+				 "ALTER TABLE public.keep_a RENAME TO other_a;"
+				 "INSERT INTO public.other_a VALUES (101, 'after');");
+	wait_captured(sc, NULL);
+	tp_inst_exec(sc->src, "UPDATE public.other_a SET v = v || '!';");
+	wait_selection_equal(sc, "a table renamed out of the selection");
+
+	/* renamed into the selection: created with its rows, then written */
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.other_b VALUES (100, 'before');"
+				 "ALTER TABLE public.other_b RENAME TO keep_b;"
+				 "INSERT INTO public.keep_b VALUES (101, 'after');");
+	wait_captured(sc, "keep_b");
+	tp_inst_exec(sc->src,
+				 "UPDATE public.keep_b SET v = v || '+' WHERE id %% 3 = 0;"
+				 "DELETE FROM public.keep_b WHERE id %% 5 = 0;"
+				 "INSERT INTO public.keep_b VALUES (102, 'later');");
+	wait_selection_equal(sc, "a table renamed into the selection");
+	ck_assert_int_eq(tp_inst_compare(sc->src, "public", sc->tgt, APPLY_SCHEMA, "keep_b"), 26);
+
+	/* renamed within the selection: a rename, no rows copied again */
+	copied = copied_rows(sc, "keep_c");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.keep_r VALUES (100, 'before');"
+				 "ALTER TABLE public.keep_r RENAME TO keep_c;"
+				 "INSERT INTO public.keep_c VALUES (101, 'after');");
+	wait_captured(sc, "keep_c");
+	tp_inst_exec(sc->src, "UPDATE public.keep_c SET v = v || '~' WHERE id < 5;");
+	wait_selection_equal(sc, "a table renamed within the selection");
+	/* inserts are 'c' events too: the one after the rename, once filed under keep_c */
+	ck_assert_int_eq(copied, 0);
+	ck_assert_int_le(copied_rows(sc, "keep_c"), 1);
+
+	/* moved to another schema: out of the selection, and into it */
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.keep_x VALUES (100, 'before');"
+				 "ALTER TABLE public.keep_x SET SCHEMA side;"
+				 "INSERT INTO side.keep_x VALUES (101, 'after');");
+	wait_captured(sc, NULL);
+	wait_selection_equal(sc, "a table moved out of the selection");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO side.keep_y VALUES (100, 'before');"
+				 "ALTER TABLE side.keep_y SET SCHEMA public;"
+				 "INSERT INTO public.keep_y VALUES (101, 'after');");
+	wait_captured(sc, "keep_y");
+	tp_inst_exec(sc->src, "UPDATE public.keep_y SET v = v || '#' WHERE id %% 2 = 0;");
+	wait_selection_equal(sc, "a table moved into the selection");
+	ck_assert_int_eq(tp_inst_compare(sc->src, "public", sc->tgt, APPLY_SCHEMA, "keep_y"), 27);
+
+	/* what left the selection is not sent: written again, the target is still equal */
+	tp_inst_exec(sc->src, "INSERT INTO public.other_a VALUES (102, 'gone');"
+				 "INSERT INTO side.keep_x VALUES (102, 'gone');"
+				 "INSERT INTO public.keep_c VALUES (102, 'last');");
+	wait_selection_equal(sc, "writes after the moves");
+
+	/* out and back in, in one transaction with rows between */
+	tp_inst_exec(sc->src,
+				 "BEGIN;"
+				 "INSERT INTO public.keep_c VALUES (200, 'x');"
+				 "ALTER TABLE public.keep_c RENAME TO other_c;"
+				 "INSERT INTO public.other_c VALUES (201, 'y');"
+				 "ALTER TABLE public.other_a RENAME TO keep_a;"
+				 "INSERT INTO public.keep_a VALUES (200, 'back');"
+				 "COMMIT;");
+	wait_captured(sc, "keep_a");
+	tp_inst_exec(sc->src, "UPDATE public.keep_a SET v = v || '*' WHERE id > 100;");
+	wait_selection_equal(sc, "one table out and another back in, in one transaction");
+	ck_assert_int_eq(tp_inst_compare(sc->src, "public", sc->tgt, APPLY_SCHEMA, "keep_a"), 24);
+
+	tp_inst_stop(sc->src);
+	tp_inst_stop(sc->tgt);
+	tp_scene_free(&sc->t);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 schema_suite(void)
@@ -2882,6 +3139,12 @@ schema_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_ahead);
 	tcase_add_test(tc, test_rewrite_writers);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("selection");
+
+	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
+	tcase_set_timeout(tc, 180);
+	tcase_add_loop_test(tc, test_selection, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1069,6 +1069,7 @@ const char	ddl_sql_setup[] =
 	"	v_parts oid[] := '{}';\n"
 	"	v_moved oid[];\n"
 	"	v_tag text;\n"
+	"	v_captured boolean;\n"
 	"	r oid;\n"
 	"BEGIN\n"
 	"	IF p_oids IS NOT NULL THEN\n"
@@ -1175,10 +1176,53 @@ const char	ddl_sql_setup[] =
 	"			EXECUTE 'SELECT teleport.trigger_remove_table(t.relid)"
 	" FROM teleport.trigger_table t WHERE t.relid = $1' USING d.oid;\n"
 	"		END IF;\n"
-	"		IF p_emit THEN\n"
+	/*
+	 * A table renamed or moved to another schema that the trigger source
+	 * captures already: "captured" in its event says so, for a target that
+	 * selects only its new name, which needs its rows (the trigger source
+	 * copies those of a table it starts capturing, not of this one): the
+	 * queue asks for them when it cuts that target's batch (core/queue.c,
+	 * request_resend).
+	 */
+	"		v_captured := false;\n"
+	"		IF p_emit AND d.kind = 'table' AND d.before IS NOT NULL AND d.after IS NOT NULL\n"
+	"			AND (d.before ->> 'schema', d.before ->> 'name')\n"
+	"				IS DISTINCT FROM (d.after ->> 'schema', d.after ->> 'name')\n"
+	"			AND to_regclass('teleport.trigger_table') IS NOT NULL THEN\n"
+	"			EXECUTE 'SELECT EXISTS (SELECT 1 FROM teleport.trigger_table t WHERE t.relid = $1)'\n"
+	"				INTO v_captured USING d.oid;\n"
+	"		END IF;\n"
+	"		IF p_emit AND v_captured THEN\n"
+	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
+	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
+	"								  'before', d.before, 'after', d.after, 'captured', true));\n"
+	"		ELSIF p_emit THEN\n"
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
 	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
 	"								  'before', d.before, 'after', d.after));\n"
+	"		END IF;\n"
+	/*
+	 * A full comparison (diff mode, a safety diff) remakes the capture
+	 * trigger of such a table under its new names, in the transaction of
+	 * its event, as the event triggers do in the DDL's: the rows written
+	 * before the event are filed under the old names, those after it
+	 * under the new ones, so no row names a table the target no longer
+	 * has (renamed there, or dropped when it left a target's selection).
+	 * DROP TRIGGER waits at most the comparison's lock_timeout for the
+	 * table; then the comparison is tried again at the next poll.
+	 */
+	"		IF v_captured AND p_oids IS NULL\n"
+	"			AND to_regprocedure('teleport.trigger_install_table(oid, text, text, text[],"
+	" boolean, boolean)') IS NOT NULL\n"
+	"			AND to_regprocedure('teleport.trigger_table_keys(oid)') IS NOT NULL THEN\n"
+	"			EXECUTE 'SELECT teleport.trigger_install_table(t.relid, $2, $3, k.keys, false,"
+	" EXISTS (SELECT 1 FROM pg_trigger x WHERE x.tgrelid = t.relid"
+	" AND x.tgname = ''teleport_capture_insert''))"
+	" FROM teleport.trigger_table t"
+	" CROSS JOIN LATERAL (SELECT teleport.trigger_table_keys(t.relid) AS keys) k"
+	" WHERE t.relid = $1 AND k.keys IS NOT NULL"
+	" AND (t.schema_name, t.table_name) IS DISTINCT FROM ($2, $3)'\n"
+	"				USING d.oid, d.after ->> 'schema', d.after ->> 'name';\n"
 	"		END IF;\n"
 	"		n := n + 1;\n"
 	"		IF d.after IS NULL THEN\n"
