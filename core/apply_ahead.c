@@ -327,7 +327,7 @@ apply_lines(tp_pgsql *pg, const tp_batch *b, const char *lines, uint64_t n,
 bool
 tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 			 uint64_t first, uint64_t end, tp_ahead_apply_fn apply, void *arg,
-			 bool *applied)
+			 bool *applied, uint64_t *from)
 {
 	char		first_text[24];
 	char		end_text[24];
@@ -337,6 +337,7 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 	bool		ok = true;
 
 	*applied = false;
+	*from = 0;
 	snprintf(first_text, sizeof(first_text), "%" PRIu64, first);
 	snprintf(end_text, sizeof(end_text), "%" PRIu64, end);
 
@@ -405,6 +406,7 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 			if (ok)
 			{
 				*applied = true;
+				*from = b.seq;
 				tp_info(COMPONENT, "stream \"%s\" -> \"%s\": applied %" PRIu64
 						" schema change(s) of batch %" PRIu64 " ahead of batch %"
 						PRIu64 ", which they may let through", source, target, g.n,

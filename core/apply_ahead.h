@@ -12,7 +12,9 @@
  * a poll may queue a change after rows captured in its new shape); the
  * first batch that has some gets those DDL changes applied at once, in a
  * transaction of their own that also records them in teleport.inbox_ahead
- * (source, target, seq, change_seq); the unit is then tried again. When
+ * (source, target, seq, change_seq); the unit is then tried again (and
+ * when those came from the failed batch itself and the unit fails the
+ * same way, the next batch with changes of its tables is tried too). When
  * that batch's turn comes, the changes recorded there are left out of it,
  * so nothing is applied twice; the records go with the batch.
  */
@@ -56,14 +58,15 @@ typedef tp_result (*tp_ahead_apply_fn) (void *arg, const tp_batch *batch,
  * apply the DDL changes of its tables found first in a later stored batch,
  * or in batch end after rows of their table, if any (see the file's
  * header), through apply in a transaction of its own.
- * *applied says whether some were (then try the unit again). False after
+ * *applied says whether some were (then try the unit again), and *from
+ * which batch they came from. False after
  * logging when the inbox could not be read or the changes could not be
  * applied (nothing is recorded then; the caller holds the unit as
  * before). pg must be idle.
  */
 bool		tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 						 uint64_t first, uint64_t end, tp_ahead_apply_fn apply,
-						 void *arg, bool *applied);
+						 void *arg, bool *applied, uint64_t *from);
 
 /*
  * The highest seq of source -> target with changes applied ahead, 0 when

@@ -105,7 +105,8 @@ typedef struct stream_state
 	bool		ahead_known;	/* ahead_max was read (apply_ahead.h) */
 	uint64_t	ahead_max;		/* the last batch with changes applied ahead */
 	uint64_t	ahead_first;	/* the unit they were applied ahead of ... */
-	char	   *ahead_reason;	/* ... and its failure then (owned) */
+	char	   *ahead_reason;	/* ... and its failure then (owned) ... */
+	uint64_t	ahead_from;		/* ... and the batch they came from */
 	tp_ahead_loaded loaded;		/* rows left out before a load (owned) */
 	bool		failed_in_apply;	/* the last failure was the applier's */
 } stream_state;
@@ -589,24 +590,31 @@ ahead_apply(void *arg, const tp_batch *batch, char *reason, size_t len)
  * The unit of st from first failed in the applier (at batch bad) with
  * reason: apply ahead the schema changes it may wait for (apply_ahead.h),
  * unless the last time that was done for this unit the failure stayed the
- * same (nothing more to gain). True when some were applied: try again.
+ * same after changes of a later batch (nothing more to gain: applying
+ * still later changes ahead would reorder what the unit does not wait
+ * for). After changes that came after the rows in the failed batch itself
+ * (one poll queued them, but not what the rows need), the next batch with
+ * changes of the unit's tables is tried too. True when some were applied:
+ * try again.
  */
 static bool
 try_ahead(tp_apply_loop *loop, stream_state *st, uint64_t first, uint64_t bad,
 		  const char *reason)
 {
 	bool		applied = false;
+	uint64_t	from = 0;
 
 	if (st->ahead_first == first && st->ahead_reason != NULL &&
-		strcmp(st->ahead_reason, reason) == 0)
+		strcmp(st->ahead_reason, reason) == 0 && st->ahead_from != bad)
 		return false;
 	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE &&
 		!tp_pgsql_exec(&loop->pg, "ROLLBACK"))
 		return false;
 	if (!tp_ahead_try(&loop->pg, st->source, st->target, first, bad,
-					  ahead_apply, loop, &applied) || !applied)
+					  ahead_apply, loop, &applied, &from) || !applied)
 		return false;
 	st->ahead_known = false;
+	st->ahead_from = from;
 	st->ahead_first = first;
 	free(st->ahead_reason);
 	st->ahead_reason = tp_xstrdup(reason);
@@ -843,6 +851,7 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 	if (st->ahead_first != 0 && st->ahead_first <= end)
 	{
 		st->ahead_first = 0;
+		st->ahead_from = 0;
 		free(st->ahead_reason);
 		st->ahead_reason = NULL;
 	}

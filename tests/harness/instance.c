@@ -166,9 +166,19 @@ tp_scene_fail(const tp_scene *sc, const char *fmt,...)
 													" last_applied, held_seq, held_state, held_reason), E'\\n')"
 													" FROM teleport.inbox_stream");
 
+			char	   *ddl = tp_inst_try_value(in,
+												"SELECT string_agg(format('batch %%s: %%s', i.seq,"
+												" left(l.line, 400)), E'\n' ORDER BY i.seq, l.n)"
+												" FROM teleport.inbox i, regexp_split_to_table(i.data,"
+												" E'\n') WITH ORDINALITY l(line, n)"
+												" WHERE l.line LIKE '{\"op\":\"ddl\"%%'");
+
 			fprintf(stderr, "----- %s inbox streams:\n%s\n", in->name,
 					streams ? streams : "(none)");
+			fprintf(stderr, "----- %s schema changes in its inbox:\n%s\n", in->name,
+					ddl ? ddl : "(none)");
 			free(streams);
+			free(ddl);
 		}
 	}
 	for (int i = 0; i < sc->n_logs; i++)

@@ -1022,6 +1022,47 @@ START_TEST(test_ddl_ahead_same_batch)
 END_TEST
 
 /*
+ * A change of the failing unit's table applied ahead may not be the one
+ * it waits for: a poll queued a change of the table after its rows (a
+ * column o), and the column the rows need (n) comes in a later batch. The
+ * unit fails again for the same reason, and the later change is applied
+ * ahead too, then the unit goes in; it is not held for good.
+ */
+START_TEST(test_ddl_ahead_twice)
+{
+	world		w;
+	tp_apply_stats stats;
+
+	world_open(&w, "apply_ahead_twice", NULL,
+			   "CREATE TABLE copy.wide (id int PRIMARY KEY);", 300, NULL);
+	store_lines(&w, "ahead", 1, "{\"op\":\"c\",\"before\":null,\"after\":{\"id\":1,\"n\":5},"
+				AHEAD_SOURCE("\"wide\"", "10")
+				AHEAD_ADD_COLUMN("wide", "1", "o", "text", "11"), 2);
+	store_lines(&w, "ahead", 2,
+				"{\"op\":\"ddl\",\"before\":null,\"after\":null,\"ddl\":{\"type\":\"table\","
+				"\"oid\":1,\"before\":"
+				AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true") ","
+							AHEAD_COLUMN("2", "o", "text", "false"))
+				",\"after\":"
+				AHEAD_TABLE("wide", AHEAD_COLUMN("1", "id", "integer", "true") ","
+							AHEAD_COLUMN("2", "o", "text", "false") ","
+							AHEAD_COLUMN("3", "n", "integer", "false")) "},"
+				AHEAD_SOURCE("\"wide\"", "20"), 1);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.ahead, 2);
+	ck_assert_int_eq(stats.held, 0);
+	assert_value(&w, "SELECT last_applied || ' ' || coalesce(held_seq::text, '-')"
+				 " FROM teleport.inbox_stream WHERE source = 'ahead'", "2 -");
+	assert_value(&w, "SELECT string_agg(id || '=' || n || coalesce(o, '-'), ',') FROM copy.wide",
+				 "1=5-");
+	assert_value(&w, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
+				 " WHERE attrelid = 'copy.wide'::regclass AND attnum > 0", "id,o,n");
+	assert_value(&w, "SELECT count(*) FROM teleport.inbox_ahead", "0");
+	world_close(&w);
+}
+END_TEST
+
+/*
  * A change line of source "mv" as seq: op on public.table with before and
  * after (JSON text or "null"), of source transaction txid and, when stmt
  * is not 0, its statement stmt, from origin; ddl: a "ddl" member or NULL.
@@ -2829,6 +2870,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_stop_retry_skip);
 	tcase_add_test(tc, test_ddl_applied_ahead);
 	tcase_add_test(tc, test_ddl_ahead_same_batch);
+	tcase_add_test(tc, test_ddl_ahead_twice);
 	tcase_add_test(tc, test_partial_atomic);
 	tcase_add_test(tc, test_group_fallback);
 	tcase_add_test(tc, test_group_crash);
