@@ -988,18 +988,75 @@ const char	ddl_sql_setup[] =
 	"			SELECT * FROM teleport.schema_snapshot s WHERE p_oids IS NULL\n"
 	"			UNION ALL\n"
 	"			SELECT * FROM teleport.schema_snapshot s WHERE s.oid = ANY (p_oids))\n"
-	"		SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.obj_oid, o.oid) AS oid,\n"
-	"			coalesce(c.obj_schema, o.schema_name) AS schema_name,\n"
-	"			CASE WHEN c.kind IS NOT NULL THEN c.obj_name ELSE o.object_name END AS object_name,\n"
-	"			o.description AS before, c.description AS after\n"
-	"		FROM cur c\n"
-	"		FULL JOIN old o ON o.kind = c.kind AND o.oid = c.obj_oid\n"
-	"		JOIN kinds k ON k.kind = coalesce(c.kind, o.kind)\n"
-	"		WHERE o.oid IS NULL OR c.obj_oid IS NULL\n"
-	"			OR o.description::text <> c.description::text\n"
-	"		ORDER BY c.obj_oid IS NOT NULL,\n"
-	"			CASE WHEN c.obj_oid IS NULL THEN -k.rank ELSE k.rank END,\n"
-	"			CASE WHEN c.obj_oid IS NULL THEN -(o.oid::bigint) ELSE c.obj_oid::bigint END\n"
+	"		diff AS (\n"
+	"			SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.obj_oid, o.oid) AS oid,\n"
+	"				coalesce(c.obj_schema, o.schema_name) AS schema_name,\n"
+	"				CASE WHEN c.kind IS NOT NULL THEN c.obj_name ELSE o.object_name END AS object_name,\n"
+	"				o.description AS before, c.description AS after, k.rank\n"
+	"			FROM cur c\n"
+	"			FULL JOIN old o ON o.kind = c.kind AND o.oid = c.obj_oid\n"
+	"			JOIN kinds k ON k.kind = coalesce(c.kind, o.kind)\n"
+	"			WHERE o.oid IS NULL OR c.obj_oid IS NULL\n"
+	"				OR o.description::text <> c.description::text),\n"
+	/*
+	 * a domain created or changed with a CHECK constraint or a default
+	 * that calls a function of the user's (pg_depend on a pg_proc row
+	 * past the system's OIDs), which may be created in the same events:
+	 * first without those (the domain at its rank, before the functions
+	 * that may take it), then with them (split: after the functions)
+	 */
+	"		mid AS (\n"
+	"			SELECT x.oid, x.m FROM (\n"
+	"				SELECT d.oid, (d.after::jsonb || jsonb_build_object(\n"
+	"					'constraints', coalesce((SELECT jsonb_agg(e.k ORDER BY e.ord)\n"
+	"						FROM jsonb_array_elements(d.after::jsonb -> 'constraints')\n"
+	"							WITH ORDINALITY AS e(k, ord)\n"
+	"						WHERE NOT EXISTS (SELECT 1 FROM pg_depend p\n"
+	"							WHERE p.classid = 'pg_constraint'::regclass\n"
+	"								AND p.objid = (e.k ->> 'oid')::oid\n"
+	"								AND p.refclassid = 'pg_proc'::regclass AND p.refobjid >= 16384)\n"
+	"							OR EXISTS (SELECT 1 FROM json_array_elements(d.before -> 'constraints') b(k)\n"
+	"								WHERE (b.k ->> 'oid') = (e.k ->> 'oid'))), '[]'::jsonb),\n"
+	"					'default', CASE WHEN (d.after ->> 'default') IS DISTINCT FROM (d.before ->> 'default')\n"
+	"						AND EXISTS (SELECT 1 FROM pg_depend p WHERE p.classid = 'pg_type'::regclass\n"
+	"							AND p.objid = d.oid AND p.refclassid = 'pg_proc'::regclass\n"
+	"							AND p.refobjid >= 16384)\n"
+	"						THEN d.before::jsonb -> 'default' ELSE d.after::jsonb -> 'default' END))::json AS m\n"
+	"				FROM diff d WHERE p_emit AND d.kind = 'domain' AND d.after IS NOT NULL) x\n"
+	"			JOIN diff d ON d.kind = 'domain' AND d.oid = x.oid\n"
+	"			WHERE x.m::jsonb <> d.after::jsonb),\n"
+	"		ev AS (\n"
+	"			SELECT d.kind, d.oid, d.schema_name, d.object_name, d.before,\n"
+	"				coalesce(m.m, d.after) AS after, d.rank\n"
+	"			FROM diff d LEFT JOIN mid m ON d.kind = 'domain' AND m.oid = d.oid\n"
+	"			UNION ALL\n"
+	"			SELECT d.kind, d.oid, d.schema_name, d.object_name, m.m, d.after, 46\n"
+	"			FROM diff d JOIN mid m ON d.kind = 'domain' AND m.oid = d.oid)\n"
+	"		SELECT e.kind, e.oid, e.schema_name, e.object_name, e.before, e.after\n"
+	"		FROM ev e\n"
+	/*
+	 * drops first, in reverse rank; but a standalone sequence's after the
+	 * tables' changes: a DROP SEQUENCE ... CASCADE takes a column's
+	 * default (its table's change), which the target drops first, and a
+	 * sequence made a column's (OWNED BY: it leaves the kind) is its
+	 * table's by then on the target, which keeps it
+	 */
+	"		ORDER BY e.after IS NOT NULL OR e.kind = 'sequence',\n"
+	"			CASE WHEN e.after IS NOT NULL THEN e.rank WHEN e.kind = 'sequence' THEN 51\n"
+	"				ELSE -e.rank END,\n"
+	/*
+	 * within a rank by OID (drops in reverse); a composite type or domain
+	 * changed to use a type made later (an attribute of a domain created
+	 * since) comes after that type: by the newest type it uses
+	 */
+	"			CASE WHEN e.after IS NULL THEN -(e.oid::bigint)\n"
+	"				WHEN e.kind = 'composite' THEN greatest(e.oid::bigint, (\n"
+	"					SELECT max((a.c -> 'user_type' ->> 'oid')::bigint)\n"
+	"					FROM json_array_elements(e.after -> 'attributes') a(c)))\n"
+	"				WHEN e.kind = 'domain' THEN greatest(e.oid::bigint,\n"
+	"					(e.after -> 'user_type' ->> 'oid')::bigint)\n"
+	"				ELSE e.oid::bigint END,\n"
+	"			e.oid DESC\n"
 	"	LOOP\n"
 	/*
 	 * A table that became a partition leaves the described tables (its
