@@ -26,7 +26,9 @@
  *           serial and identity sequences, the primary key), dropped,
  *           renamed; columns added, dropped, renamed (same attnum, new
  *           name), retyped (USING col::newtype), defaults, NOT NULL,
- *           identity and sequence parameters changed; primary key changed (added
+ *           identity and sequence parameters changed (an identity's
+ *           sequence by its name on the target, of its own type, a
+ *           RESTART into a narrowed range); primary key changed (added
  *           unless the target's table has a primary key of those columns);
  *           a partitioned table (an ordinary one here) deletes the rows of
  *           a partition that left it, by the partition's constraint (a
