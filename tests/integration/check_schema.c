@@ -2489,7 +2489,8 @@ START_TEST(test_source)
 	 * Types, sequences and indexes: created in one poll, they go out by
 	 * rank (a type before the table that uses it, an index after its
 	 * table, which it is filed under; composite types and domains by OID,
-	 * so that each comes after the one it uses); dropped, in reverse.
+	 * so that each comes after the one it uses); dropped, in reverse (a
+	 * standalone sequence's drop after the tables' changes: last).
 	 */
 	tp_sql_ok(su, "CREATE TYPE public.k_e AS ENUM ('a');"
 			  "CREATE DOMAIN public.k_d AS public.k_e;"
@@ -2525,9 +2526,9 @@ START_TEST(test_source)
 				  "enum:public.k_e:create,domain:public.k_d:create,composite:public.k_c:create,"
 				  "domain:public.k_dc:create,"
 				  "sequence:public.k_s:create,table:public.k_t:create,index:public.k_t:create,"
-				  "index:public.k_t:drop,table:public.k_t:drop,sequence:public.k_s:drop,"
+				  "index:public.k_t:drop,table:public.k_t:drop,"
 				  "domain:public.k_dc:drop,composite:public.k_c:drop,domain:public.k_d:drop,"
-				  "enum:public.k_e:drop");
+				  "enum:public.k_e:drop,sequence:public.k_s:drop");
 	check_commit_while_described(ctx, cb, pg.conn, su, "schema_plugin");
 
 	tp_host_ctx_free(ctx);

@@ -355,13 +355,14 @@ static const char table_ddl_sql[] =
 	 * column) with parameters: its sequence, which the target names, gets
 	 * them with its type (the identity's options cannot say AS), with a
 	 * RESTART into their range when its value lies outside (a new one's is
-	 * 1)
+	 * 1); nothing when the target's column has no identity (made by hand)
 	 */
 	"	UNION ALL\n"
 	"	SELECT 112, c.attnum, pg_catalog.format('DO %L', pg_catalog.format(\n"
 	"		'DECLARE r pg_catalog.regclass := pg_catalog.pg_get_serial_sequence(%L, %L);'\n"
 	"		' v pg_catalog.int8;'\n"
-	"		' BEGIN EXECUTE pg_catalog.format(''SELECT last_value FROM %%s'', r) INTO v;'\n"
+	"		' BEGIN IF r IS NULL THEN RETURN; END IF;'\n"
+	"		' EXECUTE pg_catalog.format(''SELECT last_value FROM %%s'', r) INTO v;'\n"
 	"		' EXECUTE pg_catalog.format(%L, r) || CASE WHEN v < %s THEN %L'\n"
 	"		' WHEN v > %s THEN %L ELSE '''' END; END',\n"
 	"		t.qa, c.ac ->> 'name',\n"

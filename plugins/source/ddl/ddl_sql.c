@@ -999,12 +999,33 @@ const char	ddl_sql_setup[] =
 	"			WHERE o.oid IS NULL OR c.obj_oid IS NULL\n"
 	"				OR o.description::text <> c.description::text),\n"
 	/*
-	 * a domain created or changed with a CHECK constraint or a default
-	 * that calls a function of the user's (pg_depend on a pg_proc row
-	 * past the system's OIDs), which may be created in the same events:
-	 * first without those (the domain at its rank, before the functions
-	 * that may take it), then with them (split: after the functions)
+	 * A domain's CHECK constraints and default may call functions of the
+	 * user's, and a function may take a domain: neither order of the two
+	 * ranks serves both when they change in the same events. So a domain
+	 * whose constraints or default are dropped or changed first has them
+	 * taken away in an event of its own before the functions' drops
+	 * ("rmv": the description before, without the constraints the one
+	 * after lacks and without a default the one after changes), and one
+	 * created or changed with a constraint or default that calls a
+	 * function of the user's (pg_depend on a pg_proc row past the
+	 * system's OIDs) gets those only in an event of its own after the
+	 * functions ("mid": the description after, without such constraints
+	 * that are new and without such a new default). Its main event goes
+	 * from the one to the other, at its rank, unless they are the same.
 	 */
+	"		rmv AS (\n"
+	"			SELECT x.oid, x.r FROM (\n"
+	"				SELECT df.oid, (df.before::jsonb || jsonb_build_object(\n"
+	"					'constraints', coalesce((SELECT jsonb_agg(e.k ORDER BY e.ord)\n"
+	"						FROM jsonb_array_elements(df.before::jsonb -> 'constraints')\n"
+	"							WITH ORDINALITY AS e(k, ord)\n"
+	"						WHERE EXISTS (SELECT 1 FROM json_array_elements(df.after -> 'constraints') a(k)\n"
+	"								WHERE (a.k ->> 'oid') = (e.k ->> 'oid'))), '[]'::jsonb),\n"
+	"					'default', CASE WHEN (df.after ->> 'default') IS DISTINCT FROM (df.before ->> 'default')\n"
+	"						THEN 'null'::jsonb ELSE df.before::jsonb -> 'default' END))::json AS r\n"
+	"				FROM diff df WHERE p_emit AND df.kind = 'domain' AND df.before IS NOT NULL) x\n"
+	"			JOIN diff df ON df.kind = 'domain' AND df.oid = x.oid\n"
+	"			WHERE x.r::jsonb <> df.before::jsonb),\n"
 	"		mid AS (\n"
 	"			SELECT x.oid, x.m FROM (\n"
 	"				SELECT df.oid, (df.after::jsonb || jsonb_build_object(\n"
@@ -1021,42 +1042,56 @@ const char	ddl_sql_setup[] =
 	"						AND EXISTS (SELECT 1 FROM pg_depend p WHERE p.classid = 'pg_type'::regclass\n"
 	"							AND p.objid = df.oid AND p.refclassid = 'pg_proc'::regclass\n"
 	"							AND p.refobjid >= 16384)\n"
-	"						THEN df.before::jsonb -> 'default' ELSE df.after::jsonb -> 'default' END))::json AS m\n"
+	"						THEN 'null'::jsonb ELSE df.after::jsonb -> 'default' END))::json AS m\n"
 	"				FROM diff df WHERE p_emit AND df.kind = 'domain' AND df.after IS NOT NULL) x\n"
 	"			JOIN diff df ON df.kind = 'domain' AND df.oid = x.oid\n"
 	"			WHERE x.m::jsonb <> df.after::jsonb),\n"
+	/*
+	 * ph: 0 drops (and a domain's removals), 1 the rest; rk: the rank
+	 * (negated for drops, which go in reverse)
+	 */
 	"		ev AS (\n"
-	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, df.before,\n"
-	"				coalesce(m.m, df.after) AS after, df.rank\n"
-	"			FROM diff df LEFT JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid\n"
+	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, df.before, r.r AS after,\n"
+	"				0 AS ph, -46 AS rk\n"
+	"			FROM diff df JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
 	"			UNION ALL\n"
-	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, m.m, df.after, 46\n"
+	"			SELECT y.* FROM (\n"
+	"				SELECT df.kind, df.oid, df.schema_name, df.object_name,\n"
+	"					coalesce(r.r, df.before) AS before, coalesce(m.m, df.after) AS after,\n"
+	/*
+	 * a standalone sequence's drop after the tables' changes: a DROP
+	 * SEQUENCE ... CASCADE takes a column's default (its table's change),
+	 * which the target drops first, and a sequence made a column's
+	 * (OWNED BY: it leaves the kind) is its table's by then on the
+	 * target, which keeps it
+	 */
+	"					CASE WHEN df.after IS NOT NULL OR df.kind = 'sequence' THEN 1 ELSE 0 END AS ph,\n"
+	"					CASE WHEN df.after IS NOT NULL THEN df.rank WHEN df.kind = 'sequence' THEN 51\n"
+	"						ELSE -df.rank END AS rk\n"
+	"				FROM diff df\n"
+	"				LEFT JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
+	"				LEFT JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid) y\n"
+	"			WHERE y.before IS NULL OR y.after IS NULL OR y.before::jsonb <> y.after::jsonb\n"
+	"			UNION ALL\n"
+	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, m.m, df.after, 1, 46\n"
 	"			FROM diff df JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid)\n"
 	"		SELECT e.kind, e.oid, e.schema_name, e.object_name, e.before, e.after\n"
 	"		FROM ev e\n"
 	/*
-	 * drops first, in reverse rank; but a standalone sequence's after the
-	 * tables' changes: a DROP SEQUENCE ... CASCADE takes a column's
-	 * default (its table's change), which the target drops first, and a
-	 * sequence made a column's (OWNED BY: it leaves the kind) is its
-	 * table's by then on the target, which keeps it
-	 */
-	"		ORDER BY e.after IS NOT NULL OR e.kind = 'sequence',\n"
-	"			CASE WHEN e.after IS NOT NULL THEN e.rank WHEN e.kind = 'sequence' THEN 51\n"
-	"				ELSE -e.rank END,\n"
-	/*
 	 * within a rank by OID (drops in reverse); a composite type or domain
-	 * changed to use a type made later (an attribute of a domain created
-	 * since) comes after that type: by the newest type it uses
+	 * that uses a type made later (an older composite type given an
+	 * attribute of a new domain) by the newest type it uses, after that
+	 * type (its drop before it)
 	 */
-	"			CASE WHEN e.after IS NULL THEN -(e.oid::bigint)\n"
+	"		ORDER BY e.ph, e.rk,\n"
+	"			CASE WHEN e.ph = 0 THEN -1 ELSE 1 END * CASE\n"
 	"				WHEN e.kind = 'composite' THEN greatest(e.oid::bigint, (\n"
 	"					SELECT max((a.c -> 'user_type' ->> 'oid')::bigint)\n"
-	"					FROM json_array_elements(e.after -> 'attributes') a(c)))\n"
+	"					FROM json_array_elements(coalesce(e.after, e.before) -> 'attributes') a(c)))\n"
 	"				WHEN e.kind = 'domain' THEN greatest(e.oid::bigint,\n"
-	"					(e.after -> 'user_type' ->> 'oid')::bigint)\n"
+	"					(coalesce(e.after, e.before) -> 'user_type' ->> 'oid')::bigint)\n"
 	"				ELSE e.oid::bigint END,\n"
-	"			e.oid DESC\n"
+	"			CASE WHEN e.ph = 0 THEN e.oid::bigint ELSE -(e.oid::bigint) END\n"
 	"	LOOP\n"
 	/*
 	 * A table that became a partition leaves the described tables (its
