@@ -1011,7 +1011,8 @@ const char	ddl_sql_setup[] =
 	 * system's OIDs) gets those only in an event of its own after the
 	 * functions ("mid": the description after, without such constraints
 	 * that are new and without such a new default). Its main event goes
-	 * from the one to the other, at its rank, unless they are the same.
+	 * from the one to the other, at its rank; when they are the same it
+	 * is not emitted (emit false), but its description is the snapshot's.
 	 */
 	"		rmv AS (\n"
 	"			SELECT x.oid, x.r FROM (\n"
@@ -1052,10 +1053,11 @@ const char	ddl_sql_setup[] =
 	 */
 	"		ev AS (\n"
 	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, df.before, r.r AS after,\n"
-	"				0 AS ph, -46 AS rk\n"
+	"				0 AS ph, -46 AS rk, true AS emit\n"
 	"			FROM diff df JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
 	"			UNION ALL\n"
-	"			SELECT y.* FROM (\n"
+	"			SELECT y.*, y.before IS NULL OR y.after IS NULL\n"
+	"				OR y.before::jsonb <> y.after::jsonb FROM (\n"
 	"				SELECT df.kind, df.oid, df.schema_name, df.object_name,\n"
 	"					coalesce(r.r, df.before) AS before, coalesce(m.m, df.after) AS after,\n"
 	/*
@@ -1071,11 +1073,10 @@ const char	ddl_sql_setup[] =
 	"				FROM diff df\n"
 	"				LEFT JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
 	"				LEFT JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid) y\n"
-	"			WHERE y.before IS NULL OR y.after IS NULL OR y.before::jsonb <> y.after::jsonb\n"
 	"			UNION ALL\n"
-	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, m.m, df.after, 1, 46\n"
+	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, m.m, df.after, 1, 46, true\n"
 	"			FROM diff df JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid)\n"
-	"		SELECT e.kind, e.oid, e.schema_name, e.object_name, e.before, e.after\n"
+	"		SELECT e.kind, e.oid, e.schema_name, e.object_name, e.before, e.after, e.emit\n"
 	"		FROM ev e\n"
 	/*
 	 * within a rank by OID (drops in reverse); a composite type or domain
@@ -1110,12 +1111,14 @@ const char	ddl_sql_setup[] =
 	"			EXECUTE 'SELECT teleport.trigger_remove_table(t.relid)"
 	" FROM teleport.trigger_table t WHERE t.relid = $1' USING d.oid;\n"
 	"		END IF;\n"
-	"		IF p_emit THEN\n"
+	"		IF p_emit AND d.emit THEN\n"
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
 	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
 	"								  'before', d.before, 'after', d.after));\n"
 	"		END IF;\n"
-	"		n := n + 1;\n"
+	"		IF d.emit THEN\n"
+	"			n := n + 1;\n"
+	"		END IF;\n"
 	"		IF d.after IS NULL THEN\n"
 	"			DELETE FROM teleport.schema_snapshot WHERE kind = d.kind AND oid = d.oid;\n"
 	"		ELSE\n"
