@@ -1128,7 +1128,9 @@ step_sequence_ranges(const scene *sc)
  * whose CHECK constraint and default call functions of the schema, a
  * function that takes that domain, a table of it; an older composite type
  * given an attribute of a domain created in the same poll. The target's
- * domain refuses what the source's does.
+ * domain refuses what the source's does. The function the domain's CHECK
+ * calls dropped with CASCADE (taking the constraint); all dropped in one
+ * poll.
  */
 static void
 step_domain_functions(const scene *sc)
@@ -1158,10 +1160,16 @@ step_domain_functions(const scene *sc)
 								   "INSERT INTO " APPLY_SCHEMA ".df_t (id, e) VALUES (100, 3)"),
 				  "the target's domain does not call its function");
 
+	/* the function dropped with CASCADE: the domain's constraint goes first */
+	tp_inst_exec(sc->src, "DROP FUNCTION public.df_even(int) CASCADE;");
+	wait_captured(sc, NULL);
+	tp_inst_exec(sc->src, "INSERT INTO public.df_t (id, e) VALUES (3, 5);");
+	wait_objects_equal(sc, "a function dropped with the domain constraint calling it");
+
 	tp_inst_exec(sc->src,
 				 "DROP TABLE public.df_t; DROP FUNCTION public.df_half(public.df_evenint);"
 				 "DROP TYPE public.df_pair; DROP DOMAIN public.df_evenint, public.df_pos;"
-				 "DROP FUNCTION public.df_even(int), public.df_start();");
+				 "DROP FUNCTION public.df_start();");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "domains calling functions dropped");
 }

@@ -346,7 +346,7 @@ static const char table_ddl_sql[] =
 	"	UNION ALL\n"
 	"	SELECT 111, c.attnum, pg_catalog.format('ALTER SEQUENCE %I.%I AS %s %s',\n"
 	"		t.s, c.ac ->> 'sequence', c.seqtype, c.opts) ||\n"
-	"		" PG_DDL_RESTART("coalesce(c.seqrel, pg_catalog.to_regclass(pg_catalog.format('%I.%I', t.s, c.ac ->> 'sequence')))",
+	"		" PG_DDL_RESTART("coalesce(pg_catalog.to_regclass(pg_catalog.format('%I.%I', t.s, c.ac ->> 'sequence')), c.seqrel)",
 						 "(c.ac -> 'sequence_parameters')", "c.seqtype") "\n"
 	"	FROM t, cols c WHERE t.b IS NOT NULL AND c.ac ->> 'sequence' IS NOT NULL\n"
 	"		AND (c.reparam OR (c.ac ->> 'sequence') IS DISTINCT FROM (c.bc ->> 'sequence'))\n"

@@ -27,8 +27,9 @@
  *       schema's tables when it is renamed, the tables whose foreign keys
  *       name a renamed table); maps each to its OID and to the OID of what
  *       it is a part of (an index's, a constraint's, a default's or an
- *       owned sequence's table, a default's dropped with what it used by
- *       the names it had, a composite type's relation and type, a
+ *       owned sequence's table, a default's or a domain constraint's
+ *       dropped with what it used by the names it had, a composite type's
+ *       relation and type, a
  *       rule's view; a table's indexes and constraints, now and as the
  *       snapshot knows them, since an ALTER TABLE may rebuild its indexes
  *       under new OIDs), and calls schema_capture(oids, true) with them, in
@@ -119,7 +120,16 @@ static const char evt_sql_create[] =
 	"			JOIN pg_namespace n ON n.nspname = d.address_names[1]\n"
 	"			JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = d.address_names[2]\n"
 	"			WHERE d.classid = 'pg_attrdef'::regclass AND d.object_type = 'default value'\n"
-	"				AND cardinality(d.address_names) = 3) o;\n"
+	"				AND cardinality(d.address_names) = 3\n"
+	/*
+	 * a domain's constraint dropped with a function it called (DROP
+	 * FUNCTION ... CASCADE): its domain, by its qualified name
+	 */
+	"			UNION ALL\n"
+	"			SELECT 'pg_type'::regclass, to_regtype(d.address_names[1])::oid FROM d\n"
+	"			WHERE d.classid = 'pg_constraint'::regclass AND d.object_type = 'domain constraint'\n"
+	"				AND cardinality(d.address_names) = 1\n"
+	"				AND to_regtype(d.address_names[1]) IS NOT NULL) o;\n"
 	"	ELSE\n"
 	"		WITH c AS (\n"
 	"			SELECT d.classid, d.objid, d.command_tag LIKE 'ALTER %' AS alter\n"
