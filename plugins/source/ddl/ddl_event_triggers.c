@@ -63,7 +63,7 @@
 #include "ddl.h"
 
 /* The version of the event-trigger objects, in the function's comment. */
-#define EVT_VERSION_TEXT "teleport event-trigger source, version 7"
+#define EVT_VERSION_TEXT "teleport event-trigger source, version 8"
 
 /*
  * Whether the name (an SQL text expression) is one a capture trigger of
