@@ -31,7 +31,9 @@
  *           serial and identity sequences, the primary key), dropped,
  *           renamed; columns added, dropped, renamed (same attnum, new
  *           name), retyped (USING col::newtype), defaults, NOT NULL,
- *           identity and sequence parameters changed; primary key changed (added
+ *           identity and sequence parameters changed (an identity's
+ *           sequence by its name on the target, of its own type, a
+ *           RESTART into a narrowed range); primary key changed (added
  *           unless the target's table has a primary key of those columns);
  *           a partitioned table (an ordinary one here) deletes the rows of
  *           a partition that left it, by the partition's constraint (a
@@ -96,7 +98,14 @@ static const char table_ddl_sql[] =
 	"				THEN pg_catalog.format(' GENERATED ALWAYS AS (%s) STORED', c ->> 'generated')\n"
 	"			WHEN c ->> 'identity' IS NOT NULL\n"
 	"				THEN pg_catalog.format(' GENERATED %s AS IDENTITY', pg_catalog.upper(c ->> 'identity')) ||\n"
+	/*
+	 * its parameters, unless its sequence is of another type than the
+	 * column's (an identity's options cannot say AS: the type is set later)
+	 */
 	"					CASE WHEN c -> 'sequence_parameters' IS NOT NULL\n"
+	"						AND (c -> 'sequence_parameters' ->> 'type') = CASE\n"
+	"							WHEN c ->> 'type' IN ('smallint', 'integer') THEN c ->> 'type'\n"
+	"							ELSE 'bigint' END\n"
 	"						THEN ' (' || q.opts || ')' ELSE '' END\n"
 	"			WHEN m.dflt IS NOT NULL THEN ' DEFAULT ' || m.dflt\n"
 	"			ELSE '' END ||\n"
@@ -145,6 +154,16 @@ static const char table_ddl_sql[] =
 	"				ELSE 'bigint' END) AS seqtype,\n"
 	"		(cb.c -> 'sequence_parameters')::pg_catalog.text\n"
 	"			IS DISTINCT FROM (ca.c -> 'sequence_parameters')::pg_catalog.text AS reparam,\n"
+	/* the sequence the target's column owns now (serial or identity) */
+	"		(SELECT d.objid FROM t, pg_catalog.pg_depend d\n"
+	"			JOIN pg_catalog.pg_class sq ON sq.oid = d.objid AND sq.relkind = 'S'\n"
+	"			JOIN pg_catalog.pg_attribute at ON at.attrelid = d.refobjid\n"
+	"				AND at.attnum = d.refobjsubid\n"
+	"			WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
+	"				AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
+	"				AND d.refobjid = pg_catalog.to_regclass(t.qb) AND d.deptype IN ('a', 'i')\n"
+	"				AND at.attname = cb.c ->> 'name'\n"
+	"			ORDER BY d.objid LIMIT 1) AS seqrel,\n"
 	"		CASE WHEN cb.c -> 'user_type' ->> 'oid' IS NOT NULL\n"
 	"				AND ca.c -> 'user_type' ->> 'oid' IS NOT NULL\n"
 	/* the type's rename is the type's event, applied before */
@@ -307,10 +326,19 @@ static const char table_ddl_sql[] =
 	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac ->> 'identity' IS NOT NULL\n"
 	"		AND (c.bc ->> 'identity') IS DISTINCT FROM (c.ac ->> 'identity')\n"
 	"	UNION ALL\n"
-	"	SELECT 92, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s',\n"
+	/*
+	 * an identity's parameters changed: ALTER SEQUENCE of its sequence on
+	 * the target (which may have another type than the column's), with a
+	 * RESTART into the new range when its value lies outside
+	 */
+	"	SELECT 92, c.attnum, CASE WHEN c.seqrel IS NOT NULL\n"
+	"		THEN pg_catalog.format('ALTER SEQUENCE %s AS %s %s', c.seqrel::pg_catalog.regclass,\n"
+	"			c.seqtype, c.opts) ||\n"
+	"			" PG_DDL_RESTART("c.seqrel", "(c.ac -> 'sequence_parameters')", "c.seqtype") "\n"
+	"		ELSE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s',\n"
 	"		t.qa, c.ac ->> 'name',\n"
 	"		pg_catalog.regexp_replace(c.opts, '(INCREMENT|NO MINVALUE|MINVALUE|NO MAXVALUE|MAXVALUE|START|CACHE|NO CYCLE|CYCLE)( |$)',\n"
-	"			'SET \\1\\2', 'g'))\n"
+	"			'SET \\1\\2', 'g')) END\n"
 	"	FROM t, cols c WHERE c.bc ->> 'identity' IS NOT NULL AND c.ac ->> 'identity' IS NOT NULL\n"
 	"		AND c.reparam\n"
 	"	UNION ALL\n"
@@ -327,9 +355,34 @@ static const char table_ddl_sql[] =
 	 */
 	"	UNION ALL\n"
 	"	SELECT 111, c.attnum, pg_catalog.format('ALTER SEQUENCE %I.%I AS %s %s',\n"
-	"		t.s, c.ac ->> 'sequence', c.seqtype, c.opts)\n"
+	"		t.s, c.ac ->> 'sequence', c.seqtype, c.opts) ||\n"
+	"		" PG_DDL_RESTART("coalesce(pg_catalog.to_regclass(pg_catalog.format('%I.%I', t.s, c.ac ->> 'sequence')), c.seqrel)",
+						 "(c.ac -> 'sequence_parameters')", "c.seqtype") "\n"
 	"	FROM t, cols c WHERE t.b IS NOT NULL AND c.ac ->> 'sequence' IS NOT NULL\n"
 	"		AND (c.reparam OR (c.ac ->> 'sequence') IS DISTINCT FROM (c.bc ->> 'sequence'))\n"
+	/*
+	 * a new identity (its table's, an added column's, or added to a
+	 * column) with parameters: its sequence, which the target names, gets
+	 * them with its type (the identity's options cannot say AS), with a
+	 * RESTART into their range when its value lies outside (a new one's is
+	 * 1); nothing when the target's column has no identity (made by hand)
+	 */
+	"	UNION ALL\n"
+	"	SELECT 112, c.attnum, pg_catalog.format('DO %L', pg_catalog.format(\n"
+	"		'DECLARE r pg_catalog.regclass := pg_catalog.pg_get_serial_sequence(%L, %L);'\n"
+	"		' v pg_catalog.int8;'\n"
+	"		' BEGIN IF r IS NULL THEN RETURN; END IF;'\n"
+	"		' EXECUTE pg_catalog.format(''SELECT last_value FROM %%s'', r) INTO v;'\n"
+	"		' EXECUTE pg_catalog.format(%L, r) || CASE WHEN v < %s THEN %L'\n"
+	"		' WHEN v > %s THEN %L ELSE '''' END; END',\n"
+	"		t.qa, c.ac ->> 'name',\n"
+	"		pg_catalog.format('ALTER SEQUENCE %%s AS %s %s', c.seqtype, c.opts),\n"
+	"		(c.ac -> 'sequence_parameters' ->> 'min')::pg_catalog.int8,\n"
+	"		' RESTART WITH ' || (c.ac -> 'sequence_parameters' ->> 'min')::pg_catalog.int8,\n"
+	"		(c.ac -> 'sequence_parameters' ->> 'max')::pg_catalog.int8,\n"
+	"		' RESTART WITH ' || (c.ac -> 'sequence_parameters' ->> 'max')::pg_catalog.int8))\n"
+	"	FROM t, cols c WHERE c.ac ->> 'identity' IS NOT NULL AND c.bc ->> 'identity' IS NULL\n"
+	"		AND c.ac -> 'sequence_parameters' IS NOT NULL\n"
 	"	UNION ALL\n"
 	"	SELECT 120, 0, pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (%s)',\n"
 	"		t.qa, t.pka ->> 'name', p.list)\n"

@@ -4,8 +4,9 @@
  *     computed from its description before and after (docs/schema.md) by
  *     one query on the target: created (CREATE SEQUENCE IF NOT EXISTS),
  *     renamed, its parameters set (ALTER SEQUENCE with every parameter
- *     when one changed), dropped (unless a column's default uses it on the
- *     target). Its value is not set here: values travel as
+ *     when one changed, with a RESTART into the new range when the
+ *     target's value lies outside it), dropped (unless a column's default
+ *     uses it on the target). Its value is not set here: values travel as
  *     'sequence_value' events (pg_apply.c).
  */
 #include "tp_autoconf.h"
@@ -29,9 +30,9 @@ const char	pg_ddl_sequence_sql[] =
 	"	FROM t WHERE t.a IS NULL\n"
 	/*
 	 * not one a column's default uses: the sequence became a column's
-	 * (OWNED BY: its table's change takes it, with its value), or the
-	 * source dropped the default with it (CASCADE: the table's change
-	 * drops the default, the sequence stays)
+	 * (OWNED BY: its table's change, which comes before this drop, made it
+	 * that column's, with its value); a DROP SEQUENCE ... CASCADE's table
+	 * change dropped the default first
 	 */
 	"		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
 	"			WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass\n"
@@ -44,7 +45,8 @@ const char	pg_ddl_sequence_sql[] =
 	"	SELECT 20, pg_catalog.format('ALTER SEQUENCE %s RENAME TO %I', t.qb, t.a ->> 'name')\n"
 	"	FROM t WHERE t.b ->> 'name' <> t.a ->> 'name'\n"
 	"	UNION ALL\n"
-	"	SELECT 30, pg_catalog.format('ALTER SEQUENCE %s %s', t.qa, t.params)\n"
+	"	SELECT 30, pg_catalog.format('ALTER SEQUENCE %s %s', t.qa, t.params) ||\n"
+	"		" PG_DDL_RESTART("pg_catalog.to_regclass(t.qb)", "t.a", "(t.a ->> 'type')") "\n"
 	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL\n"
 	"		AND ARRAY[t.b ->> 'type', t.b ->> 'increment', t.b ->> 'min', t.b ->> 'max',\n"
 	"				  t.b ->> 'start', t.b ->> 'cache', t.b ->> 'cycle']\n"

@@ -115,6 +115,31 @@ typedef struct pg_column
 	"		CASE WHEN b IS NOT NULL THEN pg_catalog.format('%I.%I', s, b ->> 'name') END AS qb,\n" \
 	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'name') END AS qa"
 
+/*
+ * An SQL text expression: " RESTART WITH n" when the value of the target's
+ * sequence "rel" (an SQL expression of type regclass, NULL when it has
+ * none) lies outside the range of the parameters "p" (a json expression
+ * with "min" and "max" as text, NULL for the defaults of an ascending
+ * sequence of SQL type name "seqtype"), n being the bound it passed; ""
+ * otherwise. An ALTER SEQUENCE that narrows the range past the value fails
+ * ("RESTART value ... cannot be less than MINVALUE"): the source's did it
+ * with a RESTART, or past a value the target is behind, and the source's
+ * value comes on its own afterwards ('sequence_value' events). The value
+ * is read with query_to_xml, which runs a query built at run time, since
+ * nothing is installed on the target.
+ */
+#define PG_DDL_RESTART(rel, p, seqtype) \
+	"(SELECT CASE WHEN v.lv < v.lo THEN ' RESTART WITH ' || v.lo\n" \
+	"	WHEN v.lv > v.hi THEN ' RESTART WITH ' || v.hi ELSE '' END\n" \
+	"	FROM (SELECT (SELECT pg_catalog.substring(pg_catalog.query_to_xml(\n" \
+	"			pg_catalog.format('SELECT last_value FROM %s', r.rel), false, false, '')::pg_catalog.text,\n" \
+	"			'<last_value>(-?[0-9]+)</last_value>')::pg_catalog.int8\n" \
+	"		FROM (SELECT (" rel ")::pg_catalog.regclass AS rel) r WHERE r.rel IS NOT NULL) AS lv,\n" \
+	"		coalesce((" p " ->> 'min')::pg_catalog.int8, 1) AS lo,\n" \
+	"		coalesce((" p " ->> 'max')::pg_catalog.int8, CASE " seqtype "\n" \
+	"			WHEN 'smallint' THEN 32767 WHEN 'integer' THEN 2147483647\n" \
+	"			ELSE 9223372036854775807 END) AS hi) v)"
+
 /* A prepared statement of a table: kind + shape -> name. */
 typedef struct pg_stmt
 {

@@ -27,7 +27,9 @@
  *       schema's tables when it is renamed, the tables whose foreign keys
  *       name a renamed table); maps each to its OID and to the OID of what
  *       it is a part of (an index's, a constraint's, a default's or an
- *       owned sequence's table, a composite type's relation and type, a
+ *       owned sequence's table, a default's or a domain constraint's
+ *       dropped with what it used by the names it had, a composite type's
+ *       relation and type, a
  *       rule's view; a table's indexes and constraints, now and as the
  *       snapshot knows them, since an ALTER TABLE may rebuild its indexes
  *       under new OIDs; a multirange type's range type), and calls schema_capture(oids, true) with them, in
@@ -61,7 +63,7 @@
 #include "ddl.h"
 
 /* The version of the event-trigger objects, in the function's comment. */
-#define EVT_VERSION_TEXT "teleport event-trigger source, version 7"
+#define EVT_VERSION_TEXT "teleport event-trigger source, version 8"
 
 /*
  * Whether the name (an SQL text expression) is one a capture trigger of
@@ -101,11 +103,33 @@ static const char evt_sql_create[] =
 	"		RETURN;\n"
 	"	END IF;\n"
 	"	IF TG_EVENT = 'sql_drop' THEN\n"
-	"		SELECT array_agg(d.classid), array_agg(d.objid) INTO v_classids, v_objids\n"
-	"		FROM pg_event_trigger_dropped_objects() d\n"
-	"		WHERE NOT d.is_temporary AND d.classid <> 'pg_trigger'::regclass\n"
-	"			AND d.schema_name IS DISTINCT FROM 'teleport'\n"
-	"			AND NOT (d.classid = 'pg_namespace'::regclass AND d.object_name = 'teleport');\n"
+	"		WITH d AS (\n"
+	"			SELECT d.classid, d.objid, d.object_type, d.address_names\n"
+	"			FROM pg_event_trigger_dropped_objects() d\n"
+	"			WHERE NOT d.is_temporary AND d.classid <> 'pg_trigger'::regclass\n"
+	"				AND d.schema_name IS DISTINCT FROM 'teleport'\n"
+	"				AND NOT (d.classid = 'pg_namespace'::regclass AND d.object_name = 'teleport'))\n"
+	"		SELECT array_agg(o.classid), array_agg(o.objid) INTO v_classids, v_objids\n"
+	"		FROM (SELECT d.classid, d.objid FROM d\n"
+	/*
+	 * a column's default dropped with what it used (DROP SEQUENCE ...
+	 * CASCADE): its pg_attrdef row is gone, its table is named
+	 */
+	"			UNION ALL\n"
+	"			SELECT 'pg_class'::regclass, c.oid FROM d\n"
+	"			JOIN pg_namespace n ON n.nspname = d.address_names[1]\n"
+	"			JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = d.address_names[2]\n"
+	"			WHERE d.classid = 'pg_attrdef'::regclass AND d.object_type = 'default value'\n"
+	"				AND cardinality(d.address_names) = 3\n"
+	/*
+	 * a domain's constraint dropped with a function it called (DROP
+	 * FUNCTION ... CASCADE): its domain, by its qualified name
+	 */
+	"			UNION ALL\n"
+	"			SELECT 'pg_type'::regclass, to_regtype(d.address_names[1])::oid FROM d\n"
+	"			WHERE d.classid = 'pg_constraint'::regclass AND d.object_type = 'domain constraint'\n"
+	"				AND cardinality(d.address_names) = 1\n"
+	"				AND to_regtype(d.address_names[1]) IS NOT NULL) o;\n"
 	"	ELSE\n"
 	"		WITH c AS (\n"
 	"			SELECT d.classid, d.objid, d.command_tag LIKE 'ALTER %' AS alter\n"

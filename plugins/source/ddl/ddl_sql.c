@@ -1145,19 +1145,112 @@ const char	ddl_sql_setup[] =
 	"		old AS (\n"
 	"			SELECT * FROM teleport.schema_snapshot s WHERE p_oids IS NULL\n"
 	"			UNION ALL\n"
-	"			SELECT * FROM teleport.schema_snapshot s WHERE s.oid = ANY (p_oids))\n"
-	"		SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.obj_oid, o.oid) AS oid,\n"
-	"			coalesce(c.obj_schema, o.schema_name) AS schema_name,\n"
-	"			CASE WHEN c.kind IS NOT NULL THEN c.obj_name ELSE o.object_name END AS object_name,\n"
-	"			o.description AS before, c.description AS after\n"
-	"		FROM cur c\n"
-	"		FULL JOIN old o ON o.kind = c.kind AND o.oid = c.obj_oid\n"
-	"		JOIN kinds k ON k.kind = coalesce(c.kind, o.kind)\n"
-	"		WHERE o.oid IS NULL OR c.obj_oid IS NULL\n"
-	"			OR o.description::text <> c.description::text\n"
-	"		ORDER BY c.obj_oid IS NOT NULL,\n"
-	"			CASE WHEN c.obj_oid IS NULL THEN -k.rank ELSE k.rank END,\n"
-	"			CASE WHEN c.obj_oid IS NULL THEN -(o.oid::bigint) ELSE c.obj_oid::bigint END\n"
+	"			SELECT * FROM teleport.schema_snapshot s WHERE s.oid = ANY (p_oids)),\n"
+	"		diff AS (\n"
+	"			SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.obj_oid, o.oid) AS oid,\n"
+	"				coalesce(c.obj_schema, o.schema_name) AS schema_name,\n"
+	"				CASE WHEN c.kind IS NOT NULL THEN c.obj_name ELSE o.object_name END AS object_name,\n"
+	"				o.description AS before, c.description AS after, k.rank\n"
+	"			FROM cur c\n"
+	"			FULL JOIN old o ON o.kind = c.kind AND o.oid = c.obj_oid\n"
+	"			JOIN kinds k ON k.kind = coalesce(c.kind, o.kind)\n"
+	"			WHERE o.oid IS NULL OR c.obj_oid IS NULL\n"
+	"				OR o.description::text <> c.description::text),\n"
+	/*
+	 * A domain's CHECK constraints and default may call functions of the
+	 * user's, and a function may take a domain: neither order of the two
+	 * ranks serves both when they change in the same events. So a domain
+	 * whose constraints or default are dropped or changed first has them
+	 * taken away in an event of its own before the functions' drops
+	 * ("rmv": the description before, without the constraints the one
+	 * after lacks and without a default the one after changes), and one
+	 * created or changed with a constraint or default that calls a
+	 * function of the user's (pg_depend on a pg_proc row past the
+	 * system's OIDs) gets those only in an event of its own after the
+	 * functions ("mid": the description after, without such constraints
+	 * that are new and without such a new default). Its main event goes
+	 * from the one to the other, at its rank; when they are the same it
+	 * is not emitted (emit false), but its description is the snapshot's.
+	 */
+	"		rmv AS (\n"
+	"			SELECT x.oid, x.r FROM (\n"
+	"				SELECT df.oid, (df.before::jsonb || jsonb_build_object(\n"
+	"					'constraints', coalesce((SELECT jsonb_agg(e.k ORDER BY e.ord)\n"
+	"						FROM jsonb_array_elements(df.before::jsonb -> 'constraints')\n"
+	"							WITH ORDINALITY AS e(k, ord)\n"
+	"						WHERE EXISTS (SELECT 1 FROM json_array_elements(df.after -> 'constraints') a(k)\n"
+	"								WHERE (a.k ->> 'oid') = (e.k ->> 'oid'))), '[]'::jsonb),\n"
+	"					'default', CASE WHEN (df.after ->> 'default') IS DISTINCT FROM (df.before ->> 'default')\n"
+	"						THEN 'null'::jsonb ELSE df.before::jsonb -> 'default' END))::json AS r\n"
+	"				FROM diff df WHERE p_emit AND df.kind = 'domain' AND df.before IS NOT NULL) x\n"
+	"			JOIN diff df ON df.kind = 'domain' AND df.oid = x.oid\n"
+	"			WHERE x.r::jsonb <> df.before::jsonb),\n"
+	"		mid AS (\n"
+	"			SELECT x.oid, x.m FROM (\n"
+	"				SELECT df.oid, (df.after::jsonb || jsonb_build_object(\n"
+	"					'constraints', coalesce((SELECT jsonb_agg(e.k ORDER BY e.ord)\n"
+	"						FROM jsonb_array_elements(df.after::jsonb -> 'constraints')\n"
+	"							WITH ORDINALITY AS e(k, ord)\n"
+	"						WHERE NOT EXISTS (SELECT 1 FROM pg_depend p\n"
+	"							WHERE p.classid = 'pg_constraint'::regclass\n"
+	"								AND p.objid = (e.k ->> 'oid')::oid\n"
+	"								AND p.refclassid = 'pg_proc'::regclass AND p.refobjid >= 16384)\n"
+	"							OR EXISTS (SELECT 1 FROM json_array_elements(df.before -> 'constraints') b(k)\n"
+	"								WHERE (b.k ->> 'oid') = (e.k ->> 'oid'))), '[]'::jsonb),\n"
+	"					'default', CASE WHEN (df.after ->> 'default') IS DISTINCT FROM (df.before ->> 'default')\n"
+	"						AND EXISTS (SELECT 1 FROM pg_depend p WHERE p.classid = 'pg_type'::regclass\n"
+	"							AND p.objid = df.oid AND p.refclassid = 'pg_proc'::regclass\n"
+	"							AND p.refobjid >= 16384)\n"
+	"						THEN 'null'::jsonb ELSE df.after::jsonb -> 'default' END))::json AS m\n"
+	"				FROM diff df WHERE p_emit AND df.kind = 'domain' AND df.after IS NOT NULL) x\n"
+	"			JOIN diff df ON df.kind = 'domain' AND df.oid = x.oid\n"
+	"			WHERE x.m::jsonb <> df.after::jsonb),\n"
+	/*
+	 * ph: 0 drops (and a domain's removals), 1 the rest; rk: the rank
+	 * (negated for drops, which go in reverse)
+	 */
+	"		ev AS (\n"
+	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, df.before, r.r AS after,\n"
+	"				0 AS ph, -46 AS rk, true AS emit\n"
+	"			FROM diff df JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
+	"			UNION ALL\n"
+	"			SELECT y.*, y.before IS NULL OR y.after IS NULL\n"
+	"				OR y.before::jsonb <> y.after::jsonb FROM (\n"
+	"				SELECT df.kind, df.oid, df.schema_name, df.object_name,\n"
+	"					coalesce(r.r, df.before) AS before, coalesce(m.m, df.after) AS after,\n"
+	/*
+	 * a standalone sequence's drop after the tables' changes: a DROP
+	 * SEQUENCE ... CASCADE takes a column's default (its table's change),
+	 * which the target drops first, and a sequence made a column's
+	 * (OWNED BY: it leaves the kind) is its table's by then on the
+	 * target, which keeps it
+	 */
+	"					CASE WHEN df.after IS NOT NULL OR df.kind = 'sequence' THEN 1 ELSE 0 END AS ph,\n"
+	"					CASE WHEN df.after IS NOT NULL THEN df.rank WHEN df.kind = 'sequence' THEN 51\n"
+	"						ELSE -df.rank END AS rk\n"
+	"				FROM diff df\n"
+	"				LEFT JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
+	"				LEFT JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid) y\n"
+	"			UNION ALL\n"
+	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, m.m, df.after, 1, 46, true\n"
+	"			FROM diff df JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid)\n"
+	"		SELECT e.kind, e.oid, e.schema_name, e.object_name, e.before, e.after, e.emit\n"
+	"		FROM ev e\n"
+	/*
+	 * within a rank by OID (drops in reverse); a composite type or domain
+	 * that uses a type made later (an older composite type given an
+	 * attribute of a new domain) by the newest type it uses, after that
+	 * type (its drop before it)
+	 */
+	"		ORDER BY e.ph, e.rk,\n"
+	"			CASE WHEN e.ph = 0 THEN -1 ELSE 1 END * CASE\n"
+	"				WHEN e.kind = 'composite' THEN greatest(e.oid::bigint, (\n"
+	"					SELECT max((a.c -> 'user_type' ->> 'oid')::bigint)\n"
+	"					FROM json_array_elements(coalesce(e.after, e.before) -> 'attributes') a(c)))\n"
+	"				WHEN e.kind = 'domain' THEN greatest(e.oid::bigint,\n"
+	"					(coalesce(e.after, e.before) -> 'user_type' ->> 'oid')::bigint)\n"
+	"				ELSE e.oid::bigint END,\n"
+	"			CASE WHEN e.ph = 0 THEN e.oid::bigint ELSE -(e.oid::bigint) END\n"
 	"	LOOP\n"
 	/*
 	 * A table that became a partition leaves the described tables (its
@@ -1185,7 +1278,8 @@ const char	ddl_sql_setup[] =
 	 * request_resend).
 	 */
 	"		v_captured := false;\n"
-	"		IF p_emit AND d.kind = 'table' AND d.before IS NOT NULL AND d.after IS NOT NULL\n"
+	"		IF p_emit AND d.emit AND d.kind = 'table' AND d.before IS NOT NULL\n"
+	"			AND d.after IS NOT NULL\n"
 	"			AND (d.before ->> 'schema', d.before ->> 'name')\n"
 	"				IS DISTINCT FROM (d.after ->> 'schema', d.after ->> 'name')\n"
 	"			AND to_regclass('teleport.trigger_table') IS NOT NULL THEN\n"
@@ -1196,7 +1290,7 @@ const char	ddl_sql_setup[] =
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
 	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
 	"								  'before', d.before, 'after', d.after, 'captured', true));\n"
-	"		ELSIF p_emit THEN\n"
+	"		ELSIF p_emit AND d.emit THEN\n"
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
 	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
 	"								  'before', d.before, 'after', d.after));\n"
@@ -1224,7 +1318,9 @@ const char	ddl_sql_setup[] =
 	" AND (t.schema_name, t.table_name) IS DISTINCT FROM ($2, $3)'\n"
 	"				USING d.oid, d.after ->> 'schema', d.after ->> 'name';\n"
 	"		END IF;\n"
-	"		n := n + 1;\n"
+	"		IF d.emit THEN\n"
+	"			n := n + 1;\n"
+	"		END IF;\n"
 	"		IF d.after IS NULL THEN\n"
 	"			DELETE FROM teleport.schema_snapshot WHERE kind = d.kind AND oid = d.oid;\n"
 	"		ELSE\n"
