@@ -245,7 +245,8 @@ tp_pgsql_pin_session(tp_pgsql *pg)
 		"pg_catalog.set_config('intervalstyle', 'postgres', false), "
 		"pg_catalog.set_config('extra_float_digits', '3', false), "
 		"pg_catalog.set_config('lc_monetary', 'C', false), "
-		"pg_catalog.set_config('search_path', 'pg_catalog', false)";
+		"pg_catalog.set_config('search_path', 'pg_catalog', false), "
+		"pg_catalog.set_config('jit', 'off', false)";
 
 	return tp_pgsql_query(pg, sql, 0, NULL, NULL, NULL);
 }

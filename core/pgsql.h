@@ -55,7 +55,10 @@ bool		tp_pgsql_query_value(tp_pgsql *pg, const char *sql, int n_params,
 
 /*
  * Pin the session settings that values depend on: DateStyle=ISO,
- * IntervalStyle=postgres, extra_float_digits=3, search_path=pg_catalog.
+ * IntervalStyle=postgres, extra_float_digits=3, search_path=pg_catalog;
+ * and jit off: teleport's statements are short, and the cost estimates of
+ * the queue's cut (a union over the event tables) passed the JIT
+ * thresholds, which spent about 3 s compiling each cut under load.
  * Returns false after logging.
  */
 bool		tp_pgsql_pin_session(tp_pgsql *pg);

@@ -784,12 +784,12 @@ append_selection(tp_strbuf *sb, const char *seq_param)
 
 	tp_strbuf_str(sb, "(SELECT c.id, c.txid, c.op, c.schema_name, c.table_name,"
 		   " c.before, c.after,"
-		   " CASE WHEN r.sel_old = r.sel_new THEN c.ddl"
+		   " CASE WHEN c.op <> 'ddl' OR r.sel_old = r.sel_new THEN c.ddl"
 		   " ELSE (SELECT json_object_agg(j.key, CASE WHEN j.key = CASE WHEN r.sel_new"
 		   "  THEN 'before' ELSE 'after' END THEN 'null'::json ELSE j.value END)"
 		   "  FROM json_each(c.ddl) j) END AS ddl,"
 		   " c.origin, c.text_values, c.stmt,"
-		   " CASE WHEN r.sel_new AND NOT r.sel_old AND c.ddl->>'type' = 'table'"
+		   " CASE WHEN c.op = 'ddl' AND r.sel_new AND NOT r.sel_old AND c.ddl->>'type' = 'table'"
 		   "  AND c.ddl->>'captured' = 'true' THEN c.ddl->>'oid' END AS resend"
 		   " FROM (");
 	for (int i = 0; i < N_EVENT_TABLES; i++)
@@ -823,7 +823,7 @@ append_selection(tp_strbuf *sb, const char *seq_param)
 		   " WHERE txid_visible_in_snapshot(c.txid, $2::txid_snapshot)"
 		   " AND NOT txid_visible_in_snapshot(c.txid, $1::txid_snapshot)"
 		   " AND c.origin IS DISTINCT FROM $7::text"
-		   " AND (r.sel_new OR (r.sel_old AND c.ddl->>'type' = 'table'))");
+		   " AND (r.sel_new OR (c.op = 'ddl' AND r.sel_old AND c.ddl->>'type' = 'table'))");
 	/*
 	 * what a load's snapshot saw: the rows of its tables, and every schema
 	 * change (the load sent the schema as the snapshot saw it); the EXISTS

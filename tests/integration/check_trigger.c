@@ -261,6 +261,14 @@ env_start(trig_env *env, const char *user, const char *password,
 
 	ck_assert(tp_pgsql_connect(&env->pg, env->conninfo, "the test"));
 	ck_assert(tp_pgsql_pin_session(&env->pg));
+	{
+		/* pinned: JIT off (it spent seconds compiling the queue's cuts) */
+		char	   *jit = NULL;
+
+		ck_assert(tp_pgsql_query_value(&env->pg, "SHOW jit", 0, NULL, &jit));
+		ck_assert_str_eq(jit, "off");
+		free(jit);
+	}
 	ck_assert_msg(tp_queue_install(&env->pg, env->config), "queue install failed");
 	ck_assert_int_eq(env->cb->startup(env->ctx), TP_OK);
 }
