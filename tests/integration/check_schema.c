@@ -129,18 +129,20 @@ typedef struct scene
 } scene;
 
 /*
- * Write the config of the source (sending public.* to tgt, and extra.* to
- * a second target on the same instance, tgt2) or of the receiving target.
+ * Write the config of the source (sending what expr selects to tgt, into
+ * APPLY_SCHEMA, and what expr2 selects to a second target on the same
+ * instance, name2, into schema2) or of the receiving target.
  */
 static void
-configure(scene *sc, bool source)
+configure_targets(scene *sc, bool source, const char *expr, const char *name2,
+				  const char *expr2, const char *schema2)
 {
 	char	   *targets = NULL;
 
 	if (source)
 	{
-		tp_target_yaml(&targets, NULL, sc->tgt, "\"public.*\"", APPLY_SCHEMA);
-		tp_target_yaml(&targets, "tgt2", sc->tgt, "\"extra.*\"", "fresh");
+		tp_target_yaml(&targets, NULL, sc->tgt, expr, APPLY_SCHEMA);
+		tp_target_yaml(&targets, name2, sc->tgt, expr2, schema2);
 	}
 	tp_inst_configure(source ? sc->src : sc->tgt, targets,
 					  "replicate_ddl: true\n"
@@ -153,6 +155,16 @@ configure(scene *sc, bool source)
 					  sc->event_triggers ? "true" : "false",
 					  sc->ddlwatcher_ms > 0 ? sc->ddlwatcher_ms : 200);
 	free(targets);
+}
+
+/*
+ * The config of the source (public.* to tgt, extra.* to a second target,
+ * tgt2, into schema fresh) or of the receiving target.
+ */
+static void
+configure(scene *sc, bool source)
+{
+	configure_targets(sc, source, "\"public.*\"", "tgt2", "\"extra.*\"", "fresh");
 }
 
 /*
@@ -3015,23 +3027,7 @@ END_TEST
 static void
 configure_selection(scene *sc, bool source)
 {
-	char	   *targets = NULL;
-
-	if (source)
-	{
-		tp_target_yaml(&targets, NULL, sc->tgt, "\"public.keep_*\"", APPLY_SCHEMA);
-		tp_target_yaml(&targets, "whole", sc->tgt, "\"public.*\"", "whole");
-	}
-	tp_inst_configure(source ? sc->src : sc->tgt, targets,
-					  "replicate_ddl: true\n"
-					  "use_event_triggers: %s\n"
-					  "processing_intervals:\n"
-					  "  batcher: 50\n"
-					  "  transmitter: 50\n"
-					  "  applier: 50\n"
-					  "  ddlwatcher: 200\n",
-					  sc->event_triggers ? "true" : "false");
-	free(targets);
+	configure_targets(sc, source, "\"public.keep_*\"", "whole", "\"public.*\"", "whole");
 }
 
 /*
