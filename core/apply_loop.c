@@ -64,14 +64,13 @@
 
 /*
  * How long a batch to apply on arrival waits for the one being applied on
- * arrival before it (then it is stored), and for one shortly before it that
- * has not arrived yet (a sender keeps several in flight; then it is
- * answered as early, to be sent again). A batch is EARLY when the stream's
- * last received batch is at most TP_INBOX_EARLY_WINDOW before its
- * predecessor.
+ * arrival before it (then it is stored); one shortly before it that has
+ * not arrived yet (a sender keeps several in flight) is waited for
+ * TP_INBOX_EARLY_WAIT_MS (then it is answered as early, to be sent
+ * again). A batch is EARLY when the stream's last received batch is at
+ * most TP_INBOX_EARLY_WINDOW before its predecessor.
  */
 #define NOW_BUSY_WAIT_MS 10000
-#define NOW_EARLY_WAIT_MS 2000
 
 /*
  * How long a batch applied on arrival with an asynchronous commit waits
@@ -1348,7 +1347,7 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 			break;
 		/* its predecessor is on its way: wait for an apply or a store */
 		if (!early)
-			early_until = tp_clock_deadline(NOW_EARLY_WAIT_MS);
+			early_until = tp_clock_deadline(TP_INBOX_EARLY_WAIT_MS);
 		early = true;
 		if (pthread_cond_timedwait(&loop->now_cond, &loop->lock, &early_until) == ETIMEDOUT)
 			break;

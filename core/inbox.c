@@ -25,6 +25,7 @@
  */
 #include "tp_autoconf.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -199,8 +200,10 @@ struct tp_inbox
 {
 	char	   *conninfo;		/* with connect_timeout */
 	char	   *purpose;		/* for messages: the inbox of "instance" */
-	pthread_mutex_t lock;		/* guards busy flags */
+	pthread_mutex_t lock;		/* guards busy flags and advances */
 	pthread_cond_t freed;		/* a slot was given back */
+	pthread_cond_t advanced;	/* a batch was stored or applied on arrival */
+	uint64_t	advances;		/* how many times so far */
 	pthread_mutex_t install_lock;	/* guards installed; held to install */
 	bool		installed;
 	inbox_slot	slots[POOL_SIZE];
@@ -664,6 +667,14 @@ tp_inbox_new(const char *conninfo, const char *instance)
 	snprintf(inbox->purpose, len, "the inbox of \"%s\"", name);
 	pthread_mutex_init(&inbox->lock, NULL);
 	pthread_cond_init(&inbox->freed, NULL);
+	{
+		pthread_condattr_t cattr;
+
+		pthread_condattr_init(&cattr);
+		pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+		pthread_cond_init(&inbox->advanced, &cattr);
+		pthread_condattr_destroy(&cattr);
+	}
 	pthread_mutex_init(&inbox->install_lock, NULL);
 	/* a test hook, read once: store every change batch (architecture.md) */
 	inbox->store_changes = getenv("TELEPORT_TEST_STORE_CHANGES") != NULL;
@@ -754,7 +765,7 @@ params_of(batch_params *bp, const tp_batch *batch)
  */
 static tp_result
 store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
-		 tp_delivery *outcome)
+		 tp_delivery *outcome, bool *early)
 {
 	int64_t		last;
 	bool		isnull;
@@ -809,7 +820,10 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 		/* its sender has the ones before it on their way: not a gap yet */
 		if ((batch->flags & TP_BATCH_FOLLOWS) != 0 &&
 			batch->seq - expected <= TP_INBOX_EARLY_WINDOW)
+		{
+			*early = true;
 			return answer_early(outcome, batch);
+		}
 		return answer(outcome, TP_DELIVERY_GAP, expected,
 					  "batch %" PRIu64 " is beyond the next expected batch %" PRIu64,
 					  batch->seq, expected);
@@ -868,16 +882,94 @@ tp_inbox_set_apply_now(tp_inbox *inbox, tp_inbox_apply_now_fn fn, void *arg)
 	pthread_mutex_unlock(&inbox->lock);
 }
 
+/*
+ * One store of batch (bp its parameters) on a slot of the pool: see
+ * tp_inbox_store. *early when it was answered as come early.
+ */
+static tp_result
+store_once(tp_inbox *inbox, const tp_batch *batch, const batch_params *bp,
+		   tp_delivery *outcome, bool *early)
+{
+	inbox_slot *slot = slot_acquire(inbox);
+	tp_result	r;
+
+	/*
+	 * A connection that broke since its last use (a restarted server) is
+	 * not the database's current state: try once more on a new one. Storing
+	 * is idempotent, so this is safe even when a COMMIT was lost.
+	 */
+	for (int attempt = 0;; attempt++)
+	{
+		bool		reused = slot->pg.conn != NULL;
+
+		if (!slot_ready(inbox, slot))
+		{
+			r = answer(outcome, TP_DELIVERY_UNAVAILABLE, 0,
+					   "the receiving database is unavailable");
+			break;
+		}
+		r = store_on(&slot->pg, batch, bp, outcome, early);
+		if (r != TP_RETRY || !reused || slot->pg.conn != NULL || attempt > 0)
+			break;
+		tp_debug(COMPONENT, "%s lost its connection: trying once more",
+				 inbox->purpose);
+	}
+	slot_release(inbox, slot);
+	return r;
+}
+
+/* A batch was stored or applied on arrival: wake the batches that wait. */
+static void
+note_advance(tp_inbox *inbox)
+{
+	pthread_mutex_lock(&inbox->lock);
+	inbox->advances++;
+	pthread_cond_broadcast(&inbox->advanced);
+	pthread_mutex_unlock(&inbox->lock);
+}
+
+/*
+ * A batch came early (its sender has the one before it on its way, maybe
+ * on another connection): wait until another batch was stored or applied
+ * on arrival since seen (then true: store it again), or until *until_ms
+ * (monotonic; set TP_INBOX_EARLY_WAIT_MS from now when 0) has passed
+ * (then false: it is answered "send again").
+ */
+static bool
+wait_advance(tp_inbox *inbox, uint64_t seen, long long *until_ms)
+{
+	long long	now = tp_clock_ms();
+	bool		advanced;
+
+	if (*until_ms == 0)
+		*until_ms = now + TP_INBOX_EARLY_WAIT_MS;
+	if (now >= *until_ms)
+		return false;
+	pthread_mutex_lock(&inbox->lock);
+	{
+		struct timespec until = tp_clock_deadline(*until_ms - now);
+
+		while (inbox->advances == seen)
+		{
+			if (pthread_cond_timedwait(&inbox->advanced, &inbox->lock, &until) == ETIMEDOUT)
+				break;
+		}
+	}
+	advanced = inbox->advances != seen;
+	pthread_mutex_unlock(&inbox->lock);
+	return advanced;
+}
+
 /* See inbox.h. */
 tp_result
 tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 {
 	char		reason[sizeof(outcome->reason)];
 	batch_params bp;
-	inbox_slot *slot;
 	tp_result	r;
 	tp_inbox_apply_now_fn apply_now;
 	void	   *apply_now_arg;
+	long long	early_until = 0;
 
 	if (!batch_valid(batch, reason, sizeof(reason)))
 	{
@@ -895,6 +987,7 @@ tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 		switch (apply_now(apply_now_arg, batch))
 		{
 			case TP_INBOX_NOW_APPLIED:
+				note_advance(inbox);
 				return answer(outcome, TP_DELIVERY_STORED, batch->seq + 1,
 							  "batch %" PRIu64 " applied", batch->seq);
 			case TP_INBOX_NOW_EARLY:
@@ -905,30 +998,20 @@ tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 	}
 	memset(&bp, 0, sizeof(bp));
 	params_of(&bp, batch);
-	slot = slot_acquire(inbox);
-
-	/*
-	 * A connection that broke since its last use (a restarted server) is
-	 * not the database's current state: try once more on a new one. Storing
-	 * is idempotent, so this is safe even when a COMMIT was lost.
-	 */
-	for (int attempt = 0;; attempt++)
+	for (;;)
 	{
-		bool		reused = slot->pg.conn != NULL;
+		bool		early = false;
+		uint64_t	seen;
 
-		if (!slot_ready(inbox, slot))
-		{
-			r = answer(outcome, TP_DELIVERY_UNAVAILABLE, 0,
-					   "the receiving database is unavailable");
+		pthread_mutex_lock(&inbox->lock);
+		seen = inbox->advances;
+		pthread_mutex_unlock(&inbox->lock);
+		r = store_once(inbox, batch, &bp, outcome, &early);
+		if (!early || !wait_advance(inbox, seen, &early_until))
 			break;
-		}
-		r = store_on(&slot->pg, batch, &bp, outcome);
-		if (r != TP_RETRY || !reused || slot->pg.conn != NULL || attempt > 0)
-			break;
-		tp_debug(COMPONENT, "%s lost its connection: trying once more",
-				 inbox->purpose);
 	}
-	slot_release(inbox, slot);
+	if (outcome->status == TP_DELIVERY_STORED)
+		note_advance(inbox);
 	free(bp.data);
 	return r;
 }
@@ -1044,6 +1127,7 @@ tp_inbox_free(tp_inbox *inbox)
 		tp_pgsql_close(&inbox->slots[i].pg);
 	pthread_mutex_destroy(&inbox->lock);
 	pthread_cond_destroy(&inbox->freed);
+	pthread_cond_destroy(&inbox->advanced);
 	pthread_mutex_destroy(&inbox->install_lock);
 	free(inbox->conninfo);
 	free(inbox->purpose);

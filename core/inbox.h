@@ -48,6 +48,12 @@ typedef enum tp_inbox_now
 #define TP_INBOX_EARLY_WINDOW 16
 
 /*
+ * How long such a batch waits for its predecessor to be stored or applied
+ * (in the inbox's store, or on arrival) before it is answered "send again".
+ */
+#define TP_INBOX_EARLY_WAIT_MS 2000
+
+/*
  * Apply batch at once instead of storing it: in one transaction that
  * applies it and records it as received and applied, under the stream's
  * store lock, when nothing else of its stream waits to be applied.

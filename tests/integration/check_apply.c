@@ -2767,10 +2767,12 @@ START_TEST(test_changes_in_flight)
 	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 5, CH_INSERT("5", "e"), 1,
 								 TP_BATCH_FOLLOWS), TP_DELIVERY_UNAVAILABLE);
 	ck_assert_int_ge(tp_clock_ms() - t0, 1500);
-	/* a part (stored, not applied on arrival): sent again too */
+	/* a part (stored, not applied on arrival): sent again too, after a wait */
+	t0 = tp_clock_ms();
 	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 5, CH_INSERT("5", "e"), 1,
 								 TP_BATCH_FOLLOWS | TP_BATCH_PARTIAL),
 					 TP_DELIVERY_UNAVAILABLE);
+	ck_assert_int_ge(tp_clock_ms() - t0, 1500);
 	/* unflagged, or far beyond the next: a gap at once */
 	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 5, CH_INSERT("5", "e"), 1, 0),
 					 TP_DELIVERY_GAP);
@@ -2787,6 +2789,29 @@ START_TEST(test_changes_in_flight)
 	assert_value(&w, "SELECT string_agg(id || v, ',' ORDER BY n) FROM copy.ca",
 				 "1a,2b,3c,4d,5e");
 	assert_value(&w, "SELECT count(*) FROM copy.stored", "0");
+
+	/*
+	 * a part that comes before its predecessor waits for it in the store,
+	 * then is stored (not "send again": with two in flight that held the
+	 * sender 2 s); its transaction's last part then applies both
+	 */
+	memset(&o, 0, sizeof(o));
+	o.w = &w;
+	o.seq = 7;
+	o.lines = CH_INSERT("7", "g");
+	o.flags = TP_BATCH_FOLLOWS | TP_BATCH_PARTIAL;
+	offer_start(&o);
+	usleep(300 * 1000);
+	t0 = tp_clock_ms();
+	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 6, CH_INSERT("6", "f"), 1, 0),
+					 TP_DELIVERY_STORED);
+	ck_assert_int_eq(offer_join(&o), TP_DELIVERY_STORED);
+	ck_assert_int_lt(tp_clock_ms() - t0, 1000);
+	ck_assert_int_eq(offer_flags(&w, TP_BATCH_CHANGES, "ch", 8, CH_INSERT("8", "h"), 1, 0),
+					 TP_DELIVERY_STORED);
+	wait_value(&w, "SELECT last_applied FROM teleport.inbox_stream WHERE source = 'ch'", "8");
+	assert_value(&w, "SELECT string_agg(id || v, ',' ORDER BY n) FROM copy.ca",
+				 "1a,2b,3c,4d,5e,6f,7g,8h");
 	world_close(&w);
 }
 END_TEST
