@@ -933,6 +933,41 @@ START_TEST(test_sequence_dropped_while_polled)
 END_TEST
 
 /*
+ * The sequence poll waits for a sequence's lock less than deadlock_timeout
+ * (a user's transaction altering several sequences could otherwise lose a
+ * deadlock to it): with a transaction holding a sequence (ALTER SEQUENCE,
+ * not committed), the poll gives up within a second (TP_RETRY) instead of
+ * the option's 2 s; after it commits, the next poll sends the value.
+ */
+START_TEST(test_sequence_lock_short)
+{
+	trig_env	env;
+	PGconn	   *holder;
+	long long	start;
+
+	env_open(&env, "trig_seqlock",
+			 "CREATE TABLE public.t (id int PRIMARY KEY);"
+			 "CREATE SEQUENCE public.held; SELECT nextval('public.held');",
+			 NULL, NULL, "\"public.*\"", 10000);
+	env_install(&env, TP_OK);
+	env_poll(&env, TP_OK);
+	holder = tp_cluster_connect(cluster, "trig_seqlock");
+	ck_assert_ptr_nonnull(holder);
+	tp_sql_ok(holder, "BEGIN; ALTER SEQUENCE public.held INCREMENT BY 5;"
+			  "SELECT setval('public.held', 40)");
+	start = now_ms();
+	env_poll(&env, TP_RETRY);
+	ck_assert_msg(now_ms() - start < 1000, "the poll waited %lld ms", now_ms() - start);
+	tp_sql_ok(holder, "COMMIT");
+	PQfinish(holder);
+	env_poll(&env, TP_OK);
+	assert_query(env.su, "SELECT last_value FROM teleport.trigger_sequence"
+				 " WHERE sequence_name = 'held'", "40");
+	env_close(&env);
+}
+END_TEST
+
+/*
  * A transaction holding a table's lock makes install and poll give up
  * within lock_timeout (TP_RETRY), without blocking; the next poll after it
  * ends installs the trigger.
@@ -1445,6 +1480,7 @@ trigger_suite(void)
 	tcase_add_test(tc, test_new_tables_and_sequences);
 	tcase_add_test(tc, test_lock_timeout);
 	tcase_add_test(tc, test_sequence_dropped_while_polled);
+	tcase_add_test(tc, test_sequence_lock_short);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_statement_triggers_same_events);
 	tcase_add_test(tc, test_statement_triggers_switch);

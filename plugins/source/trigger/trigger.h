@@ -84,6 +84,13 @@ tp_result	trigger_failure(tp_plugin_ctx *ctx, PGconn *conn, PGresult *res,
  */
 tp_result	trigger_begin(tp_plugin_ctx *ctx, PGconn *conn, const char *doing);
 
+/*
+ * The same, waiting for locks at most max_wait_ms (when it is shorter than
+ * the option; 0: the option).
+ */
+tp_result	trigger_begin_within(tp_plugin_ctx *ctx, PGconn *conn, int max_wait_ms,
+								 const char *doing);
+
 /* COMMIT; TP_OK, or the failure reported as by trigger_failure. */
 tp_result	trigger_commit(tp_plugin_ctx *ctx, PGconn *conn, const char *doing);
 

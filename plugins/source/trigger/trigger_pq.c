@@ -142,18 +142,28 @@ run_command(tp_plugin_ctx *ctx, PGconn *conn, const char *sql,
 
 /* See trigger.h. */
 tp_result
-trigger_begin(tp_plugin_ctx *ctx, PGconn *conn, const char *doing)
+trigger_begin_within(tp_plugin_ctx *ctx, PGconn *conn, int max_wait_ms,
+					 const char *doing)
 {
 	const trigger_state *state = ctx->private_data;
+	int			ms = state ? state->lock_timeout_ms : 2000;
 	char		sql[64];
 	tp_result	r;
 
 	r = run_command(ctx, conn, "BEGIN", doing);
 	if (r != TP_OK)
 		return r;
-	snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %d",
-			 state ? state->lock_timeout_ms : 2000);
+	if (max_wait_ms > 0 && max_wait_ms < ms)
+		ms = max_wait_ms;
+	snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %d", ms);
 	return run_command(ctx, conn, sql, doing);
+}
+
+/* See trigger.h. */
+tp_result
+trigger_begin(tp_plugin_ctx *ctx, PGconn *conn, const char *doing)
+{
+	return trigger_begin_within(ctx, conn, 0, doing);
 }
 
 /* See trigger.h. */

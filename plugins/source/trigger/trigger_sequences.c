@@ -18,6 +18,9 @@
 
 #include "trigger.h"
 
+/* How long the poll waits for a sequence's lock (below deadlock_timeout). */
+#define SEQUENCE_LOCK_TIMEOUT_MS 500
+
 /* See trigger.h. */
 tp_result
 trigger_poll_sequences(tp_plugin_ctx *ctx, PGconn *conn)
@@ -26,7 +29,14 @@ trigger_poll_sequences(tp_plugin_ctx *ctx, PGconn *conn)
 	PGresult   *res;
 	tp_result	r;
 
-	r = trigger_begin(ctx, conn, doing);
+	/*
+	 * pg_sequence_last_value locks each sequence ROW EXCLUSIVE until the
+	 * end of the transaction, so a user's transaction that alters several
+	 * sequences (SHARE ROW EXCLUSIVE each) can deadlock with this poll.
+	 * Waiting less than deadlock_timeout (1 s by default), the poll gives up
+	 * first and the values go at the next one; never the user's transaction.
+	 */
+	r = trigger_begin_within(ctx, conn, SEQUENCE_LOCK_TIMEOUT_MS, doing);
 	if (r != TP_OK)
 		return r;
 	res = trigger_run(conn, trigger_sql_poll_sequences, 0, NULL);
