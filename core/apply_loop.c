@@ -910,6 +910,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 	char		window_text[24];
 	char		reason[REASON_LEN];
 	const char *params[4];
+	const char *commit_mode[1];
 	bool		yes = false;
 	int64_t		state = 0;
 	bool		isnull = false;
@@ -918,6 +919,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 	int64_t		end = 0;
 
 	*lsn = 0;
+	commit_mode[0] = async ? "off" : "on";
 	if (!ensure_connected(loop))
 		return TP_INBOX_NOW_DECLINED;
 	snprintf(seq_text, sizeof(seq_text), "%" PRIu64, batch->seq);
@@ -928,11 +930,9 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 	params[3] = window_text;
 	/* declined when another session applies the stream, or others wait */
 	if (!tp_pgsql_exec(pg, "BEGIN") ||
-		!tp_pgsql_exec(pg, async
-					   ? "SELECT pg_catalog.set_config('synchronous_commit', 'off', true),"
-					   " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)"
-					   : "SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
-					   " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)") ||
+		!tp_pgsql_query(pg, "SELECT pg_catalog.set_config('synchronous_commit', $1, true),"
+						" pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)",
+						1, commit_mode, NULL, NULL) ||
 		!tp_pgsql_query_bool(pg, "SELECT pg_catalog.pg_try_advisory_xact_lock("
 							 TP_APPLY_LOCK_KEY ")", 2, params, &yes) ||
 		(yes && (!tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("

@@ -164,9 +164,10 @@ durable_main(void *arg)
 	{
 		uint64_t	target = d->wanted;
 		uint64_t	reached = 0;
+		bool		waited_for = target > d->flushed;
 		bool		ok;
 
-		if (target <= d->flushed && d->pg.conn != NULL)
+		if (!waited_for && d->pg.conn != NULL)
 		{
 			pthread_cond_wait(&d->wake, &d->lock);
 			continue;
@@ -179,9 +180,14 @@ durable_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&d->lock);
-		/* nothing waited for: only connect (and find whether usable) */
-		ok = target <= d->flushed ? (ensure_connected(d), d->pg.conn != NULL)
-			: flush_to(d, target, &reached);
+		if (waited_for)
+			ok = flush_to(d, target, &reached);
+		else
+		{
+			/* nothing waited for: only connect (and find whether usable) */
+			(void) ensure_connected(d);
+			ok = d->pg.conn != NULL;
+		}
 		pthread_mutex_lock(&d->lock);
 		if (!ok)
 		{
