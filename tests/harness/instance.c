@@ -85,6 +85,37 @@ tp_kill_leftovers(const tp_cluster *cl)
 		fclose(f);
 }
 
+/*
+ * On a failure: what in's queue holds (its targets' cursors and batches not
+ * acknowledged, its newest tick) and what its database's sessions wait for;
+ * nothing for a database without a queue.
+ */
+static void
+print_queue_state(const tp_inst *in)
+{
+	char	   *queue = tp_inst_try_value(in,
+										  "SELECT concat_ws(E'\\n', 'newest tick: ' || coalesce((SELECT"
+										  " format('%%s at %%s, last event %%s', id, created_at, last_event_id)"
+										  " FROM teleport.tick ORDER BY id DESC LIMIT 1), '(none)'),"
+										  " (SELECT string_agg(format('target %%s: cursor tick %%s, next seq %%s,"
+										  " unacknowledged %%s', t.name, t.cursor_tick, t.next_seq,"
+										  " coalesce((SELECT string_agg(format('%%s (ticks %%s-%%s, %%s events%%s)',"
+										  " b.seq, b.tick_from, b.tick_to, b.n_events,"
+										  " CASE WHEN b.partial THEN ', partial' ELSE '' END), ', ' ORDER BY b.seq)"
+										  " FROM teleport.batch b WHERE b.target = t.name AND b.acked_at IS NULL),"
+										  " 'none')), E'\\n' ORDER BY t.name) FROM teleport.target t))");
+	char	   *sessions = tp_inst_try_value(in,
+											 "SELECT string_agg(format('%%s %%s %%s/%%s %%s: %%s', pid,"
+											 " application_name, wait_event_type, wait_event, state,"
+											 " left(query, 200)), E'\\n' ORDER BY pid) FROM pg_stat_activity"
+											 " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+
+	fprintf(stderr, "----- %s queue:\n%s\n----- %s sessions:\n%s\n", in->name,
+			queue ? queue : "(none)", in->name, sessions ? sessions : "(none)");
+	free(queue);
+	free(sessions);
+}
+
 /* See instance.h. */
 void
 tp_scene_init(tp_scene *sc, tp_cluster *cl, const char *prefix)
@@ -138,6 +169,15 @@ file_tail(const char *path, size_t max)
 	return text;
 }
 
+/* How much of an instance's log a failure shows: more of a debug log. */
+static size_t
+log_tail_bytes(const tp_scene *sc)
+{
+	if (getenv("TP_TEST_LOG_LEVEL") != NULL && sc->log_tail < 200000)
+		return 200000;
+	return sc->log_tail;
+}
+
 /* See instance.h. */
 void
 tp_scene_fail(const tp_scene *sc, const char *fmt,...)
@@ -154,10 +194,11 @@ tp_scene_fail(const tp_scene *sc, const char *fmt,...)
 	for (int i = 0; i < sc->n_insts; i++)
 	{
 		const tp_inst *in = &sc->insts[i];
-		char	   *tail = file_tail(in->log, sc->log_tail);
+		char	   *tail = file_tail(in->log, log_tail_bytes(sc));
 
 		fprintf(stderr, "\n===== %s (db %s) log tail:\n%s\n", in->name, in->db, tail);
 		free(tail);
+		print_queue_state(in);
 		if (in->port != 0)
 		{
 			char	   *streams = tp_inst_try_value(in,
@@ -183,7 +224,7 @@ tp_scene_fail(const tp_scene *sc, const char *fmt,...)
 	}
 	for (int i = 0; i < sc->n_logs; i++)
 	{
-		char	   *tail = file_tail(sc->logs[i], sc->log_tail);
+		char	   *tail = file_tail(sc->logs[i], log_tail_bytes(sc));
 
 		fprintf(stderr, "\n===== %s tail:\n%s\n", sc->logs[i], tail);
 		free(tail);
@@ -289,6 +330,9 @@ tp_inst_configure(tp_inst *in, const char *targets, const char *settings,...)
 				   "applier: postgres\n", in->port);
 	if (targets != NULL)
 		tp_appendf(&text, "targets:\n%s", targets);
+	/* TP_TEST_LOG_LEVEL=debug: every instance logs more, for a flaky run */
+	if (getenv("TP_TEST_LOG_LEVEL") != NULL)
+		tp_appendf(&text, "log_level: \"%s\"\n", getenv("TP_TEST_LOG_LEVEL"));
 	snprintf(file, sizeof(file), "%s.yml", in->name);
 	free(in->config);
 	in->config = tp_write_file(in->scene->dir, file, text);
