@@ -33,8 +33,8 @@
 #define OVERLAP_MAX_BYTES ((size_t) 4 * 1024 * 1024)
 
 /* The backoff of a refused batch: first delay, cap after TP_RETRY, TP_ERROR. */
-#define BACKOFF_MIN_MS 100
-#define RETRY_MAX_MS 250
+#define BACKOFF_MIN_MS 50
+#define RETRY_MAX_MS 100
 #define ERROR_MAX_MS 10000
 #define LOG_EVERY_MS 10000
 

@@ -53,7 +53,7 @@ bool		tp_transmitter_add_lane(tp_transmitter *tx, tp_plugin_ctx *ctx);
  * acknowledged in the queue once the transport accepted it and every batch
  * before it (the next is built while one is on its way). A batch
  * the transport refuses (TP_RETRY or TP_ERROR) is kept in memory and tried
- * again after a backoff (up to 250 ms after TP_RETRY, 10 s after TP_ERROR);
+ * again after a backoff (up to 100 ms after TP_RETRY, 10 s after TP_ERROR);
  * nothing overtakes it. Returns false only when the queue could not be
  * read or written (logged), so that the caller reconnects.
  */
