@@ -57,7 +57,7 @@
  *       in the DDL's transaction (event triggers), or queued in
  *       schema_resend for a transaction of the next poll that locks the
  *       table (a comparison; see schema_resend_rows for why either order
- *       is right).
+ *       is right); its event then says "rows_follow": true.
  *
  * Adding a kind: a describe function, a row in the kinds list of
  * schema_capture (its rank orders events: containers before what they
