@@ -735,12 +735,12 @@ static const char retype_follow_body[] =
 	"		EXECUTE %2$s;\n"
 	"		EXECUTE %3$s;\n"
 	"	EXCEPTION WHEN OTHERS THEN\n"
-	"		RAISE EXCEPTION 'the conversion fails on the target''s rows (%%), and the table "
-	"cannot be emptied for the source''s rows that follow the change: %%',\n"
+	"		RAISE EXCEPTION 'the target''s conversion fails (%%), and the table cannot be "
+	"emptied for the source''s rows that follow the change: %%',\n"
 	"			tp_cast_error, SQLERRM USING ERRCODE = SQLSTATE;\n"
 	"	END;\n"
-	"	RAISE WARNING '%%: the conversion fails on the target''s rows (%%): the table was "
-	"emptied, the source''s rows that follow the change fill it', %1$s, tp_cast_error;\n"
+	"	RAISE WARNING '%%: the target''s conversion fails (%%): the table was emptied, "
+	"the source''s rows that follow the change fill it', %1$s, tp_cast_error;\n"
 	"END";
 
 /* The same when no rows follow: the failure holds the batch, saying why. */
@@ -749,7 +749,7 @@ static const char retype_hold_body[] =
 	"	EXECUTE %1$s;\n"
 	"EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cannot_coerce THEN\n"
 	"	RAISE EXCEPTION '%%', SQLERRM USING ERRCODE = SQLSTATE,\n"
-	"		DETAIL = 'the conversion fails on the target''s rows, and the source does not "
+	"		DETAIL = 'the target''s conversion fails, and the source does not "
 	"send the table''s rows again after this change (it does not capture the table: no "
 	"primary key, or no target selects it; or teleport''s role may not lock it), so they "
 	"cannot replace the target''s: convert the column on the target by hand (ALTER TABLE "
