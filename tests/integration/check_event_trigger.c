@@ -424,6 +424,11 @@ assert_rows_sent(env *e, const char *name)
 	assert_query(e->su, sql, "t");
 }
 
+/* "rows_follow" of the last table event ("" when it has none) */
+#define LAST_ROWS_FOLLOW_SQL \
+	"SELECT coalesce((SELECT ddl ->> 'rows_follow' FROM " EVENTS " e" \
+	" WHERE op = 'ddl' AND ddl ->> 'type' = 'table' ORDER BY id DESC LIMIT 1), '')"
+
 #define EVENT_TRIGGERS_SQL \
 	"SELECT coalesce(string_agg(evtname || ':' || evtevent || ':' || evtenabled::text, ','" \
 	" ORDER BY evtname), '') FROM pg_event_trigger"
@@ -1203,6 +1208,27 @@ START_TEST(test_rewrite)
 	tp_sql_ok(e.su, "ALTER TABLE public.r ADD COLUMN d timestamptz DEFAULT now()");
 	assert_rows_sent(&e, "r");
 	assert_new_ops(&e, "ddl table public.r alter\nc r x3\n| 1 txids");
+	assert_query(e.su, LAST_ROWS_FOLLOW_SQL, "true");
+
+	/*
+	 * a column of a domain whose default is not deterministic, which fills
+	 * it in: a stable one (no rewrite) and a volatile one; a default of the
+	 * column's own over such a domain replaces it: nothing
+	 */
+	tp_sql_ok(e.su, "CREATE DOMAIN public.dnow AS timestamptz DEFAULT now();"
+			"CREATE DOMAIN public.dclock AS timestamptz DEFAULT clock_timestamp()");
+	(void) new_ops(&e);
+	tp_sql_ok(e.su, "ALTER TABLE public.r ADD COLUMN dn public.dnow");
+	assert_rows_sent(&e, "r");
+	assert_new_ops(&e, "ddl table public.r alter\nc r x3\n| 1 txids");
+	assert_query(e.su, LAST_ROWS_FOLLOW_SQL, "true");
+	tp_sql_ok(e.su, "ALTER TABLE public.r ADD COLUMN dc public.dclock");
+	assert_rows_sent(&e, "r");
+	assert_new_ops(&e, "ddl table public.r alter\nc r x3\n| 1 txids");
+	tp_sql_ok(e.su, "ALTER TABLE public.r ADD COLUMN dk public.dclock"
+			" DEFAULT '2020-01-01 00:00:00+00'");
+	assert_new_ops(&e, "ddl table public.r alter\n| 1 txids");
+	assert_query(e.su, LAST_ROWS_FOLLOW_SQL, "");
 
 	/* the same type USING an expression: only the rewrite tells */
 	tp_sql_ok(e.su, "ALTER TABLE public.r ALTER COLUMN n TYPE int USING n * 100");
@@ -1213,12 +1239,15 @@ START_TEST(test_rewrite)
 	tp_sql_ok(e.su, "ALTER TABLE public.r ALTER COLUMN n TYPE bigint USING n + 1");
 	assert_rows_sent(&e, "r");
 	assert_new_ops(&e, "ddl table public.r alter\nc r x3\n| 1 txids");
+	assert_query(e.su, LAST_ROWS_FOLLOW_SQL, "true");
 	tp_sql_ok(e.su, "ALTER TABLE public.r ALTER COLUMN s TYPE varchar(20)");
 	assert_new_ops(&e, "ddl table public.r alter\n| 1 txids");
+	assert_query(e.su, LAST_ROWS_FOLLOW_SQL, "");
 
-	/* a table without a key is not captured: nothing to send */
+	/* a table without a key is not captured: nothing to send, nor follows */
 	tp_sql_ok(e.su, "ALTER TABLE public.nokey ADD COLUMN at timestamptz DEFAULT clock_timestamp()");
 	assert_new_ops(&e, "ddl table public.nokey alter\n| 1 txids");
+	assert_query(e.su, LAST_ROWS_FOLLOW_SQL, "");
 
 	/* rolled back to a savepoint: nothing of it, nor later */
 	tp_sql_ok(e.su, "BEGIN; SAVEPOINT a;"
@@ -1303,6 +1332,26 @@ START_TEST(test_rewrite_diff)
 	tp_sql_ok(e.su, "ALTER TABLE public.r ADD COLUMN k int NOT NULL DEFAULT 7");
 	env_poll(&e);
 	assert_new_ops(&e, "ddl table public.r alter\n| 1 txids");
+
+	/*
+	 * a column of a domain with a stable default, which fills it in (no
+	 * rewrite: only the domain's default tells); not one with a default of
+	 * its own over a domain with a volatile one
+	 */
+	tp_sql_ok(e.su, "CREATE DOMAIN public.dnow AS timestamptz DEFAULT now();"
+			"CREATE DOMAIN public.dclock AS timestamptz DEFAULT clock_timestamp()");
+	env_poll(&e);
+	(void) new_ops(&e);
+	tp_sql_ok(e.su, "ALTER TABLE public.r ADD COLUMN dn public.dnow");
+	env_poll(&e);
+	assert_rows_sent(&e, "r");
+	assert_new_ops(&e, "ddl table public.r alter\nc r x3\n| 2 txids");
+	assert_query(e.su, LAST_ROWS_FOLLOW_SQL, "true");
+	tp_sql_ok(e.su, "ALTER TABLE public.r ADD COLUMN dk public.dclock"
+			" DEFAULT '2020-01-01 00:00:00+00'");
+	env_poll(&e);
+	assert_new_ops(&e, "ddl table public.r alter\n| 1 txids");
+	assert_query(e.su, LAST_ROWS_FOLLOW_SQL, "");
 
 	tp_sql_ok(e.su, "ALTER TABLE public.r ALTER COLUMN n TYPE bigint USING n * 3");
 	env_poll(&e);

@@ -30,7 +30,9 @@
  *           columns, the sequences of serial columns, the parameters of
  *           serial and identity sequences, the primary key), dropped,
  *           renamed; columns added, dropped, renamed (same attnum, new
- *           name), retyped (USING col::newtype), defaults, NOT NULL,
+ *           name), retyped (USING col::newtype; when the cast fails on
+ *           the target's values and the source's rows follow, the table
+ *           is emptied for them: guard_retype), defaults, NOT NULL,
  *           identity and sequence parameters changed (an identity's
  *           sequence by its name on the target, of its own type, a
  *           RESTART into a narrowed range); primary key changed (added
@@ -397,7 +399,21 @@ static const char table_ddl_sql[] =
 	"					FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)\n"
 	"					JOIN pg_catalog.pg_attribute at ON at.attrelid = k.conrelid\n"
 	"						AND at.attnum = u.attnum) = p.list))\n"
-	"SELECT stmt FROM st ORDER BY ord, sub";
+	/*
+	 * a type change is guarded (send_statements): how to convert the
+	 * column when its cast fails on the target's values (over no rows,
+	 * USING NULL cannot fail on them), how to empty the table first, and
+	 * whether the source sends its rows again after the change
+	 */
+	"SELECT st.stmt, false AS ahead,\n"
+	"	CASE WHEN st.ord = 80 THEN (SELECT pg_catalog.format(\n"
+	"		'ALTER TABLE %s ALTER COLUMN %I TYPE %s%s USING NULL::%s',\n"
+	"		t.qa, c.ac ->> 'name', c.ty, c.coll, c.ty)\n"
+	"		FROM t, cols c WHERE c.attnum = st.sub) END AS fallback,\n"
+	"	CASE WHEN st.ord = 80 THEN (SELECT pg_catalog.format('TRUNCATE %s', t.qa) FROM t)\n"
+	"		END AS empty,\n"
+	"	coalesce(($2::pg_catalog.json ->> 'rows_follow')::pg_catalog.bool, false) AS follow\n"
+	"FROM st ORDER BY st.ord, st.sub";
 
 /*
  * The statements of a unique, check, foreign-key or exclusion constraint's
@@ -668,9 +684,144 @@ pg_ddl_kind_known(const char *type)
 }
 
 /*
+ * s as an SQL escape string constant, E'...' (malloc'd, the caller frees;
+ * NULL when out of memory): the same text whatever
+ * standard_conforming_strings says.
+ */
+static char *
+escape_literal(const char *s)
+{
+	size_t		n = 4;
+	char	   *out;
+	char	   *o;
+
+	for (const char *p = s; *p; p++)
+		n += (*p == '\'' || *p == '\\') ? 2 : 1;
+	out = malloc(n);
+	if (out == NULL)
+		return NULL;
+	o = out;
+	*o++ = 'E';
+	*o++ = '\'';
+	for (const char *p = s; *p; p++)
+	{
+		if (*p == '\'' || *p == '\\')
+			*o++ = *p;
+		*o++ = *p;
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return out;
+}
+
+/*
+ * The body of the DO block that guards a column's type change (see
+ * guard_retype): %1$s the change, %2$s the statement emptying its table,
+ * %3$s the conversion that cannot fail on values, each a string constant.
+ * The failures of the cast on values: a data exception (class 22: 'abc'
+ * into an integer), an integrity violation (class 23: the converted
+ * values break a constraint or a unique index) or no such cast on the
+ * target (cannot_coerce: the source converted with its own USING
+ * expression). Any other failure propagates as it is.
+ */
+static const char retype_follow_body[] =
+	"DECLARE\n"
+	"	tp_cast_error pg_catalog.text;\n"
+	"BEGIN\n"
+	"	EXECUTE %1$s;\n"
+	"EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cannot_coerce THEN\n"
+	"	tp_cast_error := SQLERRM;\n"
+	"	BEGIN\n"
+	"		EXECUTE %2$s;\n"
+	"		EXECUTE %3$s;\n"
+	"	EXCEPTION WHEN OTHERS THEN\n"
+	"		RAISE EXCEPTION 'the target''s conversion fails (%%), and the table cannot be "
+	"emptied for the source''s rows that follow the change: %%',\n"
+	"			tp_cast_error, SQLERRM USING ERRCODE = SQLSTATE;\n"
+	"	END;\n"
+	"	RAISE WARNING '%%: the target''s conversion fails (%%): the table was emptied, "
+	"the source''s rows that follow the change fill it', %1$s, tp_cast_error;\n"
+	"END";
+
+/* The same when no rows follow: the failure holds the batch, saying why. */
+static const char retype_hold_body[] =
+	"BEGIN\n"
+	"	EXECUTE %1$s;\n"
+	"EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cannot_coerce THEN\n"
+	"	RAISE EXCEPTION '%%', SQLERRM USING ERRCODE = SQLSTATE,\n"
+	"		DETAIL = 'the target''s conversion fails, and the source does not "
+	"send the table''s rows again after this change (it does not capture the table: no "
+	"primary key, or no target selects it; or teleport''s role may not lock it), so they "
+	"cannot replace the target''s: convert the column on the target by hand (ALTER TABLE "
+	"... TYPE ... USING), then the batch applies';\n"
+	"END";
+
+/*
+ * A column's type change, stmt (USING col::newtype), guarded against its
+ * cast failing on the target's values, which the source's own USING
+ * expression did not meet: when the source sends the table's rows again
+ * after the change (follow: "rows_follow" in its event), which replace
+ * every row the target has, the table is emptied (empty) and the column
+ * converted by fallback (USING NULL, over no rows), with a warning, so
+ * that the batch applies and the rows that follow fill the table; no row
+ * is lost, since they are all of the source's. Otherwise the failure
+ * holds the batch, its detail saying why. Every other failure (of another
+ * kind, or of emptying the table: a foreign key of the target that
+ * references it) holds the batch too. The statements are re-qualified
+ * already. Returns the DO statement (malloc'd), or NULL when out of
+ * memory.
+ */
+static char *
+guard_retype(const char *stmt, const char *empty, const char *fallback, bool follow)
+{
+	char	   *l_stmt = escape_literal(stmt);
+	char	   *l_empty = escape_literal(empty);
+	char	   *l_fallback = escape_literal(fallback);
+	char	   *body = NULL;
+	char	   *l_body = NULL;
+	char	   *out = NULL;
+	int			n;
+
+	if (l_stmt == NULL || l_empty == NULL || l_fallback == NULL)
+		goto done;
+	n = snprintf(NULL, 0, follow ? retype_follow_body : retype_hold_body,
+				 l_stmt, l_empty, l_fallback);
+	if (n < 0 || (body = malloc((size_t) n + 1)) == NULL)
+		goto done;
+	snprintf(body, (size_t) n + 1, follow ? retype_follow_body : retype_hold_body,
+			 l_stmt, l_empty, l_fallback);
+	if ((l_body = escape_literal(body)) == NULL ||
+		(out = malloc(strlen(l_body) + 4)) == NULL)
+		goto done;
+	strcpy(out, "DO ");
+	strcat(out, l_body);
+done:
+	free(l_stmt);
+	free(l_empty);
+	free(l_fallback);
+	free(body);
+	free(l_body);
+	return out;
+}
+
+/*
+ * The statement of column col of row i of res re-qualified from schema
+ * qsrc to qdst (when qsrc is given), malloc'd; NULL when out of memory.
+ */
+static char *
+requalified(const PGresult *res, int i, int col, const char *qsrc, const char *qdst)
+{
+	return qsrc != NULL && qdst != NULL ? pg_requalify(PQgetvalue(res, i, col), qsrc, qdst)
+		: strdup(PQgetvalue(res, i, col));
+}
+
+/*
  * Send the statements of rows of res (a statement, and optionally whether
  * to run it ahead of the batch's transaction: pg_ahead.c; when that fails
- * it is sent in the transaction too), described by what; when qsrc is
+ * it is sent in the transaction too; and optionally, for a column's type
+ * change, the statements and flag of guard_retype: the conversion that
+ * cannot fail on values, or NULL, the statement emptying the table and
+ * whether the source's rows follow), described by what; when qsrc is
  * given, each re-qualified from schema qsrc to qdst (quoted identifiers)
  * first. A NULL statement (a description without what it needs) fails
  * ex.
@@ -683,6 +834,7 @@ send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *wha
 	{
 		char		desc[1024];
 		char	   *stmt;
+		char	   *guarded = NULL;
 
 		if (PQgetisnull(res, i, 0))
 		{
@@ -692,8 +844,24 @@ send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *wha
 					 "its statement needs", what);
 			return;
 		}
-		stmt = qsrc != NULL && qdst != NULL ? pg_requalify(PQgetvalue(res, i, 0), qsrc, qdst)
-			: strdup(PQgetvalue(res, i, 0));
+		stmt = requalified(res, i, 0, qsrc, qdst);
+		if (stmt != NULL && PQnfields(res) > 4 && !PQgetisnull(res, i, 2) &&
+			!PQgetisnull(res, i, 3))
+		{
+			char	   *fallback = requalified(res, i, 2, qsrc, qdst);
+			char	   *empty = requalified(res, i, 3, qsrc, qdst);
+
+			if (fallback != NULL && empty != NULL)
+				guarded = guard_retype(stmt, empty, fallback,
+									   strcmp(PQgetvalue(res, i, 4), "t") == 0);
+			free(fallback);
+			free(empty);
+			if (guarded == NULL)
+			{
+				free(stmt);
+				stmt = NULL;
+			}
+		}
 		if (stmt == NULL)
 		{
 			ex->failed = true;
@@ -711,8 +879,9 @@ send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *wha
 			}
 		}
 		snprintf(desc, sizeof(desc), "%s: %s", what, stmt);
-		pg_exec_send(ex, stmt, NULL, 0, NULL, desc, 0);
+		pg_exec_send(ex, guarded != NULL ? guarded : stmt, NULL, 0, NULL, desc, 0);
 		free(stmt);
+		free(guarded);
 	}
 }
 

@@ -18,7 +18,9 @@
  * that name that this change does not drop or rename away (a domain made
  * by hand, or sent again). The base type and collation do not change
  * under one OID (ALTER DOMAIN cannot change them). The definitions and
- * the default name the source's schema: the caller re-qualifies them.
+ * the default name the source's schema: the caller re-qualifies them; a
+ * default nextval('schema.seq'::regclass), whose name is a literal, names
+ * apply_schema's seq here, as a column's does (pg_ddl.c).
  */
 #include "tp_autoconf.h"
 
@@ -30,7 +32,13 @@ const char	pg_ddl_domain_sql[] =
 	"		CASE WHEN a -> 'user_type' ->> 'name' IS NOT NULL\n"
 	"			THEN pg_catalog.format('%I.%I', s, a -> 'user_type' ->> 'name') ||\n"
 	"				CASE WHEN (a -> 'user_type' ->> 'array')::pg_catalog.bool THEN '[]' ELSE '' END\n"
-	"			ELSE a ->> 'type' END AS ty\n"
+	"			ELSE a ->> 'type' END AS ty,\n"
+	/* nextval of a sequence: apply_schema's of that name, as a column's */
+	"		CASE WHEN a ->> 'default' ~ '^nextval\\(''[^'']+''::regclass\\)$'\n"
+	"			THEN pg_catalog.format('nextval(%L::regclass)', pg_catalog.format('%I.%I', s,\n"
+	"				(SELECT p[pg_catalog.array_upper(p, 1)] FROM pg_catalog.parse_ident(\n"
+	"					pg_catalog.substring(a ->> 'default', '^nextval\\(''([^'']+)''')) AS p)))\n"
+	"			ELSE a ->> 'default' END AS dflt\n"
 	"	FROM x),\n"
 	"kb AS (\n"
 	"	SELECT k ->> 'oid' AS oid, k\n"
@@ -55,7 +63,7 @@ const char	pg_ddl_domain_sql[] =
 	"	UNION ALL\n"
 	"	SELECT 10, 0, pg_catalog.format('CREATE DOMAIN %s AS %s%s%s%s', t.qa, t.ty,\n"
 	"		coalesce(' COLLATE ' || (t.a ->> 'collation'), ''),\n"
-	"		coalesce(' DEFAULT ' || (t.a ->> 'default'), ''),\n"
+	"		coalesce(' DEFAULT ' || t.dflt, ''),\n"
 	"		CASE WHEN (t.a ->> 'not_null')::pg_catalog.bool THEN ' NOT NULL' ELSE '' END)\n"
 	"	FROM t WHERE t.b IS NULL AND t.a IS NOT NULL\n"
 	"		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type ty\n"
@@ -75,7 +83,7 @@ const char	pg_ddl_domain_sql[] =
 	"	UNION ALL\n"
 	"	SELECT 50, 0, CASE WHEN t.a ->> 'default' IS NULL\n"
 	"		THEN pg_catalog.format('ALTER DOMAIN %s DROP DEFAULT', t.qa)\n"
-	"		ELSE pg_catalog.format('ALTER DOMAIN %s SET DEFAULT %s', t.qa, t.a ->> 'default') END\n"
+	"		ELSE pg_catalog.format('ALTER DOMAIN %s SET DEFAULT %s', t.qa, t.dflt) END\n"
 	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL\n"
 	"		AND (t.b ->> 'default') IS DISTINCT FROM (t.a ->> 'default')\n"
 	"	UNION ALL\n"

@@ -57,7 +57,7 @@
  *       in the DDL's transaction (event triggers), or queued in
  *       schema_resend for a transaction of the next poll that locks the
  *       table (a comparison; see schema_resend_rows for why either order
- *       is right).
+ *       is right); its event then says "rows_follow": true.
  *
  * Adding a kind: a describe function, a row in the kinds list of
  * schema_capture (its rank orders events: containers before what they
@@ -892,13 +892,19 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
-	 * Whether the default of column p_attnum of p_relid gives every row
-	 * the same value on the target as on the source: an expression of
-	 * constants and immutable functions and operators only (read from its
-	 * stored tree, pg_attrdef.adbin: every node a CONST, FUNCEXPR, OPEXPR
-	 * or RELABELTYPE, every function it calls immutable). Anything else
-	 * (now(), random(), nextval, a cast through a stable function, a node
-	 * not in that list) is not; nor is a column without a default.
+	 * Whether the value column p_attnum of p_relid gives every existing
+	 * row when it is added is the same on the target as on the source:
+	 * the value of its default, or when it has none of its type's (a
+	 * domain's default: ADD COLUMN fills it in as the column's), which the
+	 * target evaluates itself. True when that expression is of constants
+	 * and immutable functions and operators only (read from its stored
+	 * tree, pg_attrdef.adbin or pg_type.typdefaultbin: every node a CONST,
+	 * FUNCEXPR, OPEXPR, RELABELTYPE or COERCETODOMAIN, a column's own
+	 * default over a domain, every function it calls immutable), and when
+	 * there is none (NULL on both sides). Anything else (now(), random(),
+	 * nextval, a cast through a stable function, a node not in that list)
+	 * is not deterministic. A domain's default counts only when the column
+	 * has no default of its own, which replaces it.
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_default_deterministic(p_relid oid,\n"
 	"	p_attnum int2)\n"
@@ -907,27 +913,33 @@ const char	ddl_sql_setup[] =
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
 	"SELECT coalesce((\n"
-	"	SELECT NOT EXISTS (SELECT 1 FROM regexp_matches(d.adbin::text, '[{]([A-Z_]+)', 'g') m(t)\n"
-	"			WHERE m.t[1] NOT IN ('CONST', 'FUNCEXPR', 'OPEXPR', 'RELABELTYPE'))\n"
+	"	SELECT NOT EXISTS (SELECT 1 FROM regexp_matches(e.bin, '[{]([A-Z_]+)', 'g') m(t)\n"
+	"			WHERE m.t[1] NOT IN ('CONST', 'FUNCEXPR', 'OPEXPR', 'RELABELTYPE', 'COERCETODOMAIN'))\n"
 	"		AND NOT EXISTS (SELECT 1\n"
-	"			FROM regexp_matches(d.adbin::text, ':(funcid|opfuncid) ([0-9]+)', 'g') f(x)\n"
+	"			FROM regexp_matches(e.bin, ':(funcid|opfuncid) ([0-9]+)', 'g') f(x)\n"
 	"			WHERE NOT EXISTS (SELECT 1 FROM pg_proc p\n"
 	"				WHERE p.oid = f.x[2]::oid AND p.provolatile = 'i'))\n"
-	"	FROM pg_attrdef d WHERE d.adrelid = p_relid AND d.adnum = p_attnum), false)\n"
+	"	FROM (SELECT coalesce((SELECT d.adbin::text FROM pg_attrdef d\n"
+	"							WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum),\n"
+	"						(SELECT ty.typdefaultbin::text FROM pg_type ty\n"
+	"							WHERE ty.oid = a.atttypid AND ty.typtype = 'd')) AS bin\n"
+	"		FROM pg_attribute a WHERE a.attrelid = p_relid AND a.attnum = p_attnum) e\n"
+	"	WHERE e.bin IS NOT NULL), true)\n"
 	"$body$;\n"
 
 	/*
 	 * Whether a table's change from p_before to p_after (its descriptions)
 	 * may have given its existing rows values that the target, applying
 	 * the change itself, would not compute alike: a column added whose
-	 * default is not deterministic (schema_default_deterministic: a
-	 * volatile or stable default such as clock_timestamp() or now(), a
-	 * serial's nextval) or that is an identity column (numbered in the
-	 * order of a scan); and, when p_types, a column whose type changed
-	 * (ALTER ... TYPE ... USING: the target converts with a cast). A
-	 * generated column is the target's to compute; a column added without
-	 * a default is NULL on both sides. A type's rename is not a type
-	 * change (user_type keeps its OID).
+	 * default, or its domain's when it has none, is not deterministic
+	 * (schema_default_deterministic: a volatile or stable default such as
+	 * clock_timestamp() or now(), a serial's nextval) or that is an
+	 * identity column (numbered in the order of a scan); and, when p_types,
+	 * a column whose type changed (ALTER ... TYPE ... USING: the target
+	 * converts with a cast). A generated column is the target's to
+	 * compute; a column added without a default (nor a domain's) is NULL on
+	 * both sides. A type's rename is not a type change (user_type keeps its
+	 * OID).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_rows_changed(p_relid oid, p_before json,\n"
 	"	p_after json, p_types boolean)\n"
@@ -942,9 +954,8 @@ const char	ddl_sql_setup[] =
 	"	WHERE CASE WHEN b.c IS NULL THEN\n"
 	"			a.c ->> 'generated' IS NULL\n"
 	"			AND (a.c ->> 'identity' IS NOT NULL\n"
-	"				OR (a.c ->> 'default' IS NOT NULL\n"
-	"					AND NOT teleport.schema_default_deterministic(p_relid,\n"
-	"						(a.c ->> 'attnum')::int2)))\n"
+	"				OR NOT teleport.schema_default_deterministic(p_relid,\n"
+	"					(a.c ->> 'attnum')::int2))\n"
 	"		ELSE p_types\n"
 	"			AND ((a.c -> 'user_type' ->> 'oid') IS DISTINCT FROM (b.c -> 'user_type' ->> 'oid')\n"
 	"				OR (a.c -> 'user_type' ->> 'array') IS DISTINCT FROM (b.c -> 'user_type' ->> 'array')\n"
@@ -1070,6 +1081,7 @@ const char	ddl_sql_setup[] =
 	"	v_moved oid[];\n"
 	"	v_tag text;\n"
 	"	v_captured boolean;\n"
+	"	v_follow boolean;\n"
 	"	r oid;\n"
 	"BEGIN\n"
 	"	IF p_oids IS NOT NULL THEN\n"
@@ -1090,6 +1102,23 @@ const char	ddl_sql_setup[] =
 	"			AND (EXISTS (SELECT 1 FROM teleport.schema_storage)\n"
 	"				OR NOT EXISTS (SELECT 1 FROM teleport.schema_snapshot WHERE kind = 'table')) THEN\n"
 	"			RETURN 0;\n"
+	"		END IF;\n"
+	"	END IF;\n"
+	/*
+	 * the tables this statement rewrote (event triggers: the table_rewrite
+	 * trigger noted them), taken before the events, whose "rows_follow"
+	 * they decide
+	 */
+	"	IF p_oids IS NOT NULL THEN\n"
+	"		v_tag := coalesce(current_setting('teleport.rewritten', true), '');\n"
+	"	END IF;\n"
+	"	IF v_tag <> '' THEN\n"
+	"		IF starts_with(v_tag, txid_current()::text || ':') THEN\n"
+	"			SELECT coalesce(array_agg(DISTINCT coalesce(pg_partition_root(x.o::oid), x.o::oid)), '{}')\n"
+	"			INTO v_rewritten\n"
+	"			FROM unnest(string_to_array(btrim(split_part(v_tag, ':', 2)), ' ')) x(o)\n"
+	"			WHERE x.o <> '' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = x.o::oid);\n"
+	"			PERFORM set_config('teleport.rewritten', '', false);\n"
 	"		END IF;\n"
 	"	END IF;\n"
 	"	FOR d IN\n"
@@ -1286,10 +1315,37 @@ const char	ddl_sql_setup[] =
 	"			EXECUTE 'SELECT EXISTS (SELECT 1 FROM teleport.trigger_table t WHERE t.relid = $1)'\n"
 	"				INTO v_captured USING d.oid;\n"
 	"		END IF;\n"
-	"		IF p_emit AND v_captured THEN\n"
+	/*
+	 * A table whose rows this change may have rewritten
+	 * (schema_rows_changed, or the statement rewrote it): when they are
+	 * sent again after its event (below: the trigger source captures the
+	 * table, and either the DDL's transaction sends them or the pending
+	 * copy may lock the table, as schema_resend_rows needs), "rows_follow"
+	 * in its event says so: a target whose conversion of a column fails on
+	 * its own values may then empty the table instead of holding the
+	 * batch (pg_ddl.c), since the source's rows replace them all.
+	 */
+	"		v_follow := false;\n"
+	"		IF p_emit AND d.kind = 'table' AND d.before IS NOT NULL AND d.after IS NOT NULL THEN\n"
+	"			IF teleport.schema_rows_changed(d.oid, d.before, d.after, p_oids IS NULL) THEN\n"
+	"				v_changed := v_changed || d.oid;\n"
+	"				v_follow := true;\n"
+	"			END IF;\n"
+	"			v_follow := (v_follow OR d.oid = ANY (v_rewritten))\n"
+	"				AND to_regclass('teleport.trigger_table') IS NOT NULL\n"
+	"				AND ((p_oids IS NOT NULL AND (d.oid = ANY (v_rewritten)\n"
+	"						OR current_setting('transaction_isolation') = 'read committed'))\n"
+	"					OR has_table_privilege(d.oid, 'UPDATE, DELETE, TRUNCATE'));\n"
+	"			IF v_follow THEN\n"
+	"				EXECUTE 'SELECT EXISTS (SELECT 1 FROM teleport.trigger_table t WHERE t.relid = $1)'\n"
+	"					INTO v_follow USING d.oid;\n"
+	"			END IF;\n"
+	"		END IF;\n"
+	"		IF p_emit AND d.emit AND (v_captured OR v_follow) THEN\n"
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
 	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
-	"								  'before', d.before, 'after', d.after, 'captured', true));\n"
+	"								  'before', d.before, 'after', d.after,\n"
+	"								  'captured', v_captured, 'rows_follow', v_follow));\n"
 	"		ELSIF p_emit AND d.emit THEN\n"
 	"			PERFORM teleport.insert_event('ddl', d.schema_name, d.object_name, NULL, NULL,\n"
 	"				json_build_object('type', d.kind, 'oid', d.oid,\n"
@@ -1331,10 +1387,6 @@ const char	ddl_sql_setup[] =
 	"				SET schema_name = EXCLUDED.schema_name,\n"
 	"					object_name = EXCLUDED.object_name,\n"
 	"					description = EXCLUDED.description, taken_at = EXCLUDED.taken_at;\n"
-	"		END IF;\n"
-	"		IF p_emit AND d.kind = 'table' AND d.before IS NOT NULL AND d.after IS NOT NULL\n"
-	"			AND teleport.schema_rows_changed(d.oid, d.before, d.after, p_oids IS NULL) THEN\n"
-	"			v_changed := v_changed || d.oid;\n"
 	"		END IF;\n"
 	/*
 	 * A partitioned table's partitions: the leaves attached (or created)
@@ -1422,18 +1474,6 @@ const char	ddl_sql_setup[] =
 	 * are its own): such a table, and those of a comparison, are queued
 	 * in schema_resend for the DDL source's next poll.
 	 */
-	"	IF p_oids IS NOT NULL THEN\n"
-	"		v_tag := coalesce(current_setting('teleport.rewritten', true), '');\n"
-	"	END IF;\n"
-	"	IF v_tag <> '' THEN\n"
-	"		IF starts_with(v_tag, txid_current()::text || ':') THEN\n"
-	"			SELECT coalesce(array_agg(DISTINCT coalesce(pg_partition_root(x.o::oid), x.o::oid)), '{}')\n"
-	"			INTO v_rewritten\n"
-	"			FROM unnest(string_to_array(btrim(split_part(v_tag, ':', 2)), ' ')) x(o)\n"
-	"			WHERE x.o <> '' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = x.o::oid);\n"
-	"			PERFORM set_config('teleport.rewritten', '', false);\n"
-	"		END IF;\n"
-	"	END IF;\n"
 	"	IF p_emit AND to_regclass('teleport.trigger_table') IS NOT NULL THEN\n"
 	"		FOR r IN SELECT DISTINCT u.relid FROM unnest(v_changed || v_rewritten) u(relid)\n"
 	"				 WHERE EXISTS (SELECT 1 FROM teleport.trigger_table t WHERE t.relid = u.relid)\n"
