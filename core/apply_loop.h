@@ -36,8 +36,8 @@
  *     connections, one alongside the other.
  *
  * The applier's prepare() runs on the loop's connection after each
- * (re)connection; apply() gets that connection too (the second
- * connection has an applier context of its own, prepared on it). The session pins
+ * (re)connection; apply() gets that connection too (the second connection
+ * has an applier context of its own, prepared on it). The session pins
  * DateStyle ISO, IntervalStyle postgres, extra_float_digits, TimeZone UTC,
  * bytea_output hex, client_encoding UTF8 and search_path pg_catalog.
  */
@@ -116,11 +116,10 @@ void		tp_apply_loop_wake(void *loop);
  * alongside it on the loop's other connection (tp_apply_loop_add_lane),
  * in a transaction that commits only after that one did, and only when it
  * committed (else nothing of it is applied, and it takes the way below).
- * Another batch that comes while one is applied
- * on arrival waits for it (up to 10 s); one whose predecessor has not
- * arrived yet (a sender with several batches in flight: a load's, or one
- * flagged TP_BATCH_FOLLOWS) waits up to 2 s for it to be applied or
- * stored, then is EARLY. APPLIED is returned only once the commit is
+ * Another batch that comes while one is applied on arrival waits for it
+ * (up to 10 s); one whose predecessor has not arrived yet (a sender with
+ * several batches in flight: a load's, or one flagged TP_BATCH_FOLLOWS)
+ * waits up to 2 s for it to be applied or stored, then is EARLY. APPLIED is returned only once the commit is
  * durable: it commits asynchronously when the loop's flusher can make it
  * durable (durable.h), and this waits for the flush (up to 10 s; DECLINED
  * otherwise, and the inbox's store finds the batch received). DECLINED,
