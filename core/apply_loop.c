@@ -21,6 +21,19 @@
  * exactly the failing one and the ones before it are applied. A stream
  * that is caught up has one unit at a time to apply: nothing waits to form
  * a group.
+ *
+ * Batches applied on arrival (tp_apply_loop_apply_now) run on one of two
+ * lanes: lane 0 is the loop's thread and connection, lane 1 a second
+ * thread with a connection and an applier context of its own
+ * (tp_apply_loop_add_lane). A caller claims a free lane for its batch
+ * (now_lane), the lane's thread applies it and answers. Lane 0 applies a
+ * batch as the head of its stream (apply_now: the stream's last batch must
+ * be the one before, committed); either lane applies a load's chunk of
+ * rows alongside the chunk before it while the other lane still applies
+ * that one (follow): it commits only after that one's transaction ended,
+ * and only when that one committed. Each lane has one batch at a time, so
+ * at most two transactions of a stream are open, and memory holds no
+ * batch beyond the callers' own.
  */
 #include "tp_autoconf.h"
 
@@ -61,6 +74,51 @@
 
 /* How long a batch applied on arrival waits for its stream's store lock. */
 #define NOW_LOCK_TIMEOUT "5s"
+
+/*
+ * How long a chunk applied alongside the one before it (follow) waits,
+ * once its rows are in, for the transaction of that one to end.
+ */
+#define FOLLOW_LOCK_TIMEOUT "10s"
+
+/*
+ * The lock of a load's chunk of rows being applied on arrival, as an SQL
+ * expression over $1 (source), $2 (target) and seq (a parameter): a
+ * transaction-level advisory lock under classid "next" (0x6e657874) that
+ * the transaction applying the chunk takes before it may be followed, so
+ * that the one applying the next chunk alongside can wait for its end.
+ */
+#define NOW_SEQ_LOCK(seq) \
+	"1852143732, pg_catalog.hashtext($1::text || E'\\n' || $2::text" \
+	" || E'\\n' || " seq "::text)"
+
+/*
+ * Where a stream stands for batch $3 applied on arrival ($1 source, $2
+ * target, $4 TP_INBOX_EARLY_WINDOW), under its apply and store locks: 1
+ * when its last batch received is $3 - 1 and everything received is
+ * applied and nothing held; 2 when the last received is a little before
+ * that (the one before $3 is on its way); else 0.
+ */
+#define NOW_STATE_SQL \
+	"SELECT CASE" \
+	" WHEN r = $3::bigint - 1 AND ok THEN 1" \
+	" WHEN r < $3::bigint - 1" \
+	"  AND r >= $3::bigint - 1 - $4::bigint THEN 2 ELSE 0 END" \
+	" FROM (SELECT coalesce(max(s.last_received), 0) AS r," \
+	"  coalesce(bool_and(s.last_applied = s.last_received" \
+	"  AND s.held_seq IS NULL), true) AS ok" \
+	"  FROM teleport.inbox_stream s" \
+	"  WHERE s.source = $1 AND s.target = $2) x"
+
+/* Record batch $3 of stream ($1, $2) as received and applied. */
+#define NOW_RECORD_SQL \
+	"INSERT INTO teleport.inbox_stream AS s (source, target," \
+	" last_received, last_applied, applied_at)" \
+	" VALUES ($1, $2, $3::bigint, $3::bigint, clock_timestamp())" \
+	" ON CONFLICT (source, target) DO UPDATE" \
+	" SET last_received = EXCLUDED.last_received," \
+	" last_applied = EXCLUDED.last_applied," \
+	" received_at = clock_timestamp(), applied_at = clock_timestamp()"
 
 /*
  * How long a batch to apply on arrival waits for the one being applied on
@@ -110,6 +168,36 @@ typedef struct stream_state
 	bool		failed_in_apply;	/* the last failure was the applier's */
 } stream_state;
 
+/*
+ * A batch applied on arrival on one of the loop's two lanes (0: the
+ * loop's thread and connection; 1: the second ones), under the loop's
+ * lock. A caller claims a free lane (batch set), asks its thread and waits
+ * for done; the thread answers and the caller frees the lane.
+ */
+typedef struct now_lane
+{
+	const tp_batch *batch;		/* the caller's batch; NULL: the lane is free */
+	bool		follows;		/* apply it alongside the one before (follow) */
+	bool		asked;			/* for the lane's thread to apply */
+	bool		underway;		/* its transaction holds its NOW_SEQ_LOCK */
+	bool		done;			/* the thread answered ... */
+	tp_inbox_now result;		/* ... this */
+	uint64_t	lsn;			/* ... after an asynchronous commit; 0: none */
+} now_lane;
+
+/* The second lane: its thread, connection and applier context. */
+typedef struct second_lane
+{
+	tp_plugin_ctx *ctx;			/* the applier's second instance; NULL: none */
+	tp_pgsql	pg;				/* pg.conn NULL: not connected */
+	tp_backoff	connect_backoff;
+	long long	connect_at_ms;	/* next connection attempt */
+	char	   *purpose;		/* for messages */
+	pthread_t	thread;
+	bool		started;
+	pthread_cond_t wake;		/* a batch was handed to it, or stop */
+} second_lane;
+
 struct tp_apply_loop
 {
 	char	   *conninfo;
@@ -134,13 +222,10 @@ struct tp_apply_loop
 	bool		pending;		/* a batch was stored */
 	atomic_bool stop;
 
-	/* a batch to apply on arrival (tp_apply_loop_apply_now), under lock */
-	const tp_batch *now_batch;	/* waiting for the thread; NULL: none */
-	bool		now_busy;		/* a caller waits in tp_apply_loop_apply_now */
-	bool		now_done;		/* the thread answered ... */
-	tp_inbox_now now_result;	/* ... this */
-	uint64_t	now_lsn;		/* ... after an asynchronous commit; 0: none */
-	pthread_cond_t now_cond;	/* signalled with now_done */
+	/* batches to apply on arrival (tp_apply_loop_apply_now), under lock */
+	now_lane	now[2];
+	pthread_cond_t now_cond;	/* a lane was answered, freed or is under way */
+	second_lane second;
 
 	/* makes asynchronous commits of batches applied on arrival durable */
 	tp_durable *durable;		/* NULL: the thread never started */
@@ -181,35 +266,40 @@ disconnect(tp_apply_loop *loop)
 }
 
 /*
- * Whether the connection is usable: reconnect when it is closed or found
- * broken and the backoff allows, pin the session, install the inbox's
- * schema, and let the applier prepare it. False (logged) otherwise.
+ * Whether pg, a connection of the loop on which ctx applies, is usable:
+ * reconnect when it is closed or found broken and the backoff (*backoff,
+ * *connect_at_ms) allows, pin the session (application_name app_name),
+ * install the inbox's schema, and let the applier prepare it. False
+ * (logged, as purpose) otherwise.
  */
 static bool
-ensure_connected(tp_apply_loop *loop)
+connect_session(tp_apply_loop *loop, tp_pgsql *pg, tp_plugin_ctx *ctx,
+				tp_backoff *backoff, long long *connect_at_ms,
+				const char *purpose, const char *app_name)
 {
 	static const char pin[] =
 		"SELECT pg_catalog.set_config('datestyle', 'ISO, YMD', false),"
 		" pg_catalog.set_config('timezone', 'UTC', false),"
 		" pg_catalog.set_config('bytea_output', 'hex', false),"
 		" pg_catalog.set_config('client_encoding', 'UTF8', false),"
-		" pg_catalog.set_config('application_name', 'teleport apply', false)";
+		" pg_catalog.set_config('application_name', $1, false)";
+	const char *params[1] = {app_name};
 	tp_result	r;
 
-	if (loop->pg.conn != NULL && PQstatus(loop->pg.conn) == CONNECTION_OK)
+	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
 		return true;
-	if (loop->pg.conn != NULL)
+	if (pg->conn != NULL)
 	{
-		tp_warning(COMPONENT, "%s lost its connection; reconnecting", loop->purpose);
-		disconnect(loop);
+		tp_warning(COMPONENT, "%s lost its connection; reconnecting", purpose);
+		tp_pgsql_close(pg);
 	}
-	if (tp_clock_ms() < loop->connect_at_ms)
+	if (tp_clock_ms() < *connect_at_ms)
 		return false;
-	if (!tp_pgsql_connect(&loop->pg, loop->conninfo, loop->purpose) ||
-		!tp_pgsql_pin_session(&loop->pg) || !tp_pgsql_exec(&loop->pg, pin) ||
+	if (!tp_pgsql_connect(pg, loop->conninfo, purpose) ||
+		!tp_pgsql_pin_session(pg) || !tp_pgsql_query(pg, pin, 1, params, NULL, NULL) ||
 		(loop->inbox != NULL && !tp_inbox_ready(loop->inbox)))
 		goto fail;
-	r = loop->cb->prepare != NULL ? loop->cb->prepare(loop->ctx, loop->pg.conn) : TP_OK;
+	r = loop->cb->prepare != NULL ? loop->cb->prepare(ctx, pg->conn) : TP_OK;
 	if (r != TP_OK)
 	{
 		tp_log(r == TP_ERROR ? TP_LOG_ERROR : TP_LOG_WARNING, COMPONENT,
@@ -217,17 +307,25 @@ ensure_connected(tp_apply_loop *loop)
 			   loop->instance);
 		goto fail;
 	}
-	if (PQtransactionStatus(loop->pg.conn) != PQTRANS_IDLE && !tp_pgsql_exec(&loop->pg, "ROLLBACK"))
+	if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE && !tp_pgsql_exec(pg, "ROLLBACK"))
 		goto fail;
-	tp_backoff_reset(&loop->connect_backoff);
-	loop->connect_at_ms = 0;
-	tp_debug(COMPONENT, "%s is connected", loop->purpose);
+	tp_backoff_reset(backoff);
+	*connect_at_ms = 0;
+	tp_debug(COMPONENT, "%s is connected", purpose);
 	return true;
 
 fail:
-	disconnect(loop);
-	loop->connect_at_ms = tp_clock_ms() + tp_backoff_next(&loop->connect_backoff);
+	tp_pgsql_close(pg);
+	*connect_at_ms = tp_clock_ms() + tp_backoff_next(backoff);
 	return false;
+}
+
+/* Whether the loop's own connection is usable (connect_session). */
+static bool
+ensure_connected(tp_apply_loop *loop)
+{
+	return connect_session(loop, &loop->pg, loop->ctx, &loop->connect_backoff,
+						   &loop->connect_at_ms, loop->purpose, "teleport apply");
 }
 
 /*
@@ -429,20 +527,22 @@ fetch_batch(tp_apply_loop *loop, stream_state *st, uint64_t seq,
 }
 
 /*
- * Hand batch to the applier inside the open transaction. TP_OK, or the
- * failure with its reason (the applier's last warning or error).
+ * Hand batch to the applier instance ctx inside the transaction open on
+ * pg. TP_OK, or the failure with its reason (the applier's last warning
+ * or error).
  */
 static tp_result
-call_apply(tp_apply_loop *loop, const tp_batch *batch, char *reason, size_t len)
+call_apply_on(tp_apply_loop *loop, tp_pgsql *pg, tp_plugin_ctx *ctx,
+			  const tp_batch *batch, char *reason, size_t len)
 {
 	tp_result	r;
 
 	tp_host_capture_begin(reason, len);
-	r = loop->cb->apply(loop->ctx, loop->pg.conn, batch);
+	r = loop->cb->apply(ctx, pg->conn, batch);
 	tp_host_capture_end();
 	if (r == TP_OK)
 	{
-		PGTransactionStatusType ts = PQtransactionStatus(loop->pg.conn);
+		PGTransactionStatusType ts = PQtransactionStatus(pg->conn);
 
 		if (ts == PQTRANS_INERROR)
 		{
@@ -454,7 +554,7 @@ call_apply(tp_apply_loop *loop, const tp_batch *batch, char *reason, size_t len)
 		{
 			snprintf(reason, len, "the applier ended the transaction it "
 					 "was given, or lost the connection");
-			return PQstatus(loop->pg.conn) == CONNECTION_OK ? TP_ERROR : TP_RETRY;
+			return PQstatus(pg->conn) == CONNECTION_OK ? TP_ERROR : TP_RETRY;
 		}
 		return TP_OK;
 	}
@@ -462,6 +562,13 @@ call_apply(tp_apply_loop *loop, const tp_batch *batch, char *reason, size_t len)
 		snprintf(reason, len, "the applier returned %s without saying why",
 				 r == TP_ERROR ? "TP_ERROR" : "TP_RETRY");
 	return r;
+}
+
+/* call_apply_on the loop's own connection and applier instance. */
+static tp_result
+call_apply(tp_apply_loop *loop, const tp_batch *batch, char *reason, size_t len)
+{
+	return call_apply_on(loop, &loop->pg, loop->ctx, batch, reason, len);
 }
 
 /*
@@ -889,6 +996,32 @@ sql_failed_early:
  */
 
 /*
+ * Whether batch is a load's chunk of rows that is a unit of its own: the
+ * batches that may be applied alongside each other (follow). A load batch
+ * of more than one line is a "rows" step (the applier refuses any other
+ * with more lines, before it writes anything; teleport/batch.h).
+ */
+static bool
+is_rows_chunk(const tp_batch *batch)
+{
+	return batch->kind == TP_BATCH_LOAD && (batch->flags & TP_BATCH_PARTIAL) == 0 &&
+		batch->n_changes >= 2;
+}
+
+/*
+ * Mark the batch of lane as under way (its transaction holds its
+ * NOW_SEQ_LOCK): the next chunk may now be applied alongside it.
+ */
+static void
+set_underway(tp_apply_loop *loop, int lane)
+{
+	pthread_mutex_lock(&loop->lock);
+	loop->now[lane].underway = true;
+	pthread_cond_broadcast(&loop->now_cond);
+	pthread_mutex_unlock(&loop->lock);
+}
+
+/*
  * Apply batch, which the inbox has not stored, in a transaction of its own
  * that also records it as received and applied: only when its stream has
  * nothing else to apply (last_received = last_applied = seq - 1, nothing
@@ -898,7 +1031,9 @@ sql_failed_early:
  * it must be durable by then: committed with synchronous_commit on, or,
  * when loop->durable can wait for the flush elsewhere (durable.h), off,
  * with the WAL position after the commit in *lsn for the caller to wait
- * for (the next batch need not wait for the flush). APPLIED when it
+ * for (the next batch need not wait for the flush). A chunk of rows also
+ * takes its NOW_SEQ_LOCK before the check, and is then marked under way
+ * (lane 0), so that the next chunk may follow it. APPLIED when it
  * committed; EARLY
  * (nothing applied) when the stream's last received batch is a little
  * before seq - 1 (its predecessor is on its way); DECLINED otherwise.
@@ -916,6 +1051,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 	bool		isnull = false;
 	tp_pgsql   *pg = &loop->pg;
 	bool		async = tp_durable_usable(loop->durable);
+	bool		rows = is_rows_chunk(batch);
 	int64_t		end = 0;
 
 	*lsn = 0;
@@ -935,24 +1071,22 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 						1, commit_mode, NULL, NULL) ||
 		!tp_pgsql_query_bool(pg, "SELECT pg_catalog.pg_try_advisory_xact_lock("
 							 TP_APPLY_LOCK_KEY ")", 2, params, &yes) ||
-		(yes && (!tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("
-								 TP_INBOX_STORE_LOCK_KEY ")", 2, params, NULL, NULL) ||
-				 !tp_pgsql_query_int64(pg, "SELECT CASE"
-									   " WHEN r = $3::bigint - 1 AND ok THEN 1"
-									   " WHEN r < $3::bigint - 1"
-									   "  AND r >= $3::bigint - 1 - $4::bigint THEN 2 ELSE 0 END"
-									   " FROM (SELECT coalesce(max(s.last_received), 0) AS r,"
-									   "  coalesce(bool_and(s.last_applied = s.last_received"
-									   "  AND s.held_seq IS NULL), true) AS ok"
-									   "  FROM teleport.inbox_stream s"
-									   "  WHERE s.source = $1 AND s.target = $2) x",
-									   4, params, &state, &isnull))))
+		(yes && (!(rows
+				   ? tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("
+									TP_INBOX_STORE_LOCK_KEY "),"
+									" pg_catalog.pg_advisory_xact_lock("
+									NOW_SEQ_LOCK("$3") ")", 3, params, NULL, NULL)
+				   : tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("
+									TP_INBOX_STORE_LOCK_KEY ")", 2, params, NULL, NULL)) ||
+				 !tp_pgsql_query_int64(pg, NOW_STATE_SQL, 4, params, &state, &isnull))))
 		goto failed;
 	if (!yes || state != 1)
 	{
 		(void) tp_pgsql_exec(pg, "ROLLBACK");
 		return yes && state == 2 ? TP_INBOX_NOW_EARLY : TP_INBOX_NOW_DECLINED;
 	}
+	if (rows)
+		set_underway(loop, 0);
 	reason[0] = '\0';
 	if (call_apply(loop, batch, reason, sizeof(reason)) != TP_OK)
 	{
@@ -965,15 +1099,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 			(void) tp_pgsql_exec(pg, "ROLLBACK");
 		return TP_INBOX_NOW_DECLINED;
 	}
-	if (!tp_pgsql_query(pg,
-						"INSERT INTO teleport.inbox_stream AS s (source, target,"
-						" last_received, last_applied, applied_at)"
-						" VALUES ($1, $2, $3::bigint, $3::bigint, clock_timestamp())"
-						" ON CONFLICT (source, target) DO UPDATE"
-						" SET last_received = EXCLUDED.last_received,"
-						" last_applied = EXCLUDED.last_applied,"
-						" received_at = clock_timestamp(), applied_at = clock_timestamp()",
-						3, params, NULL, NULL) ||
+	if (!tp_pgsql_query(pg, NOW_RECORD_SQL, 3, params, NULL, NULL) ||
 		!tp_pgsql_exec(pg, "COMMIT"))
 		goto failed;
 	if (async && !tp_pgsql_query_int64(pg, TP_DURABLE_INSERT_LSN_SQL, 0, NULL, &end, &isnull))
@@ -997,28 +1123,220 @@ failed:
 	return TP_INBOX_NOW_DECLINED;
 }
 
-/* Answer the batch a caller of tp_apply_loop_apply_now waits with, if any. */
+/*
+ * The connection of lane (0: the loop's own; 1: the second), made usable
+ * (connect_session); NULL when it is not.
+ */
+static tp_pgsql *
+lane_session(tp_apply_loop *loop, int lane)
+{
+	if (lane == 0)
+		return ensure_connected(loop) ? &loop->pg : NULL;
+	return connect_session(loop, &loop->second.pg, loop->second.ctx,
+						   &loop->second.connect_backoff, &loop->second.connect_at_ms,
+						   loop->second.purpose, "teleport apply 2")
+		? &loop->second.pg : NULL;
+}
+
+/*
+ * After a failure on pg: close it when its connection broke (the next use
+ * reconnects), else roll back what is open.
+ */
+static void
+settle_session(tp_pgsql *pg)
+{
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+		tp_pgsql_close(pg);
+	else if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		(void) tp_pgsql_exec(pg, "ROLLBACK");
+}
+
+/*
+ * Apply batch, a load's chunk of rows, on lane's connection alongside the
+ * chunk before it, which the other lane is applying on arrival, its
+ * transaction holding that chunk's NOW_SEQ_LOCK. In a transaction that
+ * takes batch's own NOW_SEQ_LOCK (then it is under way: the next chunk may
+ * follow it in turn), applies it, then waits for the lock of the one
+ * before, that is for the end of its transaction, and only then takes the
+ * stream's apply and store locks and checks, as apply_now does, that the
+ * stream's last batch received and applied is the one before, committed:
+ * so batch commits after it, never past it; when that one rolled back,
+ * the check fails and batch is rolled back too. Then it is recorded and
+ * committed as apply_now does (*lsn). APPLIED when it committed; DECLINED,
+ * with nothing of it applied (or, when a COMMIT's answer was lost,
+ * maybe all of it, which the stream's record tells), when anything failed
+ * or did not fit: the caller then applies it as the head of its stream.
+ */
+static tp_inbox_now
+follow(tp_apply_loop *loop, int lane, const tp_batch *batch, uint64_t *lsn)
+{
+	char		seq_text[24];
+	char		prev_text[24];
+	char		window_text[24];
+	char		reason[REASON_LEN];
+	const char *params[4];
+	const char *wait_params[3];
+	tp_pgsql   *pg = lane_session(loop, lane);
+	tp_plugin_ctx *ctx = lane == 0 ? loop->ctx : loop->second.ctx;
+	bool		async = tp_durable_usable(loop->durable);
+	PGresult   *res;
+	int64_t		state = 0;
+	int64_t		end = 0;
+	bool		isnull = false;
+	bool		locked;
+
+	*lsn = 0;
+	if (pg == NULL)
+		return TP_INBOX_NOW_DECLINED;
+	snprintf(seq_text, sizeof(seq_text), "%" PRIu64, batch->seq);
+	snprintf(prev_text, sizeof(prev_text), "%" PRIu64, batch->seq - 1);
+	snprintf(window_text, sizeof(window_text), "%d", TP_INBOX_EARLY_WINDOW);
+	params[0] = batch->source;
+	params[1] = batch->target;
+	params[2] = seq_text;
+	params[3] = async ? "off" : "on";
+	if (!tp_pgsql_exec(pg, "BEGIN") ||
+		!tp_pgsql_query(pg, "SELECT pg_catalog.set_config('synchronous_commit', $4, true),"
+						" pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true),"
+						" pg_catalog.pg_advisory_xact_lock(" NOW_SEQ_LOCK("$3") ")",
+						4, params, NULL, NULL))
+		goto failed;
+	set_underway(loop, lane);
+	reason[0] = '\0';
+	if (call_apply_on(loop, pg, ctx, batch, reason, sizeof(reason)) != TP_OK)
+	{
+		tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " could not be "
+				"applied alongside the batch before it (%s); it is applied after it",
+				batch->source, batch->target, batch->seq, reason);
+		goto failed;
+	}
+
+	/*
+	 * The end of the one before (an error here is no news for the log:
+	 * that one failed and deadlocked with this one, or is slow), then the
+	 * stream's locks and its state, as for the head of a stream.
+	 */
+	wait_params[0] = batch->source;
+	wait_params[1] = batch->target;
+	wait_params[2] = prev_text;
+	res = PQexecParams(pg->conn,
+					   "SELECT pg_catalog.set_config('lock_timeout', '"
+					   FOLLOW_LOCK_TIMEOUT "', true),"
+					   " pg_catalog.pg_advisory_xact_lock(" NOW_SEQ_LOCK("$3") "),"
+					   " pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY "),"
+					   " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)",
+					   3, NULL, wait_params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		server_message(pg, reason, sizeof(reason));
+		PQclear(res);
+		tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " applied "
+				"alongside the batch before it could not wait for it (%s); it is "
+				"applied after it", batch->source, batch->target, batch->seq, reason);
+		goto failed;
+	}
+	locked = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	params[3] = window_text;
+	if (!locked ||
+		!tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("
+						TP_INBOX_STORE_LOCK_KEY ")", 2, params, NULL, NULL) ||
+		!tp_pgsql_query_int64(pg, NOW_STATE_SQL, 4, params, &state, &isnull))
+		goto failed;
+	if (state != 1)
+	{
+		tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " was applied "
+				 "alongside the batch before it, which was not committed: rolled back",
+				 batch->source, batch->target, batch->seq);
+		goto failed;
+	}
+	if (!tp_pgsql_query(pg, NOW_RECORD_SQL, 3, params, NULL, NULL) ||
+		!tp_pgsql_exec(pg, "COMMIT"))
+		goto failed;
+	if (async && !tp_pgsql_query_int64(pg, TP_DURABLE_INSERT_LSN_SQL, 0, NULL, &end, &isnull))
+	{
+		/* committed, not known durable: the store finds it received */
+		tp_pgsql_close(pg);
+		return TP_INBOX_NOW_DECLINED;
+	}
+	*lsn = (uint64_t) end;
+	tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": applied batch %" PRIu64
+			 " on arrival alongside the batch before it, on lane %d (%zu bytes)",
+			 batch->source, batch->target, batch->seq, lane, batch->data_len);
+	return TP_INBOX_NOW_APPLIED;
+
+failed:
+	/* a COMMIT whose answer was lost: the head's check finds it received */
+	settle_session(pg);
+	return TP_INBOX_NOW_DECLINED;
+}
+
+/* Answer lane's caller (under the loop's lock). */
+static void
+answer_lane(tp_apply_loop *loop, int lane, tp_inbox_now result, uint64_t lsn)
+{
+	now_lane   *nl = &loop->now[lane];
+
+	nl->asked = false;
+	nl->done = true;
+	nl->result = result;
+	nl->lsn = lsn;
+	pthread_cond_broadcast(&loop->now_cond);
+}
+
+/* Answer the batch a caller of tp_apply_loop_apply_now asked lane 0 for. */
 static void
 serve_now(tp_apply_loop *loop)
 {
-	const tp_batch *batch;
+	const tp_batch *batch = NULL;
+	bool		follows = false;
 	tp_inbox_now result = TP_INBOX_NOW_DECLINED;
 	uint64_t	lsn = 0;
 
 	pthread_mutex_lock(&loop->lock);
-	batch = loop->now_batch;
+	if (loop->now[0].asked)
+	{
+		batch = loop->now[0].batch;
+		follows = loop->now[0].follows;
+	}
 	pthread_mutex_unlock(&loop->lock);
 	if (batch == NULL)
 		return;
 	if (!atomic_load(&loop->stop))
-		result = apply_now(loop, batch, &lsn);
+		result = follows ? follow(loop, 0, batch, &lsn) : apply_now(loop, batch, &lsn);
 	pthread_mutex_lock(&loop->lock);
-	loop->now_batch = NULL;
-	loop->now_done = true;
-	loop->now_result = result;
-	loop->now_lsn = lsn;
-	pthread_cond_broadcast(&loop->now_cond);
+	answer_lane(loop, 0, result, lsn);
 	pthread_mutex_unlock(&loop->lock);
+}
+
+/* The second lane's thread: apply what is handed to it, until a stop. */
+static void *
+second_main(void *arg)
+{
+	tp_apply_loop *loop = arg;
+	now_lane   *nl = &loop->now[1];
+
+	pthread_mutex_lock(&loop->lock);
+	for (;;)
+	{
+		const tp_batch *batch;
+		tp_inbox_now result = TP_INBOX_NOW_DECLINED;
+		uint64_t	lsn = 0;
+
+		while (!nl->asked && !atomic_load(&loop->stop))
+			pthread_cond_wait(&loop->second.wake, &loop->lock);
+		if (!nl->asked)
+			break;
+		batch = nl->batch;
+		pthread_mutex_unlock(&loop->lock);
+		if (!atomic_load(&loop->stop))
+			result = follow(loop, 1, batch, &lsn);
+		pthread_mutex_lock(&loop->lock);
+		answer_lane(loop, 1, result, lsn);
+	}
+	pthread_mutex_unlock(&loop->lock);
+	tp_pgsql_close(&loop->second.pg);
+	return NULL;
 }
 
 /*
@@ -1172,7 +1490,7 @@ wait_for_work(tp_apply_loop *loop, long long ms)
 	bool		go_on;
 
 	pthread_mutex_lock(&loop->lock);
-	while (!loop->pending && loop->now_batch == NULL && !atomic_load(&loop->stop))
+	while (!loop->pending && !loop->now[0].asked && !atomic_load(&loop->stop))
 	{
 		if (pthread_cond_timedwait(&loop->wake, &loop->lock, &until) == ETIMEDOUT)
 			break;
@@ -1254,8 +1572,24 @@ tp_apply_loop_new(const char *conninfo, const char *instance, tp_inbox *inbox,
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
 	pthread_cond_init(&loop->wake, &cattr);
 	pthread_cond_init(&loop->now_cond, &cattr);
+	pthread_cond_init(&loop->second.wake, &cattr);
 	pthread_condattr_destroy(&cattr);
 	return loop;
+}
+
+/* See apply_loop.h. */
+void
+tp_apply_loop_add_lane(tp_apply_loop *loop, tp_plugin_ctx *ctx)
+{
+	size_t		len = strlen(loop->instance) + 48;
+
+	loop->second.ctx = ctx;
+	tp_backoff_init(&loop->second.connect_backoff, CONNECT_BACKOFF_MIN_MS,
+					CONNECT_BACKOFF_MAX_MS);
+	free(loop->second.purpose);
+	loop->second.purpose = tp_xmalloc(len);
+	snprintf(loop->second.purpose, len, "the second apply connection of \"%s\"",
+			 loop->instance);
 }
 
 /* See apply_loop.h. */
@@ -1278,6 +1612,18 @@ tp_apply_loop_start(tp_apply_loop *loop)
 	{
 		tp_durable_free(loop->durable);
 		loop->durable = NULL;
+	}
+	/* without it, one connection applies every batch */
+	if (rc == 0 && loop->second.ctx != NULL)
+	{
+		int			rc2 = pthread_create(&loop->second.thread, NULL, second_main, loop);
+
+		if (rc2 != 0)
+			tp_warning(COMPONENT, "could not start %s: %s; one connection applies "
+					   "every batch", loop->second.purpose, strerror(rc2));
+		pthread_mutex_lock(&loop->lock);
+		loop->second.started = rc2 == 0;
+		pthread_mutex_unlock(&loop->lock);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
@@ -1303,6 +1649,59 @@ tp_apply_loop_wake(void *arg)
 	pthread_mutex_unlock(&loop->lock);
 }
 
+/*
+ * The lane on which batch may be applied alongside the batch before it
+ * (follow): one whose other lane applies that batch on arrival, a chunk
+ * of rows too, under way; -1 when there is none. Under the loop's lock.
+ */
+static int
+follow_lane(const tp_apply_loop *loop, const tp_batch *batch)
+{
+	if (!loop->second.started || !is_rows_chunk(batch))
+		return -1;
+	for (int lane = 0; lane < 2; lane++)
+	{
+		const now_lane *before = &loop->now[lane];
+
+		if (before->batch != NULL && before->underway && !before->done &&
+			before->batch->seq + 1 == batch->seq && is_rows_chunk(before->batch) &&
+			strcmp(before->batch->source, batch->source) == 0 &&
+			strcmp(before->batch->target, batch->target) == 0 &&
+			loop->now[1 - lane].batch == NULL)
+			return 1 - lane;
+	}
+	return -1;
+}
+
+/*
+ * Have lane, which is free, apply batch (alongside the one before it when
+ * follows) and wait for the answer, its commit's position in *lsn; then
+ * free the lane. Called and returns with the loop's lock held.
+ */
+static tp_inbox_now
+run_lane(tp_apply_loop *loop, int lane, const tp_batch *batch, bool follows,
+		 uint64_t *lsn)
+{
+	now_lane   *nl = &loop->now[lane];
+	tp_inbox_now result;
+
+	nl->batch = batch;
+	nl->follows = follows;
+	nl->underway = false;
+	nl->done = false;
+	nl->asked = true;
+	pthread_cond_signal(lane == 0 ? &loop->wake : &loop->second.wake);
+	while (!nl->done)
+		pthread_cond_wait(&loop->now_cond, &loop->lock);
+	result = nl->result;
+	*lsn = nl->lsn;
+	nl->batch = NULL;
+	nl->underway = false;
+	nl->done = false;
+	pthread_cond_broadcast(&loop->now_cond);
+	return result;
+}
+
 /* See apply_loop.h. */
 tp_inbox_now
 tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
@@ -1313,11 +1712,26 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 	struct timespec busy_until = tp_clock_deadline(NOW_BUSY_WAIT_MS);
 	struct timespec early_until = busy_until;
 	bool		early = false;
+	bool		followed = false;
 
 	pthread_mutex_lock(&loop->lock);
 	while (loop->started && !atomic_load(&loop->stop))
 	{
-		if (loop->now_busy)
+		int			lane = followed ? -1 : follow_lane(loop, batch);
+
+		if (lane >= 0)
+		{
+			/* the chunk before it is being applied: alongside it, once */
+			followed = true;
+			result = run_lane(loop, lane, batch, true, &lsn);
+			if (result == TP_INBOX_NOW_APPLIED)
+				break;
+			/* nothing of it applied: as the head of its stream, in turn */
+			result = TP_INBOX_NOW_DECLINED;
+			lsn = 0;
+			continue;
+		}
+		if (loop->now[0].batch != NULL)
 		{
 			/* the batch before it, likely: wait for its turn */
 			if (pthread_cond_timedwait(&loop->now_cond, &loop->lock,
@@ -1325,16 +1739,7 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 				break;
 			continue;
 		}
-		loop->now_busy = true;
-		loop->now_batch = batch;
-		loop->now_done = false;
-		pthread_cond_signal(&loop->wake);
-		while (!loop->now_done)
-			pthread_cond_wait(&loop->now_cond, &loop->lock);
-		result = loop->now_result;
-		lsn = loop->now_lsn;
-		loop->now_busy = false;
-		pthread_cond_broadcast(&loop->now_cond);
+		result = run_lane(loop, 0, batch, false, &lsn);
 		/*
 		 * a load's sender keeps several batches in flight, a transmitter
 		 * flags those it sends so; another change batch past its stream's
@@ -1375,14 +1780,18 @@ tp_apply_loop_stop(tp_apply_loop *loop)
 	pthread_mutex_lock(&loop->lock);
 	atomic_store(&loop->stop, true);
 	pthread_cond_signal(&loop->wake);
+	pthread_cond_signal(&loop->second.wake);
 	/* callers waiting for their turn or their predecessor give up */
 	pthread_cond_broadcast(&loop->now_cond);
 	pthread_mutex_unlock(&loop->lock);
 	pthread_join(loop->thread, NULL);
+	if (loop->second.started)
+		pthread_join(loop->second.thread, NULL);
 	/* callers waiting for a commit to be durable give up too */
 	tp_durable_stop(loop->durable);
 	pthread_mutex_lock(&loop->lock);
 	loop->started = false;
+	loop->second.started = false;
 	pthread_mutex_unlock(&loop->lock);
 }
 
@@ -1395,6 +1804,8 @@ tp_apply_loop_free(tp_apply_loop *loop)
 	tp_apply_loop_stop(loop);
 	tp_durable_free(loop->durable);
 	disconnect(loop);
+	tp_pgsql_close(&loop->second.pg);
+	free(loop->second.purpose);
 	for (size_t i = 0; i < loop->n_streams; i++)
 	{
 		free(loop->streams[i].source);
@@ -1405,6 +1816,7 @@ tp_apply_loop_free(tp_apply_loop *loop)
 	free(loop->streams);
 	pthread_cond_destroy(&loop->wake);
 	pthread_cond_destroy(&loop->now_cond);
+	pthread_cond_destroy(&loop->second.wake);
 	pthread_mutex_destroy(&loop->lock);
 	free(loop->conninfo);
 	free(loop->instance);

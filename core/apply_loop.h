@@ -32,10 +32,12 @@
  *     cmd_batch.h).
  *   - A batch that is a unit of its own (a change batch that is not
  *     partial, a load chunk) may be applied on arrival, never stored:
- *     tp_apply_loop_apply_now, below.
+ *     tp_apply_loop_apply_now, below; a load's chunks of rows on two
+ *     connections, one alongside the other.
  *
  * The applier's prepare() runs on the loop's connection after each
- * (re)connection; apply() gets that connection too. The session pins
+ * (re)connection; apply() gets that connection too (the second connection
+ * has an applier context of its own, prepared on it). The session pins
  * DateStyle ISO, IntervalStyle postgres, extra_float_digits, TimeZone UTC,
  * bytea_output hex, client_encoding UTF8 and search_path pg_catalog.
  */
@@ -86,7 +88,17 @@ tp_apply_loop *tp_apply_loop_new(const char *conninfo, const char *instance,
 								 const tp_applier_callbacks *cb,
 								 int interval_ms);
 
-/* Start the thread. False (logged) when it cannot start. */
+/*
+ * Give the loop a second connection, on which ctx (another instance of the
+ * loop's applier, started, whose prepare() runs on that connection) applies
+ * an initial load's chunk of rows on arrival alongside the chunk before it,
+ * which the loop's own connection applies (tp_apply_loop_apply_now). Call
+ * before tp_apply_loop_start; ctx must outlive the loop's threads (shut it
+ * down after tp_apply_loop_stop). Without it, one connection applies all.
+ */
+void		tp_apply_loop_add_lane(tp_apply_loop *loop, tp_plugin_ctx *ctx);
+
+/* Start the thread(s). False (logged) when the loop's cannot start. */
 bool		tp_apply_loop_start(tp_apply_loop *loop);
 
 /*
@@ -99,11 +111,15 @@ void		tp_apply_loop_wake(void *loop);
  * Apply batch now, on the loop's thread and connection, in a transaction
  * that also records it as received and applied, when its stream has
  * nothing else to apply; wait for that (a tp_inbox_apply_now_fn, with the
- * loop as arg: see inbox.h). A batch that comes while another is applied
- * on arrival waits for it (up to 10 s); one whose predecessor has not
- * arrived yet (a sender with several batches in flight: a load's, or one
- * flagged TP_BATCH_FOLLOWS) waits up to 2 s for it to be applied or
- * stored, then is EARLY. APPLIED is returned only once the commit is
+ * loop as arg: see inbox.h). A load's chunk of rows that comes while the
+ * chunk before it, also of rows, is being applied on arrival is applied
+ * alongside it on the loop's other connection (tp_apply_loop_add_lane),
+ * in a transaction that commits only after that one did, and only when it
+ * committed (else nothing of it is applied, and it takes the way below).
+ * Another batch that comes while one is applied on arrival waits for it
+ * (up to 10 s); one whose predecessor has not arrived yet (a sender with
+ * several batches in flight: a load's, or one flagged TP_BATCH_FOLLOWS)
+ * waits up to 2 s for it to be applied or stored, then is EARLY. APPLIED is returned only once the commit is
  * durable: it commits asynchronously when the loop's flusher can make it
  * durable (durable.h), and this waits for the flush (up to 10 s; DECLINED
  * otherwise, and the inbox's store finds the batch received). DECLINED,
@@ -125,8 +141,8 @@ bool		tp_apply_loop_pass(tp_apply_loop *loop, bool force,
 							   tp_apply_stats *stats);
 
 /*
- * Stop the thread (after the unit it is applying) and wait for it; safe
- * when it never started.
+ * Stop the threads (after the unit they are applying) and wait for them;
+ * safe when they never started.
  */
 void		tp_apply_loop_stop(tp_apply_loop *loop);
 

@@ -77,6 +77,7 @@ typedef struct instance
 
 	/* the receiving role: the apply loop's thread */
 	tp_apply_loop *apply;
+	member		apply_lane;		/* the applier's instance on its second lane */
 
 	/* what plugins reach through the host: inbox and status */
 	tp_inbox   *inbox;
@@ -587,6 +588,37 @@ start_workers(instance *inst)
 }
 
 /*
+ * Give the apply loop a second lane (tp_apply_loop_add_lane) with another
+ * instance of applier member m, so that an initial load's chunks are
+ * applied two at a time. Only the postgres applier's: it writes through
+ * the connection it is given, in the host's transaction, so a chunk
+ * applied alongside the one before and rolled back leaves nothing behind
+ * (an applier that writes elsewhere sees each batch once, in order). An
+ * instance that does not start is logged; the loop then has one lane.
+ */
+static void
+start_apply_lane(instance *inst, const member *m)
+{
+	member	   *lane = &inst->apply_lane;
+
+	if (strcmp(m->entry->plugin_name, "postgres") != 0)
+		return;
+	lane->entry = m->entry;
+	lane->ctx = tp_host_ctx_new(inst->config, inst->conninfo, m->entry);
+	tp_host_ctx_set_services(lane->ctx, &inst->services);
+	if (member_startup(lane) != TP_OK)
+	{
+		tp_warning(LOG_COMPONENT, "a second instance of applier \"%s\" did not "
+				   "start: one connection applies every batch", m->entry->plugin_name);
+		tp_host_ctx_free(lane->ctx);
+		memset(lane, 0, sizeof(*lane));
+		return;
+	}
+	lane->started = true;
+	tp_apply_loop_add_lane(inst->apply, lane->ctx);
+}
+
+/*
  * A receiving instance's apply loop, on the applier member's context, once
  * every plugin has started; stores wake it. Returns false after logging
  * when its thread cannot start.
@@ -603,6 +635,7 @@ start_apply(instance *inst)
 		inst->apply = tp_apply_loop_new(inst->conninfo, inst->config->database.name,
 										inst->inbox, m->ctx, m->entry->plugin->callbacks,
 										inst->config->intervals.applier);
+		start_apply_lane(inst, m);
 		inst->services.stored = tp_apply_loop_wake;
 		inst->services.stored_arg = inst->apply;
 		if (!tp_apply_loop_start(inst->apply))
@@ -674,6 +707,7 @@ instance_free(instance *inst)
 	free(inst->workers);
 	free(inst->lanes);
 	tp_apply_loop_free(inst->apply);
+	tp_host_ctx_free(inst->apply_lane.ctx);
 	tp_status_free(inst->status);
 	tp_inbox_free(inst->inbox);
 	tp_pgsql_close(&inst->db);
@@ -812,6 +846,8 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 	stop_workers(&inst);
 	/* before the applier and the receivers shut down */
 	tp_apply_loop_stop(inst.apply);
+	if (inst.apply_lane.entry != NULL)
+		member_stop(&inst.apply_lane);
 	for (size_t i = inst.plan.n; i-- > 0;)
 	{
 		if (inst.members[i].entry != NULL)

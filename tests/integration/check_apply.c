@@ -69,7 +69,9 @@ typedef struct world
 	tp_config  *config;
 	tp_plugin_set set;
 	tp_plan		plan;
+	tp_plan_entry *entry;		/* the applier's */
 	tp_plugin_ctx *ctx;
+	tp_plugin_ctx *ctx2;		/* its instance on the loop's second lane */
 	const tp_applier_callbacks *cb;
 	tp_inbox   *inbox;
 	tp_apply_loop *loop;
@@ -224,6 +226,7 @@ world_open(world *w, const char *db, const char *source_sql,
 	}
 	ck_assert_str_eq(entry->plugin->info->name, "postgres");
 	ck_assert(tp_plugin_initialize(entry->plugin, tp_host_api_get()));
+	w->entry = entry;
 	w->cb = entry->plugin->callbacks;
 	w->ctx = tp_host_ctx_new(w->config, w->conninfo, entry);
 	ck_assert_int_eq(w->cb->startup(w->ctx), TP_OK);
@@ -256,6 +259,9 @@ world_close(world *w)
 	if (w->ctx != NULL && w->ctx->private_data != NULL)
 		w->cb->shutdown(w->ctx);
 	tp_host_ctx_free(w->ctx);
+	if (w->ctx2 != NULL && w->ctx2->private_data != NULL)
+		w->cb->shutdown(w->ctx2);
+	tp_host_ctx_free(w->ctx2);
 	tp_plan_free(&w->plan);
 	tp_loader_free(&w->set);
 	tp_config_free(w->config);
@@ -846,6 +852,9 @@ offer_flags(world *w, tp_batch_kind kind, const char *source, uint64_t seq,
 	memset(&out, 0, sizeof(out));
 	out.size = sizeof(out);
 	(void) tp_inbox_store(w->inbox, &b, &out);
+	/* as the host's deliver: a batch that waits for this one looks again */
+	if (out.status == TP_DELIVERY_STORED)
+		tp_apply_loop_wake(w->loop);
 	return out.status;
 }
 
@@ -2282,8 +2291,9 @@ START_TEST(test_held_retried_on_news)
 END_TEST
 
 /*
- * w's apply loop started and offered the batches that can be applied on
- * arrival; the seq of every batch the inbox stores goes to copy.stored.
+ * w's apply loop started, with a second lane as the daemon gives it, and
+ * offered the batches that can be applied on arrival; the seq of every
+ * batch the inbox stores goes to copy.stored.
  */
 static void
 start_applying_on_arrival(world *w)
@@ -2294,6 +2304,9 @@ start_applying_on_arrival(world *w)
 		   " $$BEGIN INSERT INTO copy.stored VALUES (NEW.seq); RETURN NEW; END$$;"
 		   "CREATE TRIGGER stored BEFORE INSERT ON teleport.inbox FOR EACH ROW"
 		   " EXECUTE FUNCTION copy.stored()");
+	w->ctx2 = tp_host_ctx_new(w->config, w->conninfo, w->entry);
+	ck_assert_int_eq(w->cb->startup(w->ctx2), TP_OK);
+	tp_apply_loop_add_lane(w->loop, w->ctx2);
 	ck_assert(tp_apply_loop_start(w->loop));
 	tp_inbox_set_apply_now(w->inbox, tp_apply_loop_apply_now, w->loop);
 }
@@ -2418,25 +2431,58 @@ offer_join(offer *o)
 }
 
 /*
+ * offer_join, and when the answer was "send again" (it came while the
+ * batch before it was still being stored) offer it once more, as its
+ * sender does: it must then be taken.
+ */
+static void
+offer_join_taken(offer *o)
+{
+	if (offer_join(o) == TP_DELIVERY_UNAVAILABLE)
+		offer_main(o);
+	ck_assert_int_eq(o->status, TP_DELIVERY_STORED);
+}
+
+/*
+ * The backends of the loop's lanes in a COPY (application names "teleport
+ * apply" and "teleport apply 2").
+ */
+#define LANE_COPIES(names) \
+	"SELECT count(*) FROM pg_stat_activity WHERE state = 'active'" \
+	" AND query LIKE 'COPY %' AND application_name IN (" names ")"
+
+/* What the second lane's backend waits for. */
+#define LANE2_WAITS \
+	"SELECT coalesce(wait_event_type || ' ' || wait_event, '-')" \
+	" FROM pg_stat_activity WHERE application_name = 'teleport apply 2'"
+
+/*
  * A sender with two load batches in flight: a batch that arrives before
  * its predecessor waits for it, then both are applied on arrival, in
- * order; one that arrives while its predecessor is applied on arrival
- * waits for that, then is applied on arrival too (neither is stored); one
- * whose predecessor never comes is answered UNAVAILABLE (sent again
- * later), nothing of it stored or applied.
+ * order; one that arrives while its predecessor is applied on arrival is
+ * applied on arrival too (neither is stored): alongside it, on the loop's
+ * second connection (two backends in COPY at once), then waiting for its
+ * transaction (an advisory lock) before it commits; when that one fails
+ * (a constraint violated) or its backend is terminated, the one alongside
+ * is rolled back, stored and applied after it, never before. One whose
+ * predecessor never comes is answered UNAVAILABLE (sent again later),
+ * nothing of it stored or applied.
  */
 START_TEST(test_load_in_flight)
 {
 	world		w;
 	char		header[1024];
 	offer		o;
+	offer		o2;
 	long long	t0;
 	static const char cols[] = "[\"id\"]";
 
 	world_open(&w, "apply_load_flight", NULL,
 			   "CREATE TABLE copy.fl (id int PRIMARY KEY, n serial);"
 			   "CREATE FUNCTION copy.slow() RETURNS trigger LANGUAGE plpgsql AS"
-			   " $$BEGIN IF NEW.id = 10 THEN PERFORM pg_sleep(1); END IF; RETURN NEW; END$$;"
+			   " $$BEGIN PERFORM pg_sleep(CASE NEW.id WHEN 10 THEN 1 WHEN 30 THEN 2.5"
+			   " WHEN 31 THEN 0.8 WHEN 40 THEN 1 WHEN 50 THEN 30 ELSE 0 END);"
+			   " RETURN NEW; END$$;"
 			   "CREATE TRIGGER slow BEFORE INSERT ON copy.fl FOR EACH ROW"
 			   " EXECUTE FUNCTION copy.slow()", 300, NULL);
 	start_applying_on_arrival(&w);
@@ -2491,6 +2537,92 @@ START_TEST(test_load_in_flight)
 	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY n) FROM copy.fl",
 				 "1,2,3,4,10,11,20,21");
 	assert_value(&w, "SELECT count(*) FROM copy.stored", "0");
+
+	/*
+	 * 8 slow (2.5 s in its COPY); 9 comes meanwhile and is applied
+	 * alongside on the second lane: both backends in COPY at once, then
+	 * 9's waits for 8's end (its NOW_SEQ_LOCK), uncommitted, before it
+	 * commits; both applied on arrival, in order
+	 */
+	memset(&o2, 0, sizeof(o2));
+	o2.w = &w;
+	o.seq = 8;
+	o.rows = "30\n";
+	rows_header(o.header, sizeof(o.header), "fl", cols, 7);
+	offer_start(&o);
+	wait_value(&w, LANE_COPIES("'teleport apply'"), "1");
+	o2.seq = 9;
+	o2.rows = "31\n";
+	rows_header(o2.header, sizeof(o2.header), "fl", cols, 8);
+	offer_start(&o2);
+	wait_value(&w, LANE_COPIES("'teleport apply', 'teleport apply 2'"), "2");
+	wait_value(&w, LANE2_WAITS, "Lock advisory");
+	assert_value(&w, "SELECT count(*) FROM copy.fl WHERE id >= 30", "0");
+	assert_stream(&w, "fl", "- - 7");
+	ck_assert_int_eq(offer_join(&o2), TP_DELIVERY_STORED);
+	ck_assert_int_eq(offer_join(&o), TP_DELIVERY_STORED);
+	assert_stream(&w, "fl", "- - 9");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY n) FROM copy.fl WHERE id >= 20",
+				 "20,21,30,31");
+	assert_value(&w, "SELECT count(*) FROM copy.stored", "0");
+
+	/*
+	 * 10 fails after a while (a CHECK refuses its second row) while 11 was
+	 * applied alongside and waits for it: 11 is rolled back, not committed
+	 * past 10; both are stored, 10 held, 11 behind it; fixed, in order
+	 */
+	sql_ok(&w, "ALTER TABLE copy.fl ADD CONSTRAINT no41 CHECK (id <> 41)");
+	o.seq = 10;
+	o.rows = "40\n41\n";
+	rows_header(o.header, sizeof(o.header), "fl", cols, 9);
+	offer_start(&o);
+	wait_value(&w, LANE_COPIES("'teleport apply'"), "1");
+	o2.seq = 11;
+	o2.rows = "42\n";
+	rows_header(o2.header, sizeof(o2.header), "fl", cols, 10);
+	offer_start(&o2);
+	wait_value(&w, LANE2_WAITS, "Lock advisory");
+	ck_assert_int_eq(offer_join(&o), TP_DELIVERY_STORED);
+	offer_join_taken(&o2);
+	wait_value(&w, "SELECT held_state || ' ' || held_seq FROM teleport.inbox_stream"
+			   " WHERE source = 'fl'", "retrying 10");
+	assert_value(&w, "SELECT count(*) FROM copy.fl WHERE id >= 40", "0");
+	assert_value(&w, "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM teleport.inbox"
+				 " WHERE source = 'fl'", "10,11");
+	sql_ok(&w, "ALTER TABLE copy.fl DROP CONSTRAINT no41");
+	wait_value(&w, "SELECT last_applied FROM teleport.inbox_stream WHERE source = 'fl'", "11");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY n) FROM copy.fl WHERE id >= 30",
+				 "30,31,40,41,42");
+
+	/*
+	 * 12's backend terminated while 13 waits alongside: nothing lost,
+	 * nothing applied twice or out of order
+	 */
+	o.seq = 12;
+	o.rows = "50\n";
+	rows_header(o.header, sizeof(o.header), "fl", cols, 11);
+	offer_start(&o);
+	wait_value(&w, LANE_COPIES("'teleport apply'"), "1");
+	o2.seq = 13;
+	o2.rows = "51\n";
+	rows_header(o2.header, sizeof(o2.header), "fl", cols, 12);
+	offer_start(&o2);
+	wait_value(&w, LANE2_WAITS, "Lock advisory");
+	/* (12 applied again does not sleep; the running COPY does, until ended) */
+	sql_ok(&w, "CREATE OR REPLACE FUNCTION copy.slow() RETURNS trigger LANGUAGE plpgsql"
+		   " AS $$BEGIN RETURN NEW; END$$");
+	assert_value(&w, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))"
+				 " FROM pg_stat_activity WHERE application_name = 'teleport apply'"
+				 " AND query LIKE 'COPY %'", "1");
+	ck_assert_int_eq(offer_join(&o), TP_DELIVERY_STORED);
+	offer_join_taken(&o2);
+	wait_value(&w, "SELECT last_applied FROM teleport.inbox_stream WHERE source = 'fl'", "13");
+	assert_stream(&w, "fl", "- - 13");
+	assert_value(&w, "SELECT string_agg(id::text, ',' ORDER BY n) FROM copy.fl WHERE id >= 30",
+				 "30,31,40,41,42,50,51");
+	/* 12 was stored; 13 too, or applied on arrival once 12 was applied */
+	assert_value(&w, "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM copy.stored"
+				 " WHERE seq <= 12", "10,11,12");
 	world_close(&w);
 }
 END_TEST

@@ -39,7 +39,8 @@
  *     (with writes going on all along); the target
  *     teleport is killed and restarted (the loader retries); the target's
  *     database restarts. Each time the target was changed by hand before,
- *     and equals the source after.
+ *     and equals the source after. Chunks were applied on the target's
+ *     second connection too, alongside the ones before them.
  *     "keys": tables are created without their primary keys, which are
  *     added after the rows (an event trigger on the target logs each
  *     table's DDL with its key and rows then); a table the target has
@@ -352,15 +353,19 @@ wait_rows(scene *sc, const loader *ld, long after_id, long rows)
 /*
  * Slow the target's inbox down (each batch received, stored or applied
  * on arrival, waits 15 ms), or no longer, so that a load is still running
- * when a test interrupts it.
+ * when a test interrupts it. Meanwhile the application name of the
+ * session of each batch that commits goes to public.lane_seen (the apply
+ * loop's second lane: "teleport apply 2").
  */
 static void
 slow_target(const scene *sc, bool slow)
 {
 	if (slow)
 		tp_inst_exec(sc->tgt,
+					 "CREATE TABLE IF NOT EXISTS public.lane_seen (app text);"
 					 "CREATE FUNCTION public.tp_slow() RETURNS trigger LANGUAGE plpgsql"
-					 " AS $$BEGIN PERFORM pg_sleep(0.015); RETURN NEW; END$$;"
+					 " AS $$BEGIN PERFORM pg_sleep(0.015); INSERT INTO public.lane_seen"
+					 " VALUES (current_setting('application_name')); RETURN NEW; END$$;"
 					 "CREATE TRIGGER tp_slow BEFORE INSERT ON teleport.inbox_stream"
 					 " FOR EACH ROW EXECUTE FUNCTION public.tp_slow()");
 	else
@@ -786,6 +791,11 @@ START_TEST(test_load_kills)
 	ck_assert(tp_cluster_restart(cluster2));
 	load_done(&sc, &ld, "after-database-restart");
 	load_free(&ld);
+	v = tp_inst_value(sc.tgt, "SELECT count(*) > 0 FROM public.lane_seen"
+					  " WHERE app = 'teleport apply 2'");
+	if (strcmp(v, "t") != 0)
+		tp_scene_fail(&sc.t, "no chunk was applied on the target's second connection");
+	free(v);
 
 	tp_inst_stop(sc.src);
 	tp_inst_stop(sc.tgt);
