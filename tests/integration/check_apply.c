@@ -2457,6 +2457,25 @@ offer_join_taken(offer *o)
 	" FROM pg_stat_activity WHERE application_name = 'teleport apply 2'"
 
 /*
+ * Offer chunk seq of table fl (rows) through o and, once the loop's first
+ * lane is in its COPY, chunk seq + 1 (rows2) through o2.
+ */
+static void
+offer_pair(offer *o, offer *o2, const char *cols, uint64_t seq,
+		   const char *rows, const char *rows2)
+{
+	o->seq = seq;
+	o->rows = rows;
+	rows_header(o->header, sizeof(o->header), "fl", cols, (int) seq - 1);
+	offer_start(o);
+	wait_value(o->w, LANE_COPIES("'teleport apply'"), "1");
+	o2->seq = seq + 1;
+	o2->rows = rows2;
+	rows_header(o2->header, sizeof(o2->header), "fl", cols, (int) seq);
+	offer_start(o2);
+}
+
+/*
  * A sender with two load batches in flight: a batch that arrives before
  * its predecessor waits for it, then both are applied on arrival, in
  * order; one that arrives while its predecessor is applied on arrival is
@@ -2546,15 +2565,7 @@ START_TEST(test_load_in_flight)
 	 */
 	memset(&o2, 0, sizeof(o2));
 	o2.w = &w;
-	o.seq = 8;
-	o.rows = "30\n";
-	rows_header(o.header, sizeof(o.header), "fl", cols, 7);
-	offer_start(&o);
-	wait_value(&w, LANE_COPIES("'teleport apply'"), "1");
-	o2.seq = 9;
-	o2.rows = "31\n";
-	rows_header(o2.header, sizeof(o2.header), "fl", cols, 8);
-	offer_start(&o2);
+	offer_pair(&o, &o2, cols, 8, "30\n", "31\n");
 	wait_value(&w, LANE_COPIES("'teleport apply', 'teleport apply 2'"), "2");
 	wait_value(&w, LANE2_WAITS, "Lock advisory");
 	assert_value(&w, "SELECT count(*) FROM copy.fl WHERE id >= 30", "0");
@@ -2572,15 +2583,7 @@ START_TEST(test_load_in_flight)
 	 * past 10; both are stored, 10 held, 11 behind it; fixed, in order
 	 */
 	sql_ok(&w, "ALTER TABLE copy.fl ADD CONSTRAINT no41 CHECK (id <> 41)");
-	o.seq = 10;
-	o.rows = "40\n41\n";
-	rows_header(o.header, sizeof(o.header), "fl", cols, 9);
-	offer_start(&o);
-	wait_value(&w, LANE_COPIES("'teleport apply'"), "1");
-	o2.seq = 11;
-	o2.rows = "42\n";
-	rows_header(o2.header, sizeof(o2.header), "fl", cols, 10);
-	offer_start(&o2);
+	offer_pair(&o, &o2, cols, 10, "40\n41\n", "42\n");
 	wait_value(&w, LANE2_WAITS, "Lock advisory");
 	ck_assert_int_eq(offer_join(&o), TP_DELIVERY_STORED);
 	offer_join_taken(&o2);
@@ -2598,15 +2601,7 @@ START_TEST(test_load_in_flight)
 	 * 12's backend terminated while 13 waits alongside: nothing lost,
 	 * nothing applied twice or out of order
 	 */
-	o.seq = 12;
-	o.rows = "50\n";
-	rows_header(o.header, sizeof(o.header), "fl", cols, 11);
-	offer_start(&o);
-	wait_value(&w, LANE_COPIES("'teleport apply'"), "1");
-	o2.seq = 13;
-	o2.rows = "51\n";
-	rows_header(o2.header, sizeof(o2.header), "fl", cols, 12);
-	offer_start(&o2);
+	offer_pair(&o, &o2, cols, 12, "50\n", "51\n");
 	wait_value(&w, LANE2_WAITS, "Lock advisory");
 	/* (12 applied again does not sleep; the running COPY does, until ended) */
 	sql_ok(&w, "CREATE OR REPLACE FUNCTION copy.slow() RETURNS trigger LANGUAGE plpgsql"
