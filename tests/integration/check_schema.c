@@ -3380,7 +3380,7 @@ schema_suite(void)
 	tc = tcase_create("ahead");
 
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
-	tcase_set_timeout(tc, 120);
+	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_ahead);
 	tcase_add_test(tc, test_rewrite_writers);
 	suite_add_tcase(s, tc);
