@@ -44,6 +44,12 @@
  *     the target computes alike (test_rewrite's comment has the list).
  *     "fallback" also checks a table the role may not lock: a warning, no
  *     rows.
+ *
+ *     "text_mode" and "text_mode_diff": a table that gains a column that
+ *     needs text mode is remade in text mode in the ALTER's transaction;
+ *     in diff mode by the comparison, which sends again the rows json mode
+ *     may have captured inexactly before it (those with a value in the new
+ *     column).
  */
 #include "tp_autoconf.h"
 
