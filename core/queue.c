@@ -1002,6 +1002,10 @@ store_chunks(tp_pgsql *pg, cut_state *cs, const char *target,
  * table that entered the target's selection by a rename or a move while
  * captured for another target, whose rows this target lacks. The other
  * targets that select it get them too, as upserts of the rows they have.
+ * Every row: a table queued for some of its rows only (a value in
+ * schema_resend.columns: those json mode may have captured inexactly,
+ * plugins/source/ddl/ddl_sql.c) is made to send them all. That column
+ * is absent from the objects of an older teleport's DDL source.
  */
 static bool
 request_resend(tp_pgsql *pg, const cut_state *cs)
@@ -1012,16 +1016,24 @@ request_resend(tp_pgsql *pg, const cut_state *cs)
 	if (cs->n_resend == 0)
 		return true;
 	if (!tp_pgsql_query_value(pg,
-							  "SELECT to_regclass('teleport.schema_resend') IS NOT NULL",
+							  "SELECT CASE WHEN to_regclass('teleport.schema_resend') IS NULL THEN 'n'"
+							  " WHEN EXISTS (SELECT 1 FROM pg_attribute a"
+							  "  WHERE a.attrelid = to_regclass('teleport.schema_resend')"
+							  "  AND a.attname = 'columns' AND NOT a.attisdropped) THEN 'c'"
+							  " ELSE 't' END",
 							  0, NULL, &exists))
 		return false;
-	for (size_t i = 0; ok && exists != NULL && strcmp(exists, "t") == 0 &&
+	for (size_t i = 0; ok && exists != NULL && strcmp(exists, "n") != 0 &&
 		 i < cs->n_resend; i++)
 	{
 		const char *params[1] = {cs->resend[i]};
 
 		ok = tp_pgsql_query(pg,
-							"INSERT INTO teleport.schema_resend (relid) VALUES ($1::oid)"
+							strcmp(exists, "c") == 0
+							? "INSERT INTO teleport.schema_resend AS s (relid) VALUES ($1::oid)"
+							" ON CONFLICT (relid) DO UPDATE SET columns = NULL"
+							" WHERE s.columns IS NOT NULL"
+							: "INSERT INTO teleport.schema_resend (relid) VALUES ($1::oid)"
 							" ON CONFLICT (relid) DO NOTHING",
 							1, params, NULL, NULL);
 	}

@@ -44,6 +44,12 @@
  *     the target computes alike (test_rewrite's comment has the list).
  *     "fallback" also checks a table the role may not lock: a warning, no
  *     rows.
+ *
+ *     "text_mode" and "text_mode_diff": a table that gains a column that
+ *     needs text mode is remade in text mode in the ALTER's transaction;
+ *     in diff mode by the comparison, which sends again the rows json mode
+ *     may have captured inexactly before it (those with a value in the new
+ *     column).
  */
 #include "tp_autoconf.h"
 
@@ -1099,20 +1105,23 @@ END_TEST
 
 /*
  * The same in diff mode (no event triggers): a table that gains a jsonb
- * column keeps its json-mode trigger until the trigger source's next poll
- * (the schema-diff source's runs first, in the same pass), so a JSON null
- * written in between arrives as SQL NULL (README, "Known limitations");
- * that poll remakes it in text mode before it installs new tables (whose
- * rows it copies, which may take long), and the rows after it are exact.
- * The poll after the column is dropped takes it back to json mode.
+ * column keeps its json-mode trigger until the next comparison, so a JSON
+ * null written in between (in the ALTER's transaction, and after it) is
+ * captured as SQL NULL; the comparison (the schema-diff source's poll,
+ * before the trigger source's) remakes the trigger in text mode in its
+ * own transaction and sends again, as text images after the change's
+ * event, the rows with a value in the new column (not one whose value is
+ * NULL, captured exactly), without "rows_follow"; the rows after it are
+ * exact, and the trigger source's poll finds the table current. The poll
+ * after the column is dropped takes it back to json mode; a column
+ * retyped to int[] (written in json mode in the ALTER's transaction) is
+ * remade in text mode by the comparison too, and every row follows.
  */
 START_TEST(test_text_mode_diff)
 {
 	env			e;
 	char	   *log;
 	size_t		seen;
-	const char *z;
-	const char *a;
 
 	env_open(&e, "evt_text_diff", "CREATE TABLE public.z (id int PRIMARY KEY, v text);");
 	env_start(&e, NULL, NULL, false, 0);
@@ -1122,34 +1131,56 @@ START_TEST(test_text_mode_diff)
 			"ALTER TABLE public.z ADD COLUMN j jsonb;"
 			"INSERT INTO public.z VALUES (1, 'x', 'null');"
 			"COMMIT");
+	tp_sql_ok(e.su, "INSERT INTO public.z VALUES (3, 'w', NULL)");
 	tp_sql_ok(e.su, "CREATE TABLE public.a (id int PRIMARY KEY);"
 			"INSERT INTO public.a SELECT generate_series(1, 3)");
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.z"), ROW_TRIGGERS);
 	log = log_text(&e);
 	seen = strlen(log);
 	free(log);
-	env_poll(&e);
+	ck_assert_int_eq(e.ddl.cb->poll(e.ddl.ctx, e.pg.conn), TP_OK);
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.z"), TEXT_TRIGGERS);
+	ck_assert_int_eq(e.rows.cb->poll(e.rows.ctx, e.pg.conn), TP_OK);
 	tp_sql_ok(e.su, "INSERT INTO public.z VALUES (2, 'y', 'null')");
 	assert_new_events(&e, "c z {\"id\":1,\"v\":\"x\",\"j\":null}\n"
+					  "c z {\"id\":3,\"v\":\"w\",\"j\":null}\n"
 					  "ddl table public.z alter\n"
 					  "ddl table public.a create\n"
+					  "c z {\"id\" : \"1\", \"v\" : \"x\", \"j\" : \"null\"} text\n"
 					  "c a {\"id\":1}\n"
 					  "c a {\"id\":2}\n"
 					  "c a {\"id\":3}\n"
 					  "c z {\"id\" : \"2\", \"v\" : \"y\", \"j\" : \"null\"} text\n"
-					  "| 4 txids");
-	/* that poll remade z, stale, before it installed a, new */
+					  "| 6 txids");
+	assert_query(e.su, "SELECT coalesce((SELECT ddl ->> 'rows_follow' FROM " EVENTS " e"
+				 " WHERE op = 'ddl' AND table_name = 'z' ORDER BY id DESC LIMIT 1), '')", "");
+	/* the trigger source's poll found z current, and installed a */
 	log = log_text(&e);
 	ck_assert_uint_ge(strlen(log), seen);
-	z = strstr(log + seen, "capturing table \"public.z\"");
-	a = strstr(log + seen, "capturing table \"public.a\"");
-	ck_assert_msg(z != NULL && a != NULL && z < a, "poll's log:\n%s", log + seen);
+	ck_assert_msg(strstr(log + seen, "sent 1 rows of table \"public.z\" again as text images")
+				  && !strstr(log + seen, "capturing table \"public.z\"")
+				  && strstr(log + seen, "capturing table \"public.a\""),
+				  "poll's log:\n%s", log + seen);
 	free(log);
 
 	tp_sql_ok(e.su, "ALTER TABLE public.z DROP COLUMN j");
 	env_poll(&e);
 	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.z"), ROW_TRIGGERS);
+	free(new_events(&e));
+	tp_sql_ok(e.su, "BEGIN;"
+			"ALTER TABLE public.z ALTER COLUMN v TYPE int[] USING ARRAY[length(v)];"
+			"UPDATE public.z SET v = '[0:0]={5}' WHERE id = 1;"
+			"COMMIT");
+	ck_assert_int_eq(e.ddl.cb->poll(e.ddl.ctx, e.pg.conn), TP_OK);
+	assert_query(e.su, CAPTURE_TRIGGERS_SQL("public.z"), TEXT_TRIGGERS);
+	assert_query(e.su, LAST_ROWS_FOLLOW_SQL, "true");
+	assert_new_ops(&e, "u z 1\n"
+				   "ddl table public.z alter\n"
+				   "c z x3\n"
+				   "| 3 txids");
+	assert_query(e.su, "SELECT after ->> 'v' FROM " EVENTS " e"
+				 " WHERE op = 'c' AND table_name = 'z' AND text_values AND after ->> 'id' = '1'"
+				 " ORDER BY id DESC LIMIT 1", "[0:0]={5}");
 	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
 	env_stop(&e);
 	env_close(&e);

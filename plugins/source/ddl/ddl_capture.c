@@ -212,10 +212,14 @@ resend_one(tp_plugin_ctx *ctx, PGconn *conn, const PGresult *pending, int i)
 	}
 	if ((r = run(ctx, conn, "COMMIT", doing)) != TP_OK)
 		return r;
-	if (sent > 0)
+	if (sent > 0 && strcmp(PQgetvalue(pending, i, 4), "t") == 0)
 		ctx->host->log(ctx, TP_LOG_INFO, "sent the %lld rows of table \"%s.%s\" again "
 					   "after a schema change that may have rewritten them", sent,
 					   schema, table);
+	else if (sent > 0)
+		ctx->host->log(ctx, TP_LOG_INFO, "sent %lld rows of table \"%s.%s\" again as text "
+					   "images: values json mode may have lost, written before its capture "
+					   "trigger turned text mode", sent, schema, table);
 	return TP_OK;
 }
 

@@ -249,7 +249,9 @@ static const char evt_sql_create[] =
 	 * (lock_timeout; a deadlock gives up too), which also orders the
 	 * transactions that wrote them under the old name before this one. A
 	 * table not locked so, and a set made stale by DDL the event triggers
-	 * did not see, is the trigger source's next poll.
+	 * did not see, is the trigger source's next poll (or the safety diff's,
+	 * a full schema_capture, which remakes a table renamed or turned text
+	 * mode as in diff mode).
 	 */
 	"	IF TG_EVENT = 'ddl_command_end'\n"
 	"		AND to_regclass('teleport.trigger_table') IS NOT NULL\n"

@@ -30,7 +30,9 @@
  *       (the comments of one object and its columns). Objects an
  *       extension owns are of no kind.
  *   schema_resend        the tables whose rows are to be sent again
- *                        (below), by the DDL source's next poll
+ *                        (below), by the DDL source's next poll: all of
+ *                        them, or those where one of some columns is not
+ *                        NULL
  *   schema_storage       each described table's storage marks
  *                        (schema_table_storage(p_oids): hashes of its
  *                        relfilenodes and of its columns' pg_attribute row
@@ -57,7 +59,13 @@
  *       in the DDL's transaction (event triggers), or queued in
  *       schema_resend for a transaction of the next poll that locks the
  *       table (a comparison; see schema_resend_rows for why either order
- *       is right); its event then says "rows_follow": true.
+ *       is right); its event then says "rows_follow": true. A comparison
+ *       that finds a captured table with a new column that needs the
+ *       trigger source's text mode (json, jsonb, xml, an array, a
+ *       composite) remakes its trigger in text mode in its transaction
+ *       and queues the rows where such a column is not NULL: captured in
+ *       json mode since the ALTER TABLE, they are sent again as text
+ *       images (no "rows_follow": they are not the whole table).
  *
  * Adding a kind: a describe function, a row in the kinds list of
  * schema_capture (its rank orders events: containers before what they
@@ -189,6 +197,8 @@ const char	ddl_sql_setup[] =
 	"	queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),\n"
 	"	attempts integer NOT NULL DEFAULT 0\n"
 	");\n"
+	/* the rows to send: those where one of columns is not NULL; NULL: all */
+	"ALTER TABLE teleport.schema_resend ADD COLUMN IF NOT EXISTS columns int2[];\n"
 	"CREATE TABLE IF NOT EXISTS teleport.schema_storage (\n"
 	"	relid oid PRIMARY KEY,\n"
 	"	storage numeric NOT NULL,\n"
@@ -973,7 +983,10 @@ const char	ddl_sql_setup[] =
 	 * description compared its root's. Tables the trigger source does not
 	 * capture (not in trigger_table: no target selects them, or they have
 	 * no key), or without the trigger source, are skipped. Returns the
-	 * rows sent, or -1: not now.
+	 * rows sent, or -1: not now. A pending row's columns (attnums), when
+	 * not NULL, restrict the copy to the rows where one of them is not
+	 * NULL (the rows json mode may have captured inexactly before those
+	 * columns turned the table to text mode; schema_capture).
 	 *
 	 * In the DDL's own transaction (the event triggers, !p_pending), which
 	 * holds the table (ACCESS EXCLUSIVE since its ALTER TABLE), the rows
@@ -1012,11 +1025,12 @@ const char	ddl_sql_setup[] =
 	"	v_table text;\n"
 	"	v_copied bigint := 0;\n"
 	"	v_root oid;\n"
+	"	v_columns int2[];\n"
 	"BEGIN\n"
 	"	SELECT CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END\n"
 	"	INTO v_root FROM pg_class c WHERE c.oid = p_relid;\n"
 	"	IF to_regclass('teleport.trigger_table') IS NOT NULL\n"
-	"		AND to_regprocedure('teleport.trigger_copy_rows(oid, text, text)') IS NOT NULL THEN\n"
+	"		AND to_regprocedure('teleport.trigger_copy_rows(oid, text, text, int2[])') IS NOT NULL THEN\n"
 	"		SELECT n.nspname::text, c.relname::text INTO v_schema, v_table\n"
 	"		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
 	"		WHERE c.oid = v_root\n"
@@ -1040,8 +1054,12 @@ const char	ddl_sql_setup[] =
 	"		END IF;\n"
 	"	END IF;\n"
 	"	IF v_table IS NOT NULL THEN\n"
-	"		EXECUTE 'SELECT teleport.trigger_copy_rows($1, $2, $3)' INTO v_copied\n"
-	"			USING p_relid, v_schema, v_table;\n"
+	"		IF p_pending THEN\n"
+	"			SELECT r.columns INTO v_columns FROM teleport.schema_resend r\n"
+	"			WHERE r.relid = p_relid;\n"
+	"		END IF;\n"
+	"		EXECUTE 'SELECT teleport.trigger_copy_rows($1, $2, $3, $4)' INTO v_copied\n"
+	"			USING p_relid, v_schema, v_table, v_columns;\n"
 	"	END IF;\n"
 	"	IF p_pending THEN\n"
 	"		DELETE FROM teleport.schema_resend WHERE relid = p_relid;\n"
@@ -1082,6 +1100,7 @@ const char	ddl_sql_setup[] =
 	"	v_tag text;\n"
 	"	v_captured boolean;\n"
 	"	v_follow boolean;\n"
+	"	v_text int2[];\n"
 	"	r oid;\n"
 	"BEGIN\n"
 	"	IF p_oids IS NOT NULL THEN\n"
@@ -1352,16 +1371,38 @@ const char	ddl_sql_setup[] =
 	"								  'before', d.before, 'after', d.after));\n"
 	"		END IF;\n"
 	/*
-	 * A full comparison (diff mode, a safety diff) remakes the capture
-	 * trigger of such a table under its new names, in the transaction of
-	 * its event, as the event triggers do in the DDL's: the rows written
-	 * before the event are filed under the old names, those after it
-	 * under the new ones, so no row names a table the target no longer
-	 * has (renamed there, or dropped when it left a target's selection).
-	 * DROP TRIGGER waits at most the comparison's lock_timeout for the
-	 * table; then the comparison is tried again at the next poll.
+	 * A captured table that a full comparison (diff mode, a safety diff)
+	 * finds with columns that need text mode (json, jsonb, xml, an array
+	 * or a composite; the trigger source's trigger_text_columns): v_text,
+	 * their attnums, NULL when it has none.
 	 */
-	"		IF v_captured AND p_oids IS NULL\n"
+	"		v_text := NULL;\n"
+	"		IF p_emit AND d.emit AND p_oids IS NULL AND d.kind = 'table'\n"
+	"			AND d.before IS NOT NULL AND d.after IS NOT NULL\n"
+	"			AND to_regclass('teleport.trigger_table') IS NOT NULL\n"
+	"			AND to_regprocedure('teleport.trigger_text_columns(oid)') IS NOT NULL THEN\n"
+	"			EXECUTE 'SELECT teleport.trigger_text_columns(t.relid) FROM teleport.trigger_table t"
+	" WHERE t.relid = $1' INTO v_text USING d.oid;\n"
+	"			IF cardinality(v_text) = 0 THEN\n"
+	"				v_text := NULL;\n"
+	"			END IF;\n"
+	"		END IF;\n"
+	/*
+	 * A full comparison remakes the capture trigger of such a table in
+	 * the transaction of its event, as the event triggers do in the
+	 * DDL's: a table renamed (v_captured), under its new names, so that
+	 * the rows written before the event are filed under the old names,
+	 * those after it under the new ones, and no row names a table the
+	 * target no longer has (renamed there, or dropped when it left a
+	 * target's selection); a table with columns that need text mode whose
+	 * trigger is still in json mode (it gained such a column, or one was
+	 * retyped to such a type), in text mode, so that no row after this
+	 * comparison is captured in json mode (those before it are sent
+	 * again, below). DROP TRIGGER waits at most the comparison's
+	 * lock_timeout for the table; then the comparison is tried again at
+	 * the next poll.
+	 */
+	"		IF (v_captured OR v_text IS NOT NULL) AND p_oids IS NULL\n"
 	"			AND to_regprocedure('teleport.trigger_install_table(oid, text, text, text[],"
 	" boolean, boolean)') IS NOT NULL\n"
 	"			AND to_regprocedure('teleport.trigger_table_keys(oid)') IS NOT NULL THEN\n"
@@ -1371,8 +1412,32 @@ const char	ddl_sql_setup[] =
 	" FROM teleport.trigger_table t"
 	" CROSS JOIN LATERAL (SELECT teleport.trigger_table_keys(t.relid) AS keys) k"
 	" WHERE t.relid = $1 AND k.keys IS NOT NULL"
-	" AND (t.schema_name, t.table_name) IS DISTINCT FROM ($2, $3)'\n"
-	"				USING d.oid, d.after ->> 'schema', d.after ->> 'name';\n"
+	" AND ((t.schema_name, t.table_name) IS DISTINCT FROM ($2, $3)"
+	" OR ($4 AND NOT EXISTS (SELECT 1 FROM pg_trigger x WHERE x.tgrelid = t.relid"
+	" AND x.tgname::text ~ ''^teleport_capture_text(_root(_[0-9]+)?)?$'')))'\n"
+	"				USING d.oid, d.after ->> 'schema', d.after ->> 'name', v_text IS NOT NULL;\n"
+	"		END IF;\n"
+	/*
+	 * Such a table that had none of those columns before (none of their
+	 * attnums in the description before: it gained them) was captured in
+	 * json mode from the ALTER TABLE until its trigger was remade (above,
+	 * or by the trigger source's poll): a JSON null written meanwhile as
+	 * SQL NULL, an array without its bounds. Its rows where one of those
+	 * columns is not NULL are sent again (a NULL was captured exactly),
+	 * as text images, by the DDL source's poll after this commit, under
+	 * the lock that orders them after every row captured in json mode
+	 * (schema_resend_rows). A column retyped to such a type sends every
+	 * row (schema_rows_changed). These rows alone do not replace the
+	 * table's: no "rows_follow".
+	 */
+	"		IF v_text IS NOT NULL AND NOT EXISTS (\n"
+	"			SELECT 1 FROM json_array_elements(d.before -> 'columns') b(c)\n"
+	"			WHERE (b.c ->> 'attnum')::int2 = ANY (v_text)) THEN\n"
+	"			INSERT INTO teleport.schema_resend AS s (relid, columns) VALUES (d.oid, v_text)\n"
+	"			ON CONFLICT (relid) DO UPDATE\n"
+	"				SET columns = ARRAY(SELECT DISTINCT u.a FROM unnest(s.columns || EXCLUDED.columns) u(a)\n"
+	"									ORDER BY u.a)\n"
+	"				WHERE s.columns IS NOT NULL;\n"
 	"		END IF;\n"
 	"		IF d.emit THEN\n"
 	"			n := n + 1;\n"
@@ -1483,8 +1548,8 @@ const char	ddl_sql_setup[] =
 	"				OR current_setting('transaction_isolation') = 'read committed') THEN\n"
 	"				PERFORM teleport.schema_resend_rows(r, false);\n"
 	"			ELSE\n"
-	"				INSERT INTO teleport.schema_resend (relid) VALUES (r)\n"
-	"				ON CONFLICT (relid) DO NOTHING;\n"
+	"				INSERT INTO teleport.schema_resend AS s (relid) VALUES (r)\n"
+	"				ON CONFLICT (relid) DO UPDATE SET columns = NULL WHERE s.columns IS NOT NULL;\n"
 	"			END IF;\n"
 	"		END LOOP;\n"
 	/*
@@ -1501,8 +1566,8 @@ const char	ddl_sql_setup[] =
 	"				AND current_setting('transaction_isolation') = 'read committed' THEN\n"
 	"				PERFORM teleport.schema_resend_rows(r, false);\n"
 	"			ELSE\n"
-	"				INSERT INTO teleport.schema_resend (relid) VALUES (r)\n"
-	"				ON CONFLICT (relid) DO NOTHING;\n"
+	"				INSERT INTO teleport.schema_resend AS s (relid) VALUES (r)\n"
+	"				ON CONFLICT (relid) DO UPDATE SET columns = NULL WHERE s.columns IS NOT NULL;\n"
 	"			END IF;\n"
 	"		END LOOP;\n"
 	"	END IF;\n"
@@ -1549,10 +1614,12 @@ const char	ddl_sql_first_taken[] =
 
 /*
  * The tables whose rows a comparison queued to be sent again, oldest
- * first. Columns: relid, schema and name (NULL when gone), attempts.
+ * first. Columns: relid, schema and name (NULL when gone), attempts,
+ * whether every row is sent (else those json mode may have lost).
  */
 const char	ddl_sql_resend_pending[] =
-	"SELECT r.relid, n.nspname, c.relname, r.attempts FROM teleport.schema_resend r"
+	"SELECT r.relid, n.nspname, c.relname, r.attempts, r.columns IS NULL"
+	" FROM teleport.schema_resend r"
 	" LEFT JOIN pg_catalog.pg_class c ON c.oid = r.relid"
 	" LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 	" ORDER BY r.queued_at, r.relid";

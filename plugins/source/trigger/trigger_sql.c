@@ -46,12 +46,17 @@
  *   gets statement triggers. Its rows copied at install are text images
  *   too. trigger_text_mode(relid) decides, at each poll: a table that
  *   gains or loses such a column gets the other trigger at the next poll
- *   (until then the old choice stays correct: text mode always is, json
- *   mode is exact but for the cases above). With event triggers, a table
- *   that gains one gets capture_text() in the ALTER TABLE's own
- *   transaction (teleport.schema_event_trigger() calls
- *   trigger_install_table; plugins/source/ddl/ddl_event_triggers.c), so
- *   json mode never captures such a column there.
+ *   (going back to json mode, the old choice stays correct meanwhile: text
+ *   mode always is). With event triggers, a table that gains one gets
+ *   capture_text() in the ALTER TABLE's own transaction
+ *   (teleport.schema_event_trigger() calls trigger_install_table;
+ *   plugins/source/ddl/ddl_event_triggers.c), so json mode never captures
+ *   such a column there. In diff mode the comparison that finds the
+ *   column remakes the trigger in its own transaction, and the rows where
+ *   the new columns (trigger_text_columns) are not NULL, which json mode
+ *   may have captured inexactly since the ALTER TABLE, are sent again as
+ *   text images (trigger_copy_rows with p_columns; teleport.schema_capture
+ *   and schema_resend_rows, plugins/source/ddl/ddl_sql.c).
  *
  *   Statements. The events of `UPDATE t SET id = id + 1` on a deferrable
  *   key (1->2, 2->3) look like one row moved twice by two statements, and
@@ -104,6 +109,7 @@
  *                        identity index, all columns for REPLICA IDENTITY
  *                        FULL; NULL when it has none
  *   trigger_text_mode(relid)     whether the table is captured in text mode
+ *   trigger_text_columns(relid)  the attnums of the columns that call for it
  *   trigger_text_image(relid)    the SQL expression of a row's text image,
  *                        over the row (x.r), from pg_attribute (for the
  *                        rows copied at install)
@@ -111,10 +117,12 @@
  *                        the table should have, sorted
  *   trigger_install_table(...)   (re)create one table's triggers, and copy
  *                        its rows as 'c' events when asked to
- *   trigger_copy_rows(relid, schema, table)  copy a table's rows as 'c'
- *                        events, as its trigger would record them (also
- *                        for the DDL sources: rows rewritten by a schema
- *                        change are sent again)
+ *   trigger_copy_rows(relid, schema, table, columns)  copy a table's
+ *                        rows (or those where one of columns is not NULL)
+ *                        as 'c' events, as its trigger would record them
+ *                        (also for the DDL sources: rows rewritten by a
+ *                        schema change, or captured in json mode before
+ *                        the table turned text mode, are sent again)
  *   trigger_remove_table(relid)  drop one table's triggers, forget it
  *   trigger_poll_sequences()     send changed sequence values
  *   trigger_standalone_sequences()  the standalone sequences of the
@@ -217,9 +225,32 @@ const char	trigger_sql_setup[] =
 	"	ON CONFLICT DO NOTHING;\n"
 
 	/*
-	 * Text mode: a column whose type, through domains, is json, jsonb, xml,
-	 * an array or a composite (see the file's header).
+	 * The columns (attnums, ascending) whose values json mode cannot carry
+	 * exactly: of a type that is, through domains, json, jsonb, xml, an
+	 * array or a composite (see the file's header). Empty when none.
+	 * trigger_text_mode below states the same rule for the whole table,
+	 * stopping at the first such column (it runs for every table at every
+	 * poll; calling this one from it doubled its cost): keep them alike.
 	 */
+	"CREATE OR REPLACE FUNCTION teleport.trigger_text_columns(p_relid oid)\n"
+	"RETURNS int2[]\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"WITH RECURSIVE ty(attnum, oid) AS (\n"
+	"	SELECT a.attnum, a.atttypid FROM pg_attribute a\n"
+	"	WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped\n"
+	"	UNION\n"
+	"	SELECT ty.attnum, y.typbasetype FROM ty JOIN pg_type y ON y.oid = ty.oid\n"
+	"	WHERE y.typtype = 'd'\n"
+	")\n"
+	"SELECT coalesce(array_agg(DISTINCT ty.attnum ORDER BY ty.attnum), '{}')\n"
+	"FROM ty JOIN pg_type y ON y.oid = ty.oid\n"
+	"WHERE y.oid IN ('json'::regtype, 'jsonb'::regtype, 'xml'::regtype)\n"
+	"	OR y.typcategory = 'A' OR y.typtype = 'c'\n"
+	"$body$;\n"
+
+	/* Text mode: a table with such a column (trigger_text_columns). */
 	"CREATE OR REPLACE FUNCTION teleport.trigger_text_mode(p_relid oid)\n"
 	"RETURNS boolean\n"
 	"LANGUAGE sql STABLE\n"
@@ -503,13 +534,17 @@ const char	trigger_sql_setup[] =
 
 	/*
 	 * The install function of schema version 1 had no p_statement; drop it
-	 * rather than keep an overload that makes the old triggers.
+	 * rather than keep an overload that makes the old triggers. Likewise
+	 * the copy of rows before it had p_columns.
 	 */
 	"DO $do$\n"
 	"BEGIN\n"
 	"	IF pg_catalog.to_regprocedure('teleport.trigger_install_table(oid, text, text, text[], boolean)')\n"
 	"		IS NOT NULL THEN\n"
 	"		DROP FUNCTION teleport.trigger_install_table(oid, text, text, text[], boolean);\n"
+	"	END IF;\n"
+	"	IF pg_catalog.to_regprocedure('teleport.trigger_copy_rows(oid, text, text)') IS NOT NULL THEN\n"
+	"		DROP FUNCTION teleport.trigger_copy_rows(oid, text, text);\n"
 	"	END IF;\n"
 	"END\n"
 	"$do$;\n"
@@ -523,13 +558,18 @@ const char	trigger_sql_setup[] =
 	 * its partitions'; an inheritance parent's are its own only (ONLY: its
 	 * children are captured as tables of their own). The caller makes the
 	 * copy consistent with the stream (a lock that keeps writers out, or
-	 * holding the table already). Returns the rows copied. Used by
-	 * trigger_install_table and by the DDL sources, which send a table's
-	 * rows again after a change that rewrote them without row events
-	 * (teleport.schema_resend_rows, plugins/source/ddl/ddl_sql.c).
+	 * holding the table already). p_columns (attnums), when not NULL,
+	 * restricts the copy to the rows where one of those columns is not
+	 * NULL (the value itself: a composite of NULLs counts as not NULL).
+	 * Returns the rows copied. Used by trigger_install_table and by the
+	 * DDL sources, which send a table's rows again after a change that
+	 * rewrote them without row events, or, with p_columns, the rows that
+	 * json mode may have captured inexactly before a column that needs
+	 * text mode was added (teleport.schema_resend_rows,
+	 * plugins/source/ddl/ddl_sql.c).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.trigger_copy_rows(p_relid oid, p_schema text,\n"
-	"	p_table text)\n"
+	"	p_table text, p_columns int2[])\n"
 	"RETURNS bigint\n"
 	"LANGUAGE plpgsql\n"
 	PINNED_SETTINGS
@@ -537,20 +577,27 @@ const char	trigger_sql_setup[] =
 	"DECLARE\n"
 	"	copied bigint := 0;\n"
 	"	source text;\n"
+	"	filter text := '';\n"
 	"BEGIN\n"
 	"	SELECT CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY ' END || p_relid::regclass::text\n"
 	"	INTO source FROM pg_class c WHERE c.oid = p_relid;\n"
 	"	IF source IS NULL THEN\n"
 	"		RETURN 0;\n"
 	"	END IF;\n"
+	"	IF p_columns IS NOT NULL THEN\n"
+	"		SELECT ' WHERE pg_catalog.num_nonnulls(' || coalesce(string_agg('t.'\n"
+	"				|| quote_ident(a.attname::text), ', ' ORDER BY a.attnum), 'NULL') || ') > 0'\n"
+	"		INTO filter FROM pg_attribute a\n"
+	"		WHERE a.attrelid = p_relid AND a.attnum = ANY (p_columns) AND NOT a.attisdropped;\n"
+	"	END IF;\n"
 	"	IF teleport.trigger_text_mode(p_relid) THEN\n"
 	"		EXECUTE format('SELECT teleport.insert_event(''c'', $1, $2, NULL, %s,"
-	" NULL, true) FROM (SELECT ROW(t.*)::%s AS r FROM %s AS t) x',"
-	" teleport.trigger_text_image(p_relid), p_relid::regclass, source)\n"
+	" NULL, true) FROM (SELECT ROW(t.*)::%s AS r FROM %s AS t%s) x',"
+	" teleport.trigger_text_image(p_relid), p_relid::regclass, source, filter)\n"
 	"			USING p_schema, p_table;\n"
 	"	ELSE\n"
 	"		EXECUTE format('SELECT teleport.insert_event(''c'', $1, $2, NULL,"
-	" row_to_json(r.*), NULL) FROM %s AS r', source)\n"
+	" row_to_json(t.*), NULL) FROM %s AS t%s', source, filter)\n"
 	"			USING p_schema, p_table;\n"
 	"	END IF;\n"
 	"	GET DIAGNOSTICS copied = ROW_COUNT;\n"
@@ -644,7 +691,7 @@ const char	trigger_sql_setup[] =
 	"			USING ERRCODE = 'serialization_failure';\n"
 	"	END IF;\n"
 	"	IF p_copy THEN\n"
-	"		copied := teleport.trigger_copy_rows(p_relid, p_schema, p_table);\n"
+	"		copied := teleport.trigger_copy_rows(p_relid, p_schema, p_table, NULL);\n"
 	"	END IF;\n"
 	"	INSERT INTO teleport.trigger_table AS t\n"
 	"		(relid, schema_name, table_name, key_columns, rows_copied, installed_at)\n"
@@ -778,7 +825,8 @@ const char	trigger_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.trigger_text_mode(oid) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_text_image(oid) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_wanted(oid, boolean) FROM PUBLIC;\n"
-	"REVOKE ALL ON FUNCTION teleport.trigger_copy_rows(oid, text, text) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.trigger_text_columns(oid) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.trigger_copy_rows(oid, text, text, int2[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_install_table(oid, text, text, text[], boolean, boolean) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_remove_table(oid) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.trigger_standalone_sequences() FROM PUBLIC;\n"
@@ -890,6 +938,7 @@ const char	trigger_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.capture_delete() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_text() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_install_table(oid, text, text, text[], boolean, boolean);\n"
+	"DROP FUNCTION IF EXISTS teleport.trigger_copy_rows(oid, text, text, int2[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_copy_rows(oid, text, text);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_wanted(oid, boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_remove_table(oid);\n"
@@ -897,6 +946,7 @@ const char	trigger_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.trigger_standalone_sequences();\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_table_keys(oid);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_text_mode(oid);\n"
+	"DROP FUNCTION IF EXISTS teleport.trigger_text_columns(oid);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_text_image(oid);\n"
 	"DROP TABLE IF EXISTS teleport.trigger_table;\n"
 	"DROP TABLE IF EXISTS teleport.trigger_sequence;\n"
