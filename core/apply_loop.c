@@ -1022,6 +1022,45 @@ set_underway(tp_apply_loop *loop, int lane)
 }
 
 /*
+ * After a failure on pg: close it when its connection broke (the next use
+ * reconnects), else roll back what is open.
+ */
+static void
+settle_session(tp_pgsql *pg)
+{
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+		tp_pgsql_close(pg);
+	else if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		(void) tp_pgsql_exec(pg, "ROLLBACK");
+}
+
+/*
+ * Record the batch of params (source, target, seq) as received and
+ * applied in pg's open transaction, commit, and when the commit was
+ * asynchronous (async) set *lsn to the WAL position it must be flushed
+ * past. 1: committed; 0: committed, not known durable (pg is closed: the
+ * store finds the batch received); -1: failed, logged by pgsql.c (the
+ * caller settles the session).
+ */
+static int
+record_commit(tp_pgsql *pg, const char *const *params, bool async, uint64_t *lsn)
+{
+	int64_t		end = 0;
+	bool		isnull = false;
+
+	if (!tp_pgsql_query(pg, NOW_RECORD_SQL, 3, params, NULL, NULL) ||
+		!tp_pgsql_exec(pg, "COMMIT"))
+		return -1;
+	if (async && !tp_pgsql_query_int64(pg, TP_DURABLE_INSERT_LSN_SQL, 0, NULL, &end, &isnull))
+	{
+		tp_pgsql_close(pg);
+		return 0;
+	}
+	*lsn = (uint64_t) end;
+	return 1;
+}
+
+/*
  * Apply batch, which the inbox has not stored, in a transaction of its own
  * that also records it as received and applied: only when its stream has
  * nothing else to apply (last_received = last_applied = seq - 1, nothing
@@ -1052,7 +1091,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 	tp_pgsql   *pg = &loop->pg;
 	bool		async = tp_durable_usable(loop->durable);
 	bool		rows = is_rows_chunk(batch);
-	int64_t		end = 0;
+	int			committed;
 
 	*lsn = 0;
 	commit_mode[0] = async ? "off" : "on";
@@ -1093,22 +1132,14 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 		tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " could not be "
 				"applied on arrival (%s); it is stored and applied in turn",
 				batch->source, batch->target, batch->seq, reason);
-		if (PQstatus(pg->conn) != CONNECTION_OK)
-			disconnect(loop);
-		else
-			(void) tp_pgsql_exec(pg, "ROLLBACK");
+		settle_session(pg);
 		return TP_INBOX_NOW_DECLINED;
 	}
-	if (!tp_pgsql_query(pg, NOW_RECORD_SQL, 3, params, NULL, NULL) ||
-		!tp_pgsql_exec(pg, "COMMIT"))
+	committed = record_commit(pg, params, async, lsn);
+	if (committed < 0)
 		goto failed;
-	if (async && !tp_pgsql_query_int64(pg, TP_DURABLE_INSERT_LSN_SQL, 0, NULL, &end, &isnull))
-	{
-		/* committed, not known durable: the store finds it received */
-		disconnect(loop);
+	if (committed == 0)
 		return TP_INBOX_NOW_DECLINED;
-	}
-	*lsn = (uint64_t) end;
 	tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": applied batch %" PRIu64
 			 " on arrival (%zu bytes)", batch->source, batch->target, batch->seq,
 			 batch->data_len);
@@ -1116,10 +1147,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 
 failed:
 	/* logged by pgsql.c; a COMMIT whose answer was lost is found by the store */
-	if (PQstatus(pg->conn) != CONNECTION_OK)
-		disconnect(loop);
-	else if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
-		(void) tp_pgsql_exec(pg, "ROLLBACK");
+	settle_session(pg);
 	return TP_INBOX_NOW_DECLINED;
 }
 
@@ -1136,19 +1164,6 @@ lane_session(tp_apply_loop *loop, int lane)
 						   &loop->second.connect_backoff, &loop->second.connect_at_ms,
 						   loop->second.purpose, "teleport apply 2")
 		? &loop->second.pg : NULL;
-}
-
-/*
- * After a failure on pg: close it when its connection broke (the next use
- * reconnects), else roll back what is open.
- */
-static void
-settle_session(tp_pgsql *pg)
-{
-	if (PQstatus(pg->conn) != CONNECTION_OK)
-		tp_pgsql_close(pg);
-	else if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
-		(void) tp_pgsql_exec(pg, "ROLLBACK");
 }
 
 /*
@@ -1181,9 +1196,9 @@ follow(tp_apply_loop *loop, int lane, const tp_batch *batch, uint64_t *lsn)
 	bool		async = tp_durable_usable(loop->durable);
 	PGresult   *res;
 	int64_t		state = 0;
-	int64_t		end = 0;
 	bool		isnull = false;
 	bool		locked;
+	int			committed;
 
 	*lsn = 0;
 	if (pg == NULL)
@@ -1250,16 +1265,11 @@ follow(tp_apply_loop *loop, int lane, const tp_batch *batch, uint64_t *lsn)
 				 batch->source, batch->target, batch->seq);
 		goto failed;
 	}
-	if (!tp_pgsql_query(pg, NOW_RECORD_SQL, 3, params, NULL, NULL) ||
-		!tp_pgsql_exec(pg, "COMMIT"))
+	committed = record_commit(pg, params, async, lsn);
+	if (committed < 0)
 		goto failed;
-	if (async && !tp_pgsql_query_int64(pg, TP_DURABLE_INSERT_LSN_SQL, 0, NULL, &end, &isnull))
-	{
-		/* committed, not known durable: the store finds it received */
-		tp_pgsql_close(pg);
+	if (committed == 0)
 		return TP_INBOX_NOW_DECLINED;
-	}
-	*lsn = (uint64_t) end;
 	tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": applied batch %" PRIu64
 			 " on arrival alongside the batch before it, on lane %d (%zu bytes)",
 			 batch->source, batch->target, batch->seq, lane, batch->data_len);
