@@ -2,8 +2,8 @@
  * pgsql.c
  *     Connections and queries; see pgsql.h.
  *
- * Queries are sent with PQexecParams in text mode, one at a time, and their
- * failures logged here with the server's message and the caller's purpose.
+ * Queries are sent with PQexecParams in text mode (or prepared once and
+ * run with PQexecPrepared), one at a time, and their failures logged here with the server's message and the caller's purpose.
  * Server notices go to teleport's log instead of libpq's default stderr
  * printing.
  */
@@ -92,23 +92,18 @@ log_query_error(const tp_pgsql *pg, const PGresult *res, const char *sql)
 	tp_debug(COMPONENT, "the query was: %s", sql);
 }
 
-/* See pgsql.h. */
-bool
-tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
-			   const char *const *params, tp_pgsql_row_fn row_fn, void *arg)
+/*
+ * Check res, the result of sql, and pass its rows to row_fn (when not
+ * NULL); clears res. False after logging when the query failed or row_fn
+ * stopped.
+ */
+static bool
+take_result(tp_pgsql *pg, PGresult *res, const char *sql,
+			tp_pgsql_row_fn row_fn, void *arg)
 {
-	PGresult   *res;
-	ExecStatusType status;
+	ExecStatusType status = PQresultStatus(res);
 	bool		ok = true;
 
-	if (pg->conn == NULL)
-	{
-		tp_error(COMPONENT, "query for %s on a closed connection",
-				 pg->purpose ? pg->purpose : "(unknown)");
-		return false;
-	}
-	res = PQexecParams(pg->conn, sql, n_params, NULL, params, NULL, NULL, 0);
-	status = PQresultStatus(res);
 	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
 	{
 		log_query_error(pg, res, sql);
@@ -126,6 +121,55 @@ tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
 	return ok;
 }
 
+/* Whether pg is open; logs otherwise. */
+static bool
+is_open(const tp_pgsql *pg)
+{
+	if (pg->conn != NULL)
+		return true;
+	tp_error(COMPONENT, "query for %s on a closed connection",
+			 pg->purpose ? pg->purpose : "(unknown)");
+	return false;
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
+			   const char *const *params, tp_pgsql_row_fn row_fn, void *arg)
+{
+	if (!is_open(pg))
+		return false;
+	return take_result(pg, PQexecParams(pg->conn, sql, n_params, NULL, params,
+										NULL, NULL, 0),
+					   sql, row_fn, arg);
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_query_prepared(tp_pgsql *pg, const char *name, const char *sql,
+						int n_params, const char *const *params,
+						tp_pgsql_row_fn row_fn, void *arg)
+{
+	bool		prepared = false;
+
+	if (!is_open(pg))
+		return false;
+	for (int i = 0; i < pg->n_prepared && !prepared; i++)
+		prepared = strcmp(pg->prepared[i], name) == 0;
+	if (!prepared)
+	{
+		if (pg->n_prepared == TP_PGSQL_MAX_PREPARED)
+			return tp_pgsql_query(pg, sql, n_params, params, row_fn, arg);
+		if (!take_result(pg, PQprepare(pg->conn, name, sql, n_params, NULL),
+						 sql, NULL, NULL))
+			return false;
+		pg->prepared[pg->n_prepared++] = name;
+	}
+	return take_result(pg, PQexecPrepared(pg->conn, name, n_params, params,
+										  NULL, NULL, 0),
+					   sql, row_fn, arg);
+}
+
 /* See pgsql.h. */
 bool
 tp_pgsql_copy_out(tp_pgsql *pg, const char *sql, tp_pgsql_copy_fn fn, void *arg)
@@ -135,12 +179,8 @@ tp_pgsql_copy_out(tp_pgsql *pg, const char *sql, tp_pgsql_copy_fn fn, void *arg)
 	int			len;
 	char	   *row = NULL;
 
-	if (pg->conn == NULL)
-	{
-		tp_error(COMPONENT, "query for %s on a closed connection",
-				 pg->purpose ? pg->purpose : "(unknown)");
+	if (!is_open(pg))
 		return false;
-	}
 	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COPY_OUT)
 	{
@@ -267,6 +307,7 @@ tp_pgsql_close(tp_pgsql *pg)
 	pg->conn = NULL;
 	free(pg->purpose);
 	pg->purpose = NULL;
+	pg->n_prepared = 0;
 }
 
 /* See pgsql.h. */

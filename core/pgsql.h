@@ -14,11 +14,16 @@
 #include <stdint.h>
 #include <libpq-fe.h>
 
+/* How many statements one connection keeps prepared (tp_pgsql_query_prepared). */
+#define TP_PGSQL_MAX_PREPARED 8
+
 /* A connection and what it is for. */
 typedef struct tp_pgsql
 {
 	PGconn	   *conn;
 	char	   *purpose;		/* for messages, e.g. "the applier" */
+	const char *prepared[TP_PGSQL_MAX_PREPARED];	/* names prepared on conn */
+	int			n_prepared;
 } tp_pgsql;
 
 /*
@@ -44,6 +49,18 @@ bool		tp_pgsql_connect(tp_pgsql *pg, const char *conninfo,
 bool		tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
 						   const char *const *params, tp_pgsql_row_fn row_fn,
 						   void *arg);
+
+/*
+ * tp_pgsql_query for a statement run often: prepared on the connection
+ * under name (a string constant the caller keeps; one name, one sql) at
+ * its first use, then executed by name, so that the server plans it once
+ * (its generic plan, once the server prefers it) rather than at every
+ * call. Past TP_PGSQL_MAX_PREPARED names on one connection, a statement
+ * is run unprepared. False after logging, as tp_pgsql_query.
+ */
+bool		tp_pgsql_query_prepared(tp_pgsql *pg, const char *name, const char *sql,
+									int n_params, const char *const *params,
+									tp_pgsql_row_fn row_fn, void *arg);
 
 /*
  * Run sql, which must return exactly one row of one column, into *value: a

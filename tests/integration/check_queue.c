@@ -1170,6 +1170,79 @@ START_TEST(test_rotation)
 }
 END_TEST
 
+/* Row callback: the first column as an integer into *(long long *) arg. */
+static bool
+int_row(void *arg, const PGresult *res, int row)
+{
+	*(long long *) arg = atoll(PQgetvalue(res, row, 0));
+	return true;
+}
+
+/*
+ * tp_pgsql_query_prepared: a statement is prepared once per connection
+ * and run with each call's parameters; one that fails to prepare is not
+ * taken as prepared; past TP_PGSQL_MAX_PREPARED names statements run
+ * unprepared, with the same results; a new connection prepares again.
+ */
+START_TEST(test_prepared)
+{
+	fixture		fx;
+	long long	v = 0;
+	const char *p[1];
+	static const char *const names[TP_PGSQL_MAX_PREPARED + 1] = {
+		"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"
+	};
+	const char *count = "SELECT count(*) FROM pg_catalog.pg_prepared_statements";
+
+	setup(&fx, "q_prepared", false);
+	p[0] = "20";
+	ck_assert(tp_pgsql_query_prepared(&fx.pg, "tp_twice", "SELECT 2 * $1::int",
+									  1, p, int_row, &v));
+	ck_assert_int_eq(v, 40);
+	p[0] = "21";
+	ck_assert(tp_pgsql_query_prepared(&fx.pg, "tp_twice", "SELECT 2 * $1::int",
+									  1, p, int_row, &v));
+	ck_assert_int_eq(v, 42);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, count), 1);
+
+	/* a statement the server refuses: an error, and not taken as prepared */
+	ck_assert(!tp_pgsql_query_prepared(&fx.pg, "tp_bad", "SELEC 1", 0, NULL, NULL, NULL));
+	ck_assert_int_eq(fx.pg.n_prepared, 1);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, count), 1);
+	/* an execution that fails leaves the statement prepared and usable */
+	p[0] = "x";
+	ck_assert(!tp_pgsql_query_prepared(&fx.pg, "tp_twice", "SELECT 2 * $1::int",
+									   1, p, int_row, &v));
+	p[0] = "5";
+	ck_assert(tp_pgsql_query_prepared(&fx.pg, "tp_twice", "SELECT 2 * $1::int",
+									  1, p, int_row, &v));
+	ck_assert_int_eq(v, 10);
+
+	/* more names than a connection keeps: the rest run unprepared */
+	for (int i = 0; i < TP_PGSQL_MAX_PREPARED + 1; i++)
+	{
+		char		n[16];
+
+		snprintf(n, sizeof(n), "%d", i);
+		p[0] = n;
+		ck_assert(tp_pgsql_query_prepared(&fx.pg, names[i], "SELECT $1::int + 1",
+										  1, p, int_row, &v));
+		ck_assert_int_eq(v, i + 1);
+	}
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, count), TP_PGSQL_MAX_PREPARED);
+
+	/* a new connection prepares again */
+	tp_pgsql_close(&fx.pg);
+	ck_assert(tp_pgsql_connect(&fx.pg, fx.conninfo, "the queue test"));
+	p[0] = "4";
+	ck_assert(tp_pgsql_query_prepared(&fx.pg, "tp_twice", "SELECT 2 * $1::int",
+									  1, p, int_row, &v));
+	ck_assert_int_eq(v, 8);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, count), 1);
+	teardown(&fx);
+}
+END_TEST
+
 /*
  * A REPEATABLE READ transaction whose snapshot predates a switch still
  * writes into the new current table (its number is read from a sequence,
@@ -1323,6 +1396,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_switch_under_old_snapshot);
 	tcase_add_test(tc, test_retention);
 	tcase_add_test(tc, test_truncate_lock_timeout);
+	tcase_add_test(tc, test_prepared);
 	suite_add_tcase(s, tc);
 	return s;
 }
