@@ -141,20 +141,19 @@ ahead_ids(tp_pgsql *pg, const char *source, const char *target, uint64_t seq,
 {
 	char		seq_text[24];
 	const char *params[3] = {source, target, seq_text};
+	char		reason[512];
 	PGresult   *res;
 
 	*ids = NULL;
 	*n = 0;
 	snprintf(seq_text, sizeof(seq_text), "%" PRIu64, seq);
-	res = PQexecParams(pg->conn,
-					   "SELECT change_seq FROM teleport.inbox_ahead"
-					   " WHERE source = $1 AND target = $2 AND seq = $3::bigint",
-					   3, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	res = tp_pgsql_result(pg,
+						  "SELECT change_seq FROM teleport.inbox_ahead"
+						  " WHERE source = $1 AND target = $2 AND seq = $3::bigint",
+						  3, params, reason, sizeof(reason));
+	if (res == NULL)
 	{
-		tp_warning(COMPONENT, "could not read teleport.inbox_ahead: %s",
-				   PQerrorMessage(pg->conn));
-		PQclear(res);
+		tp_warning(COMPONENT, "could not read teleport.inbox_ahead: %s", reason);
 		return false;
 	}
 	*n = (size_t) PQntuples(res);
@@ -333,6 +332,7 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 	char		end_text[24];
 	const char *params[4] = {source, target, first_text, end_text};
 	name_set	touched = {NULL, 0};
+	char		reason[512];
 	PGresult   *res;
 	bool		ok = true;
 
@@ -342,14 +342,13 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 	snprintf(end_text, sizeof(end_text), "%" PRIu64, end);
 
 	/* what the held unit writes (its load batches are no change lines) */
-	res = PQexecParams(pg->conn, "SELECT " BATCH_COLUMNS " FROM teleport.inbox"
-					   " WHERE source = $1 AND target = $2 AND kind = 'changes'"
-					   " AND seq BETWEEN $3::bigint AND $4::bigint ORDER BY seq",
-					   4, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	res = tp_pgsql_result(pg, "SELECT " BATCH_COLUMNS " FROM teleport.inbox"
+						  " WHERE source = $1 AND target = $2 AND kind = 'changes'"
+						  " AND seq BETWEEN $3::bigint AND $4::bigint ORDER BY seq",
+						  4, params, reason, sizeof(reason));
+	if (res == NULL)
 	{
-		tp_warning(COMPONENT, "could not read the inbox: %s", PQerrorMessage(pg->conn));
-		PQclear(res);
+		tp_warning(COMPONENT, "could not read the inbox: %s", reason);
 		return false;
 	}
 	for (int r = 0; r < PQntuples(res) && ok; r++)
@@ -371,16 +370,15 @@ tp_ahead_try(tp_pgsql *pg, const char *source, const char *target,
 	 * after rows of that table there (a schema-diff source's poll queued
 	 * it after rows its trigger already captured in the new shape).
 	 */
-	res = PQexecParams(pg->conn, "SELECT " BATCH_COLUMNS " FROM teleport.inbox"
-					   " WHERE source = $1 AND target = $2 AND seq >= $3::bigint"
-					   " AND kind = 'changes'"
-					   " AND pg_catalog.strpos(data, '\"op\":\"ddl\"') > 0 ORDER BY seq",
-					   3, NULL, (const char *const[]) {source, target, end_text},
-					   NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	res = tp_pgsql_result(pg, "SELECT " BATCH_COLUMNS " FROM teleport.inbox"
+						  " WHERE source = $1 AND target = $2 AND seq >= $3::bigint"
+						  " AND kind = 'changes'"
+						  " AND pg_catalog.strpos(data, '\"op\":\"ddl\"') > 0 ORDER BY seq",
+						  3, (const char *const[]) {source, target, end_text},
+						  reason, sizeof(reason));
+	if (res == NULL)
 	{
-		tp_warning(COMPONENT, "could not read the inbox: %s", PQerrorMessage(pg->conn));
-		PQclear(res);
+		tp_warning(COMPONENT, "could not read the inbox: %s", reason);
 		set_free(&touched);
 		return false;
 	}
@@ -492,6 +490,7 @@ tp_ahead_find_load(tp_pgsql *pg, const char *source, const char *target,
 {
 	char		after_text[24];
 	const char *params[3] = {source, target, after_text};
+	char		reason[512];
 	PGresult   *res;
 	int			n;
 
@@ -502,7 +501,7 @@ tp_ahead_find_load(tp_pgsql *pg, const char *source, const char *target,
 	 * The step is the header's second member (load.c writes id, then
 	 * step): the prefix finds the begin without reading every chunk.
 	 */
-	res = PQexecParams(pg->conn,
+	res = tp_pgsql_result(pg,
 					   "WITH b AS (SELECT seq, data FROM teleport.inbox"
 					   " WHERE source = $1 AND target = $2 AND seq > $3::bigint"
 					   " AND kind = 'load'"
@@ -513,12 +512,11 @@ tp_ahead_find_load(tp_pgsql *pg, const char *source, const char *target,
 					   "  ::json -> 'load' -> 'tables') t"
 					   " WHERE pg_catalog.json_typeof(t.value -> 'schema') = 'string'"
 					   " AND pg_catalog.json_typeof(t.value -> 'table') = 'string'",
-					   3, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+					   3, params, reason, sizeof(reason));
+	if (res == NULL)
 	{
 		tp_warning(COMPONENT, "could not look for a load in the inbox of \"%s\" -> \"%s\": %s",
-				   source, target, PQerrorMessage(pg->conn));
-		PQclear(res);
+				   source, target, reason);
 		return false;
 	}
 	n = PQntuples(res);

@@ -378,21 +378,6 @@ due_row(void *arg, const PGresult *res, int row)
  * Units
  */
 
-/* The server's last message on pg's connection, without its newline. */
-static void
-server_message(const tp_pgsql *pg, char *buf, size_t len)
-{
-	const char *msg = pg->conn ? PQerrorMessage(pg->conn) : "";
-	size_t		n;
-
-	snprintf(buf, len, "%s", (msg && msg[0]) ? msg : "the database failed");
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	if (strncmp(buf, "ERROR:  ", 8) == 0)
-		memmove(buf, buf + 8, strlen(buf + 8) + 1);
-}
-
 /*
  * Record the failure of the unit starting at seq of st (state "retrying"
  * or "stopped") after the rollback, log it and set the backoff. Returns
@@ -490,17 +475,13 @@ fetch_batch(tp_apply_loop *loop, stream_state *st, uint64_t seq,
 	params[1] = st->target;
 	params[2] = seq_text;
 	memset(ib, 0, sizeof(*ib));
-	res = PQexecParams(loop->pg.conn,
-					   "SELECT kind, n_changes, first_tick, last_tick, apply_schema,"
-					   " partial, data FROM teleport.inbox"
-					   " WHERE source = $1 AND target = $2 AND seq = $3::bigint",
-					   3, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		server_message(&loop->pg, reason, len);
-		PQclear(res);
+	res = tp_pgsql_result(&loop->pg,
+						  "SELECT kind, n_changes, first_tick, last_tick, apply_schema,"
+						  " partial, data FROM teleport.inbox"
+						  " WHERE source = $1 AND target = $2 AND seq = $3::bigint",
+						  3, params, reason, len);
+	if (res == NULL)
 		return FETCH_FAILED;
-	}
 	if (PQntuples(res) != 1)
 	{
 		snprintf(reason, len, "batch %" PRIu64 " is missing from the inbox "
@@ -794,15 +775,12 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 	params[1] = st->target;
 	if (!tp_pgsql_exec(pg, "BEGIN"))
 		goto sql_failed_early;
-	res = PQexecParams(pg->conn,
-					   "SELECT pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY "),"
-					   " pg_catalog.set_config('synchronous_commit', 'off', true)",
-					   2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		PQclear(res);
+	res = tp_pgsql_result(pg,
+						  "SELECT pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY "),"
+						  " pg_catalog.set_config('synchronous_commit', 'off', true)",
+						  2, params, reason, sizeof(reason));
+	if (res == NULL)
 		goto sql_failed_early;
-	}
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 	{
 		PQclear(res);
@@ -814,19 +792,16 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 	PQclear(res);
 
 	/* read after the lock: the committed progress */
-	res = PQexecParams(pg->conn,
-					   "SELECT s.last_applied, s.last_received,"
-					   " (SELECT min(i.seq) FROM teleport.inbox i"
-					   "  WHERE i.source = s.source AND i.target = s.target"
-					   "  AND i.seq > s.last_applied AND NOT i.partial),"
-					   " coalesce(s.held_state = 'stopped', false)"
-					   " FROM teleport.inbox_stream s WHERE s.source = $1 AND s.target = $2",
-					   2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		PQclear(res);
+	res = tp_pgsql_result(pg,
+						  "SELECT s.last_applied, s.last_received,"
+						  " (SELECT min(i.seq) FROM teleport.inbox i"
+						  "  WHERE i.source = s.source AND i.target = s.target"
+						  "  AND i.seq > s.last_applied AND NOT i.partial),"
+						  " coalesce(s.held_state = 'stopped', false)"
+						  " FROM teleport.inbox_stream s WHERE s.source = $1 AND s.target = $2",
+						  2, params, reason, sizeof(reason));
+	if (res == NULL)
 		goto sql_failed_early;
-	}
 	if (PQntuples(res) != 1)
 	{
 		PQclear(res);
@@ -934,7 +909,7 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 		!tp_pgsql_exec(pg, "COMMIT"))
 	{
 		free(done);
-		server_message(pg, reason, sizeof(reason));
+		tp_pgsql_error_text(pg, reason, sizeof(reason));
 		if (units > 1 && PQstatus(pg->conn) == CONNECTION_OK)
 		{
 			/* e.g. a deferred constraint: find the unit that breaks it */
@@ -976,7 +951,7 @@ apply_unit(tp_apply_loop *loop, stream_state *st, int *n_units, int *n_batches)
 	return UNIT_APPLIED;
 
 sql_failed_early:
-	server_message(pg, reason, sizeof(reason));
+	tp_pgsql_error_text(pg, reason, sizeof(reason));
 	if (PQstatus(pg->conn) != CONNECTION_OK)
 	{
 		tp_warning(COMPONENT, "%s lost its connection: %s", loop->purpose, reason);
@@ -1234,17 +1209,15 @@ follow(tp_apply_loop *loop, int lane, const tp_batch *batch, uint64_t *lsn)
 	wait_params[0] = batch->source;
 	wait_params[1] = batch->target;
 	wait_params[2] = prev_text;
-	res = PQexecParams(pg->conn,
-					   "SELECT pg_catalog.set_config('lock_timeout', '"
-					   FOLLOW_LOCK_TIMEOUT "', true),"
-					   " pg_catalog.pg_advisory_xact_lock(" NOW_SEQ_LOCK("$3") "),"
-					   " pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY "),"
-					   " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)",
-					   3, NULL, wait_params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	res = tp_pgsql_result(pg,
+						  "SELECT pg_catalog.set_config('lock_timeout', '"
+						  FOLLOW_LOCK_TIMEOUT "', true),"
+						  " pg_catalog.pg_advisory_xact_lock(" NOW_SEQ_LOCK("$3") "),"
+						  " pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY "),"
+						  " pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)",
+						  3, wait_params, reason, sizeof(reason));
+	if (res == NULL)
 	{
-		server_message(pg, reason, sizeof(reason));
-		PQclear(res);
 		tp_info(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " applied "
 				"alongside the batch before it could not wait for it (%s); it is "
 				"applied after it", batch->source, batch->target, batch->seq, reason);

@@ -145,6 +145,47 @@ tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
 }
 
 /* See pgsql.h. */
+void
+tp_pgsql_error_text(const tp_pgsql *pg, char *buf, size_t len)
+{
+	const char *msg = pg->conn ? PQerrorMessage(pg->conn) : "";
+	size_t		n;
+
+	snprintf(buf, len, "%s", (msg && msg[0]) ? msg : "the database failed");
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (strncmp(buf, "ERROR:  ", 8) == 0)
+		memmove(buf, buf + 8, strlen(buf + 8) + 1);
+}
+
+/* See pgsql.h. */
+PGresult *
+tp_pgsql_result(tp_pgsql *pg, const char *sql, int n_params,
+				const char *const *params, char *reason, size_t len)
+{
+	PGresult   *res;
+	ExecStatusType status;
+
+	if (!is_open(pg))
+	{
+		if (reason != NULL)
+			snprintf(reason, len, "the connection is closed");
+		return NULL;
+	}
+	res = PQexecParams(pg->conn, sql, n_params, NULL, params, NULL, NULL, 0);
+	status = PQresultStatus(res);
+	if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+		return res;
+	if (reason != NULL)
+		tp_pgsql_error_text(pg, reason, len);
+	else
+		log_query_error(pg, res, sql);
+	PQclear(res);
+	return NULL;
+}
+
+/* See pgsql.h. */
 bool
 tp_pgsql_query_prepared(tp_pgsql *pg, const char *name, const char *sql,
 						int n_params, const char *const *params,

@@ -63,6 +63,24 @@ bool		tp_pgsql_query_prepared(tp_pgsql *pg, const char *name, const char *sql,
 									tp_pgsql_row_fn row_fn, void *arg);
 
 /*
+ * Run sql as tp_pgsql_query does and return its result, for a caller that
+ * keeps it (PQclear it), or NULL when the query failed: then, with reason
+ * not NULL, the server's message goes there (tp_pgsql_error_text) and is
+ * not logged, for a caller that reports it in its own words (a batch held
+ * with that reason, an error that is expected); with reason NULL it is
+ * logged as tp_pgsql_query logs it.
+ */
+PGresult   *tp_pgsql_result(tp_pgsql *pg, const char *sql, int n_params,
+							const char *const *params, char *reason, size_t len);
+
+/*
+ * The last error on pg's connection into buf (len bytes): the server's
+ * message without its "ERROR:" prefix and trailing newline, or "the
+ * database failed" when libpq has none.
+ */
+void		tp_pgsql_error_text(const tp_pgsql *pg, char *buf, size_t len);
+
+/*
  * Run sql, which must return exactly one row of one column, into *value: a
  * new string (free), or NULL for SQL NULL. Returns false after logging
  * otherwise.

@@ -1183,6 +1183,7 @@ int_row(void *arg, const PGresult *res, int row)
  * and run with each call's parameters; one that fails to prepare is not
  * taken as prepared; past TP_PGSQL_MAX_PREPARED names statements run
  * unprepared, with the same results; a new connection prepares again.
+ * And tp_pgsql_result: the result, or NULL with the server's message.
  */
 START_TEST(test_prepared)
 {
@@ -1230,6 +1231,25 @@ START_TEST(test_prepared)
 		ck_assert_int_eq(v, i + 1);
 	}
 	ck_assert_int_eq(tp_sql_int(fx.pg.conn, count), TP_PGSQL_MAX_PREPARED);
+
+	/* tp_pgsql_result: the result kept, or the server's reason */
+	p[0] = "5";
+	{
+		char		reason[256] = "";
+		PGresult   *res = tp_pgsql_result(&fx.pg, "SELECT $1::int * 3", 1, p, reason,
+										  sizeof(reason));
+
+		ck_assert_ptr_nonnull(res);
+		ck_assert_str_eq(PQgetvalue(res, 0, 0), "15");
+		PQclear(res);
+		p[0] = "x";
+		ck_assert_ptr_null(tp_pgsql_result(&fx.pg, "SELECT $1::int * 3", 1, p, reason,
+										   sizeof(reason)));
+		/* the server's message, without "ERROR:" (a CONTEXT line may follow) */
+		ck_assert_msg(strncmp(reason, "invalid input syntax for type integer: \"x\"",
+							  strlen("invalid input syntax for type integer: \"x\"")) == 0,
+					  "reason: %s", reason);
+	}
 
 	/* a new connection prepares again */
 	tp_pgsql_close(&fx.pg);
