@@ -199,9 +199,20 @@ const char	ddl_sql_setup[] =
 	/*
 	 * the described objects it depended on (schema_depends), for the
 	 * order of its drop; NULL in a row of version 2 until the setup that
-	 * upgrades fills it (at its end)
+	 * upgrades fills it (at its end). Only when missing: ALTER TABLE takes
+	 * its ACCESS EXCLUSIVE lock even when the column exists, and would
+	 * deadlock with a DDL transaction whose event triggers read the
+	 * snapshot and then write it.
 	 */
-	"ALTER TABLE teleport.schema_snapshot ADD COLUMN IF NOT EXISTS depends oid[];\n"
+	"DO $do$\n"
+	"BEGIN\n"
+	"	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute\n"
+	"				   WHERE attrelid = 'teleport.schema_snapshot'::pg_catalog.regclass\n"
+	"					   AND attname = 'depends' AND NOT attisdropped) THEN\n"
+	"		ALTER TABLE teleport.schema_snapshot ADD COLUMN depends oid[];\n"
+	"	END IF;\n"
+	"END\n"
+	"$do$;\n"
 	"CREATE TABLE IF NOT EXISTS teleport.schema_state (\n"
 	"	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),\n"
 	"	first_snapshot_at timestamptz,\n"
