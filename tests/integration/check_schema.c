@@ -2569,7 +2569,7 @@ dependency_order_steps(const scene *sc)
 		char	   *sv = tp_inst_value(sc->src, q, "public", "public", "public");
 		char	   *tv = tp_inst_value(sc->tgt, q, APPLY_SCHEMA, APPLY_SCHEMA, APPLY_SCHEMA);
 
-		ck_assert_str_eq(sv, "_do_posint,do_add,do_diff,do_one,do_posint");
+		ck_assert_str_eq(sv, "do_add,do_diff,do_one,do_posint");
 		ck_assert_str_eq(tv, sv);
 		free(sv);
 		free(tv);
@@ -3536,7 +3536,8 @@ schema_suite(void)
 	tc = tcase_create("diff");
 
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
-	tcase_set_timeout(tc, 300);
+	/* each loop's scene takes 3 to 6 minutes on a loaded 2-core machine */
+	tcase_set_timeout(tc, 420);
 	tcase_add_loop_test(tc, test_diff_mode, 0, 3);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("ahead");
