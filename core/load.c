@@ -26,7 +26,8 @@
  *  5. Send the load as one chain of batches (each a unit the target
  *     commits on its own, or with load_in_one_transaction all partial but
  *     the last, so that it applies the chain at one commit): the schema
- *     as that snapshot saw it (creations, from the schema capture's snapshot),
+ *     as that snapshot saw it (creations, from the schema capture's snapshot,
+ *     each after those it depends on: teleport.schema_order),
  *     tables without their primary keys, "begin" (the target empties the
  *     tables), the rows (load_copy.c), then the primary keys, indexes,
  *     constraints, views and comments, the sequences' values, and "end".
@@ -62,11 +63,15 @@
 #define LOG_EVERY_MS 10000
 #define DRAW_EVERY_MS 500
 
-/* The kinds of the schema capture (plugins/source/ddl), by rank. */
+/*
+ * The kinds of the schema capture (plugins/source/ddl), by rank: as the
+ * kinds list of its teleport.schema_capture.
+ */
 #define KIND_RANKS \
 	"(VALUES ('schema', 10), ('extension', 12), ('enum', 20), ('composite', 30)," \
-	" ('domain', 30)," \
-	" ('sequence', 40), ('function', 45), ('table', 50), ('function_sql_body', 55)," \
+	" ('domain', 30), ('range', 30)," \
+	" ('sequence', 40), ('function', 45), ('range_fn', 47), ('table', 50)," \
+	" ('function_sql_body', 55), ('aggregate', 57)," \
 	" ('index', 60), ('constraint', 70), ('view', 80), ('comment', 90)) k(kind, rank)"
 
 /* Ranks from here on are sent after the rows (they need them, or slow them). */
@@ -847,22 +852,53 @@ line_row(void *arg, const PGresult *res, int row)
 }
 
 /*
+ * The effective ranks of the objects of snap (below) that depend on others
+ * (id, rank): teleport.schema_order over their kinds' ranks and the
+ * dependencies the snapshot keeps (teleport.schema_snapshot.depends), so
+ * that an object comes after what it depends on (a domain after the range
+ * type it is over, or after a function its CHECK calls; a SQL-standard
+ * body after an aggregate it calls) and the rest keep their kinds' order.
+ * EFFECTIVE_RANKS_NONE: a schema capture of version 2, which kept no
+ * dependencies (the kinds' ranks alone).
+ */
+#define EFFECTIVE_RANKS \
+	"SELECT o.id, o.rank FROM teleport.schema_order((" \
+	"  SELECT pg_catalog.json_agg(pg_catalog.json_build_object('id', s.id, 'oid', s.oid," \
+	"   'rank', s.rank, 'deps', x.depends))" \
+	"  FROM snap s JOIN teleport.schema_snapshot x ON x.kind = s.kind AND x.oid = s.oid)) o"
+#define EFFECTIVE_RANKS_NONE \
+	"SELECT NULL::bigint AS id, NULL::float8 AS rank WHERE false"
+
+/*
  * The objects of the schema capture's snapshot that are the target's
  * (cur), what the loads of its chain sent it so far (old; none for a new
  * chain), and pre: cur as the schema part before the rows leaves the
  * target, where a table lacks its primary key unless the chain gave it
  * that key already (its rows are copied first and the key added after
  * them, which is faster than copying into the key: docs/performance.md),
- * as WITH items. $1..$4 the filter, $5 the target, $6 whether the chain
- * is new.
+ * as WITH items. rank: the kind's rank, which puts an object in the part
+ * before the rows (below 60) or after them; but an object (not a table)
+ * that depends on one after the rows (a SQL-standard body that reads a
+ * view) goes after them too (60); er: the effective rank that orders the
+ * objects of a part (ranks: EFFECTIVE_RANKS or EFFECTIVE_RANKS_NONE;
+ * old's: its rank). $1..$4 the filter, $5 the target, $6 whether the
+ * chain is new.
  */
-#define SCHEMA_STAGES \
-	"WITH cur AS (SELECT s.kind, s.oid, k.rank, s.schema_name, s.object_name, s.description" \
+#define SCHEMA_STAGES(ranks) \
+	"WITH snap AS MATERIALIZED (SELECT pg_catalog.row_number() OVER () AS id, s.kind, s.oid," \
+	"  k.rank, s.schema_name, s.object_name, s.description" \
 	"  FROM teleport.schema_snapshot s JOIN " KIND_RANKS " ON k.kind = s.kind" \
 	"  WHERE " TP_QUEUE_MATCH("s.schema_name", "s.object_name", "$1", "$2", "$3", "$4") ")," \
-	" old AS (SELECT o.kind, o.oid, o.rank, o.schema_name, o.object_name, o.description" \
+	" ord AS (" ranks ")," \
+	" cur AS (SELECT s.kind, s.oid," \
+	"  CASE WHEN s.rank < " AFTER_ROWS_RANK " AND s.kind <> 'table'" \
+	"   AND o.rank >= " AFTER_ROWS_RANK " THEN " AFTER_ROWS_RANK " ELSE s.rank END AS rank," \
+	"  coalesce(o.rank, s.rank) AS er, s.schema_name, s.object_name, s.description" \
+	"  FROM snap s LEFT JOIN ord o ON o.id = s.id)," \
+	" old AS (SELECT o.kind, o.oid, o.rank, o.rank::float8 AS er, o.schema_name, o.object_name," \
+	"  o.description" \
 	"  FROM teleport.load_schema o WHERE o.target = $5 AND NOT $6::boolean)," \
-	" pre AS (SELECT c.kind, c.oid, c.rank, c.schema_name, c.object_name," \
+	" pre AS (SELECT c.kind, c.oid, c.rank, c.er, c.schema_name, c.object_name," \
 	"  CASE WHEN c.kind = 'table'" \
 	"   AND pg_catalog.json_typeof(c.description -> 'primary_key') = 'object'" \
 	"   AND NOT EXISTS (SELECT 1 FROM old o WHERE o.kind = c.kind AND o.oid = c.oid" \
@@ -877,27 +913,55 @@ line_row(void *arg, const PGresult *res, int row)
  * the part after them, from what the one before left (pre below rank 60,
  * old from there) to cur.
  */
-#define SCHEMA_DIFF \
-	SCHEMA_STAGES "," \
+#define SCHEMA_DIFF(ranks) \
+	SCHEMA_STAGES(ranks) "," \
 	" want AS (SELECT * FROM pre WHERE $8::boolean" \
 	"  UNION ALL SELECT * FROM cur WHERE NOT $8::boolean)," \
 	" base AS (SELECT * FROM old WHERE $8::boolean OR old.rank >= " AFTER_ROWS_RANK \
 	"  UNION ALL SELECT * FROM pre WHERE NOT $8::boolean AND pre.rank < " AFTER_ROWS_RANK ")," \
 	" d AS (SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.oid, o.oid) AS oid," \
-	"  coalesce(c.rank, o.rank) AS rank, coalesce(c.schema_name, o.schema_name) AS schema_name," \
+	"  coalesce(c.rank, o.rank) AS rank, coalesce(c.er, o.er) AS er," \
+	"  coalesce(c.schema_name, o.schema_name) AS schema_name," \
 	"  CASE WHEN c.kind IS NOT NULL THEN c.object_name ELSE o.object_name END AS object_name," \
 	"  o.description AS before, c.description AS after" \
 	"  FROM want c FULL JOIN base o ON o.kind = c.kind AND o.oid = c.oid" \
 	"  WHERE o.oid IS NULL OR c.oid IS NULL OR o.description::text <> c.description::text)"
 
-/* Whether the source has a schema capture (teleport.schema_snapshot). */
+/*
+ * Whether the source has a schema capture (teleport.schema_snapshot), and
+ * whether it keeps its objects' dependencies (teleport.schema_order: a
+ * capture of version 3 or later). False after logging.
+ */
 static bool
-has_schema_capture(load *ld, bool *exists)
+has_schema_capture(load *ld, bool *exists, bool *ordered)
 {
+	*ordered = false;
 	return tp_pgsql_query_bool(&ld->snap,
 							   "SELECT pg_catalog.to_regclass('teleport.schema_snapshot') IS NOT NULL",
-							   0, NULL, exists);
+							   0, NULL, exists) &&
+		(!*exists ||
+		 tp_pgsql_query_bool(&ld->snap,
+							 "SELECT pg_catalog.to_regprocedure('teleport.schema_order(json)')"
+							 " IS NOT NULL",
+							 0, NULL, ordered));
 }
+
+/* The ddl lines of the objects of d (SCHEMA_DIFF) a schema part sends. */
+#define SCHEMA_LINES \
+	" SELECT pg_catalog.replace(pg_catalog.json_build_object('op', 'ddl'," \
+	" 'before', NULL, 'after', NULL, 'ddl', pg_catalog.json_build_object(" \
+	"  'type', d.kind, 'oid', d.oid, 'before', d.before, 'after', d.after)," \
+	" 'source', pg_catalog.json_build_object('name', $7::text," \
+	"  'schema', d.schema_name, 'table', d.object_name, 'txid', 0," \
+	"  'seq', 0, 'batch', 0)," \
+	" 'ts_ms', pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now()) * 1000)::bigint" \
+	" )::text, E'\\n', ' ')" \
+	" FROM d WHERE CASE WHEN $8::boolean" \
+	"  THEN d.after IS NULL OR d.rank < " AFTER_ROWS_RANK \
+	"  ELSE d.after IS NOT NULL" \
+	"   AND (d.rank >= " AFTER_ROWS_RANK " OR d.kind = 'table') END" \
+	" ORDER BY d.after IS NOT NULL," \
+	"  CASE WHEN d.after IS NULL THEN -d.er ELSE d.er END, d.oid"
 
 /*
  * The ddl lines that take the target from what the chain sent it (for a
@@ -906,38 +970,27 @@ has_schema_capture(load *ld, bool *exists)
  * the drops (by falling rank) and the objects of ranks below 60, tables
  * without the primary keys the chain has not given them (SCHEMA_STAGES);
  * else those keys (table changes that add them, first) and the objects of
- * ranks from 60. Nothing without a schema capture.
+ * ranks from 60. Within a part by effective rank (an object after those
+ * it depends on), then OID. Nothing without a schema capture.
  */
 static bool
 schema_lines(load *ld, bool before_rows, tp_lines *lines)
 {
 	bool		exists = false;
+	bool		ordered = false;
 	const char *params[8] = {
 		ld->filter.include, ld->filter.exclude, ld->filter.schema_include,
 		ld->filter.schema_exclude, ld->target->name, ld->resumes == 0 ? "t" : "f",
 		ld->config->database.name, before_rows ? "t" : "f"
 	};
 
-	if (!has_schema_capture(ld, &exists))
+	if (!has_schema_capture(ld, &exists, &ordered))
 		return false;
 	if (!exists)
 		return true;
 	return tp_pgsql_query(&ld->snap,
-						  SCHEMA_DIFF
-						  " SELECT pg_catalog.replace(pg_catalog.json_build_object('op', 'ddl',"
-						  " 'before', NULL, 'after', NULL, 'ddl', pg_catalog.json_build_object("
-						  "  'type', d.kind, 'oid', d.oid, 'before', d.before, 'after', d.after),"
-						  " 'source', pg_catalog.json_build_object('name', $7::text,"
-						  "  'schema', d.schema_name, 'table', d.object_name, 'txid', 0,"
-						  "  'seq', 0, 'batch', 0),"
-						  " 'ts_ms', pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now()) * 1000)::bigint"
-						  " )::text, E'\\n', ' ')"
-						  " FROM d WHERE CASE WHEN $8::boolean"
-						  "  THEN d.after IS NULL OR d.rank < " AFTER_ROWS_RANK
-						  "  ELSE d.after IS NOT NULL"
-						  "   AND (d.rank >= " AFTER_ROWS_RANK " OR d.kind = 'table') END"
-						  " ORDER BY d.after IS NOT NULL,"
-						  "  CASE WHEN d.after IS NULL THEN -d.rank ELSE d.rank END, d.oid",
+						  ordered ? SCHEMA_DIFF(EFFECTIVE_RANKS) SCHEMA_LINES
+						  : SCHEMA_DIFF(EFFECTIVE_RANKS_NONE) SCHEMA_LINES,
 						  8, params, line_row, lines);
 }
 
@@ -951,6 +1004,7 @@ static bool
 schema_now(load *ld, char **pre, char **now)
 {
 	bool		exists = false;
+	bool		ordered = false;
 	const char *params[6] = {
 		ld->filter.include, ld->filter.exclude, ld->filter.schema_include,
 		ld->filter.schema_exclude, ld->target->name, ld->resumes == 0 ? "t" : "f"
@@ -958,16 +1012,20 @@ schema_now(load *ld, char **pre, char **now)
 
 	*pre = NULL;
 	*now = NULL;
-	if (!has_schema_capture(ld, &exists))
+	if (!has_schema_capture(ld, &exists, &ordered))
 		return false;
 	if (!exists)
 		return true;
 	return tp_pgsql_query_value(&ld->snap,
-								SCHEMA_STAGES
+								ordered ? SCHEMA_STAGES(EFFECTIVE_RANKS)
+								" SELECT coalesce(pg_catalog.json_agg(p), '[]') FROM pre p"
+								: SCHEMA_STAGES(EFFECTIVE_RANKS_NONE)
 								" SELECT coalesce(pg_catalog.json_agg(p), '[]') FROM pre p",
 								6, params, pre) &&
 		tp_pgsql_query_value(&ld->snap,
-							 SCHEMA_STAGES
+							 ordered ? SCHEMA_STAGES(EFFECTIVE_RANKS)
+							 " SELECT coalesce(pg_catalog.json_agg(c), '[]') FROM cur c"
+							 : SCHEMA_STAGES(EFFECTIVE_RANKS_NONE)
 							 " SELECT coalesce(pg_catalog.json_agg(c), '[]') FROM cur c",
 							 6, params, now);
 }

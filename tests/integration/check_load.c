@@ -24,7 +24,11 @@
  *     null, timestamptz, interval, uuid, inet, ranges, text with tabs,
  *     newlines, backslashes and characters outside the BMP, a composite,
  *     an enum), compared by text and by typed EXCEPT both ways; sequences
- *     set.
+ *     set; a range type with a subtype_diff function of the schema, a
+ *     domain over it, an aggregate that a SQL-standard body calls and a
+ *     domain whose CHECK calls another (kinds whose dependencies go
+ *     against their ranks), with a table of them, created on the target
+ *     in their dependencies' order.
  *     "existing": replicate_ddl: false, the target's tables exist and hold
  *     some of the rows, other values and rows the source does not have
  *     (a table the source has empty, a table with REPLICA IDENTITY FULL
@@ -545,6 +549,20 @@ static const char values_sql[] =
 "(1.000, 1.7976931348623157e308, 3.4028235e38, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n"
 " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);\n"
 "SELECT setval('vals_id_seq', 1000);\n"
+/* kinds whose dependencies go against their ranks (docs/schema.md) */
+"CREATE FUNCTION lr_diff(a float8, b float8) RETURNS float8 LANGUAGE sql IMMUTABLE\n"
+" AS 'SELECT a - b';\n"
+"CREATE TYPE lrange AS RANGE (subtype = float8, subtype_diff = lr_diff);\n"
+"CREATE DOMAIN lrdom AS lrange CHECK (NOT isempty(VALUE));\n"
+"CREATE FUNCTION l_add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + b';\n"
+"CREATE AGGREGATE lsum(int) (sfunc = l_add, stype = int, initcond = '0');\n"
+"CREATE FUNCTION ltotal(a int[]) RETURNS int LANGUAGE sql IMMUTABLE\n"
+" RETURN (SELECT lsum(x) FROM unnest(a) x);\n"
+"CREATE FUNCTION lpos(a int) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN a > 0;\n"
+"CREATE DOMAIN lposint AS int CHECK (lpos(VALUE));\n"
+"CREATE TABLE rng (id int PRIMARY KEY, r lrange, d lrdom, p lposint, ra lrange[]);\n"
+"INSERT INTO rng VALUES (1, '[1.5,2)', '[0,1]', 5, ARRAY['[1,2)'::lrange]),\n"
+" (2, NULL, NULL, NULL, NULL), (3, 'empty', '(,3)', 1, '{}');\n"
 "CREATE TABLE marker (label text PRIMARY KEY);\n";
 
 /* The columns of vals that have equality (json has none). */
@@ -599,6 +617,27 @@ START_TEST(test_load_values)
 					  " WHERE table_name = 'wide'");
 	ck_assert_str_eq(v, "t");
 	free(v);
+	/*
+	 * a range type with a function of the schema, a domain over it, an
+	 * aggregate called by a SQL-standard body, a domain calling another,
+	 * and a table of them: created in their dependencies' order
+	 */
+	{
+		const char *q = "SELECT concat_ws(' ', %s.ltotal(ARRAY[1, 2, 3]),"
+			" (SELECT string_agg(t::text, ';' ORDER BY t.id) FROM %s.rng t),"
+			" (SELECT p.proname FROM pg_range r JOIN pg_proc p ON p.oid = r.rngsubdiff"
+			"  WHERE r.rngtypid = '%s.lrange'::regtype))";
+		char	   *sv = tp_inst_value(sc.src, q, "public", "public", "public");
+		char	   *tv = tp_inst_value(sc.tgt, q, "copy", "copy", "copy");
+
+		ck_assert_str_eq(sv, "6 (1,\"[1.5,2)\",\"[0,1]\",5,\"{\"\"[1,2)\"\"}\");(2,,,,);"
+						 "(3,empty,\"(,3)\",1,{}) lr_diff");
+		ck_assert_str_eq(tv, sv);
+		free(sv);
+		free(tv);
+		tv = tp_inst_try_value(sc.tgt, "INSERT INTO copy.rng (id, p) VALUES (9, -1) RETURNING id");
+		ck_assert_msg(tv == NULL, "the target's domain does not call its function");
+	}
 
 	tp_inst_stop(sc.src);
 	tp_inst_stop(sc.tgt);

@@ -25,7 +25,7 @@
 #include <teleport/teleport.h>
 
 /* The version of the objects in schema teleport (component "schema"). */
-#define DDL_SCHEMA_VERSION 2
+#define DDL_SCHEMA_VERSION 3
 
 /* ddl_sql.c: the SQL text; see there. */
 extern const char ddl_sql_setup[];

@@ -6,10 +6,12 @@
  * Objects (all in schema teleport, owned by teleport's role):
  *
  *   schema_snapshot(kind, oid, schema_name, object_name, description,
- *                   taken_at)
+ *                   taken_at, depends)
  *       the last description sent (or taken at the first snapshot) of
  *       each object, keyed by kind and OID, so that a rename is a change
- *       of one object, not a drop and a create
+ *       of one object, not a drop and a create; depends: the described
+ *       objects it depended on then (schema_depends), which order its
+ *       drop
  *   schema_state         one row: when the first snapshot was taken, and
  *                        the catalogs' fingerprint at the last full
  *                        comparison
@@ -29,6 +31,13 @@
  *       foreign key, exclusion), view (and materialized view), comment
  *       (the comments of one object and its columns). Objects an
  *       extension owns are of no kind.
+ *   schema_depends(p_kinds text[], p_oids oid[])
+ *                        the described objects each object depends on,
+ *                        from pg_depend, by index
+ *   schema_order(p_nodes json)
+ *                        the effective rank of each of a set of objects:
+ *                        its kind's rank, raised above those of the set
+ *                        it depends on (also the initial load's order)
  *   schema_resend        the tables whose rows are to be sent again
  *                        (below), by the DDL source's next poll: all of
  *                        them, or those where one of some columns is not
@@ -69,7 +78,9 @@
  *
  * Adding a kind: a describe function, a row in the kinds list of
  * schema_capture (its rank orders events: containers before what they
- * contain) and a line in its union; then the applier learns the kind.
+ * contain) and in core/load.c's KIND_RANKS, a line in its union, and the
+ * catalog rows of its objects in schema_depends; then the applier learns
+ * the kind.
  * A describe function reads its catalog as
  *   FROM (SELECT * FROM pg_X WHERE p_oids IS NULL
  *         UNION ALL SELECT * FROM pg_X WHERE oid = ANY (p_oids)) x
@@ -185,6 +196,23 @@ const char	ddl_sql_setup[] =
 	"	PRIMARY KEY (kind, oid)\n"
 	");\n"
 	"CREATE INDEX IF NOT EXISTS schema_snapshot_oid ON teleport.schema_snapshot (oid);\n"
+	/*
+	 * the described objects it depended on (schema_depends), for the
+	 * order of its drop; NULL in a row of version 2 until the setup that
+	 * upgrades fills it (at its end). Only when missing: ALTER TABLE takes
+	 * its ACCESS EXCLUSIVE lock even when the column exists, and would
+	 * deadlock with a DDL transaction whose event triggers read the
+	 * snapshot and then write it.
+	 */
+	"DO $do$\n"
+	"BEGIN\n"
+	"	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute\n"
+	"				   WHERE attrelid = 'teleport.schema_snapshot'::pg_catalog.regclass\n"
+	"					   AND attname = 'depends' AND NOT attisdropped) THEN\n"
+	"		ALTER TABLE teleport.schema_snapshot ADD COLUMN depends oid[];\n"
+	"	END IF;\n"
+	"END\n"
+	"$do$;\n"
 	"CREATE TABLE IF NOT EXISTS teleport.schema_state (\n"
 	"	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),\n"
 	"	first_snapshot_at timestamptz,\n"
@@ -829,6 +857,178 @@ const char	ddl_sql_setup[] =
 	"$body$;\n"
 
 	/*
+	 * The described objects each object (p_kinds[i], p_oids[i]) depends
+	 * on (depends), by OID (never its own), from pg_depend (normal and auto dependencies
+	 * on objects past the system's OIDs, read by index for the catalog
+	 * rows that make up the object: a table's pg_class row and its
+	 * columns' defaults, a domain's pg_type row and its constraints, a
+	 * composite type's pg_type and pg_class rows, a view's rule...), each
+	 * referenced row resolved to the object described with it: an array
+	 * or a multirange to its element or range type, a table's (or view's)
+	 * row type to the table, a composite type's pg_class row to its type,
+	 * a column's default to its table, a domain's constraint to its
+	 * domain, a primary key (or its index) to its table, another
+	 * constraint's index to its constraint, a serial or identity
+	 * sequence to its table, a partition to its root, a rule to its view.
+	 * Internal dependencies (an array on its element, a table's row type
+	 * on its table, a range's constructors) are left out: they are one
+	 * object. '{}' for a kind without dependencies of its own (comment)
+	 * or an object gone. One call for a comparison's objects (a function
+	 * called per object is planned per call in some contexts, and costs
+	 * milliseconds each). Kept with each object's snapshot row
+	 * (schema_snapshot.depends), so that its drop can be ordered once
+	 * pg_depend forgot it; schema_order orders by it.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_depends(p_kinds text[], p_oids oid[])\n"
+	"RETURNS TABLE (kind text, oid oid, depends oid[])\n"
+	"LANGUAGE sql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	/* its subplans' estimates would have it compiled by JIT at every call: seconds */
+	"SET jit = off\n"
+	"AS $body$\n"
+	"SELECT q.kind, q.oid, coalesce((\n"
+	"SELECT array_agg(DISTINCT m.oid ORDER BY m.oid)\n"
+	"FROM (\n"
+	"	SELECT 'pg_type'::regclass AS cl, q.oid AS id\n"
+	"	WHERE q.kind IN ('enum', 'composite', 'domain', 'range', 'range_fn')\n"
+	"	UNION ALL SELECT 'pg_class'::regclass, t.typrelid FROM pg_type t\n"
+	"	WHERE q.kind = 'composite' AND t.oid = q.oid\n"
+	"	UNION ALL SELECT 'pg_constraint'::regclass, k.oid FROM pg_constraint k\n"
+	"	WHERE q.kind = 'domain' AND k.contypid = q.oid\n"
+	"	UNION ALL SELECT 'pg_class'::regclass, q.oid\n"
+	"	WHERE q.kind IN ('table', 'sequence', 'index', 'view')\n"
+	"	UNION ALL SELECT 'pg_attrdef'::regclass, a.oid FROM pg_attrdef a\n"
+	"	WHERE q.kind = 'table' AND a.adrelid = q.oid\n"
+	"	UNION ALL SELECT 'pg_rewrite'::regclass, r.oid FROM pg_rewrite r\n"
+	"	WHERE q.kind = 'view' AND r.ev_class = q.oid\n"
+	"	UNION ALL SELECT 'pg_proc'::regclass, q.oid\n"
+	"	WHERE q.kind IN ('function', 'function_sql_body', 'aggregate')\n"
+	"	UNION ALL SELECT 'pg_constraint'::regclass, q.oid WHERE q.kind = 'constraint'\n"
+	"	UNION ALL SELECT 'pg_extension'::regclass, q.oid WHERE q.kind = 'extension') o\n"
+	/* by index, row by row (OFFSET 0: never a hash join over all of pg_depend) */
+	"CROSS JOIN LATERAL (SELECT x.refclassid, x.refobjid FROM pg_depend x\n"
+	"	WHERE x.classid = o.cl AND x.objid = o.id\n"
+	"		AND x.deptype IN ('n', 'a') AND x.refobjid >= 16384 OFFSET 0) d\n"
+	"CROSS JOIN LATERAL (SELECT CASE d.refclassid\n"
+	"	WHEN 'pg_type'::regclass THEN (\n"
+	"		SELECT coalesce(r.rngtypid, CASE WHEN c.relkind <> 'c' THEN c.oid END, e.oid)\n"
+	"		FROM pg_type t\n"
+	"		JOIN pg_type e ON e.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0\n"
+	"			THEN t.typelem ELSE t.oid END\n"
+	"		LEFT JOIN pg_range r ON e.typtype = 'm' AND r.rngmultitypid = e.oid\n"
+	"		LEFT JOIN pg_class c ON c.oid = e.typrelid\n"
+	"		WHERE t.oid = d.refobjid)\n"
+	"	WHEN 'pg_class'::regclass THEN (\n"
+	"		SELECT CASE WHEN c.relkind = 'c' THEN c.reltype\n"
+	"			WHEN c.relkind IN ('i', 'I') THEN coalesce((\n"
+	"				SELECT CASE WHEN k.contype = 'p' THEN k.conrelid ELSE k.oid END\n"
+	"				FROM pg_index i JOIN pg_constraint k ON k.conrelid = i.indrelid\n"
+	"					AND k.conindid = i.indexrelid\n"
+	"				WHERE i.indexrelid = c.oid LIMIT 1), c.oid)\n"
+	"			WHEN c.relkind = 'S' THEN coalesce((\n"
+	"				SELECT x.refobjid FROM pg_depend x WHERE x.classid = 'pg_class'::regclass\n"
+	"					AND x.objid = c.oid AND x.refclassid = 'pg_class'::regclass\n"
+	"					AND x.refobjsubid > 0 AND x.deptype IN ('a', 'i') LIMIT 1), c.oid)\n"
+	"			WHEN c.relispartition THEN pg_partition_root(c.oid)\n"
+	"			ELSE c.oid END\n"
+	"		FROM pg_class c WHERE c.oid = d.refobjid)\n"
+	"	WHEN 'pg_constraint'::regclass THEN (\n"
+	"		SELECT CASE WHEN k.contypid <> 0 THEN k.contypid\n"
+	"			WHEN k.contype = 'p' THEN k.conrelid ELSE k.oid END\n"
+	"		FROM pg_constraint k WHERE k.oid = d.refobjid)\n"
+	"	WHEN 'pg_attrdef'::regclass THEN (\n"
+	"		SELECT a.adrelid FROM pg_attrdef a WHERE a.oid = d.refobjid)\n"
+	"	WHEN 'pg_rewrite'::regclass THEN (\n"
+	"		SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = d.refobjid)\n"
+	"	ELSE d.refobjid END AS oid) m\n"
+	"WHERE m.oid IS NOT NULL AND m.oid <> q.oid), '{}')\n"
+	"FROM unnest(p_kinds, p_oids) AS q(kind, oid)\n"
+	"$body$;\n"
+
+	/*
+	 * The order of a set of objects to create (or to drop): p_nodes, a
+	 * json array of {"id", "oid", "rank", "ph", "deps"}: the caller's id,
+	 * the object's OID, its kind's rank, a group (ph; objects depend only
+	 * on those of their group; 0 when absent) and the OIDs it depends on
+	 * (schema_depends; null: none known). Returns each id with its
+	 * effective rank: the greatest of its own rank and, for each object
+	 * of its group it depends on, that object's effective rank plus
+	 * 0.001, so that an object comes after what it depends on (creations
+	 * by ascending effective rank, drops by descending) and one whose
+	 * dependencies go with the ranks keeps its rank (the order is the
+	 * ranks' wherever they serve). Objects of one OID (a domain's
+	 * events, an object's comment) depend on those of lower rank. Computed
+	 * by passes over the edges until none raises a rank, at most 100 (a
+	 * cycle: its objects' ranks grow no further). Nothing for NULL.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_order(p_nodes json)\n"
+	"RETURNS TABLE (id bigint, rank float8)\n"
+	"LANGUAGE plpgsql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	/* its joins are of thousands of rows that the planner guesses at 100 */
+	"SET enable_nestloop = off\n"
+	"SET jit = off\n"
+	"AS $body$\n"
+	"DECLARE\n"
+	"	v_ids bigint[];\n"
+	"	v_oids oid[];\n"
+	"	v_phs integer[];\n"
+	"	v_rank float8[];\n"
+	"	v_deps text[];\n"
+	"	v_dn integer[];\n"
+	"	v_do oid[];\n"
+	"	v_a integer[];\n"
+	"	v_b integer[];\n"
+	"	v_r float8;\n"
+	"	v_more boolean;\n"
+	"	v_pass integer := 0;\n"
+	"BEGIN\n"
+	"	IF p_nodes IS NULL OR json_typeof(p_nodes) <> 'array' THEN\n"
+	"		RETURN;\n"
+	"	END IF;\n"
+	"	SELECT array_agg((x.e ->> 'id')::bigint ORDER BY x.n),\n"
+	"		array_agg((x.e ->> 'oid')::oid ORDER BY x.n),\n"
+	"		array_agg(coalesce((x.e ->> 'ph')::integer, 0) ORDER BY x.n),\n"
+	"		array_agg((x.e ->> 'rank')::float8 ORDER BY x.n),\n"
+	"		array_agg(CASE WHEN json_typeof(x.e -> 'deps') = 'array' THEN x.e ->> 'deps' END\n"
+	"			ORDER BY x.n)\n"
+	"	INTO v_ids, v_oids, v_phs, v_rank, v_deps\n"
+	"	FROM json_array_elements(p_nodes) WITH ORDINALITY AS x(e, n);\n"
+	"	SELECT array_agg(d.n::integer), array_agg(u.o::oid) INTO v_dn, v_do\n"
+	"	FROM unnest(v_deps) WITH ORDINALITY AS d(j, n)\n"
+	"	CROSS JOIN LATERAL json_array_elements_text(d.j::json) u(o);\n"
+	/* the edges: a depends on b */
+	"	WITH nd AS MATERIALIZED (\n"
+	"		SELECT u.n::integer AS n, u.oid, u.ph, u.rank\n"
+	"		FROM unnest(v_oids, v_phs, v_rank) WITH ORDINALITY AS u(oid, ph, rank, n)),\n"
+	"	ed AS (\n"
+	"		SELECT d.n AS a, y.n AS b\n"
+	"		FROM unnest(v_dn, v_do) AS d(n, ref)\n"
+	"		JOIN nd x ON x.n = d.n\n"
+	"		JOIN nd y ON y.oid = d.ref AND y.ph = x.ph AND y.oid <> x.oid\n"
+	"		UNION\n"
+	"		SELECT x.n, y.n FROM nd x\n"
+	"		JOIN nd y ON y.oid = x.oid AND y.ph = x.ph AND y.rank < x.rank)\n"
+	"	SELECT array_agg(ed.a), array_agg(ed.b) INTO v_a, v_b FROM ed;\n"
+	"	IF v_a IS NOT NULL THEN\n"
+	"		LOOP\n"
+	"			v_more := false;\n"
+	"			FOR i IN 1 .. cardinality(v_a) LOOP\n"
+	"				v_r := v_rank[v_b[i]] + 0.001;\n"
+	"				IF v_r > v_rank[v_a[i]] THEN\n"
+	"					v_rank[v_a[i]] := v_r;\n"
+	"					v_more := true;\n"
+	"				END IF;\n"
+	"			END LOOP;\n"
+	"			v_pass := v_pass + 1;\n"
+	"			EXIT WHEN NOT v_more OR v_pass >= 100;\n"
+	"		END LOOP;\n"
+	"	END IF;\n"
+	"	RETURN QUERY SELECT v_ids[g.i], v_rank[g.i] FROM generate_subscripts(v_ids, 1) AS g(i);\n"
+	"END\n"
+	"$body$;\n"
+
+	/*
 	 * The catalogs' fingerprint: the count and a sum of 64-bit hashes of
 	 * (row, xmin) of every row of every catalog a describe function reads.
 	 * Any change of such a row (an UPDATE makes a new row version, with the
@@ -1071,8 +1271,19 @@ const char	ddl_sql_setup[] =
 	/*
 	 * The comparison. Events go out in an order the target can apply:
 	 * drops first, in reverse rank (a table before its schema), then
-	 * creations and changes by rank (a schema before its tables); within
-	 * a rank by OID, about creation order (drops in reverse: a composite
+	 * creations and changes by rank (a schema before its tables). The
+	 * rank is each event's effective rank (schema_order): its kind's, but
+	 * after the objects of the same comparison it depends on (created
+	 * after them, dropped before them), where the kinds' ranks go against
+	 * a dependency: a domain, composite type or function over a range type
+	 * with a function of the user's (range_fn, 47, after functions), a
+	 * SQL-standard body calling an aggregate (55 and 57), a domain whose
+	 * CHECK or default calls a SQL-standard body (its "mid" event at 46,
+	 * below) or takes a sequence's nextval (30 and 40); objects whose
+	 * dependencies go with the ranks keep them. A creation's dependencies
+	 * are pg_depend's now (schema_depends, for the objects of the
+	 * comparison only); a drop's those its snapshot row kept. Within a
+	 * rank by OID, about creation order (drops in reverse: a composite
 	 * type before an older one it uses; composite types and domains share
 	 * a rank, so that a domain over a composite type comes after it and a
 	 * composite type with an attribute of a domain after that domain). An
@@ -1194,16 +1405,25 @@ const char	ddl_sql_setup[] =
 	"			SELECT * FROM teleport.schema_snapshot s WHERE p_oids IS NULL\n"
 	"			UNION ALL\n"
 	"			SELECT * FROM teleport.schema_snapshot s WHERE s.oid = ANY (p_oids)),\n"
-	"		diff AS (\n"
+	"		diff0 AS (\n"
 	"			SELECT coalesce(c.kind, o.kind) AS kind, coalesce(c.obj_oid, o.oid) AS oid,\n"
 	"				coalesce(c.obj_schema, o.schema_name) AS schema_name,\n"
 	"				CASE WHEN c.kind IS NOT NULL THEN c.obj_name ELSE o.object_name END AS object_name,\n"
-	"				o.description AS before, c.description AS after, k.rank\n"
+	"				o.description AS before, c.description AS after, k.rank,\n"
+	"				o.depends AS deps_before\n"
 	"			FROM cur c\n"
 	"			FULL JOIN old o ON o.kind = c.kind AND o.oid = c.obj_oid\n"
 	"			JOIN kinds k ON k.kind = coalesce(c.kind, o.kind)\n"
 	"			WHERE o.oid IS NULL OR c.obj_oid IS NULL\n"
 	"				OR o.description::text <> c.description::text),\n"
+	/* the dependencies of the objects created or changed, as they are now */
+	"		diff AS (\n"
+	"			SELECT df.*, dd.depends AS deps\n"
+	"			FROM diff0 df\n"
+	"			LEFT JOIN teleport.schema_depends(\n"
+	"				ARRAY(SELECT x.kind FROM diff0 x WHERE x.after IS NOT NULL ORDER BY x.kind, x.oid),\n"
+	"				ARRAY(SELECT x.oid FROM diff0 x WHERE x.after IS NOT NULL ORDER BY x.kind, x.oid)) dd\n"
+	"				ON dd.kind = df.kind AND dd.oid = df.oid),\n"
 	/*
 	 * A domain's CHECK constraints and default may call functions of the
 	 * user's, and a function may take a domain: neither order of the two
@@ -1254,16 +1474,21 @@ const char	ddl_sql_setup[] =
 	"			JOIN diff df ON df.kind = 'domain' AND df.oid = x.oid\n"
 	"			WHERE x.m::jsonb <> df.after::jsonb),\n"
 	/*
-	 * ph: 0 drops (and a domain's removals), 1 the rest; rk: the rank
-	 * (negated for drops, which go in reverse)
+	 * ph: 0 drops (and a domain's removals), 1 the rest; base: the rank;
+	 * deps: the objects it depends on, for schema_order (a drop's and a
+	 * removal's as the snapshot kept them; the others' as they are now,
+	 * but a domain's main event before its "mid" one without the
+	 * functions, which its held-back constraints and default call); store:
+	 * the object's dependencies for its snapshot row
 	 */
 	"		ev AS (\n"
 	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, df.before, r.r AS after,\n"
-	"				0 AS ph, -46 AS rk, true AS emit\n"
+	"				0 AS ph, 46 AS base, true AS emit, df.deps_before AS deps, df.deps AS store\n"
 	"			FROM diff df JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
 	"			UNION ALL\n"
-	"			SELECT y.*, y.before IS NULL OR y.after IS NULL\n"
-	"				OR y.before::jsonb <> y.after::jsonb FROM (\n"
+	"			SELECT y.kind, y.oid, y.schema_name, y.object_name, y.before, y.after, y.ph, y.base,\n"
+	"				y.before IS NULL OR y.after IS NULL OR y.before::jsonb <> y.after::jsonb,\n"
+	"				y.deps, y.store FROM (\n"
 	"				SELECT df.kind, df.oid, df.schema_name, df.object_name,\n"
 	"					coalesce(r.r, df.before) AS before, coalesce(m.m, df.after) AS after,\n"
 	/*
@@ -1274,23 +1499,38 @@ const char	ddl_sql_setup[] =
 	 * target, which keeps it
 	 */
 	"					CASE WHEN df.after IS NOT NULL OR df.kind = 'sequence' THEN 1 ELSE 0 END AS ph,\n"
-	"					CASE WHEN df.after IS NOT NULL THEN df.rank WHEN df.kind = 'sequence' THEN 51\n"
-	"						ELSE -df.rank END AS rk\n"
+	"					CASE WHEN df.after IS NULL AND df.kind = 'sequence' THEN 51\n"
+	"						ELSE df.rank END AS base,\n"
+	"					CASE WHEN df.after IS NULL AND df.kind = 'sequence' THEN NULL\n"
+	"						WHEN df.after IS NULL THEN df.deps_before\n"
+	"						WHEN m.oid IS NOT NULL THEN ARRAY(SELECT u.o FROM unnest(df.deps) u(o)\n"
+	"							WHERE NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.oid = u.o))\n"
+	"						ELSE df.deps END AS deps,\n"
+	"					df.deps AS store\n"
 	"				FROM diff df\n"
 	"				LEFT JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
 	"				LEFT JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid) y\n"
 	"			UNION ALL\n"
-	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, m.m, df.after, 1, 46, true\n"
-	"			FROM diff df JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid)\n"
-	"		SELECT e.kind, e.oid, e.schema_name, e.object_name, e.before, e.after, e.emit\n"
-	"		FROM ev e\n"
+	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, m.m, df.after, 1, 46, true,\n"
+	"				df.deps, df.deps\n"
+	"			FROM diff df JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid),\n"
+	"		nodes AS MATERIALIZED (SELECT row_number() OVER () AS id, e.* FROM ev e),\n"
+	/* the effective ranks (not needed for a first snapshot, which emits nothing) */
+	"		ord AS (\n"
+	"			SELECT o.* FROM teleport.schema_order((\n"
+	"				SELECT json_agg(json_build_object('id', n.id, 'oid', n.oid, 'rank', n.base,\n"
+	"					'ph', n.ph, 'deps', n.deps))\n"
+	"				FROM nodes n WHERE p_emit)) o)\n"
+	"		SELECT e.kind, e.oid, e.schema_name, e.object_name, e.before, e.after, e.emit, e.store\n"
+	"		FROM nodes e LEFT JOIN ord o ON o.id = e.id\n"
 	/*
-	 * within a rank by OID (drops in reverse); a composite type or domain
-	 * that uses a type made later (an older composite type given an
-	 * attribute of a new domain) by the newest type it uses, after that
-	 * type (its drop before it)
+	 * by effective rank (schema_order; drops in reverse); within one by
+	 * OID (drops in reverse); a composite type or domain that uses a
+	 * type made later (an older composite type given an attribute of a
+	 * new domain) by the newest type it uses, after that type (its drop
+	 * before it)
 	 */
-	"		ORDER BY e.ph, e.rk,\n"
+	"		ORDER BY e.ph, CASE WHEN e.ph = 0 THEN -1 ELSE 1 END * coalesce(o.rank, e.base),\n"
 	"			CASE WHEN e.ph = 0 THEN -1 ELSE 1 END * CASE\n"
 	"				WHEN e.kind = 'composite' THEN greatest(e.oid::bigint, (\n"
 	"					SELECT max((a.c -> 'user_type' ->> 'oid')::bigint)\n"
@@ -1446,12 +1686,13 @@ const char	ddl_sql_setup[] =
 	"			DELETE FROM teleport.schema_snapshot WHERE kind = d.kind AND oid = d.oid;\n"
 	"		ELSE\n"
 	"			INSERT INTO teleport.schema_snapshot AS s\n"
-	"				(kind, oid, schema_name, object_name, description, taken_at)\n"
-	"			VALUES (d.kind, d.oid, d.schema_name, d.object_name, d.after, now())\n"
+	"				(kind, oid, schema_name, object_name, description, depends, taken_at)\n"
+	"			VALUES (d.kind, d.oid, d.schema_name, d.object_name, d.after, d.store, now())\n"
 	"			ON CONFLICT (kind, oid) DO UPDATE\n"
 	"				SET schema_name = EXCLUDED.schema_name,\n"
 	"					object_name = EXCLUDED.object_name,\n"
-	"					description = EXCLUDED.description, taken_at = EXCLUDED.taken_at;\n"
+	"					description = EXCLUDED.description, depends = EXCLUDED.depends,\n"
+	"					taken_at = EXCLUDED.taken_at;\n"
 	"		END IF;\n"
 	/*
 	 * A partitioned table's partitions: the leaves attached (or created)
@@ -1606,7 +1847,21 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_default_deterministic(oid, int2) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_rows_changed(oid, json, json, boolean) FROM PUBLIC;\n"
-	"REVOKE ALL ON FUNCTION teleport.schema_resend_rows(oid, boolean) FROM PUBLIC;\n";
+	"REVOKE ALL ON FUNCTION teleport.schema_resend_rows(oid, boolean) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_depends(text[], oid[]) FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_order(json) FROM PUBLIC;\n"
+	/*
+	 * the rows of a version 2 snapshot: their objects' dependencies as
+	 * they are now (an object dropped since has none: its drop goes by
+	 * its rank)
+	 */
+	"UPDATE teleport.schema_snapshot s SET depends = x.depends\n"
+	"FROM teleport.schema_depends(\n"
+	"	ARRAY(SELECT o.kind FROM teleport.schema_snapshot o WHERE o.depends IS NULL\n"
+	"		ORDER BY o.kind, o.oid),\n"
+	"	ARRAY(SELECT o.oid FROM teleport.schema_snapshot o WHERE o.depends IS NULL\n"
+	"		ORDER BY o.kind, o.oid)) x\n"
+	"WHERE s.depends IS NULL AND s.kind = x.kind AND s.oid = x.oid;\n";
 
 /* One row, one column: whether the first snapshot was taken. */
 const char	ddl_sql_first_taken[] =
@@ -1660,6 +1915,8 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_comment(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_table_storage(oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_depends(text[], oid[]);\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_order(json);\n"
 	"DROP TABLE IF EXISTS teleport.schema_snapshot;\n"
 	"DROP TABLE IF EXISTS teleport.schema_state;\n"
 	"DROP TABLE IF EXISTS teleport.schema_resend;\n"
