@@ -315,6 +315,49 @@ START_TEST(test_load_rows_counted)
 }
 END_TEST
 
+/*
+ * Parsed without a copy (host->batch_parse_borrowed): the same batch, its
+ * data pointing into the buffer, which must end in a NUL; refusals as with
+ * a copy.
+ */
+START_TEST(test_parse_borrowed)
+{
+	tp_batch	b = make_batch(sample_data, 5);
+	char	   *header = tp_batch_header(&b);
+	size_t		len;
+	char	   *buf;
+	tp_batch   *p = NULL;
+	char		reason[256] = "";
+	const tp_host_api *host = tp_host_api_get();
+
+	ck_assert_ptr_nonnull(header);
+	buf = concat(header, b.data, b.data_len, &len);
+	ck_assert(TP_HAS_FIELD(host, tp_host_api, batch_parse_borrowed));
+	ck_assert_int_eq(host->batch_parse_borrowed(NULL, buf, len, &p, reason, sizeof(reason)),
+					 TP_OK);
+	ck_assert_ptr_eq(p->data, buf + strlen(header));
+	ck_assert_uint_eq(p->data_len, b.data_len);
+	ck_assert_uint_eq(p->n_changes, 5);
+	ck_assert_str_eq(p->source, "src");
+	ck_assert_str_eq(p->apply_schema, "test");
+	ck_assert_int_eq(p->data[p->data_len], '\0');
+	host->batch_free(p);
+	/* truncated: refused, as by batch_parse */
+	buf[len - 10] = '\0';
+	ck_assert_int_eq(tp_batch_parse_borrowed(buf, len - 10, &p, reason, sizeof(reason)),
+					 TP_ERROR);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(strstr(reason, "truncated") != NULL, "%s", reason);
+	/* a buffer that does not end in a NUL */
+	ck_assert_int_eq(tp_batch_parse_borrowed(buf, len - 12, &p, reason, sizeof(reason)),
+					 TP_ERROR);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(strstr(reason, "NUL") != NULL, "%s", reason);
+	free(buf);
+	free(header);
+}
+END_TEST
+
 START_TEST(test_round_trip_empty_and_big)
 {
 	tp_batch	b = make_batch("", 0);
@@ -1114,6 +1157,7 @@ batch_wire_suite(void)
 	tcase_add_test(tc, test_round_trip_empty_and_big);
 	tcase_add_test(tc, test_round_trip_load_rows);
 	tcase_add_test(tc, test_load_rows_counted);
+	tcase_add_test(tc, test_parse_borrowed);
 	tcase_add_loop_test(tc, test_parse_refusals, 0,
 						(int) (sizeof(bad_wires) / sizeof(bad_wires[0])));
 	tcase_add_test(tc, test_parse_nul_bytes);
