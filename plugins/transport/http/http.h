@@ -1,10 +1,9 @@
 /*
  * http.h
  *     The http transport's internal interfaces: the client (sending half,
- *     libcurl), the server (receiving half, libmicrohttpd), the body codings
- *     (gzip with zlib, zstd with libzstd) and
- *     the helpers they share. The API itself is described in
- *     docs/http-api.md.
+ *     libcurl), the server (receiving half, libmicrohttpd), the bodies'
+ *     content codings (gzip with zlib, zstd with libzstd) and the helpers
+ *     they share. The API itself is described in docs/http-api.md.
  *
  * Nothing here is exported from the plugin: only teleport_plugin_info is.
  */
