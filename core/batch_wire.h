@@ -29,6 +29,14 @@ char	   *tp_batch_header(const tp_batch *batch);
 tp_result	tp_batch_parse(const char *buf, size_t len, tp_batch **batch,
 						   char *reason, size_t reason_len);
 
+/*
+ * tp_batch_parse without the copy of the data: *batch owns its struct and
+ * strings, and its data points into buf, which must end in a NUL (buf[len]
+ * == '\0') and stay unchanged until the batch is freed (tp_batch_free).
+ */
+tp_result	tp_batch_parse_borrowed(const char *buf, size_t len, tp_batch **batch,
+									char *reason, size_t reason_len);
+
 void		tp_batch_free(tp_batch *batch);
 
 /*

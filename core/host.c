@@ -161,6 +161,15 @@ host_batch_parse(const tp_plugin_ctx *ctx, const char *buf, size_t len,
 	return tp_batch_parse(buf, len, batch, reason, reason_len);
 }
 
+/* host->batch_parse_borrowed. */
+static tp_result
+host_batch_parse_borrowed(const tp_plugin_ctx *ctx, const char *buf, size_t len,
+						  tp_batch **batch, char *reason, size_t reason_len)
+{
+	(void) ctx;
+	return tp_batch_parse_borrowed(buf, len, batch, reason, reason_len);
+}
+
 /*
  * A crash injected for the delivery tests: when the environment variable
  * name holds the batch's seq, the process ends at once, as a power cut
@@ -268,6 +277,7 @@ static const tp_host_api host_api = {
 	.free = host_free,
 	.table_selected = host_table_selected,
 	.status_json = host_status_json,
+	.batch_parse_borrowed = host_batch_parse_borrowed,
 };
 
 /* See host.h. */

@@ -238,11 +238,31 @@ settle(tp_pgsql *pg)
  * Checking batches
  */
 
+/* 0x01 in every byte of a 64-bit word, and 0x80 in every byte. */
+#define ONES ((uint64_t) 0x0101010101010101)
+#define HIGHS ((uint64_t) 0x8080808080808080)
+
+/*
+ * The high bits of the bytes of w equal to zero, when no byte of w has its
+ * high bit set: b + 0x7F carries into the high bit for every b of 1 to 0x7F
+ * and never into the next byte.
+ */
+static inline uint64_t
+ascii_zero_bytes(uint64_t w)
+{
+	return ~(w + ONES * 0x7F) & HIGHS;
+}
+
 /*
  * Whether s (len bytes) is UTF-8 as PostgreSQL accepts it for text: no NUL,
  * no overlong form, no surrogate, nothing above U+10FFFF. On failure *bad
  * is the offset of the first byte of the offending sequence. *newlines
  * counts the '\n' bytes.
+ *
+ * Runs of ASCII (rows of COPY text are mostly that) are checked 8 bytes at
+ * a time: a word without a high bit and without a zero byte is valid, and
+ * its newlines are counted in one step; a word with a NUL is left to the
+ * byte loop, which reports its offset.
  */
 static bool
 utf8_valid(const char *s, size_t len, size_t *bad, uint64_t *newlines)
@@ -253,11 +273,25 @@ utf8_valid(const char *s, size_t len, size_t *bad, uint64_t *newlines)
 
 	while (i < len)
 	{
-		unsigned char c = p[i];
+		unsigned char c;
 		int			n;
 		unsigned char lo = 0x80,
 					hi = 0xBF;
 
+		while (len - i >= 8)
+		{
+			uint64_t	w;
+
+			memcpy(&w, p + i, 8);
+			if ((w & HIGHS) != 0 || ascii_zero_bytes(w) != 0)
+				break;
+			/* one high bit per newline; moved to bit 0 of its byte, summed */
+			nl += ((ascii_zero_bytes(w ^ (ONES * '\n')) >> 7) * ONES) >> 56;
+			i += 8;
+		}
+		if (i == len)
+			break;
+		c = p[i];
 		if (c >= 0x01 && c < 0x80)
 		{
 			if (c == '\n')

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential autoconf automake libtool pkg-config
   libltdl-dev libpq-dev libjansson-dev libcurl4-openssl-dev libyaml-dev
-  libmicrohttpd-dev libgnutls28-dev zlib1g-dev check
+  libmicrohttpd-dev libgnutls28-dev zlib1g-dev libzstd-dev check
   postgresql-15 postgresql-client-15
 )
 

@@ -19,6 +19,8 @@
  * Minor versions of major 1:
  *  1.0  the first
  *  1.1  tp_change.text_values (a change line's "values":"text")
+ *  1.2  host->batch_parse_borrowed (a batch parsed without a copy of its
+ *       data)
  */
 #ifndef TELEPORT_ABI_H
 #define TELEPORT_ABI_H
@@ -27,7 +29,7 @@
 #include <stdint.h>
 
 #define TELEPORT_ABI_MAJOR 1
-#define TELEPORT_ABI_MINOR 1
+#define TELEPORT_ABI_MINOR 2
 
 /* The one symbol a plugin exports; see TELEPORT_PLUGIN in plugin.h. */
 #define TELEPORT_PLUGIN_ENTRY_SYMBOL "teleport_plugin_info"

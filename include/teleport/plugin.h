@@ -199,6 +199,17 @@ struct tp_host_api
 	 * Thread-safe.
 	 */
 	char	   *(*status_json) (const tp_plugin_ctx *ctx);
+
+	/*
+	 * ABI 1.2: batch_parse without copying the data: *batch (free with
+	 * batch_free) owns its struct and strings, and its data points into
+	 * buf, which must end in a NUL (buf[len] == '\0') and be kept
+	 * unchanged until the batch is freed. For a receiver that holds the
+	 * body in a buffer of its own anyway.
+	 */
+	tp_result	(*batch_parse_borrowed) (const tp_plugin_ctx *ctx, const char *buf,
+										 size_t len, tp_batch **batch,
+										 char *reason, size_t reason_len);
 };
 
 /*

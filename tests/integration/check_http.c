@@ -10,8 +10,14 @@
  * Covered: batches stored in order; a repeated batch acknowledged and not
  * stored twice; a gap refused; wrong or missing token (401, nothing
  * stored); garbage, truncated, unknown-version, wrongly typed bodies;
- * an oversized body refused before it is read; a gzip bomb; gzip accepted
- * and used by the sender above its threshold; the server down, then up;
+ * an oversized body refused before it is read; gzip and zstd bombs; gzip
+ * and zstd bodies accepted (gzip as an older sender sends it), corrupt,
+ * truncated or trailed zstd refused with a reason and nothing stored, and
+ * every answer saying "Accept-Encoding: zstd, gzip"; the sender's
+ * compression above its threshold: gzip to a server that does not say it
+ * accepts zstd (an older one), zstd once it does, back to gzip when a zstd
+ * body is refused with 415, gzip only with compression: gzip; the server
+ * down, then up;
  * a server that never answers; TLS with a verified CA, a wrong CA, client
  * certificates; /v1/health and /v1/status; wrong method and path.
  */
@@ -30,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <teleport/teleport.h>
 
@@ -112,7 +119,7 @@ subst_port(const char *text, int port)
 	return out;
 }
 
-#define MAX_SENDERS 4
+#define MAX_SENDERS 6
 
 /* One instance with a server section and targets, as the daemon sets it up. */
 typedef struct http_env
@@ -691,6 +698,43 @@ gzip_buf(const char *src, size_t len, size_t *out_len)
 	return out;
 }
 
+/*
+ * zstd src (len bytes), with a checksum, into a new buffer (free); its size
+ * in *out_len.
+ */
+static char *
+zstd_buf(const char *src, size_t len, size_t *out_len)
+{
+	size_t		cap = ZSTD_compressBound(len);
+	char	   *out = malloc(cap);
+	ZSTD_CCtx  *cc = ZSTD_createCCtx();
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(cc);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+	*out_len = ZSTD_compress2(cc, out, cap, src, len);
+	ck_assert_msg(!ZSTD_isError(*out_len), "%s", ZSTD_getErrorName(*out_len));
+	ZSTD_freeCCtx(cc);
+	return out;
+}
+
+/* unzstd src into a new NUL-terminated buffer (free), or NULL. */
+static char *
+unzstd_buf(const char *src, size_t len, size_t *out_len)
+{
+	size_t		cap = 1 << 20;
+	char	   *out = malloc(cap);
+
+	*out_len = ZSTD_decompress(out, cap - 1, src, len);
+	if (ZSTD_isError(*out_len))
+	{
+		free(out);
+		return NULL;
+	}
+	out[*out_len] = '\0';
+	return out;
+}
+
 /* gunzip src into a new NUL-terminated buffer (free), or NULL. */
 static char *
 gunzip_buf(const char *src, size_t len, size_t *out_len)
@@ -747,6 +791,10 @@ START_TEST(test_bad_requests)
 		"Content-Type: application/x-teleport-batch",
 		"Transfer-Encoding: chunked", NULL
 	};
+	const char *const zstded[] = {
+		"Content-Type: application/x-teleport-batch",
+		"Content-Encoding: zstd", NULL
+	};
 
 	env_start(&env, "http_bad", &p);
 	url_of(url, sizeof(url), env.port, "/v1/batches");
@@ -776,6 +824,9 @@ START_TEST(test_bad_requests)
 	assert_json_str(&a, "error", NULL);
 	raw_request(&a, "POST", url, brotli, wire, len, NULL);
 	ck_assert_int_eq(a.status, 415);
+	/* every answer, a refusal too, says which codings are accepted */
+	ck_assert_msg(tp_contains(a.headers, "Accept-Encoding: zstd, gzip"), "%s", a.headers);
+	ck_assert_msg(tp_contains(a.body, "zstd, gzip or identity"), "%s", a.body);
 	raw_request(&a, "POST", url, gzipped, "not gzip at all", 15, NULL);
 	ck_assert_int_eq(a.status, 400);
 	raw_request(&a, "POST", url, chunked, wire, len, NULL);
@@ -820,6 +871,49 @@ START_TEST(test_bad_requests)
 	}
 	ck_assert_int_eq(a.status, 400);
 	ck_assert_inbox(&env, "out/1");
+
+	/* zstd: corrupt, truncated, trailed: 400 with the reason, nothing stored */
+	free(gz);
+	gz = zstd_buf(wire, len, &gz_len);
+	ck_assert_uint_gt(gz_len, 16);
+	{
+		char	   *bad = malloc(gz_len + 4);
+
+		memcpy(bad, gz, gz_len);
+		bad[gz_len / 2] ^= 0x55;
+		bad[gz_len / 2 + 1] ^= 0x55;
+		raw_request(&a, "POST", url, zstded, bad, gz_len, NULL);
+		ck_assert_int_eq(a.status, 400);
+		ck_assert_msg(tp_contains(a.body, "not valid zstd data"), "%s", a.body);
+		raw_request(&a, "POST", url, zstded, "not zstd at all", 15, NULL);
+		ck_assert_int_eq(a.status, 400);
+		ck_assert_msg(tp_contains(a.body, "not valid zstd data"), "%s", a.body);
+		raw_request(&a, "POST", url, zstded, gz, gz_len - 3, NULL);
+		ck_assert_int_eq(a.status, 400);
+		ck_assert_msg(tp_contains(a.body, "zstd data is truncated"), "%s", a.body);
+		memcpy(bad, gz, gz_len);
+		memcpy(bad + gz_len, "junk", 4);
+		raw_request(&a, "POST", url, zstded, bad, gz_len + 4, NULL);
+		ck_assert_int_eq(a.status, 400);
+		ck_assert_msg(tp_contains(a.body, "zstd"), "%s", a.body);
+		free(bad);
+	}
+	ck_assert_inbox(&env, "out/1");
+	/* the same batch zstd'd whole is stored */
+	raw_request(&a, "POST", url, zstded, gz, gz_len, NULL);
+	ck_assert_int_eq(a.status, 200);
+	assert_json_str(&a, "status", "stored");
+	ck_assert_msg(tp_contains(a.headers, "Accept-Encoding: zstd, gzip"), "%s", a.headers);
+	ck_assert_inbox(&env, "out/1,out/2");
+	/* and gzip still, as an older sender sends it, after zstd */
+	free(gz);
+	free(wire);
+	b1 = make_batch("out", 3, data_a, 2);
+	wire = wire_of(&b1, &len);
+	gz = gzip_buf(wire, len, &gz_len);
+	raw_request(&a, "POST", url, gzipped, gz, gz_len, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_inbox(&env, "out/1,out/2,out/3");
 
 	free(gz);
 	free(wire);
@@ -870,6 +964,20 @@ START_TEST(test_limits)
 	raw_request(&a, "POST", url, gzipped, bomb, bomb_len, NULL);
 	ck_assert_int_eq(a.status, 413);
 	ck_assert_msg(tp_contains(a.body, "inflated"), "%s", a.body);
+	free(bomb);
+	{
+		const char *const zstded[] = {
+			"Content-Type: application/x-teleport-batch",
+			"Content-Encoding: zstd", NULL
+		};
+
+		/* a zstd bomb likewise */
+		bomb = zstd_buf(big, big_len, &bomb_len);
+		ck_assert_uint_lt(bomb_len, 4096);
+		raw_request(&a, "POST", url, zstded, bomb, bomb_len, NULL);
+		ck_assert_int_eq(a.status, 413);
+		ck_assert_msg(tp_contains(a.body, "inflated"), "%s", a.body);
+	}
 
 	/* the sender: a batch over the limit is an error, a small one is fine */
 	lines = malloc(line_len * 40 + 1);
@@ -899,7 +1007,9 @@ START_TEST(test_sender_wire)
 	tp_httpsink *busy = tp_httpsink_start(503);
 	tp_httpsink *gap = tp_httpsink_start(409);
 	tp_httpsink *bad = tp_httpsink_start(400);
-	char		targets[2048];
+	tp_httpsink *zok = tp_httpsink_start(200);
+	tp_httpsink *zold = tp_httpsink_start(415);
+	char		targets[4096];
 	const tp_httpsink_request *req;
 	char	   *lines;
 	size_t		line_len = strlen(data_a);
@@ -910,7 +1020,10 @@ START_TEST(test_sender_wire)
 	size_t		len;
 	size_t		inflated_len;
 
-	ck_assert(ok && busy && gap && bad);
+	ck_assert(ok && busy && gap && bad && zok && zold);
+	/* zok: a server that accepts zstd; zold: one that refuses it */
+	tp_httpsink_add_response_header(zok, "Accept-Encoding", "gzip;q=0.5, ZSTD");
+	tp_httpsink_add_response_header(zold, "Accept-Encoding", "zstd;q=0, gzip");
 	tp_httpsink_set_response_body(gap,
 								  "{\"error\":\"batch 7 is beyond the next expected batch 3\","
 								  "\"status\":\"gap\",\"expected_seq\":3}");
@@ -921,9 +1034,16 @@ START_TEST(test_sender_wire)
 			 "  gap:\n    target_expression: \"public.*\"\n    apply_schema: test\n"
 			 "    endpoint:\n      hostname: 127.0.0.1\n      port: %u\n"
 			 "  bad:\n    target_expression: \"public.*\"\n    apply_schema: test\n"
-			 "    endpoint:\n      hostname: 127.0.0.1\n      port: %u\n",
+			 "    endpoint:\n      hostname: 127.0.0.1\n      port: %u\n"
+			 "  zok:\n    target_expression: \"public.*\"\n    apply_schema: test\n"
+			 "    endpoint:\n      hostname: 127.0.0.1\n      port: %u\n"
+			 "    options:\n      compress_min_bytes: 1000\n"
+			 "  zold:\n    target_expression: \"public.*\"\n    apply_schema: test\n"
+			 "    endpoint:\n      hostname: 127.0.0.1\n      port: %u\n"
+			 "    options:\n      compress_min_bytes: 1000\n",
 			 tp_httpsink_port(busy), tp_httpsink_port(gap),
-			 tp_httpsink_port(bad));
+			 tp_httpsink_port(bad), tp_httpsink_port(zok),
+			 tp_httpsink_port(zold));
 	p.endpoint_port = tp_httpsink_port(ok);
 	p.endpoint_extra = "      token: " TOKEN "\n";
 	p.options_extra = "      compress_min_bytes: 1000\n";
@@ -947,7 +1067,7 @@ START_TEST(test_sender_wire)
 	ck_assert_int_eq(memcmp(req->body, wire, len), 0);
 	free(wire);
 
-	/* above it: gzip */
+	/* above it: gzip, as ok does not say that it accepts zstd (older) */
 	lines = malloc(line_len * 20 + 1);
 	for (int i = 0; i < 20; i++)
 		memcpy(lines + i * line_len, data_a, line_len);
@@ -967,7 +1087,49 @@ START_TEST(test_sender_wire)
 	ck_assert_uint_eq(inflated_len, len);
 	ck_assert_int_eq(memcmp(inflated, wire, len), 0);
 	free(inflated);
+	/* and so it stays */
+	large.seq = 3;
+	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &large), TP_OK);
+	req = tp_httpsink_request_at(ok, 2);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "gzip");
 	free(wire);
+
+	/* zok: the first gzip, then zstd, as its answer lists zstd */
+	large.target = "zok";
+	large.seq = 2;
+	ck_assert_int_eq(env.cb->send(sender(&env, "zok"), &large), TP_OK);
+	large.seq = 3;
+	ck_assert_int_eq(env.cb->send(sender(&env, "zok"), &large), TP_OK);
+	req = tp_httpsink_request_at(zok, 0);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "gzip");
+	req = tp_httpsink_request_at(zok, 1);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "zstd");
+	wire = wire_of(&large, &len);
+	ck_assert_uint_lt(req->body_len, len);
+	inflated = unzstd_buf(req->body, req->body_len, &inflated_len);
+	ck_assert_ptr_nonnull(inflated);
+	ck_assert_uint_eq(inflated_len, len);
+	ck_assert_int_eq(memcmp(inflated, wire, len), 0);
+	free(inflated);
+	free(wire);
+	/* below the threshold still plain */
+	small.target = "zok";
+	small.seq = 4;
+	ck_assert_int_eq(env.cb->send(sender(&env, "zok"), &small), TP_OK);
+	req = tp_httpsink_request_at(zok, 2);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_null(tp_httpsink_header_value(req, "Content-Encoding"));
+
+	/* zold: zstd;q=0 is no zstd: gzip (refused with 415: an error) */
+	large.target = "zold";
+	ck_assert_int_eq(env.cb->send(sender(&env, "zold"), &large), TP_ERROR);
+	ck_assert_int_eq(env.cb->send(sender(&env, "zold"), &large), TP_ERROR);
+	req = tp_httpsink_request_at(zold, 1);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "gzip");
 
 	/* 503: retry; 409 gap: error; 400: error */
 	small.target = "busy";
@@ -987,6 +1149,59 @@ START_TEST(test_sender_wire)
 	tp_httpsink_stop(busy);
 	tp_httpsink_stop(gap);
 	tp_httpsink_stop(bad);
+	tp_httpsink_stop(zok);
+	tp_httpsink_stop(zold);
+}
+END_TEST
+
+/*
+ * A zstd body refused with 415 (a server replaced by an older one after it
+ * said it accepts zstd): the batch is to be sent again (TP_RETRY), and goes
+ * gzip'd from then on. With compression: gzip, never zstd.
+ */
+START_TEST(test_sender_zstd_fallback)
+{
+	for (int gzip_only = 0; gzip_only < 2; gzip_only++)
+	{
+		http_env	env;
+		env_params	p = {0};
+		tp_httpsink *sink = tp_httpsink_start(415);
+		char	   *lines;
+		size_t		line_len = strlen(data_a);
+		tp_batch	large;
+		const tp_httpsink_request *req;
+
+		ck_assert_ptr_nonnull(sink);
+		tp_httpsink_add_response_header(sink, "Accept-Encoding", "zstd, gzip");
+		p.endpoint_port = tp_httpsink_port(sink);
+		p.options_extra = gzip_only ?
+			"      compress_min_bytes: 1000\n      compression: gzip\n" :
+			"      compress_min_bytes: 1000\n";
+		env_open(&env, gzip_only ? "http_zfall_gz" : "http_zfall", &p);
+		env_start_senders(&env);
+		lines = malloc(line_len * 20 + 1);
+		for (int i = 0; i < 20; i++)
+			memcpy(lines + i * line_len, data_a, line_len);
+		lines[line_len * 20] = '\0';
+		large = make_batch("out", 1, lines, 40);
+		/* gzip refused with 415: an error, but the answer lists zstd */
+		ck_assert_int_eq(env.cb->send(sender(&env, "out"), &large), TP_ERROR);
+		/* zstd (or gzip again), refused: retry, then gzip */
+		ck_assert_int_eq(env.cb->send(sender(&env, "out"), &large),
+						 gzip_only ? TP_ERROR : TP_RETRY);
+		ck_assert_int_eq(env.cb->send(sender(&env, "out"), &large), TP_ERROR);
+		ck_assert_int_eq(tp_httpsink_count(sink), 3);
+		req = tp_httpsink_request_at(sink, 0);
+		ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "gzip");
+		req = tp_httpsink_request_at(sink, 1);
+		ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"),
+						 gzip_only ? "gzip" : "zstd");
+		req = tp_httpsink_request_at(sink, 2);
+		ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "gzip");
+		free(lines);
+		env_close(&env);
+		tp_httpsink_stop(sink);
+	}
 }
 END_TEST
 
@@ -1208,6 +1423,7 @@ http_suite(void)
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_sender_wire);
+	tcase_add_test(tc, test_sender_zstd_fallback);
 	tcase_add_test(tc, test_down_then_up);
 	tcase_add_test(tc, test_no_answer);
 	tcase_add_test(tc, test_tls);

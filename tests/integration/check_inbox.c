@@ -586,6 +586,61 @@ START_TEST(test_invalid)
 }
 END_TEST
 
+/*
+ * Long data is checked 8 bytes at a time where it is ASCII: a bad byte or a
+ * NUL at any offset of a long batch (every alignment, after ASCII and
+ * after UTF-8) is found and reported at its offset, and good data around
+ * multi-byte characters is counted line by line.
+ */
+START_TEST(test_invalid_long)
+{
+	static const char *const bad[] = {"\xC3\x28", "\xED\xA0\x80", "\xFF", "\x80", ""};
+	fixture		fx;
+	char		data[600];
+	char		why[64];
+	tp_batch	b;
+	tp_delivery out;
+
+	setup(&fx, "invalid_long");
+	for (int with_utf8 = 0; with_utf8 < 2; with_utf8++)
+	{
+		for (int i = 0; i < (int) (sizeof(bad) / sizeof(bad[0])); i++)
+		{
+			for (size_t at = 8; at < 40; at++)
+			{
+				size_t		blen = strlen(bad[i]) + (bad[i][0] == '\0');
+
+				/* {"a":" + fill up to at, the bad bytes, fill, "}\n */
+				memset(data, 'x', sizeof(data));
+				memcpy(data, "{\"a\":\"", 6);
+				if (with_utf8)
+					memcpy(data + 6, "\xC3\xA9", 2);
+				memcpy(data + at, bad[i], blen);
+				memcpy(data + 500, "\"}\n", 4);
+				b = make_batch("src", "tgt", 1, data, 1);
+				b.data_len = 503;
+				snprintf(why, sizeof(why), "at offset %zu", at);
+				assert_invalid(fx.inbox, &b, why);
+				assert_invalid(fx.inbox, &b, bad[i][0] == '\0' ? "NUL byte" : "not valid UTF-8");
+			}
+		}
+	}
+	/* good: 3 lines with UTF-8 in the middle of ASCII runs */
+	snprintf(data, sizeof(data), "%s%s%s",
+			 "{\"a\":\"0123456789abcdef\xC3\xA9 0123456789abcdef\xF0\x9F\x98\x80\"}\n",
+			 "{\"b\":\"\xE2\x82\xAC\xE2\x82\xAC 0123456789abcdef0123456789\"}\n",
+			 "{\"c\":\"0123456789abcdef0123456789abcdef0123456789abcdef\"}\n");
+	b = make_batch("src", "tgt", 1, data, 3);
+	memset(&out, 0, sizeof(out));
+	out.size = sizeof(out);
+	ck_assert_int_eq(tp_inbox_store(fx.inbox, &b, &out), TP_OK);
+	ck_assert_int_eq(out.status, TP_DELIVERY_STORED);
+	b = make_batch("src", "tgt", 2, data, 4);
+	assert_invalid(fx.inbox, &b, "3 lines of data but says 4 changes");
+	teardown(&fx);
+}
+END_TEST
+
 /* A stopped server: UNAVAILABLE; after its restart the same inbox works. */
 START_TEST(test_unavailable_reconnect)
 {
@@ -972,6 +1027,7 @@ inbox_suite(void)
 	tcase_add_test(tc, test_concurrent);
 	tcase_add_test(tc, test_install_race);
 	tcase_add_test(tc, test_invalid);
+	tcase_add_test(tc, test_invalid_long);
 	tcase_add_test(tc, test_status_json);
 	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_round_trip);

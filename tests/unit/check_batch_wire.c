@@ -6,6 +6,7 @@
 #include "tp_autoconf.h"
 
 #include <check.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,123 @@ START_TEST(test_round_trip_load_rows)
 	/* and rows are no changes */
 	b = make_batch(rows, 4);
 	ck_assert_ptr_null(tp_batch_header(&b));
+}
+END_TEST
+
+/*
+ * The rows of a load batch are counted 8 bytes at a time: lines of every
+ * length from 0 to 40 bytes, at every alignment, with bytes that differ
+ * from '\n' by one bit (\v, \b, '*', 0x8A) and UTF-8 around them, give
+ * the count; data that does not end in a newline is refused with the
+ * number of its last line.
+ */
+START_TEST(test_load_rows_counted)
+{
+	static const char fill[] = "a\x0b\x08*\xc3\xa9\x8a\tz";
+	const char *step = "{\"load\":{\"id\":1,\"step\":\"rows\"}}\n";
+	char	   *data = malloc(64 * 1024);
+	size_t		len = 0;
+	uint64_t	lines = 1;
+
+	ck_assert_ptr_nonnull(data);
+	memcpy(data, step, strlen(step));
+	len = strlen(step);
+	for (int pad = 0; pad < 9; pad++)
+	{
+		for (int n = 0; n <= 40; n++)
+		{
+			for (int k = 0; k < n; k++)
+				data[len++] = fill[(k + pad) % (sizeof(fill) - 1)];
+			data[len++] = '\n';
+			lines++;
+		}
+		data[len++] = 'x';		/* shifts the next lines' alignment */
+		data[len++] = '\n';
+		lines++;
+	}
+	for (int cut = 0; cut < 2; cut++)
+	{
+		tp_batch	b;
+		char	   *header;
+		char	   *buf;
+		size_t		buf_len;
+		tp_batch   *p = NULL;
+		char		reason[256] = "";
+
+		b = make_batch("", lines);
+		b.kind = TP_BATCH_LOAD;
+		b.data = data;
+		b.data_len = len;
+		header = tp_batch_header(&b);
+		ck_assert_ptr_nonnull(header);
+		if (cut == 0)
+		{
+			buf = concat(header, data, len, &buf_len);
+			ck_assert_msg(tp_batch_parse(buf, buf_len, &p, reason, sizeof(reason)) == TP_OK,
+						  "%s", reason);
+			ck_assert_uint_eq(p->n_changes, lines);
+			tp_batch_free(p);
+		}
+		else
+		{
+			char		line[64];
+
+			/* the same header, the data without its final newline */
+			buf = concat(header, data, len, &buf_len);
+			buf[buf_len - 1] = 'y';
+			ck_assert_int_eq(tp_batch_parse(buf, buf_len, &p, reason, sizeof(reason)),
+							 TP_ERROR);
+			snprintf(line, sizeof(line), "line %" PRIu64 " of", lines);
+			ck_assert_msg(strstr(reason, line) != NULL && strstr(reason, "newline") != NULL,
+						  "%s", reason);
+		}
+		free(buf);
+		free(header);
+	}
+	free(data);
+}
+END_TEST
+
+/*
+ * Parsed without a copy (host->batch_parse_borrowed): the same batch, its
+ * data pointing into the buffer, which must end in a NUL; refusals as with
+ * a copy.
+ */
+START_TEST(test_parse_borrowed)
+{
+	tp_batch	b = make_batch(sample_data, 5);
+	char	   *header = tp_batch_header(&b);
+	size_t		len;
+	char	   *buf;
+	tp_batch   *p = NULL;
+	char		reason[256] = "";
+	const tp_host_api *host = tp_host_api_get();
+
+	ck_assert_ptr_nonnull(header);
+	buf = concat(header, b.data, b.data_len, &len);
+	ck_assert(TP_HAS_FIELD(host, tp_host_api, batch_parse_borrowed));
+	ck_assert_int_eq(host->batch_parse_borrowed(NULL, buf, len, &p, reason, sizeof(reason)),
+					 TP_OK);
+	ck_assert_ptr_eq(p->data, buf + strlen(header));
+	ck_assert_uint_eq(p->data_len, b.data_len);
+	ck_assert_uint_eq(p->n_changes, 5);
+	ck_assert_str_eq(p->source, "src");
+	ck_assert_str_eq(p->apply_schema, "test");
+	ck_assert_int_eq(p->data[p->data_len], '\0');
+	host->batch_free(p);
+	/* truncated: refused, as by batch_parse */
+	buf[len - 10] = '\0';
+	ck_assert_int_eq(tp_batch_parse_borrowed(buf, len - 10, &p, reason, sizeof(reason)),
+					 TP_ERROR);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(strstr(reason, "truncated") != NULL, "%s", reason);
+	/* a buffer that does not end in a NUL */
+	ck_assert_int_eq(tp_batch_parse_borrowed(buf, len - 12, &p, reason, sizeof(reason)),
+					 TP_ERROR);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(strstr(reason, "NUL") != NULL, "%s", reason);
+	free(buf);
+	free(header);
 }
 END_TEST
 
@@ -1038,6 +1156,8 @@ batch_wire_suite(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_round_trip_empty_and_big);
 	tcase_add_test(tc, test_round_trip_load_rows);
+	tcase_add_test(tc, test_load_rows_counted);
+	tcase_add_test(tc, test_parse_borrowed);
 	tcase_add_loop_test(tc, test_parse_refusals, 0,
 						(int) (sizeof(bad_wires) / sizeof(bad_wires[0])));
 	tcase_add_test(tc, test_parse_nul_bytes);

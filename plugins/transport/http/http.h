@@ -1,9 +1,9 @@
 /*
  * http.h
  *     The http transport's internal interfaces: the client (sending half,
- *     libcurl), the server (receiving half, libmicrohttpd), gzip (zlib) and
- *     the helpers they share. The API itself is described in
- *     docs/http-api.md.
+ *     libcurl), the server (receiving half, libmicrohttpd), the bodies'
+ *     content codings (gzip with zlib, zstd with libzstd) and the helpers
+ *     they share. The API itself is described in docs/http-api.md.
  *
  * Nothing here is exported from the plugin: only teleport_plugin_info is.
  */
@@ -103,39 +103,82 @@ void		http_server_stop(http_server *server);
 
 void		http_server_free(http_server *server);
 
-/* ---- http_gzip.c ---- */
+/* ---- http_coding.c ---- */
 
-/*
- * gzip the concatenation of a (alen bytes) and b (blen bytes) at level
- * (1-9). Returns true with *out a new buffer (free) of *out_len bytes;
- * false when out of memory or zlib fails.
- */
-bool		http_gzip(const char *a, size_t alen, const char *b, size_t blen,
-					  int level, char **out, size_t *out_len);
-
-/* Streaming gunzip with a limit on the inflated size. */
-typedef struct http_gunzip http_gunzip;
-
-typedef enum http_gunzip_result
+/* A batch body's Content-Encoding. */
+typedef enum http_coding
 {
-	HTTP_GUNZIP_OK,				/* consumed; more may follow */
-	HTTP_GUNZIP_TOO_BIG,		/* inflated data would exceed the limit */
-	HTTP_GUNZIP_BAD				/* not gzip, or corrupt */
-} http_gunzip_result;
+	HTTP_CODING_IDENTITY,		/* as it is */
+	HTTP_CODING_GZIP,			/* RFC 1952, zlib */
+	HTTP_CODING_ZSTD			/* RFC 8878, libzstd; one frame */
+} http_coding;
 
-/* A new inflater for at most limit bytes of output, or NULL (no memory). */
-http_gunzip *http_gunzip_new(size_t limit);
-
-/* Inflate len more bytes of input. */
-http_gunzip_result http_gunzip_feed(http_gunzip *gz, const char *in, size_t len);
+/* The coding's name in Content-Encoding ("identity", "gzip", "zstd"). */
+const char *http_coding_name(http_coding coding);
 
 /*
- * After the last input: true with *out the inflated data (owned by gz, valid
- * until http_gunzip_free) when the gzip stream ended exactly at the end of
- * the input; false when it is truncated or trailing bytes follow it.
+ * A compressor kept from batch to batch (its codec state and output
+ * buffer are reused). NULL when out of memory. Not thread-safe: one per
+ * sender.
  */
-bool		http_gunzip_finish(http_gunzip *gz, const char **out, size_t *out_len);
+typedef struct http_encoder http_encoder;
 
-void		http_gunzip_free(http_gunzip *gz);
+http_encoder *http_encoder_new(void);
+
+/*
+ * Compress the concatenation of a (alen bytes) and b (blen bytes) with
+ * coding (gzip or zstd) at level (1-9). Returns true with *out the body
+ * (*out_len bytes), owned by enc and valid until its next use; false when
+ * out of memory or the codec fails.
+ */
+bool		http_encode(http_encoder *enc, http_coding coding, int level,
+						const char *a, size_t alen, const char *b, size_t blen,
+						const char **out, size_t *out_len);
+
+void		http_encoder_free(http_encoder *enc);
+
+/*
+ * A streaming decoder of a body with a limit on the decoded size, reused
+ * for one body after another (http_decoder_start before each).
+ */
+typedef struct http_decoder http_decoder;
+
+typedef enum http_decode_result
+{
+	HTTP_DECODE_OK,				/* consumed; more may follow */
+	HTTP_DECODE_TOO_BIG,		/* decoded data would exceed the limit */
+	HTTP_DECODE_BAD,			/* not in its coding, or corrupt */
+	HTTP_DECODE_NO_MEMORY		/* out of memory */
+} http_decode_result;
+
+/* A new decoder, or NULL (no memory). */
+http_decoder *http_decoder_new(void);
+
+/*
+ * Start a body of coding, to decode into at most limit bytes; expect is
+ * the size of an identity body (its Content-Length), room made for at
+ * once. False when out of memory or the codec fails.
+ */
+bool		http_decoder_start(http_decoder *d, http_coding coding, size_t limit,
+							   size_t expect);
+
+/* Decode len more bytes of input. */
+http_decode_result http_decoder_feed(http_decoder *d, const char *in, size_t len);
+
+/*
+ * After the last input: true with *out the decoded data, NUL-terminated
+ * (owned by d, valid until it starts another body or is freed) when a
+ * compressed stream ended exactly at the end of the input; false when it
+ * is truncated or trailing bytes follow it.
+ */
+bool		http_decoder_finish(http_decoder *d, const char **out, size_t *out_len);
+
+/* Why zstd refused a body (its error name), or "" when unknown. */
+const char *http_decoder_reason(const http_decoder *d);
+
+/* The bytes the decoder's output buffer holds now (kept between bodies). */
+size_t		http_decoder_capacity(const http_decoder *d);
+
+void		http_decoder_free(http_decoder *d);
 
 #endif							/* TP_HTTP_H */

@@ -15,6 +15,16 @@
  *
  * The bearer token travels only in the Authorization header; it is never
  * logged, and libcurl's verbose output stays off.
+ *
+ * Compression (a body of compress_min_bytes or more): with option
+ * compression "zstd" (the default) a body goes zstd'd once the server's
+ * last answer listed zstd in its Accept-Encoding (RFC 7694; a teleport
+ * server says "zstd, gzip" in every answer), else gzip'd: the first body
+ * to a server goes gzip'd, and a server older than zstd never sees it.
+ * When a zstd'd body is refused with 415 (a server replaced by an older
+ * one) the client goes back to gzip and the batch is sent again. With
+ * compression "gzip" every compressed body is gzip'd. The compressor and
+ * its output buffer are kept from batch to batch.
  */
 #include "tp_autoconf.h"
 
@@ -24,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <teleport/teleport.h>
@@ -40,10 +51,13 @@ struct http_client
 {
 	CURL	   *curl;
 	char	   *url;			/* http(s)://host:port/v1/batches */
-	struct curl_slist *headers;	/* for a plain body */
-	struct curl_slist *gzip_headers;	/* for a gzip'd body */
-	int64_t		compress_min;	/* gzip bodies of this size and more; 0 never */
+	struct curl_slist *headers[3];	/* for a body of each http_coding */
+	int64_t		compress_min;	/* compress bodies of this size and more; 0 never */
 	int			compress_level;
+	bool		zstd_wanted;	/* option compression is zstd */
+	bool		peer_zstd;		/* the server's last answer accepts zstd */
+	bool		answer_zstd;	/* the answer being read accepts zstd */
+	http_encoder *encoder;
 	char		errbuf[CURL_ERROR_SIZE];
 
 	/* the body being sent: up to two segments, read in turn */
@@ -56,7 +70,7 @@ struct http_client
 	size_t		answer_len;
 
 	uint64_t	batches;		/* batches acknowledged */
-	uint64_t	compressed;		/* of them, sent gzip'd */
+	uint64_t	compressed;		/* of them, sent compressed */
 
 	/* the last transient failure: a CURLcode, or -(HTTP status); 0 none */
 	long		failure;
@@ -140,6 +154,51 @@ write_answer(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /*
+ * libcurl's header callback: note whether the answer's Accept-Encoding
+ * lists zstd (a token of the comma-separated list, any case, with or
+ * without a ;q= weight other than 0).
+ */
+static size_t
+read_header(char *data, size_t size, size_t nitems, void *arg)
+{
+	http_client *c = arg;
+	size_t		n = size * nitems;
+	static const char name[] = "accept-encoding:";
+	char		line[256];
+	char	   *save = NULL;
+
+	if (n < sizeof(name) - 1 || n >= sizeof(line) ||
+		strncasecmp(data, name, sizeof(name) - 1) != 0)
+		return n;
+	memcpy(line, data + sizeof(name) - 1, n - (sizeof(name) - 1));
+	line[n - (sizeof(name) - 1)] = '\0';
+	for (char *tok = strtok_r(line, ",", &save); tok != NULL;
+		 tok = strtok_r(NULL, ",", &save))
+	{
+		char	   *end;
+		char	   *q;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		q = strchr(tok, ';');
+		end = q != NULL ? q : tok + strlen(tok);
+		while (end > tok && (end[-1] == ' ' || end[-1] == '\t' ||
+							 end[-1] == '\r' || end[-1] == '\n'))
+			end--;
+		if (end - tok != 4 || strncasecmp(tok, "zstd", 4) != 0)
+			continue;
+		if (q != NULL)
+		{
+			q = strstr(q, "q=");
+			if (q != NULL && strtod(q + 2, NULL) <= 0)
+				continue;
+		}
+		c->answer_zstd = true;
+	}
+	return n;
+}
+
+/*
  * Append "name: value" to *list; false when out of memory. The value is
  * not logged (it may be the token).
  */
@@ -164,20 +223,21 @@ add_header(struct curl_slist **list, const char *name, const char *value)
 }
 
 /*
- * Build the two header lists (plain and gzip'd body). False when out of
- * memory.
+ * Build the header lists, one for a body of each http_coding. False when
+ * out of memory.
  */
 static bool
 build_headers(http_client *c, const char *token)
 {
-	struct curl_slist **lists[2] = {&c->headers, &c->gzip_headers};
-
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 	{
-		if (!add_header(lists[i], "Content-Type", HTTP_BATCH_MEDIA_TYPE) ||
-			!add_header(lists[i], "Accept", "application/json"))
+		struct curl_slist **lists = c->headers;
+
+		if (!add_header(&lists[i], "Content-Type", HTTP_BATCH_MEDIA_TYPE) ||
+			!add_header(&lists[i], "Accept", "application/json"))
 			return false;
-		if (i == 1 && !add_header(lists[i], "Content-Encoding", "gzip"))
+		if (i != HTTP_CODING_IDENTITY &&
+			!add_header(&lists[i], "Content-Encoding", http_coding_name((http_coding) i)))
 			return false;
 		if (token != NULL)
 		{
@@ -188,7 +248,7 @@ build_headers(http_client *c, const char *token)
 			if (bearer == NULL)
 				return false;
 			snprintf(bearer, len, "Bearer %s", token);
-			ok = add_header(lists[i], "Authorization", bearer);
+			ok = add_header(&c->headers[i], "Authorization", bearer);
 			memset(bearer, 0, len);
 			free(bearer);
 			if (!ok)
@@ -233,6 +293,7 @@ http_client_new(tp_plugin_ctx *ctx)
 	int64_t		connect_timeout;
 	int64_t		timeout;
 	int64_t		level;
+	const char *compression;
 	http_client *c;
 	char		agent[64];
 
@@ -267,6 +328,17 @@ http_client_new(tp_plugin_ctx *ctx)
 		return NULL;
 	}
 	c->compress_level = (int) level;
+	compression = ctx->host->option(ctx, "compression");
+	if (compression == NULL || strcmp(compression, "zstd") == 0)
+		c->zstd_wanted = true;
+	else if (strcmp(compression, "gzip") != 0)
+	{
+		ctx->host->log(ctx, TP_LOG_ERROR,
+					   "option compression must be zstd or gzip, not \"%s\"",
+					   compression);
+		free(c);
+		return NULL;
+	}
 	if (!http_option_int(ctx, "compress_min_bytes", 0, INT64_MAX, &c->compress_min) ||
 		!http_read_token(ctx, prefix, &token))
 	{
@@ -282,7 +354,9 @@ http_client_new(tp_plugin_ctx *ctx)
 	}
 	c->url = make_url(host, port, tls);
 	c->curl = curl_easy_init();
-	if (c->url == NULL || c->curl == NULL || !build_headers(c, token))
+	c->encoder = http_encoder_new();
+	if (c->url == NULL || c->curl == NULL || c->encoder == NULL ||
+		!build_headers(c, token))
 	{
 		ctx->host->log(ctx, TP_LOG_ERROR, "out of memory");
 		goto fail;
@@ -303,6 +377,8 @@ http_client_new(tp_plugin_ctx *ctx)
 		!SETOPT(c->curl, CURLOPT_SEEKDATA, c) ||
 		!SETOPT(c->curl, CURLOPT_WRITEFUNCTION, write_answer) ||
 		!SETOPT(c->curl, CURLOPT_WRITEDATA, c) ||
+		!SETOPT(c->curl, CURLOPT_HEADERFUNCTION, read_header) ||
+		!SETOPT(c->curl, CURLOPT_HEADERDATA, c) ||
 		!SETOPT(c->curl, CURLOPT_ERRORBUFFER, c->errbuf) ||
 		!SETOPT(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long) connect_timeout) ||
 		!SETOPT(c->curl, CURLOPT_TIMEOUT_MS, (long) timeout) ||
@@ -568,11 +644,11 @@ tp_result
 http_client_send(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch)
 {
 	char	   *header = ctx->host->batch_header(ctx, batch);
-	char	   *gz = NULL;
-	size_t		gz_len = 0;
+	const char *body = NULL;
+	size_t		body_len = 0;
 	size_t		header_len;
 	size_t		total;
-	bool		compress;
+	http_coding coding = HTTP_CODING_IDENTITY;
 	CURLcode	rc;
 	long		status = 0;
 	tp_result	result;
@@ -581,22 +657,22 @@ http_client_send(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch)
 		return TP_ERROR;
 	header_len = strlen(header);
 	total = header_len + batch->data_len;
-	compress = c->compress_min > 0 && (uint64_t) total >= (uint64_t) c->compress_min;
-	if (compress)
+	if (c->compress_min > 0 && (uint64_t) total >= (uint64_t) c->compress_min)
 	{
-		if (!http_gzip(header, header_len, batch->data, batch->data_len,
-					   c->compress_level, &gz, &gz_len))
+		coding = c->zstd_wanted && c->peer_zstd ? HTTP_CODING_ZSTD : HTTP_CODING_GZIP;
+		if (!http_encode(c->encoder, coding, c->compress_level, header, header_len,
+						 batch->data, batch->data_len, &body, &body_len))
 		{
 			ctx->host->log(ctx, TP_LOG_WARNING,
-						   "could not compress batch %" PRIu64 "; sending it uncompressed",
-						   batch->seq);
-			compress = false;
+						   "could not compress batch %" PRIu64 " with %s; sending it uncompressed",
+						   batch->seq, http_coding_name(coding));
+			coding = HTTP_CODING_IDENTITY;
 		}
 	}
-	if (compress)
+	if (coding != HTTP_CODING_IDENTITY)
 	{
-		c->seg[0] = gz;
-		c->seg_len[0] = gz_len;
+		c->seg[0] = body;
+		c->seg_len[0] = body_len;
 		c->seg[1] = NULL;
 		c->seg_len[1] = 0;
 	}
@@ -610,9 +686,9 @@ http_client_send(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch)
 	c->seg_pos = 0;
 	c->answer_len = 0;
 	c->answer[0] = '\0';
+	c->answer_zstd = false;
 	c->errbuf[0] = '\0';
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER,
-					 compress ? c->gzip_headers : c->headers);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers[coding]);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
 					 (curl_off_t) (c->seg_len[0] + c->seg_len[1]));
 
@@ -622,18 +698,33 @@ http_client_send(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch)
 	else
 	{
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-		result = answer_result(ctx, c, batch, status);
+		/* what this server accepts, as its latest answer says */
+		if (c->zstd_wanted && c->answer_zstd != c->peer_zstd)
+			ctx->host->log(ctx, TP_LOG_DEBUG, "%s %s zstd bodies", c->url,
+						   c->answer_zstd ? "accepts" : "does not accept");
+		c->peer_zstd = c->answer_zstd;
+		if (status == 415 && coding == HTTP_CODING_ZSTD)
+		{
+			c->peer_zstd = false;
+			ctx->host->log(ctx, TP_LOG_WARNING,
+						   "%s refused batch %" PRIu64 " sent zstd-compressed; sending gzip from now on",
+						   c->url, batch->seq);
+			result = TP_RETRY;
+		}
+		else
+			result = answer_result(ctx, c, batch, status);
 	}
 	if (result == TP_OK)
 	{
 		c->failure = 0;
 		c->batches++;
-		if (compress)
+		if (coding != HTTP_CODING_IDENTITY)
 		{
 			c->compressed++;
 			ctx->host->log(ctx, TP_LOG_DEBUG,
-						   "batch %" PRIu64 " stored by target: %zu bytes sent gzip-compressed as %zu (%" PRIu64 " of %" PRIu64 " batches compressed)",
-						   batch->seq, total, gz_len, c->compressed, c->batches);
+						   "batch %" PRIu64 " stored by target: %zu bytes sent %s-compressed as %zu (%" PRIu64 " of %" PRIu64 " batches compressed)",
+						   batch->seq, total, http_coding_name(coding), body_len,
+						   c->compressed, c->batches);
 		}
 		else
 			ctx->host->log(ctx, TP_LOG_DEBUG,
@@ -641,7 +732,6 @@ http_client_send(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch)
 						   batch->seq, total);
 	}
 	c->seg[0] = c->seg[1] = NULL;
-	free(gz);
 	ctx->host->free(header);
 	return result;
 }
@@ -654,8 +744,9 @@ http_client_free(http_client *c)
 		return;
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
-	curl_slist_free_all(c->headers);
-	curl_slist_free_all(c->gzip_headers);
+	for (int i = 0; i < 3; i++)
+		curl_slist_free_all(c->headers[i]);
+	http_encoder_free(c->encoder);
 	free(c->url);
 	free(c);
 	curl_global_cleanup();

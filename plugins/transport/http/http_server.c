@@ -17,8 +17,19 @@
  * Limits: a request is refused before its body is read when it is not
  * authenticated, is not a batch, or announces a Content-Length above
  * server.max_body_size (a body without Content-Length is refused with 411);
- * a gzip'd body is inflated as it arrives and refused as soon as the
- * inflated size passes the same limit.
+ * a gzip'd or zstd'd body is decoded as it arrives and refused as soon as
+ * the decoded size passes the same limit.
+ *
+ * Content codings: a body may come as it is, gzip'd or zstd'd; every answer
+ * says so in Accept-Encoding ("zstd, gzip", RFC 7694), from which a client
+ * learns that it may send zstd (an older server says nothing, and gets
+ * gzip). Bodies are decoded into decoders taken from a small pool and put
+ * back when the request is done: their buffers and codec states, already
+ * allocated and touched, serve the next bodies without fresh page faults.
+ * A host of ABI 1.2 parses the batch in the decoder's buffer
+ * (batch_parse_borrowed), without a copy of its data.
+ * The pool keeps at most POOL_MAX decoders, none with a buffer above
+ * POOL_MAX_BYTES (the memory it holds while idle).
  *
  * Client certificates (server.tls_ca): libmicrohttpd asks the client for a
  * certificate but does not check it, and its API has no call to check it
@@ -33,6 +44,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +62,13 @@
 /* Seconds a sender is asked to wait when the store is unavailable. */
 #define RETRY_AFTER_SECONDS "5"
 
+/* The Content-Encodings of a batch accepted, as every answer says. */
+#define ACCEPTED_ENCODINGS "zstd, gzip"
+
+/* Decoders kept for reuse, and the largest output buffer one may keep. */
+#define POOL_MAX 4
+#define POOL_MAX_BYTES ((size_t) 16 * 1024 * 1024)
+
 struct http_server
 {
 	tp_plugin_ctx *ctx;
@@ -63,6 +82,10 @@ struct http_server
 	char	   *tls_key;
 	char	   *tls_ca;			/* PEM of the CA that signs clients, or NULL */
 	struct MHD_Daemon *daemon;	/* while running */
+
+	pthread_mutex_t pool_lock;
+	http_decoder *pool[POOL_MAX];	/* idle decoders, pool_n of them */
+	int			pool_n;
 };
 
 /* What the server routes a request to. */
@@ -77,10 +100,9 @@ typedef enum route
 /* A POST /v1/batches being received. */
 typedef struct request
 {
-	char	   *body;			/* the body as sent (no Content-Encoding) */
-	size_t		len;
-	size_t		cap;			/* its Content-Length */
-	http_gunzip *gz;			/* when Content-Encoding is gzip */
+	http_server *server;
+	http_coding coding;			/* its Content-Encoding */
+	http_decoder *dec;			/* the body, decoded as it comes */
 	unsigned int fail_status;	/* refused while its body was read, or 0 */
 	char		fail_reason[256];
 } request;
@@ -118,6 +140,7 @@ respond(struct MHD_Connection *conn, unsigned int status, const char *json,
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING, ACCEPTED_ENCODINGS);
 	if (extra_name != NULL)
 		MHD_add_response_header(r, extra_name, extra_value);
 	ret = MHD_queue_response(conn, status, r);
@@ -239,6 +262,38 @@ is_media_type(const char *value, const char *type)
 	return *value == '\0' || *value == ';';
 }
 
+/* A decoder from the pool, or a new one; NULL when out of memory. */
+static http_decoder *
+pool_take(http_server *s)
+{
+	http_decoder *d = NULL;
+
+	pthread_mutex_lock(&s->pool_lock);
+	if (s->pool_n > 0)
+		d = s->pool[--s->pool_n];
+	pthread_mutex_unlock(&s->pool_lock);
+	return d != NULL ? d : http_decoder_new();
+}
+
+/* Give a decoder back to the pool, or free it (NULL is fine). */
+static void
+pool_put(http_server *s, http_decoder *d)
+{
+	if (d == NULL)
+		return;
+	if (http_decoder_capacity(d) <= POOL_MAX_BYTES)
+	{
+		pthread_mutex_lock(&s->pool_lock);
+		if (s->pool_n < POOL_MAX)
+		{
+			s->pool[s->pool_n++] = d;
+			d = NULL;
+		}
+		pthread_mutex_unlock(&s->pool_lock);
+	}
+	http_decoder_free(d);
+}
+
 /*
  * First look at a POST /v1/batches: access, headers and announced size.
  * Returns a new request to read the body into, or NULL with an answer
@@ -254,7 +309,7 @@ start_batch(http_server *s, struct MHD_Connection *conn, enum MHD_Result *ret)
 	unsigned int status;
 	unsigned long long announced;
 	char	   *end;
-	bool		gzip = false;
+	http_coding coding = HTTP_CODING_IDENTITY;
 	request    *req;
 
 	why = check_access(s, conn, &status);
@@ -278,11 +333,13 @@ start_batch(http_server *s, struct MHD_Connection *conn, enum MHD_Result *ret)
 	encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 										   MHD_HTTP_HEADER_CONTENT_ENCODING);
 	if (encoding != NULL && is_media_type(encoding, "gzip"))
-		gzip = true;
+		coding = HTTP_CODING_GZIP;
+	else if (encoding != NULL && is_media_type(encoding, "zstd"))
+		coding = HTTP_CODING_ZSTD;
 	else if (encoding != NULL && !is_media_type(encoding, "identity"))
 	{
 		*ret = respond_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-							 "Content-Encoding must be gzip or identity",
+							 "Content-Encoding must be zstd, gzip or identity",
 							 NULL, NULL);
 		return NULL;
 	}
@@ -310,19 +367,19 @@ start_batch(http_server *s, struct MHD_Connection *conn, enum MHD_Result *ret)
 		return NULL;
 	}
 	req = calloc(1, sizeof(request));
-	if (req != NULL && gzip)
-		req->gz = http_gunzip_new((size_t) s->max_body);
-	else if (req != NULL)
+	if (req != NULL)
 	{
-		req->cap = (size_t) announced;
-		req->body = malloc(req->cap + 1);
+		req->server = s;
+		req->coding = coding;
+		req->dec = pool_take(s);
 	}
-	if (req == NULL || (gzip ? req->gz == NULL : req->body == NULL))
+	if (req == NULL || req->dec == NULL ||
+		!http_decoder_start(req->dec, coding, (size_t) s->max_body,
+							(size_t) announced))
 	{
 		if (req != NULL)
 		{
-			http_gunzip_free(req->gz);
-			free(req->body);
+			http_decoder_free(req->dec);
 			free(req);
 		}
 		s->ctx->host->log(s->ctx, TP_LOG_ERROR, "out of memory");
@@ -340,36 +397,36 @@ take_body(http_server *s, request *req, const char *data, size_t len)
 {
 	if (req->fail_status != 0)
 		return;					/* refused already; drain the rest */
-	if (req->gz != NULL)
+	switch (http_decoder_feed(req->dec, data, len))
 	{
-		switch (http_gunzip_feed(req->gz, data, len))
-		{
-			case HTTP_GUNZIP_OK:
-				return;
-			case HTTP_GUNZIP_TOO_BIG:
-				req->fail_status = HTTP_TOO_LARGE;
+		case HTTP_DECODE_OK:
+			return;
+		case HTTP_DECODE_TOO_BIG:
+			req->fail_status = HTTP_TOO_LARGE;
+			snprintf(req->fail_reason, sizeof(req->fail_reason),
+					 req->coding == HTTP_CODING_IDENTITY ?
+					 "the body exceeds the server's max_body_size of %" PRId64 " bytes" :
+					 "the inflated body exceeds the server's max_body_size of %" PRId64 " bytes",
+					 s->max_body);
+			return;
+		case HTTP_DECODE_NO_MEMORY:
+			req->fail_status = MHD_HTTP_SERVICE_UNAVAILABLE;
+			snprintf(req->fail_reason, sizeof(req->fail_reason),
+					 "the server is out of memory");
+			return;
+		case HTTP_DECODE_BAD:
+			req->fail_status = MHD_HTTP_BAD_REQUEST;
+			if (req->coding == HTTP_CODING_ZSTD && http_decoder_reason(req->dec)[0] != '\0')
 				snprintf(req->fail_reason, sizeof(req->fail_reason),
-						 "the inflated body exceeds the server's max_body_size of %" PRId64 " bytes",
-						 s->max_body);
-				return;
-			case HTTP_GUNZIP_BAD:
-				req->fail_status = MHD_HTTP_BAD_REQUEST;
+						 "the body is not valid zstd data: %s",
+						 http_decoder_reason(req->dec));
+			else
 				snprintf(req->fail_reason, sizeof(req->fail_reason),
-						 "the body is not valid gzip data");
-				return;
-		}
-		return;
+						 "the body is not valid %s data%s",
+						 http_coding_name(req->coding),
+						 req->coding == HTTP_CODING_ZSTD ? " (one frame, nothing after it)" : "");
+			return;
 	}
-	if (len > req->cap - req->len)
-	{
-		/* libmicrohttpd enforces Content-Length; be safe anyway */
-		req->fail_status = MHD_HTTP_BAD_REQUEST;
-		snprintf(req->fail_reason, sizeof(req->fail_reason),
-				 "the body is longer than its Content-Length");
-		return;
-	}
-	memcpy(req->body + req->len, data, len);
-	req->len += len;
 }
 
 /* The whole body is in: parse it, deliver it, answer. */
@@ -386,17 +443,13 @@ finish_batch(http_server *s, struct MHD_Connection *conn, request *req)
 	tp_delivery out;
 	tp_result	r;
 
-	if (req->fail_status == 0 && req->gz != NULL &&
-		!http_gunzip_finish(req->gz, &wire, &wire_len))
+	if (req->fail_status == 0 &&
+		!http_decoder_finish(req->dec, &wire, &wire_len))
 	{
 		req->fail_status = MHD_HTTP_BAD_REQUEST;
 		snprintf(req->fail_reason, sizeof(req->fail_reason),
-				 "the gzip data is truncated or followed by other bytes");
-	}
-	else if (req->gz == NULL)
-	{
-		wire = req->body;
-		wire_len = req->len;
+				 "the %s data is truncated or followed by other bytes",
+				 http_coding_name(req->coding));
 	}
 	if (req->fail_status != 0)
 	{
@@ -404,21 +457,25 @@ finish_batch(http_server *s, struct MHD_Connection *conn, request *req)
 		ctx->host->log(ctx, TP_LOG_WARNING,
 					   "refused a batch from %s: %s", peer, req->fail_reason);
 		return respond_error(conn, req->fail_status, req->fail_reason,
-							 NULL, NULL);
+							 req->fail_status == MHD_HTTP_SERVICE_UNAVAILABLE ?
+							 MHD_HTTP_HEADER_RETRY_AFTER : NULL,
+							 RETRY_AFTER_SECONDS);
 	}
-	if (ctx->host->batch_parse(ctx, wire, wire_len, &batch, reason,
-							   sizeof(reason)) != TP_OK)
+	/* a host of ABI 1.2 parses it in place: the decoder's buffer, NUL-ended */
+	if ((TP_HAS_FIELD(ctx->host, tp_host_api, batch_parse_borrowed) &&
+		 ctx->host->batch_parse_borrowed != NULL ?
+		 ctx->host->batch_parse_borrowed(ctx, wire, wire_len, &batch, reason,
+										 sizeof(reason)) :
+		 ctx->host->batch_parse(ctx, wire, wire_len, &batch, reason,
+								sizeof(reason))) != TP_OK)
 	{
 		peer_address(conn, peer, sizeof(peer));
 		ctx->host->log(ctx, TP_LOG_WARNING,
 					   "refused a malformed batch from %s: %s", peer, reason);
 		return respond_error(conn, MHD_HTTP_BAD_REQUEST, reason, NULL, NULL);
 	}
-	/* the batch owns a copy now */
-	free(req->body);
-	req->body = NULL;
-	http_gunzip_free(req->gz);
-	req->gz = NULL;
+	/* the decoder (whose buffer the batch may point into) goes back to the
+	 * pool when the request is completed, after the batch is freed */
 
 	memset(&out, 0, sizeof(out));
 	out.size = sizeof(out);
@@ -575,8 +632,7 @@ request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void) code;
 	if (req == NULL)
 		return;
-	http_gunzip_free(req->gz);
-	free(req->body);
+	pool_put(req->server, req->dec);
 	free(req);
 	*con_cls = NULL;
 }
@@ -628,6 +684,7 @@ http_server_new(tp_plugin_ctx *ctx)
 		return NULL;
 	}
 	s->ctx = ctx;
+	pthread_mutex_init(&s->pool_lock, NULL);
 	if (host == NULL || port == NULL)
 	{
 		ctx->host->log(ctx, TP_LOG_ERROR,
@@ -796,5 +853,8 @@ http_server_free(http_server *s)
 	free(s->tls_cert);
 	free_secret(s->tls_key);
 	free(s->tls_ca);
+	for (int i = 0; i < s->pool_n; i++)
+		http_decoder_free(s->pool[i]);
+	pthread_mutex_destroy(&s->pool_lock);
 	free(s);
 }
