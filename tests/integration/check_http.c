@@ -762,6 +762,31 @@ gunzip_buf(const char *src, size_t len, size_t *out_len)
 	return out;
 }
 
+/*
+ * req's body is batch b's wire form, smaller, compressed with encoding
+ * ("gzip" or "zstd") as its Content-Encoding says.
+ */
+static void
+assert_encoded_body(const tp_httpsink_request *req, const char *encoding,
+					const tp_batch *b)
+{
+	size_t		len;
+	size_t		inflated_len;
+	char	   *wire = wire_of(b, &len);
+	char	   *inflated;
+
+	ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), encoding);
+	ck_assert_uint_lt(req->body_len, len);
+	inflated = strcmp(encoding, "zstd") == 0
+		? unzstd_buf(req->body, req->body_len, &inflated_len)
+		: gunzip_buf(req->body, req->body_len, &inflated_len);
+	ck_assert_ptr_nonnull(inflated);
+	ck_assert_uint_eq(inflated_len, len);
+	ck_assert_int_eq(memcmp(inflated, wire, len), 0);
+	free(inflated);
+	free(wire);
+}
+
 /* Malformed requests: 400, 404, 405, 411, 415; nothing stored. */
 START_TEST(test_bad_requests)
 {
@@ -1016,9 +1041,7 @@ START_TEST(test_sender_wire)
 	tp_batch	small = make_batch("out", 1, data_a, 2);
 	tp_batch	large;
 	char	   *wire;
-	char	   *inflated;
 	size_t		len;
-	size_t		inflated_len;
 
 	ck_assert(ok && busy && gap && bad && zok && zold);
 	/* zok: a server that accepts zstd; zold: one that refuses it */
@@ -1076,24 +1099,16 @@ START_TEST(test_sender_wire)
 	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &large), TP_OK);
 	req = tp_httpsink_request_at(ok, 1);
 	ck_assert_ptr_nonnull(req);
-	ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "gzip");
 	ck_assert_uint_ge(req->body_len, 2);
 	ck_assert_int_eq((unsigned char) req->body[0], 0x1f);
 	ck_assert_int_eq((unsigned char) req->body[1], 0x8b);
-	wire = wire_of(&large, &len);
-	ck_assert_uint_lt(req->body_len, len);
-	inflated = gunzip_buf(req->body, req->body_len, &inflated_len);
-	ck_assert_ptr_nonnull(inflated);
-	ck_assert_uint_eq(inflated_len, len);
-	ck_assert_int_eq(memcmp(inflated, wire, len), 0);
-	free(inflated);
+	assert_encoded_body(req, "gzip", &large);
 	/* and so it stays */
 	large.seq = 3;
 	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &large), TP_OK);
 	req = tp_httpsink_request_at(ok, 2);
 	ck_assert_ptr_nonnull(req);
 	ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "gzip");
-	free(wire);
 
 	/* zok: the first gzip, then zstd, as its answer lists zstd */
 	large.target = "zok";
@@ -1106,15 +1121,7 @@ START_TEST(test_sender_wire)
 	ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "gzip");
 	req = tp_httpsink_request_at(zok, 1);
 	ck_assert_ptr_nonnull(req);
-	ck_assert_str_eq(tp_httpsink_header_value(req, "Content-Encoding"), "zstd");
-	wire = wire_of(&large, &len);
-	ck_assert_uint_lt(req->body_len, len);
-	inflated = unzstd_buf(req->body, req->body_len, &inflated_len);
-	ck_assert_ptr_nonnull(inflated);
-	ck_assert_uint_eq(inflated_len, len);
-	ck_assert_int_eq(memcmp(inflated, wire, len), 0);
-	free(inflated);
-	free(wire);
+	assert_encoded_body(req, "zstd", &large);
 	/* below the threshold still plain */
 	small.target = "zok";
 	small.seq = 4;
