@@ -177,19 +177,22 @@ read_header(char *data, size_t size, size_t nitems, void *arg)
 	{
 		char	   *end;
 		char	   *q;
+		char	   *params;
 
 		while (*tok == ' ' || *tok == '\t')
 			tok++;
 		q = strchr(tok, ';');
+		params = q != NULL ? q + 1 : NULL;
 		end = q != NULL ? q : tok + strlen(tok);
 		while (end > tok && (end[-1] == ' ' || end[-1] == '\t' ||
 							 end[-1] == '\r' || end[-1] == '\n'))
 			end--;
-		if (end - tok != 4 || strncasecmp(tok, "zstd", 4) != 0)
+		*end = '\0';			/* the coding's name alone; params lie past it */
+		if (strcasecmp(tok, "zstd") != 0)
 			continue;
-		if (q != NULL)
+		if (params != NULL)
 		{
-			q = strstr(q, "q=");
+			q = strstr(params, "q=");
 			if (q != NULL && strtod(q + 2, NULL) <= 0)
 				continue;
 		}
