@@ -305,6 +305,20 @@ env_close(http_env *env)
 	free(env->db);
 }
 
+/* text repeated n times, in a new string (free). */
+static char *
+repeated(const char *text, int n)
+{
+	size_t		len = strlen(text);
+	char	   *out = malloc(len * (size_t) n + 1);
+
+	ck_assert_ptr_nonnull(out);
+	for (int i = 0; i < n; i++)
+		memcpy(out + (size_t) i * len, text, len);
+	out[len * (size_t) n] = '\0';
+	return out;
+}
+
 /* A batch from src to target over data (static). */
 static tp_batch
 make_batch(const char *target, uint64_t seq, const char *data, uint64_t n)
@@ -958,7 +972,6 @@ START_TEST(test_limits)
 	char	   *bomb;
 	size_t		bomb_len;
 	char	   *lines;
-	size_t		line_len = strlen(data_a);
 	tp_batch	b;
 	const char *const expect[] = {
 		"Content-Type: application/x-teleport-batch",
@@ -1005,10 +1018,7 @@ START_TEST(test_limits)
 	}
 
 	/* the sender: a batch over the limit is an error, a small one is fine */
-	lines = malloc(line_len * 40 + 1);
-	for (int i = 0; i < 40; i++)
-		memcpy(lines + i * line_len, data_a, line_len);
-	lines[line_len * 40] = '\0';
+	lines = repeated(data_a, 40);
 	b = make_batch("out", 1, lines, 80);
 	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &b), TP_ERROR);
 	ck_assert_inbox(&env, "");
@@ -1037,7 +1047,6 @@ START_TEST(test_sender_wire)
 	char		targets[4096];
 	const tp_httpsink_request *req;
 	char	   *lines;
-	size_t		line_len = strlen(data_a);
 	tp_batch	small = make_batch("out", 1, data_a, 2);
 	tp_batch	large;
 	char	   *wire;
@@ -1091,10 +1100,7 @@ START_TEST(test_sender_wire)
 	free(wire);
 
 	/* above it: gzip, as ok does not say that it accepts zstd (older) */
-	lines = malloc(line_len * 20 + 1);
-	for (int i = 0; i < 20; i++)
-		memcpy(lines + i * line_len, data_a, line_len);
-	lines[line_len * 20] = '\0';
+	lines = repeated(data_a, 20);
 	large = make_batch("out", 2, lines, 40);
 	ck_assert_int_eq(env.cb->send(sender(&env, "out"), &large), TP_OK);
 	req = tp_httpsink_request_at(ok, 1);
@@ -1174,7 +1180,6 @@ START_TEST(test_sender_zstd_fallback)
 		env_params	p = {0};
 		tp_httpsink *sink = tp_httpsink_start(415);
 		char	   *lines;
-		size_t		line_len = strlen(data_a);
 		tp_batch	large;
 		const tp_httpsink_request *req;
 
@@ -1186,10 +1191,7 @@ START_TEST(test_sender_zstd_fallback)
 			"      compress_min_bytes: 1000\n";
 		env_open(&env, gzip_only ? "http_zfall_gz" : "http_zfall", &p);
 		env_start_senders(&env);
-		lines = malloc(line_len * 20 + 1);
-		for (int i = 0; i < 20; i++)
-			memcpy(lines + i * line_len, data_a, line_len);
-		lines[line_len * 20] = '\0';
+		lines = repeated(data_a, 20);
 		large = make_batch("out", 1, lines, 40);
 		/* gzip refused with 415: an error, but the answer lists zstd */
 		ck_assert_int_eq(env.cb->send(sender(&env, "out"), &large), TP_ERROR);
