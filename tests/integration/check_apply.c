@@ -1369,7 +1369,7 @@ START_TEST(test_stop_retry_skip)
 	marker_line(line, sizeof(line), "rogue", 900, 1);
 	store_line(&w, "rogue", 2, line);
 	sql_ok(&w, "INSERT INTO public.tp_marker VALUES (1000)");
-	for (int i = 0; i < 100 && !has_marker(&w, 1000); i++)
+	for (int i = 0; i < 300 && !has_marker(&w, 1000); i++)
 	{
 		import(&w, -1);
 		pass(&w);
