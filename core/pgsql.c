@@ -3,7 +3,9 @@
  *     Connections and queries; see pgsql.h.
  *
  * Queries are sent with PQexecParams in text mode (or prepared once and
- * run with PQexecPrepared), one at a time, and their failures logged here with the server's message and the caller's purpose.
+ * run with PQexecPrepared), one at a time, and their failures logged here
+ * with the server's message and the caller's purpose (or, for
+ * tp_pgsql_result with a reason buffer, handed to the caller unlogged).
  * Server notices go to teleport's log instead of libpq's default stderr
  * printing.
  */
