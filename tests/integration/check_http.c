@@ -1156,6 +1156,23 @@ START_TEST(test_sender_wire)
 	ck_assert_int_eq(tp_httpsink_count(gap), 1);
 	ck_assert_int_eq(tp_httpsink_count(bad), 1);
 
+	/* busy named no Retry-After: nothing is posted to it for 1 s */
+	small.target = "busy";
+	small.seq = 1;
+	ck_assert_int_eq(env.cb->send(sender(&env, "busy"), &small), TP_RETRY);
+	ck_assert_int_eq(tp_httpsink_count(busy), 1);
+	/* then it is asked again, and asks for 2 s (Retry-After) */
+	tp_httpsink_add_response_header(busy, "Retry-After", "2");
+	tp_nap_ms(1100);
+	ck_assert_int_eq(env.cb->send(sender(&env, "busy"), &small), TP_RETRY);
+	ck_assert_int_eq(tp_httpsink_count(busy), 2);
+	tp_nap_ms(1100);
+	ck_assert_int_eq(env.cb->send(sender(&env, "busy"), &small), TP_RETRY);
+	ck_assert_int_eq(tp_httpsink_count(busy), 2);
+	tp_nap_ms(1000);
+	ck_assert_int_eq(env.cb->send(sender(&env, "busy"), &small), TP_RETRY);
+	ck_assert_int_eq(tp_httpsink_count(busy), 3);
+
 	free(lines);
 	env_close(&env);
 	tp_httpsink_stop(ok);

@@ -209,15 +209,6 @@ take_batch(fixture *fx, const tp_target_config *target, char *out, size_t len)
 	tp_queued_batch_free(&qb);
 }
 
-/* Sleep ms milliseconds. */
-static void
-nap_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* ------------------------------------------------------------- install */
 
 /* Install twice: same schema, version recorded, targets registered once. */
@@ -281,7 +272,7 @@ START_TEST(test_install_concurrent)
 			_exit(ok ? 0 : 1);
 		}
 	}
-	nap_ms(300);
+	tp_nap_ms(300);
 	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM pg_namespace"
 							" WHERE nspname = 'teleport'"), 0);
 	tp_sql_ok(holder.conn, "SELECT pg_advisory_unlock(1952803941, 1)");
@@ -668,7 +659,7 @@ fake_send(tp_plugin_ctx *ctx, const tp_batch *batch)
 	r = batch->seq < FAKE_MAX ? fake_answer[batch->seq] : TP_ERROR;
 	pthread_mutex_unlock(&fake_lock);
 	if (batch->seq < FAKE_MAX && fake_delay_ms[batch->seq] > 0)
-		nap_ms(fake_delay_ms[batch->seq]);
+		tp_nap_ms(fake_delay_ms[batch->seq]);
 	return r;
 }
 
@@ -1323,7 +1314,7 @@ START_TEST(test_retention)
 	ck_assert(!bl.needs_resync);
 	assert_table(&fx.pg, 0, "retired 1");
 
-	nap_ms(1100);
+	tp_nap_ms(1100);
 	ck_assert_int_ge(tp_sql_int(fx.pg.conn, "SELECT 1"), 1);
 	force_tick(&fx.pg);
 	cut(&fx.pg, fx.t1, 100, 1 << 20);

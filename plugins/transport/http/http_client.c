@@ -13,6 +13,13 @@
  * in between): the transmitter retries a target that is down several times
  * a second, and logs the retries itself.
  *
+ * A server that answered, but busy (HTTP 408, 429, 5xx), is not sent the
+ * batch again before the time its Retry-After asked (at most
+ * MAX_RETRY_AFTER_MS), or BUSY_PAUSE_MS when it named none: send returns
+ * TP_RETRY at once meanwhile, so that the transmitter's quick retries (for
+ * a server that is down) do not post the whole body several times a second
+ * to one that is up and said when to come back.
+ *
  * The bearer token travels only in the Authorization header; it is never
  * logged, and libcurl's verbose output stays off.
  *
@@ -47,6 +54,10 @@
 /* How often a transient failure that repeats is logged as a warning. */
 #define REPEAT_LOG_MS 30000
 
+/* The pause after a busy answer without Retry-After, and the most one asks. */
+#define BUSY_PAUSE_MS 1000
+#define MAX_RETRY_AFTER_MS 60000
+
 struct http_client
 {
 	CURL	   *curl;
@@ -75,7 +86,18 @@ struct http_client
 	/* the last transient failure: a CURLcode, or -(HTTP status); 0 none */
 	long		failure;
 	long long	failure_logged_ms;	/* when it was logged as a warning */
+	long long	busy_until_ms;	/* a busy server's pause ends; 0 none */
 };
+
+/* CLOCK_MONOTONIC in milliseconds. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /*
  * The level to log a transient failure of kind (a CURLcode, or -(HTTP
@@ -85,11 +107,8 @@ struct http_client
 static tp_log_level
 transient_level(http_client *c, long kind)
 {
-	struct timespec ts;
-	long long	now;
+	long long	now = now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (kind == c->failure && now - c->failure_logged_ms < REPEAT_LOG_MS)
 		return TP_LOG_DEBUG;
 	c->failure = kind;
@@ -592,6 +611,27 @@ transfer_failed(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch,
 	}
 }
 
+/*
+ * How long to leave a server that answered busy alone: its Retry-After (in
+ * seconds or as a date; libcurl reads both), at most MAX_RETRY_AFTER_MS,
+ * or BUSY_PAUSE_MS when it named none.
+ */
+static long long
+busy_pause_ms(http_client *c)
+{
+#if LIBCURL_VERSION_NUM >= 0x074200
+	curl_off_t	after = 0;
+
+	if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
+		after > 0)
+		return after >= MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS :
+			(long long) after * 1000;
+#else
+	(void) c;
+#endif
+	return BUSY_PAUSE_MS;
+}
+
 /* Map an HTTP answer to a result, logging anything but success. */
 static tp_result
 answer_result(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch,
@@ -630,9 +670,12 @@ answer_result(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch,
 	}
 	if (status == 429 || status == 408 || (status >= 500 && status <= 599))
 	{
+		long long	pause = busy_pause_ms(c);
+
+		c->busy_until_ms = now_ms() + pause;
 		ctx->host->log(ctx, transient_level(c, -status),
-					   "%s answered batch %" PRIu64 " with HTTP %ld, will retry: %s",
-					   c->url, batch->seq, status,
+					   "%s answered batch %" PRIu64 " with HTTP %ld, will retry in %lld ms: %s",
+					   c->url, batch->seq, status, pause,
 					   answer_error(c, err, sizeof(err)));
 		return TP_RETRY;
 	}
@@ -646,7 +689,7 @@ answer_result(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch,
 tp_result
 http_client_send(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch)
 {
-	char	   *header = ctx->host->batch_header(ctx, batch);
+	char	   *header;
 	const char *body = NULL;
 	size_t		body_len = 0;
 	size_t		header_len;
@@ -656,6 +699,11 @@ http_client_send(tp_plugin_ctx *ctx, http_client *c, const tp_batch *batch)
 	long		status = 0;
 	tp_result	result;
 
+	/* a busy server's pause: the batch waits, nothing is posted */
+	if (c->busy_until_ms != 0 && now_ms() < c->busy_until_ms)
+		return TP_RETRY;
+	c->busy_until_ms = 0;
+	header = ctx->host->batch_header(ctx, batch);
 	if (header == NULL)
 		return TP_ERROR;
 	header_len = strlen(header);

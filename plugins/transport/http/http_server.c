@@ -60,7 +60,7 @@
 #define HTTP_UNPROCESSABLE 422
 
 /* Seconds a sender is asked to wait when the store is unavailable. */
-#define RETRY_AFTER_SECONDS "5"
+#define RETRY_AFTER_SECONDS "1"
 
 /* The Content-Encodings of a batch accepted, as every answer says. */
 #define ACCEPTED_ENCODINGS "zstd, gzip"
