@@ -19,6 +19,13 @@
 /* What a restart writes into the log before the process starts. */
 #define START_LINE "----- test: (re)start -----"
 
+/* The connection an instance's queries reuse, and the process it is of. */
+struct tp_inst_conn
+{
+	PGconn	   *conn;
+	pid_t		owner;
+};
+
 /* The path of cl's pid registry (static). */
 static const char *
 registry_path(const tp_cluster *cl)
@@ -127,6 +134,20 @@ tp_scene_init(tp_scene *sc, tp_cluster *cl, const char *prefix)
 	ck_assert_ptr_nonnull(sc->dir);
 }
 
+/*
+ * Close k's connection if this process made it (one inherited through a
+ * fork is left to its maker: closing it would end the maker's session).
+ */
+static void
+drop_kept(struct tp_inst_conn *k)
+{
+	if (k == NULL || k->conn == NULL)
+		return;
+	if (k->owner == getpid())
+		PQfinish(k->conn);
+	k->conn = NULL;
+}
+
 /* See instance.h. */
 void
 tp_scene_free(tp_scene *sc)
@@ -145,6 +166,8 @@ tp_scene_free(tp_scene *sc)
 	for (int i = 0; i < sc->n_insts; i++)
 	{
 		tp_inst_kill(&sc->insts[i]);
+		drop_kept(sc->insts[i].kept);
+		free(sc->insts[i].kept);
 		free(sc->insts[i].config);
 		free(sc->insts[i].out);
 		free(sc->insts[i].log);
@@ -256,6 +279,8 @@ tp_scene_inst(tp_scene *sc, const char *name, tp_cluster *cl, const char *db,
 	snprintf(in->db, sizeof(in->db), "%s", db);
 	in->cl = cl;
 	in->scene = sc;
+	in->kept = calloc(1, sizeof(struct tp_inst_conn));
+	ck_assert_ptr_nonnull(in->kept);
 	if (receives)
 	{
 		in->port = tp_free_port();
@@ -473,26 +498,6 @@ tp_inst_exec(const tp_inst *in, const char *fmt,...)
 	free(sql);
 }
 
-/* See instance.h. */
-char *
-tp_inst_value(const tp_inst *in, const char *fmt,...)
-{
-	char	   *sql = NULL;
-	char	   *value;
-	PGconn	   *conn;
-	va_list		ap;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
-	va_end(ap);
-	conn = tp_cluster_connect(in->cl, in->db);
-	ck_assert_msg(conn != NULL, "cannot connect to %s", in->db);
-	value = tp_sql_value(conn, sql);
-	PQfinish(conn);
-	free(sql);
-	return value;
-}
-
 /* Drop server notices. */
 static void
 ignore_notice(void *arg, const char *message)
@@ -501,37 +506,117 @@ ignore_notice(void *arg, const char *message)
 	(void) message;
 }
 
+/*
+ * in's kept connection, connected now if it had none, a broken one (a
+ * server restarted) or one of another process; NULL when the database
+ * cannot be reached (said on stderr unless quiet).
+ */
+static PGconn *
+kept_conn(const tp_inst *in, bool quiet)
+{
+	struct tp_inst_conn *k = in->kept;
+	char	   *conninfo;
+
+	if (k->conn != NULL && k->owner == getpid() && PQstatus(k->conn) == CONNECTION_OK)
+		return k->conn;
+	drop_kept(k);
+	if (quiet)
+	{
+		/* tp_cluster_connect prints why it could not */
+		conninfo = tp_cluster_conninfo(in->cl, in->db, NULL);
+		k->conn = conninfo != NULL ? PQconnectdb(conninfo) : NULL;
+		free(conninfo);
+		if (k->conn != NULL && PQstatus(k->conn) != CONNECTION_OK)
+		{
+			PQfinish(k->conn);
+			k->conn = NULL;
+		}
+	}
+	else
+		k->conn = tp_cluster_connect(in->cl, in->db);
+	if (k->conn == NULL)
+		return NULL;
+	k->owner = getpid();
+	PQsetNoticeProcessor(k->conn, ignore_notice, NULL);
+	return k->conn;
+}
+
+/*
+ * Run sql on in's kept connection; a connection the server closed since
+ * (a restart) is made again and the query run once more. Returns the
+ * result (PQclear it), or NULL when the database cannot be reached.
+ */
+static PGresult *
+kept_query(const tp_inst *in, const char *sql, bool quiet)
+{
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		PGconn	   *conn = kept_conn(in, quiet);
+		PGresult   *res;
+
+		if (conn == NULL)
+			return NULL;
+		res = PQexec(conn, sql);
+		if (PQstatus(conn) == CONNECTION_OK)
+		{
+			/* nothing stays open: a failed query in a BEGIN block */
+			if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+				PQclear(PQexec(conn, "ROLLBACK"));
+			return res;
+		}
+		PQclear(res);
+	}
+	return NULL;
+}
+
+/* See instance.h. */
+char *
+tp_inst_value(const tp_inst *in, const char *fmt,...)
+{
+	char	   *sql = NULL;
+	char	   *value = NULL;
+	PGresult   *res;
+	va_list		ap;
+
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
+	va_end(ap);
+	res = kept_query(in, sql, false);
+	ck_assert_msg(res != NULL, "cannot connect to %s", in->db);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+				  PQnfields(res) >= 1, "%s: %s%d row(s)", sql,
+				  PQresultErrorMessage(res), PQntuples(res));
+	if (!PQgetisnull(res, 0, 0))
+	{
+		value = strdup(PQgetvalue(res, 0, 0));
+		ck_assert_ptr_nonnull(value);
+	}
+	PQclear(res);
+	free(sql);
+	return value;
+}
+
 /* See instance.h. */
 char *
 tp_inst_try_value(const tp_inst *in, const char *fmt,...)
 {
 	char	   *sql = NULL;
 	char	   *value = NULL;
-	char	   *conninfo;
-	PGconn	   *conn;
 	va_list		ap;
 
 	va_start(ap, fmt);
 	if (vasprintf(&sql, fmt, ap) < 0)
 		sql = NULL;
 	va_end(ap);
-	/* quietly: tp_cluster_connect prints why it could not */
-	conninfo = tp_cluster_conninfo(in->cl, in->db, NULL);
-	conn = conninfo ? PQconnectdb(conninfo) : NULL;
-	if (sql != NULL && conn != NULL && PQstatus(conn) == CONNECTION_OK)
+	if (sql != NULL)
 	{
-		PGresult   *res;
-
-		PQsetNoticeProcessor(conn, ignore_notice, NULL);
-		res = PQexec(conn, sql);
+		PGresult   *res = kept_query(in, sql, true);
 
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 			PQnfields(res) >= 1 && !PQgetisnull(res, 0, 0))
 			value = strdup(PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
-	PQfinish(conn);
-	free(conninfo);
 	free(sql);
 	return value;
 }

@@ -47,6 +47,7 @@ typedef struct tp_inst
 	char	   *log;			/* stderr: the log */
 	pid_t		pid;			/* 0: not running */
 	struct tp_scene *scene;
+	struct tp_inst_conn *kept;	/* the connection queries reuse */
 } tp_inst;
 
 /* A background writer (pgbench). */
@@ -157,9 +158,13 @@ void		tp_inst_kill(tp_inst *in);
 
 /*
  * SQL on in's database: tp_inst_exec runs statements (printf format) that
- * must succeed; tp_inst_value returns the one value of a query (printf
- * format) as a new string, NULL for SQL NULL (tp_sql_value); both fail
- * the test on any error.
+ * must succeed, on a connection of their own (whatever they leave in the
+ * session ends with it); tp_inst_value returns the one value of a query
+ * (printf format) as a new string, NULL for SQL NULL (tp_sql_value); both
+ * fail the test on any error. tp_inst_value and tp_inst_try_value run on
+ * a connection the instance keeps (a new backend costs tens of times what
+ * a catalog query does, and tests poll): for queries that leave nothing in
+ * the session (no SET, no session lock).
  */
 void		tp_inst_exec(const tp_inst *in, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
