@@ -376,7 +376,9 @@ START_TEST(test_mixed_workload)
 	tp_writer_start(&sc.t, src, sc.mix_path, 2, 10, 1000000, 150);
 	tp_writer_start(&sc.t, src, sc.edge_path, 1, 10, 0, 40);
 	tp_writers_wait(&sc.t);
-	ck_assert_int_gt(tp_writers_transactions(&sc.t), 2000);
+	/* that the workload ran: 10 s of it is 2000 to 6000 here, fewer on a
+	 * machine that other jobs load */
+	ck_assert_int_gt(tp_writers_transactions(&sc.t), 1000);
 	tp_inst_wait_marker(src, "public", tgt, "rep", "mixed-done", 90);
 
 	rows = tp_inst_compare_all(src, "public", tgt, "rep", all_tables);
@@ -754,7 +756,8 @@ START_TEST(test_bidirectional)
 	tp_writers_wait(&sc.t);
 	tp_inst_wait_marker(x, "public", y, "public", "from-x", 60);
 	tp_inst_wait_marker(y, "public", x, "public", "from-y", 60);
-	ck_assert_int_gt(tp_inst_compare_all(x, "public", y, "public", mix_tables), 400);
+	/* rows from both sides (at most 100 transactions/s of each for 4 s) */
+	ck_assert_int_gt(tp_inst_compare_all(x, "public", y, "public", mix_tables), 200);
 
 	pair[0] = x;
 	pair[1] = y;
