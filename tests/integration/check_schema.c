@@ -3230,6 +3230,105 @@ rewrite_writer(const tp_cluster *cl, const char *db, int writer, int seconds)
 }
 
 /*
+ * A child process of test_ddl_churn: on db of cl, for seconds, tables
+ * (with a default, a check, an index, a view) and functions created and
+ * dropped, each statement in its own transaction, so that the diff
+ * source's polls describe objects that are dropped while it runs; exits
+ * 0, or 1 on an error (printed).
+ */
+static void
+churn_writer(const tp_cluster *cl, const char *db, int seconds)
+{
+	char	   *conninfo = tp_cluster_conninfo(cl, db, NULL);
+	PGconn	   *conn = PQconnectdb(conninfo);
+	time_t		end = time(NULL) + seconds;
+	static const char *const steps[] = {
+		"CREATE TABLE public.churn (id int PRIMARY KEY, v text DEFAULT 'x' || 1,"
+		" n int CHECK (n > 0))",
+		"CREATE INDEX churn_v ON public.churn (v)",
+		"CREATE VIEW public.churn_view AS SELECT id, v FROM public.churn",
+		"CREATE FUNCTION public.churn_f(int) RETURNS int LANGUAGE sql AS 'SELECT $1'",
+		"DROP FUNCTION public.churn_f(int)",
+		"DROP TABLE public.churn CASCADE",
+	};
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		fprintf(stderr, "churn: %s", PQerrorMessage(conn));
+		_exit(1);
+	}
+	while (time(NULL) < end)
+	{
+		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		{
+			PGresult   *res = PQexec(conn, steps[i]);
+
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			{
+				fprintf(stderr, "churn: %s: %s", steps[i], PQerrorMessage(conn));
+				_exit(1);
+			}
+			PQclear(res);
+		}
+	}
+	PQfinish(conn);
+	free(conninfo);
+	_exit(0);
+}
+
+/*
+ * Case "churn": in diff mode, polling every 50 ms while objects are
+ * created and dropped all along: a poll whose description meets an object
+ * dropped meanwhile ("could not open relation with OID", "cache lookup
+ * failed") tries again at the next one; the source keeps running, and the
+ * target ends equal to the source.
+ */
+START_TEST(test_ddl_churn)
+{
+	scene		the_scene;
+	scene	   *sc = &the_scene;
+	pid_t		churn;
+	int			status = -1;
+	char	   *log;
+
+	ck_assert_ptr_nonnull(tgt_cl);
+	memset(sc, 0, sizeof(*sc));
+	sc->ddlwatcher_ms = 50;
+	tp_scene_init(&sc->t, src_cl, "churn");
+	sc->src = tp_scene_inst(&sc->t, "src", src_cl, "churn_src", false);
+	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "churn_tgt", true);
+	configure(sc, true);
+	configure(sc, false);
+	tp_inst_exec(sc->src, "CREATE TABLE public.base (id int PRIMARY KEY, v text);");
+	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";"
+				 "CREATE TABLE " APPLY_SCHEMA ".base (id int PRIMARY KEY, v text);");
+	tp_inst_start(sc->tgt);
+	tp_inst_start(sc->src);
+	wait_captured(sc, "base");
+
+	fflush(NULL);
+	churn = fork();
+	ck_assert_int_ge(churn, 0);
+	if (churn == 0)
+		churn_writer(src_cl, "churn_src", 6);
+	tp_scene_register_pid(&sc->t, churn);
+	ck_assert_int_eq(waitpid(churn, &status, 0), churn);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the churn failed");
+
+	tp_inst_exec(sc->src, "INSERT INTO public.base SELECT g, 'after' FROM generate_series(1, 10) g;");
+	wait_equal(sc, "objects created and dropped while the source polls");
+	ck_assert_msg(tp_wait_exit(sc->src->pid, 0) < 0, "the source instance exited");
+	log = tp_read_file(sc->src->log);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(strstr(log, "failed; stopping") == NULL, "a plugin of the source stopped");
+	free(log);
+	tp_inst_stop(sc->src);
+	tp_inst_stop(sc->tgt);
+	tp_scene_free(&sc->t);
+}
+END_TEST
+
+/*
  * Case "writers": in diff mode, rows rewritten by a change while two
  * writers update and insert rows of the table all along: the poll that
  * finds the change sends the rows again under a lock that orders every
@@ -3522,37 +3621,53 @@ START_TEST(test_selection)
 }
 END_TEST
 
-/* The suite. */
+/*
+ * The suite. The diff scene's three modes (schema diffing, event triggers,
+ * switching between them) take minutes each: Makefile.am builds this file
+ * once more for each, with TP_SCHEMA_DIFF_MODE set, so that make -j runs
+ * them side by side; without it the program runs the other cases.
+ */
 static Suite *
 schema_suite(void)
 {
 	Suite	   *s = suite_create("schema");
-	TCase	   *tc = tcase_create("source");
+	TCase	   *tc;
 
+#ifdef TP_SCHEMA_DIFF_MODE
+	tc = tcase_create("diff");
+	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
+	/* each loop's scene takes 3 to 6 minutes on a loaded 2-core machine */
+	tcase_set_timeout(tc, 420);
+	tcase_add_loop_test(tc, test_diff_mode, TP_SCHEMA_DIFF_MODE, TP_SCHEMA_DIFF_MODE + 1);
+	suite_add_tcase(s, tc);
+	/* the other program's tests, compiled here too */
+	(void) test_source;
+	(void) test_ahead;
+	(void) test_rewrite_writers;
+	(void) test_ddl_churn;
+	(void) test_selection;
+#else
+	tc = tcase_create("source");
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_source);
 	suite_add_tcase(s, tc);
-	tc = tcase_create("diff");
 
-	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
-	/* each loop's scene takes 3 to 6 minutes on a loaded 2-core machine */
-	tcase_set_timeout(tc, 420);
-	tcase_add_loop_test(tc, test_diff_mode, 0, 3);
-	suite_add_tcase(s, tc);
 	tc = tcase_create("ahead");
-
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_ahead);
 	tcase_add_test(tc, test_rewrite_writers);
+	tcase_add_test(tc, test_ddl_churn);
 	suite_add_tcase(s, tc);
-	tc = tcase_create("selection");
 
+	tc = tcase_create("selection");
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
 	tcase_set_timeout(tc, 180);
 	tcase_add_loop_test(tc, test_selection, 0, 2);
 	suite_add_tcase(s, tc);
+	(void) test_diff_mode;		/* the diff programs' test */
+#endif
 	return s;
 }
 

@@ -2,8 +2,9 @@
  * ddl_capture.c
  *     Running the shared DDL SQL (ddl_sql.c) on the host's connection:
  *     each step in its own transaction, failures logged once and turned
- *     into TP_RETRY (passing: a lost connection, a lock timeout, a
- *     serialization failure) or TP_ERROR.
+ *     into TP_RETRY (passing, pg_passing.h: a lost connection, a lock
+ *     timeout, a serialization failure, an object dropped while the
+ *     catalogs were described) or TP_ERROR.
  */
 #include "tp_autoconf.h"
 
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "ddl.h"
+#include "pg_passing.h"
 
 /* Whether res is a success (a command, or rows). */
 static bool
@@ -23,21 +25,6 @@ result_ok(const PGresult *res)
 		(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK);
 }
 
-/* Whether a failure with res (may be NULL) on conn is passing. */
-static bool
-failure_passing(PGconn *conn, const PGresult *res)
-{
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	if (PQstatus(conn) != CONNECTION_OK || state == NULL)
-		return true;
-	return strncmp(state, "08", 2) == 0 ||	/* connection exception */
-		strcmp(state, "55P03") == 0 ||	/* lock_not_available */
-		strcmp(state, "40001") == 0 ||	/* serialization_failure */
-		strcmp(state, "40P01") == 0 ||	/* deadlock_detected */
-		strncmp(state, "57P", 3) == 0;	/* shutdown, crash */
-}
-
 /*
  * Log "could not DOING: MESSAGE" (a warning when passing, else an error),
  * roll back, clear res; TP_RETRY or TP_ERROR.
@@ -46,7 +33,7 @@ static tp_result
 failure(tp_plugin_ctx *ctx, PGconn *conn, PGresult *res, const char *doing)
 {
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	bool		passing = failure_passing(conn, res);
+	bool		passing = pg_failure_passing(conn, res);
 	char		buf[1024];
 	size_t		n;
 

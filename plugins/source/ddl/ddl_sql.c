@@ -233,6 +233,30 @@ const char	ddl_sql_setup[] =
 	"	columns numeric NOT NULL\n"
 	");\n"
 
+	/*
+	 * v, the text a deparsing function (pg_get_constraintdef...) gave for
+	 * an object that the describing statement's snapshot lists. Those
+	 * functions read the latest catalogs, and give NULL for an object
+	 * dropped since: in a full comparison (schema_capture sets
+	 * teleport.comparing) that is a serialization failure, and the
+	 * comparison is tried again at the next poll, instead of an event
+	 * without its definition, which no target could apply. Elsewhere
+	 * (the event triggers run in the user's DDL transaction) NULL stays.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.schema_deparsed(v text)\n"
+	"RETURNS text\n"
+	"LANGUAGE plpgsql STABLE\n"
+	"SET search_path = pg_catalog, pg_temp\n"
+	"AS $body$\n"
+	"BEGIN\n"
+	"	IF v IS NULL AND current_setting('teleport.comparing', true) = 'on' THEN\n"
+	"		RAISE EXCEPTION 'an object was dropped while the catalogs were described'\n"
+	"			USING ERRCODE = 'serialization_failure';\n"
+	"	END IF;\n"
+	"	RETURN v;\n"
+	"END\n"
+	"$body$;\n"
+
 	/* a schema: its name */
 	"CREATE OR REPLACE FUNCTION teleport.schema_describe_schema(p_oids oid[])\n"
 	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
@@ -384,7 +408,7 @@ const char	ddl_sql_setup[] =
 	"AS $body$\n"
 	"SELECT k.oid, n.nspname::text, c.relname::text,\n"
 	"	json_build_object('schema', n.nspname, 'table', c.relname, 'name', k.conname,\n"
-	"		'definition', regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', ''),\n"
+	"		'definition', regexp_replace(teleport.schema_deparsed(pg_get_constraintdef(k.oid)), ' NOT VALID$', ''),\n"
 	"		'validated', k.convalidated,\n"
 	"		'key', concat_ws(' ', k.contype, k.conkey::text, k.confrelid::text,\n"
 	"			k.confkey::text, k.confupdtype, k.confdeltype, k.confmatchtype,\n"
@@ -423,8 +447,8 @@ const char	ddl_sql_setup[] =
 	"AS $body$\n"
 	"SELECT p.oid, n.nspname::text, p.proname::text,\n"
 	"	json_build_object('schema', n.nspname, 'name', p.proname, 'kind', p.prokind,\n"
-	"		'arguments', pg_get_function_identity_arguments(p.oid),\n"
-	"		'definition', pg_get_functiondef(p.oid),\n"
+	"		'arguments', teleport.schema_deparsed(pg_get_function_identity_arguments(p.oid)),\n"
+	"		'definition', teleport.schema_deparsed(pg_get_functiondef(p.oid)),\n"
 	"		'language', l.lanname,\n"
 	"		'search_path', (SELECT substr(c, 13) FROM unnest(p.proconfig) c\n"
 	"			WHERE c LIKE 'search\\_path=%' LIMIT 1),\n"
@@ -455,7 +479,7 @@ const char	ddl_sql_setup[] =
 	"SELECT c.oid, n.nspname::text, c.relname::text,\n"
 	"	json_build_object('schema', n.nspname, 'name', c.relname,\n"
 	"		'materialized', c.relkind = 'm',\n"
-	"		'definition', rtrim(pg_get_viewdef(c.oid), '; \n'),\n"
+	"		'definition', rtrim(teleport.schema_deparsed(pg_get_viewdef(c.oid)), '; \n'),\n"
 	"		'options', array_to_string(c.reloptions, ', '),\n"
 	"		'columns', (SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a\n"
 	"			WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))\n"
@@ -670,7 +694,7 @@ const char	ddl_sql_setup[] =
 	"		'default', pg_get_expr(t.typdefaultbin, 0),\n"
 	"		'constraints', coalesce((\n"
 	"			SELECT json_agg(json_build_object('oid', k.oid, 'name', k.conname,\n"
-	"				'definition', regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', ''),\n"
+	"				'definition', regexp_replace(teleport.schema_deparsed(pg_get_constraintdef(k.oid)), ' NOT VALID$', ''),\n"
 	"				'validated', k.convalidated) ORDER BY k.oid)\n"
 	"			FROM pg_constraint k WHERE k.contypid = t.oid AND k.contype = 'c'), '[]'::json))\n"
 	"FROM (SELECT * FROM pg_type WHERE p_oids IS NULL\n"
@@ -837,7 +861,7 @@ const char	ddl_sql_setup[] =
 	"JOIN pg_class ic ON ic.oid = i.indexrelid\n"
 	"JOIN pg_class tc ON tc.oid = i.indrelid\n"
 	"JOIN pg_namespace n ON n.oid = tc.relnamespace\n"
-	"CROSS JOIN LATERAL (SELECT pg_get_indexdef(ic.oid) AS def,\n"
+	"CROSS JOIN LATERAL (SELECT teleport.schema_deparsed(pg_get_indexdef(ic.oid)) AS def,\n"
 	"	format('CREATE %sINDEX %s ON ', CASE WHEN i.indisunique THEN 'UNIQUE ' END,\n"
 	"		quote_ident(ic.relname)) AS head,\n"
 	"	format('%s.%s', quote_ident(n.nspname), quote_ident(tc.relname)) AS qt) AS d\n"
@@ -1326,6 +1350,7 @@ const char	ddl_sql_setup[] =
 	 * see)
 	 */
 	"	IF p_oids IS NULL THEN\n"
+	"		PERFORM set_config('teleport.comparing', 'on', true);\n"
 	"		fp := teleport.schema_fingerprint();\n"
 	"		IF p_emit AND EXISTS (SELECT 1 FROM teleport.schema_state\n"
 	"							  WHERE fingerprint = fp)\n"
@@ -1843,6 +1868,7 @@ const char	ddl_sql_setup[] =
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_extension(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_describe_comment(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_fingerprint() FROM PUBLIC;\n"
+	"REVOKE ALL ON FUNCTION teleport.schema_deparsed(text) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_table_storage(oid[]) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_capture(oid[], boolean) FROM PUBLIC;\n"
 	"REVOKE ALL ON FUNCTION teleport.schema_default_deterministic(oid, int2) FROM PUBLIC;\n"
@@ -1914,6 +1940,7 @@ const char	ddl_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_extension(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_describe_comment(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_fingerprint();\n"
+	"DROP FUNCTION IF EXISTS teleport.schema_deparsed(text);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_table_storage(oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_depends(text[], oid[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.schema_order(json);\n"

@@ -63,9 +63,8 @@ bool		trigger_result_ok(const PGresult *res);
 const char *trigger_sqlstate(const PGresult *res);
 
 /*
- * Whether a failure with res (may be NULL) on conn is passing: a lost
- * connection, a lock timeout, a serialization failure or deadlock, a
- * server shutting down.
+ * Whether a failure with res (may be NULL) on conn is passing: what
+ * pg_failure_passing says (pg_passing.h), and a table dropped meanwhile.
  */
 bool		trigger_failure_passing(PGconn *conn, const PGresult *res);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "trigger.h"
+#include "pg_passing.h"
 
 /* See trigger.h. */
 PGresult *
@@ -45,25 +46,9 @@ trigger_sqlstate(const PGresult *res)
 bool
 trigger_failure_passing(PGconn *conn, const PGresult *res)
 {
-	const char *state = trigger_sqlstate(res);
-	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-
-	if (PQstatus(conn) != CONNECTION_OK || state[0] == '\0')
-		return true;
-	/*
-	 * A relation the statement's snapshot still listed was dropped before
-	 * it could be locked (a sequence whose value is read, say): the next
-	 * try no longer sees it.
-	 */
-	if (strcmp(state, "XX000") == 0 && msg != NULL &&
-		strncmp(msg, "could not open relation with OID", 32) == 0)
-		return true;
-	return strncmp(state, "08", 2) == 0 ||	/* connection exception */
-		strcmp(state, "55P03") == 0 ||	/* lock_not_available */
-		strcmp(state, "40001") == 0 ||	/* serialization_failure */
-		strcmp(state, "40P01") == 0 ||	/* deadlock_detected */
-		strcmp(state, "42P01") == 0 ||	/* undefined_table: dropped meanwhile */
-		strncmp(state, "57P", 3) == 0;	/* shutdown, crash, cannot connect */
+	/* and a table dropped meanwhile, which the next poll no longer sees */
+	return pg_failure_passing(conn, res) ||
+		strcmp(trigger_sqlstate(res), "42P01") == 0;	/* undefined_table */
 }
 
 /* The hint for a failure with SQLSTATE state, or NULL. Static. */

@@ -628,13 +628,31 @@ const char	trigger_sql_setup[] =
 	"	copied bigint := 0;\n"
 	"	cur_schema text;\n"
 	"	cur_table text;\n"
+	"	rel text;\n"
 	"	row_name text;\n"
 	"	t name;\n"
 	"	text_name text;\n"
 	"	wanted text[];\n"
 	"BEGIN\n"
+	/*
+	 * A lock on the table first (ACCESS SHARE: SELECT is the privilege it
+	 * needs; it keeps the table from being dropped or renamed): a table
+	 * dropped after the caller listed it renders as its bare OID, and one
+	 * dropped or renamed between its name and the lock is found by the
+	 * checks after it (the name then names p_relid, which stays as it is).
+	 */
+	"	rel := p_relid::regclass::text;\n"
+	"	IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = p_relid) OR rel ~ '^[0-9]+$' THEN\n"
+	"		RETURN -1;\n"
+	"	END IF;\n"
+	"	EXECUTE format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', rel);\n"
 	"	IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = p_relid) THEN\n"
 	"		RETURN -1;\n"
+	"	END IF;\n"
+	"	IF p_relid::regclass::text IS DISTINCT FROM rel THEN\n"
+	"		RAISE EXCEPTION 'table %.% was renamed while its capture trigger was installed',\n"
+	"			quote_ident(p_schema), quote_ident(p_table)\n"
+	"			USING ERRCODE = 'serialization_failure';\n"
 	"	END IF;\n"
 	"	SELECT string_agg(quote_literal(a.v), ', ' ORDER BY a.i) INTO args\n"
 	"	FROM unnest(ARRAY[p_schema, p_table] || p_keys) WITH ORDINALITY AS a(v, i);\n"
