@@ -1264,6 +1264,61 @@ START_TEST(test_prepared)
 END_TEST
 
 /*
+ * tp_pgsql_pipeline: statements run in order, each seeing what the ones
+ * before it did, every result handed back; after a failure the rest do
+ * not run, their results are NULL, and the connection is usable once the
+ * caller rolled back.
+ */
+START_TEST(test_pipeline)
+{
+	fixture		fx;
+	PGresult   *res[5];
+
+	setup(&fx, "q_pipeline", false);
+	{
+		const char *p[1] = {"21"};
+		const tp_pgsql_stmt ok[5] = {
+			{"BEGIN", 0, NULL},
+			{"CREATE TEMP TABLE pipe_t (a int)", 0, NULL},
+			{"INSERT INTO pipe_t VALUES ($1::int), ($1::int * 2)", 1, p},
+			{"SELECT sum(a) FROM pipe_t", 0, NULL},
+			{"COMMIT", 0, NULL},
+		};
+
+		ck_assert(tp_pgsql_pipeline(&fx.pg, ok, 5, res));
+		for (int i = 0; i < 5; i++)
+			ck_assert_ptr_nonnull(res[i]);
+		ck_assert_str_eq(PQgetvalue(res[3], 0, 0), "63");
+		for (int i = 0; i < 5; i++)
+			PQclear(res[i]);
+		ck_assert_int_eq(PQtransactionStatus(fx.pg.conn), PQTRANS_IDLE);
+	}
+	{
+		const char *bad[1] = {"x"};
+		const tp_pgsql_stmt failing[4] = {
+			{"BEGIN", 0, NULL},
+			{"INSERT INTO pipe_t VALUES (1)", 0, NULL},
+			{"INSERT INTO pipe_t VALUES ($1::int)", 1, bad},
+			{"INSERT INTO pipe_t VALUES (2)", 0, NULL},
+		};
+
+		ck_assert(!tp_pgsql_pipeline(&fx.pg, failing, 4, res));
+		ck_assert_ptr_nonnull(res[0]);
+		ck_assert_ptr_nonnull(res[1]);
+		ck_assert_ptr_null(res[2]);
+		ck_assert_ptr_null(res[3]);
+		for (int i = 0; i < 4; i++)
+			PQclear(res[i]);
+		ck_assert_int_eq(PQtransactionStatus(fx.pg.conn), PQTRANS_INERROR);
+		ck_assert(tp_pgsql_exec(&fx.pg, "ROLLBACK"));
+	}
+	/* nothing of the failed one stayed; plain queries work again */
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM pipe_t"), 2);
+	teardown(&fx);
+}
+END_TEST
+
+/*
  * A REPEATABLE READ transaction whose snapshot predates a switch still
  * writes into the new current table (its number is read from a sequence,
  * outside snapshots), so the old table can be emptied under it.
@@ -1417,6 +1472,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_retention);
 	tcase_add_test(tc, test_truncate_lock_timeout);
 	tcase_add_test(tc, test_prepared);
+	tcase_add_test(tc, test_pipeline);
 	suite_add_tcase(s, tc);
 	return s;
 }
