@@ -308,7 +308,7 @@ connect_session(tp_apply_loop *loop, tp_pgsql *pg, tp_plugin_ctx *ctx,
 		return false;
 	if (!tp_pgsql_connect(pg, loop->conninfo, purpose) ||
 		!tp_pgsql_pin_session(pg) || !tp_pgsql_query(pg, pin, 1, params, NULL, NULL) ||
-		(loop->inbox != NULL && !tp_inbox_ready(loop->inbox)))
+		(loop->inbox != NULL && !tp_inbox_ready_on(loop->inbox, pg)))
 		goto fail;
 	r = loop->cb->prepare != NULL ? loop->cb->prepare(ctx, pg->conn) : TP_OK;
 	if (r != TP_OK)
