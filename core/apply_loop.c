@@ -110,6 +110,17 @@
 	"  FROM teleport.inbox_stream s" \
 	"  WHERE s.source = $1 AND s.target = $2) x"
 
+/*
+ * The locks of a batch applied on arrival ($1 source, $2 target, $3 seq):
+ * the stream's apply lock if it is free, and then (only then) its store
+ * lock and the locks of more (a FROM list of aliased calls, starting
+ * with a comma, or empty). One row: whether the apply lock was taken.
+ */
+#define NOW_LOCKS_SQL(more) \
+	"SELECT CASE WHEN pg_catalog.pg_try_advisory_xact_lock(" TP_APPLY_LOCK_KEY ")" \
+	" THEN (SELECT true FROM pg_catalog.pg_advisory_xact_lock(" \
+	TP_INBOX_STORE_LOCK_KEY ") store" more ") ELSE false END"
+
 /* Record batch $3 of stream ($1, $2) as received and applied. */
 #define NOW_RECORD_SQL \
 	"INSERT INTO teleport.inbox_stream AS s (source, target," \
@@ -297,7 +308,7 @@ connect_session(tp_apply_loop *loop, tp_pgsql *pg, tp_plugin_ctx *ctx,
 		return false;
 	if (!tp_pgsql_connect(pg, loop->conninfo, purpose) ||
 		!tp_pgsql_pin_session(pg) || !tp_pgsql_query(pg, pin, 1, params, NULL, NULL) ||
-		(loop->inbox != NULL && !tp_inbox_ready(loop->inbox)))
+		(loop->inbox != NULL && !tp_inbox_ready_on(loop->inbox, pg)))
 		goto fail;
 	r = loop->cb->prepare != NULL ? loop->cb->prepare(ctx, pg->conn) : TP_OK;
 	if (r != TP_OK)
@@ -1020,19 +1031,33 @@ settle_session(tp_pgsql *pg)
 static int
 record_commit(tp_pgsql *pg, const char *const *params, bool async, uint64_t *lsn)
 {
-	int64_t		end = 0;
-	bool		isnull = false;
+	/* one round trip: the record, the commit, the position after it */
+	const tp_pgsql_stmt stmts[3] = {
+		{NOW_RECORD_SQL, 3, params},
+		{"COMMIT", 0, NULL},
+		{TP_DURABLE_INSERT_LSN_SQL, 0, NULL},
+	};
+	PGresult   *res[3];
+	int			done;
 
-	if (!tp_pgsql_query(pg, NOW_RECORD_SQL, 3, params, NULL, NULL) ||
-		!tp_pgsql_exec(pg, "COMMIT"))
-		return -1;
-	if (async && !tp_pgsql_query_int64(pg, TP_DURABLE_INSERT_LSN_SQL, 0, NULL, &end, &isnull))
+	(void) tp_pgsql_pipeline(pg, stmts, async ? 3 : 2, res);
+	if (res[0] == NULL || res[1] == NULL)
+		done = -1;
+	else if (async && (res[2] == NULL || PQntuples(res[2]) != 1 ||
+					   PQgetisnull(res[2], 0, 0)))
 	{
+		/* committed, position unknown */
 		tp_pgsql_close(pg);
-		return 0;
+		done = 0;
 	}
-	*lsn = (uint64_t) end;
-	return 1;
+	else
+	{
+		*lsn = async ? strtoull(PQgetvalue(res[2], 0, 0), NULL, 10) : 0;
+		done = 1;
+	}
+	for (int i = 0; i < (async ? 3 : 2); i++)
+		PQclear(res[i]);
+	return done;
 }
 
 /*
@@ -1067,6 +1092,9 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 	bool		async = tp_durable_usable(loop->durable);
 	bool		rows = is_rows_chunk(batch);
 	int			committed;
+	long long	t0 = tp_clock_us();
+	long long	t_checked;
+	long long	t_applied;
 
 	*lsn = 0;
 	commit_mode[0] = async ? "off" : "on";
@@ -1078,22 +1106,37 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 	params[2] = seq_text;
 	snprintf(window_text, sizeof(window_text), "%d", TP_INBOX_EARLY_WINDOW);
 	params[3] = window_text;
-	/* declined when another session applies the stream, or others wait */
-	if (!tp_pgsql_exec(pg, "BEGIN") ||
-		!tp_pgsql_query(pg, "SELECT pg_catalog.set_config('synchronous_commit', $1, true),"
-						" pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)",
-						1, commit_mode, NULL, NULL) ||
-		!tp_pgsql_query_bool(pg, "SELECT pg_catalog.pg_try_advisory_xact_lock("
-							 TP_APPLY_LOCK_KEY ")", 2, params, &yes) ||
-		(yes && (!(rows
-				   ? tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("
-									TP_INBOX_STORE_LOCK_KEY "),"
-									" pg_catalog.pg_advisory_xact_lock("
-									NOW_SEQ_LOCK("$3") ")", 3, params, NULL, NULL)
-				   : tp_pgsql_query(pg, "SELECT pg_catalog.pg_advisory_xact_lock("
-									TP_INBOX_STORE_LOCK_KEY ")", 2, params, NULL, NULL)) ||
-				 !tp_pgsql_query_int64(pg, NOW_STATE_SQL, 4, params, &state, &isnull))))
-		goto failed;
+
+	/*
+	 * Declined when another session applies the stream, or others wait. In
+	 * one round trip: the stream's locks (the store's only when the apply
+	 * lock was free), then its state, read by a statement of its own so
+	 * that it sees what the lock waited for.
+	 */
+	{
+		const tp_pgsql_stmt stmts[4] = {
+			{"BEGIN", 0, NULL},
+			{"SELECT pg_catalog.set_config('synchronous_commit', $1, true),"
+				" pg_catalog.set_config('lock_timeout', '" NOW_LOCK_TIMEOUT "', true)",
+			1, commit_mode},
+			{rows ? NOW_LOCKS_SQL(", pg_catalog.pg_advisory_xact_lock(" NOW_SEQ_LOCK("$3") ") chunk")
+				: NOW_LOCKS_SQL(""), rows ? 3 : 2, params},
+			{NOW_STATE_SQL, 4, params},
+		};
+		PGresult   *res[4];
+		bool		ok = tp_pgsql_pipeline(pg, stmts, 4, res);
+
+		if (ok)
+		{
+			yes = strcmp(PQgetvalue(res[2], 0, 0), "t") == 0;
+			isnull = PQgetisnull(res[3], 0, 0);
+			state = isnull ? 0 : strtoll(PQgetvalue(res[3], 0, 0), NULL, 10);
+		}
+		for (int i = 0; i < 4; i++)
+			PQclear(res[i]);
+		if (!ok)
+			goto failed;
+	}
 	if (!yes || state != 1)
 	{
 		(void) tp_pgsql_exec(pg, "ROLLBACK");
@@ -1101,6 +1144,7 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 	}
 	if (rows)
 		set_underway(loop, 0);
+	t_checked = tp_clock_us();
 	reason[0] = '\0';
 	if (call_apply(loop, batch, reason, sizeof(reason)) != TP_OK)
 	{
@@ -1110,14 +1154,17 @@ apply_now(tp_apply_loop *loop, const tp_batch *batch, uint64_t *lsn)
 		settle_session(pg);
 		return TP_INBOX_NOW_DECLINED;
 	}
+	t_applied = tp_clock_us();
 	committed = record_commit(pg, params, async, lsn);
 	if (committed < 0)
 		goto failed;
 	if (committed == 0)
 		return TP_INBOX_NOW_DECLINED;
 	tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": applied batch %" PRIu64
-			 " on arrival (%zu bytes)", batch->source, batch->target, batch->seq,
-			 batch->data_len);
+			 " on arrival (%zu bytes; checks %.1f ms, apply %.1f ms, commit %.1f ms)",
+			 batch->source, batch->target, batch->seq, batch->data_len,
+			 (double) (t_checked - t0) / 1000, (double) (t_applied - t_checked) / 1000,
+			 (double) (tp_clock_us() - t_applied) / 1000);
 	return TP_INBOX_NOW_APPLIED;
 
 failed:
@@ -1696,6 +1743,9 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 	struct timespec early_until = busy_until;
 	bool		early = false;
 	bool		followed = false;
+	long long	t_in = tp_clock_us();
+	long long	t_lane = t_in;
+	long long	t_done = t_in;
 
 	pthread_mutex_lock(&loop->lock);
 	while (loop->started && !atomic_load(&loop->stop))
@@ -1722,7 +1772,9 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 				break;
 			continue;
 		}
+		t_lane = tp_clock_us();
 		result = run_lane(loop, 0, batch, false, &lsn);
+		t_done = tp_clock_us();
 		/*
 		 * a load's sender keeps several batches in flight, a transmitter
 		 * flags those it sends so; another change batch past its stream's
@@ -1751,6 +1803,11 @@ tp_apply_loop_apply_now(void *arg, const tp_batch *batch)
 				   batch->seq);
 		result = TP_INBOX_NOW_DECLINED;
 	}
+	if (result == TP_INBOX_NOW_APPLIED && !followed)
+		tp_debug(COMPONENT, "stream \"%s\" -> \"%s\": batch %" PRIu64 " waited %.1f ms "
+				 "for its turn, %.1f ms on the lane, %.1f ms for its commit to be durable",
+				 batch->source, batch->target, batch->seq, (double) (t_lane - t_in) / 1000,
+				 (double) (t_done - t_lane) / 1000, (double) (tp_clock_us() - t_done) / 1000);
 	return result;
 }
 

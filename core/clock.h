@@ -17,6 +17,16 @@ tp_clock_ms(void)
 	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Microseconds on the monotonic clock, for timing stages in debug logs. */
+static inline long long
+tp_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
  * The monotonic time ms from now, as pthread_cond_timedwait takes it for a
  * condition variable whose clock is CLOCK_MONOTONIC.

@@ -646,6 +646,41 @@ start_apply(instance *inst)
 	return true;
 }
 
+/*
+ * Start the receiving transports listening now, before the instance's own
+ * connection is made: they hand batches to the inbox and the apply loop,
+ * which have connections of their own (a batch that comes while the
+ * database is down is answered "unavailable", as when it goes down
+ * later), so a sender that waits for this instance gets its first answer
+ * one connection sooner. One that cannot start yet is tried again by
+ * run_members. Returns false after logging when one failed for good.
+ */
+static bool
+start_receivers(instance *inst)
+{
+	for (size_t i = 0; i < inst->plan.n; i++)
+	{
+		member	   *m = &inst->members[i];
+		tp_result	r;
+
+		if (m->entry->role != TP_ROLE_RECEIVE || !m->started || m->ready)
+			continue;
+		r = member_ready(m, NULL);
+		if (r == TP_OK)
+			m->ready = true;
+		else if (r == TP_ERROR)
+		{
+			tp_error(LOG_COMPONENT, "%s plugin \"%s\" (%s) failed; stopping",
+					 tp_role_name(m->entry->role), m->entry->plugin_name,
+					 m->entry->wanted_by);
+			return false;
+		}
+		else
+			m->due_ms = tp_clock_ms() + m->interval_ms;
+	}
+	return true;
+}
+
 /* Stop every sending thread (before the transports shut down). */
 static void
 stop_workers(instance *inst)
@@ -836,6 +871,8 @@ tp_daemon_run(const tp_config *config, const tp_cli *cli, const char *plugin_dir
 	if (status == TP_EXIT_OK && !check_senders(&inst))
 		status = TP_EXIT_PLUGIN;
 	if (status == TP_EXIT_OK && !start_apply(&inst))
+		status = TP_EXIT_FAILURE;
+	if (status == TP_EXIT_OK && !start_receivers(&inst))
 		status = TP_EXIT_FAILURE;
 	if (status == TP_EXIT_OK)
 	{

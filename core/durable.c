@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -92,7 +93,8 @@ ensure_connected(tp_durable *d)
 		return false;
 	if (!tp_pgsql_connect(&d->pg, d->conninfo, d->purpose) ||
 		!tp_pgsql_exec(&d->pg, "SELECT pg_catalog.set_config('application_name',"
-					   " 'teleport flush', false)") ||
+					   " 'teleport flush', false),"
+					   " pg_catalog.set_config('synchronous_commit', 'on', false)") ||
 		!tp_pgsql_query_bool(&d->pg, "SELECT pg_catalog.has_function_privilege("
 							 "'pg_catalog.pg_logical_emit_message(boolean, text, text)',"
 							 " 'EXECUTE')", 0, NULL, &may))
@@ -117,33 +119,33 @@ ensure_connected(tp_durable *d)
 }
 
 /*
- * Make the WAL flushed up to target, on the thread's connection: read the
- * flushed position, and when it is short, commit a message synchronously.
- * The position now known flushed into *reached. False after logging.
+ * Make the WAL flushed up to target, on the thread's connection, in one
+ * statement (one round trip): when the flushed position is short of
+ * target, it writes a message in its own transaction, whose commit
+ * (synchronous_commit is on in the session) flushes the WAL up to its
+ * record, which comes after target. The position now known flushed into
+ * *reached. False after logging.
  */
 static bool
 flush_to(tp_durable *d, uint64_t target, uint64_t *reached)
 {
+	char		target_text[24];
+	const char *params[1] = {target_text};
 	int64_t		pos = 0;
 	bool		isnull = false;
 
 	if (!ensure_connected(d))
 		return false;
-	if (!tp_pgsql_query_int64(&d->pg, "SELECT (pg_catalog.pg_current_wal_flush_lsn()"
-							  " - '0/0')::bigint", 0, NULL, &pos, &isnull))
+	snprintf(target_text, sizeof(target_text), "%" PRIu64, target);
+	if (!tp_pgsql_query_int64(&d->pg,
+							  "SELECT CASE WHEN (pg_catalog.pg_current_wal_flush_lsn()"
+							  " - '0/0')::bigint >= $1::bigint"
+							  " THEN (pg_catalog.pg_current_wal_flush_lsn() - '0/0')::bigint"
+							  " ELSE (SELECT $1::bigint FROM pg_catalog.pg_logical_emit_message("
+							  "true, 'teleport', 'flush')) END",
+							  1, params, &pos, &isnull) || isnull)
 		goto failed;
-	if ((uint64_t) pos >= target)
-	{
-		*reached = (uint64_t) pos;
-		return true;
-	}
-	/* the message's commit record comes after target: flushing it flushes that */
-	if (!tp_pgsql_exec(&d->pg, "BEGIN") ||
-		!tp_pgsql_exec(&d->pg, "SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
-					   " pg_catalog.pg_logical_emit_message(true, 'teleport', 'flush')") ||
-		!tp_pgsql_exec(&d->pg, "COMMIT"))
-		goto failed;
-	*reached = target;
+	*reached = (uint64_t) pos;
 	return true;
 
 failed:

@@ -1152,6 +1152,22 @@ tp_inbox_ready(tp_inbox *inbox)
 }
 
 /* See inbox.h. */
+bool
+tp_inbox_ready_on(tp_inbox *inbox, tp_pgsql *pg)
+{
+	bool		ok = true;
+
+	pthread_mutex_lock(&inbox->install_lock);
+	if (!inbox->installed)
+	{
+		ok = install(pg);
+		inbox->installed = ok;
+	}
+	pthread_mutex_unlock(&inbox->install_lock);
+	return ok;
+}
+
+/* See inbox.h. */
 void
 tp_inbox_free(tp_inbox *inbox)
 {

@@ -18,6 +18,8 @@
 
 #include <teleport/plugin.h>
 
+#include "pgsql.h"
+
 typedef struct tp_inbox tp_inbox;
 
 /*
@@ -107,6 +109,15 @@ tp_result	tp_inbox_store(tp_inbox *inbox, const tp_batch *batch,
  * Thread-safe.
  */
 bool		tp_inbox_ready(tp_inbox *inbox);
+
+/*
+ * Install or upgrade the inbox's schema now, as tp_inbox_ready does, but
+ * on pg, the caller's connection (idle, no transaction open): a caller
+ * with a connection of its own (the apply loop) need not wait for one of
+ * the inbox's to be made. Done once per inbox; true at once afterwards.
+ * False (logged) when it could not be installed. Thread-safe.
+ */
+bool		tp_inbox_ready_on(tp_inbox *inbox, tp_pgsql *pg);
 
 /*
  * The inbox's state as a JSON object text:

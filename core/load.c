@@ -288,7 +288,7 @@ drain(load *ld, tp_plugin_ctx *ctx, const tp_transport_callbacks *cb)
 			tp_info(COMPONENT, "sending the batches of target \"%s\" cut before the load "
 					"(from batch %" PRIu64 ")", ld->target->name, seq);
 		logged = true;
-		if (!tp_transmitter_run(&tx, &ld->pg, ld->config->database.name, 100))
+		if (!tp_transmitter_run(&tx, &ld->pg, ld->config->database.name, 100, NULL))
 		{
 			ok = false;
 			break;

@@ -146,6 +146,112 @@ tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
 					   sql, row_fn, arg);
 }
 
+/* Whether res is the result of a statement that succeeded. */
+static bool
+result_ok(const PGresult *res)
+{
+	ExecStatusType status = PQresultStatus(res);
+
+	return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
+}
+
+#ifdef LIBPQ_HAS_PIPELINING
+/*
+ * tp_pgsql_pipeline in pipeline mode, which pg's connection is in. Leaves
+ * it (a connection that cannot leave it is closed).
+ */
+static bool
+run_pipelined(tp_pgsql *pg, const tp_pgsql_stmt *stmts, int n, PGresult **results)
+{
+	PGconn	   *conn = pg->conn;
+	bool		ok = true;
+	bool		logged = false;
+	int			sent = 0;
+	PGresult   *res;
+
+	while (sent < n && PQsendQueryParams(conn, stmts[sent].sql, stmts[sent].n_params,
+										 NULL, stmts[sent].params, NULL, NULL, 0) == 1)
+		sent++;
+	if (sent < n)
+	{
+		ok = false;
+		logged = true;
+		log_query_error(pg, NULL, stmts[sent].sql);
+	}
+	if (PQpipelineSync(conn) != 1)
+	{
+		if (!logged)
+			log_query_error(pg, NULL, stmts[0].sql);
+		tp_pgsql_close(pg);
+		return false;
+	}
+	/* each statement's result, then NULL; then the sync */
+	for (int i = 0; i < sent; i++)
+	{
+		res = PQgetResult(conn);
+		if (res == NULL)
+		{
+			ok = false;
+			break;
+		}
+		if (ok && result_ok(res))
+			results[i] = res;
+		else
+		{
+			if (ok && !logged && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+			{
+				log_query_error(pg, res, stmts[i].sql);
+				logged = true;
+			}
+			ok = false;
+			PQclear(res);
+		}
+		while ((res = PQgetResult(conn)) != NULL)
+			PQclear(res);
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		bool		sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+
+		PQclear(res);
+		if (sync)
+			break;
+	}
+	if (PQexitPipelineMode(conn) != 1)
+	{
+		if (!logged)
+			log_query_error(pg, NULL, stmts[0].sql);
+		ok = false;
+		tp_pgsql_close(pg);
+	}
+	else if (!ok && !logged)
+		log_query_error(pg, NULL, stmts[0].sql);
+	return ok;
+}
+#endif
+
+/* See pgsql.h. */
+bool
+tp_pgsql_pipeline(tp_pgsql *pg, const tp_pgsql_stmt *stmts, int n, PGresult **results)
+{
+	for (int i = 0; i < n; i++)
+		results[i] = NULL;
+	if (!is_open(pg))
+		return false;
+#ifdef LIBPQ_HAS_PIPELINING
+	if (PQenterPipelineMode(pg->conn) == 1)
+		return run_pipelined(pg, stmts, n, results);
+#endif
+	for (int i = 0; i < n; i++)
+	{
+		results[i] = tp_pgsql_result(pg, stmts[i].sql, stmts[i].n_params,
+									 stmts[i].params, NULL, 0);
+		if (results[i] == NULL)
+			return false;
+	}
+	return true;
+}
+
 /* See pgsql.h. */
 void
 tp_pgsql_error_text(const tp_pgsql *pg, char *buf, size_t len)

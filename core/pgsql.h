@@ -62,6 +62,31 @@ bool		tp_pgsql_query_prepared(tp_pgsql *pg, const char *name, const char *sql,
 									int n_params, const char *const *params,
 									tp_pgsql_row_fn row_fn, void *arg);
 
+/* One statement of tp_pgsql_pipeline: its text and its text parameters. */
+typedef struct tp_pgsql_stmt
+{
+	const char *sql;
+	int			n_params;
+	const char *const *params;
+} tp_pgsql_stmt;
+
+/*
+ * Run the n statements of stmts in order in one round trip (libpq's
+ * pipeline mode, one sync after the last; one after the other where libpq
+ * has no pipeline mode). Each is a statement of its own, with its own
+ * snapshot under READ COMMITTED, so a read after a lock sees what the
+ * lock waited for; outside a transaction block each would be a transaction
+ * of its own, so callers open one with "BEGIN" as the first. results[i]
+ * (n entries) receives the result of statement i, or NULL when it failed
+ * or did not run (nothing runs after a failure); the caller clears every
+ * result that is not NULL (PQclear), whatever was returned. True when
+ * every statement succeeded; otherwise the first failure is logged as
+ * tp_pgsql_query logs it and false is returned (a connection left unusable
+ * is closed).
+ */
+bool		tp_pgsql_pipeline(tp_pgsql *pg, const tp_pgsql_stmt *stmts, int n,
+							  PGresult **results);
+
 /*
  * Run sql as tp_pgsql_query does and return its result, for a caller that
  * keeps it (PQclear it), or NULL when the query failed: then, with reason

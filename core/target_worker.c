@@ -52,10 +52,17 @@ worker_main(void *arg)
 	for (;;)
 	{
 		long long	wait = w->interval_ms;
+		bool		again = false;
 
 		if (!up)
 		{
-			up = tp_pgsql_connect(&pg, w->conninfo, purpose) && tp_pgsql_pin_session(&pg);
+			/*
+			 * Acknowledgements commit asynchronously: one lost in a crash
+			 * only makes its batch be sent again, which the receiver
+			 * answers as a duplicate (docs/architecture.md)
+			 */
+			up = tp_pgsql_connect(&pg, w->conninfo, purpose) && tp_pgsql_pin_session(&pg) &&
+				tp_pgsql_exec(&pg, "SELECT pg_catalog.set_config('synchronous_commit', 'off', false)");
 			if (up)
 				tp_backoff_reset(&backoff);
 			else
@@ -64,7 +71,7 @@ worker_main(void *arg)
 				wait = tp_backoff_next(&backoff);
 			}
 		}
-		if (up && !tp_transmitter_run(&w->tx, &pg, w->source, 100) &&
+		if (up && !tp_transmitter_run(&w->tx, &pg, w->source, 100, &again) &&
 			PQstatus(pg.conn) != CONNECTION_OK)
 		{
 			tp_warning(LOG_COMPONENT, "lost the connection %s; reconnecting", purpose);
@@ -75,6 +82,9 @@ worker_main(void *arg)
 		/* a held batch is due again at retry_at_ms, not before */
 		if (up && w->tx.retry_at_ms > tp_clock_ms())
 			wait = w->tx.retry_at_ms - tp_clock_ms();
+		/* a backlog: the next run at once (a stop is still seen) */
+		else if (again)
+			wait = 0;
 		if (!wait_for_work(w, wait))
 			break;
 	}

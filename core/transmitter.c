@@ -143,6 +143,8 @@ typedef struct send_job
 	bool		started;		/* handed to the transport */
 	bool		threaded;		/* thread runs it (else it ran inline) */
 	tp_result	result;
+	long long	build_us;		/* how long building it took (0: not built here) */
+	long long	started_us;		/* when it was handed to the transport */
 } send_job;
 
 /* The sending thread: one call of the transport's send. */
@@ -246,6 +248,7 @@ start_jobs(tp_transmitter *tx, job_list *jobs)
 		else
 			job->qb.batch.flags &= ~(uint32_t) TP_BATCH_FOLLOWS;
 		job->started = true;
+		job->started_us = tp_clock_us();
 		job->threaded = pthread_create(&job->thread, NULL, send_main, job) == 0;
 		if (!job->threaded)
 			send_main(job);
@@ -285,8 +288,10 @@ build_job(tp_transmitter *tx, tp_pgsql *pg, const char *source, job_list *jobs,
 		  uint64_t after, bool *found)
 {
 	send_job   *job = job_add(jobs);
+	long long	t0 = tp_clock_us();
 	bool		ok = tp_queue_batch_after(pg, source, tx->target, after, &job->qb, found);
 
+	job->build_us = tp_clock_us() - t0;
 	if (!ok || !*found)
 	{
 		/* the job just added is the last */
@@ -301,7 +306,7 @@ build_job(tp_transmitter *tx, tp_pgsql *pg, const char *source, job_list *jobs,
 /* See transmitter.h. */
 bool
 tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
-				   int max_batches)
+				   int max_batches, bool *again)
 {
 	job_list	jobs;
 	send_job   *first;
@@ -310,6 +315,8 @@ tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 	bool		more = true;	/* the queue may hold more to send */
 	bool		ok = true;
 
+	if (again != NULL)
+		*again = false;
 	if (tp_clock_ms() < tx->retry_at_ms)
 		return true;
 	memset(&jobs, 0, sizeof(jobs));
@@ -324,6 +331,7 @@ tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 	{
 		send_job   *last = job_at(&jobs, jobs.n - 1);
 		send_job   *done;
+		long long	t_answered;
 		uint64_t	done_seq;
 		tp_result	r;
 
@@ -350,6 +358,7 @@ tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 		/* the oldest's answer: batches are acknowledged in seq order */
 		done = job_shift(&jobs);
 		r = finish_job(done);
+		t_answered = tp_clock_us();
 		done_seq = done->qb.batch.seq;
 		if (r != TP_OK)
 		{
@@ -361,6 +370,8 @@ tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 			tx->has_held = true;
 			return ok;
 		}
+		/* its instance is free for the next, which goes before the ack */
+		start_jobs(tx, &jobs);
 		if (!tp_queue_ack(pg, tx->target->name, done_seq))
 		{
 			/* sent but not recorded: it is sent again, receivers dedup */
@@ -375,12 +386,13 @@ tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 		tx->failing_seq = 0;
 		tp_backoff_reset(&tx->backoff);
 		tx->sent++;
-		tp_debug(LOG_COMPONENT, "batch %llu (%llu changes) delivered to \"%s\"",
+		tp_debug(LOG_COMPONENT, "batch %llu (%llu changes) delivered to \"%s\" "
+				 "(built in %.1f ms, answered %.1f ms after its start, acknowledged in %.1f ms)",
 				 (unsigned long long) done_seq,
-				 (unsigned long long) done->qb.batch.n_changes, tx->target->name);
+				 (unsigned long long) done->qb.batch.n_changes, tx->target->name,
+				 (double) done->build_us / 1000, (double) (t_answered - done->started_us) / 1000,
+				 (double) (tp_clock_us() - t_answered) / 1000);
 		tp_queued_batch_free(&done->qb);
-		/* its instance is free for the next */
-		start_jobs(tx, &jobs);
 		/* a large batch was not overlapped: the next one is built now */
 		if (jobs.n == 0 && more && ok && built < max_batches)
 		{
@@ -391,5 +403,8 @@ tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg, const char *source,
 				more = false;
 		}
 	}
+	/* stopped at max_batches, not at the queue's end: more may wait */
+	if (again != NULL)
+		*again = ok && more && built >= max_batches;
 	return ok;
 }

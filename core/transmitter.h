@@ -54,11 +54,13 @@ bool		tp_transmitter_add_lane(tp_transmitter *tx, tp_plugin_ctx *ctx);
  * before it (the next is built while one is on its way). A batch
  * the transport refuses (TP_RETRY or TP_ERROR) is kept in memory and tried
  * again after a backoff (up to 100 ms after TP_RETRY, 10 s after TP_ERROR);
- * nothing overtakes it. Returns false only when the queue could not be
- * read or written (logged), so that the caller reconnects.
+ * nothing overtakes it. *again (when not NULL) is set when the run ended
+ * at max_batches with every batch accepted, so that more may be waiting:
+ * the caller runs again at once. Returns false only when the queue could
+ * not be read or written (logged), so that the caller reconnects.
  */
 bool		tp_transmitter_run(tp_transmitter *tx, tp_pgsql *pg,
-							   const char *source, int max_batches);
+							   const char *source, int max_batches, bool *again);
 
 /* Free what tx keeps (a refused batch). */
 void		tp_transmitter_free(tp_transmitter *tx);

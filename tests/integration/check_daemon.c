@@ -184,6 +184,9 @@ START_TEST(test_database_down_at_start)
 	log = tp_read_file(inst.log);
 	ck_assert_msg(tp_contains(log, "could not connect to database"), "log:\n%s", log);
 	free(log);
+	/* the receiver listens already: it needs no connection of the instance's */
+	ck_assert_msg(tp_wait_for_text(inst.marker, "receive_start testgood", 10),
+				  "the receiver did not start while the database was down");
 	marker = tp_read_file(inst.marker);
 	ck_assert(!tp_contains(marker, "prepare"));
 	free(marker);
@@ -193,6 +196,12 @@ START_TEST(test_database_down_at_start)
 				  "the instance did not connect after the server came back");
 	ck_assert(tp_wait_for_text(inst.log, "connected to database \"edge\"", 5));
 	instance_stop(&inst);
+	/* and it was started once, not again when the database came */
+	marker = tp_read_file(inst.marker);
+	ck_assert_ptr_nonnull(strstr(marker, "receive_start testgood"));
+	ck_assert_ptr_null(strstr(strstr(marker, "receive_start testgood") + 1,
+							  "receive_start testgood"));
+	free(marker);
 	instance_free(&inst);
 }
 END_TEST

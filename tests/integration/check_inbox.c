@@ -791,10 +791,18 @@ START_TEST(test_upgrade_from_v1)
 			" WHERE component = 'inbox'");
 	tp_inbox_free(fx.inbox);
 
+	/* upgraded on the caller's connection (the apply loop's way), once */
 	fx.inbox = tp_inbox_new(fx.conninfo, "receiver");
-	ck_assert(tp_inbox_ready(fx.inbox));
+	ck_assert(tp_inbox_ready_on(fx.inbox, &fx.pg));
+	ck_assert_int_eq(PQtransactionStatus(fx.pg.conn), PQTRANS_IDLE);
 	tp_sql_assert(fx.pg.conn, "SELECT version FROM teleport.schema_version"
 				 " WHERE component = 'inbox'", "4");
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.schema_version SET version = 98"
+			" WHERE component = 'inbox'");
+	ck_assert(tp_inbox_ready_on(fx.inbox, &fx.pg));
+	ck_assert(tp_inbox_ready(fx.inbox));
+	tp_sql_ok(fx.pg.conn, "UPDATE teleport.schema_version SET version = 4"
+			" WHERE component = 'inbox'");
 	/* version 3: the data is stored uncompressed */
 	tp_sql_assert(fx.pg.conn, "SELECT attstorage FROM pg_catalog.pg_attribute"
 				 " WHERE attrelid = 'teleport.inbox'::regclass AND attname = 'data'", "e");
@@ -828,6 +836,7 @@ START_TEST(test_upgrade_from_v1)
 			" WHERE component = 'inbox'");
 	tp_inbox_free(fx.inbox);
 	fx.inbox = tp_inbox_new(fx.conninfo, "receiver");
+	ck_assert(!tp_inbox_ready_on(fx.inbox, &fx.pg));
 	ck_assert(!tp_inbox_ready(fx.inbox));
 	tp_sql_assert(fx.pg.conn, "SELECT version FROM teleport.schema_version"
 				 " WHERE component = 'inbox'", "99");

@@ -698,7 +698,7 @@ START_TEST(test_transmitter_in_flight)
 	fake_answer[1] = TP_RETRY;
 	fake_answer[2] = TP_OK;
 	fake_answer[3] = TP_OK;
-	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100));
+	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100, NULL));
 	/* both on their way at once (either may reach its send first) */
 	ck_assert_int_eq(fake_n, 2);
 	ck_assert_uint_eq(fake_sent[fake_sent_of(1)].flags & TP_BATCH_FOLLOWS, 0);
@@ -719,7 +719,7 @@ START_TEST(test_transmitter_in_flight)
 	fake_answer[1] = TP_OK;
 	fake_delay_ms[1] = 50;
 	tx.retry_at_ms = 0;
-	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100));
+	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100, NULL));
 	ck_assert_int_eq(fake_n, 3);
 	ck_assert_int_eq(fake_sent_of(1), 0);
 	ck_assert_int_eq(fake_sent_of(2), 1);
@@ -741,12 +741,73 @@ START_TEST(test_transmitter_in_flight)
 	fake_delay_ms[5] = 100;
 	fake_answer[4] = TP_OK;
 	fake_answer[5] = TP_RETRY;
-	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100));
+	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100, NULL));
 	ck_assert(tp_queue_next_seq(&fx.pg, "t1", &seq, &found));
 	ck_assert(found);
 	ck_assert_uint_eq(seq, 5);
 	ck_assert(tx.has_held);
 	ck_assert_uint_eq(tx.held.batch.seq, 5);
+	ck_assert_uint_eq(tx.sent, 4);
+	tp_transmitter_free(&tx);
+	teardown(&fx);
+}
+END_TEST
+
+/*
+ * A run that reaches max_batches says that more may wait (its caller runs
+ * again at once instead of waiting for its interval); one that reaches
+ * the queue's end, or a refusal, does not.
+ */
+START_TEST(test_transmitter_again)
+{
+	fixture		fx;
+	tp_transmitter tx;
+	tp_transport_callbacks cb;
+	int			lane_a,
+				lane_b;
+	uint64_t	seq = 0;
+	bool		found = false;
+	bool		again = false;
+
+	setup(&fx, "q_again", true);
+	for (int i = 1; i <= 4; i++)
+	{
+		insert_row(&fx.pg, "a", i);
+		force_tick(&fx.pg);
+		ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
+	}
+	memset(&cb, 0, sizeof(cb));
+	cb.size = sizeof(cb);
+	cb.send = fake_send;
+	tp_transmitter_init(&tx, fx.t1, (tp_plugin_ctx *) &lane_a, &cb);
+	ck_assert(tp_transmitter_add_lane(&tx, (tp_plugin_ctx *) &lane_b));
+	memset(fake_delay_ms, 0, sizeof(fake_delay_ms));
+	for (int i = 1; i <= 4; i++)
+		fake_answer[i] = TP_OK;
+
+	/* two of four: more may wait */
+	fake_n = 0;
+	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 2, &again));
+	ck_assert(again);
+	ck_assert_int_eq(fake_n, 2);
+	ck_assert(tp_queue_next_seq(&fx.pg, "t1", &seq, &found));
+	ck_assert(found);
+	ck_assert_uint_eq(seq, 3);
+
+	/* the third refused: held, not "again" */
+	fake_n = 0;
+	fake_answer[3] = TP_RETRY;
+	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 2, &again));
+	ck_assert(!again);
+	ck_assert(tx.has_held);
+
+	/* the rest, up to the queue's end within max_batches: not "again" */
+	fake_answer[3] = TP_OK;
+	tx.retry_at_ms = 0;
+	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100, &again));
+	ck_assert(!again);
+	ck_assert(tp_queue_next_seq(&fx.pg, "t1", &seq, &found));
+	ck_assert(!found);
 	ck_assert_uint_eq(tx.sent, 4);
 	tp_transmitter_free(&tx);
 	teardown(&fx);
@@ -1255,6 +1316,61 @@ START_TEST(test_prepared)
 END_TEST
 
 /*
+ * tp_pgsql_pipeline: statements run in order, each seeing what the ones
+ * before it did, every result handed back; after a failure the rest do
+ * not run, their results are NULL, and the connection is usable once the
+ * caller rolled back.
+ */
+START_TEST(test_pipeline)
+{
+	fixture		fx;
+	PGresult   *res[5];
+
+	setup(&fx, "q_pipeline", false);
+	{
+		const char *p[1] = {"21"};
+		const tp_pgsql_stmt ok[5] = {
+			{"BEGIN", 0, NULL},
+			{"CREATE TEMP TABLE pipe_t (a int)", 0, NULL},
+			{"INSERT INTO pipe_t VALUES ($1::int), ($1::int * 2)", 1, p},
+			{"SELECT sum(a) FROM pipe_t", 0, NULL},
+			{"COMMIT", 0, NULL},
+		};
+
+		ck_assert(tp_pgsql_pipeline(&fx.pg, ok, 5, res));
+		for (int i = 0; i < 5; i++)
+			ck_assert_ptr_nonnull(res[i]);
+		ck_assert_str_eq(PQgetvalue(res[3], 0, 0), "63");
+		for (int i = 0; i < 5; i++)
+			PQclear(res[i]);
+		ck_assert_int_eq(PQtransactionStatus(fx.pg.conn), PQTRANS_IDLE);
+	}
+	{
+		const char *bad[1] = {"x"};
+		const tp_pgsql_stmt failing[4] = {
+			{"BEGIN", 0, NULL},
+			{"INSERT INTO pipe_t VALUES (1)", 0, NULL},
+			{"INSERT INTO pipe_t VALUES ($1::int)", 1, bad},
+			{"INSERT INTO pipe_t VALUES (2)", 0, NULL},
+		};
+
+		ck_assert(!tp_pgsql_pipeline(&fx.pg, failing, 4, res));
+		ck_assert_ptr_nonnull(res[0]);
+		ck_assert_ptr_nonnull(res[1]);
+		ck_assert_ptr_null(res[2]);
+		ck_assert_ptr_null(res[3]);
+		for (int i = 0; i < 4; i++)
+			PQclear(res[i]);
+		ck_assert_int_eq(PQtransactionStatus(fx.pg.conn), PQTRANS_INERROR);
+		ck_assert(tp_pgsql_exec(&fx.pg, "ROLLBACK"));
+	}
+	/* nothing of the failed one stayed; plain queries work again */
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT count(*) FROM pipe_t"), 2);
+	teardown(&fx);
+}
+END_TEST
+
+/*
  * A REPEATABLE READ transaction whose snapshot predates a switch still
  * writes into the new current table (its number is read from a sequence,
  * outside snapshots), so the old table can be emptied under it.
@@ -1393,6 +1509,7 @@ queue_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_install_idempotent);
 	tcase_add_test(tc, test_transmitter_in_flight);
+	tcase_add_test(tc, test_transmitter_again);
 	tcase_add_test(tc, test_install_concurrent);
 	tcase_add_test(tc, test_install_private);
 	tcase_add_test(tc, test_upgrade_from_v1);
@@ -1408,6 +1525,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_retention);
 	tcase_add_test(tc, test_truncate_lock_timeout);
 	tcase_add_test(tc, test_prepared);
+	tcase_add_test(tc, test_pipeline);
 	suite_add_tcase(s, tc);
 	return s;
 }
