@@ -78,10 +78,11 @@
  *     into, out of and within a target's selection (public.keep_*), next
  *     to a target that selects all of public (test_selection).
  *
- *     Case "cascade" (both modes): DROP TYPE, DROP DOMAIN, DROP FUNCTION
- *     and DROP SEQUENCE with CASCADE taking columns, attributes, defaults
- *     and constraints, and columns retyped before their type's drop in
- *     one transaction, with rows before and after (test_cascade).
+ *     Case "cascade" (both modes): DROP TYPE, DROP DOMAIN, DROP FUNCTION,
+ *     DROP SEQUENCE and DROP EXTENSION with CASCADE taking columns,
+ *     attributes, defaults and constraints, and columns retyped before
+ *     their type's drop in one transaction, with rows before and after
+ *     (test_cascade).
  */
 #include "tp_autoconf.h"
 
@@ -3597,7 +3598,10 @@ cascade_step(const scene *sc, const char *before, const char *drop,
  * (a column's default, a generated column; a table's CHECK and a
  * domain's), DROP SEQUENCE of a domain's default (the domain, its
  * column); then several in one transaction, with a column added under a
- * dropped one's name. The first objects are made in one transaction,
+ * dropped one's name; a column and an attribute retyped away from a type
+ * dropped (without CASCADE) in the same transaction; DROP EXTENSION (a
+ * column and an attribute of its type). The first objects are made in
+ * one transaction,
  * among them a domain whose default takes the nextval of a sequence made
  * with it (diff mode: one poll).
  */
@@ -3724,6 +3728,21 @@ START_TEST(test_cascade)
 				 "INSERT INTO public.cc_t (id, v, r) VALUES (17, 'after retype', 'text');",
 				 sc->event_triggers ? "table:cc_t:alter,composite:cc_c4:alter,enum:cc_e3:drop"
 				 : "table:cc_t:alter,composite:cc_c4:alter,enum:cc_e3:drop,table:cc_t:alter");
+
+	/* an extension whose type a column and an attribute have */
+	tp_inst_exec(sc->src, "CREATE EXTENSION citext SCHEMA public;");
+	wait_captured(sc, NULL);
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.cc_t ADD COLUMN ci public.citext;"
+				 "ALTER TYPE public.cc_c4 ADD ATTRIBUTE ci public.citext;");
+	wait_captured(sc, "cc_t");
+	tp_inst_exec(sc->src, "UPDATE public.cc_t SET ci = 'Ci' || id WHERE id < 5;");
+	wait_objects_equal(sc, "a column of an extension's type");
+	cascade_step(sc,
+				 "INSERT INTO public.cc_t (id, v, ci) VALUES (18, 'before citext', 'X');",
+				 "DROP EXTENSION citext CASCADE;",
+				 "INSERT INTO public.cc_t (id, v) VALUES (19, 'after citext');",
+				 "table:cc_t:alter,composite:cc_c4:alter,extension:citext:drop");
 
 	tp_inst_exec(sc->src,
 				 "DROP TABLE public.cc_t, public.cc_k; DROP TYPE public.cc_c, public.cc_c3, public.cc_c4;"

@@ -880,9 +880,10 @@ const char	ddl_sql_setup[] =
 	 * or a multirange to its element or range type, a table's (or view's)
 	 * row type to the table, a composite type's pg_class row to its type,
 	 * a column's default to its table, a domain's constraint to its
-	 * domain, a primary key (or its index) to its table, another
-	 * constraint's index to its constraint, a serial or identity
-	 * sequence to its table, a partition to its root, a rule to its view.
+	 * domain, a type or function an extension made to that extension, a
+	 * primary key (or its index) to its table, another constraint's index
+	 * to its constraint, a serial or identity sequence to its table, a
+	 * partition to its root, a rule to its view.
 	 * Internal dependencies (an array on its element, a table's row type
 	 * on its table, a range's constructors) are left out: they are one
 	 * object. '{}' for a kind without dependencies of its own (comment)
@@ -924,7 +925,10 @@ const char	ddl_sql_setup[] =
 	"		AND x.deptype IN ('n', 'a') AND x.refobjid >= 16384 OFFSET 0) d\n"
 	"CROSS JOIN LATERAL (SELECT CASE d.refclassid\n"
 	"	WHEN 'pg_type'::regclass THEN (\n"
-	"		SELECT coalesce(r.rngtypid, CASE WHEN c.relkind <> 'c' THEN c.oid END, e.oid)\n"
+	"		SELECT coalesce((SELECT x.refobjid FROM pg_depend x\n"
+	"				WHERE x.classid = 'pg_type'::regclass AND x.objid = coalesce(r.rngtypid, e.oid)\n"
+	"					AND x.refclassid = 'pg_extension'::regclass AND x.deptype = 'e' LIMIT 1),\n"
+	"			r.rngtypid, CASE WHEN c.relkind <> 'c' THEN c.oid END, e.oid)\n"
 	"		FROM pg_type t\n"
 	"		JOIN pg_type e ON e.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0\n"
 	"			THEN t.typelem ELSE t.oid END\n"
@@ -953,6 +957,9 @@ const char	ddl_sql_setup[] =
 	"		SELECT a.adrelid FROM pg_attrdef a WHERE a.oid = d.refobjid)\n"
 	"	WHEN 'pg_rewrite'::regclass THEN (\n"
 	"		SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = d.refobjid)\n"
+	"	WHEN 'pg_proc'::regclass THEN coalesce((SELECT x.refobjid FROM pg_depend x\n"
+	"		WHERE x.classid = 'pg_proc'::regclass AND x.objid = d.refobjid\n"
+	"			AND x.refclassid = 'pg_extension'::regclass AND x.deptype = 'e' LIMIT 1), d.refobjid)\n"
 	"	ELSE d.refobjid END AS oid) m\n"
 	"WHERE m.oid IS NOT NULL AND m.oid <> q.oid), '{}')\n"
 	"FROM unnest(p_kinds, p_oids) AS q(kind, oid)\n"
