@@ -77,6 +77,12 @@
  *     Case "selection" (both modes): tables renamed or moved (SET SCHEMA)
  *     into, out of and within a target's selection (public.keep_*), next
  *     to a target that selects all of public (test_selection).
+ *
+ *     Case "cascade" (both modes): DROP TYPE, DROP DOMAIN, DROP FUNCTION,
+ *     DROP SEQUENCE and DROP EXTENSION with CASCADE taking columns,
+ *     attributes, defaults and constraints, and columns retyped before
+ *     their type's drop in one transaction, with rows before and after
+ *     (test_cascade).
  */
 #include "tp_autoconf.h"
 
@@ -135,6 +141,7 @@ typedef struct scene
 	tp_inst    *tgt;
 	bool		event_triggers; /* use_event_triggers on the source */
 	int			ddlwatcher_ms;	/* the source's poll interval; 0: 200 */
+	int			vacuum_ms;		/* the vacuum interval; 0: the default */
 } scene;
 
 /*
@@ -160,9 +167,11 @@ configure_targets(scene *sc, bool source, const char *expr, const char *name2,
 					  "  batcher: 50\n"
 					  "  transmitter: 50\n"
 					  "  applier: 50\n"
-					  "  ddlwatcher: %d\n",
+					  "  ddlwatcher: %d\n"
+					  "  vacuum: %d\n",
 					  sc->event_triggers ? "true" : "false",
-					  sc->ddlwatcher_ms > 0 ? sc->ddlwatcher_ms : 200);
+					  sc->ddlwatcher_ms > 0 ? sc->ddlwatcher_ms : 200,
+					  sc->vacuum_ms > 0 ? sc->vacuum_ms : 500);
 	free(targets);
 }
 
@@ -3622,6 +3631,237 @@ START_TEST(test_selection)
 END_TEST
 
 /*
+ * The schema events the source queued after event id mark, in order:
+ * "kind:name:op" (op create, drop or alter), comments and sequence values
+ * left out.
+ */
+static char *
+ddl_events_after(const scene *sc, const char *mark)
+{
+	return tp_inst_value(sc->src,
+						 "SELECT coalesce(string_agg(format('%%s:%%s:%%s', ddl ->> 'type', table_name,"
+						 " CASE WHEN json_typeof(ddl -> 'before') = 'null' THEN 'create'"
+						 " WHEN json_typeof(ddl -> 'after') = 'null' THEN 'drop' ELSE 'alter' END),"
+						 " ',' ORDER BY id), '')"
+						 " FROM (SELECT * FROM teleport.event_0 UNION ALL SELECT * FROM teleport.event_1"
+						 " UNION ALL SELECT * FROM teleport.event_2) e"
+						 " WHERE op = 'ddl' AND id > %s AND ddl ->> 'type' NOT IN ('comment', 'sequence_value')",
+						 mark);
+}
+
+/* The greatest event id of the source's queue, as text. */
+static char *
+last_event_id(const scene *sc)
+{
+	return tp_inst_value(sc->src,
+						 "SELECT coalesce(max(id), 0) FROM (SELECT id FROM teleport.event_0"
+						 " UNION ALL SELECT id FROM teleport.event_1"
+						 " UNION ALL SELECT id FROM teleport.event_2) e");
+}
+
+/*
+ * Run drop (SQL) on the source after writing before (SQL), wait until it
+ * is captured, write after (SQL), and wait until the target equals the
+ * source (columns, attributes, types, functions, rows); then check that
+ * the source queued the drop's events as want says (see
+ * ddl_events_after): the changes of the tables and composite types that
+ * lost a column, an attribute or a default to it before the drops.
+ */
+static void
+cascade_step(const scene *sc, const char *before, const char *drop,
+			 const char *after, const char *want)
+{
+	char	   *mark = last_event_id(sc);
+	char	   *got;
+
+	tp_inst_exec(sc->src, "%s%s", before, drop);
+	wait_captured(sc, "cc_t");
+	tp_inst_exec(sc->src, "%s", after);
+	wait_objects_equal(sc, drop);
+	got = ddl_events_after(sc, mark);
+	if (strcmp(got, want) != 0)
+		tp_scene_fail(&sc->t, "after %s the events were %s, not %s", drop, got, want);
+	free(got);
+	free(mark);
+}
+
+/*
+ * Case "cascade" (diff mode, then event triggers): a DROP ... CASCADE
+ * that takes columns, composite type attributes, defaults and
+ * constraints with it replicates: the target ends with the source's
+ * schema and rows, written before and after each drop, and holds no
+ * batch. DROP TYPE of an enum (columns of it and of an array of it, a
+ * domain over it and its column, an attribute, a column of another
+ * table's primary key), DROP DOMAIN (a column,
+ * an attribute), DROP TYPE of a composite type (a column), DROP FUNCTION
+ * (a column's default, a generated column; a table's CHECK and a
+ * domain's), DROP SEQUENCE of a domain's default (the domain, its
+ * column); then several in one transaction, with a column added under a
+ * dropped one's name; a column and an attribute retyped away from a type
+ * dropped (without CASCADE) in the same transaction; DROP EXTENSION (a
+ * column and an attribute of its type). The first objects are made in
+ * one transaction,
+ * among them a domain whose default takes the nextval of a sequence made
+ * with it (diff mode: one poll).
+ */
+START_TEST(test_cascade)
+{
+	scene		the_scene;
+	scene	   *sc = &the_scene;
+
+	ck_assert_ptr_nonnull(tgt_cl);
+	memset(sc, 0, sizeof(*sc));
+	sc->event_triggers = _i == 1;
+	/* the queue keeps its events: the test reads them after they are applied */
+	sc->vacuum_ms = 3600000;
+	tp_scene_init(&sc->t, src_cl, "cascade");
+	sc->t.log_tail = 60000;
+	sc->src = tp_scene_inst(&sc->t, "src", src_cl, "cascade_src", false);
+	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "cascade_tgt", true);
+	configure(sc, true);
+	configure(sc, false);
+	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";");
+	tp_inst_start(sc->tgt);
+	tp_inst_start(sc->src);
+	wait_captured(sc, NULL);
+
+	tp_inst_exec(sc->src,
+				 "BEGIN;"
+				 "CREATE TYPE public.cc_e AS ENUM ('a', 'b', 'c');"
+				 "CREATE DOMAIN public.cc_de AS public.cc_e;"
+				 "CREATE DOMAIN public.cc_d AS int CHECK (VALUE > 0);"
+				 "CREATE TYPE public.cc_c AS (x int, y public.cc_e, z public.cc_d);"
+				 "CREATE TYPE public.cc_c2 AS (n int, t text);"
+				 "CREATE FUNCTION public.cc_f() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 7';"
+				 "CREATE FUNCTION public.cc_g(int) RETURNS boolean LANGUAGE sql IMMUTABLE"
+				 " AS 'SELECT $1 <> 13';"
+				 "CREATE DOMAIN public.cc_gd AS int CONSTRAINT cc_gd_g CHECK (public.cc_g(VALUE));"
+				 "CREATE SEQUENCE public.cc_s;"
+				 "CREATE DOMAIN public.cc_sd AS bigint DEFAULT nextval('public.cc_s');"
+				 "CREATE TABLE public.cc_t (id int PRIMARY KEY, v text, a public.cc_e DEFAULT 'b',"
+				 " arr public.cc_e[], de public.cc_de, b public.cc_d, c public.cc_c,"
+				 " c2 public.cc_c2, f1 int DEFAULT public.cc_f(),"
+				 " gen int GENERATED ALWAYS AS (public.cc_f() + id) STORED,"
+				 " k int CONSTRAINT cc_t_k CHECK (public.cc_g(k)), gd public.cc_gd, s public.cc_sd);"
+				 "CREATE TABLE public.cc_k (id int, e public.cc_e, v text, PRIMARY KEY (id, e));"
+				 "COMMIT;");
+	wait_captured(sc, "cc_t");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.cc_t (id, v, a, arr, de, b, c, c2, k, gd) VALUES"
+				 " (1, 'one', 'a', '{a,c}', 'c', 5, ROW(1, 'b', 2), ROW(3, 'x'), 4, 6),"
+				 " (2, 'two', DEFAULT, '{}', NULL, 1, ROW(NULL, NULL, NULL), NULL, NULL, NULL);"
+				 "INSERT INTO public.cc_k VALUES (1, 'a', 'x'), (1, 'b', 'y');");
+	wait_objects_equal(sc, "objects made in one transaction");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, "cascade_tgt",
+								   "INSERT INTO " APPLY_SCHEMA ".cc_t (id, k) VALUES (100, 13)"),
+				  "the target's CHECK does not call its function");
+
+	cascade_step(sc,
+				 "INSERT INTO public.cc_t (id, v, a, de) VALUES (3, 'before e', 'c', 'a');",
+				 "DROP TYPE public.cc_e CASCADE;",
+				 "INSERT INTO public.cc_t (id, v, c) VALUES (4, 'after e', ROW(4, 3));",
+				 "table:cc_k:alter,table:cc_t:alter,composite:cc_c:alter,domain:cc_de:drop,enum:cc_e:drop");
+	cascade_step(sc,
+				 "INSERT INTO public.cc_t (id, v, b, c) VALUES (5, 'before d', 9, ROW(5, 8));",
+				 "DROP DOMAIN public.cc_d CASCADE;",
+				 "INSERT INTO public.cc_t (id, v, c) VALUES (6, 'after d', ROW(6));",
+				 "table:cc_t:alter,composite:cc_c:alter,domain:cc_d:alter,domain:cc_d:drop");
+	cascade_step(sc,
+				 "INSERT INTO public.cc_t (id, v, c2) VALUES (7, 'before c2', ROW(7, 'y'));",
+				 "DROP TYPE public.cc_c2 CASCADE;",
+				 "INSERT INTO public.cc_t (id, v) VALUES (8, 'after c2');",
+				 "table:cc_t:alter,composite:cc_c2:drop");
+	cascade_step(sc,
+				 "INSERT INTO public.cc_t (id, v) VALUES (9, 'before f');",
+				 "DROP FUNCTION public.cc_f() CASCADE;",
+				 "INSERT INTO public.cc_t (id, v) VALUES (10, 'after f');",
+				 "table:cc_t:alter,function:cc_f:drop");
+	cascade_step(sc,
+				 "INSERT INTO public.cc_t (id, v, k, gd) VALUES (11, 'before g', 1, 2);",
+				 "DROP FUNCTION public.cc_g(int) CASCADE;",
+				 "INSERT INTO public.cc_t (id, v, k, gd) VALUES (12, 'after g', 13, 13);",
+				 "constraint:cc_t:drop,domain:cc_gd:alter,function:cc_g:drop");
+	cascade_step(sc,
+				 "INSERT INTO public.cc_t (id, v) VALUES (13, 'before s');",
+				 "DROP SEQUENCE public.cc_s CASCADE;",
+				 "INSERT INTO public.cc_t (id, v) VALUES (14, 'after s');",
+				 "table:cc_t:alter,domain:cc_sd:alter,domain:cc_sd:drop,sequence:cc_s:drop");
+
+	/* several in one transaction; a column added under a dropped one's name */
+	tp_inst_exec(sc->src,
+				 "BEGIN;"
+				 "CREATE TYPE public.cc_e2 AS ENUM ('x', 'y');"
+				 "CREATE TYPE public.cc_c3 AS (e public.cc_e2, m int);"
+				 "CREATE FUNCTION public.cc_h() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 3';"
+				 "ALTER TABLE public.cc_t ADD COLUMN e public.cc_e2, ADD COLUMN c3 public.cc_c3,"
+				 " ADD COLUMN w int DEFAULT public.cc_h();"
+				 "COMMIT;");
+	wait_captured(sc, "cc_t");
+	tp_inst_exec(sc->src, "UPDATE public.cc_t SET e = 'y', c3 = ROW('x', id) WHERE id %% 2 = 0;");
+	wait_objects_equal(sc, "more types, a function");
+	cascade_step(sc,
+				 "UPDATE public.cc_t SET w = 1 WHERE id = 1;",
+				 "BEGIN; DROP TYPE public.cc_e2 CASCADE; DROP FUNCTION public.cc_h() CASCADE;"
+				 " ALTER TABLE public.cc_t ADD COLUMN e text DEFAULT 'new'; COMMIT;",
+				 "INSERT INTO public.cc_t (id, v, e) VALUES (15, 'after all', 'z');",
+				 sc->event_triggers
+				 ? "table:cc_t:alter,composite:cc_c3:alter,enum:cc_e2:drop,"
+				 "table:cc_t:alter,function:cc_h:drop,table:cc_t:alter"
+				 : "table:cc_t:alter,function:cc_h:drop,composite:cc_c3:alter,enum:cc_e2:drop,"
+				 "table:cc_t:alter");
+
+	/* retyped away from a type, which is then dropped (no CASCADE), in one transaction */
+	tp_inst_exec(sc->src,
+				 "BEGIN;"
+				 "CREATE TYPE public.cc_e3 AS ENUM ('p', 'q');"
+				 "CREATE TYPE public.cc_c4 AS (a public.cc_e3, n int);"
+				 "ALTER TABLE public.cc_t ADD COLUMN r public.cc_e3 DEFAULT 'p';"
+				 "COMMIT;");
+	wait_captured(sc, "cc_t");
+	tp_inst_exec(sc->src, "UPDATE public.cc_t SET r = 'q' WHERE id %% 3 = 0;");
+	wait_objects_equal(sc, "an enum column");
+	cascade_step(sc,
+				 "INSERT INTO public.cc_t (id, v) VALUES (16, 'before retype');",
+				 "BEGIN; ALTER TABLE public.cc_t ALTER COLUMN r TYPE text, ALTER COLUMN r SET DEFAULT 'q';"
+				 " ALTER TYPE public.cc_c4 ALTER ATTRIBUTE a TYPE text; DROP TYPE public.cc_e3; COMMIT;",
+				 "INSERT INTO public.cc_t (id, v, r) VALUES (17, 'after retype', 'text');",
+				 sc->event_triggers ? "table:cc_t:alter,composite:cc_c4:alter,enum:cc_e3:drop"
+				 : "table:cc_t:alter,composite:cc_c4:alter,enum:cc_e3:drop,table:cc_t:alter");
+
+	/* an extension whose type a column and an attribute have */
+	tp_inst_exec(sc->src, "CREATE EXTENSION citext SCHEMA public;");
+	wait_captured(sc, NULL);
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.cc_t ADD COLUMN ci public.citext;"
+				 "ALTER TYPE public.cc_c4 ADD ATTRIBUTE ci public.citext;");
+	wait_captured(sc, "cc_t");
+	tp_inst_exec(sc->src, "UPDATE public.cc_t SET ci = 'Ci' || id WHERE id < 5;");
+	wait_objects_equal(sc, "a column of an extension's type");
+	cascade_step(sc,
+				 "INSERT INTO public.cc_t (id, v, ci) VALUES (18, 'before citext', 'X');",
+				 "DROP EXTENSION citext CASCADE;",
+				 "INSERT INTO public.cc_t (id, v) VALUES (19, 'after citext');",
+				 "table:cc_t:alter,composite:cc_c4:alter,extension:citext:drop");
+
+	tp_inst_exec(sc->src,
+				 "DROP TABLE public.cc_t, public.cc_k; DROP TYPE public.cc_c, public.cc_c3, public.cc_c4;"
+				 " DROP DOMAIN public.cc_gd;");
+	wait_captured(sc, NULL);
+	wait_objects_equal(sc, "the rest dropped");
+	{
+		char	   *held = tp_inst_value(sc->tgt, "SELECT count(*) FROM teleport.inbox_stream"
+										 " WHERE held_reason IS NOT NULL");
+
+		ck_assert_str_eq(held, "0");
+		free(held);
+	}
+	tp_inst_stop(sc->src);
+	tp_inst_stop(sc->tgt);
+	tp_scene_free(&sc->t);
+}
+END_TEST
+
+/*
  * The suite. The diff scene's three modes (schema diffing, event triggers,
  * switching between them) take minutes each: Makefile.am builds this file
  * once more for each, with TP_SCHEMA_DIFF_MODE set, so that make -j runs
@@ -3646,6 +3886,7 @@ schema_suite(void)
 	(void) test_rewrite_writers;
 	(void) test_ddl_churn;
 	(void) test_selection;
+	(void) test_cascade;
 #else
 	tc = tcase_create("source");
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
@@ -3665,6 +3906,13 @@ schema_suite(void)
 	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
 	tcase_set_timeout(tc, 180);
 	tcase_add_loop_test(tc, test_selection, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cascade");
+	tcase_add_unchecked_fixture(tc, start_clusters, stop_clusters);
+	/* about 15 s per loop; a failing wait takes two minutes */
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, test_cascade, 0, 2);
 	suite_add_tcase(s, tc);
 	(void) test_diff_mode;		/* the diff programs' test */
 #endif

@@ -135,6 +135,19 @@
 #define USER_TYPE_OF_A USER_TYPE_OF("a.atttypid")
 
 /*
+ * Whether a column or an attribute, b (jsonb: its description before) and
+ * a (json: after), of a table or composite type whose removals go first
+ * (schema_capture, "rmv") was of a type dropped in the same events and is
+ * now of one that is not created in them: its type change goes first
+ * with the removals, before that drop.
+ */
+#define RMV_RETYPED(b, a) \
+	"((" b " -> 'user_type' ->> 'oid') IN (SELECT x.oid::text FROM diff x WHERE x.after IS NULL)" \
+	" AND (" a " -> 'user_type' ->> 'oid') IS DISTINCT FROM (" b " -> 'user_type' ->> 'oid')" \
+	" AND (" a " -> 'user_type' ->> 'oid' IS NULL OR (" a " -> 'user_type' ->> 'oid') NOT IN" \
+	" (SELECT x.oid::text FROM diff x WHERE x.before IS NULL)))"
+
+/*
  * The parameters of the sequence attribute "a" of relation "c" owns (a
  * serial column's, pg_depend 'a', or an identity's, 'i'), as a
  * standalone sequence's description gives them, or NULL when they are
@@ -891,9 +904,10 @@ const char	ddl_sql_setup[] =
 	 * or a multirange to its element or range type, a table's (or view's)
 	 * row type to the table, a composite type's pg_class row to its type,
 	 * a column's default to its table, a domain's constraint to its
-	 * domain, a primary key (or its index) to its table, another
-	 * constraint's index to its constraint, a serial or identity
-	 * sequence to its table, a partition to its root, a rule to its view.
+	 * domain, a type or function an extension made to that extension, a
+	 * primary key (or its index) to its table, another constraint's index
+	 * to its constraint, a serial or identity sequence to its table, a
+	 * partition to its root, a rule to its view.
 	 * Internal dependencies (an array on its element, a table's row type
 	 * on its table, a range's constructors) are left out: they are one
 	 * object. '{}' for a kind without dependencies of its own (comment)
@@ -935,7 +949,10 @@ const char	ddl_sql_setup[] =
 	"		AND x.deptype IN ('n', 'a') AND x.refobjid >= 16384 OFFSET 0) d\n"
 	"CROSS JOIN LATERAL (SELECT CASE d.refclassid\n"
 	"	WHEN 'pg_type'::regclass THEN (\n"
-	"		SELECT coalesce(r.rngtypid, CASE WHEN c.relkind <> 'c' THEN c.oid END, e.oid)\n"
+	"		SELECT coalesce((SELECT x.refobjid FROM pg_depend x\n"
+	"				WHERE x.classid = 'pg_type'::regclass AND x.objid = coalesce(r.rngtypid, e.oid)\n"
+	"					AND x.refclassid = 'pg_extension'::regclass AND x.deptype = 'e' LIMIT 1),\n"
+	"			r.rngtypid, CASE WHEN c.relkind <> 'c' THEN c.oid END, e.oid)\n"
 	"		FROM pg_type t\n"
 	"		JOIN pg_type e ON e.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0\n"
 	"			THEN t.typelem ELSE t.oid END\n"
@@ -964,6 +981,9 @@ const char	ddl_sql_setup[] =
 	"		SELECT a.adrelid FROM pg_attrdef a WHERE a.oid = d.refobjid)\n"
 	"	WHEN 'pg_rewrite'::regclass THEN (\n"
 	"		SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = d.refobjid)\n"
+	"	WHEN 'pg_proc'::regclass THEN coalesce((SELECT x.refobjid FROM pg_depend x\n"
+	"		WHERE x.classid = 'pg_proc'::regclass AND x.objid = d.refobjid\n"
+	"			AND x.refclassid = 'pg_extension'::regclass AND x.deptype = 'e' LIMIT 1), d.refobjid)\n"
 	"	ELSE d.refobjid END AS oid) m\n"
 	"WHERE m.oid IS NOT NULL AND m.oid <> q.oid), '{}')\n"
 	"FROM unnest(p_kinds, p_oids) AS q(kind, oid)\n"
@@ -1464,10 +1484,60 @@ const char	ddl_sql_setup[] =
 	 * that are new and without such a new default). Its main event goes
 	 * from the one to the other, at its rank; when they are the same it
 	 * is not emitted (emit false), but its description is the snapshot's.
+	 *
+	 * Likewise a table or composite type that depended on an object
+	 * dropped in the same events (a DROP TYPE, DROP DOMAIN, DROP FUNCTION
+	 * ... CASCADE took a column, an attribute or a default of it, or they
+	 * were dropped first in the same poll): its removals come first, in
+	 * an event of its own placed before the drops of what they depended
+	 * on ("rmv": the description before, without the columns or
+	 * attributes the one after lacks, without a default the one after
+	 * changes, without a primary key on a column it lost, and with the
+	 * type after of a column or attribute that was of a dropped type and
+	 * is now of one that exists before the events: RMV_RETYPED), since
+	 * the target's drop, without CASCADE, would find them still using it;
+	 * the rest of the change keeps its place (a column added may be of a
+	 * type created later in the events).
 	 */
+	"		rmv_part AS (\n"
+	"			SELECT df.kind, df.oid, (df.before::jsonb || jsonb_build_object(\n"
+	"				'columns', coalesce((SELECT jsonb_agg(b.c\n"
+	"						|| CASE WHEN (b.c ->> 'default') IS DISTINCT FROM (a.c ->> 'default')\n"
+	"							THEN '{\"default\": null}'::jsonb ELSE '{}'::jsonb END\n"
+	"						|| CASE WHEN " RMV_RETYPED("b.c", "a.c") "\n"
+	"							THEN jsonb_build_object('type', a.c -> 'type', 'user_type', a.c -> 'user_type',\n"
+	"								'collation', a.c -> 'collation')\n"
+	"							ELSE '{}'::jsonb END ORDER BY b.ord)\n"
+	"					FROM jsonb_array_elements(df.before::jsonb -> 'columns') WITH ORDINALITY AS b(c, ord)\n"
+	"					JOIN json_array_elements(df.after -> 'columns') a(c)\n"
+	"						ON (a.c ->> 'attnum') = (b.c ->> 'attnum')), '[]'::jsonb),\n"
+	"				'primary_key', CASE WHEN EXISTS (\n"
+	"						SELECT 1 FROM json_array_elements_text(\n"
+	"							CASE WHEN json_typeof(df.before -> 'primary_key') = 'object'\n"
+	"							THEN df.before -> 'primary_key' -> 'columns' END) k(n)\n"
+	"						WHERE NOT EXISTS (SELECT 1 FROM json_array_elements(df.after -> 'columns') a(c)\n"
+	"							WHERE (a.c ->> 'attnum') = k.n))\n"
+	"					THEN 'null'::jsonb ELSE df.before::jsonb -> 'primary_key' END))::json AS r\n"
+	"			FROM diff df\n"
+	"			WHERE p_emit AND df.kind = 'table' AND df.before IS NOT NULL AND df.after IS NOT NULL\n"
+	"				AND EXISTS (SELECT 1 FROM diff x WHERE x.after IS NULL\n"
+	"					AND x.oid = ANY (df.deps_before))\n"
+	"			UNION ALL\n"
+	"			SELECT df.kind, df.oid, (df.before::jsonb || jsonb_build_object(\n"
+	"				'attributes', coalesce((SELECT jsonb_agg(b.c\n"
+	"						|| CASE WHEN " RMV_RETYPED("b.c", "a.c") "\n"
+	"							THEN jsonb_build_object('type', a.c -> 'type', 'user_type', a.c -> 'user_type')\n"
+	"							ELSE '{}'::jsonb END ORDER BY b.ord)\n"
+	"					FROM jsonb_array_elements(df.before::jsonb -> 'attributes') WITH ORDINALITY AS b(c, ord)\n"
+	"					JOIN json_array_elements(df.after -> 'attributes') a(c)\n"
+	"						ON (a.c ->> 'attnum') = (b.c ->> 'attnum')), '[]'::jsonb)))::json AS r\n"
+	"			FROM diff df\n"
+	"			WHERE p_emit AND df.kind = 'composite' AND df.before IS NOT NULL AND df.after IS NOT NULL\n"
+	"				AND EXISTS (SELECT 1 FROM diff x WHERE x.after IS NULL\n"
+	"					AND x.oid = ANY (df.deps_before))),\n"
 	"		rmv AS (\n"
-	"			SELECT x.oid, x.r FROM (\n"
-	"				SELECT df.oid, (df.before::jsonb || jsonb_build_object(\n"
+	"			SELECT x.kind, x.oid, x.r FROM (\n"
+	"				SELECT df.kind, df.oid, (df.before::jsonb || jsonb_build_object(\n"
 	"					'constraints', coalesce((SELECT jsonb_agg(e.k ORDER BY e.ord)\n"
 	"						FROM jsonb_array_elements(df.before::jsonb -> 'constraints')\n"
 	"							WITH ORDINALITY AS e(k, ord)\n"
@@ -1475,8 +1545,10 @@ const char	ddl_sql_setup[] =
 	"								WHERE (a.k ->> 'oid') = (e.k ->> 'oid'))), '[]'::jsonb),\n"
 	"					'default', CASE WHEN (df.after ->> 'default') IS DISTINCT FROM (df.before ->> 'default')\n"
 	"						THEN 'null'::jsonb ELSE df.before::jsonb -> 'default' END))::json AS r\n"
-	"				FROM diff df WHERE p_emit AND df.kind = 'domain' AND df.before IS NOT NULL) x\n"
-	"			JOIN diff df ON df.kind = 'domain' AND df.oid = x.oid\n"
+	"				FROM diff df WHERE p_emit AND df.kind = 'domain' AND df.before IS NOT NULL\n"
+	"				UNION ALL\n"
+	"				SELECT p.kind, p.oid, p.r FROM rmv_part p) x\n"
+	"			JOIN diff df ON df.kind = x.kind AND df.oid = x.oid\n"
 	"			WHERE x.r::jsonb <> df.before::jsonb),\n"
 	"		mid AS (\n"
 	"			SELECT x.oid, x.m FROM (\n"
@@ -1507,9 +1579,11 @@ const char	ddl_sql_setup[] =
 	 * the object's dependencies for its snapshot row
 	 */
 	"		ev AS (\n"
-	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, df.before, r.r AS after,\n"
-	"				0 AS ph, 46 AS base, true AS emit, df.deps_before AS deps, df.deps AS store\n"
-	"			FROM diff df JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
+	"			SELECT df.kind, df.oid, df.before ->> 'schema' AS schema_name,\n"
+	"				df.before ->> 'name' AS object_name, df.before,\n"
+	"				r.r AS after, 0 AS ph, CASE WHEN df.kind = 'domain' THEN 46 ELSE df.rank END AS base,\n"
+	"				true AS emit, df.deps_before AS deps, df.deps AS store\n"
+	"			FROM diff df JOIN rmv r ON r.kind = df.kind AND r.oid = df.oid\n"
 	"			UNION ALL\n"
 	"			SELECT y.kind, y.oid, y.schema_name, y.object_name, y.before, y.after, y.ph, y.base,\n"
 	"				y.before IS NULL OR y.after IS NULL OR y.before::jsonb <> y.after::jsonb,\n"
@@ -1533,7 +1607,7 @@ const char	ddl_sql_setup[] =
 	"						ELSE df.deps END AS deps,\n"
 	"					df.deps AS store\n"
 	"				FROM diff df\n"
-	"				LEFT JOIN rmv r ON df.kind = 'domain' AND r.oid = df.oid\n"
+	"				LEFT JOIN rmv r ON r.kind = df.kind AND r.oid = df.oid\n"
 	"				LEFT JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid) y\n"
 	"			UNION ALL\n"
 	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, m.m, df.after, 1, 46, true,\n"
