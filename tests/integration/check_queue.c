@@ -664,6 +664,29 @@ fake_send(tp_plugin_ctx *ctx, const tp_batch *batch)
 }
 
 /*
+ * Set up fx on database db with n batches of one row each for t1, and a
+ * transmitter tx for t1 whose transport is fake_send (cb) on two lanes
+ * (lane_a and lane_b stand in for the transport's instances).
+ */
+static void
+two_lanes(fixture *fx, const char *db, int n, tp_transmitter *tx,
+		  tp_transport_callbacks *cb, int *lane_a, int *lane_b)
+{
+	setup(fx, db, true);
+	for (int i = 1; i <= n; i++)
+	{
+		insert_row(&fx->pg, "a", i);
+		force_tick(&fx->pg);
+		ck_assert_int_eq(cut(&fx->pg, fx->t1, 100, 1 << 20), 1);
+	}
+	memset(cb, 0, sizeof(*cb));
+	cb->size = sizeof(*cb);
+	cb->send = fake_send;
+	tp_transmitter_init(tx, fx->t1, (tp_plugin_ctx *) lane_a, cb);
+	ck_assert(tp_transmitter_add_lane(tx, (tp_plugin_ctx *) lane_b));
+}
+
+/*
  * Two batches in flight on two instances: the second is flagged
  * TP_BATCH_FOLLOWS, the first never; answers are taken in seq order, so
  * when the first is refused the second is not acknowledged although it
@@ -679,18 +702,7 @@ START_TEST(test_transmitter_in_flight)
 	uint64_t	seq = 0;
 	bool		found = false;
 
-	setup(&fx, "q_flight", true);
-	for (int i = 1; i <= 3; i++)
-	{
-		insert_row(&fx.pg, "a", i);
-		force_tick(&fx.pg);
-		ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
-	}
-	memset(&cb, 0, sizeof(cb));
-	cb.size = sizeof(cb);
-	cb.send = fake_send;
-	tp_transmitter_init(&tx, fx.t1, (tp_plugin_ctx *) &lane_a, &cb);
-	ck_assert(tp_transmitter_add_lane(&tx, (tp_plugin_ctx *) &lane_b));
+	two_lanes(&fx, "q_flight", 3, &tx, &cb, &lane_a, &lane_b);
 
 	/* the later batch answers first */
 	fake_n = 0;
@@ -769,18 +781,7 @@ START_TEST(test_transmitter_again)
 	bool		found = false;
 	bool		again = false;
 
-	setup(&fx, "q_again", true);
-	for (int i = 1; i <= 4; i++)
-	{
-		insert_row(&fx.pg, "a", i);
-		force_tick(&fx.pg);
-		ck_assert_int_eq(cut(&fx.pg, fx.t1, 100, 1 << 20), 1);
-	}
-	memset(&cb, 0, sizeof(cb));
-	cb.size = sizeof(cb);
-	cb.send = fake_send;
-	tp_transmitter_init(&tx, fx.t1, (tp_plugin_ctx *) &lane_a, &cb);
-	ck_assert(tp_transmitter_add_lane(&tx, (tp_plugin_ctx *) &lane_b));
+	two_lanes(&fx, "q_again", 4, &tx, &cb, &lane_a, &lane_b);
 	memset(fake_delay_ms, 0, sizeof(fake_delay_ms));
 	for (int i = 1; i <= 4; i++)
 		fake_answer[i] = TP_OK;

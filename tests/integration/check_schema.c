@@ -116,6 +116,11 @@ static tp_cluster *tgt_cl;
 #define TGT_DB "schema_tgt"
 #define APPLY_SCHEMA "copy"
 
+/* A starting point of several scenes: the same table on both sides. */
+#define BASE_SRC "CREATE TABLE public.base (id int PRIMARY KEY, v text);"
+#define BASE_TGT "CREATE SCHEMA " APPLY_SCHEMA ";" \
+	"CREATE TABLE " APPLY_SCHEMA ".base (id int PRIMARY KEY, v text);"
+
 /* Once: both clusters (in the parent). */
 static void
 start_clusters(void)
@@ -143,6 +148,23 @@ typedef struct scene
 	int			ddlwatcher_ms;	/* the source's poll interval; 0: 200 */
 	int			vacuum_ms;		/* the vacuum interval; 0: the default */
 } scene;
+
+/*
+ * Start a scene in sc (zeroed first): its directory named prefix, a
+ * source instance on src_db of src_cl and a receiving target on tgt_db of
+ * tgt_cl, not configured yet (the caller sets the scene's fields, then
+ * configures them).
+ */
+static void
+scene_open(scene *sc, const char *prefix, const char *src_db, const char *tgt_db)
+{
+	ck_assert_ptr_nonnull(tgt_cl);
+	memset(sc, 0, sizeof(*sc));
+	tp_scene_init(&sc->t, src_cl, prefix);
+	sc->t.log_tail = 60000;
+	sc->src = tp_scene_inst(&sc->t, "src", src_cl, src_db, false);
+	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, tgt_db, true);
+}
 
 /*
  * Write the config of the source (sending what expr selects to tgt, into
@@ -472,6 +494,23 @@ wait_captured(const scene *sc, const char *table)
 		usleep(100000);
 	}
 	tp_scene_fail(&sc->t, "the source never captured the schema change");
+}
+
+/*
+ * Run src_sql (unless NULL) on the source and tgt_sql on the target, start
+ * both instances (configured), and wait until the source captured table
+ * (see wait_captured).
+ */
+static void
+scene_start(const scene *sc, const char *src_sql, const char *tgt_sql,
+			const char *table)
+{
+	if (src_sql != NULL)
+		tp_inst_exec(sc->src, "%s", src_sql);
+	tp_inst_exec(sc->tgt, "%s", tgt_sql);
+	tp_inst_start(sc->tgt);
+	tp_inst_start(sc->src);
+	wait_captured(sc, table);
 }
 
 /* The number of schema and table events in the source's queue. */
@@ -2595,25 +2634,15 @@ START_TEST(test_diff_mode)
 	scene		the_scene;
 	scene	   *sc = &the_scene;
 
-	ck_assert_ptr_nonnull(tgt_cl);
-	memset(sc, 0, sizeof(*sc));
+	scene_open(sc, "schema", SRC_DB, TGT_DB);
 	sc->event_triggers = _i == 1;
-	tp_scene_init(&sc->t, src_cl, "schema");
-	sc->t.log_tail = 60000;
-	sc->src = tp_scene_inst(&sc->t, "src", src_cl, SRC_DB, false);
-	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, TGT_DB, true);
 	configure(sc, true);
 	configure(sc, false);
 
 	/* the starting point: the same table on both sides */
-	tp_inst_exec(sc->src, "CREATE TABLE public.base (id int PRIMARY KEY, v text);");
-	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";"
-				 "CREATE TABLE " APPLY_SCHEMA ".base (id int PRIMARY KEY, v text);");
-	tp_inst_start(sc->tgt);
-	tp_inst_start(sc->src);
+	scene_start(sc, BASE_SRC, BASE_TGT, "base");
 
 	/* the first snapshot emits nothing, nor do polls without a change */
-	wait_captured(sc, "base");
 	usleep(1500000);
 	ck_assert_int_eq(ddl_events(sc), 0);
 	{
@@ -3132,12 +3161,8 @@ START_TEST(test_ahead)
 	scene	   *sc = &the_scene;
 	char	   *log;
 
-	ck_assert_ptr_nonnull(tgt_cl);
-	memset(sc, 0, sizeof(*sc));
+	scene_open(sc, "ahead", "ahead_src", "ahead_tgt");
 	sc->ddlwatcher_ms = 3000;
-	tp_scene_init(&sc->t, src_cl, "ahead");
-	sc->src = tp_scene_inst(&sc->t, "src", src_cl, "ahead_src", false);
-	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "ahead_tgt", true);
 	configure(sc, true);
 	configure(sc, false);
 	tp_inst_exec(sc->src, "CREATE TABLE public.ah (id int PRIMARY KEY, a text, n int);"
@@ -3300,20 +3325,11 @@ START_TEST(test_ddl_churn)
 	int			status = -1;
 	char	   *log;
 
-	ck_assert_ptr_nonnull(tgt_cl);
-	memset(sc, 0, sizeof(*sc));
+	scene_open(sc, "churn", "churn_src", "churn_tgt");
 	sc->ddlwatcher_ms = 50;
-	tp_scene_init(&sc->t, src_cl, "churn");
-	sc->src = tp_scene_inst(&sc->t, "src", src_cl, "churn_src", false);
-	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "churn_tgt", true);
 	configure(sc, true);
 	configure(sc, false);
-	tp_inst_exec(sc->src, "CREATE TABLE public.base (id int PRIMARY KEY, v text);");
-	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";"
-				 "CREATE TABLE " APPLY_SCHEMA ".base (id int PRIMARY KEY, v text);");
-	tp_inst_start(sc->tgt);
-	tp_inst_start(sc->src);
-	wait_captured(sc, "base");
+	scene_start(sc, BASE_SRC, BASE_TGT, "base");
 
 	fflush(NULL);
 	churn = fork();
@@ -3350,11 +3366,7 @@ START_TEST(test_rewrite_writers)
 	scene	   *sc = &the_scene;
 	pid_t		writers[2];
 
-	ck_assert_ptr_nonnull(tgt_cl);
-	memset(sc, 0, sizeof(*sc));
-	tp_scene_init(&sc->t, src_cl, "writers");
-	sc->src = tp_scene_inst(&sc->t, "src", src_cl, "writers_src", false);
-	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "writers_tgt", true);
+	scene_open(sc, "writers", "writers_src", "writers_tgt");
 	configure(sc, true);
 	configure(sc, false);
 	tp_inst_exec(sc->src, "CREATE TABLE public.cw (id int PRIMARY KEY, n int, s text);"
@@ -3521,19 +3533,11 @@ START_TEST(test_selection)
 	scene	   *sc = &the_scene;
 	long		copied;
 
-	ck_assert_ptr_nonnull(tgt_cl);
-	memset(sc, 0, sizeof(*sc));
+	scene_open(sc, "selection", "sel_src", "sel_tgt");
 	sc->event_triggers = _i == 1;
-	tp_scene_init(&sc->t, src_cl, "selection");
-	sc->t.log_tail = 60000;
-	sc->src = tp_scene_inst(&sc->t, "src", src_cl, "sel_src", false);
-	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "sel_tgt", true);
 	configure_selection(sc, true);
 	configure_selection(sc, false);
-	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA "; CREATE SCHEMA whole;");
-	tp_inst_start(sc->tgt);
-	tp_inst_start(sc->src);
-	wait_captured(sc, NULL);
+	scene_start(sc, NULL, "CREATE SCHEMA " APPLY_SCHEMA "; CREATE SCHEMA whole;", NULL);
 
 	/* selected tables, one not selected, one in another schema; rows */
 	tp_inst_exec(sc->src,
@@ -3709,21 +3713,13 @@ START_TEST(test_cascade)
 	scene		the_scene;
 	scene	   *sc = &the_scene;
 
-	ck_assert_ptr_nonnull(tgt_cl);
-	memset(sc, 0, sizeof(*sc));
+	scene_open(sc, "cascade", "cascade_src", "cascade_tgt");
 	sc->event_triggers = _i == 1;
 	/* the queue keeps its events: the test reads them after they are applied */
 	sc->vacuum_ms = 3600000;
-	tp_scene_init(&sc->t, src_cl, "cascade");
-	sc->t.log_tail = 60000;
-	sc->src = tp_scene_inst(&sc->t, "src", src_cl, "cascade_src", false);
-	sc->tgt = tp_scene_inst(&sc->t, "tgt", tgt_cl, "cascade_tgt", true);
 	configure(sc, true);
 	configure(sc, false);
-	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";");
-	tp_inst_start(sc->tgt);
-	tp_inst_start(sc->src);
-	wait_captured(sc, NULL);
+	scene_start(sc, NULL, "CREATE SCHEMA " APPLY_SCHEMA ";", NULL);
 
 	tp_inst_exec(sc->src,
 				 "BEGIN;"
