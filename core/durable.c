@@ -138,11 +138,11 @@ flush_to(tp_durable *d, uint64_t target, uint64_t *reached)
 		return false;
 	snprintf(target_text, sizeof(target_text), "%" PRIu64, target);
 	if (!tp_pgsql_query_int64(&d->pg,
-							  "SELECT CASE WHEN (pg_catalog.pg_current_wal_flush_lsn()"
-							  " - '0/0')::bigint >= $1::bigint"
-							  " THEN (pg_catalog.pg_current_wal_flush_lsn() - '0/0')::bigint"
+							  "SELECT CASE WHEN f.pos >= $1::bigint THEN f.pos"
 							  " ELSE (SELECT $1::bigint FROM pg_catalog.pg_logical_emit_message("
-							  "true, 'teleport', 'flush')) END",
+							  "true, 'teleport', 'flush')) END"
+							  " FROM (SELECT (pg_catalog.pg_current_wal_flush_lsn() - '0/0')::bigint"
+							  " AS pos) f",
 							  1, params, &pos, &isnull) || isnull)
 		goto failed;
 	*reached = (uint64_t) pos;

@@ -2531,6 +2531,22 @@ aggregate_comment_steps(const scene *sc)
 }
 
 /*
+ * Assert that query q, a format with three %s for the schema, gives want
+ * on the source (schema public) and the same on the target (APPLY_SCHEMA).
+ */
+static void
+assert_same_value(const scene *sc, const char *q, const char *want)
+{
+	char	   *sv = tp_inst_value(sc->src, q, "public", "public", "public");
+	char	   *tv = tp_inst_value(sc->tgt, q, APPLY_SCHEMA, APPLY_SCHEMA, APPLY_SCHEMA);
+
+	ck_assert_str_eq(sv, want);
+	ck_assert_str_eq(tv, sv);
+	free(sv);
+	free(tv);
+}
+
+/*
  * Objects created in one poll (diff mode: one transaction between two
  * polls) whose dependencies go against their kinds' ranks, which the
  * capture orders by their dependencies: a range type with a subtype_diff
@@ -2577,19 +2593,10 @@ dependency_order_steps(const scene *sc)
 					 "aggregate do_sum(integer): S.do_add - integer 0 u\n"
 					 "range do_range: double precision multirange do_multirange collation - opclass float8_ops diff S.do_diff");
 	wait_objects_equal(sc, "objects made in one poll against their ranks");
-	{
-		/* the target's objects call each other as the source's */
-		const char *q = "SELECT concat_ws(' ', %s.do_total(ARRAY[1, 2, 3]),"
-			" %s.do_width('[1,4)'), (SELECT string_agg(concat_ws('/', id, p, s), ',' ORDER BY id)"
-			" FROM %s.do_t))";
-		char	   *sv = tp_inst_value(sc->src, q, "public", "public", "public");
-		char	   *tv = tp_inst_value(sc->tgt, q, APPLY_SCHEMA, APPLY_SCHEMA, APPLY_SCHEMA);
-
-		ck_assert_str_eq(sv, "6 3 1/1/1,2/1/2");
-		ck_assert_str_eq(tv, sv);
-		free(sv);
-		free(tv);
-	}
+	/* the target's objects call each other as the source's */
+	assert_same_value(sc, "SELECT concat_ws(' ', %s.do_total(ARRAY[1, 2, 3]),"
+					  " %s.do_width('[1,4)'), (SELECT string_agg(concat_ws('/', id, p, s),"
+					  " ',' ORDER BY id) FROM %s.do_t))", "6 3 1/1/1,2/1/2");
 	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
 								   "INSERT INTO " APPLY_SCHEMA ".do_t (id, p) VALUES (100, -1)"),
 				  "the target's domain does not call its function");
@@ -2606,22 +2613,14 @@ dependency_order_steps(const scene *sc)
 	wait_captured(sc, NULL);
 	wait_kinds_equal(sc, "objects dropped with what depends on them", "");
 	wait_objects_equal(sc, "objects dropped with what depends on them");
-	{
-		const char *q = "SELECT string_agg(x, ',' ORDER BY x) FROM ("
-			" SELECT p.proname::text AS x FROM pg_proc p WHERE p.pronamespace = '%s'::regnamespace"
-			"  AND p.proname LIKE 'do\\_%%'"
-			" UNION ALL SELECT t.typname FROM pg_type t WHERE t.typnamespace = '%s'::regnamespace"
-			"  AND t.typname LIKE 'do\\_%%'"
-			" UNION ALL SELECT k.conname FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid"
-			"  WHERE t.typnamespace = '%s'::regnamespace AND t.typname LIKE 'do\\_%%') s";
-		char	   *sv = tp_inst_value(sc->src, q, "public", "public", "public");
-		char	   *tv = tp_inst_value(sc->tgt, q, APPLY_SCHEMA, APPLY_SCHEMA, APPLY_SCHEMA);
-
-		ck_assert_str_eq(sv, "do_add,do_diff,do_one,do_posint");
-		ck_assert_str_eq(tv, sv);
-		free(sv);
-		free(tv);
-	}
+	assert_same_value(sc, "SELECT string_agg(x, ',' ORDER BY x) FROM ("
+					  " SELECT p.proname::text AS x FROM pg_proc p"
+					  "  WHERE p.pronamespace = '%s'::regnamespace AND p.proname LIKE 'do\\_%%'"
+					  " UNION ALL SELECT t.typname FROM pg_type t"
+					  "  WHERE t.typnamespace = '%s'::regnamespace AND t.typname LIKE 'do\\_%%'"
+					  " UNION ALL SELECT k.conname FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid"
+					  "  WHERE t.typnamespace = '%s'::regnamespace AND t.typname LIKE 'do\\_%%') s",
+					  "do_add,do_diff,do_one,do_posint");
 	tp_inst_exec(sc->src,
 				 "DROP DOMAIN public.do_posint;"
 				 "DROP FUNCTION public.do_one(), public.do_add(int, int), public.do_diff(float8, float8);");
