@@ -725,7 +725,8 @@ START_TEST(test_transmitter_in_flight)
 	/*
 	 * accepted now: all three, in order. The refused one went alone (the
 	 * target may just have come back), so 2 went after it was answered, as
-	 * the oldest, unflagged; 3 overlapped 2, flagged
+	 * the oldest, unflagged; 3 overlapped 2, flagged. 2 and 3 are sent by
+	 * threads of their own, so either may reach its send first
 	 */
 	fake_n = 0;
 	fake_answer[1] = TP_OK;
@@ -734,7 +735,8 @@ START_TEST(test_transmitter_in_flight)
 	ck_assert(tp_transmitter_run(&tx, &fx.pg, "src", 100, NULL));
 	ck_assert_int_eq(fake_n, 3);
 	ck_assert_int_eq(fake_sent_of(1), 0);
-	ck_assert_int_eq(fake_sent_of(2), 1);
+	ck_assert_int_gt(fake_sent_of(2), 0);
+	ck_assert_int_gt(fake_sent_of(3), 0);
 	for (uint64_t q = 1; q <= 3; q++)
 		ck_assert_uint_eq(fake_sent[fake_sent_of(q)].flags & TP_BATCH_FOLLOWS,
 						  q == 3 ? TP_BATCH_FOLLOWS : 0);
