@@ -36,6 +36,37 @@ add(tp_lines *lines, const char *s, size_t n)
 	lines->data[lines->len] = '\0';
 }
 
+/* See batch_lines.h. */
+void
+tp_lines_append(tp_lines *lines, const char *s, size_t n)
+{
+	add(lines, s, n);
+}
+
+/*
+ * The bytes of a line's envelope beyond its columns' text: the keys,
+ * quotes and numbers tp_lines_add writes around them (a little more than
+ * their usual length, so that a batch seldom grows its buffer).
+ */
+#define LINE_ENVELOPE_BYTES 192
+
+/* See batch_lines.h. */
+void
+tp_lines_reserve_result(tp_lines *lines, const PGresult *res)
+{
+	size_t		n = 0;
+	int			rows = PQntuples(res);
+	int			cols = PQnfields(res);
+
+	for (int r = 0; r < rows; r++)
+	{
+		n += LINE_ENVELOPE_BYTES;
+		for (int c = 0; c < cols; c++)
+			n += (size_t) PQgetlength(res, r, c);
+	}
+	reserve(lines, n);
+}
+
 /* Append the NUL-terminated s to lines. */
 static void
 add_str(tp_lines *lines, const char *s)
@@ -43,62 +74,83 @@ add_str(tp_lines *lines, const char *s)
 	add(lines, s, strlen(s));
 }
 
-/* Append json text s[0, n) with each raw newline turned into a space. */
+/*
+ * Append json text s[0, n) with each raw newline turned into a space
+ * (json's whitespace may hold them; jsonb's text never does, so the text
+ * is mostly copied whole).
+ */
 static void
 add_json(tp_lines *lines, const char *s, size_t n)
 {
+	char	   *out;
+	char	   *end;
+	char	   *nl;
+
 	reserve(lines, n);
-	for (size_t i = 0; i < n; i++)
-		lines->data[lines->len + i] = s[i] == '\n' ? ' ' : s[i];
+	out = lines->data + lines->len;
+	end = out + n;
+	memcpy(out, s, n);
+	for (nl = memchr(out, '\n', n); nl != NULL; nl = memchr(nl, '\n', (size_t) (end - nl)))
+		*nl++ = ' ';
 	lines->len += n;
 	lines->data[lines->len] = '\0';
+}
+
+/*
+ * The JSON escape of byte c ("" when it needs none), as to_json(text)
+ * writes it; in buf (of size bytes) or static.
+ */
+static const char *
+json_escape(unsigned char c, char *buf, size_t size)
+{
+	switch (c)
+	{
+		case '\b':
+			return "\\b";
+		case '\f':
+			return "\\f";
+		case '\n':
+			return "\\n";
+		case '\r':
+			return "\\r";
+		case '\t':
+			return "\\t";
+		case '"':
+			return "\\\"";
+		case '\\':
+			return "\\\\";
+		default:
+			if (c < ' ')
+			{
+				snprintf(buf, size, "\\u%04x", (unsigned int) c);
+				return buf;
+			}
+			return "";
+	}
 }
 
 /* See batch_lines.h. */
 void
 tp_lines_json_string(tp_lines *lines, const char *s)
 {
+	const char *run = s;		/* the bytes since the last escape */
+	const char *p;
+
 	add(lines, "\"", 1);
-	for (const char *p = s; *p; p++)
+	for (p = s; *p; p++)
 	{
 		unsigned char c = (unsigned char) *p;
+		char		buf[8];
+		const char *esc;
 
-		switch (c)
-		{
-			case '\b':
-				add(lines, "\\b", 2);
-				break;
-			case '\f':
-				add(lines, "\\f", 2);
-				break;
-			case '\n':
-				add(lines, "\\n", 2);
-				break;
-			case '\r':
-				add(lines, "\\r", 2);
-				break;
-			case '\t':
-				add(lines, "\\t", 2);
-				break;
-			case '"':
-				add(lines, "\\\"", 2);
-				break;
-			case '\\':
-				add(lines, "\\\\", 2);
-				break;
-			default:
-				if (c < ' ')
-				{
-					char		esc[8];
-
-					snprintf(esc, sizeof(esc), "\\u%04x", (unsigned int) c);
-					add(lines, esc, 6);
-				}
-				else
-					add(lines, p, 1);
-				break;
-		}
+		if (c >= ' ' && c != '"' && c != '\\')
+			continue;
+		esc = json_escape(c, buf, sizeof(buf));
+		add(lines, run, (size_t) (p - run));
+		add_str(lines, esc);
+		run = p + 1;
 	}
+	add(lines, run, (size_t) (p - run));
 	add(lines, "\"", 1);
 }
 

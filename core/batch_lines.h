@@ -45,6 +45,18 @@ void		tp_lines_add(tp_lines *lines, const PGresult *res, int row,
 						 const char *ts_ms);
 
 /*
+ * Make room in lines for the lines of every row of res (TP_LINES_COLUMNS),
+ * so that adding them seldom grows its buffer.
+ */
+void		tp_lines_reserve_result(tp_lines *lines, const PGresult *res);
+
+/*
+ * Append s[0, n) to lines as it is (not a line: count stays), e.g. a
+ * header ahead of the lines in the same buffer.
+ */
+void		tp_lines_append(tp_lines *lines, const char *s, size_t n);
+
+/*
  * Append s as a JSON string to lines, escaped exactly as PostgreSQL's
  * to_json(text) does (\" \\ \b \f \n \r \t, other control characters as
  * \u00xx, the rest byte for byte).

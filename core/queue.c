@@ -1280,10 +1280,16 @@ stored_batch_free(stored_batch *sb)
 	free(sb->ts_ms);
 }
 
-/* The rebuilt data of a batch, and what its lines need. */
+/*
+ * The rebuilt data of a batch, and what its lines need. The lines'
+ * buffer starts with the strings of the queued batch (source, target and
+ * apply_schema, each NUL-terminated: header_len bytes), so that it
+ * becomes the queued batch's buffer as it is (tp_queued_batch).
+ */
 typedef struct batch_data
 {
 	tp_lines	lines;
+	size_t		header_len;
 	const char *source;			/* the instance's name: origin by default */
 	const char *batch;			/* the batch's seq */
 	const char *ts_ms;			/* its tick time */
@@ -1295,6 +1301,8 @@ batch_data_row(void *arg, const PGresult *res, int row)
 {
 	batch_data *bd = arg;
 
+	if (row == 0)
+		tp_lines_reserve_result(&bd->lines, res);
 	tp_lines_add(&bd->lines, res, row, bd->source, bd->batch, bd->ts_ms);
 	return true;
 }
@@ -1324,35 +1332,38 @@ batch_data_sql(void)
 }
 
 /*
- * Lay out qb's buffer: source, target and apply_schema as strings, then the
- * data; point batch's fields into it.
+ * Start bd's buffer with the strings of the queued batch (see
+ * batch_data).
  */
 static void
-fill_queued_batch(tp_queued_batch *qb, const char *source,
-				  const tp_target_config *target, const batch_data *bd)
+batch_data_header(batch_data *bd, const char *source, const tp_target_config *target)
 {
 	const char *apply = target->apply_schema ? target->apply_schema : "";
-	size_t		ls = strlen(source) + 1;
-	size_t		lt = strlen(target->name) + 1;
-	size_t		la = strlen(apply) + 1;
-	char	   *p;
 
-	qb->buf = tp_xmalloc(ls + lt + la + bd->lines.len + 1);
-	p = qb->buf;
-	memcpy(p, source, ls);
+	tp_lines_append(&bd->lines, source, strlen(source) + 1);
+	tp_lines_append(&bd->lines, target->name, strlen(target->name) + 1);
+	tp_lines_append(&bd->lines, apply, strlen(apply) + 1);
+	bd->header_len = bd->lines.len;
+}
+
+/*
+ * Give bd's buffer to qb (bd keeps none): point batch's strings and data
+ * into it.
+ */
+static void
+fill_queued_batch(tp_queued_batch *qb, const tp_target_config *target, batch_data *bd)
+{
+	char	   *p = bd->lines.data;
+
+	qb->buf = p;
 	qb->batch.source = p;
-	p += ls;
-	memcpy(p, target->name, lt);
+	p += strlen(p) + 1;
 	qb->batch.target = p;
-	p += lt;
-	memcpy(p, apply, la);
+	p += strlen(p) + 1;
 	qb->batch.apply_schema = target->apply_schema ? p : NULL;
-	p += la;
-	if (bd->lines.len > 0)
-		memcpy(p, bd->lines.data, bd->lines.len);
-	p[bd->lines.len] = '\0';
-	qb->batch.data = p;
-	qb->batch.data_len = bd->lines.len;
+	qb->batch.data = bd->lines.data + bd->header_len;
+	qb->batch.data_len = bd->lines.len - bd->header_len;
+	memset(&bd->lines, 0, sizeof(bd->lines));
 }
 
 /* See queue.h. */
@@ -1418,6 +1429,7 @@ tp_queue_batch_after(tp_pgsql *pg, const char *source,
 		bd.source = source;
 		bd.batch = sb.seq;
 		bd.ts_ms = sb.ts_ms;
+		batch_data_header(&bd, source, target);
 		if (!tp_pgsql_query_prepared(pg, BATCH_DATA, sql, 10, params,
 									 batch_data_row, &bd))
 			goto done;
@@ -1438,7 +1450,7 @@ tp_queue_batch_after(tp_pgsql *pg, const char *source,
 	out->batch.last_tick = strtoull(sb.tick_to, NULL, 10);
 	out->batch.flags = sb.partial ? TP_BATCH_PARTIAL : 0;
 	out->tick_time_ms = strtoll(sb.ts_ms, NULL, 10);
-	fill_queued_batch(out, source, target, &bd);
+	fill_queued_batch(out, target, &bd);
 	*found = true;
 	ok = true;
 
