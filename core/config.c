@@ -55,8 +55,8 @@ static const char *const top_keys[] = {
 	"processing_intervals", "database", "server", "targets",
 	"sentry_endpoint", "plugin_dir", "applier", "applier_options",
 	"source_options", "log_level", "max_batch_bytes", "queue_retention",
-	"replicate_ddl", "load_jobs", "load_chunk_bytes", "load_in_one_transaction",
-	"load_batches_in_flight", "batches_in_flight",
+	"replicate_ddl", "load_jobs", "load_chunk_bytes", "load_split_bytes",
+	"load_in_one_transaction", "load_batches_in_flight", "batches_in_flight",
 	NULL
 };
 static const char *const interval_keys[] = {
@@ -745,6 +745,8 @@ read_top(cfg_ctx *cx, const tp_node *root)
 	get_int(cx, root, "", "load_jobs", false, 1, 64, &config->load_jobs);
 	get_int(cx, root, "", "load_chunk_bytes", false, 65536, INT64_C(256) << 20,
 			&config->load_chunk_bytes);
+	get_int(cx, root, "", "load_split_bytes", false, 65536, INT64_C(1) << 50,
+			&config->load_split_bytes);
 	get_int(cx, root, "", "load_batches_in_flight", false, 1, 8,
 			&config->load_batches_in_flight);
 	get_int(cx, root, "", "batches_in_flight", false, 1, 8,
@@ -797,6 +799,7 @@ config_new(const char *name)
 	config->queue_retention = 7 * 24 * 3600;
 	config->load_jobs = 2;
 	config->load_chunk_bytes = INT64_C(4) << 20;
+	config->load_split_bytes = INT64_C(64) << 20;
 	config->load_batches_in_flight = 2;
 	config->batches_in_flight = 2;
 	config->use_event_triggers = false;

@@ -89,6 +89,8 @@ typedef struct tp_config
 	int64_t		max_batch_bytes;	/* row images per batch; default 16 MiB */
 	int64_t		load_jobs;		/* initial load: copy jobs; default 2 */
 	int64_t		load_chunk_bytes;	/* initial load: rows per batch; 4 MiB */
+	int64_t		load_split_bytes;	/* initial load: a table over this is
+									 * split among the jobs; 64 MiB */
 	int64_t		load_batches_in_flight; /* initial load: row batches sent
 										 * before the previous is answered
 										 * (http transport); default 2 */

@@ -56,9 +56,6 @@
 
 #define COMPONENT "load"
 
-/* A table over this many bytes is split into parts when jobs > 1. */
-#define SPLIT_BYTES (INT64_C(64) << 20)
-
 /* How often progress is logged (no terminal), and drawn (terminal). */
 #define LOG_EVERY_MS 10000
 #define DRAW_EVERY_MS 500
@@ -1272,7 +1269,7 @@ send_chain(load *ld)
 	ld->copy.sender = &ld->sender;
 	ld->copy.progress = on_progress;
 	ld->copy.progress_arg = ld;
-	tp_load_copy_plan(&ld->copy, (int) ld->config->load_jobs, SPLIT_BYTES);
+	tp_load_copy_plan(&ld->copy, (int) ld->config->load_jobs, ld->config->load_split_bytes);
 	ld->started_ms = tp_clock_ms();
 	ld->logged_ms = ld->started_ms;
 	if (ld->copy.n_parts > 0 && !tp_load_copy_run(&ld->copy, (int) ld->config->load_jobs))

@@ -5,7 +5,9 @@
  * Every job opens a REPEATABLE READ transaction on the snapshot the load
  * exported, so that all of them read the database as of one moment, and
  * takes parts in turn. A part is read with one COPY (SELECT columns FROM
- * ONLY table [WHERE ctid in a block range]) TO STDOUT in text format;
+ * ONLY table [WHERE ctid in a block range]) TO STDOUT in text format (a
+ * large table is split into at most one block range per job, each read
+ * by a sequential scan: see job_main);
  * rows accumulate in the job's buffer behind the chunk's header line and
  * are sent as a load batch when it holds chunk_bytes. A row is never
  * split, and a chunk holds rows of one table. Memory: one buffer of about
@@ -51,7 +53,13 @@ typedef struct job
 /* Pages copied before their text size per page stands for the others'. */
 #define MEASURED_PAGES_MIN 256
 
-/* The number of parts of table t (block ranges when it is large). */
+/*
+ * The number of parts of table t: block ranges when it is over
+ * split_bytes, at most one per job. Each part is read by a sequential
+ * scan that filters on its block range (see job_main), so every part
+ * costs a visit of every page: more parts than jobs would only repeat
+ * those visits.
+ */
 static int64_t
 parts_of(const tp_load_table *t, int jobs, int64_t split_bytes)
 {
@@ -59,6 +67,8 @@ parts_of(const tp_load_table *t, int jobs, int64_t split_bytes)
 
 	if (jobs > 1 && split_bytes > 0 && t->est_bytes > split_bytes && t->blocks > 1)
 		k = (t->est_bytes + split_bytes - 1) / split_bytes;
+	if (k > jobs)
+		k = jobs;
 	if (k > t->blocks)
 		k = t->blocks > 0 ? t->blocks : 1;
 	return k;
@@ -412,9 +422,21 @@ job_main(void *arg)
 	snprintf(purpose, sizeof(purpose), "copy job %d of the initial load", j->nr);
 	snprintf(set_snapshot, sizeof(set_snapshot), "SET TRANSACTION SNAPSHOT '%s'",
 			 lc->snapshot);
+	/*
+	 * A part's block range is read by a sequential scan that skips the
+	 * rows outside it, not by a TID range scan: a sequential scan of a
+	 * large table reads through a small ring of buffers and joins a
+	 * concurrent scan of the same table (synchronize_seqscans), where a
+	 * TID range scan takes its pages into shared_buffers, evicting others
+	 * page by page. Two jobs reading the halves of pgbench_accounts (640
+	 * MB, shared_buffers 256 MB) took 9 s of the server's CPU by TID
+	 * range and 3.6 s by sequential scans, against 3.1 to 3.5 s for one
+	 * scan of the whole table (docs/performance.md, "Initial load").
+	 */
 	ok = tp_pgsql_connect(&j->pg, lc->conninfo, purpose) &&
 		tp_pgsql_pin_session(&j->pg) &&
 		tp_pgsql_exec(&j->pg, "SET client_encoding TO 'UTF8'") &&
+		tp_pgsql_exec(&j->pg, "SET enable_tidscan TO off") &&
 		tp_pgsql_exec(&j->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") &&
 		tp_pgsql_exec(&j->pg, set_snapshot);
 	while (ok && (part = take_part(lc)) != NULL)

@@ -4,10 +4,10 @@
  *     initial-load -load-target T`): a source teleport runs as a daemon
  *     with the http transport to a target teleport with the postgres
  *     applier on a second cluster (public applied into schema "copy"),
- *     and the load runs next to it. load_jobs is 2 and load_chunk_bytes
- *     65536, so that a table of 200,000 rows takes hundreds of batches and
- *     two jobs copy tables at once (a table is only split into block ranges
- *     above 64 MB, which no case here reaches).
+ *     and the load runs next to it. load_jobs is 2, load_chunk_bytes
+ *     65536 and load_split_bytes 1 MiB, so that a table of 200,000 rows
+ *     takes hundreds of batches, two jobs copy tables at once and read
+ *     the halves of a large table at once (but in case "kills").
  *
  *     Cases:
  *     "writes": the target has none of the tables (replicate_ddl: true:
@@ -178,6 +178,7 @@ typedef struct loader
 /* What a scene has besides the defaults. */
 #define SCENE_NOWHERE 1			/* a second target nothing answers */
 #define SCENE_ONE_TXN 2			/* load_in_one_transaction: true */
+#define SCENE_WHOLE 4			/* no table split (load_split_bytes 64 MiB) */
 
 /* Write in's config: replicate_ddl as ddl, targets (or NULL), flags. */
 static void
@@ -189,13 +190,15 @@ configure(tp_inst *in, const char *targets, bool ddl, int flags)
 					  "max_events_per_batch: 2000\n"
 					  "load_jobs: 2\n"
 					  "load_chunk_bytes: 65536\n"
+					  "load_split_bytes: %d\n"
 					  "processing_intervals:\n"
 					  "  batcher: 50\n"
 					  "  transmitter: 50\n"
 					  "  applier: 50\n"
 					  "  vacuum: 500\n"
 					  "  ddlwatcher: 200\n", ddl ? "true" : "false",
-					  (flags & SCENE_ONE_TXN) ? "true" : "false");
+					  (flags & SCENE_ONE_TXN) ? "true" : "false",
+					  (flags & SCENE_WHOLE) ? 64 << 20 : 1 << 20);
 }
 
 /*
@@ -774,7 +777,8 @@ START_TEST(test_load_kills)
 	char	   *v;
 	int			status;
 
-	scene_init(&sc, "lk", true, 0);
+	/* not split: the small tables go while big is sent, and some are whole */
+	scene_init(&sc, "lk", true, SCENE_WHOLE);
 	tp_inst_exec(sc.src, "%s", work_sql);
 	scene_start(&sc, 1, true);
 	slow_target(&sc, true);

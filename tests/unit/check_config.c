@@ -463,6 +463,7 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(config->server.transport);
 	ck_assert_int_eq(config->server.max_body_size, 67108864);
 	ck_assert_int_eq(config->load_batches_in_flight, 2);
+	ck_assert_int_eq(config->load_split_bytes, INT64_C(64) << 20);
 	ck_assert_int_eq(config->batches_in_flight, 2);
 	ck_assert_int_eq(config->n_targets, 0);
 	ck_assert_str_eq(config->applier, "postgres");
@@ -502,6 +503,7 @@ START_TEST(test_full)
 	ck_assert(!config->use_event_triggers);
 	ck_assert_int_eq(config->load_jobs, 3);
 	ck_assert_int_eq(config->load_chunk_bytes, 1048576);
+	ck_assert_int_eq(config->load_split_bytes, 8388608);
 	ck_assert(config->load_in_one_transaction);
 	ck_assert_int_eq(config->load_batches_in_flight, 3);
 	ck_assert_int_eq(config->batches_in_flight, 4);
@@ -595,7 +597,7 @@ END_TEST
 START_TEST(test_unknown_top)
 {
 	assert_one_error(MINIMAL "batchsize: 5\n",
-					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level, max_batch_bytes, queue_retention, replicate_ddl, load_jobs, load_chunk_bytes, load_in_one_transaction, load_batches_in_flight, batches_in_flight)");
+					 "test.yml:3:1: batchsize: unknown key (expected one of: batch_size, max_events_per_batch, use_event_triggers, processing_intervals, database, server, targets, sentry_endpoint, plugin_dir, applier, applier_options, source_options, log_level, max_batch_bytes, queue_retention, replicate_ddl, load_jobs, load_chunk_bytes, load_split_bytes, load_in_one_transaction, load_batches_in_flight, batches_in_flight)");
 }
 END_TEST
 

@@ -145,8 +145,9 @@ START_TEST(test_foreign_keys_first)
 END_TEST
 
 /*
- * A table over split_bytes is split into block ranges when jobs > 1, the
- * last open at the end; not with one job, nor a table of one block.
+ * A table over split_bytes is split into block ranges when jobs > 1, at
+ * most one per job, the last open at the end; not with one job, nor a
+ * table of one block.
  */
 START_TEST(test_split)
 {
@@ -156,7 +157,7 @@ START_TEST(test_split)
 	make_copy(&lc, "ab", bytes);
 	lc.tables[0].blocks = 10;
 	lc.tables[1].blocks = 1;
-	tp_load_copy_plan(&lc, 2, 64);
+	tp_load_copy_plan(&lc, 4, 64);
 	ck_assert_uint_eq(lc.n_parts, 5);
 	ck_assert_int_eq(lc.tables[0].parts_left, 4);
 	ck_assert_int_eq(lc.parts[0].from, 0);
@@ -169,6 +170,20 @@ START_TEST(test_split)
 	ck_assert_int_eq(lc.parts[3].to, -1);
 	ck_assert_uint_eq(lc.parts[4].table, 1);
 	ck_assert_int_eq(lc.parts[4].from, -1);
+	free_copy(&lc);
+
+	/* 4 parts of 64 bytes, but 2 jobs: 2 parts */
+	make_copy(&lc, "ab", bytes);
+	lc.tables[0].blocks = 10;
+	lc.tables[1].blocks = 1;
+	tp_load_copy_plan(&lc, 2, 64);
+	ck_assert_uint_eq(lc.n_parts, 3);
+	ck_assert_int_eq(lc.tables[0].parts_left, 2);
+	ck_assert_int_eq(lc.parts[0].from, 0);
+	ck_assert_int_eq(lc.parts[0].to, 5);
+	ck_assert_int_eq(lc.parts[1].from, 5);
+	ck_assert_int_eq(lc.parts[1].to, -1);
+	ck_assert_uint_eq(lc.parts[2].table, 1);
 	free_copy(&lc);
 
 	make_copy(&lc, "ab", bytes);
