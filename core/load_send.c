@@ -161,7 +161,8 @@ make_batch(const tp_load_sender *s, tp_batch *batch, uint64_t seq, tp_batch_kind
 /*
  * Record seq as acknowledged (under s->lock): last_seq moves on over every
  * batch acknowledged without a gap; one acknowledged before an earlier
- * one waits in s->acked.
+ * one waits in s->acked. While one lane retries its batch, the others go
+ * on with later ones, so any number may wait there.
  */
 static void
 acknowledged(tp_load_sender *s, uint64_t seq, size_t len)
@@ -172,15 +173,19 @@ acknowledged(tp_load_sender *s, uint64_t seq, size_t len)
 	s->bytes += len;
 	if (seq != (s->last_seq == 0 ? s->first_seq : s->last_seq + 1))
 	{
-		if (s->n_acked < TP_LOAD_MAX_LANES)
-			s->acked[s->n_acked++] = seq;
+		if (s->n_acked == s->cap_acked)
+		{
+			s->cap_acked = s->cap_acked ? 2 * s->cap_acked : 16;
+			s->acked = tp_xrealloc(s->acked, s->cap_acked * sizeof(uint64_t));
+		}
+		s->acked[s->n_acked++] = seq;
 		return;
 	}
 	s->last_seq = seq;
 	while (again)
 	{
 		again = false;
-		for (int i = 0; i < s->n_acked; i++)
+		for (size_t i = 0; i < s->n_acked; i++)
 		{
 			if (s->acked[i] == s->last_seq + 1)
 			{
@@ -406,6 +411,7 @@ tp_load_sender_free(tp_load_sender *s)
 			pthread_join(s->lanes[i].thread, NULL);
 		free(s->lanes[i].data);
 	}
+	free(s->acked);
 	tp_pgsql_close(&s->pg);
 	pthread_cond_destroy(&s->changed);
 	pthread_mutex_destroy(&s->lock);

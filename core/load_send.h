@@ -71,8 +71,11 @@ typedef struct tp_load_sender
 	uint64_t	numbered;		/* the last seq numbered */
 	bool		failed;			/* a lane gave up (a stop was requested) */
 	atomic_bool quit;			/* lanes' threads end */
-	uint64_t	acked[TP_LOAD_MAX_LANES];	/* acknowledged after a gap */
-	int			n_acked;
+	uint64_t   *acked;			/* acknowledged after a gap (a lane that
+								 * retries may leave one while the others
+								 * go on: any number of them) */
+	size_t		n_acked;
+	size_t		cap_acked;
 	uint64_t	first_seq;		/* of this load; 0 before its first batch */
 	uint64_t	last_seq;		/* every batch up to it acknowledged */
 	uint64_t	batches;

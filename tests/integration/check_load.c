@@ -274,8 +274,36 @@ load_start(scene *sc, const char *target, loader *ld)
 }
 
 /*
+ * For a loader that hangs: the source's sessions (the loader's among
+ * them) and, where gdb is installed, the stacks of its threads, on stderr.
+ */
+static void
+show_hung_loader(const scene *sc, pid_t pid)
+{
+	char		pid_text[24];
+	char	   *gdb_argv[] = {"/usr/bin/gdb", "-batch", "-p", pid_text,
+	"-ex", "thread apply all bt", NULL};
+	tp_cmd_result res;
+	char	   *sessions = tp_inst_try_value(sc->src,
+											 "SELECT string_agg(format('%%s %%s %%s/%%s %%s: %%s', pid,"
+											 " application_name, wait_event_type, wait_event, state,"
+											 " left(query, 200)), E'\\n' ORDER BY pid) FROM pg_stat_activity"
+											 " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+
+	fprintf(stderr, "----- the hung loader's source sessions:\n%s\n",
+			sessions ? sessions : "(none)");
+	free(sessions);
+	snprintf(pid_text, sizeof(pid_text), "%ld", (long) pid);
+	if (access(gdb_argv[0], X_OK) == 0 && tp_run_cmd(gdb_argv, NULL, 60, &res))
+	{
+		fprintf(stderr, "----- the hung loader's threads:\n%s\n", res.out ? res.out : "");
+		tp_cmd_result_free(&res);
+	}
+}
+
+/*
  * Wait up to timeout_s for the loader to exit; its exit status. When it
- * does not, it is killed and the test fails.
+ * does not, what it waits for is shown, it is killed and the test fails.
  */
 static int
 load_wait(scene *sc, loader *ld, int timeout_s)
@@ -284,6 +312,7 @@ load_wait(scene *sc, loader *ld, int timeout_s)
 
 	if (status < 0)
 	{
+		show_hung_loader(sc, ld->pid);
 		kill(ld->pid, SIGKILL);
 		tp_wait_exit(ld->pid, 10);
 		ld->pid = 0;
@@ -1238,10 +1267,12 @@ fake_send(tp_plugin_ctx *ctx, const tp_batch *batch)
 
 /*
  * "sender": the load's sender with two transport instances keeps two row
- * chunks in flight, hands them to the transport in number order, records as delivered
- * only what was acknowledged without a gap when the answers come out of
- * order, sends anything else, and a chunk much shorter than one in
- * flight, alone, and numbers every batch once in the source database.
+ * chunks in flight, hands them to the transport in number order, records
+ * as delivered only what was acknowledged without a gap when the answers
+ * come out of order (also when one chunk's answer comes after many more
+ * than there are lanes: a lane that retries, the other going on), sends
+ * anything else, and a chunk much shorter than one in flight, alone, and
+ * numbers every batch once in the source database.
  */
 START_TEST(test_load_sender)
 {
@@ -1271,49 +1302,59 @@ START_TEST(test_load_sender)
 	cb.send = fake_send;
 	memset(ctxs, 0, sizeof(ctxs));
 	fake.sender = &s;
-	/* 101 answered long after 102 to 104 */
+	/* 101 answered long after 102 to 116 (most of them) */
 	for (int i = 0; i < 32; i++)
-		fake.delay_ms[i] = 30;
-	fake.delay_ms[1] = 400;
+		fake.delay_ms[i] = 20;
+	fake.delay_ms[1] = 1500;
 
 	ck_assert(tp_load_sender_init(&s, conninfo, &target, "src", &ctxs[0], &cb, 5));
 	ck_assert(tp_load_sender_add_lane(&s, &ctxs[1]));
-	/* 100: schema, alone; 101 to 104: chunks; 105: a short one; 106: end */
+	/* 100: schema, alone; 101 to 116: chunks; 117: a short one; 118: end */
 	ck_assert(tp_load_send(&s, TP_BATCH_CHANGES, small, 2, 1, false, false));
 	ck_assert_int_eq(s.last_seq, 100);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 16; i++)
 		ck_assert(tp_load_send(&s, TP_BATCH_LOAD, big, sizeof(big), 1, false, true));
 	ck_assert(tp_load_send(&s, TP_BATCH_LOAD, small, 2, 1, false, true));
 	ck_assert(tp_load_send(&s, TP_BATCH_LOAD, small, 2, 1, true, false));
 	ck_assert(tp_load_send_flush(&s));
 	tp_load_sender_free(&s);
 
-	ck_assert_int_eq(fake.n, 7);
+	ck_assert_int_eq(fake.n, 19);
 	ck_assert_int_eq(fake.max_in_flight, 2);
 	/* in number order, but for two threads entering send at once */
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 19; i++)
 		ck_assert_msg(fake.started[i] + 1 >= 100 + (uint64_t) i &&
 					  fake.started[i] <= 101 + (uint64_t) i,
 					  "batch %d began as the %dth", (int) fake.started[i], i);
-	/* 102 to 104 came back before 101; last_seq stayed at 100 until 101 did */
-	ck_assert_int_eq(fake.done[1], 102);
-	ck_assert_int_eq(fake.done[2], 103);
-	ck_assert_int_eq(fake.done[3], 104);
-	ck_assert_int_eq(fake.done[4], 101);
-	for (int i = 1; i <= 4; i++)
-		ck_assert_int_eq(fake.last_seq_at[i], 100);
-	ck_assert_int_eq(fake.last_seq_at[5], 104);
-	/* the schema, the short chunk and the end went alone; 102-104 alongside 101 */
+
+	/*
+	 * More chunks than lanes came back before 101, in order; last_seq
+	 * stayed at 100 until 101 did, then took them all in
+	 */
+	{
+		int			k = 1;
+
+		while (k < 17 && fake.done[k] != 101)
+		{
+			ck_assert_int_eq(fake.done[k], 101 + k);
+			ck_assert_int_eq(fake.last_seq_at[fake.done[k] - 100], 100);
+			k++;
+		}
+		ck_assert_msg(k - 1 > TP_LOAD_MAX_LANES, "only %d chunks came back before 101", k - 1);
+		ck_assert_int_eq(fake.last_seq_at[1], 100);
+	}
+	/* the schema, the short chunk and the end went alone; 102-116 alongside 101 */
 	ck_assert_int_eq(fake.alongside[0], 0);
 	ck_assert_int_eq(fake.alongside[1], 0);
-	for (int i = 2; i <= 4; i++)
+	for (int i = 2; i <= 16; i++)
 		ck_assert_int_eq(fake.alongside[i], 1);
-	ck_assert_int_eq(fake.alongside[5], 0);
-	ck_assert_int_eq(fake.alongside[6], 0);
+	ck_assert_int_eq(fake.alongside[17], 0);
+	ck_assert_int_eq(fake.alongside[18], 0);
+	ck_assert_int_eq(fake.last_seq_at[17], 116);
 	ck_assert_int_eq(s.first_seq, 100);
-	ck_assert_int_eq(s.last_seq, 106);
-	ck_assert_int_eq(s.batches, 7);
-	tp_sql_assert(conn, "SELECT next_seq FROM teleport.target", "107");
+	ck_assert_int_eq(s.last_seq, 118);
+	ck_assert_int_eq(s.batches, 19);
+	tp_sql_assert(conn, "SELECT next_seq FROM teleport.target", "119");
 	PQfinish(conn);
 	free(conninfo);
 }
