@@ -145,11 +145,12 @@ START_TEST(test_foreign_keys_first)
 END_TEST
 
 /*
- * A table over split_bytes is split into block ranges when jobs > 1, at
- * most one per job, the last open at the end; not with one job, nor a
- * table of one block.
+ * Plan tables a (200 bytes, 10 blocks) and b (200 bytes, 1 block) with
+ * jobs and a split at 64 bytes; a must come in the block ranges that
+ * start at from[0..k) (the last open at the end), then b whole.
  */
-START_TEST(test_split)
+static void
+check_split(int jobs, const int64_t *from, int k)
 {
 	tp_load_copy lc;
 	static const int64_t bytes[] = {200, 200};
@@ -157,40 +158,36 @@ START_TEST(test_split)
 	make_copy(&lc, "ab", bytes);
 	lc.tables[0].blocks = 10;
 	lc.tables[1].blocks = 1;
-	tp_load_copy_plan(&lc, 4, 64);
-	ck_assert_uint_eq(lc.n_parts, 5);
-	ck_assert_int_eq(lc.tables[0].parts_left, 4);
-	ck_assert_int_eq(lc.parts[0].from, 0);
-	ck_assert_int_eq(lc.parts[0].to, 2);
-	ck_assert_int_eq(lc.parts[1].from, 2);
-	ck_assert_int_eq(lc.parts[1].to, 5);
-	ck_assert_int_eq(lc.parts[2].from, 5);
-	ck_assert_int_eq(lc.parts[2].to, 7);
-	ck_assert_int_eq(lc.parts[3].from, 7);
-	ck_assert_int_eq(lc.parts[3].to, -1);
-	ck_assert_uint_eq(lc.parts[4].table, 1);
-	ck_assert_int_eq(lc.parts[4].from, -1);
+	tp_load_copy_plan(&lc, jobs, 64);
+	ck_assert_uint_eq(lc.n_parts, (size_t) k + 1);
+	ck_assert_int_eq(lc.tables[0].parts_left, k);
+	for (int p = 0; p < k; p++)
+	{
+		ck_assert_uint_eq(lc.parts[p].table, 0);
+		ck_assert_int_eq(lc.parts[p].from, k == 1 ? -1 : from[p]);
+		ck_assert_int_eq(lc.parts[p].to, p + 1 < k ? from[p + 1] : -1);
+	}
+	ck_assert_uint_eq(lc.parts[k].table, 1);
+	ck_assert_int_eq(lc.parts[k].from, -1);
+	ck_assert_int_eq(lc.parts[k].to, -1);
 	free_copy(&lc);
+}
 
+/*
+ * A table over split_bytes is split into block ranges when jobs > 1, at
+ * most one per job, the last open at the end; not with one job, nor a
+ * table of one block.
+ */
+START_TEST(test_split)
+{
+	static const int64_t four[] = {0, 2, 5, 7};
+	static const int64_t two[] = {0, 5};
+	static const int64_t one[] = {-1};
+
+	check_split(4, four, 4);
 	/* 4 parts of 64 bytes, but 2 jobs: 2 parts */
-	make_copy(&lc, "ab", bytes);
-	lc.tables[0].blocks = 10;
-	lc.tables[1].blocks = 1;
-	tp_load_copy_plan(&lc, 2, 64);
-	ck_assert_uint_eq(lc.n_parts, 3);
-	ck_assert_int_eq(lc.tables[0].parts_left, 2);
-	ck_assert_int_eq(lc.parts[0].from, 0);
-	ck_assert_int_eq(lc.parts[0].to, 5);
-	ck_assert_int_eq(lc.parts[1].from, 5);
-	ck_assert_int_eq(lc.parts[1].to, -1);
-	ck_assert_uint_eq(lc.parts[2].table, 1);
-	free_copy(&lc);
-
-	make_copy(&lc, "ab", bytes);
-	lc.tables[0].blocks = 10;
-	tp_load_copy_plan(&lc, 1, 64);
-	ck_assert_uint_eq(lc.n_parts, 2);
-	free_copy(&lc);
+	check_split(2, two, 2);
+	check_split(1, one, 1);
 }
 END_TEST
 
