@@ -97,8 +97,8 @@ add_json(tp_lines *lines, const char *s, size_t n)
 }
 
 /*
- * The JSON escape of byte c ("" when it needs none), as to_json(text)
- * writes it; in buf (of size bytes) or static.
+ * The JSON escape of byte c, one that needs it (a control character, '"'
+ * or '\\'), as to_json(text) writes it; in buf (of size bytes) or static.
  */
 static const char *
 json_escape(unsigned char c, char *buf, size_t size)
@@ -120,12 +120,8 @@ json_escape(unsigned char c, char *buf, size_t size)
 		case '\\':
 			return "\\\\";
 		default:
-			if (c < ' ')
-			{
-				snprintf(buf, size, "\\u%04x", (unsigned int) c);
-				return buf;
-			}
-			return "";
+			snprintf(buf, size, "\\u%04x", (unsigned int) c);
+			return buf;
 	}
 }
 

@@ -111,15 +111,25 @@ print_queue_state(const tp_inst *in)
 										  " CASE WHEN b.partial THEN ', partial' ELSE '' END), ', ' ORDER BY b.seq)"
 										  " FROM teleport.batch b WHERE b.target = t.name AND b.acked_at IS NULL),"
 										  " 'none')), E'\\n' ORDER BY t.name) FROM teleport.target t))");
+	char		title[128];
+
+	fprintf(stderr, "----- %s queue:\n%s\n", in->name, queue ? queue : "(none)");
+	free(queue);
+	snprintf(title, sizeof(title), "%s sessions", in->name);
+	tp_inst_print_sessions(in, title);
+}
+
+/* See instance.h. */
+void
+tp_inst_print_sessions(const tp_inst *in, const char *title)
+{
 	char	   *sessions = tp_inst_try_value(in,
 											 "SELECT string_agg(format('%%s %%s %%s/%%s %%s: %%s', pid,"
 											 " application_name, wait_event_type, wait_event, state,"
 											 " left(query, 200)), E'\\n' ORDER BY pid) FROM pg_stat_activity"
 											 " WHERE datname = current_database() AND pid <> pg_backend_pid()");
 
-	fprintf(stderr, "----- %s queue:\n%s\n----- %s sessions:\n%s\n", in->name,
-			queue ? queue : "(none)", in->name, sessions ? sessions : "(none)");
-	free(queue);
+	fprintf(stderr, "----- %s:\n%s\n", title, sessions ? sessions : "(none)");
 	free(sessions);
 }
 

@@ -179,6 +179,12 @@ char	   *tp_inst_value(const tp_inst *in, const char *fmt,...)
 char	   *tp_inst_try_value(const tp_inst *in, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 
+/*
+ * Print on stderr, under the heading "----- title:", what the sessions of
+ * in's database run and wait for (for a failure's report).
+ */
+void		tp_inst_print_sessions(const tp_inst *in, const char *title);
+
 /* Wait (30 s) until sql (one boolean) is true on in; else fail with what. */
 void		tp_inst_wait_true(const tp_inst *in, const char *sql, const char *what);
 

@@ -284,15 +284,8 @@ show_hung_loader(const scene *sc, pid_t pid)
 	char	   *gdb_argv[] = {"/usr/bin/gdb", "-batch", "-p", pid_text,
 	"-ex", "thread apply all bt", NULL};
 	tp_cmd_result res;
-	char	   *sessions = tp_inst_try_value(sc->src,
-											 "SELECT string_agg(format('%%s %%s %%s/%%s %%s: %%s', pid,"
-											 " application_name, wait_event_type, wait_event, state,"
-											 " left(query, 200)), E'\\n' ORDER BY pid) FROM pg_stat_activity"
-											 " WHERE datname = current_database() AND pid <> pg_backend_pid()");
 
-	fprintf(stderr, "----- the hung loader's source sessions:\n%s\n",
-			sessions ? sessions : "(none)");
-	free(sessions);
+	tp_inst_print_sessions(sc->src, "the hung loader's source sessions");
 	snprintf(pid_text, sizeof(pid_text), "%ld", (long) pid);
 	if (access(gdb_argv[0], X_OK) == 0 && tp_run_cmd(gdb_argv, NULL, 60, &res))
 	{
