@@ -43,27 +43,10 @@ tp_lines_append(tp_lines *lines, const char *s, size_t n)
 	add(lines, s, n);
 }
 
-/*
- * The bytes of a line's envelope beyond its columns' text: the keys,
- * quotes and numbers tp_lines_add writes around them (a little more than
- * their usual length, so that a batch seldom grows its buffer).
- */
-#define LINE_ENVELOPE_BYTES 192
-
 /* See batch_lines.h. */
 void
-tp_lines_reserve_result(tp_lines *lines, const PGresult *res)
+tp_lines_reserve(tp_lines *lines, size_t n)
 {
-	size_t		n = 0;
-	int			rows = PQntuples(res);
-	int			cols = PQnfields(res);
-
-	for (int r = 0; r < rows; r++)
-	{
-		n += LINE_ENVELOPE_BYTES;
-		for (int c = 0; c < cols; c++)
-			n += (size_t) PQgetlength(res, r, c);
-	}
 	reserve(lines, n);
 }
 

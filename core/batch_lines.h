@@ -45,10 +45,11 @@ void		tp_lines_add(tp_lines *lines, const PGresult *res, int row,
 						 const char *ts_ms);
 
 /*
- * Make room in lines for the lines of every row of res (TP_LINES_COLUMNS),
- * so that adding them seldom grows its buffer.
+ * Make room in lines for n more bytes (the expected size of the lines to
+ * come), so that adding them seldom grows its buffer. Room never touched
+ * costs address space, not memory.
  */
-void		tp_lines_reserve_result(tp_lines *lines, const PGresult *res);
+void		tp_lines_reserve(tp_lines *lines, size_t n);
 
 /*
  * Append s[0, n) to lines as it is (not a line: count stays), e.g. a

@@ -139,10 +139,36 @@ bool
 tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
 			   const char *const *params, tp_pgsql_row_fn row_fn, void *arg)
 {
+	return tp_pgsql_query_sized(pg, sql, n_params, params, NULL, row_fn, arg);
+}
+
+/* The most parameters of tp_pgsql_query_sized. */
+#define MAX_SIZED_PARAMS 32
+
+/* See pgsql.h. */
+bool
+tp_pgsql_query_sized(tp_pgsql *pg, const char *sql, int n_params,
+					 const char *const *params, const int *lengths,
+					 tp_pgsql_row_fn row_fn, void *arg)
+{
+	int			formats[MAX_SIZED_PARAMS];
+
 	if (!is_open(pg))
 		return false;
+	if (lengths == NULL)
+		return take_result(pg, PQexecParams(pg->conn, sql, n_params, NULL, params,
+											NULL, NULL, 0),
+						   sql, row_fn, arg);
+	if (n_params > MAX_SIZED_PARAMS)
+	{
+		tp_error(COMPONENT, "query for %s has %d parameters, more than %d",
+				 pg->purpose, n_params, MAX_SIZED_PARAMS);
+		return false;
+	}
+	for (int i = 0; i < n_params; i++)
+		formats[i] = lengths[i] >= 0 ? 1 : 0;
 	return take_result(pg, PQexecParams(pg->conn, sql, n_params, NULL, params,
-										NULL, NULL, 0),
+										lengths, formats, 0),
 					   sql, row_fn, arg);
 }
 
@@ -293,30 +319,95 @@ tp_pgsql_result(tp_pgsql *pg, const char *sql, int n_params,
 	return NULL;
 }
 
+/*
+ * Prepare sql under name on pg's open connection unless it is already;
+ * *prepared false when pg has no room for another name (the caller runs
+ * sql unprepared). False after logging when the preparation failed.
+ */
+static bool
+ensure_prepared(tp_pgsql *pg, const char *name, const char *sql, int n_params,
+				bool *prepared)
+{
+	*prepared = false;
+	for (int i = 0; i < pg->n_prepared && !*prepared; i++)
+		*prepared = strcmp(pg->prepared[i], name) == 0;
+	if (*prepared || pg->n_prepared == TP_PGSQL_MAX_PREPARED)
+		return true;
+	if (!take_result(pg, PQprepare(pg->conn, name, sql, n_params, NULL),
+					 sql, NULL, NULL))
+		return false;
+	pg->prepared[pg->n_prepared++] = name;
+	*prepared = true;
+	return true;
+}
+
 /* See pgsql.h. */
 bool
 tp_pgsql_query_prepared(tp_pgsql *pg, const char *name, const char *sql,
 						int n_params, const char *const *params,
 						tp_pgsql_row_fn row_fn, void *arg)
 {
-	bool		prepared = false;
+	bool		prepared;
 
-	if (!is_open(pg))
+	if (!is_open(pg) || !ensure_prepared(pg, name, sql, n_params, &prepared))
 		return false;
-	for (int i = 0; i < pg->n_prepared && !prepared; i++)
-		prepared = strcmp(pg->prepared[i], name) == 0;
 	if (!prepared)
-	{
-		if (pg->n_prepared == TP_PGSQL_MAX_PREPARED)
-			return tp_pgsql_query(pg, sql, n_params, params, row_fn, arg);
-		if (!take_result(pg, PQprepare(pg->conn, name, sql, n_params, NULL),
-						 sql, NULL, NULL))
-			return false;
-		pg->prepared[pg->n_prepared++] = name;
-	}
+		return tp_pgsql_query(pg, sql, n_params, params, row_fn, arg);
 	return take_result(pg, PQexecPrepared(pg->conn, name, n_params, params,
 										  NULL, NULL, 0),
 					   sql, row_fn, arg);
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_stream_prepared(tp_pgsql *pg, const char *name, const char *sql,
+						 int n_params, const char *const *params,
+						 tp_pgsql_row_fn row_fn, void *arg)
+{
+	bool		prepared;
+	bool		ok = true;
+	bool		logged = false;
+	int			sent;
+	PGresult   *res;
+
+	if (!is_open(pg) || !ensure_prepared(pg, name, sql, n_params, &prepared))
+		return false;
+	sent = prepared
+		? PQsendQueryPrepared(pg->conn, name, n_params, params, NULL, NULL, 0)
+		: PQsendQueryParams(pg->conn, sql, n_params, NULL, params, NULL, NULL, 0);
+	if (sent != 1)
+	{
+		log_query_error(pg, NULL, sql);
+		return false;
+	}
+	if (PQsetSingleRowMode(pg->conn) != 1)
+	{
+		/* cannot happen right after a send; the rows then come at once */
+		tp_warning(COMPONENT, "%s: single-row mode refused, reading the whole result",
+				   pg->purpose);
+	}
+	/* every result up to NULL is read, also after a failure or a stop */
+	while ((res = PQgetResult(pg->conn)) != NULL)
+	{
+		ExecStatusType status = PQresultStatus(res);
+
+		if (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK)
+		{
+			for (int i = 0; ok && i < PQntuples(res); i++)
+				ok = row_fn(arg, res, i);
+			/* row_fn logged why it stopped */
+			logged = logged || !ok;
+		}
+		else if (status != PGRES_COMMAND_OK)
+		{
+			if (!logged)
+				log_query_error(pg, res, sql);
+			logged = true;
+			ok = false;
+		}
+		PQclear(res);
+	}
+	return ok;
 }
 
 /* See pgsql.h. */

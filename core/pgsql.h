@@ -17,6 +17,14 @@
 /* How many statements one connection keeps prepared (tp_pgsql_query_prepared). */
 #define TP_PGSQL_MAX_PREPARED 8
 
+/*
+ * libpq keeps a connection's buffers at the size of the largest message
+ * sent or received on it, for as long as it is open: a caller that keeps
+ * a connection for a long time closes it after a message of this size or
+ * more, so that one large batch does not stay in its memory.
+ */
+#define TP_PGSQL_LARGE_MESSAGE ((size_t) 4 * 1024 * 1024)
+
 /* A connection and what it is for. */
 typedef struct tp_pgsql
 {
@@ -51,6 +59,18 @@ bool		tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
 						   void *arg);
 
 /*
+ * tp_pgsql_query where lengths[i] >= 0 gives the size of params[i], which
+ * then needs no NUL and is sent as it is in binary format: for a text
+ * parameter (one the statement casts to text) that is its bytes, checked
+ * by the server as text in the client encoding. So a large value is sent
+ * without a NUL-terminated copy. lengths[i] < 0: a text parameter as in
+ * tp_pgsql_query. At most 32 parameters.
+ */
+bool		tp_pgsql_query_sized(tp_pgsql *pg, const char *sql, int n_params,
+								 const char *const *params, const int *lengths,
+								 tp_pgsql_row_fn row_fn, void *arg);
+
+/*
  * tp_pgsql_query for a statement run often: prepared on the connection
  * under name (a string constant the caller keeps; one name, one sql) at
  * its first use, then executed by name, so that the server plans it once
@@ -61,6 +81,19 @@ bool		tp_pgsql_query(tp_pgsql *pg, const char *sql, int n_params,
 bool		tp_pgsql_query_prepared(tp_pgsql *pg, const char *name, const char *sql,
 									int n_params, const char *const *params,
 									tp_pgsql_row_fn row_fn, void *arg);
+
+/*
+ * tp_pgsql_query_prepared for a result that may be large: the rows come
+ * one at a time (libpq's single-row mode), each in a result of its own
+ * that row_fn sees as row 0 and that is freed after the call, so that at
+ * most one row is held in memory rather than the whole result. When
+ * row_fn stops, the rest of the rows are read and dropped (the connection
+ * stays usable); rows before a failure have been passed already. False
+ * after logging, as tp_pgsql_query.
+ */
+bool		tp_pgsql_stream_prepared(tp_pgsql *pg, const char *name, const char *sql,
+									 int n_params, const char *const *params,
+									 tp_pgsql_row_fn row_fn, void *arg);
 
 /* One statement of tp_pgsql_pipeline: its text and its text parameters. */
 typedef struct tp_pgsql_stmt

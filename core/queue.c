@@ -1234,6 +1234,7 @@ typedef struct stored_batch
 	char	   *schema_exclude;
 	char	   *ts_ms;
 	int64_t		n_events;
+	int64_t		bytes;			/* the cut's estimate of its lines' bytes */
 	bool		partial;
 	bool		ticks_missing;
 } stored_batch;
@@ -1259,6 +1260,7 @@ stored_batch_row(void *arg, const PGresult *res, int row)
 	}
 	sb->n_events = strtoll(PQgetvalue(res, row, 12), NULL, 10);
 	sb->partial = strcmp(PQgetvalue(res, row, 13), "t") == 0;
+	sb->bytes = strtoll(PQgetvalue(res, row, 14), NULL, 10);
 	return true;
 }
 
@@ -1301,8 +1303,6 @@ batch_data_row(void *arg, const PGresult *res, int row)
 {
 	batch_data *bd = arg;
 
-	if (row == 0)
-		tp_lines_reserve_result(&bd->lines, res);
 	tp_lines_add(&bd->lines, res, row, bd->source, bd->batch, bd->ts_ms);
 	return true;
 }
@@ -1398,7 +1398,7 @@ tp_queue_batch_after(tp_pgsql *pg, const char *source,
 						" b.first_event_id, b.last_event_id, b.include_re, b.exclude_re,"
 						" b.schema_include_re, b.schema_exclude_re,"
 						" floor(extract(epoch FROM t2.created_at) * 1000)::bigint,"
-						" b.n_events, b.partial"
+						" b.n_events, b.partial, b.bytes"
 						" FROM teleport.batch b"
 						" JOIN teleport.target g ON g.name = b.target"
 						" LEFT JOIN teleport.tick t1 ON t1.id = b.tick_from"
@@ -1430,8 +1430,9 @@ tp_queue_batch_after(tp_pgsql *pg, const char *source,
 		bd.batch = sb.seq;
 		bd.ts_ms = sb.ts_ms;
 		batch_data_header(&bd, source, target);
-		if (!tp_pgsql_query_prepared(pg, BATCH_DATA, sql, 10, params,
-									 batch_data_row, &bd))
+		tp_lines_reserve(&bd.lines, sb.bytes > 0 ? (size_t) sb.bytes + (size_t) sb.bytes / 8 : 0);
+		if (!tp_pgsql_stream_prepared(pg, BATCH_DATA, sql, 10, params,
+									  batch_data_row, &bd))
 			goto done;
 	}
 	if (bd.lines.count != sb.n_events)

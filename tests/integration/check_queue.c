@@ -1318,6 +1318,136 @@ START_TEST(test_prepared)
 }
 END_TEST
 
+/* What test_stream saw: the rows in order, each alone in its result. */
+typedef struct stream_seen
+{
+	long long	sum;
+	int			rows;
+	int			stop_at;		/* stop at this row (0: never) */
+	bool		alone;			/* every result held one row */
+} stream_seen;
+
+/* Row callback of test_stream. */
+static bool
+stream_row(void *arg, const PGresult *res, int row)
+{
+	stream_seen *seen = arg;
+
+	seen->alone = seen->alone && PQntuples(res) == 1 && row == 0;
+	seen->rows++;
+	seen->sum = seen->sum * 10 + atoll(PQgetvalue(res, row, 0));
+	return seen->rows != seen->stop_at;
+}
+
+/*
+ * tp_pgsql_stream_prepared: the rows one result at a time, in order;
+ * stopped by the callback, or failing after some rows were passed, it is
+ * false and the connection is usable at once; prepared or not (past
+ * TP_PGSQL_MAX_PREPARED names), the same rows.
+ */
+START_TEST(test_stream)
+{
+	fixture		fx;
+	const char *p[1] = {"5"};
+	const char *sql = "SELECT i FROM generate_series(1, $1::int) i ORDER BY i";
+	const char *failing = "SELECT 10 / (3 - i) FROM generate_series(1, $1::int) i";
+	stream_seen seen = {0, 0, 0, true};
+	long long	v = 0;
+
+	setup(&fx, "q_stream", false);
+	ck_assert(tp_pgsql_stream_prepared(&fx.pg, "tp_stream", sql, 1, p, stream_row, &seen));
+	ck_assert_int_eq(seen.rows, 5);
+	ck_assert_int_eq(seen.sum, 12345);
+	ck_assert(seen.alone);
+
+	/* the callback stops it at the second row: the rest are dropped */
+	memset(&seen, 0, sizeof(seen));
+	seen.alone = true;
+	seen.stop_at = 2;
+	ck_assert(!tp_pgsql_stream_prepared(&fx.pg, "tp_stream", sql, 1, p, stream_row, &seen));
+	ck_assert_int_eq(seen.rows, 2);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT 7"), 7);
+
+	/* a division by zero at the third row: two rows passed, then false */
+	memset(&seen, 0, sizeof(seen));
+	seen.alone = true;
+	ck_assert(!tp_pgsql_stream_prepared(&fx.pg, "tp_stream_fail", failing, 1, p,
+										stream_row, &seen));
+	ck_assert_int_eq(seen.rows, 2);
+	ck_assert_int_eq(seen.sum, 5 * 10 + 10);
+	ck_assert(tp_pgsql_query(&fx.pg, "SELECT 8", 0, NULL, int_row, &v));
+	ck_assert_int_eq(v, 8);
+	ck_assert_int_eq(PQtransactionStatus(fx.pg.conn), PQTRANS_IDLE);
+
+	/* a statement the server refuses to prepare */
+	ck_assert(!tp_pgsql_stream_prepared(&fx.pg, "tp_stream_bad", "SELEC 1", 0, NULL,
+										stream_row, &seen));
+
+	/* no room for another name: run unprepared, same rows */
+	for (int i = fx.pg.n_prepared; i < TP_PGSQL_MAX_PREPARED; i++)
+	{
+		static const char *const names[TP_PGSQL_MAX_PREPARED] = {
+			"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"
+		};
+
+		ck_assert(tp_pgsql_query_prepared(&fx.pg, names[i], "SELECT 1", 0, NULL, NULL, NULL));
+	}
+	ck_assert_int_eq(fx.pg.n_prepared, TP_PGSQL_MAX_PREPARED);
+	memset(&seen, 0, sizeof(seen));
+	seen.alone = true;
+	ck_assert(tp_pgsql_stream_prepared(&fx.pg, "tp_stream_other", sql, 1, p,
+									   stream_row, &seen));
+	ck_assert_int_eq(seen.sum, 12345);
+	ck_assert(seen.alone);
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn,
+								"SELECT count(*) FROM pg_catalog.pg_prepared_statements"),
+					 TP_PGSQL_MAX_PREPARED);
+	teardown(&fx);
+}
+END_TEST
+
+/* Row callback: copy the first column's text into arg (64 bytes). */
+static bool
+text_row(void *arg, const PGresult *res, int row)
+{
+	snprintf(arg, 64, "%s", PQgetvalue(res, row, 0));
+	return true;
+}
+
+/*
+ * tp_pgsql_query_sized: a parameter given by its length is sent as it is
+ * (no NUL needed: the bytes after it are not sent), checked by the server
+ * as text; the others are text parameters as usual.
+ */
+START_TEST(test_sized)
+{
+	fixture		fx;
+	char		buf[6] = {'a', 'b', 'c', 'X', 'Y', 'Z'};	/* no NUL */
+	const char *p[2] = {buf, "-"};
+	int			lengths[2] = {3, -1};
+	char		out[64] = "";
+
+	setup(&fx, "q_sized", false);
+	ck_assert(tp_pgsql_query_sized(&fx.pg, "SELECT $1::text || $2::text", 2, p, lengths,
+								   text_row, out));
+	ck_assert_str_eq(out, "abc-");
+	/* an empty value is not SQL NULL */
+	p[0] = "";
+	lengths[0] = 0;
+	ck_assert(tp_pgsql_query_sized(&fx.pg, "SELECT ($1::text IS NOT NULL)::text || $2::text",
+								   2, p, lengths, text_row, out));
+	ck_assert_str_eq(out, "true-");
+	/* bytes that are not UTF-8 are refused by the server */
+	buf[0] = (char) 0xff;
+	p[0] = buf;
+	lengths[0] = 1;
+	ck_assert(!tp_pgsql_query_sized(&fx.pg, "SELECT $1::text || $2::text", 2, p, lengths,
+									text_row, out));
+	ck_assert_int_eq(tp_sql_int(fx.pg.conn, "SELECT 9"), 9);
+	teardown(&fx);
+}
+END_TEST
+
 /*
  * tp_pgsql_pipeline: statements run in order, each seeing what the ones
  * before it did, every result handed back; after a failure the rest do
@@ -1529,6 +1659,8 @@ queue_suite(void)
 	tcase_add_test(tc, test_truncate_lock_timeout);
 	tcase_add_test(tc, test_prepared);
 	tcase_add_test(tc, test_pipeline);
+	tcase_add_test(tc, test_stream);
+	tcase_add_test(tc, test_sized);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -93,7 +93,7 @@ END_TEST
 /*
  * A line of each shape: nulls, raw newlines of json text turned into
  * spaces (never of the escaped ones), the text-values flag, a ddl, an
- * origin, a statement number; the reserve for the whole result keeps the
+ * origin, a statement number; a reserve of the lines' size keeps the
  * buffer from growing, and a header appended first stays ahead.
  */
 START_TEST(test_lines_add)
@@ -113,7 +113,7 @@ START_TEST(test_lines_add)
 	set_row(res, 0, row0);
 	set_row(res, 1, row1);
 	tp_lines_append(&lines, "head\0", 5);
-	tp_lines_reserve_result(&lines, res);
+	tp_lines_reserve(&lines, 1024);
 	cap = lines.cap;
 	tp_lines_add(&lines, res, 0, "src", "42", "1700000000000");
 	tp_lines_add(&lines, res, 1, "src", "42", "1700000000000");
