@@ -758,18 +758,22 @@ answer_early(tp_delivery *outcome, const tp_batch *batch)
 				  "send it again", batch->seq);
 }
 
-/* The text parameters of a batch, in the order of the store's queries. */
+/*
+ * The parameters of a batch, in the order of the store's queries: text,
+ * but the data ($10), sent by its length (tp_pgsql_query_sized) rather
+ * than copied to end it with a NUL.
+ */
 typedef struct batch_params
 {
 	char		seq[24];
 	char		n_changes[24];
 	char		first_tick[24];
 	char		last_tick[24];
-	char	   *data;			/* NUL-terminated copy */
 	const char *values[10];
+	int			lengths[10];
 } batch_params;
 
-/* Fill bp from batch (already checked); free bp->data afterwards. */
+/* Fill bp from batch (already checked); bp points into batch. */
 static void
 params_of(batch_params *bp, const tp_batch *batch)
 {
@@ -777,10 +781,6 @@ params_of(batch_params *bp, const tp_batch *batch)
 	snprintf(bp->n_changes, sizeof(bp->n_changes), "%" PRIu64, batch->n_changes);
 	snprintf(bp->first_tick, sizeof(bp->first_tick), "%" PRIu64, batch->first_tick);
 	snprintf(bp->last_tick, sizeof(bp->last_tick), "%" PRIu64, batch->last_tick);
-	bp->data = tp_xmalloc(batch->data_len + 1);
-	if (batch->data_len > 0)
-		memcpy(bp->data, batch->data, batch->data_len);
-	bp->data[batch->data_len] = '\0';
 	bp->values[0] = batch->source;
 	bp->values[1] = batch->target;
 	bp->values[2] = bp->seq;
@@ -790,7 +790,22 @@ params_of(batch_params *bp, const tp_batch *batch)
 	bp->values[6] = bp->last_tick;
 	bp->values[7] = batch->apply_schema;
 	bp->values[8] = (batch->flags & TP_BATCH_PARTIAL) ? "true" : "false";
-	bp->values[9] = bp->data;
+	/* a NULL value would be SQL NULL */
+	bp->values[9] = batch->data_len > 0 ? batch->data : "";
+	for (int i = 0; i < 9; i++)
+		bp->lengths[i] = -1;
+	bp->lengths[9] = (int) batch->data_len;
+}
+
+/* Row callback: the one value of a query, a new string or NULL. */
+static bool
+value_row(void *arg, const PGresult *res, int row)
+{
+	char	  **value = arg;
+
+	free(*value);
+	*value = PQgetisnull(res, row, 0) ? NULL : tp_xstrdup(PQgetvalue(res, row, 0));
+	return true;
 }
 
 /*
@@ -821,7 +836,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 
 	if (batch->seq == expected)
 	{
-		if (!tp_pgsql_query(pg,
+		if (!tp_pgsql_query_sized(pg,
 							"WITH ins AS ("
 							" INSERT INTO teleport.inbox (source, target, seq, kind,"
 							"  n_changes, first_tick, last_tick, apply_schema, partial,"
@@ -836,7 +851,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 							" ON CONFLICT (source, target) DO UPDATE"
 							" SET last_received = EXCLUDED.last_received,"
 							" received_at = clock_timestamp()",
-							10, bp->values, NULL, NULL) ||
+							10, bp->values, bp->lengths, NULL, NULL) ||
 			!tp_pgsql_exec(pg, "COMMIT"))
 			goto fail;
 		tp_debug(COMPONENT, "stored batch %" PRIu64 " from \"%s\" to \"%s\" (%zu bytes)",
@@ -864,7 +879,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 	}
 
 	/* received before: compare with its row, if it was not removed */
-	if (!tp_pgsql_query_value(pg,
+	if (!tp_pgsql_query_sized(pg,
 							  "SELECT (SELECT i.kind = $4 AND i.n_changes = $5::bigint"
 							  " AND i.first_tick = $6::bigint AND i.last_tick = $7::bigint"
 							  " AND i.apply_schema = $8 AND i.partial = $9::boolean"
@@ -872,7 +887,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 							  "  pg_catalog.convert_to($10::text, 'UTF8'))"
 							  " FROM teleport.inbox i"
 							  " WHERE i.source = $1 AND i.target = $2 AND i.seq = $3::bigint)",
-							  10, bp->values, &same))
+							  10, bp->values, bp->lengths, value_row, &same))
 		goto fail;
 	/*
 	 * A batch applied on arrival has no row, and its commit may have been
@@ -948,6 +963,8 @@ store_once(tp_inbox *inbox, const tp_batch *batch, const batch_params *bp,
 		tp_debug(COMPONENT, "%s lost its connection: trying once more",
 				 inbox->purpose);
 	}
+	if (batch->data_len >= TP_PGSQL_LARGE_MESSAGE)
+		tp_pgsql_close(&slot->pg);
 	slot_release(inbox, slot);
 	return r;
 }
@@ -1046,7 +1063,6 @@ tp_inbox_store(tp_inbox *inbox, const tp_batch *batch, tp_delivery *outcome)
 	}
 	if (outcome->status == TP_DELIVERY_STORED)
 		note_advance(inbox);
-	free(bp.data);
 	return r;
 }
 
