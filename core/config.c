@@ -795,7 +795,7 @@ config_new(const char *name)
 	config->path = tp_xstrdup(name);
 	config->batch_size = 10000;
 	config->max_events_per_batch = 10000;
-	config->max_batch_bytes = INT64_C(16) << 20;
+	config->max_batch_bytes = INT64_C(4) << 20;
 	config->queue_retention = 7 * 24 * 3600;
 	config->load_jobs = 2;
 	config->load_chunk_bytes = INT64_C(4) << 20;

@@ -418,7 +418,7 @@ START_TEST(test_seed_target)
 	ck_assert_msg(load_data("target_config.yml", &config, &cap), "%s", cap.text);
 	ck_assert_int_eq(config->batch_size, 10000);
 	ck_assert_int_eq(config->max_events_per_batch, 10000);
-	ck_assert_int_eq(config->max_batch_bytes, 16 << 20);
+	ck_assert_int_eq(config->max_batch_bytes, 4 << 20);
 	ck_assert_int_eq(config->queue_retention, 7 * 24 * 3600);
 	ck_assert(!config->use_event_triggers);
 	ck_assert(config->replicate_ddl);
