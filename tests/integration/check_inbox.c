@@ -641,6 +641,62 @@ START_TEST(test_invalid_long)
 }
 END_TEST
 
+/*
+ * A batch of TP_PGSQL_LARGE_MESSAGE bytes or more: stored byte for byte
+ * from its length (the bytes after it in memory are not sent), and the
+ * inbox's connection that stored it is closed afterwards (libpq would keep
+ * a buffer of its size); the next store opens another and works.
+ */
+START_TEST(test_large)
+{
+	fixture		fx;
+	char		line[512];
+	size_t		line_len;
+	size_t		n_lines;
+	char	   *data;
+	char		sql[256];
+	tp_batch	b;
+	tp_delivery out;
+	const char *others = "SELECT count(*) FROM pg_stat_activity"
+		" WHERE datname = current_database() AND pid <> pg_backend_pid()"
+		" AND backend_type = 'client backend'";
+
+	setup(&fx, "large");
+	store_ok(fx.inbox, "src", "tgt", 1);
+	/* the store's connection stays open after a small batch */
+	ck_assert(tp_sql_wait(fx.pg.conn, others, "1", 5));
+
+	line_of(line, sizeof(line), 2, "large");
+	line_len = strlen(line);
+	n_lines = TP_PGSQL_LARGE_MESSAGE / line_len + 1;
+	data = malloc(n_lines * line_len + 16);
+	ck_assert_ptr_nonnull(data);
+	for (size_t i = 0; i < n_lines; i++)
+		memcpy(data + i * line_len, line, line_len);
+	/* past its end: bytes that must not be sent */
+	memset(data + n_lines * line_len, 'Z', 16);
+	b = make_batch("src", "tgt", 2, data, n_lines);
+	b.data_len = n_lines * line_len;
+	memset(&out, 0, sizeof(out));
+	out.size = sizeof(out);
+	ck_assert_int_eq(tp_inbox_store(fx.inbox, &b, &out), TP_OK);
+	ck_assert_int_eq(out.status, TP_DELIVERY_STORED);
+	snprintf(sql, sizeof(sql), "SELECT octet_length(data) = %zu AND data NOT LIKE '%%Z%%'"
+			 " AND data LIKE '%%"tag":"large"}%%' FROM teleport.inbox WHERE seq = 2",
+			 n_lines * line_len);
+	tp_sql_assert(fx.pg.conn, sql, "t");
+	/* the same bytes again: a duplicate, compared by their hash */
+	ck_assert_int_eq(tp_inbox_store(fx.inbox, &b, &out), TP_OK);
+	ck_assert_int_eq(out.status, TP_DELIVERY_DUPLICATE);
+	/* the connection that stored a large batch is gone */
+	ck_assert(tp_sql_wait(fx.pg.conn, others, "0", 5));
+	free(data);
+	store_ok(fx.inbox, "src", "tgt", 3);
+	ck_assert(tp_sql_wait(fx.pg.conn, others, "1", 5));
+	teardown(&fx);
+}
+END_TEST
+
 /* A stopped server: UNAVAILABLE; after its restart the same inbox works. */
 START_TEST(test_unavailable_reconnect)
 {
@@ -1030,6 +1086,7 @@ inbox_suite(void)
 	tcase_add_test(tc, test_store_in_order);
 	tcase_add_test(tc, test_duplicate);
 	tcase_add_test(tc, test_conflict);
+	tcase_add_test(tc, test_large);
 	tcase_add_test(tc, test_gap);
 	tcase_add_test(tc, test_new_stream_gap);
 	tcase_add_test(tc, test_fan_in);
