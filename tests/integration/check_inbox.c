@@ -682,7 +682,7 @@ START_TEST(test_large)
 	ck_assert_int_eq(tp_inbox_store(fx.inbox, &b, &out), TP_OK);
 	ck_assert_int_eq(out.status, TP_DELIVERY_STORED);
 	snprintf(sql, sizeof(sql), "SELECT octet_length(data) = %zu AND data NOT LIKE '%%Z%%'"
-			 " AND data LIKE '%%"tag":"large"}%%' FROM teleport.inbox WHERE seq = 2",
+			 " AND data LIKE '%%\"tag\":\"large\"}%%' FROM teleport.inbox WHERE seq = 2",
 			 n_lines * line_len);
 	tp_sql_assert(fx.pg.conn, sql, "t");
 	/* the same bytes again: a duplicate, compared by their hash */
