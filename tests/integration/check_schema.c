@@ -210,8 +210,9 @@ configure(scene *sc, bool source)
 /*
  * The columns and primary keys of the tables of schema on in, as
  * text: per table in name order its columns in column order (name, type
- * and default without "strip." qualifications, NOT NULL, identity) and its
- * primary key's definition.
+ * and default without "strip." qualifications, NOT NULL, identity), its
+ * primary key's definition and its storage parameters (its own and its
+ * TOAST table's, sorted).
  */
 static char *
 schema_signature(const tp_inst *in, const char *schema, const char *strip)
@@ -230,7 +231,12 @@ schema_signature(const tp_inst *in, const char *schema, const char *strip)
 						 "   ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
 						 "  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
 						 "  || coalesce((SELECT ' | ' || pg_get_constraintdef(k.oid) FROM pg_constraint k"
-						 "   WHERE k.conrelid = c.oid AND k.contype = 'p'), '') AS sig"
+						 "   WHERE k.conrelid = c.oid AND k.contype = 'p'), '')"
+						 "  || coalesce(' with ' || (SELECT string_agg(o, ',' ORDER BY o)"
+						 "   FROM unnest(c.reloptions) o), '')"
+						 "  || coalesce(' toast ' || (SELECT string_agg(o, ',' ORDER BY o)"
+						 "   FROM pg_class tc, unnest(tc.reloptions) o WHERE tc.oid = c.reltoastrelid), '')"
+						 "  AS sig"
 						 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 						 " WHERE n.nspname = '%s' AND c.relkind = 'r') s",
 						 strip, strip, schema);
@@ -1036,6 +1042,38 @@ step_indexes(const scene *sc)
 	tp_inst_exec(sc->src, "DROP TABLE public.goods; DROP TYPE public.state;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "table of indexes dropped");
+}
+
+/*
+ * Storage parameters: a table created with some (its own and its TOAST
+ * table's), then changed, added and reset; rows written between, so that
+ * the target's table keeps taking them.
+ */
+static void
+step_storage(const scene *sc)
+{
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.stored (id int PRIMARY KEY, body text)"
+				 " WITH (fillfactor = 70, autovacuum_enabled = off,"
+				 " toast.autovacuum_enabled = false);"
+				 "INSERT INTO public.stored SELECT g, repeat('b', g) FROM generate_series(1, 10) g;");
+	wait_captured(sc, "stored");
+	wait_equal(sc, "a table created with storage parameters");
+
+	tp_inst_exec(sc->src,
+				 "ALTER TABLE public.stored SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.05);"
+				 "ALTER TABLE public.stored RESET (autovacuum_enabled, toast.autovacuum_enabled);"
+				 "UPDATE public.stored SET body = body || 'x' WHERE id < 4;");
+	wait_captured(sc, "stored");
+	wait_equal(sc, "storage parameters changed, added and reset");
+
+	tp_inst_exec(sc->src, "ALTER TABLE public.stored RESET (fillfactor, autovacuum_vacuum_scale_factor);"
+				 "DELETE FROM public.stored WHERE id > 8;");
+	wait_captured(sc, "stored");
+	wait_equal(sc, "every storage parameter reset");
+	tp_inst_exec(sc->src, "DROP TABLE public.stored;");
+	wait_captured(sc, NULL);
+	wait_equal(sc, "the table of storage parameters dropped");
 }
 
 /*
@@ -2809,6 +2847,7 @@ START_TEST(test_diff_mode)
 	step_owned_sequences(sc);
 	step_sequence_ranges(sc);
 	step_indexes(sc);
+	step_storage(sc);
 	domain_steps(sc);
 	step_domain_functions(sc);
 	constraint_steps(sc);

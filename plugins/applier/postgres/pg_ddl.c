@@ -37,7 +37,8 @@
  *           sequence by its name on the target, of its own type, a
  *           RESTART into a narrowed range); primary key changed (added
  *           unless the target's table has a primary key of those columns);
- *           a partitioned table (an ordinary one here) deletes the rows of
+ *           storage parameters (its own and its TOAST table's) set and
+ *           reset; a partitioned table (an ordinary one here) deletes the rows of
  *           a partition that left it, by the partition's constraint (a
  *           hash partition's computed with a temporary hash-partitioned
  *           table of the same key)
@@ -181,6 +182,28 @@ static const char table_ddl_sql[] =
 	"	FROM t, pg_catalog.json_array_elements_text(t.pka -> 'columns')\n"
 	"		WITH ORDINALITY AS u(attnum, ord)\n"
 	"	JOIN ca ON ca.attnum = u.attnum::pg_catalog.int4),\n"
+	/*
+	 * the storage parameters before and after ("name=value"; a name that
+	 * is not one is left out, so that nothing but a parameter reaches the
+	 * statement)
+	 */
+	"ob AS (\n"
+	"	SELECT pg_catalog.split_part(o, '=', 1) AS k,\n"
+	"		pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1) AS v\n"
+	"	FROM t, pg_catalog.json_array_elements_text(coalesce(t.b -> 'options', '[]')) AS o\n"
+	"	WHERE o ~ '^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?='),\n"
+	"oa AS (\n"
+	"	SELECT pg_catalog.split_part(o, '=', 1) AS k,\n"
+	"		pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1) AS v\n"
+	"	FROM t, pg_catalog.json_array_elements_text(coalesce(t.a -> 'options', '[]')) AS o\n"
+	"	WHERE o ~ '^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?='),\n"
+	"oset AS (\n"
+	"	SELECT pg_catalog.string_agg(pg_catalog.format('%s = %L', oa.k, oa.v), ', '\n"
+	"								 ORDER BY oa.k) AS list\n"
+	"	FROM oa WHERE NOT EXISTS (SELECT 1 FROM ob WHERE ob.k = oa.k AND ob.v = oa.v)),\n"
+	"oreset AS (\n"
+	"	SELECT pg_catalog.string_agg(ob.k, ', ' ORDER BY ob.k) AS list\n"
+	"	FROM ob WHERE NOT EXISTS (SELECT 1 FROM oa WHERE oa.k = ob.k)),\n"
 	/* the partitions that left a partitioned table (both describe them) */
 	"gone AS (\n"
 	"	SELECT p FROM t, pg_catalog.json_array_elements(CASE\n"
@@ -227,11 +250,12 @@ static const char table_ddl_sql[] =
 	"		AND (c.ac ->> 'sequence') IS DISTINCT FROM (c.bc ->> 'sequence')\n"
 	/* a creation */
 	"	UNION ALL\n"
-	"	SELECT 20, 0, pg_catalog.format('CREATE TABLE IF NOT EXISTS %s (%s)', t.qa,\n"
+	"	SELECT 20, 0, pg_catalog.format('CREATE TABLE IF NOT EXISTS %s (%s)%s', t.qa,\n"
 	"		pg_catalog.concat_ws(', ',\n"
 	"			(SELECT pg_catalog.string_agg(ca.def, ', ' ORDER BY ca.attnum) FROM ca),\n"
 	"			(SELECT pg_catalog.format('CONSTRAINT %I PRIMARY KEY (%s)',\n"
-	"				t.pka ->> 'name', p.list) FROM pkcols p WHERE t.pka IS NOT NULL)))\n"
+	"				t.pka ->> 'name', p.list) FROM pkcols p WHERE t.pka IS NOT NULL)),\n"
+	"		coalesce((SELECT ' WITH (' || oset.list || ')' FROM oset), ''))\n"
 	"	FROM t WHERE t.b IS NULL AND t.a IS NOT NULL\n"
 	/*
 	 * the rows of a partition that left the table (detached, dropped) left
@@ -385,6 +409,13 @@ static const char table_ddl_sql[] =
 	"		' RESTART WITH ' || (c.ac -> 'sequence_parameters' ->> 'max')::pg_catalog.int8))\n"
 	"	FROM t, cols c WHERE c.ac ->> 'identity' IS NOT NULL AND c.bc ->> 'identity' IS NULL\n"
 	"		AND c.ac -> 'sequence_parameters' IS NOT NULL\n"
+	/* storage parameters set, changed or reset */
+	"	UNION ALL\n"
+	"	SELECT 115, 0, pg_catalog.format('ALTER TABLE %s SET (%s)', t.qa, oset.list)\n"
+	"	FROM t, oset WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND oset.list IS NOT NULL\n"
+	"	UNION ALL\n"
+	"	SELECT 116, 0, pg_catalog.format('ALTER TABLE %s RESET (%s)', t.qa, oreset.list)\n"
+	"	FROM t, oreset WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND oreset.list IS NOT NULL\n"
 	"	UNION ALL\n"
 	"	SELECT 120, 0, pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (%s)',\n"
 	"		t.qa, t.pka ->> 'name', p.list)\n"

@@ -309,6 +309,10 @@ const char	ddl_sql_setup[] =
 	 * type, operator class or nondeterministic collation not
 	 * pg_catalog's, an expression of a polymorphic operator class, an
 	 * OID-valued reg* type). Left out of other trees' descriptions.
+	 * A table with storage parameters (its own reloptions and its TOAST
+	 * table's, "toast." before their names) lists them, sorted, as
+	 * "name=value" strings; one without has no such key (so a snapshot
+	 * taken before the key existed still matches it).
 	 */
 	"CREATE OR REPLACE FUNCTION teleport.schema_describe_table(p_oids oid[])\n"
 	"RETURNS TABLE (obj_oid oid, obj_schema text, obj_name text, description json)\n"
@@ -316,16 +320,11 @@ const char	ddl_sql_setup[] =
 	"SET search_path = pg_catalog, pg_temp\n"
 	"AS $body$\n"
 	"SELECT c.oid, c.nspname::text, c.relname::text,\n"
-	"	CASE WHEN c.relkind = 'p' AND x.hash_keys IS NOT NULL\n"
-	"	THEN json_build_object('schema', c.nspname, 'name', c.relname,\n"
-	"		'columns', x.cols, 'primary_key', x.pk, 'partitions', x.parts,\n"
-	"		'hash_keys', x.hash_keys)\n"
-	"	WHEN c.relkind = 'p' THEN json_build_object('schema', c.nspname, 'name', c.relname,\n"
-	"		'columns', x.cols, 'primary_key', x.pk, 'partitions', x.parts)\n"
-	"	ELSE json_build_object('schema', c.nspname, 'name', c.relname,\n"
-	"		'columns', x.cols, 'primary_key', x.pk) END\n"
+	/* its storage parameters, a key only when it has some */
+	"	CASE WHEN x.opts IS NULL THEN d.j\n"
+	"	ELSE (left(d.j::text, -1) || ', \"options\" : ' || to_json(x.opts)::text || '}')::json END\n"
 	/* the tables first (OFFSET 0: no description of another relation) */
-	"FROM (SELECT c.oid, c.relname, c.relkind, n.nspname\n"
+	"FROM (SELECT c.oid, c.relname, c.relkind, n.nspname, c.reloptions, c.reltoastrelid\n"
 	"	FROM (SELECT * FROM pg_class WHERE p_oids IS NULL\n"
 	"		UNION ALL SELECT * FROM pg_class WHERE oid = ANY (p_oids)) c\n"
 	"	JOIN pg_namespace n ON n.oid = c.relnamespace\n"
@@ -399,7 +398,19 @@ const char	ddl_sql_setup[] =
 	"			LEFT JOIN pg_type ty ON ty.oid = CASE WHEN oy.typtype <> 'p' THEN oy.oid\n"
 	"				WHEN ay.typtype = 'd' THEN ay.typbasetype ELSE ay.oid END\n"
 	"			LEFT JOIN pg_collation co ON co.oid = pt.partcollation[k.i]) hk)\n"
-	"	END AS hash_keys) x\n"
+	"	END AS hash_keys,\n"
+	/* "name=value" of the table's reloptions and "toast.name=value" */
+	"	(SELECT array_agg(z.o ORDER BY z.o) FROM (SELECT unnest(c.reloptions) AS o\n"
+	"		UNION ALL SELECT 'toast.' || unnest(tc.reloptions) FROM pg_class tc\n"
+	"		WHERE tc.oid = c.reltoastrelid) z) AS opts) x\n"
+	"CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'p' AND x.hash_keys IS NOT NULL\n"
+	"	THEN json_build_object('schema', c.nspname, 'name', c.relname,\n"
+	"		'columns', x.cols, 'primary_key', x.pk, 'partitions', x.parts,\n"
+	"		'hash_keys', x.hash_keys)\n"
+	"	WHEN c.relkind = 'p' THEN json_build_object('schema', c.nspname, 'name', c.relname,\n"
+	"		'columns', x.cols, 'primary_key', x.pk, 'partitions', x.parts)\n"
+	"	ELSE json_build_object('schema', c.nspname, 'name', c.relname,\n"
+	"		'columns', x.cols, 'primary_key', x.pk) END AS j) d\n"
 	"$body$;\n"
 
 	/*
