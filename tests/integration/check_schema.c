@@ -212,12 +212,14 @@ configure(scene *sc, bool source)
  * text: per table in name order its columns in column order (name, type
  * and default without "strip." qualifications, NOT NULL, identity), its
  * primary key's definition and its storage parameters (its own and its
- * TOAST table's, sorted).
+ * TOAST table's, sorted). "(failed)" when the query failed: pg_get_expr
+ * of a default whose function a concurrent DROP ... CASCADE just removed
+ * fails with "cache lookup failed" (the callers poll again).
  */
 static char *
 schema_signature(const tp_inst *in, const char *schema, const char *strip)
 {
-	return tp_inst_value(in,
+	char	   *v = tp_inst_try_value(in,
 						 "SELECT coalesce(string_agg(sig, E'\\n' ORDER BY relname), '') FROM ("
 						 " SELECT c.relname, c.relname || ': ' || ("
 						 "  SELECT string_agg(format('%%s %%s%%s%%s%%s%%s', a.attname,"
@@ -240,6 +242,8 @@ schema_signature(const tp_inst *in, const char *schema, const char *strip)
 						 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 						 " WHERE n.nspname = '%s' AND c.relkind = 'r') s",
 						 strip, strip, schema);
+
+	return v != NULL ? v : strdup("(failed)");
 }
 
 /*
