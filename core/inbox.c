@@ -797,17 +797,6 @@ params_of(batch_params *bp, const tp_batch *batch)
 	bp->lengths[9] = (int) batch->data_len;
 }
 
-/* Row callback: the one value of a query, a new string or NULL. */
-static bool
-value_row(void *arg, const PGresult *res, int row)
-{
-	char	  **value = arg;
-
-	free(*value);
-	*value = PQgetisnull(res, row, 0) ? NULL : tp_xstrdup(PQgetvalue(res, row, 0));
-	return true;
-}
-
 /*
  * The store's transaction on a ready connection; see tp_inbox_store. On a
  * query failure returns UNAVAILABLE with the connection settled.
@@ -879,7 +868,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 	}
 
 	/* received before: compare with its row, if it was not removed */
-	if (!tp_pgsql_query_sized(pg,
+	if (!tp_pgsql_query_value_sized(pg,
 							  "SELECT (SELECT i.kind = $4 AND i.n_changes = $5::bigint"
 							  " AND i.first_tick = $6::bigint AND i.last_tick = $7::bigint"
 							  " AND i.apply_schema = $8 AND i.partial = $9::boolean"
@@ -887,7 +876,7 @@ store_on(tp_pgsql *pg, const tp_batch *batch, const batch_params *bp,
 							  "  pg_catalog.convert_to($10::text, 'UTF8'))"
 							  " FROM teleport.inbox i"
 							  " WHERE i.source = $1 AND i.target = $2 AND i.seq = $3::bigint)",
-							  10, bp->values, bp->lengths, value_row, &same))
+							  10, bp->values, bp->lengths, &same))
 		goto fail;
 	/*
 	 * A batch applied on arrival has no row, and its commit may have been

@@ -497,10 +497,19 @@ bool
 tp_pgsql_query_value(tp_pgsql *pg, const char *sql, int n_params,
 					 const char *const *params, char **value)
 {
+	return tp_pgsql_query_value_sized(pg, sql, n_params, params, NULL, value);
+}
+
+/* See pgsql.h. */
+bool
+tp_pgsql_query_value_sized(tp_pgsql *pg, const char *sql, int n_params,
+						   const char *const *params, const int *lengths,
+						   char **value)
+{
 	single_value sv = {pg->purpose, 0, NULL};
 
 	*value = NULL;
-	if (!tp_pgsql_query(pg, sql, n_params, params, collect_value, &sv))
+	if (!tp_pgsql_query_sized(pg, sql, n_params, params, lengths, collect_value, &sv))
 	{
 		free(sv.value);
 		return false;

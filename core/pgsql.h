@@ -146,6 +146,11 @@ void		tp_pgsql_error_text(const tp_pgsql *pg, char *buf, size_t len);
 bool		tp_pgsql_query_value(tp_pgsql *pg, const char *sql, int n_params,
 								 const char *const *params, char **value);
 
+/* tp_pgsql_query_value with parameters as in tp_pgsql_query_sized. */
+bool		tp_pgsql_query_value_sized(tp_pgsql *pg, const char *sql, int n_params,
+									   const char *const *params, const int *lengths,
+									   char **value);
+
 /*
  * Pin the session settings that values depend on: DateStyle=ISO,
  * IntervalStyle=postgres, extra_float_digits=3, search_path=pg_catalog;
