@@ -1072,6 +1072,61 @@ START_TEST(test_ddl_ahead_twice)
 END_TEST
 
 /*
+ * A table's storage parameters from its description: set, changed and
+ * reset; one that is not "name=value" of a parameter's name (what no
+ * source's catalog holds) is refused with the reason, the batch held and
+ * nothing of it applied.
+ */
+START_TEST(test_ddl_storage_parameters)
+{
+	world		w;
+	tp_apply_stats stats;
+	char	   *reason;
+
+#define STORE_TABLE(options) \
+	"{\"schema\":\"public\",\"name\":\"st\",\"columns\":[" \
+	AHEAD_COLUMN("1", "id", "integer", "true") "," AHEAD_COLUMN("2", "body", "text", "false") "]," \
+	"\"primary_key\":{\"name\":\"st_pkey\",\"columns\":[1]}" options "}"
+#define STORE_DDL(before, after, seq) \
+	"{\"op\":\"ddl\",\"before\":null,\"after\":null,\"ddl\":{\"type\":\"table\"," \
+	"\"oid\":1,\"before\":" before ",\"after\":" after "}," AHEAD_SOURCE("\"st\"", seq)
+
+/* the table as created, as changed, and as a bad change would leave it */
+#define STORE_CREATED STORE_TABLE(",\"options\":[\"fillfactor=70\",\"toast.autovacuum_enabled=false\"]")
+#define STORE_CHANGED STORE_TABLE(",\"options\":[\"autovacuum_enabled=off\",\"fillfactor=80\"]")
+#define STORE_BAD STORE_TABLE(",\"options\":[\"fillfactor=90\",\"fillfactor) WITH (x=1\"]")
+
+	world_open(&w, "apply_storage", NULL, NULL, 300, NULL);
+	store_lines(&w, "ahead", 1, STORE_DDL("null", STORE_CREATED, "10"), 1);
+	store_lines(&w, "ahead", 2, STORE_DDL(STORE_CREATED, STORE_CHANGED, "20"), 1);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.held, 0);
+	assert_value(&w, "SELECT (SELECT string_agg(o, ',' ORDER BY o) FROM unnest(c.reloptions) o)"
+				 " || ' / ' || coalesce(array_to_string(tc.reloptions, ','), '-')"
+				 " FROM pg_class c JOIN pg_class tc ON tc.oid = c.reltoastrelid"
+				 " WHERE c.oid = 'copy.st'::regclass",
+				 "autovacuum_enabled=off,fillfactor=80 / -");
+
+	/* a name that is none: held, the table as it was */
+	store_lines(&w, "ahead", 3, STORE_DDL(STORE_CHANGED, STORE_BAD, "30"), 1);
+	stats = pass(&w);
+	ck_assert_int_eq(stats.held, 1);
+	reason = sql_value(&w, "SELECT held_reason FROM teleport.inbox_stream WHERE source = 'ahead'");
+	ck_assert_msg(tp_contains(reason, "storage parameter 'fillfactor) WITH (x=1' of table"
+							  " copy.st is not a parameter's name and value"), "%s", reason);
+	free(reason);
+	assert_value(&w, "SELECT string_agg(o, ',' ORDER BY o) FROM pg_class, unnest(reloptions) o"
+				 " WHERE oid = 'copy.st'::regclass", "autovacuum_enabled=off,fillfactor=80");
+#undef STORE_BAD
+#undef STORE_CHANGED
+#undef STORE_CREATED
+#undef STORE_DDL
+#undef STORE_TABLE
+	world_close(&w);
+}
+END_TEST
+
+/*
  * A change line of source "mv" as seq: op on public.table with before and
  * after (JSON text or "null"), of source transaction txid and, when stmt
  * is not 0, its statement stmt, from origin; ddl: a "ddl" member or NULL.
@@ -3023,6 +3078,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_ddl_applied_ahead);
 	tcase_add_test(tc, test_ddl_ahead_same_batch);
 	tcase_add_test(tc, test_ddl_ahead_twice);
+	tcase_add_test(tc, test_ddl_storage_parameters);
 	tcase_add_test(tc, test_partial_atomic);
 	tcase_add_test(tc, test_group_fallback);
 	tcase_add_test(tc, test_group_crash);

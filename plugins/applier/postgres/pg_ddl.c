@@ -77,6 +77,25 @@
 #include "postgres.h"
 
 /*
+ * A storage parameter of a table's description: "name=value", the name a
+ * parameter's (toast.name for its TOAST table's), as an SQL regular
+ * expression. Nothing else reaches a statement: the name is written as it
+ * is, the value as a literal.
+ */
+#define OPTION_PATTERN "'^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?='"
+
+/*
+ * The body of a CTE of the storage parameters (k, v) of side ("b" or "a",
+ * the description before or after) of t; those not of OPTION_PATTERN are
+ * left out here and refused by the statements (obad).
+ */
+#define OPTIONS_OF(side) \
+	"	SELECT pg_catalog.split_part(o, '=', 1) AS k,\n" \
+	"		pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1) AS v\n" \
+	"	FROM t, pg_catalog.json_array_elements_text(coalesce(t." side " -> 'options', '[]')) AS o\n" \
+	"	WHERE o ~ " OPTION_PATTERN
+
+/*
  * The statements of a table's change, in order. $1 apply_schema, $2 the
  * ddl object ({"type":"table","oid":..,"before":..,"after":..}). Columns
  * are matched by attnum, so a rename is a rename.
@@ -182,22 +201,14 @@ static const char table_ddl_sql[] =
 	"	FROM t, pg_catalog.json_array_elements_text(t.pka -> 'columns')\n"
 	"		WITH ORDINALITY AS u(attnum, ord)\n"
 	"	JOIN ca ON ca.attnum = u.attnum::pg_catalog.int4),\n"
-	/*
-	 * the storage parameters before and after ("name=value"; a name that
-	 * is not one is left out, so that nothing but a parameter reaches the
-	 * statement)
-	 */
-	"ob AS (\n"
-	"	SELECT pg_catalog.split_part(o, '=', 1) AS k,\n"
-	"		pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1) AS v\n"
-	"	FROM t, pg_catalog.json_array_elements_text(coalesce(t.b -> 'options', '[]')) AS o\n"
-	"	WHERE o ~ '^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?='),\n"
-	"oa AS (\n"
-	"	SELECT pg_catalog.split_part(o, '=', 1) AS k,\n"
-	"		pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1) AS v\n"
-	"	FROM t, pg_catalog.json_array_elements_text(coalesce(t.a -> 'options', '[]')) AS o\n"
-	"	WHERE o ~ '^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?='),\n"
-	"oset AS (\n"
+	/* the storage parameters before and after (see OPTIONS_OF) */
+	"ob AS (\n" OPTIONS_OF("b") "),\n"
+	"oa AS (\n" OPTIONS_OF("a") "),\n"
+	/* one after that is not "name=value": refused (st, 1) */
+	"obad AS (\n"
+	"	SELECT o FROM t, pg_catalog.json_array_elements_text(coalesce(t.a -> 'options', '[]')) AS o\n"
+	"	WHERE o !~ " OPTION_PATTERN "),\n"
+"oset AS (\n"
 	"	SELECT pg_catalog.string_agg(pg_catalog.format('%s = %L', oa.k, oa.v), ', '\n"
 	"								 ORDER BY oa.k) AS list\n"
 	"	FROM oa WHERE NOT EXISTS (SELECT 1 FROM ob WHERE ob.k = oa.k AND ob.v = oa.v)),\n"
@@ -242,6 +253,12 @@ static const char table_ddl_sql[] =
 	/* a drop */
 	"	SELECT 0, 0, pg_catalog.format('DROP TABLE IF EXISTS %s', t.qb)\n"
 	"	FROM t WHERE t.a IS NULL\n"
+	/* a storage parameter that is none: the change fails, with why */
+	"	UNION ALL\n"
+	"	SELECT 1, 0, pg_catalog.format('DO %L', pg_catalog.format('BEGIN RAISE EXCEPTION %L, %L; END',\n"
+	"		'%', pg_catalog.format('storage parameter %s of table %s is not a parameter''s name and value',\n"
+	"			pg_catalog.quote_literal(obad.o), t.qa)))\n"
+	"	FROM t, obad\n"
 	/* the sequences of new serial columns */
 	"	UNION ALL\n"
 	"	SELECT 10, c.attnum, pg_catalog.format('CREATE SEQUENCE IF NOT EXISTS %I.%I AS %s %s',\n"
