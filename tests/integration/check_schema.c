@@ -1846,12 +1846,6 @@ step_hash_partitions(const scene *sc)
 }
 
 /*
- * The steps below write a new table once its creation and capture are
- * queued: a table created and filled in one transaction that commits
- * between the schema-diff source's poll and the trigger source's in one
- * pass has its rows copied before its creation is queued, which holds the
- * stream (docs/schema.md).
- *
  * Unique, check and foreign-key constraints: created with their tables in
  * one poll (after both tables), a row the source's foreign key rejects
  * never reaches the target (which rejects it too), a cascade, a rename of

@@ -55,6 +55,10 @@ typedef struct trig_env
 	tp_pgsql	pg;				/* teleport's connection */
 	PGconn	   *su;				/* the superuser's, for the test's SQL */
 	char	   *log_path;		/* standard error goes there */
+	const char *extra_yaml;		/* top-level config lines, or NULL */
+	tp_plan_entry *ddl_entry;	/* the DDL source, once env_ddl_start ran */
+	tp_plugin_ctx *ddl_ctx;
+	const tp_source_callbacks *ddl_cb;
 } trig_env;
 
 /* Milliseconds since some fixed point. */
@@ -210,6 +214,7 @@ env_start(trig_env *env, const char *user, const char *password,
 			 "  port: %d\n"
 			 "  username: \"%s\"\n"
 			 "%s%s%s"
+			 "%s"
 			 "source_options:\n"
 			 "  trigger:\n"
 			 "    lock_timeout: %d\n"
@@ -222,7 +227,8 @@ env_start(trig_env *env, const char *user, const char *password,
 			 db, cluster->dir, cluster->port,
 			 user ? user : TP_CLUSTER_SUPERUSER,
 			 password ? "  password: \"" : "", password ? password : "",
-			 password ? "\"\n" : "", lock_timeout_ms,
+			 password ? "\"\n" : "", env->extra_yaml ? env->extra_yaml : "",
+			 lock_timeout_ms,
 			 statement ? "    statement_triggers: " : "",
 			 statement ? statement : "", statement ? "\n" : "", exprs);
 	ck_assert_msg(tp_config_load_string(yaml, strlen(yaml), "test.yml",
@@ -334,12 +340,64 @@ env_poll(trig_env *env, tp_result expected)
 }
 
 /*
+ * Set up the plan's DDL source (schema-diff) beside the trigger source, as
+ * the daemon does, and install it: it takes its first snapshot.
+ */
+static void
+env_ddl_start(trig_env *env)
+{
+	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
+
+	for (size_t i = 0; i < env->plan.n; i++)
+	{
+		if (env->plan.entries[i].role == TP_ROLE_CAPTURE_DDL)
+			env->ddl_entry = &env->plan.entries[i];
+	}
+	ck_assert_ptr_nonnull(env->ddl_entry);
+	ck_assert_str_eq(env->ddl_entry->plugin_name, "schema-diff");
+	{
+		tp_plan	one = {env->ddl_entry, 1};
+
+		ck_assert_msg(tp_plan_resolve(&one, &env->set, env->config),
+					  "plugin \"schema-diff\" not found in %s", dir);
+	}
+	ck_assert(tp_plugin_initialize(env->ddl_entry->plugin, tp_host_api_get()));
+	env->ddl_cb = env->ddl_entry->plugin->callbacks;
+	env->ddl_ctx = tp_host_ctx_new(env->config, env->conninfo, env->ddl_entry);
+	ck_assert_ptr_nonnull(env->ddl_ctx);
+	ck_assert(env->ddl_cb->startup == NULL ||
+			  env->ddl_cb->startup(env->ddl_ctx) == TP_OK);
+	ck_assert_msg(env->ddl_cb->install(env->ddl_ctx, env->pg.conn) == TP_OK,
+				  "the schema-diff source's install failed; log:\n%s", log_text(env));
+}
+
+/* Poll the DDL source once; it must succeed and leave the connection idle. */
+static void
+env_ddl_poll(trig_env *env)
+{
+	tp_result	r = env->ddl_cb->poll(env->ddl_ctx, env->pg.conn);
+
+	ck_assert_msg(r == TP_OK, "the schema-diff source's poll returned %d; log:\n%s",
+				  r, log_text(env));
+	ck_assert_int_eq(PQtransactionStatus(env->pg.conn), PQTRANS_IDLE);
+}
+
+/*
  * Shut the plugin down and free what env_start made, as a stopping
  * teleport would; the database and env's log stay.
  */
 static void
 env_stop(trig_env *env)
 {
+	if (env->ddl_ctx != NULL)
+	{
+		if (env->ddl_cb->shutdown != NULL)
+			env->ddl_cb->shutdown(env->ddl_ctx);
+		tp_host_ctx_free(env->ddl_ctx);
+		env->ddl_ctx = NULL;
+		env->ddl_entry = NULL;
+		env->ddl_cb = NULL;
+	}
 	if (env->ctx != NULL && env->cb->shutdown != NULL)
 		env->cb->shutdown(env->ctx);
 	ck_assert_ptr_null(env->ctx->private_data);
@@ -861,6 +919,76 @@ START_TEST(test_new_tables_and_sequences)
 	assert_query(env.su, "SELECT string_agg(sequence_name, ',')"
 				 " FROM teleport.trigger_sequence", "old_id_seq");
 	assert_events(env.su, "");
+	env_close(&env);
+}
+END_TEST
+
+/* The queue's events as "op:table" ("-" for none), in id order. */
+#define EVENT_TABLES_SQL \
+	"SELECT coalesce(string_agg(op || ':' || coalesce(table_name, '-'), ','" \
+	" ORDER BY id), '') FROM " ALL_EVENTS " e"
+
+/*
+ * With the schema replicated (replicate_ddl, by default), a new table is
+ * taken up, its rows copied, only once the DDL source's snapshot has it:
+ * a table created and filled after the schema-diff source's poll and
+ * before the trigger source's waits for the next poll, so that its
+ * creation is queued ahead of its rows. An extension's table, which the
+ * snapshot leaves out, is taken up at once; so is every table with
+ * replicate_ddl: false, whatever snapshot an earlier run left.
+ */
+START_TEST(test_new_table_after_its_creation)
+{
+	trig_env	env;
+
+	env_open(&env, "trig_after_creation", "CREATE TABLE public.old (id int PRIMARY KEY);",
+			 NULL, NULL, "\"public.*\"", 2000);
+	env_ddl_start(&env);
+	env_install(&env, TP_OK);
+	env_ddl_poll(&env);
+	env_poll(&env, TP_OK);
+	assert_events(env.su, "");
+
+	/* committed between the two sources' polls */
+	tp_sql_ok(env.su, "BEGIN;"
+			"CREATE TABLE public.fresh (id int PRIMARY KEY, v text);"
+			"INSERT INTO public.fresh VALUES (1, 'x'), (2, 'y');"
+			"COMMIT;");
+	env_poll(&env, TP_OK);
+	assert_query(env.su, EVENT_TABLES_SQL, "");
+	assert_query(env.su, "SELECT string_agg(table_name, ',' ORDER BY table_name)"
+				 " FROM teleport.trigger_table", "old");
+	/* rows written meanwhile are in the copy the next pass takes */
+	tp_sql_ok(env.su, "INSERT INTO public.fresh VALUES (3, 'z')");
+	env_ddl_poll(&env);
+	env_poll(&env, TP_OK);
+	assert_query(env.su, EVENT_TABLES_SQL, "ddl:fresh,c:fresh,c:fresh,c:fresh");
+	assert_query(env.su, "SELECT string_agg(after ->> 'v', ',' ORDER BY id)"
+				 " FROM " ALL_EVENTS " e WHERE op = 'c'", "x,y,z");
+	assert_events(env.su, events(env.su));
+	tp_sql_ok(env.su, "INSERT INTO public.fresh VALUES (4, 'w')");
+	assert_query(env.su, EVENT_TABLES_SQL, "c:fresh");
+	assert_events(env.su, events(env.su));
+
+	/* an extension's table: not in the snapshot, taken up at once */
+	tp_sql_ok(env.su, "CREATE TABLE public.ext_owned (id int PRIMARY KEY);"
+			"ALTER EXTENSION plpgsql ADD TABLE public.ext_owned;"
+			"INSERT INTO public.ext_owned VALUES (7);");
+	env_poll(&env, TP_OK);
+	assert_query(env.su, EVENT_TABLES_SQL, "c:ext_owned");
+	assert_events(env.su, events(env.su));
+
+	/* no DDL source: the snapshot left behind does not hold tables back */
+	env_stop(&env);
+	env.extra_yaml = "replicate_ddl: false\n";
+	env_start(&env, NULL, NULL, "\"public.*\"", 2000, NULL);
+	env_install(&env, TP_OK);
+	tp_sql_ok(env.su, "CREATE TABLE public.later (id int PRIMARY KEY);"
+			"INSERT INTO public.later VALUES (5);");
+	env_poll(&env, TP_OK);
+	assert_query(env.su, EVENT_TABLES_SQL, "c:later");
+	assert_query(env.su, "SELECT count(*) FROM teleport.schema_snapshot"
+				 " WHERE kind = 'table' AND oid = 'public.later'::regclass", "0");
 	env_close(&env);
 }
 END_TEST
@@ -1478,6 +1606,7 @@ trigger_suite(void)
 	tcase_add_test(tc, test_update_statements);
 	tcase_add_test(tc, test_selection_and_keyless);
 	tcase_add_test(tc, test_new_tables_and_sequences);
+	tcase_add_test(tc, test_new_table_after_its_creation);
 	tcase_add_test(tc, test_lock_timeout);
 	tcase_add_test(tc, test_sequence_dropped_while_polled);
 	tcase_add_test(tc, test_sequence_lock_short);

@@ -105,6 +105,7 @@ trigger_startup(tp_plugin_ctx *ctx)
 {
 	const char *text = ctx->host->option(ctx, "lock_timeout");
 	const char *statement = ctx->host->option(ctx, "statement_triggers");
+	const char *replicate_ddl;
 	trigger_state *state;
 	char	   *end;
 	long		ms;
@@ -137,6 +138,10 @@ trigger_startup(tp_plugin_ctx *ctx)
 	state->lock_timeout_ms = (int) ms;
 	state->statement_triggers = statement != NULL &&
 		strcmp(statement, "true") == 0;
+	/* the core plans a DDL source unless replicate_ddl is false */
+	replicate_ddl = ctx->host->config_value(ctx, "replicate_ddl");
+	state->follow_schema = replicate_ddl == NULL ||
+		strcmp(replicate_ddl, "false") != 0;
 	ctx->private_data = state;
 	return TP_OK;
 }

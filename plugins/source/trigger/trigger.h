@@ -28,6 +28,7 @@ typedef struct trigger_state
 	int			lock_timeout_ms;	/* for CREATE/DROP TRIGGER */
 	bool		statement_triggers; /* INSERT and DELETE by statement */
 	bool		initial_done;	/* the first install completed once */
+	bool		follow_schema;	/* a DDL source queues new tables' creation */
 	char	  **reported;		/* "why:schema.table" already reported */
 	size_t		n_reported;
 	int			n_refused;		/* privilege refusals in the last step */
@@ -39,6 +40,8 @@ extern const char trigger_sql_record_version[];
 extern const char trigger_sql_initial_done[];
 extern const char trigger_sql_mark_initial_done[];
 extern const char trigger_sql_discover[];
+extern const char trigger_sql_discover_known[];
+extern const char trigger_sql_has_snapshot[];
 extern const char trigger_sql_install_table[];
 extern const char trigger_sql_remove_table[];
 extern const char trigger_sql_poll_sequences[];
@@ -123,8 +126,9 @@ void		trigger_forget_reported(trigger_state *state, const char *what,
  * selected, keyless or gone; the tables already captured whose triggers
  * are stale first. Each table is handled in its own transaction
  * under lock_timeout. A table installed after the first install has its
- * existing rows copied into the queue as 'c' events in that transaction.
- * TP_RETRY when a table was busy (the rest were handled); TP_ERROR when
+ * existing rows copied into the queue as 'c' events in that transaction,
+ * and, with state->follow_schema, only once the DDL source's snapshot has
+ * it (its creation is queued). TP_RETRY when a table was busy (the rest were handled); TP_ERROR when
  * the catalog could not be read, or, if refusal_is_error, when a table
  * refused the role's privileges (reported once per table either way).
  */

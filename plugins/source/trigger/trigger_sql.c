@@ -883,37 +883,59 @@ const char	trigger_sql_mark_initial_done[] =
  * partition, not temporary, outside the system schemas and teleport's), with
  * its key (NULL when none), whether it is in trigger_table, and whether its
  * triggers are in place, are the set trigger_wanted asks for given $1 (the
- * option statement_triggers), and record its current names and key; then every
- * table in trigger_table that is no longer such a table (gone, or now a
- * partition). Columns: relid, schema, table, keys (text[] literal), installed,
- * current, candidate.
+ * option statement_triggers), and record its current names and key, and
+ * whether the schema is known to have it (KNOWN, an SQL expression of c);
+ * then every table in trigger_table that is no longer such a table (gone, or
+ * now a partition). Columns: relid, schema, table, keys (text[] literal),
+ * installed, current, candidate, known.
  */
-const char	trigger_sql_discover[] =
-	"SELECT c.oid, n.nspname, c.relname, k.keys,\n"
-	"	t.relid IS NOT NULL AS installed,\n"
-	"	(t.relid IS NOT NULL AND t.schema_name = n.nspname\n"
-	"	 AND t.table_name = c.relname AND t.key_columns = k.keys\n"
-	"	 AND (SELECT pg_catalog.array_agg(g.tgname::pg_catalog.text ORDER BY g.tgname)\n"
-	"		  FROM pg_catalog.pg_trigger g\n"
-	"		  WHERE g.tgrelid = c.oid AND " IS_CAPTURE_TRIGGER("g.tgname::pg_catalog.text") ")\n"
-	"		 = teleport.trigger_wanted(c.oid, $1::pg_catalog.bool))\n"
-	"		AS current,\n"
-	"	true AS candidate\n"
-	"FROM pg_catalog.pg_class c\n"
-	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
-	"CROSS JOIN LATERAL (SELECT teleport.trigger_table_keys(c.oid) AS keys) k\n"
-	"LEFT JOIN teleport.trigger_table t ON t.relid = c.oid\n"
-	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition\n"
-	"	AND c.relpersistence <> 't'\n"
-	"	AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'teleport', 'pg_toast')\n"
-	"	AND n.nspname OPERATOR(pg_catalog.!~) '^pg_(toast_)?temp_'\n"
-	"UNION ALL\n"
-	"SELECT t.relid, t.schema_name, t.table_name, NULL, true, false, false\n"
-	"FROM teleport.trigger_table t\n"
-	"WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c\n"
-	"				  WHERE c.oid = t.relid AND c.relkind IN ('r', 'p')\n"
-	"				  AND NOT c.relispartition)\n"
-	"ORDER BY 2, 3";
+#define DISCOVER_SQL(KNOWN) \
+	"SELECT c.oid, n.nspname, c.relname, k.keys,\n" \
+	"	t.relid IS NOT NULL AS installed,\n" \
+	"	(t.relid IS NOT NULL AND t.schema_name = n.nspname\n" \
+	"	 AND t.table_name = c.relname AND t.key_columns = k.keys\n" \
+	"	 AND (SELECT pg_catalog.array_agg(g.tgname::pg_catalog.text ORDER BY g.tgname)\n" \
+	"		  FROM pg_catalog.pg_trigger g\n" \
+	"		  WHERE g.tgrelid = c.oid AND " IS_CAPTURE_TRIGGER("g.tgname::pg_catalog.text") ")\n" \
+	"		 = teleport.trigger_wanted(c.oid, $1::pg_catalog.bool))\n" \
+	"		AS current,\n" \
+	"	true AS candidate,\n" \
+	"	" KNOWN " AS known\n" \
+	"FROM pg_catalog.pg_class c\n" \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n" \
+	"CROSS JOIN LATERAL (SELECT teleport.trigger_table_keys(c.oid) AS keys) k\n" \
+	"LEFT JOIN teleport.trigger_table t ON t.relid = c.oid\n" \
+	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition\n" \
+	"	AND c.relpersistence <> 't'\n" \
+	"	AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'teleport', 'pg_toast')\n" \
+	"	AND n.nspname OPERATOR(pg_catalog.!~) '^pg_(toast_)?temp_'\n" \
+	"UNION ALL\n" \
+	"SELECT t.relid, t.schema_name, t.table_name, NULL, true, false, false, true\n" \
+	"FROM teleport.trigger_table t\n" \
+	"WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c\n" \
+	"				  WHERE c.oid = t.relid AND c.relkind IN ('r', 'p')\n" \
+	"				  AND NOT c.relispartition)\n" \
+	"ORDER BY 2, 3"
+
+/* Every table known, when no DDL source keeps a schema snapshot. */
+const char	trigger_sql_discover[] = DISCOVER_SQL("true");
+
+/*
+ * A table is known when the DDL sources' snapshot (schema_snapshot,
+ * plugins/source/ddl/ddl_sql.c) has it, that is once its creation is
+ * queued, or when it is an extension's, which that snapshot leaves out
+ * (the extension's creation makes it).
+ */
+const char	trigger_sql_discover_known[] = DISCOVER_SQL(
+	"(EXISTS (SELECT 1 FROM teleport.schema_snapshot s\n"
+	"		 WHERE s.kind = 'table' AND s.oid = c.oid)\n"
+	"	 OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e\n"
+	"		 WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
+	"		 AND e.objid = c.oid AND e.deptype = 'e'))");
+
+/* One value: whether the DDL sources' schema snapshot is there. */
+const char	trigger_sql_has_snapshot[] =
+	"SELECT pg_catalog.to_regclass('teleport.schema_snapshot') IS NOT NULL";
 
 /*
  * $1 relid, $2 schema, $3 table, $4 keys (text[]), $5 copy the rows, $6

@@ -26,6 +26,11 @@
  * its existing rows copied into the queue in the transaction that creates
  * its trigger, so none of them is lost between CREATE TABLE and the trigger;
  * the tables present at the first install are left to the initial load.
+ * When a DDL source replicates the schema, such a table is taken up only
+ * once that source's snapshot has it, that is once its creation is queued:
+ * a table created and filled in a transaction that commits between the
+ * schema-diff source's poll and this one waits for the next poll, instead
+ * of having its rows queued ahead of its creation.
  */
 #include "tp_autoconf.h"
 
@@ -45,6 +50,7 @@ typedef struct table_row
 	bool		installed;		/* in trigger_table */
 	bool		current;		/* triggers in place, as recorded */
 	bool		candidate;		/* still a table we could capture */
+	bool		known;			/* its creation is queued (or needs none) */
 } table_row;
 
 /* Read row i of res into *row. */
@@ -58,6 +64,7 @@ read_row(const PGresult *res, int i, table_row *row)
 	row->installed = strcmp(PQgetvalue(res, i, 4), "t") == 0;
 	row->current = strcmp(PQgetvalue(res, i, 5), "t") == 0;
 	row->candidate = strcmp(PQgetvalue(res, i, 6), "t") == 0;
+	row->known = strcmp(PQgetvalue(res, i, 7), "t") == 0;
 }
 
 /*
@@ -205,6 +212,14 @@ sync_table(tp_plugin_ctx *ctx, PGconn *conn, trigger_state *state,
 	trigger_forget_reported(state, "nokey", row->schema, row->table);
 	if (row->current)
 		return TP_OK;
+	if (copy_new && !row->installed && !row->known)
+	{
+		/* its rows would reach the queue before its creation */
+		ctx->host->log(ctx, TP_LOG_DEBUG,
+					   "table \"%s.%s\" is captured once the schema source has queued its creation",
+					   row->schema, row->table);
+		return TP_OK;
+	}
 	return install_table(ctx, conn, row, copy_new && !row->installed);
 }
 
@@ -220,19 +235,47 @@ stale_installed(const table_row *row)
 	return row->installed && row->candidate && !row->current;
 }
 
+/*
+ * Set *sql to the discovery query to run: one that tells which tables a DDL
+ * source's snapshot has when one queues the tables' creation
+ * (state->follow_schema) and has made its snapshot, else one that knows
+ * every table. A failure is logged and returned.
+ */
+static tp_result
+discover_sql(tp_plugin_ctx *ctx, PGconn *conn, const trigger_state *state,
+			 const char **sql)
+{
+	PGresult   *res;
+
+	*sql = trigger_sql_discover;
+	if (!state->follow_schema || !state->initial_done)
+		return TP_OK;
+	res = trigger_run(conn, trigger_sql_has_snapshot, 0, NULL);
+	if (!trigger_result_ok(res))
+		return trigger_failure(ctx, conn, res, "look for the schema snapshot");
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		*sql = trigger_sql_discover_known;
+	PQclear(res);
+	return TP_OK;
+}
+
 /* See trigger.h. */
 tp_result
 trigger_sync_tables(tp_plugin_ctx *ctx, PGconn *conn, trigger_state *state,
 					bool refusal_is_error)
 {
 	const char *params[1];
+	const char *sql;
 	PGresult   *res;
-	tp_result	result = TP_OK;
+	tp_result	result;
 	bool		stop = false;
 	int			n;
 
+	result = discover_sql(ctx, conn, state, &sql);
+	if (result != TP_OK)
+		return result;
 	params[0] = state->statement_triggers ? "true" : "false";
-	res = trigger_run(conn, trigger_sql_discover, 1, params);
+	res = trigger_run(conn, sql, 1, params);
 	if (!trigger_result_ok(res))
 		return trigger_failure(ctx, conn, res, "list the tables to capture");
 	n = PQntuples(res);
