@@ -686,7 +686,8 @@ step_enums(const scene *sc)
  * apply_schema's types on the target, defaults included; a value added
  * and used in the same target transaction (the source stopped while the
  * value is added, captured and used, so that its batch holds both); the
- * type renamed, a value renamed; a text column turned into the enum.
+ * type renamed, a value renamed; a text column turned into the enum; the
+ * enum replaced by a new one of its name in one transaction.
  */
 static void
 step_enum_columns(scene *sc)
@@ -731,6 +732,36 @@ step_enum_columns(scene *sc)
 	wait_captured(sc, "paint");
 	tp_inst_exec(sc->src, "INSERT INTO public.paint VALUES (5, 'red', '{}', 'blue');");
 	wait_objects_equal(sc, "text column to enum");
+
+	/*
+	 * Replaced under its name as migration tools replace an enum, in one
+	 * transaction (so in one poll in diff mode): the old type renamed, the
+	 * new one made, the columns (an array too) and a composite type's
+	 * attribute retyped, the old type dropped. The target drops its old
+	 * type only once nothing uses it, under a name out of the new one's
+	 * way, and keeps no such name.
+	 */
+	tp_inst_exec(sc->src, "CREATE TYPE public.swatch AS (h public.hue, n int);");
+	wait_captured(sc, NULL);
+	tp_inst_exec(sc->src,
+				 "BEGIN;"
+				 "ALTER TYPE public.hue RENAME TO hue_old;"
+				 "CREATE TYPE public.hue AS ENUM ('red', 'verde', 'blue', 'white');"
+				 "ALTER TABLE public.paint ALTER COLUMN c DROP DEFAULT,"
+				 " ALTER COLUMN c TYPE public.hue USING c::text::public.hue,"
+				 " ALTER COLUMN c SET DEFAULT 'white',"
+				 " ALTER COLUMN cs TYPE public.hue[] USING cs::text[]::public.hue[],"
+				 " ALTER COLUMN note TYPE public.hue USING note::text::public.hue;"
+				 "ALTER TYPE public.swatch ALTER ATTRIBUTE h TYPE public.hue;"
+				 "DROP TYPE public.hue_old;"
+				 "COMMIT;");
+	wait_captured(sc, "paint");
+	tp_inst_exec(sc->src, "INSERT INTO public.paint (id, cs) VALUES (6, '{white,red}');");
+	wait_objects_equal(sc, "enum replaced under its name");
+	v = tp_inst_value(sc->tgt, "SELECT count(*) FROM pg_type WHERE typname ~ '^_?teleport_dropped_'");
+	ck_assert_str_eq(v, "0");
+	free(v);
+	tp_inst_exec(sc->src, "DROP TYPE public.swatch;");
 	tp_inst_exec(sc->src, "DROP TABLE public.paint; DROP TYPE public.hue;");
 	wait_captured(sc, NULL);
 	wait_objects_equal(sc, "enum and its table dropped");

@@ -1582,6 +1582,39 @@ const char	ddl_sql_setup[] =
 	"			JOIN diff df ON df.kind = 'domain' AND df.oid = x.oid\n"
 	"			WHERE x.m::jsonb <> df.after::jsonb),\n"
 	/*
+	 * A type (enum, composite, domain, range) dropped in the same events
+	 * as a column or attribute of it is retyped to a type created in
+	 * them (in diff mode, a poll that sees ALTER TYPE e RENAME TO e_old;
+	 * CREATE TYPE e ...; ALTER TABLE t ALTER c TYPE e USING ...; DROP
+	 * TYPE e_old, as migration tools replace an enum): the removals
+	 * cannot retype the column before the new type exists, and the new
+	 * type may take the old one's name on the target, which still has
+	 * the old type under it. So the old type is renamed out of the way
+	 * among the drops ("late": its description before, after its
+	 * removals, renamed teleport_dropped_OID, and its multirange too),
+	 * and dropped under that name after every other change (rank 95), when
+	 * the columns no longer use it.
+	 */
+	"		late AS (\n"
+	"			SELECT x.kind, x.oid, coalesce(r.r, x.before) AS b,\n"
+	"				(coalesce(r.r, x.before)::jsonb\n"
+	"					|| jsonb_build_object('name', 'teleport_dropped_' || x.oid)\n"
+	"					|| CASE WHEN x.kind IN ('range', 'range_fn') THEN jsonb_build_object('multirange',\n"
+	"						'teleport_dropped_' || x.oid || '_multirange') ELSE '{}'::jsonb END)::json AS a\n"
+	"			FROM diff x LEFT JOIN rmv r ON r.kind = x.kind AND r.oid = x.oid\n"
+	"			WHERE p_emit AND x.after IS NULL\n"
+	"				AND x.kind IN ('enum', 'composite', 'domain', 'range', 'range_fn')\n"
+	"				AND EXISTS (SELECT 1 FROM diff t\n"
+	"					CROSS JOIN LATERAL json_array_elements(coalesce(t.before -> 'columns',\n"
+	"						t.before -> 'attributes')) b(c)\n"
+	"					JOIN json_array_elements(coalesce(t.after -> 'columns', t.after -> 'attributes')) a(c)\n"
+	"						ON (a.c ->> 'attnum') = (b.c ->> 'attnum')\n"
+	"					WHERE t.kind IN ('table', 'composite') AND t.before IS NOT NULL\n"
+	"						AND t.after IS NOT NULL\n"
+	"						AND (b.c -> 'user_type' ->> 'oid') = x.oid::text\n"
+	"						AND (a.c -> 'user_type' ->> 'oid') IN (\n"
+	"							SELECT y.oid::text FROM diff y WHERE y.before IS NULL))),\n"
+	/*
 	 * ph: 0 drops (and a domain's removals), 1 the rest; base: the rank;
 	 * deps: the objects it depends on, for schema_order (a drop's and a
 	 * removal's as the snapshot kept them; the others' as they are now,
@@ -1600,7 +1633,7 @@ const char	ddl_sql_setup[] =
 	"				y.before IS NULL OR y.after IS NULL OR y.before::jsonb <> y.after::jsonb,\n"
 	"				y.deps, y.store FROM (\n"
 	"				SELECT df.kind, df.oid, df.schema_name, df.object_name,\n"
-	"					coalesce(r.r, df.before) AS before, coalesce(m.m, df.after) AS after,\n"
+	"					coalesce(l.a, r.r, df.before) AS before, coalesce(m.m, df.after) AS after,\n"
 	/*
 	 * a standalone sequence's drop after the tables' changes: a DROP
 	 * SEQUENCE ... CASCADE takes a column's default (its table's change),
@@ -1608,8 +1641,10 @@ const char	ddl_sql_setup[] =
 	 * (OWNED BY: it leaves the kind) is its table's by then on the
 	 * target, which keeps it
 	 */
-	"					CASE WHEN df.after IS NOT NULL OR df.kind = 'sequence' THEN 1 ELSE 0 END AS ph,\n"
+	"					CASE WHEN df.after IS NOT NULL OR df.kind = 'sequence' OR l.oid IS NOT NULL\n"
+	"						THEN 1 ELSE 0 END AS ph,\n"
 	"					CASE WHEN df.after IS NULL AND df.kind = 'sequence' THEN 51\n"
+	"						WHEN l.oid IS NOT NULL THEN 95\n"
 	"						ELSE df.rank END AS base,\n"
 	"					CASE WHEN df.after IS NULL AND df.kind = 'sequence' THEN NULL\n"
 	"						WHEN df.after IS NULL THEN df.deps_before\n"
@@ -1619,7 +1654,13 @@ const char	ddl_sql_setup[] =
 	"					df.deps AS store\n"
 	"				FROM diff df\n"
 	"				LEFT JOIN rmv r ON r.kind = df.kind AND r.oid = df.oid\n"
-	"				LEFT JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid) y\n"
+	"				LEFT JOIN mid m ON df.kind = 'domain' AND m.oid = df.oid\n"
+	"				LEFT JOIN late l ON l.kind = df.kind AND l.oid = df.oid) y\n"
+	"			UNION ALL\n"
+	/* a late drop's rename out of the way, among the drops */
+	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, l.b, l.a, 0, df.rank, true,\n"
+	"				df.deps_before, df.deps_before\n"
+	"			FROM diff df JOIN late l ON l.kind = df.kind AND l.oid = df.oid\n"
 	"			UNION ALL\n"
 	"			SELECT df.kind, df.oid, df.schema_name, df.object_name, m.m, df.after, 1, 46, true,\n"
 	"				df.deps, df.deps\n"
