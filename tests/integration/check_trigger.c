@@ -191,6 +191,34 @@ log_text(const trig_env *env)
 }
 
 /*
+ * The source plugin of env's plan in role, which must be plugin name,
+ * resolved (its options checked) and initialised. Owned by env->plan.
+ */
+static tp_plan_entry *
+env_member(trig_env *env, tp_role role, const char *name)
+{
+	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
+	tp_plan_entry *entry = NULL;
+
+	for (size_t i = 0; i < env->plan.n; i++)
+	{
+		if (env->plan.entries[i].role == role)
+			entry = &env->plan.entries[i];
+	}
+	ck_assert_ptr_nonnull(entry);
+	ck_assert_str_eq(entry->plugin_name, name);
+	{
+		tp_plan	one = {entry, 1};
+
+		ck_assert_msg(tp_plan_resolve(&one, &env->set, env->config),
+					  "plugin \"%s\" not found in %s or options refused", name, dir);
+	}
+	ck_assert_int_eq(entry->plugin->info->kind, TP_PLUGIN_SOURCE);
+	ck_assert(tp_plugin_initialize(entry->plugin, tp_host_api_get()));
+	return entry;
+}
+
+/*
  * Set up the trigger source on env->db as user (NULL: the superuser; else
  * with password) with target_expression exprs (a YAML flow sequence),
  * lock_timeout_ms and, when statement is not NULL, statement_triggers:
@@ -243,21 +271,7 @@ env_start(trig_env *env, const char *user, const char *password,
 	/* the directory may hold other plugins; only ours matters here */
 	(void) tp_loader_scan(dir, &env->set);
 	tp_plan_build(env->config, &env->plan);
-	for (size_t i = 0; i < env->plan.n; i++)
-	{
-		if (env->plan.entries[i].role == TP_ROLE_CAPTURE_ROWS)
-			env->entry = &env->plan.entries[i];
-	}
-	ck_assert_ptr_nonnull(env->entry);
-	ck_assert_str_eq(env->entry->plugin_name, "trigger");
-	{
-		tp_plan	one = {env->entry, 1};
-
-		ck_assert_msg(tp_plan_resolve(&one, &env->set, env->config),
-					  "plugin \"trigger\" not found in %s or options refused", dir);
-	}
-	ck_assert_int_eq(env->entry->plugin->info->kind, TP_PLUGIN_SOURCE);
-	ck_assert(tp_plugin_initialize(env->entry->plugin, tp_host_api_get()));
+	env->entry = env_member(env, TP_ROLE_CAPTURE_ROWS, "trigger");
 	env->cb = env->entry->plugin->callbacks;
 	ck_assert_ptr_nonnull(env->cb->install);
 	ck_assert_ptr_nonnull(env->cb->poll);
@@ -346,22 +360,7 @@ env_poll(trig_env *env, tp_result expected)
 static void
 env_ddl_start(trig_env *env)
 {
-	const char *dir = getenv("TELEPORT_PLUGIN_DIR");
-
-	for (size_t i = 0; i < env->plan.n; i++)
-	{
-		if (env->plan.entries[i].role == TP_ROLE_CAPTURE_DDL)
-			env->ddl_entry = &env->plan.entries[i];
-	}
-	ck_assert_ptr_nonnull(env->ddl_entry);
-	ck_assert_str_eq(env->ddl_entry->plugin_name, "schema-diff");
-	{
-		tp_plan	one = {env->ddl_entry, 1};
-
-		ck_assert_msg(tp_plan_resolve(&one, &env->set, env->config),
-					  "plugin \"schema-diff\" not found in %s", dir);
-	}
-	ck_assert(tp_plugin_initialize(env->ddl_entry->plugin, tp_host_api_get()));
+	env->ddl_entry = env_member(env, TP_ROLE_CAPTURE_DDL, "schema-diff");
 	env->ddl_cb = env->ddl_entry->plugin->callbacks;
 	env->ddl_ctx = tp_host_ctx_new(env->config, env->conninfo, env->ddl_entry);
 	ck_assert_ptr_nonnull(env->ddl_ctx);
