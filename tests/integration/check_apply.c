@@ -369,6 +369,19 @@ has_marker(world *w, int id)
 	return yes;
 }
 
+/* Print the test's apply log and the source instance's log to stdout. */
+static void
+print_logs(const world *w)
+{
+	char	   *log = tp_read_file(w->test_log);
+	char	   *slog = tp_read_file(w->src_log);
+
+	printf("apply log:\n%s\nsource log:\n%s\n", log ? log : "", slog ? slog : "");
+	fflush(stdout);
+	free(log);
+	free(slog);
+}
+
 /*
  * Write a new marker on the source and import and apply until it is on
  * the target: everything written before it is applied then.
@@ -389,21 +402,19 @@ converge(world *w)
 			return;
 		usleep(50000);
 	}
-	{
-		char	   *log = tp_read_file(w->test_log);
-		char	   *slog = tp_read_file(w->src_log);
-
-		printf("apply log:\n%s\nsource log:\n%s\n", log ? log : "", slog ? slog : "");
-		fflush(stdout);
-		ck_abort_msg("marker %d never applied (logs above)", w->marker);
-	}
+	print_logs(w);
+	ck_abort_msg("marker %d never applied (logs above)", w->marker);
 }
 
-/* Import and apply until the stream holds a batch; returns its reason. */
+/*
+ * Import and apply until the stream holds a batch; returns its reason.
+ * Waits as long as converge does (the source's batch may come late on a
+ * loaded machine); the logs are printed when none is held.
+ */
 static char *
 wait_held(world *w)
 {
-	for (int i = 0; i < 200; i++)
+	for (int i = 0; i < 300; i++)
 	{
 		char	   *held;
 
@@ -416,7 +427,8 @@ wait_held(world *w)
 		free(held);
 		usleep(50000);
 	}
-	ck_abort_msg("no batch was held");
+	print_logs(w);
+	ck_abort_msg("no batch was held (logs above)");
 	return NULL;
 }
 
