@@ -72,7 +72,9 @@
  *     it through (docs/schema.md). Case "ahead" also runs
  *     test_rewrite_writers: rows rewritten by changes while writers write
  *     the table, sent again under a lock that orders the writers' changes
- *     around them.
+ *     around them; test_ddl_churn; and test_new_tables_between_polls:
+ *     tables created and filled at moments spread over 50 ms polls reach
+ *     the target without a batch held.
  *
  *     Case "selection" (both modes): tables renamed or moved (SET SCHEMA)
  *     into, out of and within a target's selection (public.keep_*), next
@@ -1308,9 +1310,11 @@ step_sequence_ranges(const scene *sc)
  * whose CHECK constraint and default call functions of the schema, a
  * function that takes that domain, a table of it; an older composite type
  * given an attribute of a domain created in the same poll. The target's
- * domain refuses what the source's does. The function the domain's CHECK
- * calls dropped with CASCADE (taking the constraint); all dropped in one
- * poll.
+ * domain refuses what the source's does. A domain and a function that
+ * depend on each other (the function takes the domain, the domain's CHECK
+ * calls the function) made in one poll, and dropped in one. The function
+ * the domain's CHECK calls dropped with CASCADE (taking the constraint);
+ * all dropped in one poll.
  */
 static void
 step_domain_functions(const scene *sc)
@@ -1340,6 +1344,33 @@ step_domain_functions(const scene *sc)
 								   "INSERT INTO " APPLY_SCHEMA ".df_t (id, e) VALUES (100, 3)"),
 				  "the target's domain does not call its function");
 
+	/*
+	 * A cycle made in one poll: a function that takes an array of a domain,
+	 * and a CHECK of that domain, added afterwards, that calls it (on a
+	 * NULL array: a value of the domain itself would be checked by that
+	 * same CHECK, without end); then both dropped in one poll (DROP DOMAIN
+	 * ... CASCADE takes the function and the column).
+	 */
+	tp_inst_exec(sc->src,
+				 "BEGIN;"
+				 "CREATE DOMAIN public.df_cyc AS int;"
+				 "CREATE FUNCTION public.df_cyc_set(public.df_cyc[]) RETURNS boolean"
+				 " LANGUAGE sql IMMUTABLE AS 'SELECT $1 IS NOT NULL';"
+				 "ALTER DOMAIN public.df_cyc ADD CONSTRAINT df_cyc_nonneg"
+				 " CHECK (VALUE >= 0 OR public.df_cyc_set(NULL::public.df_cyc[]));"
+				 "CREATE TABLE public.df_c (id int PRIMARY KEY, c public.df_cyc);"
+				 "COMMIT;");
+	wait_captured(sc, "df_c");
+	tp_inst_exec(sc->src, "INSERT INTO public.df_c VALUES (1, 5), (2, NULL);");
+	wait_objects_equal(sc, "a domain and a function that depend on each other, made in one poll");
+	ck_assert_msg(!tp_cluster_exec(tgt_cl, TGT_DB,
+								   "INSERT INTO " APPLY_SCHEMA ".df_c VALUES (100, -1)"),
+				  "the target's domain does not refuse a negative value");
+	tp_inst_exec(sc->src, "DROP DOMAIN public.df_cyc CASCADE;");
+	wait_captured(sc, "df_c");
+	tp_inst_exec(sc->src, "INSERT INTO public.df_c VALUES (3);");
+	wait_objects_equal(sc, "a domain and a function that depend on each other, dropped in one poll");
+
 	/* the function dropped with CASCADE: the domain's constraint goes first */
 	tp_inst_exec(sc->src, "DROP FUNCTION public.df_even(int) CASCADE;");
 	wait_captured(sc, NULL);
@@ -1347,7 +1378,8 @@ step_domain_functions(const scene *sc)
 	wait_objects_equal(sc, "a function dropped with the domain constraint calling it");
 
 	tp_inst_exec(sc->src,
-				 "DROP TABLE public.df_t; DROP FUNCTION public.df_half(public.df_evenint);"
+				 "DROP TABLE public.df_t, public.df_c;"
+				 " DROP FUNCTION public.df_half(public.df_evenint);"
 				 "DROP TYPE public.df_pair; DROP DOMAIN public.df_evenint, public.df_pos;"
 				 "DROP FUNCTION public.df_start();");
 	wait_captured(sc, NULL);
@@ -3421,6 +3453,48 @@ START_TEST(test_ddl_churn)
 END_TEST
 
 /*
+ * Case "new tables": in diff mode with polls every 50 ms, tables created
+ * and filled in one transaction each, at moments spread over the polls, so
+ * that some commit after the schema-diff source's poll and before the
+ * trigger source's: the trigger source takes a table up only once its
+ * creation is queued, so every creation reaches the target ahead of the
+ * table's rows, no batch is ever held, and the target ends equal.
+ */
+START_TEST(test_new_tables_between_polls)
+{
+	scene		the_scene;
+	scene	   *sc = &the_scene;
+	char	   *log;
+
+	scene_open(sc, "newtables", "nt_src", "nt_tgt");
+	sc->ddlwatcher_ms = 50;
+	configure(sc, true);
+	configure(sc, false);
+	scene_start(sc, BASE_SRC, BASE_TGT, "base");
+
+	for (int i = 0; i < 30; i++)
+	{
+		tp_inst_exec(sc->src,
+					 "BEGIN;"
+					 "CREATE TABLE public.nt_%d (id int PRIMARY KEY, v text);"
+					 "INSERT INTO public.nt_%d SELECT g, md5(g::text) FROM generate_series(1, 200) g;"
+					 "COMMIT;", i, i);
+		/* 0 to 49 ms, spread */
+		usleep((useconds_t) ((i * 7919) % 50) * 1000);
+	}
+	wait_equal(sc, "tables created and filled between polls");
+	log = tp_read_file(sc->tgt->log);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(strstr(log, " is held") == NULL,
+				  "a batch was held on the target (its log: %s)", sc->tgt->log);
+	free(log);
+	tp_inst_stop(sc->src);
+	tp_inst_stop(sc->tgt);
+	tp_scene_free(&sc->t);
+}
+END_TEST
+
+/*
  * Case "writers": in diff mode, rows rewritten by a change while two
  * writers update and insert rows of the table all along: the poll that
  * finds the change sends the rows again under a lock that orders every
@@ -3828,7 +3902,7 @@ START_TEST(test_cascade)
 				 "INSERT INTO public.cc_t (id, v, b, c) VALUES (5, 'before d', 9, ROW(5, 8));",
 				 "DROP DOMAIN public.cc_d CASCADE;",
 				 "INSERT INTO public.cc_t (id, v, c) VALUES (6, 'after d', ROW(6));",
-				 "table:cc_t:alter,composite:cc_c:alter,domain:cc_d:alter,domain:cc_d:drop");
+				 "table:cc_t:alter,domain:cc_d:alter,composite:cc_c:alter,domain:cc_d:drop");
 	cascade_step(sc,
 				 "INSERT INTO public.cc_t (id, v, c2) VALUES (7, 'before c2', ROW(7, 'y'));",
 				 "DROP TYPE public.cc_c2 CASCADE;",
@@ -3948,6 +4022,7 @@ schema_suite(void)
 	(void) test_ahead;
 	(void) test_rewrite_writers;
 	(void) test_ddl_churn;
+	(void) test_new_tables_between_polls;
 	(void) test_selection;
 	(void) test_cascade;
 #else
@@ -3963,6 +4038,7 @@ schema_suite(void)
 	tcase_add_test(tc, test_ahead);
 	tcase_add_test(tc, test_rewrite_writers);
 	tcase_add_test(tc, test_ddl_churn);
+	tcase_add_test(tc, test_new_tables_between_polls);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("selection");

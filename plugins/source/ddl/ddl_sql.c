@@ -1012,7 +1012,12 @@ const char	ddl_sql_setup[] =
 	 * by ascending effective rank, drops by descending) and one whose
 	 * dependencies go with the ranks keeps its rank (the order is the
 	 * ranks' wherever they serve). Objects of one OID (a domain's
-	 * events, an object's comment) depend on those of lower rank. Computed
+	 * events, an object's comment) depend on those of lower rank; an
+	 * object that depends on such an OID depends on its node of lowest
+	 * rank only, the one that makes (or drops) it: a function that takes
+	 * a domain needs the domain, not its "mid" event that adds a CHECK
+	 * calling that function afterwards (nor, dropped, its removals' event
+	 * that takes the CHECK away first), which would make a cycle. Computed
 	 * by passes over the edges until none raises a rank, at most 100 (a
 	 * cycle: its objects' ranks grow no further). Nothing for NULL.
 	 */
@@ -1061,6 +1066,8 @@ const char	ddl_sql_setup[] =
 	"		FROM unnest(v_dn, v_do) AS d(n, ref)\n"
 	"		JOIN nd x ON x.n = d.n\n"
 	"		JOIN nd y ON y.oid = d.ref AND y.ph = x.ph AND y.oid <> x.oid\n"
+	"			AND NOT EXISTS (SELECT 1 FROM nd z WHERE z.oid = y.oid AND z.ph = y.ph\n"
+	"							AND z.rank < y.rank)\n"
 	"		UNION\n"
 	"		SELECT x.n, y.n FROM nd x\n"
 	"		JOIN nd y ON y.oid = x.oid AND y.ph = x.ph AND y.rank < x.rank)\n"
