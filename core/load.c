@@ -867,6 +867,22 @@ line_row(void *arg, const PGresult *res, int row)
 	"SELECT NULL::bigint AS id, NULL::float8 AS rank WHERE false"
 
 /*
+ * The OIDs the target's tables depend on, through any chain of the
+ * snapshot's dependencies (a view whose row type a column has, or that a
+ * default's function reads, and what that view depends on): what a table,
+ * created before the rows, needs before it. NEEDED_NONE for a capture that
+ * keeps no dependencies.
+ */
+#define NEEDED_BY_TABLES \
+	"SELECT u.o AS oid FROM snap s" \
+	"  JOIN teleport.schema_snapshot x ON x.kind = s.kind AND x.oid = s.oid" \
+	"  CROSS JOIN pg_catalog.unnest(x.depends) u(o) WHERE s.kind = 'table'" \
+	" UNION SELECT u.o FROM need n JOIN teleport.schema_snapshot x ON x.oid = n.oid" \
+	"  CROSS JOIN pg_catalog.unnest(x.depends) u(o)"
+#define NEEDED_NONE \
+	"SELECT NULL::oid AS oid WHERE false"
+
+/*
  * The objects of the schema capture's snapshot that are the target's
  * (cur), what the loads of its chain sent it so far (old; none for a new
  * chain), and pre: cur as the schema part before the rows leaves the
@@ -874,21 +890,26 @@ line_row(void *arg, const PGresult *res, int row)
  * that key already (its rows are copied first and the key added after
  * them, which is faster than copying into the key: docs/performance.md),
  * as WITH items. rank: the kind's rank, which puts an object in the part
- * before the rows (below 60) or after them; but an object (not a table)
- * that depends on one after the rows (a SQL-standard body that reads a
- * view) goes after them too (60); er: the effective rank that orders the
- * objects of a part (ranks: EFFECTIVE_RANKS or EFFECTIVE_RANKS_NONE;
- * old's: its rank). $1..$4 the filter, $5 the target, $6 whether the
- * chain is new.
+ * before the rows (below 60) or after them; but an object that a table
+ * needs (need: NEEDED_BY_TABLES or NEEDED_NONE; a view whose row type a
+ * column has) goes before them (59 for a rank from 60), and another
+ * object (not a table) that depends on one after the rows (a SQL-standard
+ * body that reads a view) goes after them too (60); er: the effective
+ * rank that orders the objects of a part (ranks: EFFECTIVE_RANKS or
+ * EFFECTIVE_RANKS_NONE; old's: its rank). $1..$4 the filter, $5 the
+ * target, $6 whether the chain is new.
  */
-#define SCHEMA_STAGES(ranks) \
-	"WITH snap AS MATERIALIZED (SELECT pg_catalog.row_number() OVER () AS id, s.kind, s.oid," \
-	"  k.rank, s.schema_name, s.object_name, s.description" \
+#define SCHEMA_STAGES(ranks, needed) \
+	"WITH RECURSIVE snap AS MATERIALIZED (SELECT pg_catalog.row_number() OVER () AS id," \
+	"  s.kind, s.oid, k.rank, s.schema_name, s.object_name, s.description" \
 	"  FROM teleport.schema_snapshot s JOIN " KIND_RANKS " ON k.kind = s.kind" \
 	"  WHERE " TP_QUEUE_MATCH("s.schema_name", "s.object_name", "$1", "$2", "$3", "$4") ")," \
 	" ord AS (" ranks ")," \
+	" need AS (" needed ")," \
 	" cur AS (SELECT s.kind, s.oid," \
-	"  CASE WHEN s.rank < " AFTER_ROWS_RANK " AND s.kind <> 'table'" \
+	"  CASE WHEN s.oid IN (SELECT n.oid FROM need n)" \
+	"   THEN LEAST(s.rank, " AFTER_ROWS_RANK " - 1)" \
+	"   WHEN s.rank < " AFTER_ROWS_RANK " AND s.kind <> 'table'" \
 	"   AND o.rank >= " AFTER_ROWS_RANK " THEN " AFTER_ROWS_RANK " ELSE s.rank END AS rank," \
 	"  coalesce(o.rank, s.rank) AS er, s.schema_name, s.object_name, s.description" \
 	"  FROM snap s LEFT JOIN ord o ON o.id = s.id)," \
@@ -910,8 +931,8 @@ line_row(void *arg, const PGresult *res, int row)
  * the part after them, from what the one before left (pre below rank 60,
  * old from there) to cur.
  */
-#define SCHEMA_DIFF(ranks) \
-	SCHEMA_STAGES(ranks) "," \
+#define SCHEMA_DIFF(ranks, needed) \
+	SCHEMA_STAGES(ranks, needed) "," \
 	" want AS (SELECT * FROM pre WHERE $8::boolean" \
 	"  UNION ALL SELECT * FROM cur WHERE NOT $8::boolean)," \
 	" base AS (SELECT * FROM old WHERE $8::boolean OR old.rank >= " AFTER_ROWS_RANK \
@@ -986,8 +1007,8 @@ schema_lines(load *ld, bool before_rows, tp_lines *lines)
 	if (!exists)
 		return true;
 	return tp_pgsql_query(&ld->snap,
-						  ordered ? SCHEMA_DIFF(EFFECTIVE_RANKS) SCHEMA_LINES
-						  : SCHEMA_DIFF(EFFECTIVE_RANKS_NONE) SCHEMA_LINES,
+						  ordered ? SCHEMA_DIFF(EFFECTIVE_RANKS, NEEDED_BY_TABLES) SCHEMA_LINES
+						  : SCHEMA_DIFF(EFFECTIVE_RANKS_NONE, NEEDED_NONE) SCHEMA_LINES,
 						  8, params, line_row, lines);
 }
 
@@ -1014,15 +1035,15 @@ schema_now(load *ld, char **pre, char **now)
 	if (!exists)
 		return true;
 	return tp_pgsql_query_value(&ld->snap,
-								ordered ? SCHEMA_STAGES(EFFECTIVE_RANKS)
+								ordered ? SCHEMA_STAGES(EFFECTIVE_RANKS, NEEDED_BY_TABLES)
 								" SELECT coalesce(pg_catalog.json_agg(p), '[]') FROM pre p"
-								: SCHEMA_STAGES(EFFECTIVE_RANKS_NONE)
+								: SCHEMA_STAGES(EFFECTIVE_RANKS_NONE, NEEDED_NONE)
 								" SELECT coalesce(pg_catalog.json_agg(p), '[]') FROM pre p",
 								6, params, pre) &&
 		tp_pgsql_query_value(&ld->snap,
-							 ordered ? SCHEMA_STAGES(EFFECTIVE_RANKS)
+							 ordered ? SCHEMA_STAGES(EFFECTIVE_RANKS, NEEDED_BY_TABLES)
 							 " SELECT coalesce(pg_catalog.json_agg(c), '[]') FROM cur c"
-							 : SCHEMA_STAGES(EFFECTIVE_RANKS_NONE)
+							 : SCHEMA_STAGES(EFFECTIVE_RANKS_NONE, NEEDED_NONE)
 							 " SELECT coalesce(pg_catalog.json_agg(c), '[]') FROM cur c",
 							 6, params, now);
 }

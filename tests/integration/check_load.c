@@ -588,6 +588,13 @@ static const char values_sql[] =
 "CREATE TABLE rng (id int PRIMARY KEY, r lrange, d lrdom, p lposint, ra lrange[]);\n"
 "INSERT INTO rng VALUES (1, '[1.5,2)', '[0,1]', 5, ARRAY['[1,2)'::lrange]),\n"
 " (2, NULL, NULL, NULL, NULL), (3, 'empty', '(,3)', 1, '{}');\n"
+/* a table of a view's row type, which goes before the rows with the view */
+"CREATE TABLE vbase (id int PRIMARY KEY, v text);\n"
+"INSERT INTO vbase VALUES (1, 'a');\n"
+"CREATE VIEW vrow AS SELECT id, v FROM vbase;\n"
+"CREATE TABLE vuse (id int PRIMARY KEY, r vrow);\n"
+"INSERT INTO vuse VALUES (1, ROW(1, 'a')::vrow), (2, NULL);\n"
+"CREATE FUNCTION vuse_id(vuse) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT ($1).id';\n"
 "CREATE TABLE marker (label text PRIMARY KEY);\n";
 
 /* The columns of vals that have equality (json has none). */
@@ -606,7 +613,7 @@ START_TEST(test_load_values)
 	loader		ld = {0};
 	char	   *v;
 	int			status;
-	static const char *const tables[] = {"empty", "wide", "vals", "marker", NULL};
+	static const char *const tables[] = {"empty", "wide", "vals", "marker", "vbase", "vuse", NULL};
 
 	scene_init(&sc, "lv", true, 0);
 	/* the writer's session has settings unlike the pinned ones */
@@ -620,7 +627,7 @@ START_TEST(test_load_values)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
 	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "values-done", 60);
 
-	ck_assert_int_eq(tp_inst_compare_all(sc.src, "public", sc.tgt, "copy", tables), 4 + 6 + 1);
+	ck_assert_int_eq(tp_inst_compare_all(sc.src, "public", sc.tgt, "copy", tables), 4 + 6 + 1 + 1 + 2);
 	/* typed, over the columns with equality (tp_cmp.tgt_vals: the target's rows) */
 	v = tp_inst_value(sc.src,
 					  "SELECT (SELECT count(*) FROM (SELECT %s FROM public.vals"
@@ -663,6 +670,13 @@ START_TEST(test_load_values)
 		tv = tp_inst_try_value(sc.tgt, "INSERT INTO copy.rng (id, p) VALUES (9, -1) RETURNING id");
 		ck_assert_msg(tv == NULL, "the target's domain does not call its function");
 	}
+	/* the view, the table of its row type, and a function of that table's */
+	v = tp_inst_value(sc.tgt, "SELECT concat_ws(' ', (SELECT string_agg(copy.vuse_id(u)::text, ','"
+					  " ORDER BY u.id) FROM copy.vuse u), (SELECT count(*) FROM copy.vrow),"
+					  " (SELECT format_type(atttypid, NULL) FROM pg_attribute"
+					  "  WHERE attrelid = 'copy.vuse'::regclass AND attname = 'r'))");
+	ck_assert_str_eq(v, "1,2 1 copy.vrow");
+	free(v);
 
 	tp_inst_stop(sc.src);
 	tp_inst_stop(sc.tgt);
