@@ -595,6 +595,10 @@ static const char values_sql[] =
 "CREATE TABLE vuse (id int PRIMARY KEY, r vrow);\n"
 "INSERT INTO vuse VALUES (1, ROW(1, 'a')::vrow), (2, NULL);\n"
 "CREATE FUNCTION vuse_id(vuse) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT ($1).id';\n"
+/* and of a table whose default calls a SQL-standard body that reads that view */
+"CREATE FUNCTION vcount() RETURNS bigint LANGUAGE sql STABLE RETURN (SELECT count(*) FROM vrow);\n"
+"CREATE TABLE vdef (id int PRIMARY KEY, n bigint DEFAULT vcount());\n"
+"INSERT INTO vdef (id) VALUES (1);\n"
 "CREATE TABLE marker (label text PRIMARY KEY);\n";
 
 /* The columns of vals that have equality (json has none). */
@@ -613,7 +617,8 @@ START_TEST(test_load_values)
 	loader		ld = {0};
 	char	   *v;
 	int			status;
-	static const char *const tables[] = {"empty", "wide", "vals", "marker", "vbase", "vuse", NULL};
+	static const char *const tables[] = {"empty", "wide", "vals", "marker", "vbase", "vuse",
+		"vdef", NULL};
 
 	scene_init(&sc, "lv", true, 0);
 	/* the writer's session has settings unlike the pinned ones */
@@ -627,7 +632,8 @@ START_TEST(test_load_values)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
 	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "values-done", 60);
 
-	ck_assert_int_eq(tp_inst_compare_all(sc.src, "public", sc.tgt, "copy", tables), 4 + 6 + 1 + 1 + 2);
+	ck_assert_int_eq(tp_inst_compare_all(sc.src, "public", sc.tgt, "copy", tables),
+					 4 + 6 + 1 + 1 + 2 + 1);
 	/* typed, over the columns with equality (tp_cmp.tgt_vals: the target's rows) */
 	v = tp_inst_value(sc.src,
 					  "SELECT (SELECT count(*) FROM (SELECT %s FROM public.vals"
@@ -674,8 +680,10 @@ START_TEST(test_load_values)
 	v = tp_inst_value(sc.tgt, "SELECT concat_ws(' ', (SELECT string_agg(copy.vuse_id(u)::text, ','"
 					  " ORDER BY u.id) FROM copy.vuse u), (SELECT count(*) FROM copy.vrow),"
 					  " (SELECT format_type(atttypid, NULL) FROM pg_attribute"
-					  "  WHERE attrelid = 'copy.vuse'::regclass AND attname = 'r'))");
-	ck_assert_str_eq(v, "1,2 1 copy.vrow");
+					  "  WHERE attrelid = 'copy.vuse'::regclass AND attname = 'r'),"
+					  " (SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef"
+					  "  WHERE adrelid = 'copy.vdef'::regclass))");
+	ck_assert_str_eq(v, "1,2 1 copy.vrow copy.vcount()");
 	free(v);
 
 	tp_inst_stop(sc.src);
