@@ -3974,6 +3974,26 @@ START_TEST(test_cascade)
 	wait_captured(sc, "cc_t");
 	tp_inst_exec(sc->src, "UPDATE public.cc_t SET ci = 'Ci' || id WHERE id < 5;");
 	wait_objects_equal(sc, "a column of an extension's type");
+	/*
+	 * the dependencies as an older teleport kept them (the extension's
+	 * type, not the extension): the next start sets them right
+	 */
+	tp_inst_stop(sc->src);
+	tp_inst_exec(sc->src,
+				 "UPDATE teleport.schema_snapshot SET depends = array_replace(depends,"
+				 " (SELECT oid FROM pg_extension WHERE extname = 'citext'), 'public.citext'::regtype::oid)"
+				 " WHERE object_name IN ('cc_t', 'cc_c4');");
+	{
+		char	   *n = tp_inst_value(sc->src, "SELECT count(*) FROM teleport.schema_snapshot"
+									  " WHERE 'public.citext'::regtype::oid = ANY (depends)");
+
+		ck_assert_str_eq(n, "2");
+		free(n);
+	}
+	tp_inst_start(sc->src);
+	tp_inst_wait_true(sc->src, "SELECT NOT EXISTS (SELECT 1 FROM teleport.schema_snapshot"
+					  " WHERE 'public.citext'::regtype::oid = ANY (depends))",
+					  "the start never set the dependencies on the extension's type right");
 	cascade_step(sc,
 				 "INSERT INTO public.cc_t (id, v, ci) VALUES (18, 'before citext', 'X');",
 				 "DROP EXTENSION citext CASCADE;",

@@ -2020,7 +2020,26 @@ const char	ddl_sql_setup[] =
 	"		ORDER BY o.kind, o.oid),\n"
 	"	ARRAY(SELECT o.oid FROM teleport.schema_snapshot o WHERE o.depends IS NULL\n"
 	"		ORDER BY o.kind, o.oid)) x\n"
-	"WHERE s.depends IS NULL AND s.kind = x.kind AND s.oid = x.oid;\n";
+	"WHERE s.depends IS NULL AND s.kind = x.kind AND s.oid = x.oid;\n"
+	/*
+	 * dependencies an older teleport kept as a type or function that an
+	 * extension made (or an array of such a type): as that extension, as
+	 * schema_depends gives them now, so that a DROP EXTENSION ... CASCADE
+	 * sends the removals of the columns it takes before its drop; rows
+	 * already so are left alone
+	 */
+	"UPDATE teleport.schema_snapshot s SET depends = m.depends\n"
+	"FROM (SELECT o.kind, o.oid, ARRAY(\n"
+	"		SELECT coalesce((SELECT x.refobjid FROM pg_catalog.pg_depend x\n"
+	"				WHERE x.classid IN ('pg_catalog.pg_type'::pg_catalog.regclass,\n"
+	"					'pg_catalog.pg_proc'::pg_catalog.regclass)\n"
+	"					AND x.objid = coalesce((SELECT nullif(t.typelem, 0) FROM pg_catalog.pg_type t\n"
+	"						WHERE t.oid = u.d AND t.typcategory = 'A'), u.d)\n"
+	"					AND x.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass\n"
+	"					AND x.deptype = 'e' LIMIT 1), u.d)\n"
+	"		FROM unnest(o.depends) WITH ORDINALITY AS u(d, i) ORDER BY u.i) AS depends\n"
+	"	FROM teleport.schema_snapshot o WHERE o.depends IS NOT NULL) m\n"
+	"WHERE s.kind = m.kind AND s.oid = m.oid AND s.depends <> m.depends;\n";
 
 /* One row, one column: whether the first snapshot was taken. */
 const char	ddl_sql_first_taken[] =
