@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "instance.h"
 #include "pgquery.h"
 #include "runcmd.h"
@@ -434,7 +435,7 @@ tp_inst_start(tp_inst *in)
 		fclose(f);
 	}
 	in->pid = tp_inst_spawn(in, NULL, (char *) NULL);
-	for (int i = 0; i < 300; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		char	   *log = tp_read_file(in->log);
 		const char *last = log ? strstr(log, START_LINE) : NULL;
@@ -635,7 +636,7 @@ tp_inst_try_value(const tp_inst *in, const char *fmt,...)
 void
 tp_inst_wait_capture(const tp_inst *src, const char *schema, int n_targets)
 {
-	for (int i = 0; i < 300; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		char	   *ok = tp_inst_try_value(src,
 										   "SELECT (SELECT count(*) FROM pg_class c"
@@ -666,7 +667,7 @@ tp_inst_wait_marker(const tp_inst *src, const char *src_schema, const tp_inst *t
 					const char *tgt_schema, const char *label, int timeout_s)
 {
 	tp_inst_exec(src, "INSERT INTO %s.marker (label) VALUES ('%s')", src_schema, label);
-	for (int i = 0; i < timeout_s * 10; i++)
+	for (double end = tp_deadline(timeout_s); tp_before(end);)
 	{
 		char	   *n = tp_inst_try_value(tgt, "SELECT count(*) FROM %s.marker WHERE label = '%s'",
 										  tgt_schema, label);
@@ -915,7 +916,7 @@ tp_writers_transactions(const tp_scene *sc)
 void
 tp_inst_wait_true(const tp_inst *in, const char *sql, const char *what)
 {
-	for (int i = 0; i < 300; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		char	   *ok = tp_inst_try_value(in, "%s", sql);
 		bool		done = ok != NULL && strcmp(ok, "t") == 0;

@@ -145,8 +145,9 @@ pid_t		tp_inst_spawn(const tp_inst *in, const char *log,...)
 			__attribute__((sentinel));
 
 /*
- * Start (or restart) the instance and wait (30 s) until its log says it
- * runs; the test fails, with the scene's report, when it exits or does not.
+ * Start (or restart) the instance and wait (120 s, see deadline.h) until
+ * its log says it runs; the test fails, with the scene's report, when it
+ * exits or does not.
  */
 void		tp_inst_start(tp_inst *in);
 
@@ -185,11 +186,11 @@ char	   *tp_inst_try_value(const tp_inst *in, const char *fmt,...)
  */
 void		tp_inst_print_sessions(const tp_inst *in, const char *title);
 
-/* Wait (30 s) until sql (one boolean) is true on in; else fail with what. */
+/* Wait (120 s, see deadline.h) until sql (one boolean) is true on in; else fail with what. */
 void		tp_inst_wait_true(const tp_inst *in, const char *sql, const char *what);
 
 /*
- * Wait (30 s) until src's capture is installed: every table of schema with
+ * Wait (120 s, see deadline.h) until src's capture is installed: every table of schema with
  * a key (what the trigger source captures) has its triggers and the queue
  * knows n_targets targets.
  */
@@ -197,7 +198,8 @@ void		tp_inst_wait_capture(const tp_inst *src, const char *schema, int n_targets
 
 /*
  * Insert label into src_schema.marker on src (its only column, or one
- * with a default for the others) and wait up to timeout_s for it in
+ * with a default for the others) and wait up to timeout_s (see
+ * deadline.h) for it in
  * tgt_schema.marker on tgt.
  */
 void		tp_inst_wait_marker(const tp_inst *src, const char *src_schema,

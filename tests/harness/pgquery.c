@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "pgquery.h"
 
 /* See pgquery.h. */
@@ -88,7 +89,7 @@ tp_sql_assert(PGconn *conn, const char *sql, const char *expected)
 bool
 tp_sql_wait(PGconn *conn, const char *sql, const char *expected, int timeout_s)
 {
-	for (int i = 0; i < timeout_s * 10; i++)
+	for (double end = tp_deadline(timeout_s); tp_before(end);)
 	{
 		char	   *v = tp_sql_value(conn, sql);
 		bool		done = v != NULL && strcmp(v, expected) == 0;

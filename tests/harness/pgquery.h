@@ -30,7 +30,8 @@ long long	tp_sql_int(PGconn *conn, const char *sql);
 void		tp_sql_assert(PGconn *conn, const char *sql, const char *expected);
 
 /*
- * Wait up to timeout_s seconds for the one value of sql to be expected,
+ * Wait up to timeout_s seconds (see deadline.h) for the one value of sql
+ * to be expected,
  * polling every 100 ms. True when it was; false (the caller fails, with
  * what it knows) when the time ran out.
  */

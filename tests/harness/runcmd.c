@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "deadline.h"
 #include "runcmd.h"
 
 extern char **environ;
@@ -276,7 +277,7 @@ tp_read_file(const char *path)
 bool
 tp_wait_for_text(const char *path, const char *needle, int timeout_s)
 {
-	long long	deadline = tp_clock_ms() + (long long) timeout_s * 1000;
+	double		deadline = tp_deadline(timeout_s);
 
 	for (;;)
 	{
@@ -286,7 +287,7 @@ tp_wait_for_text(const char *path, const char *needle, int timeout_s)
 		free(text);
 		if (found)
 			return true;
-		if (tp_clock_ms() >= deadline)
+		if (!tp_before(deadline))
 			return false;
 		usleep(50000);
 	}

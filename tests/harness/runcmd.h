@@ -49,7 +49,8 @@ pid_t		tp_spawn_split(char *const argv[], char *const env[],
 int			tp_wait_exit(pid_t pid, int timeout_s);
 
 /*
- * Wait up to timeout_s seconds until the file at path contains needle.
+ * Wait up to timeout_s seconds (times TP_TEST_PATIENCE, see deadline.h)
+ * until the file at path contains needle.
  * Returns whether it did.
  */
 bool		tp_wait_for_text(const char *path, const char *needle, int timeout_s);

@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "checkmain.h"
 #include "config.h"
+#include "deadline.h"
 #include "durable.h"
 #include "host.h"
 #include "inbox.h"
@@ -383,6 +384,25 @@ print_logs(const world *w)
 }
 
 /*
+ * Import and apply until copy.tp_marker has id (written on the source);
+ * fails, the logs printed, when it does not come in time.
+ */
+static void
+apply_until_marker(world *w, int id)
+{
+	for (double end = tp_deadline(120); tp_before(end);)
+	{
+		import(w, -1);
+		pass(w);
+		if (has_marker(w, id))
+			return;
+		usleep(50000);
+	}
+	print_logs(w);
+	ck_abort_msg("marker %d never applied (logs above)", id);
+}
+
+/*
  * Write a new marker on the source and import and apply until it is on
  * the target: everything written before it is applied then.
  */
@@ -394,16 +414,7 @@ converge(world *w)
 	w->marker++;
 	snprintf(sql, sizeof(sql), "INSERT INTO public.tp_marker VALUES (%d)", w->marker);
 	sql_ok(w, sql);
-	for (int i = 0; i < 300; i++)
-	{
-		import(w, -1);
-		pass(w);
-		if (has_marker(w, w->marker))
-			return;
-		usleep(50000);
-	}
-	print_logs(w);
-	ck_abort_msg("marker %d never applied (logs above)", w->marker);
+	apply_until_marker(w, w->marker);
 }
 
 /*
@@ -414,7 +425,7 @@ converge(world *w)
 static char *
 wait_held(world *w)
 {
-	for (int i = 0; i < 300; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		char	   *held;
 
@@ -738,7 +749,7 @@ START_TEST(test_generated_identity_sequences)
 	/* the sequences follow (polled by the source, a little later) */
 	src_seq = sql_value(&w, "SELECT last_value FROM public.ser_id_seq");
 	ck_assert_str_eq(src_seq, "77");
-	for (int i = 0; i < 100 && !done; i++)
+	for (double end = tp_deadline(60); !done && tp_before(end);)
 	{
 		char	   *v;
 
@@ -1395,7 +1406,7 @@ START_TEST(test_group_crash)
 
 	target = tp_spawn(argv, NULL, tlog);
 	ck_assert_int_gt(target, 0);
-	for (int i = 0; i < 300 && !done; i++)
+	for (double end = tp_deadline(120); !done && tp_before(end);)
 	{
 		char	   *v = sql_value(&w, "SELECT last_applied FROM teleport.inbox_stream"
 								  " WHERE source = 'grp'");
@@ -1436,14 +1447,8 @@ START_TEST(test_stop_retry_skip)
 	marker_line(line, sizeof(line), "rogue", 900, 1);
 	store_line(&w, "rogue", 2, line);
 	sql_ok(&w, "INSERT INTO public.tp_marker VALUES (1000)");
-	for (int i = 0; i < 300 && !has_marker(&w, 1000); i++)
-	{
-		import(&w, -1);
-		pass(&w);
-		usleep(50000);
-	}
-	/* src's stream went on; rogue's is stopped at batch 1 */
-	ck_assert(has_marker(&w, 1000));
+	/* src's stream goes on; rogue's is stopped at batch 1 */
+	apply_until_marker(&w, 1000);
 	assert_value(&w, "SELECT held_state || ' ' || held_seq || ' ' || last_applied"
 				 " FROM teleport.inbox_stream WHERE source = 'rogue'", "stopped 1 0");
 	{
@@ -1563,7 +1568,7 @@ START_TEST(test_partial_atomic)
 			   "CREATE TABLE copy.big (id int PRIMARY KEY, v text);", 100, NULL);
 	sql_ok(&w, "INSERT INTO public.big SELECT g, repeat('x', 50) FROM generate_series(1, 1000) g");
 	/* wait for its ten parts in the spool */
-	for (int i = 0; i < 200 && files < 10; i++)
+	for (double end = tp_deadline(60); files < 10 && tp_before(end);)
 	{
 		DIR		   *d = opendir(w.spool);
 		struct dirent *de;
@@ -2867,7 +2872,7 @@ START_TEST(test_durable_flusher)
 	d = tp_durable_new(conninfo, "the flusher of a test");
 	ck_assert(!tp_durable_usable(d));
 	ck_assert(tp_durable_start(d));
-	for (int i = 0; i < 200 && !tp_durable_usable(d); i++)
+	for (double end = tp_deadline(30); !tp_durable_usable(d) && tp_before(end);)
 		usleep(20000);
 	ck_assert(tp_durable_usable(d));
 	tp_sql_ok(conn, "CREATE TABLE t (a int); SET synchronous_commit = off;"
@@ -2883,7 +2888,7 @@ START_TEST(test_durable_flusher)
 	tp_sql_assert(conn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
 				  " WHERE application_name = 'teleport flush'"
 				  " AND datname = 'apply_flusher'", "1");
-	for (int i = 0; i < 100 && !ok; i++)
+	for (double end = tp_deadline(60); !ok && tp_before(end);)
 	{
 		lsn = tp_sql_value(conn, "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint + 1");
 		ck_assert_ptr_nonnull(lsn);
@@ -3048,7 +3053,7 @@ START_TEST(test_daemon_end_to_end)
 		sql_ok(&w, sql);
 	}
 	sql_ok(&w, "INSERT INTO public.tp_marker VALUES (77)");
-	for (int i = 0; i < 300 && !done; i++)
+	for (double end = tp_deadline(120); !done && tp_before(end);)
 	{
 		done = has_marker(&w, 77);
 		if (!done)

@@ -22,6 +22,7 @@
 
 #include "batch_wire.h"
 #include "checkmain.h"
+#include "deadline.h"
 #include "pgcluster.h"
 #include "runcmd.h"
 
@@ -152,7 +153,7 @@ wait_for_trigger(const source *src, const char *table)
 	snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass "
 			 "AND (tgname = 'teleport_capture' OR tgname ~ '^teleport_capture_root_[0-9]+$')", table);
-	for (int i = 0; i < 300; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		char	   *n = query_value(src, sql);
 		bool		done = strcmp(n, "1") == 0;
@@ -165,7 +166,7 @@ wait_for_trigger(const source *src, const char *table)
 	{
 		char	   *log = tp_read_file(src->log);
 
-		ck_abort_msg("no capture trigger on %s after 30 s; log:\n%s", table, log);
+		ck_abort_msg("no capture trigger on %s in time; log:\n%s", table, log);
 	}
 }
 
@@ -274,7 +275,7 @@ spool_contains(const source *src, const char *needle)
 static void
 wait_for_spooled(const source *src, const char *needle, int timeout_s)
 {
-	for (int i = 0; i < timeout_s * 10; i++)
+	for (double end = tp_deadline(timeout_s); tp_before(end);)
 	{
 		if (spool_contains(src, needle))
 			return;

@@ -24,6 +24,7 @@
 
 #include "batch_wire.h"
 #include "checkmain.h"
+#include "deadline.h"
 #include "clock.h"
 #include "pgcluster.h"
 #include "runcmd.h"
@@ -266,7 +267,7 @@ scene_free(scene *sc)
 static void
 wait_for_capture(const char *db, const proc *p)
 {
-	for (int i = 0; i < 300; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		char	   *n = query_value(db, "SELECT count(*) FROM pg_trigger WHERE tgname = 'teleport_capture'");
 		bool		done = strcmp(n, "2") == 0;
@@ -321,7 +322,7 @@ drain(const scene *sc, const char *tgt_db, const char *db, const char *source,
 	snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM teleport.inbox WHERE source = '%s' "
 			 "AND data LIKE '%%\"label\":\"%s\"%%'", source, label);
-	for (int i = 0; i < timeout_s * 10; i++)
+	for (double end = tp_deadline(timeout_s); tp_before(end);)
 	{
 		char	   *n;
 		bool		done;
@@ -596,7 +597,7 @@ START_TEST(test_one_target_down_others_go_on)
 	write_rows("two_src", 1, 40);
 	exec_sql("two_src", "INSERT INTO public.marker VALUES ('spooled-done')");
 	/* the file target gets everything although the http target is down */
-	for (int i = 0; i < 300; i++)
+	for (double end = tp_deadline(120);;)
 	{
 		char		cmd[4352];
 		char	   *argv[] = {"/bin/sh", "-c", cmd, NULL};
@@ -609,7 +610,7 @@ START_TEST(test_one_target_down_others_go_on)
 		tp_cmd_result_free(&res);
 		if (found)
 			break;
-		ck_assert_msg(i < 299, "the file target was held up by the http target being down");
+		ck_assert_msg(tp_before(end), "the file target was held up by the http target being down");
 		usleep(100000);
 	}
 	log = tp_read_file(sc.sources[0].log);
@@ -736,7 +737,7 @@ START_TEST(test_status_endpoints)
 	write_rows("st_src", 1, 30);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/status", src_port);
-	for (int i = 0; i < 100; i++)
+	for (double end = tp_deadline(60); tp_before(end);)
 	{
 		free(body);
 		body = http_get(url, "src-token", &code);

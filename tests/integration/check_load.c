@@ -72,6 +72,7 @@
 #include <unistd.h>
 
 #include "checkmain.h"
+#include "deadline.h"
 #include "config.h"
 #include "instance.h"
 #include "load_send.h"
@@ -354,7 +355,7 @@ last_load(const scene *sc, const char *target)
 static long
 wait_rows(scene *sc, const loader *ld, long after_id, long rows)
 {
-	for (int i = 0; i < 600; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		char	   *v = tp_inst_try_value(sc->src,
 										  "SELECT l.id || ' ' || coalesce(sum(t.rows), 0)"

@@ -33,6 +33,7 @@
 
 #include "batch_wire.h"
 #include "checkmain.h"
+#include "deadline.h"
 #include "instance.h"
 #include "pgcluster.h"
 #include "runcmd.h"
@@ -336,7 +337,7 @@ wait_sequence(const tp_inst *src, const tp_inst *tgt, const char *name)
 {
 	char	   *want = tp_inst_value(src, "SELECT last_value FROM public.%s", name);
 
-	for (int i = 0; i < 200; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		char	   *ok = tp_inst_value(tgt, "SELECT last_value >= %s FROM rep.%s", want, name);
 		bool		done = strcmp(ok, "t") == 0;
@@ -673,7 +674,7 @@ START_TEST(test_chain)
 				  "B's queue events (total, own, origins): %s", origins);
 	free(origins);
 	/* what B forwards names A as the origin (the spool got it all) */
-	for (int i = 0; i < 100; i++)
+	for (double end = tp_deadline(60);;)
 	{
 		char		cmd[4352];
 		char	   *argv[] = {"/bin/sh", "-c", cmd, NULL};
@@ -686,7 +687,7 @@ START_TEST(test_chain)
 		tp_cmd_result_free(&res);
 		if (found)
 			break;
-		ck_assert_msg(i < 99, "the marker never reached B's spool target");
+		ck_assert_msg(tp_before(end), "the marker never reached B's spool target");
 		usleep(100000);
 	}
 	spooled = spool_origins(spool, "B", "A");

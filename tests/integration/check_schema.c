@@ -100,6 +100,7 @@
 
 #include "checkmain.h"
 #include "config.h"
+#include "deadline.h"
 #include "host.h"
 #include "instance.h"
 #include "loader.h"
@@ -369,7 +370,7 @@ wait_equal(const scene *sc, const char *step)
 	char	   *sd = NULL;
 	char	   *td = NULL;
 
-	for (int i = 0; i < 600; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		free(ss);
 		free(ts);
@@ -406,7 +407,7 @@ wait_held(const scene *sc, const char *what)
 {
 	char	   *reason = NULL;
 
-	for (int i = 0; i < 600; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		free(reason);
 		reason = tp_inst_value(sc->tgt, "SELECT coalesce(string_agg(held_reason, ' | '), '')"
@@ -429,8 +430,9 @@ wait_held(const scene *sc, const char *what)
 static void
 wait_captured(const scene *sc, const char *table)
 {
-	for (int i = 0; i < 300; i++)
+	for (double end = tp_deadline(120);;)
 	{
+		bool		last = !tp_before(end);
 		char	   *sql = NULL;
 		char	   *v;
 		bool		done;
@@ -486,7 +488,7 @@ wait_captured(const scene *sc, const char *table)
 			free(sql);
 			return;
 		}
-		if (i == 299)
+		if (last)
 		{
 			/* what differs: the kinds and OIDs */
 			char	   *what = NULL;
@@ -501,11 +503,12 @@ wait_captured(const scene *sc, const char *table)
 					v ? v : "(the query failed)");
 			free(v);
 			free(what);
+			free(sql);
+			tp_scene_fail(&sc->t, "the source never captured the schema change");
 		}
 		free(sql);
 		usleep(100000);
 	}
-	tp_scene_fail(&sc->t, "the source never captured the schema change");
 }
 
 /*
@@ -623,7 +626,7 @@ wait_same_signature(const scene *sc, signature_fn fn, const char *what,
 	char	   *so = NULL;
 	char	   *to = NULL;
 
-	for (int i = 0; i < 600; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		free(so);
 		free(to);
@@ -840,7 +843,7 @@ wait_same_value(const scene *sc, const char *src_sql, const char *tgt_sql,
 	char	   *tv = NULL;
 	bool		same = false;
 
-	for (int i = 0; i < 600 && !same; i++)
+	for (double end = tp_deadline(120); !same && tp_before(end);)
 	{
 		free(sv);
 		free(tv);
@@ -1553,7 +1556,7 @@ wait_rows(const scene *sc, const char *table, const char *step)
 
 	snprintf(src_table, sizeof(src_table), "extra.%s", table);
 	snprintf(tgt_table, sizeof(tgt_table), "fresh.%s", table);
-	for (int i = 0; i < 600 && !same; i++)
+	for (double end = tp_deadline(120); !same && tp_before(end);)
 	{
 		free(sv);
 		free(tv);
@@ -1584,7 +1587,7 @@ wait_rows(const scene *sc, const char *table, const char *step)
 static void
 wait_dropped(const scene *sc, const char *table, const char *step)
 {
-	for (int i = 0; i < 600; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		char	   *v = tp_inst_value(sc->tgt, "SELECT to_regclass('fresh.%s') IS NULL", table);
 		bool		done = strcmp(v, "t") == 0;
@@ -1878,7 +1881,7 @@ step_hash_partitions(const scene *sc)
 		free(part);
 	}
 	wait_captured(sc, NULL);
-	for (int i = 0; i < 600; i++)
+	for (double end = tp_deadline(120);;)
 	{
 		bool		done;
 
@@ -1887,7 +1890,7 @@ step_hash_partitions(const scene *sc)
 		free(log);
 		if (done)
 			break;
-		if (i == 599)
+		if (!tp_before(end))
 			tp_scene_fail(&sc->t, "no warning for the rows of an enum-keyed hash partition dropped");
 		usleep(100000);
 	}
@@ -2777,7 +2780,7 @@ START_TEST(test_diff_mode)
 				 "CREATE TABLE extra.e (id int PRIMARY KEY, v text);");
 	wait_captured(sc, "e");
 	tp_inst_exec(sc->src, "INSERT INTO extra.e VALUES (1, 'x'), (2, 'y');");
-	for (int i = 0; i < 300; i++)
+	for (double end = tp_deadline(120);;)
 	{
 		char	   *v = tp_inst_try_value(sc->tgt, "SELECT string_agg(id || v, ',' ORDER BY id) FROM fresh.e");
 		bool		done = v != NULL && strcmp(v, "1x,2y") == 0;
@@ -2785,7 +2788,7 @@ START_TEST(test_diff_mode)
 		free(v);
 		if (done)
 			break;
-		if (i == 299)
+		if (!tp_before(end))
 			tp_scene_fail(&sc->t, "schema extra never reached the target as schema fresh");
 		usleep(100000);
 	}
@@ -3610,7 +3613,7 @@ wait_selection_equal(const scene *sc, const char *step)
 	char	   *so = NULL;
 	char	   *to = NULL;
 
-	for (int i = 0; i < 600; i++)
+	for (double end = tp_deadline(120); tp_before(end);)
 	{
 		free(so);
 		free(to);
