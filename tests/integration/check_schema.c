@@ -211,6 +211,22 @@ configure(scene *sc, bool source)
 }
 
 /*
+ * Open a scene as scene_open does, with event triggers or not and the
+ * source polling every ddlwatcher_ms (0: the default), and configure both
+ * instances (configure).
+ */
+static void
+scene_open_configured(scene *sc, const char *prefix, const char *src_db,
+					  const char *tgt_db, bool event_triggers, int ddlwatcher_ms)
+{
+	scene_open(sc, prefix, src_db, tgt_db);
+	sc->event_triggers = event_triggers;
+	sc->ddlwatcher_ms = ddlwatcher_ms;
+	configure(sc, true);
+	configure(sc, false);
+}
+
+/*
  * The columns and primary keys of the tables of schema on in, as
  * text: per table in name order its columns in column order (name, type
  * and default without "strip." qualifications, NOT NULL, identity), its
@@ -2735,10 +2751,7 @@ START_TEST(test_diff_mode)
 	scene		the_scene;
 	scene	   *sc = &the_scene;
 
-	scene_open(sc, "schema", SRC_DB, TGT_DB);
-	sc->event_triggers = _i == 1;
-	configure(sc, true);
-	configure(sc, false);
+	scene_open_configured(sc, "schema", SRC_DB, TGT_DB, _i == 1, 0);
 
 	/* the starting point: the same table on both sides */
 	scene_start(sc, BASE_SRC, BASE_TGT, "base");
@@ -3263,10 +3276,7 @@ START_TEST(test_ahead)
 	scene	   *sc = &the_scene;
 	char	   *log;
 
-	scene_open(sc, "ahead", "ahead_src", "ahead_tgt");
-	sc->ddlwatcher_ms = 3000;
-	configure(sc, true);
-	configure(sc, false);
+	scene_open_configured(sc, "ahead", "ahead_src", "ahead_tgt", false, 3000);
 	tp_inst_exec(sc->src, "CREATE TABLE public.ah (id int PRIMARY KEY, a text, n int);"
 				 "INSERT INTO public.ah SELECT g, 'a' || g, g FROM generate_series(1, 10) g;");
 	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";"
@@ -3427,10 +3437,7 @@ START_TEST(test_ddl_churn)
 	int			status = -1;
 	char	   *log;
 
-	scene_open(sc, "churn", "churn_src", "churn_tgt");
-	sc->ddlwatcher_ms = 50;
-	configure(sc, true);
-	configure(sc, false);
+	scene_open_configured(sc, "churn", "churn_src", "churn_tgt", false, 50);
 	scene_start(sc, BASE_SRC, BASE_TGT, "base");
 
 	fflush(NULL);
@@ -3469,10 +3476,7 @@ START_TEST(test_new_tables_between_polls)
 	scene	   *sc = &the_scene;
 	char	   *log;
 
-	scene_open(sc, "newtables", "nt_src", "nt_tgt");
-	sc->ddlwatcher_ms = 50;
-	configure(sc, true);
-	configure(sc, false);
+	scene_open_configured(sc, "newtables", "nt_src", "nt_tgt", false, 50);
 	scene_start(sc, BASE_SRC, BASE_TGT, "base");
 
 	for (int i = 0; i < 30; i++)
@@ -3510,9 +3514,7 @@ START_TEST(test_rewrite_writers)
 	scene	   *sc = &the_scene;
 	pid_t		writers[2];
 
-	scene_open(sc, "writers", "writers_src", "writers_tgt");
-	configure(sc, true);
-	configure(sc, false);
+	scene_open_configured(sc, "writers", "writers_src", "writers_tgt", false, 0);
 	tp_inst_exec(sc->src, "CREATE TABLE public.cw (id int PRIMARY KEY, n int, s text);"
 				 "INSERT INTO public.cw SELECT g, g, 's' || g FROM generate_series(1, 5000) g;");
 	tp_inst_exec(sc->tgt, "CREATE SCHEMA " APPLY_SCHEMA ";"
