@@ -21,7 +21,8 @@
  *     transaction: the rows after each rename carry the new names (the
  *     event trigger remakes the trigger source's capture triggers); so do
  *     the rows written after a schema's rename, in its transaction and the
- *     next.
+ *     next, also when another transaction held the table so that the
+ *     rename could not remake its trigger.
  *
  *     "concurrent": two DDL transactions at once neither wait for each
  *     other nor deadlock on the capture's lock, and are both captured; a
@@ -648,6 +649,44 @@ START_TEST(test_renames)
 	/* the trigger source's poll finds nothing left to do */
 	env_poll(&e);
 	assert_new_events(&e, "");
+
+	/*
+	 * The schema renamed while another transaction holds its table: the
+	 * event trigger gives up on the table's lock after 1 s and leaves its
+	 * capture trigger as it was, naming the old schema; the rows written
+	 * after the rename are recorded under the new one all the same (the
+	 * trigger compares the schema it names with the table's), and the
+	 * trigger source's next poll remakes the trigger.
+	 */
+	{
+		PGconn	   *holder = tp_cluster_connect(cluster, e.db);
+		char		sql[512];
+
+		tp_sql_ok(holder, "BEGIN; LOCK TABLE public.b IN ROW EXCLUSIVE MODE");
+		tp_sql_ok(e.su, "ALTER SCHEMA public RENAME TO pub3");
+		tp_sql_ok(holder, "COMMIT");
+		PQfinish(holder);
+		assert_query(e.su, "SELECT schema_name FROM teleport.trigger_table", "public");
+		tp_sql_ok(e.su, "INSERT INTO pub3.b VALUES (7, 'e');"
+				"UPDATE pub3.b SET v = 'f' WHERE ident = 7;"
+				"DELETE FROM pub3.b WHERE ident = 7");
+		snprintf(sql, sizeof(sql),
+				 "SELECT string_agg(op || ' ' || schema_name || '.' || table_name, ','"
+				 " ORDER BY id) FROM " EVENTS " e WHERE id > %lld AND op <> 'ddl'", e.mark);
+		assert_query(e.su, sql, "c pub3.b,u pub3.b,d pub3.b");
+		assert_new_events(&e, "ddl schema pub3. alter\n"
+						  "ddl table pub3.b alter\n"
+						  "c b {\"ident\":7,\"v\":\"e\"}\n"
+						  "u b {\"ident\":7,\"v\":\"f\"}\n"
+						  "d b {\"ident\":7}\n"
+						  "| 2 txids");
+		/* pub3.* is not selected: the poll drops its triggers */
+		env_poll(&e);
+		assert_query(e.su, "SELECT count(*) FROM teleport.trigger_table", "0");
+		assert_query(e.su, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'pub3.b'::regclass"
+					 " AND tgname LIKE 'teleport%'", "0");
+		assert_new_events(&e, "");
+	}
 	ck_assert_int_eq(e.ddl.cb->uninstall(e.ddl.ctx, e.pg.conn), TP_OK);
 	env_stop(&e);
 	env_close(&e);

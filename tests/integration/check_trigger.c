@@ -792,6 +792,21 @@ START_TEST(test_partitioned)
 	tp_sql_ok(env.su, "INSERT INTO public.m VALUES (5, '2022-03-03', 'v')");
 	assert_events(env.su,
 				  "c|public|m|-|{\"id\":5,\"at\":\"2022-03-03\",\"v\":\"v\"}|-");
+
+	/*
+	 * a partition in another schema than its root's: its rows are the
+	 * root's all the same (the trigger looks the root's schema up)
+	 */
+	tp_sql_ok(env.su, "CREATE SCHEMA parts;"
+			"CREATE TABLE parts.m_2023 PARTITION OF public.m"
+			" FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');"
+			"INSERT INTO public.m VALUES (6, '2023-01-02', 'u');"
+			"UPDATE parts.m_2023 SET v = 't' WHERE id = 6;"
+			"DELETE FROM parts.m_2023 WHERE id = 6");
+	assert_events(env.su,
+				  "c|public|m|-|{\"id\":6,\"at\":\"2023-01-02\",\"v\":\"u\"}|-\n"
+				  "u|public|m|{\"id\":6,\"at\":\"2023-01-02\"}|{\"id\":6,\"at\":\"2023-01-02\",\"v\":\"t\"}|-\n"
+				  "d|public|m|{\"id\":6,\"at\":\"2023-01-02\"}|-|-");
 	env_close(&env);
 }
 END_TEST

@@ -24,7 +24,12 @@
  *       captured. TG_ARGV: [0] schema and [1] table to record (a partitioned
  *       table's trigger is cloned onto its partitions with its arguments, so
  *       rows of a partition are recorded under the root's name), [2..] the
- *       key columns. Events go through teleport.insert_event (the queue's).
+ *       key columns. The schema is checked against the table's own: where
+ *       they differ (a partition in another schema than its root, or a
+ *       schema renamed since the trigger was made, whose tables the
+ *       renaming transaction could not lock to remake their triggers) it
+ *       is looked up (capture_schema(relid): the root's schema now), so
+ *       that rows written after a schema's rename name the new schema. Events go through teleport.insert_event (the queue's).
  *       Row images are json, not jsonb: jsonb would lose -0 and digits.
  *       The statement triggers record exactly the text the row trigger
  *       records, one event per row in the order the statement processed
@@ -147,6 +152,15 @@
 	"SET TimeZone = 'UTC'\n" \
 	"SET bytea_output = 'hex'\n" \
 	"SET lc_monetary = 'C'\n"
+
+/*
+ * The capture functions' declaration of sch, the schema their rows are
+ * recorded under (see the file's header): TG_ARGV[0], unless the table's
+ * own schema differs; one comparison per row otherwise.
+ */
+#define CAPTURE_SCHEMA \
+	"	sch text := CASE WHEN TG_TABLE_SCHEMA = TG_ARGV[0] THEN TG_ARGV[0]\n" \
+	"		ELSE teleport.capture_schema(TG_RELID) END;\n"
 
 /*
  * Whether the name (an SQL text expression) is one a capture trigger may
@@ -289,18 +303,33 @@ const char	trigger_sql_setup[] =
 	"WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped\n"
 	"$body$;\n"
 
+	/*
+	 * The schema a captured table's rows are recorded under: its root's
+	 * (the table itself when it is no partition). No SET clause, which
+	 * would cost each row that calls it; the callers pin search_path.
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.capture_schema(p_relid oid) RETURNS text\n"
+	"LANGUAGE sql STABLE\n"
+	"AS $body$\n"
+	"SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c\n"
+	"JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace\n"
+	"WHERE c.oid OPERATOR(pg_catalog.=)\n"
+	"	coalesce(pg_catalog.pg_partition_root(p_relid)::pg_catalog.oid, p_relid)\n"
+	"$body$;\n"
+
 	/* the row trigger */
 	"CREATE OR REPLACE FUNCTION teleport.capture() RETURNS trigger\n"
 	"LANGUAGE plpgsql SECURITY DEFINER\n"
 	PINNED_SETTINGS
 	"AS $body$\n"
 	"DECLARE\n"
+	CAPTURE_SCHEMA
 	"	old_row json;\n"
 	"	old_key json;\n"
 	"	stmt bigint;\n"
 	"BEGIN\n"
 	"	IF TG_OP = 'INSERT' THEN\n"
-	"		PERFORM teleport.insert_event('c', TG_ARGV[0], TG_ARGV[1], NULL,\n"
+	"		PERFORM teleport.insert_event('c', sch, TG_ARGV[1], NULL,\n"
 	"									  row_to_json(NEW), NULL);\n"
 	"		RETURN NULL;\n"
 	"	END IF;\n"
@@ -327,10 +356,10 @@ const char	trigger_sql_setup[] =
 	"	END IF;\n"
 	"	IF TG_OP = 'UPDATE' THEN\n"
 	READ_STMT
-	"		PERFORM teleport.insert_event('u', TG_ARGV[0], TG_ARGV[1], old_key,\n"
+	"		PERFORM teleport.insert_event('u', sch, TG_ARGV[1], old_key,\n"
 	"									  row_to_json(NEW), NULL, false, stmt);\n"
 	"	ELSE\n"
-	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1], old_key,\n"
+	"		PERFORM teleport.insert_event('d', sch, TG_ARGV[1], old_key,\n"
 	"									  NULL, NULL);\n"
 	"	END IF;\n"
 	"	RETURN NULL;\n"
@@ -350,6 +379,7 @@ const char	trigger_sql_setup[] =
 	PINNED_SETTINGS
 	"AS $body$\n"
 	"DECLARE\n"
+	CAPTURE_SCHEMA
 	"	names text[];\n"
 	"	image text;\n"
 	"	old_row json;\n"
@@ -367,7 +397,7 @@ const char	trigger_sql_setup[] =
 	"	INTO names, image;\n"
 	"	IF TG_OP = 'INSERT' THEN\n"
 	"		EXECUTE image INTO new_row USING NEW, names;\n"
-	"		PERFORM teleport.insert_event('c', TG_ARGV[0], TG_ARGV[1], NULL,\n"
+	"		PERFORM teleport.insert_event('c', sch, TG_ARGV[1], NULL,\n"
 	"									  new_row, NULL, true);\n"
 	"		RETURN NULL;\n"
 	"	END IF;\n"
@@ -385,10 +415,10 @@ const char	trigger_sql_setup[] =
 	"	IF TG_OP = 'UPDATE' THEN\n"
 	"		EXECUTE image INTO new_row USING NEW, names;\n"
 	READ_STMT
-	"		PERFORM teleport.insert_event('u', TG_ARGV[0], TG_ARGV[1], old_key,\n"
+	"		PERFORM teleport.insert_event('u', sch, TG_ARGV[1], old_key,\n"
 	"									  new_row, NULL, true, stmt);\n"
 	"	ELSE\n"
-	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1], old_key,\n"
+	"		PERFORM teleport.insert_event('d', sch, TG_ARGV[1], old_key,\n"
 	"									  NULL, NULL, true);\n"
 	"	END IF;\n"
 	"	RETURN NULL;\n"
@@ -422,8 +452,10 @@ const char	trigger_sql_setup[] =
 	"LANGUAGE plpgsql SECURITY DEFINER\n"
 	PINNED_SETTINGS
 	"AS $body$\n"
+	"DECLARE\n"
+	CAPTURE_SCHEMA
 	"BEGIN\n"
-	"	PERFORM teleport.insert_event('t', TG_ARGV[0], TG_ARGV[1], NULL, NULL, NULL);\n"
+	"	PERFORM teleport.insert_event('t', sch, TG_ARGV[1], NULL, NULL, NULL);\n"
 	"	RETURN NULL;\n"
 	"END\n"
 	"$body$;\n"
@@ -441,8 +473,10 @@ const char	trigger_sql_setup[] =
 	"LANGUAGE plpgsql SECURITY DEFINER\n"
 	PINNED_SETTINGS
 	"AS $body$\n"
+	"DECLARE\n"
+	CAPTURE_SCHEMA
 	"BEGIN\n"
-	"	PERFORM teleport.insert_event('c', TG_ARGV[0], TG_ARGV[1], NULL,\n"
+	"	PERFORM teleport.insert_event('c', sch, TG_ARGV[1], NULL,\n"
 	"								  row_to_json(n.*), NULL)\n"
 	"	FROM new_rows n;\n"
 	"	RETURN NULL;\n"
@@ -454,24 +488,25 @@ const char	trigger_sql_setup[] =
 	PINNED_SETTINGS
 	"AS $body$\n"
 	"DECLARE\n"
+	CAPTURE_SCHEMA
 	"	names text[];\n"
 	"BEGIN\n"
 	"	IF TG_NARGS = 3 THEN\n"
-	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1],\n"
+	"		PERFORM teleport.insert_event('d', sch, TG_ARGV[1],\n"
 	"			('{' || to_json(TG_ARGV[2])::text || ':' ||\n"
 	"			 coalesce(row_to_json(o.*) -> TG_ARGV[2], 'null')::text || '}')::json,\n"
 	"			NULL, NULL)\n"
 	"		FROM old_rows o;\n"
 	"	ELSIF TG_NARGS > 3 THEN\n"
 	"		names := TG_ARGV[2:];\n"
-	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1],\n"
+	"		PERFORM teleport.insert_event('d', sch, TG_ARGV[1],\n"
 	"			('{' || (SELECT string_agg(to_json(k.name)::text || ':' ||\n"
 	"						coalesce(r.j -> k.name, 'null')::text, ',' ORDER BY k.i)\n"
 	"					FROM unnest(names) WITH ORDINALITY AS k(name, i)) || '}')::json,\n"
 	"			NULL, NULL)\n"
 	"		FROM (SELECT row_to_json(o.*) AS j FROM old_rows o) r;\n"
 	"	ELSE\n"
-	"		PERFORM teleport.insert_event('d', TG_ARGV[0], TG_ARGV[1],\n"
+	"		PERFORM teleport.insert_event('d', sch, TG_ARGV[1],\n"
 	"			row_to_json(o.*), NULL, NULL)\n"
 	"		FROM old_rows o;\n"
 	"	END IF;\n"
@@ -977,6 +1012,7 @@ const char	trigger_sql_uninstall[] =
 	"DROP FUNCTION IF EXISTS teleport.capture_insert() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_delete() CASCADE;\n"
 	"DROP FUNCTION IF EXISTS teleport.capture_text() CASCADE;\n"
+	"DROP FUNCTION IF EXISTS teleport.capture_schema(oid);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_install_table(oid, text, text, text[], boolean, boolean);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_copy_rows(oid, text, text, int2[]);\n"
 	"DROP FUNCTION IF EXISTS teleport.trigger_copy_rows(oid, text, text);\n"
