@@ -2505,6 +2505,35 @@ range_collation_steps(const scene *sc)
 					 "range patrange: text multirange patmultirange collation default opclass text_pattern_ops diff -\n"
 					 "range trange: text multirange textranges collation C opclass text_ops diff -");
 
+	/*
+	 * replaced under its name in one transaction, its multirange too: the
+	 * old pair renamed, the new one made, the column of its multirange
+	 * retyped to the new multirange (the only column that ties the old
+	 * type to the new: the columns of the range and of an array of it go
+	 * to another range), the old pair dropped
+	 */
+	tp_inst_exec(sc->src,
+				 "BEGIN;"
+				 "ALTER TYPE public.frange RENAME TO frange_old;"
+				 "ALTER TYPE public.franges RENAME TO franges_old;"
+				 "CREATE TYPE public.frange AS RANGE (subtype = float8,"
+				 " multirange_type_name = public.franges);"
+				 "ALTER TABLE public.rg ALTER COLUMN r TYPE public.fr8 USING r::text::public.fr8,"
+				 " ALTER COLUMN m TYPE public.franges USING m::text::public.franges,"
+				 " ALTER COLUMN ra TYPE public.fr8[] USING ra::text::public.fr8[];"
+				 "DROP TYPE public.frange_old;"
+				 "COMMIT;");
+	wait_captured(sc, "rg");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.rg VALUES (5, '[5,6]', '{[5,6)}', ARRAY['(5,6]'::public.fr8],"
+				 " NULL, DEFAULT, NULL, NULL);");
+	wait_kinds_equal(sc, "range type replaced under its name",
+					 "range fr8: double precision multirange fr8_multirange collation - opclass float8_ops diff pg_catalog.float8mi\n"
+					 "range frange: double precision multirange franges collation - opclass float8_ops diff -\n"
+					 "range lvlrange: lvl multirange lvlmultirange collation - opclass enum_ops diff -\n"
+					 "range patrange: text multirange patmultirange collation default opclass text_pattern_ops diff -\n"
+					 "range trange: text multirange textranges collation C opclass text_ops diff -");
+
 	/* dropped, with the function */
 	tp_inst_exec(sc->src,
 				 "DROP TABLE public.rg;"

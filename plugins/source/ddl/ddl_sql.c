@@ -135,17 +135,30 @@
 #define USER_TYPE_OF_A USER_TYPE_OF("a.atttypid")
 
 /*
+ * Whether u (json or jsonb: a column's or an attribute's "user_type") is
+ * the type of row x of schema_capture's diff, described by d (x.before or
+ * x.after): by its OID, or for a range type by its multirange, which a
+ * range's description names ("multirange") and a column of it names with
+ * the multirange's own OID.
+ */
+#define USER_TYPE_IS(u, x, d) \
+	"((" u " ->> 'oid') = " x ".oid::text OR (" x ".kind IN ('range', 'range_fn')" \
+	" AND (" u " ->> 'schema') = (" d " ->> 'schema')" \
+	" AND (" u " ->> 'name') = (" d " ->> 'multirange')))"
+
+/*
  * Whether a column or an attribute, b (jsonb: its description before) and
  * a (json: after), of a table or composite type whose removals go first
- * (schema_capture, "rmv") was of a type dropped in the same events and is
- * now of one that is not created in them: its type change goes first
- * with the removals, before that drop.
+ * (schema_capture, "rmv") was of a type dropped in the same events (or
+ * its multirange) and is now of one that is not created in them: its
+ * type change goes first with the removals, before that drop.
  */
 #define RMV_RETYPED(b, a) \
-	"((" b " -> 'user_type' ->> 'oid') IN (SELECT x.oid::text FROM diff x WHERE x.after IS NULL)" \
+	"(EXISTS (SELECT 1 FROM diff x WHERE x.after IS NULL AND " \
+	USER_TYPE_IS("(" b " -> 'user_type')", "x", "x.before") ")" \
 	" AND (" a " -> 'user_type' ->> 'oid') IS DISTINCT FROM (" b " -> 'user_type' ->> 'oid')" \
-	" AND (" a " -> 'user_type' ->> 'oid' IS NULL OR (" a " -> 'user_type' ->> 'oid') NOT IN" \
-	" (SELECT x.oid::text FROM diff x WHERE x.before IS NULL)))"
+	" AND NOT EXISTS (SELECT 1 FROM diff x WHERE x.before IS NULL AND " \
+	USER_TYPE_IS("(" a " -> 'user_type')", "x", "x.after") "))"
 
 /*
  * The parameters of the sequence attribute "a" of relation "c" owns (a
@@ -1590,10 +1603,11 @@ const char	ddl_sql_setup[] =
 	"			WHERE x.m::jsonb <> df.after::jsonb),\n"
 	/*
 	 * A type (enum, composite, domain, range) dropped in the same events
-	 * as a column or attribute of it is retyped to a type created in
-	 * them (in diff mode, a poll that sees ALTER TYPE e RENAME TO e_old;
-	 * CREATE TYPE e ...; ALTER TABLE t ALTER c TYPE e USING ...; DROP
-	 * TYPE e_old, as migration tools replace an enum): the removals
+	 * as a column or attribute of it (or of its multirange) is retyped to
+	 * a type created in them (in diff mode, a poll that sees ALTER TYPE e
+	 * RENAME TO e_old; CREATE TYPE e ...; ALTER TABLE t ALTER c TYPE e
+	 * USING ...; DROP TYPE e_old, as migration tools replace an enum;
+	 * USER_TYPE_IS matches a range's multirange by name): the removals
 	 * cannot retype the column before the new type exists, and the new
 	 * type may take the old one's name on the target, which still has
 	 * the old type under it. So the old type is renamed out of the way
@@ -1618,9 +1632,9 @@ const char	ddl_sql_setup[] =
 	"						ON (a.c ->> 'attnum') = (b.c ->> 'attnum')\n"
 	"					WHERE t.kind IN ('table', 'composite') AND t.before IS NOT NULL\n"
 	"						AND t.after IS NOT NULL\n"
-	"						AND (b.c -> 'user_type' ->> 'oid') = x.oid::text\n"
-	"						AND (a.c -> 'user_type' ->> 'oid') IN (\n"
-	"							SELECT y.oid::text FROM diff y WHERE y.before IS NULL))),\n"
+	"						AND " USER_TYPE_IS("(b.c -> 'user_type')", "x", "x.before") "\n"
+	"						AND EXISTS (SELECT 1 FROM diff y WHERE y.before IS NULL\n"
+	"							AND " USER_TYPE_IS("(a.c -> 'user_type')", "y", "y.after") "))),\n"
 	/*
 	 * ph: 0 drops (and a domain's removals), 1 the rest; base: the rank;
 	 * deps: the objects it depends on, for schema_order (a drop's and a
