@@ -1453,7 +1453,10 @@ switch_source_mode(scene *sc, const char *ddl)
  * kind holds that batch though the rows follow (a view of the target's
  * own over the column), then the same change of a table without a key,
  * whose rows do not follow, holds it, saying why; both are mended on the
- * target by hand, and the batch applies. Tables created with
+ * target by hand, and the batch applies. The same change of a table that
+ * a foreign key references, which the target cannot empty: its column is
+ * set to NULL until the rows that follow replace them; with hold, first a
+ * NOT NULL column's holds the batch until mended by hand. Tables created with
  * volatile rows by CREATE TABLE AS and SELECT INTO (their rows are
  * copied when the trigger source installs their trigger). Each table is
  * compared row by row (EXCEPT ALL both ways) as well.
@@ -1528,6 +1531,37 @@ step_rewrites(const scene *sc, bool hold)
 		ck_assert_int_eq(tp_inst_compare(sc->src, "public", sc->tgt, APPLY_SCHEMA, "rw_nokey"), 1);
 		tp_inst_exec(sc->src, "DROP TABLE public.rw_nokey;");
 	}
+
+	/*
+	 * The same where the target cannot empty the table (a foreign key
+	 * references it): a nullable column is set to NULL in its rows, which
+	 * the rows that follow replace; with hold, first a NOT NULL column's
+	 * holds the batch, saying why, until converted on the target by hand.
+	 */
+	tp_inst_exec(sc->src,
+				 "CREATE TABLE public.rw_parent (id int PRIMARY KEY, code text NOT NULL, label text);"
+				 "CREATE TABLE public.rw_child (id int PRIMARY KEY,"
+				 " parent int NOT NULL REFERENCES public.rw_parent);");
+	wait_captured(sc, "rw_child");
+	tp_inst_exec(sc->src,
+				 "INSERT INTO public.rw_parent SELECT g, 'c' || g, 'l' || g FROM generate_series(1, 10) g;"
+				 "INSERT INTO public.rw_child SELECT g, 1 + g %% 10 FROM generate_series(1, 20) g;");
+	wait_equal(sc, "a table that a foreign key references");
+	if (hold)
+	{
+		tp_inst_exec(sc->src, "ALTER TABLE public.rw_parent ALTER COLUMN code TYPE int"
+					 " USING length(code);");
+		wait_held(sc, "the column cannot be set to NULL in its rows");
+		ck_assert(tp_cluster_exec(tgt_cl, TGT_DB,
+								  "ALTER TABLE " APPLY_SCHEMA ".rw_parent ALTER COLUMN code TYPE int"
+								  " USING length(code)"));
+	}
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw_parent ALTER COLUMN label TYPE int"
+				 " USING length(label);"
+				 "UPDATE public.rw_parent SET label = -label WHERE id <= 2;"
+				 "INSERT INTO public.rw_child VALUES (21, 3);");
+	wait_equal(sc, "a type change whose cast fails on a table that a foreign key references");
+	tp_inst_exec(sc->src, "DROP TABLE public.rw_child, public.rw_parent;");
 
 	tp_inst_exec(sc->src,
 				 "CREATE TABLE public.ctas AS SELECT g AS id, clock_timestamp() AS at, random() AS r"

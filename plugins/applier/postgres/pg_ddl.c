@@ -449,9 +449,10 @@ static const char table_ddl_sql[] =
 	"						AND at.attnum = u.attnum) = p.list))\n"
 	/*
 	 * a type change is guarded (send_statements): how to convert the
-	 * column when its cast fails on the target's values (over no rows,
-	 * USING NULL cannot fail on them), how to empty the table first, and
-	 * whether the source sends its rows again after the change
+	 * column when its cast fails on the target's values (USING NULL: over
+	 * no rows it cannot fail; over the rows of a table that cannot be
+	 * emptied, only on a NOT NULL column), how to empty the table first,
+	 * and whether the source sends its rows again after the change
 	 */
 	"SELECT st.stmt, false AS ahead,\n"
 	"	CASE WHEN st.ord = 80 THEN (SELECT pg_catalog.format(\n"
@@ -770,25 +771,46 @@ escape_literal(const char *s)
  * into an integer), an integrity violation (class 23: the converted
  * values break a constraint or a unique index) or no such cast on the
  * target (cannot_coerce: the source converted with its own USING
- * expression). Any other failure propagates as it is.
+ * expression). Any other failure propagates as it is. A table that cannot
+ * be emptied (a foreign key of the target references it: TRUNCATE
+ * refuses) keeps its rows, and the conversion sets the column to NULL in
+ * each, which the rows that follow replace (not for a NOT NULL column: its
+ * failure holds the batch, saying all three).
  */
 static const char retype_follow_body[] =
 	"DECLARE\n"
 	"	tp_cast_error pg_catalog.text;\n"
+	"	tp_empty_error pg_catalog.text;\n"
 	"BEGIN\n"
 	"	EXECUTE %1$s;\n"
 	"EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cannot_coerce THEN\n"
 	"	tp_cast_error := SQLERRM;\n"
 	"	BEGIN\n"
 	"		EXECUTE %2$s;\n"
+	"	EXCEPTION WHEN OTHERS THEN\n"
+	"		tp_empty_error := SQLERRM;\n"
+	"	END;\n"
+	"	BEGIN\n"
 	"		EXECUTE %3$s;\n"
 	"	EXCEPTION WHEN OTHERS THEN\n"
-	"		RAISE EXCEPTION 'the target''s conversion fails (%%), and the table cannot be "
-	"emptied for the source''s rows that follow the change: %%',\n"
-	"			tp_cast_error, SQLERRM USING ERRCODE = SQLSTATE;\n"
+	"		IF tp_empty_error IS NULL THEN\n"
+	"			RAISE EXCEPTION 'the target''s conversion fails (%%), and the table, emptied "
+	"for the source''s rows that follow the change, cannot be converted: %%',\n"
+	"				tp_cast_error, SQLERRM USING ERRCODE = SQLSTATE;\n"
+	"		END IF;\n"
+	"		RAISE EXCEPTION 'the target''s conversion fails (%%), the table cannot be emptied "
+	"for the source''s rows that follow the change (%%), and the column cannot be set to "
+	"NULL in its rows for them to replace: %%',\n"
+	"			tp_cast_error, tp_empty_error, SQLERRM USING ERRCODE = SQLSTATE;\n"
 	"	END;\n"
-	"	RAISE WARNING '%%: the target''s conversion fails (%%): the table was emptied, "
+	"	IF tp_empty_error IS NULL THEN\n"
+	"		RAISE WARNING '%%: the target''s conversion fails (%%): the table was emptied, "
 	"the source''s rows that follow the change fill it', %1$s, tp_cast_error;\n"
+	"	ELSE\n"
+	"		RAISE WARNING '%%: the target''s conversion fails (%%) and the table cannot be "
+	"emptied (%%): the column was set to NULL in its rows, which the source''s rows that "
+	"follow the change replace', %1$s, tp_cast_error, tp_empty_error;\n"
+	"	END IF;\n"
 	"END";
 
 /* The same when no rows follow: the failure holds the batch, saying why. */
@@ -812,10 +834,12 @@ static const char retype_hold_body[] =
  * every row the target has, the table is emptied (empty) and the column
  * converted by fallback (USING NULL, over no rows), with a warning, so
  * that the batch applies and the rows that follow fill the table; no row
- * is lost, since they are all of the source's. Otherwise the failure
- * holds the batch, its detail saying why. Every other failure (of another
- * kind, or of emptying the table: a foreign key of the target that
- * references it) holds the batch too. The statements are re-qualified
+ * is lost, since they are all of the source's. A table that cannot be
+ * emptied (a foreign key of the target references it) is converted by
+ * fallback over its rows, its column NULL until the rows that follow
+ * replace them. Otherwise the failure holds the batch, its detail saying
+ * why. Every other failure (of another kind, or of the fallback: a NOT
+ * NULL column of a table that cannot be emptied) holds the batch too. The statements are re-qualified
  * already. Returns the DO statement (malloc'd), or NULL when out of
  * memory.
  */
