@@ -611,7 +611,12 @@ tp_queue_tick(tp_pgsql *pg, int min_gap_ms, int idle_ms, bool *ticked)
 	/*
 	 * The sequence is read before the snapshot is taken (next statement):
 	 * an event id allocated later is above last_event_id, so the next call
-	 * sees it.
+	 * sees it. A transaction whose events were counted so but that had not
+	 * ended at the last tick is a cause once it has ended ('ended'): one of
+	 * the snapshot's xip, or one at or above its xmax (PostgreSQL 14 and
+	 * later leave the newest running transactions out of xip: xmax follows
+	 * the latest completed one), found through the events' txid index; its
+	 * events would otherwise wait for the next event or the idle tick.
 	 */
 	if (!tp_pgsql_query_value(pg,
 							  "SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
@@ -634,6 +639,17 @@ tp_queue_tick(tp_pgsql *pg, int min_gap_ms, int idle_ms, bool *ticked)
 							  "   AND (EXISTS (SELECT 1 FROM teleport.event_0 e WHERE e.txid = x)"
 							  "    OR EXISTS (SELECT 1 FROM teleport.event_1 e WHERE e.txid = x)"
 							  "    OR EXISTS (SELECT 1 FROM teleport.event_2 e WHERE e.txid = x)))"
+							  "  THEN 'ended'"
+							  " WHEN (SELECT created_at FROM last) <="
+							  "  clock_timestamp() - $1::bigint * interval '1 millisecond'"
+							  "  AND EXISTS (SELECT 1 FROM last, LATERAL ("
+							  "   SELECT e.txid FROM teleport.event_0 e"
+							  "    WHERE e.txid >= txid_snapshot_xmax(last.snapshot)"
+							  "   UNION ALL SELECT e.txid FROM teleport.event_1 e"
+							  "    WHERE e.txid >= txid_snapshot_xmax(last.snapshot)"
+							  "   UNION ALL SELECT e.txid FROM teleport.event_2 e"
+							  "    WHERE e.txid >= txid_snapshot_xmax(last.snapshot)) f"
+							  "   WHERE txid_visible_in_snapshot(f.txid, txid_current_snapshot()))"
 							  "  THEN 'ended' END",
 							  3, (const char *const[]) {gap, idle, last_id}, &reason))
 		goto fail;
