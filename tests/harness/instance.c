@@ -112,10 +112,26 @@ print_queue_state(const tp_inst *in)
 										  " CASE WHEN b.partial THEN ', partial' ELSE '' END), ', ' ORDER BY b.seq)"
 										  " FROM teleport.batch b WHERE b.target = t.name AND b.acked_at IS NULL),"
 										  " 'none')), E'\\n' ORDER BY t.name) FROM teleport.target t))");
+	char	   *recent = tp_inst_try_value(in,
+										   "SELECT concat_ws(E'\\n',"
+										   " (SELECT string_agg(format('tick %%s at %%s: last event %%s, snapshot %%s',"
+										   "  k.id, k.created_at, k.last_event_id, k.snapshot), E'\\n' ORDER BY k.id)"
+										   "  FROM (SELECT * FROM teleport.tick ORDER BY id DESC LIMIT 3) k),"
+										   " (SELECT string_agg(format('event %%s: txid %%s %%s %%s.%%s%%s', e.id, e.txid,"
+										   "  e.op, e.schema_name, e.table_name,"
+										   "  CASE WHEN txid_visible_in_snapshot(e.txid, txid_current_snapshot())"
+										   "  THEN '' ELSE ' (not committed)' END), E'\\n' ORDER BY e.id)"
+										   "  FROM (SELECT * FROM (SELECT id, txid, op, schema_name, table_name"
+										   "   FROM teleport.event_0 UNION ALL SELECT id, txid, op, schema_name, table_name"
+										   "   FROM teleport.event_1 UNION ALL SELECT id, txid, op, schema_name, table_name"
+										   "   FROM teleport.event_2) a ORDER BY id DESC LIMIT 5) e))");
 	char		title[128];
 
 	fprintf(stderr, "----- %s queue:\n%s\n", in->name, queue ? queue : "(none)");
+	if (recent != NULL && recent[0] != '\0')
+		fprintf(stderr, "----- %s newest ticks and events:\n%s\n", in->name, recent);
 	free(queue);
+	free(recent);
 	snprintf(title, sizeof(title), "%s sessions", in->name);
 	tp_inst_print_sessions(in, title);
 }
