@@ -350,6 +350,21 @@ new_events(env *e)
 	return text;
 }
 
+/*
+ * Assert that expr (SQL text over an event e) of each event after e->mark
+ * that where (SQL) accepts, in order and joined by commas, is expected;
+ * the mark stays.
+ */
+static void
+assert_new_values(const env *e, const char *expr, const char *where, const char *expected)
+{
+	char		sql[1024];
+
+	snprintf(sql, sizeof(sql), "SELECT string_agg(%s, ',' ORDER BY id) FROM " EVENTS " e"
+			 " WHERE id > %lld AND %s", expr, e->mark, where);
+	assert_query(e->su, sql, expected);
+}
+
 /* Assert new_events. */
 static void
 assert_new_events(env *e, const char *expected)
@@ -627,14 +642,8 @@ START_TEST(test_renames)
 			"COMMIT");
 	tp_sql_ok(e.su, "INSERT INTO pub2.b VALUES (5, 'c')");
 	tp_sql_ok(e.su, "ALTER SCHEMA pub2 RENAME TO public; INSERT INTO public.b VALUES (6, 'd')");
-	{
-		char		sql[512];
-
-		snprintf(sql, sizeof(sql),
-				 "SELECT string_agg(schema_name || '.' || table_name || ':' || (after ->> 'ident'),"
-				 " ',' ORDER BY id) FROM " EVENTS " e WHERE id > %lld AND op = 'c'", e.mark);
-		assert_query(e.su, sql, "public.b:3,pub2.b:4,pub2.b:5,public.b:6");
-	}
+	assert_new_values(&e, "schema_name || '.' || table_name || ':' || (after ->> 'ident')",
+					  "op = 'c'", "public.b:3,pub2.b:4,pub2.b:5,public.b:6");
 	assert_new_events(&e, "c b {\"ident\":3,\"v\":\"a\"}\n"
 					  "ddl schema pub2. alter\n"
 					  "ddl table pub2.b alter\n"
@@ -660,7 +669,6 @@ START_TEST(test_renames)
 	 */
 	{
 		PGconn	   *holder = tp_cluster_connect(cluster, e.db);
-		char		sql[512];
 
 		tp_sql_ok(holder, "BEGIN; LOCK TABLE public.b IN ROW EXCLUSIVE MODE");
 		tp_sql_ok(e.su, "ALTER SCHEMA public RENAME TO pub3");
@@ -670,10 +678,8 @@ START_TEST(test_renames)
 		tp_sql_ok(e.su, "INSERT INTO pub3.b VALUES (7, 'e');"
 				"UPDATE pub3.b SET v = 'f' WHERE ident = 7;"
 				"DELETE FROM pub3.b WHERE ident = 7");
-		snprintf(sql, sizeof(sql),
-				 "SELECT string_agg(op || ' ' || schema_name || '.' || table_name, ','"
-				 " ORDER BY id) FROM " EVENTS " e WHERE id > %lld AND op <> 'ddl'", e.mark);
-		assert_query(e.su, sql, "c pub3.b,u pub3.b,d pub3.b");
+		assert_new_values(&e, "op || ' ' || schema_name || '.' || table_name", "op <> 'ddl'",
+						  "c pub3.b,u pub3.b,d pub3.b");
 		assert_new_events(&e, "ddl schema pub3. alter\n"
 						  "ddl table pub3.b alter\n"
 						  "c b {\"ident\":7,\"v\":\"e\"}\n"
