@@ -1554,6 +1554,8 @@ pg_apply_batch(tp_plugin_ctx *ctx, pg_applier *a, PGconn *conn,
 	if (r.failure == TP_OK && !r.ex->failed &&
 		(!(batch->flags & TP_BATCH_PARTIAL) || !carry_open(&r)))
 		(void) flush_all(&r);
+	if (r.failure == TP_OK && batch->kind != TP_BATCH_LOAD)
+		pg_not_null_restore(a, r.ex);
 	if (!pg_exec_sync(r.ex) && r.failure == TP_OK)
 		fail(&r, TP_RETRY, "%s", r.ex->error);
 	pg_exec_end(r.ex);

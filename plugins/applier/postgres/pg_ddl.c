@@ -349,11 +349,30 @@ static const char table_ddl_sql[] =
 	"		t.qa, c.ac ->> 'name', c.ty, c.coll, c.ac ->> 'name', c.ty)\n"
 	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac IS NOT NULL AND c.retyped\n"
 	"	UNION ALL\n"
-	"	SELECT 85, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s NOT NULL',\n"
+	/*
+	 * NOT NULL set or dropped; set on a column retyped in the same event
+	 * only unless its conversion left it to a marker (guard_retype), which
+	 * sets it once the rows that follow have filled the column
+	 */
+	"	SELECT 85, c.attnum, CASE WHEN c.retyped AND (c.ac ->> 'not_null')::pg_catalog.bool\n"
+	"		THEN pg_catalog.format('DO %L', pg_catalog.format('BEGIN IF NOT EXISTS (SELECT 1 '\n"
+	"			'FROM pg_catalog.pg_constraint WHERE conrelid = %L::pg_catalog.regclass '\n"
+	"			'AND conname = %L) THEN EXECUTE %L; END IF; END', t.qa, " NOT_NULL_MARKER("c.attnum") ",\n"
+	"			pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL', t.qa, c.ac ->> 'name')))\n"
+	"		ELSE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s NOT NULL',\n"
 	"		t.qa, c.ac ->> 'name',\n"
-	"		CASE WHEN (c.ac ->> 'not_null')::pg_catalog.bool THEN 'SET' ELSE 'DROP' END)\n"
+	"		CASE WHEN (c.ac ->> 'not_null')::pg_catalog.bool THEN 'SET' ELSE 'DROP' END) END\n"
 	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac IS NOT NULL\n"
 	"		AND (c.bc ->> 'not_null') <> (c.ac ->> 'not_null')\n"
+	"	UNION ALL\n"
+	/* a column no longer NOT NULL on the source loses its marker */
+	"	SELECT 86, c.attnum, pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', t.qa,\n"
+	"		" NOT_NULL_MARKER("c.attnum") ")\n"
+	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac IS NOT NULL\n"
+	"		AND NOT (c.ac ->> 'not_null')::pg_catalog.bool\n"
+	"		AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k\n"
+	"			WHERE k.conrelid = pg_catalog.to_regclass(t.qb)\n"
+	"				AND k.conname = " NOT_NULL_MARKER("c.attnum") ")\n"
 	"	UNION ALL\n"
 	"	SELECT 90, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s',\n"
 	"		t.qa, c.ac ->> 'name', c.dflt)\n"
@@ -461,7 +480,25 @@ static const char table_ddl_sql[] =
 	"		FROM t, cols c WHERE c.attnum = st.sub) END AS fallback,\n"
 	"	CASE WHEN st.ord = 80 THEN (SELECT pg_catalog.format('TRUNCATE %s', t.qa) FROM t)\n"
 	"		END AS empty,\n"
-	"	coalesce(($2::pg_catalog.json ->> 'rows_follow')::pg_catalog.bool, false) AS follow\n"
+	"	coalesce(($2::pg_catalog.json ->> 'rows_follow')::pg_catalog.bool, false) AS follow,\n"
+	/*
+	 * the conversion over the rows of a table that cannot be emptied:
+	 * the column NULL in each (its NOT NULL dropped), and when the source's
+	 * is NOT NULL, its marker (a former one replaced)
+	 */
+	"	CASE WHEN st.ord = 80 THEN (SELECT pg_catalog.format(\n"
+	"		'ALTER TABLE %s %sALTER COLUMN %I DROP NOT NULL, ALTER COLUMN %I TYPE %s%s USING NULL::%s%s',\n"
+	"		t.qa, CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k\n"
+	"				WHERE k.conrelid = pg_catalog.to_regclass(t.qb)\n"
+	"					AND k.conname = " NOT_NULL_MARKER("c.attnum") ")\n"
+	"			THEN pg_catalog.format('DROP CONSTRAINT %I, ', " NOT_NULL_MARKER("c.attnum") ")\n"
+	"			ELSE '' END,\n"
+	"		c.ac ->> 'name', c.ac ->> 'name', c.ty, c.coll, c.ty,\n"
+	"		CASE WHEN (c.ac ->> 'not_null')::pg_catalog.bool\n"
+	"			THEN pg_catalog.format(', ADD CONSTRAINT %I CHECK (%I IS NOT NULL) NOT VALID',\n"
+	"				" NOT_NULL_MARKER("c.attnum") ", c.ac ->> 'name')\n"
+	"			ELSE '' END)\n"
+	"		FROM t, cols c WHERE c.attnum = st.sub) END AS keep\n"
 	"FROM st ORDER BY st.ord, st.sub";
 
 /*
@@ -766,7 +803,8 @@ escape_literal(const char *s)
 /*
  * The body of the DO block that guards a column's type change (see
  * guard_retype): %1$s the change, %2$s the statement emptying its table,
- * %3$s the conversion that cannot fail on values, each a string constant.
+ * %3$s the conversion that cannot fail on values, %4$s the conversion
+ * over the rows of a table that cannot be emptied, each a string constant.
  * The failures of the cast on values: a data exception (class 22: 'abc'
  * into an integer), an integrity violation (class 23: the converted
  * values break a constraint or a unique index) or no such cast on the
@@ -774,8 +812,9 @@ escape_literal(const char *s)
  * expression). Any other failure propagates as it is. A table that cannot
  * be emptied (a foreign key of the target references it: TRUNCATE
  * refuses) keeps its rows, and the conversion sets the column to NULL in
- * each, which the rows that follow replace (not for a NOT NULL column: its
- * failure holds the batch, saying all three).
+ * each, which the rows that follow replace; a NOT NULL column loses its
+ * NOT NULL until then (its marker: pg_not_null.c). A column that cannot
+ * (a key column) holds the batch, the reason saying all three failures.
  */
 static const char retype_follow_body[] =
 	"DECLARE\n"
@@ -791,7 +830,11 @@ static const char retype_follow_body[] =
 	"		tp_empty_error := SQLERRM;\n"
 	"	END;\n"
 	"	BEGIN\n"
-	"		EXECUTE %3$s;\n"
+	"		IF tp_empty_error IS NULL THEN\n"
+	"			EXECUTE %3$s;\n"
+	"		ELSE\n"
+	"			EXECUTE %4$s;\n"
+	"		END IF;\n"
 	"	EXCEPTION WHEN OTHERS THEN\n"
 	"		IF tp_empty_error IS NULL THEN\n"
 	"			RAISE EXCEPTION 'the target''s conversion fails (%%), and the table, emptied "
@@ -808,8 +851,9 @@ static const char retype_follow_body[] =
 	"the source''s rows that follow the change fill it', %1$s, tp_cast_error;\n"
 	"	ELSE\n"
 	"		RAISE WARNING '%%: the target''s conversion fails (%%) and the table cannot be "
-	"emptied (%%): the column was set to NULL in its rows, which the source''s rows that "
-	"follow the change replace', %1$s, tp_cast_error, tp_empty_error;\n"
+	"emptied (%%): the column was set to NULL in its rows (its NOT NULL waits for them), "
+	"which the source''s rows that follow the change replace', %1$s, tp_cast_error, "
+	"tp_empty_error;\n"
 	"	END IF;\n"
 	"END";
 
@@ -835,33 +879,36 @@ static const char retype_hold_body[] =
  * converted by fallback (USING NULL, over no rows), with a warning, so
  * that the batch applies and the rows that follow fill the table; no row
  * is lost, since they are all of the source's. A table that cannot be
- * emptied (a foreign key of the target references it) is converted by
- * fallback over its rows, its column NULL until the rows that follow
- * replace them. Otherwise the failure holds the batch, its detail saying
- * why. Every other failure (of another kind, or of the fallback: a NOT
- * NULL column of a table that cannot be emptied) holds the batch too. The statements are re-qualified
+ * emptied (a foreign key of the target references it) is converted over
+ * its rows (keep), its column NULL, without NOT NULL but marked, until
+ * the rows that follow replace them (pg_not_null.c gives NOT NULL back).
+ * Otherwise the failure holds the batch, its detail saying why. Every
+ * other failure (of another kind, or of keep: a key column of a table
+ * that cannot be emptied) holds the batch too. The statements are re-qualified
  * already. Returns the DO statement (malloc'd), or NULL when out of
  * memory.
  */
 static char *
-guard_retype(const char *stmt, const char *empty, const char *fallback, bool follow)
+guard_retype(const char *stmt, const char *empty, const char *fallback,
+			 const char *keep, bool follow)
 {
 	char	   *l_stmt = escape_literal(stmt);
 	char	   *l_empty = escape_literal(empty);
 	char	   *l_fallback = escape_literal(fallback);
+	char	   *l_keep = escape_literal(keep);
 	char	   *body = NULL;
 	char	   *l_body = NULL;
 	char	   *out = NULL;
 	int			n;
 
-	if (l_stmt == NULL || l_empty == NULL || l_fallback == NULL)
+	if (l_stmt == NULL || l_empty == NULL || l_fallback == NULL || l_keep == NULL)
 		goto done;
 	n = snprintf(NULL, 0, follow ? retype_follow_body : retype_hold_body,
-				 l_stmt, l_empty, l_fallback);
+				 l_stmt, l_empty, l_fallback, l_keep);
 	if (n < 0 || (body = malloc((size_t) n + 1)) == NULL)
 		goto done;
 	snprintf(body, (size_t) n + 1, follow ? retype_follow_body : retype_hold_body,
-			 l_stmt, l_empty, l_fallback);
+			 l_stmt, l_empty, l_fallback, l_keep);
 	if ((l_body = escape_literal(body)) == NULL ||
 		(out = malloc(strlen(l_body) + 4)) == NULL)
 		goto done;
@@ -871,6 +918,7 @@ done:
 	free(l_stmt);
 	free(l_empty);
 	free(l_fallback);
+	free(l_keep);
 	free(body);
 	free(l_body);
 	return out;
@@ -892,8 +940,9 @@ requalified(const PGresult *res, int i, int col, const char *qsrc, const char *q
  * to run it ahead of the batch's transaction: pg_ahead.c; when that fails
  * it is sent in the transaction too; and optionally, for a column's type
  * change, the statements and flag of guard_retype: the conversion that
- * cannot fail on values, or NULL, the statement emptying the table and
- * whether the source's rows follow), described by what; when qsrc is
+ * cannot fail on values, or NULL, the statement emptying the table,
+ * whether the source's rows follow, and the conversion over the rows of
+ * a table that cannot be emptied), described by what; when qsrc is
  * given, each re-qualified from schema qsrc to qdst (quoted identifiers)
  * first. A NULL statement (a description without what it needs) fails
  * ex.
@@ -917,17 +966,21 @@ send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *wha
 			return;
 		}
 		stmt = requalified(res, i, 0, qsrc, qdst);
-		if (stmt != NULL && PQnfields(res) > 4 && !PQgetisnull(res, i, 2) &&
-			!PQgetisnull(res, i, 3))
+		if (stmt != NULL && PQnfields(res) > 5 && !PQgetisnull(res, i, 2) &&
+			!PQgetisnull(res, i, 3) && !PQgetisnull(res, i, 5))
 		{
 			char	   *fallback = requalified(res, i, 2, qsrc, qdst);
 			char	   *empty = requalified(res, i, 3, qsrc, qdst);
+			char	   *keep = requalified(res, i, 5, qsrc, qdst);
+			bool		follow = strcmp(PQgetvalue(res, i, 4), "t") == 0;
 
-			if (fallback != NULL && empty != NULL)
-				guarded = guard_retype(stmt, empty, fallback,
-									   strcmp(PQgetvalue(res, i, 4), "t") == 0);
+			if (fallback != NULL && empty != NULL && keep != NULL)
+				guarded = guard_retype(stmt, empty, fallback, keep, follow);
+			/* the conversion may leave a NOT NULL marker */
+			a->not_null_pending = a->not_null_pending || follow;
 			free(fallback);
 			free(empty);
+			free(keep);
 			if (guarded == NULL)
 			{
 				free(stmt);

@@ -287,7 +287,29 @@ typedef struct pg_applier
 	int64_t		ddl_skipped;	/* since start: DDL events not applied */
 	struct pg_open *open;		/* groups not sent yet (pg_apply.c) */
 	PGconn	   *ahead;			/* second session, or NULL (pg_ahead.c) */
+	bool		not_null_pending;	/* a NOT NULL marker may exist (pg_not_null.c) */
 } pg_applier;
+
+/*
+ * The marker of a column whose NOT NULL waits for the source's rows that
+ * follow a type change (guard_retype, pg_ddl.c): a CHECK (col IS NOT NULL)
+ * NOT VALID named after the source's attnum (an SQL expression), which
+ * keeps NULLs out of new rows meanwhile and which pg_not_null_restore
+ * turns back into NOT NULL once the column holds no NULL.
+ */
+#define NOT_NULL_MARKER(attnum) \
+	"('teleport_not_null_' OPERATOR(pg_catalog.||) (" attnum ")::pg_catalog.text)"
+
+/* A regular expression (an SQL string constant) that matches the markers' names. */
+#define NOT_NULL_MARKER_PATTERN "'^teleport_not_null_[0-9]+$'"
+
+/*
+ * pg_not_null.c: at the end of a batch (through ex, in its transaction),
+ * when a marker may exist, set NOT NULL on each marked column that holds
+ * no NULL any more and drop its marker; columns still holding a NULL keep
+ * theirs for a later batch. Forgets the need once no marker is left.
+ */
+void		pg_not_null_restore(pg_applier *a, pg_exec *ex);
 
 /*
  * pg_apply.c: apply one batch inside the host's transaction. The groups
