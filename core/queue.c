@@ -324,10 +324,83 @@ static const char *const schema_v3[] = {
 	NULL
 };
 
+/*
+ * Version 4: a row event written before its table's move (a rename, or a
+ * schema's rename, which holds no table lock) by a transaction that
+ * commits after the move's own, in a later tick, belongs to the table
+ * under its new name (see append_selection): filed_name follows the
+ * moves that committed before (visible in the snapshot seen) and were
+ * written after the event (an id above its id), through the partial
+ * indexes of the DDL events, which are few.
+ */
+static const char *const schema_v4[] = {
+	"CREATE INDEX IF NOT EXISTS event_0_ddl ON teleport.event_0 (id) WHERE op = 'ddl'",
+	"CREATE INDEX IF NOT EXISTS event_1_ddl ON teleport.event_1 (id) WHERE op = 'ddl'",
+	"CREATE INDEX IF NOT EXISTS event_2_ddl ON teleport.event_2 (id) WHERE op = 'ddl'",
+	"CREATE OR REPLACE FUNCTION teleport.filed_name(INOUT schema_name text,"
+	" INOUT table_name text, after_id bigint, seen txid_snapshot)"
+	" LANGUAGE plpgsql STABLE"
+	" SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"DECLARE\n"
+	"  m record;\n"
+	"BEGIN\n"
+	"  LOOP\n"
+	"    SELECT d.id, d.schema_name AS s, d.table_name AS t INTO m\n"
+	"    FROM (SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_0 e\n"
+	"          WHERE e.op = 'ddl' AND e.id > after_id\n"
+	"          UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_1 e\n"
+	"          WHERE e.op = 'ddl' AND e.id > after_id\n"
+	"          UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_2 e\n"
+	"          WHERE e.op = 'ddl' AND e.id > after_id) d\n"
+	"    WHERE d.ddl->>'type' = 'table'\n"
+	"      AND json_typeof(d.ddl->'before') = 'object'\n"
+	"      AND json_typeof(d.ddl->'after') = 'object'\n"
+	"      AND (d.ddl->'before'->>'schema', d.ddl->'before'->>'name')\n"
+	"          = (filed_name.schema_name, filed_name.table_name)\n"
+	"      AND (d.ddl->'after'->>'schema', d.ddl->'after'->>'name') = (d.schema_name, d.table_name)\n"
+	"      AND (d.schema_name, d.table_name)\n"
+	"          IS DISTINCT FROM (filed_name.schema_name, filed_name.table_name)\n"
+	"      AND txid_visible_in_snapshot(d.txid, seen)\n"
+	"    ORDER BY d.id LIMIT 1;\n"
+	"    EXIT WHEN NOT FOUND;\n"
+	"    schema_name := m.s;\n"
+	"    table_name := m.t;\n"
+	"    after_id := m.id;\n"
+	"  END LOOP;\n"
+	"END\n"
+	"$f$",
+	/*
+	 * whether filed_name can change a name at all: a table moved in a
+	 * transaction seen, after the first event of one running at seen
+	 */
+	"CREATE OR REPLACE FUNCTION teleport.moved_while_open(seen txid_snapshot)"
+	" RETURNS boolean LANGUAGE sql STABLE"
+	" SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"SELECT EXISTS (SELECT 1 FROM (\n"
+	"    SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_0 e WHERE e.op = 'ddl'\n"
+	"    UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_1 e WHERE e.op = 'ddl'\n"
+	"    UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_2 e WHERE e.op = 'ddl') d\n"
+	"  WHERE d.id > (SELECT min(f.id) FROM txid_snapshot_xip(seen) AS x(txid)\n"
+	"      CROSS JOIN LATERAL (\n"
+	"        (SELECT e.id FROM teleport.event_0 e WHERE e.txid = x.txid ORDER BY e.id LIMIT 1)\n"
+	"        UNION ALL (SELECT e.id FROM teleport.event_1 e WHERE e.txid = x.txid ORDER BY e.id LIMIT 1)\n"
+	"        UNION ALL (SELECT e.id FROM teleport.event_2 e WHERE e.txid = x.txid ORDER BY e.id LIMIT 1)) f)\n"
+	"    AND d.ddl->>'type' = 'table'\n"
+	"    AND json_typeof(d.ddl->'before') = 'object'\n"
+	"    AND (d.ddl->'before'->>'schema', d.ddl->'before'->>'name')\n"
+	"        IS DISTINCT FROM (d.schema_name, d.table_name)\n"
+	"    AND txid_visible_in_snapshot(d.txid, seen))\n"
+	"$f$",
+	"REVOKE ALL ON FUNCTION teleport.filed_name(text, text, bigint, txid_snapshot) FROM PUBLIC",
+	"REVOKE ALL ON FUNCTION teleport.moved_while_open(txid_snapshot) FROM PUBLIC",
+	NULL
+};
+
 static const char *const *const schema_steps[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) ==
@@ -520,7 +593,8 @@ static const char *const queue_uninstall_sql[] = {
 	"BEGIN\n"
 	"	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p\n"
 	"			 WHERE p.pronamespace = 'teleport'::regnamespace\n"
-	"			 AND p.proname IN ('insert_event', 'truncate_event_table')\n"
+	"			 AND p.proname IN ('insert_event', 'truncate_event_table', 'filed_name',\n"
+	"				'moved_while_open')\n"
 	"	LOOP\n"
 	"		EXECUTE pg_catalog.format('DROP FUNCTION %s', f);\n"
 	"	END LOOP;\n"
@@ -797,13 +871,30 @@ tp_queue_filter_free(tp_queue_filter *fp)
  * Column "resend" is the OID of a table entering the selection that the
  * trigger source captured already ("captured" in its event: another
  * target selects its old name), whose rows the target needs; else NULL.
+ *
+ * A row event is filed under the name its table had when its transaction
+ * committed: one written before its table's move (a schema's rename holds
+ * no lock on the schema's tables) by a transaction that commits after the
+ * move, in a later tick, follows the move (teleport.filed_name), since the
+ * target applies it after the move. In the move's own tick range it keeps
+ * its name: ordered by id, it comes before the move there.
  */
+/*
+ * Whether row event c may straddle a move of its table: its transaction
+ * was running at S1 (not visible there, txid below its xmax), so it may
+ * have written before a move that S1 sees and commit after it; checked
+ * only when some table moved so (an InitPlan, once per query).
+ */
+#define STRADDLES \
+	"c.op <> 'ddl' AND c.txid < txid_snapshot_xmax($1::txid_snapshot)" \
+	" AND (SELECT teleport.moved_while_open($1::txid_snapshot))"
+
 static void
 append_selection(tp_strbuf *sb, const char *seq_param, const char *id_range)
 {
 	char		part[1536];
 
-	tp_strbuf_str(sb, "(SELECT c.id, c.txid, c.op, c.schema_name, c.table_name,"
+	tp_strbuf_str(sb, "(SELECT c.id, c.txid, c.op, f.schema_name, f.table_name,"
 		   " c.before, c.after,"
 		   " CASE WHEN c.op <> 'ddl' OR r.sel_old = r.sel_new THEN c.ddl"
 		   " ELSE (SELECT json_object_agg(j.key, CASE WHEN j.key = CASE WHEN r.sel_new"
@@ -832,8 +923,14 @@ append_selection(tp_strbuf *sb, const char *seq_param, const char *id_range)
 	}
 	tp_strbuf_str(sb,
 		   ") c"
+		   " CROSS JOIN LATERAL (SELECT CASE WHEN " STRADDLES
+		   "  THEN (teleport.filed_name(c.schema_name, c.table_name, c.id,"
+		   "   $1::txid_snapshot)).schema_name ELSE c.schema_name END AS schema_name,"
+		   " CASE WHEN " STRADDLES
+		   "  THEN (teleport.filed_name(c.schema_name, c.table_name, c.id,"
+		   "   $1::txid_snapshot)).table_name ELSE c.table_name END AS table_name) f"
 		   " CROSS JOIN LATERAL (SELECT "
-		   TP_QUEUE_MATCH("c.schema_name", "c.table_name", "$3", "$4", "$5", "$6")
+		   TP_QUEUE_MATCH("f.schema_name", "f.table_name", "$3", "$4", "$5", "$6")
 		   " AS sel_new, CASE WHEN c.op = 'ddl' AND c.table_name IS NOT NULL"
 		   "  AND json_typeof(c.ddl->'before') = 'object'"
 		   "  AND json_typeof(c.ddl->'after') = 'object'"
@@ -862,8 +959,8 @@ append_selection(tp_strbuf *sb, const char *seq_param, const char *id_range)
 			 "   AND l.first_seq <= %s::bigint"
 			 "   AND txid_visible_in_snapshot(c.txid, l.snapshot)"
 			 "   AND (c.op = 'ddl' OR EXISTS (SELECT 1 FROM teleport.load_table lt"
-			 "    WHERE lt.load_id = l.id AND lt.schema_name = c.schema_name"
-			 "    AND lt.table_name = c.table_name))))) e", seq_param);
+			 "    WHERE lt.load_id = l.id AND lt.schema_name = f.schema_name"
+			 "    AND lt.table_name = f.table_name))))) e", seq_param);
 	tp_strbuf_str(sb, part);
 }
 

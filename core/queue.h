@@ -37,7 +37,7 @@
 #include "pgsql.h"
 
 /* The version of the schema this teleport installs. */
-#define TP_QUEUE_SCHEMA_VERSION 3
+#define TP_QUEUE_SCHEMA_VERSION 4
 
 /*
  * Create or upgrade teleport's schema on the source, idempotently (several

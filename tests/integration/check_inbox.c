@@ -962,6 +962,9 @@ static const char queue_yaml[] =
 	"    apply_schema: a\n"
 	"    transport: stdout\n";
 
+#define TP_STR_(x) #x
+#define TP_XSTR(x) TP_STR_(x)
+
 /* A database that is source and receiver: queue and inbox side by side. */
 START_TEST(test_shared_schema)
 {
@@ -976,7 +979,7 @@ START_TEST(test_shared_schema)
 	ck_assert(tp_queue_install(&fx.pg, config));
 	tp_sql_assert(fx.pg.conn, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=4,queue=3");
+				 "inbox=4,queue=" TP_XSTR(TP_QUEUE_SCHEMA_VERSION));
 	tp_sql_assert(fx.pg.conn, "SELECT count(*) FROM teleport.target", "1");
 	tp_sql_assert(fx.pg.conn, "SELECT has_table_privilege('public', 'teleport.inbox', 'SELECT')",
 				 "f");
@@ -990,7 +993,7 @@ START_TEST(test_shared_schema)
 	ck_assert(tp_queue_install(&fx.pg, config));
 	tp_sql_assert(fx.pg.conn, "SELECT string_agg(component || '=' || version, ','"
 				 " ORDER BY component) FROM teleport.schema_version",
-				 "inbox=4,queue=3");
+				 "inbox=4,queue=" TP_XSTR(TP_QUEUE_SCHEMA_VERSION));
 	/* a later inbox on the same database installs nothing */
 	tp_inbox_free(fx.inbox);
 	fx.inbox = tp_inbox_new(fx.conninfo, "again");

@@ -1043,6 +1043,107 @@ START_TEST(test_renamed_across_filters)
 }
 END_TEST
 
+/* A table's move as its DDL event: from schema.name to schema2.name2. */
+static void
+move_table(tp_pgsql *pg, int oid, const char *schema, const char *name,
+		   const char *schema2, const char *name2)
+{
+	char		ddl[256];
+
+	snprintf(ddl, sizeof(ddl),
+			 "{\"type\":\"table\",\"oid\":%d,\"before\":{\"schema\":\"%s\",\"name\":\"%s\"},"
+			 "\"after\":{\"schema\":\"%s\",\"name\":\"%s\"}}", oid, schema, name, schema2, name2);
+	event(pg, "ddl", schema2, name2, NULL, NULL, ddl);
+}
+
+/* Assert that the line of seq in data names schema.table. */
+static void
+assert_filed(const char *data, int seq, const char *schema, const char *table)
+{
+	char		want[128];
+	char	   *line = line_of(data, seq);
+
+	ck_assert_ptr_nonnull(line);
+	snprintf(want, sizeof(want), "\"schema\":\"%s\",\"table\":\"%s\",", schema, table);
+	ck_assert_msg(strstr(line, want) != NULL, "line %d: %s, not %s", seq, line, want);
+	free(line);
+}
+
+/*
+ * A row written before its table's move (a schema's rename holds no lock
+ * on its tables) by a transaction that commits after the move, in a later
+ * tick, is filed under the name the table had at that commit, following
+ * every such move: out of a selection that took only the old name, as it
+ * is where the new name is selected. A row of a new table under the old
+ * name keeps it; a row in the move's own tick range keeps it too (it comes
+ * before the move). A rebuild gives the same lines.
+ */
+START_TEST(test_straddling_move)
+{
+	fixture		fx;
+	tp_pgsql	w;
+	tp_queued_batch qb;
+	char		ids[256];
+	char	   *data;
+	char	   *again;
+
+	setup(&fx, "q_straddle", true);
+	connect_more(&fx, &w);
+	tp_sql_ok(w.conn, "BEGIN");
+	insert_row(&w, "b1", 1);	/* id 1 */
+	insert_row(&w, "b2", 2);	/* id 2 */
+	move_table(&fx.pg, 1, "public", "b1", "other", "b1");	/* 3: out of both */
+	move_table(&fx.pg, 2, "public", "b2", "public", "bx");	/* 4: out of t2 */
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "3 4");
+	take_batch(&fx, fx.t2, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "3 4");
+	move_table(&fx.pg, 1, "other", "b1", "public", "b6");	/* 5: back in */
+	tick_and_cut(&fx);
+	take_batch(&fx, fx.t1, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "5");
+	take_batch(&fx, fx.t2, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "5");
+	insert_row(&fx.pg, "b1", 6);	/* 6: a new public.b1 */
+	/* 7 written before its table's move 8, both in this range: kept */
+	insert_row(&w, "b7", 7);
+	move_table(&fx.pg, 7, "public", "b7", "public", "b8");
+	tp_sql_ok(w.conn, "COMMIT");
+	tick_and_cut(&fx);
+
+	data = next_data(&fx.pg, fx.t1, &qb);
+	ck_assert_ptr_nonnull(data);
+	seqs_of(data, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "1 2 6 7 8");
+	assert_filed(data, 1, "public", "b6");
+	assert_filed(data, 2, "public", "bx");
+	assert_filed(data, 6, "public", "b1");
+	assert_filed(data, 7, "public", "b7");
+	free(data);
+	tp_queued_batch_free(&qb);
+
+	data = next_data(&fx.pg, fx.t2, &qb);
+	ck_assert_ptr_nonnull(data);
+	seqs_of(data, ids, sizeof(ids));
+	ck_assert_str_eq(ids, "1 6 7 8");
+	assert_filed(data, 1, "public", "b6");
+	tp_queued_batch_free(&qb);
+
+	/* rebuilt on another connection: the same bytes */
+	tp_pgsql_close(&fx.pg);
+	connect_more(&fx, &fx.pg);
+	again = next_data(&fx.pg, fx.t2, &qb);
+	ck_assert_ptr_nonnull(again);
+	ck_assert_str_eq(again, data);
+	free(again);
+	free(data);
+	tp_queued_batch_free(&qb);
+	tp_pgsql_close(&w);
+	teardown(&fx);
+}
+END_TEST
+
 /* ------------------------------------------------------------ splitting */
 
 /*
@@ -1684,6 +1785,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_across_ticks);
 	tcase_add_test(tc, test_targets_and_origin);
 	tcase_add_test(tc, test_renamed_across_filters);
+	tcase_add_test(tc, test_straddling_move);
 	tcase_add_test(tc, test_split_and_rebuild);
 	tcase_add_test(tc, test_rotation);
 	tcase_add_test(tc, test_switch_under_old_snapshot);
