@@ -1562,15 +1562,34 @@ step_rewrites(const scene *sc, bool hold)
 								  " USING substr(code, 2)::int"));
 	}
 	tp_inst_exec(sc->src, "ALTER TABLE public.rw_parent ALTER COLUMN label TYPE int"
-				 " USING length(label), ALTER COLUMN note TYPE int USING length(note);"
+				 " USING length(label), ALTER COLUMN note TYPE int USING length(note),"
+				 " ALTER COLUMN note SET NOT NULL;"
 				 "UPDATE public.rw_parent SET label = -label WHERE id <= 2;"
 				 "INSERT INTO public.rw_child VALUES (21, 3);");
 	wait_equal(sc, "a type change whose cast fails on a table that a foreign key references");
-	tp_inst_wait_true(sc->tgt, "SELECT (SELECT attnotnull FROM pg_attribute"
-					  " WHERE attrelid = '" APPLY_SCHEMA ".rw_parent'::regclass AND attname = 'label')"
+	tp_inst_wait_true(sc->tgt, "SELECT (SELECT bool_and(attnotnull) FROM pg_attribute"
+					  " WHERE attrelid = '" APPLY_SCHEMA ".rw_parent'::regclass"
+					  " AND attname IN ('label', 'note'))"
 					  " AND NOT EXISTS (SELECT 1 FROM pg_constraint"
 					  "  WHERE conname LIKE 'teleport\\_not\\_null\\_%')",
-					  "the target's column did not get its NOT NULL back");
+					  "the target's columns did not get their NOT NULL back");
+
+	/*
+	 * A marker still waiting (made here as the conversion leaves it, on
+	 * note, attnum 4) when the source drops the NOT NULL goes with it,
+	 * before the rows that follow: a NULL written next would fail its check
+	 */
+	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB,
+							  "ALTER TABLE " APPLY_SCHEMA ".rw_parent ALTER COLUMN note DROP NOT NULL,"
+							  " ADD CONSTRAINT teleport_not_null_4 CHECK (note IS NOT NULL) NOT VALID"));
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw_parent ALTER COLUMN note DROP NOT NULL;"
+				 "UPDATE public.rw_parent SET note = NULL WHERE id = 1;");
+	wait_equal(sc, "a NOT NULL dropped while its marker waits");
+	tp_inst_wait_true(sc->tgt, "SELECT NOT (SELECT attnotnull FROM pg_attribute"
+					  " WHERE attrelid = '" APPLY_SCHEMA ".rw_parent'::regclass AND attname = 'note')"
+					  " AND NOT EXISTS (SELECT 1 FROM pg_constraint"
+					  "  WHERE conname LIKE 'teleport\\_not\\_null\\_%')",
+					  "the marker stayed after the source dropped the NOT NULL");
 	tp_inst_exec(sc->src, "DROP TABLE public.rw_child, public.rw_parent;");
 
 	tp_inst_exec(sc->src,

@@ -96,6 +96,15 @@
 	"	WHERE o ~ " OPTION_PATTERN
 
 /*
+ * SQL: whether the table as it was (t.qb) has the NOT NULL marker of
+ * column c (guard_retype's conversion left its NOT NULL to it)
+ */
+#define HAS_NOT_NULL_MARKER \
+	"EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k" \
+	" WHERE k.conrelid = pg_catalog.to_regclass(t.qb)" \
+	" AND k.conname = " NOT_NULL_MARKER("c.attnum") ")"
+
+/*
  * The statements of a table's change, in order. $1 apply_schema, $2 the
  * ddl object ({"type":"table","oid":..,"before":..,"after":..}). Columns
  * are matched by attnum, so a rename is a rename.
@@ -370,9 +379,7 @@ static const char table_ddl_sql[] =
 	"		" NOT_NULL_MARKER("c.attnum") ")\n"
 	"	FROM t, cols c WHERE c.bc IS NOT NULL AND c.ac IS NOT NULL\n"
 	"		AND NOT (c.ac ->> 'not_null')::pg_catalog.bool\n"
-	"		AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k\n"
-	"			WHERE k.conrelid = pg_catalog.to_regclass(t.qb)\n"
-	"				AND k.conname = " NOT_NULL_MARKER("c.attnum") ")\n"
+	"		AND " HAS_NOT_NULL_MARKER "\n"
 	"	UNION ALL\n"
 	"	SELECT 90, c.attnum, pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s',\n"
 	"		t.qa, c.ac ->> 'name', c.dflt)\n"
@@ -488,9 +495,7 @@ static const char table_ddl_sql[] =
 	 */
 	"	CASE WHEN st.ord = 80 THEN (SELECT pg_catalog.format(\n"
 	"		'ALTER TABLE %s %sALTER COLUMN %I DROP NOT NULL, ALTER COLUMN %I TYPE %s%s USING NULL::%s%s',\n"
-	"		t.qa, CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k\n"
-	"				WHERE k.conrelid = pg_catalog.to_regclass(t.qb)\n"
-	"					AND k.conname = " NOT_NULL_MARKER("c.attnum") ")\n"
+	"		t.qa, CASE WHEN " HAS_NOT_NULL_MARKER "\n"
 	"			THEN pg_catalog.format('DROP CONSTRAINT %I, ', " NOT_NULL_MARKER("c.attnum") ")\n"
 	"			ELSE '' END,\n"
 	"		c.ac ->> 'name', c.ac ->> 'name', c.ty, c.coll, c.ty,\n"
