@@ -328,71 +328,58 @@ static const char *const schema_v3[] = {
  * Version 4: a row event written before its table's move (a rename, or a
  * schema's rename, which holds no table lock) by a transaction that
  * commits after the move's own, in a later tick, belongs to the table
- * under its new name (see append_selection): filed_name follows the
- * moves that committed before (visible in the snapshot seen) and were
- * written after the event (an id above its id), through the partial
- * indexes of the DDL events, which are few.
+ * under its new name (see append_selection). moved_tables(S) lists, once
+ * per query, the table moves that S sees and that were written after the
+ * first event of a transaction running at S (the only ones such an event
+ * can precede), in id order, found through the partial indexes of the
+ * DDL events, which are few; filed_name follows them from an event.
  */
 static const char *const schema_v4[] = {
 	"CREATE INDEX IF NOT EXISTS event_0_ddl ON teleport.event_0 (id) WHERE op = 'ddl'",
 	"CREATE INDEX IF NOT EXISTS event_1_ddl ON teleport.event_1 (id) WHERE op = 'ddl'",
 	"CREATE INDEX IF NOT EXISTS event_2_ddl ON teleport.event_2 (id) WHERE op = 'ddl'",
+	/* [{"id", "bs", "bt" (the name before), "as", "at" (after)}...], or NULL */
+	"CREATE OR REPLACE FUNCTION teleport.moved_tables(seen txid_snapshot)"
+	" RETURNS jsonb LANGUAGE sql STABLE"
+	" SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"SELECT jsonb_agg(jsonb_build_object('id', d.id,"
+	"    'bs', d.ddl->'before'->>'schema', 'bt', d.ddl->'before'->>'name',"
+	"    'as', d.schema_name, 'at', d.table_name) ORDER BY d.id)\n"
+	"FROM (SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_0 e WHERE e.op = 'ddl'\n"
+	"  UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_1 e WHERE e.op = 'ddl'\n"
+	"  UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_2 e WHERE e.op = 'ddl') d\n"
+	"WHERE d.id > (SELECT min(f.id) FROM txid_snapshot_xip(seen) AS x(txid)\n"
+	"    CROSS JOIN LATERAL (\n"
+	"      (SELECT e.id FROM teleport.event_0 e WHERE e.txid = x.txid ORDER BY e.id LIMIT 1)\n"
+	"      UNION ALL (SELECT e.id FROM teleport.event_1 e WHERE e.txid = x.txid ORDER BY e.id LIMIT 1)\n"
+	"      UNION ALL (SELECT e.id FROM teleport.event_2 e WHERE e.txid = x.txid ORDER BY e.id LIMIT 1)) f)\n"
+	"  AND d.ddl->>'type' = 'table'\n"
+	"  AND json_typeof(d.ddl->'before') = 'object'\n"
+	"  AND json_typeof(d.ddl->'after') = 'object'\n"
+	"  AND (d.ddl->'after'->>'schema', d.ddl->'after'->>'name') = (d.schema_name, d.table_name)\n"
+	"  AND (d.ddl->'before'->>'schema', d.ddl->'before'->>'name')\n"
+	"      IS DISTINCT FROM (d.schema_name, d.table_name)\n"
+	"  AND txid_visible_in_snapshot(d.txid, seen)\n"
+	"$f$",
+	/* the name an event after_id filed under schema_name.table_name moved to */
 	"CREATE OR REPLACE FUNCTION teleport.filed_name(INOUT schema_name text,"
-	" INOUT table_name text, after_id bigint, seen txid_snapshot)"
-	" LANGUAGE plpgsql STABLE"
+	" INOUT table_name text, after_id bigint, moves jsonb)"
+	" LANGUAGE plpgsql IMMUTABLE"
 	" SET search_path = pg_catalog, pg_temp AS $f$\n"
 	"DECLARE\n"
-	"  m record;\n"
+	"  m jsonb;\n"
 	"BEGIN\n"
-	"  LOOP\n"
-	"    SELECT d.id, d.schema_name AS s, d.table_name AS t INTO m\n"
-	"    FROM (SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_0 e\n"
-	"          WHERE e.op = 'ddl' AND e.id > after_id\n"
-	"          UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_1 e\n"
-	"          WHERE e.op = 'ddl' AND e.id > after_id\n"
-	"          UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_2 e\n"
-	"          WHERE e.op = 'ddl' AND e.id > after_id) d\n"
-	"    WHERE d.ddl->>'type' = 'table'\n"
-	"      AND json_typeof(d.ddl->'before') = 'object'\n"
-	"      AND json_typeof(d.ddl->'after') = 'object'\n"
-	"      AND (d.ddl->'before'->>'schema', d.ddl->'before'->>'name')\n"
-	"          = (filed_name.schema_name, filed_name.table_name)\n"
-	"      AND (d.ddl->'after'->>'schema', d.ddl->'after'->>'name') = (d.schema_name, d.table_name)\n"
-	"      AND (d.schema_name, d.table_name)\n"
-	"          IS DISTINCT FROM (filed_name.schema_name, filed_name.table_name)\n"
-	"      AND txid_visible_in_snapshot(d.txid, seen)\n"
-	"    ORDER BY d.id LIMIT 1;\n"
-	"    EXIT WHEN NOT FOUND;\n"
-	"    schema_name := m.s;\n"
-	"    table_name := m.t;\n"
-	"    after_id := m.id;\n"
+	"  FOR m IN SELECT jsonb_array_elements(moves) LOOP\n"
+	"    IF (m->>'id')::bigint > after_id AND m->>'bs' = schema_name"
+	" AND m->>'bt' = table_name THEN\n"
+	"      schema_name := m->>'as';\n"
+	"      table_name := m->>'at';\n"
+	"    END IF;\n"
 	"  END LOOP;\n"
 	"END\n"
 	"$f$",
-	/*
-	 * whether filed_name can change a name at all: a table moved in a
-	 * transaction seen, after the first event of one running at seen
-	 */
-	"CREATE OR REPLACE FUNCTION teleport.moved_while_open(seen txid_snapshot)"
-	" RETURNS boolean LANGUAGE sql STABLE"
-	" SET search_path = pg_catalog, pg_temp AS $f$\n"
-	"SELECT EXISTS (SELECT 1 FROM (\n"
-	"    SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_0 e WHERE e.op = 'ddl'\n"
-	"    UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_1 e WHERE e.op = 'ddl'\n"
-	"    UNION ALL SELECT e.id, e.txid, e.schema_name, e.table_name, e.ddl FROM teleport.event_2 e WHERE e.op = 'ddl') d\n"
-	"  WHERE d.id > (SELECT min(f.id) FROM txid_snapshot_xip(seen) AS x(txid)\n"
-	"      CROSS JOIN LATERAL (\n"
-	"        (SELECT e.id FROM teleport.event_0 e WHERE e.txid = x.txid ORDER BY e.id LIMIT 1)\n"
-	"        UNION ALL (SELECT e.id FROM teleport.event_1 e WHERE e.txid = x.txid ORDER BY e.id LIMIT 1)\n"
-	"        UNION ALL (SELECT e.id FROM teleport.event_2 e WHERE e.txid = x.txid ORDER BY e.id LIMIT 1)) f)\n"
-	"    AND d.ddl->>'type' = 'table'\n"
-	"    AND json_typeof(d.ddl->'before') = 'object'\n"
-	"    AND (d.ddl->'before'->>'schema', d.ddl->'before'->>'name')\n"
-	"        IS DISTINCT FROM (d.schema_name, d.table_name)\n"
-	"    AND txid_visible_in_snapshot(d.txid, seen))\n"
-	"$f$",
-	"REVOKE ALL ON FUNCTION teleport.filed_name(text, text, bigint, txid_snapshot) FROM PUBLIC",
-	"REVOKE ALL ON FUNCTION teleport.moved_while_open(txid_snapshot) FROM PUBLIC",
+	"REVOKE ALL ON FUNCTION teleport.moved_tables(txid_snapshot) FROM PUBLIC",
+	"REVOKE ALL ON FUNCTION teleport.filed_name(text, text, bigint, jsonb) FROM PUBLIC",
 	NULL
 };
 
@@ -594,7 +581,7 @@ static const char *const queue_uninstall_sql[] = {
 	"	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p\n"
 	"			 WHERE p.pronamespace = 'teleport'::regnamespace\n"
 	"			 AND p.proname IN ('insert_event', 'truncate_event_table', 'filed_name',\n"
-	"				'moved_while_open')\n"
+	"				'moved_tables')\n"
 	"	LOOP\n"
 	"		EXECUTE pg_catalog.format('DROP FUNCTION %s', f);\n"
 	"	END LOOP;\n"
@@ -879,15 +866,19 @@ tp_queue_filter_free(tp_queue_filter *fp)
  * target applies it after the move. In the move's own tick range it keeps
  * its name: ordered by id, it comes before the move there.
  */
+/* The table moves an event running at S1 may precede (an InitPlan). */
+#define MOVES "(SELECT teleport.moved_tables($1::txid_snapshot))"
+
 /*
  * Whether row event c may straddle a move of its table: its transaction
  * was running at S1 (not visible there, txid below its xmax), so it may
- * have written before a move that S1 sees and commit after it; checked
- * only when some table moved so (an InitPlan, once per query).
+ * have written before a move that S1 sees and commit after it, and its
+ * table's name is one that such a move left.
  */
 #define STRADDLES \
 	"c.op <> 'ddl' AND c.txid < txid_snapshot_xmax($1::txid_snapshot)" \
-	" AND (SELECT teleport.moved_while_open($1::txid_snapshot))"
+	" AND " MOVES " @> jsonb_build_array(jsonb_build_object('bs', c.schema_name," \
+	" 'bt', c.table_name))"
 
 static void
 append_selection(tp_strbuf *sb, const char *seq_param, const char *id_range)
@@ -924,11 +915,11 @@ append_selection(tp_strbuf *sb, const char *seq_param, const char *id_range)
 	tp_strbuf_str(sb,
 		   ") c"
 		   " CROSS JOIN LATERAL (SELECT CASE WHEN " STRADDLES
-		   "  THEN (teleport.filed_name(c.schema_name, c.table_name, c.id,"
-		   "   $1::txid_snapshot)).schema_name ELSE c.schema_name END AS schema_name,"
+		   "  THEN (teleport.filed_name(c.schema_name, c.table_name, c.id, " MOVES
+		   "   )).schema_name ELSE c.schema_name END AS schema_name,"
 		   " CASE WHEN " STRADDLES
-		   "  THEN (teleport.filed_name(c.schema_name, c.table_name, c.id,"
-		   "   $1::txid_snapshot)).table_name ELSE c.table_name END AS table_name) f"
+		   "  THEN (teleport.filed_name(c.schema_name, c.table_name, c.id, " MOVES
+		   "   )).table_name ELSE c.table_name END AS table_name) f"
 		   " CROSS JOIN LATERAL (SELECT "
 		   TP_QUEUE_MATCH("f.schema_name", "f.table_name", "$3", "$4", "$5", "$6")
 		   " AS sel_new, CASE WHEN c.op = 'ddl' AND c.table_name IS NOT NULL"
