@@ -939,6 +939,25 @@ line_of(const char *data, int seq)
 }
 
 /*
+ * Assert that target's next batch, rebuilt on a new connection (the
+ * fixture's, reconnected), is data byte for byte.
+ */
+static void
+assert_rebuilt(fixture *fx, const tp_target_config *target, const char *data)
+{
+	tp_queued_batch qb;
+	char	   *again;
+
+	tp_pgsql_close(&fx->pg);
+	connect_more(fx, &fx->pg);
+	again = next_data(&fx->pg, target, &qb);
+	ck_assert_ptr_nonnull(again);
+	ck_assert_str_eq(again, data);
+	free(again);
+	tp_queued_batch_free(&qb);
+}
+
+/*
  * A DDL event of an object that changed name (filed under the new one, its
  * description before giving the old one) is selected by either name: as
  * it is for t1 (public.*: both), as a creation for t2 (public.b*, not
@@ -953,7 +972,6 @@ START_TEST(test_renamed_across_filters)
 	tp_queued_batch qb;
 	char		ids[256];
 	char	   *data;
-	char	   *again;
 	char	   *line;
 
 	setup(&fx, "q_renamed", true);
@@ -1029,16 +1047,8 @@ START_TEST(test_renamed_across_filters)
 	ck_assert_ptr_nonnull(strstr(line, "\"ddl\":{\"type\":\"comment\",\"oid\":7,\"before\":{"));
 	free(line);
 	tp_queued_batch_free(&qb);
-
-	/* rebuilt on another connection: the same bytes */
-	tp_pgsql_close(&fx.pg);
-	connect_more(&fx, &fx.pg);
-	again = next_data(&fx.pg, fx.t2, &qb);
-	ck_assert_ptr_nonnull(again);
-	ck_assert_str_eq(again, data);
-	free(again);
+	assert_rebuilt(&fx, fx.t2, data);
 	free(data);
-	tp_queued_batch_free(&qb);
 	teardown(&fx);
 }
 END_TEST
@@ -1054,6 +1064,23 @@ move_table(tp_pgsql *pg, int oid, const char *schema, const char *name,
 			 "{\"type\":\"table\",\"oid\":%d,\"before\":{\"schema\":\"%s\",\"name\":\"%s\"},"
 			 "\"after\":{\"schema\":\"%s\",\"name\":\"%s\"}}", oid, schema, name, schema2, name2);
 	event(pg, "ddl", schema2, name2, NULL, NULL, ddl);
+}
+
+/*
+ * Target's next batch as its data (a new string), whose event ids must be
+ * want (see seqs_of).
+ */
+static char *
+next_data_of(fixture *fx, const tp_target_config *target, tp_queued_batch *qb,
+			 const char *want)
+{
+	char		ids[256];
+	char	   *data = next_data(&fx->pg, target, qb);
+
+	ck_assert_ptr_nonnull(data);
+	seqs_of(data, ids, sizeof(ids));
+	ck_assert_str_eq(ids, want);
+	return data;
 }
 
 /* Assert that the line of seq in data names schema.table. */
@@ -1085,7 +1112,6 @@ START_TEST(test_straddling_move)
 	tp_queued_batch qb;
 	char		ids[256];
 	char	   *data;
-	char	   *again;
 
 	setup(&fx, "q_straddle", true);
 	connect_more(&fx, &w);
@@ -1112,10 +1138,7 @@ START_TEST(test_straddling_move)
 	tp_sql_ok(w.conn, "COMMIT");
 	tick_and_cut(&fx);
 
-	data = next_data(&fx.pg, fx.t1, &qb);
-	ck_assert_ptr_nonnull(data);
-	seqs_of(data, ids, sizeof(ids));
-	ck_assert_str_eq(ids, "1 2 6 7 8");
+	data = next_data_of(&fx, fx.t1, &qb, "1 2 6 7 8");
 	assert_filed(data, 1, "public", "b6");
 	assert_filed(data, 2, "public", "bx");
 	assert_filed(data, 6, "public", "b1");
@@ -1123,22 +1146,11 @@ START_TEST(test_straddling_move)
 	free(data);
 	tp_queued_batch_free(&qb);
 
-	data = next_data(&fx.pg, fx.t2, &qb);
-	ck_assert_ptr_nonnull(data);
-	seqs_of(data, ids, sizeof(ids));
-	ck_assert_str_eq(ids, "1 6 7 8");
+	data = next_data_of(&fx, fx.t2, &qb, "1 6 7 8");
 	assert_filed(data, 1, "public", "b6");
 	tp_queued_batch_free(&qb);
-
-	/* rebuilt on another connection: the same bytes */
-	tp_pgsql_close(&fx.pg);
-	connect_more(&fx, &fx.pg);
-	again = next_data(&fx.pg, fx.t2, &qb);
-	ck_assert_ptr_nonnull(again);
-	ck_assert_str_eq(again, data);
-	free(again);
+	assert_rebuilt(&fx, fx.t2, data);
 	free(data);
-	tp_queued_batch_free(&qb);
 	tp_pgsql_close(&w);
 	teardown(&fx);
 }
