@@ -873,10 +873,12 @@ tp_queue_filter_free(tp_queue_filter *fp)
  * Whether row event c may straddle a move of its table: its transaction
  * was running at S1 (not visible there, txid below its xmax), so it may
  * have written before a move that S1 sees and commit after it, and its
- * table's name is one that such a move left.
+ * table's name is one that such a move left (the list tested for NULL
+ * first: the containment's arguments would be built for every row).
  */
 #define STRADDLES \
 	"c.op <> 'ddl' AND c.txid < txid_snapshot_xmax($1::txid_snapshot)" \
+	" AND " MOVES " IS NOT NULL" \
 	" AND " MOVES " @> jsonb_build_array(jsonb_build_object('bs', c.schema_name," \
 	" 'bt', c.table_name))"
 
