@@ -836,6 +836,22 @@ tp_queue_filter_free(tp_queue_filter *fp)
 	free(fp->schema_exclude);
 }
 
+/* The table moves an event running at S1 may precede (an InitPlan). */
+#define MOVES "(SELECT teleport.moved_tables($1::txid_snapshot))"
+
+/*
+ * Whether row event c may straddle a move of its table: its transaction
+ * was running at S1 (not visible there, txid below its xmax), so it may
+ * have written before a move that S1 sees and commit after it, and its
+ * table's name is one that such a move left (the list tested for NULL
+ * first: the containment's arguments would be built for every row).
+ */
+#define STRADDLES \
+	"c.op <> 'ddl' AND c.txid < txid_snapshot_xmax($1::txid_snapshot)" \
+	" AND " MOVES " IS NOT NULL" \
+	" AND " MOVES " @> jsonb_build_array(jsonb_build_object('bs', c.schema_name," \
+	" 'bt', c.table_name))"
+
 /*
  * Append to sb the selection of a target's events between two ticks, as a
  * FROM item "e" with the event tables' columns. Its parameters: $1 and $2
@@ -866,22 +882,6 @@ tp_queue_filter_free(tp_queue_filter *fp)
  * target applies it after the move. In the move's own tick range it keeps
  * its name: ordered by id, it comes before the move there.
  */
-/* The table moves an event running at S1 may precede (an InitPlan). */
-#define MOVES "(SELECT teleport.moved_tables($1::txid_snapshot))"
-
-/*
- * Whether row event c may straddle a move of its table: its transaction
- * was running at S1 (not visible there, txid below its xmax), so it may
- * have written before a move that S1 sees and commit after it, and its
- * table's name is one that such a move left (the list tested for NULL
- * first: the containment's arguments would be built for every row).
- */
-#define STRADDLES \
-	"c.op <> 'ddl' AND c.txid < txid_snapshot_xmax($1::txid_snapshot)" \
-	" AND " MOVES " IS NOT NULL" \
-	" AND " MOVES " @> jsonb_build_array(jsonb_build_object('bs', c.schema_name," \
-	" 'bt', c.table_name))"
-
 static void
 append_selection(tp_strbuf *sb, const char *seq_param, const char *id_range)
 {
