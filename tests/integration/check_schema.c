@@ -1456,8 +1456,12 @@ switch_source_mode(scene *sc, const char *ddl)
  * target by hand, and the batch applies. The same change of a table that
  * a foreign key references, which the target cannot empty: its column is
  * set to NULL (without NOT NULL meanwhile) until the rows that follow
- * replace them; with hold, first a key column's holds the batch until
- * mended by hand. Tables created with
+ * replace them; a key column's has the foreign key set aside until the
+ * rows are back (a rename of the key meanwhile renames it set aside, a
+ * drop forgets it).
+ * A key column converted USING an expression to other values that the
+ * target's own cast gives: the table is refilled, not upserted over its
+ * own values. Tables created with
  * volatile rows by CREATE TABLE AS and SELECT INTO (their rows are
  * copied when the trigger source installs their trigger). Each table is
  * compared row by row (EXCEPT ALL both ways) as well.
@@ -1527,6 +1531,15 @@ step_rewrites(const scene *sc, bool hold)
 		tp_inst_exec(sc->src, "ALTER TABLE public.rw ALTER COLUMN s TYPE int USING length(s);");
 	tp_inst_exec(sc->src, "UPDATE public.rw SET s = -s WHERE id <= 2;");
 	wait_equal(sc, "a type change whose cast fails on the target's values");
+
+	/*
+	 * A key column converted USING an expression: the target's own cast
+	 * succeeds with other values, and the rows that follow, upserted on
+	 * the key, would add to them; the table is emptied for them instead
+	 */
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw ALTER COLUMN id TYPE bigint USING id * 10;"
+				 "UPDATE public.rw SET n = n + 1 WHERE id = 10;");
+	wait_equal(sc, "a key column converted to other values");
 	if (hold)
 	{
 		ck_assert_int_eq(tp_inst_compare(sc->src, "public", sc->tgt, APPLY_SCHEMA, "rw_nokey"), 1);
@@ -1537,9 +1550,13 @@ step_rewrites(const scene *sc, bool hold)
 	 * The same where the target cannot empty the table (a foreign key
 	 * references it): the column is set to NULL in its rows (a NOT NULL
 	 * one loses its NOT NULL meanwhile, marked), the rows that follow
-	 * replace them, and the NOT NULL comes back; with hold, first a key
-	 * column's, which cannot be set to NULL, holds the batch, saying why,
-	 * until converted on the target by hand.
+	 * replace them, and the NOT NULL comes back. A key column cannot be
+	 * set to NULL: the foreign key is set aside while the table is
+	 * emptied and refilled. Here a child of the target's own (and its
+	 * parent, which the source lacks) keeps it set aside past the refill;
+	 * the source renames the key meanwhile, which renames it set aside;
+	 * once that child goes, the next batch puts the key back, validated,
+	 * under its new name.
 	 */
 	tp_inst_exec(sc->src,
 				 "CREATE TABLE public.rw_parent (code text PRIMARY KEY, id int NOT NULL UNIQUE,"
@@ -1552,15 +1569,60 @@ step_rewrites(const scene *sc, bool hold)
 				 " FROM generate_series(1, 10) g;"
 				 "INSERT INTO public.rw_child SELECT g, 1 + g %% 10 FROM generate_series(1, 20) g;");
 	wait_equal(sc, "a table that a foreign key references");
-	if (hold)
-	{
-		tp_inst_exec(sc->src, "ALTER TABLE public.rw_parent ALTER COLUMN code TYPE int"
-					 " USING substr(code, 2)::int;");
-		wait_held(sc, "the column cannot be set to NULL in its rows");
-		ck_assert(tp_cluster_exec(tgt_cl, TGT_DB,
-								  "ALTER TABLE " APPLY_SCHEMA ".rw_parent ALTER COLUMN code TYPE int"
-								  " USING substr(code, 2)::int"));
-	}
+	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB,
+							  "INSERT INTO " APPLY_SCHEMA ".rw_parent VALUES ('c999', 999, 'l', 'n');"
+							  "INSERT INTO " APPLY_SCHEMA ".rw_child VALUES (999, 999);"));
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw_parent ALTER COLUMN code TYPE int"
+				 " USING substr(code, 2)::int;"
+				 "INSERT INTO public.rw_parent VALUES (11, 11, 'l11', 'n11');"
+				 "INSERT INTO public.rw_child VALUES (30, 11);");
+	tp_inst_wait_true(sc->tgt, "SELECT (SELECT count(*) FROM " APPLY_SCHEMA ".rw_parent) = 11"
+					  " AND (SELECT count(*) FROM " APPLY_SCHEMA ".rw_child) = 22"
+					  " AND (SELECT array_agg(name) FROM teleport.set_aside_foreign_key)"
+					  "  = '{rw_child_parent_fkey}'"
+					  " AND NOT EXISTS (SELECT 1 FROM pg_constraint"
+					  "  WHERE conrelid = '" APPLY_SCHEMA ".rw_child'::regclass AND contype = 'f')",
+					  "a key column's conversion did not set the foreign key aside and "
+					  "refill the table");
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw_child RENAME CONSTRAINT rw_child_parent_fkey"
+				 " TO rw_child_parent_fk;"
+				 "INSERT INTO public.rw_child VALUES (31, 2);");
+	tp_inst_wait_true(sc->tgt, "SELECT (SELECT count(*) FROM " APPLY_SCHEMA ".rw_child) = 23"
+					  " AND (SELECT array_agg(name) FROM teleport.set_aside_foreign_key)"
+					  "  = '{rw_child_parent_fk}'"
+					  " AND NOT EXISTS (SELECT 1 FROM pg_constraint"
+					  "  WHERE conrelid = '" APPLY_SCHEMA ".rw_child'::regclass AND contype = 'f')",
+					  "the rename of a foreign key set aside did not rename it set aside");
+	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB,
+							  "DELETE FROM " APPLY_SCHEMA ".rw_child WHERE id = 999"));
+	tp_inst_exec(sc->src, "INSERT INTO public.rw_child VALUES (32, 3);");
+	wait_equal(sc, "a key column's type change under a foreign key");
+	tp_inst_wait_true(sc->tgt, "SELECT EXISTS (SELECT 1 FROM pg_constraint"
+					  "  WHERE conrelid = '" APPLY_SCHEMA ".rw_child'::regclass AND contype = 'f'"
+					  "  AND conname = 'rw_child_parent_fk' AND convalidated)"
+					  " AND NOT EXISTS (SELECT 1 FROM teleport.set_aside_foreign_key)",
+					  "the foreign key set aside did not come back");
+
+	/* set aside again, and dropped on the source meanwhile: forgotten */
+	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB,
+							  "INSERT INTO " APPLY_SCHEMA ".rw_parent VALUES (999, 999, 'l', 'n');"
+							  "INSERT INTO " APPLY_SCHEMA ".rw_child VALUES (999, 999);"));
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw_parent ALTER COLUMN code TYPE bigint"
+				 " USING code * 10;");
+	tp_inst_wait_true(sc->tgt, "SELECT (SELECT array_agg(name) FROM teleport.set_aside_foreign_key)"
+					  "  = '{rw_child_parent_fk}'"
+					  " AND NOT EXISTS (SELECT 1 FROM " APPLY_SCHEMA ".rw_parent WHERE id = 999)",
+					  "a key column's conversion did not set the foreign key aside");
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw_child DROP CONSTRAINT rw_child_parent_fk;");
+	tp_inst_wait_true(sc->tgt, "SELECT NOT EXISTS (SELECT 1 FROM teleport.set_aside_foreign_key)"
+					  " AND NOT EXISTS (SELECT 1 FROM pg_constraint"
+					  "  WHERE conrelid = '" APPLY_SCHEMA ".rw_child'::regclass AND contype = 'f')",
+					  "a foreign key set aside and dropped on the source was not forgotten");
+	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB,
+							  "DELETE FROM " APPLY_SCHEMA ".rw_child WHERE id = 999"));
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw_child ADD CONSTRAINT rw_child_parent_fk"
+				 " FOREIGN KEY (parent) REFERENCES public.rw_parent (id);");
+	wait_equal(sc, "a foreign key set aside, dropped and made again");
 	tp_inst_exec(sc->src, "ALTER TABLE public.rw_parent ALTER COLUMN label TYPE int"
 				 " USING length(label), ALTER COLUMN note TYPE int USING length(note),"
 				 " ALTER COLUMN note SET NOT NULL;"

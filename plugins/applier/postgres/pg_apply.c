@@ -1538,6 +1538,7 @@ pg_apply_batch(tp_plugin_ctx *ctx, pg_applier *a, PGconn *conn,
 	r.o = a->open;
 	adopt_open(&r);
 	pg_exec_begin(r.ex, conn);
+	a->set_aside_table = -1;
 	if (a->tables.dirty)
 	{
 		/* after a failure: statements may be half made; start afresh */
@@ -1555,7 +1556,10 @@ pg_apply_batch(tp_plugin_ctx *ctx, pg_applier *a, PGconn *conn,
 		(!(batch->flags & TP_BATCH_PARTIAL) || !carry_open(&r)))
 		(void) flush_all(&r);
 	if (r.failure == TP_OK && batch->kind != TP_BATCH_LOAD)
+	{
 		pg_not_null_restore(a, r.ex);
+		pg_set_aside_restore(a, r.ex);
+	}
 	if (!pg_exec_sync(r.ex) && r.failure == TP_OK)
 		fail(&r, TP_RETRY, "%s", r.ex->error);
 	pg_exec_end(r.ex);

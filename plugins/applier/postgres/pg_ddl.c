@@ -74,6 +74,7 @@
 #include <string.h>
 
 #include "pg_requalify.h"
+#include "pg_set_aside.h"
 #include "postgres.h"
 
 /*
@@ -503,7 +504,20 @@ static const char table_ddl_sql[] =
 	"			THEN pg_catalog.format(', ADD CONSTRAINT %I CHECK (%I IS NOT NULL) NOT VALID',\n"
 	"				" NOT_NULL_MARKER("c.attnum") ", c.ac ->> 'name')\n"
 	"			ELSE '' END)\n"
-	"		FROM t, cols c WHERE c.attnum = st.sub) END AS keep\n"
+	"		FROM t, cols c WHERE c.attnum = st.sub) END AS keep,\n"
+	/*
+	 * when the column cannot be set to NULL either (a key column): the
+	 * foreign keys that reference the table, set aside (pg_set_aside.h)
+	 */
+	"	CASE WHEN st.ord = 80 THEN (SELECT pg_catalog.format(" SET_ASIDE_DO ",\n"
+	"		t.qa, NULL, NULL, NULL) FROM t) END AS set_aside,\n"
+	/* whether the column is in a unique key of the target's table (as it is before) */
+	"	st.ord = 80 AND EXISTS (SELECT 1 FROM t, cols c, pg_catalog.pg_index i\n"
+	"		JOIN pg_catalog.pg_attribute at ON at.attrelid = i.indrelid\n"
+	"			AND at.attnum OPERATOR(pg_catalog.=) ANY (i.indkey)\n"
+	"		WHERE c.attnum = st.sub AND i.indisunique\n"
+	"			AND i.indrelid = coalesce(pg_catalog.to_regclass(t.qb), pg_catalog.to_regclass(t.qa))\n"
+	"			AND at.attname = c.bc ->> 'name') AS key\n"
 	"FROM st ORDER BY st.ord, st.sub";
 
 /*
@@ -514,44 +528,74 @@ static const char table_ddl_sql[] =
  * an exclusion's operators) drops and adds it again; otherwise a rename
  * is a rename, and a constraint made NOT VALID and then validated is
  * validated. The definitions name the source's schema: the caller
- * re-qualifies them.
+ * re-qualifies them. SET_ASIDE is the select of CTE t: t0's columns, and
+ * whether the constraint is a foreign key set aside (sa: pg_set_aside.h)
+ * with the statement putting it back NOT VALID and forgetting it
+ * (sa_back); the change of a key set aside is made to it put back that
+ * way, not validated, and it is set aside again afterwards (unless
+ * dropped), recorded as validated as the source's is.
  */
+#define CONSTRAINT_DDL_SQL(SET_ASIDE) \
+	PG_DDL_X ",\n" \
+	"t0 AS (\n" \
+	"	SELECT s, b, a,\n" \
+	"		CASE WHEN b IS NOT NULL THEN pg_catalog.format('%I.%I', s, b ->> 'table') END AS qb,\n" \
+	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'table') END AS qa,\n" \
+	"		b IS NOT NULL AND a IS NOT NULL AND (b ->> 'key') <> (a ->> 'key') AS remade\n" \
+	"	FROM x),\n" \
+	"t AS (\n" SET_ASIDE "),\n" \
+	"st(ord, stmt) AS (\n" \
+	"	SELECT -10, t.sa_back FROM t WHERE t.sa\n" \
+	"	UNION ALL\n" \
+	"	SELECT 0, pg_catalog.format('ALTER TABLE IF EXISTS %s DROP CONSTRAINT IF EXISTS %I',\n" \
+	"		t.qb, t.b ->> 'name')\n" \
+	"	FROM t WHERE t.a IS NULL\n" \
+	"	UNION ALL\n" \
+	"	SELECT 10, pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I',\n" \
+	"		t.qa, t.b ->> 'name')\n" \
+	"	FROM t WHERE t.remade\n" \
+	"	UNION ALL\n" \
+	"	SELECT 20, pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s%s', t.qa,\n" \
+	"		t.a ->> 'name', t.a ->> 'definition',\n" \
+	"		CASE WHEN (t.a ->> 'validated')::pg_catalog.bool AND NOT t.sa THEN ''\n" \
+	"			ELSE ' NOT VALID' END)\n" \
+	"	FROM t WHERE t.a IS NOT NULL AND (t.b IS NULL OR t.remade)\n" \
+	"		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k\n" \
+	"			WHERE k.conrelid = pg_catalog.to_regclass(t.qa) AND k.conname = t.a ->> 'name'\n" \
+	"				AND NOT t.remade)\n" \
+	"	UNION ALL\n" \
+	"	SELECT 30, pg_catalog.format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I',\n" \
+	"		t.qa, t.b ->> 'name', t.a ->> 'name')\n" \
+	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND NOT t.remade\n" \
+	"		AND t.b ->> 'name' <> t.a ->> 'name'\n" \
+	"	UNION ALL\n" \
+	"	SELECT 40, pg_catalog.format('ALTER TABLE %s VALIDATE CONSTRAINT %I',\n" \
+	"		t.qa, t.a ->> 'name')\n" \
+	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND NOT t.remade AND NOT t.sa\n" \
+	"		AND (t.a ->> 'validated')::pg_catalog.bool\n" \
+	"		AND NOT (t.b ->> 'validated')::pg_catalog.bool\n" \
+	"	UNION ALL\n" \
+	"	SELECT 50, pg_catalog.format(" SET_ASIDE_DO ",\n" \
+	"		NULL, t.qa, t.a ->> 'name', t.a ->> 'validated')\n" \
+	"	FROM t WHERE t.sa AND t.a IS NOT NULL)\n" \
+	"SELECT stmt FROM st ORDER BY ord"
+
+/* The constraint statements when no key is set aside on the target. */
 static const char constraint_ddl_sql[] =
-	PG_DDL_X ",\n"
-	"t AS (\n"
-	"	SELECT s, b, a,\n"
-	"		CASE WHEN b IS NOT NULL THEN pg_catalog.format('%I.%I', s, b ->> 'table') END AS qb,\n"
-	"		CASE WHEN a IS NOT NULL THEN pg_catalog.format('%I.%I', s, a ->> 'table') END AS qa,\n"
-	"		b IS NOT NULL AND a IS NOT NULL AND (b ->> 'key') <> (a ->> 'key') AS remade\n"
-	"	FROM x),\n"
-	"st(ord, stmt) AS (\n"
-	"	SELECT 0, pg_catalog.format('ALTER TABLE IF EXISTS %s DROP CONSTRAINT IF EXISTS %I',\n"
-	"		t.qb, t.b ->> 'name')\n"
-	"	FROM t WHERE t.a IS NULL\n"
-	"	UNION ALL\n"
-	"	SELECT 10, pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I',\n"
-	"		t.qa, t.b ->> 'name')\n"
-	"	FROM t WHERE t.remade\n"
-	"	UNION ALL\n"
-	"	SELECT 20, pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s%s', t.qa,\n"
-	"		t.a ->> 'name', t.a ->> 'definition',\n"
-	"		CASE WHEN (t.a ->> 'validated')::pg_catalog.bool THEN '' ELSE ' NOT VALID' END)\n"
-	"	FROM t WHERE t.a IS NOT NULL AND (t.b IS NULL OR t.remade)\n"
-	"		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k\n"
-	"			WHERE k.conrelid = pg_catalog.to_regclass(t.qa) AND k.conname = t.a ->> 'name'\n"
-	"				AND NOT t.remade)\n"
-	"	UNION ALL\n"
-	"	SELECT 30, pg_catalog.format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I',\n"
-	"		t.qa, t.b ->> 'name', t.a ->> 'name')\n"
-	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND NOT t.remade\n"
-	"		AND t.b ->> 'name' <> t.a ->> 'name'\n"
-	"	UNION ALL\n"
-	"	SELECT 40, pg_catalog.format('ALTER TABLE %s VALIDATE CONSTRAINT %I',\n"
-	"		t.qa, t.a ->> 'name')\n"
-	"	FROM t WHERE t.b IS NOT NULL AND t.a IS NOT NULL AND NOT t.remade\n"
-	"		AND (t.a ->> 'validated')::pg_catalog.bool\n"
-	"		AND NOT (t.b ->> 'validated')::pg_catalog.bool)\n"
-	"SELECT stmt FROM st ORDER BY ord";
+	CONSTRAINT_DDL_SQL("	SELECT t0.*, false AS sa, NULL::pg_catalog.text AS sa_back FROM t0\n");
+
+/* The same when the table of the keys set aside exists. */
+static const char constraint_set_aside_ddl_sql[] =
+	CONSTRAINT_DDL_SQL(
+		"	SELECT t0.*, f.rel IS NOT NULL AS sa,\n"
+		"		pg_catalog.format('DO %L', pg_catalog.format('BEGIN %s DELETE FROM "
+		SET_ASIDE_TABLE " WHERE rel = %s AND name = %L; END',\n"
+		"			CASE WHEN " SET_ASIDE_ALIVE("f") "\n"
+		"				THEN pg_catalog.format('EXECUTE %L;', " SET_ASIDE_ADD("f", "false") ")\n"
+		"				ELSE '' END, f.rel, f.name)) AS sa_back\n"
+		"	FROM t0 LEFT JOIN " SET_ASIDE_TABLE " f\n"
+		"		ON f.rel = pg_catalog.to_regclass(coalesce(t0.qa, t0.qb))::pg_catalog.oid\n"
+		"			AND f.name = t0.b ->> 'name'\n");
 
 /*
  * The statements of a function's or procedure's change. $1 apply_schema,
@@ -809,23 +853,37 @@ escape_literal(const char *s)
  * The body of the DO block that guards a column's type change (see
  * guard_retype): %1$s the change, %2$s the statement emptying its table,
  * %3$s the conversion that cannot fail on values, %4$s the conversion
- * over the rows of a table that cannot be emptied, each a string constant.
- * The failures of the cast on values: a data exception (class 22: 'abc'
- * into an integer), an integrity violation (class 23: the converted
- * values break a constraint or a unique index) or no such cast on the
- * target (cannot_coerce: the source converted with its own USING
+ * over the rows of a table that cannot be emptied, %5$s the statement
+ * setting aside the foreign keys that reference the table, each a string
+ * constant, and %6$s whether the column is in a unique key of the target's
+ * table (true or false). The conversion of such a column is not tried:
+ * the rows that follow are upserted on the table's key (and must not
+ * clash with a unique key's old values), so the source's own USING
+ * expression, which the target does not know, must give the values; the
+ * table is emptied as when the cast fails. The failures of the cast on values: a data exception (class
+ * 22: 'abc' into an integer), an integrity violation (class 23: the
+ * converted values break a constraint or a unique index) or no such cast
+ * on the target (cannot_coerce: the source converted with its own USING
  * expression). Any other failure propagates as it is. A table that cannot
  * be emptied (a foreign key of the target references it: TRUNCATE
  * refuses) keeps its rows, and the conversion sets the column to NULL in
  * each, which the rows that follow replace; a NOT NULL column loses its
  * NOT NULL until then (its marker: pg_not_null.c). A column that cannot
- * (a key column) holds the batch, the reason saying all three failures.
+ * (a key column) has the keys that reference its table set aside until
+ * the rows are back (pg_set_aside.c), and the table emptied after all;
+ * when that fails too, the batch is held, the reason saying all four
+ * failures.
  */
 static const char retype_follow_body[] =
 	"DECLARE\n"
 	"	tp_cast_error pg_catalog.text;\n"
 	"	tp_empty_error pg_catalog.text;\n"
+	"	tp_keep_error pg_catalog.text;\n"
 	"BEGIN\n"
+	"	IF %6$s THEN\n"
+	"		RAISE EXCEPTION USING ERRCODE = 'data_exception', MESSAGE = 'a column of a unique "
+	"key, whose values must be the source''s for the rows that follow to match them';\n"
+	"	END IF;\n"
 	"	EXECUTE %1$s;\n"
 	"EXCEPTION WHEN data_exception OR integrity_constraint_violation OR cannot_coerce THEN\n"
 	"	tp_cast_error := SQLERRM;\n"
@@ -842,20 +900,34 @@ static const char retype_follow_body[] =
 	"		END IF;\n"
 	"	EXCEPTION WHEN OTHERS THEN\n"
 	"		IF tp_empty_error IS NULL THEN\n"
-	"			RAISE EXCEPTION 'the target''s conversion fails (%%), and the table, emptied "
+	"			RAISE EXCEPTION 'the target cannot convert the column itself (%%), and the table, emptied "
 	"for the source''s rows that follow the change, cannot be converted: %%',\n"
 	"				tp_cast_error, SQLERRM USING ERRCODE = SQLSTATE;\n"
 	"		END IF;\n"
-	"		RAISE EXCEPTION 'the target''s conversion fails (%%), the table cannot be emptied "
-	"for the source''s rows that follow the change (%%), and the column cannot be set to "
-	"NULL in its rows for them to replace: %%',\n"
-	"			tp_cast_error, tp_empty_error, SQLERRM USING ERRCODE = SQLSTATE;\n"
+	"		tp_keep_error := SQLERRM;\n"
 	"	END;\n"
-	"	IF tp_empty_error IS NULL THEN\n"
-	"		RAISE WARNING '%%: the target''s conversion fails (%%): the table was emptied, "
+	"	IF tp_keep_error IS NOT NULL THEN\n"
+	"		BEGIN\n"
+	"			EXECUTE %5$s;\n"
+	"			EXECUTE %2$s;\n"
+	"			EXECUTE %3$s;\n"
+	"		EXCEPTION WHEN OTHERS THEN\n"
+	"			RAISE EXCEPTION 'the target cannot convert the column itself (%%), the table cannot be "
+	"emptied for the source''s rows that follow the change (%%), the column cannot be set "
+	"to NULL in its rows for them to replace (%%), and with the foreign keys that reference "
+	"the table set aside it still cannot be emptied and converted: %%',\n"
+	"				tp_cast_error, tp_empty_error, tp_keep_error, SQLERRM USING ERRCODE = SQLSTATE;\n"
+	"		END;\n"
+	"		RAISE WARNING '%%: the target cannot convert the column itself (%%), the table cannot be emptied "
+	"(%%) and the column cannot be set to NULL (%%): the foreign keys that reference the "
+	"table were set aside and the table emptied, for the source''s rows that follow the "
+	"change to fill it; the keys come back once they have', %1$s, tp_cast_error, "
+	"tp_empty_error, tp_keep_error;\n"
+	"	ELSIF tp_empty_error IS NULL THEN\n"
+	"		RAISE WARNING '%%: the target cannot convert the column itself (%%): the table was emptied, "
 	"the source''s rows that follow the change fill it', %1$s, tp_cast_error;\n"
 	"	ELSE\n"
-	"		RAISE WARNING '%%: the target''s conversion fails (%%) and the table cannot be "
+	"		RAISE WARNING '%%: the target cannot convert the column itself (%%) and the table cannot be "
 	"emptied (%%): the column was set to NULL in its rows (its NOT NULL waits for them), "
 	"which the source''s rows that follow the change replace', %1$s, tp_cast_error, "
 	"tp_empty_error;\n"
@@ -886,34 +958,40 @@ static const char retype_hold_body[] =
  * is lost, since they are all of the source's. A table that cannot be
  * emptied (a foreign key of the target references it) is converted over
  * its rows (keep), its column NULL, without NOT NULL but marked, until
- * the rows that follow replace them (pg_not_null.c gives NOT NULL back).
+ * the rows that follow replace them (pg_not_null.c gives NOT NULL back);
+ * where keep fails too (a key column), the foreign keys that reference
+ * the table are set aside (set_aside) until the rows are back
+ * (pg_set_aside.c), and the table emptied and converted after all. A
+ * column of a unique key (key) is not converted by the target's cast
+ * when the rows follow: the table is emptied as if the cast failed.
  * Otherwise the failure holds the batch, its detail saying why. Every
- * other failure (of another kind, or of keep: a key column of a table
- * that cannot be emptied) holds the batch too. The statements are re-qualified
- * already. Returns the DO statement (malloc'd), or NULL when out of
- * memory.
+ * other failure (of another kind, or of all three ways) holds the batch
+ * too. The statements are re-qualified already. Returns the DO statement
+ * (malloc'd), or NULL when out of memory.
  */
 static char *
 guard_retype(const char *stmt, const char *empty, const char *fallback,
-			 const char *keep, bool follow)
+			 const char *keep, const char *set_aside, bool follow, bool key)
 {
 	char	   *l_stmt = escape_literal(stmt);
 	char	   *l_empty = escape_literal(empty);
 	char	   *l_fallback = escape_literal(fallback);
 	char	   *l_keep = escape_literal(keep);
+	char	   *l_set_aside = escape_literal(set_aside);
 	char	   *body = NULL;
 	char	   *l_body = NULL;
 	char	   *out = NULL;
 	int			n;
 
-	if (l_stmt == NULL || l_empty == NULL || l_fallback == NULL || l_keep == NULL)
+	if (l_stmt == NULL || l_empty == NULL || l_fallback == NULL || l_keep == NULL ||
+		l_set_aside == NULL)
 		goto done;
 	n = snprintf(NULL, 0, follow ? retype_follow_body : retype_hold_body,
-				 l_stmt, l_empty, l_fallback, l_keep);
+				 l_stmt, l_empty, l_fallback, l_keep, l_set_aside, key ? "true" : "false");
 	if (n < 0 || (body = malloc((size_t) n + 1)) == NULL)
 		goto done;
 	snprintf(body, (size_t) n + 1, follow ? retype_follow_body : retype_hold_body,
-			 l_stmt, l_empty, l_fallback, l_keep);
+			 l_stmt, l_empty, l_fallback, l_keep, l_set_aside, key ? "true" : "false");
 	if ((l_body = escape_literal(body)) == NULL ||
 		(out = malloc(strlen(l_body) + 4)) == NULL)
 		goto done;
@@ -924,6 +1002,7 @@ done:
 	free(l_empty);
 	free(l_fallback);
 	free(l_keep);
+	free(l_set_aside);
 	free(body);
 	free(l_body);
 	return out;
@@ -946,8 +1025,9 @@ requalified(const PGresult *res, int i, int col, const char *qsrc, const char *q
  * it is sent in the transaction too; and optionally, for a column's type
  * change, the statements and flag of guard_retype: the conversion that
  * cannot fail on values, or NULL, the statement emptying the table,
- * whether the source's rows follow, and the conversion over the rows of
- * a table that cannot be emptied), described by what; when qsrc is
+ * whether the source's rows follow, the conversion over the rows of a
+ * table that cannot be emptied, and the statement setting aside the
+ * foreign keys that reference it), described by what; when qsrc is
  * given, each re-qualified from schema qsrc to qdst (quoted identifiers)
  * first. A NULL statement (a description without what it needs) fails
  * ex.
@@ -971,21 +1051,27 @@ send_statements(pg_applier *a, pg_exec *ex, const PGresult *res, const char *wha
 			return;
 		}
 		stmt = requalified(res, i, 0, qsrc, qdst);
-		if (stmt != NULL && PQnfields(res) > 5 && !PQgetisnull(res, i, 2) &&
-			!PQgetisnull(res, i, 3) && !PQgetisnull(res, i, 5))
+		if (stmt != NULL && PQnfields(res) > 7 && !PQgetisnull(res, i, 2) &&
+			!PQgetisnull(res, i, 3) && !PQgetisnull(res, i, 5) && !PQgetisnull(res, i, 6))
 		{
 			char	   *fallback = requalified(res, i, 2, qsrc, qdst);
 			char	   *empty = requalified(res, i, 3, qsrc, qdst);
 			char	   *keep = requalified(res, i, 5, qsrc, qdst);
+			char	   *set_aside = requalified(res, i, 6, qsrc, qdst);
 			bool		follow = strcmp(PQgetvalue(res, i, 4), "t") == 0;
+			bool		key = strcmp(PQgetvalue(res, i, 7), "t") == 0;
 
-			if (fallback != NULL && empty != NULL && keep != NULL)
-				guarded = guard_retype(stmt, empty, fallback, keep, follow);
-			/* the conversion may leave a NOT NULL marker */
+			if (fallback != NULL && empty != NULL && keep != NULL && set_aside != NULL)
+				guarded = guard_retype(stmt, empty, fallback, keep, set_aside, follow, key);
+			/* the conversion may leave a NOT NULL marker, or set keys aside */
 			a->not_null_pending = a->not_null_pending || follow;
+			a->set_aside_pending = a->set_aside_pending || follow;
+			if (follow && a->set_aside_table == 0)
+				a->set_aside_table = -1;
 			free(fallback);
 			free(empty);
 			free(keep);
+			free(set_aside);
 			if (guarded == NULL)
 			{
 				free(stmt);
@@ -1093,7 +1179,9 @@ pg_ddl_apply(pg_applier *a, pg_exec *ex, const tp_batch *batch,
 			snprintf(reason, reason_len, "%s", ex->error);
 			return TP_RETRY;
 		}
-		res = pg_exec_query(ex, kind_sql(type), NULL, 2, params, what);
+		res = pg_exec_query(ex, strcmp(type, "constraint") == 0 && pg_set_aside_exists(a, ex)
+							? constraint_set_aside_ddl_sql : kind_sql(type),
+							NULL, 2, params, what);
 		if (res == NULL)
 		{
 			free(qsrc);

@@ -318,6 +318,20 @@ pg_exec_query(pg_exec *ex, const char *sql, pg_stmt *stmt, int n,
 
 /* See postgres.h. */
 bool
+pg_exec_none_left(pg_exec *ex, const char *sql, const char *what)
+{
+	PGresult   *res = pg_exec_query(ex, sql, NULL, 0, NULL, what);
+	bool		none;
+
+	if (res == NULL)
+		return false;
+	none = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") == 0;
+	PQclear(res);
+	return none;
+}
+
+/* See postgres.h. */
+bool
 pg_exec_sync(pg_exec *ex)
 {
 	sync_now(ex, NULL);

@@ -14,9 +14,6 @@
  */
 #include "tp_autoconf.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "postgres.h"
 
 /* Set NOT NULL where no NULL is left, and drop those columns' markers. */
@@ -54,15 +51,9 @@ static const char left_sql[] =
 void
 pg_not_null_restore(pg_applier *a, pg_exec *ex)
 {
-	PGresult   *res;
-
 	if (!a->not_null_pending || ex->failed)
 		return;
 	pg_exec_send(ex, restore_sql, NULL, 0, NULL, "setting NOT NULL on columns the source's rows filled", 0);
-	res = pg_exec_query(ex, left_sql, NULL, 0, NULL, "counting the columns that wait for NOT NULL");
-	if (res == NULL)
-		return;
-	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") == 0)
+	if (pg_exec_none_left(ex, left_sql, "counting the columns that wait for NOT NULL"))
 		a->not_null_pending = false;
-	PQclear(res);
 }

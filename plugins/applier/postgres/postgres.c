@@ -96,6 +96,7 @@ postgres_prepare(tp_plugin_ctx *ctx, struct pg_conn *conn)
 	a->tables.dirty = false;
 	/* a marker may be left from before: the first batch looks */
 	a->not_null_pending = true;
+	a->set_aside_pending = true;
 	if (!exec_ok(conn,
 				 "SELECT pg_catalog.set_config('datestyle', 'ISO, YMD', false),"
 				 " pg_catalog.set_config('intervalstyle', 'postgres', false),"

@@ -258,6 +258,13 @@ void		pg_exec_send(pg_exec *ex, const char *sql, pg_stmt *stmt, int n,
 PGresult   *pg_exec_query(pg_exec *ex, const char *sql, pg_stmt *stmt, int n,
 						  const char *const *params, const char *what);
 
+/*
+ * A query of one count (sql, no parameters), described by what: true when
+ * it is 0; false when it is not, or after a failure (ex->error says what
+ * and why).
+ */
+bool		pg_exec_none_left(pg_exec *ex, const char *sql, const char *what);
+
 /* Read every pending result. False when a statement failed. */
 bool		pg_exec_sync(pg_exec *ex);
 
@@ -288,6 +295,9 @@ typedef struct pg_applier
 	struct pg_open *open;		/* groups not sent yet (pg_apply.c) */
 	PGconn	   *ahead;			/* second session, or NULL (pg_ahead.c) */
 	bool		not_null_pending;	/* a NOT NULL marker may exist (pg_not_null.c) */
+	bool		set_aside_pending;	/* a foreign key may be set aside (pg_set_aside.c) */
+	int			set_aside_table;	/* in this batch, SET_ASIDE_TABLE exists: 1,
+									 * does not: 0, not looked for: -1 */
 } pg_applier;
 
 /*
@@ -310,6 +320,22 @@ typedef struct pg_applier
  * theirs for a later batch. Forgets the need once no marker is left.
  */
 void		pg_not_null_restore(pg_applier *a, pg_exec *ex);
+
+/*
+ * pg_set_aside.c: whether the table of the foreign keys set aside
+ * (pg_set_aside.h) exists on the target, looked for (through ex) once per
+ * batch, since a batch rolled back takes its creation with it. False also
+ * after a failure (ex says why).
+ */
+bool		pg_set_aside_exists(pg_applier *a, pg_exec *ex);
+
+/*
+ * pg_set_aside.c: at the end of a batch (through ex, in its transaction),
+ * when a foreign key may be set aside, put back each that no row
+ * violates any more; the others wait for a later batch. Forgets the need
+ * once none is left.
+ */
+void		pg_set_aside_restore(pg_applier *a, pg_exec *ex);
 
 /*
  * pg_apply.c: apply one batch inside the host's transaction. The groups
