@@ -1552,17 +1552,19 @@ step_rewrites(const scene *sc, bool hold)
 	 * one loses its NOT NULL meanwhile, marked), the rows that follow
 	 * replace them, and the NOT NULL comes back. A key column cannot be
 	 * set to NULL: the foreign key is set aside while the table is
-	 * emptied and refilled. Here a child of the target's own (and its
-	 * parent, which the source lacks) keeps it set aside past the refill;
-	 * the source renames the key meanwhile, which renames it set aside;
-	 * once that child goes, the next batch puts the key back, validated,
-	 * under its new name.
+	 * emptied and refilled (its options come back with it: the schemas'
+	 * comparison checks its definition). Here a child of the target's own
+	 * (and its parent, which the source lacks) keeps it set aside past
+	 * the refill; the source renames the key meanwhile, which renames it
+	 * set aside; once that child goes, the next batch puts the key back,
+	 * validated, under its new name.
 	 */
 	tp_inst_exec(sc->src,
 				 "CREATE TABLE public.rw_parent (code text PRIMARY KEY, id int NOT NULL UNIQUE,"
 				 " label text NOT NULL, note text);"
 				 "CREATE TABLE public.rw_child (id int PRIMARY KEY,"
-				 " parent int NOT NULL REFERENCES public.rw_parent (id));");
+				 " parent int NOT NULL REFERENCES public.rw_parent (id)"
+				 "  ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);");
 	wait_captured(sc, "rw_child");
 	tp_inst_exec(sc->src,
 				 "INSERT INTO public.rw_parent SELECT 'c' || g, g, 'l' || g, 'n' || g"
