@@ -860,7 +860,8 @@ escape_literal(const char *s)
  * the rows that follow are upserted on the table's key (and must not
  * clash with a unique key's old values), so the source's own USING
  * expression, which the target does not know, must give the values; the
- * table is emptied as when the cast fails. The failures of the cast on values: a data exception (class
+ * table is emptied as when the cast fails (a notice, not a warning, when
+ * nothing else failed: a key widened is routine). The failures of the cast on values: a data exception (class
  * 22: 'abc' into an integer), an integrity violation (class 23: the
  * converted values break a constraint or a unique index) or no such cast
  * on the target (cannot_coerce: the source converted with its own USING
@@ -923,6 +924,9 @@ static const char retype_follow_body[] =
 	"table were set aside and the table emptied, for the source''s rows that follow the "
 	"change to fill it; the keys come back once they have', %1$s, tp_cast_error, "
 	"tp_empty_error, tp_keep_error;\n"
+	"	ELSIF tp_empty_error IS NULL AND %6$s THEN\n"
+	"		RAISE NOTICE '%%: a column of a unique key: the table was emptied, the source''s "
+	"rows that follow the change fill it', %1$s;\n"
 	"	ELSIF tp_empty_error IS NULL THEN\n"
 	"		RAISE WARNING '%%: the target cannot convert the column itself (%%): the table was emptied, "
 	"the source''s rows that follow the change fill it', %1$s, tp_cast_error;\n"
