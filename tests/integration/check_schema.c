@@ -1556,8 +1556,9 @@ step_rewrites(const scene *sc, bool hold)
 	 * comparison checks its definition). Here a child of the target's own
 	 * (and its parent, which the source lacks) keeps it set aside past
 	 * the refill; the source renames the key meanwhile, which renames it
-	 * set aside; once that child goes, the next batch puts the key back,
-	 * validated, under its new name.
+	 * set aside (keeping its time: set aside two hours ago, the batch's end
+	 * warns, naming the row); once that child goes, the next batch puts the
+	 * key back, validated, under its new name.
 	 */
 	tp_inst_exec(sc->src,
 				 "CREATE TABLE public.rw_parent (code text PRIMARY KEY, id int NOT NULL UNIQUE,"
@@ -1586,15 +1587,29 @@ step_rewrites(const scene *sc, bool hold)
 					  "  WHERE conrelid = '" APPLY_SCHEMA ".rw_child'::regclass AND contype = 'f')",
 					  "a key column's conversion did not set the foreign key aside and "
 					  "refill the table");
+	/* as if set aside two hours ago: the next batch's end warns, naming the row */
+	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB, "UPDATE teleport.set_aside_foreign_key"
+							  " SET set_at = set_at - interval '2 hours'"));
 	tp_inst_exec(sc->src, "ALTER TABLE public.rw_child RENAME CONSTRAINT rw_child_parent_fkey"
 				 " TO rw_child_parent_fk;"
 				 "INSERT INTO public.rw_child VALUES (31, 2);");
 	tp_inst_wait_true(sc->tgt, "SELECT (SELECT count(*) FROM " APPLY_SCHEMA ".rw_child) = 23"
-					  " AND (SELECT array_agg(name) FROM teleport.set_aside_foreign_key)"
+					  " AND (SELECT array_agg(name) FROM teleport.set_aside_foreign_key"
+					  "  WHERE set_at < now() - interval '1 hour' AND warned_at IS NOT NULL)"
 					  "  = '{rw_child_parent_fk}'"
 					  " AND NOT EXISTS (SELECT 1 FROM pg_constraint"
 					  "  WHERE conrelid = '" APPLY_SCHEMA ".rw_child'::regclass AND contype = 'f')",
-					  "the rename of a foreign key set aside did not rename it set aside");
+					  "the rename of a foreign key set aside did not rename it set aside, "
+					  "keeping its time, with a warning");
+	{
+		char	   *log = tp_read_file(sc->tgt->log);
+
+		ck_assert_msg(log != NULL && strstr(log, "foreign key rw_child_parent_fk of "
+											APPLY_SCHEMA ".rw_child set aside since") != NULL &&
+					  strstr(log, "(parent)=(999)") != NULL,
+					  "no warning for a foreign key kept aside by a row");
+		free(log);
+	}
 	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB,
 							  "DELETE FROM " APPLY_SCHEMA ".rw_child WHERE id = 999"));
 	tp_inst_exec(sc->src, "INSERT INTO public.rw_child VALUES (32, 3);");

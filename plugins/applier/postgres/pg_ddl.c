@@ -510,7 +510,7 @@ static const char table_ddl_sql[] =
 	 * foreign keys that reference the table, set aside (pg_set_aside.h)
 	 */
 	"	CASE WHEN st.ord = 80 THEN (SELECT pg_catalog.format(" SET_ASIDE_DO ",\n"
-	"		t.qa, NULL, NULL, NULL) FROM t) END AS set_aside,\n"
+	"		t.qa, NULL, NULL, NULL, NULL) FROM t) END AS set_aside,\n"
 	/* whether the column is in a unique key of the target's table (as it is before) */
 	"	st.ord = 80 AND EXISTS (SELECT 1 FROM t, cols c, pg_catalog.pg_index i\n"
 	"		JOIN pg_catalog.pg_attribute at ON at.attrelid = i.indrelid\n"
@@ -531,9 +531,10 @@ static const char table_ddl_sql[] =
  * re-qualifies them. SET_ASIDE is the select of CTE t: t0's columns, and
  * whether the constraint is a foreign key set aside (sa: pg_set_aside.h)
  * with the statement putting it back NOT VALID and forgetting it
- * (sa_back); the change of a key set aside is made to it put back that
- * way, not validated, and it is set aside again afterwards (unless
- * dropped), recorded as validated as the source's is.
+ * (sa_back), and since when (sa_since); the change of a key set aside is
+ * made to it put back that way, not validated, and it is set aside again
+ * afterwards (unless dropped), recorded as validated as the source's is,
+ * since the same time.
  */
 #define CONSTRAINT_DDL_SQL(SET_ASIDE) \
 	PG_DDL_X ",\n" \
@@ -576,18 +577,19 @@ static const char table_ddl_sql[] =
 	"		AND NOT (t.b ->> 'validated')::pg_catalog.bool\n" \
 	"	UNION ALL\n" \
 	"	SELECT 50, pg_catalog.format(" SET_ASIDE_DO ",\n" \
-	"		NULL, t.qa, t.a ->> 'name', t.a ->> 'validated')\n" \
+	"		NULL, t.qa, t.a ->> 'name', t.a ->> 'validated', t.sa_since)\n" \
 	"	FROM t WHERE t.sa AND t.a IS NOT NULL)\n" \
 	"SELECT stmt FROM st ORDER BY ord"
 
 /* The constraint statements when no key is set aside on the target. */
 static const char constraint_ddl_sql[] =
-	CONSTRAINT_DDL_SQL("	SELECT t0.*, false AS sa, NULL::pg_catalog.text AS sa_back FROM t0\n");
+	CONSTRAINT_DDL_SQL("	SELECT t0.*, false AS sa, NULL::pg_catalog.text AS sa_back,\n"
+					   "		NULL::pg_catalog.timestamptz AS sa_since FROM t0\n");
 
 /* The same when the table of the keys set aside exists. */
 static const char constraint_set_aside_ddl_sql[] =
 	CONSTRAINT_DDL_SQL(
-		"	SELECT t0.*, f.rel IS NOT NULL AS sa,\n"
+		"	SELECT t0.*, f.rel IS NOT NULL AS sa, f.set_at AS sa_since,\n"
 		"		pg_catalog.format('DO %L', pg_catalog.format('BEGIN %s DELETE FROM "
 		SET_ASIDE_TABLE " WHERE rel = %s AND name = %L; END',\n"
 		"			CASE WHEN " SET_ASIDE_ALIVE("f") "\n"

@@ -8,7 +8,9 @@
  *     triggers) or a later one (diff mode). Each batch's end tries every
  *     key set aside, in a subtransaction: one that a row still violates
  *     (foreign_key_violation: the rows have not all come) waits for the
- *     next batch; any other failure is a warning (the server's, which the
+ *     next batch, with a warning once it has waited an hour (REMIND),
+ *     then hourly, naming the row (a row of the target's own the source
+ *     lacks keeps it aside until mended by hand); any other failure is a warning (the server's, which the
  *     host logs), not the batch's, and the key stays set aside. A key
  *     whose table or columns are gone went with them and is forgotten; one
  *     whose name a key of the table has again (made by hand) too.
@@ -20,13 +22,17 @@
 #include "pg_set_aside.h"
 #include "postgres.h"
 
+/* How long a key waits for its rows before a warning, and between two. */
+#define REMIND "'1 hour'::pg_catalog.interval"
+
 /* Put back each key set aside that no row violates any more. */
 static const char restore_sql[] =
 	"DO $restore$\n"
 	"DECLARE\n"
 	"	r record;\n"
+	"	detail pg_catalog.text;\n"
 	"BEGIN\n"
-	"	FOR r IN SELECT f.rel, f.name, " SET_ASIDE_ALIVE("f") " AS alive,\n"
+	"	FOR r IN SELECT f.rel, f.name, f.set_at, f.warned_at, " SET_ASIDE_ALIVE("f") " AS alive,\n"
 	"		" SET_ASIDE_ADD("f", "f.validated") " AS stmt\n"
 	"		FROM " SET_ASIDE_TABLE " f ORDER BY f.set_at, f.rel, f.name\n"
 	"	LOOP\n"
@@ -38,7 +44,15 @@ static const char restore_sql[] =
 	"			EXECUTE r.stmt;\n"
 	"			DELETE FROM " SET_ASIDE_TABLE " WHERE rel = r.rel AND name = r.name;\n"
 	"		EXCEPTION WHEN foreign_key_violation THEN\n"
-	"			NULL;\n"
+	"			IF coalesce(r.warned_at, r.set_at) < pg_catalog.now() - " REMIND " THEN\n"
+	"				GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;\n"
+	"				RAISE WARNING 'foreign key % of % set aside since % for the source''s rows "
+	"to come back, and a row still violates it: % (%); a row of the target''s own that the "
+	"source lacks keeps it aside until deleted or mended on the target',\n"
+	"					r.name, r.rel::pg_catalog.regclass, r.set_at, SQLERRM, detail;\n"
+	"				UPDATE " SET_ASIDE_TABLE " SET warned_at = pg_catalog.now()\n"
+	"					WHERE rel = r.rel AND name = r.name;\n"
+	"			END IF;\n"
 	"		WHEN duplicate_object THEN\n"
 	"			DELETE FROM " SET_ASIDE_TABLE " WHERE rel = r.rel AND name = r.name;\n"
 	"		WHEN OTHERS THEN\n"

@@ -44,9 +44,12 @@
  * foreign keys aside, creating SET_ASIDE_TABLE when missing: %1$L a table
  * (a name) whose referencing keys (other tables') go, or NULL; %2$L and
  * %3$L a table and the name of its own key that goes, or NULL; %4$L what
- * to record as whether a key was validated, or NULL for what it is. A
- * key of a partitioned table goes as its parent (conparentid 0), its
- * partitions' with it.
+ * to record as whether a key was validated, or NULL for what it is;
+ * %5$L since when it is set aside (a timestamptz: a key put back for a
+ * change of its own and set aside again keeps its time), or NULL for
+ * now. A key of a partitioned table goes as its parent (conparentid 0),
+ * its partitions' with it. warned_at: when the restore last warned that
+ * a row still keeps the key aside (pg_set_aside.c).
  */
 #define SET_ASIDE_DO \
 	"'DO $sa$ DECLARE r record; BEGIN" \
@@ -55,7 +58,7 @@
 	"  name pg_catalog.name NOT NULL, refrel pg_catalog.oid NOT NULL," \
 	"  cols pg_catalog.int2[] NOT NULL, refcols pg_catalog.int2[] NOT NULL," \
 	"  options pg_catalog.text NOT NULL, validated pg_catalog.bool NOT NULL," \
-	"  set_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()," \
+	"  set_at pg_catalog.timestamptz NOT NULL, warned_at pg_catalog.timestamptz," \
 	"  PRIMARY KEY (rel, name));" \
 	" FOR r IN SELECT k.conrelid, k.conname, k.confrelid, k.conkey, k.confkey," \
 	"  " SET_ASIDE_OPTIONS " AS options," \
@@ -65,8 +68,10 @@
 	"   OR (k.conrelid = %2$L::pg_catalog.regclass AND k.conname = %3$L))" \
 	"  ORDER BY k.conrelid, k.conname" \
 	" LOOP" \
-	"  INSERT INTO " SET_ASIDE_TABLE " (rel, name, refrel, cols, refcols, options, validated)" \
-	"   VALUES (r.conrelid, r.conname, r.confrelid, r.conkey, r.confkey, r.options, r.validated);" \
+	"  INSERT INTO " SET_ASIDE_TABLE \
+	"   (rel, name, refrel, cols, refcols, options, validated, set_at)" \
+	"   VALUES (r.conrelid, r.conname, r.confrelid, r.conkey, r.confkey, r.options, r.validated," \
+	"    coalesce(%5$L::pg_catalog.timestamptz, pg_catalog.now()));" \
 	"  EXECUTE pg_catalog.format(''ALTER TABLE %%s DROP CONSTRAINT %%I''," \
 	"   r.conrelid::pg_catalog.regclass, r.conname);" \
 	"  RAISE WARNING ''foreign key %% of %% set aside until the rows of %% are back''," \
