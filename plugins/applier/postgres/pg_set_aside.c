@@ -9,11 +9,12 @@
  *     key set aside, in a subtransaction: one that a row still violates
  *     (foreign_key_violation: the rows have not all come) waits for the
  *     next batch, with a warning once it has waited an hour (REMIND),
- *     then hourly, naming the row (a row of the target's own the source
- *     lacks keeps it aside until mended by hand); any other failure is a warning (the server's, which the
- *     host logs), not the batch's, and the key stays set aside. A key
- *     whose table or columns are gone went with them and is forgotten; one
- *     whose name a key of the table has again (made by hand) too.
+ *     then hourly, naming the row (a row of the target's own that the
+ *     source lacks keeps it aside until mended by hand); any other
+ *     failure is a warning (the server's, which the host logs), not the
+ *     batch's, and the key stays set aside. A key whose table or columns
+ *     are gone went with them and is forgotten; one whose name a key of
+ *     the table has again (made by hand) too.
  */
 #include "tp_autoconf.h"
 
