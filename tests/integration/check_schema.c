@@ -1557,8 +1557,9 @@ step_rewrites(const scene *sc, bool hold)
 	 * (and its parent, which the source lacks) keeps it set aside past
 	 * the refill; the source renames the key meanwhile, which renames it
 	 * set aside (keeping its time: set aside two hours ago, the batch's end
-	 * warns, naming the row); once that child goes, the next batch puts the
-	 * key back, validated, under its new name.
+	 * warns, naming the row), then remakes it (no longer deferrable: set
+	 * aside as remade); once that child goes, the next batch puts the key
+	 * back, validated, under its new name and definition.
 	 */
 	tp_inst_exec(sc->src,
 				 "CREATE TABLE public.rw_parent (code text PRIMARY KEY, id int NOT NULL UNIQUE,"
@@ -1610,6 +1611,16 @@ step_rewrites(const scene *sc, bool hold)
 					  "no warning for a foreign key kept aside by a row");
 		free(log);
 	}
+	/* remade (its key changes) while set aside: set aside again as it is now */
+	tp_inst_exec(sc->src, "ALTER TABLE public.rw_child ALTER CONSTRAINT rw_child_parent_fk"
+				 " NOT DEFERRABLE;");
+	tp_inst_wait_true(sc->tgt, "SELECT (SELECT array_agg(name || options)"
+					  "  FROM teleport.set_aside_foreign_key WHERE set_at < now() - interval '1 hour')"
+					  "  = '{\"rw_child_parent_fk ON DELETE CASCADE\"}'"
+					  " AND NOT EXISTS (SELECT 1 FROM pg_constraint"
+					  "  WHERE conrelid = '" APPLY_SCHEMA ".rw_child'::regclass AND contype = 'f')",
+					  "a foreign key set aside and remade on the source was not set aside "
+					  "as remade");
 	ck_assert(tp_cluster_exec(tgt_cl, TGT_DB,
 							  "DELETE FROM " APPLY_SCHEMA ".rw_child WHERE id = 999"));
 	tp_inst_exec(sc->src, "INSERT INTO public.rw_child VALUES (32, 3);");

@@ -863,11 +863,11 @@ escape_literal(const char *s)
  * clash with a unique key's old values), so the source's own USING
  * expression, which the target does not know, must give the values; the
  * table is emptied as when the cast fails (a notice, not a warning, when
- * nothing else failed: a key widened is routine). The failures of the cast on values: a data exception (class
- * 22: 'abc' into an integer), an integrity violation (class 23: the
- * converted values break a constraint or a unique index) or no such cast
- * on the target (cannot_coerce: the source converted with its own USING
- * expression). Any other failure propagates as it is. A table that cannot
+ * nothing else failed: a key widened is routine). The failures of the
+ * cast on values: a data exception (class 22: 'abc' into an integer), an
+ * integrity violation (class 23: the converted values break a constraint
+ * or a unique index) or no such cast on the target (cannot_coerce: the
+ * source converted with its own USING expression). Any other failure propagates as it is. A table that cannot
  * be emptied (a foreign key of the target references it: TRUNCATE
  * refuses) keeps its rows, and the conversion sets the column to NULL in
  * each, which the rows that follow replace; a NOT NULL column loses its
