@@ -1175,7 +1175,10 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 	double		rate = secs > 0 ? (double) ld->copy.bytes / secs : 0;
 	char		done[32];
 	char		total[32];
+	char		overall[160];
 	int64_t		expected = tp_load_copy_expected_bytes(&ld->copy);
+	double		left = rate > 0 && expected > ld->copy.bytes ?
+		(double) (expected - ld->copy.bytes) / rate : 0;
 
 	/*
 	 * A table is done once its rows were all acknowledged (a resume keeps
@@ -1229,6 +1232,8 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 	}
 	format_mb(done, sizeof(done), ld->copy.bytes);
 	format_mb(total, sizeof(total), expected);
+	snprintf(overall, sizeof(overall), "%" PRId64 " rows, %s of about %s, %.1f MB/s, "
+			 "about %.0f s left", ld->copy.rows, done, total, rate / 1e6, left);
 	if (finished)
 	{
 		char		tb[32];
@@ -1236,8 +1241,8 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 		format_mb(tb, sizeof(tb), t->bytes);
 		if (ld->tty)
 			fputc('\n', stderr);
-		tp_info(COMPONENT, "table %s.%s copied: %" PRId64 " rows, %s in %d batches",
-				t->schema, t->name, t->rows, tb, t->chunks);
+		tp_info(COMPONENT, "table %s.%s copied: %" PRId64 " rows, %s in %d batches; in all %s",
+				t->schema, t->name, t->rows, tb, t->chunks, overall);
 	}
 	if (ld->tty && (finished || now - ld->drawn_ms >= DRAW_EVERY_MS))
 	{
@@ -1246,20 +1251,15 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 		ld->drawn_ms = now;
 		if (pct > 100)
 			pct = 99;
-		fprintf(stderr, "\rloading %s.%s  [%-25.*s] %3d%%  %s of about %s  %.1f MB/s   ",
-				t->schema, t->name, pct / 4, "=========================", pct,
-				done, total, rate / 1e6);
+		fprintf(stderr, "\rloading %s.%s  [%-25.*s] %3d%%  %s   ",
+				t->schema, t->name, pct / 4, "=========================", pct, overall);
 		fflush(stderr);
 	}
 	else if (!ld->tty && now - ld->logged_ms >= LOG_EVERY_MS)
 	{
-		double		left = rate > 0 && expected > ld->copy.bytes ?
-			(double) (expected - ld->copy.bytes) / rate : 0;
-
 		ld->logged_ms = now;
-		tp_info(COMPONENT, "progress: %" PRId64 " rows, %s of about %s, "
-				"%.1f MB/s, about %.0f s left; at %s.%s: %" PRId64 " rows",
-				ld->copy.rows, done, total, rate / 1e6, left, t->schema, t->name, t->rows);
+		tp_info(COMPONENT, "progress: %s; at %s.%s: %" PRId64 " rows",
+				overall, t->schema, t->name, t->rows);
 	}
 }
 

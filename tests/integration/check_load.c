@@ -275,6 +275,46 @@ load_start(scene *sc, const char *target, loader *ld)
 }
 
 /*
+ * Start the initial load of target as load_start does, on a terminal: the
+ * loader runs under script(1), whose typescript (the terminal's output,
+ * stdout and stderr together) is its log.
+ */
+static void
+load_start_tty(scene *sc, const char *target, loader *ld)
+{
+	char		name[32];
+	char	   *cmd;
+	const char *parts[] = {getenv("TELEPORT_BIN"), "-config", sc->src->config, "--plugin-dir",
+		getenv("TELEPORT_PLUGIN_DIR"), "-mode", "initial-load", "-load-target", target};
+	size_t		len = 1;
+	char	   *argv[] = {"/usr/bin/script", "-q", "-e", "-f", "-c", NULL, NULL, NULL};
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+	{
+		ck_assert_ptr_nonnull(parts[i]);
+		ck_assert_ptr_null(strchr(parts[i], '\''));
+		len += strlen(parts[i]) + 3;
+	}
+	cmd = malloc(len);
+	ck_assert_ptr_nonnull(cmd);
+	cmd[0] = '\0';
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+	{
+		strcat(cmd, i > 0 ? " '" : "'");
+		strcat(cmd, parts[i]);
+		strcat(cmd, "'");
+	}
+	snprintf(name, sizeof(name), "load%d.log", ++sc->loads);
+	ck_assert_int_ge(asprintf(&ld->log, "%s/%s", sc->t.dir, name), 0);
+	argv[5] = cmd;
+	argv[6] = ld->log;
+	ld->pid = tp_spawn_split(argv, NULL, "/dev/null", "/dev/null");
+	ck_assert_int_gt(ld->pid, 0);
+	tp_scene_register_pid(&sc->t, ld->pid);
+	free(cmd);
+}
+
+/*
  * For a loader that hangs: the source's sessions (the loader's among
  * them) and, where gdb is installed, the stacks of its threads, on stderr.
  */
@@ -515,6 +555,13 @@ START_TEST(test_load_under_writes)
 					  " FROM teleport.load l WHERE l.id = %ld", id);
 	ck_assert_str_eq(v, "done t t 5 t t t");
 	free(v);
+	/* not on a terminal: a line per table (with the whole's progress), no bar */
+	v = tp_inst_value(sc.src, "SELECT 'table public.big copied: ' || rows || ' rows, '"
+					  " FROM teleport.load_table WHERE load_id = %ld AND table_name = 'big'", id);
+	ck_assert_msg(load_says(&ld, v), "the log lacks \"%s\"", v);
+	free(v);
+	ck_assert(load_says(&ld, " batches; in all "));
+	ck_assert(!load_says(&ld, "\rloading "));
 
 	/*
 	 * Each load batch was a unit of its own, and nearly all were applied
@@ -627,11 +674,17 @@ START_TEST(test_load_values)
 				 " SET IntervalStyle = 'sql_standard'; SET extra_float_digits = 0; %s",
 				 values_sql);
 	scene_start(&sc, 1, true);
-	load_start(&sc, "tgt", &ld);
+	load_start_tty(&sc, "tgt", &ld);
 	status = load_wait(&sc, &ld, 120);
 	if (status != 0)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
 	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "values-done", 60);
+	/* on a terminal: the bar, drawn over itself, and a line per table */
+	ck_assert(load_says(&ld, "\rloading public.wide  ["));
+	ck_assert(load_says(&ld, " rows, "));
+	ck_assert(load_says(&ld, " MB/s, about "));
+	ck_assert(load_says(&ld, "table public.wide copied: 4 rows, "));
+	ck_assert(!load_says(&ld, "progress: "));
 
 	ck_assert_int_eq(tp_inst_compare_all(sc.src, "public", sc.tgt, "copy", tables),
 					 4 + 6 + 1 + 1 + 2 + 1);
