@@ -1251,8 +1251,9 @@ on_progress(void *arg, const tp_load_table *t, bool finished)
 		ld->drawn_ms = now;
 		if (pct > 100)
 			pct = 99;
-		fprintf(stderr, "\rloading %s.%s  [%-25.*s] %3d%%  %s   ",
-				t->schema, t->name, pct / 4, "=========================", pct, overall);
+		fprintf(stderr, "\rloading %s.%s: %" PRId64 " rows  [%-25.*s] %3d%%  %s   ",
+				t->schema, t->name, t->rows, pct / 4, "=========================", pct,
+				overall);
 		fflush(stderr);
 	}
 	else if (!ld->tty && now - ld->logged_ms >= LOG_EVERY_MS)

@@ -680,13 +680,14 @@ START_TEST(test_load_values)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
 	tp_inst_wait_marker(sc.src, "public", sc.tgt, "copy", "values-done", 60);
 	/*
-	 * On a terminal: the bar, drawn over itself (rows, MB, rate, time
-	 * left), and a line per table; no periodic log line.
+	 * On a terminal: the bar, drawn over itself (the table's rows; the
+	 * whole load's rows, MB, rate, time left), and a line per table; no
+	 * periodic log line.
 	 */
 	{
 		char	   *log = tp_read_file(ld.log);
-		char	   *bar = log ? strstr(log, "\rloading public.wide  [") : NULL;
-		static const char *const parts[] = {"] ", "% ", " rows, ", " MB of about ",
+		char	   *bar = log ? strstr(log, "\rloading public.wide: ") : NULL;
+		static const char *const parts[] = {" rows  [", "] ", "% ", " rows, ", " MB of about ",
 			" MB/s, about ", " s left", NULL};
 
 		if (bar == NULL)
