@@ -392,14 +392,44 @@ tp_inst_configure(tp_inst *in, const char *targets, const char *settings,...)
 	free(text);
 }
 
-/* See instance.h. */
-pid_t
-tp_inst_spawn(const tp_inst *in, const char *log,...)
+/*
+ * argv (up to 32 entries, NULL-terminated) as one command line for
+ * /bin/sh, each argument single-quoted (none may hold a quote); the
+ * caller frees it.
+ */
+static char *
+shell_line(char *const argv[])
+{
+	size_t		len = 1;
+	char	   *line;
+
+	for (int i = 0; argv[i] != NULL; i++)
+	{
+		ck_assert_ptr_null(strchr(argv[i], '\''));
+		len += strlen(argv[i]) + 3;
+	}
+	line = malloc(len);
+	ck_assert_ptr_nonnull(line);
+	line[0] = '\0';
+	for (int i = 0; argv[i] != NULL; i++)
+	{
+		strcat(line, i > 0 ? " '" : "'");
+		strcat(line, argv[i]);
+		strcat(line, "'");
+	}
+	return line;
+}
+
+/*
+ * tp_inst_spawn and tp_inst_spawn_tty: on a terminal, the command runs
+ * under script(1), which appends the terminal's output to log.
+ */
+static pid_t
+spawn(const tp_inst *in, const char *log, bool tty, va_list ap)
 {
 	char	   *argv[32];
 	int			n = 0;
 	const char *arg;
-	va_list		ap;
 	pid_t		pid;
 
 	argv[n++] = getenv("TELEPORT_BIN");
@@ -410,15 +440,24 @@ tp_inst_spawn(const tp_inst *in, const char *log,...)
 	ck_assert_ptr_nonnull(argv[0]);
 	ck_assert_ptr_nonnull(argv[4]);
 	ck_assert_ptr_nonnull(in->config);
-	va_start(ap, log);
 	while ((arg = va_arg(ap, const char *)) != NULL)
 	{
 		ck_assert_int_lt(n, 31);
 		argv[n++] = (char *) arg;
 	}
-	va_end(ap);
 	argv[n] = NULL;
-	pid = tp_spawn_split(argv, NULL, in->out, log ? log : in->log);
+	if (tty)
+	{
+		char	   *line = shell_line(argv);
+		char	   *script_argv[] = {"/usr/bin/script", "-q", "-a", "-e", "-f", "-c", line,
+		(char *) log, NULL};
+
+		ck_assert_ptr_nonnull(log);
+		pid = tp_spawn_split(script_argv, NULL, "/dev/null", "/dev/null");
+		free(line);
+	}
+	else
+		pid = tp_spawn_split(argv, NULL, in->out, log ? log : in->log);
 	ck_assert_int_gt(pid, 0);
 	tp_scene_register_pid(in->scene, pid);
 	if (log != NULL)
@@ -435,6 +474,32 @@ tp_inst_spawn(const tp_inst *in, const char *log,...)
 			sc->n_logs++;
 		}
 	}
+	return pid;
+}
+
+/* See instance.h. */
+pid_t
+tp_inst_spawn(const tp_inst *in, const char *log,...)
+{
+	va_list		ap;
+	pid_t		pid;
+
+	va_start(ap, log);
+	pid = spawn(in, log, false, ap);
+	va_end(ap);
+	return pid;
+}
+
+/* See instance.h. */
+pid_t
+tp_inst_spawn_tty(const tp_inst *in, const char *log,...)
+{
+	va_list		ap;
+	pid_t		pid;
+
+	va_start(ap, log);
+	pid = spawn(in, log, true, ap);
+	va_end(ap);
 	return pid;
 }
 

@@ -145,6 +145,15 @@ pid_t		tp_inst_spawn(const tp_inst *in, const char *log,...)
 			__attribute__((sentinel));
 
 /*
+ * tp_inst_spawn on a terminal: the process runs under script(1), whose
+ * typescript (the terminal's output, stdout and stderr together, after
+ * script's own header line) is appended to log, which must not be NULL.
+ * Returns script's pid; script exits with the process's status.
+ */
+pid_t		tp_inst_spawn_tty(const tp_inst *in, const char *log,...)
+			__attribute__((sentinel));
+
+/*
  * Start (or restart) the instance and wait (120 s, see deadline.h) until
  * its log says it runs; the test fails, with the scene's report, when it
  * exits or does not.

@@ -262,56 +262,20 @@ scene_start(scene *sc, int n_targets, bool ddl)
 				  "the schema capture was never installed");
 }
 
-/* Start the initial load of target (its log: load<n>.log in the scene). */
-static void
-load_start(scene *sc, const char *target, loader *ld)
-{
-	char		name[32];
-
-	snprintf(name, sizeof(name), "load%d.log", ++sc->loads);
-	ck_assert_int_ge(asprintf(&ld->log, "%s/%s", sc->t.dir, name), 0);
-	ld->pid = tp_inst_spawn(sc->src, ld->log, "-mode", "initial-load", "-load-target",
-							target, (char *) NULL);
-}
-
 /*
- * Start the initial load of target as load_start does, on a terminal: the
- * loader runs under script(1), whose typescript (the terminal's output,
- * stdout and stderr together) is its log.
+ * Start the initial load of target (its log: load<n>.log in the scene),
+ * on a terminal if tty.
  */
 static void
-load_start_tty(scene *sc, const char *target, loader *ld)
+load_start(scene *sc, const char *target, loader *ld, bool tty)
 {
 	char		name[32];
-	char	   *cmd;
-	const char *parts[] = {getenv("TELEPORT_BIN"), "-config", sc->src->config, "--plugin-dir",
-		getenv("TELEPORT_PLUGIN_DIR"), "-mode", "initial-load", "-load-target", target};
-	size_t		len = 1;
-	char	   *argv[] = {"/usr/bin/script", "-q", "-e", "-f", "-c", NULL, NULL, NULL};
 
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-	{
-		ck_assert_ptr_nonnull(parts[i]);
-		ck_assert_ptr_null(strchr(parts[i], '\''));
-		len += strlen(parts[i]) + 3;
-	}
-	cmd = malloc(len);
-	ck_assert_ptr_nonnull(cmd);
-	cmd[0] = '\0';
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-	{
-		strcat(cmd, i > 0 ? " '" : "'");
-		strcat(cmd, parts[i]);
-		strcat(cmd, "'");
-	}
 	snprintf(name, sizeof(name), "load%d.log", ++sc->loads);
 	ck_assert_int_ge(asprintf(&ld->log, "%s/%s", sc->t.dir, name), 0);
-	argv[5] = cmd;
-	argv[6] = ld->log;
-	ld->pid = tp_spawn_split(argv, NULL, "/dev/null", "/dev/null");
-	ck_assert_int_gt(ld->pid, 0);
-	tp_scene_register_pid(&sc->t, ld->pid);
-	free(cmd);
+	ld->pid = (tty ? tp_inst_spawn_tty : tp_inst_spawn) (sc->src, ld->log, "-mode",
+														 "initial-load", "-load-target",
+														 target, (char *) NULL);
 }
 
 /*
@@ -519,7 +483,7 @@ START_TEST(test_load_under_writes)
 	tp_writer_start(&sc.t, sc.src, sc.script, 3, 8, 0, 150);
 	tp_inst_wait_true(sc.src, "SELECT EXISTS (SELECT 1 FROM teleport.batch WHERE target = 'tgt')",
 			  "no batch was cut before the load");
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	status = load_wait(&sc, &ld, 150);
 	if (status != 0)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
@@ -674,7 +638,7 @@ START_TEST(test_load_values)
 				 " SET IntervalStyle = 'sql_standard'; SET extra_float_digits = 0; %s",
 				 values_sql);
 	scene_start(&sc, 1, true);
-	load_start_tty(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, true);
 	status = load_wait(&sc, &ld, 120);
 	if (status != 0)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
@@ -815,7 +779,7 @@ START_TEST(test_load_existing)
 	tp_inst_exec(sc.tgt, "%s", existing_tgt_sql);
 	scene_start(&sc, 1, false);
 	watch_inbox(&sc, "SELECT count(*) FROM copy.parent");
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	status = load_wait(&sc, &ld, 120);
 	if (status != 0)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
@@ -897,7 +861,7 @@ START_TEST(test_load_kills)
 	slow_target(&sc, true);
 
 	/* the loader killed, with writes going on, then run again */
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	id = wait_rows(&sc, &ld, 0, 40000);
 	tp_writer_start(&sc.t, sc.src, sc.script, 2, 6, 0, 100);
 	kill(ld.pid, SIGKILL);
@@ -907,7 +871,7 @@ START_TEST(test_load_kills)
 	tp_inst_wait_true(sc.src, "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
 			  " JOIN teleport.load l ON l.pid = a.pid AND l.backend_start = a.backend_start)",
 			  "the killed loader's server process stayed");
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	status = load_wait(&sc, &ld, 150);
 	if (status != 0)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
@@ -927,7 +891,7 @@ START_TEST(test_load_kills)
 	/* the target teleport killed during a load, then started again */
 	drift(&sc);
 	id = last_load(&sc, "tgt");
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	wait_rows(&sc, &ld, id, 40000);
 	tp_inst_kill(sc.tgt);
 	sleep(1);
@@ -940,7 +904,7 @@ START_TEST(test_load_kills)
 	/* the target's database restarted during a load */
 	drift(&sc);
 	id = last_load(&sc, "tgt");
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	wait_rows(&sc, &ld, id, 40000);
 	ck_assert(tp_cluster_stop(cluster2));
 	sleep(1);
@@ -1148,7 +1112,7 @@ START_TEST(test_load_keys)
 	 * The tables the load creates have no key until they hold their rows;
 	 * the one that has it keeps it, the one without gets it.
 	 */
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	status = load_wait(&sc, &ld, 120);
 	if (status != 0)
 		tp_scene_fail(&sc.t, "the load exited with %d", status);
@@ -1167,7 +1131,7 @@ START_TEST(test_load_keys)
 	 */
 	tp_inst_exec(sc.tgt, "DROP SCHEMA copy CASCADE; TRUNCATE public.ddl_log, public.seen;"
 				 " INSERT INTO public.block VALUES ('keys')");
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	if (!tp_wait_for_text(ld.log, "was not delivered", 60))
 		tp_scene_fail(&sc.t, "the batch of the keys was never refused");
 	tp_inst_wait_true(sc.tgt, "SELECT (SELECT count(*) FROM copy.child) = 2700",
@@ -1178,7 +1142,7 @@ START_TEST(test_load_keys)
 	free(v);
 	kill_load(&sc, &ld);
 	tp_inst_exec(sc.tgt, "TRUNCATE public.block, public.seen");
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	status = load_wait(&sc, &ld, 120);
 	if (status != 0)
 		tp_scene_fail(&sc.t, "the load that takes over exited with %d", status);
@@ -1204,7 +1168,7 @@ START_TEST(test_load_keys)
 	 */
 	tp_inst_exec(sc.tgt, "DROP SCHEMA copy CASCADE; TRUNCATE public.ddl_log, public.seen;"
 				 " INSERT INTO public.block VALUES ('after')");
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	if (!tp_wait_for_text(ld.log, "was not delivered", 60))
 		tp_scene_fail(&sc.t, "the batch after the keys was never refused");
 	tp_inst_wait_true(sc.tgt, "SELECT count(*) = 4 FROM pg_constraint"
@@ -1212,7 +1176,7 @@ START_TEST(test_load_keys)
 			  "the keys were not added");
 	kill_load(&sc, &ld);
 	tp_inst_exec(sc.tgt, "TRUNCATE public.block, public.seen, public.ddl_log");
-	load_start(&sc, "tgt", &ld);
+	load_start(&sc, "tgt", &ld, false);
 	status = load_wait(&sc, &ld, 120);
 	if (status != 0)
 		tp_scene_fail(&sc.t, "the load that takes over exited with %d", status);
@@ -1256,13 +1220,13 @@ START_TEST(test_load_failures)
 	scene_start(&sc, 2, false);
 
 	/* an unknown target: a usage error */
-	load_start(&sc, "nosuch", &unknown);
+	load_start(&sc, "nosuch", &unknown, false);
 	status = load_wait(&sc, &unknown, 30);
 	ck_assert_int_eq(status, 2);
 	ck_assert(load_says(&unknown, "-load-target \"nosuch\" is not a target of"));
 
 	/* nothing answers: it retries */
-	load_start(&sc, "nowhere", &first);
+	load_start(&sc, "nowhere", &first, false);
 	if (!tp_wait_for_text(first.log, "was not delivered", 30))
 		tp_scene_fail(&sc.t, "the load of target nowhere never tried to send");
 	ck_assert_int_lt(tp_wait_exit(first.pid, 0), 0);
@@ -1270,7 +1234,7 @@ START_TEST(test_load_failures)
 	ck_assert_int_gt(id, 0);
 
 	/* a second load of it is refused, naming the first */
-	load_start(&sc, "nowhere", &second);
+	load_start(&sc, "nowhere", &second, false);
 	status = load_wait(&sc, &second, 30);
 	snprintf(text, sizeof(text), "load %ld of target \"nowhere\" is running", id);
 	if (status == 0 || !load_says(&second, text))
