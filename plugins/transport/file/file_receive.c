@@ -14,9 +14,9 @@
  *   header gives (source, target and seq). A file that is not a batch, or
  *   whose name disagrees, is moved to the "rejected" subdirectory (logged,
  *   with the reason) so that it is not tried again; nothing of it is
- *   stored. A malformed file changed in the last FILE_SETTLE_SECONDS is
- *   left for a later poll first: a carrier that does not write atomically
- *   (cp) may still be writing it.
+ *   stored. A malformed file whose time is within FILE_SETTLE_SECONDS of
+ *   now (either side) is left for a later poll first: a carrier that does
+ *   not write atomically (cp) may still be writing it.
  * - it is delivered. STORED or DUPLICATE (the inbox has it, committed):
  *   the file is removed, or moved to the "done" subdirectory with
  *   keep_delivered, and the directory fsync'd. A crash between the commit
@@ -545,8 +545,13 @@ import_file(tp_plugin_ctx *ctx, file_state *state, poll_state *ps,
 	{
 		time_t		now = time(NULL);
 
-		/* perhaps still being written by a carrier that does not rename */
-		if (mtime <= now && now - mtime < FILE_SETTLE_SECONDS)
+		/*
+		 * Perhaps still being written by a carrier that does not rename.
+		 * Its time may be a little ahead of time(2): file times come from
+		 * a finer clock, and the writer's clock may run ahead; far ahead,
+		 * it is no sign of a write under way.
+		 */
+		if (mtime > now - FILE_SETTLE_SECONDS && mtime < now + FILE_SETTLE_SECONDS)
 		{
 			if (!note_waiting(state, ps, f->name))
 				ctx->host->log(ctx, TP_LOG_INFO,
